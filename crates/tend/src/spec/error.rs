@@ -1,0 +1,169 @@
+//! Spec errors: each one says what is wrong, where (file, line, column, and the line
+//! itself with a marker under the culprit), and what to do about it.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Where a diagnostic points.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    /// The file, or the override (`--set restart.policy=x`, `environment TEND_X`).
+    pub origin: String,
+    /// 1-based line (0 when the origin is not a file).
+    pub line: usize,
+    /// 1-based column, in characters.
+    pub column: usize,
+    /// The text of that line.
+    pub line_text: String,
+    /// How many characters to mark.
+    pub width: usize,
+}
+
+impl Location {
+    /// The location of byte range `span` within `text`, which came from `origin`.
+    pub fn in_text(origin: &str, text: &str, span: std::ops::Range<usize>) -> Location {
+        let start = span.start.min(text.len());
+        let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+        let line_text = text[line_start..line_end].trim_end_matches('\r');
+        let column = text[line_start..start].chars().count() + 1;
+        let end = span.end.clamp(start, line_end);
+        let width = text[start..end].chars().count().max(1);
+        Location {
+            origin: origin.to_string(),
+            line: text[..start].matches('\n').count() + 1,
+            column,
+            line_text: line_text.to_string(),
+            width,
+        }
+    }
+}
+
+/// One problem found in a spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// What is wrong.
+    pub message: String,
+    /// Where, when known.
+    pub location: Option<Location>,
+    /// What to do about it.
+    pub help: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "error: {}", self.message)?;
+        if let Some(loc) = &self.location {
+            if loc.line == 0 {
+                writeln!(f, "  --> {}", loc.origin)?;
+            } else {
+                let num = loc.line.to_string();
+                let pad = " ".repeat(num.len());
+                writeln!(f, "{pad}--> {}:{}:{}", loc.origin, loc.line, loc.column)?;
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{num} | {}", loc.line_text)?;
+                let lead: String = loc
+                    .line_text
+                    .chars()
+                    .take(loc.column - 1)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                writeln!(f, "{pad} | {lead}{}", "^".repeat(loc.width))?;
+            }
+        }
+        if let Some(help) = &self.help {
+            writeln!(f, "  = help: {help}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The spec file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The spec has one or more problems.
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+impl SpecError {
+    /// The diagnostics, if the spec was read but is invalid.
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            SpecError::Invalid(d) => d,
+            SpecError::Read { .. } => &[],
+        }
+    }
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    let mut out = String::new();
+    for (i, d) in diags.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&d.to_string());
+    }
+    if diags.len() > 1 {
+        out.push_str(&format!("\n{} problems in the spec\n", diags.len()));
+    }
+    out.trim_end().to_string()
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word_l = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).max(2);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word_l, &c.to_ascii_lowercase()), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, counting characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions() {
+        let fields = ["policy", "backoff", "max_restarts", "window"];
+        assert_eq!(did_you_mean("polcy", fields), Some("policy"));
+        assert_eq!(did_you_mean("max_restart", fields), Some("max_restarts"));
+        assert_eq!(did_you_mean("Policy", fields), Some("policy"));
+        assert_eq!(did_you_mean("colour", fields), None);
+    }
+
+    #[test]
+    fn location_counts_lines_and_columns() {
+        let text = "a = 1\n[restart]\npolcy = \"x\"\n";
+        let start = text.find("polcy").unwrap();
+        let loc = Location::in_text("f.toml", text, start..start + 5);
+        assert_eq!((loc.line, loc.column, loc.width), (3, 1, 5));
+        assert_eq!(loc.line_text, "polcy = \"x\"");
+    }
+}

@@ -1,0 +1,580 @@
+//! Loading a spec: layers and precedence, then deserialization and validation.
+//!
+//! A service's settings come from up to four layers, each a TOML table:
+//! the file, the selected `[profile.NAME]` table, `TEND_*` environment variables, and
+//! `--set key=value` arguments (highest). Layers are deep-merged (tables merge, any
+//! other value replaces), and every key remembers the layer and the place in that
+//! layer's text it came from. Errors found later, by serde or by validation, carry a
+//! key path; the provenance turns that path back into file, line and column.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use toml::de::{DeTable, DeValue};
+use toml::{Table, Value};
+
+use super::error::{did_you_mean, Diagnostic, Location, SpecError};
+use super::model::{ServiceSet, Spec};
+
+/// Environment variables that configure tend itself, never spec keys.
+const RESERVED_ENV: &[&str] = &["TEND_PROFILE", "TEND_STATE_DIR", "TEND_LOG_DIR", "TEND_COLOR"];
+
+/// Where the settings come from, beyond the file.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// The profile to layer over the file (`[profile.NAME]`).
+    pub profile: Option<String>,
+    /// `--set key=value` overrides, in order (later wins).
+    pub sets: Vec<String>,
+    /// The process environment (only `TEND_*` variables are used).
+    pub env: Vec<(String, String)>,
+}
+
+/// A loaded spec file.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Its services (one for a single-service spec).
+    pub services: Vec<Spec>,
+    /// Whether the file is a `[[service]]` list.
+    pub multi: bool,
+}
+
+/// Reads and loads the spec at `path`.
+pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_str(path, &text, opts)
+}
+
+/// Loads a spec from `text`, which came from `path` (used in messages and for
+/// `depends_on` checks; nothing is read from disk).
+pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, SpecError> {
+    let file = SourceText {
+        origin: path.display().to_string(),
+        text: text.to_string(),
+        is_file: true,
+    };
+    let doc = DeTable::parse(text).map_err(|e| {
+        let loc = e.span().map(|s| Location::in_text(&file.origin, text, s));
+        SpecError::Invalid(vec![Diagnostic {
+            message: format!("invalid TOML: {}", e.message().trim()),
+            location: loc,
+            help: Some("see https://toml.io for the syntax".into()),
+        }])
+    })?;
+    let table: Table = toml::from_str(text).map_err(|e| invalid(&file, &doc, &[], e.to_string()))?;
+    let mut sources = vec![file];
+    let mut diags = Vec::new();
+
+    let multi = table.contains_key("service");
+    let services: Vec<(KeyPath, Table)> = if multi {
+        for key in table.keys().filter(|k| *k != "service") {
+            diags.push(diag_at(
+                &sources,
+                &doc,
+                Origin { source: 0, path: vec![Seg::Key(key.clone())] },
+                format!("unknown top-level key `{key}` in a file of `[[service]]` tables"),
+                Some("put service settings inside a `[[service]]` table".into()),
+                true,
+            ));
+        }
+        match table.get("service") {
+            Some(Value::Array(items)) if items.iter().all(Value::is_table) => items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| {
+                    v.as_table()
+                        .map(|t| (vec![Seg::Key("service".into()), Seg::Index(i)], t.clone()))
+                })
+                .collect(),
+            _ => {
+                diags.push(diag_at(
+                    &sources,
+                    &doc,
+                    Origin { source: 0, path: vec![Seg::Key("service".into())] },
+                    "`service` must be a list of tables, written `[[service]]`".into(),
+                    None,
+                    false,
+                ));
+                Vec::new()
+            }
+        }
+    } else {
+        vec![(Vec::new(), table)]
+    };
+
+    if let Some(p) = &opts.profile {
+        let defined: BTreeSet<&str> = services
+            .iter()
+            .filter_map(|(_, t)| t.get("profile").and_then(Value::as_table))
+            .flat_map(|t| t.keys().map(String::as_str))
+            .collect();
+        if !defined.contains(p.as_str()) {
+            let help = if defined.is_empty() {
+                "this file defines no `[profile.NAME]` tables".to_string()
+            } else {
+                let list: Vec<_> = defined.iter().copied().collect();
+                match did_you_mean(p, list.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? defined: {}", list.join(", ")),
+                    None => format!("defined profiles: {}", list.join(", ")),
+                }
+            };
+            diags.push(Diagnostic {
+                message: format!("profile `{p}` is not defined in {}", path.display()),
+                location: None,
+                help: Some(help),
+            });
+        }
+    }
+
+    let overrides = parse_overrides(opts, &mut sources, &mut diags);
+    let names: Vec<Option<String>> = services
+        .iter()
+        .map(|(_, t)| t.get("name").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    if multi {
+        for o in &overrides {
+            let target = o.keys.first().map(String::as_str).unwrap_or("");
+            if !names.iter().any(|n| n.as_deref() == Some(target) || env_match(o, n)) {
+                let known: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
+                let help = match did_you_mean(target, known.iter().copied()) {
+                    Some(s) => format!("did you mean `{s}`? in a `[[service]]` file an override starts with the service name, e.g. `{s}.restart.policy=always`"),
+                    None => format!("in a `[[service]]` file an override starts with the service name; services: {}", known.join(", ")),
+                };
+                diags.push(Diagnostic {
+                    message: format!("override `{}` names no service of this file", o.keys.join(".")),
+                    location: Some(Location { origin: sources[o.source].origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 }),
+                    help: Some(help),
+                });
+            }
+        }
+    }
+
+    let mut specs = Vec::new();
+    for ((prefix, table), name) in services.into_iter().zip(&names) {
+        let layered = layer_service(&prefix, table, opts.profile.as_deref(), &overrides, multi, name);
+        match layered {
+            Ok(merged) => match deserialize::<Spec>(merged.value.clone(), &merged, &sources, &doc) {
+                Ok(spec) => {
+                    let found = super::validate::check(&spec);
+                    if found.is_empty() {
+                        specs.push(spec);
+                    }
+                    for (p, msg, help) in found {
+                        let o = merged.origin_of(&p);
+                        diags.push(diag_at(&sources, &doc, o, msg, help, false));
+                    }
+                }
+                Err(d) => diags.push(d),
+            },
+            Err((p, msg, help)) => {
+                let o = Origin { source: 0, path: [prefix.clone(), p].concat() };
+                diags.push(diag_at(&sources, &doc, o, msg, help, true));
+            }
+        }
+    }
+    if diags.is_empty() && multi {
+        for (i, msg, help) in super::validate::check_set(&specs) {
+            let o = Origin { source: 0, path: vec![Seg::Key("service".into()), Seg::Index(i), Seg::Key("depends_on".into())] };
+            diags.push(diag_at(&sources, &doc, o, msg, help, false));
+        }
+    }
+    if !diags.is_empty() {
+        return Err(SpecError::Invalid(diags));
+    }
+    Ok(Loaded { path: path.to_path_buf(), services: specs, multi })
+}
+
+/// The JSON Schema of a spec file (single service, or a `[[service]]` list), for editors.
+pub fn schema() -> serde_json::Value {
+    let mut single = serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or_default();
+    let profile = serde_json::json!({
+        "description": "Profiles layered over the base settings, selected with --profile NAME or TEND_PROFILE. Each holds any of the service's keys except `name`.",
+        "type": "object",
+        "additionalProperties": { "type": "object" }
+    });
+    if let Some(props) = single.pointer_mut("/properties").and_then(|p| p.as_object_mut()) {
+        props.insert("profile".into(), profile);
+    }
+    let set = serde_json::to_value(schemars::schema_for!(ServiceSet)).unwrap_or_default();
+    serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "tend spec",
+        "description": "A tend service spec: one service, or several as [[service]] tables.",
+        "oneOf": [single, set],
+    })
+}
+
+// ---------------------------------------------------------------- paths and origins
+
+/// One step of a key path.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+pub(crate) type KeyPath = Vec<Seg>;
+
+/// A key path as `a.b[2].c`.
+pub(crate) fn show_path(p: &[Seg]) -> String {
+    let mut s = String::new();
+    for seg in p {
+        match seg {
+            Seg::Key(k) => {
+                if !s.is_empty() {
+                    s.push('.');
+                }
+                s.push_str(k);
+            }
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Where a value came from: a source, and its key path within that source's text.
+#[derive(Clone, Debug)]
+struct Origin {
+    source: usize,
+    path: KeyPath,
+}
+
+struct SourceText {
+    origin: String,
+    text: String,
+    is_file: bool,
+}
+
+/// A merged table and, per key path, which layer set it.
+struct Merged {
+    value: Table,
+    origins: BTreeMap<KeyPath, Origin>,
+}
+
+impl Merged {
+    /// The origin of `path`: the longest recorded prefix, extended by the rest.
+    fn origin_of(&self, path: &[Seg]) -> Origin {
+        for n in (0..=path.len()).rev() {
+            if let Some(o) = self.origins.get(&path[..n]) {
+                let mut p = o.path.clone();
+                p.extend_from_slice(&path[n..]);
+                return Origin { source: o.source, path: p };
+            }
+        }
+        Origin { source: 0, path: path.to_vec() }
+    }
+
+    /// Deep-merges `src` (from `origin`) over the table at `at`.
+    fn overlay(&mut self, at: &[Seg], src: Table, origin: &Origin) {
+        let mut dst = &mut self.value;
+        for (i, seg) in at.iter().enumerate() {
+            if let Seg::Key(k) = seg {
+                if !matches!(dst.get(k), Some(Value::Table(_))) {
+                    // A table this layer creates belongs to this layer.
+                    self.origins.insert(at[..=i].to_vec(), origin.clone());
+                }
+                dst = match dst.entry(k.clone()).or_insert_with(|| Value::Table(Table::new())) {
+                    Value::Table(t) => t,
+                    other => {
+                        *other = Value::Table(Table::new());
+                        match other {
+                            Value::Table(t) => t,
+                            _ => unreachable!("just made a table"),
+                        }
+                    }
+                };
+            }
+        }
+        let mut records = Vec::new();
+        merge_into(dst, src, at, &origin.path, &mut records);
+        for (p, sp) in records {
+            self.origins.retain(|k, _| !k.starts_with(&p));
+            self.origins.insert(p, Origin { source: origin.source, path: sp });
+        }
+    }
+}
+
+fn merge_into(dst: &mut Table, src: Table, at: &[Seg], src_at: &[Seg], records: &mut Vec<(KeyPath, KeyPath)>) {
+    for (k, v) in src {
+        let mut p = at.to_vec();
+        p.push(Seg::Key(k.clone()));
+        let mut sp = src_at.to_vec();
+        sp.push(Seg::Key(k.clone()));
+        match (dst.get_mut(&k), v) {
+            (Some(Value::Table(d)), Value::Table(s)) => merge_into(d, s, &p, &sp, records),
+            (_, v) => {
+                records.push((p, sp));
+                dst.insert(k, v);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- overrides
+
+/// One `--set` or `TEND_*` override.
+struct Override {
+    source: usize,
+    keys: Vec<String>,
+    value: Value,
+    /// From the environment: keys were upper-cased, so service names match loosely.
+    from_env: bool,
+}
+
+fn env_match(o: &Override, name: &Option<String>) -> bool {
+    o.from_env && name.as_ref().is_some_and(|n| env_key(n) == o.keys[0])
+}
+
+fn env_key(name: &str) -> String {
+    name.to_ascii_lowercase().replace(['-', '.'], "_")
+}
+
+fn parse_overrides(opts: &LoadOptions, sources: &mut Vec<SourceText>, diags: &mut Vec<Diagnostic>) -> Vec<Override> {
+    let mut out = Vec::new();
+    let mut env: Vec<&(String, String)> = opts
+        .env
+        .iter()
+        .filter(|(k, _)| k.starts_with("TEND_") && !RESERVED_ENV.contains(&k.as_str()))
+        .collect();
+    env.sort();
+    for (k, v) in env {
+        let origin = format!("environment variable {k}={v}");
+        let mut keys: Vec<String> = Vec::new();
+        let mut in_env_table = false;
+        for part in k["TEND_".len()..].split("__") {
+            // Names of variables in [env] keep their case; every other key is lower case.
+            keys.push(if in_env_table { part.to_string() } else { part.to_ascii_lowercase() });
+            in_env_table = part.eq_ignore_ascii_case("env");
+        }
+        if keys.iter().any(String::is_empty) {
+            diags.push(Diagnostic {
+                message: format!("cannot read the environment variable {k} as a spec key"),
+                location: None,
+                help: Some("write nested keys with a double underscore, e.g. TEND_RESTART__POLICY=always".into()),
+            });
+            continue;
+        }
+        sources.push(SourceText { origin, text: String::new(), is_file: false });
+        out.push(Override { source: sources.len() - 1, keys, value: override_value(v), from_env: true });
+    }
+    for s in &opts.sets {
+        let origin = format!("--set {s}");
+        let Some((key, raw)) = s.split_once('=') else {
+            diags.push(Diagnostic {
+                message: format!("`--set {s}` has no `=`"),
+                location: None,
+                help: Some("write --set key=value, e.g. --set restart.policy=always".into()),
+            });
+            continue;
+        };
+        let keys: Vec<String> = key.trim().split('.').map(|k| k.trim().to_string()).collect();
+        if keys.iter().any(String::is_empty) {
+            diags.push(Diagnostic {
+                message: format!("`--set {s}` has an empty key"),
+                location: None,
+                help: Some("write dotted keys, e.g. --set log.max_size=100MB".into()),
+            });
+            continue;
+        }
+        sources.push(SourceText { origin, text: String::new(), is_file: false });
+        out.push(Override { source: sources.len() - 1, keys, value: override_value(raw), from_env: false });
+    }
+    out
+}
+
+/// An override's value: TOML if it reads as a TOML value (`true`, `3`, `["a", "b"]`),
+/// otherwise the text itself.
+fn override_value(raw: &str) -> Value {
+    let raw = raw.trim();
+    toml::from_str::<Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_string()))
+}
+
+// ---------------------------------------------------------------- layering
+
+type LayerError = (KeyPath, String, Option<String>);
+
+/// Builds one service's merged table: file, profile, environment, `--set`.
+fn layer_service(prefix: &[Seg], mut table: Table, profile: Option<&str>, overrides: &[Override], multi: bool, name: &Option<String>) -> Result<Merged, LayerError> {
+    let profiles = table.remove("profile");
+    let mut merged = Merged { value: Table::new(), origins: BTreeMap::new() };
+    merged.origins.insert(Vec::new(), Origin { source: 0, path: prefix.to_vec() });
+    merged.overlay(&[], table, &Origin { source: 0, path: prefix.to_vec() });
+    let profiles = match profiles {
+        None => Table::new(),
+        Some(Value::Table(t)) => t,
+        Some(_) => return Err((vec![Seg::Key("profile".into())], "`profile` must be a table of profiles, e.g. `[profile.prod]`".into(), None)),
+    };
+    for (pname, p) in &profiles {
+        let here = vec![Seg::Key("profile".into()), Seg::Key(pname.clone())];
+        let Value::Table(pt) = p else {
+            return Err((here, format!("profile `{pname}` must be a table"), Some(format!("write `[profile.{pname}]` followed by keys"))));
+        };
+        for forbidden in ["name", "profile"] {
+            if pt.contains_key(forbidden) {
+                let mut at = here.clone();
+                at.push(Seg::Key(forbidden.into()));
+                return Err((at, format!("a profile cannot set `{forbidden}`"), Some("profiles change settings of the same service; remove this key".into())));
+            }
+        }
+    }
+    if let Some(Value::Table(pt)) = profile.and_then(|p| profiles.get(p)) {
+        let mut src = prefix.to_vec();
+        src.extend([Seg::Key("profile".into()), Seg::Key(profile.unwrap_or_default().into())]);
+        merged.overlay(&[], pt.clone(), &Origin { source: 0, path: src });
+    }
+    for o in overrides {
+        let keys: &[String] = if multi {
+            let target = &o.keys[0];
+            if name.as_deref() != Some(target.as_str()) && !env_match(o, name) {
+                continue;
+            }
+            &o.keys[1..]
+        } else {
+            &o.keys
+        };
+        if keys.is_empty() {
+            continue;
+        }
+        let (last, parents) = keys.split_last().unwrap_or((&keys[0], &[]));
+        let at: KeyPath = parents.iter().map(|k| Seg::Key(k.clone())).collect();
+        let mut t = Table::new();
+        t.insert(last.clone(), o.value.clone());
+        merged.overlay(&at, t, &Origin { source: o.source, path: Vec::new() });
+    }
+    // Values in [env] are strings; let `PORT = 8080` mean what it says.
+    if let Some(Value::Table(env)) = merged.value.get_mut("env") {
+        for (_, v) in env.iter_mut() {
+            match v {
+                Value::Integer(i) => *v = Value::String(i.to_string()),
+                Value::Float(f) => *v = Value::String(f.to_string()),
+                Value::Boolean(b) => *v = Value::String(b.to_string()),
+                _ => {}
+            }
+        }
+    }
+    Ok(merged)
+}
+
+fn deserialize<T: DeserializeOwned>(table: Table, merged: &Merged, sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>) -> Result<T, Diagnostic> {
+    serde_path_to_error::deserialize::<_, T>(Value::Table(table)).map_err(|e| {
+        let path: KeyPath = e
+            .path()
+            .iter()
+            .filter_map(|s| match s {
+                serde_path_to_error::Segment::Map { key } => Some(Seg::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(Seg::Index(*index)),
+                _ => None,
+            })
+            .collect();
+        // toml appends "in `a.b`" on a line of its own; the location says that better.
+        let full = e.inner().to_string();
+        let msg = full.split("\nin `").next().unwrap_or(&full).to_string();
+        let (message, help, at_key) = explain_serde(&msg, &path);
+        diag_at(sources, doc, merged.origin_of(&path), message, help, at_key)
+    })
+}
+
+/// Rewords a serde message; for an unknown key, adds the likely intended one.
+fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
+    let msg = msg.trim();
+    let place = if path.len() > 1 {
+        let parent = show_path(&path[..path.len() - 1]);
+        format!(" in [{parent}]")
+    } else {
+        String::new()
+    };
+    if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (field, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let help = match did_you_mean(field, candidates.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if candidates.is_empty() => "remove this key".to_string(),
+            None => format!("expected one of: {}", candidates.join(", ")),
+        };
+        return (format!("unknown key `{field}`{place}"), Some(help), true);
+    }
+    if let Some(rest) = msg.strip_prefix("unknown variant `") {
+        let (variant, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let help = match did_you_mean(variant, candidates.iter().copied()) {
+            Some(s) => format!("did you mean \"{s}\"?"),
+            None => format!("expected one of: {}", candidates.join(", ")),
+        };
+        let key = show_path(path);
+        return (format!("`{key}` cannot be \"{variant}\""), Some(help), false);
+    }
+    if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+        let full = if path.is_empty() { field.to_string() } else { format!("{}.{field}", show_path(path)) };
+        return (format!("missing required key `{full}`"), Some(format!("add `{field} = ...` to the spec")), false);
+    }
+    let key = show_path(path);
+    if msg.contains("expected a sequence") {
+        let help = format!("write a list, e.g. {key} = [\"--listen\", \"127.0.0.1:8080\"]");
+        return (format!("invalid value for `{key}`: {msg}"), Some(help), false);
+    }
+    if key.is_empty() {
+        (msg.to_string(), None, false)
+    } else {
+        (format!("invalid value for `{key}`: {msg}"), None, false)
+    }
+}
+
+fn invalid(file: &SourceText, _doc: &toml::Spanned<DeTable<'_>>, _path: &[Seg], msg: String) -> SpecError {
+    SpecError::Invalid(vec![Diagnostic { message: msg, location: Some(Location::in_text(&file.origin, &file.text, 0..0)), help: None }])
+}
+
+/// A diagnostic at `origin`; `at_key` marks the key rather than its value.
+fn diag_at(sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>, origin: Origin, message: String, help: Option<String>, at_key: bool) -> Diagnostic {
+    let src = &sources[origin.source];
+    let location = if src.is_file {
+        let span = find_span(doc, &origin.path, at_key).unwrap_or(0..0);
+        Some(Location::in_text(&src.origin, &src.text, span))
+    } else {
+        Some(Location { origin: src.origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 })
+    };
+    Diagnostic { message, location, help }
+}
+
+/// The span of the deepest existing part of `path` in the parsed document.
+fn find_span(doc: &toml::Spanned<DeTable<'_>>, path: &[Seg], at_key: bool) -> Option<std::ops::Range<usize>> {
+    let mut span = None;
+    let mut table: Option<&DeTable<'_>> = Some(doc.get_ref());
+    let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
+    for (i, seg) in path.iter().enumerate() {
+        let last = i + 1 == path.len();
+        let value = match (seg, table, array) {
+            (Seg::Key(k), Some(t), _) => match t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) {
+                Some((key, v)) => {
+                    span = Some(if last && at_key { key.span() } else { v.span() });
+                    v
+                }
+                None => break,
+            },
+            (Seg::Index(n), _, Some(a)) => match a.get(*n) {
+                Some(v) => {
+                    span = Some(v.span());
+                    v
+                }
+                None => break,
+            },
+            _ => break,
+        };
+        table = None;
+        array = None;
+        match value.get_ref() {
+            DeValue::Table(t) => table = Some(t),
+            DeValue::Array(a) => array = Some(a.as_ref()),
+            _ => {}
+        }
+    }
+    span
+}

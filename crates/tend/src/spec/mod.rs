@@ -1,0 +1,14 @@
+//! The service spec: the TOML model, profiles and overrides, and validation with errors
+//! that point at file, line and column. Nothing here touches the operating system
+//! except [`load_file`], which reads the file.
+mod error;
+mod load;
+mod model;
+mod validate;
+mod values;
+
+pub use error::{Diagnostic, Location, SpecError};
+pub use load::{load_file, load_str, schema, LoadOptions, Loaded};
+pub use model::*;
+pub use validate::start_order;
+pub use values::{parse_duration, parse_size, Duration, ServiceName, Signal, Size};

@@ -1,0 +1,233 @@
+//! The spec's data model: what one service is. These types are both the TOML schema
+//! (with serde defaults, and unknown keys rejected) and the resolved, validated spec
+//! the rest of tend consumes. A `Spec` is only ever produced by [`super::load`], which
+//! also runs the checks serde cannot express.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::values::{Duration, ServiceName, Signal, Size};
+
+/// One service: the program, how it runs, restarts, stops and logs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The service's name: a unit name, a Windows service name, file names.
+    pub name: ServiceName,
+    /// A human name, shown by service managers (defaults to `name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// What the service does, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The program: an absolute path, a path relative to the spec file's folder, or a
+    /// name looked up on `PATH`.
+    pub command: String,
+    /// Arguments, one list item each. No shell ever interprets them.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// The working directory (default: the spec file's folder for `tend up`, `/` for an
+    /// installed service).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<PathBuf>,
+    /// Environment variables added to tend's own environment for the child.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// A file of `KEY=VALUE` lines (secrets): it should be readable by its owner only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_file: Option<PathBuf>,
+    /// The account the child runs as (Unix user name); default: tend's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The group the child runs as; default: the user's primary group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Other services of the same `tend.toml` that must be started first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<ServiceName>,
+    /// When and how quickly the child is restarted.
+    #[serde(default)]
+    pub restart: Restart,
+    /// How the child is stopped.
+    #[serde(default)]
+    pub stop: Stop,
+    /// Where the child's output goes.
+    #[serde(default)]
+    pub log: Log,
+}
+
+/// When to restart the child after it exits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Whatever the exit status.
+    Always,
+    /// Only when the exit is not a success (a non-success code, or killed by a signal).
+    #[default]
+    OnFailure,
+    /// Never: when the child exits, the service has ended.
+    Never,
+}
+
+/// Restart policy, backoff and limits.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Restart {
+    /// `always`, `on-failure` (default) or `never`.
+    pub policy: RestartPolicy,
+    /// Delays between restarts.
+    pub backoff: Backoff,
+    /// At most this many restarts within `window`; one more and the service has
+    /// `failed` (and `tend run` exits non-zero so the OS service manager can act).
+    /// `0` means no limit.
+    pub max_restarts: u32,
+    /// The window for `max_restarts`.
+    pub window: Duration,
+    /// Exit codes that count as success (default `[0]`).
+    pub success_codes: Vec<i32>,
+    /// Exit codes after which the child is never restarted, whatever the policy (e.g. a
+    /// configuration error that a restart cannot fix).
+    pub no_restart_codes: Vec<i32>,
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Restart {
+            policy: RestartPolicy::OnFailure,
+            backoff: Backoff::default(),
+            max_restarts: 10,
+            window: Duration::from_secs(120),
+            success_codes: vec![0],
+            no_restart_codes: Vec::new(),
+        }
+    }
+}
+
+/// Exponential backoff: the first restart is immediate, the next waits `initial`,
+/// then each waits `factor` times longer, up to `max`. After the child has run for
+/// `reset_after`, the sequence starts over.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backoff {
+    /// The delay before the second restart in a row.
+    pub initial: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// How much longer each next delay is (at least 1.0).
+    pub factor: f64,
+    /// A run this long counts as stable and resets the backoff.
+    pub reset_after: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(100),
+            max: Duration::from_secs(30),
+            factor: 2.0,
+            reset_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How the child is stopped: the graceful request, then after `timeout` the whole
+/// process tree is killed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Stop {
+    /// The signal that asks the child to stop (Unix; default `SIGTERM`).
+    pub signal: Signal,
+    /// How long to wait for a graceful exit before killing the tree.
+    pub timeout: Duration,
+}
+
+impl Default for Stop {
+    fn default() -> Self {
+        Stop {
+            signal: Signal::Term,
+            timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where one output stream goes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogTarget {
+    /// A rotating file in the log directory (default).
+    #[default]
+    File,
+    /// tend's own stdout/stderr: under systemd that is the journal.
+    Inherit,
+    /// Discarded.
+    Null,
+}
+
+/// Rotation by time, in addition to rotation by size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RotateEvery {
+    /// Only by size (default).
+    #[default]
+    Never,
+    /// At the first write after each full hour (UTC).
+    Hourly,
+    /// At the first write after each midnight (UTC).
+    Daily,
+}
+
+/// The child's output: targets, rotation, retention.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// The log directory (default: tend's log directory for this service).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// Where stdout goes: `file`, `inherit` or `null`.
+    pub stdout: LogTarget,
+    /// Where stderr goes: `file`, `inherit` or `null`.
+    pub stderr: LogTarget,
+    /// Rotate a file when it reaches this size.
+    pub max_size: Size,
+    /// Also rotate hourly or daily.
+    pub rotate: RotateEvery,
+    /// How many rotated files to keep per stream.
+    pub keep: u32,
+    /// Compress rotated files with gzip (in the background).
+    pub compress: bool,
+    /// Prefix each line with an RFC 3339 timestamp.
+    pub timestamps: bool,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Log {
+            dir: None,
+            stdout: LogTarget::File,
+            stderr: LogTarget::File,
+            max_size: Size(10_000_000),
+            rotate: RotateEvery::Never,
+            keep: 5,
+            compress: false,
+            timestamps: false,
+        }
+    }
+}
+
+impl Spec {
+    /// The name service managers show.
+    pub fn display_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(self.name.as_str())
+    }
+}
+
+/// A `tend.toml` with several services, for `tend up`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSet {
+    /// The services, each as in a single-service spec.
+    pub service: Vec<Spec>,
+}

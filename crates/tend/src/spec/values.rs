@@ -1,0 +1,387 @@
+//! Value types of the spec that are written as human strings: durations (`"10s"`),
+//! sizes (`"50MB"`), signals (`"SIGTERM"`) and service names. Each validates itself
+//! while it is deserialized, so a bad value is reported at its own line and column.
+
+use std::fmt;
+use std::time::Duration as StdDuration;
+
+use schemars::JsonSchema;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+/// A duration written as a human string (`"500ms"`, `"10s"`, `"1m 30s"`, `"2h"`) or as a
+/// whole number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Duration(pub StdDuration);
+
+impl Duration {
+    /// A duration of `secs` seconds.
+    pub const fn from_secs(secs: u64) -> Self {
+        Duration(StdDuration::from_secs(secs))
+    }
+    /// A duration of `ms` milliseconds.
+    pub const fn from_millis(ms: u64) -> Self {
+        Duration(StdDuration::from_millis(ms))
+    }
+    /// The standard-library duration.
+    pub fn get(self) -> StdDuration {
+        self.0
+    }
+}
+
+/// Parses `"10s"`, `"1m 30s"`, `"250ms"`; the error says what is accepted.
+pub fn parse_duration(text: &str) -> Result<StdDuration, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("empty duration: write e.g. \"10s\", \"500ms\" or \"1m 30s\"".into());
+    }
+    humantime::parse_duration(t).map_err(|e| {
+        let e = e.to_string();
+        let why = e.split(", supported units").next().unwrap_or(&e);
+        format!("invalid duration {text:?} ({why}): write e.g. \"10s\", \"500ms\" or \"1m 30s\"")
+    })
+}
+
+impl fmt::Display for Duration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_zero() {
+            return f.write_str("0s");
+        }
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Duration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"10s\", \"500ms\" or \"1m 30s\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
+                parse_duration(v).map(Duration).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
+                u64::try_from(v)
+                    .map(Duration::from_secs)
+                    .map_err(|_| E::custom("a duration cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
+                Ok(Duration::from_secs(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Duration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Duration".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A duration: \"500ms\", \"10s\", \"1m 30s\", \"2h\", or whole seconds.",
+            "anyOf": [
+                {"type": "string", "pattern": "^\\s*[0-9]+\\s*[a-zA-Zµ]+(\\s*[0-9]+\\s*[a-zA-Zµ]+)*\\s*$"},
+                {"type": "integer", "minimum": 0}
+            ]
+        })
+    }
+}
+
+/// A size in bytes written as `"50MB"`, `"64MiB"`, `"1G"` or a whole number of bytes.
+/// Decimal units (kB, MB, GB) are powers of 1000, binary ones (KiB, MiB, GiB) of 1024;
+/// a bare `K`/`M`/`G` is binary, as in most operators' habits (`ulimit`, `dd`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Size(pub u64);
+
+/// Parses a human size; the error says what is accepted.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let hint = "write e.g. \"50MB\", \"64MiB\" or a number of bytes";
+    if num.is_empty() {
+        return Err(format!("invalid size {text:?}: {hint}"));
+    }
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "mb" => 1000_000,
+        "gb" => 1000_000_000,
+        "tb" => 1000_000_000_000,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        other => return Err(format!("unknown size unit {other:?} in {text:?}: {hint}")),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}: {hint}"))?;
+    let bytes = value * mult as f64;
+    if !bytes.is_finite() || bytes > u64::MAX as f64 {
+        return Err(format!("size {text:?} is too large"));
+    }
+    Ok(bytes as u64)
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        for (unit, m) in [("GiB", 1u64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] {
+            if b >= m && b % m == 0 {
+                return write!(f, "{}{unit}", b / m);
+            }
+        }
+        for (unit, m) in [("GB", 1000_000_000u64), ("MB", 1000_000), ("kB", 1000)] {
+            if b >= m && b % m == 0 {
+                return write!(f, "{}{unit}", b / m);
+            }
+        }
+        write!(f, "{b}B")
+    }
+}
+
+impl Serialize for Size {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Size;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a size such as \"50MB\" or \"64MiB\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Size, E> {
+                parse_size(v).map(Size).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom("a size cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
+                Ok(Size(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Size {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Size".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A size: \"50MB\" (10^6), \"64MiB\" (2^20), \"1G\", or a number of bytes.",
+            "anyOf": [
+                {"type": "string", "pattern": "^\\s*[0-9.]+\\s*([kKmMgGtT]i?[bB]?|[bB])?\\s*$"},
+                {"type": "integer", "minimum": 0}
+            ]
+        })
+    }
+}
+
+/// A stop signal, by name. The portable names are the POSIX ones; on Windows the
+/// graceful stop is a console Ctrl event instead (see the Windows backend).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Signal {
+    /// Terminate: the conventional "please stop" (the default).
+    #[serde(rename = "SIGTERM", alias = "TERM")]
+    Term,
+    /// Interrupt, as Ctrl-C in a terminal.
+    #[serde(rename = "SIGINT", alias = "INT")]
+    Int,
+    /// Quit (often: stop and dump core or state).
+    #[serde(rename = "SIGQUIT", alias = "QUIT")]
+    Quit,
+    /// Hang-up.
+    #[serde(rename = "SIGHUP", alias = "HUP")]
+    Hup,
+    /// User signal 1.
+    #[serde(rename = "SIGUSR1", alias = "USR1")]
+    Usr1,
+    /// User signal 2.
+    #[serde(rename = "SIGUSR2", alias = "USR2")]
+    Usr2,
+    /// Kill at once: no graceful stop at all.
+    #[serde(rename = "SIGKILL", alias = "KILL")]
+    Kill,
+}
+
+impl Signal {
+    /// The conventional name, e.g. `SIGTERM`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Term => "SIGTERM",
+            Signal::Int => "SIGINT",
+            Signal::Quit => "SIGQUIT",
+            Signal::Hup => "SIGHUP",
+            Signal::Usr1 => "SIGUSR1",
+            Signal::Usr2 => "SIGUSR2",
+            Signal::Kill => "SIGKILL",
+        }
+    }
+
+    /// The Unix signal number.
+    #[cfg(unix)]
+    pub fn number(self) -> i32 {
+        match self {
+            Signal::Term => libc::SIGTERM,
+            Signal::Int => libc::SIGINT,
+            Signal::Quit => libc::SIGQUIT,
+            Signal::Hup => libc::SIGHUP,
+            Signal::Usr1 => libc::SIGUSR1,
+            Signal::Usr2 => libc::SIGUSR2,
+            Signal::Kill => libc::SIGKILL,
+        }
+    }
+}
+
+/// A service name: letters, digits, `-`, `_` and `.`, starting with a letter or digit,
+/// at most 64 characters. It becomes a unit name, a Windows service name and file names,
+/// so nothing that could be a path or need quoting is allowed.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ServiceName(String);
+
+impl ServiceName {
+    /// Validates `name`.
+    pub fn new(name: &str) -> Result<Self, String> {
+        let hint = "use letters, digits, '-', '_' and '.', starting with a letter or digit";
+        let first_ok = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        if name.is_empty() {
+            return Err(format!("the service name is empty: {hint}"));
+        }
+        if name.len() > 64 {
+            return Err(format!("the service name is longer than 64 characters: {hint}"));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err(format!(
+                "the service name {name:?} contains {bad:?}: {hint}"
+            ));
+        }
+        if !first_ok {
+            return Err(format!("the service name {name:?} must start with a letter or digit"));
+        }
+        Ok(ServiceName(name.to_string()))
+    }
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ServiceName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ServiceName::new(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for ServiceName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ServiceName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Letters, digits, '-', '_' and '.', starting with a letter or digit; at most 64 characters.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let ok = [
+            ("10s", 10_000),
+            ("500ms", 500),
+            ("1m 30s", 90_000),
+            ("2h", 7_200_000),
+            (" 1s ", 1000),
+            ("0s", 0),
+        ];
+        for (text, ms) in ok {
+            assert_eq!(parse_duration(text).unwrap().as_millis(), ms, "{text}");
+        }
+        for bad in ["", "10", "ten seconds", "10 parsecs", "-1s"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn sizes() {
+        let ok = [
+            ("50MB", 50_000_000),
+            ("64MiB", 64 << 20),
+            ("1G", 1 << 30),
+            ("1.5kB", 1500),
+            ("100", 100),
+            ("100b", 100),
+            ("2 GiB", 2 << 30),
+        ];
+        for (text, n) in ok {
+            assert_eq!(parse_size(text).unwrap(), n, "{text}");
+        }
+        for bad in ["", "MB", "10 parsecs", "1..2MB", "-5MB"] {
+            assert!(parse_size(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn size_display_round_trips() {
+        for n in [0, 1, 999, 1000, 50_000_000, 64 << 20, 1 << 30, 1536] {
+            let shown = Size(n).to_string();
+            assert_eq!(parse_size(&shown).unwrap(), n, "{shown}");
+        }
+    }
+
+    #[test]
+    fn duration_display_round_trips() {
+        for ms in [0, 1, 500, 1000, 90_000, 7_200_000] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&d.to_string()).unwrap(), d.0);
+        }
+    }
+
+    #[test]
+    fn service_names() {
+        for ok in ["orders", "orders-api", "a.b_c", "9lives"] {
+            assert!(ServiceName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "../etc", "a/b", "a b", "-x", ".hidden", "ü", &"x".repeat(65)] {
+            assert!(ServiceName::new(bad).is_err(), "{bad}");
+        }
+    }
+}
