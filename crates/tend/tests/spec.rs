@@ -46,7 +46,10 @@ fn opts(profile: Option<&str>, sets: &[&str], env: &[(&str, &str)]) -> LoadOptio
     LoadOptions {
         profile: profile.map(str::to_string),
         sets: sets.iter().map(|s| s.to_string()).collect(),
-        env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
     }
 }
 
@@ -69,7 +72,9 @@ fn the_issue_example_loads_with_defaults() {
 
 #[test]
 fn profile_layers_over_the_file() {
-    let s = &load(ORDERS, &opts(Some("prod"), &[], &[])).unwrap().services[0];
+    let s = &load(ORDERS, &opts(Some("prod"), &[], &[]))
+        .unwrap()
+        .services[0];
     assert_eq!(s.restart.policy, RestartPolicy::Always);
     assert_eq!(s.env["RUST_LOG"], "warn");
     assert_eq!(s.env["PORT"], "8080", "tables merge key by key");
@@ -78,11 +83,27 @@ fn profile_layers_over_the_file() {
 
 #[test]
 fn precedence_is_set_then_env_then_profile_then_file() {
-    let env = [("TEND_ENV__RUST_LOG", "debug"), ("TEND_LOG__KEEP", "3"), ("HOME", "/root"), ("TEND_PROFILE", "x")];
-    let s = &load(ORDERS, &opts(Some("prod"), &[], &env)).unwrap().services[0];
+    let env = [
+        ("TEND_ENV__RUST_LOG", "debug"),
+        ("TEND_LOG__KEEP", "3"),
+        ("HOME", "/root"),
+        ("TEND_PROFILE", "x"),
+    ];
+    let s = &load(ORDERS, &opts(Some("prod"), &[], &env))
+        .unwrap()
+        .services[0];
     assert_eq!(s.env["RUST_LOG"], "debug", "environment beats profile");
     assert_eq!(s.log.keep, 3);
-    let s = &load(ORDERS, &opts(Some("prod"), &["env.RUST_LOG=trace", "restart.policy=never"], &env)).unwrap().services[0];
+    let s = &load(
+        ORDERS,
+        &opts(
+            Some("prod"),
+            &["env.RUST_LOG=trace", "restart.policy=never"],
+            &env,
+        ),
+    )
+    .unwrap()
+    .services[0];
     assert_eq!(s.env["RUST_LOG"], "trace", "--set beats environment");
     assert_eq!(s.restart.policy, RestartPolicy::Never);
     assert_eq!(s.log.keep, 3);
@@ -90,7 +111,20 @@ fn precedence_is_set_then_env_then_profile_then_file() {
 
 #[test]
 fn set_values_are_toml_when_they_parse_as_toml() {
-    let s = &load(ORDERS, &opts(None, &["args=[\"a b\", \"c\"]", "log.compress=true", "description=plain words"], &[])).unwrap().services[0];
+    let s = &load(
+        ORDERS,
+        &opts(
+            None,
+            &[
+                "args=[\"a b\", \"c\"]",
+                "log.compress=true",
+                "description=plain words",
+            ],
+            &[],
+        ),
+    )
+    .unwrap()
+    .services[0];
     assert_eq!(s.args, ["a b", "c"]);
     assert!(s.log.compress);
     assert_eq!(s.description.as_deref(), Some("plain words"));
@@ -113,13 +147,21 @@ depends_on = ["db"]
 name = "db"
 command = "db"
 "#;
-    let l = load(text, &opts(None, &["api.env.X=1"], &[("TEND_WEB__LOG__KEEP", "2")])).unwrap();
+    let l = load(
+        text,
+        &opts(None, &["api.env.X=1"], &[("TEND_WEB__LOG__KEEP", "2")]),
+    )
+    .unwrap();
     assert!(l.multi);
     let names: Vec<_> = l.services.iter().map(|s| s.name.to_string()).collect();
     assert_eq!(names, ["web", "api", "db"]);
     assert_eq!(l.services[1].env["X"], "1");
     assert_eq!(l.services[0].log.keep, 2);
-    let order: Vec<_> = tend::spec::start_order(&l.services).unwrap().into_iter().map(|i| names[i].clone()).collect();
+    let order: Vec<_> = tend::spec::start_order(&l.services)
+        .unwrap()
+        .into_iter()
+        .map(|i| names[i].clone())
+        .collect();
     assert_eq!(order, ["db", "api", "web"]);
 }
 
@@ -138,26 +180,90 @@ macro_rules! error_snapshot {
 error_snapshot!(err_toml_syntax, "name = \"orders\"\ncommand = /bin/true\n");
 error_snapshot!(err_missing_command, "name = \"orders\"\n");
 error_snapshot!(err_unknown_top_key, "name = \"orders\"\ncomand = \"x\"\n");
-error_snapshot!(err_unknown_nested_key, "name = \"orders\"\ncommand = \"x\"\n\n[restart]\npolcy = \"always\"\n");
-error_snapshot!(err_bad_policy, "name = \"orders\"\ncommand = \"x\"\n[restart]\npolicy = \"allways\"\n");
+error_snapshot!(
+    err_unknown_nested_key,
+    "name = \"orders\"\ncommand = \"x\"\n\n[restart]\npolcy = \"always\"\n"
+);
+error_snapshot!(
+    err_bad_policy,
+    "name = \"orders\"\ncommand = \"x\"\n[restart]\npolicy = \"allways\"\n"
+);
 error_snapshot!(err_bad_name, "name = \"../etc/passwd\"\ncommand = \"x\"\n");
-error_snapshot!(err_bad_duration, "name = \"orders\"\ncommand = \"x\"\n[stop]\ntimeout = \"10 parsecs\"\n");
-error_snapshot!(err_bad_size, "name = \"orders\"\ncommand = \"x\"\n[log]\nmax_size = \"50XB\"\n");
-error_snapshot!(err_bad_signal, "name = \"orders\"\ncommand = \"x\"\n[stop]\nsignal = \"SIGTREM\"\n");
-error_snapshot!(err_wrong_type, "name = \"orders\"\ncommand = \"x\"\nargs = \"--listen :8080\"\n");
-error_snapshot!(err_backoff_factor, "name = \"orders\"\ncommand = \"x\"\n[restart.backoff]\nfactor = 0.5\n");
-error_snapshot!(err_backoff_initial_above_max, "name = \"orders\"\ncommand = \"x\"\n[restart.backoff]\ninitial = \"1m\"\nmax = \"10s\"\n");
-error_snapshot!(err_exit_code_range, "name = \"orders\"\ncommand = \"x\"\n[restart]\nsuccess_codes = [0, 300]\n");
-error_snapshot!(err_multiline_description, "name = \"orders\"\ncommand = \"x\"\ndescription = \"\"\"two\nlines\"\"\"\n");
-error_snapshot!(err_unknown_profile, ORDERS, opts(Some("production"), &[], &[]));
-error_snapshot!(err_profile_sets_name, "name = \"orders\"\ncommand = \"x\"\n[profile.dev]\nname = \"other\"\n", opts(Some("dev"), &[], &[]));
-error_snapshot!(err_profile_bad_key, "name = \"orders\"\ncommand = \"x\"\n[profile.dev.restart]\nmax_restart = 3\n", opts(Some("dev"), &[], &[]));
-error_snapshot!(err_set_bad_value, ORDERS, opts(None, &["restart.policy=sometimes"], &[]));
-error_snapshot!(err_set_no_equals, ORDERS, opts(None, &["restart.policy"], &[]));
-error_snapshot!(err_env_unknown_key, ORDERS, opts(None, &[], &[("TEND_RESTRT__POLICY", "always")]));
-error_snapshot!(err_several_problems, "name = \"orders\"\ncommand = \"\"\n[log]\nmax_size = 10\n[restart]\nno_restart_codes = [-1]\n");
+error_snapshot!(
+    err_bad_duration,
+    "name = \"orders\"\ncommand = \"x\"\n[stop]\ntimeout = \"10 parsecs\"\n"
+);
+error_snapshot!(
+    err_bad_size,
+    "name = \"orders\"\ncommand = \"x\"\n[log]\nmax_size = \"50XB\"\n"
+);
+error_snapshot!(
+    err_bad_signal,
+    "name = \"orders\"\ncommand = \"x\"\n[stop]\nsignal = \"SIGTREM\"\n"
+);
+error_snapshot!(
+    err_wrong_type,
+    "name = \"orders\"\ncommand = \"x\"\nargs = \"--listen :8080\"\n"
+);
+error_snapshot!(
+    err_backoff_factor,
+    "name = \"orders\"\ncommand = \"x\"\n[restart.backoff]\nfactor = 0.5\n"
+);
+error_snapshot!(
+    err_backoff_initial_above_max,
+    "name = \"orders\"\ncommand = \"x\"\n[restart.backoff]\ninitial = \"1m\"\nmax = \"10s\"\n"
+);
+error_snapshot!(
+    err_exit_code_range,
+    "name = \"orders\"\ncommand = \"x\"\n[restart]\nsuccess_codes = [0, 300]\n"
+);
+error_snapshot!(
+    err_multiline_description,
+    "name = \"orders\"\ncommand = \"x\"\ndescription = \"\"\"two\nlines\"\"\"\n"
+);
+error_snapshot!(
+    err_unknown_profile,
+    ORDERS,
+    opts(Some("production"), &[], &[])
+);
+error_snapshot!(
+    err_profile_sets_name,
+    "name = \"orders\"\ncommand = \"x\"\n[profile.dev]\nname = \"other\"\n",
+    opts(Some("dev"), &[], &[])
+);
+error_snapshot!(
+    err_profile_bad_key,
+    "name = \"orders\"\ncommand = \"x\"\n[profile.dev.restart]\nmax_restart = 3\n",
+    opts(Some("dev"), &[], &[])
+);
+error_snapshot!(
+    err_set_bad_value,
+    ORDERS,
+    opts(None, &["restart.policy=sometimes"], &[])
+);
+error_snapshot!(
+    err_set_no_equals,
+    ORDERS,
+    opts(None, &["restart.policy"], &[])
+);
+error_snapshot!(
+    err_env_unknown_key,
+    ORDERS,
+    opts(None, &[], &[("TEND_RESTRT__POLICY", "always")])
+);
+error_snapshot!(
+    err_several_problems,
+    "name = \"orders\"\ncommand = \"\"\n[log]\nmax_size = 10\n[restart]\nno_restart_codes = [-1]\n"
+);
 error_snapshot!(err_depends_unknown, "[[service]]\nname = \"web\"\ncommand = \"w\"\ndepends_on = [\"apu\"]\n\n[[service]]\nname = \"api\"\ncommand = \"a\"\n");
 error_snapshot!(err_depends_cycle, "[[service]]\nname = \"a\"\ncommand = \"a\"\ndepends_on = [\"b\"]\n\n[[service]]\nname = \"b\"\ncommand = \"b\"\ndepends_on = [\"a\"]\n");
-error_snapshot!(err_duplicate_names, "[[service]]\nname = \"a\"\ncommand = \"a\"\n\n[[service]]\nname = \"a\"\ncommand = \"b\"\n");
+error_snapshot!(
+    err_duplicate_names,
+    "[[service]]\nname = \"a\"\ncommand = \"a\"\n\n[[service]]\nname = \"a\"\ncommand = \"b\"\n"
+);
 error_snapshot!(err_multi_unknown_key_in_second_service, "[[service]]\nname = \"a\"\ncommand = \"a\"\n\n[[service]]\nname = \"b\"\ncommand = \"b\"\n[service.stop]\ntimout = \"1s\"\n");
-error_snapshot!(err_multi_set_unknown_service, "[[service]]\nname = \"api\"\ncommand = \"a\"\n", opts(None, &["apo.env.X=1"], &[]));
+error_snapshot!(
+    err_multi_set_unknown_service,
+    "[[service]]\nname = \"api\"\ncommand = \"a\"\n",
+    opts(None, &["apo.env.X=1"], &[])
+);

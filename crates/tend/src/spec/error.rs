@@ -119,7 +119,10 @@ fn render(diags: &[Diagnostic]) -> String {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a likely typo.
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let word_l = word.to_ascii_lowercase();
     let limit = (word.chars().count() / 3).max(2);
     candidates

@@ -18,7 +18,12 @@ use super::error::{did_you_mean, Diagnostic, Location, SpecError};
 use super::model::{ServiceSet, Spec};
 
 /// Environment variables that configure tend itself, never spec keys.
-const RESERVED_ENV: &[&str] = &["TEND_PROFILE", "TEND_STATE_DIR", "TEND_LOG_DIR", "TEND_COLOR"];
+const RESERVED_ENV: &[&str] = &[
+    "TEND_PROFILE",
+    "TEND_STATE_DIR",
+    "TEND_LOG_DIR",
+    "TEND_COLOR",
+];
 
 /// Where the settings come from, beyond the file.
 #[derive(Clone, Debug, Default)]
@@ -67,7 +72,8 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             help: Some("see https://toml.io for the syntax".into()),
         }])
     })?;
-    let table: Table = toml::from_str(text).map_err(|e| invalid(&file, &doc, &[], e.to_string()))?;
+    let table: Table =
+        toml::from_str(text).map_err(|e| invalid(&file, &doc, &[], e.to_string()))?;
     let mut sources = vec![file];
     let mut diags = Vec::new();
 
@@ -77,7 +83,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             diags.push(diag_at(
                 &sources,
                 &doc,
-                Origin { source: 0, path: vec![Seg::Key(key.clone())] },
+                Origin {
+                    source: 0,
+                    path: vec![Seg::Key(key.clone())],
+                },
                 format!("unknown top-level key `{key}` in a file of `[[service]]` tables"),
                 Some("put service settings inside a `[[service]]` table".into()),
                 true,
@@ -96,7 +105,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                 diags.push(diag_at(
                     &sources,
                     &doc,
-                    Origin { source: 0, path: vec![Seg::Key("service".into())] },
+                    Origin {
+                        source: 0,
+                        path: vec![Seg::Key("service".into())],
+                    },
                     "`service` must be a list of tables, written `[[service]]`".into(),
                     None,
                     false,
@@ -140,15 +152,27 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
     if multi {
         for o in &overrides {
             let target = o.keys.first().map(String::as_str).unwrap_or("");
-            if !names.iter().any(|n| n.as_deref() == Some(target) || env_match(o, n)) {
+            if !names
+                .iter()
+                .any(|n| n.as_deref() == Some(target) || env_match(o, n))
+            {
                 let known: Vec<&str> = names.iter().flatten().map(String::as_str).collect();
                 let help = match did_you_mean(target, known.iter().copied()) {
                     Some(s) => format!("did you mean `{s}`? in a `[[service]]` file an override starts with the service name, e.g. `{s}.restart.policy=always`"),
                     None => format!("in a `[[service]]` file an override starts with the service name; services: {}", known.join(", ")),
                 };
                 diags.push(Diagnostic {
-                    message: format!("override `{}` names no service of this file", o.keys.join(".")),
-                    location: Some(Location { origin: sources[o.source].origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 }),
+                    message: format!(
+                        "override `{}` names no service of this file",
+                        o.keys.join(".")
+                    ),
+                    location: Some(Location {
+                        origin: sources[o.source].origin.clone(),
+                        line: 0,
+                        column: 0,
+                        line_text: String::new(),
+                        width: 0,
+                    }),
                     help: Some(help),
                 });
             }
@@ -157,37 +181,60 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
 
     let mut specs = Vec::new();
     for ((prefix, table), name) in services.into_iter().zip(&names) {
-        let layered = layer_service(&prefix, table, opts.profile.as_deref(), &overrides, multi, name);
+        let layered = layer_service(
+            &prefix,
+            table,
+            opts.profile.as_deref(),
+            &overrides,
+            multi,
+            name,
+        );
         match layered {
-            Ok(merged) => match deserialize::<Spec>(merged.value.clone(), &merged, &sources, &doc) {
-                Ok(spec) => {
-                    let found = super::validate::check(&spec);
-                    if found.is_empty() {
-                        specs.push(spec);
+            Ok(merged) => {
+                match deserialize::<Spec>(merged.value.clone(), &merged, &sources, &doc) {
+                    Ok(spec) => {
+                        let found = super::validate::check(&spec);
+                        if found.is_empty() {
+                            specs.push(spec);
+                        }
+                        for (p, msg, help) in found {
+                            let o = merged.origin_of(&p);
+                            diags.push(diag_at(&sources, &doc, o, msg, help, false));
+                        }
                     }
-                    for (p, msg, help) in found {
-                        let o = merged.origin_of(&p);
-                        diags.push(diag_at(&sources, &doc, o, msg, help, false));
-                    }
+                    Err(d) => diags.push(d),
                 }
-                Err(d) => diags.push(d),
-            },
+            }
             Err((p, msg, help)) => {
-                let o = Origin { source: 0, path: [prefix.clone(), p].concat() };
+                let o = Origin {
+                    source: 0,
+                    path: [prefix.clone(), p].concat(),
+                };
                 diags.push(diag_at(&sources, &doc, o, msg, help, true));
             }
         }
     }
     if diags.is_empty() && multi {
         for (i, msg, help) in super::validate::check_set(&specs) {
-            let o = Origin { source: 0, path: vec![Seg::Key("service".into()), Seg::Index(i), Seg::Key("depends_on".into())] };
+            let o = Origin {
+                source: 0,
+                path: vec![
+                    Seg::Key("service".into()),
+                    Seg::Index(i),
+                    Seg::Key("depends_on".into()),
+                ],
+            };
             diags.push(diag_at(&sources, &doc, o, msg, help, false));
         }
     }
     if !diags.is_empty() {
         return Err(SpecError::Invalid(diags));
     }
-    Ok(Loaded { path: path.to_path_buf(), services: specs, multi })
+    Ok(Loaded {
+        path: path.to_path_buf(),
+        services: specs,
+        multi,
+    })
 }
 
 /// The JSON Schema of a spec file (single service, or a `[[service]]` list), for editors.
@@ -198,7 +245,10 @@ pub fn schema() -> serde_json::Value {
         "type": "object",
         "additionalProperties": { "type": "object" }
     });
-    if let Some(props) = single.pointer_mut("/properties").and_then(|p| p.as_object_mut()) {
+    if let Some(props) = single
+        .pointer_mut("/properties")
+        .and_then(|p| p.as_object_mut())
+    {
         props.insert("profile".into(), profile);
     }
     let set = serde_json::to_value(schemars::schema_for!(ServiceSet)).unwrap_or_default();
@@ -264,10 +314,16 @@ impl Merged {
             if let Some(o) = self.origins.get(&path[..n]) {
                 let mut p = o.path.clone();
                 p.extend_from_slice(&path[n..]);
-                return Origin { source: o.source, path: p };
+                return Origin {
+                    source: o.source,
+                    path: p,
+                };
             }
         }
-        Origin { source: 0, path: path.to_vec() }
+        Origin {
+            source: 0,
+            path: path.to_vec(),
+        }
     }
 
     /// Deep-merges `src` (from `origin`) over the table at `at`.
@@ -279,7 +335,10 @@ impl Merged {
                     // A table this layer creates belongs to this layer.
                     self.origins.insert(at[..=i].to_vec(), origin.clone());
                 }
-                dst = match dst.entry(k.clone()).or_insert_with(|| Value::Table(Table::new())) {
+                dst = match dst
+                    .entry(k.clone())
+                    .or_insert_with(|| Value::Table(Table::new()))
+                {
                     Value::Table(t) => t,
                     other => {
                         *other = Value::Table(Table::new());
@@ -295,12 +354,24 @@ impl Merged {
         merge_into(dst, src, at, &origin.path, &mut records);
         for (p, sp) in records {
             self.origins.retain(|k, _| !k.starts_with(&p));
-            self.origins.insert(p, Origin { source: origin.source, path: sp });
+            self.origins.insert(
+                p,
+                Origin {
+                    source: origin.source,
+                    path: sp,
+                },
+            );
         }
     }
 }
 
-fn merge_into(dst: &mut Table, src: Table, at: &[Seg], src_at: &[Seg], records: &mut Vec<(KeyPath, KeyPath)>) {
+fn merge_into(
+    dst: &mut Table,
+    src: Table,
+    at: &[Seg],
+    src_at: &[Seg],
+    records: &mut Vec<(KeyPath, KeyPath)>,
+) {
     for (k, v) in src {
         let mut p = at.to_vec();
         p.push(Seg::Key(k.clone()));
@@ -335,7 +406,11 @@ fn env_key(name: &str) -> String {
     name.to_ascii_lowercase().replace(['-', '.'], "_")
 }
 
-fn parse_overrides(opts: &LoadOptions, sources: &mut Vec<SourceText>, diags: &mut Vec<Diagnostic>) -> Vec<Override> {
+fn parse_overrides(
+    opts: &LoadOptions,
+    sources: &mut Vec<SourceText>,
+    diags: &mut Vec<Diagnostic>,
+) -> Vec<Override> {
     let mut out = Vec::new();
     let mut env: Vec<&(String, String)> = opts
         .env
@@ -349,19 +424,35 @@ fn parse_overrides(opts: &LoadOptions, sources: &mut Vec<SourceText>, diags: &mu
         let mut in_env_table = false;
         for part in k["TEND_".len()..].split("__") {
             // Names of variables in [env] keep their case; every other key is lower case.
-            keys.push(if in_env_table { part.to_string() } else { part.to_ascii_lowercase() });
+            keys.push(if in_env_table {
+                part.to_string()
+            } else {
+                part.to_ascii_lowercase()
+            });
             in_env_table = part.eq_ignore_ascii_case("env");
         }
         if keys.iter().any(String::is_empty) {
             diags.push(Diagnostic {
                 message: format!("cannot read the environment variable {k} as a spec key"),
                 location: None,
-                help: Some("write nested keys with a double underscore, e.g. TEND_RESTART__POLICY=always".into()),
+                help: Some(
+                    "write nested keys with a double underscore, e.g. TEND_RESTART__POLICY=always"
+                        .into(),
+                ),
             });
             continue;
         }
-        sources.push(SourceText { origin, text: String::new(), is_file: false });
-        out.push(Override { source: sources.len() - 1, keys, value: override_value(v), from_env: true });
+        sources.push(SourceText {
+            origin,
+            text: String::new(),
+            is_file: false,
+        });
+        out.push(Override {
+            source: sources.len() - 1,
+            keys,
+            value: override_value(v),
+            from_env: true,
+        });
     }
     for s in &opts.sets {
         let origin = format!("--set {s}");
@@ -373,7 +464,11 @@ fn parse_overrides(opts: &LoadOptions, sources: &mut Vec<SourceText>, diags: &mu
             });
             continue;
         };
-        let keys: Vec<String> = key.trim().split('.').map(|k| k.trim().to_string()).collect();
+        let keys: Vec<String> = key
+            .trim()
+            .split('.')
+            .map(|k| k.trim().to_string())
+            .collect();
         if keys.iter().any(String::is_empty) {
             diags.push(Diagnostic {
                 message: format!("`--set {s}` has an empty key"),
@@ -382,8 +477,17 @@ fn parse_overrides(opts: &LoadOptions, sources: &mut Vec<SourceText>, diags: &mu
             });
             continue;
         }
-        sources.push(SourceText { origin, text: String::new(), is_file: false });
-        out.push(Override { source: sources.len() - 1, keys, value: override_value(raw), from_env: false });
+        sources.push(SourceText {
+            origin,
+            text: String::new(),
+            is_file: false,
+        });
+        out.push(Override {
+            source: sources.len() - 1,
+            keys,
+            value: override_value(raw),
+            from_env: false,
+        });
     }
     out
 }
@@ -403,33 +507,80 @@ fn override_value(raw: &str) -> Value {
 type LayerError = (KeyPath, String, Option<String>);
 
 /// Builds one service's merged table: file, profile, environment, `--set`.
-fn layer_service(prefix: &[Seg], mut table: Table, profile: Option<&str>, overrides: &[Override], multi: bool, name: &Option<String>) -> Result<Merged, LayerError> {
+fn layer_service(
+    prefix: &[Seg],
+    mut table: Table,
+    profile: Option<&str>,
+    overrides: &[Override],
+    multi: bool,
+    name: &Option<String>,
+) -> Result<Merged, LayerError> {
     let profiles = table.remove("profile");
-    let mut merged = Merged { value: Table::new(), origins: BTreeMap::new() };
-    merged.origins.insert(Vec::new(), Origin { source: 0, path: prefix.to_vec() });
-    merged.overlay(&[], table, &Origin { source: 0, path: prefix.to_vec() });
+    let mut merged = Merged {
+        value: Table::new(),
+        origins: BTreeMap::new(),
+    };
+    merged.origins.insert(
+        Vec::new(),
+        Origin {
+            source: 0,
+            path: prefix.to_vec(),
+        },
+    );
+    merged.overlay(
+        &[],
+        table,
+        &Origin {
+            source: 0,
+            path: prefix.to_vec(),
+        },
+    );
     let profiles = match profiles {
         None => Table::new(),
         Some(Value::Table(t)) => t,
-        Some(_) => return Err((vec![Seg::Key("profile".into())], "`profile` must be a table of profiles, e.g. `[profile.prod]`".into(), None)),
+        Some(_) => {
+            return Err((
+                vec![Seg::Key("profile".into())],
+                "`profile` must be a table of profiles, e.g. `[profile.prod]`".into(),
+                None,
+            ))
+        }
     };
     for (pname, p) in &profiles {
         let here = vec![Seg::Key("profile".into()), Seg::Key(pname.clone())];
         let Value::Table(pt) = p else {
-            return Err((here, format!("profile `{pname}` must be a table"), Some(format!("write `[profile.{pname}]` followed by keys"))));
+            return Err((
+                here,
+                format!("profile `{pname}` must be a table"),
+                Some(format!("write `[profile.{pname}]` followed by keys")),
+            ));
         };
         for forbidden in ["name", "profile"] {
             if pt.contains_key(forbidden) {
                 let mut at = here.clone();
                 at.push(Seg::Key(forbidden.into()));
-                return Err((at, format!("a profile cannot set `{forbidden}`"), Some("profiles change settings of the same service; remove this key".into())));
+                return Err((
+                    at,
+                    format!("a profile cannot set `{forbidden}`"),
+                    Some("profiles change settings of the same service; remove this key".into()),
+                ));
             }
         }
     }
     if let Some(Value::Table(pt)) = profile.and_then(|p| profiles.get(p)) {
         let mut src = prefix.to_vec();
-        src.extend([Seg::Key("profile".into()), Seg::Key(profile.unwrap_or_default().into())]);
-        merged.overlay(&[], pt.clone(), &Origin { source: 0, path: src });
+        src.extend([
+            Seg::Key("profile".into()),
+            Seg::Key(profile.unwrap_or_default().into()),
+        ]);
+        merged.overlay(
+            &[],
+            pt.clone(),
+            &Origin {
+                source: 0,
+                path: src,
+            },
+        );
     }
     for o in overrides {
         let keys: &[String] = if multi {
@@ -448,7 +599,14 @@ fn layer_service(prefix: &[Seg], mut table: Table, profile: Option<&str>, overri
         let at: KeyPath = parents.iter().map(|k| Seg::Key(k.clone())).collect();
         let mut t = Table::new();
         t.insert(last.clone(), o.value.clone());
-        merged.overlay(&at, t, &Origin { source: o.source, path: Vec::new() });
+        merged.overlay(
+            &at,
+            t,
+            &Origin {
+                source: o.source,
+                path: Vec::new(),
+            },
+        );
     }
     // Values in [env] are strings; let `PORT = 8080` mean what it says.
     if let Some(Value::Table(env)) = merged.value.get_mut("env") {
@@ -464,7 +622,12 @@ fn layer_service(prefix: &[Seg], mut table: Table, profile: Option<&str>, overri
     Ok(merged)
 }
 
-fn deserialize<T: DeserializeOwned>(table: Table, merged: &Merged, sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>) -> Result<T, Diagnostic> {
+fn deserialize<T: DeserializeOwned>(
+    table: Table,
+    merged: &Merged,
+    sources: &[SourceText],
+    doc: &toml::Spanned<DeTable<'_>>,
+) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize::<_, T>(Value::Table(table)).map_err(|e| {
         let path: KeyPath = e
             .path()
@@ -510,16 +673,35 @@ fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
             None => format!("expected one of: {}", candidates.join(", ")),
         };
         let key = show_path(path);
-        return (format!("`{key}` cannot be \"{variant}\""), Some(help), false);
+        return (
+            format!("`{key}` cannot be \"{variant}\""),
+            Some(help),
+            false,
+        );
     }
-    if let Some(field) = msg.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
-        let full = if path.is_empty() { field.to_string() } else { format!("{}.{field}", show_path(path)) };
-        return (format!("missing required key `{full}`"), Some(format!("add `{field} = ...` to the spec")), false);
+    if let Some(field) = msg
+        .strip_prefix("missing field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let full = if path.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", show_path(path))
+        };
+        return (
+            format!("missing required key `{full}`"),
+            Some(format!("add `{field} = ...` to the spec")),
+            false,
+        );
     }
     let key = show_path(path);
     if msg.contains("expected a sequence") {
         let help = format!("write a list, e.g. {key} = [\"--listen\", \"127.0.0.1:8080\"]");
-        return (format!("invalid value for `{key}`: {msg}"), Some(help), false);
+        return (
+            format!("invalid value for `{key}`: {msg}"),
+            Some(help),
+            false,
+        );
     }
     if key.is_empty() {
         (msg.to_string(), None, false)
@@ -528,31 +710,64 @@ fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
     }
 }
 
-fn invalid(file: &SourceText, _doc: &toml::Spanned<DeTable<'_>>, _path: &[Seg], msg: String) -> SpecError {
-    SpecError::Invalid(vec![Diagnostic { message: msg, location: Some(Location::in_text(&file.origin, &file.text, 0..0)), help: None }])
+fn invalid(
+    file: &SourceText,
+    _doc: &toml::Spanned<DeTable<'_>>,
+    _path: &[Seg],
+    msg: String,
+) -> SpecError {
+    SpecError::Invalid(vec![Diagnostic {
+        message: msg,
+        location: Some(Location::in_text(&file.origin, &file.text, 0..0)),
+        help: None,
+    }])
 }
 
 /// A diagnostic at `origin`; `at_key` marks the key rather than its value.
-fn diag_at(sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>, origin: Origin, message: String, help: Option<String>, at_key: bool) -> Diagnostic {
+fn diag_at(
+    sources: &[SourceText],
+    doc: &toml::Spanned<DeTable<'_>>,
+    origin: Origin,
+    message: String,
+    help: Option<String>,
+    at_key: bool,
+) -> Diagnostic {
     let src = &sources[origin.source];
     let location = if src.is_file {
         let span = find_span(doc, &origin.path, at_key).unwrap_or(0..0);
         Some(Location::in_text(&src.origin, &src.text, span))
     } else {
-        Some(Location { origin: src.origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 })
+        Some(Location {
+            origin: src.origin.clone(),
+            line: 0,
+            column: 0,
+            line_text: String::new(),
+            width: 0,
+        })
     };
-    Diagnostic { message, location, help }
+    Diagnostic {
+        message,
+        location,
+        help,
+    }
 }
 
 /// The span of the deepest existing part of `path` in the parsed document.
-fn find_span(doc: &toml::Spanned<DeTable<'_>>, path: &[Seg], at_key: bool) -> Option<std::ops::Range<usize>> {
+fn find_span(
+    doc: &toml::Spanned<DeTable<'_>>,
+    path: &[Seg],
+    at_key: bool,
+) -> Option<std::ops::Range<usize>> {
     let mut span = None;
     let mut table: Option<&DeTable<'_>> = Some(doc.get_ref());
     let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
     for (i, seg) in path.iter().enumerate() {
         let last = i + 1 == path.len();
         let value = match (seg, table, array) {
-            (Seg::Key(k), Some(t), _) => match t.iter().find(|(key, _)| key.get_ref().as_ref() == k.as_str()) {
+            (Seg::Key(k), Some(t), _) => match t
+                .iter()
+                .find(|(key, _)| key.get_ref().as_ref() == k.as_str())
+            {
                 Some((key, v)) => {
                     span = Some(if last && at_key { key.span() } else { v.span() });
                     v

@@ -18,67 +18,141 @@ fn at(keys: &[&str]) -> KeyPath {
 pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
     let mut out: Vec<Problem> = Vec::new();
     if spec.command.trim().is_empty() {
-        out.push((at(&["command"]), "`command` is empty".into(), Some("name the program to run, e.g. command = \"/opt/orders/orders\"".into())));
+        out.push((
+            at(&["command"]),
+            "`command` is empty".into(),
+            Some("name the program to run, e.g. command = \"/opt/orders/orders\"".into()),
+        ));
     }
     if spec.command.contains('\0') {
-        out.push((at(&["command"]), "`command` contains a NUL character".into(), None));
+        out.push((
+            at(&["command"]),
+            "`command` contains a NUL character".into(),
+            None,
+        ));
     }
     for (i, a) in spec.args.iter().enumerate() {
         if a.contains('\0') {
             let mut p = at(&["args"]);
             p.push(Seg::Index(i));
-            out.push((p, format!("argument {} contains a NUL character", i + 1), None));
+            out.push((
+                p,
+                format!("argument {} contains a NUL character", i + 1),
+                None,
+            ));
         }
     }
     for (k, v) in &spec.env {
         if k.is_empty() || k.contains('=') || k.contains('\0') {
-            out.push((at(&["env", k]), format!("`{k}` is not a valid environment variable name"), Some("names cannot be empty or contain '=' or NUL".into())));
+            out.push((
+                at(&["env", k]),
+                format!("`{k}` is not a valid environment variable name"),
+                Some("names cannot be empty or contain '=' or NUL".into()),
+            ));
         }
         if v.contains('\0') {
-            out.push((at(&["env", k]), format!("the value of `{k}` contains a NUL character"), None));
+            out.push((
+                at(&["env", k]),
+                format!("the value of `{k}` contains a NUL character"),
+                None,
+            ));
         }
     }
-    for (key, text) in [("display_name", &spec.display_name), ("description", &spec.description)] {
-        if text.as_deref().is_some_and(|t| t.contains(['\n', '\r', '\0'])) {
-            out.push((at(&[key]), format!("`{key}` must be a single line"), Some("service managers show it on one line; remove the line breaks".into())));
+    for (key, text) in [
+        ("display_name", &spec.display_name),
+        ("description", &spec.description),
+    ] {
+        if text
+            .as_deref()
+            .is_some_and(|t| t.contains(['\n', '\r', '\0']))
+        {
+            out.push((
+                at(&[key]),
+                format!("`{key}` must be a single line"),
+                Some("service managers show it on one line; remove the line breaks".into()),
+            ));
         }
     }
     for (key, text) in [("user", &spec.user), ("group", &spec.group)] {
         if let Some(t) = text {
-            let ok = !t.is_empty() && t.len() <= 32 && t.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'));
+            let ok = !t.is_empty()
+                && t.len() <= 32
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '$'));
             if !ok {
-                out.push((at(&[key]), format!("`{key}` {t:?} is not a valid account name"), Some("use letters, digits, '-', '_' and '.' (at most 32 characters)".into())));
+                out.push((
+                    at(&[key]),
+                    format!("`{key}` {t:?} is not a valid account name"),
+                    Some("use letters, digits, '-', '_' and '.' (at most 32 characters)".into()),
+                ));
             }
         }
     }
     let b = &spec.restart.backoff;
     if !(b.factor.is_finite() && b.factor >= 1.0) {
-        out.push((at(&["restart", "backoff", "factor"]), format!("`restart.backoff.factor` is {}, but must be at least 1.0", b.factor), Some("1.0 keeps the delay constant; 2.0 doubles it each time".into())));
+        out.push((
+            at(&["restart", "backoff", "factor"]),
+            format!(
+                "`restart.backoff.factor` is {}, but must be at least 1.0",
+                b.factor
+            ),
+            Some("1.0 keeps the delay constant; 2.0 doubles it each time".into()),
+        ));
     }
     if b.initial > b.max {
-        out.push((at(&["restart", "backoff", "initial"]), format!("`restart.backoff.initial` ({}) is longer than `restart.backoff.max` ({})", b.initial, b.max), Some("lower `initial` or raise `max`".into())));
+        out.push((
+            at(&["restart", "backoff", "initial"]),
+            format!(
+                "`restart.backoff.initial` ({}) is longer than `restart.backoff.max` ({})",
+                b.initial, b.max
+            ),
+            Some("lower `initial` or raise `max`".into()),
+        ));
     }
     if spec.restart.max_restarts > 0 && spec.restart.window.get().is_zero() {
-        out.push((at(&["restart", "window"]), "`restart.window` is zero, so `max_restarts` can never be reached".into(), Some("give a window such as \"2m\", or set max_restarts = 0 for no limit".into())));
+        out.push((
+            at(&["restart", "window"]),
+            "`restart.window` is zero, so `max_restarts` can never be reached".into(),
+            Some("give a window such as \"2m\", or set max_restarts = 0 for no limit".into()),
+        ));
     }
     for key in ["success_codes", "no_restart_codes"] {
-        let codes = if key == "success_codes" { &spec.restart.success_codes } else { &spec.restart.no_restart_codes };
+        let codes = if key == "success_codes" {
+            &spec.restart.success_codes
+        } else {
+            &spec.restart.no_restart_codes
+        };
         for (i, c) in codes.iter().enumerate() {
             if !(0..=255).contains(c) {
                 let mut p = at(&["restart", key]);
                 p.push(Seg::Index(i));
-                out.push((p, format!("exit code {c} is out of range"), Some("exit codes are 0 to 255".into())));
+                out.push((
+                    p,
+                    format!("exit code {c} is out of range"),
+                    Some("exit codes are 0 to 255".into()),
+                ));
             }
         }
     }
     if spec.log.max_size.0 < 1024 {
-        out.push((at(&["log", "max_size"]), format!("`log.max_size` is {}, below the minimum of 1KiB", spec.log.max_size), Some("a typical value is \"50MB\"".into())));
+        out.push((
+            at(&["log", "max_size"]),
+            format!(
+                "`log.max_size` is {}, below the minimum of 1KiB",
+                spec.log.max_size
+            ),
+            Some("a typical value is \"50MB\"".into()),
+        ));
     }
     for (i, d) in spec.depends_on.iter().enumerate() {
         if *d == spec.name {
             let mut p = at(&["depends_on"]);
             p.push(Seg::Index(i));
-            out.push((p, format!("service `{}` depends on itself", spec.name), Some("remove it from depends_on".into())));
+            out.push((
+                p,
+                format!("service `{}` depends on itself", spec.name),
+                Some("remove it from depends_on".into()),
+            ));
         }
     }
     out
@@ -91,7 +165,11 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> 
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in specs.iter().enumerate() {
         if index.insert(s.name.as_str(), i).is_some() {
-            out.push((i, format!("two services are named `{}`", s.name), Some("service names must be unique within a file".into())));
+            out.push((
+                i,
+                format!("two services are named `{}`", s.name),
+                Some("service names must be unique within a file".into()),
+            ));
         }
     }
     for (i, s) in specs.iter().enumerate() {
@@ -99,16 +177,30 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> 
             if !index.contains_key(d.as_str()) {
                 let help = match did_you_mean(d.as_str(), index.keys().copied()) {
                     Some(m) => format!("did you mean `{m}`?"),
-                    None => format!("services in this file: {}", index.keys().copied().collect::<Vec<_>>().join(", ")),
+                    None => format!(
+                        "services in this file: {}",
+                        index.keys().copied().collect::<Vec<_>>().join(", ")
+                    ),
                 };
-                out.push((i, format!("`{}` depends on `{d}`, which is not a service in this file", s.name), Some(help)));
+                out.push((
+                    i,
+                    format!(
+                        "`{}` depends on `{d}`, which is not a service in this file",
+                        s.name
+                    ),
+                    Some(help),
+                ));
             }
         }
     }
     if out.is_empty() {
         if let Err(cycle) = start_order(specs) {
             let first = index.get(cycle[0].as_str()).copied().unwrap_or(0);
-            out.push((first, format!("dependency cycle: {}", cycle.join(" -> ")), Some("remove one of these depends_on entries".into())));
+            out.push((
+                first,
+                format!("dependency cycle: {}", cycle.join(" -> ")),
+                Some("remove one of these depends_on entries".into()),
+            ));
         }
     }
     out
@@ -117,16 +209,30 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> 
 /// The order to start services in: every service after the ones it depends on, and
 /// otherwise in file order. `Err` holds a cycle, first name repeated at the end.
 pub fn start_order(specs: &[Spec]) -> Result<Vec<usize>, Vec<String>> {
-    let index: BTreeMap<&str, usize> = specs.iter().enumerate().map(|(i, s)| (s.name.as_str(), i)).collect();
+    let index: BTreeMap<&str, usize> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.name.as_str(), i))
+        .collect();
     // 0 = unvisited, 1 = on the current path, 2 = done
     let mut mark = vec![0u8; specs.len()];
     let mut order = Vec::with_capacity(specs.len());
-    fn visit(i: usize, specs: &[Spec], index: &BTreeMap<&str, usize>, mark: &mut [u8], order: &mut Vec<usize>, path: &mut Vec<usize>) -> Result<(), Vec<String>> {
+    fn visit(
+        i: usize,
+        specs: &[Spec],
+        index: &BTreeMap<&str, usize>,
+        mark: &mut [u8],
+        order: &mut Vec<usize>,
+        path: &mut Vec<usize>,
+    ) -> Result<(), Vec<String>> {
         match mark[i] {
             2 => return Ok(()),
             1 => {
                 let from = path.iter().position(|&p| p == i).unwrap_or(0);
-                let mut cycle: Vec<String> = path[from..].iter().map(|&p| specs[p].name.to_string()).collect();
+                let mut cycle: Vec<String> = path[from..]
+                    .iter()
+                    .map(|&p| specs[p].name.to_string())
+                    .collect();
                 cycle.push(specs[i].name.to_string());
                 return Err(cycle);
             }

@@ -271,7 +271,9 @@ impl ServiceName {
             return Err(format!("the service name is empty: {hint}"));
         }
         if name.len() > 64 {
-            return Err(format!("the service name is longer than 64 characters: {hint}"));
+            return Err(format!(
+                "the service name is longer than 64 characters: {hint}"
+            ));
         }
         if let Some(bad) = name
             .chars()
@@ -282,7 +284,9 @@ impl ServiceName {
             ));
         }
         if !first_ok {
-            return Err(format!("the service name {name:?} must start with a letter or digit"));
+            return Err(format!(
+                "the service name {name:?} must start with a letter or digit"
+            ));
         }
         Ok(ServiceName(name.to_string()))
     }
@@ -380,7 +384,16 @@ mod tests {
         for ok in ["orders", "orders-api", "a.b_c", "9lives"] {
             assert!(ServiceName::new(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "../etc", "a/b", "a b", "-x", ".hidden", "ü", &"x".repeat(65)] {
+        for bad in [
+            "",
+            "../etc",
+            "a/b",
+            "a b",
+            "-x",
+            ".hidden",
+            "ü",
+            &"x".repeat(65),
+        ] {
             assert!(ServiceName::new(bad).is_err(), "{bad}");
         }
     }

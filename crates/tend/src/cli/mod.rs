@@ -1,0 +1,134 @@
+//! The command line: one file per subcommand; this file holds the argument model, the
+//! shared spec-loading options, and the one place where exit codes are decided.
+
+mod check;
+mod init;
+#[cfg(unix)]
+mod run;
+#[cfg(unix)]
+mod status;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::spec::{self, LoadOptions, Loaded};
+
+/// Exit codes, decided here and nowhere else.
+pub mod exit {
+    /// Success: the service stopped on request, or ended successfully.
+    pub const OK: u8 = 0;
+    /// tend itself failed: a bad spec, a missing program, an I/O error.
+    pub const ERROR: u8 = 1;
+    /// Bad command-line usage (clap's convention).
+    pub const USAGE: u8 = 2;
+    /// The service failed: restart limit reached, or it ended with a failure and is
+    /// not restarted. A service manager's own recovery should act on this.
+    pub const SERVICE_FAILED: u8 = 3;
+}
+
+/// Run any program as a native, supervised service.
+#[derive(Debug, Parser)]
+#[command(name = "tend", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Supervise one service in the foreground (what a service manager starts).
+    #[cfg(unix)]
+    Run(run::RunArgs),
+    /// Run all services of a file in the foreground, for development.
+    #[cfg(unix)]
+    Up(run::UpArgs),
+    /// Show the state of supervised services.
+    #[cfg(unix)]
+    Status(status::StatusArgs),
+    /// Validate a spec and print it resolved (profile and overrides applied).
+    Check(check::CheckArgs),
+    /// Write a commented spec for a program.
+    Init(init::InitArgs),
+    /// Print the JSON Schema of spec files (for editor completion).
+    Schema,
+    /// Print shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options shared by every command that reads a spec.
+#[derive(Debug, Clone, Args)]
+pub struct SpecArgs {
+    /// The profile to apply (`[profile.NAME]`); also `TEND_PROFILE`.
+    #[arg(long, short = 'p', env = "TEND_PROFILE")]
+    pub profile: Option<String>,
+    /// Override a setting, e.g. `--set restart.policy=always` (repeatable; wins over
+    /// the profile and `TEND_*` variables).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl SpecArgs {
+    /// Loads `path` with these options and the process environment.
+    pub fn load(&self, path: &Path) -> Result<Loaded, spec::SpecError> {
+        let opts = LoadOptions {
+            profile: self.profile.clone(),
+            sets: self.sets.clone(),
+            env: std::env::vars().collect(),
+        };
+        spec::load_file(path, &opts)
+    }
+}
+
+/// Parses the command line and runs the command; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+    let code = match cli.command {
+        #[cfg(unix)]
+        Command::Run(a) => run::run(a),
+        #[cfg(unix)]
+        Command::Up(a) => run::up(a),
+        #[cfg(unix)]
+        Command::Status(a) => status::status(a),
+        Command::Check(a) => check::check(a),
+        Command::Init(a) => init::init(a),
+        Command::Schema => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&spec::schema()).unwrap_or_default()
+            );
+            exit::OK
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "tend", &mut std::io::stdout());
+            exit::OK
+        }
+    };
+    ExitCode::from(code)
+}
+
+/// Prints a spec error and returns the matching exit code.
+pub(crate) fn spec_error(e: &spec::SpecError) -> u8 {
+    eprintln!("{e}");
+    exit::ERROR
+}
+
+/// Where `tend up` looks by default.
+pub(crate) fn default_up_file() -> PathBuf {
+    PathBuf::from("tend.toml")
+}

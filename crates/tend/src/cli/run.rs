@@ -1,0 +1,153 @@
+//! `tend run` (one service, what a service manager starts) and `tend up` (every
+//! service of a file, in the foreground, for development).
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::{default_up_file, exit, spec_error, SpecArgs};
+use crate::spec::{start_order, Loaded};
+use crate::supervise::{self, service::Outcome, sys, Options};
+
+/// Arguments of `tend run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// In a file of several services, the one to run.
+    #[arg(long)]
+    pub service: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
+    /// Where state files go (default: /var/lib/tend as root, else ~/.local/state/tend).
+    #[arg(long, env = "TEND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Where log files go unless the spec says (default: /var/log/tend as root, else
+    /// logs/ under the state directory).
+    #[arg(long, env = "TEND_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// Arguments of `tend up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The file of services (`[[service]]` tables) or a single-service spec.
+    #[arg(default_value_os_t = default_up_file())]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
+    /// Where state files go.
+    #[arg(long, env = "TEND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Write output to log files instead of the terminal.
+    #[arg(long)]
+    pub log_files: bool,
+    /// Where log files go with --log-files.
+    #[arg(long, env = "TEND_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `tend run`.
+pub fn run(a: RunArgs) -> u8 {
+    let mut loaded = match a.spec_args.load(&a.spec) {
+        Ok(l) => l,
+        Err(e) => return spec_error(&e),
+    };
+    if loaded.services.len() > 1 || a.service.is_some() {
+        let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
+        let Some(want) = &a.service else {
+            eprintln!(
+                "error: {} holds {} services ({}); `tend run` supervises one",
+                a.spec.display(),
+                names.len(),
+                names.join(", ")
+            );
+            eprintln!(
+                "  = help: pick one with --service NAME, or run them all with `tend up {}`",
+                a.spec.display()
+            );
+            return exit::ERROR;
+        };
+        let Some(i) = names.iter().position(|n| n == want) else {
+            eprintln!(
+                "error: {} has no service `{want}`; services: {}",
+                a.spec.display(),
+                names.join(", ")
+            );
+            return exit::ERROR;
+        };
+        loaded.services = vec![loaded.services.swap_remove(i)];
+    }
+    let opts = Options {
+        state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
+        log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
+        console: false,
+        color: false,
+    };
+    supervise_loaded(&loaded, &[0], &opts)
+}
+
+/// `tend up`.
+pub fn up(a: UpArgs) -> u8 {
+    let loaded = match a.spec_args.load(&a.file) {
+        Ok(l) => l,
+        Err(e) => return spec_error(&e),
+    };
+    let order = match start_order(&loaded.services) {
+        Ok(o) => o,
+        Err(cycle) => {
+            eprintln!("error: dependency cycle: {}", cycle.join(" -> "));
+            return exit::ERROR;
+        }
+    };
+    let color = std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TEND_COLOR").map_or(true, |v| v != "never");
+    let opts = Options {
+        state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
+        log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
+        console: !a.log_files,
+        color,
+    };
+    supervise_loaded(&loaded, &order, &opts)
+}
+
+fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
+    // Before any thread exists: split off the guard that cleans up if we are killed.
+    if let Err(e) = sys::fork_guard() {
+        eprintln!("error: cannot set up process containment: {e}");
+        return exit::ERROR;
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return exit::ERROR;
+        }
+    };
+    let local = tokio::task::LocalSet::new();
+    let result = local.block_on(
+        &rt,
+        supervise::supervise(&loaded.services, order, &loaded.path, opts),
+    );
+    match result {
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+        Ok(outcomes) => {
+            let failed = outcomes
+                .iter()
+                .any(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Exited { success: false }));
+            if failed {
+                exit::SERVICE_FAILED
+            } else {
+                exit::OK
+            }
+        }
+    }
+}

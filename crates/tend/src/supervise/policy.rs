@@ -1,0 +1,321 @@
+//! Restart policy as pure functions: given how the child ended, how long it ran and
+//! when, decide whether to restart it and after what delay. Time is passed in, so the
+//! whole policy is table-tested without a clock.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::spec::{Backoff, Restart, RestartPolicy};
+
+/// How a child process ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// It exited with this code.
+    Code(i32),
+    /// It was killed by this signal (Unix).
+    Signal(i32),
+}
+
+impl Exit {
+    /// Whether this counts as success under `restart.success_codes`.
+    pub fn is_success(self, restart: &Restart) -> bool {
+        matches!(self, Exit::Code(c) if restart.success_codes.contains(&c))
+    }
+}
+
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exit code {c}"),
+            Exit::Signal(s) => write!(f, "signal {}", signal_name(*s)),
+        }
+    }
+}
+
+/// A signal's conventional name, or its number.
+pub fn signal_name(sig: i32) -> String {
+    #[cfg(unix)]
+    {
+        let name = match sig {
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGINT => "SIGINT",
+            libc::SIGQUIT => "SIGQUIT",
+            libc::SIGILL => "SIGILL",
+            libc::SIGABRT => "SIGABRT",
+            libc::SIGFPE => "SIGFPE",
+            libc::SIGKILL => "SIGKILL",
+            libc::SIGSEGV => "SIGSEGV",
+            libc::SIGPIPE => "SIGPIPE",
+            libc::SIGALRM => "SIGALRM",
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGUSR1 => "SIGUSR1",
+            libc::SIGUSR2 => "SIGUSR2",
+            libc::SIGBUS => "SIGBUS",
+            _ => "",
+        };
+        if !name.is_empty() {
+            return name.to_string();
+        }
+    }
+    sig.to_string()
+}
+
+/// What to do after the child exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Start it again after `delay`; this is restart number `count` of the service.
+    Restart {
+        /// The backoff delay.
+        delay: Duration,
+    },
+    /// The service has ended and is not restarted; `success` says how it ended.
+    Done {
+        /// Whether the last exit counted as success.
+        success: bool,
+    },
+    /// Too many restarts within the window: the service has failed.
+    GiveUp {
+        /// How many restarts happened within the window.
+        restarts: u32,
+    },
+}
+
+/// The delay before restart number `n` in a row (0-based): the first is immediate, then
+/// `initial`, `initial * factor`, ... up to `max`.
+pub fn backoff_delay(b: &Backoff, n: u32) -> Duration {
+    if n == 0 {
+        return Duration::ZERO;
+    }
+    let initial = b.initial.get().as_secs_f64();
+    let max = b.max.get().as_secs_f64();
+    let exp = i32::try_from(n - 1).unwrap_or(i32::MAX);
+    let secs = (initial * b.factor.powi(exp)).min(max);
+    if secs.is_finite() && secs >= 0.0 {
+        Duration::from_secs_f64(secs)
+    } else {
+        b.max.get()
+    }
+}
+
+/// Remembers recent restarts, for the backoff and the restart limit.
+#[derive(Clone, Debug, Default)]
+pub struct RestartTracker {
+    /// Restarts in a row without a stable run in between.
+    consecutive: u32,
+    /// When recent restarts happened (only those within the window are kept).
+    recent: VecDeque<Instant>,
+}
+
+impl RestartTracker {
+    /// Decides what follows `exit`, for a child that ran for `ran_for`, at `now`.
+    pub fn on_exit(
+        &mut self,
+        cfg: &Restart,
+        exit: Exit,
+        ran_for: Duration,
+        now: Instant,
+    ) -> Decision {
+        let success = exit.is_success(cfg);
+        if matches!(exit, Exit::Code(c) if cfg.no_restart_codes.contains(&c)) {
+            return Decision::Done { success };
+        }
+        let restart = match cfg.policy {
+            RestartPolicy::Always => true,
+            RestartPolicy::OnFailure => !success,
+            RestartPolicy::Never => false,
+        };
+        if !restart {
+            return Decision::Done { success };
+        }
+        if ran_for >= cfg.backoff.reset_after.get() {
+            self.consecutive = 0;
+        }
+        let window = cfg.window.get();
+        while let Some(&t) = self.recent.front() {
+            if now.saturating_duration_since(t) >= window {
+                self.recent.pop_front();
+            } else {
+                break;
+            }
+        }
+        let within = u32::try_from(self.recent.len()).unwrap_or(u32::MAX);
+        if cfg.max_restarts > 0 && within >= cfg.max_restarts {
+            return Decision::GiveUp { restarts: within };
+        }
+        let delay = backoff_delay(&cfg.backoff, self.consecutive);
+        self.consecutive = self.consecutive.saturating_add(1);
+        if cfg.max_restarts > 0 {
+            self.recent.push_back(now);
+        }
+        Decision::Restart { delay }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Duration as D;
+
+    fn cfg(policy: RestartPolicy) -> Restart {
+        Restart {
+            policy,
+            backoff: Backoff {
+                initial: D::from_millis(100),
+                max: D::from_secs(1),
+                factor: 2.0,
+                reset_after: D::from_secs(10),
+            },
+            max_restarts: 3,
+            window: D::from_secs(60),
+            success_codes: vec![0, 2],
+            no_restart_codes: vec![78],
+        }
+    }
+
+    #[test]
+    fn backoff_sequence() {
+        let b = cfg(RestartPolicy::Always).backoff;
+        let ms: Vec<u128> = (0..7).map(|n| backoff_delay(&b, n).as_millis()).collect();
+        assert_eq!(ms, [0, 100, 200, 400, 800, 1000, 1000]);
+        let flat = Backoff {
+            factor: 1.0,
+            ..b.clone()
+        };
+        assert_eq!(backoff_delay(&flat, 50).as_millis(), 100);
+        assert_eq!(backoff_delay(&b, u32::MAX).as_millis(), 1000, "no overflow");
+    }
+
+    #[test]
+    fn policy_table() {
+        use Decision::*;
+        use RestartPolicy::*;
+        let t0 = Instant::now();
+        let table = [
+            // policy, exit, expected
+            (
+                Always,
+                Exit::Code(0),
+                Restart {
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                Always,
+                Exit::Code(1),
+                Restart {
+                    delay: Duration::ZERO,
+                },
+            ),
+            (Always, Exit::Code(78), Done { success: false }),
+            (OnFailure, Exit::Code(0), Done { success: true }),
+            (OnFailure, Exit::Code(2), Done { success: true }),
+            (
+                OnFailure,
+                Exit::Code(1),
+                Restart {
+                    delay: Duration::ZERO,
+                },
+            ),
+            (
+                OnFailure,
+                Exit::Signal(9),
+                Restart {
+                    delay: Duration::ZERO,
+                },
+            ),
+            (OnFailure, Exit::Code(78), Done { success: false }),
+            (Never, Exit::Code(1), Done { success: false }),
+            (Never, Exit::Code(0), Done { success: true }),
+            (Never, Exit::Signal(15), Done { success: false }),
+        ];
+        for (policy, exit, want) in table {
+            let mut t = RestartTracker::default();
+            let got = t.on_exit(&cfg(policy), exit, Duration::from_secs(1), t0);
+            assert_eq!(got, want, "{policy:?} {exit:?}");
+        }
+    }
+
+    #[test]
+    fn quick_crashes_back_off_and_hit_the_limit() {
+        let c = cfg(RestartPolicy::OnFailure);
+        let mut t = RestartTracker::default();
+        let t0 = Instant::now();
+        let quick = Duration::from_millis(5);
+        let mut seen = Vec::new();
+        for i in 0..4u64 {
+            seen.push(t.on_exit(&c, Exit::Code(1), quick, t0 + Duration::from_secs(i)));
+        }
+        assert_eq!(
+            seen,
+            [
+                Decision::Restart {
+                    delay: Duration::ZERO
+                },
+                Decision::Restart {
+                    delay: Duration::from_millis(100)
+                },
+                Decision::Restart {
+                    delay: Duration::from_millis(200)
+                },
+                Decision::GiveUp { restarts: 3 },
+            ]
+        );
+    }
+
+    #[test]
+    fn restarts_outside_the_window_do_not_count() {
+        let c = cfg(RestartPolicy::OnFailure);
+        let mut t = RestartTracker::default();
+        let t0 = Instant::now();
+        for i in 0..10u64 {
+            let d = t.on_exit(
+                &c,
+                Exit::Code(1),
+                Duration::from_millis(5),
+                t0 + Duration::from_secs(30 * i),
+            );
+            assert!(matches!(d, Decision::Restart { .. }), "restart {i}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn a_stable_run_resets_the_backoff() {
+        let c = cfg(RestartPolicy::Always);
+        let mut t = RestartTracker::default();
+        let t0 = Instant::now();
+        t.on_exit(&c, Exit::Code(1), Duration::from_millis(5), t0);
+        let second = t.on_exit(&c, Exit::Code(1), Duration::from_millis(5), t0);
+        assert_eq!(
+            second,
+            Decision::Restart {
+                delay: Duration::from_millis(100)
+            }
+        );
+        let after_stable = t.on_exit(
+            &c,
+            Exit::Code(1),
+            Duration::from_secs(11),
+            t0 + Duration::from_secs(61),
+        );
+        assert_eq!(
+            after_stable,
+            Decision::Restart {
+                delay: Duration::ZERO
+            }
+        );
+    }
+
+    #[test]
+    fn zero_means_no_limit() {
+        let mut c = cfg(RestartPolicy::Always);
+        c.max_restarts = 0;
+        let mut t = RestartTracker::default();
+        let t0 = Instant::now();
+        for _ in 0..10_000 {
+            assert!(matches!(
+                t.on_exit(&c, Exit::Code(1), Duration::ZERO, t0),
+                Decision::Restart { .. }
+            ));
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! From a `Spec` to a ready-to-spawn command: the program resolved on `PATH` (a missing
+//! or non-executable program is an error before anything starts), the environment
+//! assembled (tend's own, the env file, the spec's `[env]`), the account looked up.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::spec::{LogTarget, Spec};
+
+use super::sys::{self, Output, Prepared};
+
+/// Variables that belong to tend's own service manager and must not leak to the child.
+const PRIVATE_ENV: &[&str] = &[
+    "NOTIFY_SOCKET",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
+    "WATCHDOG_USEC",
+    "WATCHDOG_PID",
+    "TEND_PROFILE",
+];
+
+/// Why a service cannot be started.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PrepareError(pub String);
+
+/// A warning found while preparing (e.g. a readable secrets file).
+pub type Warnings = Vec<String>;
+
+/// Builds the command for `spec`. `base` is the folder relative paths are taken from
+/// (the spec file's folder); `env` is tend's own environment.
+pub fn prepare(
+    spec: &Spec,
+    base: &Path,
+    env: &[(OsString, OsString)],
+    console: bool,
+) -> Result<(Prepared, Warnings), PrepareError> {
+    let mut warnings = Vec::new();
+    let mut vars: BTreeMap<OsString, OsString> = env
+        .iter()
+        .filter(|(k, _)| !PRIVATE_ENV.iter().any(|p| k == p))
+        .cloned()
+        .collect();
+    if let Some(f) = &spec.env_file {
+        let path = base.join(f);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| PrepareError(format!("cannot read env_file {}: {e}", path.display())))?;
+        if let Some(w) = secrets_mode_warning(&path) {
+            warnings.push(w);
+        }
+        let parsed = parse_env_file(&text)
+            .map_err(|(line, msg)| PrepareError(format!("{}:{line}: {msg}", path.display())))?;
+        for (k, v) in parsed {
+            vars.insert(k.into(), v.into());
+        }
+    }
+    for (k, v) in &spec.env {
+        vars.insert(k.into(), v.into());
+    }
+    let credentials = match &spec.user {
+        None => {
+            if let Some(g) = &spec.group {
+                return Err(PrepareError(format!(
+                    "`group = \"{g}\"` needs a `user` as well"
+                )));
+            }
+            None
+        }
+        Some(u) => {
+            let c = sys::lookup_credentials(u, spec.group.as_deref()).map_err(|e| {
+                PrepareError(format!(
+                    "{e}: create the account first, or remove `user` to run as tend's own account"
+                ))
+            })?;
+            let me = sys::euid();
+            if me != 0 && me != c.uid {
+                return Err(PrepareError(format!(
+                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
+                    spec.name
+                )));
+            }
+            vars.insert("USER".into(), u.into());
+            vars.insert("LOGNAME".into(), u.into());
+            vars.insert("HOME".into(), c.home.clone().into());
+            Some(c)
+        }
+    };
+    let path_var = vars.get(&OsString::from("PATH")).cloned();
+    let program = sys::resolve_command(&spec.command, base, path_var.as_deref())
+        .map_err(|e| PrepareError(format!("cannot start `{}`: {e}", spec.name)))?;
+    let cwd = match &spec.working_dir {
+        Some(d) => base.join(d),
+        None => base.to_path_buf(),
+    };
+    if !cwd.is_dir() {
+        return Err(PrepareError(format!(
+            "working_dir {} is not a directory",
+            cwd.display()
+        )));
+    }
+    let output = |t: LogTarget| match t {
+        LogTarget::File => Output::Pipe,
+        LogTarget::Inherit if console => Output::Pipe,
+        LogTarget::Inherit => Output::Inherit,
+        LogTarget::Null => Output::Null,
+    };
+    let prepared = Prepared {
+        program,
+        args: spec.args.iter().map(OsString::from).collect(),
+        env: vars.into_iter().collect(),
+        cwd: Some(cwd),
+        credentials,
+        stdout: output(spec.log.stdout),
+        stderr: output(spec.log.stderr),
+    };
+    Ok((prepared, warnings))
+}
+
+#[cfg(unix)]
+fn secrets_mode_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o044 != 0).then(|| format!("env_file {} is readable by group or others (mode {:o}): it may hold secrets; run `chmod 600 {}`", path.display(), mode & 0o777, path.display()))
+}
+
+#[cfg(not(unix))]
+fn secrets_mode_warning(_: &Path) -> Option<String> {
+    None
+}
+
+/// Parses `KEY=VALUE` lines: blank lines and `#` comments are skipped, an `export `
+/// prefix is allowed, and a value in single or double quotes is taken literally
+/// (without the quotes). Nothing is expanded. Errors carry the 1-based line number.
+pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line).trim_start();
+        let Some((k, v)) = line.split_once('=') else {
+            return Err((i + 1, format!("expected KEY=VALUE, found {line:?}")));
+        };
+        let k = k.trim();
+        if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err((i + 1, format!("{k:?} is not a valid variable name")));
+        }
+        let v = v.trim();
+        let v = match (v.chars().next(), v.chars().last()) {
+            (Some(q @ ('"' | '\'')), Some(e)) if v.len() >= 2 && q == e => &v[1..v.len() - 1],
+            _ => v,
+        };
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
+/// The folder a spec's relative paths are taken from.
+pub fn spec_base(spec_path: &Path) -> PathBuf {
+    let abs = if spec_path.is_absolute() {
+        spec_path.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(spec_path)
+    };
+    abs.parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_file_lines() {
+        let text = "# secrets\n\nDB_URL=postgres://u:p@h/db\nexport TOKEN = 'a b#c'\nQUOTED=\"x=y\"\nEMPTY=\n";
+        let got = parse_env_file(text).unwrap();
+        let want = [
+            ("DB_URL", "postgres://u:p@h/db"),
+            ("TOKEN", "a b#c"),
+            ("QUOTED", "x=y"),
+            ("EMPTY", ""),
+        ];
+        assert_eq!(
+            got.iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect::<Vec<_>>(),
+            want
+        );
+        assert_eq!(parse_env_file("A=1\nnot a pair\n").unwrap_err().0, 2);
+        assert_eq!(parse_env_file("BAD-NAME=1\n").unwrap_err().0, 1);
+    }
+}

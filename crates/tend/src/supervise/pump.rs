@@ -1,0 +1,168 @@
+//! Output capture: a task per child stream drains its pipe and hands each chunk to a
+//! sink (a rotating file, the console with a service prefix, or nothing). The sink
+//! outlives the child, so a restart keeps appending to the same file. All pumps share
+//! one read buffer: the runtime is single-threaded and a read is handed to the sink
+//! before the next await, so one buffer serves every service at no extra memory.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
+use std::rc::Rc;
+
+use tokio::net::unix::pipe::Receiver;
+
+use super::logfile::{Dropped, RotatingFile};
+
+const READ_BUF: usize = 256 * 1024;
+
+thread_local! {
+    static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Where a stream's bytes go.
+pub enum Sink {
+    /// A rotating file.
+    File(RotatingFile),
+    /// The terminal, each line prefixed with the (coloured) service name.
+    Console(ConsoleSink),
+}
+
+impl Sink {
+    fn write(&mut self, chunk: &[u8]) {
+        match self {
+            Sink::File(f) => f.write_chunk(chunk),
+            Sink::Console(c) => c.write(chunk),
+        }
+    }
+
+    /// Ends a partial last line (the child died mid-line) so the next child's output
+    /// starts on a line of its own.
+    fn finish_line(&mut self) {
+        match self {
+            Sink::File(f) => f.finish_line(),
+            Sink::Console(c) => c.flush_partial(),
+        }
+    }
+
+    /// What could not be written.
+    pub fn dropped(&self) -> Dropped {
+        match self {
+            Sink::File(f) => f.dropped,
+            Sink::Console(_) => Dropped::default(),
+        }
+    }
+
+    /// Takes the last write error, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        match self {
+            Sink::File(f) => f.last_error.take(),
+            Sink::Console(_) => None,
+        }
+    }
+
+    /// Reopens the file (after an external rotation).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        match self {
+            Sink::File(f) => f.reopen(),
+            Sink::Console(_) => Ok(()),
+        }
+    }
+}
+
+/// Lines to the terminal as `name | line`.
+pub struct ConsoleSink {
+    prefix: Vec<u8>,
+    partial: Vec<u8>,
+    stderr: bool,
+}
+
+impl ConsoleSink {
+    /// A sink writing to tend's stdout (or stderr) with `prefix` before each line.
+    pub fn new(prefix: String, stderr: bool) -> ConsoleSink {
+        ConsoleSink {
+            prefix: prefix.into_bytes(),
+            partial: Vec::new(),
+            stderr,
+        }
+    }
+
+    fn write(&mut self, chunk: &[u8]) {
+        let mut out = Vec::with_capacity(chunk.len() + 64);
+        let mut rest = chunk;
+        while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+            out.extend_from_slice(&self.prefix);
+            out.append(&mut self.partial);
+            out.extend_from_slice(&rest[..=i]);
+            rest = &rest[i + 1..];
+        }
+        self.partial.extend_from_slice(rest);
+        if self.partial.len() > 64 * 1024 {
+            // A very long line without a newline: show what there is.
+            self.flush_partial();
+        }
+        self.emit(&out);
+    }
+
+    fn flush_partial(&mut self) {
+        if self.partial.is_empty() {
+            return;
+        }
+        let mut out = self.prefix.clone();
+        out.append(&mut self.partial);
+        out.push(b'\n');
+        self.emit(&out);
+    }
+
+    fn emit(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        // The terminal going away must not stop the service: errors are ignored.
+        let _ = if self.stderr {
+            io::stderr().lock().write_all(bytes)
+        } else {
+            io::stdout().lock().write_all(bytes)
+        };
+    }
+}
+
+/// A sink shared between the pumps of successive children of one service.
+pub type SharedSink = Rc<RefCell<Sink>>;
+
+/// Drains `fd` into `sink` until end of file (every writer, including grandchildren
+/// that inherited the pipe, has closed it). `on_write` runs after each chunk.
+pub async fn pump(
+    fd: OwnedFd,
+    sink: SharedSink,
+    mut on_write: impl FnMut(&mut Sink),
+) -> io::Result<()> {
+    let pipe = Receiver::from_owned_fd(fd)?;
+    loop {
+        pipe.readable().await?;
+        let read = BUF.with(|b| {
+            let mut b = b.borrow_mut();
+            if b.len() < READ_BUF {
+                b.resize(READ_BUF, 0);
+            }
+            let n = pipe.try_read(&mut b)?;
+            if n > 0 {
+                let mut s = sink.borrow_mut();
+                s.write(&b[..n]);
+                on_write(&mut s);
+            }
+            Ok::<usize, io::Error>(n)
+        });
+        match read {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    sink.borrow_mut().finish_line();
+    Ok(())
+}

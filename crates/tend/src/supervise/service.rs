@@ -1,0 +1,433 @@
+//! The service actor: one task per service, one loop over events — the child exited,
+//! a control command arrived (stop, restart), a timer fired (backoff over, stop
+//! timeout). Decisions come from the pure policy in [`super::policy`]; this file only
+//! carries them out and reports every change of state.
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::sleep_until;
+
+use crate::spec::{Signal, Spec};
+
+use super::policy::{signal_name, Decision, Exit, RestartTracker};
+use super::pump::{self, SharedSink};
+use super::state::{now_ms, LastExit, State, Status};
+use super::sys::{self, Prepared};
+use super::Reaper;
+
+/// Commands to a running service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Stop gracefully, then end the actor.
+    Stop,
+    /// Stop the child gracefully and start it again (no backoff).
+    Restart,
+    /// Reopen the log files (after an external rotation).
+    ReopenLogs,
+}
+
+/// How a service ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stopped on request.
+    Stopped,
+    /// The child exited and the policy said not to restart it.
+    Exited {
+        /// Whether the exit counted as success.
+        success: bool,
+    },
+    /// The service gave up (restart limit, or the child cannot be started).
+    Failed(String),
+}
+
+/// Receives every status change (the state file, the console, the init system).
+pub trait Observer {
+    /// `status` is the new status; `event` a one-line description of what happened.
+    fn changed(&mut self, status: &Status, event: &str);
+}
+
+/// What the actor needs besides the spec.
+pub struct ServiceSetup {
+    /// The spec.
+    pub spec: Spec,
+    /// The spec file.
+    pub spec_path: PathBuf,
+    /// The prepared command.
+    pub prepared: Prepared,
+    /// Sinks for stdout and stderr (when piped).
+    pub stdout: Option<SharedSink>,
+    /// See `stdout`.
+    pub stderr: Option<SharedSink>,
+    /// Whether this is the only service of the supervisor (orphans are then surely its).
+    pub sole: bool,
+}
+
+enum Phase {
+    Running {
+        pid: i32,
+        started: Instant,
+        exit: oneshot::Receiver<Exit>,
+    },
+    /// `note`: why, when the restart is immediate and nothing was reported yet.
+    Backoff {
+        until: Instant,
+        note: Option<String>,
+    },
+    Stopping {
+        pid: i32,
+        started: Instant,
+        exit: oneshot::Receiver<Exit>,
+        deadline: Instant,
+        killed: bool,
+        restart_after: bool,
+    },
+    Done(Outcome),
+}
+
+/// Runs one service until it is stopped, ends, or fails.
+pub async fn run_service(
+    setup: ServiceSetup,
+    reaper: Rc<Reaper>,
+    mut control: mpsc::UnboundedReceiver<Control>,
+    mut observers: Vec<Box<dyn Observer>>,
+) -> Outcome {
+    let spec = &setup.spec;
+    let mut status = Status {
+        name: spec.name.to_string(),
+        state: State::Starting,
+        spec: setup.spec_path.clone(),
+        supervisor_pid: std::process::id(),
+        pid: None,
+        started_at_ms: None,
+        since_ms: now_ms(),
+        restarts: 0,
+        last_exit: None,
+        message: None,
+        log_dropped_lines: 0,
+    };
+    let mut tracker = RestartTracker::default();
+    let mut report = |status: &mut Status, state: State, event: String| {
+        status.state = state;
+        status.since_ms = now_ms();
+        status.log_dropped_lines = [&setup.stdout, &setup.stderr]
+            .iter()
+            .filter_map(|s| s.as_ref())
+            .map(|s| s.borrow().dropped().lines)
+            .sum();
+        for o in observers.iter_mut() {
+            o.changed(status, &event);
+        }
+    };
+
+    let mut phase = start(
+        &setup,
+        &reaper,
+        &mut status,
+        &mut report,
+        &mut tracker,
+        None,
+    );
+    loop {
+        phase = match phase {
+            Phase::Done(outcome) => return outcome,
+            Phase::Running {
+                pid,
+                started,
+                mut exit,
+            } => {
+                tokio::select! {
+                    e = &mut exit => {
+                        let e = e.unwrap_or(Exit::Signal(9));
+                        after_exit(&setup, &reaper, &mut status, &mut report, &mut tracker, pid, started, e)
+                    }
+                    c = control.recv() => match c.unwrap_or(Control::Stop) {
+                        Control::ReopenLogs => { reopen(&setup); Phase::Running { pid, started, exit } }
+                        c => begin_stop(spec, &mut status, &mut report, pid, started, exit, c == Control::Restart),
+                    }
+                }
+            }
+            Phase::Backoff { until, note } => {
+                tokio::select! {
+                    _ = sleep_until(until.into()) => start(&setup, &reaper, &mut status, &mut report, &mut tracker, note),
+                    c = control.recv() => match c.unwrap_or(Control::Stop) {
+                        Control::Stop => {
+                            status.pid = None;
+                            report(&mut status, State::Stopped, "stopped (was waiting to restart)".into());
+                            Phase::Done(Outcome::Stopped)
+                        }
+                        Control::Restart => start(&setup, &reaper, &mut status, &mut report, &mut tracker, None),
+                        Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, note } }
+                    }
+                }
+            }
+            Phase::Stopping {
+                pid,
+                started,
+                mut exit,
+                deadline,
+                killed,
+                restart_after,
+            } => {
+                tokio::select! {
+                    e = &mut exit => {
+                        let e = e.unwrap_or(Exit::Signal(9));
+                        let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
+                        clean_up_tree(&setup, &reaper, pid);
+                        record_exit(&mut status, e);
+                        let how = if killed { format!("killed after the {} stop timeout", spec.stop.timeout) } else { format!("stopped gracefully in {} ({e})", show(took)) };
+                        let _ = started;
+                        if restart_after {
+                            status.restarts += 1;
+                            start(&setup, &reaper, &mut status, &mut report, &mut tracker, Some(format!("{how}; restarted on request")))
+                        } else {
+                            status.pid = None;
+                            status.message = Some(how.clone());
+                            report(&mut status, State::Stopped, how);
+                            Phase::Done(Outcome::Stopped)
+                        }
+                    }
+                    _ = sleep_until(deadline.into()), if !killed => {
+                        let n = sys::kill_tree(pid, &reaper.live_pids());
+                        let _ = n;
+                        status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
+                        report(&mut status, State::Stopping, format!("did not stop within {}; sent SIGKILL to the process tree", spec.stop.timeout));
+                        Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after }
+                    }
+                    c = control.recv() => match c {
+                        // A second stop while stopping: no reason to wait any longer.
+                        Some(Control::Stop) | None if !killed && restart_after => {
+                            Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false }
+                        }
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { pid, started, exit, deadline, killed, restart_after } }
+                        _ => Phase::Stopping { pid, started, exit, deadline, killed, restart_after },
+                    }
+                }
+            }
+        };
+    }
+}
+
+fn reopen(setup: &ServiceSetup) {
+    for s in [&setup.stdout, &setup.stderr].into_iter().flatten() {
+        let _ = s.borrow_mut().reopen();
+    }
+}
+
+fn show(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+fn record_exit(status: &mut Status, e: Exit) {
+    status.last_exit = Some(match e {
+        Exit::Code(c) => LastExit {
+            code: Some(c),
+            signal: None,
+            at_ms: now_ms(),
+        },
+        Exit::Signal(s) => LastExit {
+            code: None,
+            signal: Some(signal_name(s)),
+            at_ms: now_ms(),
+        },
+    });
+}
+
+/// Kills what the child left behind: its process group, and (when this supervisor
+/// runs only this service) any orphan re-parented to the supervisor.
+fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, pgid: i32) {
+    let _ = sys::signal_group(pgid, libc::SIGKILL);
+    if setup.sole {
+        sys::kill_orphans(&reaper.live_pids());
+    }
+}
+
+fn start(
+    setup: &ServiceSetup,
+    reaper: &Rc<Reaper>,
+    status: &mut Status,
+    report: &mut impl FnMut(&mut Status, State, String),
+    tracker: &mut RestartTracker,
+    note: Option<String>,
+) -> Phase {
+    match sys::spawn(&setup.prepared) {
+        Ok(child) => {
+            // Registered before the next await, so the reaper cannot miss this exit.
+            let exit = reaper.watch(child.pid);
+            for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
+                if let (Some(fd), Some(sink)) = (fd, sink) {
+                    sys::grow_pipe(&fd, 1 << 20);
+                    let sink = sink.clone();
+                    let name = setup.spec.name.to_string();
+                    let mut failing = false;
+                    tokio::task::spawn_local(async move {
+                        let _ = pump::pump(fd, sink, |s| match s.take_error() {
+                            Some(e) if !failing => {
+                                failing = true;
+                                eprintln!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
+                            }
+                            None if failing => {
+                                failing = false;
+                                eprintln!("tend: {name}: log writes resumed; {} lines dropped so far", s.dropped().lines);
+                            }
+                            _ => {}
+                        })
+                        .await;
+                    });
+                }
+            }
+            status.pid = Some(child.pid);
+            status.started_at_ms = Some(now_ms());
+            status.message = None;
+            let event = match note {
+                Some(why) => format!("{why} (pid {})", child.pid),
+                None if status.restarts > 0 => format!("restarted (pid {})", child.pid),
+                None => format!("started (pid {})", child.pid),
+            };
+            report(status, State::Running, event);
+            Phase::Running {
+                pid: child.pid,
+                started: Instant::now(),
+                exit,
+            }
+        }
+        Err(e) => {
+            // A failed exec counts as a failed run (exit 127, as a shell would say).
+            let msg = format!("cannot start {}: {e}", setup.prepared.program.display());
+            status.message = Some(msg.clone());
+            eprintln!("tend: {}: {msg}", setup.spec.name);
+            decide(
+                setup,
+                status,
+                report,
+                tracker,
+                Exit::Code(127),
+                Duration::ZERO,
+            )
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn after_exit(
+    setup: &ServiceSetup,
+    reaper: &Rc<Reaper>,
+    status: &mut Status,
+    report: &mut impl FnMut(&mut Status, State, String),
+    tracker: &mut RestartTracker,
+    pid: i32,
+    started: Instant,
+    e: Exit,
+) -> Phase {
+    clean_up_tree(setup, reaper, pid);
+    record_exit(status, e);
+    let ran = started.elapsed();
+    match decide(setup, status, report, tracker, e, ran) {
+        Phase::Backoff { until, note } if until <= Instant::now() => {
+            status.restarts += 1;
+            start(setup, reaper, status, report, tracker, note)
+        }
+        Phase::Backoff { until, note } => {
+            status.restarts += 1;
+            Phase::Backoff { until, note }
+        }
+        other => other,
+    }
+}
+
+fn decide(
+    setup: &ServiceSetup,
+    status: &mut Status,
+    report: &mut impl FnMut(&mut Status, State, String),
+    tracker: &mut RestartTracker,
+    e: Exit,
+    ran: Duration,
+) -> Phase {
+    let spec = &setup.spec;
+    status.pid = None;
+    match tracker.on_exit(&spec.restart, e, ran, Instant::now()) {
+        Decision::Restart { delay } if delay.is_zero() => {
+            // Restarted at once: the next report (started) tells both, one write.
+            Phase::Backoff {
+                until: Instant::now(),
+                note: Some(format!("{e} after {}; restarted", show(ran))),
+            }
+        }
+        Decision::Restart { delay } => {
+            let event = format!("{e} after {}; restarting in {}", show(ran), show(delay));
+            status.message = Some(event.clone());
+            report(status, State::Backoff, event);
+            Phase::Backoff {
+                until: Instant::now() + delay,
+                note: None,
+            }
+        }
+        Decision::Done { success } => {
+            let event = format!(
+                "{e} after {}; not restarting (policy {:?})",
+                show(ran),
+                spec.restart.policy
+            );
+            status.message = Some(event.clone());
+            report(
+                status,
+                if success {
+                    State::Exited
+                } else {
+                    State::Failed
+                },
+                event,
+            );
+            Phase::Done(Outcome::Exited { success })
+        }
+        Decision::GiveUp { restarts } => {
+            let event = format!(
+                "{e}; {restarts} restarts within {}: giving up (restart.max_restarts = {})",
+                spec.restart.window, spec.restart.max_restarts
+            );
+            status.message = Some(event.clone());
+            report(status, State::Failed, event.clone());
+            Phase::Done(Outcome::Failed(event))
+        }
+    }
+}
+
+fn begin_stop(
+    spec: &Spec,
+    status: &mut Status,
+    report: &mut impl FnMut(&mut Status, State, String),
+    pid: i32,
+    started: Instant,
+    exit: oneshot::Receiver<Exit>,
+    restart_after: bool,
+) -> Phase {
+    let sig = spec.stop.signal;
+    let sent = if sig == Signal::Kill {
+        sys::signal_group(pid, sig.number())
+    } else {
+        sys::signal(pid, sig.number())
+    };
+    let event = match sent {
+        Ok(()) => format!(
+            "stopping: sent {} to pid {pid}, waiting up to {}",
+            sig.name(),
+            spec.stop.timeout
+        ),
+        Err(e) => format!("stopping: cannot signal pid {pid}: {e}"),
+    };
+    report(status, State::Stopping, event);
+    Phase::Stopping {
+        pid,
+        started,
+        exit,
+        deadline: Instant::now() + spec.stop.timeout.get(),
+        killed: false,
+        restart_after,
+    }
+}

@@ -1,0 +1,187 @@
+//! The state file: one JSON document per service in the state directory, rewritten
+//! atomically (temporary file, fsync, rename) on every change, so a reader such as
+//! `tend status` always sees a complete, valid document.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// The lifecycle state of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// The child is being started.
+    Starting,
+    /// The child is running.
+    Running,
+    /// The child exited and will be restarted after a delay.
+    Backoff,
+    /// A stop was requested; waiting for the child to exit.
+    Stopping,
+    /// Stopped on request.
+    Stopped,
+    /// The child exited and the policy says not to restart it.
+    Exited,
+    /// The service gave up: restart limit reached, or the child cannot be started.
+    Failed,
+}
+
+impl State {
+    /// The state as shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+            State::Exited => "exited",
+            State::Failed => "failed",
+        }
+    }
+}
+
+/// How the last child ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastExit {
+    /// Exit code, if it exited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// Signal name, if it was killed by a signal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<String>,
+    /// When (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+}
+
+/// Everything the supervisor knows about one service, as written to the state file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// The service name.
+    pub name: String,
+    /// The state.
+    pub state: State,
+    /// The spec file.
+    pub spec: PathBuf,
+    /// The supervisor's pid.
+    pub supervisor_pid: u32,
+    /// The child's pid while one runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<i32>,
+    /// When the current child started (ms since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+    /// When the state last changed (ms since the epoch).
+    pub since_ms: u64,
+    /// How many times the child was restarted since the supervisor started.
+    pub restarts: u64,
+    /// How the last child ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_exit: Option<LastExit>,
+    /// A human explanation of the state (why it failed, the backoff delay, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Output lines that could not be written to the log files.
+    pub log_dropped_lines: u64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The state file of `name` in `dir`.
+pub fn state_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.json"))
+}
+
+/// Writes `status` atomically: a reader sees the old document or the new one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir)?;
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Writes a service's state file.
+pub fn write_status(dir: &Path, status: &Status) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(status).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(&state_path(dir, &status.name), &bytes)
+}
+
+/// Reads every state file in `dir`, sorted by name. Unreadable files are reported as
+/// errors next to the good ones.
+pub fn read_all(dir: &Path) -> io::Result<Vec<Result<Status, String>>> {
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        out.push(read_one(&p));
+    }
+    Ok(out)
+}
+
+/// Reads one state file.
+pub fn read_one(path: &Path) -> Result<Status, String> {
+    let text = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&text)
+        .map_err(|e| format!("{}: not a tend state file ({e})", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_atomic_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Status {
+            name: "orders".into(),
+            state: State::Running,
+            spec: "/etc/tend/orders.toml".into(),
+            supervisor_pid: 1,
+            pid: Some(2),
+            started_at_ms: Some(3),
+            since_ms: 3,
+            restarts: 0,
+            last_exit: None,
+            message: None,
+            log_dropped_lines: 0,
+        };
+        write_status(dir.path(), &s).unwrap();
+        s.restarts = 7;
+        s.last_exit = Some(LastExit {
+            code: None,
+            signal: Some("SIGKILL".into()),
+            at_ms: 9,
+        });
+        write_status(dir.path(), &s).unwrap();
+        let all = read_all(dir.path()).unwrap();
+        assert_eq!(all.len(), 1, "no temporary file left behind");
+        assert_eq!(all[0].as_ref().unwrap(), &s);
+    }
+}

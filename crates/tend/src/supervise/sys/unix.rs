@@ -1,0 +1,494 @@
+//! Unix process control: spawning a contained child, signalling and killing whole
+//! process trees, reaping, and the guard process that cleans up if the supervisor
+//! itself is killed.
+//!
+//! Containment: each child leads its own process group, gets `PR_SET_PDEATHSIG`
+//! (SIGKILL when the supervisor dies), and the supervisor is a child subreaper, so a
+//! grandchild that escapes with `setsid()` or whose parent died is re-parented to the
+//! supervisor rather than to init and can still be found and killed.
+
+use std::collections::BTreeSet;
+use std::ffi::{CString, OsStr, OsString};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::supervise::policy::Exit;
+
+/// Where a child's stdout or stderr goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A pipe the supervisor reads.
+    Pipe,
+    /// The supervisor's own stream.
+    Inherit,
+    /// /dev/null.
+    Null,
+}
+
+/// The account a child runs as, resolved before spawning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credentials {
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+    /// The user's home directory.
+    pub home: PathBuf,
+    /// The user name.
+    pub name: String,
+}
+
+/// Everything needed to start the child; built once per service.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The resolved program path.
+    pub program: PathBuf,
+    /// Arguments (without the program).
+    pub args: Vec<OsString>,
+    /// The complete environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Account to switch to.
+    pub credentials: Option<Credentials>,
+    /// stdout disposition.
+    pub stdout: Output,
+    /// stderr disposition.
+    pub stderr: Output,
+}
+
+/// A started child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its pid, which is also its process group id.
+    pub pid: i32,
+    /// The read end of its stdout pipe.
+    pub stdout: Option<OwnedFd>,
+    /// The read end of its stderr pipe.
+    pub stderr: Option<OwnedFd>,
+}
+
+fn stdio(o: Output) -> Stdio {
+    match o {
+        Output::Pipe => Stdio::piped(),
+        Output::Inherit => Stdio::inherit(),
+        Output::Null => Stdio::null(),
+    }
+}
+
+/// Starts the child in its own process group, as the configured account, with
+/// `PR_SET_PDEATHSIG` so it dies with the supervisor.
+pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
+    let mut cmd = Command::new(&p.program);
+    cmd.args(&p.args)
+        .env_clear()
+        .envs(p.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stdio(p.stdout))
+        .stderr(stdio(p.stderr))
+        .process_group(0);
+    if let Some(dir) = &p.cwd {
+        cmd.current_dir(dir);
+    }
+    let parent = std::process::id() as libc::pid_t;
+    let creds = p.credentials.clone();
+    let groups: Vec<libc::gid_t> = creds.as_ref().map(|c| c.groups.clone()).unwrap_or_default();
+    // SAFETY: the closure runs in the forked child before exec and makes only
+    // async-signal-safe system calls (setgroups, setgid, setuid, prctl, getppid); it
+    // allocates nothing (the group list was built before the fork).
+    unsafe {
+        cmd.pre_exec(move || {
+            if let Some(c) = &creds {
+                // SAFETY: `groups` is a valid array of `groups.len()` gids.
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // SAFETY: plain system call.
+                if libc::setgid(c.gid) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // SAFETY: plain system call.
+                if libc::setuid(c.uid) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // After the credential change, which would clear it.
+            // SAFETY: plain system call with integer arguments.
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: plain system call. If the supervisor died before prctl, exit now.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("the supervisor exited during spawn"));
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id() as i32;
+    Ok(Spawned {
+        pid,
+        stdout: child.stdout.take().map(OwnedFd::from),
+        stderr: child.stderr.take().map(OwnedFd::from),
+    })
+    // `child` is dropped without waiting: the reaper collects every exit status.
+}
+
+/// Sends `sig` to one process; a process that is already gone is not an error.
+pub fn signal(pid: i32, sig: i32) -> io::Result<()> {
+    // SAFETY: plain system call.
+    let r = unsafe { libc::kill(pid, sig) };
+    if r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends `sig` to a whole process group.
+pub fn signal_group(pgid: i32, sig: i32) -> io::Result<()> {
+    signal(-pgid, sig)
+}
+
+/// Marks this process as a child subreaper: orphaned descendants are re-parented to
+/// it instead of init.
+pub fn become_subreaper() -> io::Result<()> {
+    // SAFETY: plain system call with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Collects one exited child, if any, without blocking.
+pub fn reap_one() -> Option<(i32, Exit)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `status` is a valid out-pointer.
+    let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+    if pid <= 0 {
+        return None;
+    }
+    Some((pid, decode_status(status)))
+}
+
+/// Turns a wait status into an [`Exit`].
+pub fn decode_status(status: libc::c_int) -> Exit {
+    if libc::WIFSIGNALED(status) {
+        Exit::Signal(libc::WTERMSIG(status))
+    } else {
+        Exit::Code(libc::WEXITSTATUS(status))
+    }
+}
+
+/// The pids whose parent is `parent`, from /proc.
+pub fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|&pid| stat_field(pid, 4) == Some(parent))
+        .collect()
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat, for the numeric fields after
+/// the command name.
+fn stat_field(pid: i32, n: usize) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may contain spaces.
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(n - 3)?.parse().ok()
+}
+
+/// The process group of `pid`.
+pub fn pgid_of(pid: i32) -> Option<i32> {
+    stat_field(pid, 5)
+}
+
+/// Kills (SIGKILL) process group `pgid` and every orphan re-parented to this process
+/// except the pids in `keep`. Returns how many processes were signalled.
+pub fn kill_tree(pgid: i32, keep: &BTreeSet<i32>) -> usize {
+    let mut n = 0;
+    if signal_group(pgid, libc::SIGKILL).is_ok() {
+        n += 1;
+    }
+    n + kill_orphans(keep)
+}
+
+/// SIGKILLs every child of this process not in `keep`, and their process groups.
+pub fn kill_orphans(keep: &BTreeSet<i32>) -> usize {
+    let me = std::process::id() as i32;
+    let mut n = 0;
+    for pid in children_of(me) {
+        if keep.contains(&pid) {
+            continue;
+        }
+        if let Some(g) = pgid_of(pid) {
+            if g != pgid_of(me).unwrap_or(0) {
+                let _ = signal_group(g, libc::SIGKILL);
+            }
+        }
+        let _ = signal(pid, libc::SIGKILL);
+        n += 1;
+    }
+    n
+}
+
+/// Resolves `command` as the child would run it: a path with a `/` is taken as is
+/// (relative to `base`), a bare name is looked up on `path_var`. The result must be an
+/// executable regular file.
+pub fn resolve_command(
+    command: &str,
+    base: &Path,
+    path_var: Option<&OsStr>,
+) -> Result<PathBuf, String> {
+    let check = |p: &Path| -> Result<(), String> {
+        let meta = std::fs::metadata(p).map_err(|e| format!("`{}`: {e}", p.display()))?;
+        if !meta.is_file() {
+            return Err(format!("`{}` is not a regular file", p.display()));
+        }
+        let c = CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| "the path contains NUL".to_string())?;
+        // SAFETY: `c` is a valid NUL-terminated path.
+        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+            use std::os::unix::fs::PermissionsExt;
+            return Err(format!(
+                "`{}` is not executable (mode {:o})",
+                p.display(),
+                meta.permissions().mode() & 0o7777
+            ));
+        }
+        Ok(())
+    };
+    if command.contains('/') {
+        let p = base.join(command);
+        check(&p)?;
+        return Ok(p);
+    }
+    let path_var = path_var
+        .map(OsStr::to_os_string)
+        .unwrap_or_else(|| OsString::from("/usr/local/bin:/usr/bin:/bin"));
+    let mut tried_non_exec = None;
+    for dir in std::env::split_paths(&path_var) {
+        let p = dir.join(command);
+        if p.is_file() {
+            match check(&p) {
+                Ok(()) => return Ok(p),
+                Err(e) => tried_non_exec = Some(e),
+            }
+        }
+    }
+    Err(tried_non_exec.unwrap_or_else(|| {
+        format!(
+            "`{command}` was not found on PATH ({})",
+            path_var.to_string_lossy()
+        )
+    }))
+}
+
+/// Looks up a user (and optionally a group) in the system databases.
+pub fn lookup_credentials(user: &str, group: Option<&str>) -> Result<Credentials, String> {
+    let cuser = CString::new(user).map_err(|_| format!("invalid user name {user:?}"))?;
+    let mut pwd: libc::passwd = unsafe_zeroed_passwd();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; `buf` outlives the use of `pwd`.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cuser.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(format!("user `{user}` does not exist"));
+    }
+    // SAFETY: pw_dir points into `buf`, NUL-terminated, filled by getpwnam_r.
+    let home = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
+    let home = PathBuf::from(OsStr::from_bytes(home.to_bytes()));
+    let uid = pwd.pw_uid;
+    let mut gid = pwd.pw_gid;
+    if let Some(g) = group {
+        gid = lookup_group(g)?;
+    }
+    let mut groups = vec![0 as libc::gid_t; 256];
+    let mut n = groups.len() as libc::c_int;
+    // SAFETY: `groups` has room for `n` entries; getgrouplist updates `n`.
+    let rc = unsafe { libc::getgrouplist(cuser.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
+    if rc < 0 {
+        groups.truncate(0);
+        groups.push(gid);
+    } else {
+        groups.truncate(n.max(0) as usize);
+    }
+    Ok(Credentials {
+        uid,
+        gid,
+        groups,
+        home,
+        name: user.to_string(),
+    })
+}
+
+fn unsafe_zeroed_passwd() -> libc::passwd {
+    // SAFETY: passwd is a plain C struct of pointers and integers; all-zero is valid.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Looks up a group id by name.
+pub fn lookup_group(name: &str) -> Result<u32, String> {
+    let c = CString::new(name).map_err(|_| format!("invalid group name {name:?}"))?;
+    // SAFETY: group is a plain C struct; all-zero is valid.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 64 * 1024];
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(format!("group `{name}` does not exist"));
+    }
+    Ok(grp.gr_gid)
+}
+
+/// The effective user id.
+pub fn euid() -> u32 {
+    // SAFETY: plain system call, cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// Enlarges a pipe's buffer (best effort): fewer wake-ups when a child floods output.
+pub fn grow_pipe(fd: &OwnedFd, bytes: i32) {
+    // SAFETY: fcntl on a valid, owned descriptor.
+    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+}
+
+/// Whether a process exists.
+pub fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    unsafe {
+        libc::kill(pid, 0) == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+}
+
+// ---------------------------------------------------------------- the guard
+
+/// Splits this process in two: the caller continues as the supervisor (the child of
+/// the fork), while the original process becomes a small guard that waits for it.
+/// If the supervisor is killed, every process it left behind is re-parented to the
+/// guard (a subreaper), which kills them all and exits with a failure status. If the
+/// guard is killed, the supervisor gets SIGTERM (`PR_SET_PDEATHSIG`) and stops its
+/// services gracefully. Signals sent to the guard (by a service manager, or Ctrl-C) are
+/// forwarded to the supervisor.
+///
+/// Must be called while the process is single-threaded (before any runtime starts).
+/// Returns in the supervisor only; the guard never returns.
+pub fn fork_guard() -> io::Result<()> {
+    become_subreaper()?;
+    let guard_pid = std::process::id() as libc::pid_t;
+    // SAFETY: the process is single-threaded here (documented precondition), so the
+    // child may run arbitrary code after fork.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // The supervisor.
+        // SAFETY: plain system call with integer arguments.
+        unsafe {
+            libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGTERM as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        // SAFETY: plain system call.
+        if unsafe { libc::getppid() } != guard_pid {
+            // The guard already died: nothing would clean up after us.
+            std::process::exit(1);
+        }
+        return become_subreaper();
+    }
+    guard_main(pid)
+}
+
+static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn guard_main(supervisor: libc::pid_t) -> ! {
+    SUPERVISOR.store(supervisor, std::sync::atomic::Ordering::Relaxed);
+    for sig in [
+        libc::SIGTERM,
+        libc::SIGINT,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+    ] {
+        // SAFETY: installs an async-signal-safe handler (it only calls kill).
+        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+    }
+    let mut code = 1;
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: `status` is a valid out-pointer.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid == supervisor {
+            code = match decode_status(status) {
+                Exit::Code(c) => c,
+                Exit::Signal(s) => 128 + s,
+            };
+            // Whatever the supervisor left behind is ours now: kill it, generation by
+            // generation, until nothing is left.
+            loop {
+                let left = kill_orphans(&BTreeSet::new());
+                // SAFETY: `status` is a valid out-pointer.
+                while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
+                if left == 0 {
+                    break;
+                }
+                // SAFETY: plain system call; waits for the next orphan's exit.
+                let r = unsafe { libc::waitpid(-1, &mut status, 0) };
+                if r < 0 {
+                    break;
+                }
+            }
+            break;
+        }
+        if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            break;
+        }
+    }
+    std::process::exit(code)
+}
