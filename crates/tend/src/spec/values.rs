@@ -116,9 +116,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "kb" => 1000,
-        "mb" => 1000_000,
-        "gb" => 1000_000_000,
-        "tb" => 1000_000_000_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
         "k" | "kib" => 1 << 10,
         "m" | "mib" => 1 << 20,
         "g" | "gib" => 1 << 30,
@@ -143,7 +143,7 @@ impl fmt::Display for Size {
                 return write!(f, "{}{unit}", b / m);
             }
         }
-        for (unit, m) in [("GB", 1000_000_000u64), ("MB", 1000_000), ("kB", 1000)] {
+        for (unit, m) in [("GB", 1_000_000_000u64), ("MB", 1_000_000), ("kB", 1000)] {
             if b >= m && b % m == 0 {
                 return write!(f, "{}{unit}", b / m);
             }

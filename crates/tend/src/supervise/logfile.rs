@@ -167,10 +167,9 @@ impl RotatingFile {
     }
 
     fn drop_part(&mut self, part: &[u8], e: io::Error) {
-        let lines = part.iter().filter(|&&b| b == b'\n').count() as u64;
-        // A dropped partial line still counts as a line lost.
-        let partial = u64::from(part.last().is_some_and(|&b| b != b'\n'));
-        self.dropped.lines += lines + partial;
+        // A line counts as lost when its newline is: every line is counted exactly
+        // once, written or dropped, even when a chunk ends mid-line.
+        self.dropped.lines += part.iter().filter(|&&b| b == b'\n').count() as u64;
         self.dropped.bytes += part.len() as u64;
         if let Some(&b) = part.last() {
             self.at_line_start = b == b'\n';
@@ -261,15 +260,17 @@ pub fn rotated_name(stem: &str, t: SystemTime) -> String {
     format!("{stem}.{compact}.log")
 }
 
-fn unique_rotated_path(dir: &Path, stem: &str, t: SystemTime) -> PathBuf {
-    let base = rotated_name(stem, t);
-    let mut p = dir.join(&base);
-    let mut n = 1;
-    while p.exists() || dir.join(format!("{base}.gz")).exists() {
-        p = dir.join(format!("{}-{n}.log", base.trim_end_matches(".log")));
-        n += 1;
+/// A rotated path that no file has yet: two rotations within one millisecond get
+/// successive milliseconds, so names keep sorting in time order.
+fn unique_rotated_path(dir: &Path, stem: &str, mut t: SystemTime) -> PathBuf {
+    loop {
+        let base = rotated_name(stem, t);
+        let p = dir.join(&base);
+        if !p.exists() && !dir.join(format!("{base}.gz")).exists() {
+            return p;
+        }
+        t += std::time::Duration::from_millis(1);
     }
-    p
 }
 
 /// Among `names` (a directory listing), the rotated files of `stem` to delete so that

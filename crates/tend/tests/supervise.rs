@@ -1,0 +1,543 @@
+//! The supervisor end to end: `tend run` and `tend up` driving the fixture program.
+#![cfg(unix)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+fn fixture_spec(name: &str, args: &[&str], extra: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| toml_str(a)).collect();
+    format!(
+        "name = \"{name}\"\ncommand = {}\nargs = [{}]\n{extra}\n",
+        q(&fixture_bin()),
+        args.join(", ")
+    )
+}
+
+#[test]
+fn crash_restarts_with_backoff_then_fails_at_the_limit() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "crash.toml",
+        &fixture_spec(
+            "crash",
+            &["--pid-file", pidf.to_str().unwrap(), "--exit", "1"],
+            "[restart]\nmax_restarts = 4\n[restart.backoff]\ninitial = \"40ms\"\nfactor = 2.0\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(20 * SECS);
+    assert_eq!(code(&out), 3, "restart limit reached: the service failed");
+    assert_eq!(pids(&pidf).len(), 5, "first start + 4 restarts");
+    let err = stderr(&out);
+    for delay in [
+        "restarting in 40ms",
+        "restarting in 80ms",
+        "restarting in 160ms",
+    ] {
+        assert!(err.contains(delay), "backoff {delay} in:\n{err}");
+    }
+    let st = s.state("crash").unwrap();
+    assert_eq!(st["state"], "failed");
+    assert_eq!(st["restarts"], 4);
+    assert_eq!(st["last_exit"]["code"], 1);
+}
+
+#[test]
+fn success_codes_and_no_restart_codes() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "ok.toml",
+        &fixture_spec(
+            "ok",
+            &["--pid-file", pidf.to_str().unwrap(), "--exit", "7"],
+            "[restart]\nsuccess_codes = [0, 7]\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(10 * SECS);
+    assert_eq!(code(&out), 0, "7 counts as success: ended, not restarted");
+    assert_eq!(pids(&pidf).len(), 1);
+    assert_eq!(s.state("ok").unwrap()["state"], "exited");
+
+    let pidf2 = s.path("pids2");
+    let spec = s.spec(
+        "cfg.toml",
+        &fixture_spec(
+            "cfg",
+            &["--pid-file", pidf2.to_str().unwrap(), "--exit", "78"],
+            "[restart]\npolicy = \"always\"\nno_restart_codes = [78]\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(10 * SECS);
+    assert_eq!(code(&out), 3, "78 is a failure that must not be restarted");
+    assert_eq!(
+        pids(&pidf2).len(),
+        1,
+        "never restarted despite policy = always"
+    );
+}
+
+#[test]
+fn graceful_stop_on_sigterm() {
+    let s = Scratch::new();
+    let (pidf, marker) = (s.path("pids"), s.path("graceful"));
+    let spec = s.spec(
+        "g.toml",
+        &fixture_spec(
+            "g",
+            &[
+                "--on-term",
+                marker.to_str().unwrap(),
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                "--hang",
+            ],
+            "",
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "a requested stop is a success");
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "graceful\n",
+        "the child handled SIGTERM"
+    );
+    assert!(
+        stderr(&out).contains("stopped gracefully"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!alive(pids(&pidf)[0]));
+    assert_eq!(s.state("g").unwrap()["state"], "stopped");
+}
+
+fn stubborn_tree(
+    s: &Scratch,
+    setsid: bool,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (pidf, gpids) = (s.path("pids"), s.path("grandchildren"));
+    let mut args = vec![
+        "--ignore-term",
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--grandchildren",
+        "3",
+        "--grandchild-pids",
+        gpids.to_str().unwrap(),
+    ];
+    if setsid {
+        args.push("--grandchild-setsid");
+    }
+    args.push("--hang");
+    let spec = s.spec(
+        "tree.toml",
+        &fixture_spec("tree", &args, "[stop]\ntimeout = \"300ms\"\n"),
+    );
+    (spec, pidf, gpids)
+}
+
+#[test]
+fn a_child_that_ignores_sigterm_and_its_grandchildren_are_gone_after_the_timeout() {
+    for setsid in [false, true] {
+        let s = Scratch::new();
+        let (spec, pidf, gpids) = stubborn_tree(&s, setsid);
+        let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+        wait_until(10 * SECS, "child and 3 grandchildren", || {
+            pids(&pidf).len() == 1 && pids(&gpids).len() == 3
+        });
+        let all: Vec<i32> = pids(&pidf).into_iter().chain(pids(&gpids)).collect();
+        tend.signal(libc::SIGTERM);
+        let out = tend.wait(10 * SECS);
+        assert_eq!(code(&out), 0);
+        assert!(
+            stderr(&out).contains("did not stop within 300ms"),
+            "{}",
+            stderr(&out)
+        );
+        for pid in &all {
+            assert!(
+                !alive(*pid),
+                "pid {pid} survived the stop (setsid = {setsid})"
+            );
+        }
+    }
+}
+
+#[test]
+fn sigkill_of_the_supervisor_leaves_no_process_behind() {
+    for setsid in [false, true] {
+        let s = Scratch::new();
+        let (spec, pidf, gpids) = stubborn_tree(&s, setsid);
+        let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+        wait_until(10 * SECS, "child and 3 grandchildren", || {
+            pids(&pidf).len() == 1 && pids(&gpids).len() == 3 && s.state("tree").is_some()
+        });
+        let supervisor = s.state("tree").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+        assert_ne!(supervisor, tend.pid(), "the supervisor runs under a guard");
+        let all: Vec<i32> = pids(&pidf)
+            .into_iter()
+            .chain(pids(&gpids))
+            .chain([supervisor])
+            .collect();
+        // SAFETY: plain kill(2).
+        unsafe { libc::kill(supervisor, libc::SIGKILL) };
+        let out = tend.wait(10 * SECS);
+        assert_ne!(code(&out), 0, "the guard reports the supervisor's death");
+        for pid in &all {
+            wait_until(
+                5 * SECS,
+                &format!("pid {pid} to be gone (setsid = {setsid})"),
+                || !alive(*pid),
+            );
+        }
+    }
+}
+
+#[test]
+fn sigkill_of_the_guard_stops_the_service_too() {
+    let s = Scratch::new();
+    let (pidf, marker) = (s.path("pids"), s.path("graceful"));
+    let spec = s.spec(
+        "g.toml",
+        &fixture_spec(
+            "g",
+            &[
+                "--on-term",
+                marker.to_str().unwrap(),
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                "--hang",
+            ],
+            "",
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || {
+        pids(&pidf).len() == 1 && s.state("g").is_some()
+    });
+    let supervisor = s.state("g").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+    tend.signal(libc::SIGKILL);
+    let _ = tend.wait(10 * SECS);
+    wait_until(
+        10 * SECS,
+        "the supervisor to stop its child and exit",
+        || !alive(supervisor) && !alive(pids(&pidf)[0]),
+    );
+    assert_eq!(
+        std::fs::read_to_string(&marker).unwrap(),
+        "graceful\n",
+        "stopped gracefully, not killed"
+    );
+}
+
+#[test]
+fn a_thousand_restarts_in_a_row_without_a_miss_and_the_state_file_always_parses() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "flap.toml",
+        &fixture_spec("flap", &["--pid-file", pidf.to_str().unwrap(), "--exit", "1"], "[restart]\nmax_restarts = 1000\nwindow = \"1h\"\n[restart.backoff]\ninitial = \"0s\"\nmax = \"0s\"\n[log]\nstdout = \"null\"\nstderr = \"null\"\n"),
+    );
+    let state = s.state_dir().join("flap.json");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    // Read the state file as fast as possible while it is being rewritten.
+    let mut reads = 0;
+    let out = loop {
+        if let Ok(text) = std::fs::read_to_string(&state) {
+            serde_json::from_str::<serde_json::Value>(&text)
+                .unwrap_or_else(|e| panic!("torn state file after {reads} reads ({e}): {text:?}"));
+            reads += 1;
+        }
+        if pids(&pidf).len() >= 1001 || reads > 1_000_000 {
+            break tend.wait(60 * SECS);
+        }
+    };
+    assert_eq!(code(&out), 3, "gave up after max_restarts");
+    let started = pids(&pidf);
+    assert_eq!(started.len(), 1001, "every restart happened");
+    let st = s.state("flap").unwrap();
+    assert_eq!(st["restarts"], 1000);
+    assert!(
+        reads > 10,
+        "the reader saw the file being rewritten ({reads} reads)"
+    );
+}
+
+#[test]
+fn log_rotation_under_a_flood_loses_no_line() {
+    let s = Scratch::new();
+    let n = 300_000; // 30 MB of 100-byte lines
+    let spec = s.spec(
+        "flood.toml",
+        &fixture_spec(
+            "flood",
+            &["--flood", &n.to_string()],
+            "[restart]\npolicy = \"never\"\n[log]\nmax_size = \"1MB\"\nkeep = 1000\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(60 * SECS);
+    assert_eq!(code(&out), 0);
+    let mut files: Vec<_> = std::fs::read_dir(s.log_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("flood.out."))
+        .collect();
+    files.sort();
+    // Rotated files (timestamped) sort in time order; the live file is last.
+    files.retain(|f| f != "flood.out.log");
+    files.push("flood.out.log".into());
+    assert!(files.len() > 25, "rotated at 1MB: {} files", files.len());
+    let mut expect = 1u64;
+    for f in &files {
+        let data = std::fs::read(s.log_dir().join(f)).unwrap();
+        assert!(
+            data.len() as u64 <= 1_000_000 + 100,
+            "{f} is {} bytes: rotation is at 1MB, plus at most one line",
+            data.len()
+        );
+        assert!(
+            data.is_empty() || data.ends_with(b"\n"),
+            "{f} ends in the middle of a line"
+        );
+        for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            assert_eq!(line.len(), 99, "a damaged line in {f}");
+            let num: u64 = std::str::from_utf8(&line[1..11]).unwrap().parse().unwrap();
+            assert_eq!(num, expect, "line order in {f}");
+            expect += 1;
+        }
+    }
+    assert_eq!(expect - 1, n, "every line arrived");
+    assert_eq!(s.state("flood").unwrap()["log_dropped_lines"], 0);
+}
+
+#[test]
+fn a_full_disk_drops_and_counts_lines_without_blocking_the_child() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root");
+        return;
+    }
+    let s = Scratch::new();
+    let mnt = s.path("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .map(|st| st.success())
+        .unwrap_or(false);
+    assert!(ok, "mount a 512k tmpfs at {}", mnt.display());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let n: u64 = 50_000; // 5 MB into 512 kB
+    let spec = s.spec(
+        "full.toml",
+        &fixture_spec(
+            "full",
+            &["--flood", &n.to_string()],
+            &format!(
+                "[restart]\npolicy = \"never\"\n[log]\ndir = {}\nmax_size = \"100MB\"\n",
+                q(&mnt)
+            ),
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(30 * SECS);
+    assert_eq!(
+        code(&out),
+        0,
+        "the child finished its flood: it was never blocked"
+    );
+    let written = std::fs::read(mnt.join("full.out.log"))
+        .unwrap()
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64;
+    let dropped = s.state("full").unwrap()["log_dropped_lines"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        written > 1000,
+        "the disk took what it could: {written} lines"
+    );
+    assert!(dropped > 0, "lines were dropped and counted");
+    assert_eq!(
+        written + dropped,
+        n,
+        "written {written} + dropped {dropped} should account for all {n} lines"
+    );
+    assert!(
+        stderr(&out).contains("dropping output and counting it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_missing_program_fails_before_anything_starts() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "missing.toml",
+        "name = \"missing\"\ncommand = \"no-such-program-anywhere\"\n",
+    );
+    let out = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("`no-such-program-anywhere` was not found on PATH (/usr/bin:/bin)"),
+        "{err}"
+    );
+    assert!(s.state("missing").is_none(), "nothing was started");
+
+    let script = s.path("not-exec.sh");
+    std::fs::write(&script, "#!/bin/sh\n").unwrap();
+    let spec = s.spec(
+        "noexec.toml",
+        &format!("name = \"noexec\"\ncommand = {}\n", q(&script)),
+    );
+    let out = s.tend(&["run", spec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is not executable (mode 644)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn spec_errors_name_the_file_and_line() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "bad.toml",
+        "name = \"bad\"\ncommand = \"x\"\n[restart]\npolcy = \"always\"\n",
+    );
+    let out = s.tend(&["run", spec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("bad.toml:4:1"), "{err}");
+    assert!(err.contains("did you mean `policy`?"), "{err}");
+}
+
+#[test]
+fn env_cwd_and_env_file_reach_the_child() {
+    let s = Scratch::new();
+    let envf = s.path("secrets.env");
+    std::fs::write(&envf, "SECRET='s3cr3t'\n").unwrap();
+    std::fs::set_permissions(&envf, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::create_dir(s.path("work")).unwrap();
+    let spec = s.spec(
+        "env.toml",
+        &fixture_spec("env", &["--env", "GREETING", "--env", "SECRET", "--env", "NOTIFY_SOCKET", "--cwd"], "working_dir = \"work\"\nenv_file = \"secrets.env\"\n[env]\nGREETING = \"hello world\"\n[restart]\npolicy = \"never\"\n"),
+    );
+    let out = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", "/run/nope")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let log = std::fs::read_to_string(s.log_dir().join("env.out.log")).unwrap();
+    assert!(log.contains("GREETING=hello world\n"), "{log}");
+    assert!(log.contains("SECRET=s3cr3t\n"), "{log}");
+    assert!(
+        log.contains("NOTIFY_SOCKET=(unset)"),
+        "tend's own notify socket must not leak: {log}"
+    );
+    assert!(
+        log.contains(&format!(
+            "cwd={}",
+            s.path("work").canonicalize().unwrap().display()
+        )),
+        "{log}"
+    );
+    assert!(
+        stderr(&out).contains("readable by group or others"),
+        "secrets file warning: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn up_starts_in_dependency_order_prefixes_output_and_stops_in_reverse() {
+    let s = Scratch::new();
+    let fx = q(&fixture_bin());
+    let text = format!(
+        "[[service]]\nname = \"web\"\ncommand = {fx}\nargs = [\"--print\", \"web ready\", \"--hang\"]\ndepends_on = [\"api\"]\n\n\
+         [[service]]\nname = \"api\"\ncommand = {fx}\nargs = [\"--print\", \"api ready\", \"--hang\"]\n"
+    );
+    let file = s.spec("tend.toml", &text);
+    let tend = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both services running", || {
+        ["web", "api"]
+            .iter()
+            .all(|n| s.state(n).is_some_and(|st| st["state"] == "running"))
+    });
+    tend.signal(libc::SIGINT);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("web | web ready\n"), "{stdout}");
+    assert!(stdout.contains("api | api ready\n"), "{stdout}");
+    let err = stderr(&out);
+    let pos = |needle: &str| {
+        err.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{err}"))
+    };
+    assert!(
+        pos("tend: api started") < pos("tend: web started"),
+        "api first: {err}"
+    );
+    assert!(
+        pos("tend: web stopping") < pos("tend: api stopping"),
+        "web stops first: {err}"
+    );
+}
+
+#[test]
+fn status_reports_running_services_and_json() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "st.toml",
+        &fixture_spec("st", &["--pid-file", pidf.to_str().unwrap(), "--hang"], ""),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "running", || {
+        s.state("st").is_some_and(|st| st["state"] == "running")
+    });
+    let out = s.tend(&["status"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let child = pids(&pidf)[0];
+    assert!(
+        text.lines().any(|l| l.starts_with("st ")
+            && l.contains("running")
+            && l.contains(&child.to_string())),
+        "{text}"
+    );
+    let out = s.tend(&["status", "st", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["pid"], child);
+    assert_eq!(v[0]["supervisor_alive"], true);
+    tend.signal(libc::SIGTERM);
+    let _ = tend.wait(10 * SECS);
+    let out = s.tend(&["status", "st", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["state"], "stopped");
+    let out = s.tend(&["status", "nope"]).output().unwrap();
+    assert_eq!(code(&out), 1);
+}
