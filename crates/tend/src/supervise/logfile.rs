@@ -189,7 +189,7 @@ impl RotatingFile {
             // Compression can take a while on a large file: never in the write path.
             std::thread::Builder::new()
                 .name("tend-gzip".into())
-                .stack_size(64 * 1024)
+                .stack_size(1024 * 1024)
                 .spawn(move || {
                     if gzip_file(&rotated).is_ok() {
                         let _ = fs::remove_file(&rotated);
