@@ -464,7 +464,8 @@ mod tests {
         c.compress = true;
         let mut w = RotatingFile::open(c).unwrap();
         let line = format!("{}\n", "z".repeat(100));
-        for _ in 0..11 {
+        // 11 lines pass 1024 bytes; the 12th starts a new file.
+        for _ in 0..12 {
             w.write_chunk(line.as_bytes());
         }
         w.rotate().unwrap();
@@ -486,6 +487,6 @@ mod tests {
             let mut d = flate2::read::GzDecoder::new(File::open(g).unwrap());
             io::Read::read_to_string(&mut d, &mut text).unwrap();
         }
-        assert_eq!(text, line.repeat(11));
+        assert_eq!(text, line.repeat(12));
     }
 }
