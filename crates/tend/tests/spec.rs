@@ -267,3 +267,27 @@ error_snapshot!(
     "[[service]]\nname = \"api\"\ncommand = \"a\"\n",
     opts(None, &["apo.env.X=1"], &[])
 );
+
+/// The published JSON Schema (`schema/tend.schema.json`) is what the code generates.
+/// Regenerate with `cargo run -p tend -- schema > schema/tend.schema.json`.
+#[test]
+fn published_schema_is_current() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../schema/tend.schema.json");
+    let now = serde_json::to_string_pretty(&tend::spec::schema()).unwrap() + "\n";
+    let published = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        published == now,
+        "{} is out of date: run `cargo run -p tend -- schema > schema/tend.schema.json`",
+        path.display()
+    );
+    let v: serde_json::Value = serde_json::from_str(&now).unwrap();
+    let single = &v["oneOf"][0];
+    for key in [
+        "name", "command", "args", "restart", "stop", "log", "profile", "env_file",
+    ] {
+        assert!(
+            single["properties"].get(key).is_some(),
+            "schema lacks `{key}`"
+        );
+    }
+}

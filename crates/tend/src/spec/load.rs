@@ -251,12 +251,26 @@ pub fn schema() -> serde_json::Value {
     {
         props.insert("profile".into(), profile);
     }
-    let set = serde_json::to_value(schemars::schema_for!(ServiceSet)).unwrap_or_default();
+    let mut set = serde_json::to_value(schemars::schema_for!(ServiceSet)).unwrap_or_default();
+    // `$ref`s point at the root's `$defs`: hoist both halves' definitions there.
+    let mut defs = serde_json::Map::new();
+    for half in [&mut single, &mut set] {
+        if let Some(obj) = half.as_object_mut() {
+            obj.remove("$schema");
+            obj.remove("title");
+            if let Some(serde_json::Value::Object(d)) = obj.remove("$defs") {
+                defs.extend(d);
+            }
+        }
+    }
+    // In a [[service]] list, each item is a full service spec (profiles included).
+    defs.insert("Spec".into(), single.clone());
     serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "tend spec",
         "description": "A tend service spec: one service, or several as [[service]] tables.",
         "oneOf": [single, set],
+        "$defs": defs,
     })
 }
 
