@@ -541,3 +541,25 @@ fn status_reports_running_services_and_json() {
     let out = s.tend(&["status", "nope"]).output().unwrap();
     assert_eq!(code(&out), 1);
 }
+
+#[test]
+fn the_last_words_of_a_stopped_child_reach_the_log() {
+    let s = Scratch::new();
+    let script = "trap 'echo goodbye; exit 0' TERM; echo hello; while :; do sleep 0.05; done";
+    let spec = s.spec(
+        "bye.toml",
+        &format!(
+            "name = \"bye\"\ncommand = \"sh\"\nargs = [\"-c\", {}]\n",
+            toml_str(script)
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    let log = s.log_dir().join("bye.out.log");
+    wait_until(10 * SECS, "hello in the log", || {
+        s.lines(&log).contains(&"hello".to_string())
+    });
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert_eq!(s.lines(&log), ["hello", "goodbye"]);
+}

@@ -261,6 +261,7 @@ pub async fn supervise(
             stdout,
             stderr,
             sole: specs.len() == 1,
+            pumps: Default::default(),
         }));
     }
     std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(

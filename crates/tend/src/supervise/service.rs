@@ -3,11 +3,13 @@
 //! timeout). Decisions come from the pure policy in [`super::policy`]; this file only
 //! carries them out and reports every change of state.
 
+use std::cell::RefCell;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
 use crate::spec::{Signal, Spec};
@@ -63,6 +65,8 @@ pub struct ServiceSetup {
     pub stderr: Option<SharedSink>,
     /// Whether this is the only service of the supervisor (orphans are then surely its).
     pub sole: bool,
+    /// The output pumps of the current and previous children, until they finish.
+    pub pumps: RefCell<Vec<JoinHandle<()>>>,
 }
 
 enum Phase {
@@ -132,7 +136,14 @@ pub async fn run_service(
     );
     loop {
         phase = match phase {
-            Phase::Done(outcome) => return outcome,
+            Phase::Done(outcome) => {
+                // The last lines a child wrote (its shutdown message) must reach the log.
+                let pumps: Vec<_> = setup.pumps.borrow_mut().drain(..).collect();
+                for p in pumps {
+                    let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+                }
+                return outcome;
+            }
             Phase::Running {
                 pid,
                 started,
@@ -243,6 +254,12 @@ fn record_exit(status: &mut Status, e: Exit) {
 /// runs only this service) any orphan re-parented to the supervisor.
 fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, pgid: i32) {
     let _ = sys::signal_group(pgid, libc::SIGKILL);
+    sweep_orphans(setup, reaper);
+}
+
+/// Kills orphans re-parented to the supervisor. This reads /proc, so after a crash it
+/// runs once the replacement is started, off the restart's critical path.
+fn sweep_orphans(setup: &ServiceSetup, reaper: &Reaper) {
     if setup.sole {
         sys::kill_orphans(&reaper.live_pids());
     }
@@ -266,7 +283,7 @@ fn start(
                     let sink = sink.clone();
                     let name = setup.spec.name.to_string();
                     let mut failing = false;
-                    tokio::task::spawn_local(async move {
+                    let handle = tokio::task::spawn_local(async move {
                         let _ = pump::pump(fd, sink, |s| match s.take_error() {
                             Some(e) if !failing => {
                                 failing = true;
@@ -280,6 +297,9 @@ fn start(
                         })
                         .await;
                     });
+                    let mut pumps = setup.pumps.borrow_mut();
+                    pumps.retain(|h| !h.is_finished());
+                    pumps.push(handle);
                 }
             }
             status.pid = Some(child.pid);
@@ -325,10 +345,10 @@ fn after_exit(
     started: Instant,
     e: Exit,
 ) -> Phase {
-    clean_up_tree(setup, reaper, pid);
+    let _ = sys::signal_group(pid, libc::SIGKILL);
     record_exit(status, e);
     let ran = started.elapsed();
-    match decide(setup, status, report, tracker, e, ran) {
+    let next = match decide(setup, status, report, tracker, e, ran) {
         Phase::Backoff { until, note } if until <= Instant::now() => {
             status.restarts += 1;
             start(setup, reaper, status, report, tracker, note)
@@ -338,7 +358,9 @@ fn after_exit(
             Phase::Backoff { until, note }
         }
         other => other,
-    }
+    };
+    sweep_orphans(setup, reaper);
+    next
 }
 
 fn decide(
