@@ -2,7 +2,13 @@
 //! shared spec-loading options, and the one place where exit codes are decided.
 
 mod check;
+#[cfg(unix)]
+mod control;
 mod init;
+#[cfg(unix)]
+mod install;
+#[cfg(unix)]
+mod logs;
 #[cfg(unix)]
 mod run;
 #[cfg(unix)]
@@ -44,9 +50,27 @@ enum Command {
     /// Run all services of a file in the foreground, for development.
     #[cfg(unix)]
     Up(run::UpArgs),
-    /// Show the state of supervised services.
+    /// Show the state of services: the service manager's view and the supervisor's.
     #[cfg(unix)]
     Status(status::StatusArgs),
+    /// Install a spec as a native service (systemd, OpenRC, ...).
+    #[cfg(unix)]
+    Install(install::InstallArgs),
+    /// Remove an installed service.
+    #[cfg(unix)]
+    Uninstall(install::UninstallArgs),
+    /// Start an installed service and wait until it runs.
+    #[cfg(unix)]
+    Start(NameArg),
+    /// Stop an installed service.
+    #[cfg(unix)]
+    Stop(NameArg),
+    /// Restart an installed service and wait until it runs.
+    #[cfg(unix)]
+    Restart(NameArg),
+    /// Show a service's output.
+    #[cfg(unix)]
+    Logs(logs::LogsArgs),
     /// Validate a spec and print it resolved (profile and overrides applied).
     Check(check::CheckArgs),
     /// Write a commented spec for a program.
@@ -58,6 +82,13 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// A service name argument.
+#[derive(Debug, Args)]
+pub struct NameArg {
+    /// The service name.
+    pub name: String,
 }
 
 /// Options shared by every command that reads a spec.
@@ -104,6 +135,18 @@ pub fn main() -> ExitCode {
         Command::Up(a) => run::up(a),
         #[cfg(unix)]
         Command::Status(a) => status::status(a),
+        #[cfg(unix)]
+        Command::Install(a) => install::install(a),
+        #[cfg(unix)]
+        Command::Uninstall(a) => install::uninstall(a),
+        #[cfg(unix)]
+        Command::Start(a) => control::control(&a.name, crate::platform::Verb::Start),
+        #[cfg(unix)]
+        Command::Stop(a) => control::control(&a.name, crate::platform::Verb::Stop),
+        #[cfg(unix)]
+        Command::Restart(a) => control::control(&a.name, crate::platform::Verb::Restart),
+        #[cfg(unix)]
+        Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
         Command::Init(a) => init::init(a),
         Command::Schema => {

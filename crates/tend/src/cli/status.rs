@@ -7,6 +7,8 @@ use clap::Args;
 use serde::Serialize;
 
 use super::exit;
+use crate::platform::install::read_record;
+use crate::platform::{self, Layout, NativeStatus};
 use crate::supervise::{self, state, sys};
 
 /// Arguments of `tend status`.
@@ -24,113 +26,215 @@ pub struct StatusArgs {
 
 #[derive(Serialize)]
 struct Row {
-    #[serde(flatten)]
-    status: state::Status,
-    /// Whether the supervisor that wrote the file is still running.
+    name: String,
+    /// Installed as a native service (`tend install`).
+    installed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    backend: Option<String>,
+    /// The service manager's view.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    native: Option<NativeStatus>,
+    /// The installed unit differs from what the installed spec renders now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drift: Option<bool>,
+    /// The supervisor's view (from its state file).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    status: Option<state::Status>,
+    /// Whether the supervisor that wrote the state file is still running.
     supervisor_alive: bool,
     /// Seconds since the current child started, while running.
     #[serde(skip_serializing_if = "Option::is_none")]
     uptime_secs: Option<u64>,
 }
 
+fn row(name: String, status: Option<state::Status>, now: u64) -> Row {
+    let alive = status
+        .as_ref()
+        .is_some_and(|s| sys::alive(s.supervisor_pid as i32));
+    let uptime_secs = status
+        .as_ref()
+        .filter(|s| alive && s.state == state::State::Running)
+        .and_then(|s| s.started_at_ms)
+        .map(|t| now.saturating_sub(t) / 1000);
+    Row {
+        name,
+        installed: false,
+        backend: None,
+        native: None,
+        drift: None,
+        status,
+        supervisor_alive: alive,
+        uptime_secs,
+    }
+}
+
+/// The installed services, with the manager's view and drift.
+fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
+    let mut names: Vec<String> = std::fs::read_dir(&layout.spec_dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|f| f.strip_suffix(".install.json").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names.retain(|n| only.is_none_or(|o| o == n));
+    names
+        .into_iter()
+        .map(|name| {
+            let st = state::read_one(&state::state_path(&layout.state_dir(&name), &name)).ok();
+            let mut r = row(name.clone(), st, now);
+            r.installed = true;
+            if let Some(rec) = read_record(layout, &name) {
+                if let Some(b) = platform::backend(&rec.backend) {
+                    r.native = b.query(&name).ok();
+                    let layout = Layout {
+                        tend_bin: rec.tend_bin.clone(),
+                        ..layout.clone()
+                    };
+                    r.drift = crate::spec::load_file(&layout.spec_path(&name), &Default::default())
+                        .ok()
+                        .and_then(|l| l.services.into_iter().next())
+                        .map(|spec| {
+                            b.render(&spec, &layout).iter().any(|a| {
+                                std::fs::read_to_string(&a.path).ok().as_deref()
+                                    != Some(a.content.as_str())
+                            })
+                        });
+                }
+                r.backend = Some(rec.backend);
+            }
+            r
+        })
+        .collect()
+}
+
 /// `tend status`.
 pub fn status(a: StatusArgs) -> u8 {
-    let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
-    let all = match state::read_all(&dir) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("error: cannot read {}: {e}", dir.display());
-            return exit::ERROR;
-        }
-    };
     let now = state::now_ms();
-    let mut rows = Vec::new();
-    for r in all {
-        match r {
-            Ok(s) if a.name.as_deref().is_none_or(|n| n == s.name) => {
-                let alive = sys::alive(s.supervisor_pid as i32);
-                let running = alive && s.state == state::State::Running;
-                let uptime_secs = s
-                    .started_at_ms
-                    .filter(|_| running)
-                    .map(|t| now.saturating_sub(t) / 1000);
-                rows.push(Row {
-                    status: s,
-                    supervisor_alive: alive,
-                    uptime_secs,
-                });
+    let layout = Layout::system(PathBuf::new());
+    let mut rows = installed_rows(&layout, a.name.as_deref(), now);
+    let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
+    match state::read_all(&dir) {
+        Ok(all) => {
+            for r in all {
+                match r {
+                    Ok(s)
+                        if a.name.as_deref().is_none_or(|n| n == s.name)
+                            && !rows.iter().any(|r| r.installed && r.name == s.name) =>
+                    {
+                        rows.push(row(s.name.clone(), Some(s), now))
+                    }
+                    Ok(_) => {}
+                    Err(e) => eprintln!("warning: {e}"),
+                }
             }
-            Ok(_) => {}
-            Err(e) => eprintln!("warning: {e}"),
         }
+        Err(e) => eprintln!("warning: cannot read {}: {e}", dir.display()),
     }
     if let Some(n) = &a.name {
         if rows.is_empty() {
-            eprintln!("error: no state for service `{n}` in {}", dir.display());
-            eprintln!("  = help: is it running under tend? (state files are written by `tend run`/`tend up`; see --state-dir)");
+            eprintln!(
+                "error: `{n}` is neither installed nor has state in {}",
+                dir.display()
+            );
+            eprintln!("  = help: state files are written by `tend run`/`tend up` (see --state-dir); `tend install` installs a service");
             return exit::ERROR;
         }
     }
     if a.json {
+        let v = if a.name.is_some() {
+            serde_json::to_value(&rows[0])
+        } else {
+            serde_json::to_value(&rows)
+        };
         println!(
             "{}",
-            serde_json::to_string_pretty(&rows).unwrap_or_default()
+            serde_json::to_string_pretty(&v.unwrap_or_default()).unwrap_or_default()
         );
         return exit::OK;
     }
     if rows.is_empty() {
-        println!("no services in {}", dir.display());
+        println!(
+            "no services (none installed, no state in {})",
+            dir.display()
+        );
         return exit::OK;
     }
     println!(
-        "{:<20} {:<9} {:>8} {:>10} {:>8}  LAST EXIT",
-        "NAME", "STATE", "PID", "UPTIME", "RESTARTS"
+        "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  LAST EXIT",
+        "NAME", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS"
     );
     for r in &rows {
-        let s = &r.status;
-        let state = if r.supervisor_alive || !is_live(s.state) {
-            s.state.as_str().to_string()
-        } else {
-            "stale".to_string()
+        let native = r
+            .native
+            .as_ref()
+            .map_or("-".to_string(), |n| n.active.clone());
+        let (state_word, pid, restarts, last) = match &r.status {
+            Some(s) => {
+                let word = if r.supervisor_alive || !is_live(s.state) {
+                    s.state.as_str().to_string()
+                } else {
+                    "stale".to_string()
+                };
+                let pid = s
+                    .pid
+                    .filter(|_| r.supervisor_alive)
+                    .map_or("-".to_string(), |p| p.to_string());
+                let last = match &s.last_exit {
+                    Some(e) => match (&e.code, &e.signal) {
+                        (Some(c), _) => format!(
+                            "code {c}, {} ago",
+                            human_secs(now.saturating_sub(e.at_ms) / 1000)
+                        ),
+                        (_, Some(sig)) => format!(
+                            "{sig}, {} ago",
+                            human_secs(now.saturating_sub(e.at_ms) / 1000)
+                        ),
+                        _ => "-".to_string(),
+                    },
+                    None => "-".to_string(),
+                };
+                (word, pid, s.restarts.to_string(), last)
+            }
+            None => (
+                "-".to_string(),
+                "-".to_string(),
+                "-".to_string(),
+                "-".to_string(),
+            ),
         };
-        let pid = s
-            .pid
-            .filter(|_| r.supervisor_alive)
-            .map_or("-".to_string(), |p| p.to_string());
         let uptime = r.uptime_secs.map_or("-".to_string(), human_secs);
-        let last = match &s.last_exit {
-            Some(e) => match (&e.code, &e.signal) {
-                (Some(c), _) => format!(
-                    "code {c}, {} ago",
-                    human_secs(now.saturating_sub(e.at_ms) / 1000)
-                ),
-                (_, Some(sig)) => format!(
-                    "{sig}, {} ago",
-                    human_secs(now.saturating_sub(e.at_ms) / 1000)
-                ),
-                _ => "-".to_string(),
-            },
-            None => "-".to_string(),
-        };
         println!(
-            "{:<20} {:<9} {:>8} {:>10} {:>8}  {last}",
-            s.name, state, pid, uptime, s.restarts
+            "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  {last}",
+            r.name, native, state_word, pid, uptime, restarts
         );
-        if !r.supervisor_alive && is_live(s.state) {
-            println!(
-                "{:<20} (supervisor pid {} is gone; this is its last word)",
-                "", s.supervisor_pid
-            );
-        } else if let Some(m) = &s.message {
-            if matches!(s.state, state::State::Failed | state::State::Backoff) {
-                println!("{:<20} {m}", "");
+        if let Some(s) = &r.status {
+            if !r.supervisor_alive && is_live(s.state) {
+                println!(
+                    "{:<20} (supervisor pid {} is gone; this is its last word)",
+                    "", s.supervisor_pid
+                );
+            } else if let Some(m) = &s.message {
+                if matches!(s.state, state::State::Failed | state::State::Backoff) {
+                    println!("{:<20} {m}", "");
+                }
+            }
+            if s.log_dropped_lines > 0 {
+                println!(
+                    "{:<20} {} output lines could not be written to the log",
+                    "", s.log_dropped_lines
+                );
             }
         }
-        if s.log_dropped_lines > 0 {
-            println!(
-                "{:<20} {} output lines could not be written to the log",
-                "", s.log_dropped_lines
-            );
+        if r.drift == Some(true) {
+            println!("{:<20} drift: the installed unit differs from what its spec renders now; run `tend install` again", "");
+        }
+        if let Some(n) = &r.native {
+            if !n.enabled {
+                println!("{:<20} not enabled at boot", "");
+            }
         }
     }
     exit::OK

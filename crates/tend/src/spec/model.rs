@@ -57,6 +57,30 @@ pub struct Spec {
     /// Where the child's output goes.
     #[serde(default)]
     pub log: Log,
+    /// systemd-only settings, used when installed as a systemd unit.
+    #[serde(default, skip_serializing_if = "Systemd::is_empty")]
+    pub systemd: Systemd,
+}
+
+/// Escape hatch for systemd: extra keys for the generated unit, for what tend does not
+/// model itself (resource limits, sandboxing, a watchdog).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Systemd {
+    /// Extra `[Unit]` keys, e.g. `After = "postgresql.service"`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub unit: BTreeMap<String, String>,
+    /// Extra `[Service]` keys, e.g. `LimitNOFILE = "65536"` or `WatchdogSec = "30s"`
+    /// (tend then sends watchdog pings). A key given here replaces tend's own.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub service: BTreeMap<String, String>,
+}
+
+impl Systemd {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self.unit.is_empty() && self.service.is_empty()
+    }
 }
 
 /// When to restart the child after it exits.

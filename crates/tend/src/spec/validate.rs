@@ -144,6 +144,27 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             Some("a typical value is \"50MB\"".into()),
         ));
     }
+    for (section, map) in [
+        ("unit", &spec.systemd.unit),
+        ("service", &spec.systemd.service),
+    ] {
+        for (k, v) in map {
+            if k.is_empty() || !k.chars().all(|c| c.is_ascii_alphanumeric()) {
+                out.push((
+                    at(&["systemd", section, k]),
+                    format!("`{k}` is not a systemd setting name"),
+                    Some("systemd keys are letters and digits, e.g. LimitNOFILE".into()),
+                ));
+            }
+            if v.contains(['\n', '\r']) {
+                out.push((
+                    at(&["systemd", section, k]),
+                    format!("the value of `systemd.{section}.{k}` must be a single line"),
+                    None,
+                ));
+            }
+        }
+    }
     for (i, d) in spec.depends_on.iter().enumerate() {
         if *d == spec.name {
             let mut p = at(&["depends_on"]);

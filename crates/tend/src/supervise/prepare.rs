@@ -84,7 +84,9 @@ pub fn prepare(
             vars.insert("USER".into(), u.into());
             vars.insert("LOGNAME".into(), u.into());
             vars.insert("HOME".into(), c.home.clone().into());
-            Some(c)
+            // Already that account (an installed service's supervisor runs as its
+            // user): nothing to switch.
+            (me != c.uid).then_some(c)
         }
     };
     let path_var = vars.get(&OsString::from("PATH")).cloned();

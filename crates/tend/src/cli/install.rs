@@ -1,0 +1,274 @@
+//! `tend install` and `tend uninstall`: a spec becomes a native service (user,
+//! directories, installed spec, unit), idempotently, with a dry run and rollback.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{exit, spec_error, SpecArgs};
+use crate::platform::install::{
+    self, installed_spec, plan_install, plan_uninstall, start_and_wait, tend_location,
+};
+use crate::platform::{self, Backend, Layout, Verb};
+use crate::supervise::{prepare, sys};
+
+/// Arguments of `tend install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The spec file.
+    pub spec: PathBuf,
+    /// In a file of several services, the one to install.
+    #[arg(long)]
+    pub service: Option<String>,
+    #[command(flatten)]
+    pub spec_args: SpecArgs,
+    /// Also start the service and wait until it runs.
+    #[arg(long)]
+    pub now: bool,
+    /// Restart the service if the install changed it.
+    #[arg(long)]
+    pub restart: bool,
+    /// Print every file and command, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The service manager (default: detected).
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(platform::BACKENDS))]
+    pub backend: Option<String>,
+}
+
+/// Arguments of `tend uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// The service name.
+    pub name: String,
+    /// Also remove its logs, state, and the account tend created for it.
+    #[arg(long)]
+    pub purge: bool,
+    /// Print what would be removed, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The backend to use: `--backend`, else the one recorded at install, else detected.
+pub(crate) fn pick_backend(
+    flag: Option<&str>,
+    recorded: Option<&str>,
+) -> Result<Box<dyn Backend>, String> {
+    let name = match flag.or(recorded) {
+        Some(n) => n,
+        None => platform::detect(std::path::Path::new("/")).ok_or("no supported service manager found (looked for /run/systemd/system and /run/openrc); pass --backend")?,
+    };
+    platform::backend(name).ok_or_else(|| format!("unknown backend `{name}`"))
+}
+
+fn need_root(what: &str) -> Result<(), String> {
+    if sys::euid() != 0 {
+        return Err(format!("{what} needs root: it writes system files and may create accounts (try sudo, or --dry-run)"));
+    }
+    Ok(())
+}
+
+/// `tend install`.
+pub fn install(a: InstallArgs) -> u8 {
+    match run_install(a) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn run_install(a: InstallArgs) -> Result<(), String> {
+    let loaded = match a.spec_args.load(&a.spec) {
+        Ok(l) => l,
+        Err(e) => {
+            spec_error(&e);
+            return Err("the spec is invalid; nothing was installed".into());
+        }
+    };
+    let spec = match (&a.service, loaded.services.len()) {
+        (None, 1) => loaded.services[0].clone(),
+        (None, n) => {
+            return Err(format!(
+                "{} holds {n} services; pick one with --service NAME",
+                a.spec.display()
+            ))
+        }
+        (Some(want), _) => loaded
+            .services
+            .iter()
+            .find(|s| s.name.as_str() == want)
+            .cloned()
+            .ok_or_else(|| format!("{} has no service `{want}`", a.spec.display()))?,
+    };
+    let backend = pick_backend(a.backend.as_deref(), None)?;
+    if !a.dry_run {
+        need_root("tend install")?;
+        if !backend.can_apply() {
+            return Err(format!("the {} service manager is not running on this machine (use --dry-run to see what would be written)", backend.name()));
+        }
+    }
+    let current =
+        std::env::current_exe().map_err(|e| format!("cannot find the tend binary: {e}"))?;
+    let (tend_bin, copy) = tend_location(&current);
+    let layout = Layout::system(tend_bin);
+    let base = prepare::spec_base(&loaded.path);
+    let spec = installed_spec(&spec, &base, &layout);
+    let name = spec.name.to_string();
+    let mut text = format!(
+        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
+        std::path::absolute(&loaded.path)
+            .unwrap_or(loaded.path.clone())
+            .display(),
+        a.spec_args
+            .profile
+            .as_deref()
+            .map(|p| format!(" (profile {p})"))
+            .unwrap_or_default()
+    );
+    text.push_str(
+        &toml::to_string(&spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?,
+    );
+    let plan = plan_install(
+        &spec,
+        &text,
+        &layout,
+        backend.as_ref(),
+        copy.then_some(current.as_path()),
+    )?;
+
+    let mut out = std::io::stdout();
+    if a.dry_run {
+        println!(
+            "dry run: installing `{name}` as a {} service would:",
+            backend.name()
+        );
+        if plan.steps.is_empty() {
+            println!("  nothing: it is installed and up to date");
+        }
+        for s in &plan.steps {
+            println!("  {}", s.describe(true));
+        }
+        if a.now {
+            println!("  run {}", backend.control(&name, Verb::Start));
+        }
+        println!("(nothing was changed)");
+        return Ok(());
+    }
+    let active = backend
+        .query(&name)
+        .map(|n| {
+            matches!(
+                n.active.as_str(),
+                "active" | "activating" | "reloading" | "started"
+            )
+        })
+        .unwrap_or(false);
+    if plan.steps.is_empty() {
+        println!("`{name}` is installed and up to date; nothing to do");
+    } else {
+        println!("installing `{name}` as a {} service:", backend.name());
+    }
+    let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
+    let restart = plan.existed && plan.changes_service && active;
+    if a.now && !active {
+        if let Err(e) = start_and_wait(
+            backend.as_ref(),
+            &name,
+            &layout,
+            Verb::Start,
+            Duration::from_secs(30),
+        ) {
+            eprintln!("error: {e}");
+            if !plan.existed {
+                applied.rollback(&mut out);
+                return Err(format!("`{name}` was not installed"));
+            }
+            return Err(e);
+        }
+        println!("`{name}` is running");
+    } else if restart && a.restart {
+        start_and_wait(
+            backend.as_ref(),
+            &name,
+            &layout,
+            Verb::Restart,
+            Duration::from_secs(30),
+        )?;
+        println!("`{name}` restarted with the new spec");
+    } else if restart {
+        println!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+    }
+    if !plan.steps.is_empty() {
+        println!(
+            "installed `{name}`: spec {}, state {}, logs {}",
+            layout.spec_path(&name).display(),
+            layout.state_dir(&name).display(),
+            layout.log_dir(&spec).display()
+        );
+    }
+    Ok(())
+}
+
+/// `tend uninstall`.
+pub fn uninstall(a: UninstallArgs) -> u8 {
+    let layout = Layout::system(PathBuf::new());
+    let record = install::read_record(&layout, &a.name);
+    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();
+    if record.is_none() && installed.is_none() {
+        eprintln!(
+            "error: `{}` is not installed (no {})",
+            a.name,
+            layout.spec_path(&a.name).display()
+        );
+        return exit::ERROR;
+    }
+    let backend = match pick_backend(None, record.as_ref().map(|r| r.backend.as_str())) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    };
+    if !a.dry_run {
+        if let Err(e) = need_root("tend uninstall") {
+            eprintln!("error: {e}");
+            return exit::ERROR;
+        }
+    }
+    let spec = installed.as_ref().and_then(|l| l.services.first());
+    let steps = plan_uninstall(spec, &a.name, &layout, backend.as_ref(), a.purge);
+    println!(
+        "{}uninstalling `{}`:",
+        if a.dry_run { "dry run: " } else { "" },
+        a.name
+    );
+    let mut failed = false;
+    for s in &steps {
+        println!("  {}", s.describe());
+        if !a.dry_run {
+            if let Err(e) = s.apply() {
+                // Stopping a stopped service fails harmlessly; anything else is worth saying.
+                if !matches!(s, install::UninstallStep::Run(_)) {
+                    failed = true;
+                }
+                println!("    ({e})");
+            }
+        }
+    }
+    if a.dry_run {
+        println!("(nothing was changed)");
+    } else if !a.purge {
+        println!(
+            "kept logs and state; `tend uninstall {} --purge` removes them",
+            a.name
+        );
+    }
+    if failed {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,159 @@
+//! `tend logs NAME [-n N] [-f]`: the service's output, from its log files, or from the
+//! journal when it logs with `inherit` under systemd.
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Args;
+
+use super::exit;
+use crate::platform::install::read_record;
+use crate::platform::Layout;
+use crate::spec::LogTarget;
+
+/// Arguments of `tend logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The service name.
+    pub name: String,
+    /// How many lines from the end.
+    #[arg(short = 'n', long, default_value_t = 50)]
+    pub lines: usize,
+    /// Keep printing new lines as they come (follows rotations).
+    #[arg(short, long)]
+    pub follow: bool,
+    /// Show stderr instead of stdout.
+    #[arg(long)]
+    pub stderr: bool,
+    /// The log directory (for services run with `tend run`, not installed).
+    #[arg(long, env = "TEND_LOG_DIR")]
+    pub log_dir: Option<PathBuf>,
+}
+
+/// `tend logs`.
+pub fn logs(a: LogsArgs) -> u8 {
+    let layout = Layout::system(PathBuf::new());
+    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default())
+        .ok()
+        .and_then(|l| l.services.into_iter().next());
+    let (dir, target) = match (&a.log_dir, &installed) {
+        (Some(d), _) => (d.clone(), LogTarget::File),
+        (None, Some(s)) => (
+            layout.log_dir(s),
+            if a.stderr { s.log.stderr } else { s.log.stdout },
+        ),
+        (None, None) => (crate::supervise::default_log_dir(), LogTarget::File),
+    };
+    if target == LogTarget::Inherit {
+        let systemd = read_record(&layout, &a.name).is_some_and(|r| r.backend == "systemd");
+        if systemd {
+            let n = a.lines.to_string();
+            let mut args = vec!["-u", &a.name, "-n", &n, "--no-pager", "-o", "cat"];
+            if a.follow {
+                args.push("-f");
+            }
+            let status = std::process::Command::new("journalctl")
+                .args(&args)
+                .status();
+            return match status {
+                Ok(s) if s.success() => exit::OK,
+                Ok(_) => exit::ERROR,
+                Err(e) => {
+                    eprintln!("error: cannot run journalctl: {e}");
+                    exit::ERROR
+                }
+            };
+        }
+        let log = dir.join("tend.log");
+        eprintln!(
+            "note: `{}` logs to the service manager (`inherit`); showing {}",
+            a.name,
+            log.display()
+        );
+        return tail(&log, a.lines, a.follow);
+    }
+    if target == LogTarget::Null {
+        eprintln!(
+            "`{}` discards this stream (log.{} = \"null\")",
+            a.name,
+            if a.stderr { "stderr" } else { "stdout" }
+        );
+        return exit::OK;
+    }
+    let file = dir.join(format!(
+        "{}.{}.log",
+        a.name,
+        if a.stderr { "err" } else { "out" }
+    ));
+    tail(&file, a.lines, a.follow)
+}
+
+/// Prints the last `n` lines of `path`, then follows it if asked.
+fn tail(path: &Path, n: usize, follow: bool) -> u8 {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot open {}: {e}", path.display());
+            return exit::ERROR;
+        }
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    // Read backwards in blocks until n lines are found.
+    let mut start = len;
+    let mut buf = Vec::new();
+    while start > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= n {
+        let step = start.min(64 * 1024);
+        start -= step;
+        let mut block = vec![0; step as usize];
+        if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut block).is_err() {
+            break;
+        }
+        block.extend_from_slice(&buf);
+        buf = block;
+    }
+    let newlines: Vec<usize> = buf
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b'\n')
+        .map(|(i, _)| i)
+        .collect();
+    let skip = if newlines.len() > n {
+        newlines[newlines.len() - n - 1] + 1
+    } else {
+        0
+    };
+    let mut out = std::io::stdout();
+    let _ = out.write_all(&buf[skip..]);
+    let _ = out.flush();
+    if !follow {
+        return exit::OK;
+    }
+    let mut pos = len;
+    let mut ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        // A rotation replaced the file: continue with the new one from its start.
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.ino() != ino {
+                if let Ok(nf) = std::fs::File::open(path) {
+                    drain(&mut f, &mut out);
+                    f = nf;
+                    ino = m.ino();
+                    pos = 0;
+                }
+            }
+        }
+        let _ = f.seek(SeekFrom::Start(pos));
+        pos += drain(&mut f, &mut out);
+    }
+}
+
+fn drain(f: &mut std::fs::File, out: &mut impl Write) -> u64 {
+    let mut chunk = Vec::new();
+    let n = f.read_to_end(&mut chunk).unwrap_or(0);
+    let _ = out.write_all(&chunk);
+    let _ = out.flush();
+    n as u64
+}

@@ -1,0 +1,715 @@
+//! Installing and uninstalling, shared by every backend: plan the steps by comparing
+//! what should be with what is (so a second identical install has no steps), print
+//! them for `--dry-run`, apply them, and undo what was done if a step fails.
+
+use std::io::Write;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Artifact, Backend, Cmd, Layout, Verb};
+use crate::spec::Spec;
+use crate::supervise::sys;
+
+/// What tend records about an install, next to the installed spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRecord {
+    /// The backend it was installed with.
+    pub backend: String,
+    /// Whether tend created the service's user (and so may delete it on purge).
+    pub created_user: bool,
+    /// Whether tend created the service's group.
+    pub created_group: bool,
+    /// The tend binary the service runs.
+    pub tend_bin: PathBuf,
+    /// The files the backend wrote.
+    pub files: Vec<PathBuf>,
+}
+
+/// Reads an install record.
+pub fn read_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
+    let text = std::fs::read_to_string(layout.record_path(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// One change to the system.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Create a system group.
+    CreateGroup(String),
+    /// Create a system user (no login shell, no home) in a group.
+    CreateUser {
+        /// User name.
+        name: String,
+        /// Its primary group (created alongside when missing).
+        group: String,
+    },
+    /// Create a directory owned by the service's account.
+    CreateDir {
+        /// The directory.
+        path: PathBuf,
+        /// Owner user and group.
+        owner: Option<(String, String)>,
+        /// Permission bits.
+        mode: u32,
+    },
+    /// Copy the tend binary where the service's account can run it.
+    CopyBinary {
+        /// This binary.
+        from: PathBuf,
+        /// Where.
+        to: PathBuf,
+    },
+    /// Write a file (replacing what is there).
+    WriteFile {
+        /// The file.
+        artifact: Artifact,
+        /// Group owner (the service's group, for files it must read).
+        group: Option<String>,
+    },
+    /// Run a command.
+    Run(Cmd),
+}
+
+impl Step {
+    /// One line for people; `full` adds file contents (for `--dry-run`).
+    pub fn describe(&self, full: bool) -> String {
+        match self {
+            Step::CreateGroup(g) => format!("create system group {g}"),
+            Step::CreateUser { name, group } => {
+                format!("create system user {name} (group {group}, no login shell, no home)")
+            }
+            Step::CreateDir { path, owner, mode } => match owner {
+                Some((u, g)) => format!(
+                    "create directory {} ({u}:{g}, mode {mode:o})",
+                    path.display()
+                ),
+                None => format!("create directory {} (mode {mode:o})", path.display()),
+            },
+            Step::CopyBinary { from, to } => format!(
+                "copy {} to {} (the service account cannot reach the original)",
+                from.display(),
+                to.display()
+            ),
+            Step::WriteFile { artifact, .. } => {
+                let mut s = format!(
+                    "write {} (mode {:o})",
+                    artifact.path.display(),
+                    artifact.mode
+                );
+                if full {
+                    s.push_str(":\n");
+                    for line in artifact.content.lines() {
+                        s.push_str("    | ");
+                        s.push_str(line);
+                        s.push('\n');
+                    }
+                    s.pop();
+                }
+                s
+            }
+            Step::Run(c) => format!("run {c}"),
+        }
+    }
+}
+
+/// Everything `tend install` would do.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// The record written at the end.
+    pub record: InstallRecord,
+    /// Whether the installed spec or the unit changes (a running service then runs an
+    /// older spec until restarted).
+    pub changes_service: bool,
+    /// Whether the service was installed before.
+    pub existed: bool,
+}
+
+/// The spec as installed: relative paths made absolute (from the folder of the spec
+/// file it came from), a dedicated account by default, and the working directory
+/// defaulting to the service's state directory.
+pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
+    let mut s = spec.clone();
+    let abs = |p: &Path| {
+        normalize(&if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        })
+    };
+    if s.command.contains('/') {
+        s.command = abs(Path::new(&s.command)).display().to_string();
+    }
+    s.working_dir = Some(
+        s.working_dir
+            .as_deref()
+            .map_or_else(|| layout.state_dir(s.name.as_str()), abs),
+    );
+    s.env_file = s.env_file.as_deref().map(abs);
+    s.log.dir = s.log.dir.as_deref().map(abs);
+    if s.user.is_none() {
+        s.user = Some(s.name.to_string());
+    }
+    s
+}
+
+/// `a/b/../c/./d` as `a/c/d`, without touching the file system (an installed spec
+/// shows plain absolute paths).
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Where the service will find tend: this binary if every directory on its path and
+/// the file itself are accessible to others, else a copy in `/usr/local/bin`.
+pub fn tend_location(current: &Path) -> (PathBuf, bool) {
+    let reachable = current
+        .ancestors()
+        .skip(1)
+        .all(|d| d.metadata().is_ok_and(|m| m.mode() & 0o001 != 0))
+        && current.metadata().is_ok_and(|m| m.mode() & 0o001 != 0);
+    if reachable {
+        (current.to_path_buf(), false)
+    } else {
+        (PathBuf::from("/usr/local/bin/tend"), true)
+    }
+}
+
+fn user_exists(name: &str) -> bool {
+    sys::lookup_credentials(name, None).is_ok()
+}
+
+fn group_exists(name: &str) -> bool {
+    sys::lookup_group(name).is_ok()
+}
+
+/// Plans the install of `spec` (already in installed form).
+pub fn plan_install(
+    spec: &Spec,
+    spec_text: &str,
+    layout: &Layout,
+    backend: &dyn Backend,
+    copy_from: Option<&Path>,
+) -> Result<Plan, String> {
+    let name = spec.name.as_str();
+    // Fail before touching anything when the program is missing.
+    let path_var = spec
+        .env
+        .get("PATH")
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    let base = spec.working_dir.clone().unwrap_or_else(|| "/".into());
+    sys::resolve_command(&spec.command, &base, path_var.as_deref())
+        .map_err(|e| format!("cannot install `{name}`: {e}"))?;
+
+    let previous = read_record(layout, name);
+    let existed = layout.spec_path(name).exists();
+    let mut steps = Vec::new();
+    let mut record = InstallRecord {
+        backend: backend.name().into(),
+        tend_bin: layout.tend_bin.clone(),
+        ..Default::default()
+    };
+    if let Some(p) = &previous {
+        record.created_user = p.created_user;
+        record.created_group = p.created_group;
+    }
+    let owner = match spec.user.as_deref().filter(|u| *u != "root") {
+        Some(u) => {
+            let g = spec.group.clone().unwrap_or_else(|| u.to_string());
+            if spec.group.is_some() && !group_exists(&g) {
+                steps.push(Step::CreateGroup(g.clone()));
+                record.created_group = true;
+            }
+            if !user_exists(u) {
+                steps.push(Step::CreateUser {
+                    name: u.into(),
+                    group: g.clone(),
+                });
+                record.created_user = true;
+                if spec.group.is_none() {
+                    record.created_group = true;
+                }
+            }
+            Some((u.to_string(), g))
+        }
+        None => None,
+    };
+    for dir in [layout.state_dir(name), layout.log_dir(spec)] {
+        let ok = dir.metadata().is_ok_and(|m| {
+            m.is_dir()
+                && m.mode() & 0o7777 == 0o750
+                && match &owner {
+                    Some((u, _)) => {
+                        sys::lookup_credentials(u, None).is_ok_and(|c| c.uid == m.uid())
+                    }
+                    None => true,
+                }
+        });
+        if !ok {
+            steps.push(Step::CreateDir {
+                path: dir,
+                owner: owner.clone(),
+                mode: 0o750,
+            });
+        }
+    }
+    if let Some(from) = copy_from {
+        let same = std::fs::read(from)
+            .ok()
+            .zip(std::fs::read(&layout.tend_bin).ok())
+            .is_some_and(|(a, b)| a == b);
+        if !same {
+            steps.push(Step::CopyBinary {
+                from: from.to_path_buf(),
+                to: layout.tend_bin.clone(),
+            });
+        }
+    }
+    let group = owner.as_ref().map(|(_, g)| g.clone());
+    let mut changes_service = false;
+    let spec_file = Artifact {
+        path: layout.spec_path(name),
+        content: spec_text.to_string(),
+        mode: 0o640,
+    };
+    let mut files = vec![(spec_file, group)];
+    for a in backend.render(spec, layout) {
+        record.files.push(a.path.clone());
+        files.push((a, None));
+    }
+    for (artifact, group) in files {
+        if file_differs(&artifact) {
+            changes_service = true;
+            steps.push(Step::WriteFile { artifact, group });
+        }
+    }
+    let record_text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
+    let record_file = Artifact {
+        path: layout.record_path(name),
+        content: record_text,
+        mode: 0o644,
+    };
+    if file_differs(&record_file) {
+        steps.push(Step::WriteFile {
+            artifact: record_file,
+            group: None,
+        });
+    }
+    if changes_service || !existed {
+        steps.extend(backend.enable(name).into_iter().map(Step::Run));
+    }
+    Ok(Plan {
+        steps,
+        record,
+        changes_service,
+        existed,
+    })
+}
+
+fn file_differs(a: &Artifact) -> bool {
+    match (std::fs::read(&a.path), std::fs::metadata(&a.path)) {
+        (Ok(bytes), Ok(m)) => bytes != a.content.as_bytes() || m.mode() & 0o7777 != a.mode,
+        _ => true,
+    }
+}
+
+/// How to undo one applied step.
+enum Undo {
+    DeleteUser(String),
+    DeleteGroup(String),
+    RemoveDir(PathBuf),
+    Restore {
+        path: PathBuf,
+        old: Option<(Vec<u8>, u32)>,
+    },
+    Run(Vec<Cmd>),
+}
+
+/// What an apply did, so it can be undone if a later step (such as the first start)
+/// fails.
+pub struct Applied {
+    undo: Vec<Undo>,
+}
+
+impl Applied {
+    /// Undoes everything, newest first.
+    pub fn rollback(self, out: &mut dyn Write) {
+        let _ = writeln!(out, "rolling back:");
+        for u in self.undo.into_iter().rev() {
+            let _ = writeln!(out, "  {}", describe_undo(&u));
+            if let Err(e) = run_undo(&u) {
+                let _ = writeln!(out, "  (this rollback step failed: {e})");
+            }
+        }
+    }
+}
+
+/// Applies `steps`, printing each; on failure undoes the applied ones in reverse and
+/// returns the error.
+pub fn apply(
+    steps: &[Step],
+    backend: &dyn Backend,
+    name: &str,
+    out: &mut dyn Write,
+) -> Result<Applied, String> {
+    // Runs last on rollback: the manager forgets the removed unit.
+    let mut applied = Applied {
+        undo: vec![Undo::Run(backend.forget(name))],
+    };
+    for step in steps {
+        let _ = writeln!(out, "  {}", step.describe(false));
+        match apply_one(step, backend, name) {
+            Ok(u) => applied.undo.extend(u),
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+                applied.rollback(out);
+                return Err(e);
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn describe_undo(u: &Undo) -> String {
+    match u {
+        Undo::DeleteUser(n) => format!("delete user {n}"),
+        Undo::DeleteGroup(g) => format!("delete group {g}"),
+        Undo::RemoveDir(p) => format!("remove {}", p.display()),
+        Undo::Restore { path, old: Some(_) } => format!("restore the previous {}", path.display()),
+        Undo::Restore { path, old: None } => format!("remove {}", path.display()),
+        Undo::Run(cmds) => cmds
+            .iter()
+            .map(|c| format!("run {c}"))
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
+}
+
+fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Undo>, String> {
+    match step {
+        Step::CreateGroup(g) => {
+            create_group(g)?;
+            Ok(Some(Undo::DeleteGroup(g.clone())))
+        }
+        Step::CreateUser { name: u, group } => {
+            create_user(u, group)?;
+            Ok(Some(Undo::DeleteUser(u.clone())))
+        }
+        Step::CreateDir { path, owner, mode } => {
+            let existed = path.exists();
+            std::fs::create_dir_all(path)
+                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+            if let Some((u, g)) = owner {
+                chown(path, u, Some(g))?;
+            }
+            Ok((!existed).then(|| Undo::RemoveDir(path.clone())))
+        }
+        Step::CopyBinary { from, to } => {
+            let old = std::fs::read(to).ok().map(|b| (b, 0o755));
+            let tmp = to.with_extension("tend-new");
+            std::fs::copy(from, &tmp)
+                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), tmp.display()))?;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, to)
+                .map_err(|e| format!("cannot install {}: {e}", to.display()))?;
+            Ok(Some(Undo::Restore {
+                path: to.clone(),
+                old,
+            }))
+        }
+        Step::WriteFile { artifact, group } => {
+            let old = std::fs::read(&artifact.path).ok().map(|b| {
+                (
+                    b,
+                    std::fs::metadata(&artifact.path)
+                        .map(|m| m.mode() & 0o7777)
+                        .unwrap_or(0o644),
+                )
+            });
+            if let Some(dir) = artifact.path.parent() {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            crate::supervise::state::write_atomic(&artifact.path, artifact.content.as_bytes())
+                .map_err(|e| format!("cannot write {}: {e}", artifact.path.display()))?;
+            std::fs::set_permissions(
+                &artifact.path,
+                std::fs::Permissions::from_mode(artifact.mode),
+            )
+            .map_err(|e| e.to_string())?;
+            if let Some(g) = group {
+                chown(&artifact.path, "root", Some(g))?;
+            }
+            Ok(Some(Undo::Restore {
+                path: artifact.path.clone(),
+                old,
+            }))
+        }
+        Step::Run(c) => {
+            c.run()?;
+            // Undoing an enable is a disable; other commands (reload) need no undo.
+            let enables = backend.enable(name);
+            Ok(enables
+                .contains(c)
+                .then(|| Undo::Run(backend.disable(name))))
+        }
+    }
+}
+
+fn run_undo(u: &Undo) -> Result<(), String> {
+    match u {
+        Undo::DeleteUser(n) => delete_user(n),
+        Undo::DeleteGroup(g) => delete_group(g),
+        Undo::RemoveDir(p) => {
+            std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
+        }
+        Undo::Restore {
+            path,
+            old: Some((bytes, mode)),
+        } => {
+            std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
+                .map_err(|e| e.to_string())
+        }
+        Undo::Restore { path, old: None } => {
+            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        Undo::Run(cmds) => {
+            for c in cmds {
+                let _ = c.run();
+            }
+            Ok(())
+        }
+    }
+}
+
+fn has(tool: &str) -> bool {
+    ["/usr/sbin", "/sbin", "/usr/bin", "/bin"]
+        .iter()
+        .any(|d| Path::new(d).join(tool).exists())
+}
+
+/// Creates a system group.
+pub fn create_group(g: &str) -> Result<(), String> {
+    if has("groupadd") {
+        Cmd::new("groupadd", &["--system", g]).run().map(drop)
+    } else {
+        Cmd::new("addgroup", &["-S", g]).run().map(drop)
+    }
+}
+
+/// Creates a system user with no login shell and no home, in `group` (created with
+/// the same name when it does not exist).
+pub fn create_user(u: &str, group: &str) -> Result<(), String> {
+    let nologin = ["/usr/sbin/nologin", "/sbin/nologin"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/bin/false");
+    if has("useradd") {
+        let mut args = vec![
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            nologin,
+        ];
+        if group_exists(group) {
+            args.extend(["--gid", group]);
+        } else {
+            args.push("--user-group");
+        }
+        args.push(u);
+        Cmd::new("useradd", &args).run().map(drop)
+    } else {
+        if !group_exists(group) {
+            create_group(group)?;
+        }
+        Cmd::new(
+            "adduser",
+            &["-S", "-D", "-H", "-s", nologin, "-G", group, u],
+        )
+        .run()
+        .map(drop)
+    }
+}
+
+/// Deletes a user.
+pub fn delete_user(u: &str) -> Result<(), String> {
+    if has("userdel") {
+        Cmd::new("userdel", &[u]).run().map(drop)
+    } else {
+        Cmd::new("deluser", &[u]).run().map(drop)
+    }
+}
+
+/// Deletes a group (if it still exists).
+pub fn delete_group(g: &str) -> Result<(), String> {
+    if !group_exists(g) {
+        return Ok(());
+    }
+    if has("groupdel") {
+        Cmd::new("groupdel", &[g]).run().map(drop)
+    } else {
+        Cmd::new("delgroup", &[g]).run().map(drop)
+    }
+}
+
+fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), String> {
+    let c = sys::lookup_credentials(user, group)
+        .map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
+    std::os::unix::fs::chown(path, Some(c.uid), Some(c.gid))
+        .map_err(|e| format!("cannot chown {}: {e}", path.display()))
+}
+
+/// Plans the removal of an installed service: stop and disable, remove its files,
+/// and with `purge` its state, logs and the account tend created.
+pub fn plan_uninstall(
+    spec: Option<&Spec>,
+    name: &str,
+    layout: &Layout,
+    backend: &dyn Backend,
+    purge: bool,
+) -> Vec<UninstallStep> {
+    let record = read_record(layout, name);
+    let mut steps: Vec<UninstallStep> = backend
+        .disable(name)
+        .into_iter()
+        .map(UninstallStep::Run)
+        .collect();
+    let mut files: Vec<PathBuf> = record.as_ref().map(|r| r.files.clone()).unwrap_or_default();
+    if let Some(s) = spec {
+        for a in backend.render(s, layout) {
+            if !files.contains(&a.path) {
+                files.push(a.path);
+            }
+        }
+    }
+    files.push(layout.spec_path(name));
+    files.push(layout.record_path(name));
+    for f in files {
+        if f.exists() {
+            steps.push(UninstallStep::Remove(f));
+        }
+    }
+    steps.extend(backend.forget(name).into_iter().map(UninstallStep::Run));
+    if purge {
+        let mut dirs = vec![layout.state_dir(name)];
+        dirs.push(spec.map_or_else(|| layout.log_root.join(name), |s| layout.log_dir(s)));
+        for d in dirs {
+            if d.exists() {
+                steps.push(UninstallStep::RemoveTree(d));
+            }
+        }
+        if let (Some(r), Some(s)) = (&record, spec) {
+            let user = s.user.clone().unwrap_or_else(|| name.to_string());
+            if r.created_user && user_exists(&user) {
+                steps.push(UninstallStep::DeleteUser(user.clone()));
+            }
+            let group = s.group.clone().unwrap_or(user);
+            if r.created_group {
+                steps.push(UninstallStep::DeleteGroup(group));
+            }
+        }
+    }
+    steps
+}
+
+/// One uninstall step.
+#[derive(Clone, Debug)]
+pub enum UninstallStep {
+    /// Run a command (failures are reported, not fatal: the service may be stopped).
+    Run(Cmd),
+    /// Remove a file.
+    Remove(PathBuf),
+    /// Remove a directory tree.
+    RemoveTree(PathBuf),
+    /// Delete the user tend created.
+    DeleteUser(String),
+    /// Delete the group tend created.
+    DeleteGroup(String),
+}
+
+impl UninstallStep {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            UninstallStep::Run(c) => format!("run {c}"),
+            UninstallStep::Remove(p) => format!("remove {}", p.display()),
+            UninstallStep::RemoveTree(p) => format!("remove {} and everything in it", p.display()),
+            UninstallStep::DeleteUser(u) => format!("delete user {u} (tend created it)"),
+            UninstallStep::DeleteGroup(g) => format!("delete group {g} (tend created it)"),
+        }
+    }
+
+    /// Does it; errors are returned for reporting.
+    pub fn apply(&self) -> Result<(), String> {
+        match self {
+            UninstallStep::Run(c) => c.run().map(drop),
+            UninstallStep::Remove(p) => {
+                std::fs::remove_file(p).map_err(|e| format!("{}: {e}", p.display()))
+            }
+            UninstallStep::RemoveTree(p) => {
+                std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
+            }
+            UninstallStep::DeleteUser(u) => delete_user(u),
+            UninstallStep::DeleteGroup(g) => delete_group(g),
+        }
+    }
+}
+
+/// Starts (or restarts) the service and waits until its supervisor reports the
+/// program running, or fails with what the state file and the manager say.
+pub fn start_and_wait(
+    backend: &dyn Backend,
+    name: &str,
+    layout: &Layout,
+    verb: Verb,
+    timeout: std::time::Duration,
+) -> Result<crate::supervise::state::Status, String> {
+    let state_file = crate::supervise::state::state_path(&layout.state_dir(name), name);
+    let before = crate::supervise::state::read_one(&state_file).ok();
+    backend.control(name, verb).run()?;
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Ok(s) = crate::supervise::state::read_one(&state_file) {
+            let fresh = before
+                .as_ref()
+                .is_none_or(|b| b.supervisor_pid != s.supervisor_pid || b.since_ms != s.since_ms);
+            if fresh
+                && s.state == crate::supervise::state::State::Running
+                && sys::alive(s.supervisor_pid as i32)
+            {
+                return Ok(s);
+            }
+            if fresh && s.state == crate::supervise::state::State::Failed {
+                return Err(format!(
+                    "`{name}` failed to start: {}",
+                    s.message.unwrap_or_default()
+                ));
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            let native = backend.query(name).map(|n| n.active).unwrap_or_else(|e| e);
+            return Err(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs()));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,227 @@
+//! Native service managers behind one trait.
+//!
+//! Each backend has two halves: `render`, a pure function from an installed spec to the
+//! files the service manager needs (snapshot-tested), and a handful of commands that
+//! drive the manager (`systemctl`, `rc-service`, ...), whose failures carry the tool's
+//! own stderr. The install logic ([`install`]) is shared: it plans the steps, prints
+//! them for `--dry-run`, applies them, and rolls back on failure.
+
+pub mod escape;
+#[cfg(unix)]
+pub mod install;
+pub mod launchd;
+pub mod openrc;
+pub mod systemd;
+pub mod sysv;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::spec::Spec;
+
+/// Where installed services live.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Installed specs (`/etc/tend`).
+    pub spec_dir: PathBuf,
+    /// Per-service state directories (`/var/lib/tend`).
+    pub state_root: PathBuf,
+    /// Per-service log directories (`/var/log/tend`).
+    pub log_root: PathBuf,
+    /// The tend binary the service manager runs (absolute).
+    pub tend_bin: PathBuf,
+}
+
+impl Layout {
+    /// The system layout, with `tend_bin` as given.
+    pub fn system(tend_bin: PathBuf) -> Layout {
+        Layout {
+            spec_dir: "/etc/tend".into(),
+            state_root: "/var/lib/tend".into(),
+            log_root: "/var/log/tend".into(),
+            tend_bin,
+        }
+    }
+    /// The installed spec of `name`.
+    pub fn spec_path(&self, name: &str) -> PathBuf {
+        self.spec_dir.join(format!("{name}.toml"))
+    }
+    /// What tend records about an install (who created the account, which backend).
+    pub fn record_path(&self, name: &str) -> PathBuf {
+        self.spec_dir.join(format!("{name}.install.json"))
+    }
+    /// The state directory of `name`.
+    pub fn state_dir(&self, name: &str) -> PathBuf {
+        self.state_root.join(name)
+    }
+    /// The log directory of `spec` (its own `log.dir`, or the default).
+    pub fn log_dir(&self, spec: &Spec) -> PathBuf {
+        spec.log
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.log_root.join(spec.name.as_str()))
+    }
+    /// The command line the service manager runs: `tend run` on the installed spec.
+    pub fn run_argv(&self, spec: &Spec) -> Vec<String> {
+        let name = spec.name.as_str();
+        vec![
+            self.tend_bin.display().to_string(),
+            "run".into(),
+            "--state-dir".into(),
+            self.state_dir(name).display().to_string(),
+            "--log-dir".into(),
+            self.log_dir(spec).display().to_string(),
+            self.spec_path(name).display().to_string(),
+        ]
+    }
+}
+
+/// A file a backend needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Artifact {
+    /// Where it goes.
+    pub path: PathBuf,
+    /// Its full text.
+    pub content: String,
+    /// Its permission bits.
+    pub mode: u32,
+}
+
+/// A command to run, shown as is in `--dry-run`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cmd {
+    /// The program.
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+}
+
+impl Cmd {
+    /// A command from words.
+    pub fn new(program: &str, args: &[&str]) -> Cmd {
+        Cmd {
+            program: program.into(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+    /// Runs it; a failure carries the tool's stderr.
+    pub fn run(&self) -> Result<String, String> {
+        let out = Command::new(&self.program)
+            .args(&self.args)
+            .output()
+            .map_err(|e| format!("cannot run `{self}`: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).to_string())
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let err = err.trim();
+            Err(format!(
+                "`{self}` failed ({}){}",
+                out.status,
+                if err.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {err}")
+                }
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut words = vec![self.program.as_str()];
+        words.extend(self.args.iter().map(String::as_str));
+        f.write_str(&escape::sh_words(&words))
+    }
+}
+
+/// What the service manager says about a service.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NativeStatus {
+    /// Its state word (`active`, `inactive`, `failed`, `started`, `stopped`, ...).
+    pub active: String,
+    /// A finer state, where the manager has one (systemd's SubState).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// Whether it starts at boot.
+    pub enabled: bool,
+    /// The main pid the manager watches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub main_pid: Option<u32>,
+}
+
+/// One service manager. Its contract:
+/// - `render` is pure: the same spec and layout give the same files, byte for byte,
+///   which is what makes reinstalling a no-op and drift detectable;
+/// - the command lists (`enable`, `disable`, ...) are what `--dry-run` prints and what
+///   install runs, in order;
+/// - `query` reads the manager's view without changing anything.
+pub trait Backend {
+    /// The backend's name (`systemd`, `openrc`, ...).
+    fn name(&self) -> &'static str;
+    /// The files for `spec` installed in `layout`.
+    fn render(&self, spec: &Spec, layout: &Layout) -> Vec<Artifact>;
+    /// After the files are written: reload the manager and enable at boot.
+    fn enable(&self, name: &str) -> Vec<Cmd>;
+    /// Before the files are removed: disable at boot.
+    fn disable(&self, name: &str) -> Vec<Cmd>;
+    /// After the files are removed.
+    fn forget(&self, name: &str) -> Vec<Cmd>;
+    /// Start, stop, restart.
+    fn control(&self, name: &str, verb: Verb) -> Cmd;
+    /// The manager's view of the service.
+    fn query(&self, name: &str) -> Result<NativeStatus, String>;
+    /// Whether this backend can run on this machine at all (its tools exist).
+    fn can_apply(&self) -> bool;
+}
+
+/// A control verb.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verb {
+    /// Start the service.
+    Start,
+    /// Stop it.
+    Stop,
+    /// Restart it.
+    Restart,
+}
+
+impl Verb {
+    /// The word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Start => "start",
+            Verb::Stop => "stop",
+            Verb::Restart => "restart",
+        }
+    }
+}
+
+/// The backend names, for `--backend`.
+pub const BACKENDS: &[&str] = &["systemd", "openrc", "launchd", "sysv"];
+
+/// The backend called `name`.
+pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
+    match name {
+        "systemd" => Some(Box::new(systemd::Systemd)),
+        "openrc" => Some(Box::new(openrc::OpenRc)),
+        "launchd" => Some(Box::new(launchd::Launchd)),
+        "sysv" => Some(Box::new(sysv::SysV)),
+        _ => None,
+    }
+}
+
+/// The service manager of this machine: systemd if `/run/systemd/system` exists,
+/// OpenRC if `/run/openrc` exists.
+pub fn detect(root: &Path) -> Option<&'static str> {
+    if root.join("run/systemd/system").is_dir() {
+        Some("systemd")
+    } else if root.join("run/openrc").is_dir() {
+        Some("openrc")
+    } else if cfg!(target_os = "macos") {
+        Some("launchd")
+    } else {
+        None
+    }
+}
