@@ -531,13 +531,14 @@ fn status_reports_running_services_and_json() {
     );
     let out = s.tend(&["status", "st", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["pid"], child);
-    assert_eq!(v[0]["supervisor_alive"], true);
+    assert_eq!(v["pid"], child);
+    assert_eq!(v["supervisor_alive"], true);
+    assert_eq!(v["installed"], false);
     tend.signal(libc::SIGTERM);
     let _ = tend.wait(10 * SECS);
     let out = s.tend(&["status", "st", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v[0]["state"], "stopped");
+    assert_eq!(v["state"], "stopped");
     let out = s.tend(&["status", "nope"]).output().unwrap();
     assert_eq!(code(&out), 1);
 }
