@@ -564,3 +564,61 @@ fn the_last_words_of_a_stopped_child_reach_the_log() {
     assert_eq!(code(&out), 0);
     assert_eq!(s.lines(&log), ["hello", "goodbye"]);
 }
+
+#[test]
+fn run_speaks_the_systemd_notify_protocol() {
+    use std::os::unix::net::UnixDatagram;
+    let s = Scratch::new();
+    let sock_path = s.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(10 * SECS)).unwrap();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "n.toml",
+        &fixture_spec(
+            "n",
+            &[
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                "--env",
+                "NOTIFY_SOCKET",
+                "--hang",
+            ],
+            "",
+        ),
+    );
+    let mut cmd = s.tend(&["run", spec.to_str().unwrap()]);
+    cmd.env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "200000")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let tend = Running::from(cmd.spawn().unwrap(), "tend run (notify)");
+    let mut got: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut recv_until = |want: &str, got: &mut Vec<String>| loop {
+        let n = sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no {want:?} notification (got {got:?}): {e}"));
+        let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+        got.push(msg.clone());
+        if msg.contains(want) {
+            break;
+        }
+    };
+    recv_until("READY=1", &mut got);
+    assert_eq!(pids(&pidf).len(), 1, "ready only once the child runs");
+    recv_until("WATCHDOG=1", &mut got);
+    tend.signal(libc::SIGTERM);
+    recv_until("STOPPING=1", &mut got);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert!(
+        got.iter().any(|m| m.starts_with("STATUS=running: started")),
+        "{got:?}"
+    );
+    let log = std::fs::read_to_string(s.log_dir().join("n.out.log")).unwrap();
+    assert!(
+        log.contains("NOTIFY_SOCKET=(unset)"),
+        "the child must not inherit tend's notify socket: {log}"
+    );
+}

@@ -84,6 +84,7 @@ pub fn run(a: RunArgs) -> u8 {
         log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
         console: false,
         color: false,
+        notify: true,
     };
     supervise_loaded(&loaded, &[0], &opts)
 }
@@ -109,6 +110,7 @@ pub fn up(a: UpArgs) -> u8 {
         log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
         console: !a.log_files,
         color,
+        notify: false,
     };
     supervise_loaded(&loaded, &order, &opts)
 }

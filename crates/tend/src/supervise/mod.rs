@@ -98,6 +98,8 @@ pub struct Options {
     pub console: bool,
     /// Colour the prefixes.
     pub color: bool,
+    /// Report readiness and status to the init system (systemd's `NOTIFY_SOCKET`).
+    pub notify: bool,
 }
 
 /// The default state directory: `TEND_STATE_DIR`, else `/var/lib/tend` for root, else
@@ -161,6 +163,39 @@ struct EventLog {
 impl Observer for EventLog {
     fn changed(&mut self, _status: &Status, event: &str) {
         eprintln!("{}{event}", self.prefix);
+    }
+}
+
+/// Speaks systemd's notify protocol: `READY=1` once the child first runs, `STATUS=` on
+/// every change, `STOPPING=1` when a stop begins.
+struct SdNotify {
+    notifier: tend_service::systemd::Notifier,
+    ready: bool,
+}
+
+impl Observer for SdNotify {
+    fn changed(&mut self, status: &Status, event: &str) {
+        let n = &self.notifier;
+        if status.state == State::Running && !self.ready {
+            self.ready = n.ready().is_ok();
+        }
+        if status.state == State::Stopping {
+            let _ = n.stopping();
+        }
+        let _ = n.status(&format!("{}: {event}", status.state.as_str()));
+    }
+}
+
+/// Pings the systemd watchdog at half its interval while the supervisor's loop runs.
+fn spawn_watchdog(notifier: tend_service::systemd::Notifier) {
+    if let Some(interval) = tend_service::systemd::watchdog_interval_any_pid() {
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(interval / 2);
+            loop {
+                tick.tick().await;
+                let _ = notifier.watchdog();
+            }
+        });
     }
 }
 
@@ -327,7 +362,7 @@ pub async fn supervise(
         } else {
             format!("tend: {}: ", setup.spec.name)
         };
-        let observers: Vec<Box<dyn Observer>> = vec![
+        let mut observers: Vec<Box<dyn Observer>> = vec![
             Box::new(StateFile {
                 dir: opts.state_dir.clone(),
                 failed: false,
@@ -339,6 +374,17 @@ pub async fn supervise(
                 senders[i].take().expect("one watch per service"),
             )),
         ];
+        if opts.notify && specs.len() == 1 {
+            if let Some(n) = tend_service::systemd::Notifier::from_env() {
+                observers.push(Box::new(SdNotify {
+                    notifier: n,
+                    ready: false,
+                }));
+            }
+            if let Some(n) = tend_service::systemd::Notifier::from_env() {
+                spawn_watchdog(n);
+            }
+        }
         tasks[i] = Some(tokio::task::spawn_local(service::run_service(
             setup,
             reaper.clone(),

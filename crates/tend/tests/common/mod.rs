@@ -97,6 +97,12 @@ pub struct Running {
 }
 
 impl Running {
+    pub fn from(child: Child, what: &str) -> Running {
+        Running {
+            child: Some(child),
+            what: what.to_string(),
+        }
+    }
     pub fn pid(&self) -> i32 {
         self.child.as_ref().map_or(0, |c| c.id() as i32)
     }
