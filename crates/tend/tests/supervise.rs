@@ -82,24 +82,27 @@ fn success_codes_and_no_restart_codes() {
     );
 }
 
+/// A child that handles SIGTERM by writing "graceful" to a marker file and exiting 0.
+fn graceful_child(s: &Scratch) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (pidf, marker) = (s.path("pids"), s.path("graceful"));
+    let args = [
+        "--on-term",
+        marker.to_str().unwrap(),
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--hang",
+    ];
+    (
+        s.spec("g.toml", &fixture_spec("g", &args, "")),
+        pidf,
+        marker,
+    )
+}
+
 #[test]
 fn graceful_stop_on_sigterm() {
     let s = Scratch::new();
-    let (pidf, marker) = (s.path("pids"), s.path("graceful"));
-    let spec = s.spec(
-        "g.toml",
-        &fixture_spec(
-            "g",
-            &[
-                "--on-term",
-                marker.to_str().unwrap(),
-                "--pid-file",
-                pidf.to_str().unwrap(),
-                "--hang",
-            ],
-            "",
-        ),
-    );
+    let (spec, pidf, marker) = graceful_child(&s);
     let tend = s.spawn(&["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
     tend.signal(libc::SIGTERM);
@@ -204,21 +207,7 @@ fn sigkill_of_the_supervisor_leaves_no_process_behind() {
 #[test]
 fn sigkill_of_the_guard_stops_the_service_too() {
     let s = Scratch::new();
-    let (pidf, marker) = (s.path("pids"), s.path("graceful"));
-    let spec = s.spec(
-        "g.toml",
-        &fixture_spec(
-            "g",
-            &[
-                "--on-term",
-                marker.to_str().unwrap(),
-                "--pid-file",
-                pidf.to_str().unwrap(),
-                "--hang",
-            ],
-            "",
-        ),
-    );
+    let (spec, pidf, marker) = graceful_child(&s);
     let tend = s.spawn(&["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the child to start", || {
         pids(&pidf).len() == 1 && s.state("g").is_some()

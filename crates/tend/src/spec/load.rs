@@ -412,6 +412,29 @@ struct Override {
     from_env: bool,
 }
 
+impl Override {
+    /// An override whose messages name `origin` (the `--set` argument or variable).
+    fn new(
+        sources: &mut Vec<SourceText>,
+        origin: String,
+        keys: Vec<String>,
+        raw: &str,
+        from_env: bool,
+    ) -> Override {
+        sources.push(SourceText {
+            origin,
+            text: String::new(),
+            is_file: false,
+        });
+        Override {
+            source: sources.len() - 1,
+            keys,
+            value: override_value(raw),
+            from_env,
+        }
+    }
+}
+
 fn env_match(o: &Override, name: &Option<String>) -> bool {
     o.from_env && name.as_ref().is_some_and(|n| env_key(n) == o.keys[0])
 }
@@ -456,17 +479,7 @@ fn parse_overrides(
             });
             continue;
         }
-        sources.push(SourceText {
-            origin,
-            text: String::new(),
-            is_file: false,
-        });
-        out.push(Override {
-            source: sources.len() - 1,
-            keys,
-            value: override_value(v),
-            from_env: true,
-        });
+        out.push(Override::new(sources, origin, keys, v, true));
     }
     for s in &opts.sets {
         let origin = format!("--set {s}");
@@ -491,17 +504,7 @@ fn parse_overrides(
             });
             continue;
         }
-        sources.push(SourceText {
-            origin,
-            text: String::new(),
-            is_file: false,
-        });
-        out.push(Override {
-            source: sources.len() - 1,
-            keys,
-            value: override_value(raw),
-            from_env: false,
-        });
+        out.push(Override::new(sources, origin, keys, raw, false));
     }
     out
 }
