@@ -28,6 +28,23 @@ pub fn check(a: CheckArgs) -> u8 {
         Ok(l) => l,
         Err(e) => return spec_error(&e),
     };
+    // The spec is valid; whether its program exists is a fact about this machine, so a
+    // warning (run and install refuse to start it).
+    #[cfg(unix)]
+    for s in &loaded.services {
+        let base = crate::supervise::prepare::spec_base(&loaded.path);
+        let path = s
+            .env
+            .get("PATH")
+            .map(std::ffi::OsString::from)
+            .or_else(|| std::env::var_os("PATH"));
+        if let Err(e) = crate::supervise::sys::resolve_command(&s.command, &base, path.as_deref()) {
+            eprintln!(
+                "warning: {}: {e}; `tend run` and `tend install` will refuse to start it",
+                s.name
+            );
+        }
+    }
     if a.quiet {
         return exit::OK;
     }

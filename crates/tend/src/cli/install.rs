@@ -141,10 +141,7 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
 
     let mut out = std::io::stdout();
     if a.dry_run {
-        println!(
-            "dry run: installing `{name}` as a {} service would:",
-            backend.name()
-        );
+        println!("dry run: installing `{name}` ({}) would:", backend.name());
         if plan.steps.is_empty() {
             println!("  nothing: it is installed and up to date");
         }
@@ -169,7 +166,7 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     if plan.steps.is_empty() {
         println!("`{name}` is installed and up to date; nothing to do");
     } else {
-        println!("installing `{name}` as a {} service:", backend.name());
+        println!("installing `{name}` ({}):", backend.name());
     }
     let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
     let restart = plan.existed && plan.changes_service && active;

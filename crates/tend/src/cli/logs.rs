@@ -50,7 +50,9 @@ pub fn logs(a: LogsArgs) -> u8 {
         let systemd = read_record(&layout, &a.name).is_some_and(|r| r.backend == "systemd");
         if systemd {
             let n = a.lines.to_string();
-            let mut args = vec!["-u", &a.name, "-n", &n, "--no-pager", "-o", "cat"];
+            // The service's own processes only, not systemd's "Starting ..." lines.
+            let unit = format!("_SYSTEMD_UNIT={}.service", a.name);
+            let mut args = vec![unit.as_str(), "-n", &n, "--no-pager", "-o", "cat"];
             if a.follow {
                 args.push("-f");
             }

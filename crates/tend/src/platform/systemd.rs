@@ -148,17 +148,16 @@ impl Backend for Systemd {
     }
 
     fn disable(&self, name: &str) -> Vec<Cmd> {
-        vec![Cmd::new(
-            "systemctl",
-            &["disable", "--now", &format!("{name}.service")],
-        )]
+        let unit = format!("{name}.service");
+        // reset-failed while the unit is still loaded: after the reload it is unknown.
+        vec![
+            Cmd::new("systemctl", &["disable", "--now", &unit]),
+            Cmd::new("systemctl", &["reset-failed", &unit]),
+        ]
     }
 
-    fn forget(&self, name: &str) -> Vec<Cmd> {
-        vec![
-            Cmd::new("systemctl", &["daemon-reload"]),
-            Cmd::new("systemctl", &["reset-failed", &format!("{name}.service")]),
-        ]
+    fn forget(&self, _name: &str) -> Vec<Cmd> {
+        vec![Cmd::new("systemctl", &["daemon-reload"])]
     }
 
     fn control(&self, name: &str, verb: Verb) -> Cmd {

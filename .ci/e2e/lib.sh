@@ -1,0 +1,653 @@
+# shellcheck shell=bash
+# Helper functions are often called through wait_until/check (SC2317); awk programs
+# are single-quoted on purpose (SC2016).
+# shellcheck disable=SC2317,SC2016
+# Shared functions of the end-to-end suites: boot a real init system (systemd, or
+# sysvinit + OpenRC) in a systemd-nspawn container on a Debian host without systemd,
+# drive `tend install` inside it and check what happened.
+#
+# Sourced by .ci/e2e/systemd.sh and .ci/e2e/openrc.sh; see .ci/e2e/README.md.
+# The measured recipes behind every step are in /work/shared/recipes (nsenter, not
+# machinectl; --register=no --keep-unit from a private cgroup; retrying
+# is-system-running --wait; --volatile=overlay; telinit 0 for sysvinit).
+#
+# Environment:
+#   TEND_E2E_CACHE   rootfs cache (default /var/cache/tend-e2e)
+#   TEND_E2E_MIRROR  Debian mirror (default http://deb.debian.org/debian)
+#   TEND_BIN_DIR     folder with prebuilt tend, hello-service, tend-fixture (else
+#                    the suite builds them into target-e2e/debug)
+#   TEND_E2E_KEEP=1  keep the staging folder and boot log after the run
+#   TEND_E2E_VERBOSE=1  show every tend command and its output
+
+set -uo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$E2E_DIR/../.." && pwd)
+E2E_CACHE=${TEND_E2E_CACHE:-/var/cache/tend-e2e}
+E2E_MIRROR=${TEND_E2E_MIRROR:-http://deb.debian.org/debian}
+E2E_SUITE=${E2E_SUITE:-e2e}
+E2E_PASSED=0
+E2E_FAILED=0
+E2E_T0=$EPOCHREALTIME
+NSPAWN_PID=
+CPID=
+CT_KIND=
+CT_NAME=
+CT_LOG=
+CT_STAGE=
+CT_CGDIRS=()
+
+# ---------------------------------------------------------------- output and counters
+
+_elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
+# An informational line (not a check).
+log() { printf '[%6ss] %s: %s\n' "$(_elapsed "$E2E_T0")" "$E2E_SUITE" "$*"; }
+pass() { E2E_PASSED=$((E2E_PASSED + 1)); printf 'PASS: [%s] %s\n' "$E2E_SUITE" "$*"; }
+fail() { E2E_FAILED=$((E2E_FAILED + 1)); printf 'FAIL: [%s] %s\n' "$E2E_SUITE" "$*"; }
+# check DESCRIPTION CMD...: one check, PASS or FAIL by the command's status.
+# (CMD's stdout is discarded.)
+check() { local d=$1; shift; if "$@" >/dev/null; then pass "$d"; else fail "$d"; fi; }
+# Setup failed: count it, and end the suite (the EXIT trap cleans up and summarises).
+die() { fail "setup: $*"; exit 1; }
+# Print a few lines of evidence under a failed check.
+evidence() { sed -e 's/^/    | /' | head -n "${1:-20}"; }
+
+# ---------------------------------------------------------------- waiting
+
+# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 at the deadline.
+wait_until() {
+  local deadline t=$1; shift
+  deadline=$((${EPOCHREALTIME/./} + $(awk -v t="$t" 'BEGIN{printf "%.0f", t*1000000}')))
+  until "$@" >/dev/null 2>&1; do
+    [ "${EPOCHREALTIME/./}" -ge "$deadline" ] && return 1
+    sleep 0.1
+  done
+}
+
+# ---------------------------------------------------------------- host
+
+# Install the host tools the suites need, only those missing (apt-get update first then).
+ensure_host_packages() {
+  local need=()
+  command -v debootstrap >/dev/null || need+=(debootstrap)
+  command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+  command -v zstd >/dev/null || need+=(zstd)
+  command -v jq >/dev/null || need+=(jq)
+  command -v nsenter >/dev/null || need+=(util-linux)
+  command -v ip >/dev/null || need+=(iproute2)
+  [ ${#need[@]} -eq 0 ] && return 0
+  log "installing host packages: ${need[*]}"
+  mkdir -p "$E2E_CACHE"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; } \
+    >"$E2E_CACHE/apt.log" 2>&1 || { tail -20 "$E2E_CACHE/apt.log"; die "apt-get install ${need[*]} failed (see $E2E_CACHE/apt.log)"; }
+}
+
+# The binaries the containers run: $TEND_BIN_DIR if given, else a build of our own.
+ensure_binaries() {
+  if [ -n "${TEND_BIN_DIR:-}" ]; then
+    E2E_BIN=$TEND_BIN_DIR
+  else
+    E2E_BIN=$REPO/target-e2e/debug
+    log "building tend, hello-service, tend-fixture into $REPO/target-e2e"
+    (cd "$REPO" && CARGO_TARGET_DIR=$REPO/target-e2e cargo build -q -p tend -p hello-service -p tend-fixture) \
+      || die "cargo build failed"
+  fi
+  local b
+  for b in tend hello-service tend-fixture; do
+    [ -x "$E2E_BIN/$b" ] || die "$E2E_BIN/$b is missing (set TEND_BIN_DIR or let the suite build)"
+  done
+}
+
+# ---------------------------------------------------------------- rootfs cache
+
+# The debootstrap recipe of each kind; the cache key is a hash of it, so changing a
+# recipe rebuilds instead of reusing a stale rootfs.
+_recipe() {
+  case $1 in
+    systemd) echo "bookworm minbase include=systemd,systemd-sysv,dbus,procps,curl,passwd" ;;
+    openrc) echo "bookworm minbase include=sysvinit-core,procps,curl,passwd +openrc -getty -aptcache" ;;
+    *) die "unknown rootfs kind $1" ;;
+  esac
+}
+
+_debootstrap() { # KIND DIR LOG
+  local kind=$1 dir=$2 blog=$3
+  case $kind in
+    systemd)
+      debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps,curl,passwd \
+        bookworm "$dir" "$E2E_MIRROR" >"$blog" 2>&1 || return 1
+      ;;
+    openrc)
+      # debootstrap cannot resolve --include=openrc (it pulls sysv-rc, which conflicts),
+      # so openrc is installed afterwards, from inside the new root.
+      debootstrap --variant=minbase --include=sysvinit-core,procps,curl,passwd \
+        bookworm "$dir" "$E2E_MIRROR" >"$blog" 2>&1 || return 1
+      cp /etc/resolv.conf "$dir/etc/resolv.conf"
+      chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q openrc >>"$blog" 2>&1 || return 1
+      : >"$dir/etc/resolv.conf"
+      # no /dev/ttyN in a container: gettys would respawn forever
+      sed -i -E 's/^([1-6]:[0-9]+:respawn:\/sbin\/getty)/#\1/' "$dir/etc/inittab"
+      ;;
+  esac
+  echo "tend-e2e-$kind" >"$dir/etc/hostname"
+  rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/*_Packages
+}
+
+# ensure_rootfs KIND: set ROOTFS to a pristine rootfs of KIND, reusing (fastest first)
+# the extracted folder, the tarball, or else debootstrapping and caching both.
+ensure_rootfs() {
+  local kind=$1 key base t
+  key=$(_recipe "$kind" | sha256sum | cut -c1-10)
+  base=$E2E_CACHE/rootfs-$kind-$key
+  ROOTFS=$base
+  mkdir -p "$E2E_CACHE"
+  exec {lockfd}>"$E2E_CACHE/.lock-$kind"
+  flock "$lockfd"   # one build per kind at a time; a parallel run waits and reuses it
+  if [ -f "$base/.tend-e2e-complete" ]; then
+    log "rootfs: reusing $base"
+  elif [ -f "$base.tar.zst" ]; then
+    t=$EPOCHREALTIME
+    rm -rf "$base.tmp" && mkdir -p "$base.tmp"
+    tar -C "$base.tmp" --numeric-owner -xpf "$base.tar.zst" -I zstd || die "cannot extract $base.tar.zst"
+    touch "$base.tmp/.tend-e2e-complete" && rm -rf "$base" && mv "$base.tmp" "$base"
+    log "rootfs: extracted $base.tar.zst in $(_elapsed "$t")s"
+  else
+    t=$EPOCHREALTIME
+    log "rootfs: building $kind ($(_recipe "$kind")), takes a few minutes once"
+    rm -rf "$base.tmp"
+    _debootstrap "$kind" "$base.tmp" "$E2E_CACHE/debootstrap-$kind.log" \
+      || { tail -20 "$E2E_CACHE/debootstrap-$kind.log"; die "debootstrap $kind failed (see $E2E_CACHE/debootstrap-$kind.log)"; }
+    if ! tar -C "$base.tmp" --numeric-owner -cpf "$base.tar.zst.tmp" -I 'zstd -T0 -3' .; then
+      die "cannot write $base.tar.zst"
+    fi
+    mv "$base.tar.zst.tmp" "$base.tar.zst"
+    touch "$base.tmp/.tend-e2e-complete" && rm -rf "$base" && mv "$base.tmp" "$base"
+    log "rootfs: built in $(_elapsed "$t")s, cached as $base.tar.zst ($(du -h "$base.tar.zst" | cut -f1))"
+  fi
+  # older recipes' caches
+  find "$E2E_CACHE" -maxdepth 1 -name "rootfs-$kind-*" ! -name "rootfs-$kind-$key*" -exec rm -rf {} + 2>/dev/null
+  flock -u "$lockfd"
+}
+
+# ---------------------------------------------------------------- the container
+
+# in_ct CMD...: run CMD inside the container (all namespaces of its PID 1), clean env;
+# killed after 120 s so that a hung command fails its check instead of hanging CI.
+in_ct() {
+  timeout -k 5 120 nsenter -t "$CPID" -a env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    TERM=dumb LANG=C.UTF-8 "$@"
+}
+# ct_path PATH: the host path of PATH inside the running container (for reading).
+ct_path() { printf '/proc/%s/root%s' "$CPID" "$1"; }
+
+# stage_opt_tend: a folder mounted read-only at /opt/tend with the binaries and specs.
+stage_opt_tend() {
+  CT_STAGE=$(mktemp -d "/tmp/tend-e2e-$E2E_SUITE.XXXXXX")
+  mkdir -p "$CT_STAGE/opt"
+  local b
+  for b in tend hello-service tend-fixture; do
+    ln -f "$E2E_BIN/$b" "$CT_STAGE/opt/$b" 2>/dev/null || cp "$E2E_BIN/$b" "$CT_STAGE/opt/$b" || die "cannot stage $b"
+  done
+  cp "$E2E_DIR"/specs/*.toml "$CT_STAGE/opt/" || die "cannot stage specs"
+  chmod 755 "$CT_STAGE/opt"
+  chmod 644 "$CT_STAGE"/opt/*.toml
+}
+
+# boot_ct KIND: boot a container of ROOTFS (systemd or openrc) with a throwaway overlay,
+# its own network namespace (loopback only) and /opt/tend; sets CPID when it is ready.
+boot_ct() {
+  CT_KIND=$1
+  CT_NAME=tend-e2e-$CT_KIND-$$
+  CT_LOG=$CT_STAGE/boot.log
+  # No host systemd, so no machined: --register=no --keep-unit makes nspawn use its
+  # current cgroup. Give it a private one (also lets several runs go at once).
+  if [ -d /sys/fs/cgroup/unified ]; then
+    CT_CGDIRS=("/sys/fs/cgroup/systemd/$CT_NAME" "/sys/fs/cgroup/unified/$CT_NAME")
+  elif [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+    CT_CGDIRS=("/sys/fs/cgroup/$CT_NAME")
+  fi
+  local d
+  for d in "${CT_CGDIRS[@]}"; do mkdir -p "$d" || die "cannot create cgroup $d"; done
+  local init=systemd
+  if [ "$CT_KIND" = systemd ]; then
+    export SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 # pure cgroup v2 inside
+  else
+    unset SYSTEMD_NSPAWN_UNIFIED_HIERARCHY
+    init=init
+  fi
+  local t=$EPOCHREALTIME
+  # shellcheck disable=SC2016
+  bash -c 'for d in "${@:2:$1}"; do echo $$ >"$d/cgroup.procs" || exit 97; done; shift $(($1 + 1)); exec systemd-nspawn "$@"' \
+    nspawn "${#CT_CGDIRS[@]}" "${CT_CGDIRS[@]}" \
+    -b -D "$ROOTFS" -M "$CT_NAME" --register=no --keep-unit --console=read-only \
+    --volatile=overlay --private-network --bind-ro="$CT_STAGE/opt:/opt/tend" \
+    </dev/null >"$CT_LOG" 2>&1 &
+  NSPAWN_PID=$!
+  _find_cpid() { CPID=$(pgrep -P "$NSPAWN_PID" -x "$init") && [ -n "$CPID" ]; }
+  wait_until 30 _find_cpid || { evidence <"$CT_LOG"; die "no $init in the container"; }
+  _find_cpid
+  case $CT_KIND in
+    systemd)
+      # fails at once until PID 1's private socket exists: retry until the deadline
+      _sd_ready() {
+        CT_STATE=$(timeout 60 nsenter -t "$CPID" -a systemctl is-system-running --wait 2>/dev/null)
+        case $CT_STATE in running | degraded) return 0 ;; esac
+        return 1
+      }
+      CT_STATE=
+      wait_until 60 _sd_ready || { evidence <"$CT_LOG"; die "systemd not ready: '$CT_STATE'"; }
+      if [ "$CT_STATE" = degraded ]; then
+        log "warning: system degraded: $(in_ct systemctl --failed --plain --no-legend | tr '\n' ';')"
+      fi
+      ;;
+    openrc)
+      _orc_ready() {
+        [ "$(in_ct rc-status --runlevel 2>/dev/null)" = default ] \
+          && grep -q 'rc.local.*started' <<<"$(in_ct rc-status default 2>/dev/null)"
+      }
+      wait_until 60 _orc_ready || { evidence <"$CT_LOG"; die "OpenRC did not reach runlevel default"; }
+      # sysvinit brings up no interfaces (no ifupdown in minbase): loopback, from the
+      # host's iproute2, in the container's network namespace only
+      nsenter -t "$CPID" -n ip link set lo up || die "cannot bring up lo"
+      ;;
+  esac
+  log "booted $CT_KIND container $CT_NAME in $(_elapsed "$t")s (PID 1 = host pid $CPID)"
+}
+
+# Shut the container down (systemd: poweroff; sysvinit ignores nspawn's SIGRTMIN+3, so
+# telinit 0), SIGKILL nspawn after 30 s, remove the private cgroups.
+shutdown_ct() {
+  [ -n "$NSPAWN_PID" ] || return 0
+  local t=$EPOCHREALTIME
+  if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+    if [ -n "$CPID" ]; then
+      case $CT_KIND in
+        systemd) in_ct systemctl poweroff >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID" ;;
+        *) in_ct /sbin/telinit 0 >/dev/null 2>&1 || kill -TERM "$NSPAWN_PID" ;;
+      esac
+    else
+      kill -TERM "$NSPAWN_PID"
+    fi
+    _nspawn_gone() { ! kill -0 "$NSPAWN_PID" 2>/dev/null; }
+    if wait_until 30 _nspawn_gone; then
+      log "container shut down in $(_elapsed "$t")s"
+    else
+      fail "container did not shut down within 30 s; SIGKILL nspawn"
+      kill -KILL "$NSPAWN_PID" 2>/dev/null
+    fi
+  fi
+  wait "$NSPAWN_PID" 2>/dev/null
+  NSPAWN_PID=
+  CPID=
+  local d
+  for d in "${CT_CGDIRS[@]}"; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  rm -rf "/run/systemd/nspawn/propagate/$CT_NAME" 2>/dev/null
+}
+
+_e2e_exit() {
+  local rc=$?
+  trap - EXIT INT TERM
+  shutdown_ct
+  if [ -n "$CT_STAGE" ]; then
+    if [ "${TEND_E2E_KEEP:-0}" = 1 ] || [ "$E2E_FAILED" -gt 0 ]; then
+      log "boot log and staging kept in $CT_STAGE"
+    else
+      rm -rf "$CT_STAGE"
+    fi
+  fi
+  [ "$rc" -ne 0 ] && [ "$E2E_FAILED" -eq 0 ] && fail "suite ended with status $rc"
+  log "done in $(_elapsed "$E2E_T0")s"
+  echo "$E2E_PASSED passed, $E2E_FAILED failed"
+  [ "$E2E_FAILED" -eq 0 ] && exit 0
+  exit 1
+}
+
+# e2e_begin SUITE: counters, the cleanup trap, root check.
+e2e_begin() {
+  E2E_SUITE=$1
+  trap _e2e_exit EXIT
+  trap 'fail "interrupted"; exit 130' INT TERM
+  [ "$(id -u)" = 0 ] || die "must run as root (containers)"
+}
+
+# ---------------------------------------------------------------- tend helpers
+
+TEND=/opt/tend/tend
+# tend ARGS...: run tend inside the container; output in OUT, status in RC.
+# TEND_E2E_VERBOSE=1 shows every tend command and its output.
+tend() {
+  OUT=$(in_ct "$TEND" "$@" 2>&1)
+  RC=$?
+  if [ "${TEND_E2E_VERBOSE:-0}" = 1 ]; then
+    printf '  $ tend %s   (exit %s)\n' "$*" "$RC"
+    printf '  > %s\n' "${OUT//$'\n'/$'\n'  > }"
+  fi
+}
+
+# status_json NAME: `tend status NAME --json` as one object (first element if an array).
+status_json() {
+  in_ct "$TEND" status "$1" --json 2>/dev/null | jq -c 'if type == "array" then .[0] else . end' 2>/dev/null
+}
+# sj NAME FILTER: a jq filter applied to status_json (raw output).
+sj() { status_json "$1" | jq -r "$2" 2>/dev/null; }
+# state_json NAME: the supervisor's state file.
+state_json() { in_ct cat "/var/lib/tend/$1/$1.json" 2>/dev/null; }
+# sf NAME FIELD: one field of the state file.
+sf() { state_json "$1" | jq -r ".$2 // empty" 2>/dev/null; }
+
+# uid_of PID (container pid namespace)
+uid_of() { in_ct awk '/^Uid:/{print $2}' "/proc/$1/status" 2>/dev/null; }
+# http PORT [PATH]: GET from inside the container over its loopback.
+http() { in_ct curl -fsS --max-time 3 "http://127.0.0.1:$1${2:-/}" 2>/dev/null; }
+# The state file says running with a child pid.
+is_running_state() { [ "$(sf "$1" state)" = running ] && [ -n "$(sf "$1" pid)" ]; }
+# mtime in nanoseconds resolution, as a string
+mtime() { in_ct stat -c %y "$1" 2>/dev/null; }
+
+# ---------------------------------------------------------------- the shared lifecycle flow
+#
+# The suite defines these backend hooks (NAME is the service name):
+#   be_unit NAME        path of the unit / init script inside the container
+#   be_running NAME     the init system says it runs ("active (running)" / "started")
+#   be_stopped NAME     the init system says it is stopped
+#   be_enabled NAME     it starts at boot
+#   be_unknown NAME     the init system no longer knows it (after uninstall)
+#   be_describe NAME    one line of the init system's view, for evidence
+#   BE                  the backend name tend should report
+#   BE_ACTIVE           the `active` word of `tend status --json` while running
+#   BE_DRY_MARKERS      texts the dry run must print (unit file lines, commands)
+#   be_checks_running NAME   (optional) backend-specific checks while it runs
+
+# has_install: the tend under test has `install` (it is being implemented).
+has_install() { grep -qE '^\s+install\b' <<<"$(in_ct "$TEND" --help 2>/dev/null)"; }
+
+# no_leftovers NAME: nothing of NAME remains (unit, installed spec, account, dirs).
+no_leftovers() {
+  local n=$1 what=()
+  in_ct test -e "$(be_unit "$n")" && what+=("$(be_unit "$n")")
+  in_ct test -e "/etc/tend/$n.toml" && what+=("/etc/tend/$n.toml")
+  in_ct test -e "/etc/tend/$n.install.json" && what+=("/etc/tend/$n.install.json")
+  in_ct getent passwd "$n" >/dev/null && what+=("user $n")
+  in_ct getent group "$n" >/dev/null && what+=("group $n")
+  in_ct test -e "/var/lib/tend/$n" && what+=("/var/lib/tend/$n")
+  in_ct test -e "/var/log/tend/$n" && what+=("/var/log/tend/$n")
+  be_unknown "$n" || what+=("the init system still knows $n: $(be_describe "$n")")
+  LEFTOVERS=${what[*]:-}
+  [ ${#what[@]} -eq 0 ]
+}
+
+# no_procs_of UID: no process of that uid in the container.
+no_procs_of() { ! in_ct pgrep -u "$1" >/dev/null; }
+
+# dir_ok DIR USER: owned by USER:USER, mode 750.
+dir_ok() { [ "$(in_ct stat -c '%U:%G %a' "$1" 2>/dev/null)" = "$2:$2 750" ]; }
+
+flow_missing_command() {
+  tend install /opt/tend/ghost.toml --now
+  if [ "$RC" = 1 ] && grep -q 'no-such-program' <<<"$OUT"; then
+    pass "install of a spec whose command is missing fails (exit 1) naming the command"
+  else
+    fail "install of a spec whose command is missing: exit $RC (want 1, error naming /opt/tend/no-such-program)"
+    evidence <<<"$OUT"
+  fi
+  check "the failed install left nothing behind" no_leftovers ghost || evidence <<<"left: $LEFTOVERS"
+}
+
+flow_dry_run() { # NAME SPEC
+  local n=$1 spec=$2
+  tend install "$spec" --now --dry-run
+  local m missing=()
+  for m in "${BE_DRY_MARKERS[@]}" "name = \"$n\"" "/etc/tend/$n.toml"; do
+    grep -qF -- "$m" <<<"$OUT" || missing+=("$m")
+  done
+  if [ "$RC" = 0 ] && [ ${#missing[@]} -eq 0 ]; then
+    pass "install --dry-run prints the unit, the resolved spec and the commands"
+  else
+    fail "install --dry-run (exit $RC) lacks: $(printf "'%s' " "${missing[@]}")"
+    evidence 100 <<<"$OUT"
+  fi
+  check "install --dry-run changed nothing" no_leftovers "$n" || evidence <<<"left: $LEFTOVERS"
+}
+
+# flow_install_now NAME SPEC PORT: install --now and everything that must then hold.
+flow_install_now() {
+  local n=$1 spec=$2 port=$3 t=$EPOCHREALTIME
+  tend install "$spec" --now
+  if [ "$RC" = 0 ]; then
+    pass "install --now exits 0 in $(_elapsed "$t")s"
+  else
+    fail "install --now exited $RC"; evidence 30 <<<"$OUT"
+    return 1
+  fi
+  # --now waits until the child runs: no waiting needed here
+  check "right after install --now the state file says running with a pid" is_running_state "$n" \
+    || evidence <<<"$(state_json "$n")"
+  check "the init system shows it running" be_running "$n" || evidence <<<"$(be_describe "$n")"
+  check "it is enabled at boot" be_enabled "$n"
+  check "unit $(be_unit "$n") written" in_ct test -f "$(be_unit "$n")"
+  check "resolved spec copied to /etc/tend/$n.toml" in_ct test -f "/etc/tend/$n.toml"
+
+  local js
+  js=$(in_ct "$TEND" status "$n" --json 2>&1)
+  check "tend status $n --json prints one JSON object" jq -e 'type == "object"' <<<"$js" \
+    || evidence 8 <<<"$js"
+  js=$(status_json "$n")
+  local want
+  want=$(jq -n -c --arg n "$n" --arg be "$BE" --arg act "$BE_ACTIVE" \
+    '{name: $n, backend: $be, active: $act, enabled: true, state: "running", drift: false}')
+  if jq -e --argjson w "$want" '. as $s | ($w | to_entries | all(.value == $s[.key]))
+        and (.pid | type == "number" and . > 0) and (.supervisor_pid | type == "number" and . > 0)
+        and (.restarts | type == "number")' <<<"$js" >/dev/null 2>&1; then
+    pass "tend status --json agrees: $(jq -c '{backend, active, enabled, state, pid, supervisor_pid, restarts, drift}' <<<"$js")"
+  else
+    fail "tend status --json disagrees; want $want, pid, supervisor_pid, restarts"
+    evidence <<<"$js"
+  fi
+
+  # the account: a system user with no login shell and no home, and its group
+  local pw uid shell home
+  pw=$(in_ct getent passwd "$n")
+  IFS=: read -r _ _ uid _ _ home shell <<<"$pw"
+  if [ -n "$pw" ] && [ "$uid" -lt 1000 ] && [[ $shell == */nologin || $shell == */false ]] \
+    && ! in_ct test -e "$home"; then
+    pass "user $n created: system uid $uid, shell $shell, no home ($home absent)"
+  else
+    fail "user $n: want a system account, no login shell, no home; got '${pw:-none}'$(in_ct test -e "${home:-/nonexistent}" && echo " (home $home exists)")"
+  fi
+  check "group $n exists" in_ct getent group "$n"
+  check "/var/lib/tend/$n is $n:$n 0750" dir_ok "/var/lib/tend/$n" "$n" \
+    || evidence <<<"$(in_ct stat -c '%U:%G %a %n' "/var/lib/tend/$n" 2>&1)"
+  check "/var/log/tend/$n is $n:$n 0750" dir_ok "/var/log/tend/$n" "$n" \
+    || evidence <<<"$(in_ct stat -c '%U:%G %a %n' "/var/log/tend/$n" 2>&1)"
+
+  # it answers on loopback; it runs as its own user
+  local body
+  if wait_until 5 http "$port" /healthz && body=$(http "$port" /) && [[ $body == "hello from hello-service"* ]]; then
+    pass "HTTP on 127.0.0.1:$port answers: $body"
+  else
+    fail "no HTTP answer on 127.0.0.1:$port"
+  fi
+  SVC_UID=$uid
+  local pid sup
+  pid=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid)
+  if [ -n "$pid" ] && [ "$(uid_of "$pid")" = "$uid" ] && [ -n "$sup" ] && [ "$(uid_of "$sup")" = "$uid" ]; then
+    pass "child $pid and supervisor $sup run as $n (uid $uid)"
+  else
+    fail "child ${pid:-?} uid $(uid_of "${pid:-0}"), supervisor ${sup:-?} uid $(uid_of "${sup:-0}"); want uid $uid ($n)"
+  fi
+}
+
+# flow_reinstall_noop NAME SPEC: the same install again changes nothing.
+flow_reinstall_noop() {
+  local n=$1 spec=$2 unit m1 s1 pid sup
+  unit=$(be_unit "$n")
+  m1=$(mtime "$unit") s1=$(mtime "/etc/tend/$n.toml") pid=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid)
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && grep -q 'nothing to do' <<<"$OUT"; then
+    pass "identical reinstall says 'nothing to do'"
+  else
+    fail "identical reinstall (exit $RC) does not say 'nothing to do'"; evidence <<<"$OUT"
+  fi
+  if [ "$(mtime "$unit")" = "$m1" ] && [ "$(mtime "/etc/tend/$n.toml")" = "$s1" ]; then
+    pass "reinstall left the unit and the installed spec untouched (mtimes)"
+  else
+    fail "reinstall rewrote files: $unit $m1 -> $(mtime "$unit"), /etc/tend/$n.toml $s1 -> $(mtime "/etc/tend/$n.toml")"
+  fi
+  if [ "$(sf "$n" pid)" = "$pid" ] && [ "$(sf "$n" supervisor_pid)" = "$sup" ]; then
+    pass "reinstall did not restart the service"
+  else
+    fail "reinstall restarted the service: child $pid -> $(sf "$n" pid), supervisor $sup -> $(sf "$n" supervisor_pid)"
+  fi
+}
+
+# flow_drift NAME SPEC: a hand-edited unit shows as drift; install puts it back.
+flow_drift() {
+  local n=$1 spec=$2 unit
+  unit=$(be_unit "$n")
+  in_ct sh -c "echo '# edited by hand' >>'$unit'"
+  if [ "$(sj "$n" .drift)" = true ]; then
+    pass "a hand-edited unit shows as drift: true in tend status --json"
+  else
+    fail "a hand-edited unit: drift is '$(sj "$n" .drift)', want true"
+  fi
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && ! grep -q 'nothing to do' <<<"$OUT" && ! in_ct grep -q 'edited by hand' "$unit" \
+    && [ "$(sj "$n" .drift)" = false ] && is_running_state "$n"; then
+    pass "install over the drifted unit rewrites it (drift: false, still running)"
+  else
+    fail "install over the drifted unit (exit $RC): drift $(sj "$n" .drift), state $(sf "$n" state)"; evidence <<<"$OUT"
+  fi
+}
+
+# flow_kill_child NAME PORT: the supervisor restarts a SIGKILLed child.
+flow_kill_child() {
+  local n=$1 port=$2 pid r0 t=$EPOCHREALTIME
+  pid=$(sf "$n" pid) r0=$(sf "$n" restarts)
+  [ -n "$pid" ] || { fail "no child pid to kill"; return 1; }
+  in_ct kill -KILL "$pid"
+  _child_back() { local p; p=$(sf "$n" pid); [ -n "$p" ] && [ "$p" != "$pid" ] && is_running_state "$n" && [ "$(sf "$n" restarts)" -ge $((r0 + 1)) ]; }
+  if wait_until 15 _child_back; then
+    pass "SIGKILL child $pid: supervisor restarted it as $(sf "$n" pid) in $(_elapsed "$t")s, restarts=$(sf "$n" restarts)"
+  else
+    fail "SIGKILL child $pid: not restarted within 15 s"; evidence <<<"$(state_json "$n")"
+  fi
+  check "HTTP answers again after the child restart" wait_until 5 http "$port" /healthz
+}
+
+# flow_kill_supervisor NAME PORT: the init system restarts a SIGKILLed supervisor.
+flow_kill_supervisor() {
+  local n=$1 port=$2 sup pid t=$EPOCHREALTIME
+  sup=$(sf "$n" supervisor_pid) pid=$(sf "$n" pid)
+  [ -n "$sup" ] || { fail "no supervisor pid to kill"; return 1; }
+  in_ct kill -KILL "$sup"
+  _sup_back() {
+    local s; s=$(sf "$n" supervisor_pid)
+    [ -n "$s" ] && [ "$s" != "$sup" ] && in_ct kill -0 "$s" && is_running_state "$n" && be_running "$n"
+  }
+  if wait_until 30 _sup_back; then
+    pass "SIGKILL supervisor $sup: the init system restarted the service in $(_elapsed "$t")s (supervisor $(sf "$n" supervisor_pid), child $(sf "$n" pid))"
+  else
+    fail "SIGKILL supervisor $sup: not back within 30 s"; evidence <<<"$(state_json "$n"; be_describe "$n")"
+  fi
+  _old_child_gone() { ! in_ct kill -0 "$pid"; }
+  check "the old child $pid did not outlive its supervisor" wait_until 5 _old_child_gone
+  check "HTTP answers after the supervisor restart" wait_until 5 http "$port" /healthz
+}
+
+# flow_file_logs NAME PORT: request lines reach the log file and `tend logs`.
+flow_file_logs() {
+  local n=$1 port=$2 f="/var/log/tend/$1/$1.out.log"
+  http "$port" / >/dev/null
+  _in_file() { in_ct grep -q 'GET / 200' "$f"; }
+  check "request lines reach $f" wait_until 5 _in_file || evidence <<<"$(in_ct ls -la "/var/log/tend/$n" 2>&1)"
+  tend logs "$n" -n 20
+  if [ "$RC" = 0 ] && grep -q 'GET / 200' <<<"$OUT"; then
+    pass "tend logs $n -n 20 shows the request lines"
+  else
+    fail "tend logs $n -n 20 (exit $RC) lacks 'GET / 200'"; evidence <<<"$OUT"
+  fi
+}
+
+# flow_stop NAME: graceful stop, no process of the service user left.
+flow_stop() {
+  local n=$1 pid t=$EPOCHREALTIME
+  pid=$(sf "$n" pid)
+  tend stop "$n"
+  [ "$RC" = 0 ] || { fail "tend stop $n exited $RC"; evidence <<<"$OUT"; }
+  if wait_until 15 be_stopped "$n"; then
+    pass "tend stop: the init system shows it stopped after $(_elapsed "$t")s"
+  else
+    fail "tend stop: still not stopped after 15 s"; evidence <<<"$(be_describe "$n")"
+  fi
+  local marker
+  marker=$(in_ct cat "/var/lib/tend/$n/shutdown.marker" 2>/dev/null)
+  if grep -qx "graceful $pid" <<<"$marker"; then
+    pass "the child $pid shut down gracefully (marker: graceful $pid)"
+  else
+    fail "no 'graceful $pid' in the shutdown marker"; evidence <<<"${marker:-(no marker file)}"
+  fi
+  _graceful_logged() { in_ct grep -q 'graceful shutdown (SIGTERM)' "/var/log/tend/$n/$n.out.log"; }
+  check "the log shows 'graceful shutdown (SIGTERM)'" wait_until 2 _graceful_logged
+  check "no process of user $n (uid $SVC_UID) left after stop" wait_until 5 no_procs_of "$SVC_UID" \
+    || evidence <<<"$(in_ct ps -o pid,user,args -u "$SVC_UID")"
+  local js
+  js=$(status_json "$n")
+  if [ "$(jq -r .active <<<"$js")" != "$BE_ACTIVE" ] && [ "$(jq -r .state <<<"$js")" != running ]; then
+    pass "tend status after stop: active=$(jq -r .active <<<"$js"), state=$(jq -r .state <<<"$js")"
+  else
+    fail "tend status after stop still says running"; evidence <<<"$js"
+  fi
+}
+
+# flow_start_restart NAME PORT
+flow_start_restart() {
+  local n=$1 port=$2 sup
+  tend start "$n"
+  if [ "$RC" = 0 ] && is_running_state "$n" && be_running "$n"; then
+    pass "tend start: running again (returns once the child runs)"
+  else
+    fail "tend start (exit $RC): not running at return"; evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+  fi
+  check "HTTP answers after tend start" wait_until 5 http "$port" /healthz
+  sup=$(sf "$n" supervisor_pid)
+  tend restart "$n"
+  if [ "$RC" = 0 ] && is_running_state "$n" && [ "$(sf "$n" supervisor_pid)" != "$sup" ]; then
+    pass "tend restart: a new supervisor ($sup -> $(sf "$n" supervisor_pid)), running"
+  else
+    fail "tend restart (exit $RC): supervisor $sup -> $(sf "$n" supervisor_pid), state $(sf "$n" state)"; evidence <<<"$OUT"
+  fi
+}
+
+# flow_uninstall_purge NAME: nothing left.
+flow_uninstall_purge() {
+  local n=$1
+  tend uninstall "$n" --purge
+  if [ "$RC" = 0 ]; then pass "uninstall --purge exits 0"; else fail "uninstall --purge exited $RC"; evidence <<<"$OUT"; fi
+  check "after uninstall --purge nothing of $n is left (unit, /etc/tend, user, group, dirs)" no_leftovers "$n" \
+    || evidence <<<"left: $LEFTOVERS"
+  check "no process of uid $SVC_UID left after uninstall" no_procs_of "$SVC_UID"
+}
+
+# The whole flow of the issue for the hello spec.
+lifecycle_flow() {
+  local n=hello spec=/opt/tend/hello.toml port=18080
+  if ! has_install; then
+    fail "tend has no 'install' command yet: lifecycle flow not run"
+    return 1
+  fi
+  flow_missing_command
+  flow_dry_run "$n" "$spec"
+  flow_install_now "$n" "$spec" "$port" || return 1
+  if declare -F be_checks_running >/dev/null; then be_checks_running "$n"; fi
+  flow_reinstall_noop "$n" "$spec"
+  flow_drift "$n" "$spec"
+  flow_kill_child "$n" "$port"
+  flow_kill_supervisor "$n" "$port"
+  flow_file_logs "$n" "$port"
+  flow_stop "$n"
+  flow_start_restart "$n" "$port"
+  flow_uninstall_purge "$n"
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# End-to-end: `tend install` under a real OpenRC (Debian bookworm, sysvinit + openrc,
+# in systemd-nspawn). Usage: .ci/e2e/openrc.sh   (root; TEND_BIN_DIR=... for prebuilt)
+# Prints PASS:/FAIL: lines and ends with "N passed, M failed"; exits 1 if any failed.
+# shellcheck source=lib.sh disable=SC2016
+. "$(dirname "$0")/lib.sh"
+
+BE=openrc
+BE_ACTIVE=started
+BE_DRY_MARKERS=("#!/sbin/openrc-run" "supervisor=supervise-daemon" "command=/opt/tend/tend"
+  "command_user=hello:hello" "rc-update add hello default")
+be_unit() { echo "/etc/init.d/$1"; }
+rc_status() { in_ct rc-service "$1" status 2>&1; true; } # exits 3 when stopped
+be_running() { grep -q 'status: started' <<<"$(rc_status "$1")"; }
+be_stopped() { grep -q 'status: stopped' <<<"$(rc_status "$1")"; }
+be_enabled() { in_ct test -L "/etc/runlevels/default/$1"; }
+be_unknown() {
+  ! in_ct test -e "/etc/init.d/$1" && ! in_ct test -L "/etc/runlevels/default/$1" \
+    && ! in_ct test -e "/run/openrc/started/$1" && ! in_ct test -e "/run/supervise-$1.pid"
+}
+be_describe() {
+  rc_status "$1"
+  echo "--- ps"; in_ct ps -eo pid,ppid,user,args 2>&1 | grep -v ' \[' | tail -n 15
+  echo "--- tend.log"; in_ct tail -n 10 "/var/log/tend/$1/tend.log" 2>&1
+}
+
+# (after install --now) supervise-daemon runs the guard, whose child is the supervisor
+be_checks_running() {
+  local n=$1 sup ppid pcomm
+  sup=$(sf "$n" supervisor_pid)
+  ppid=$(in_ct awk '/^PPid:/{print $2}' "/proc/$sup/status" 2>/dev/null)
+  pcomm=$(in_ct ps -o args= -p "$(in_ct ps -o ppid= -p "${ppid:-0}" | tr -d ' ')" 2>/dev/null)
+  if [[ $pcomm == supervise-daemon* ]]; then
+    pass "supervise-daemon -> guard $ppid -> supervisor $sup"
+  else
+    fail "the supervisor $sup's parent ${ppid:-?} is not a child of supervise-daemon (grandparent: '${pcomm:-?}')"
+    evidence <<<"$(in_ct ps -eo pid,ppid,user,args)"
+  fi
+}
+
+e2e_begin openrc
+ensure_host_packages
+ensure_binaries
+ensure_rootfs openrc
+stage_opt_tend
+boot_ct openrc
+lifecycle_flow

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end: `tend install` under a real systemd (Debian bookworm in systemd-nspawn).
+# Usage: .ci/e2e/systemd.sh   (root; TEND_BIN_DIR=... to use prebuilt binaries)
+# Prints PASS:/FAIL: lines and ends with "N passed, M failed"; exits 1 if any failed.
+# shellcheck source=lib.sh disable=SC2016
+. "$(dirname "$0")/lib.sh"
+
+BE=systemd
+BE_ACTIVE=active
+BE_DRY_MARKERS=("[Service]" "ExecStart=/opt/tend/tend run" "User=hello"
+  "systemctl daemon-reload" "systemctl enable hello.service")
+be_unit() { echo "/etc/systemd/system/$1.service"; }
+prop() { in_ct systemctl show -p "$2" --value "$1.service" 2>/dev/null; }
+be_running() {
+  [ "$(in_ct systemctl is-active "$1.service")" = active ] \
+    && grep -q 'Active: active (running)' <<<"$(in_ct systemctl status "$1.service" --no-pager 2>/dev/null)"
+}
+be_stopped() { [ "$(in_ct systemctl is-active "$1.service")" = inactive ]; }
+be_enabled() { [ "$(in_ct systemctl is-enabled "$1.service" 2>/dev/null)" = enabled ]; }
+be_unknown() {
+  [ "$(prop "$1" LoadState)" = not-found ] && [ "$(prop "$1" ActiveState)" = inactive ] \
+    && ! in_ct test -e "/etc/systemd/system/multi-user.target.wants/$1.service"
+}
+be_describe() {
+  in_ct systemctl status "$1.service" --no-pager -n 10 2>&1
+  echo "--- journal"; in_ct journalctl -u "$1.service" --no-pager -n 15 -o short-monotonic 2>&1
+}
+
+# (after install --now) systemd's own view of the guard -> supervisor -> child chain
+be_checks_running() {
+  local n=$1 main sup ppid
+  main=$(prop "$n" MainPID) sup=$(sf "$n" supervisor_pid)
+  ppid=$(in_ct awk '/^PPid:/{print $2}' "/proc/$sup/status" 2>/dev/null)
+  if [ -n "$sup" ] && [ "$main" != 0 ] && [ "$ppid" = "$main" ]; then
+    pass "systemd's MainPID $main is the guard, parent of the supervisor $sup"
+  else
+    fail "MainPID $main is not the supervisor's ($sup) parent ($ppid)"
+  fi
+}
+
+# stdout = "inherit": the supervisor's stdout is the journal
+journal_flow() {
+  local n=hellojournal port=18081
+  has_install || return 0
+  tend install /opt/tend/hellojournal.toml --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  check "$n answers on 127.0.0.1:$port" wait_until 5 http "$port" /healthz
+  http "$port" / >/dev/null
+  _in_journal() { grep -q 'GET / 200' <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager)"; }
+  if wait_until 10 _in_journal; then
+    pass "stdout=inherit: journalctl -u $n shows the request lines"
+  else
+    fail "stdout=inherit: no 'GET / 200' in journalctl -u $n"; evidence <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager -n 15)"
+  fi
+  check "stdout=inherit: no $n.out.log file" bash -c "! nsenter -t $CPID -a test -e /var/log/tend/$n/$n.out.log"
+  tend logs "$n" -n 20
+  if [ "$RC" = 0 ] && grep -q 'GET / 200' <<<"$OUT"; then
+    pass "tend logs $n reads the journal"
+  else
+    fail "tend logs $n (exit $RC) lacks 'GET / 200'"; evidence <<<"$OUT"
+  fi
+  flow_uninstall_purge "$n"
+}
+
+e2e_begin systemd
+ensure_host_packages
+ensure_binaries
+ensure_rootfs systemd
+stage_opt_tend
+boot_ct systemd
+lifecycle_flow
+journal_flow
