@@ -26,15 +26,16 @@ be_describe() {
   echo "--- journal"; in_ct journalctl -u "$1.service" --no-pager -n 15 -o short-monotonic 2>&1
 }
 
-# (after install --now) systemd's own view of the guard -> supervisor -> child chain
+# (after install --now) under systemd the supervisor is the main process itself
+# (`tend run --no-guard`: the cgroup contains the tree), parent of the child
 be_checks_running() {
-  local n=$1 main sup ppid
-  main=$(prop "$n" MainPID) sup=$(sf "$n" supervisor_pid)
-  ppid=$(in_ct awk '/^PPid:/{print $2}' "/proc/$sup/status" 2>/dev/null)
-  if [ -n "$sup" ] && [ "$main" != 0 ] && [ "$ppid" = "$main" ]; then
-    pass "systemd's MainPID $main is the guard, parent of the supervisor $sup"
+  local n=$1 main sup pid ppid
+  main=$(prop "$n" MainPID) sup=$(sf "$n" supervisor_pid) pid=$(sf "$n" pid)
+  ppid=$(in_ct awk '/^PPid:/{print $2}' "/proc/$pid/status" 2>/dev/null)
+  if [ -n "$sup" ] && [ "$main" = "$sup" ] && [ "$ppid" = "$sup" ]; then
+    pass "systemd's MainPID $main is the supervisor (no guard), parent of the child $pid"
   else
-    fail "MainPID $main is not the supervisor's ($sup) parent ($ppid)"
+    fail "MainPID $main, supervisor $sup, child $pid with parent $ppid: want MainPID = supervisor = parent"
   fi
 }
 

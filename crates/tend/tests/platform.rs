@@ -84,11 +84,9 @@ fn systemd_exec_start_parses_back_to_the_run_command() {
             .lines()
             .find_map(|l| l.strip_prefix("ExecStart="))
             .unwrap();
-        assert_eq!(
-            escape::systemd_split(line).unwrap(),
-            layout.run_argv(&s),
-            "{line}"
-        );
+        let argv = tend::platform::systemd::exec_argv(&s, &layout);
+        assert_eq!(escape::systemd_split(line).unwrap(), argv, "{line}");
+        assert_eq!(argv[1..3], ["run", "--no-guard"]);
     }
 }
 

@@ -291,3 +291,15 @@ fn published_schema_is_current() {
         );
     }
 }
+
+#[test]
+fn unrelated_tend_variables_are_not_settings() {
+    // A script's own TEND_BIN or TEND_HOME is nothing like a spec key: ignored.
+    let env = [
+        ("TEND_BIN", "/usr/bin/tend"),
+        ("TEND_HOME", "/x"),
+        ("TEND_LOG__KEEP", "2"),
+    ];
+    let s = &load(ORDERS, &opts(None, &[], &env)).unwrap().services[0];
+    assert_eq!(s.log.keep, 2);
+}

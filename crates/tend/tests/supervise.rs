@@ -611,3 +611,20 @@ fn run_speaks_the_systemd_notify_protocol() {
         "the child must not inherit tend's notify socket: {log}"
     );
 }
+
+#[test]
+fn no_guard_runs_the_supervisor_as_the_process_itself() {
+    let s = Scratch::new();
+    let (spec, pidf, _marker) = graceful_child(&s);
+    let tend = s.spawn(&["run", "--no-guard", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || {
+        pids(&pidf).len() == 1 && s.state("g").is_some()
+    });
+    assert_eq!(
+        s.state("g").unwrap()["supervisor_pid"],
+        tend.pid(),
+        "no guard in between"
+    );
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}

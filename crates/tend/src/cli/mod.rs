@@ -117,6 +117,10 @@ impl SpecArgs {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
+    #[cfg(unix)]
+    if let Some(code) = guard_first() {
+        return ExitCode::from(code);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -163,6 +167,34 @@ pub fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// For `tend run` and `tend up`: split off the guard process (see
+/// [`crate::supervise::sys::fork_guard`]) before anything else happens, so that the
+/// guard holds as little memory as possible — everything after this point (argument
+/// parsing, the spec, the runtime) happens in the supervisor only. `run --no-guard` is
+/// for service managers that contain the process tree themselves (systemd's cgroups).
+#[cfg(unix)]
+fn guard_first() -> Option<u8> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let sub = args.first().and_then(|a| a.to_str());
+    let wants = matches!(sub, Some("run" | "up"))
+        && !args.iter().any(|a| {
+            matches!(
+                a.to_str(),
+                Some("--no-guard" | "--help" | "-h" | "--version" | "-V")
+            )
+        });
+    if !wants {
+        return None;
+    }
+    match crate::supervise::sys::fork_guard() {
+        Ok(()) => None,
+        Err(e) => {
+            eprintln!("error: cannot set up process containment: {e}");
+            Some(exit::ERROR)
+        }
+    }
 }
 
 /// Prints a spec error and returns the matching exit code.

@@ -8,7 +8,7 @@ use clap::Args;
 
 use super::{default_up_file, exit, spec_error, SpecArgs};
 use crate::spec::{start_order, Loaded};
-use crate::supervise::{self, service::Outcome, sys, Options};
+use crate::supervise::{self, service::Outcome, Options};
 
 /// Arguments of `tend run`.
 #[derive(Debug, Args)]
@@ -27,6 +27,10 @@ pub struct RunArgs {
     /// logs/ under the state directory).
     #[arg(long, env = "TEND_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
+    /// No guard process: for service managers that contain the whole process tree
+    /// themselves (systemd's cgroups), so a killed supervisor leaves nothing behind.
+    #[arg(long)]
+    pub no_guard: bool,
 }
 
 /// Arguments of `tend up`.
@@ -116,11 +120,7 @@ pub fn up(a: UpArgs) -> u8 {
 }
 
 fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
-    // Before any thread exists: split off the guard that cleans up if we are killed.
-    if let Err(e) = sys::fork_guard() {
-        eprintln!("error: cannot set up process containment: {e}");
-        return exit::ERROR;
-    }
+    // The guard was split off first thing in main (see `cli::guard_first`).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

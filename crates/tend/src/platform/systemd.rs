@@ -1,10 +1,12 @@
 //! systemd: a `Type=notify` unit that runs `tend run` on the installed spec.
 //!
-//! - The process systemd starts is tend's guard; the supervisor is its child and sends
-//!   `READY=1` once the service's program runs, so `NotifyAccess=all`.
-//! - `KillMode=mixed`: `systemctl stop` sends SIGTERM to the guard only (which forwards
-//!   it, and the supervisor stops the program gracefully); after the timeout, systemd
-//!   SIGKILLs everything left in the cgroup.
+//! - The process systemd starts is tend's supervisor itself (`--no-guard`: the cgroup
+//!   contains the tree, so no guard process is needed); it sends `READY=1` once the
+//!   service's program runs. `NotifyAccess=all` keeps that working if the main pid
+//!   ever is not the sender.
+//! - `KillMode=mixed`: `systemctl stop` sends SIGTERM to the supervisor only, which
+//!   stops the program gracefully; after the timeout, systemd SIGKILLs everything left
+//!   in the cgroup. If the supervisor dies, systemd kills the rest of the cgroup.
 //! - `Restart=on-failure` is a backstop for the supervisor itself; restarting the
 //!   program is tend's job.
 //! - Hardening is on by default, with the service's own directories writable; keys in
@@ -34,10 +36,18 @@ fn under_home(p: &Path) -> bool {
         .any(|h| p.starts_with(h))
 }
 
+/// What `ExecStart=` runs: `tend run --no-guard …`. systemd kills the whole cgroup
+/// when the main process dies, so tend's guard process would only cost memory.
+pub fn exec_argv(spec: &Spec, layout: &Layout) -> Vec<String> {
+    let mut argv = layout.run_argv(spec);
+    argv.insert(2, "--no-guard".into());
+    argv
+}
+
 /// The unit file text.
 pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     let name = spec.name.as_str();
-    let argv = layout.run_argv(spec);
+    let argv = exec_argv(spec, layout);
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     let mut unit: Vec<(String, String)> = vec![
         // Specifiers are expanded in Description too.

@@ -134,7 +134,7 @@ pub(crate) fn did_you_mean<'a>(
 }
 
 /// Levenshtein distance, counting characters.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 use toml::{Table, Value};
 
-use super::error::{did_you_mean, Diagnostic, Location, SpecError};
+use super::error::{did_you_mean, edit_distance, Diagnostic, Location, SpecError};
 use super::model::{ServiceSet, Spec};
 
 /// Environment variables that configure tend itself, never spec keys.
@@ -23,6 +23,25 @@ const RESERVED_ENV: &[&str] = &[
     "TEND_STATE_DIR",
     "TEND_LOG_DIR",
     "TEND_COLOR",
+];
+
+/// The top-level keys of a service spec (kept in step with the schema by a test).
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "name",
+    "display_name",
+    "description",
+    "command",
+    "args",
+    "working_dir",
+    "env",
+    "env_file",
+    "user",
+    "group",
+    "depends_on",
+    "restart",
+    "stop",
+    "log",
+    "systemd",
 ];
 
 /// Where the settings come from, beyond the file.
@@ -144,11 +163,18 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
         }
     }
 
-    let overrides = parse_overrides(opts, &mut sources, &mut diags);
     let names: Vec<Option<String>> = services
         .iter()
         .map(|(_, t)| t.get("name").and_then(Value::as_str).map(str::to_string))
         .collect();
+    // What a `TEND_*` variable must start with to be a setting: a key of the spec, or
+    // in a `[[service]]` file a service name.
+    let firsts: Vec<String> = if multi {
+        names.iter().flatten().map(|n| env_key(n)).collect()
+    } else {
+        TOP_KEYS.iter().map(|k| k.to_string()).collect()
+    };
+    let overrides = parse_overrides(opts, &firsts, &mut sources, &mut diags);
     if multi {
         for o in &overrides {
             let target = o.keys.first().map(String::as_str).unwrap_or("");
@@ -445,6 +471,7 @@ fn env_key(name: &str) -> String {
 
 fn parse_overrides(
     opts: &LoadOptions,
+    firsts: &[String],
     sources: &mut Vec<SourceText>,
     diags: &mut Vec<Diagnostic>,
 ) -> Vec<Override> {
@@ -477,6 +504,15 @@ fn parse_overrides(
                         .into(),
                 ),
             });
+            continue;
+        }
+        // A variable that starts with no setting's name, nor nearly one, is somebody
+        // else's (TEND_HOME, a script's TEND_BIN): not ours to reject.
+        let first = keys[0].as_str();
+        // A typo is one edit away (two in a long word): TEND_RESTRT__POLICY is an error
+        // with a suggestion, TEND_HOME is not ours.
+        let near = |f: &String| edit_distance(first, f) <= if first.len() >= 7 { 2 } else { 1 };
+        if !firsts.iter().any(near) {
             continue;
         }
         out.push(Override::new(sources, origin, keys, v, true));
@@ -809,4 +845,23 @@ fn find_span(
         }
     }
     span
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn top_keys_match_the_schema() {
+        let schema = super::schema();
+        let mut props: Vec<String> = schema["oneOf"][0]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| *k != "profile")
+            .cloned()
+            .collect();
+        props.sort();
+        let mut keys: Vec<String> = super::TOP_KEYS.iter().map(|k| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(keys, props);
+    }
 }
