@@ -686,6 +686,15 @@ pub fn start_and_wait(
 ) -> Result<crate::supervise::state::Status, String> {
     let state_file = crate::supervise::state::state_path(&layout.state_dir(name), name);
     let before = crate::supervise::state::read_one(&state_file).ok();
+    if verb == Verb::Start {
+        if let Some(s) = before.as_ref().filter(|s| {
+            s.state == crate::supervise::state::State::Running
+                && sys::alive(s.supervisor_pid as i32)
+        }) {
+            // Already running: starting it is a no-op, and nothing new will be reported.
+            return Ok(s.clone());
+        }
+    }
     backend.control(name, verb).run()?;
     let deadline = std::time::Instant::now() + timeout;
     loop {

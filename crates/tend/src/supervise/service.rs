@@ -126,6 +126,7 @@ pub async fn run_service(
         }
     };
 
+    let mut control_open = true;
     let mut phase = start(
         &setup,
         &reaper,
@@ -207,13 +208,16 @@ pub async fn run_service(
                         report(&mut status, State::Stopping, format!("did not stop within {}; sent SIGKILL to the process tree", spec.stop.timeout));
                         Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after }
                     }
-                    c = control.recv() => match c {
-                        // A second stop while stopping: no reason to wait any longer.
-                        Some(Control::Stop) | None if !killed && restart_after => {
+                    c = control.recv(), if control_open => match c {
+                        // A stop during a restart's stop: do not start it again.
+                        Some(Control::Stop) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false },
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { pid, started, exit, deadline, killed, restart_after } }
+                        Some(Control::Restart) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after },
+                        // Nobody can send commands any more: just finish stopping.
+                        None => {
+                            control_open = false;
                             Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false }
                         }
-                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { pid, started, exit, deadline, killed, restart_after } }
-                        _ => Phase::Stopping { pid, started, exit, deadline, killed, restart_after },
                     }
                 }
             }
