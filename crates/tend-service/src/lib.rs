@@ -12,6 +12,21 @@
 //!   socket hand-over work on Linux only; on other platforms there is never a notifier
 //!   and the protocol's pure encoding and parsing functions remain available.
 //!
-//! The Windows service control manager (SCM) side comes later, in its own module.
+//! - [`cmdline`]: Windows command-line quoting and splitting (pure, every platform):
+//!   how a service's `binPath` and a child's command line are built so Windows programs
+//!   read back exactly the intended arguments.
+//! - `windows` (Windows only): the service control manager (SCM) side: run under the
+//!   service dispatcher, and install or uninstall a service through the SCM API.
 
+pub mod cmdline;
 pub mod systemd;
+#[cfg(windows)]
+pub mod windows;
+
+// The pure half of the Windows module (service definitions and the comparison that
+// makes `install` idempotent) is also compiled into the tests on other platforms, so
+// ordinary Linux CI runs its unit tests.
+#[cfg(all(test, not(windows)))]
+#[allow(dead_code)]
+#[path = "windows/def.rs"]
+mod windows_def;

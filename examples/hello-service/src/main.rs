@@ -6,12 +6,18 @@
 //! graceful shutdown on SIGTERM/SIGINT (Ctrl-C on Windows) that finishes
 //! in-flight requests within tend's stop timeout and exits 0. This file
 //! wires configuration, the accept loop and shutdown together.
+//!
+//! On Windows it can also install itself as a native service and run under
+//! the service control manager (`winsvc.rs`, through `tend-service`): the
+//! same accept loop, with the SCM's stop request in place of Ctrl-C.
 
 mod config;
 mod http;
 mod log;
 mod server;
 mod shutdown;
+#[cfg(windows)]
+mod winsvc;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -29,41 +35,81 @@ use shutdown::Shutdown;
 const GRACE: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let config = match config::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
-        Ok(Command::Run(config)) => config,
-        Ok(Command::Help) => {
-            log::out(format_args!("{}", config::USAGE));
-            return ExitCode::SUCCESS;
-        }
+    let command = match config::parse(std::env::args_os().skip(1), |name| std::env::var_os(name)) {
+        Ok(command) => command,
         Err(e) => {
             log::err(format_args!("hello-service: {e}"));
             return ExitCode::from(64);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    match runtime {
-        Ok(runtime) => runtime.block_on(run(config)),
-        Err(e) => {
-            log::err(format_args!("hello-service: cannot start runtime: {e}"));
-            ExitCode::FAILURE
+    match command {
+        Command::Run(config) => console(config),
+        Command::Help => {
+            log::out(format_args!("{}", config::USAGE));
+            ExitCode::SUCCESS
+        }
+        #[cfg(windows)]
+        Command::Install(install) => winsvc::install(&install),
+        #[cfg(windows)]
+        Command::Uninstall { name } => winsvc::uninstall(&name),
+        #[cfg(windows)]
+        Command::RunService { name, config } => winsvc::run_service(&name, config),
+        #[cfg(not(windows))]
+        Command::Install(_) | Command::Uninstall { .. } | Command::RunService { .. } => {
+            log::err(format_args!(
+                "hello-service: install, uninstall and run-service are only available on Windows"
+            ));
+            ExitCode::from(64)
         }
     }
 }
 
-async fn run(config: Config) -> ExitCode {
-    let pid = std::process::id();
-    // Handlers first: a stop signal right after the startup line is graceful.
-    let mut shutdown = match Shutdown::install() {
-        Ok(shutdown) => shutdown,
-        Err(e) => {
-            log::err(format_args!(
-                "hello-service: cannot install signal handlers: {e}"
-            ));
-            return ExitCode::FAILURE;
-        }
+/// Runs in the foreground until SIGTERM/SIGINT (Ctrl-C on Windows).
+fn console(config: Config) -> ExitCode {
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(code) => return ExitCode::from(code),
     };
+    runtime.block_on(async {
+        // Handlers first: a stop signal right after the startup line is graceful.
+        let shutdown = match Shutdown::install() {
+            Ok(shutdown) => shutdown,
+            Err(e) => {
+                log::err(format_args!(
+                    "hello-service: cannot install signal handlers: {e}"
+                ));
+                return ExitCode::FAILURE;
+            }
+        };
+        ExitCode::from(serve(config, shutdown, Hooks::default()).await)
+    })
+}
+
+/// The single-threaded tokio runtime everything runs on, or exit code 1.
+fn runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            log::err(format_args!("hello-service: cannot start runtime: {e}"));
+            1
+        })
+}
+
+/// What the service manager the process runs under wants to hear (nothing in a
+/// console or under tend; the SCM's status reports on Windows).
+#[derive(Default)]
+struct Hooks {
+    /// Called once the listener is bound.
+    ready: Option<Box<dyn FnOnce()>>,
+    /// Called about every second while in-flight requests finish after a stop.
+    draining: Option<Box<dyn Fn()>>,
+}
+
+/// Serves until `shutdown` fires, then shuts down gracefully; returns the exit
+/// code (0, or 1 when it cannot listen or write the marker).
+async fn serve(config: Config, mut shutdown: Shutdown, hooks: Hooks) -> u8 {
+    let pid = std::process::id();
     let listener = match TcpListener::bind(&config.listen).await {
         Ok(listener) => listener,
         Err(e) => {
@@ -71,7 +117,7 @@ async fn run(config: Config) -> ExitCode {
                 "hello-service: cannot listen on {}: {e}",
                 config.listen
             ));
-            return ExitCode::FAILURE;
+            return 1;
         }
     };
     let addr = listener
@@ -80,6 +126,9 @@ async fn run(config: Config) -> ExitCode {
     log::out(format_args!(
         "hello-service listening on {addr} (pid {pid})"
     ));
+    if let Some(ready) = hooks.ready {
+        ready();
+    }
 
     let mut connections = JoinSet::new();
     let signal = loop {
@@ -104,8 +153,18 @@ async fn run(config: Config) -> ExitCode {
     log::out(format_args!(
         "hello-service: {signal} received, finishing in-flight requests"
     ));
+    let progress = async {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Some(draining) = &hooks.draining {
+                draining();
+            }
+        }
+    };
     tokio::select! {
         _ = async { while connections.join_next().await.is_some() {} } => {}
+        _ = progress => {}
         _ = tokio::time::sleep(GRACE) => {
             log::err(format_args!(
                 "hello-service: connections still open after {GRACE:?}; dropping them"
@@ -124,10 +183,10 @@ async fn run(config: Config) -> ExitCode {
                 "hello-service: cannot write shutdown marker {}: {e}",
                 marker.display()
             ));
-            return ExitCode::FAILURE;
+            return 1;
         }
     }
-    ExitCode::SUCCESS
+    0
 }
 
 /// Appends `"graceful <pid>\n"` to `path`, creating it if needed.

@@ -3,7 +3,9 @@
 //! SIGTERM (what tend and most supervisors send) and SIGINT on Unix; Ctrl-C
 //! on Windows. Handlers are installed up front by [`Shutdown::install`], so
 //! a signal that arrives as soon as the service reports it is listening is
-//! already caught rather than killing the process.
+//! already caught rather than killing the process. Under the Windows service
+//! control manager the stop requests come from the SCM instead
+//! ([`Shutdown::from_service`]).
 
 use std::io;
 
@@ -14,7 +16,14 @@ pub struct Shutdown {
     #[cfg(unix)]
     int: tokio::signal::unix::Signal,
     #[cfg(windows)]
-    ctrl_c: tokio::signal::windows::CtrlC,
+    source: WindowsSource,
+}
+
+#[cfg(windows)]
+enum WindowsSource {
+    CtrlC(tokio::signal::windows::CtrlC),
+    /// Names of the SCM's stop requests, forwarded from its control handler.
+    Service(tokio::sync::mpsc::UnboundedReceiver<&'static str>),
 }
 
 impl Shutdown {
@@ -31,12 +40,20 @@ impl Shutdown {
         #[cfg(windows)]
         {
             Ok(Shutdown {
-                ctrl_c: tokio::signal::windows::ctrl_c()?,
+                source: WindowsSource::CtrlC(tokio::signal::windows::ctrl_c()?),
             })
         }
         #[cfg(not(any(unix, windows)))]
         {
             Ok(Shutdown {})
+        }
+    }
+
+    /// Stop requests from the Windows service control manager, by name.
+    #[cfg(windows)]
+    pub fn from_service(requests: tokio::sync::mpsc::UnboundedReceiver<&'static str>) -> Self {
+        Shutdown {
+            source: WindowsSource::Service(requests),
         }
     }
 
@@ -51,8 +68,17 @@ impl Shutdown {
         }
         #[cfg(windows)]
         {
-            self.ctrl_c.recv().await;
-            "Ctrl-C"
+            match &mut self.source {
+                WindowsSource::CtrlC(ctrl_c) => {
+                    ctrl_c.recv().await;
+                    "Ctrl-C"
+                }
+                // A closed channel means the SCM is gone: stop as well.
+                WindowsSource::Service(requests) => requests
+                    .recv()
+                    .await
+                    .unwrap_or("service control manager gone"),
+            }
         }
         #[cfg(not(any(unix, windows)))]
         {

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Cross-builds the Windows binaries the Wine suite runs, with Debian's cargo and
+# -Zbuild-std (see env.sh for why):
+#   - hello-service.exe (the self-installing service) and argv-roundtrip.exe (the
+#     command-line probe) for x86_64-win7-windows-gnu, which runs under Wine 8;
+#   - a check that tend-service also compiles (and documents) for
+#     x86_64-pc-windows-gnu, the release target.
+# Warnings fail the build (RUSTFLAGS=-Dwarnings): clippy is not part of Debian's
+# toolchain, so a warning-free cross build is the Windows lint gate.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$WINE_ROOT"
+
+t0=$(date +%s)
+export RUSTFLAGS="-Dwarnings"
+common=(-Zbuild-std=std,panic_abort --release --locked)
+
+echo "==> build hello-service.exe and argv-roundtrip.exe ($WIN_TARGET)"
+"$WIN_CARGO" build "${common[@]}" --target "$WIN_TARGET" \
+  -p hello-service --bin hello-service
+"$WIN_CARGO" build "${common[@]}" --target "$WIN_TARGET" \
+  -p tend-service --example argv-roundtrip
+
+echo "==> check tend-service ($RELEASE_TARGET, the release target)"
+"$WIN_CARGO" check "${common[@]}" --target "$RELEASE_TARGET" \
+  -p tend-service --lib --examples
+
+echo "==> docs of tend-service ($RELEASE_TARGET; broken intra-doc links fail)"
+RUSTDOC=/usr/bin/rustdoc RUSTDOCFLAGS="-Dwarnings" "$WIN_CARGO" doc "${common[@]}" \
+  --target "$RELEASE_TARGET" -p tend-service --no-deps
+
+ls -l "$WIN_OUT/hello-service.exe" "$WIN_OUT/examples/argv-roundtrip.exe"
+echo "build done in $(( $(date +%s) - t0 ))s"
