@@ -455,7 +455,7 @@ fn env_cwd_and_env_file_reach_the_child() {
         "{log}"
     );
     assert!(
-        stderr(&out).contains("readable by group or others"),
+        stderr(&out).contains("readable by everyone"),
         "secrets file warning: {}",
         stderr(&out)
     );
@@ -627,4 +627,38 @@ fn no_guard_runs_the_supervisor_as_the_process_itself() {
     );
     tend.signal(libc::SIGTERM);
     assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}
+
+#[test]
+fn up_does_not_wait_forever_on_a_dependency_that_never_started() {
+    let s = Scratch::new();
+    let fx = q(&fixture_bin());
+    // c never runs: its interpreter does not exist, so exec fails.
+    let broken = s.path("broken.sh");
+    std::fs::write(&broken, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&broken, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = q(&broken);
+    let text = format!(
+        "[[service]]\nname = \"c\"\ncommand = {c}\nrestart = {{ policy = \"never\" }}\n\n\
+         [[service]]\nname = \"b\"\ncommand = {fx}\nargs = [\"--hang\"]\ndepends_on = [\"c\"]\n\n\
+         [[service]]\nname = \"a\"\ncommand = {fx}\nargs = [\"--hang\"]\ndepends_on = [\"b\"]\n\n\
+         [[service]]\nname = \"indep\"\ncommand = {fx}\nargs = [\"--hang\"]\n"
+    );
+    let file = s.spec("tend.toml", &text);
+    let tend = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "the independent service to run", || {
+        s.state("indep").is_some_and(|st| st["state"] == "running")
+    });
+    tend.signal(libc::SIGINT);
+    let out = tend.wait(10 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: b: not started: dependency `c` is failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tend: a: not started: dependency `b` is failed"),
+        "{err}"
+    );
+    assert_eq!(code(&out), 3, "services failed");
 }

@@ -31,7 +31,7 @@ pub fn check(a: CheckArgs) -> u8 {
     // The spec is valid; whether its program exists is a fact about this machine, so a
     // warning (run and install refuse to start it).
     #[cfg(unix)]
-    for s in &loaded.services {
+    for s in loaded.services.iter().filter(|_| !a.quiet) {
         let base = crate::supervise::prepare::spec_base(&loaded.path);
         let path = s
             .env

@@ -139,6 +139,9 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         copy.then_some(current.as_path()),
     )?;
 
+    for w in install::unreachable(&spec) {
+        eprintln!("warning: {w}");
+    }
     let mut out = std::io::stdout();
     if a.dry_run {
         println!("dry run: installing `{name}` ({}) would:", backend.name());
@@ -179,6 +182,8 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
             Duration::from_secs(30),
         ) {
             eprintln!("error: {e}");
+            // The logs go with the rollback: show them first.
+            show_log_tail(&layout, &spec);
             if !plan.existed {
                 applied.rollback(&mut out);
                 return Err(format!("`{name}` was not installed"));
@@ -209,8 +214,35 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Prints the last lines of the service's logs (why a first start failed).
+fn show_log_tail(layout: &Layout, spec: &crate::spec::Spec) {
+    let dir = layout.log_dir(spec);
+    for file in [
+        format!("{}.err.log", spec.name),
+        format!("{}.out.log", spec.name),
+        "tend.log".to_string(),
+    ] {
+        let path = dir.join(&file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        eprintln!("--- last lines of {}:", path.display());
+        for l in &lines[lines.len().saturating_sub(10)..] {
+            eprintln!("    {l}");
+        }
+    }
+}
+
 /// `tend uninstall`.
 pub fn uninstall(a: UninstallArgs) -> u8 {
+    if let Err(e) = crate::spec::ServiceName::new(&a.name) {
+        eprintln!("error: {e}");
+        return exit::ERROR;
+    }
     let layout = Layout::system(PathBuf::new());
     let record = install::read_record(&layout, &a.name);
     let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();

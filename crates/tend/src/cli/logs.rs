@@ -127,8 +127,13 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
         0
     };
     let mut out = std::io::stdout();
-    let _ = out.write_all(&buf[skip..]);
-    let _ = out.flush();
+    if out
+        .write_all(&buf[skip..])
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        return exit::OK;
+    }
     if !follow {
         return exit::OK;
     }
@@ -140,7 +145,9 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
         if let Ok(m) = std::fs::metadata(path) {
             if m.ino() != ino {
                 if let Ok(nf) = std::fs::File::open(path) {
-                    drain(&mut f, &mut out);
+                    if drain(&mut f, &mut out).is_none() {
+                        return exit::OK;
+                    }
                     f = nf;
                     ino = m.ino();
                     pos = 0;
@@ -148,14 +155,18 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
             }
         }
         let _ = f.seek(SeekFrom::Start(pos));
-        pos += drain(&mut f, &mut out);
+        match drain(&mut f, &mut out) {
+            Some(n) => pos += n,
+            None => return exit::OK,
+        }
     }
 }
 
-fn drain(f: &mut std::fs::File, out: &mut impl Write) -> u64 {
+/// Copies what is new in `f` to `out`; `None` when `out` is gone (`| head`).
+fn drain(f: &mut std::fs::File, out: &mut impl Write) -> Option<u64> {
     let mut chunk = Vec::new();
     let n = f.read_to_end(&mut chunk).unwrap_or(0);
-    let _ = out.write_all(&chunk);
-    let _ = out.flush();
-    n as u64
+    out.write_all(&chunk).ok()?;
+    out.flush().ok()?;
+    Some(n as u64)
 }

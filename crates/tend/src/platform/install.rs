@@ -17,10 +17,15 @@ use crate::supervise::sys;
 pub struct InstallRecord {
     /// The backend it was installed with.
     pub backend: String,
-    /// Whether tend created the service's user (and so may delete it on purge).
-    pub created_user: bool,
-    /// Whether tend created the service's group.
-    pub created_group: bool,
+    /// The user tend created (and so may delete on purge); none if it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_user: Option<String>,
+    /// The group tend created; none if it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_group: Option<String>,
+    /// Directories tend created outside its own per-service ones (a custom `log.dir`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<PathBuf>,
     /// The tend binary the service runs.
     pub tend_bin: PathBuf,
     /// The files the backend wrote.
@@ -173,19 +178,88 @@ pub fn normalize(p: &Path) -> PathBuf {
     out
 }
 
-/// Where the service will find tend: this binary if every directory on its path and
-/// the file itself are accessible to others, else a copy in `/usr/local/bin`.
+/// Where the service will find tend: this binary, if it lives somewhere only root can
+/// change (root-owned, not group- or world-writable, all the way up) and outside the
+/// places a unit hides or empties (temporary and home directories); else a copy in
+/// `/usr/local/bin`.
 pub fn tend_location(current: &Path) -> (PathBuf, bool) {
-    let reachable = current
-        .ancestors()
-        .skip(1)
-        .all(|d| d.metadata().is_ok_and(|m| m.mode() & 0o001 != 0))
-        && current.metadata().is_ok_and(|m| m.mode() & 0o001 != 0);
-    if reachable {
+    let hidden = [
+        "/tmp",
+        "/var/tmp",
+        "/dev/shm",
+        "/home",
+        "/root",
+        "/run/user",
+    ];
+    let safe = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0 && m.mode() & 0o001 != 0)
+    };
+    let ok = !hidden.iter().any(|h| current.starts_with(h))
+        && safe(current)
+        && current.ancestors().skip(1).all(safe);
+    if ok {
         (current.to_path_buf(), false)
     } else {
         (PathBuf::from("/usr/local/bin/tend"), true)
     }
+}
+
+/// Whether the account `(uid, gid)` can reach `path` with access `need` on the file
+/// itself (4 read, 1 execute) and search permission on every directory above it, from
+/// the permission bits alone (root needs nothing; supplementary groups are ignored).
+pub fn reachable_by(path: &Path, uid: Option<u32>, gid: Option<u32>, need: u32) -> bool {
+    if uid == Some(0) {
+        return true;
+    }
+    let allows = |p: &Path, bits: u32| {
+        p.metadata().is_ok_and(|m| {
+            let mode = m.mode();
+            (Some(m.uid()) == uid && mode & (bits << 6) == bits << 6)
+                || (Some(m.gid()) == gid && mode & (bits << 3) == bits << 3)
+                || mode & bits == bits
+        })
+    };
+    allows(path, need) && path.ancestors().skip(1).all(|d| allows(d, 1))
+}
+
+/// What the service's account will not be able to reach: one line each.
+pub fn unreachable(spec: &Spec) -> Vec<String> {
+    let Some(user) = spec.user.as_deref().filter(|u| *u != "root") else {
+        return Vec::new();
+    };
+    let creds = sys::lookup_credentials(user, spec.group.as_deref()).ok();
+    let uid = creds.as_ref().map(|c| c.uid);
+    let gid = creds
+        .as_ref()
+        .map(|c| c.gid)
+        .or_else(|| sys::lookup_group(spec.group.as_deref().unwrap_or(user)).ok());
+    let mut out = Vec::new();
+    let path_var = spec
+        .env
+        .get("PATH")
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    if let Ok(cmd) = sys::resolve_command(&spec.command, Path::new("/"), path_var.as_deref()) {
+        if !reachable_by(&cmd, uid, gid, 1) {
+            out.push(format!(
+                "`{user}` cannot run {} (check the permissions of it and of every folder above it)",
+                cmd.display()
+            ));
+        }
+    }
+    if let Some(f) = &spec.env_file {
+        if !reachable_by(f, uid, gid, 4) {
+            out.push(format!(
+                "`{user}` cannot read env_file {}: make it `chown root:{} {}; chmod 640 {}`",
+                f.display(),
+                spec.group.as_deref().unwrap_or(user),
+                f.display(),
+                f.display()
+            ));
+        }
+    }
+    out
 }
 
 fn user_exists(name: &str) -> bool {
@@ -223,32 +297,52 @@ pub fn plan_install(
         tend_bin: layout.tend_bin.clone(),
         ..Default::default()
     };
+    // What tend created before stays tend's, as long as it still exists.
     if let Some(p) = &previous {
-        record.created_user = p.created_user;
-        record.created_group = p.created_group;
+        record.created_user = p.created_user.clone().filter(|u| user_exists(u));
+        record.created_group = p.created_group.clone().filter(|g| group_exists(g));
+        record.created_dirs = p.created_dirs.clone();
     }
     let owner = match spec.user.as_deref().filter(|u| *u != "root") {
         Some(u) => {
             let g = spec.group.clone().unwrap_or_else(|| u.to_string());
-            if spec.group.is_some() && !group_exists(&g) {
+            let group_missing = !group_exists(&g);
+            if spec.group.is_some() && group_missing {
                 steps.push(Step::CreateGroup(g.clone()));
-                record.created_group = true;
+                record.created_group = Some(g.clone());
             }
             if !user_exists(u) {
                 steps.push(Step::CreateUser {
                     name: u.into(),
                     group: g.clone(),
                 });
-                record.created_user = true;
-                if spec.group.is_none() {
-                    record.created_group = true;
+                record.created_user = Some(u.to_string());
+                if spec.group.is_none() && group_missing {
+                    // useradd --user-group creates it alongside.
+                    record.created_group = Some(g.clone());
                 }
             }
             Some((u.to_string(), g))
         }
         None => None,
     };
-    for dir in [layout.state_dir(name), layout.log_dir(spec)] {
+    // A custom log.dir may be shared (`/var/log`): create it if missing, never take
+    // over one that exists.
+    if let Some(custom) = &spec.log.dir {
+        if !custom.exists() {
+            steps.push(Step::CreateDir {
+                path: custom.clone(),
+                owner: owner.clone(),
+                mode: 0o750,
+            });
+            record.created_dirs.push(custom.clone());
+        }
+    }
+    let own_dirs = [
+        Some(layout.state_dir(name)),
+        spec.log.dir.is_none().then(|| layout.log_dir(spec)),
+    ];
+    for dir in own_dirs.into_iter().flatten() {
         let ok = dir.metadata().is_ok_and(|m| {
             m.is_dir()
                 && m.mode() & 0o7777 == 0o750
@@ -484,9 +578,9 @@ fn run_undo(u: &Undo) -> Result<(), String> {
             path,
             old: Some((bytes, mode)),
         } => {
-            std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
-                .map_err(|e| e.to_string())
+            let owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
+            crate::supervise::state::write_atomic_as(path, bytes, *mode, owner)
+                .map_err(|e| format!("{}: {e}", path.display()))
         }
         Undo::Restore { path, old: None } => {
             std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
@@ -611,22 +705,29 @@ pub fn plan_uninstall(
     }
     steps.extend(backend.forget(name).into_iter().map(UninstallStep::Run));
     if purge {
-        let mut dirs = vec![layout.state_dir(name)];
-        dirs.push(spec.map_or_else(|| layout.log_root.join(name), |s| layout.log_dir(s)));
+        // tend's own directories, and others only if tend created them.
+        let mut dirs = vec![layout.state_dir(name), layout.log_root.join(name)];
+        if let Some(r) = &record {
+            dirs.extend(r.created_dirs.iter().cloned());
+        }
         for d in dirs {
-            if d.exists() {
+            if d.exists()
+                && !steps
+                    .iter()
+                    .any(|s| matches!(s, UninstallStep::RemoveTree(p) if *p == d))
+            {
                 steps.push(UninstallStep::RemoveTree(d));
             }
         }
-        if let (Some(r), Some(s)) = (&record, spec) {
-            let user = s.user.clone().unwrap_or_else(|| name.to_string());
-            if r.created_user && user_exists(&user) {
-                steps.push(UninstallStep::DeleteUser(user.clone()));
-            }
-            let group = s.group.clone().unwrap_or(user);
-            if r.created_group {
-                steps.push(UninstallStep::DeleteGroup(group));
-            }
+        if let Some(u) = record
+            .as_ref()
+            .and_then(|r| r.created_user.clone())
+            .filter(|u| user_exists(u))
+        {
+            steps.push(UninstallStep::DeleteUser(u));
+        }
+        if let Some(g) = record.as_ref().and_then(|r| r.created_group.clone()) {
+            steps.push(UninstallStep::DeleteGroup(g));
         }
     }
     steps
@@ -720,5 +821,61 @@ pub fn start_and_wait(
             return Err(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs()));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tend_is_copied_from_places_a_unit_hides_or_others_can_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("tend");
+        std::fs::write(&bin, b"x").unwrap();
+        assert_eq!(
+            tend_location(&bin),
+            (PathBuf::from("/usr/local/bin/tend"), true),
+            "under /tmp"
+        );
+        // /bin/sh is root-owned, not writable by others, all the way up.
+        let sh = Path::new("/bin/sh").canonicalize().unwrap();
+        if sh.metadata().unwrap().uid() == 0 {
+            assert_eq!(tend_location(&sh), (sh.clone(), false));
+        }
+    }
+
+    #[test]
+    fn reachability_from_permission_bits() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("secret.env");
+        std::fs::write(&f, b"A=1").unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let me = std::fs::metadata(&f).unwrap();
+        assert!(
+            reachable_by(&f, Some(me.uid()), Some(me.gid()), 4),
+            "its owner"
+        );
+        assert!(!reachable_by(&f, Some(4242), Some(4242), 4), "a stranger");
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).unwrap();
+        assert!(reachable_by(&f, Some(4242), Some(me.gid()), 4), "its group");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(
+            !reachable_by(&f, Some(4242), Some(me.gid()), 4),
+            "the folder above is closed"
+        );
+    }
+
+    #[test]
+    fn normalize_is_lexical() {
+        assert_eq!(
+            normalize(Path::new("/a/b/../c/./d")),
+            PathBuf::from("/a/c/d")
+        );
+        assert_eq!(
+            normalize(Path::new("/work/x/../../target/t")),
+            PathBuf::from("/target/t")
+        );
     }
 }

@@ -90,13 +90,12 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
         set("User", u.into());
         set("Group", spec.group.clone().unwrap_or_else(|| u.to_string()));
     }
-    set(
-        "WorkingDirectory",
-        spec.working_dir.as_ref().map_or_else(
-            || layout.state_dir(name).display().to_string(),
-            |d| d.display().to_string(),
-        ),
+    // Specifiers are expanded here too; the path has no control characters (validated).
+    let dir = spec.working_dir.as_ref().map_or_else(
+        || layout.state_dir(name).display().to_string(),
+        |d| d.display().to_string(),
     );
+    set("WorkingDirectory", dir.replace('%', "%%"));
     set("Restart", "on-failure".into());
     set("RestartSec", "2s".into());
     set("KillMode", "mixed".into());

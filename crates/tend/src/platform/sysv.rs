@@ -49,6 +49,7 @@ NAME={name_q}
 DAEMON={daemon}
 PIDFILE=/run/tend-$NAME.pid
 LOG={log}
+export LOG
 
 case "$1" in
   start)

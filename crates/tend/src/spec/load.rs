@@ -44,6 +44,9 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "systemd",
 ];
 
+/// The top-level keys that hold tables.
+const TABLE_KEYS: &[&str] = &["env", "restart", "stop", "log", "systemd"];
+
 /// Where the settings come from, beyond the file.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
@@ -112,14 +115,16 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             ));
         }
         match table.get("service") {
-            Some(Value::Array(items)) if items.iter().all(Value::is_table) => items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| {
-                    v.as_table()
-                        .map(|t| (vec![Seg::Key("service".into()), Seg::Index(i)], t.clone()))
-                })
-                .collect(),
+            Some(Value::Array(items)) if !items.is_empty() && items.iter().all(Value::is_table) => {
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, v)| {
+                        v.as_table()
+                            .map(|t| (vec![Seg::Key("service".into()), Seg::Index(i)], t.clone()))
+                    })
+                    .collect()
+            }
             _ => {
                 diags.push(diag_at(
                     &sources,
@@ -178,6 +183,14 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
     if multi {
         for o in &overrides {
             let target = o.keys.first().map(String::as_str).unwrap_or("");
+            if o.keys.len() < 2 && !o.from_env {
+                diags.push(Diagnostic {
+                    message: format!("override `{}` names a service but no setting", o.keys.join(".")),
+                    location: Some(Location { origin: sources[o.source].origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 }),
+                    help: Some(format!("in a `[[service]]` file write SERVICE.KEY=VALUE, e.g. `{target}.restart.policy=always`")),
+                });
+                continue;
+            }
             if !names
                 .iter()
                 .any(|n| n.as_deref() == Some(target) || env_match(o, n))
@@ -483,7 +496,8 @@ fn parse_overrides(
         .collect();
     env.sort();
     for (k, v) in env {
-        let origin = format!("environment variable {k}={v}");
+        // The value is not echoed: it may be a secret.
+        let origin = format!("environment variable {k}");
         let mut keys: Vec<String> = Vec::new();
         let mut in_env_table = false;
         for part in k["TEND_".len()..].split("__") {
@@ -513,6 +527,11 @@ fn parse_overrides(
         // with a suggestion, TEND_HOME is not ours.
         let near = |f: &String| edit_distance(first, f) <= if first.len() >= 7 { 2 } else { 1 };
         if !firsts.iter().any(near) {
+            continue;
+        }
+        // TEND_ENV=production or TEND_LOG=debug name a table with a plain value: some
+        // other program's variable, not a setting (tables are set key by key).
+        if keys.len() == 1 && TABLE_KEYS.contains(&first) {
             continue;
         }
         out.push(Override::new(sources, origin, keys, v, true));

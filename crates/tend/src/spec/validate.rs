@@ -31,6 +31,38 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             None,
         ));
     }
+    // Paths end up in unit files and scripts, one per line: no control characters.
+    let paths = [
+        ("command", Some(spec.command.clone())),
+        (
+            "working_dir",
+            spec.working_dir.as_ref().map(|p| p.display().to_string()),
+        ),
+        (
+            "env_file",
+            spec.env_file.as_ref().map(|p| p.display().to_string()),
+        ),
+    ];
+    let log_dir = spec.log.dir.as_ref().map(|p| p.display().to_string());
+    for (key, text) in paths
+        .iter()
+        .map(|(k, t)| (vec![*k], t))
+        .chain([(vec!["log", "dir"], &log_dir)])
+    {
+        if text
+            .as_deref()
+            .is_some_and(|t| t.chars().any(char::is_control))
+        {
+            out.push((
+                at(&key),
+                format!(
+                    "`{}` contains a control character (a line break?)",
+                    key.join(".")
+                ),
+                Some("paths are single lines of printable characters".into()),
+            ));
+        }
+    }
     for (i, a) in spec.args.iter().enumerate() {
         if a.contains('\0') {
             let mut p = at(&["args"]);

@@ -29,6 +29,18 @@ impl Duration {
     }
 }
 
+/// The longest duration a spec accepts: ten years is "never" for a service, and a cap
+/// keeps every deadline computation far from overflowing.
+pub const MAX_DURATION: StdDuration = StdDuration::from_secs(10 * 365 * 86_400);
+
+fn capped(d: StdDuration) -> Result<StdDuration, String> {
+    if d > MAX_DURATION {
+        Err("durations are at most 10 years".into())
+    } else {
+        Ok(d)
+    }
+}
+
 /// Parses `"10s"`, `"1m 30s"`, `"250ms"`; the error says what is accepted.
 pub fn parse_duration(text: &str) -> Result<StdDuration, String> {
     let t = text.trim();
@@ -66,15 +78,20 @@ impl<'de> Deserialize<'de> for Duration {
                 f.write_str("a duration such as \"10s\", \"500ms\" or \"1m 30s\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Duration, E> {
-                parse_duration(v).map(Duration).map_err(E::custom)
+                parse_duration(v)
+                    .and_then(capped)
+                    .map(Duration)
+                    .map_err(E::custom)
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Duration, E> {
-                u64::try_from(v)
-                    .map(Duration::from_secs)
-                    .map_err(|_| E::custom("a duration cannot be negative"))
+                let secs =
+                    u64::try_from(v).map_err(|_| E::custom("a duration cannot be negative"))?;
+                self.visit_u64(secs)
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Duration, E> {
-                Ok(Duration::from_secs(v))
+                capped(StdDuration::from_secs(v))
+                    .map(Duration)
+                    .map_err(E::custom)
             }
         }
         d.deserialize_any(V)

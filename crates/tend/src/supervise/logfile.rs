@@ -119,12 +119,19 @@ impl RotatingFile {
 
     fn write_raw(&mut self, mut chunk: &[u8]) {
         while !chunk.is_empty() {
-            if self.at_line_start && self.size > 0 && self.rotation_due(SystemTime::now()) {
+            let hard_cap = self.cfg.max_size.saturating_mul(2);
+            let due = (self.at_line_start && self.rotation_due(SystemTime::now()))
+                || self.size >= hard_cap;
+            if self.size > 0 && due {
                 if let Err(e) = self.rotate() {
                     self.last_error = Some(e);
                 }
             }
-            let cut = cut_point(chunk, self.cfg.max_size.saturating_sub(self.size));
+            let cut = cut_point(
+                chunk,
+                self.cfg.max_size.saturating_sub(self.size),
+                hard_cap.saturating_sub(self.size),
+            );
             let (now, rest) = chunk.split_at(cut);
             self.write_part(now);
             chunk = rest;
@@ -223,18 +230,22 @@ pub fn stamp_lines(chunk: &[u8], mut at_line_start: bool, stamp: &str) -> Vec<u8
 
 /// Where to cut `chunk` so that the part before the cut fits in `room` bytes, ending at
 /// a line boundary when possible. A line that crosses the limit stays whole in the
-/// current file; the next file starts with the next line.
-pub fn cut_point(chunk: &[u8], room: u64) -> usize {
+/// current file, up to `hard_room`: output without newlines (a progress bar drawn
+/// with `\r`) is cut there, so no file grows past twice `max_size`.
+pub fn cut_point(chunk: &[u8], room: u64, hard_room: u64) -> usize {
     let room = usize::try_from(room).unwrap_or(usize::MAX);
+    let hard = usize::try_from(hard_room).unwrap_or(usize::MAX).max(room);
     if chunk.len() <= room {
         return chunk.len();
     }
     if let Some(i) = chunk[..room].iter().rposition(|&b| b == b'\n') {
         return i + 1;
     }
-    match chunk[room..].iter().position(|&b| b == b'\n') {
+    let limit = chunk.len().min(hard);
+    match chunk[room..limit].iter().position(|&b| b == b'\n') {
         Some(i) => room + i + 1,
-        None => chunk.len(),
+        None if limit == 0 => chunk.len(),
+        None => limit,
     }
 }
 
@@ -325,18 +336,20 @@ mod tests {
 
     #[test]
     fn cuts_fall_on_line_boundaries() {
-        let table: [(&[u8], u64, usize); 7] = [
-            (b"aaa\nbbb\n", 100, 8), // fits
-            (b"aaa\nbbb\n", 6, 4),   // last newline within the room
-            (b"aaa\nbbb\n", 2, 4),   // a line crossing the limit stays whole
-            (b"aaaaaa", 2, 6),       // no newline at all: the whole chunk
-            (b"aaa\nbbb\n", 0, 4),   // no room: still a whole line
-            (b"aaa\n", 4, 4),
-            (b"", 0, 0),
+        let table: [(&[u8], u64, u64, usize); 9] = [
+            (b"aaa\nbbb\n", 100, 200, 8), // fits
+            (b"aaa\nbbb\n", 6, 12, 4),    // last newline within the room
+            (b"aaa\nbbb\n", 2, 8, 4),     // a line crossing the limit stays whole
+            (b"aaaaaa", 2, 100, 6),       // no newline, under the hard cap: all of it
+            (b"aaaaaa", 2, 4, 4),         // no newline: cut at the hard cap
+            (b"aaa\nbbb\n", 0, 6, 4),     // no room: still a whole line
+            (b"aaaaaa", 0, 0, 6),         // at the cap (rotation failed): append anyway
+            (b"aaa\n", 4, 8, 4),
+            (b"", 0, 0, 0),
         ];
-        for (chunk, room, want) in table {
+        for (chunk, room, hard, want) in table {
             assert_eq!(
-                cut_point(chunk, room),
+                cut_point(chunk, room, hard),
                 want,
                 "{:?} room {room}",
                 String::from_utf8_lossy(chunk)

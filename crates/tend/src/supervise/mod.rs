@@ -19,6 +19,16 @@
 //! (`PR_SET_PDEATHSIG`); stopping kills the group and any orphan; and a guard process
 //! (see [`sys::fork_guard`]) kills whatever is left if the supervisor itself is killed.
 
+/// A line on stderr that never panics: the terminal or pipe behind it may be gone
+/// (`tend up | head`), and that must not take the services down.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use say;
+
 pub mod logfile;
 pub mod policy;
 pub mod prepare;
@@ -145,7 +155,7 @@ impl Observer for StateFile {
             Ok(()) => self.failed = false,
             Err(e) if !self.failed => {
                 self.failed = true;
-                eprintln!(
+                say!(
                     "tend: {}: cannot write the state file in {}: {e}",
                     status.name,
                     self.dir.display()
@@ -162,7 +172,7 @@ struct EventLog {
 
 impl Observer for EventLog {
     fn changed(&mut self, _status: &Status, event: &str) {
-        eprintln!("{}{event}", self.prefix);
+        say!("{}{event}", self.prefix);
     }
 }
 
@@ -211,6 +221,7 @@ const COLORS: [&str; 6] = ["36", "33", "35", "32", "34", "31"];
 
 fn open_sink(
     spec: &Spec,
+    base: &Path,
     target: LogTarget,
     stream: &str,
     opts: &Options,
@@ -223,7 +234,11 @@ fn open_sink(
         (LogTarget::File, false) => {
             let log = &spec.log;
             Sink::File(RotatingFile::open(RotateConfig {
-                dir: log.dir.clone().unwrap_or_else(|| opts.log_dir.clone()),
+                // Relative to the spec's folder, like every path in a spec.
+                dir: log
+                    .dir
+                    .as_ref()
+                    .map_or_else(|| opts.log_dir.clone(), |d| base.join(d)),
                 stem: format!("{}.{stream}", spec.name),
                 max_size: log.max_size.0,
                 every: log.rotate,
@@ -275,7 +290,7 @@ pub async fn supervise(
     for (i, spec) in specs.iter().enumerate() {
         let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
         for w in warnings {
-            eprintln!("tend: {}: warning: {w}", spec.name);
+            say!("tend: {}: warning: {w}", spec.name);
         }
         let plain = format!("{:width$} | ", spec.name.as_str());
         let prefix = if opts.color {
@@ -283,12 +298,12 @@ pub async fn supervise(
         } else {
             plain
         };
-        let stdout = open_sink(spec, spec.log.stdout, "out", opts, &prefix).map_err(io_err(
-            format!("cannot open the stdout log of {}", spec.name),
-        ))?;
-        let stderr = open_sink(spec, spec.log.stderr, "err", opts, &prefix).map_err(io_err(
-            format!("cannot open the stderr log of {}", spec.name),
-        ))?;
+        let stdout = open_sink(spec, &base, spec.log.stdout, "out", opts, &prefix).map_err(
+            io_err(format!("cannot open the stdout log of {}", spec.name)),
+        )?;
+        let stderr = open_sink(spec, &base, spec.log.stderr, "err", opts, &prefix).map_err(
+            io_err(format!("cannot open the stderr log of {}", spec.name)),
+        )?;
         setups.push(Some(ServiceSetup {
             spec: spec.clone(),
             spec_path: spec_path.to_path_buf(),
@@ -309,6 +324,12 @@ pub async fn supervise(
         signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM".into()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT".into()))?;
     let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot handle SIGHUP".into()))?;
+    // The guard forwards these too; without a handler each would kill the supervisor.
+    let mut quit = signal(SignalKind::quit()).map_err(io_err("cannot handle SIGQUIT".into()))?;
+    let mut usr1 =
+        signal(SignalKind::user_defined1()).map_err(io_err("cannot handle SIGUSR1".into()))?;
+    let mut usr2 =
+        signal(SignalKind::user_defined2()).map_err(io_err("cannot handle SIGUSR2".into()))?;
 
     let mut controls: Vec<Option<mpsc::UnboundedSender<Control>>> = vec![None; specs.len()];
     let mut states: Vec<watch::Receiver<State>> = Vec::new();
@@ -334,7 +355,7 @@ pub async fn supervise(
                 match st {
                     State::Running => break,
                     State::Failed | State::Exited | State::Stopped => {
-                        eprintln!(
+                        say!(
                             "tend: {}: not started: dependency `{dep}` is {}",
                             specs[i].name,
                             st.as_str()
@@ -343,6 +364,11 @@ pub async fn supervise(
                             "dependency `{dep}` is {}",
                             st.as_str()
                         )));
+                        // Its own dependents must not wait for it.
+                        if let Some(tx) = senders[i].take() {
+                            // The last value stays readable after the sender is gone.
+                            let _ = tx.send(State::Failed);
+                        }
                         continue 'start;
                     }
                     _ => {}
@@ -409,9 +435,14 @@ pub async fn supervise(
             (i, out) = any_done => { outcomes[i] = Some(out); }
             _ = term.recv() => stopping = true,
             _ = int.recv() => stopping = true,
+            _ = quit.recv() => stopping = true,
             _ = hup.recv() => {
                 for c in controls.iter().flatten() { let _ = c.send(Control::ReopenLogs); }
             }
+            _ = usr1.recv() => {
+                for c in controls.iter().flatten() { let _ = c.send(Control::ReopenLogs); }
+            }
+            _ = usr2.recv() => say!("tend: SIGUSR2 ignored"),
         }
     }
     // Stop in reverse start order, each completely before the next.
@@ -422,10 +453,22 @@ pub async fn supervise(
         if let Some(c) = &controls[i] {
             let _ = c.send(Control::Stop);
         }
-        if let Some(t) = tasks[i].take() {
+        if let Some(mut t) = tasks[i].take() {
+            // A second stop request (Ctrl-C again) means: no more waiting, kill now.
+            let done = loop {
+                tokio::select! {
+                    r = &mut t => break r,
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                    _ = quit.recv() => {}
+                }
+                say!("tend: stopping at once: killing every remaining service");
+                for c in controls.iter().flatten() {
+                    let _ = c.send(Control::Kill);
+                }
+            };
             outcomes[i] = Some(
-                t.await
-                    .unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))),
+                done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))),
             );
         }
     }

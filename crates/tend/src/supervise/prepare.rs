@@ -122,9 +122,21 @@ pub fn prepare(
 
 #[cfg(unix)]
 fn secrets_mode_warning(path: &Path) -> Option<String> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode();
-    (mode & 0o044 != 0).then(|| format!("env_file {} is readable by group or others (mode {:o}): it may hold secrets; run `chmod 600 {}`", path.display(), mode & 0o777, path.display()))
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.mode() & 0o777;
+    // Readable by the file's group is right when that group is this process's own
+    // (root:orders 0640 for a service running as orders); by anyone else it is not.
+    // SAFETY: getegid cannot fail.
+    let my_group = meta.gid() == unsafe { libc::getegid() };
+    let exposed = mode & 0o004 != 0 || (mode & 0o040 != 0 && !my_group);
+    exposed.then(|| {
+        format!(
+            "env_file {} is readable by {} (mode {mode:o}): it may hold secrets; make it readable by the service's account only (`chmod 600`, or `chmod 640` with the service's group)",
+            path.display(),
+            if mode & 0o004 != 0 { "everyone" } else { "its group" }
+        )
+    })
 }
 
 #[cfg(not(unix))]

@@ -29,6 +29,8 @@ pub enum Control {
     Restart,
     /// Reopen the log files (after an external rotation).
     ReopenLogs,
+    /// Stop without waiting: kill the process tree now.
+    Kill,
 }
 
 /// How a service ended.
@@ -157,6 +159,12 @@ pub async fn run_service(
                     }
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Running { pid, started, exit } }
+                        Control::Kill => {
+                            let _ = sys::signal_group(pid, libc::SIGKILL);
+                            sweep_orphans(&setup, &reaper);
+                            report(&mut status, State::Stopping, "killing the process tree at once".into());
+                            Phase::Stopping { pid, started, exit, deadline: Instant::now(), killed: true, restart_after: false }
+                        }
                         c => begin_stop(spec, &mut status, &mut report, pid, started, exit, c == Control::Restart),
                     }
                 }
@@ -165,7 +173,7 @@ pub async fn run_service(
                 tokio::select! {
                     _ = sleep_until(until.into()) => start(&setup, &reaper, &mut status, &mut report, &mut tracker, note),
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
-                        Control::Stop => {
+                        Control::Stop | Control::Kill => {
                             status.pid = None;
                             report(&mut status, State::Stopped, "stopped (was waiting to restart)".into());
                             Phase::Done(Outcome::Stopped)
@@ -202,8 +210,9 @@ pub async fn run_service(
                         }
                     }
                     _ = sleep_until(deadline.into()), if !killed => {
-                        let n = sys::kill_tree(pid, &reaper.live_pids());
-                        let _ = n;
+                        // The group, and orphans only when they can only be this service's.
+                        let _ = sys::signal_group(pid, libc::SIGKILL);
+                        sweep_orphans(&setup, &reaper);
                         status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
                         report(&mut status, State::Stopping, format!("did not stop within {}; sent SIGKILL to the process tree", spec.stop.timeout));
                         Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after }
@@ -213,6 +222,11 @@ pub async fn run_service(
                         Some(Control::Stop) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false },
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { pid, started, exit, deadline, killed, restart_after } }
                         Some(Control::Restart) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after },
+                        Some(Control::Kill) => {
+                            let _ = sys::signal_group(pid, libc::SIGKILL);
+                            sweep_orphans(&setup, &reaper);
+                            Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after: false }
+                        }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
                             control_open = false;
@@ -291,11 +305,11 @@ fn start(
                         let _ = pump::pump(fd, sink, |s| match s.take_error() {
                             Some(e) if !failing => {
                                 failing = true;
-                                eprintln!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
+                                super::say!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
                             }
                             None if failing => {
                                 failing = false;
-                                eprintln!("tend: {name}: log writes resumed; {} lines dropped so far", s.dropped().lines);
+                                super::say!("tend: {name}: log writes resumed; {} lines dropped so far", s.dropped().lines);
                             }
                             _ => {}
                         })
@@ -325,7 +339,7 @@ fn start(
             // A failed exec counts as a failed run (exit 127, as a shell would say).
             let msg = format!("cannot start {}: {e}", setup.prepared.program.display());
             status.message = Some(msg.clone());
-            eprintln!("tend: {}: {msg}", setup.spec.name);
+            super::say!("tend: {}: {msg}", setup.spec.name);
             decide(
                 setup,
                 status,

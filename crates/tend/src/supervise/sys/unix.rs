@@ -132,7 +132,8 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
             }
             // SAFETY: plain system call. If the supervisor died before prctl, exit now.
             if libc::getppid() != parent {
-                return Err(io::Error::other("the supervisor exited during spawn"));
+                // No allocation after fork: a plain errno (the parent is gone).
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
@@ -216,16 +217,6 @@ fn stat_field(pid: i32, n: usize) -> Option<i32> {
 /// The process group of `pid`.
 pub fn pgid_of(pid: i32) -> Option<i32> {
     stat_field(pid, 5)
-}
-
-/// Kills (SIGKILL) process group `pgid` and every orphan re-parented to this process
-/// except the pids in `keep`. Returns how many processes were signalled.
-pub fn kill_tree(pgid: i32, keep: &BTreeSet<i32>) -> usize {
-    let mut n = 0;
-    if signal_group(pgid, libc::SIGKILL).is_ok() {
-        n += 1;
-    }
-    n + kill_orphans(keep)
 }
 
 /// SIGKILLs every child of this process not in `keep`, and their process groups.
