@@ -50,7 +50,7 @@ pub fn render_plist(spec: &Spec, layout: &Layout) -> String {
     ));
     out.push_str("  <key>RunAtLoad</key>\n  <true/>\n");
     out.push_str("  <key>KeepAlive</key>\n  <dict>\n    <key>SuccessfulExit</key>\n    <false/>\n  </dict>\n");
-    let timeout = spec.stop.timeout.get().as_secs_f64().ceil() as u64 + 5;
+    let timeout = super::manager_stop_timeout_secs(spec);
     out.push_str(&format!(
         "  <key>ExitTimeOut</key>\n  <integer>{timeout}</integer>\n"
     ));

@@ -76,6 +76,13 @@ impl Layout {
     }
 }
 
+/// How long a service manager should wait for tend to stop: the spec's stop timeout
+/// plus a margin for tend's own shutdown (draining logs, the state file), so the
+/// manager never kills tend while it is still stopping the program gracefully.
+pub fn manager_stop_timeout_secs(spec: &Spec) -> u64 {
+    spec.stop.timeout.get().as_secs_f64().ceil() as u64 + 5
+}
+
 /// A file a backend needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Artifact {

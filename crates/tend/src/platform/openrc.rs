@@ -21,7 +21,7 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         .clone()
         .unwrap_or_else(|| spec.display_name().to_string());
     let log = layout.log_dir(spec).join("tend.log").display().to_string();
-    let timeout = spec.stop.timeout.get().as_secs_f64().ceil() as u64 + 5;
+    let timeout = super::manager_stop_timeout_secs(spec);
     let mut out = String::new();
     out.push_str("#!/sbin/openrc-run\n");
     out.push_str(&format!(

@@ -25,11 +25,6 @@ pub struct Systemd;
 /// Where units go.
 pub const UNIT_DIR: &str = "/etc/systemd/system";
 
-/// The stop timeout systemd allows: the spec's, plus a margin for tend's own shutdown.
-fn stop_timeout_secs(spec: &Spec) -> u64 {
-    spec.stop.timeout.get().as_secs_f64().ceil() as u64 + 5
-}
-
 fn under_home(p: &Path) -> bool {
     ["/home", "/root", "/run/user"]
         .iter()
@@ -99,7 +94,10 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     set("Restart", "on-failure".into());
     set("RestartSec", "2s".into());
     set("KillMode", "mixed".into());
-    set("TimeoutStopSec", format!("{}s", stop_timeout_secs(spec)));
+    set(
+        "TimeoutStopSec",
+        format!("{}s", super::manager_stop_timeout_secs(spec)),
+    );
     set("NoNewPrivileges", "yes".into());
     set("PrivateTmp", "yes".into());
     set("ProtectSystem", "strict".into());
