@@ -11,4 +11,4 @@ pub use error::{Diagnostic, Location, SpecError};
 pub use load::{load_file, load_str, schema, LoadOptions, Loaded};
 pub use model::*;
 pub use validate::start_order;
-pub use values::{parse_duration, parse_size, Duration, ServiceName, Signal, Size};
+pub use values::{parse_duration, parse_size, Duration, HttpUrl, ServiceName, Signal, Size};

@@ -60,6 +60,139 @@ pub struct Spec {
     /// systemd-only settings, used when installed as a systemd unit.
     #[serde(default, skip_serializing_if = "Systemd::is_empty")]
     pub systemd: Systemd,
+    /// Windows-only settings: how the service is registered with the service control
+    /// manager and how its child is run.
+    #[serde(default, skip_serializing_if = "Windows::is_default")]
+    pub windows: Windows,
+}
+
+/// When a Windows service starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WinStart {
+    /// At boot (default).
+    #[default]
+    Auto,
+    /// Shortly after boot, once the automatic services are up.
+    DelayedAuto,
+    /// Only when started (`tend start`, `sc start`, a dependent service).
+    Manual,
+    /// Never.
+    Disabled,
+}
+
+/// How the child is asked to stop on Windows (before `stop.timeout` ends it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum WinStop {
+    /// A Ctrl-C event through the child's own hidden console: what Go's
+    /// `os.Interrupt`, .NET and Rust console programs handle (default).
+    #[default]
+    CtrlC,
+    /// `WM_CLOSE` to the child's top-level windows, for windowed programs.
+    Close,
+    /// No request: the process tree is terminated at once.
+    Kill,
+}
+
+/// How the child's output is decoded on Windows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CodePage {
+    /// The output is UTF-8 and is logged as is (default).
+    #[default]
+    Utf8,
+    /// The output is in the console's OEM code page (e.g. 437, 936): it is converted
+    /// to UTF-8, line by line.
+    Oem,
+}
+
+/// What a custom service control code (128–255, `sc control NAME 128`) does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlAction {
+    /// Stop the child gracefully and start it again.
+    Restart,
+    /// Reopen the log files.
+    ReopenLogs,
+}
+
+/// Windows service settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Windows {
+    /// `auto` (default), `delayed-auto`, `manual` or `disabled`.
+    pub start: WinStart,
+    /// The account the service runs as: `virtual` (default: the per-service virtual
+    /// account `NT SERVICE\NAME`), `local-service`, `network-service`,
+    /// `local-system`, or a user (`DOMAIN\user`, `.\user`, a managed account
+    /// `DOMAIN\name$`).
+    pub account: String,
+    /// For a user account: the environment variable that holds its password at
+    /// install time (else `tend install` prompts for it). Never in the spec itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password_env: Option<String>,
+    /// Windows services that must run first (e.g. `"Tcpip"`, `"MSSQLSERVER"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// Recovery actions, the service control manager's backstop when tend itself
+    /// fails or gives up: restart the service after each delay in turn (the last one
+    /// repeats). Empty: none.
+    pub recovery: Vec<Duration>,
+    /// After this long without a failure the recovery sequence starts over.
+    pub recovery_reset: Duration,
+    /// How long Windows waits for the service at shutdown (preshutdown); default:
+    /// the stop timeout plus a margin.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preshutdown_timeout: Option<Duration>,
+    /// How the child is asked to stop: `ctrl-c` (default), `close` or `kill`.
+    pub stop: WinStop,
+    /// Every child runs in a Job Object that kills the whole tree when tend exits.
+    /// `false` lets processes the child starts outlive tend (a stop still ends them).
+    pub kill_on_close: bool,
+    /// How the output is decoded: `utf-8` (default) or `oem`.
+    pub code_page: CodePage,
+    /// Custom control codes (128–255) and what they do, e.g. `128 = "restart"`,
+    /// `129 = "reopen-logs"` (`sc control NAME 128`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub controls: BTreeMap<String, ControlAction>,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows {
+            start: WinStart::Auto,
+            account: "virtual".into(),
+            password_env: None,
+            dependencies: Vec::new(),
+            recovery: vec![
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+                Duration::from_secs(60),
+            ],
+            recovery_reset: Duration::from_secs(86_400),
+            preshutdown_timeout: None,
+            stop: WinStop::CtrlC,
+            kill_on_close: true,
+            code_page: CodePage::Utf8,
+            controls: BTreeMap::from([
+                ("128".into(), ControlAction::Restart),
+                ("129".into(), ControlAction::ReopenLogs),
+            ]),
+        }
+    }
+}
+
+impl Windows {
+    /// Whether nothing differs from the defaults.
+    pub fn is_default(&self) -> bool {
+        *self == Windows::default()
+    }
+
+    /// The action for custom control `code`, if the spec maps it.
+    pub fn control_action(&self, code: u8) -> Option<ControlAction> {
+        self.controls.get(&code.to_string()).copied()
+    }
 }
 
 /// Escape hatch for systemd: extra keys for the generated unit, for what tend does not
@@ -166,6 +299,16 @@ pub struct Stop {
     pub signal: Signal,
     /// How long to wait for a graceful exit before killing the tree.
     pub timeout: Duration,
+    /// A stop hook instead of the signal (or Ctrl-C): `POST` to this `http://` URL,
+    /// e.g. `"http://127.0.0.1:8080/shutdown"`. If the request fails the signal is
+    /// sent after all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// A stop hook instead of the signal (or Ctrl-C): run this command (program and
+    /// arguments, no shell), e.g. `["/opt/orders/orders", "drain"]`. If it cannot be
+    /// run or fails, the signal is sent after all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
 }
 
 impl Default for Stop {
@@ -173,6 +316,8 @@ impl Default for Stop {
         Stop {
             signal: Signal::Term,
             timeout: Duration::from_secs(10),
+            http: None,
+            command: Vec::new(),
         }
     }
 }

@@ -197,6 +197,68 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             }
         }
     }
+    if spec.stop.http.is_some() && !spec.stop.command.is_empty() {
+        out.push((
+            at(&["stop", "command"]),
+            "`stop.http` and `stop.command` are both set".into(),
+            Some("give one stop hook: an HTTP request or a command".into()),
+        ));
+    }
+    if let Some(url) = &spec.stop.http {
+        if let Err(e) = super::values::HttpUrl::parse(url) {
+            out.push((
+                at(&["stop", "http"]),
+                format!("`stop.http` {url:?} is not usable: {e}"),
+                Some("write it as http://HOST:PORT/PATH, e.g. \"http://127.0.0.1:8080/shutdown\"".into()),
+            ));
+        }
+    }
+    if let Some(first) = spec.stop.command.first() {
+        if first.trim().is_empty() || spec.stop.command.iter().any(|a| a.contains('\0')) {
+            out.push((
+                at(&["stop", "command"]),
+                "`stop.command` needs a program and no NUL characters".into(),
+                Some("e.g. command = [\"/opt/orders/orders\", \"drain\"]".into()),
+            ));
+        }
+    }
+    let w = &spec.windows;
+    if w.account.trim().is_empty() || w.account.chars().any(char::is_control) {
+        out.push((
+            at(&["windows", "account"]),
+            "`windows.account` is empty or has control characters".into(),
+            Some("use virtual, local-service, network-service, local-system or DOMAIN\\user".into()),
+        ));
+    }
+    if let Some(var) = &w.password_env {
+        if var.is_empty() || var.contains(['=', '\0']) {
+            out.push((
+                at(&["windows", "password_env"]),
+                format!("`{var}` is not a valid environment variable name"),
+                None,
+            ));
+        }
+    }
+    for (i, d) in w.dependencies.iter().enumerate() {
+        if d.trim().is_empty() || d.contains(['/', '\\', '\0']) {
+            let mut p = at(&["windows", "dependencies"]);
+            p.push(Seg::Index(i));
+            out.push((
+                p,
+                format!("{d:?} is not a Windows service name"),
+                Some("name the service as `sc query` shows it, e.g. \"Tcpip\"".into()),
+            ));
+        }
+    }
+    for code in w.controls.keys() {
+        if !code.parse::<u16>().is_ok_and(|c| (128..=255).contains(&c)) {
+            out.push((
+                at(&["windows", "controls", code]),
+                format!("`{code}` is not a custom control code"),
+                Some("custom service control codes are 128 to 255".into()),
+            ));
+        }
+    }
     for (i, d) in spec.depends_on.iter().enumerate() {
         if *d == spec.name {
             let mut p = at(&["depends_on"]);

@@ -415,3 +415,79 @@ mod tests {
         }
     }
 }
+
+/// An `http://` URL for a stop hook: where to connect and what to ask for. Only plain
+/// HTTP to a host and port (the hook talks to the service on the same machine).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpUrl {
+    /// Host name or address (without brackets for IPv6).
+    pub host: String,
+    /// Port (80 when not given).
+    pub port: u16,
+    /// Path and query, starting with `/`.
+    pub path: String,
+}
+
+impl HttpUrl {
+    /// Parses `http://HOST[:PORT][/PATH]`.
+    pub fn parse(url: &str) -> Result<HttpUrl, String> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| "only http:// URLs are supported".to_string())?;
+        if url.chars().any(|c| c.is_control() || c == ' ') {
+            return Err("it contains spaces or control characters".into());
+        }
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        if authority.contains('@') {
+            return Err("user names in the URL are not supported".into());
+        }
+        let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+            let (h, after) = v6
+                .split_once(']')
+                .ok_or_else(|| "an IPv6 address lacks its closing ']'".to_string())?;
+            (h, after.strip_prefix(':'))
+        } else {
+            match authority.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (authority, None),
+            }
+        };
+        if host.is_empty() {
+            return Err("it names no host".into());
+        }
+        let port = match port {
+            None => 80,
+            Some(p) => p
+                .parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or_else(|| format!("{p:?} is not a port number"))?,
+        };
+        Ok(HttpUrl {
+            host: host.to_string(),
+            port,
+            path: path.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod http_url_tests {
+    use super::HttpUrl;
+
+    #[test]
+    fn parses_the_forms_a_stop_hook_uses() {
+        let u = HttpUrl::parse("http://127.0.0.1:8080/shutdown?now=1").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 8080, "/shutdown?now=1"));
+        let u = HttpUrl::parse("http://localhost").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("localhost", 80, "/"));
+        let u = HttpUrl::parse("http://[::1]:9000/q").unwrap();
+        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 9000, "/q"));
+        for bad in ["https://x/", "http://", "http://:80/", "http://h:0/", "http://h:x/", "http://a@h/", "http://h/a b", "ftp://h"] {
+            assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
