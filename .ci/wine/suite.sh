@@ -12,107 +12,44 @@
 #      a changed start type is "updated" → run-service outside the SCM is refused →
 #      uninstall of a running service stops it first → sc query: no such service →
 #      a setting Wine cannot store (delayed auto-start) fails install without leaving
-#      a half-installed service.
-# Every wait polls with a deadline; every wine command runs under `timeout`. The prefix
-# gets a persistent wineserver (Debian's wrapper runs it with -p0, so it and
-# services.exe would otherwise exit between commands) which is killed at the end.
+#      a half-installed service;
+#   3. tend_service::windows's service control, acl and eventlog APIs (winapi-probe.exe,
+#      which installs itself as the service tend-probe): query/start/stop/wait_state,
+#      a custom control code received by the service, account SIDs, grant/restrict read
+#      back as far as Wine stores DACLs (see the probe's note line), an event source
+#      registered (values checked with reg.exe), reported to and removed.
+# The prefix, the bookkeeping and the helpers come from lib.sh (shared with
+# tend-suite.sh): every wait polls with a deadline, every wine command runs under
+# `timeout`, the prefix's persistent wineserver is killed at the end.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
-. "$(dirname "$0")/env.sh"
+SUITE=suite
+. "$(dirname "$0")/lib.sh"
 
-EXE_DIR=$WIN_OUT
 SVC=hello-service
-WORK=$(mktemp -d /tmp/tend-wine-suite.XXXXXX)
-export WINEPREFIX=$WORK/prefix WINEDEBUG=-all
-# No Mono/Gecko installers during prefix creation: nothing here needs them.
-export WINEDLLOVERRIDES="mscoree,mshtml="
 INST_UNIX="$WINEPREFIX/drive_c/Program Files/tend test"
 INST_WIN='C:\Program Files\tend test'
 EXE_WIN="$INST_WIN\\hello-service.exe"
 MARKER_WIN="$INST_WIN\\graceful marker.txt"
 MARKER_UNIX="$INST_UNIX/graceful marker.txt"
-LOG=$WORK/wine.log
 
-passed=0
-failed=0
-t0=$(date +%s)
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-# check "description" command...: one PASS/FAIL line from the command's status.
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
-
-cleanup() {
-  timeout 30 wineserver -k >/dev/null 2>&1 || true
-  timeout 30 wineserver -w >/dev/null 2>&1 || true
-  if [ "${KEEP_WINE_WORK:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-w() { timeout 60 wine "$@"; }                     # a bounded wine command
-svc_state() { w sc query "$SVC" 2>/dev/null | tr -d '\r' | awk '/STATE/ {print $4}'; }
-svc_field() { w sc query "$SVC" 2>/dev/null | tr -d '\r' | awk -v f="$1" '$1 == f {print $3}'; }
-# wait_until SECONDS command...: polls the command every 0.2 s until it succeeds.
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
+svc_state() { svc_state_of "$SVC"; }
+svc_field() { svc_field_of "$SVC" "$1"; }
 state_is() { [ "$(svc_state)" = "$1" ]; }
-# http_get PATH: prints the response (headers and body) from the service.
-http_get() {
-  timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-    printf "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" "$2" >&3; cat <&3' _ "$PORT" "$1" 2>/dev/null
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 port_closed() { ! port_open "$PORT"; }
-healthy() { http_get /healthz | tr -d '\r' | tail -n1 | grep -qx ok; }
-svc_absent() { local out; out=$(w sc query "$SVC" 2>&1 | tr -d '\r'); [ $? -ne 0 ] && ! grep -q SERVICE_NAME <<<"$out"; }
+healthy() { http_get "$PORT" /healthz | tr -d '\r' | tail -n1 | grep -qx ok; }
+svc_absent() { svc_absent_of "$SVC"; }
 reg_absent() { ! w reg query "HKLM\\SYSTEM\\CurrentControlSet\\Services\\$SVC" >/dev/null 2>&1; }
-# in_prefix PATTERN: a process matching PATTERN runs in this suite's prefix (not in
-# another Wine session on the machine).
-in_prefix() {
-  local p
-  for p in $(pgrep -f "$1"); do
-    { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX" && return 0
-  done
-  return 1
-}
-services_up() { in_prefix 'services\.exe'; }
 no_service_process() { ! in_prefix 'hello-service\.exe run-service'; }
 install() { w "$EXE_WIN" install --listen "127.0.0.1:$PORT" --shutdown-marker "$MARKER_WIN" "$@" 2>&1 | tr -d '\r'; }
 
-for tool in wine wineserver wineboot timeout pgrep; do
-  command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (run .ci/wine/setup.sh)"; echo "0 passed, 1 failed"; exit 1; }
-done
-for exe in "$EXE_DIR/hello-service.exe" "$EXE_DIR/examples/argv-roundtrip.exe"; do
-  [ -f "$exe" ] || { echo "FAIL: $exe is missing (run .ci/wine/build.sh)"; echo "0 passed, 1 failed"; exit 1; }
-done
-
-# A free loopback port: start at a pid-dependent place, skip ports in use.
-PORT=$(( 20000 + $$ % 20000 ))
-while port_open "$PORT"; do PORT=$((PORT + 1)); done
-
-echo "==> fresh prefix $WINEPREFIX, persistent wineserver"
-s=$(date +%s)
-timeout 180 wineboot -i >>"$LOG" 2>&1
-timeout 60 wineserver -w
-timeout 30 wineserver -p
-timeout 120 wineboot >>"$LOG" 2>&1
-check "wine prefix booted, services.exe running ($(( $(date +%s) - s ))s)" wait_until 20 services_up
+need_tools "$EXE_DIR/hello-service.exe" "$EXE_DIR/examples/argv-roundtrip.exe" \
+  "$EXE_DIR/examples/winapi-probe.exe"
+PORT=$(free_port)
+boot_prefix
 
 echo "==> 1. command-line quoting against the Windows parsers"
-s=$(date +%s)
-out=$(w "$EXE_DIR/examples/argv-roundtrip.exe" 2>>"$LOG" | tr -d '\r'); rc=$?
-while IFS= read -r line; do
-  case $line in
-    PASS:*) pass "cmdline: ${line#PASS: }" ;;
-    FAIL:*) fail "cmdline: ${line#FAIL: }" ;;
-    note:*) echo "$line" ;;
-  esac
-done <<<"$out"
-check "argv-roundtrip.exe exited 0 ($(( $(date +%s) - s ))s)" [ "$rc" = 0 ]
+probe cmdline "$EXE_DIR/examples/argv-roundtrip.exe"
 
 echo "==> 2. hello-service.exe as a self-installing service (port $PORT)"
 mkdir -p "$INST_UNIX"
@@ -126,7 +63,7 @@ check "sc query: STOPPED after install" wait_until 10 state_is STOPPED
 w sc start "$SVC" >>"$LOG" 2>&1
 check "sc start: RUNNING" wait_until 20 state_is RUNNING
 check "GET /healthz answers ok on 127.0.0.1:$PORT" wait_until 10 healthy
-greeting=$(http_get / | tr -d '\r' | tail -n1)
+greeting=$(http_get "$PORT" / | tr -d '\r' | tail -n1)
 pid=$(sed -n 's/.*(pid \([0-9]*\)).*/\1/p' <<<"$greeting")
 check "GET / greets with the service's pid ($greeting)" [ -n "$pid" ]
 
@@ -174,9 +111,7 @@ check "install --start delayed-auto fails cleanly under Wine (exit $rc: ${out##*
   bash -c '[ "$1" != 0 ] && grep -q "cannot store the delayed auto-start" <<<"$2"' _ "$rc" "$out"
 check "and leaves no service behind" svc_absent
 
-echo "suite took $(( $(date +%s) - t0 ))s"
-if [ "$failed" -gt 0 ]; then
-  echo "--- wine log (tail)"; tail -n 40 "$LOG" 2>/dev/null
-fi
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "==> 3. service control, permissions and the event log through the API"
+probe winapi "$EXE_DIR/examples/winapi-probe.exe"
+
+finish

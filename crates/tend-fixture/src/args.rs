@@ -28,6 +28,11 @@ this fixed order, whatever the order of the flags:
   --whoami                print uid=<uid> gid=<gid>
   --ignore-term           ignore SIGTERM and SIGINT
   --on-term FILE          on SIGTERM/SIGINT append \"graceful\\n\" to FILE, exit 0
+  --http-stop PORT        listen on 127.0.0.1:PORT (0: any free port) and print
+                          http-stop-port=<port>; on POST /shutdown answer
+                          200 OK and exit 0 (other requests: 404/405/400);
+                          serves on a thread: pair it with --hang or --sleep
+  --on-http-stop FILE     ... first appending \"http-stop\\n\" to FILE
   --grandchildren N       spawn N copies running --ignore-term --hang
   --grandchild-pids FILE  ... which append their pids to FILE
   --grandchild-setsid     ... which call setsid() first
@@ -46,6 +51,18 @@ final action (last one wins, default --exit 0):
 
 exit codes: 64 bad usage, 69 unsupported here, 74 I/O error,
             141 stdout/stderr closed (EPIPE) while writing
+
+on Windows, signals are console control events:
+  --ignore-term           ignores Ctrl-C and Ctrl-Break (a handler that
+                          returns TRUE, so not inherited by children)
+  --on-term FILE          the same on Ctrl-C, Ctrl-Break, console close and
+                          shutdown (not logoff)
+  --setsid, and so --grandchild-setsid: FreeConsole() (Ctrl-C no longer
+                          reaches it; it stays in its Job Object)
+  --whoami                prints user=<name> (GetUserNameW)
+  --kill-self N           TerminateProcess(self, N): exit code N, no cleanup
+  --abort                 std's abort (fast fail, 0xC0000409 on Windows 8+)
+  --stamp                 unsupported (69)
 ";
 
 /// Text to print, in command-line order.
@@ -96,6 +113,10 @@ pub struct Args {
     pub cwd: bool,
     pub whoami: bool,
     pub term: TermMode,
+    /// `--http-stop PORT`.
+    pub http_stop: Option<u16>,
+    /// `--on-http-stop FILE`.
+    pub on_http_stop: Option<PathBuf>,
     pub grandchildren: u32,
     pub grandchild_pids: Option<PathBuf>,
     pub grandchild_setsid: bool,
@@ -118,6 +139,8 @@ impl Default for Args {
             cwd: false,
             whoami: false,
             term: TermMode::Default,
+            http_stop: None,
+            on_http_stop: None,
             grandchildren: 0,
             grandchild_pids: None,
             grandchild_setsid: false,
@@ -184,6 +207,8 @@ where
             "--whoami" => out.whoami = true,
             "--ignore-term" => out.term = TermMode::Ignore,
             "--on-term" => out.term = TermMode::OnTerm(value("--on-term")?.into()),
+            "--http-stop" => out.http_stop = Some(number("--http-stop", value)?),
+            "--on-http-stop" => out.on_http_stop = Some(value("--on-http-stop")?.into()),
             "--grandchildren" => out.grandchildren = number("--grandchildren", value)?,
             "--grandchild-pids" => out.grandchild_pids = Some(value("--grandchild-pids")?.into()),
             "--grandchild-setsid" => out.grandchild_setsid = true,
@@ -238,6 +263,13 @@ fn validate(args: &Args) -> Result<(), ParseError> {
                 reason: format!("at most {MAX_LINE_NUMBER} lines"),
             });
         }
+    }
+    if let (Some(path), None) = (&args.on_http_stop, args.http_stop) {
+        return Err(ParseError::BadValue {
+            flag: "--on-http-stop",
+            value: path.display().to_string(),
+            reason: "it only applies with --http-stop".into(),
+        });
     }
     if let Final::KillSelf(sig) = args.final_action {
         if sig <= 0 {
@@ -321,6 +353,10 @@ mod tests {
             "--sleep",
             "250",
             "--setsid",
+            "--http-stop",
+            "8080",
+            "--on-http-stop",
+            "/tmp/h",
         ])
         .unwrap();
         assert_eq!(a.final_action, Final::Hang);
@@ -342,6 +378,8 @@ mod tests {
         assert_eq!(a.flood_stderr, Some(FloodSize::Lines(5)));
         assert_eq!(a.line_bytes, 20);
         assert_eq!(a.sleep_ms, Some(250));
+        assert_eq!(a.http_stop, Some(8080));
+        assert_eq!(a.on_http_stop, Some("/tmp/h".into()));
     }
 
     #[test]
@@ -417,6 +455,20 @@ mod tests {
             p(&["--kill-self", "0"]),
             Err(ParseError::BadValue {
                 flag: "--kill-self",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p(&["--http-stop", "65536"]),
+            Err(ParseError::BadValue {
+                flag: "--http-stop",
+                ..
+            })
+        ));
+        assert!(matches!(
+            p(&["--on-http-stop", "f"]),
+            Err(ParseError::BadValue {
+                flag: "--on-http-stop",
                 ..
             })
         ));

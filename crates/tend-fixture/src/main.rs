@@ -3,13 +3,14 @@
 //! Integration tests and benchmarks spawn it under tend to get a service
 //! whose behaviour they choose from the command line: print, crash, ignore
 //! SIGTERM, leave grandchildren behind, flood its logs, and record when it
-//! started. See `args::USAGE` (or `--help`) for the flags; this file runs
+//! started, or stop on an HTTP request. See `args::USAGE` (or `--help`) for the flags; this file runs
 //! the actions in their fixed order.
 
 mod args;
 mod files;
 mod flood;
 mod grandchildren;
+mod http_stop;
 mod sys;
 
 use std::io::{self, Write};
@@ -64,6 +65,10 @@ fn run(args: &Args, started: io::Result<u64>) -> ! {
         TermMode::Ignore => sys::ignore_term().unwrap_or_else(|e| fail("--ignore-term", e)),
         TermMode::OnTerm(path) => sys::on_term(path).unwrap_or_else(|e| fail("--on-term", e)),
     }
+    // Likewise the stop endpoint listens before the pid file is written.
+    let http_port = args
+        .http_stop
+        .map(|port| start_http_stop(port, args.on_http_stop.clone()));
     if let Some(path) = &args.pid_file {
         files::append_pid(path, std::process::id()).unwrap_or_else(|e| fail("--pid-file", e));
     }
@@ -73,7 +78,7 @@ fn run(args: &Args, started: io::Result<u64>) -> ! {
             Output::Stderr(text) => emit(Stream::Stderr, text),
         }
     }
-    report(args);
+    report(args, http_port);
     if args.grandchildren > 0 {
         grandchildren::spawn(
             args.grandchildren,
@@ -94,8 +99,25 @@ fn run(args: &Args, started: io::Result<u64>) -> ! {
     finish(args.final_action)
 }
 
-/// `--env`, `--cwd` and `--whoami`.
-fn report(args: &Args) {
+/// Binds `--http-stop`'s port and serves it on a thread that exits the
+/// process with 0 once a shutdown request has been answered. Returns the port.
+fn start_http_stop(port: u16, marker: Option<std::path::PathBuf>) -> u16 {
+    let listener = http_stop::bind(port).unwrap_or_else(|e| fail("--http-stop", e));
+    let port = listener
+        .local_addr()
+        .unwrap_or_else(|e| fail("--http-stop", e))
+        .port();
+    std::thread::spawn(
+        move || match http_stop::serve(&listener, marker.as_deref()) {
+            Ok(()) => exit(0),
+            Err(e) => fail("--http-stop", e),
+        },
+    );
+    port
+}
+
+/// `--env`, `--cwd`, `--whoami` and `--http-stop`'s port.
+fn report(args: &Args, http_port: Option<u16>) {
     for name in &args.env {
         let value = std::env::var_os(name);
         let value = value
@@ -111,8 +133,11 @@ fn report(args: &Args) {
         emit(Stream::Stdout, &format!("cwd={}", cwd.display()));
     }
     if args.whoami {
-        let (uid, gid) = sys::whoami().unwrap_or_else(|e| fail("--whoami", e));
-        emit(Stream::Stdout, &format!("uid={uid} gid={gid}"));
+        let who = sys::whoami().unwrap_or_else(|e| fail("--whoami", e));
+        emit(Stream::Stdout, &who);
+    }
+    if let Some(port) = http_port {
+        emit(Stream::Stdout, &format!("http-stop-port={port}"));
     }
 }
 

@@ -16,17 +16,28 @@
 //!   how a service's `binPath` and a child's command line are built so Windows programs
 //!   read back exactly the intended arguments.
 //! - `windows` (Windows only): the service control manager (SCM) side: run under the
-//!   service dispatcher, and install or uninstall a service through the SCM API.
+//!   service dispatcher; install, uninstall, query, start, stop and control a service
+//!   through the SCM API; give its account access to files (`windows::acl`); report
+//!   to the Event Log (`windows::eventlog`).
 
 pub mod cmdline;
 pub mod systemd;
 #[cfg(windows)]
 pub mod windows;
 
-// The pure half of the Windows module (service definitions and the comparison that
-// makes `install` idempotent) is also compiled into the tests on other platforms, so
-// ordinary Linux CI runs its unit tests.
+// The pure halves of the Windows module (service definitions and the comparison that
+// makes `install` idempotent; SIDs and ACLs as bytes; the event log's registry layout
+// and strings) are also compiled into the tests on other platforms, so ordinary Linux
+// CI runs their unit tests.
 #[cfg(all(test, not(windows)))]
 #[allow(dead_code)]
 #[path = "windows/def.rs"]
 mod windows_def;
+#[cfg(all(test, not(windows)))]
+#[allow(dead_code)]
+#[path = "windows/events.rs"]
+mod windows_events;
+#[cfg(all(test, not(windows)))]
+#[allow(dead_code)]
+#[path = "windows/security.rs"]
+mod windows_security;

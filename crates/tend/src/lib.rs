@@ -5,5 +5,4 @@
 pub mod cli;
 pub mod platform;
 pub mod spec;
-#[cfg(unix)]
 pub mod supervise;

@@ -1,9 +1,9 @@
-//! Std-only fallback for targets without the Unix calls (Windows).
+//! Std-only implementation: the pieces `windows` shares (output, abort,
+//! hang, the missing `--stamp` clock) and the fallback for targets that are
+//! neither Unix nor Windows.
 //!
 //! Signal handling, sessions and user ids have no std equivalent; they
-//! report `Unsupported` so the caller can exit with a clear message. Ctrl-C
-//! handling for `--ignore-term`/`--on-term` on Windows is not implemented
-//! yet.
+//! report `Unsupported` so the caller can exit with a clear message.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -17,7 +17,8 @@ fn unsupported(what: &str) -> io::Error {
     )
 }
 
-/// There is no monotonic clock shared between processes in std.
+/// There is no monotonic clock shared between processes in std (Windows'
+/// QueryPerformanceCounter is not the CLOCK_MONOTONIC the benchmarks read).
 pub fn monotonic_nanos() -> io::Result<u64> {
     Err(unsupported("--stamp (CLOCK_MONOTONIC)"))
 }
@@ -46,8 +47,13 @@ pub fn on_term(_path: &Path) -> io::Result<()> {
     Err(unsupported("--on-term"))
 }
 
-pub fn whoami() -> io::Result<(u32, u32)> {
+pub fn whoami() -> io::Result<String> {
     Err(unsupported("--whoami"))
+}
+
+/// Nothing to do: std gives no way to see what a child would inherit.
+pub fn stop_stdio_inheritance() -> io::Result<()> {
+    Ok(())
 }
 
 pub fn raise(_signal: i32) -> io::Result<()> {

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
 
-use super::Stream;
+use super::{Stream, TERM_MARKER};
 
 /// Reads CLOCK_MONOTONIC in nanoseconds.
 pub fn monotonic_nanos() -> io::Result<u64> {
@@ -69,7 +69,7 @@ pub fn ignore_term() -> io::Result<()> {
 /// The `--on-term` file, leaked so the handler can always read it.
 static TERM_PATH: AtomicPtr<libc::c_char> = AtomicPtr::new(ptr::null_mut());
 
-/// On SIGTERM or SIGINT, appends "graceful\n" to `path` and exits 0.
+/// On SIGTERM or SIGINT, appends [`TERM_MARKER`] to `path` and exits 0.
 pub fn on_term(path: &Path) -> io::Result<()> {
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
@@ -88,7 +88,7 @@ extern "C" fn on_term_handler(_signal: libc::c_int) {
         // freed; open is async-signal-safe.
         let fd = unsafe { libc::open(path, flags, 0o644 as libc::c_uint) };
         if fd >= 0 {
-            let msg = b"graceful\n";
+            let msg = TERM_MARKER;
             // SAFETY: `msg` is readable for its length; write is
             // async-signal-safe. A failed write has no better recourse here.
             unsafe { libc::write(fd, msg.as_ptr().cast(), msg.len()) };
@@ -116,13 +116,19 @@ fn set_disposition(signal: libc::c_int, handler: libc::sighandler_t) -> io::Resu
     Ok(())
 }
 
-/// Real user and group ids.
-pub fn whoami() -> io::Result<(u32, u32)> {
+/// `uid=<uid> gid=<gid>`: the real user and group ids.
+pub fn whoami() -> io::Result<String> {
     // SAFETY: getuid takes no arguments and cannot fail.
     let uid = unsafe { libc::getuid() };
     // SAFETY: getgid takes no arguments and cannot fail.
     let gid = unsafe { libc::getgid() };
-    Ok((uid, gid))
+    Ok(format!("uid={uid} gid={gid}"))
+}
+
+/// Nothing to do: `Stdio::null()` replaces fds 0-2 in a grandchild and std
+/// opens everything else close-on-exec.
+pub fn stop_stdio_inheritance() -> io::Result<()> {
+    Ok(())
 }
 
 /// Sends `signal` to this process. Returns if the signal did not kill it.

@@ -107,6 +107,18 @@ impl StartType {
     pub(crate) fn delayed(self) -> bool {
         self == StartType::AutoDelayed
     }
+
+    /// The start type the SCM reports (`dwStartType` and the delayed-auto-start flag).
+    /// The boot and system start types of drivers (0 and 1) read as [`StartType::Auto`],
+    /// anything unknown as [`StartType::Manual`].
+    pub(crate) fn from_raw(raw: u32, delayed: bool) -> StartType {
+        match raw {
+            AUTO_START if delayed => StartType::AutoDelayed,
+            0..=AUTO_START => StartType::Auto,
+            DISABLED => StartType::Disabled,
+            _ => StartType::Manual,
+        }
+    }
 }
 
 impl FromStr for StartType {
@@ -123,6 +135,69 @@ impl FromStr for StartType {
                 "unknown start type {s:?} (auto, delayed-auto, manual, disabled)"
             )),
         }
+    }
+}
+
+/// A service's current state, as the SCM reports it (`dwCurrentState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ServiceState {
+    /// `SERVICE_STOPPED`.
+    Stopped,
+    /// `SERVICE_START_PENDING`: started, not yet reported running.
+    StartPending,
+    /// `SERVICE_STOP_PENDING`: asked to stop, not yet stopped.
+    StopPending,
+    /// `SERVICE_RUNNING`.
+    Running,
+    /// `SERVICE_CONTINUE_PENDING`.
+    ContinuePending,
+    /// `SERVICE_PAUSE_PENDING`.
+    PausePending,
+    /// `SERVICE_PAUSED`.
+    Paused,
+}
+
+impl ServiceState {
+    /// Every state, in the order of their numbers (`SERVICE_STOPPED` = 1 … `SERVICE_PAUSED` = 7).
+    const ALL: [ServiceState; 7] = [
+        ServiceState::Stopped,
+        ServiceState::StartPending,
+        ServiceState::StopPending,
+        ServiceState::Running,
+        ServiceState::ContinuePending,
+        ServiceState::PausePending,
+        ServiceState::Paused,
+    ];
+
+    /// The state for a `dwCurrentState` value; `None` for a number Windows does not define.
+    pub(crate) fn from_raw(raw: u32) -> Option<ServiceState> {
+        let index = usize::try_from(raw.checked_sub(1)?).ok()?;
+        Self::ALL.get(index).copied()
+    }
+
+    /// The `dwCurrentState` value (`SERVICE_STOPPED` = 1, …).
+    pub(crate) fn raw(self) -> u32 {
+        self as u32 + 1
+    }
+
+    /// A short lower-case name: `stopped`, `start-pending`, `stop-pending`, `running`,
+    /// `continue-pending`, `pause-pending`, `paused`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceState::Stopped => "stopped",
+            ServiceState::StartPending => "start-pending",
+            ServiceState::StopPending => "stop-pending",
+            ServiceState::Running => "running",
+            ServiceState::ContinuePending => "continue-pending",
+            ServiceState::PausePending => "pause-pending",
+            ServiceState::Paused => "paused",
+        }
+    }
+}
+
+impl fmt::Display for ServiceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -663,6 +738,51 @@ mod tests {
             },
             &RawFailureActions::default()
         ));
+    }
+
+    #[test]
+    fn start_types_read_back() {
+        for start in [
+            StartType::Auto,
+            StartType::AutoDelayed,
+            StartType::Manual,
+            StartType::Disabled,
+        ] {
+            assert_eq!(StartType::from_raw(start.raw(), start.delayed()), start);
+        }
+        // The flag is meaningless unless the service starts automatically.
+        assert_eq!(StartType::from_raw(DEMAND_START, true), StartType::Manual);
+        assert_eq!(StartType::from_raw(DISABLED, true), StartType::Disabled);
+        // Drivers' boot (0) and system (1) start.
+        assert_eq!(StartType::from_raw(0, false), StartType::Auto);
+        assert_eq!(StartType::from_raw(1, true), StartType::Auto);
+        assert_eq!(StartType::from_raw(9, false), StartType::Manual);
+    }
+
+    #[test]
+    fn service_states_map_to_the_scm_numbers() {
+        let names: Vec<_> = (0..=8)
+            .map(|raw| ServiceState::from_raw(raw).map(ServiceState::as_str))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                None,
+                Some("stopped"),
+                Some("start-pending"),
+                Some("stop-pending"),
+                Some("running"),
+                Some("continue-pending"),
+                Some("pause-pending"),
+                Some("paused"),
+                None
+            ]
+        );
+        for state in ServiceState::ALL {
+            assert_eq!(ServiceState::from_raw(state.raw()), Some(state));
+        }
+        assert_eq!(ServiceState::from_raw(u32::MAX), None);
+        assert_eq!(ServiceState::StopPending.to_string(), "stop-pending");
     }
 
     #[test]

@@ -8,15 +8,13 @@
 
 use std::fmt;
 use std::path::Path;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use windows_sys::Win32::Foundation::{
-    ERROR_SERVICE_CANNOT_ACCEPT_CTRL, ERROR_SERVICE_MARKED_FOR_DELETE, ERROR_SERVICE_NOT_ACTIVE,
-};
+use windows_sys::Win32::Foundation::ERROR_SERVICE_MARKED_FOR_DELETE;
 use windows_sys::Win32::Storage::FileSystem::DELETE;
 use windows_sys::Win32::System::Services as S;
 
+use super::control::{stop_service, StopOutcome};
 use super::def::{self, Plan, ServiceDef, Setting};
 use super::scm::{ConfigChange, Manager, Service};
 use super::Error;
@@ -254,7 +252,7 @@ pub fn uninstall(name: &str) -> Result<UninstallOutcome, Error> {
     let Some(service) = manager.open(name, access)? else {
         return Ok(UninstallOutcome::NotInstalled);
     };
-    let stopped = stop_and_wait(&service, STOP_TIMEOUT)?;
+    let stopped = stop_service(&service, STOP_TIMEOUT)? != StopOutcome::StillStopping;
     match service.delete() {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(ERROR_SERVICE_MARKED_FOR_DELETE as i32) => {
@@ -267,32 +265,4 @@ pub fn uninstall(name: &str) -> Result<UninstallOutcome, Error> {
     } else {
         UninstallOutcome::PendingDeletion
     })
-}
-
-/// Asks the service to stop and polls until it has, or `timeout` passes (`Ok(false)`).
-fn stop_and_wait(service: &Service, timeout: Duration) -> Result<bool, Error> {
-    let deadline = Instant::now() + timeout;
-    let mut asked = false;
-    loop {
-        let state = service.state()?;
-        if state == S::SERVICE_STOPPED {
-            return Ok(true);
-        }
-        // Ask once it can take the request: not while it is still starting, and no
-        // need once it is already stopping.
-        if !asked && state != S::SERVICE_STOP_PENDING {
-            match service.control(S::SERVICE_CONTROL_STOP) {
-                Ok(()) => asked = true,
-                Err(e) => match e.raw_os_error().map(|c| c as u32) {
-                    Some(ERROR_SERVICE_NOT_ACTIVE) => return Ok(true),
-                    Some(ERROR_SERVICE_CANNOT_ACCEPT_CTRL) => {}
-                    _ => return Err(e),
-                },
-            }
-        }
-        if Instant::now() >= deadline {
-            return Ok(false);
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
 }

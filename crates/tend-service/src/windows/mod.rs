@@ -1,4 +1,5 @@
-//! The Windows service control manager (SCM): be a service, and install yourself as one.
+//! The Windows service control manager (SCM): be a service, install yourself as one,
+//! and look after installed services (state and control, file permissions, event log).
 //!
 //! On Windows a service is a program the SCM starts, that connects back to the SCM's
 //! dispatcher, reports its state (start pending → running → stop pending → stopped) and
@@ -20,6 +21,18 @@
 //!   deletes it.
 //! - [`running_as_service`] tells a program started without a `run-service`-style flag
 //!   whether the SCM started it.
+//! - [`query`] reads an installed service's state, process id, exit codes, start type,
+//!   account and command line ([`ServiceInfo`]; `None` when it is not installed);
+//!   [`start`], [`stop`] (bounded wait) and [`control`] (custom codes 128–255) drive it,
+//!   and [`wait_state`] waits for a [`ServiceState`]. What a CLI's `status`, `start` and
+//!   `stop` need; an error for a service that does not exist says so
+//!   ([`Error::is_not_installed`]).
+//! - [`acl`] gives a service's account access to its directories ([`acl::grant`]) and
+//!   locks files holding secrets down to it ([`acl::restrict`]), turning accounts into
+//!   SIDs without asking the system where it can (a virtual account's SID is computed
+//!   from the service name).
+//! - [`eventlog`] registers an Application log event source ([`eventlog::register_source`])
+//!   and reports events through it ([`eventlog::EventSource`]).
 //!
 //! The dispatcher side uses the `windows-service` crate; the management side calls the
 //! SCM API through `windows-sys` directly (with one owner per `SC_HANDLE`) because it
@@ -64,16 +77,28 @@
 //! }
 //! ```
 
+pub mod acl;
+mod control;
 mod def;
+pub mod eventlog;
+mod events;
 mod install;
 mod scm;
+mod security;
 mod service;
 
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-pub use def::{Account, FailurePolicy, RecoveryAction, ServiceDef, Setting, StartType};
+use windows_sys::Win32::Foundation::{ERROR_SERVICE_DOES_NOT_EXIST, ERROR_SUCCESS};
+
+pub use control::{
+    control, query, start, stop, wait_state, ServiceInfo, StartOutcome, StopOutcome,
+};
+pub use def::{
+    Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceState, Setting, StartType,
+};
 pub use install::{install, uninstall, InstallOutcome, UninstallOutcome, STOP_TIMEOUT};
 pub use service::{run, running_as_service, Event, ExitCodeError, StatusHandle};
 
@@ -104,6 +129,18 @@ pub enum Error {
     Unsupported(Setting),
     /// The `windows-service` crate reported an error.
     Service(windows_service::Error),
+    /// [`control`] was given a code below 128, which are the system's.
+    NotCustomControl(u8),
+    /// The SCM reported a service state Windows does not define.
+    UnknownState(u32),
+    /// A name cannot be used, e.g. an event source name with a backslash.
+    InvalidName {
+        /// What the name is for, e.g. `"event source name"`.
+        what: &'static str,
+        name: String,
+        /// Why not, e.g. `"is empty"`.
+        reason: &'static str,
+    },
 }
 
 impl Error {
@@ -112,6 +149,13 @@ impl Error {
             call,
             source: io::Error::last_os_error(),
         }
+    }
+
+    /// Whether the error says that the service does not exist
+    /// (`ERROR_SERVICE_DOES_NOT_EXIST`), as [`start`], [`stop`], [`control`] and
+    /// [`wait_state`] report it for a service that is not installed.
+    pub fn is_not_installed(&self) -> bool {
+        self.raw_os_error() == Some(ERROR_SERVICE_DOES_NOT_EXIST as i32)
     }
 
     /// The Windows error code, when the error came from an API call.
@@ -138,7 +182,25 @@ impl fmt::Display for Error {
             Error::CommandLine(e) => write!(f, "cannot build the service command line: {e}"),
             Error::Unsupported(s) => write!(f, "this service manager cannot store the {s}"),
             Error::Service(e) => write!(f, "service dispatcher: {e}"),
+            Error::NotCustomControl(code) => {
+                write!(f, "control code {code} is not a custom code (128–255)")
+            }
+            Error::UnknownState(state) => write!(f, "unknown service state {state}"),
+            Error::InvalidName { what, name, reason } => write!(f, "{what} {name:?} {reason}"),
         }
+    }
+}
+
+/// An error from the functions that return their error code instead of setting the
+/// thread's last error (registry, security descriptors).
+fn check(status: u32, call: &'static str) -> Result<(), Error> {
+    if status == ERROR_SUCCESS {
+        Ok(())
+    } else {
+        Err(Error::Api {
+            call,
+            source: io::Error::from_raw_os_error(status as i32),
+        })
     }
 }
 

@@ -465,8 +465,9 @@ impl Service {
         }
     }
 
-    /// The current state (`SERVICE_STOPPED`, `SERVICE_RUNNING`, …).
-    pub fn state(&self) -> Result<u32, Error> {
+    /// The current status: state (`SERVICE_STOPPED`, `SERVICE_RUNNING`, …), process id,
+    /// exit codes.
+    pub fn status(&self) -> Result<S::SERVICE_STATUS_PROCESS, Error> {
         let mut status = S::SERVICE_STATUS_PROCESS::default();
         let mut need = 0;
         // SAFETY: the buffer is exactly one SERVICE_STATUS_PROCESS, as the level asks.
@@ -482,7 +483,16 @@ impl Service {
         if ok == 0 {
             return Err(Error::api("QueryServiceStatusEx"));
         }
-        Ok(status.dwCurrentState)
+        Ok(status)
+    }
+
+    /// Starts the service without arguments (the handle needs `SERVICE_START`).
+    pub fn start(&self) -> Result<(), Error> {
+        // SAFETY: the handle is valid; no arguments means a null vector.
+        if unsafe { S::StartServiceW(self.raw(), 0, ptr::null()) } == 0 {
+            return Err(Error::api("StartServiceW"));
+        }
+        Ok(())
     }
 
     /// Sends a control code (`SERVICE_CONTROL_STOP`, or a custom 128–255).

@@ -1,14 +1,28 @@
 //! `tend start|stop|restart NAME`: the same words on every service manager.
 
+#[cfg(unix)]
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use super::exit;
+#[cfg(unix)]
 use super::install::pick_backend;
+#[cfg(unix)]
 use crate::platform::install::{read_record, start_and_wait};
-use crate::platform::{Layout, Verb};
+#[cfg(unix)]
+use crate::platform::Layout;
+use crate::platform::Verb;
 
 /// Runs `verb` on the installed service `name`; start and restart wait until it runs.
+#[cfg(windows)]
+pub fn control(name: &str, verb: Verb) -> u8 {
+    super::windows::control(name, verb)
+}
+
+/// Runs `verb` on the installed service `name`; start and restart wait until it runs.
+#[cfg(unix)]
 pub fn control(name: &str, verb: Verb) -> u8 {
     let layout = Layout::system(PathBuf::new());
     let Some(record) = read_record(&layout, name) else {

@@ -2,15 +2,24 @@
 //! directories, installed spec, unit), idempotently, with a dry run and rollback.
 
 use std::path::PathBuf;
+#[cfg(unix)]
 use std::time::Duration;
 
 use clap::Args;
 
-use super::{exit, spec_error, SpecArgs};
+use super::exit;
+#[cfg(unix)]
+use super::spec_error;
+use super::SpecArgs;
+#[cfg(unix)]
 use crate::platform::install::{
     self, installed_spec, plan_install, plan_uninstall, start_and_wait, tend_location,
 };
-use crate::platform::{self, Backend, Layout, Verb};
+use crate::platform::{self, Layout};
+#[cfg(unix)]
+use crate::platform::{Backend, Verb};
+use crate::spec::{Loaded, Spec};
+#[cfg(unix)]
 use crate::supervise::{prepare, sys};
 
 /// Arguments of `tend install`.
@@ -20,7 +29,7 @@ pub struct InstallArgs {
     pub spec: PathBuf,
     /// In a file of several services, the one to install.
     #[arg(long)]
-    pub service: Option<String>,
+    pub name: Option<String>,
     #[command(flatten)]
     pub spec_args: SpecArgs,
     /// Also start the service and wait until it runs.
@@ -35,6 +44,28 @@ pub struct InstallArgs {
     /// The service manager (default: detected).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(platform::BACKENDS))]
     pub backend: Option<String>,
+    /// Windows: the environment variable holding the password of a user account (else
+    /// `windows.password_env`, else a prompt).
+    #[cfg(windows)]
+    #[arg(long)]
+    pub password_env: Option<String>,
+}
+
+/// The service of `loaded` to install: the only one, or the one named.
+pub(crate) fn pick_service(loaded: &Loaded, want: Option<&str>) -> Result<Spec, String> {
+    match (want, loaded.services.len()) {
+        (None, 1) => Ok(loaded.services[0].clone()),
+        (None, n) => Err(format!(
+            "{} holds {n} services; pick one with --name NAME",
+            loaded.path.display()
+        )),
+        (Some(want), _) => loaded
+            .services
+            .iter()
+            .find(|s| s.name.as_str() == want)
+            .cloned()
+            .ok_or_else(|| format!("{} has no service `{want}`", loaded.path.display())),
+    }
 }
 
 /// Arguments of `tend uninstall`.
@@ -51,6 +82,7 @@ pub struct UninstallArgs {
 }
 
 /// The backend to use: `--backend`, else the one recorded at install, else detected.
+#[cfg(unix)]
 pub(crate) fn pick_backend(
     flag: Option<&str>,
     recorded: Option<&str>,
@@ -62,6 +94,7 @@ pub(crate) fn pick_backend(
     platform::backend(name).ok_or_else(|| format!("unknown backend `{name}`"))
 }
 
+#[cfg(unix)]
 fn need_root(what: &str) -> Result<(), String> {
     if sys::euid() != 0 {
         return Err(format!("{what} needs root: it writes system files and may create accounts (try sudo, or --dry-run)"));
@@ -71,7 +104,11 @@ fn need_root(what: &str) -> Result<(), String> {
 
 /// `tend install`.
 pub fn install(a: InstallArgs) -> u8 {
-    match run_install(a) {
+    #[cfg(windows)]
+    let result = super::windows::install(a);
+    #[cfg(unix)]
+    let result = run_install(a);
+    match result {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("error: {e}");
@@ -80,6 +117,7 @@ pub fn install(a: InstallArgs) -> u8 {
     }
 }
 
+#[cfg(unix)]
 fn run_install(a: InstallArgs) -> Result<(), String> {
     let loaded = match a.spec_args.load(&a.spec) {
         Ok(l) => l,
@@ -88,21 +126,7 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
             return Err("the spec is invalid; nothing was installed".into());
         }
     };
-    let spec = match (&a.service, loaded.services.len()) {
-        (None, 1) => loaded.services[0].clone(),
-        (None, n) => {
-            return Err(format!(
-                "{} holds {n} services; pick one with --service NAME",
-                a.spec.display()
-            ))
-        }
-        (Some(want), _) => loaded
-            .services
-            .iter()
-            .find(|s| s.name.as_str() == want)
-            .cloned()
-            .ok_or_else(|| format!("{} has no service `{want}`", a.spec.display()))?,
-    };
+    let spec = pick_service(&loaded, a.name.as_deref())?;
     let backend = pick_backend(a.backend.as_deref(), None)?;
     if !a.dry_run {
         need_root("tend install")?;
@@ -117,20 +141,7 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     let base = prepare::spec_base(&loaded.path);
     let spec = installed_spec(&spec, &base, &layout);
     let name = spec.name.to_string();
-    let mut text = format!(
-        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
-        std::path::absolute(&loaded.path)
-            .unwrap_or(loaded.path.clone())
-            .display(),
-        a.spec_args
-            .profile
-            .as_deref()
-            .map(|p| format!(" (profile {p})"))
-            .unwrap_or_default()
-    );
-    text.push_str(
-        &toml::to_string(&spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?,
-    );
+    let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
     let plan = plan_install(
         &spec,
         &text,
@@ -214,8 +225,29 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// The installed spec's file: where it came from, then the resolved spec.
+pub(crate) fn installed_text(
+    spec: &Spec,
+    loaded: &Loaded,
+    profile: Option<&str>,
+) -> Result<String, String> {
+    let mut text = format!(
+        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
+        std::path::absolute(&loaded.path)
+            .unwrap_or(loaded.path.clone())
+            .display(),
+        profile
+            .map(|p| format!(" (profile {p})"))
+            .unwrap_or_default()
+    );
+    text.push_str(
+        &toml::to_string(spec).map_err(|e| format!("cannot write the resolved spec: {e}"))?,
+    );
+    Ok(text)
+}
+
 /// Prints the last lines of the service's logs (why a first start failed).
-fn show_log_tail(layout: &Layout, spec: &crate::spec::Spec) {
+pub(crate) fn show_log_tail(layout: &Layout, spec: &crate::spec::Spec) {
     let dir = layout.log_dir(spec);
     for file in [
         format!("{}.err.log", spec.name),
@@ -243,6 +275,14 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
         eprintln!("error: {e}");
         return exit::ERROR;
     }
+    #[cfg(windows)]
+    return super::windows::uninstall(a);
+    #[cfg(unix)]
+    uninstall_unix(a)
+}
+
+#[cfg(unix)]
+fn uninstall_unix(a: UninstallArgs) -> u8 {
     let layout = Layout::system(PathBuf::new());
     let record = install::read_record(&layout, &a.name);
     let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();

@@ -2,14 +2,13 @@
 //! journal when it logs with `inherit` under systemd.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 
 use super::exit;
-use crate::platform::install::read_record;
+use crate::platform::record::read_record;
 use crate::platform::Layout;
 use crate::spec::LogTarget;
 
@@ -138,18 +137,18 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
         return exit::OK;
     }
     let mut pos = len;
-    let mut ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+    let mut ino = f.metadata().map(|m| file_id(&m)).unwrap_or(0);
     loop {
         std::thread::sleep(Duration::from_millis(200));
         // A rotation replaced the file: continue with the new one from its start.
         if let Ok(m) = std::fs::metadata(path) {
-            if m.ino() != ino {
+            if file_id(&m) != ino {
                 if let Ok(nf) = std::fs::File::open(path) {
                     if drain(&mut f, &mut out).is_none() {
                         return exit::OK;
                     }
                     f = nf;
-                    ino = m.ino();
+                    ino = file_id(&m);
                     pos = 0;
                 }
             }
@@ -169,4 +168,17 @@ fn drain(f: &mut std::fs::File, out: &mut impl Write) -> Option<u64> {
     out.write_all(&chunk).ok()?;
     out.flush().ok()?;
     Some(n as u64)
+}
+
+/// What tells one file from its replacement after a rotation: the inode on Unix, the
+/// creation time on Windows.
+fn file_id(m: &std::fs::Metadata) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::MetadataExt::ino(m)
+    }
+    #[cfg(windows)]
+    {
+        std::os::windows::fs::MetadataExt::creation_time(m)
+    }
 }

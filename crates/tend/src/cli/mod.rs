@@ -2,17 +2,14 @@
 //! shared spec-loading options, and the one place where exit codes are decided.
 
 mod check;
-#[cfg(unix)]
 mod control;
 mod init;
-#[cfg(unix)]
 mod install;
-#[cfg(unix)]
 mod logs;
-#[cfg(unix)]
 mod run;
-#[cfg(unix)]
 mod status;
+#[cfg(windows)]
+mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,31 +42,22 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Supervise one service in the foreground (what a service manager starts).
-    #[cfg(unix)]
     Run(run::RunArgs),
     /// Run all services of a file in the foreground, for development.
-    #[cfg(unix)]
     Up(run::UpArgs),
     /// Show the state of services: the service manager's view and the supervisor's.
-    #[cfg(unix)]
     Status(status::StatusArgs),
-    /// Install a spec as a native service (systemd, OpenRC, ...).
-    #[cfg(unix)]
+    /// Install a spec as a native service (systemd, OpenRC, a Windows service, ...).
     Install(install::InstallArgs),
     /// Remove an installed service.
-    #[cfg(unix)]
     Uninstall(install::UninstallArgs),
     /// Start an installed service and wait until it runs.
-    #[cfg(unix)]
     Start(NameArg),
     /// Stop an installed service.
-    #[cfg(unix)]
     Stop(NameArg),
     /// Restart an installed service and wait until it runs.
-    #[cfg(unix)]
     Restart(NameArg),
     /// Show a service's output.
-    #[cfg(unix)]
     Logs(logs::LogsArgs),
     /// Validate a spec and print it resolved (profile and overrides applied).
     Check(check::CheckArgs),
@@ -81,6 +69,24 @@ enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+    /// Send a custom control code (128-255) to an installed Windows service; the spec's
+    /// `[windows.controls]` says what it does (by default 128 restarts the child and
+    /// 129 reopens the logs). Like `sc control NAME CODE`.
+    #[cfg(windows)]
+    Control {
+        /// The service name.
+        name: String,
+        /// The control code, 128 to 255.
+        #[arg(value_parser = clap::value_parser!(u8).range(128..=255))]
+        code: u8,
+    },
+    /// Send Ctrl-C to the console of a process (what a stop uses on Windows).
+    #[cfg(windows)]
+    #[command(hide = true, name = "ctrl-c")]
+    CtrlC {
+        /// The process id.
+        pid: u32,
     },
 }
 
@@ -133,25 +139,26 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        #[cfg(unix)]
         Command::Run(a) => run::run(a),
-        #[cfg(unix)]
         Command::Up(a) => run::up(a),
-        #[cfg(unix)]
         Command::Status(a) => status::status(a),
-        #[cfg(unix)]
         Command::Install(a) => install::install(a),
-        #[cfg(unix)]
         Command::Uninstall(a) => install::uninstall(a),
-        #[cfg(unix)]
         Command::Start(a) => control::control(&a.name, crate::platform::Verb::Start),
-        #[cfg(unix)]
         Command::Stop(a) => control::control(&a.name, crate::platform::Verb::Stop),
-        #[cfg(unix)]
         Command::Restart(a) => control::control(&a.name, crate::platform::Verb::Restart),
-        #[cfg(unix)]
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
+        #[cfg(windows)]
+        Command::Control { name, code } => windows::send_control(&name, code),
+        #[cfg(windows)]
+        Command::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("error: {e}");
+                exit::ERROR
+            }
+        },
         Command::Init(a) => init::init(a),
         Command::Schema => {
             println!(

@@ -17,7 +17,12 @@ pub struct RunArgs {
     pub spec: PathBuf,
     /// In a file of several services, the one to run.
     #[arg(long)]
-    pub service: Option<String>,
+    pub name: Option<String>,
+    /// Run under the Windows service control manager (what an installed service's
+    /// command line says; `tend install` writes it).
+    #[cfg(windows)]
+    #[arg(long)]
+    pub service: bool,
     #[command(flatten)]
     pub spec_args: SpecArgs,
     /// Where state files go (default: /var/lib/tend as root, else ~/.local/state/tend).
@@ -58,9 +63,9 @@ pub fn run(a: RunArgs) -> u8 {
         Ok(l) => l,
         Err(e) => return spec_error(&e),
     };
-    if loaded.services.len() > 1 || a.service.is_some() {
+    if loaded.services.len() > 1 || a.name.is_some() {
         let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
-        let Some(want) = &a.service else {
+        let Some(want) = &a.name else {
             eprintln!(
                 "error: {} holds {} services ({}); `tend run` supervises one",
                 a.spec.display(),
@@ -68,7 +73,7 @@ pub fn run(a: RunArgs) -> u8 {
                 names.join(", ")
             );
             eprintln!(
-                "  = help: pick one with --service NAME, or run them all with `tend up {}`",
+                "  = help: pick one with --name NAME, or run them all with `tend up {}`",
                 a.spec.display()
             );
             return exit::ERROR;
@@ -90,6 +95,10 @@ pub fn run(a: RunArgs) -> u8 {
         color: false,
         notify: true,
     };
+    #[cfg(windows)]
+    if a.service {
+        return super::windows::run_service(loaded, opts);
+    }
     supervise_loaded(&loaded, &[0], &opts)
 }
 
@@ -120,6 +129,32 @@ pub fn up(a: UpArgs) -> u8 {
 }
 
 fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
+    let result = supervise_blocking(loaded, order, opts, supervise::Extras::default());
+    match result {
+        Err(code) => code,
+        Ok(outcomes) => outcome_code(&outcomes),
+    }
+}
+
+/// The exit code for the services' outcomes: a failure if any failed.
+pub(crate) fn outcome_code(outcomes: &[(String, Outcome)]) -> u8 {
+    let failed = outcomes
+        .iter()
+        .any(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Exited { success: false }));
+    if failed {
+        exit::SERVICE_FAILED
+    } else {
+        exit::OK
+    }
+}
+
+/// Runs the supervisor on a current-thread runtime until the services end.
+pub(crate) fn supervise_blocking(
+    loaded: &Loaded,
+    order: &[usize],
+    opts: &Options,
+    extras: supervise::Extras,
+) -> Result<Vec<(String, Outcome)>, u8> {
     // The guard was split off first thing in main (see `cli::guard_first`).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -128,28 +163,16 @@ fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
-            return exit::ERROR;
+            return Err(exit::ERROR);
         }
     };
     let local = tokio::task::LocalSet::new();
     let result = local.block_on(
         &rt,
-        supervise::supervise(&loaded.services, order, &loaded.path, opts),
+        supervise::supervise_with(&loaded.services, order, &loaded.path, opts, extras),
     );
-    match result {
-        Err(e) => {
-            eprintln!("error: {e}");
-            exit::ERROR
-        }
-        Ok(outcomes) => {
-            let failed = outcomes
-                .iter()
-                .any(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Exited { success: false }));
-            if failed {
-                exit::SERVICE_FAILED
-            } else {
-                exit::OK
-            }
-        }
-    }
+    result.map_err(|e| {
+        eprintln!("error: {e}");
+        exit::ERROR
+    })
 }

@@ -7,7 +7,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::exit;
-use crate::platform::install::read_record;
+use crate::platform::record::read_record;
 use crate::platform::{self, Layout, NativeStatus};
 use crate::supervise::{self, state, sys};
 
@@ -87,6 +87,20 @@ fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
             let mut r = row(name.clone(), st, now);
             r.installed = true;
             if let Some(rec) = read_record(layout, &name) {
+                #[cfg(windows)]
+                if rec.backend == platform::windows::BACKEND {
+                    r.native = platform::windows::query(&name).ok();
+                    r.drift = crate::spec::load_file(&layout.spec_path(&name), &Default::default())
+                        .ok()
+                        .and_then(|l| l.services.into_iter().next())
+                        .and_then(|spec| {
+                            let layout = Layout {
+                                tend_bin: rec.tend_bin.clone(),
+                                ..layout.clone()
+                            };
+                            platform::windows::drifted(&spec, &layout)
+                        });
+                }
                 if let Some(b) = platform::backend(&rec.backend) {
                     r.native = b.query(&name).ok();
                     let layout = Layout {
@@ -229,7 +243,7 @@ pub fn status(a: StatusArgs) -> u8 {
             }
         }
         if r.drift == Some(true) {
-            println!("{:<20} drift: the installed unit differs from what its spec renders now; run `tend install` again", "");
+            println!("{:<20} drift: the installed service differs from what its spec gives now; run `tend install` again", "");
         }
         if let Some(n) = &r.native {
             if !n.enabled {

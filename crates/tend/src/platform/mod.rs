@@ -11,8 +11,11 @@ pub mod escape;
 pub mod install;
 pub mod launchd;
 pub mod openrc;
+pub mod record;
 pub mod systemd;
 pub mod sysv;
+#[cfg(windows)]
+pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,7 +36,23 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// The system layout, with `tend_bin` as given: `%ProgramData%\tend` holds the
+    /// installed specs, with `state\NAME` and `logs\NAME` beside them.
+    #[cfg(windows)]
+    pub fn system(tend_bin: PathBuf) -> Layout {
+        let root = std::env::var_os("ProgramData")
+            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
+            .join("tend");
+        Layout {
+            state_root: root.join("state"),
+            log_root: root.join("logs"),
+            spec_dir: root,
+            tend_bin,
+        }
+    }
+
     /// The system layout, with `tend_bin` as given.
+    #[cfg(unix)]
     pub fn system(tend_bin: PathBuf) -> Layout {
         Layout {
             spec_dir: "/etc/tend".into(),

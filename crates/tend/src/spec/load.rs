@@ -42,10 +42,11 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "stop",
     "log",
     "systemd",
+    "windows",
 ];
 
 /// The top-level keys that hold tables.
-const TABLE_KEYS: &[&str] = &["env", "restart", "stop", "log", "systemd"];
+const TABLE_KEYS: &[&str] = &["env", "restart", "stop", "log", "systemd", "windows"];
 
 /// Where the settings come from, beyond the file.
 #[derive(Clone, Debug, Default)]

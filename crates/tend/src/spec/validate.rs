@@ -209,7 +209,10 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             out.push((
                 at(&["stop", "http"]),
                 format!("`stop.http` {url:?} is not usable: {e}"),
-                Some("write it as http://HOST:PORT/PATH, e.g. \"http://127.0.0.1:8080/shutdown\"".into()),
+                Some(
+                    "write it as http://HOST:PORT/PATH, e.g. \"http://127.0.0.1:8080/shutdown\""
+                        .into(),
+                ),
             ));
         }
     }
@@ -227,7 +230,9 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
         out.push((
             at(&["windows", "account"]),
             "`windows.account` is empty or has control characters".into(),
-            Some("use virtual, local-service, network-service, local-system or DOMAIN\\user".into()),
+            Some(
+                "use virtual, local-service, network-service, local-system or DOMAIN\\user".into(),
+            ),
         ));
     }
     if let Some(var) = &w.password_env {

@@ -481,12 +481,30 @@ mod http_url_tests {
     #[test]
     fn parses_the_forms_a_stop_hook_uses() {
         let u = HttpUrl::parse("http://127.0.0.1:8080/shutdown?now=1").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("127.0.0.1", 8080, "/shutdown?now=1"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("127.0.0.1", 8080, "/shutdown?now=1")
+        );
         let u = HttpUrl::parse("http://localhost").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("localhost", 80, "/"));
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("localhost", 80, "/")
+        );
         let u = HttpUrl::parse("http://[::1]:9000/q").unwrap();
-        assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 9000, "/q"));
-        for bad in ["https://x/", "http://", "http://:80/", "http://h:0/", "http://h:x/", "http://a@h/", "http://h/a b", "ftp://h"] {
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 9000, "/q")
+        );
+        for bad in [
+            "https://x/",
+            "http://",
+            "http://:80/",
+            "http://h:0/",
+            "http://h:x/",
+            "http://a@h/",
+            "http://h/a b",
+            "ftp://h",
+        ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -29,6 +29,8 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+pub mod eventlog;
+pub mod hook;
 pub mod logfile;
 pub mod policy;
 pub mod prepare;
@@ -38,13 +40,14 @@ pub mod state;
 pub mod sys;
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+#[cfg(unix)]
+use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::spec::{LogTarget, Spec};
@@ -55,15 +58,18 @@ use pump::{ConsoleSink, SharedSink, Sink};
 use service::{Control, Observer, Outcome, ServiceSetup};
 use state::{State, Status};
 
-/// Collects exit statuses and routes them to whoever waits for that pid.
+/// Collects exit statuses and routes them to whoever waits for that child.
 #[derive(Default)]
 pub struct Reaper {
+    #[cfg(unix)]
     waiting: RefCell<HashMap<i32, oneshot::Sender<Exit>>>,
 }
 
+#[cfg(unix)]
 impl Reaper {
     /// Starts reaping (must be called inside a `LocalSet`).
     pub fn start() -> io::Result<Rc<Reaper>> {
+        use tokio::signal::unix::{signal, SignalKind};
         let mut sigchld = signal(SignalKind::child())?;
         let reaper = Rc::new(Reaper::default());
         let r = reaper.clone();
@@ -82,17 +88,38 @@ impl Reaper {
         Ok(reaper)
     }
 
-    /// Returns a receiver for `pid`'s exit. Call it right after spawning, before any
-    /// await, so the exit cannot be collected before it is awaited.
-    pub fn watch(&self, pid: i32) -> oneshot::Receiver<Exit> {
+    /// Returns a receiver for the child's exit. Call it right after spawning, before
+    /// any await, so the exit cannot be collected before it is awaited.
+    pub fn watch(&self, child: &mut sys::Spawned) -> oneshot::Receiver<Exit> {
         let (tx, rx) = oneshot::channel();
-        self.waiting.borrow_mut().insert(pid, tx);
+        self.waiting.borrow_mut().insert(child.pid, tx);
         rx
     }
 
     /// The pids of the children being waited for.
     pub fn live_pids(&self) -> BTreeSet<i32> {
         self.waiting.borrow().keys().copied().collect()
+    }
+}
+
+#[cfg(windows)]
+impl Reaper {
+    /// Nothing to start: each child has a thread waiting on its process handle.
+    pub fn start() -> io::Result<Rc<Reaper>> {
+        Ok(Rc::new(Reaper::default()))
+    }
+
+    /// Returns a receiver for the child's exit (from its waiting thread).
+    pub fn watch(&self, child: &mut sys::Spawned) -> oneshot::Receiver<Exit> {
+        child.exit.take().unwrap_or_else(|| {
+            // Watched twice: the second receiver reads as a lost status.
+            oneshot::channel().1
+        })
+    }
+
+    /// Orphans are contained by Job Objects on Windows: nothing to track.
+    pub fn live_pids(&self) -> BTreeSet<i32> {
+        BTreeSet::new()
     }
 }
 
@@ -112,8 +139,32 @@ pub struct Options {
     pub notify: bool,
 }
 
+/// The default state directory: `TEND_STATE_DIR`, else `%LOCALAPPDATA%\tend`
+/// (installed services are given theirs under `%ProgramData%\tend`).
+#[cfg(windows)]
+pub fn default_state_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TEND_STATE_DIR") {
+        return d.into();
+    }
+    std::env::var_os("LOCALAPPDATA")
+        .or_else(|| std::env::var_os("ProgramData"))
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir)
+        .join("tend")
+}
+
+/// The default log directory: `TEND_LOG_DIR`, else `logs` under the state directory.
+#[cfg(windows)]
+pub fn default_log_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("TEND_LOG_DIR") {
+        return d.into();
+    }
+    default_state_dir().join("logs")
+}
+
 /// The default state directory: `TEND_STATE_DIR`, else `/var/lib/tend` for root, else
 /// `$XDG_STATE_HOME/tend` (`~/.local/state/tend`).
+#[cfg(unix)]
 pub fn default_state_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("TEND_STATE_DIR") {
         return d.into();
@@ -134,6 +185,7 @@ pub fn default_state_dir() -> PathBuf {
 
 /// The default log directory: `TEND_LOG_DIR`, else `/var/log/tend` for root, else
 /// `logs` under the state directory.
+#[cfg(unix)]
 pub fn default_log_dir() -> PathBuf {
     if let Some(d) = std::env::var_os("TEND_LOG_DIR") {
         return d.into();
@@ -217,6 +269,55 @@ impl Observer for StateWatch {
     }
 }
 
+/// The Windows Event Log observer of a service: lifecycle events (started, exited,
+/// restarting, gave up, stop timed out) under the service's own event source, with
+/// the messages compiled into tend.exe (see [`eventlog`]).
+#[cfg(windows)]
+pub fn eventlog_observer(spec: &Spec) -> Vec<Box<dyn Observer>> {
+    match tend_service::windows::eventlog::EventSource::open(spec.name.as_str()) {
+        Ok(source) => vec![Box::new(WinEventLog {
+            source,
+            mapper: eventlog::EventMapper::new(spec),
+            failed: false,
+        })],
+        Err(e) => {
+            say!("tend: {}: cannot open the Event Log: {e}", spec.name);
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(windows)]
+struct WinEventLog {
+    source: tend_service::windows::eventlog::EventSource,
+    mapper: eventlog::EventMapper,
+    failed: bool,
+}
+
+#[cfg(windows)]
+impl Observer for WinEventLog {
+    fn changed(&mut self, status: &Status, event: &str) {
+        for e in self.mapper.map(status, event) {
+            let strings = e.strings();
+            let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
+            match self
+                .source
+                .report(e.kind().into(), e.message_id(), &strings)
+            {
+                Ok(()) => self.failed = false,
+                Err(err) if !self.failed => {
+                    self.failed = true;
+                    say!(
+                        "tend: {}: cannot write to the Event Log: {err}",
+                        status.name
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
+
 const COLORS: [&str; 6] = ["36", "33", "35", "32", "34", "31"];
 
 fn open_sink(
@@ -251,6 +352,101 @@ fn open_sink(
     Ok(Some(Rc::new(RefCell::new(sink))))
 }
 
+/// What the outside world asks of the supervisor: signals on Unix, console events on
+/// Windows, the service control manager's controls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Stop every service (a second one while stopping: kill them at once).
+    Stop,
+    /// Reopen the log files (after an external rotation).
+    ReopenLogs,
+    /// Restart every service's child (gracefully).
+    Restart,
+    /// Something with no meaning here, reported and ignored.
+    Ignored(&'static str),
+}
+
+/// What a caller adds to [`supervise`]: requests of its own (e.g. from the SCM) and
+/// observers for each service (e.g. the SCM status, the Event Log).
+#[derive(Default)]
+pub struct Extras {
+    /// More requests, merged with the OS signals.
+    pub requests: Option<mpsc::UnboundedReceiver<Request>>,
+    /// Builds extra observers for a service.
+    #[allow(clippy::type_complexity)]
+    pub observers: Option<Box<dyn Fn(&Spec) -> Vec<Box<dyn Observer>>>>,
+}
+
+/// Turns the OS's stop and reopen signals into [`Request`]s (must be called inside a
+/// `LocalSet`): SIGTERM, SIGINT and SIGQUIT stop; SIGHUP and SIGUSR1 reopen logs;
+/// SIGUSR2 is ignored (the guard forwards all of these, and without a handler each
+/// would kill the supervisor).
+#[cfg(unix)]
+fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut streams = Vec::new();
+    for (kind, name, req) in [
+        (SignalKind::terminate(), "SIGTERM", Request::Stop),
+        (SignalKind::interrupt(), "SIGINT", Request::Stop),
+        (SignalKind::quit(), "SIGQUIT", Request::Stop),
+        (SignalKind::hangup(), "SIGHUP", Request::ReopenLogs),
+        (SignalKind::user_defined1(), "SIGUSR1", Request::ReopenLogs),
+        (
+            SignalKind::user_defined2(),
+            "SIGUSR2",
+            Request::Ignored("SIGUSR2"),
+        ),
+    ] {
+        let s = signal(kind).map_err(|source| SuperviseError::Io {
+            what: format!("cannot handle {name}"),
+            source,
+        })?;
+        streams.push((s, req));
+    }
+    for (mut s, req) in streams {
+        let tx = tx.clone();
+        tokio::task::spawn_local(async move {
+            while s.recv().await.is_some() {
+                if tx.send(req).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+/// Turns console events (Ctrl-C, Ctrl-Break, the console closing, logoff, shutdown)
+/// into stop [`Request`]s (must be called inside a `LocalSet`). Also clears an
+/// inherited "ignore Ctrl-C" flag, which the children would inherit in turn.
+#[cfg(windows)]
+fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseError> {
+    use tokio::signal::windows;
+    sys::enable_ctrl_c_for_children();
+    let err = |what: &str| {
+        let what = what.to_string();
+        move |source| SuperviseError::Io { what, source }
+    };
+    macro_rules! forward {
+        ($make:expr, $what:expr) => {{
+            let mut s = $make.map_err(err($what))?;
+            let tx = tx.clone();
+            tokio::task::spawn_local(async move {
+                while s.recv().await.is_some() {
+                    if tx.send(Request::Stop).is_err() {
+                        break;
+                    }
+                }
+            });
+        }};
+    }
+    forward!(windows::ctrl_c(), "cannot handle Ctrl-C");
+    forward!(windows::ctrl_break(), "cannot handle Ctrl-Break");
+    forward!(windows::ctrl_close(), "cannot handle the console closing");
+    forward!(windows::ctrl_shutdown(), "cannot handle shutdown");
+    Ok(())
+}
+
 /// Why the supervisor could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SuperviseError {
@@ -276,6 +472,17 @@ pub async fn supervise(
     spec_path: &Path,
     opts: &Options,
 ) -> Result<Vec<(String, Outcome)>, SuperviseError> {
+    supervise_with(specs, order, spec_path, opts, Extras::default()).await
+}
+
+/// [`supervise`], with requests and observers of the caller's.
+pub async fn supervise_with(
+    specs: &[Spec],
+    order: &[usize],
+    spec_path: &Path,
+    opts: &Options,
+    extras: Extras,
+) -> Result<Vec<(String, Outcome)>, SuperviseError> {
     let io_err = |what: String| move |source| SuperviseError::Io { what, source };
     let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
     let base = prepare::spec_base(spec_path);
@@ -289,6 +496,7 @@ pub async fn supervise(
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
+        let hook = prepare::prepare_hook(spec, &base, &prepared)?;
         for w in warnings {
             say!("tend: {}: warning: {w}", spec.name);
         }
@@ -308,6 +516,7 @@ pub async fn supervise(
             spec: spec.clone(),
             spec_path: spec_path.to_path_buf(),
             prepared,
+            hook,
             stdout,
             stderr,
             sole: specs.len() == 1,
@@ -320,16 +529,18 @@ pub async fn supervise(
     )))?;
 
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
-    let mut term =
-        signal(SignalKind::terminate()).map_err(io_err("cannot handle SIGTERM".into()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(io_err("cannot handle SIGINT".into()))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(io_err("cannot handle SIGHUP".into()))?;
-    // The guard forwards these too; without a handler each would kill the supervisor.
-    let mut quit = signal(SignalKind::quit()).map_err(io_err("cannot handle SIGQUIT".into()))?;
-    let mut usr1 =
-        signal(SignalKind::user_defined1()).map_err(io_err("cannot handle SIGUSR1".into()))?;
-    let mut usr2 =
-        signal(SignalKind::user_defined2()).map_err(io_err("cannot handle SIGUSR2".into()))?;
+    let (req_tx, mut requests) = mpsc::unbounded_channel();
+    listen_os(req_tx.clone())?;
+    if let Some(mut more) = extras.requests {
+        let tx = req_tx.clone();
+        tokio::task::spawn_local(async move {
+            while let Some(r) = more.recv().await {
+                if tx.send(r).is_err() {
+                    break;
+                }
+            }
+        });
+    }
 
     let mut controls: Vec<Option<mpsc::UnboundedSender<Control>>> = vec![None; specs.len()];
     let mut states: Vec<watch::Receiver<State>> = Vec::new();
@@ -375,8 +586,10 @@ pub async fn supervise(
                 }
                 tokio::select! {
                     r = rx.changed() => if r.is_err() { break },
-                    _ = term.recv() => { stopping = true; break 'start; }
-                    _ = int.recv() => { stopping = true; break 'start; }
+                    r = requests.recv() => match r {
+                        Some(Request::Stop) | None => { stopping = true; break 'start; }
+                        Some(r) => forward(&controls, r),
+                    }
                 }
             }
         }
@@ -400,6 +613,9 @@ pub async fn supervise(
                 senders[i].take().expect("one watch per service"),
             )),
         ];
+        if let Some(make) = &extras.observers {
+            observers.extend(make(&specs[i]));
+        }
         if opts.notify && specs.len() == 1 {
             if let Some(n) = tend_service::systemd::Notifier::from_env() {
                 observers.push(Box::new(SdNotify {
@@ -433,16 +649,10 @@ pub async fn supervise(
         let any_done = futures_any(&mut tasks, &running);
         tokio::select! {
             (i, out) = any_done => { outcomes[i] = Some(out); }
-            _ = term.recv() => stopping = true,
-            _ = int.recv() => stopping = true,
-            _ = quit.recv() => stopping = true,
-            _ = hup.recv() => {
-                for c in controls.iter().flatten() { let _ = c.send(Control::ReopenLogs); }
+            r = requests.recv() => match r {
+                Some(Request::Stop) | None => stopping = true,
+                Some(r) => forward(&controls, r),
             }
-            _ = usr1.recv() => {
-                for c in controls.iter().flatten() { let _ = c.send(Control::ReopenLogs); }
-            }
-            _ = usr2.recv() => say!("tend: SIGUSR2 ignored"),
         }
     }
     // Stop in reverse start order, each completely before the next.
@@ -458,9 +668,11 @@ pub async fn supervise(
             let done = loop {
                 tokio::select! {
                     r = &mut t => break r,
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                    _ = quit.recv() => {}
+                    r = requests.recv() => match r {
+                        Some(Request::Stop) => {}
+                        Some(Request::ReopenLogs) => { forward(&controls, Request::ReopenLogs); continue; }
+                        Some(_) | None => continue,
+                    }
                 }
                 say!("tend: stopping at once: killing every remaining service");
                 for c in controls.iter().flatten() {
@@ -478,6 +690,22 @@ pub async fn supervise(
         .zip(outcomes)
         .map(|(s, o)| (s.name.to_string(), o.unwrap_or(Outcome::Stopped)))
         .collect())
+}
+
+/// Hands a request other than stop to every running service.
+fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {
+    let c = match r {
+        Request::ReopenLogs => Control::ReopenLogs,
+        Request::Restart => Control::Restart,
+        Request::Stop => Control::Stop,
+        Request::Ignored(what) => {
+            say!("tend: {what} ignored");
+            return;
+        }
+    };
+    for tx in controls.iter().flatten() {
+        let _ = tx.send(c);
+    }
 }
 
 /// Resolves when any of the tasks at `indices` finishes, with its index and outcome.

@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use crate::spec::{LogTarget, Spec};
+use crate::spec::{HttpUrl, LogTarget, Spec};
 
+use super::hook::Hook;
 use super::sys::{self, Output, Prepared};
 
 /// Variables that belong to tend's own service manager and must not leak to the child.
@@ -59,6 +60,17 @@ pub fn prepare(
     for (k, v) in &spec.env {
         vars.insert(k.into(), v.into());
     }
+    #[cfg(windows)]
+    let credentials = {
+        if spec.user.is_some() || spec.group.is_some() {
+            warnings.push(
+                "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
+                    .into(),
+            );
+        }
+        None
+    };
+    #[cfg(unix)]
     let credentials = match &spec.user {
         None => {
             if let Some(g) = &spec.group {
@@ -89,7 +101,10 @@ pub fn prepare(
             (me != c.uid).then_some(c)
         }
     };
-    let path_var = vars.get(&OsString::from("PATH")).cloned();
+    let path_var = vars
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
+        .map(|(_, v)| v.clone());
     let program = sys::resolve_command(&spec.command, base, path_var.as_deref())
         .map_err(|e| PrepareError(format!("cannot start `{}`: {e}", spec.name)))?;
     let cwd = match &spec.working_dir {
@@ -116,8 +131,45 @@ pub fn prepare(
         credentials,
         stdout: output(spec.log.stdout),
         stderr: output(spec.log.stderr),
+        #[cfg(windows)]
+        stop: spec.windows.stop,
+        #[cfg(windows)]
+        kill_on_close: spec.windows.kill_on_close,
+        #[cfg(windows)]
+        code_page: spec.windows.code_page,
     };
     Ok((prepared, warnings))
+}
+
+/// The stop hook of `spec`, if it has one: the URL to post to, or the command, resolved
+/// like the service's own program and run with its environment and account.
+pub fn prepare_hook(
+    spec: &Spec,
+    base: &Path,
+    service: &Prepared,
+) -> Result<Option<Hook>, PrepareError> {
+    if let Some(url) = &spec.stop.http {
+        let url =
+            HttpUrl::parse(url).map_err(|e| PrepareError(format!("`stop.http` {url:?}: {e}")))?;
+        return Ok(Some(Hook::Http(url)));
+    }
+    let Some((program, args)) = spec.stop.command.split_first() else {
+        return Ok(None);
+    };
+    let path_var = service
+        .env
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
+        .map(|(_, v)| v.clone());
+    let program = sys::resolve_command(program, base, path_var.as_deref())
+        .map_err(|e| PrepareError(format!("cannot use `stop.command` of `{}`: {e}", spec.name)))?;
+    Ok(Some(Hook::Command(Prepared {
+        program,
+        args: args.iter().map(OsString::from).collect(),
+        stdout: Output::Inherit,
+        stderr: Output::Inherit,
+        ..service.clone()
+    })))
 }
 
 #[cfg(unix)]

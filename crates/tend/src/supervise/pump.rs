@@ -6,15 +6,15 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use tokio::net::unix::pipe::Receiver;
-
 use super::logfile::{Dropped, RotatingFile};
+use super::sys::PipeReader;
 
+#[cfg(unix)]
 const READ_BUF: usize = 256 * 1024;
 
+#[cfg(unix)]
 thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
@@ -131,12 +131,15 @@ pub type SharedSink = Rc<RefCell<Sink>>;
 
 /// Drains `fd` into `sink` until end of file (every writer, including grandchildren
 /// that inherited the pipe, has closed it). `on_write` runs after each chunk.
+#[cfg(unix)]
 pub async fn pump(
-    fd: OwnedFd,
+    fd: PipeReader,
     sink: SharedSink,
     mut on_write: impl FnMut(&mut Sink),
 ) -> io::Result<()> {
-    let pipe = Receiver::from_owned_fd(fd)?;
+    // A larger pipe buffer: fewer wake-ups when a child floods its output.
+    super::sys::grow_pipe(&fd, 1 << 20);
+    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
     loop {
         pipe.readable().await?;
         let read = BUF.with(|b| {
@@ -162,6 +165,23 @@ pub async fn pump(
                 ) => {}
             Err(e) => return Err(e),
         }
+    }
+    sink.borrow_mut().finish_line();
+    Ok(())
+}
+
+/// Drains the chunks a reader thread takes from the pipe into `sink` until end of file.
+/// `on_write` runs after each chunk.
+#[cfg(windows)]
+pub async fn pump(
+    mut reader: PipeReader,
+    sink: SharedSink,
+    mut on_write: impl FnMut(&mut Sink),
+) -> io::Result<()> {
+    while let Some(chunk) = reader.0.recv().await {
+        let mut s = sink.borrow_mut();
+        s.write(&chunk);
+        on_write(&mut s);
     }
     sink.borrow_mut().finish_line();
     Ok(())

@@ -12,12 +12,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
-use crate::spec::{Signal, Spec};
+use crate::spec::Spec;
 
+use super::hook::{self, Hook};
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
 use super::pump::{self, SharedSink};
 use super::state::{now_ms, LastExit, State, Status};
-use super::sys::{self, Prepared};
+use super::sys::{self, Prepared, Tree};
 use super::Reaper;
 
 /// Commands to a running service.
@@ -61,6 +62,8 @@ pub struct ServiceSetup {
     pub spec_path: PathBuf,
     /// The prepared command.
     pub prepared: Prepared,
+    /// The stop hook (`stop.http`, `stop.command`), tried before the stop signal.
+    pub hook: Option<Hook>,
     /// Sinks for stdout and stderr (when piped).
     pub stdout: Option<SharedSink>,
     /// See `stdout`.
@@ -71,9 +74,20 @@ pub struct ServiceSetup {
     pub pumps: RefCell<Vec<JoinHandle<()>>>,
 }
 
+/// The running child: its pid and its process tree (a process group on Unix, a Job
+/// Object on Windows, which must stay open while the child is supervised).
+struct Child {
+    pid: i32,
+    tree: Tree,
+}
+
+/// What a stop hook reports: what it did, or why the stop request must be sent after
+/// all.
+type HookResult = oneshot::Receiver<Result<String, String>>;
+
 enum Phase {
     Running {
-        pid: i32,
+        child: Child,
         started: Instant,
         exit: oneshot::Receiver<Exit>,
     },
@@ -83,12 +97,12 @@ enum Phase {
         note: Option<String>,
     },
     Stopping {
-        pid: i32,
-        started: Instant,
+        child: Child,
         exit: oneshot::Receiver<Exit>,
         deadline: Instant,
         killed: bool,
         restart_after: bool,
+        hook: Option<HookResult>,
     },
     Done(Outcome),
 }
@@ -148,24 +162,24 @@ pub async fn run_service(
                 return outcome;
             }
             Phase::Running {
-                pid,
+                child,
                 started,
                 mut exit,
             } => {
                 tokio::select! {
                     e = &mut exit => {
-                        let e = e.unwrap_or(Exit::Signal(9));
-                        after_exit(&setup, &reaper, &mut status, &mut report, &mut tracker, pid, started, e)
+                        let e = e.unwrap_or(KILLED);
+                        after_exit(&setup, &reaper, &mut status, &mut report, &mut tracker, child, started, e)
                     }
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
-                        Control::ReopenLogs => { reopen(&setup); Phase::Running { pid, started, exit } }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, started, exit } }
                         Control::Kill => {
-                            let _ = sys::signal_group(pid, libc::SIGKILL);
+                            let _ = sys::kill_tree(&child.tree);
                             sweep_orphans(&setup, &reaper);
                             report(&mut status, State::Stopping, "killing the process tree at once".into());
-                            Phase::Stopping { pid, started, exit, deadline: Instant::now(), killed: true, restart_after: false }
+                            Phase::Stopping { child, exit, deadline: Instant::now(), killed: true, restart_after: false, hook: None }
                         }
-                        c => begin_stop(spec, &mut status, &mut report, pid, started, exit, c == Control::Restart),
+                        c => begin_stop(&setup, &reaper, &mut status, &mut report, child, exit, c == Control::Restart),
                     }
                 }
             }
@@ -184,21 +198,20 @@ pub async fn run_service(
                 }
             }
             Phase::Stopping {
-                pid,
-                started,
+                child,
                 mut exit,
                 deadline,
                 killed,
                 restart_after,
+                mut hook,
             } => {
                 tokio::select! {
                     e = &mut exit => {
-                        let e = e.unwrap_or(Exit::Signal(9));
+                        let e = e.unwrap_or(KILLED);
                         let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
-                        clean_up_tree(&setup, &reaper, pid);
+                        clean_up_tree(&setup, &reaper, &child.tree);
                         record_exit(&mut status, e);
                         let how = if killed { format!("killed after the {} stop timeout", spec.stop.timeout) } else { format!("stopped gracefully in {} ({e})", show(took)) };
-                        let _ = started;
                         if restart_after {
                             status.restarts += 1;
                             start(&setup, &reaper, &mut status, &mut report, &mut tracker, Some(format!("{how}; restarted on request")))
@@ -209,28 +222,41 @@ pub async fn run_service(
                             Phase::Done(Outcome::Stopped)
                         }
                     }
+                    r = async { hook.as_mut().expect("guarded by is_some").await }, if hook.is_some() => {
+                        hook = None;
+                        match r {
+                            Ok(Ok(done)) => report(&mut status, State::Stopping, format!("stop hook: {done}")),
+                            // The hook could not ask: send the stop request after all.
+                            Ok(Err(why)) => {
+                                let sent = request_stop(&child, spec);
+                                report(&mut status, State::Stopping, format!("stop hook failed ({why}); {sent}"));
+                            }
+                            Err(_) => {}
+                        }
+                        Phase::Stopping { child, exit, deadline, killed, restart_after, hook }
+                    }
                     _ = sleep_until(deadline.into()), if !killed => {
-                        // The group, and orphans only when they can only be this service's.
-                        let _ = sys::signal_group(pid, libc::SIGKILL);
+                        // The tree, and orphans only when they can only be this service's.
+                        let _ = sys::kill_tree(&child.tree);
                         sweep_orphans(&setup, &reaper);
                         status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
-                        report(&mut status, State::Stopping, format!("did not stop within {}; sent SIGKILL to the process tree", spec.stop.timeout));
-                        Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after }
+                        report(&mut status, State::Stopping, format!("did not stop within {}; killed the process tree", spec.stop.timeout));
+                        Phase::Stopping { child, exit, deadline, killed: true, restart_after, hook }
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
-                        Some(Control::Stop) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false },
-                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { pid, started, exit, deadline, killed, restart_after } }
-                        Some(Control::Restart) => Phase::Stopping { pid, started, exit, deadline, killed, restart_after },
+                        Some(Control::Stop) => Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook },
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, deadline, killed, restart_after, hook } }
+                        Some(Control::Restart) => Phase::Stopping { child, exit, deadline, killed, restart_after, hook },
                         Some(Control::Kill) => {
-                            let _ = sys::signal_group(pid, libc::SIGKILL);
+                            let _ = sys::kill_tree(&child.tree);
                             sweep_orphans(&setup, &reaper);
-                            Phase::Stopping { pid, started, exit, deadline, killed: true, restart_after: false }
+                            Phase::Stopping { child, exit, deadline, killed: true, restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
                             control_open = false;
-                            Phase::Stopping { pid, started, exit, deadline, killed, restart_after: false }
+                            Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook }
                         }
                     }
                 }
@@ -268,10 +294,16 @@ fn record_exit(status: &mut Status, e: Exit) {
     });
 }
 
-/// Kills what the child left behind: its process group, and (when this supervisor
-/// runs only this service) any orphan re-parented to the supervisor.
-fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, pgid: i32) {
-    let _ = sys::signal_group(pgid, libc::SIGKILL);
+/// How an exit reads when the exit status was lost (the waiter went away).
+#[cfg(unix)]
+const KILLED: Exit = Exit::Signal(9);
+#[cfg(windows)]
+const KILLED: Exit = Exit::Code(1);
+
+/// Kills what the child left behind: its process tree, and (when this supervisor runs
+/// only this service) any orphan re-parented to the supervisor.
+fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, tree: &Tree) {
+    sys::clean_up_after_exit(tree);
     sweep_orphans(setup, reaper);
 }
 
@@ -292,12 +324,11 @@ fn start(
     note: Option<String>,
 ) -> Phase {
     match sys::spawn(&setup.prepared) {
-        Ok(child) => {
+        Ok(mut child) => {
             // Registered before the next await, so the reaper cannot miss this exit.
-            let exit = reaper.watch(child.pid);
+            let exit = reaper.watch(&mut child);
             for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
                 if let (Some(fd), Some(sink)) = (fd, sink) {
-                    sys::grow_pipe(&fd, 1 << 20);
                     let sink = sink.clone();
                     let name = setup.spec.name.to_string();
                     let mut failing = false;
@@ -330,7 +361,10 @@ fn start(
             };
             report(status, State::Running, event);
             Phase::Running {
-                pid: child.pid,
+                child: Child {
+                    pid: child.pid,
+                    tree: child.tree,
+                },
                 started: Instant::now(),
                 exit,
             }
@@ -359,11 +393,11 @@ fn after_exit(
     status: &mut Status,
     report: &mut impl FnMut(&mut Status, State, String),
     tracker: &mut RestartTracker,
-    pid: i32,
+    child: Child,
     started: Instant,
     e: Exit,
 ) -> Phase {
-    let _ = sys::signal_group(pid, libc::SIGKILL);
+    sys::clean_up_after_exit(&child.tree);
     record_exit(status, e);
     let ran = started.elapsed();
     let next = match decide(setup, status, report, tracker, e, ran) {
@@ -439,35 +473,45 @@ fn decide(
 }
 
 fn begin_stop(
-    spec: &Spec,
+    setup: &ServiceSetup,
+    reaper: &Rc<Reaper>,
     status: &mut Status,
     report: &mut impl FnMut(&mut Status, State, String),
-    pid: i32,
-    started: Instant,
+    child: Child,
     exit: oneshot::Receiver<Exit>,
     restart_after: bool,
 ) -> Phase {
-    let sig = spec.stop.signal;
-    let sent = if sig == Signal::Kill {
-        sys::signal_group(pid, sig.number())
-    } else {
-        sys::signal(pid, sig.number())
+    let spec = &setup.spec;
+    let (event, hook) = match &setup.hook {
+        Some(h) => {
+            let (tx, rx) = oneshot::channel();
+            let run = hook::run(h.clone(), spec.stop.timeout.get(), reaper.clone());
+            tokio::task::spawn_local(async move {
+                let _ = tx.send(run.await);
+            });
+            (format!("stopping: {}", h.describe()), Some(rx))
+        }
+        None => (request_stop(&child, spec), None),
     };
-    let event = match sent {
-        Ok(()) => format!(
-            "stopping: sent {} to pid {pid}, waiting up to {}",
-            sig.name(),
-            spec.stop.timeout
-        ),
-        Err(e) => format!("stopping: cannot signal pid {pid}: {e}"),
-    };
-    report(status, State::Stopping, event);
+    report(
+        status,
+        State::Stopping,
+        format!("{event}, waiting up to {}", spec.stop.timeout),
+    );
     Phase::Stopping {
-        pid,
-        started,
+        child,
         exit,
         deadline: Instant::now() + spec.stop.timeout.get(),
         killed: false,
         restart_after,
+        hook,
+    }
+}
+
+/// Sends the platform's stop request (signal, Ctrl-C, WM_CLOSE); returns the event text.
+fn request_stop(child: &Child, spec: &Spec) -> String {
+    match sys::request_stop(&child.tree, spec) {
+        Ok(done) => format!("stopping: {done}"),
+        Err(e) => format!("stopping: cannot ask pid {} to stop: {e}", child.pid),
     }
 }

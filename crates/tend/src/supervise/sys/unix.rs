@@ -68,10 +68,44 @@ pub struct Prepared {
 pub struct Spawned {
     /// Its pid, which is also its process group id.
     pub pid: i32,
+    /// Its process tree.
+    pub tree: Tree,
     /// The read end of its stdout pipe.
-    pub stdout: Option<OwnedFd>,
+    pub stdout: Option<PipeReader>,
     /// The read end of its stderr pipe.
-    pub stderr: Option<OwnedFd>,
+    pub stderr: Option<PipeReader>,
+}
+
+/// The read end of a child's output pipe.
+pub type PipeReader = OwnedFd;
+
+/// A child's process tree: its process group (the child leads it).
+#[derive(Debug)]
+pub struct Tree {
+    /// The child's pid, which is also the group id.
+    pub pid: i32,
+}
+
+/// Kills every process in the tree (the group; orphans are swept separately).
+pub fn kill_tree(tree: &Tree) -> io::Result<()> {
+    signal_group(tree.pid, libc::SIGKILL)
+}
+
+/// After the child exited: kill what it left in its process group.
+pub fn clean_up_after_exit(tree: &Tree) {
+    let _ = kill_tree(tree);
+}
+
+/// Asks the child to stop with the spec's signal (`KILL` goes to the whole group);
+/// returns what was done, for the log.
+pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String> {
+    let sig = spec.stop.signal;
+    if sig == crate::spec::Signal::Kill {
+        signal_group(tree.pid, sig.number())?;
+    } else {
+        signal(tree.pid, sig.number())?;
+    }
+    Ok(format!("sent {} to pid {}", sig.name(), tree.pid))
 }
 
 fn stdio(o: Output) -> Stdio {
@@ -142,6 +176,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let pid = child.id() as i32;
     Ok(Spawned {
         pid,
+        tree: Tree { pid },
         stdout: child.stdout.take().map(OwnedFd::from),
         stderr: child.stderr.take().map(OwnedFd::from),
     })

@@ -1,0 +1,115 @@
+# Shared by the Wine suites (sourced, not run): a private prefix with a persistent
+# wineserver, PASS/FAIL bookkeeping, bounded waits, and small probes of the prefix.
+# The caller sets SUITE (a name for the work directory) before sourcing.
+#
+# Every wait polls with a deadline; every wine command runs under `timeout`. Debian's
+# wineserver wrapper runs it with -p0, so without `wineserver -p` the server and
+# services.exe would exit between commands; the server is killed at the end.
+. "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+EXE_DIR=$WIN_OUT
+WORK=$(mktemp -d "/tmp/tend-wine-${SUITE:-suite}.XXXXXX")
+export WINEPREFIX=$WORK/prefix WINEDEBUG=-all
+# No Mono/Gecko installers during prefix creation: nothing here needs them.
+export WINEDLLOVERRIDES="mscoree,mshtml="
+LOG=$WORK/wine.log
+
+passed=0
+failed=0
+t0=$(date +%s)
+pass() { echo "PASS: $*"; passed=$((passed + 1)); }
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+# check "description" command...: one PASS/FAIL line from the command's status.
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
+
+cleanup() {
+  timeout 30 wineserver -k >/dev/null 2>&1 || true
+  timeout 30 wineserver -w >/dev/null 2>&1 || true
+  if [ "${KEEP_WINE_WORK:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+
+w() { timeout 60 wine "$@"; }                     # a bounded wine command
+# svc_query NAME: `sc query NAME` without CRs.
+svc_query() { w sc query "$1" 2>/dev/null | tr -d '\r'; }
+svc_state_of() { svc_query "$1" | awk '/STATE/ {print $4}'; }
+svc_field_of() { svc_query "$1" | awk -v f="$2" '$1 == f {print $3}'; }
+svc_absent_of() { local out; out=$(w sc query "$1" 2>&1 | tr -d '\r'); [ $? -ne 0 ] && ! grep -q SERVICE_NAME <<<"$out"; }
+# wait_until SECONDS command...: polls the command every 0.2 s until it succeeds.
+wait_until() {
+  local deadline=$(( $(date +%s) + $1 )); shift
+  until "$@"; do
+    [ "$(date +%s)" -ge "$deadline" ] && return 1
+    sleep 0.2
+  done
+}
+# http_get PORT PATH: prints the response (headers and body).
+http_get() {
+  timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+    printf "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" "$2" >&3; cat <&3' _ "$1" "$2" 2>/dev/null
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# free_port: a free loopback port, from a pid-dependent start.
+free_port() {
+  local p=$(( 20000 + ($$ + ${1:-0}) % 20000 ))
+  while port_open "$p"; do p=$((p + 1)); done
+  echo "$p"
+}
+# prefix_pids PATTERN: the Linux pids of processes matching PATTERN in this prefix
+# (not in another Wine session on the machine).
+prefix_pids() {
+  local p
+  for p in $(pgrep -f "$1"); do
+    { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qxF "WINEPREFIX=$WINEPREFIX" && echo "$p"
+  done
+}
+in_prefix() { [ -n "$(prefix_pids "$1")" ]; }
+services_up() { in_prefix 'services\.exe'; }
+
+# probe NAME EXE: runs a Windows probe that prints PASS:/FAIL:/note: lines.
+probe() {
+  local prefix=$1 exe=$2 s out rc line
+  s=$(date +%s)
+  out=$(w "$exe" 2>>"$LOG" | tr -d '\r'); rc=$?
+  while IFS= read -r line; do
+    case $line in
+      PASS:*) pass "$prefix: ${line#PASS: }" ;;
+      FAIL:*) fail "$prefix: ${line#FAIL: }" ;;
+      note:*) echo "$line" ;;
+    esac
+  done <<<"$out"
+  check "${exe##*/} exited 0 ($(( $(date +%s) - s ))s)" [ "$rc" = 0 ]
+}
+
+# need_tools EXE...: the tools and the built executables exist, or the suite fails.
+need_tools() {
+  local tool exe
+  for tool in wine wineserver wineboot timeout pgrep; do
+    command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (run .ci/wine/setup.sh)"; echo "0 passed, 1 failed"; exit 1; }
+  done
+  for exe in "$@"; do
+    [ -f "$exe" ] || { echo "FAIL: $exe is missing (run .ci/wine/build.sh)"; echo "0 passed, 1 failed"; exit 1; }
+  done
+}
+
+# boot_prefix: a fresh prefix with a persistent wineserver and services.exe running.
+boot_prefix() {
+  local s
+  echo "==> fresh prefix $WINEPREFIX, persistent wineserver"
+  s=$(date +%s)
+  timeout 180 wineboot -i >>"$LOG" 2>&1
+  timeout 60 wineserver -w
+  timeout 30 wineserver -p
+  timeout 120 wineboot >>"$LOG" 2>&1
+  check "wine prefix booted, services.exe running ($(( $(date +%s) - s ))s)" wait_until 20 services_up
+}
+
+# finish: the summary line and the exit status.
+finish() {
+  echo "suite took $(( $(date +%s) - t0 ))s"
+  if [ "$failed" -gt 0 ]; then
+    echo "--- wine log (tail)"; tail -n 40 "$LOG" 2>/dev/null
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" = 0 ]
+}

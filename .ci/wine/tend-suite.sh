@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# tend.exe under Wine's real service control manager, in a fresh private prefix.
+#
+# A spec for hello-service.exe (installed in "C:\Program Files\tend test", a path with
+# a space) goes through the whole operator's cycle: install --dry-run changes nothing →
+# install --now (tend.exe copied to C:\Program Files\tend, the spec and its directories
+# under C:\ProgramData\tend, the SCM registration with a quoted command line, the
+# Event Log source) → sc query RUNNING and `tend status` agrees → HTTP on loopback →
+# the child is killed and the supervisor restarts it → custom control 128 restarts it
+# → sc stop: the child got its Ctrl-C and shut down gracefully (marker), nothing is
+# left running → tend start/stop → install again is a no-op → uninstall --purge leaves
+# nothing. Then the failure paths: a setting Wine cannot store rolls the install back
+# completely; a child that always fails stops the service with the service-specific
+# exit code 3; a child that ignores Ctrl-C and leaves grandchildren is killed, tree
+# and all, when the stop times out.
+# Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
+# Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
+set -uo pipefail
+SUITE=tend
+. "$(dirname "$0")/lib.sh"
+
+TEND_EXE=$EXE_DIR/tend.exe
+HELLO_EXE=$EXE_DIR/hello-service.exe
+FIXTURE_EXE=$EXE_DIR/tend-fixture.exe
+need_tools "$TEND_EXE" "$HELLO_EXE" "$FIXTURE_EXE"
+
+C=$WINEPREFIX/drive_c
+SRC_UNIX=$C/tend-src                      # where the operator keeps tend.exe and specs
+SRC_WIN='C:\tend-src'
+APP_UNIX="$C/Program Files/tend test"
+APP_WIN='C:\Program Files\tend test'
+DATA_UNIX=$C/ProgramData/tend
+MARKER_UNIX=$SRC_UNIX/graceful.txt
+PORT=$(free_port)
+
+t() { w "$SRC_WIN\\tend.exe" "$@" 2>&1 | tr -d '\r'; }   # tend.exe, output without CRs
+state_is() { [ "$(svc_state_of "$1")" = "$2" ]; }
+healthy() { http_get "$PORT" /healthz | tr -d '\r' | tail -n1 | grep -qx ok; }
+# status_field NAME FIELD: a top-level number or string of `tend status NAME --json`.
+status_field() {
+  t status "$1" --json | sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n1
+}
+child_pid() { status_field hello pid; }
+restarts_at_least() { [ "$(status_field hello restarts)" -ge "$1" ] 2>/dev/null; }
+no_process() { ! in_prefix "$1"; }
+count_at_least() { [ "$(prefix_pids "$1" | wc -l)" -ge "$2" ]; }
+
+boot_prefix
+
+mkdir -p "$SRC_UNIX" "$APP_UNIX"
+cp "$TEND_EXE" "$SRC_UNIX/"
+cp "$HELLO_EXE" "$APP_UNIX/"
+cp "$FIXTURE_EXE" "$APP_UNIX/"
+cat >"$SRC_UNIX/hello.toml" <<SPEC
+name = "hello"
+display_name = "Hello via tend"
+description = "hello-service supervised by tend (Wine suite)"
+command = '$APP_WIN\\hello-service.exe'
+args = ["--listen", "127.0.0.1:$PORT", "--shutdown-marker", '$SRC_WIN\\graceful.txt']
+
+[restart]
+policy = "always"
+
+[stop]
+timeout = "10s"
+SPEC
+
+echo "==> 1. install"
+out=$(t install "$SRC_WIN\\hello.toml" --dry-run)
+check "install --dry-run lists the registration" grep -q 'create service hello' <<<"$out"
+check "install --dry-run changes nothing (no service, no C:\\ProgramData\\tend)" \
+  bash -c '! [ -e "$1" ]' _ "$DATA_UNIX"
+check "  ... and sc query knows no such service" svc_absent_of hello
+out=$(t install "$SRC_WIN\\hello.toml" --now); rc=$?
+echo "$out" | sed 's/^/    | /'
+check "install --now: exit 0, running" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out"
+check "tend.exe copied to C:\\Program Files\\tend" [ -f "$C/Program Files/tend/tend.exe" ]
+check "installed spec in C:\\ProgramData\\tend" [ -f "$DATA_UNIX/hello.toml" ]
+check "state and log directories beside it" [ -d "$DATA_UNIX/state/hello" ] && [ -d "$DATA_UNIX/logs/hello" ]
+image=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\hello' /v ImagePath 2>/dev/null | tr -d '\r')
+want='"C:\Program Files\tend\tend.exe" run --service --state-dir C:\ProgramData\tend\state\hello --log-dir C:\ProgramData\tend\logs\hello C:\ProgramData\tend\hello.toml'
+check "ImagePath is the quoted tend.exe command line" grep -qF "$want" <<<"$image"
+src=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\EventLog\Application\hello' /v EventMessageFile 2>/dev/null | tr -d '\r')
+check "Event Log source registered with tend.exe's messages" grep -qF 'C:\Program Files\tend\tend.exe' <<<"$src"
+
+echo "==> 2. running"
+check "sc query: RUNNING" wait_until 20 state_is hello RUNNING
+st=$(t status hello --json)
+check "tend status agrees: SCM running, supervisor running" \
+  bash -c 'grep -q "\"active\": \"running\"" <<<"$1" && grep -q "\"state\": \"running\"" <<<"$1"' _ "$st"
+check "GET /healthz answers ok on 127.0.0.1:$PORT" wait_until 15 healthy
+pid1=$(child_pid)
+check "the child's pid is known ($pid1)" [ -n "$pid1" ]
+
+echo "==> 3. the supervisor restarts a killed child"
+w taskkill /f /pid "$pid1" >>"$LOG" 2>&1
+check "restarted after taskkill /f (restarts >= 1)" wait_until 20 restarts_at_least 1
+pid2=$(child_pid)
+check "a new child ($pid1 -> $pid2)" bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$pid2" "$pid1"
+check "answers again" wait_until 15 healthy
+check "sc query: still RUNNING" state_is hello RUNNING
+
+echo "==> 4. custom control 128 restarts the child gracefully"
+# (Wine's sc.exe has no `control`; tend control calls ControlService the same way.)
+out=$(t control hello 128)
+check "tend control hello 128: sent ($out)" grep -q "sent control 128" <<<"$out"
+check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
+check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
+check "answers again" wait_until 15 healthy
+pid3=$(child_pid)
+
+echo "==> 5. sc stop: Ctrl-C to the child, graceful, nothing left"
+w sc stop hello >>"$LOG" 2>&1
+check "sc stop: STOPPED" wait_until 30 state_is hello STOPPED
+check "stopped cleanly: WIN32_EXIT_CODE 0" [ "$(svc_field_of hello WIN32_EXIT_CODE)" = 0 ]
+check "the child got Ctrl-C and shut down gracefully (marker: graceful $pid3)" grep -qx "graceful $pid3" "$MARKER_UNIX"
+check "no hello-service.exe left" wait_until 10 no_process 'hello-service\.exe'
+check "no tend.exe supervisor left" wait_until 10 no_process 'tend\.exe run'
+check "port $PORT closed" wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$PORT"
+log=$DATA_UNIX/logs/hello/tend.log
+check "the supervisor's own log says it stopped gracefully" grep -q "stopped gracefully" "$log"
+check "the child's output is in hello.out.log or hello.err.log" \
+  bash -c 'cat "$1"/hello.*.log 2>/dev/null | grep -q .' _ "$DATA_UNIX/logs/hello"
+
+echo "==> 6. tend start / stop / logs / status"
+out=$(t start hello)
+check "tend start: running ($out)" grep -q "is running" <<<"$out"
+check "answers" wait_until 15 healthy
+out=$(t logs hello -n 5)
+check "tend logs shows the child's output" grep -q . <<<"$out"
+out=$(t status)
+check "tend status lists hello as running" grep -qE '^hello +running +running' <<<"$out"
+out=$(t stop hello)
+check "tend stop: stopped ($out)" grep -q "stopped" <<<"$out"
+check "sc query: STOPPED" state_is hello STOPPED
+
+echo "==> 7. idempotent install"
+out=$(t install "$SRC_WIN\\hello.toml")
+check "install again: nothing to do ($out)" grep -q "nothing to do" <<<"$out"
+sed -i 's/^description = .*/description = "changed"/' "$SRC_UNIX/hello.toml"
+out=$(t install "$SRC_WIN\\hello.toml" --dry-run)
+check "a changed description: the dry run plans an update" grep -q "update service hello" <<<"$out"
+
+echo "==> 8. uninstall --purge"
+out=$(t uninstall hello --purge); rc=$?
+echo "$out" | sed 's/^/    | /'
+check "uninstall --purge: exit 0" [ "$rc" = 0 ]
+check "sc query: the service does not exist" svc_absent_of hello
+check "the installed spec, state and logs are gone" \
+  bash -c '! [ -e "$1/hello.toml" ] && ! [ -e "$1/state/hello" ] && ! [ -e "$1/logs/hello" ]' _ "$DATA_UNIX"
+check "the Event Log source is gone" \
+  bash -c '! timeout 60 wine reg query "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\hello" >/dev/null 2>&1'
+out=$(t uninstall hello)
+check "uninstall again: not installed" grep -q "not installed" <<<"$out"
+
+echo "==> 9. a failed install leaves the system as it was"
+cat >"$SRC_UNIX/delayed.toml" <<SPEC
+name = "delayed"
+command = '$APP_WIN\\hello-service.exe'
+[windows]
+start = "delayed-auto"
+SPEC
+out=$(t install "$SRC_WIN\\delayed.toml"); rc=$?
+echo "$out" | sed 's/^/    | /'
+check "delayed-auto (which Wine cannot store) fails the install (exit $rc)" [ "$rc" != 0 ]
+check "  ... and it was rolled back: no service" svc_absent_of delayed
+check "  ... no installed spec, no state or log directory" \
+  bash -c '! [ -e "$1/delayed.toml" ] && ! [ -e "$1/state/delayed" ] && ! [ -e "$1/logs/delayed" ]' _ "$DATA_UNIX"
+
+echo "==> 10. a child that fails for good stops the service with exit code 3"
+cat >"$SRC_UNIX/failing.toml" <<SPEC
+name = "failing"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--exit", "7"]
+[restart]
+max_restarts = 2
+backoff = { initial = "50ms", max = "100ms" }
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\failing.toml"); rc=$?
+check "installed (exit $rc)" [ "$rc" = 0 ]
+w sc start failing >>"$LOG" 2>&1
+check "it stops by itself" wait_until 30 state_is failing STOPPED
+check "with the service-specific exit code 3 (WIN32_EXIT_CODE 1066)" \
+  bash -c '[ "$1" = 1066 ] && [ "$2" = 3 ]' _ "$(svc_field_of failing WIN32_EXIT_CODE)" "$(svc_field_of failing SERVICE_EXIT_CODE)"
+out=$(t status failing)
+check "tend status says why: the restart limit" grep -q "giving up" <<<"$out"
+t uninstall failing --purge >>"$LOG" 2>&1
+
+echo "==> 11. a child that ignores Ctrl-C is killed with its whole tree after the timeout"
+PIDS_WIN="$SRC_WIN\\grandchildren.txt"
+cat >"$SRC_UNIX/stubborn.toml" <<SPEC
+name = "stubborn"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--ignore-term", "--grandchildren", "2", "--grandchild-pids", '$PIDS_WIN', "--hang"]
+[stop]
+timeout = "2s"
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\stubborn.toml" --now); rc=$?
+check "installed and running (exit $rc)" [ "$rc" = 0 ]
+check "the child and its 2 grandchildren run" wait_until 15 count_at_least 'tend-fixture\.exe' 3
+s=$(date +%s)
+w sc stop stubborn >>"$LOG" 2>&1
+check "sc stop: STOPPED" wait_until 30 state_is stubborn STOPPED
+check "after the 2s stop timeout ($(( $(date +%s) - s ))s)" [ $(( $(date +%s) - s )) -ge 2 ]
+check "no tend-fixture.exe left (the Job Object ended the tree)" wait_until 10 no_process 'tend-fixture\.exe'
+check "the supervisor's log says it killed the tree" grep -q "killed the process tree" "$DATA_UNIX/logs/stubborn/tend.log"
+t uninstall stubborn --purge >>"$LOG" 2>&1
+
+finish

@@ -1,0 +1,442 @@
+//! The Windows side of `install`, `uninstall`, `start`, `stop`, `restart` and of `run
+//! --service` (the process the service control manager starts). The words and the
+//! output are the same as on Linux; the service manager is the SCM, driven through
+//! its API.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+
+use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
+
+use super::install::{installed_text, pick_service, show_log_tail, InstallArgs, UninstallArgs};
+use super::run::{outcome_code, supervise_blocking};
+use super::{exit, spec_error};
+use crate::platform::record::{installed_spec, read_record};
+use crate::platform::windows as win;
+use crate::platform::{manager_stop_timeout_secs, Layout, Verb};
+use crate::spec::{ControlAction, Loaded, Spec};
+use crate::supervise::service::Observer;
+use crate::supervise::state::{self, State, Status};
+use crate::supervise::{prepare, say, Extras, Options, Request};
+
+/// How long `start`, `restart` and `install --now` wait for the service to run.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `tend install` on Windows.
+pub fn install(a: InstallArgs) -> Result<(), String> {
+    let loaded = match a.spec_args.load(&a.spec) {
+        Ok(l) => l,
+        Err(e) => {
+            spec_error(&e);
+            return Err("the spec is invalid; nothing was installed".into());
+        }
+    };
+    let spec = pick_service(&loaded, a.name.as_deref())?;
+    let current = std::env::current_exe().map_err(|e| format!("cannot find tend.exe: {e}"))?;
+    let (tend_bin, copy) = win::tend_location(&current);
+    let layout = Layout::system(tend_bin);
+    let base = prepare::spec_base(&loaded.path);
+    let spec = installed_spec(&spec, &base, &layout);
+    let name = spec.name.to_string();
+    let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
+    let password = if win::needs_password(&spec) && !a.dry_run {
+        Some(password(&spec, a.password_env.as_deref())?)
+    } else {
+        None
+    };
+    let plan = win::plan_install(
+        &spec,
+        &text,
+        &layout,
+        copy.then_some(current.as_path()),
+        password,
+    )
+    .map_err(admin_hint)?;
+    if a.dry_run {
+        println!("dry run: installing `{name}` (windows service) would:");
+        if plan.steps.is_empty() {
+            println!("  nothing: it is installed and up to date");
+        }
+        for s in &plan.steps {
+            println!("  {}", s.describe(true));
+        }
+        if a.now {
+            println!("  start service {name} and wait until it runs");
+        }
+        println!("(nothing was changed)");
+        return Ok(());
+    }
+    let active =
+        win::query(&name).is_ok_and(|n| matches!(n.active.as_str(), "running" | "start-pending"));
+    if plan.steps.is_empty() {
+        println!("`{name}` is installed and up to date; nothing to do");
+    } else {
+        println!("installing `{name}` (windows service):");
+    }
+    let mut out = std::io::stdout();
+    let applied = win::apply(&plan.steps, &spec, &mut out).map_err(admin_hint)?;
+    let restart = plan.existed && plan.changes_service && active;
+    if a.now && !active {
+        if let Err(e) = win::start_and_wait(&name, false, START_TIMEOUT) {
+            eprintln!("error: {e}");
+            show_log_tail(&layout, &spec);
+            if !plan.existed {
+                applied.rollback(&mut out);
+                return Err(format!("`{name}` was not installed"));
+            }
+            return Err(e);
+        }
+        println!("`{name}` is running");
+    } else if restart && a.restart {
+        win::start_and_wait(&name, true, START_TIMEOUT)?;
+        println!("`{name}` restarted with the new spec");
+    } else if restart {
+        println!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+    }
+    if !plan.steps.is_empty() {
+        println!(
+            "installed `{name}`: spec {}, state {}, logs {}",
+            layout.spec_path(&name).display(),
+            layout.state_dir(&name).display(),
+            layout.log_dir(&spec).display()
+        );
+    }
+    Ok(())
+}
+
+/// An access-denied error gets the way out.
+fn admin_hint(e: String) -> String {
+    if e.contains("os error 5") || e.to_lowercase().contains("access is denied") {
+        format!(
+            "{e}\n  = help: installing a service needs an elevated prompt (Run as administrator)"
+        )
+    } else {
+        e
+    }
+}
+
+/// The password of a user account: from `--password-env`, `windows.password_env`, or
+/// a prompt without echo. Never from the spec, never printed.
+fn password(spec: &Spec, flag: Option<&str>) -> Result<String, String> {
+    let var = flag.or(spec.windows.password_env.as_deref());
+    if let Some(var) = var {
+        return std::env::var(var).map_err(|_| {
+            format!(
+                "the password of {} should be in the environment variable {var}, which is not set",
+                spec.windows.account
+            )
+        });
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{} needs a password: set windows.password_env (or --password-env) to the name of an environment variable that holds it",
+            spec.windows.account
+        ));
+    }
+    eprint!("password for {}: ", spec.windows.account);
+    let _echo = EchoOff::new();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password: {e}"))?;
+    eprintln!();
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// Turns console echo off until dropped.
+struct EchoOff(Option<u32>);
+
+impl EchoOff {
+    fn new() -> EchoOff {
+        use windows_sys::Win32::System::Console::{
+            GetConsoleMode, GetStdHandle, SetConsoleMode, ENABLE_ECHO_INPUT, STD_INPUT_HANDLE,
+        };
+        let mut mode = 0;
+        // SAFETY: plain calls on this process's standard input handle.
+        unsafe {
+            let h = GetStdHandle(STD_INPUT_HANDLE);
+            if GetConsoleMode(h, &mut mode) == 0 {
+                return EchoOff(None);
+            }
+            SetConsoleMode(h, mode & !ENABLE_ECHO_INPUT);
+        }
+        EchoOff(Some(mode))
+    }
+}
+
+impl Drop for EchoOff {
+    fn drop(&mut self) {
+        use windows_sys::Win32::System::Console::{GetStdHandle, SetConsoleMode, STD_INPUT_HANDLE};
+        if let Some(mode) = self.0 {
+            // SAFETY: restores the mode read in `new`.
+            unsafe { SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), mode) };
+        }
+    }
+}
+
+/// `tend uninstall` on Windows.
+pub fn uninstall(a: UninstallArgs) -> u8 {
+    let layout = Layout::system(PathBuf::new());
+    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();
+    let spec = installed.as_ref().and_then(|l| l.services.first());
+    let steps = win::plan_uninstall(spec, &a.name, &layout, a.purge);
+    if steps.is_empty() {
+        eprintln!(
+            "error: `{}` is not installed (no service, no {})",
+            a.name,
+            layout.spec_path(&a.name).display()
+        );
+        return exit::ERROR;
+    }
+    println!(
+        "{}uninstalling `{}`:",
+        if a.dry_run { "dry run: " } else { "" },
+        a.name
+    );
+    let mut failed = false;
+    for s in &steps {
+        println!("  {}", s.describe());
+        if !a.dry_run {
+            match s.apply() {
+                Ok(what) => println!("    ({what})"),
+                Err(e) => {
+                    failed = true;
+                    println!("    (failed: {})", admin_hint(e));
+                }
+            }
+        }
+    }
+    if a.dry_run {
+        println!("(nothing was changed)");
+    } else if !a.purge {
+        println!(
+            "kept logs and state; `tend uninstall {} --purge` removes them",
+            a.name
+        );
+    }
+    if failed {
+        exit::ERROR
+    } else {
+        exit::OK
+    }
+}
+
+/// `tend start|stop|restart NAME` on Windows.
+pub fn control(name: &str, verb: Verb) -> u8 {
+    let layout = Layout::system(PathBuf::new());
+    if read_record(&layout, name).is_none() && !matches!(scm::query(name), Ok(Some(_))) {
+        eprintln!("error: `{name}` is not installed");
+        eprintln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
+        return exit::ERROR;
+    }
+    let stop_timeout = crate::spec::load_file(&layout.spec_path(name), &Default::default())
+        .ok()
+        .and_then(|l| l.services.into_iter().next())
+        .map_or(Duration::from_secs(30), |s| {
+            Duration::from_secs(manager_stop_timeout_secs(&s))
+        });
+    let result = match verb {
+        Verb::Stop => win::stop(name, stop_timeout).map(|o| format!("`{name}` {o}")),
+        Verb::Start | Verb::Restart => {
+            win::start_and_wait(name, verb == Verb::Restart, START_TIMEOUT.max(stop_timeout)).map(
+                |_| {
+                    let child = state::read_one(&state::state_path(&layout.state_dir(name), name))
+                        .ok()
+                        .and_then(|s| s.pid);
+                    match child {
+                        Some(pid) => format!("`{name}` is running (pid {pid})"),
+                        None => format!("`{name}` is running"),
+                    }
+                },
+            )
+        }
+    };
+    match result {
+        Ok(msg) => {
+            println!("{msg}");
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("error: {}", admin_hint(e));
+            exit::ERROR
+        }
+    }
+}
+
+/// `tend control NAME CODE`: a custom control code to the service.
+pub fn send_control(name: &str, code: u8) -> u8 {
+    match scm::control(name, code) {
+        Ok(()) => {
+            let layout = Layout::system(PathBuf::new());
+            let action = crate::spec::load_file(&layout.spec_path(name), &Default::default())
+                .ok()
+                .and_then(|l| l.services.into_iter().next())
+                .and_then(|s| s.windows.control_action(code));
+            match action {
+                Some(a) => println!("sent control {code} to `{name}` ({a:?})"),
+                None => println!("sent control {code} to `{name}` (its spec maps no action to it)"),
+            }
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!(
+                "error: cannot send control {code} to `{name}`: {}",
+                admin_hint(e.to_string())
+            );
+            exit::ERROR
+        }
+    }
+}
+
+// ------------------------------------------------------------ tend run --service
+
+const STARTING: u8 = 0;
+const RUNNING: u8 = 1;
+const STOPPING: u8 = 2;
+const DONE: u8 = 3;
+
+/// `tend run --service`: the supervisor under the SCM's dispatcher. Reports
+/// StartPending until the child first runs, Running, StopPending with a checkpoint
+/// every second while stopping, then Stopped; a service that failed for good (the
+/// restart limit) stops with the service-specific exit code 3, so the SCM's recovery
+/// actions fire.
+pub fn run_service(loaded: Loaded, opts: Options) -> u8 {
+    let name = loaded.services[0].name.to_string();
+    match scm::run(&name, move |events, status| {
+        service_main(loaded, opts, events, status)
+    }) {
+        Ok(()) => exit::OK,
+        Err(scm::Error::NotAService) => {
+            eprintln!("error: `tend run --service` is what the service control manager starts");
+            eprintln!("  = help: start the installed service with `tend start {name}`, or run the spec in this console without --service");
+            exit::ERROR
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::ERROR
+        }
+    }
+}
+
+fn service_main(
+    loaded: Loaded,
+    opts: Options,
+    events: std_mpsc::Receiver<Event>,
+    status: StatusHandle,
+) -> Result<(), ExitCodeError> {
+    let spec = loaded.services[0].clone();
+    // A service has no console: tend's own messages (and output the spec sends to
+    // `inherit`) go to tend.log beside the service's logs.
+    redirect_std_streams(&opts.log_dir.join("tend.log"));
+    let phase = Arc::new(AtomicU8::new(STARTING));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    {
+        let phase = phase.clone();
+        let spec = spec.clone();
+        std::thread::spawn(move || {
+            for ev in events {
+                let req = match ev {
+                    Event::Custom(code) => match spec.windows.control_action(code) {
+                        Some(ControlAction::Restart) => Request::Restart,
+                        Some(ControlAction::ReopenLogs) => Request::ReopenLogs,
+                        None => {
+                            say!("tend: control code {code} is not mapped in [windows.controls]; ignored");
+                            continue;
+                        }
+                    },
+                    // Stop, Shutdown, Preshutdown.
+                    _ => {
+                        phase.store(STOPPING, Ordering::SeqCst);
+                        Request::Stop
+                    }
+                };
+                if tx.send(req).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    {
+        // Progress for the SCM: a checkpoint a second while starting or stopping.
+        let phase = phase.clone();
+        let status = status.clone();
+        let stop_hint = Duration::from_secs(manager_stop_timeout_secs(&spec));
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let _ = match phase.load(Ordering::SeqCst) {
+                STARTING => status.starting(Duration::from_secs(5)),
+                STOPPING => status.stopping(stop_hint),
+                DONE => break,
+                _ => Ok(()),
+            };
+        });
+    }
+    let observe_phase = phase.clone();
+    let observe_status = status.clone();
+    let extras = Extras {
+        requests: Some(rx),
+        observers: Some(Box::new(move |spec: &Spec| {
+            let mut v: Vec<Box<dyn Observer>> = vec![Box::new(ScmReport {
+                status: observe_status.clone(),
+                phase: observe_phase.clone(),
+            })];
+            v.extend(crate::supervise::eventlog_observer(spec));
+            v
+        })),
+    };
+    let result = supervise_blocking(&loaded, &[0], &opts, extras);
+    phase.store(DONE, Ordering::SeqCst);
+    match result {
+        Ok(outcomes) if outcome_code(&outcomes) == exit::OK => Ok(()),
+        Ok(_) => Err(ExitCodeError::new(u32::from(exit::SERVICE_FAILED))),
+        Err(code) => Err(ExitCodeError::new(u32::from(code))),
+    }
+}
+
+/// Tells the SCM the service runs once its child first runs.
+struct ScmReport {
+    status: StatusHandle,
+    phase: Arc<AtomicU8>,
+}
+
+impl Observer for ScmReport {
+    fn changed(&mut self, status: &Status, _event: &str) {
+        if status.state == State::Running
+            && self
+                .phase
+                .compare_exchange(STARTING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            if let Err(e) = self.status.running() {
+                say!("tend: cannot report RUNNING to the service control manager: {e}");
+            }
+        }
+    }
+}
+
+/// Points this process's stdout and stderr at `path` (appending).
+fn redirect_std_streams(path: &std::path::Path) {
+    use std::os::windows::io::IntoRawHandle;
+    use windows_sys::Win32::System::Console::{SetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE};
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    // The handle stays open for the life of the process.
+    let h = file.into_raw_handle();
+    // SAFETY: `h` is a valid file handle that is never closed.
+    unsafe {
+        SetStdHandle(STD_OUTPUT_HANDLE, h);
+        SetStdHandle(STD_ERROR_HANDLE, h);
+    }
+}

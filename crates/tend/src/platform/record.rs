@@ -1,0 +1,82 @@
+//! What tend records about an install and how a spec looks once installed: shared by
+//! the Unix backends and the Windows one.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Layout;
+use crate::spec::Spec;
+
+/// What tend records about an install, next to the installed spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallRecord {
+    /// The backend it was installed with.
+    pub backend: String,
+    /// The user tend created (and so may delete on purge); none if it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_user: Option<String>,
+    /// The group tend created; none if it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_group: Option<String>,
+    /// Directories tend created outside its own per-service ones (a custom `log.dir`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<PathBuf>,
+    /// The tend binary the service runs.
+    pub tend_bin: PathBuf,
+    /// The files the backend wrote.
+    pub files: Vec<PathBuf>,
+}
+
+/// Reads an install record.
+pub fn read_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
+    let text = std::fs::read_to_string(layout.record_path(name)).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// The spec as installed: relative paths made absolute (from the folder of the spec
+/// file it came from), a dedicated account by default (Unix), and the working directory
+/// defaulting to the service's state directory.
+pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
+    let mut s = spec.clone();
+    let abs = |p: &Path| {
+        normalize(&if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        })
+    };
+    if s.command.contains(['/', std::path::MAIN_SEPARATOR]) {
+        s.command = abs(Path::new(&s.command)).display().to_string();
+    }
+    s.working_dir = Some(
+        s.working_dir
+            .as_deref()
+            .map_or_else(|| layout.state_dir(s.name.as_str()), abs),
+    );
+    s.env_file = s.env_file.as_deref().map(abs);
+    s.log.dir = s.log.dir.as_deref().map(abs);
+    // Unix: a dedicated account named after the service (on Windows the account is
+    // `windows.account`, a per-service virtual account by default).
+    if cfg!(unix) && s.user.is_none() {
+        s.user = Some(s.name.to_string());
+    }
+    s
+}
+
+/// `a/b/../c/./d` as `a/c/d`, without touching the file system (an installed spec
+/// shows plain absolute paths).
+pub fn normalize(p: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}

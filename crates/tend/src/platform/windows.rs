@@ -1,0 +1,715 @@
+//! Windows: services registered with the service control manager (SCM) through
+//! `tend_service::windows` (the SCM API, never `sc.exe`).
+//!
+//! An installed service is `tend.exe run --service` on the installed spec in
+//! `%ProgramData%\tend`; its state and logs are beside it (`state\NAME`, `logs\NAME`),
+//! granted to the service's account (a per-service virtual account `NT SERVICE\NAME` by
+//! default), and the installed spec itself is readable only by SYSTEM, the
+//! Administrators and that account (it may hold environment secrets). The service is
+//! also an Event Log source whose messages are compiled into tend.exe.
+//!
+//! Like the Unix backends, installing is planned first (what differs from what is
+//! there), printed for `--dry-run`, applied step by step, and undone if a step fails.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tend_service::windows::acl::{self, Access};
+use tend_service::windows::{
+    self as scm, eventlog, Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceInfo,
+    ServiceState, StartType,
+};
+
+use super::record::InstallRecord;
+use super::{manager_stop_timeout_secs, Layout, NativeStatus};
+use crate::spec::{Spec, WinStart};
+
+/// The backend name recorded for Windows installs.
+pub const BACKEND: &str = "windows";
+
+/// The account of `spec` as the SCM takes it; `password` for a user account.
+pub fn account(spec: &Spec, password: Option<String>) -> Account {
+    match spec.windows.account.to_ascii_lowercase().as_str() {
+        "virtual" => Account::Virtual,
+        "local-service" | r"nt authority\localservice" => Account::LocalService,
+        "network-service" | r"nt authority\networkservice" => Account::NetworkService,
+        "local-system" | "localsystem" => Account::LocalSystem,
+        _ => Account::User {
+            name: spec.windows.account.clone(),
+            password,
+        },
+    }
+}
+
+/// Whether the account needs a password at install: a user, but not a group managed
+/// service account (`DOMAIN\name$`).
+pub fn needs_password(spec: &Spec) -> bool {
+    matches!(account(spec, None), Account::User { ref name, .. } if !name.ends_with('$'))
+}
+
+/// The arguments after tend.exe in the service's command line.
+pub fn run_args(spec: &Spec, layout: &Layout) -> Vec<String> {
+    let mut argv = layout.run_argv(spec);
+    argv.remove(0);
+    // `run --service ...`: under the SCM's dispatcher.
+    argv.insert(1, "--service".into());
+    argv
+}
+
+/// The SCM registration of an installed spec.
+pub fn service_def(spec: &Spec, layout: &Layout, password: Option<String>) -> ServiceDef {
+    let w = &spec.windows;
+    let stop = Duration::from_secs(manager_stop_timeout_secs(spec));
+    ServiceDef {
+        display_name: spec.display_name().to_string(),
+        description: spec.description.clone().unwrap_or_default(),
+        start: match w.start {
+            WinStart::Auto => StartType::Auto,
+            WinStart::DelayedAuto => StartType::AutoDelayed,
+            WinStart::Manual => StartType::Manual,
+            WinStart::Disabled => StartType::Disabled,
+        },
+        dependencies: w.dependencies.clone(),
+        account: account(spec, password),
+        failure: (!w.recovery.is_empty()).then(|| FailurePolicy {
+            actions: w
+                .recovery
+                .iter()
+                .map(|d| RecoveryAction::Restart(d.get()))
+                .collect(),
+            reset_after: Some(w.recovery_reset.get()),
+            on_non_crash_failures: true,
+        }),
+        preshutdown_timeout: Some(w.preshutdown_timeout.map_or(stop, |d| d.get())),
+        args: run_args(spec, layout),
+        ..ServiceDef::new(spec.name.as_str())
+    }
+}
+
+/// Where the service will find tend: this binary if it lives under `%ProgramFiles%` or
+/// the Windows directory (only administrators can change those), else a copy in
+/// `%ProgramFiles%\tend` (a binary a user could replace would run as the service).
+pub fn tend_location(current: &Path) -> (PathBuf, bool) {
+    let safe_roots = ["ProgramFiles", "ProgramW6432", "SystemRoot"];
+    let lower = |p: &Path| p.to_string_lossy().to_lowercase();
+    let here = lower(current);
+    let safe = safe_roots.iter().any(|v| {
+        std::env::var_os(v).is_some_and(|root| {
+            let root = lower(Path::new(&root));
+            here.starts_with(&format!("{}\\", root.trim_end_matches('\\')))
+        })
+    });
+    if safe {
+        (current.to_path_buf(), false)
+    } else {
+        let root = std::env::var_os("ProgramFiles")
+            .map_or_else(|| PathBuf::from(r"C:\Program Files"), PathBuf::from);
+        (root.join("tend").join("tend.exe"), true)
+    }
+}
+
+/// The spec's word for a start type.
+fn start_word(s: StartType) -> &'static str {
+    match s {
+        StartType::Auto => "auto",
+        StartType::AutoDelayed => "delayed-auto",
+        StartType::Manual => "manual",
+        StartType::Disabled => "disabled",
+    }
+}
+
+/// One change to the system.
+#[derive(Debug)]
+pub enum Step {
+    /// Create a directory and let the service's account modify it.
+    CreateDir(PathBuf),
+    /// Let the service's account modify an existing directory.
+    GrantDir(PathBuf),
+    /// Copy tend.exe where only administrators can change it.
+    CopyBinary {
+        /// This binary.
+        from: PathBuf,
+        /// Where.
+        to: PathBuf,
+    },
+    /// Write the installed spec, readable by SYSTEM, the Administrators and the
+    /// service's account only.
+    WriteSpec {
+        /// The file.
+        path: PathBuf,
+        /// Its text.
+        content: String,
+    },
+    /// Create or update the SCM registration.
+    Register {
+        /// The registration.
+        def: Box<ServiceDef>,
+        /// tend.exe.
+        exe: PathBuf,
+        /// Whether the service exists already.
+        exists: bool,
+    },
+    /// Register the Event Log source (messages from tend.exe).
+    EventSource {
+        /// The source (the service name).
+        source: String,
+        /// tend.exe, holding the message table.
+        exe: PathBuf,
+    },
+    /// Write the install record.
+    WriteRecord {
+        /// The file.
+        path: PathBuf,
+        /// Its JSON.
+        content: String,
+    },
+}
+
+impl Step {
+    /// One line for people; `full` adds file contents (for `--dry-run`).
+    pub fn describe(&self, full: bool) -> String {
+        match self {
+            Step::CreateDir(p) => format!(
+                "create directory {} (modifiable by the service's account)",
+                p.display()
+            ),
+            Step::GrantDir(p) => format!("let the service's account modify {}", p.display()),
+            Step::CopyBinary { from, to } => format!(
+                "copy {} to {} (where only administrators can change it)",
+                from.display(),
+                to.display()
+            ),
+            Step::WriteSpec { path, content } => {
+                let mut s = format!(
+                    "write {} (readable by SYSTEM, Administrators and the service's account only)",
+                    path.display()
+                );
+                if full {
+                    s.push_str(":\n");
+                    for line in content.lines() {
+                        s.push_str("    | ");
+                        s.push_str(line);
+                        s.push('\n');
+                    }
+                    s.pop();
+                }
+                s
+            }
+            Step::Register { def, exe, exists } => {
+                let argv: Vec<&str> = std::iter::once(exe.to_str().unwrap_or("tend.exe"))
+                    .chain(def.args.iter().map(String::as_str))
+                    .collect();
+                let cmd = tend_service::cmdline::windows_command_line(&argv)
+                    .unwrap_or_else(|e| format!("<{e}>"));
+                format!(
+                    "{} service {} ({}, start {}, account {:?}{}): {cmd}",
+                    if *exists { "update" } else { "create" },
+                    def.name,
+                    def.display_name,
+                    start_word(def.start),
+                    def.account,
+                    def.failure.as_ref().map_or(String::new(), |f| format!(
+                        ", recovery: restart after {}",
+                        f.actions
+                            .iter()
+                            .map(|a| match a {
+                                RecoveryAction::Restart(d) => format!("{}s", d.as_secs()),
+                                other => format!("{other:?}"),
+                            })
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                )
+            }
+            Step::EventSource { source, exe } => format!(
+                "register the Event Log source {source} (messages in {})",
+                exe.display()
+            ),
+            Step::WriteRecord { path, .. } => format!("write {}", path.display()),
+        }
+    }
+}
+
+/// Everything `tend install` would do.
+#[derive(Debug)]
+pub struct Plan {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Whether the service was installed before.
+    pub existed: bool,
+    /// Whether the installed spec or the registration changes.
+    pub changes_service: bool,
+}
+
+/// Plans installing `spec` (already an installed spec, see
+/// [`super::record::installed_spec`]) whose file text is `text`. `copy_from` is this
+/// binary when it must be copied to `layout.tend_bin`.
+pub fn plan_install(
+    spec: &Spec,
+    text: &str,
+    layout: &Layout,
+    copy_from: Option<&Path>,
+    password: Option<String>,
+) -> Result<Plan, String> {
+    let name = spec.name.as_str();
+    let mut steps = Vec::new();
+    let info = scm::query(name).map_err(|e| format!("cannot query the service manager: {e}"))?;
+    let existed = info.is_some();
+    for dir in [
+        layout.spec_dir.clone(),
+        layout.state_dir(name),
+        layout.log_dir(spec),
+    ] {
+        if !dir.is_dir() {
+            steps.push(Step::CreateDir(dir));
+        } else if dir != layout.spec_dir && !granted(&dir, spec) {
+            steps.push(Step::GrantDir(dir));
+        }
+    }
+    if let Some(from) = copy_from {
+        let same = std::fs::read(from)
+            .ok()
+            .zip(std::fs::read(&layout.tend_bin).ok())
+            .is_some_and(|(a, b)| a == b);
+        if !same {
+            steps.push(Step::CopyBinary {
+                from: from.to_path_buf(),
+                to: layout.tend_bin.clone(),
+            });
+        }
+    }
+    let spec_path = layout.spec_path(name);
+    let spec_changes = std::fs::read_to_string(&spec_path).ok().as_deref() != Some(text);
+    if spec_changes {
+        steps.push(Step::WriteSpec {
+            path: spec_path,
+            content: text.to_string(),
+        });
+    }
+    let def = service_def(spec, layout, password);
+    let registration_changes = match &info {
+        None => true,
+        Some(i) => differs(&def, &layout.tend_bin, i),
+    };
+    if registration_changes {
+        steps.push(Step::Register {
+            def: Box::new(def),
+            exe: layout.tend_bin.clone(),
+            exists: existed,
+        });
+    }
+    let source_ok = eventlog::source_registered(name)
+        .ok()
+        .flatten()
+        .is_some_and(|p| p == layout.tend_bin);
+    if !source_ok {
+        steps.push(Step::EventSource {
+            source: name.to_string(),
+            exe: layout.tend_bin.clone(),
+        });
+    }
+    let record = InstallRecord {
+        backend: BACKEND.into(),
+        created_user: None,
+        created_group: None,
+        created_dirs: Vec::new(),
+        tend_bin: layout.tend_bin.clone(),
+        files: vec![layout.spec_path(name)],
+    };
+    let content = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
+    let record_path = layout.record_path(name);
+    if !steps.is_empty()
+        || std::fs::read_to_string(&record_path).ok().as_deref() != Some(content.as_str())
+    {
+        steps.push(Step::WriteRecord {
+            path: record_path,
+            content,
+        });
+    }
+    Ok(Plan {
+        steps,
+        existed,
+        changes_service: spec_changes || registration_changes,
+    })
+}
+
+/// Whether the account of `spec` is granted modify access to `dir` already.
+fn granted(dir: &Path, spec: &Spec) -> bool {
+    let Ok(sid) = acl::account_sid(&account(spec, None), spec.name.as_str()) else {
+        return false;
+    };
+    acl::allowed_access(dir, &sid)
+        .ok()
+        .flatten()
+        .is_some_and(|m| m & Access::Modify.mask() == Access::Modify.mask())
+}
+
+/// Whether the SCM's registration of the installed `spec` differs from what the spec
+/// gives now (`None` when the SCM cannot be asked or the service is gone).
+pub fn drifted(spec: &Spec, layout: &Layout) -> Option<bool> {
+    let info = scm::query(spec.name.as_str()).ok()??;
+    Some(differs(
+        &service_def(spec, layout, None),
+        &layout.tend_bin,
+        &info,
+    ))
+}
+
+/// Whether the SCM's registration differs from `def` in what `query` can read back
+/// (the rest is compared, and rewritten if needed, by the install itself).
+fn differs(def: &ServiceDef, exe: &Path, info: &ServiceInfo) -> bool {
+    let argv: Vec<&str> = std::iter::once(exe.to_str().unwrap_or_default())
+        .chain(def.args.iter().map(String::as_str))
+        .collect();
+    let cmd = tend_service::cmdline::windows_command_line(&argv).unwrap_or_default();
+    let account = match &def.account {
+        Account::LocalSystem => "localsystem".to_string(),
+        Account::LocalService => r"nt authority\localservice".into(),
+        Account::NetworkService => r"nt authority\networkservice".into(),
+        Account::Virtual => format!(r"nt service\{}", def.name).to_lowercase(),
+        Account::User { name, .. } => name.to_lowercase(),
+    };
+    let have_account = match info.account.to_lowercase().as_str() {
+        "" | r".\localsystem" | r"nt authority\system" => "localsystem".to_string(),
+        a => a.to_string(),
+    };
+    // A delayed start reads as automatic where the SCM cannot report it (Wine).
+    let start_same = info.start == def.start
+        || (def.start == StartType::AutoDelayed && info.start == StartType::Auto);
+    info.command_line != cmd
+        || !start_same
+        || info.display_name != def.display_name
+        || have_account != account
+        || matches!(
+            def.account,
+            Account::User {
+                password: Some(_),
+                ..
+            }
+        )
+}
+
+/// What was done, so it can be undone.
+#[derive(Debug, Default)]
+pub struct Applied {
+    dirs: Vec<PathBuf>,
+    files: Vec<(PathBuf, Option<Vec<u8>>)>,
+    created_service: Option<String>,
+    source: Option<String>,
+}
+
+impl Applied {
+    /// Undoes what was done, newest first, printing each undo.
+    pub fn rollback(self, out: &mut dyn Write) {
+        if let Some(s) = &self.source {
+            let _ = writeln!(out, "  undo: unregister the Event Log source {s}");
+            let _ = eventlog::unregister_source(s);
+        }
+        if let Some(name) = &self.created_service {
+            let _ = writeln!(out, "  undo: delete service {name}");
+            let _ = scm::uninstall(name);
+        }
+        for (path, before) in self.files.iter().rev() {
+            let _ = writeln!(out, "  undo: restore {}", path.display());
+            let _ = match before {
+                Some(bytes) => std::fs::write(path, bytes),
+                None => std::fs::remove_file(path),
+            };
+        }
+        for d in self.dirs.iter().rev() {
+            let _ = writeln!(out, "  undo: remove {}", d.display());
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+/// Applies the plan's steps in order, printing each; on failure undoes what was done
+/// and returns the error.
+pub fn apply(steps: &[Step], spec: &Spec, out: &mut dyn Write) -> Result<Applied, String> {
+    let mut done = Applied::default();
+    for step in steps {
+        let _ = writeln!(out, "  {}", step.describe(false));
+        if let Err(e) = apply_one(step, spec, &mut done) {
+            let _ = writeln!(out, "  failed: {e}; undoing");
+            done.rollback(out);
+            return Err(e);
+        }
+    }
+    Ok(done)
+}
+
+fn apply_one(step: &Step, spec: &Spec, done: &mut Applied) -> Result<(), String> {
+    let name = spec.name.as_str();
+    let acct = account(spec, None);
+    let grant = |dir: &Path| {
+        acl::grant(dir, &acct, name, Access::Modify)
+            .map(|_| ())
+            .map_err(|e| {
+                format!(
+                    "cannot grant the service's account access to {}: {e}",
+                    dir.display()
+                )
+            })
+    };
+    let remember = |done: &mut Applied, path: &Path| {
+        done.files
+            .push((path.to_path_buf(), std::fs::read(path).ok()));
+    };
+    match step {
+        Step::CreateDir(dir) => {
+            // The outermost missing ancestor is what an undo must remove.
+            let first_missing = dir
+                .ancestors()
+                .take_while(|a| !a.exists())
+                .last()
+                .map(Path::to_path_buf);
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            if let Some(d) = first_missing {
+                done.dirs.push(d);
+            }
+            grant(dir)
+        }
+        Step::GrantDir(dir) => grant(dir),
+        Step::CopyBinary { from, to } => {
+            if let Some(parent) = to.parent() {
+                if !parent.is_dir() {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+                    done.dirs.push(parent.to_path_buf());
+                }
+            }
+            remember(done, to);
+            // Through a temporary name: a running service keeps its old binary open.
+            let tmp = to.with_extension("exe.new");
+            std::fs::copy(from, &tmp)
+                .and_then(|_| replace(&tmp, to))
+                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+        }
+        Step::WriteSpec { path, content } => {
+            remember(done, path);
+            write_restricted(path, content.as_bytes(), &acct, name)
+        }
+        Step::Register { def, exe, exists } => {
+            scm::install(def, exe).map_err(|e| format!("cannot register the service: {e}"))?;
+            if !exists {
+                done.created_service = Some(def.name.clone());
+            }
+            Ok(())
+        }
+        Step::EventSource { source, exe } => {
+            let existed = eventlog::source_registered(source).ok().flatten().is_some();
+            eventlog::register_source(source, exe)
+                .map_err(|e| format!("cannot register the Event Log source: {e}"))?;
+            if !existed {
+                done.source = Some(source.clone());
+            }
+            Ok(())
+        }
+        Step::WriteRecord { path, content } => {
+            remember(done, path);
+            write_atomic(path, content.as_bytes())
+        }
+    }
+}
+
+/// Replaces `to` with `from`; a running tend.exe cannot be overwritten or deleted but
+/// can be renamed, so the old one is moved aside first.
+fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        Err(_) if to.exists() => {
+            let old = to.with_extension("exe.old");
+            let _ = std::fs::remove_file(&old);
+            std::fs::rename(to, &old)?;
+            std::fs::rename(from, to)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes a file whose permissions are restricted before its content goes in.
+fn write_restricted(path: &Path, bytes: &[u8], acct: &Account, name: &str) -> Result<(), String> {
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, b"").map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    let result = acl::restrict(&tmp, acct, name, Access::Read)
+        .map_err(|e| format!("cannot restrict {}: {e}", tmp.display()))
+        .and_then(|_| {
+            std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))
+        })
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    let tmp = path.with_extension("json.new");
+    std::fs::write(&tmp, bytes)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// One step of `tend uninstall`.
+#[derive(Debug)]
+pub enum UninstallStep {
+    /// Stop (bounded) and delete the SCM registration.
+    Unregister(String),
+    /// Unregister the Event Log source.
+    EventSource(String),
+    /// Remove a file.
+    RemoveFile(PathBuf),
+    /// Remove a directory and everything in it (`--purge`).
+    RemoveDir(PathBuf),
+}
+
+impl UninstallStep {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            UninstallStep::Unregister(n) => format!("stop and delete service {n}"),
+            UninstallStep::EventSource(n) => format!("unregister the Event Log source {n}"),
+            UninstallStep::RemoveFile(p) => format!("remove {}", p.display()),
+            UninstallStep::RemoveDir(p) => format!("remove {} and its contents", p.display()),
+        }
+    }
+
+    /// Does it.
+    pub fn apply(&self) -> Result<String, String> {
+        match self {
+            UninstallStep::Unregister(n) => scm::uninstall(n)
+                .map(|o| o.to_string())
+                .map_err(|e| e.to_string()),
+            UninstallStep::EventSource(n) => eventlog::unregister_source(n)
+                .map(|existed| {
+                    if existed {
+                        "removed"
+                    } else {
+                        "was not registered"
+                    }
+                    .into()
+                })
+                .map_err(|e| e.to_string()),
+            UninstallStep::RemoveFile(p) => std::fs::remove_file(p)
+                .map(|()| "removed".into())
+                .map_err(|e| e.to_string()),
+            UninstallStep::RemoveDir(p) => std::fs::remove_dir_all(p)
+                .map(|()| "removed".into())
+                .map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// The steps of uninstalling `name` (installed from `spec`, when it can be read).
+pub fn plan_uninstall(
+    spec: Option<&Spec>,
+    name: &str,
+    layout: &Layout,
+    purge: bool,
+) -> Vec<UninstallStep> {
+    let mut steps = Vec::new();
+    if matches!(scm::query(name), Ok(Some(_))) {
+        steps.push(UninstallStep::Unregister(name.into()));
+    }
+    if matches!(eventlog::source_registered(name), Ok(Some(_))) {
+        steps.push(UninstallStep::EventSource(name.into()));
+    }
+    for f in [layout.spec_path(name), layout.record_path(name)] {
+        if f.exists() {
+            steps.push(UninstallStep::RemoveFile(f));
+        }
+    }
+    if purge {
+        let mut dirs = vec![layout.state_dir(name)];
+        dirs.push(spec.map_or_else(|| layout.log_root.join(name), |s| layout.log_dir(s)));
+        for d in dirs {
+            if d.exists() {
+                steps.push(UninstallStep::RemoveDir(d));
+            }
+        }
+    }
+    steps
+}
+
+/// The SCM's view of `name`, in the words `tend status` shows on every platform.
+pub fn query(name: &str) -> Result<NativeStatus, String> {
+    let info = scm::query(name)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("service {name} does not exist"))?;
+    Ok(native_status(&info))
+}
+
+/// [`ServiceInfo`] as a [`NativeStatus`].
+pub fn native_status(info: &ServiceInfo) -> NativeStatus {
+    let failed = info.state == ServiceState::Stopped
+        && (info.win32_exit_code != 0 || info.service_exit_code != 0);
+    NativeStatus {
+        active: if failed {
+            "failed".into()
+        } else {
+            info.state.as_str().into()
+        },
+        sub: Some(format!(
+            "start {}{}",
+            start_word(info.start),
+            if failed {
+                format!(
+                    ", exit code {}/{}",
+                    info.win32_exit_code, info.service_exit_code
+                )
+            } else {
+                String::new()
+            }
+        )),
+        enabled: matches!(info.start, StartType::Auto | StartType::AutoDelayed),
+        main_pid: info.pid,
+    }
+}
+
+/// Starts `name` (or restarts it) and waits until the supervisor reports its child
+/// running (the SCM says RUNNING only then), or the service stops, or `timeout`.
+pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, String> {
+    if restart {
+        stop(name, timeout)?;
+    }
+    scm::start(name).map_err(|e| format!("cannot start {name}: {e}"))?;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let info = scm::query(name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("service {name} does not exist"))?;
+        match info.state {
+            ServiceState::Running => return Ok(info.pid.unwrap_or(0)),
+            ServiceState::Stopped => {
+                return Err(format!(
+                    "{name} stopped while starting (exit code {}, service-specific {})",
+                    info.win32_exit_code, info.service_exit_code
+                ))
+            }
+            _ if Instant::now() >= deadline => {
+                return Err(format!(
+                    "{name} is still {} after {}s",
+                    info.state.as_str(),
+                    timeout.as_secs()
+                ))
+            }
+            _ => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
+/// Stops `name`, waiting up to `timeout`.
+pub fn stop(name: &str, timeout: Duration) -> Result<String, String> {
+    match scm::stop(name, timeout) {
+        Ok(scm::StopOutcome::StillStopping) => Err(format!(
+            "{name} is still stopping after {}s",
+            timeout.as_secs()
+        )),
+        Ok(o) => Ok(o.to_string()),
+        Err(e) => Err(format!("cannot stop {name}: {e}")),
+    }
+}

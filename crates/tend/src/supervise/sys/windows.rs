@@ -1,0 +1,563 @@
+//! Windows process control: spawning a contained child, asking it to stop, killing its
+//! whole process tree, waiting for its exit, reading its output.
+//!
+//! Containment: each child is created suspended, put in its own Job Object, and only
+//! then resumed, so nothing it starts can escape the job. The job kills every process
+//! in it when its last handle closes (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`), which is
+//! when the supervisor drops it or dies; `windows.kill_on_close = false` leaves that
+//! limit off for programs whose children must outlive tend. A stop that times out
+//! ends the tree with `TerminateJobObject`.
+//!
+//! Graceful stop: each child is started with `CREATE_NO_WINDOW`, which gives it a
+//! hidden console of its own (and no new process group, in which Ctrl-C would be
+//! disabled). To stop it, a short-lived helper (`tend ctrl-c PID`, see [`send_ctrl_c`])
+//! detaches from its own console, attaches to the child's, and generates `CTRL_C_EVENT`
+//! there: only processes on that console get it. Doing this in a helper keeps the
+//! supervisor's own console (when run in a terminal) and its Ctrl-C handling untouched,
+//! and lets several stops run at once. `windows.stop = "close"` posts `WM_CLOSE` to the
+//! top-level windows of the job's processes instead.
+
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Read};
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
+use std::os::windows::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use tokio::sync::{mpsc, oneshot};
+use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, HWND, INVALID_HANDLE_VALUE, LPARAM};
+use windows_sys::Win32::Globalization::{MultiByteToWideChar, CP_OEMCP};
+use windows_sys::Win32::System::Console::{
+    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_C_EVENT,
+};
+use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+    CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
+};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicProcessIdList,
+    JobObjectExtendedLimitInformation, QueryInformationJobObject, SetInformationJobObject,
+    TerminateJobObject, JOBOBJECT_BASIC_PROCESS_ID_LIST, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+};
+use windows_sys::Win32::System::Threading::{
+    OpenThread, ResumeThread, WaitForSingleObject, CREATE_NO_WINDOW, CREATE_SUSPENDED,
+    THREAD_SUSPEND_RESUME,
+};
+use windows_sys::Win32::UI::WindowsAndMessaging::{
+    EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
+};
+
+use crate::spec::{CodePage, WinStop};
+use crate::supervise::policy::Exit;
+
+/// Where a child's stdout or stderr goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// A pipe the supervisor reads.
+    Pipe,
+    /// The supervisor's own stream.
+    Inherit,
+    /// The `NUL` device.
+    Null,
+}
+
+/// The account a child runs as. On Windows the child always runs as the supervisor's
+/// own account (the service's, set with `windows.account`), so this is never built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credentials {}
+
+/// Everything needed to start the child; built once per service.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// The resolved program path.
+    pub program: PathBuf,
+    /// Arguments (without the program).
+    pub args: Vec<OsString>,
+    /// The complete environment.
+    pub env: Vec<(OsString, OsString)>,
+    /// Working directory.
+    pub cwd: Option<PathBuf>,
+    /// Never set on Windows (see [`Credentials`]).
+    pub credentials: Option<Credentials>,
+    /// stdout disposition.
+    pub stdout: Output,
+    /// stderr disposition.
+    pub stderr: Output,
+    /// How the child is asked to stop.
+    pub stop: WinStop,
+    /// Whether the job kills the tree when its last handle closes.
+    pub kill_on_close: bool,
+    /// How the output is decoded.
+    pub code_page: CodePage,
+}
+
+/// A child's process tree: its Job Object. Dropping it closes the job, which (with
+/// kill-on-close) ends every process still in it.
+#[derive(Debug)]
+pub struct Tree {
+    /// The child's process id.
+    pub pid: u32,
+    job: OwnedHandle,
+    kill_on_close: bool,
+}
+
+/// A started child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its process id.
+    pub pid: i32,
+    /// Its process tree.
+    pub tree: Tree,
+    /// Its stdout, decoded, when piped.
+    pub stdout: Option<PipeReader>,
+    /// Its stderr, decoded, when piped.
+    pub stderr: Option<PipeReader>,
+    /// Resolves with the exit status (a thread waits on the process handle).
+    pub exit: Option<oneshot::Receiver<Exit>>,
+}
+
+/// The output of one stream: chunks read by a thread (anonymous pipes cannot be read
+/// asynchronously), bounded so that a flooding child waits for the log writer.
+#[derive(Debug)]
+pub struct PipeReader(pub mpsc::Receiver<Vec<u8>>);
+
+fn stdio(o: Output) -> Stdio {
+    match o {
+        Output::Pipe => Stdio::piped(),
+        Output::Inherit => Stdio::inherit(),
+        Output::Null => Stdio::null(),
+    }
+}
+
+fn check(ok: i32, what: &str) -> io::Result<()> {
+    if ok == 0 {
+        let e = io::Error::last_os_error();
+        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+    } else {
+        Ok(())
+    }
+}
+
+/// A new Job Object, with kill-on-close when asked.
+fn new_job(kill_on_close: bool) -> io::Result<OwnedHandle> {
+    // SAFETY: no security attributes, no name.
+    let raw = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
+    if raw.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh handle that nothing else owns.
+    let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
+    if kill_on_close {
+        // SAFETY: an all-zero limit structure is valid (no limits).
+        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        // SAFETY: `info` is the structure this information class expects.
+        check(
+            unsafe {
+                SetInformationJobObject(
+                    job.as_raw_handle() as HANDLE,
+                    JobObjectExtendedLimitInformation,
+                    &info as *const _ as *const _,
+                    std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+                )
+            },
+            "SetInformationJobObject",
+        )?;
+    }
+    Ok(job)
+}
+
+/// Resumes every thread of a process created suspended (there is one: its main thread).
+fn resume_threads(pid: u32) -> io::Result<()> {
+    // SAFETY: plain call; the snapshot handle is closed below.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    if snap == INVALID_HANDLE_VALUE {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh handle that nothing else owns.
+    let snap = unsafe { OwnedHandle::from_raw_handle(snap as RawHandle) };
+    // SAFETY: an all-zero THREADENTRY32 with its size set is what Thread32First wants.
+    let mut entry: THREADENTRY32 = unsafe { std::mem::zeroed() };
+    entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+    let mut resumed = 0;
+    // SAFETY: valid snapshot handle and entry.
+    let mut more = unsafe { Thread32First(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    while more {
+        if entry.th32OwnerProcessID == pid {
+            // SAFETY: plain call; the handle is closed right after use.
+            let t = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID) };
+            if !t.is_null() {
+                // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
+                unsafe {
+                    if ResumeThread(t) != u32::MAX {
+                        resumed += 1;
+                    }
+                    CloseHandle(t);
+                }
+            }
+        }
+        // SAFETY: as above.
+        more = unsafe { Thread32Next(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    }
+    if resumed == 0 {
+        return Err(io::Error::other(
+            "no thread of the new process could be resumed",
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the child suspended, with a hidden console of its own, puts it in a new Job
+/// Object, then lets it run.
+pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
+    let job = new_job(p.kill_on_close)?;
+    let mut cmd = Command::new(&p.program);
+    cmd.args(&p.args)
+        .env_clear()
+        .envs(p.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(stdio(p.stdout))
+        .stderr(stdio(p.stderr))
+        .creation_flags(CREATE_NO_WINDOW | CREATE_SUSPENDED);
+    if let Some(dir) = &p.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    // SAFETY: both handles are valid; the process has not run a single instruction.
+    let assigned = check(
+        unsafe {
+            AssignProcessToJobObject(
+                job.as_raw_handle() as HANDLE,
+                child.as_raw_handle() as HANDLE,
+            )
+        },
+        "AssignProcessToJobObject",
+    )
+    .and_then(|()| resume_threads(pid));
+    if let Err(e) = assigned {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(e);
+    }
+    let oem = p.code_page == CodePage::Oem;
+    let stdout = child.stdout.take().map(|s| read_pipe(s, oem));
+    let stderr = child.stderr.take().map(|s| read_pipe(s, oem));
+    let (tx, rx) = oneshot::channel();
+    std::thread::Builder::new()
+        .name(format!("wait-{pid}"))
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let exit = match child.wait() {
+                // Windows exit codes are 32-bit: NTSTATUS values read as negative.
+                Ok(status) => Exit::Code(status.code().unwrap_or(1)),
+                Err(_) => Exit::Code(1),
+            };
+            let _ = tx.send(exit);
+        })?;
+    Ok(Spawned {
+        pid: pid as i32,
+        tree: Tree {
+            pid,
+            job,
+            kill_on_close: p.kill_on_close,
+        },
+        stdout,
+        stderr,
+        exit: Some(rx),
+    })
+}
+
+/// Reads a pipe on a thread of its own into a bounded channel, converting OEM code
+/// page text to UTF-8 when asked (whole lines, so a character split across reads is
+/// never cut in two).
+fn read_pipe(mut pipe: impl Read + Send + 'static, oem: bool) -> PipeReader {
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(16);
+    let spawned = std::thread::Builder::new()
+        .name("pipe".into())
+        .stack_size(64 * 1024)
+        .spawn(move || {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut pending: Vec<u8> = Vec::new();
+            loop {
+                let n = match pipe.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let chunk = if oem {
+                    pending.extend_from_slice(&buf[..n]);
+                    match pending.iter().rposition(|&b| b == b'\n') {
+                        Some(i) => {
+                            let rest = pending.split_off(i + 1);
+                            let lines = std::mem::replace(&mut pending, rest);
+                            oem_to_utf8(&lines)
+                        }
+                        // A long line without an end: convert what there is.
+                        None if pending.len() >= 64 * 1024 => {
+                            oem_to_utf8(&std::mem::take(&mut pending))
+                        }
+                        None => continue,
+                    }
+                } else {
+                    buf[..n].to_vec()
+                };
+                if tx.blocking_send(chunk).is_err() {
+                    break;
+                }
+            }
+            if !pending.is_empty() {
+                let _ = tx.blocking_send(oem_to_utf8(&pending));
+            }
+        });
+    if let Err(e) = spawned {
+        crate::supervise::say!("tend: cannot start an output reader thread: {e}");
+    }
+    PipeReader(rx)
+}
+
+/// Converts text in the OEM code page to UTF-8.
+fn oem_to_utf8(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    let Ok(len) = i32::try_from(bytes.len()) else {
+        return bytes.to_vec();
+    };
+    let mut wide = vec![0u16; bytes.len()];
+    // SAFETY: both buffers are valid for the lengths given; a single-byte or DBCS code
+    // page never yields more UTF-16 units than input bytes.
+    let n = unsafe {
+        MultiByteToWideChar(
+            CP_OEMCP,
+            0,
+            bytes.as_ptr(),
+            len,
+            wide.as_mut_ptr(),
+            wide.len() as i32,
+        )
+    };
+    if n <= 0 {
+        return bytes.to_vec();
+    }
+    String::from_utf16_lossy(&wide[..n as usize]).into_bytes()
+}
+
+/// Ends every process in the tree.
+pub fn kill_tree(tree: &Tree) -> io::Result<()> {
+    // SAFETY: a valid job handle owned by `tree`.
+    check(
+        unsafe { TerminateJobObject(tree.job.as_raw_handle() as HANDLE, 1) },
+        "TerminateJobObject",
+    )
+}
+
+/// After the child exited: end what it left in its job, unless the spec lets those
+/// processes outlive it (`windows.kill_on_close = false`).
+pub fn clean_up_after_exit(tree: &Tree) {
+    if tree.kill_on_close {
+        let _ = kill_tree(tree);
+    }
+}
+
+/// Asks the child to stop the way the spec says; returns what was done, for the log.
+pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String> {
+    match spec.windows.stop {
+        WinStop::CtrlC => {
+            send_ctrl_c(tree.pid).map(|()| format!("sent Ctrl-C to pid {}", tree.pid))
+        }
+        WinStop::Close => {
+            let n = close_windows(&job_pids(tree));
+            if n == 0 {
+                Err(io::Error::other(format!(
+                    "pid {} has no window to close",
+                    tree.pid
+                )))
+            } else {
+                Ok(format!(
+                    "sent WM_CLOSE to {n} window(s) of pid {}",
+                    tree.pid
+                ))
+            }
+        }
+        WinStop::Kill => {
+            kill_tree(tree).map(|()| format!("terminated the job of pid {}", tree.pid))
+        }
+    }
+}
+
+/// Sends Ctrl-C to the console of `pid` through a helper process (`tend ctrl-c PID`),
+/// waiting for it at most two seconds.
+pub fn send_ctrl_c(pid: u32) -> io::Result<()> {
+    let exe = std::env::current_exe()?;
+    let mut helper = Command::new(exe)
+        .arg("ctrl-c")
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .creation_flags(CREATE_NO_WINDOW)
+        .spawn()?;
+    // SAFETY: a valid process handle owned by `helper`.
+    let waited = unsafe { WaitForSingleObject(helper.as_raw_handle() as HANDLE, 2000) };
+    if waited != 0 {
+        let _ = helper.kill();
+        let _ = helper.wait();
+        return Err(io::Error::other(
+            "the Ctrl-C helper did not finish within 2 s",
+        ));
+    }
+    let out = helper.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ))
+    }
+}
+
+/// The helper's side of [`send_ctrl_c`] (`tend ctrl-c PID`): leave this process's own
+/// console, attach to the target's, ignore Ctrl-C here, and generate it for every
+/// process on that console. The ignore flag is safe in this process only because it
+/// starts nothing (children would inherit it and could never be stopped this way).
+pub fn ctrl_c_helper(pid: u32) -> Result<(), String> {
+    // SAFETY: plain calls on this process's console state.
+    unsafe {
+        FreeConsole();
+        if AttachConsole(pid) == 0 {
+            return Err(format!(
+                "cannot attach to the console of pid {pid}: {}",
+                io::Error::last_os_error()
+            ));
+        }
+        SetConsoleCtrlHandler(None, 1);
+        let sent = GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0);
+        let err = io::Error::last_os_error();
+        FreeConsole();
+        if sent == 0 {
+            return Err(format!("cannot generate Ctrl-C for pid {pid}: {err}"));
+        }
+    }
+    Ok(())
+}
+
+/// Clears an inherited "ignore Ctrl-C" flag, which every child would inherit in turn
+/// and which would make the Ctrl-C stop useless. Called once when supervising starts.
+pub fn enable_ctrl_c_for_children() {
+    // SAFETY: plain call.
+    unsafe { SetConsoleCtrlHandler(None, 0) };
+}
+
+/// The processes in the tree's job.
+fn job_pids(tree: &Tree) -> Vec<u32> {
+    #[repr(C)]
+    struct List {
+        head: JOBOBJECT_BASIC_PROCESS_ID_LIST,
+        more: [usize; 255],
+    }
+    // SAFETY: an all-zero list is valid.
+    let mut list: List = unsafe { std::mem::zeroed() };
+    // SAFETY: `list` is large enough for 256 ids and its size is passed.
+    let ok = unsafe {
+        QueryInformationJobObject(
+            tree.job.as_raw_handle() as HANDLE,
+            JobObjectBasicProcessIdList,
+            &mut list as *mut _ as *mut _,
+            std::mem::size_of::<List>() as u32,
+            std::ptr::null_mut(),
+        )
+    };
+    if ok == 0 {
+        return vec![tree.pid];
+    }
+    let n = (list.head.NumberOfProcessIdsInList as usize).min(256);
+    let ids = std::iter::once(list.head.ProcessIdList[0]).chain(list.more.iter().copied());
+    ids.take(n).map(|id| id as u32).collect()
+}
+
+/// Posts `WM_CLOSE` to the top-level windows of `pids`; returns how many.
+fn close_windows(pids: &[u32]) -> usize {
+    struct Ctx<'a> {
+        pids: &'a [u32],
+        closed: usize,
+    }
+    unsafe extern "system" fn each(hwnd: HWND, lparam: LPARAM) -> i32 {
+        // SAFETY: `lparam` is the `Ctx` passed to EnumWindows below, alive for the call.
+        let ctx = unsafe { &mut *(lparam as *mut Ctx<'_>) };
+        let mut pid = 0u32;
+        // SAFETY: a window handle given by EnumWindows.
+        unsafe { GetWindowThreadProcessId(hwnd, &mut pid) };
+        // SAFETY: as above.
+        if ctx.pids.contains(&pid) && unsafe { PostMessageW(hwnd, WM_CLOSE, 0, 0) } != 0 {
+            ctx.closed += 1;
+        }
+        1
+    }
+    let mut ctx = Ctx { pids, closed: 0 };
+    // SAFETY: the callback only touches `ctx` through the pointer, during the call.
+    unsafe { EnumWindows(Some(each), &mut ctx as *mut Ctx<'_> as LPARAM) };
+    ctx.closed
+}
+
+/// Orphans are contained by the job: nothing to sweep.
+pub fn kill_orphans(_keep: &std::collections::BTreeSet<i32>) -> usize {
+    0
+}
+
+/// Resolves `command` as Windows would: a path (with `\` or `/`) relative to `base`,
+/// else a name looked up on `path_var`; a name without an extension also tries `.exe`,
+/// `.com`, `.bat` and `.cmd`.
+pub fn resolve_command(
+    command: &str,
+    base: &Path,
+    path_var: Option<&OsStr>,
+) -> Result<PathBuf, String> {
+    let candidates = |p: PathBuf| -> Vec<PathBuf> {
+        let mut v = vec![p.clone()];
+        if p.extension().is_none() {
+            for ext in ["exe", "com", "bat", "cmd"] {
+                v.push(p.with_extension(ext));
+            }
+        }
+        v
+    };
+    if command.contains(['\\', '/']) {
+        let p = base.join(command);
+        return candidates(p.clone())
+            .into_iter()
+            .find(|c| c.is_file())
+            .ok_or_else(|| format!("`{}` does not exist", p.display()));
+    }
+    let path_var = path_var.map(OsStr::to_os_string).unwrap_or_default();
+    for dir in std::env::split_paths(&path_var) {
+        if let Some(found) = candidates(dir.join(command))
+            .into_iter()
+            .find(|c| c.is_file())
+        {
+            return Ok(found);
+        }
+    }
+    Err(format!(
+        "`{command}` was not found on PATH ({})",
+        path_var.to_string_lossy()
+    ))
+}
+
+/// Whether the process `pid` still runs (for tests and status).
+pub fn alive(pid: i32) -> bool {
+    use windows_sys::Win32::System::Threading::{
+        GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+    };
+    // SAFETY: plain call; the handle is closed below.
+    let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid as u32) };
+    if h.is_null() {
+        return false;
+    }
+    let mut code = 0u32;
+    // SAFETY: a valid process handle.
+    let ok = unsafe { GetExitCodeProcess(h, &mut code) };
+    // SAFETY: closing the handle opened above.
+    unsafe { CloseHandle(h) };
+    const STILL_ACTIVE: u32 = 259;
+    ok != 0 && code == STILL_ACTIVE
+}
