@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole Windows check on a Linux machine: install what is missing, cross-build the
-# Windows binaries, run the Wine SCM suite. Prints each stage's time, then repeats the
-# suite's "N passed, M failed" as the last line; exits non-zero if any stage fails.
+# Windows binaries, run the two Wine suites (the SCM and tend-service suite, then
+# tend.exe's). Prints each stage's time, then the total "N passed, M failed" as the
+# last line; exits non-zero if any stage fails.
 set -euo pipefail
 here=$(dirname "$0")
 t0=$(date +%s)
@@ -16,7 +17,12 @@ stage() {
 stage setup bash "$here/setup.sh"
 stage build bash "$here/build.sh"
 rc=0
+out2=$(mktemp)
+trap 'rm -f "$out" "$out2"' EXIT
+# (Each suite kills its persistent wineserver at the end, which also holds the pipe.)
 stage suite bash -c 'bash "$1" | tee "$2"; exit "${PIPESTATUS[0]}"' _ "$here/suite.sh" "$out" || rc=$?
+stage tend-suite bash -c 'bash "$1" | tee "$2"; exit "${PIPESTATUS[0]}"' _ "$here/tend-suite.sh" "$out2" || rc=$?
 echo "[wine total: $(( $(date +%s) - t0 ))s]"
-tail -n 1 "$out"
+total() { awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0 " passed, " f+0 " failed"}' "$@"; }
+total "$out" "$out2"
 exit "$rc"

@@ -17,7 +17,9 @@
 //! - `--grandchildren 2 --grandchild-pids FILE --hang`: FILE lists 2 live pids;
 //!   the Ctrl-C ends the fixture (default handling) but not the grandchildren,
 //!   which share its console and ignore it; `--grandchild-setsid` the same;
-//! - the grandchildren do not hold the fixture's stdout pipe open;
+//! - the grandchildren do not hold the fixture's stdout pipe open (checked
+//!   with `DETACHED_PROCESS`; with `CREATE_NO_WINDOW` Wine's console host
+//!   holds it while any process is on the console, which is only noted);
 //! - `--setsid`: the process has left its console, so no Ctrl-C reaches it;
 //! - `--kill-self 9` exits 9, `--whoami` prints `user=<name>`, `--stamp` is
 //!   unsupported (69), and `--abort`'s exit code is noted.
@@ -50,7 +52,7 @@ mod win {
         AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_C_EVENT,
     };
     use windows_sys::Win32::System::Threading::{
-        GetExitCodeProcess, OpenProcess, TerminateProcess, CREATE_NO_WINDOW,
+        GetExitCodeProcess, OpenProcess, TerminateProcess, CREATE_NO_WINDOW, DETACHED_PROCESS,
         PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_TERMINATE,
     };
 
@@ -58,14 +60,6 @@ mod win {
 
     pub fn main() -> ExitCode {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        if args.first().map(String::as_str) == Some("attach-sleep") {
-            let pid: u32 = args[1].parse().unwrap();
-            unsafe { FreeConsole() };
-            let ok = unsafe { AttachConsole(pid) };
-            eprintln!("attach-sleep: attached {ok}");
-            thread::sleep(10 * SECS);
-            return ExitCode::SUCCESS;
-        }
         if args.first().map(String::as_str) == Some("send-ctrl-c") {
             let pid = args.get(1).and_then(|p| p.parse().ok());
             let Some(pid) = pid else {
@@ -93,42 +87,11 @@ mod win {
             passed: 0,
             failed: 0,
         };
-
-        {
-            let mut child = p
-                .command(&["--print", "ready", "--sleep", "1000", "--exit", "0"])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap();
-            thread::sleep(Duration::from_millis(300));
-            let _helper = Command::new(std::env::current_exe().unwrap())
-                .args(["attach-sleep", &child.id().to_string()])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            let mut out = child.stdout.take().unwrap();
-            let (tx, rx) = mpsc::channel();
-            thread::spawn(move || {
-                let mut text = String::new();
-                let _ = tx.send(out.read_to_string(&mut text).map(|_| text));
-            });
-            let t = Instant::now();
-            let read = rx.recv_timeout(15 * SECS);
-            println!(
-                "EXP1: unrelated attached process: read {read:?} after {:?}",
-                t.elapsed()
-            );
-        }
-        for (n, setsid, flags) in [
-            ("0", false, CREATE_NO_WINDOW),
-            ("2", false, CREATE_NO_WINDOW),
-            ("2", true, CREATE_NO_WINDOW),
-            ("2", false, 0),
-            ("2", false, 8),
-        ] {
-            p.grandchildren_leave_stdout(n, setsid, flags);
-        }
+        p.on_term();
+        p.ignore_term();
+        p.grandchildren(false);
+        p.grandchildren(true);
+        p.grandchildren_leave_stdout();
         p.setsid();
         p.small_flags();
         let _ = fs::remove_dir_all(&dir);
@@ -155,7 +118,6 @@ mod win {
         failed: u32,
     }
 
-    #[allow(dead_code)]
     impl Probe {
         fn check(&mut self, ok: bool, what: &str, detail: &str) {
             if ok {
@@ -296,17 +258,37 @@ mod win {
         }
 
         /// Grandchildren get null stdio and must not inherit the fixture's
-        /// own stdout: its reader sees EOF when the fixture exits.
-        fn grandchildren_leave_stdout(&mut self, n: &str, setsid: bool, flags: u32) {
-            let gpids = self.path(&format!("stdout{n}{setsid}{flags}.gpids"));
+        /// own stdout: its reader sees EOF when the fixture exits. Checked
+        /// with `DETACHED_PROCESS`, so that only the fixture's handles are
+        /// in play; with `CREATE_NO_WINDOW` Wine's console host also holds
+        /// the pipe while any process is on the console (noted, not checked).
+        fn grandchildren_leave_stdout(&mut self) {
+            let what = "--grandchildren: the fixture's stdout pipe closes when it exits";
+            match self.stdout_eof_with_grandchildren("detached", DETACHED_PROCESS, 5 * SECS) {
+                Ok((eof, detail)) => self.check(eof, what, &detail),
+                Err(e) => self.check(false, what, &e),
+            }
+            match self.stdout_eof_with_grandchildren("no-window", CREATE_NO_WINDOW, 2 * SECS) {
+                Ok((eof, detail)) => println!(
+                    "note: the same with CREATE_NO_WINDOW: EOF while the grandchildren live: {eof} ({detail})"
+                ),
+                Err(e) => println!("note: the same with CREATE_NO_WINDOW: {e}"),
+            }
+        }
+
+        /// Runs `--grandchildren 2 --print ready --exit 0` with `flags` and
+        /// a stdout pipe; whether the pipe reached EOF within `limit` while
+        /// both grandchildren lived. Kills them.
+        fn stdout_eof_with_grandchildren(
+            &self,
+            name: &str,
+            flags: u32,
+            limit: Duration,
+        ) -> Result<(bool, String), String> {
+            let gpids = self.path(&format!("stdout-{name}.gpids"));
             let mut cmd = self.command(&[
-                if setsid {
-                    "--grandchild-setsid"
-                } else {
-                    "--cwd"
-                },
                 "--grandchildren",
-                n,
+                "2",
                 "--grandchild-pids",
                 gpids.to_str().unwrap(),
                 "--print",
@@ -314,38 +296,33 @@ mod win {
                 "--exit",
                 "0",
             ]);
-            let what = &format!(
-                "grandchildren do not hold the fixture's stdout pipe {n} {setsid} {flags}"
-            );
-            cmd.creation_flags(flags);
-            let mut child = match cmd.stdout(Stdio::piped()).spawn() {
-                Ok(child) => child,
-                Err(e) => return self.check(false, what, &format!("spawn: {e}")),
-            };
+            cmd.creation_flags(flags).stdout(Stdio::piped());
+            let mut child = cmd.spawn().map_err(|e| format!("spawn: {e}"))?;
             let mut out = child.stdout.take().unwrap();
             let (tx, rx) = mpsc::channel();
             thread::spawn(move || {
                 let mut text = String::new();
                 let _ = tx.send(out.read_to_string(&mut text).map(|_| text));
             });
-            let read = rx.recv_timeout(5 * SECS);
             let code = wait_exit(&mut child, 5 * SECS);
-            thread::sleep(SECS);
-            let listed = pids(&gpids);
-            let live = listed.iter().filter(|&&p| alive(p)).count();
-            let ok =
-                matches!(&read, Ok(Ok(text)) if text.starts_with("ready\n")) && code == Some(0);
-            self.check(
-                ok,
-                what,
-                &format!(
-                    "stdout: {read:?}, exit: {}, live grandchildren: {live}",
-                    show(code)
-                ),
-            );
-            for pid in listed {
+            let listed = wait_until(5 * SECS, || pids(&gpids).len() == 2);
+            let read = rx.recv_timeout(limit);
+            let live = pids(&gpids).into_iter().filter(|&p| alive(p)).count();
+            for pid in pids(&gpids) {
                 kill(pid);
             }
+            let after_kill = match &read {
+                Err(_) => format!(", after killing them: {:?}", rx.recv_timeout(5 * SECS)),
+                Ok(_) => String::new(),
+            };
+            let eof = matches!(&read, Ok(Ok(text)) if text == "ready\n");
+            Ok((
+                eof && code == Some(0) && listed && live == 2,
+                format!(
+                    "exit: {}, live grandchildren: {live}, stdout: {read:?}{after_kill}",
+                    show(code)
+                ),
+            ))
         }
 
         fn setsid(&mut self) {

@@ -662,3 +662,117 @@ fn up_does_not_wait_forever_on_a_dependency_that_never_started() {
     );
     assert_eq!(code(&out), 3, "services failed");
 }
+
+/// A free loopback port (bound, then released for the fixture to take).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child that ignores SIGTERM but stops on `POST /shutdown`, under a spec whose stop
+/// hook posts to `path`.
+fn http_stop_child(
+    s: &Scratch,
+    path: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let (pidf, marker) = (s.path("pids"), s.path("stopped-by"));
+    let port = free_port().to_string();
+    let args = [
+        "--ignore-term",
+        "--http-stop",
+        &port,
+        "--on-http-stop",
+        marker.to_str().unwrap(),
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--hang",
+    ];
+    let extra = format!("[stop]\ntimeout = \"3s\"\nhttp = \"http://127.0.0.1:{port}{path}\"\n");
+    (
+        s.spec("h.toml", &fixture_spec("h", &args, &extra)),
+        pidf,
+        marker,
+    )
+}
+
+#[test]
+fn stop_hook_http_stops_the_child_gracefully() {
+    let s = Scratch::new();
+    let (spec, pidf, marker) = http_stop_child(&s, "/shutdown");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "http-stop\n");
+    let err = stderr(&out);
+    assert!(err.contains("stop hook POST http://127.0.0.1:"), "{err}");
+    assert!(err.contains("answered 200"), "{err}");
+    assert!(
+        err.contains("stopped gracefully"),
+        "not killed after the timeout: {err}"
+    );
+    assert_eq!(s.state("h").unwrap()["state"], "stopped");
+}
+
+#[test]
+fn stop_hook_http_failure_falls_back_to_the_signal() {
+    let s = Scratch::new();
+    // A wrong path: the fixture answers 404 and keeps running; tend then sends SIGTERM,
+    // which this child ignores, so the tree is killed after the timeout.
+    let (spec, pidf, marker) = http_stop_child(&s, "/wrong");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(15 * SECS);
+    assert_eq!(
+        code(&out),
+        0,
+        "a requested stop is a success: {}",
+        stderr(&out)
+    );
+    let err = stderr(&out);
+    assert!(err.contains("stop hook failed"), "{err}");
+    assert!(err.contains("404"), "{err}");
+    assert!(err.contains("sent SIGTERM"), "the signal after all: {err}");
+    assert!(err.contains("killed after the 3s stop timeout"), "{err}");
+    assert!(!marker.exists(), "the hook did not stop it");
+    assert!(!alive(pids(&pidf)[0]));
+}
+
+#[test]
+fn stop_hook_command_runs_with_the_service_environment() {
+    let s = Scratch::new();
+    let (pidf, marker, hook_out) = (s.path("pids"), s.path("graceful"), s.path("hook-ran"));
+    let child = [
+        "--on-term",
+        marker.to_str().unwrap(),
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--hang",
+    ];
+    // The hook records a variable of the service's environment, then asks the child to
+    // stop the way a real `app drain` command would (here: SIGTERM through kill).
+    let extra = format!(
+        "[env]\nHOOK_MARK = \"from-env\"\n[stop]\ntimeout = \"5s\"\ncommand = [\"/bin/sh\", \"-c\", \"echo $HOOK_MARK > {} && kill -TERM $(cat {})\"]\n",
+        hook_out.display(),
+        pidf.display()
+    );
+    let spec = s.spec("c.toml", &fixture_spec("c", &child, &extra));
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&hook_out).unwrap(), "from-env\n");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "graceful\n");
+    let err = stderr(&out);
+    assert!(err.contains("stop hook `/bin/sh`"), "{err}");
+    assert!(
+        !err.contains("sent SIGTERM"),
+        "tend itself sent no signal: {err}"
+    );
+    assert!(err.contains("stopped gracefully"), "{err}");
+}

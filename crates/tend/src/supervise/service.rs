@@ -381,6 +381,7 @@ fn start(
                 tracker,
                 Exit::Code(127),
                 Duration::ZERO,
+                Some(msg),
             )
         }
     }
@@ -400,7 +401,7 @@ fn after_exit(
     sys::clean_up_after_exit(&child.tree);
     record_exit(status, e);
     let ran = started.elapsed();
-    let next = match decide(setup, status, report, tracker, e, ran) {
+    let next = match decide(setup, status, report, tracker, e, ran, None) {
         Phase::Backoff { until, note } if until <= Instant::now() => {
             status.restarts += 1;
             start(setup, reaper, status, report, tracker, note)
@@ -422,19 +423,22 @@ fn decide(
     tracker: &mut RestartTracker,
     e: Exit,
     ran: Duration,
+    cause: Option<String>,
 ) -> Phase {
     let spec = &setup.spec;
     status.pid = None;
+    // What happened: the exit and how long it ran, or why it could not start.
+    let what = cause.unwrap_or_else(|| format!("{e} after {}", show(ran)));
     match tracker.on_exit(&spec.restart, e, ran, Instant::now()) {
         Decision::Restart { delay } if delay.is_zero() => {
             // Restarted at once: the next report (started) tells both, one write.
             Phase::Backoff {
                 until: Instant::now(),
-                note: Some(format!("{e} after {}; restarted", show(ran))),
+                note: Some(format!("{what}; restarted")),
             }
         }
         Decision::Restart { delay } => {
-            let event = format!("{e} after {}; restarting in {}", show(ran), show(delay));
+            let event = format!("{what}; restarting in {}", show(delay));
             status.message = Some(event.clone());
             report(status, State::Backoff, event);
             Phase::Backoff {
@@ -443,11 +447,7 @@ fn decide(
             }
         }
         Decision::Done { success } => {
-            let event = format!(
-                "{e} after {}; not restarting (policy {:?})",
-                show(ran),
-                spec.restart.policy
-            );
+            let event = format!("{what}; not restarting (policy {:?})", spec.restart.policy);
             status.message = Some(event.clone());
             report(
                 status,
@@ -462,7 +462,7 @@ fn decide(
         }
         Decision::GiveUp { restarts } => {
             let event = format!(
-                "{e}; {restarts} restarts within {}: giving up (restart.max_restarts = {})",
+                "{what}; {restarts} restarts within {}: giving up (restart.max_restarts = {})",
                 spec.restart.window, spec.restart.max_restarts
             );
             status.message = Some(event.clone());
