@@ -218,6 +218,22 @@ error_snapshot!(
     "name = \"orders\"\ncommand = \"x\"\n[restart]\nsuccess_codes = [0, 300]\n"
 );
 error_snapshot!(
+    err_windows_control_code,
+    "name = \"orders\"\ncommand = \"x\"\n[windows.controls]\n42 = \"restart\"\n"
+);
+error_snapshot!(
+    err_windows_bad_start,
+    "name = \"orders\"\ncommand = \"x\"\n[windows]\nstart = \"boot\"\n"
+);
+error_snapshot!(
+    err_stop_hook_url,
+    "name = \"orders\"\ncommand = \"x\"\n[stop]\nhttp = \"https://127.0.0.1/stop\"\n"
+);
+error_snapshot!(
+    err_stop_two_hooks,
+    "name = \"orders\"\ncommand = \"x\"\n[stop]\nhttp = \"http://127.0.0.1:8080/stop\"\ncommand = [\"x\", \"drain\"]\n"
+);
+error_snapshot!(
     err_multiline_description,
     "name = \"orders\"\ncommand = \"x\"\ndescription = \"\"\"two\nlines\"\"\"\n"
 );

@@ -189,7 +189,16 @@ impl RotatingFile {
         self.file = None;
         let live = self.path();
         let rotated = unique_rotated_path(&self.cfg.dir, &self.cfg.stem, SystemTime::now());
-        fs::rename(&live, &rotated)?;
+        if let Err(e) = fs::rename(&live, &rotated) {
+            // Windows: a reader that opened the live file without FILE_SHARE_DELETE
+            // (PowerShell's `Get-Content -Wait`) blocks renaming it. tend is the only
+            // writer, so copying it and truncating it in place loses nothing.
+            fs::copy(&live, &rotated).map_err(|_| e)?;
+            fs::OpenOptions::new()
+                .write(true)
+                .truncate(true)
+                .open(&live)?;
+        }
         self.reopen()?;
         let cfg = self.cfg.clone();
         if cfg.compress {
