@@ -20,6 +20,7 @@ common=(-Zbuild-std=std,panic_abort --release --locked)
 
 echo "==> build tend.exe and tend-fixture.exe ($WIN_TARGET)"
 "$WIN_CARGO" build "${common[@]}" --target "$WIN_TARGET" -p tend -p tend-fixture --bins
+"$WIN_CARGO" build "${common[@]}" --target "$WIN_TARGET" -p tend-fixture --example ctrl-c-probe
 
 echo "==> build hello-service.exe, argv-roundtrip.exe and winapi-probe.exe ($WIN_TARGET)"
 "$WIN_CARGO" build "${common[@]}" --target "$WIN_TARGET" \

@@ -44,7 +44,7 @@ no_service_process() { ! in_prefix 'hello-service\.exe run-service'; }
 install() { w "$EXE_WIN" install --listen "127.0.0.1:$PORT" --shutdown-marker "$MARKER_WIN" "$@" 2>&1 | tr -d '\r'; }
 
 need_tools "$EXE_DIR/hello-service.exe" "$EXE_DIR/examples/argv-roundtrip.exe" \
-  "$EXE_DIR/examples/winapi-probe.exe"
+  "$EXE_DIR/examples/winapi-probe.exe" "$EXE_DIR/examples/ctrl-c-probe.exe" "$EXE_DIR/tend-fixture.exe"
 PORT=$(free_port)
 boot_prefix
 
@@ -113,5 +113,8 @@ check "and leaves no service behind" svc_absent
 
 echo "==> 3. service control, permissions and the event log through the API"
 probe winapi "$EXE_DIR/examples/winapi-probe.exe"
+
+echo "==> 4. console Ctrl-C, the way tend stops a child, against the test fixture"
+probe ctrl-c "$EXE_DIR/examples/ctrl-c-probe.exe"
 
 finish

@@ -245,7 +245,7 @@ mod win {
             let survivors = listed.iter().filter(|&&p| alive(p)).count();
             self.check(
                 sent.is_ok() && code.is_some() && survivors == 2,
-                &format!("{name}: Ctrl-C ends the fixture, its 2 grandchildren ignore it"),
+                &format!("{name}: Ctrl-C ends the fixture, its 2 grandchildren survive it"),
                 &format!("send: {sent:?}, alive 1 s later: {survivors}"),
             );
             for pid in listed {

@@ -53,15 +53,15 @@ exit codes: 64 bad usage, 69 unsupported here, 74 I/O error,
             141 stdout/stderr closed (EPIPE) while writing
 
 on Windows, signals are console control events:
-  --ignore-term           ignores Ctrl-C and Ctrl-Break (a handler that
-                          returns TRUE, so not inherited by children)
-  --on-term FILE          the same on Ctrl-C, Ctrl-Break, console close and
-                          shutdown (not logoff)
-  --setsid, and so --grandchild-setsid: FreeConsole() (Ctrl-C no longer
-                          reaches it; it stays in its Job Object)
-  --whoami                prints user=<name> (GetUserNameW)
+  --ignore-term           ignore Ctrl-C and Ctrl-Break (a handler that returns
+                          TRUE, so nothing is inherited by children)
+  --on-term FILE          on Ctrl-C, Ctrl-Break, console close or shutdown
+                          (not logoff) append \"graceful\\n\" to FILE, exit 0
+  --grandchild-setsid     the grandchildren call FreeConsole(): no Ctrl-C
+                          reaches them; they stay in the Job Object
+  --whoami                print user=<name> (GetUserNameW)
   --kill-self N           TerminateProcess(self, N): exit code N, no cleanup
-  --abort                 std's abort (fast fail, 0xC0000409 on Windows 8+)
+  --abort                 std's abort: exit code 0xC0000409 (fast fail)
   --stamp                 unsupported (69)
 ";
 

@@ -2,7 +2,7 @@
 //!
 //! Integration tests and benchmarks spawn it under tend to get a service
 //! whose behaviour they choose from the command line: print, crash, ignore
-//! SIGTERM, leave grandchildren behind, flood its logs, and record when it
+//! SIGTERM (Ctrl-C on Windows), leave grandchildren behind, flood its logs, and record when it
 //! started, or stop on an HTTP request. See `args::USAGE` (or `--help`) for the flags; this file runs
 //! the actions in their fixed order.
 

@@ -22,6 +22,10 @@ pub struct InstallRecord {
     /// Directories tend created outside its own per-service ones (a custom `log.dir`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<PathBuf>,
+    /// Windows: directories whose ACL grants the service's account access (recorded
+    /// because some systems, such as Wine, cannot show such a grant when read back).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_dirs: Vec<PathBuf>,
     /// The tend binary the service runs.
     pub tend_bin: PathBuf,
     /// The files the backend wrote.

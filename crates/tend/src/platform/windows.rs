@@ -122,6 +122,9 @@ fn start_word(s: StartType) -> &'static str {
 /// One change to the system.
 #[derive(Debug)]
 pub enum Step {
+    /// Create tend's own folder, for administrators only (SYSTEM and the
+    /// Administrators; each service's files then grant their account what it needs).
+    CreateRoot(PathBuf),
     /// Create a directory and let the service's account modify it.
     CreateDir(PathBuf),
     /// Let the service's account modify an existing directory.
@@ -170,6 +173,10 @@ impl Step {
     /// One line for people; `full` adds file contents (for `--dry-run`).
     pub fn describe(&self, full: bool) -> String {
         match self {
+            Step::CreateRoot(p) => format!(
+                "create directory {} (for SYSTEM and Administrators only)",
+                p.display()
+            ),
             Step::CreateDir(p) => format!(
                 "create directory {} (modifiable by the service's account)",
                 p.display()
@@ -256,15 +263,16 @@ pub fn plan_install(
     let mut steps = Vec::new();
     let info = scm::query(name).map_err(|e| format!("cannot query the service manager: {e}"))?;
     let existed = info.is_some();
-    for dir in [
-        layout.spec_dir.clone(),
-        layout.state_dir(name),
-        layout.log_dir(spec),
-    ] {
+    let before = super::record::read_record(layout, name).unwrap_or_default();
+    let service_dirs = [layout.state_dir(name), layout.log_dir(spec)];
+    if !layout.spec_dir.is_dir() {
+        steps.push(Step::CreateRoot(layout.spec_dir.clone()));
+    }
+    for dir in &service_dirs {
         if !dir.is_dir() {
-            steps.push(Step::CreateDir(dir));
-        } else if dir != layout.spec_dir && !granted(&dir, spec) {
-            steps.push(Step::GrantDir(dir));
+            steps.push(Step::CreateDir(dir.clone()));
+        } else if !granted(dir, spec) && !before.granted_dirs.contains(dir) {
+            steps.push(Step::GrantDir(dir.clone()));
         }
     }
     if let Some(from) = copy_from {
@@ -288,9 +296,11 @@ pub fn plan_install(
         });
     }
     let def = service_def(spec, layout, password);
+    // What `query` cannot read back (description, recovery, dependencies) follows the
+    // spec: a changed spec re-applies the registration, which writes only what differs.
     let registration_changes = match &info {
         None => true,
-        Some(i) => differs(&def, &layout.tend_bin, i),
+        Some(i) => spec_changes || differs(&def, &layout.tend_bin, i),
     };
     if registration_changes {
         steps.push(Step::Register {
@@ -314,6 +324,7 @@ pub fn plan_install(
         created_user: None,
         created_group: None,
         created_dirs: Vec::new(),
+        granted_dirs: service_dirs.to_vec(),
         tend_bin: layout.tend_bin.clone(),
         files: vec![layout.spec_path(name)],
     };
@@ -457,18 +468,15 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Applied) -> Result<(), String>
             .push((path.to_path_buf(), std::fs::read(path).ok()));
     };
     match step {
+        Step::CreateRoot(dir) => {
+            create_dir(dir, done)?;
+            // SYSTEM has full control already: this leaves SYSTEM and Administrators.
+            acl::restrict(dir, &Account::LocalSystem, name, Access::Modify)
+                .map(|_| ())
+                .map_err(|e| format!("cannot restrict {}: {e}", dir.display()))
+        }
         Step::CreateDir(dir) => {
-            // The outermost missing ancestor is what an undo must remove.
-            let first_missing = dir
-                .ancestors()
-                .take_while(|a| !a.exists())
-                .last()
-                .map(Path::to_path_buf);
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            if let Some(d) = first_missing {
-                done.dirs.push(d);
-            }
+            create_dir(dir, done)?;
             grant(dir)
         }
         Step::GrantDir(dir) => grant(dir),
@@ -512,6 +520,20 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Applied) -> Result<(), String>
             write_atomic(path, content.as_bytes())
         }
     }
+}
+
+/// Creates `dir` and its missing parents, remembering the outermost one for an undo.
+fn create_dir(dir: &Path, done: &mut Applied) -> Result<(), String> {
+    let first_missing = dir
+        .ancestors()
+        .take_while(|a| !a.exists())
+        .last()
+        .map(Path::to_path_buf);
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    if let Some(d) = first_missing {
+        done.dirs.push(d);
+    }
+    Ok(())
 }
 
 /// Replaces `to` with `from`; a running tend.exe cannot be overwritten or deleted but

@@ -222,7 +222,7 @@ pub async fn run_service(
                             Phase::Done(Outcome::Stopped)
                         }
                     }
-                    r = async { hook.as_mut().expect("guarded by is_some").await }, if hook.is_some() => {
+                    r = async { match hook.as_mut() { Some(h) => h.await, None => std::future::pending().await } }, if hook.is_some() => {
                         hook = None;
                         match r {
                             Ok(Ok(done)) => report(&mut status, State::Stopping, format!("stop hook: {done}")),
