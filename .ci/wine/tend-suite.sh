@@ -12,7 +12,9 @@
 # nothing. Then the failure paths: a setting Wine cannot store rolls the install back
 # completely; a child that always fails stops the service with the service-specific
 # exit code 3; a child that ignores Ctrl-C and leaves grandchildren is killed, tree
-# and all, when the stop times out.
+# and all, when the stop times out; a user account takes its password from the
+# environment (refused without it, never written anywhere), and an unknown account
+# fails the install without leaving anything.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -209,5 +211,38 @@ check "after the 2s stop timeout ($(( $(date +%s) - s ))s)" [ $(( $(date +%s) - 
 check "no tend-fixture.exe left (the Job Object ended the tree)" wait_until 10 no_process 'tend-fixture\.exe'
 check "the supervisor's log says it killed the tree" grep -q "killed the process tree" "$DATA_UNIX/logs/stubborn/tend.log"
 t uninstall stubborn --purge >>"$LOG" 2>&1
+
+echo "==> 12. a user account: its password from the environment, never stored by tend"
+# Wine's local user is the Unix user running the suite.
+WUSER=$(id -un)
+user_spec() {
+  cat >"$SRC_UNIX/useracct.toml" <<SPEC
+name = "useracct"
+command = '$APP_WIN\\hello-service.exe'
+[windows]
+account = '.\\$1'
+password_env = "TEND_TEST_PASSWORD"
+start = "manual"
+SPEC
+}
+user_spec "$WUSER"
+out=$(t install "$SRC_WIN\\useracct.toml" </dev/null); rc=$?
+check "without the variable: refused (exit $rc), naming it" \
+  bash -c '[ "$1" != 0 ] && grep -q "TEND_TEST_PASSWORD, which is not set" <<<"$2"' _ "$rc" "$out"
+check "  ... and nothing was installed" svc_absent_of useracct
+out=$(TEND_TEST_PASSWORD='s3cret-Pa55' t install "$SRC_WIN\\useracct.toml"); rc=$?
+check "with it: installed (exit $rc)" [ "$rc" = 0 ]
+obj=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\useracct' /v ObjectName 2>/dev/null | tr -d '\r')
+check "the SCM has the account .\\$WUSER" grep -qF ".\\$WUSER" <<<"$obj"
+check "the password is in no file tend wrote" bash -c '! grep -rqF "s3cret-Pa55" "$1"' _ "$DATA_UNIX"
+check "  ... nor in its output" bash -c '! grep -qF "s3cret-Pa55" <<<"$1"' _ "$out"
+t uninstall useracct --purge >>"$LOG" 2>&1
+user_spec nosuchuser
+out=$(TEND_TEST_PASSWORD=x t install "$SRC_WIN\\useracct.toml"); rc=$?
+check "an account that does not exist fails the install (exit $rc)" \
+  bash -c '[ "$1" != 0 ] && grep -q "No security ID mapped" <<<"$2"' _ "$rc" "$out"
+check "  ... rolled back: no service, no state directory" \
+  bash -c '! [ -e "$1/state/useracct" ]' _ "$DATA_UNIX"
+check "  ... and sc query knows no such service" svc_absent_of useracct
 
 finish
