@@ -183,43 +183,82 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         println!("installing `{name}` ({}):", backend.name());
     }
     let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
-    let restart = plan.existed && plan.changes_service && active;
-    if a.now && !active {
-        if let Err(e) = start_and_wait(
+    let start = |restart: bool| {
+        let verb = if restart { Verb::Restart } else { Verb::Start };
+        start_and_wait(
             backend.as_ref(),
             &name,
             &layout,
-            Verb::Start,
+            verb,
             Duration::from_secs(30),
-        ) {
+        )
+        .map(|_| ())
+    };
+    after_install(
+        &Installed {
+            spec: &spec,
+            layout: &layout,
+            existed: plan.existed,
+            changed: !plan.steps.is_empty(),
+            changes_service: plan.changes_service,
+            active,
+        },
+        &a,
+        &start,
+        || applied.rollback(&mut out),
+    )
+}
+
+/// What an install changed, for [`after_install`].
+pub(crate) struct Installed<'a> {
+    pub spec: &'a Spec,
+    pub layout: &'a Layout,
+    /// It was installed before.
+    pub existed: bool,
+    /// Anything was written.
+    pub changed: bool,
+    /// The spec or the service's registration changed.
+    pub changes_service: bool,
+    /// It was running before.
+    pub active: bool,
+}
+
+/// After the install steps: start it (`--now`, undoing a first install whose start
+/// fails, after showing why), restart it (`--restart`), or say that it still runs the
+/// previous spec; then where everything is. `start(restart)` starts or restarts the
+/// service and waits until it runs.
+pub(crate) fn after_install(
+    i: &Installed<'_>,
+    a: &InstallArgs,
+    start: &dyn Fn(bool) -> Result<(), String>,
+    rollback: impl FnOnce(),
+) -> Result<(), String> {
+    let name = i.spec.name.as_str();
+    let restart = i.existed && i.changes_service && i.active;
+    if a.now && !i.active {
+        if let Err(e) = start(false) {
             eprintln!("error: {e}");
             // The logs go with the rollback: show them first.
-            show_log_tail(&layout, &spec);
-            if !plan.existed {
-                applied.rollback(&mut out);
+            show_log_tail(i.layout, i.spec);
+            if !i.existed {
+                rollback();
                 return Err(format!("`{name}` was not installed"));
             }
             return Err(e);
         }
         println!("`{name}` is running");
     } else if restart && a.restart {
-        start_and_wait(
-            backend.as_ref(),
-            &name,
-            &layout,
-            Verb::Restart,
-            Duration::from_secs(30),
-        )?;
+        start(true)?;
         println!("`{name}` restarted with the new spec");
     } else if restart {
         println!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
     }
-    if !plan.steps.is_empty() {
+    if i.changed {
         println!(
             "installed `{name}`: spec {}, state {}, logs {}",
-            layout.spec_path(&name).display(),
-            layout.state_dir(&name).display(),
-            layout.log_dir(&spec).display()
+            i.layout.spec_path(name).display(),
+            i.layout.state_dir(name).display(),
+            i.layout.log_dir(i.spec).display()
         );
     }
     Ok(())
@@ -327,6 +366,11 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
             }
         }
     }
+    uninstall_summary(&a, failed)
+}
+
+/// The last words of an uninstall, and its exit code.
+pub(crate) fn uninstall_summary(a: &UninstallArgs, failed: bool) -> u8 {
     if a.dry_run {
         println!("(nothing was changed)");
     } else if !a.purge {

@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
 
-use super::install::{installed_text, pick_service, show_log_tail, InstallArgs, UninstallArgs};
+use super::install::{
+    after_install, installed_text, pick_service, uninstall_summary, InstallArgs, Installed,
+    UninstallArgs,
+};
 use super::run::{outcome_code, supervise_blocking};
 use super::{exit, spec_error};
 use crate::platform::record::{installed_spec, read_record};
@@ -78,33 +81,20 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     }
     let mut out = std::io::stdout();
     let applied = win::apply(&plan.steps, &spec, &mut out).map_err(admin_hint)?;
-    let restart = plan.existed && plan.changes_service && active;
-    if a.now && !active {
-        if let Err(e) = win::start_and_wait(&name, false, START_TIMEOUT) {
-            eprintln!("error: {e}");
-            show_log_tail(&layout, &spec);
-            if !plan.existed {
-                applied.rollback(&mut out);
-                return Err(format!("`{name}` was not installed"));
-            }
-            return Err(e);
-        }
-        println!("`{name}` is running");
-    } else if restart && a.restart {
-        win::start_and_wait(&name, true, START_TIMEOUT)?;
-        println!("`{name}` restarted with the new spec");
-    } else if restart {
-        println!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
-    }
-    if !plan.steps.is_empty() {
-        println!(
-            "installed `{name}`: spec {}, state {}, logs {}",
-            layout.spec_path(&name).display(),
-            layout.state_dir(&name).display(),
-            layout.log_dir(&spec).display()
-        );
-    }
-    Ok(())
+    let start = |restart: bool| win::start_and_wait(&name, restart, START_TIMEOUT).map(|_| ());
+    after_install(
+        &Installed {
+            spec: &spec,
+            layout: &layout,
+            existed: plan.existed,
+            changed: !plan.steps.is_empty(),
+            changes_service: plan.changes_service,
+            active,
+        },
+        &a,
+        &start,
+        || applied.rollback(&mut out),
+    )
 }
 
 /// An access-denied error gets the way out.
@@ -210,19 +200,7 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
             }
         }
     }
-    if a.dry_run {
-        println!("(nothing was changed)");
-    } else if !a.purge {
-        println!(
-            "kept logs and state; `tend uninstall {} --purge` removes them",
-            a.name
-        );
-    }
-    if failed {
-        exit::ERROR
-    } else {
-        exit::OK
-    }
+    uninstall_summary(&a, failed)
 }
 
 /// `tend start|stop|restart NAME` on Windows.

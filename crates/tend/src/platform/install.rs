@@ -290,11 +290,7 @@ pub fn plan_install(
         }
     }
     if let Some(from) = copy_from {
-        let same = std::fs::read(from)
-            .ok()
-            .zip(std::fs::read(&layout.tend_bin).ok())
-            .is_some_and(|(a, b)| a == b);
-        if !same {
+        if !super::record::same_content(from, &layout.tend_bin) {
             steps.push(Step::CopyBinary {
                 from: from.to_path_buf(),
                 to: layout.tend_bin.clone(),

@@ -84,3 +84,12 @@ pub fn normalize(p: &Path) -> PathBuf {
     }
     out
 }
+
+/// Whether two files exist and hold the same bytes (is the installed copy of tend this
+/// binary?).
+pub fn same_content(a: &Path, b: &Path) -> bool {
+    std::fs::read(a)
+        .ok()
+        .zip(std::fs::read(b).ok())
+        .is_some_and(|(a, b)| a == b)
+}

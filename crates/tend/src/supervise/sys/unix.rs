@@ -16,18 +16,8 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use super::Prepared;
 use crate::supervise::policy::Exit;
-
-/// Where a child's stdout or stderr goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// A pipe the supervisor reads.
-    Pipe,
-    /// The supervisor's own stream.
-    Inherit,
-    /// /dev/null.
-    Null,
-}
 
 /// The account a child runs as, resolved before spawning.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,25 +32,6 @@ pub struct Credentials {
     pub home: PathBuf,
     /// The user name.
     pub name: String,
-}
-
-/// Everything needed to start the child; built once per service.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    /// The resolved program path.
-    pub program: PathBuf,
-    /// Arguments (without the program).
-    pub args: Vec<OsString>,
-    /// The complete environment.
-    pub env: Vec<(OsString, OsString)>,
-    /// Working directory.
-    pub cwd: Option<PathBuf>,
-    /// Account to switch to.
-    pub credentials: Option<Credentials>,
-    /// stdout disposition.
-    pub stdout: Output,
-    /// stderr disposition.
-    pub stderr: Output,
 }
 
 /// A started child.
@@ -108,14 +79,6 @@ pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String>
     Ok(format!("sent {} to pid {}", sig.name(), tree.pid))
 }
 
-fn stdio(o: Output) -> Stdio {
-    match o {
-        Output::Pipe => Stdio::piped(),
-        Output::Inherit => Stdio::inherit(),
-        Output::Null => Stdio::null(),
-    }
-}
-
 /// Starts the child in its own process group, as the configured account, with
 /// `PR_SET_PDEATHSIG` so it dies with the supervisor.
 pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
@@ -124,8 +87,8 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         .env_clear()
         .envs(p.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(stdio(p.stdout))
-        .stderr(stdio(p.stderr))
+        .stdout(p.stdout.stdio())
+        .stderr(p.stderr.stdio())
         .process_group(0);
     if let Some(dir) = &p.cwd {
         cmd.current_dir(dir);

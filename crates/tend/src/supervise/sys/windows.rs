@@ -17,7 +17,7 @@
 //! and lets several stops run at once. `windows.stop = "close"` posts `WM_CLOSE` to the
 //! top-level windows of the job's processes instead.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::io::{self, Read};
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle, RawHandle};
 use std::os::windows::process::CommandExt;
@@ -47,49 +47,14 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
 };
 
+use super::Prepared;
 use crate::spec::{CodePage, WinStop};
 use crate::supervise::policy::Exit;
-
-/// Where a child's stdout or stderr goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Output {
-    /// A pipe the supervisor reads.
-    Pipe,
-    /// The supervisor's own stream.
-    Inherit,
-    /// The `NUL` device.
-    Null,
-}
 
 /// The account a child runs as. On Windows the child always runs as the supervisor's
 /// own account (the service's, set with `windows.account`), so this is never built.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credentials {}
-
-/// Everything needed to start the child; built once per service.
-#[derive(Clone, Debug)]
-pub struct Prepared {
-    /// The resolved program path.
-    pub program: PathBuf,
-    /// Arguments (without the program).
-    pub args: Vec<OsString>,
-    /// The complete environment.
-    pub env: Vec<(OsString, OsString)>,
-    /// Working directory.
-    pub cwd: Option<PathBuf>,
-    /// Never set on Windows (see [`Credentials`]).
-    pub credentials: Option<Credentials>,
-    /// stdout disposition.
-    pub stdout: Output,
-    /// stderr disposition.
-    pub stderr: Output,
-    /// How the child is asked to stop.
-    pub stop: WinStop,
-    /// Whether the job kills the tree when its last handle closes.
-    pub kill_on_close: bool,
-    /// How the output is decoded.
-    pub code_page: CodePage,
-}
 
 /// A child's process tree: its Job Object. Dropping it closes the job, which (with
 /// kill-on-close) ends every process still in it.
@@ -120,14 +85,6 @@ pub struct Spawned {
 /// asynchronously), bounded so that a flooding child waits for the log writer.
 #[derive(Debug)]
 pub struct PipeReader(pub mpsc::Receiver<Vec<u8>>);
-
-fn stdio(o: Output) -> Stdio {
-    match o {
-        Output::Pipe => Stdio::piped(),
-        Output::Inherit => Stdio::inherit(),
-        Output::Null => Stdio::null(),
-    }
-}
 
 fn check(ok: i32, what: &str) -> io::Result<()> {
     if ok == 0 {
@@ -216,8 +173,8 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         .env_clear()
         .envs(p.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(stdio(p.stdout))
-        .stderr(stdio(p.stderr))
+        .stdout(p.stdout.stdio())
+        .stderr(p.stderr.stdio())
         .creation_flags(CREATE_NO_WINDOW | CREATE_SUSPENDED);
     if let Some(dir) = &p.cwd {
         cmd.current_dir(dir);
