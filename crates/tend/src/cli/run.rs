@@ -117,7 +117,8 @@ pub fn up(a: UpArgs) -> u8 {
     };
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none()
-        && std::env::var("TEND_COLOR").map_or(true, |v| v != "never");
+        && std::env::var("TEND_COLOR").map_or(true, |v| v != "never")
+        && ansi_colors();
     let opts = Options {
         state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
         log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
@@ -175,4 +176,17 @@ pub(crate) fn supervise_blocking(
         eprintln!("error: {e}");
         exit::ERROR
     })
+}
+
+/// Whether the terminal shows ANSI colours: on Windows once virtual terminal processing
+/// is on (Windows 10 and later), which this turns on.
+fn ansi_colors() -> bool {
+    #[cfg(windows)]
+    {
+        super::windows::enable_ansi()
+    }
+    #[cfg(not(windows))]
+    {
+        true
+    }
 }

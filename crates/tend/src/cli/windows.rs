@@ -97,6 +97,22 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     )
 }
 
+/// Turns on ANSI escape sequences in this console (Windows 10 and later); false where
+/// the console cannot show them.
+pub fn enable_ansi() -> bool {
+    use windows_sys::Win32::System::Console::{
+        GetConsoleMode, GetStdHandle, SetConsoleMode, ENABLE_VIRTUAL_TERMINAL_PROCESSING,
+        STD_OUTPUT_HANDLE,
+    };
+    let mut mode = 0;
+    // SAFETY: plain calls on this process's standard output handle.
+    unsafe {
+        let h = GetStdHandle(STD_OUTPUT_HANDLE);
+        GetConsoleMode(h, &mut mode) != 0
+            && SetConsoleMode(h, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0
+    }
+}
+
 /// An access-denied error gets the way out.
 fn admin_hint(e: String) -> String {
     if e.contains("os error 5") || e.to_lowercase().contains("access is denied") {
