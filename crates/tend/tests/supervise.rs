@@ -776,3 +776,60 @@ fn stop_hook_command_runs_with_the_service_environment() {
     );
     assert!(err.contains("stopped gracefully"), "{err}");
 }
+
+/// A child that ignores SIGTERM, with a stop timeout of `timeout`.
+fn ignoring_child(s: &Scratch, timeout: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "i.toml",
+        &fixture_spec(
+            "i",
+            &[
+                "--ignore-term",
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                "--hang",
+            ],
+            &format!("[stop]\ntimeout = \"{timeout}\"\n"),
+        ),
+    );
+    (spec, pidf)
+}
+
+#[test]
+fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
+    // A terminal's Ctrl-C reaches the supervisor and the guard (which forwards it a
+    // moment later): one stop request, which waits for the stop timeout as usual.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "2s");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    let supervisor = s.state("i").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+    // SAFETY: plain kill(2) on the supervisor this test started.
+    unsafe { libc::kill(supervisor, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(50));
+    tend.signal(libc::SIGINT);
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(!err.contains("stopping at once"), "{err}");
+    assert!(err.contains("killed after the 2s stop timeout"), "{err}");
+
+    // A second Ctrl-C later, while the child ignores the first: no more waiting.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "60s");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGINT);
+    wait_until(10 * SECS, "the stop to begin", || {
+        s.state("i").is_some_and(|st| st["state"] == "stopping")
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    tend.signal(libc::SIGINT);
+    let out = tend.wait(20 * SECS);
+    assert!(
+        stderr(&out).contains("stopping at once"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!alive(pids(&pidf)[0]));
+}

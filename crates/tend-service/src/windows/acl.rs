@@ -194,6 +194,81 @@ impl Drop for LocalBox {
     }
 }
 
+/// The owner of `path` (`GetNamedSecurityInfoW`): who may always change its
+/// permissions, whatever they say.
+pub fn owner(path: &Path) -> Result<Sid, Error> {
+    use windows_sys::Win32::Security::{GetLengthSid, OWNER_SECURITY_INFORMATION, PSID};
+    let path = wide_path(path)?;
+    let mut owner: PSID = ptr::null_mut();
+    let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
+    // SAFETY: `path` is NUL-terminated; only the owner is asked for, so the other
+    // out-pointers may be null.
+    let status = unsafe {
+        GetNamedSecurityInfoW(
+            path.as_ptr(),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            &mut owner,
+            ptr::null_mut(),
+            ptr::null_mut(),
+            ptr::null_mut(),
+            &mut descriptor,
+        )
+    };
+    let descriptor = LocalBox(descriptor);
+    check(status, "GetNamedSecurityInfoW")?;
+    // SAFETY: `owner` points into `descriptor`, a valid SID of `GetLengthSid` bytes.
+    let bytes =
+        unsafe { std::slice::from_raw_parts(owner.cast::<u8>(), GetLengthSid(owner) as usize) };
+    let sid = Sid::from_bytes(bytes).ok_or_else(|| Error::Api {
+        call: "GetNamedSecurityInfoW",
+        source: io::Error::new(io::ErrorKind::InvalidData, "malformed owner SID"),
+    });
+    drop(descriptor);
+    sid
+}
+
+/// The user this process runs as (`GetTokenInformation(TokenUser)`).
+pub fn current_user() -> Result<Sid, Error> {
+    use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows_sys::Win32::Security::{GetTokenInformation, TokenUser, TOKEN_QUERY, TOKEN_USER};
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+    let mut token: HANDLE = ptr::null_mut();
+    // SAFETY: the pseudo-handle of this process; `token` is a valid out-pointer.
+    if unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &mut token) } == 0 {
+        return Err(Error::api("OpenProcessToken"));
+    }
+    let mut buf = vec![0u64; 64];
+    let mut len = 0u32;
+    // SAFETY: `buf` holds 512 bytes, aligned for TOKEN_USER; `token` is valid.
+    let ok = unsafe {
+        GetTokenInformation(
+            token,
+            TokenUser,
+            buf.as_mut_ptr().cast(),
+            (buf.len() * 8) as u32,
+            &mut len,
+        )
+    };
+    let err = Error::api("GetTokenInformation");
+    // SAFETY: closing the handle opened above.
+    unsafe { CloseHandle(token) };
+    if ok == 0 {
+        return Err(err);
+    }
+    // SAFETY: the call filled a TOKEN_USER whose SID points into `buf`.
+    let sid = unsafe {
+        let user = &*(buf.as_ptr().cast::<TOKEN_USER>());
+        let p = user.User.Sid;
+        let n = windows_sys::Win32::Security::GetLengthSid(p) as usize;
+        std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec()
+    };
+    Sid::from_bytes(&sid).ok_or_else(|| Error::Api {
+        call: "GetTokenInformation",
+        source: io::Error::new(io::ErrorKind::InvalidData, "malformed user SID"),
+    })
+}
+
 /// A file's security descriptor (DACL part) as `GetNamedSecurityInfoW` returned it.
 struct SecurityInfo {
     descriptor: LocalBox,

@@ -110,9 +110,18 @@ impl StatusHandle {
         self.pending(ServiceState::StartPending, wait_hint)
     }
 
-    /// Started: reports `SERVICE_RUNNING`, accepting stop, shutdown and preshutdown.
+    /// Started: reports `SERVICE_RUNNING`, accepting stop, shutdown and preshutdown
+    /// (nothing once a stop has begun). States only move forward: [`starting`]
+    /// does nothing once running or stopping, [`stopping`] nothing once stopped.
+    ///
+    /// [`starting`]: StatusHandle::starting
+    /// [`stopping`]: StatusHandle::stopping
     pub fn running(&self) -> Result<(), Error> {
         let mut state = self.lock();
+        // Never back from stopping (a stop request was acknowledged meanwhile).
+        if matches!(state.0, ServiceState::StopPending | ServiceState::Stopped) {
+            return Ok(());
+        }
         *state = (ServiceState::Running, 0);
         self.report(
             ServiceState::Running,
@@ -134,6 +143,16 @@ impl StatusHandle {
 
     fn pending(&self, kind: ServiceState, wait_hint: Duration) -> Result<(), Error> {
         let mut state = self.lock();
+        // States only move forward: no "starting" once running or stopping, no
+        // "stopping" once stopped (a progress thread may race with the change).
+        let stale = match (state.0, kind) {
+            (ServiceState::Stopped, _) => true,
+            (ServiceState::Running | ServiceState::StopPending, ServiceState::StartPending) => true,
+            _ => false,
+        };
+        if stale {
+            return Ok(());
+        }
         let checkpoint = if state.0 == kind {
             state.1.wrapping_add(1).max(1)
         } else {

@@ -140,9 +140,11 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
     let mut ino = f.metadata().map(|m| file_id(&m)).unwrap_or(0);
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        // A rotation replaced the file: continue with the new one from its start.
+        // A rotation replaced the file (or, where a file's identity is not reliable,
+        // the file there is now smaller than what was read): continue with the file
+        // at the path from its start.
         if let Ok(m) = std::fs::metadata(path) {
-            if file_id(&m) != ino {
+            if file_id(&m) != ino || m.len() < pos {
                 if let Ok(nf) = std::fs::File::open(path) {
                     if drain(&mut f, &mut out).is_none() {
                         return exit::OK;

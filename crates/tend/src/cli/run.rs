@@ -59,10 +59,24 @@ pub struct UpArgs {
 
 /// `tend run`.
 pub fn run(a: RunArgs) -> u8 {
-    let mut loaded = match a.spec_args.load(&a.spec) {
+    // Under the SCM, the dispatcher comes first: an error loading the spec must still
+    // reach the SCM (as a stop with an exit code) and tend.log, not a console nobody
+    // reads.
+    #[cfg(windows)]
+    if a.service {
+        return super::windows::run_service(a);
+    }
+    let (loaded, opts) = match load_one(&a) {
         Ok(l) => l,
-        Err(e) => return spec_error(&e),
+        Err(code) => return code,
     };
+    supervise_loaded(&loaded, &[0], &opts)
+}
+
+/// The spec of `tend run`, reduced to the one service it runs, and where its state and
+/// logs go; errors are printed and become an exit code.
+pub(crate) fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
+    let mut loaded = a.spec_args.load(&a.spec).map_err(|e| spec_error(&e))?;
     if loaded.services.len() > 1 || a.name.is_some() {
         let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
         let Some(want) = &a.name else {
@@ -76,7 +90,7 @@ pub fn run(a: RunArgs) -> u8 {
                 "  = help: pick one with --name NAME, or run them all with `tend up {}`",
                 a.spec.display()
             );
-            return exit::ERROR;
+            return Err(exit::ERROR);
         };
         let Some(i) = names.iter().position(|n| n == want) else {
             eprintln!(
@@ -84,22 +98,21 @@ pub fn run(a: RunArgs) -> u8 {
                 a.spec.display(),
                 names.join(", ")
             );
-            return exit::ERROR;
+            return Err(exit::ERROR);
         };
         loaded.services = vec![loaded.services.swap_remove(i)];
     }
     let opts = Options {
-        state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
-        log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
+        state_dir: a
+            .state_dir
+            .clone()
+            .unwrap_or_else(supervise::default_state_dir),
+        log_dir: a.log_dir.clone().unwrap_or_else(supervise::default_log_dir),
         console: false,
         color: false,
         notify: true,
     };
-    #[cfg(windows)]
-    if a.service {
-        return super::windows::run_service(loaded, opts);
-    }
-    supervise_loaded(&loaded, &[0], &opts)
+    Ok((loaded, opts))
 }
 
 /// `tend up`.

@@ -15,7 +15,7 @@ use super::install::{
     after_install, installed_text, pick_service, uninstall_summary, InstallArgs, Installed,
     UninstallArgs,
 };
-use super::run::{outcome_code, supervise_blocking};
+use super::run::{load_one, outcome_code, supervise_blocking, RunArgs};
 use super::{exit, spec_error};
 use crate::platform::record::{installed_spec, read_record};
 use crate::platform::windows as win;
@@ -45,11 +45,19 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     let spec = installed_spec(&spec, &base, &layout);
     let name = spec.name.to_string();
     let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
-    let password = if win::needs_password(&spec) && !a.dry_run {
-        Some(password(&spec, a.password_env.as_deref())?)
-    } else {
-        None
-    };
+    // A user account's password is asked for when the account is new to the service
+    // (or `--password-env` gives a new one), not on every reinstall.
+    let account_is_new = scm::query(&name)
+        .ok()
+        .flatten()
+        .is_none_or(|i| !i.account.eq_ignore_ascii_case(&spec.windows.account));
+    let password =
+        if win::needs_password(&spec) && !a.dry_run && (account_is_new || a.password_env.is_some())
+        {
+            Some(password(&spec, a.password_env.as_deref())?)
+        } else {
+            None
+        };
     let plan = win::plan_install(
         &spec,
         &text,
@@ -80,6 +88,9 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
         println!("installing `{name}` (windows service):");
     }
     let mut out = std::io::stdout();
+    if !plan.steps.is_empty() {
+        win::secure_root(&layout.spec_dir).map_err(admin_hint)?;
+    }
     let applied = win::apply(&plan.steps, &spec, &mut out).map_err(admin_hint)?;
     let start = |restart: bool| win::start_and_wait(&name, restart, START_TIMEOUT).map(|_| ());
     after_install(
@@ -298,10 +309,25 @@ const DONE: u8 = 3;
 /// every second while stopping, then Stopped; a service that failed for good (the
 /// restart limit) stops with the service-specific exit code 3, so the SCM's recovery
 /// actions fire.
-pub fn run_service(loaded: Loaded, opts: Options) -> u8 {
-    let name = loaded.services[0].name.to_string();
+pub fn run_service(a: RunArgs) -> u8 {
+    // An own-process service may name itself anything here; the spec's name is not
+    // known until the spec loads, which happens under the dispatcher.
+    let name = a
+        .spec
+        .file_stem()
+        .map_or_else(|| "tend".into(), |s| s.to_string_lossy().to_string());
     match scm::run(&name, move |events, status| {
-        service_main(loaded, opts, events, status)
+        // A service has no console: tend's own messages (and output the spec sends to
+        // `inherit`) go to tend.log beside the service's logs.
+        let log_dir = a
+            .log_dir
+            .clone()
+            .unwrap_or_else(crate::supervise::default_log_dir);
+        redirect_std_streams(&log_dir.join("tend.log"));
+        match load_one(&a) {
+            Ok((loaded, opts)) => service_main(loaded, opts, events, status),
+            Err(code) => Err(ExitCodeError::new(u32::from(code))),
+        }
     }) {
         Ok(()) => exit::OK,
         Err(scm::Error::NotAService) => {
@@ -323,9 +349,6 @@ fn service_main(
     status: StatusHandle,
 ) -> Result<(), ExitCodeError> {
     let spec = loaded.services[0].clone();
-    // A service has no console: tend's own messages (and output the spec sends to
-    // `inherit`) go to tend.log beside the service's logs.
-    redirect_std_streams(&opts.log_dir.join("tend.log"));
     let phase = Arc::new(AtomicU8::new(STARTING));
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     {
@@ -391,7 +414,8 @@ fn service_main(
     }
 }
 
-/// Tells the SCM the service runs once its child first runs.
+/// Tells the SCM the service runs once its child first ran (or could not be started:
+/// the supervisor then runs, retrying with backoff, and must accept a stop).
 struct ScmReport {
     status: StatusHandle,
     phase: Arc<AtomicU8>,
@@ -399,7 +423,9 @@ struct ScmReport {
 
 impl Observer for ScmReport {
     fn changed(&mut self, status: &Status, _event: &str) {
-        if status.state == State::Running
+        // Once the first start is over, whatever came of it: a service that stays
+        // "start pending" cannot even be stopped.
+        if status.state != State::Starting
             && self
                 .phase
                 .compare_exchange(STARTING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)

@@ -26,6 +26,9 @@ pub struct InstallRecord {
     /// because some systems, such as Wine, cannot show such a grant when read back).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub granted_dirs: Vec<PathBuf>,
+    /// Windows: the account (`windows.account`) the directories were granted to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The tend binary the service runs.
     pub tend_bin: PathBuf,
     /// The files the backend wrote.
@@ -52,6 +55,11 @@ pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
     };
     if s.command.contains(['/', std::path::MAIN_SEPARATOR]) {
         s.command = abs(Path::new(&s.command)).display().to_string();
+    }
+    if let Some(hook) = s.stop.command.first_mut() {
+        if hook.contains(['/', std::path::MAIN_SEPARATOR]) {
+            *hook = abs(Path::new(hook.as_str())).display().to_string();
+        }
     }
     s.working_dir = Some(
         s.working_dir

@@ -87,26 +87,19 @@ pub fn service_def(spec: &Spec, layout: &Layout, password: Option<String>) -> Se
     }
 }
 
-/// Where the service will find tend: this binary if it lives under `%ProgramFiles%` or
-/// the Windows directory (only administrators can change those), else a copy in
-/// `%ProgramFiles%\tend` (a binary a user could replace would run as the service).
+/// Where the service will find tend: `%ProgramFiles%\tend\tend.exe`, a copy of this
+/// binary (unless it is that file): a folder only administrators can change, so no
+/// user can replace what runs as the service. (Checking the permissions of wherever
+/// tend.exe happens to be is not enough: some folders under `%ProgramFiles%` and the
+/// Windows folder are writable by users.)
 pub fn tend_location(current: &Path) -> (PathBuf, bool) {
-    let safe_roots = ["ProgramFiles", "ProgramW6432", "SystemRoot"];
-    let lower = |p: &Path| p.to_string_lossy().to_lowercase();
-    let here = lower(current);
-    let safe = safe_roots.iter().any(|v| {
-        std::env::var_os(v).is_some_and(|root| {
-            let root = lower(Path::new(&root));
-            here.starts_with(&format!("{}\\", root.trim_end_matches('\\')))
-        })
-    });
-    if safe {
-        (current.to_path_buf(), false)
-    } else {
-        let root = std::env::var_os("ProgramFiles")
-            .map_or_else(|| PathBuf::from(r"C:\Program Files"), PathBuf::from);
-        (root.join("tend").join("tend.exe"), true)
-    }
+    let root = std::env::var_os("ProgramFiles")
+        .map_or_else(|| PathBuf::from(r"C:\Program Files"), PathBuf::from);
+    let installed = root.join("tend").join("tend.exe");
+    let same = current
+        .to_string_lossy()
+        .eq_ignore_ascii_case(&installed.to_string_lossy());
+    (installed, !same)
 }
 
 /// The spec's word for a start type.
@@ -263,15 +256,47 @@ pub fn plan_install(
     let mut steps = Vec::new();
     let info = scm::query(name).map_err(|e| format!("cannot query the service manager: {e}"))?;
     let existed = info.is_some();
-    let before = super::record::read_record(layout, name).unwrap_or_default();
-    let service_dirs = [layout.state_dir(name), layout.log_dir(spec)];
-    if !layout.spec_dir.is_dir() {
+    let recorded = super::record::read_record(layout, name);
+    if let (Some(i), None) = (&info, &recorded) {
+        if !is_tends(&i.command_line) {
+            return Err(format!(
+                "a service named {name} exists and is not tend's (it runs {}): choose another name, or remove that service first",
+                i.command_line
+            ));
+        }
+    }
+    if let Ok(Some(file)) = eventlog::source_registered(name) {
+        if !is_tend_exe(&file) {
+            return Err(format!(
+                "the Event Log source {name} belongs to another program ({}): choose another name",
+                file.display()
+            ));
+        }
+    }
+    let before = recorded.unwrap_or_default();
+    if layout.spec_dir.is_dir() {
+        check_root(&layout.spec_dir)?;
+    } else {
         steps.push(Step::CreateRoot(layout.spec_dir.clone()));
     }
+    // Grants recorded for this same account count (some systems, such as Wine, cannot
+    // show them when read back); a new account gets its own.
+    let same_account = before.account.as_deref() == Some(spec.windows.account.as_str());
+    let default_logs = layout.log_root.join(name);
+    let mut created_dirs = before.created_dirs.clone();
+    let mut service_dirs = vec![layout.state_dir(name)];
+    let log_dir = layout.log_dir(spec);
+    if log_dir == default_logs || !log_dir.is_dir() || created_dirs.contains(&log_dir) {
+        if log_dir != default_logs && !created_dirs.contains(&log_dir) {
+            created_dirs.push(log_dir.clone());
+        }
+        service_dirs.push(log_dir);
+    }
+    // else: a folder of someone else's (`log.dir`): its permissions are theirs to give.
     for dir in &service_dirs {
         if !dir.is_dir() {
             steps.push(Step::CreateDir(dir.clone()));
-        } else if !granted(dir, spec) && !before.granted_dirs.contains(dir) {
+        } else if !granted(dir, spec) && !(same_account && before.granted_dirs.contains(dir)) {
             steps.push(Step::GrantDir(dir.clone()));
         }
     }
@@ -319,8 +344,9 @@ pub fn plan_install(
         backend: BACKEND.into(),
         created_user: None,
         created_group: None,
-        created_dirs: Vec::new(),
-        granted_dirs: service_dirs.to_vec(),
+        created_dirs,
+        granted_dirs: service_dirs.clone(),
+        account: Some(spec.windows.account.clone()),
         tend_bin: layout.tend_bin.clone(),
         files: vec![layout.spec_path(name)],
     };
@@ -339,6 +365,52 @@ pub fn plan_install(
         existed,
         changes_service: spec_changes || registration_changes,
     })
+}
+
+/// Whether a service command line is an installed tend's (`tend.exe run --service`).
+fn is_tends(command_line: &str) -> bool {
+    let lower = command_line.to_ascii_lowercase();
+    lower.contains("tend.exe") && lower.contains(" run --service ")
+}
+
+/// Whether an event message file is a tend.exe.
+fn is_tend_exe(file: &Path) -> bool {
+    file.file_name()
+        .is_some_and(|f| f.eq_ignore_ascii_case("tend.exe"))
+}
+
+/// tend's root folder must be owned by an administrator (or SYSTEM): a folder that a
+/// user created first would let that user replace the installed specs, and so what
+/// runs as each service.
+fn check_root(root: &Path) -> Result<(), String> {
+    let owner = acl::owner(root)
+        .map_err(|e| format!("cannot read the owner of {}: {e}", root.display()))?;
+    let me = acl::current_user().ok();
+    let trusted = [
+        acl::Sid::administrators(),
+        acl::Sid::local_system(),
+        acl::Sid::service("TrustedInstaller"),
+    ];
+    if trusted.contains(&owner) || me.as_ref() == Some(&owner) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is owned by {owner}, not by an administrator: someone else created it, and could change what the services run. Check what is in it, remove it, and install again",
+            root.display()
+        ))
+    }
+}
+
+/// Gives tend's existing root folder its administrators-only permissions again (run by
+/// every install that changes something): files in it decide what runs as services.
+pub fn secure_root(root: &Path) -> Result<(), String> {
+    if !root.is_dir() {
+        return Ok(());
+    }
+    check_root(root)?;
+    acl::restrict(root, &Account::LocalSystem, "tend", Access::Modify)
+        .map(|_| ())
+        .map_err(|e| format!("cannot restrict {}: {e}", root.display()))
 }
 
 /// Whether the account of `spec` is granted modify access to `dir` already.
@@ -538,8 +610,19 @@ fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
     match std::fs::rename(from, to) {
         Ok(()) => Ok(()),
         Err(_) if to.exists() => {
-            let old = to.with_extension("exe.old");
-            let _ = std::fs::remove_file(&old);
+            // Older copies still running cannot be deleted either: each gets a name of
+            // its own, and those no longer in use are removed.
+            if let Some(dir) = to.parent() {
+                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                    if e.file_name().to_string_lossy().starts_with("tend.exe.old-") {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let old = to.with_file_name(format!("tend.exe.old-{stamp}"));
             std::fs::rename(to, &old)?;
             std::fs::rename(from, to)
         }
@@ -550,7 +633,13 @@ fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
 /// Writes a file whose permissions are restricted before its content goes in.
 fn write_restricted(path: &Path, bytes: &[u8], acct: &Account, name: &str) -> Result<(), String> {
     let tmp = path.with_extension("toml.new");
-    std::fs::write(&tmp, b"").map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+    // A fresh file: never one that was there before, with permissions of its own.
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
     let result = acl::restrict(&tmp, acct, name, Access::Read)
         .map_err(|e| format!("cannot restrict {}: {e}", tmp.display()))
         .and_then(|_| {
@@ -630,11 +719,18 @@ pub fn plan_uninstall(
     purge: bool,
 ) -> Vec<UninstallStep> {
     let mut steps = Vec::new();
-    if matches!(scm::query(name), Ok(Some(_))) {
-        steps.push(UninstallStep::Unregister(name.into()));
+    let record = super::record::read_record(layout, name);
+    // Only what is tend's: a service running tend.exe (or recorded as installed by
+    // tend), an event source whose messages are tend.exe's.
+    if let Ok(Some(info)) = scm::query(name) {
+        if record.is_some() || is_tends(&info.command_line) {
+            steps.push(UninstallStep::Unregister(name.into()));
+        }
     }
-    if matches!(eventlog::source_registered(name), Ok(Some(_))) {
-        steps.push(UninstallStep::EventSource(name.into()));
+    if let Ok(Some(file)) = eventlog::source_registered(name) {
+        if is_tend_exe(&file) {
+            steps.push(UninstallStep::EventSource(name.into()));
+        }
     }
     for f in [layout.spec_path(name), layout.record_path(name)] {
         if f.exists() {
@@ -642,8 +738,11 @@ pub fn plan_uninstall(
         }
     }
     if purge {
-        let mut dirs = vec![layout.state_dir(name)];
-        dirs.push(spec.map_or_else(|| layout.log_root.join(name), |s| layout.log_dir(s)));
+        // tend's own folders, and those it created for this service; never a folder
+        // of someone else's that a spec named (`log.dir`).
+        let mut dirs = vec![layout.state_dir(name), layout.log_root.join(name)];
+        dirs.extend(record.map(|r| r.created_dirs).unwrap_or_default());
+        let _ = spec;
         for d in dirs {
             if d.exists() {
                 steps.push(UninstallStep::RemoveDir(d));
@@ -701,7 +800,44 @@ pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u3
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("service {name} does not exist"))?;
         match info.state {
-            ServiceState::Running => return Ok(info.pid.unwrap_or(0)),
+            // The SCM says running once the first start attempt is over; the program
+            // runs when the supervisor's state file says so.
+            ServiceState::Running => {
+                let layout = Layout::system(PathBuf::new());
+                let st = crate::supervise::state::read_one(&crate::supervise::state::state_path(
+                    &layout.state_dir(name),
+                    name,
+                ))
+                .ok();
+                // (Only this supervisor's word: not a state file an earlier run left.)
+                let st = st.filter(|st| info.pid == Some(st.supervisor_pid));
+                match st {
+                    Some(st) if st.state == crate::supervise::state::State::Running => {
+                        return Ok(info.pid.unwrap_or(0))
+                    }
+                    Some(st)
+                        if Instant::now() >= deadline
+                            || matches!(
+                                st.state,
+                                crate::supervise::state::State::Failed
+                                    | crate::supervise::state::State::Exited
+                            ) =>
+                    {
+                        return Err(format!(
+                            "{name}'s program is {}: {}",
+                            st.state.as_str(),
+                            st.message.unwrap_or_default()
+                        ))
+                    }
+                    _ if Instant::now() >= deadline => {
+                        return Err(format!(
+                            "{name}'s program did not start within {}s",
+                            timeout.as_secs()
+                        ))
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
             ServiceState::Stopped => {
                 return Err(format!(
                     "{name} stopped while starting (exit code {}, service-specific {})",

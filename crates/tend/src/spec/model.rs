@@ -101,6 +101,7 @@ pub enum WinStop {
 pub enum CodePage {
     /// The output is UTF-8 and is logged as is (default).
     #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
     Utf8,
     /// The output is in the console's OEM code page (e.g. 437, 936): it is converted
     /// to UTF-8, line by line.
@@ -153,8 +154,7 @@ pub struct Windows {
     /// How the output is decoded: `utf-8` (default) or `oem`.
     pub code_page: CodePage,
     /// Custom control codes (128–255) and what they do, e.g. `128 = "restart"`,
-    /// `129 = "reopen-logs"` (`sc control NAME 128`).
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    /// `129 = "reopen-logs"` (`sc control NAME 128`). `{}` maps none.
     pub controls: BTreeMap<String, ControlAction>,
 }
 
@@ -300,13 +300,13 @@ pub struct Stop {
     /// How long to wait for a graceful exit before killing the tree.
     pub timeout: Duration,
     /// A stop hook instead of the signal (or Ctrl-C): `POST` to this `http://` URL,
-    /// e.g. `"http://127.0.0.1:8080/shutdown"`. If the request fails the signal is
-    /// sent after all.
+    /// e.g. `"http://127.0.0.1:8080/shutdown"`. If the request fails (or gets no
+    /// answer within half of `timeout`) the signal is sent after all.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http: Option<String>,
     /// A stop hook instead of the signal (or Ctrl-C): run this command (program and
     /// arguments, no shell), e.g. `["/opt/orders/orders", "drain"]`. If it cannot be
-    /// run or fails, the signal is sent after all.
+    /// run, fails, or takes more than half of `timeout`, the signal is sent after all.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub command: Vec<String>,
 }

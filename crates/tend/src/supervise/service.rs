@@ -300,10 +300,11 @@ const KILLED: Exit = Exit::Signal(9);
 #[cfg(windows)]
 const KILLED: Exit = Exit::Code(1);
 
-/// Kills what the child left behind: its process tree, and (when this supervisor runs
-/// only this service) any orphan re-parented to the supervisor.
+/// After a stop: kills what the child left behind, its whole process tree (whatever
+/// `windows.kill_on_close` says: a stop ends the service), and (when this supervisor
+/// runs only this service) any orphan re-parented to the supervisor.
 fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, tree: &Tree) {
-    sys::clean_up_after_exit(tree);
+    let _ = sys::kill_tree(tree);
     sweep_orphans(setup, reaper);
 }
 
@@ -485,7 +486,9 @@ fn begin_stop(
     let (event, hook) = match &setup.hook {
         Some(h) => {
             let (tx, rx) = oneshot::channel();
-            let run = hook::run(h.clone(), spec.stop.timeout.get(), reaper.clone());
+            // Half the stop timeout: a hook that fails still leaves the stop request
+            // time to work before the tree is killed.
+            let run = hook::run(h.clone(), spec.stop.timeout.get() / 2, reaper.clone());
             tokio::task::spawn_local(async move {
                 let _ = tx.send(run.await);
             });

@@ -63,7 +63,18 @@ pub struct Tree {
     /// The child's process id.
     pub pid: u32,
     job: OwnedHandle,
+    /// The child's process, held so that its pid cannot be given to another process
+    /// while a stop request may still be sent to it.
+    process: OwnedHandle,
     kill_on_close: bool,
+}
+
+impl Tree {
+    /// Whether the child process has exited.
+    fn exited(&self) -> bool {
+        // SAFETY: a valid process handle owned by `self`; a zero timeout only polls.
+        unsafe { WaitForSingleObject(self.process.as_raw_handle() as HANDLE, 0) == 0 }
+    }
 }
 
 /// A started child.
@@ -181,6 +192,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     }
     let mut child = cmd.spawn()?;
     let pid = child.id();
+    let process = duplicate(child.as_raw_handle());
     // SAFETY: both handles are valid; the process has not run a single instruction.
     let assigned = check(
         unsafe {
@@ -192,11 +204,14 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         "AssignProcessToJobObject",
     )
     .and_then(|()| resume_threads(pid));
-    if let Err(e) = assigned {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(e);
-    }
+    let process = match assigned.and(process) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     let oem = p.code_page == CodePage::Oem;
     let stdout = child.stdout.take().map(|s| read_pipe(s, oem));
     let stderr = child.stderr.take().map(|s| read_pipe(s, oem));
@@ -217,12 +232,37 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         tree: Tree {
             pid,
             job,
+            process,
             kill_on_close: p.kill_on_close,
         },
         stdout,
         stderr,
         exit: Some(rx),
     })
+}
+
+/// A handle of our own to the same object.
+fn duplicate(h: RawHandle) -> io::Result<OwnedHandle> {
+    use windows_sys::Win32::Foundation::{DuplicateHandle, DUPLICATE_SAME_ACCESS};
+    use windows_sys::Win32::System::Threading::GetCurrentProcess;
+    let mut dup: HANDLE = std::ptr::null_mut();
+    // SAFETY: `h` is a valid handle of this process; `dup` is a valid out-pointer.
+    check(
+        unsafe {
+            DuplicateHandle(
+                GetCurrentProcess(),
+                h as HANDLE,
+                GetCurrentProcess(),
+                &mut dup,
+                0,
+                0,
+                DUPLICATE_SAME_ACCESS,
+            )
+        },
+        "DuplicateHandle",
+    )?;
+    // SAFETY: a fresh handle that nothing else owns.
+    Ok(unsafe { OwnedHandle::from_raw_handle(dup as RawHandle) })
 }
 
 /// Reads a pipe on a thread of its own into a bounded channel, converting OEM code
@@ -318,6 +358,9 @@ pub fn clean_up_after_exit(tree: &Tree) {
 
 /// Asks the child to stop the way the spec says; returns what was done, for the log.
 pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String> {
+    if tree.exited() {
+        return Ok(format!("pid {} has exited already", tree.pid));
+    }
     match spec.windows.stop {
         WinStop::CtrlC => {
             send_ctrl_c(tree.pid).map(|()| format!("sent Ctrl-C to pid {}", tree.pid))
