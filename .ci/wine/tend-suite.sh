@@ -14,7 +14,8 @@
 # exit code 3; a child that ignores Ctrl-C and leaves grandchildren is killed, tree
 # and all, when the stop times out; a user account takes its password from the
 # environment (refused without it, never written anywhere), and an unknown account
-# fails the install without leaving anything.
+# fails the install without leaving anything; a service of the same name that is not
+# tend's is neither taken over nor removed, and a shared log folder survives --purge.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -45,6 +46,7 @@ status_field() {
 child_pid() { status_field hello pid; }
 restarts_at_least() { [ "$(status_field hello restarts)" -ge "$1" ] 2>/dev/null; }
 no_process() { ! in_prefix "$1"; }
+svc_present() { ! svc_absent_of "$1"; }
 count_at_least() { [ "$(prefix_pids "$1" | wc -l)" -ge "$2" ]; }
 
 boot_prefix
@@ -244,5 +246,33 @@ check "an account that does not exist fails the install (exit $rc)" \
 check "  ... rolled back: no service, no state directory" \
   bash -c '! [ -e "$1/state/useracct" ]' _ "$DATA_UNIX"
 check "  ... and sc query knows no such service" svc_absent_of useracct
+
+echo "==> 13. what is not tend's stays untouched"
+w "$APP_WIN\\hello-service.exe" install --name foreign >>"$LOG" 2>&1
+cat >"$SRC_UNIX/foreign.toml" <<SPEC
+name = "foreign"
+command = '$APP_WIN\\hello-service.exe'
+SPEC
+out=$(t install "$SRC_WIN\\foreign.toml"); rc=$?
+check "install over a service that is not tend's is refused (exit $rc)" \
+  bash -c '[ "$1" != 0 ] && grep -q "is not tend" <<<"$2"' _ "$rc" "$out"
+image=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\foreign' /v ImagePath 2>/dev/null | tr -d '\r')
+check "  ... and its command line is still its own" grep -q 'hello-service.exe" run-service' <<<"$image"
+t uninstall foreign >>"$LOG" 2>&1
+check "tend uninstall leaves that service alone" svc_present foreign
+w "$APP_WIN\\hello-service.exe" uninstall --name foreign >>"$LOG" 2>&1
+mkdir -p "$C/shared-logs" && echo keep >"$C/shared-logs/other-app.log"
+cat >"$SRC_UNIX/shared.toml" <<SPEC
+name = "shared"
+command = '$APP_WIN\\hello-service.exe'
+[log]
+dir = 'C:\\shared-logs'
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\shared.toml"); rc=$?
+check "a spec logging into an existing folder installs (exit $rc)" [ "$rc" = 0 ]
+t uninstall shared --purge >>"$LOG" 2>&1
+check "uninstall --purge leaves that folder and its files" [ -f "$C/shared-logs/other-app.log" ]
 
 finish

@@ -445,6 +445,11 @@ fn redirect_std_streams(path: &std::path::Path) {
     if let Some(dir) = path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
+    // Kept small across restarts of the service: past 10 MB it becomes tend.log.1
+    // (replacing the one before).
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 10_000_000) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
+    }
     let Ok(file) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

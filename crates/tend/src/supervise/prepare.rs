@@ -54,10 +54,15 @@ pub fn prepare(
         let parsed = parse_env_file(&text)
             .map_err(|(line, msg)| PrepareError(format!("{}:{line}: {msg}", path.display())))?;
         for (k, v) in parsed {
+            #[cfg(windows)]
+            vars.retain(|have, _| !have.eq_ignore_ascii_case(&k));
             vars.insert(k.into(), v.into());
         }
     }
     for (k, v) in &spec.env {
+        // Windows names are case-insensitive: `Path` in the spec replaces `PATH`.
+        #[cfg(windows)]
+        vars.retain(|have, _| !have.eq_ignore_ascii_case(k));
         vars.insert(k.into(), v.into());
     }
     #[cfg(windows)]
