@@ -272,6 +272,7 @@ start = "manual"
 SPEC
 out=$(t install "$SRC_WIN\\shared.toml"); rc=$?
 check "a spec logging into an existing folder installs (exit $rc)" [ "$rc" = 0 ]
+check "  ... with a warning that names the icacls grant" grep -q 'warning: log.dir .* icacls' <<<"$out"
 t uninstall shared --purge >>"$LOG" 2>&1
 check "uninstall --purge leaves that folder and its files" [ -f "$C/shared-logs/other-app.log" ]
 

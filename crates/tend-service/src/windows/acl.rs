@@ -228,6 +228,27 @@ pub fn owner(path: &Path) -> Result<Sid, Error> {
     sid
 }
 
+/// Makes the Administrators group the owner of `path` (an owner may always change the
+/// permissions, whatever they say). Needs an administrator.
+pub fn set_owner_administrators(path: &Path) -> Result<(), Error> {
+    use windows_sys::Win32::Security::OWNER_SECURITY_INFORMATION;
+    let path = wide_path(path)?;
+    let mut admins = Sid::administrators().to_bytes();
+    // SAFETY: `path` is NUL-terminated and `admins` a valid SID; only the owner is set.
+    let status = unsafe {
+        SetNamedSecurityInfoW(
+            path.as_ptr(),
+            SE_FILE_OBJECT,
+            OWNER_SECURITY_INFORMATION,
+            admins.as_mut_ptr().cast(),
+            ptr::null_mut(),
+            ptr::null(),
+            ptr::null(),
+        )
+    };
+    check(status, "SetNamedSecurityInfoW")
+}
+
 /// The user this process runs as (`GetTokenInformation(TokenUser)`).
 pub fn current_user() -> Result<Sid, Error> {
     use windows_sys::Win32::Foundation::{CloseHandle, HANDLE};

@@ -17,7 +17,7 @@ use super::install::{
 };
 use super::run::{load_one, outcome_code, supervise_blocking, RunArgs};
 use super::{exit, spec_error};
-use crate::platform::record::{installed_spec, read_record};
+use crate::platform::record::installed_spec;
 use crate::platform::windows as win;
 use crate::platform::{manager_stop_timeout_secs, Layout, Verb};
 use crate::spec::{ControlAction, Loaded, Spec};
@@ -51,13 +51,18 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
         .ok()
         .flatten()
         .is_none_or(|i| !i.account.eq_ignore_ascii_case(&spec.windows.account));
-    let password =
-        if win::needs_password(&spec) && !a.dry_run && (account_is_new || a.password_env.is_some())
-        {
-            Some(password(&spec, a.password_env.as_deref())?)
-        } else {
-            None
-        };
+    // A new password also comes when the spec's variable holds one (a rotation).
+    let offered = a.password_env.is_some()
+        || spec
+            .windows
+            .password_env
+            .as_ref()
+            .is_some_and(|v| std::env::var_os(v).is_some());
+    let password = if win::needs_password(&spec) && !a.dry_run && (account_is_new || offered) {
+        Some(password(&spec, a.password_env.as_deref())?)
+    } else {
+        None
+    };
     let plan = win::plan_install(
         &spec,
         &text,
@@ -66,6 +71,9 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
         password,
     )
     .map_err(admin_hint)?;
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     if a.dry_run {
         println!("dry run: installing `{name}` (windows service) would:");
         if plan.steps.is_empty() {
@@ -233,8 +241,8 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
 /// `tend start|stop|restart NAME` on Windows.
 pub fn control(name: &str, verb: Verb) -> u8 {
     let layout = Layout::system(PathBuf::new());
-    if read_record(&layout, name).is_none() && !matches!(scm::query(name), Ok(Some(_))) {
-        eprintln!("error: `{name}` is not installed");
+    if !win::is_tend_service(&layout, name) {
+        eprintln!("error: `{name}` is not installed by tend");
         eprintln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
         return exit::ERROR;
     }

@@ -240,6 +240,8 @@ pub struct Plan {
     pub existed: bool,
     /// Whether the installed spec or the registration changes.
     pub changes_service: bool,
+    /// What the operator should know (e.g. a `log.dir` the account may not reach).
+    pub warnings: Vec<String>,
 }
 
 /// Plans installing `spec` (already an installed spec, see
@@ -254,9 +256,12 @@ pub fn plan_install(
 ) -> Result<Plan, String> {
     let name = spec.name.as_str();
     let mut steps = Vec::new();
+    let mut warnings = Vec::new();
     let info = scm::query(name).map_err(|e| format!("cannot query the service manager: {e}"))?;
     let existed = info.is_some();
-    let recorded = super::record::read_record(layout, name);
+    // A record counts only if an administrator wrote it (a user may have planted one
+    // in a root folder that was not locked down yet).
+    let recorded = trusted_record(layout, name);
     if let (Some(i), None) = (&info, &recorded) {
         if !is_tends(&i.command_line) {
             return Err(format!(
@@ -283,16 +288,30 @@ pub fn plan_install(
     // show them when read back); a new account gets its own.
     let same_account = before.account.as_deref() == Some(spec.windows.account.as_str());
     let default_logs = layout.log_root.join(name);
-    let mut created_dirs = before.created_dirs.clone();
     let mut service_dirs = vec![layout.state_dir(name)];
     let log_dir = layout.log_dir(spec);
+    // The only folder outside its own that tend may later purge: the spec's `log.dir`,
+    // when this install creates it (or an earlier one did).
+    let mut created_dirs: Vec<PathBuf> = before
+        .created_dirs
+        .iter()
+        .filter(|d| **d == log_dir)
+        .cloned()
+        .collect();
     if log_dir == default_logs || !log_dir.is_dir() || created_dirs.contains(&log_dir) {
         if log_dir != default_logs && !created_dirs.contains(&log_dir) {
             created_dirs.push(log_dir.clone());
         }
         service_dirs.push(log_dir);
+    } else if !granted(&log_dir, spec) {
+        // A folder of someone else's: its permissions are theirs to give.
+        warnings.push(format!(
+            "log.dir {} exists and the service's account may not be able to write to it; if the service cannot start, grant it: icacls \"{}\" /grant \"{}\":(OI)(CI)M",
+            log_dir.display(),
+            log_dir.display(),
+            account_name(spec)
+        ));
     }
-    // else: a folder of someone else's (`log.dir`): its permissions are theirs to give.
     for dir in &service_dirs {
         if !dir.is_dir() {
             steps.push(Step::CreateDir(dir.clone()));
@@ -364,13 +383,57 @@ pub fn plan_install(
         steps,
         existed,
         changes_service: spec_changes || registration_changes,
+        warnings,
     })
 }
 
 /// Whether a service command line is an installed tend's (`tend.exe run --service`).
 fn is_tends(command_line: &str) -> bool {
-    let lower = command_line.to_ascii_lowercase();
-    lower.contains("tend.exe") && lower.contains(" run --service ")
+    let argv = tend_service::cmdline::split_windows_command_line(command_line);
+    argv.first().is_some_and(|exe| is_tend_exe(Path::new(exe)))
+        && argv.get(1).map(String::as_str) == Some("run")
+        && argv.get(2).map(String::as_str) == Some("--service")
+}
+
+/// Whether the service `name` is tend's: recorded by a tend install, or running
+/// `tend.exe run --service`.
+pub fn is_tend_service(layout: &Layout, name: &str) -> bool {
+    trusted_record(layout, name).is_some()
+        || matches!(scm::query(name), Ok(Some(i)) if is_tends(&i.command_line))
+}
+
+/// The install record of `name`, if an administrator (or SYSTEM, or this installing
+/// user) owns the file.
+fn trusted_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
+    let owner = acl::owner(&layout.record_path(name)).ok()?;
+    if trusted_owner(&owner) {
+        super::record::read_record(layout, name)
+    } else {
+        None
+    }
+}
+
+/// Owners whose files decide what runs as a service.
+fn trusted_owner(owner: &acl::Sid) -> bool {
+    let trusted = [
+        acl::Sid::administrators(),
+        acl::Sid::local_system(),
+        acl::Sid::service("TrustedInstaller"),
+    ];
+    // The installing administrator's own SID, where the system makes it the owner of
+    // what an administrator creates (and on Wine, where every file is the user's).
+    trusted.contains(owner) || acl::current_user().ok().as_ref() == Some(owner)
+}
+
+/// The name of the service's account, as `icacls` takes it.
+fn account_name(spec: &Spec) -> String {
+    match account(spec, None) {
+        Account::LocalSystem => "SYSTEM".into(),
+        Account::LocalService => r"NT AUTHORITY\LocalService".into(),
+        Account::NetworkService => r"NT AUTHORITY\NetworkService".into(),
+        Account::Virtual => format!(r"NT SERVICE\{}", spec.name),
+        Account::User { name, .. } => name,
+    }
 }
 
 /// Whether an event message file is a tend.exe.
@@ -383,15 +446,20 @@ fn is_tend_exe(file: &Path) -> bool {
 /// user created first would let that user replace the installed specs, and so what
 /// runs as each service.
 fn check_root(root: &Path) -> Result<(), String> {
+    use std::os::windows::fs::MetadataExt;
+    // A junction or link could lead the install (and its permission changes) anywhere.
+    const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
+    let meta = std::fs::symlink_metadata(root)
+        .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
+    if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
+        return Err(format!(
+            "{} is a link or junction, not a folder: remove it and install again",
+            root.display()
+        ));
+    }
     let owner = acl::owner(root)
         .map_err(|e| format!("cannot read the owner of {}: {e}", root.display()))?;
-    let me = acl::current_user().ok();
-    let trusted = [
-        acl::Sid::administrators(),
-        acl::Sid::local_system(),
-        acl::Sid::service("TrustedInstaller"),
-    ];
-    if trusted.contains(&owner) || me.as_ref() == Some(&owner) {
+    if trusted_owner(&owner) {
         Ok(())
     } else {
         Err(format!(
@@ -408,6 +476,13 @@ pub fn secure_root(root: &Path) -> Result<(), String> {
         return Ok(());
     }
     check_root(root)?;
+    lock_root(root)
+}
+
+/// Administrators own tend's root, and only they and SYSTEM may use it.
+fn lock_root(root: &Path) -> Result<(), String> {
+    acl::set_owner_administrators(root)
+        .map_err(|e| format!("cannot make the Administrators own {}: {e}", root.display()))?;
     acl::restrict(root, &Account::LocalSystem, "tend", Access::Modify)
         .map(|_| ())
         .map_err(|e| format!("cannot restrict {}: {e}", root.display()))
@@ -538,10 +613,7 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Applied) -> Result<(), String>
     match step {
         Step::CreateRoot(dir) => {
             create_dir(dir, done)?;
-            // SYSTEM has full control already: this leaves SYSTEM and Administrators.
-            acl::restrict(dir, &Account::LocalSystem, name, Access::Modify)
-                .map(|_| ())
-                .map_err(|e| format!("cannot restrict {}: {e}", dir.display()))
+            lock_root(dir)
         }
         Step::CreateDir(dir) => {
             create_dir(dir, done)?;
@@ -672,6 +744,14 @@ pub enum UninstallStep {
     RemoveFile(PathBuf),
     /// Remove a directory and everything in it (`--purge`).
     RemoveDir(PathBuf),
+    /// Remove a service's log files from a folder tend created for them, and the
+    /// folder if nothing else is left in it (`--purge`).
+    RemoveLogs {
+        /// The folder.
+        dir: PathBuf,
+        /// The service.
+        name: String,
+    },
 }
 
 impl UninstallStep {
@@ -682,6 +762,10 @@ impl UninstallStep {
             UninstallStep::EventSource(n) => format!("unregister the Event Log source {n}"),
             UninstallStep::RemoveFile(p) => format!("remove {}", p.display()),
             UninstallStep::RemoveDir(p) => format!("remove {} and its contents", p.display()),
+            UninstallStep::RemoveLogs { dir, name } => format!(
+                "remove {name}'s logs from {} (and the folder, if that empties it)",
+                dir.display()
+            ),
         }
     }
 
@@ -707,6 +791,25 @@ impl UninstallStep {
             UninstallStep::RemoveDir(p) => std::fs::remove_dir_all(p)
                 .map(|()| "removed".into())
                 .map_err(|e| e.to_string()),
+            UninstallStep::RemoveLogs { dir, name } => {
+                let mut n = 0;
+                for e in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
+                    let f = e.file_name().to_string_lossy().to_string();
+                    if f.starts_with(&format!("{name}.")) || f.starts_with("tend.log") {
+                        std::fs::remove_file(e.path()).map_err(|e| e.to_string())?;
+                        n += 1;
+                    }
+                }
+                let emptied = std::fs::remove_dir(dir).is_ok();
+                Ok(format!(
+                    "{n} files removed{}",
+                    if emptied {
+                        ", and the folder"
+                    } else {
+                        "; the folder holds other files"
+                    }
+                ))
+            }
         }
     }
 }
@@ -719,7 +822,7 @@ pub fn plan_uninstall(
     purge: bool,
 ) -> Vec<UninstallStep> {
     let mut steps = Vec::new();
-    let record = super::record::read_record(layout, name);
+    let record = trusted_record(layout, name);
     // Only what is tend's: a service running tend.exe (or recorded as installed by
     // tend), an event source whose messages are tend.exe's.
     if let Ok(Some(info)) = scm::query(name) {
@@ -738,14 +841,21 @@ pub fn plan_uninstall(
         }
     }
     if purge {
-        // tend's own folders, and those it created for this service; never a folder
-        // of someone else's that a spec named (`log.dir`).
-        let mut dirs = vec![layout.state_dir(name), layout.log_root.join(name)];
-        dirs.extend(record.map(|r| r.created_dirs).unwrap_or_default());
-        let _ = spec;
-        for d in dirs {
+        // tend's own folders; never a folder of someone else's that a spec named
+        // (`log.dir`). One tend created holds this service's logs (and maybe other
+        // services'): their files go, the folder only if that leaves it empty.
+        for d in [layout.state_dir(name), layout.log_root.join(name)] {
             if d.exists() {
                 steps.push(UninstallStep::RemoveDir(d));
+            }
+        }
+        let own_log_dir = spec.map(|s| layout.log_dir(s));
+        for d in record.map(|r| r.created_dirs).unwrap_or_default() {
+            if Some(&d) == own_log_dir.as_ref() && d.exists() {
+                steps.push(UninstallStep::RemoveLogs {
+                    dir: d,
+                    name: name.to_string(),
+                });
             }
         }
     }
@@ -812,16 +922,17 @@ pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u3
                 // (Only this supervisor's word: not a state file an earlier run left.)
                 let st = st.filter(|st| info.pid == Some(st.supervisor_pid));
                 match st {
-                    Some(st) if st.state == crate::supervise::state::State::Running => {
+                    // Running, or ran and ended as it should (a one-shot program).
+                    Some(st)
+                        if st.state == crate::supervise::state::State::Running
+                            || (st.state == crate::supervise::state::State::Exited
+                                && st.started_at_ms.is_some()) =>
+                    {
                         return Ok(info.pid.unwrap_or(0))
                     }
                     Some(st)
                         if Instant::now() >= deadline
-                            || matches!(
-                                st.state,
-                                crate::supervise::state::State::Failed
-                                    | crate::supervise::state::State::Exited
-                            ) =>
+                            || st.state == crate::supervise::state::State::Failed =>
                     {
                         return Err(format!(
                             "{name}'s program is {}: {}",

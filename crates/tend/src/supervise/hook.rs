@@ -417,9 +417,9 @@ pub async fn run(
                 Err(_) => {
                     let _ = super::sys::kill_tree(&child.tree);
                     Err(format!(
-                        "`{}` did not finish within {}s",
+                        "`{}` did not finish within {}ms",
                         p.program.display(),
-                        timeout.as_secs()
+                        timeout.as_millis()
                     ))
                 }
             }
