@@ -123,15 +123,16 @@ check "no tend.exe supervisor left" wait_until 10 no_process 'tend\.exe run'
 check "port $PORT closed" wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$PORT"
 log=$DATA_UNIX/logs/hello/tend.log
 check "the supervisor's own log says it stopped gracefully" grep -q "stopped gracefully" "$log"
-check "the child's output is in hello.out.log or hello.err.log" \
-  bash -c 'cat "$1"/hello.*.log 2>/dev/null | grep -q .' _ "$DATA_UNIX/logs/hello"
+check "the child's output is in hello.out.log, its graceful shutdown too" \
+  bash -c 'grep -q "listening on 127.0.0.1:$2" "$1" && grep -q "graceful shutdown" "$1"' \
+  _ "$DATA_UNIX/logs/hello/hello.out.log" "$PORT"
 
 echo "==> 6. tend start / stop / logs / status"
 out=$(t start hello)
 check "tend start: running ($out)" grep -q "is running" <<<"$out"
 check "answers" wait_until 15 healthy
 out=$(t logs hello -n 5)
-check "tend logs shows the child's output" grep -q . <<<"$out"
+check "tend logs shows the child's output" grep -q "hello-service listening on 127.0.0.1:$PORT" <<<"$out"
 out=$(t status)
 check "tend status lists hello as running" grep -qE '^hello +running +running' <<<"$out"
 out=$(t stop hello)

@@ -192,11 +192,7 @@ mod win {
             let Some(mut child) = self.start("ignore-term", &["--ignore-term", "--hang"]) else {
                 return self.check(false, what, "did not start");
             };
-            let sent = send_ctrl_c(child.id());
-            thread::sleep(SECS);
-            let running = matches!(child.try_wait(), Ok(None));
-            let _ = child.kill();
-            let _ = child.wait();
+            let (sent, running) = ctrl_c_then_kill(&mut child);
             self.check(sent.is_ok() && running, what, &format!("send: {sent:?}"));
         }
 
@@ -334,11 +330,7 @@ mod win {
             ) else {
                 return self.check(false, what, "did not start");
             };
-            let sent = send_ctrl_c(child.id());
-            thread::sleep(SECS);
-            let running = matches!(child.try_wait(), Ok(None));
-            let _ = child.kill();
-            let _ = child.wait();
+            let (sent, running) = ctrl_c_then_kill(&mut child);
             self.check(
                 running && !marker.exists(),
                 what,
@@ -440,6 +432,17 @@ mod win {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Sends Ctrl-C, and after a second says whether the child still runs; then
+    /// kills it either way.
+    fn ctrl_c_then_kill(child: &mut Child) -> (Result<(), String>, bool) {
+        let sent = send_ctrl_c(child.id());
+        thread::sleep(SECS);
+        let running = matches!(child.try_wait(), Ok(None));
+        let _ = child.kill();
+        let _ = child.wait();
+        (sent, running)
     }
 
     /// The exit code, or `None` if still running after `limit`.

@@ -796,19 +796,60 @@ fn ignoring_child(s: &Scratch, timeout: &str) -> (std::path::PathBuf, std::path:
     (spec, pidf)
 }
 
+/// Starts `tend ARGS` as the session leader of a new pseudo-terminal (as a shell in a
+/// terminal would); returns it and the terminal's master side.
+fn spawn_on_terminal(s: &Scratch, args: &[&str]) -> (Running, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    use std::os::unix::process::CommandExt;
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: valid out-pointers; no name, default termios (ISIG on, ^C is VINTR).
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just opened and are owned here.
+    let (master, slave) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    let mut cmd = s.tend(args);
+    cmd.stdin(slave)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // SAFETY: setsid and ioctl are async-signal-safe; stdin is the terminal.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("spawn tend on a terminal");
+    (
+        Running::from(child, &format!("tend {}", args.join(" "))),
+        master,
+    )
+}
+
 #[test]
 fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
-    // A terminal's Ctrl-C reaches the supervisor and the guard (which forwards it a
-    // moment later): one stop request, which waits for the stop timeout as usual.
+    // A terminal's Ctrl-C goes to the whole foreground process group: the guard and
+    // the supervisor each get it. That is one stop request, which waits for the stop
+    // timeout as usual.
     let s = Scratch::new();
     let (spec, pidf) = ignoring_child(&s, "2s");
-    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    let (tend, mut terminal) = spawn_on_terminal(&s, &["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
-    let supervisor = s.state("i").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
-    // SAFETY: plain kill(2) on the supervisor this test started.
-    unsafe { libc::kill(supervisor, libc::SIGINT) };
-    std::thread::sleep(Duration::from_millis(50));
-    tend.signal(libc::SIGINT);
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
     let out = tend.wait(20 * SECS);
     let err = stderr(&out);
     assert!(!err.contains("stopping at once"), "{err}");

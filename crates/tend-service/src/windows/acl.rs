@@ -53,10 +53,10 @@ use windows_sys::Win32::Security::Authorization::{
     TRUSTEE_IS_UNKNOWN, TRUSTEE_W,
 };
 use windows_sys::Win32::Security::{
-    GetSecurityDescriptorControl, LookupAccountNameW, ACL, CONTAINER_INHERIT_ACE,
+    GetLengthSid, GetSecurityDescriptorControl, LookupAccountNameW, ACL, CONTAINER_INHERIT_ACE,
     DACL_SECURITY_INFORMATION, INHERITED_ACE, INHERIT_ONLY_ACE, NO_INHERITANCE, OBJECT_INHERIT_ACE,
-    PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, SE_DACL_PROTECTED,
-    SUB_CONTAINERS_AND_OBJECTS_INHERIT, UNPROTECTED_DACL_SECURITY_INFORMATION,
+    OWNER_SECURITY_INFORMATION, PROTECTED_DACL_SECURITY_INFORMATION, PSECURITY_DESCRIPTOR, PSID,
+    SE_DACL_PROTECTED, SUB_CONTAINERS_AND_OBJECTS_INHERIT, UNPROTECTED_DACL_SECURITY_INFORMATION,
 };
 use windows_sys::Win32::Storage::FileSystem::{
     GetFileAttributesW, DELETE, FILE_ALL_ACCESS, FILE_ATTRIBUTE_DIRECTORY, FILE_GENERIC_EXECUTE,
@@ -147,7 +147,7 @@ pub fn restrict(
 
 /// The DACL of `path` (`GetNamedSecurityInfoW`).
 pub fn dacl(path: &Path) -> Result<Dacl, Error> {
-    SecurityInfo::read(&wide_path(path)?)?.dacl()
+    SecurityInfo::read(&wide_path(path)?, DACL_SECURITY_INFORMATION)?.dacl()
 }
 
 /// The rights the allow entries for `sid` give on `path` itself (see
@@ -171,7 +171,7 @@ impl Target {
         let sid = account_sid(account, service_name)?;
         let path = wide_path(path)?;
         let flags = inheritance(&path)?;
-        let current = SecurityInfo::read(&path)?;
+        let current = SecurityInfo::read(&path, DACL_SECURITY_INFORMATION)?;
         Ok(Target {
             sid,
             path,
@@ -197,41 +197,27 @@ impl Drop for LocalBox {
 /// The owner of `path` (`GetNamedSecurityInfoW`): who may always change its
 /// permissions, whatever they say.
 pub fn owner(path: &Path) -> Result<Sid, Error> {
-    use windows_sys::Win32::Security::{GetLengthSid, OWNER_SECURITY_INFORMATION, PSID};
-    let path = wide_path(path)?;
-    let mut owner: PSID = ptr::null_mut();
-    let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-    // SAFETY: `path` is NUL-terminated; only the owner is asked for, so the other
-    // out-pointers may be null.
-    let status = unsafe {
-        GetNamedSecurityInfoW(
-            path.as_ptr(),
-            SE_FILE_OBJECT,
-            OWNER_SECURITY_INFORMATION,
-            &mut owner,
-            ptr::null_mut(),
-            ptr::null_mut(),
-            ptr::null_mut(),
-            &mut descriptor,
-        )
-    };
-    let descriptor = LocalBox(descriptor);
-    check(status, "GetNamedSecurityInfoW")?;
-    // SAFETY: `owner` points into `descriptor`, a valid SID of `GetLengthSid` bytes.
-    let bytes =
-        unsafe { std::slice::from_raw_parts(owner.cast::<u8>(), GetLengthSid(owner) as usize) };
-    let sid = Sid::from_bytes(bytes).ok_or_else(|| Error::Api {
-        call: "GetNamedSecurityInfoW",
-        source: io::Error::new(io::ErrorKind::InvalidData, "malformed owner SID"),
-    });
-    drop(descriptor);
-    sid
+    let info = SecurityInfo::read(&wide_path(path)?, OWNER_SECURITY_INFORMATION)?;
+    // SAFETY: the owner SID points into the descriptor `info` holds.
+    unsafe { sid_at(info.owner, "GetNamedSecurityInfoW") }
+}
+
+/// A copy of the SID at `p`.
+///
+/// # Safety
+/// `p` must point to a valid SID.
+unsafe fn sid_at(p: PSID, call: &'static str) -> Result<Sid, Error> {
+    // SAFETY: a valid SID of `GetLengthSid` bytes (the caller's promise).
+    let bytes = unsafe { std::slice::from_raw_parts(p.cast::<u8>(), GetLengthSid(p) as usize) };
+    Sid::from_bytes(bytes).ok_or_else(|| Error::Api {
+        call,
+        source: io::Error::new(io::ErrorKind::InvalidData, "malformed SID"),
+    })
 }
 
 /// Makes the Administrators group the owner of `path` (an owner may always change the
 /// permissions, whatever they say). Needs an administrator.
 pub fn set_owner_administrators(path: &Path) -> Result<(), Error> {
-    use windows_sys::Win32::Security::OWNER_SECURITY_INFORMATION;
     let path = wide_path(path)?;
     let mut admins = Sid::administrators().to_bytes();
     // SAFETY: `path` is NUL-terminated and `admins` a valid SID; only the owner is set.
@@ -278,37 +264,36 @@ pub fn current_user() -> Result<Sid, Error> {
         return Err(err);
     }
     // SAFETY: the call filled a TOKEN_USER whose SID points into `buf`.
-    let sid = unsafe {
+    unsafe {
         let user = &*(buf.as_ptr().cast::<TOKEN_USER>());
-        let p = user.User.Sid;
-        let n = windows_sys::Win32::Security::GetLengthSid(p) as usize;
-        std::slice::from_raw_parts(p.cast::<u8>(), n).to_vec()
-    };
-    Sid::from_bytes(&sid).ok_or_else(|| Error::Api {
-        call: "GetTokenInformation",
-        source: io::Error::new(io::ErrorKind::InvalidData, "malformed user SID"),
-    })
+        sid_at(user.User.Sid, "GetTokenInformation")
+    }
 }
 
-/// A file's security descriptor (DACL part) as `GetNamedSecurityInfoW` returned it.
+/// A file's security descriptor (the parts asked for) as `GetNamedSecurityInfoW`
+/// returned it.
 struct SecurityInfo {
     descriptor: LocalBox,
-    /// Points into `descriptor`; null for a null DACL.
+    /// Points into `descriptor`; null for a null DACL, or when not asked for.
     dacl: *const ACL,
+    /// Points into `descriptor`; null when not asked for.
+    owner: PSID,
 }
 
 impl SecurityInfo {
-    fn read(path: &[u16]) -> Result<SecurityInfo, Error> {
+    /// `what`: `DACL_SECURITY_INFORMATION`, `OWNER_SECURITY_INFORMATION` or both.
+    fn read(path: &[u16], what: u32) -> Result<SecurityInfo, Error> {
         let mut dacl: *mut ACL = ptr::null_mut();
+        let mut owner: PSID = ptr::null_mut();
         let mut descriptor: PSECURITY_DESCRIPTOR = ptr::null_mut();
-        // SAFETY: `path` is NUL-terminated; the out-pointers are valid; owner, group and
-        // SACL are not asked for, so their out-pointers may be null.
+        // SAFETY: `path` is NUL-terminated; the out-pointers are valid; group and SACL
+        // are not asked for, so their out-pointers may be null.
         let status = unsafe {
             GetNamedSecurityInfoW(
                 path.as_ptr(),
                 SE_FILE_OBJECT,
-                DACL_SECURITY_INFORMATION,
-                ptr::null_mut(),
+                what,
+                &mut owner,
                 ptr::null_mut(),
                 &mut dacl,
                 ptr::null_mut(),
@@ -317,7 +302,11 @@ impl SecurityInfo {
         };
         let descriptor = LocalBox(descriptor);
         check(status, "GetNamedSecurityInfoW")?;
-        Ok(SecurityInfo { descriptor, dacl })
+        Ok(SecurityInfo {
+            descriptor,
+            dacl,
+            owner,
+        })
     }
 
     fn dacl(&self) -> Result<Dacl, Error> {

@@ -121,6 +121,24 @@ impl StartType {
     }
 }
 
+impl StartType {
+    /// The name [`FromStr`] takes: `auto`, `delayed-auto`, `manual`, `disabled`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StartType::Auto => "auto",
+            StartType::AutoDelayed => "delayed-auto",
+            StartType::Manual => "manual",
+            StartType::Disabled => "disabled",
+        }
+    }
+}
+
+impl fmt::Display for StartType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl FromStr for StartType {
     type Err = String;
 
@@ -242,7 +260,7 @@ impl fmt::Debug for Account {
 
 impl Account {
     /// The name the SCM stores (`lpServiceStartName`) for this account.
-    pub(crate) fn start_name(&self, service: &str) -> String {
+    pub fn start_name(&self, service: &str) -> String {
         match self {
             Account::LocalSystem => "LocalSystem".into(),
             Account::LocalService => r"NT AUTHORITY\LocalService".into(),
@@ -265,7 +283,7 @@ impl Account {
 
 /// Whether two `lpServiceStartName` values name the same account: case-insensitive,
 /// and an empty name, `LocalSystem` and `.\LocalSystem` are all the local system.
-pub(crate) fn same_account(a: &str, b: &str) -> bool {
+pub fn same_account(a: &str, b: &str) -> bool {
     fn norm(s: &str) -> String {
         let s = s.to_lowercase();
         match s.as_str() {
@@ -675,6 +693,14 @@ mod tests {
         ));
         assert!(!same_account(r"NT AUTHORITY\LocalService", "LocalSystem"));
         assert_eq!(Account::Virtual.start_name("hello"), r"NT SERVICE\hello");
+        for t in [
+            StartType::Auto,
+            StartType::AutoDelayed,
+            StartType::Manual,
+            StartType::Disabled,
+        ] {
+            assert_eq!(t.to_string().parse::<StartType>(), Ok(t));
+        }
         assert_eq!(Account::Virtual.password(), None);
         assert_eq!(Account::LocalService.password(), Some(""));
     }

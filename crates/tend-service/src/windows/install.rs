@@ -87,6 +87,21 @@ impl fmt::Display for UninstallOutcome {
     }
 }
 
+/// The command line (`binPath`) the SCM runs for `def` with the executable `exe`:
+/// `"<exe>" <def.args…>`, quoted with [`cmdline::windows_command_line`]. `exe` must be
+/// absolute.
+pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, Error> {
+    if !exe.is_absolute() {
+        return Err(Error::RelativePath(exe.to_owned()));
+    }
+    let exe_str = exe
+        .to_str()
+        .ok_or_else(|| Error::NotUnicode(exe.to_owned()))?;
+    let mut argv = vec![exe_str];
+    argv.extend(def.args.iter().map(String::as_str));
+    cmdline::windows_command_line(&argv).map_err(Error::CommandLine)
+}
+
 /// Registers `exe` as the service `def` describes, or brings an existing registration in
 /// line with it. Needs administrator rights.
 ///
@@ -104,15 +119,7 @@ impl fmt::Display for UninstallOutcome {
 /// new service cannot be fully configured it is deleted again: nothing half-installed
 /// is left behind.
 pub fn install(def: &ServiceDef, exe: &Path) -> Result<InstallOutcome, Error> {
-    if !exe.is_absolute() {
-        return Err(Error::RelativePath(exe.to_owned()));
-    }
-    let exe_str = exe
-        .to_str()
-        .ok_or_else(|| Error::NotUnicode(exe.to_owned()))?;
-    let mut argv = vec![exe_str];
-    argv.extend(def.args.iter().map(String::as_str));
-    let binary_path = cmdline::windows_command_line(&argv).map_err(Error::CommandLine)?;
+    let binary_path = command_line(def, exe)?;
     let account = def.account.start_name(&def.name);
 
     let manager = Manager::connect(S::SC_MANAGER_CONNECT | S::SC_MANAGER_CREATE_SERVICE)?;

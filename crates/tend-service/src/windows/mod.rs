@@ -97,9 +97,12 @@ pub use control::{
     control, query, start, stop, wait_state, ServiceInfo, StartOutcome, StopOutcome,
 };
 pub use def::{
-    Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceState, Setting, StartType,
+    same_account, Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceState, Setting,
+    StartType,
 };
-pub use install::{install, uninstall, InstallOutcome, UninstallOutcome, STOP_TIMEOUT};
+pub use install::{
+    command_line, install, uninstall, InstallOutcome, UninstallOutcome, STOP_TIMEOUT,
+};
 pub use service::{run, running_as_service, Event, ExitCodeError, StatusHandle};
 
 /// Errors from this module.

@@ -47,10 +47,12 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
     // A user account's password is asked for when the account is new to the service
     // (or `--password-env` gives a new one), not on every reinstall.
-    let account_is_new = scm::query(&name)
-        .ok()
-        .flatten()
-        .is_none_or(|i| !i.account.eq_ignore_ascii_case(&spec.windows.account));
+    let info = scm::query(&name)
+        .map_err(|e| admin_hint(format!("cannot query the service manager: {e}")))?;
+    let wanted = win::account(&spec, None).start_name(&name);
+    let account_is_new = info
+        .as_ref()
+        .is_none_or(|i| !scm::same_account(&i.account, &wanted));
     // A new password also comes when the spec's variable holds one (a rotation).
     let offered = a.password_env.is_some()
         || spec
@@ -63,10 +65,17 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     } else {
         None
     };
+    let active = info.as_ref().is_some_and(|i| {
+        matches!(
+            i.state,
+            scm::ServiceState::Running | scm::ServiceState::StartPending
+        )
+    });
     let plan = win::plan_install(
         &spec,
         &text,
         &layout,
+        info.as_ref(),
         copy.then_some(current.as_path()),
         password,
     )
@@ -88,8 +97,6 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
         println!("(nothing was changed)");
         return Ok(());
     }
-    let active =
-        win::query(&name).is_ok_and(|n| matches!(n.active.as_str(), "running" | "start-pending"));
     if plan.steps.is_empty() {
         println!("`{name}` is installed and up to date; nothing to do");
     } else {

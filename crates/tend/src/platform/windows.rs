@@ -102,16 +102,6 @@ pub fn tend_location(current: &Path) -> (PathBuf, bool) {
     (installed, !same)
 }
 
-/// The spec's word for a start type.
-fn start_word(s: StartType) -> &'static str {
-    match s {
-        StartType::Auto => "auto",
-        StartType::AutoDelayed => "delayed-auto",
-        StartType::Manual => "manual",
-        StartType::Disabled => "disabled",
-    }
-}
-
 /// One change to the system.
 #[derive(Debug)]
 pub enum Step {
@@ -197,17 +187,13 @@ impl Step {
                 s
             }
             Step::Register { def, exe, exists } => {
-                let argv: Vec<&str> = std::iter::once(exe.to_str().unwrap_or("tend.exe"))
-                    .chain(def.args.iter().map(String::as_str))
-                    .collect();
-                let cmd = tend_service::cmdline::windows_command_line(&argv)
-                    .unwrap_or_else(|e| format!("<{e}>"));
+                let cmd = scm::command_line(def, exe).unwrap_or_else(|e| format!("<{e}>"));
                 format!(
                     "{} service {} ({}, start {}, account {:?}{}): {cmd}",
                     if *exists { "update" } else { "create" },
                     def.name,
                     def.display_name,
-                    start_word(def.start),
+                    def.start,
                     def.account,
                     def.failure.as_ref().map_or(String::new(), |f| format!(
                         ", recovery: restart after {}",
@@ -245,24 +231,25 @@ pub struct Plan {
 }
 
 /// Plans installing `spec` (already an installed spec, see
-/// [`super::record::installed_spec`]) whose file text is `text`. `copy_from` is this
-/// binary when it must be copied to `layout.tend_bin`.
+/// [`super::record::installed_spec`]) whose file text is `text`. `info` is what the
+/// SCM reports of the service now (`query`); `copy_from` is this binary when it must
+/// be copied to `layout.tend_bin`.
 pub fn plan_install(
     spec: &Spec,
     text: &str,
     layout: &Layout,
+    info: Option<&ServiceInfo>,
     copy_from: Option<&Path>,
     password: Option<String>,
 ) -> Result<Plan, String> {
     let name = spec.name.as_str();
     let mut steps = Vec::new();
     let mut warnings = Vec::new();
-    let info = scm::query(name).map_err(|e| format!("cannot query the service manager: {e}"))?;
     let existed = info.is_some();
     // A record counts only if an administrator wrote it (a user may have planted one
     // in a root folder that was not locked down yet).
     let recorded = trusted_record(layout, name);
-    if let (Some(i), None) = (&info, &recorded) {
+    if let (Some(i), None) = (info, &recorded) {
         if !is_tends(&i.command_line) {
             return Err(format!(
                 "a service named {name} exists and is not tend's (it runs {}): choose another name, or remove that service first",
@@ -270,8 +257,9 @@ pub fn plan_install(
             ));
         }
     }
-    if let Ok(Some(file)) = eventlog::source_registered(name) {
-        if !is_tend_exe(&file) {
+    let source = eventlog::source_registered(name).ok().flatten();
+    if let Some(file) = &source {
+        if !is_tend_exe(file) {
             return Err(format!(
                 "the Event Log source {name} belongs to another program ({}): choose another name",
                 file.display()
@@ -338,7 +326,7 @@ pub fn plan_install(
     let def = service_def(spec, layout, password);
     // What `query` cannot read back (description, recovery, dependencies) follows the
     // spec: a changed spec re-applies the registration, which writes only what differs.
-    let registration_changes = match &info {
+    let registration_changes = match info {
         None => true,
         Some(i) => spec_changes || differs(&def, &layout.tend_bin, i),
     };
@@ -349,11 +337,7 @@ pub fn plan_install(
             exists: existed,
         });
     }
-    let source_ok = eventlog::source_registered(name)
-        .ok()
-        .flatten()
-        .is_some_and(|p| p == layout.tend_bin);
-    if !source_ok {
+    if source.as_ref() != Some(&layout.tend_bin) {
         steps.push(Step::EventSource {
             source: name.to_string(),
             exe: layout.tend_bin.clone(),
@@ -429,10 +413,7 @@ fn trusted_owner(owner: &acl::Sid) -> bool {
 fn account_name(spec: &Spec) -> String {
     match account(spec, None) {
         Account::LocalSystem => "SYSTEM".into(),
-        Account::LocalService => r"NT AUTHORITY\LocalService".into(),
-        Account::NetworkService => r"NT AUTHORITY\NetworkService".into(),
-        Account::Virtual => format!(r"NT SERVICE\{}", spec.name),
-        Account::User { name, .. } => name,
+        a => a.start_name(spec.name.as_str()),
     }
 }
 
@@ -513,28 +494,13 @@ pub fn drifted(spec: &Spec, layout: &Layout) -> Option<bool> {
 /// Whether the SCM's registration differs from `def` in what `query` can read back
 /// (the rest is compared, and rewritten if needed, by the install itself).
 fn differs(def: &ServiceDef, exe: &Path, info: &ServiceInfo) -> bool {
-    let argv: Vec<&str> = std::iter::once(exe.to_str().unwrap_or_default())
-        .chain(def.args.iter().map(String::as_str))
-        .collect();
-    let cmd = tend_service::cmdline::windows_command_line(&argv).unwrap_or_default();
-    let account = match &def.account {
-        Account::LocalSystem => "localsystem".to_string(),
-        Account::LocalService => r"nt authority\localservice".into(),
-        Account::NetworkService => r"nt authority\networkservice".into(),
-        Account::Virtual => format!(r"nt service\{}", def.name).to_lowercase(),
-        Account::User { name, .. } => name.to_lowercase(),
-    };
-    let have_account = match info.account.to_lowercase().as_str() {
-        "" | r".\localsystem" | r"nt authority\system" => "localsystem".to_string(),
-        a => a.to_string(),
-    };
     // A delayed start reads as automatic where the SCM cannot report it (Wine).
     let start_same = info.start == def.start
         || (def.start == StartType::AutoDelayed && info.start == StartType::Auto);
-    info.command_line != cmd
+    scm::command_line(def, exe).ok().as_deref() != Some(info.command_line.as_str())
         || !start_same
         || info.display_name != def.display_name
-        || have_account != account
+        || !scm::same_account(&info.account, &def.account.start_name(&def.name))
         || matches!(
             def.account,
             Account::User {
@@ -882,7 +848,7 @@ pub fn native_status(info: &ServiceInfo) -> NativeStatus {
         },
         sub: Some(format!(
             "start {}{}",
-            start_word(info.start),
+            info.start,
             if failed {
                 format!(
                     ", exit code {}/{}",

@@ -655,10 +655,6 @@ pub async fn supervise_with(
             }
         }
     }
-    // A terminal's Ctrl-C reaches both the guard (which forwards it) and the
-    // supervisor: stop requests this close together are one request, not "stop, then
-    // kill at once".
-    let stop_began = std::time::Instant::now();
     // Stop in reverse start order, each completely before the next.
     for &i in started.iter().rev() {
         if outcomes[i].is_some() {
@@ -673,7 +669,6 @@ pub async fn supervise_with(
                 tokio::select! {
                     r = &mut t => break r,
                     r = requests.recv() => match r {
-                        Some(Request::Stop) if stop_began.elapsed() < SAME_STOP => continue,
                         Some(Request::Stop) => {}
                         Some(Request::ReopenLogs) => { forward(&controls, Request::ReopenLogs); continue; }
                         Some(_) | None => continue,
@@ -696,9 +691,6 @@ pub async fn supervise_with(
         .map(|(s, o)| (s.name.to_string(), o.unwrap_or(Outcome::Stopped)))
         .collect())
 }
-
-/// Stop requests within this time of the first are the same request.
-const SAME_STOP: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Hands a request other than stop to every running service.
 fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {

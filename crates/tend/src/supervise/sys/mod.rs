@@ -64,3 +64,20 @@ pub struct Prepared {
     #[cfg(windows)]
     pub code_page: crate::spec::CodePage,
 }
+
+/// A started child.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Its process id (on Unix also its process group id).
+    pub pid: i32,
+    /// Its process tree.
+    pub tree: Tree,
+    /// Its stdout, when piped.
+    pub stdout: Option<PipeReader>,
+    /// Its stderr, when piped.
+    pub stderr: Option<PipeReader>,
+    /// Resolves with the exit status (Windows: a thread waits on the process handle;
+    /// Unix: the reaper delivers it).
+    #[cfg(windows)]
+    pub exit: Option<tokio::sync::oneshot::Receiver<crate::supervise::policy::Exit>>,
+}

@@ -16,7 +16,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use super::Prepared;
+use super::{Prepared, Spawned};
 use crate::supervise::policy::Exit;
 
 /// The account a child runs as, resolved before spawning.
@@ -32,19 +32,6 @@ pub struct Credentials {
     pub home: PathBuf,
     /// The user name.
     pub name: String,
-}
-
-/// A started child.
-#[derive(Debug)]
-pub struct Spawned {
-    /// Its pid, which is also its process group id.
-    pub pid: i32,
-    /// Its process tree.
-    pub tree: Tree,
-    /// The read end of its stdout pipe.
-    pub stdout: Option<PipeReader>,
-    /// The read end of its stderr pipe.
-    pub stderr: Option<PipeReader>,
 }
 
 /// The read end of a child's output pipe.
@@ -427,7 +414,15 @@ pub fn fork_guard() -> io::Result<()> {
 
 static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
-extern "C" fn forward(sig: libc::c_int) {
+/// Forwards a signal that a process sent (a service manager, `kill`) to the
+/// supervisor. One the kernel generated for the terminal (Ctrl-C, Ctrl-\, a hangup)
+/// went to the whole foreground process group, the supervisor included: forwarding it
+/// would deliver it twice, and a second stop request kills at once.
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+        return;
+    }
     let pid = SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
@@ -445,8 +440,15 @@ fn guard_main(supervisor: libc::pid_t) -> ! {
         libc::SIGUSR1,
         libc::SIGUSR2,
     ] {
-        // SAFETY: installs an async-signal-safe handler (it only calls kill).
-        unsafe { libc::signal(sig, forward as *const () as libc::sighandler_t) };
+        // SAFETY: installs an async-signal-safe handler (it only reads its siginfo and
+        // calls kill); an all-zero sigaction is valid before its fields are set.
+        unsafe {
+            let mut act: libc::sigaction = std::mem::zeroed();
+            act.sa_sigaction = forward as *const () as libc::sighandler_t;
+            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut act.sa_mask);
+            libc::sigaction(sig, &act, std::ptr::null_mut());
+        }
     }
     let mut code = 1;
     loop {

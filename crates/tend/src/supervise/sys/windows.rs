@@ -47,7 +47,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
 };
 
-use super::Prepared;
+use super::{Prepared, Spawned};
 use crate::spec::{CodePage, WinStop};
 use crate::supervise::policy::Exit;
 
@@ -75,21 +75,6 @@ impl Tree {
         // SAFETY: a valid process handle owned by `self`; a zero timeout only polls.
         unsafe { WaitForSingleObject(self.process.as_raw_handle() as HANDLE, 0) == 0 }
     }
-}
-
-/// A started child.
-#[derive(Debug)]
-pub struct Spawned {
-    /// Its process id.
-    pub pid: i32,
-    /// Its process tree.
-    pub tree: Tree,
-    /// Its stdout, decoded, when piped.
-    pub stdout: Option<PipeReader>,
-    /// Its stderr, decoded, when piped.
-    pub stderr: Option<PipeReader>,
-    /// Resolves with the exit status (a thread waits on the process handle).
-    pub exit: Option<oneshot::Receiver<Exit>>,
 }
 
 /// The output of one stream: chunks read by a thread (anonymous pipes cannot be read
