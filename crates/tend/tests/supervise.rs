@@ -595,7 +595,14 @@ fn run_speaks_the_systemd_notify_protocol() {
         }
     };
     recv_until("READY=1", &mut got);
-    assert_eq!(pids(&pidf).len(), 1, "ready only once the child runs");
+    // Ready only once the child runs: the state file (written before READY is sent)
+    // names a live child. (Its pid file may still be on its way: the child writes it
+    // after its own start-up.)
+    let st = s.state("n").expect("state file before READY");
+    assert_eq!(st["state"], "running", "{st}");
+    let child = st["pid"].as_i64().expect("a child pid") as i32;
+    assert!(alive(child), "ready only once the child runs");
+    wait_until(10 * SECS, "the child's pid file", || pids(&pidf) == [child]);
     recv_until("WATCHDOG=1", &mut got);
     tend.signal(libc::SIGTERM);
     recv_until("STOPPING=1", &mut got);
