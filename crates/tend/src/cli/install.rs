@@ -18,7 +18,7 @@ use crate::platform::install::{
 use crate::platform::{self, Layout};
 #[cfg(unix)]
 use crate::platform::{Backend, Verb};
-use crate::spec::{Loaded, Spec};
+use crate::spec::{Loaded, ServiceName, Spec};
 #[cfg(unix)]
 use crate::supervise::{prepare, sys};
 
@@ -29,7 +29,7 @@ pub struct InstallArgs {
     pub spec: PathBuf,
     /// In a file of several services, the one to install.
     #[arg(long)]
-    pub name: Option<String>,
+    pub name: Option<ServiceName>,
     #[command(flatten)]
     pub spec_args: SpecArgs,
     /// Also start the service and wait until it runs.
@@ -72,7 +72,7 @@ pub(crate) fn pick_service(loaded: &Loaded, want: Option<&str>) -> Result<Spec, 
 #[derive(Debug, Args)]
 pub struct UninstallArgs {
     /// The service name.
-    pub name: String,
+    pub name: ServiceName,
     /// Also remove its logs, state, and the account tend created for it.
     #[arg(long)]
     pub purge: bool,
@@ -126,7 +126,7 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
             return Err("the spec is invalid; nothing was installed".into());
         }
     };
-    let spec = pick_service(&loaded, a.name.as_deref())?;
+    let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
     let backend = pick_backend(a.backend.as_deref(), None)?;
     if !a.dry_run {
         need_root("tend install")?;
@@ -310,10 +310,6 @@ pub(crate) fn show_log_tail(layout: &Layout, spec: &crate::spec::Spec) {
 
 /// `tend uninstall`.
 pub fn uninstall(a: UninstallArgs) -> u8 {
-    if let Err(e) = crate::spec::ServiceName::new(&a.name) {
-        eprintln!("error: {e}");
-        return exit::ERROR;
-    }
     #[cfg(windows)]
     return super::windows::uninstall(a);
     #[cfg(unix)]
@@ -323,13 +319,14 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
 #[cfg(unix)]
 fn uninstall_unix(a: UninstallArgs) -> u8 {
     let layout = Layout::system(PathBuf::new());
-    let record = install::read_record(&layout, &a.name);
-    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();
+    let record = install::read_record(&layout, a.name.as_str());
+    let installed =
+        crate::spec::load_file(&layout.spec_path(a.name.as_str()), &Default::default()).ok();
     if record.is_none() && installed.is_none() {
         eprintln!(
             "error: `{}` is not installed (no {})",
             a.name,
-            layout.spec_path(&a.name).display()
+            layout.spec_path(a.name.as_str()).display()
         );
         return exit::ERROR;
     }
@@ -347,7 +344,7 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
         }
     }
     let spec = installed.as_ref().and_then(|l| l.services.first());
-    let steps = plan_uninstall(spec, &a.name, &layout, backend.as_ref(), a.purge);
+    let steps = plan_uninstall(spec, a.name.as_str(), &layout, backend.as_ref(), a.purge);
     println!(
         "{}uninstalling `{}`:",
         if a.dry_run { "dry run: " } else { "" },

@@ -10,13 +10,13 @@ use clap::Args;
 use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::Layout;
-use crate::spec::LogTarget;
+use crate::spec::{LogTarget, ServiceName};
 
 /// Arguments of `tend logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     /// The service name.
-    pub name: String,
+    pub name: ServiceName,
     /// How many lines from the end.
     #[arg(short = 'n', long, default_value_t = 50)]
     pub lines: usize,
@@ -33,8 +33,9 @@ pub struct LogsArgs {
 
 /// `tend logs`.
 pub fn logs(a: LogsArgs) -> u8 {
+    let name = a.name.as_str();
     let layout = Layout::system(PathBuf::new());
-    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default())
+    let installed = crate::spec::load_file(&layout.spec_path(name), &Default::default())
         .ok()
         .and_then(|l| l.services.into_iter().next());
     let (dir, target) = match (&a.log_dir, &installed) {
@@ -46,11 +47,11 @@ pub fn logs(a: LogsArgs) -> u8 {
         (None, None) => (crate::supervise::default_log_dir(), LogTarget::File),
     };
     if target == LogTarget::Inherit {
-        let systemd = read_record(&layout, &a.name).is_some_and(|r| r.backend == "systemd");
+        let systemd = read_record(&layout, name).is_some_and(|r| r.backend == "systemd");
         if systemd {
             let n = a.lines.to_string();
             // The service's own processes only, not systemd's "Starting ..." lines.
-            let unit = format!("_SYSTEMD_UNIT={}.service", a.name);
+            let unit = format!("_SYSTEMD_UNIT={name}.service");
             let mut args = vec![unit.as_str(), "-n", &n, "--no-pager", "-o", "cat"];
             if a.follow {
                 args.push("-f");

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::spec::{self, LoadOptions, Loaded};
+use crate::spec::{self, LoadOptions, Loaded, ServiceName};
 
 /// Exit codes, decided here and nowhere else.
 pub mod exit {
@@ -76,7 +76,7 @@ enum Command {
     #[cfg(windows)]
     Control {
         /// The service name.
-        name: String,
+        name: ServiceName,
         /// The control code, 128 to 255.
         #[arg(value_parser = clap::value_parser!(u8).range(128..=255))]
         code: u8,
@@ -94,7 +94,7 @@ enum Command {
 #[derive(Debug, Args)]
 pub struct NameArg {
     /// The service name.
-    pub name: String,
+    pub name: ServiceName,
 }
 
 /// Options shared by every command that reads a spec.
@@ -144,13 +144,13 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::status(a),
         Command::Install(a) => install::install(a),
         Command::Uninstall(a) => install::uninstall(a),
-        Command::Start(a) => control::control(&a.name, crate::platform::Verb::Start),
-        Command::Stop(a) => control::control(&a.name, crate::platform::Verb::Stop),
-        Command::Restart(a) => control::control(&a.name, crate::platform::Verb::Restart),
+        Command::Start(a) => control::control(a.name.as_str(), crate::platform::Verb::Start),
+        Command::Stop(a) => control::control(a.name.as_str(), crate::platform::Verb::Stop),
+        Command::Restart(a) => control::control(a.name.as_str(), crate::platform::Verb::Restart),
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
         #[cfg(windows)]
-        Command::Control { name, code } => windows::send_control(&name, code),
+        Command::Control { name, code } => windows::send_control(name.as_str(), code),
         #[cfg(windows)]
         Command::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
             Ok(()) => exit::OK,

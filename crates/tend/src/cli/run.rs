@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{default_up_file, exit, spec_error, SpecArgs};
-use crate::spec::{start_order, Loaded};
+use crate::spec::{start_order, Loaded, ServiceName};
 use crate::supervise::{self, service::Outcome, Options};
 
 /// Arguments of `tend run`.
@@ -17,7 +17,7 @@ pub struct RunArgs {
     pub spec: PathBuf,
     /// In a file of several services, the one to run.
     #[arg(long)]
-    pub name: Option<String>,
+    pub name: Option<ServiceName>,
     /// Run under the Windows service control manager (what an installed service's
     /// command line says; `tend install` writes it).
     #[cfg(windows)]
@@ -92,7 +92,7 @@ pub(crate) fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
             );
             return Err(exit::ERROR);
         };
-        let Some(i) = names.iter().position(|n| n == want) else {
+        let Some(i) = names.iter().position(|n| n == want.as_str()) else {
             eprintln!(
                 "error: {} has no service `{want}`; services: {}",
                 a.spec.display(),

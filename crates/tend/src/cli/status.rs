@@ -9,13 +9,14 @@ use serde::Serialize;
 use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::{self, Layout, NativeStatus};
+use crate::spec::ServiceName;
 use crate::supervise::{self, state, sys};
 
 /// Arguments of `tend status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only this service.
-    pub name: Option<String>,
+    pub name: Option<ServiceName>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -128,14 +129,14 @@ fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
 pub fn status(a: StatusArgs) -> u8 {
     let now = state::now_ms();
     let layout = Layout::system(PathBuf::new());
-    let mut rows = installed_rows(&layout, a.name.as_deref(), now);
+    let mut rows = installed_rows(&layout, a.name.as_ref().map(ServiceName::as_str), now);
     let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
     match state::read_all(&dir) {
         Ok(all) => {
             for r in all {
                 match r {
                     Ok(s)
-                        if a.name.as_deref().is_none_or(|n| n == s.name)
+                        if a.name.as_ref().is_none_or(|n| n.as_str() == s.name)
                             && !rows.iter().any(|r| r.installed && r.name == s.name) =>
                     {
                         rows.push(row(s.name.clone(), Some(s), now))

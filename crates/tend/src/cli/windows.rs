@@ -20,7 +20,7 @@ use super::{exit, spec_error};
 use crate::platform::record::installed_spec;
 use crate::platform::windows as win;
 use crate::platform::{manager_stop_timeout_secs, Layout, Verb};
-use crate::spec::{ControlAction, Loaded, Spec};
+use crate::spec::{ControlAction, Loaded, ServiceName, Spec};
 use crate::supervise::service::Observer;
 use crate::supervise::state::{self, State, Status};
 use crate::supervise::{prepare, say, Extras, Options, Request};
@@ -37,7 +37,7 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
             return Err("the spec is invalid; nothing was installed".into());
         }
     };
-    let spec = pick_service(&loaded, a.name.as_deref())?;
+    let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
     let current = std::env::current_exe().map_err(|e| format!("cannot find tend.exe: {e}"))?;
     let (tend_bin, copy) = win::tend_location(&current);
     let layout = Layout::system(tend_bin);
@@ -213,14 +213,15 @@ impl Drop for EchoOff {
 /// `tend uninstall` on Windows.
 pub fn uninstall(a: UninstallArgs) -> u8 {
     let layout = Layout::system(PathBuf::new());
-    let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();
+    let installed =
+        crate::spec::load_file(&layout.spec_path(a.name.as_str()), &Default::default()).ok();
     let spec = installed.as_ref().and_then(|l| l.services.first());
-    let steps = win::plan_uninstall(spec, &a.name, &layout, a.purge);
+    let steps = win::plan_uninstall(spec, a.name.as_str(), &layout, a.purge);
     if steps.is_empty() {
         eprintln!(
             "error: `{}` is not installed (no service, no {})",
             a.name,
-            layout.spec_path(&a.name).display()
+            layout.spec_path(a.name.as_str()).display()
         );
         return exit::ERROR;
     }

@@ -313,6 +313,15 @@ impl ServiceName {
     }
 }
 
+/// What the command line parses a NAME argument with (every verb that takes a service
+/// name goes through this, so no path is ever built from an unchecked name).
+impl std::str::FromStr for ServiceName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ServiceName::new(s)
+    }
+}
+
 impl fmt::Display for ServiceName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
