@@ -39,7 +39,7 @@ pub fn check(a: CheckArgs) -> u8 {
             .map(std::ffi::OsString::from)
             .or_else(|| std::env::var_os("PATH"));
         if let Err(e) = crate::supervise::sys::resolve_command(&s.command, &base, path.as_deref()) {
-            eprintln!(
+            errln!(
                 "warning: {}: {e}; `tend run` and `tend install` will refuse to start it",
                 s.name
             );
@@ -65,11 +65,11 @@ pub fn check(a: CheckArgs) -> u8 {
     };
     match out {
         Ok(text) => {
-            println!("{}", text.trim_end());
+            outln!("{}", text.trim_end());
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: cannot print the resolved spec: {e}");
+            errln!("error: cannot print the resolved spec: {e}");
             exit::ERROR
         }
     }

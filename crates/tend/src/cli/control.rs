@@ -26,17 +26,17 @@ pub fn control(name: &str, verb: Verb) -> u8 {
 pub fn control(name: &str, verb: Verb) -> u8 {
     let layout = Layout::system(PathBuf::new());
     let Some(record) = read_record(&layout, name) else {
-        eprintln!(
+        errln!(
             "error: `{name}` is not installed (no {})",
             layout.record_path(name).display()
         );
-        eprintln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
+        errln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
         return exit::ERROR;
     };
     let backend = match pick_backend(None, Some(&record.backend)) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::ERROR;
         }
     };
@@ -56,11 +56,11 @@ pub fn control(name: &str, verb: Verb) -> u8 {
     };
     match result {
         Ok(msg) => {
-            println!("{msg}");
+            outln!("{msg}");
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit::ERROR
         }
     }

@@ -35,8 +35,8 @@ pub fn init(a: InitArgs) -> u8 {
     let name = match ServiceName::new(&raw) {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!("  = help: choose a name with --name");
+            errln!("error: {e}");
+            errln!("  = help: choose a name with --name");
             return exit::ERROR;
         }
     };
@@ -46,19 +46,22 @@ pub fn init(a: InitArgs) -> u8 {
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{name}.toml")));
     if out == Path::new("-") {
-        print!("{text}");
+        {
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+        }
         return exit::OK;
     }
     if out.exists() && !a.force {
-        eprintln!("error: {} already exists", out.display());
-        eprintln!("  = help: pass --force to overwrite it, or --output to write elsewhere");
+        errln!("error: {} already exists", out.display());
+        errln!("  = help: pass --force to overwrite it, or --output to write elsewhere");
         return exit::ERROR;
     }
     if let Err(e) = std::fs::write(&out, text) {
-        eprintln!("error: cannot write {}: {e}", out.display());
+        errln!("error: cannot write {}: {e}", out.display());
         return exit::ERROR;
     }
-    println!(
+    outln!(
         "wrote {}; check it with `tend check {}`, try it with `tend up {}`",
         out.display(),
         out.display(),

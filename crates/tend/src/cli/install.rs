@@ -111,7 +111,7 @@ pub fn install(a: InstallArgs) -> u8 {
     match result {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit::ERROR
         }
     }
@@ -151,21 +151,21 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     )?;
 
     for w in install::unreachable(&spec) {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     let mut out = std::io::stdout();
     if a.dry_run {
-        println!("dry run: installing `{name}` ({}) would:", backend.name());
+        outln!("dry run: installing `{name}` ({}) would:", backend.name());
         if plan.steps.is_empty() {
-            println!("  nothing: it is installed and up to date");
+            outln!("  nothing: it is installed and up to date");
         }
         for s in &plan.steps {
-            println!("  {}", s.describe(true));
+            outln!("  {}", s.describe(true));
         }
         if a.now {
-            println!("  run {}", backend.control(&name, Verb::Start));
+            outln!("  run {}", backend.control(&name, Verb::Start));
         }
-        println!("(nothing was changed)");
+        outln!("(nothing was changed)");
         return Ok(());
     }
     let active = backend
@@ -178,9 +178,9 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         })
         .unwrap_or(false);
     if plan.steps.is_empty() {
-        println!("`{name}` is installed and up to date; nothing to do");
+        outln!("`{name}` is installed and up to date; nothing to do");
     } else {
-        println!("installing `{name}` ({}):", backend.name());
+        outln!("installing `{name}` ({}):", backend.name());
     }
     let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
     let start = |restart: bool| {
@@ -237,7 +237,7 @@ pub(crate) fn after_install(
     let restart = i.existed && i.changes_service && i.active;
     if a.now && !i.active {
         if let Err(e) = start(false) {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             // The logs go with the rollback: show them first.
             show_log_tail(i.layout, i.spec);
             if !i.existed {
@@ -246,15 +246,15 @@ pub(crate) fn after_install(
             }
             return Err(e);
         }
-        println!("`{name}` is running");
+        outln!("`{name}` is running");
     } else if restart && a.restart {
         start(true)?;
-        println!("`{name}` restarted with the new spec");
+        outln!("`{name}` restarted with the new spec");
     } else if restart {
-        println!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+        outln!("`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
     }
     if i.changed {
-        println!(
+        outln!(
             "installed `{name}`: spec {}, state {}, logs {}",
             i.layout.spec_path(name).display(),
             i.layout.state_dir(name).display(),
@@ -301,9 +301,9 @@ pub(crate) fn show_log_tail(layout: &Layout, spec: &crate::spec::Spec) {
         if lines.is_empty() {
             continue;
         }
-        eprintln!("--- last lines of {}:", path.display());
+        errln!("--- last lines of {}:", path.display());
         for l in &lines[lines.len().saturating_sub(10)..] {
-            eprintln!("    {l}");
+            errln!("    {l}");
         }
     }
 }
@@ -323,7 +323,7 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
     let installed =
         crate::spec::load_file(&layout.spec_path(a.name.as_str()), &Default::default()).ok();
     if record.is_none() && installed.is_none() {
-        eprintln!(
+        errln!(
             "error: `{}` is not installed (no {})",
             a.name,
             layout.spec_path(a.name.as_str()).display()
@@ -333,33 +333,33 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
     let backend = match pick_backend(None, record.as_ref().map(|r| r.backend.as_str())) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::ERROR;
         }
     };
     if !a.dry_run {
         if let Err(e) = need_root("tend uninstall") {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::ERROR;
         }
     }
     let spec = installed.as_ref().and_then(|l| l.services.first());
     let steps = plan_uninstall(spec, a.name.as_str(), &layout, backend.as_ref(), a.purge);
-    println!(
+    outln!(
         "{}uninstalling `{}`:",
         if a.dry_run { "dry run: " } else { "" },
         a.name
     );
     let mut failed = false;
     for s in &steps {
-        println!("  {}", s.describe());
+        outln!("  {}", s.describe());
         if !a.dry_run {
             if let Err(e) = s.apply() {
                 // Stopping a stopped service fails harmlessly; anything else is worth saying.
                 if !matches!(s, install::UninstallStep::Run(_)) {
                     failed = true;
                 }
-                println!("    ({e})");
+                outln!("    ({e})");
             }
         }
     }
@@ -369,9 +369,9 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
 /// The last words of an uninstall, and its exit code.
 pub(crate) fn uninstall_summary(a: &UninstallArgs, failed: bool) -> u8 {
     if a.dry_run {
-        println!("(nothing was changed)");
+        outln!("(nothing was changed)");
     } else if !a.purge {
-        println!(
+        outln!(
             "kept logs and state; `tend uninstall {} --purge` removes them",
             a.name
         );

@@ -63,13 +63,13 @@ pub fn logs(a: LogsArgs) -> u8 {
                 Ok(s) if s.success() => exit::OK,
                 Ok(_) => exit::ERROR,
                 Err(e) => {
-                    eprintln!("error: cannot run journalctl: {e}");
+                    errln!("error: cannot run journalctl: {e}");
                     exit::ERROR
                 }
             };
         }
         let log = dir.join("tend.log");
-        eprintln!(
+        errln!(
             "note: `{}` logs to the service manager (`inherit`); showing {}",
             a.name,
             log.display()
@@ -77,7 +77,7 @@ pub fn logs(a: LogsArgs) -> u8 {
         return tail(&log, a.lines, a.follow);
     }
     if target == LogTarget::Null {
-        eprintln!(
+        errln!(
             "`{}` discards this stream (log.{} = \"null\")",
             a.name,
             if a.stderr { "stderr" } else { "stdout" }
@@ -97,7 +97,7 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
     let mut f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("error: cannot open {}: {e}", path.display());
+            errln!("error: cannot open {}: {e}", path.display());
             return exit::ERROR;
         }
     };

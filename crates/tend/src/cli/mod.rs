@@ -1,6 +1,25 @@
 //! The command line: one file per subcommand; this file holds the argument model, the
 //! shared spec-loading options, and the one place where exit codes are decided.
 
+/// `println!` for the command line. A closed stdout (`tend status | head`) is a normal
+/// end, never a panic: write errors are ignored, so a command finishes what it does (an
+/// install never stops half-way) and exits as it would have. A command that streams
+/// without end (`logs -f`) checks its writes itself.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` for the command line: a closed stderr is not a panic either.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod check;
 mod control;
 mod init;
@@ -155,13 +174,13 @@ pub fn main() -> ExitCode {
         Command::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("error: {e}");
+                errln!("error: {e}");
                 exit::ERROR
             }
         },
         Command::Init(a) => init::init(a),
         Command::Schema => {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&spec::schema()).unwrap_or_default()
             );
@@ -169,7 +188,11 @@ pub fn main() -> ExitCode {
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "tend", &mut std::io::stdout());
+            // Into a buffer: the generator panics on a failed write (a closed pipe).
+            let mut text = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "tend", &mut text);
+            use std::io::Write as _;
+            let _ = std::io::stdout().lock().write_all(&text);
             exit::OK
         }
     };
@@ -198,7 +221,7 @@ fn guard_first() -> Option<u8> {
     match crate::supervise::sys::fork_guard() {
         Ok(()) => None,
         Err(e) => {
-            eprintln!("error: cannot set up process containment: {e}");
+            errln!("error: cannot set up process containment: {e}");
             Some(exit::ERROR)
         }
     }
@@ -206,7 +229,7 @@ fn guard_first() -> Option<u8> {
 
 /// Prints a spec error and returns the matching exit code.
 pub(crate) fn spec_error(e: &spec::SpecError) -> u8 {
-    eprintln!("{e}");
+    errln!("{e}");
     exit::ERROR
 }
 

@@ -80,20 +80,20 @@ pub(crate) fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
     if loaded.services.len() > 1 || a.name.is_some() {
         let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
         let Some(want) = &a.name else {
-            eprintln!(
+            errln!(
                 "error: {} holds {} services ({}); `tend run` supervises one",
                 a.spec.display(),
                 names.len(),
                 names.join(", ")
             );
-            eprintln!(
+            errln!(
                 "  = help: pick one with --name NAME, or run them all with `tend up {}`",
                 a.spec.display()
             );
             return Err(exit::ERROR);
         };
         let Some(i) = names.iter().position(|n| n == want.as_str()) else {
-            eprintln!(
+            errln!(
                 "error: {} has no service `{want}`; services: {}",
                 a.spec.display(),
                 names.join(", ")
@@ -124,7 +124,7 @@ pub fn up(a: UpArgs) -> u8 {
     let order = match start_order(&loaded.services) {
         Ok(o) => o,
         Err(cycle) => {
-            eprintln!("error: dependency cycle: {}", cycle.join(" -> "));
+            errln!("error: dependency cycle: {}", cycle.join(" -> "));
             return exit::ERROR;
         }
     };
@@ -176,7 +176,7 @@ pub(crate) fn supervise_blocking(
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            errln!("error: cannot start the runtime: {e}");
             return Err(exit::ERROR);
         }
     };
@@ -186,7 +186,7 @@ pub(crate) fn supervise_blocking(
         supervise::supervise_with(&loaded.services, order, &loaded.path, opts, extras),
     );
     result.map_err(|e| {
-        eprintln!("error: {e}");
+        errln!("error: {e}");
         exit::ERROR
     })
 }

@@ -142,19 +142,19 @@ pub fn status(a: StatusArgs) -> u8 {
                         rows.push(row(s.name.clone(), Some(s), now))
                     }
                     Ok(_) => {}
-                    Err(e) => eprintln!("warning: {e}"),
+                    Err(e) => errln!("warning: {e}"),
                 }
             }
         }
-        Err(e) => eprintln!("warning: cannot read {}: {e}", dir.display()),
+        Err(e) => errln!("warning: cannot read {}: {e}", dir.display()),
     }
     if let Some(n) = &a.name {
         if rows.is_empty() {
-            eprintln!(
+            errln!(
                 "error: `{n}` is neither installed nor has state in {}",
                 dir.display()
             );
-            eprintln!("  = help: state files are written by `tend run`/`tend up` (see --state-dir); `tend install` installs a service");
+            errln!("  = help: state files are written by `tend run`/`tend up` (see --state-dir); `tend install` installs a service");
             return exit::ERROR;
         }
     }
@@ -164,22 +164,27 @@ pub fn status(a: StatusArgs) -> u8 {
         } else {
             serde_json::to_value(&rows)
         };
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&v.unwrap_or_default()).unwrap_or_default()
         );
         return exit::OK;
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "no services (none installed, no state in {})",
             dir.display()
         );
         return exit::OK;
     }
-    println!(
+    outln!(
         "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  LAST EXIT",
-        "NAME", "SERVICE", "STATE", "PID", "UPTIME", "RESTARTS"
+        "NAME",
+        "SERVICE",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "RESTARTS"
     );
     for r in &rows {
         let native = r
@@ -221,34 +226,41 @@ pub fn status(a: StatusArgs) -> u8 {
             ),
         };
         let uptime = r.uptime_secs.map_or("-".to_string(), human_secs);
-        println!(
+        outln!(
             "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  {last}",
-            r.name, native, state_word, pid, uptime, restarts
+            r.name,
+            native,
+            state_word,
+            pid,
+            uptime,
+            restarts
         );
         if let Some(s) = &r.status {
             if !r.supervisor_alive && is_live(s.state) {
-                println!(
+                outln!(
                     "{:<20} (supervisor pid {} is gone; this is its last word)",
-                    "", s.supervisor_pid
+                    "",
+                    s.supervisor_pid
                 );
             } else if let Some(m) = &s.message {
                 if matches!(s.state, state::State::Failed | state::State::Backoff) {
-                    println!("{:<20} {m}", "");
+                    outln!("{:<20} {m}", "");
                 }
             }
             if s.log_dropped_lines > 0 {
-                println!(
+                outln!(
                     "{:<20} {} output lines could not be written to the log",
-                    "", s.log_dropped_lines
+                    "",
+                    s.log_dropped_lines
                 );
             }
         }
         if r.drift == Some(true) {
-            println!("{:<20} drift: the installed service differs from what its spec gives now; run `tend install` again", "");
+            outln!("{:<20} drift: the installed service differs from what its spec gives now; run `tend install` again", "");
         }
         if let Some(n) = &r.native {
             if !n.enabled {
-                println!("{:<20} not enabled at boot", "");
+                outln!("{:<20} not enabled at boot", "");
             }
         }
     }

@@ -81,26 +81,26 @@ pub fn install(a: InstallArgs) -> Result<(), String> {
     )
     .map_err(admin_hint)?;
     for w in &plan.warnings {
-        eprintln!("warning: {w}");
+        errln!("warning: {w}");
     }
     if a.dry_run {
-        println!("dry run: installing `{name}` (windows service) would:");
+        outln!("dry run: installing `{name}` (windows service) would:");
         if plan.steps.is_empty() {
-            println!("  nothing: it is installed and up to date");
+            outln!("  nothing: it is installed and up to date");
         }
         for s in &plan.steps {
-            println!("  {}", s.describe(true));
+            outln!("  {}", s.describe(true));
         }
         if a.now {
-            println!("  start service {name} and wait until it runs");
+            outln!("  start service {name} and wait until it runs");
         }
-        println!("(nothing was changed)");
+        outln!("(nothing was changed)");
         return Ok(());
     }
     if plan.steps.is_empty() {
-        println!("`{name}` is installed and up to date; nothing to do");
+        outln!("`{name}` is installed and up to date; nothing to do");
     } else {
-        println!("installing `{name}` (windows service):");
+        outln!("installing `{name}` (windows service):");
     }
     let mut out = std::io::stdout();
     if !plan.steps.is_empty() {
@@ -168,14 +168,17 @@ fn password(spec: &Spec, flag: Option<&str>) -> Result<String, String> {
             spec.windows.account
         ));
     }
-    eprint!("password for {}: ", spec.windows.account);
+    {
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), "password for {}: ", spec.windows.account);
+    }
     let _echo = EchoOff::new();
     let mut line = String::new();
     std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| format!("cannot read the password: {e}"))?;
-    eprintln!();
+    errln!();
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -218,27 +221,27 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
     let spec = installed.as_ref().and_then(|l| l.services.first());
     let steps = win::plan_uninstall(spec, a.name.as_str(), &layout, a.purge);
     if steps.is_empty() {
-        eprintln!(
+        errln!(
             "error: `{}` is not installed (no service, no {})",
             a.name,
             layout.spec_path(a.name.as_str()).display()
         );
         return exit::ERROR;
     }
-    println!(
+    outln!(
         "{}uninstalling `{}`:",
         if a.dry_run { "dry run: " } else { "" },
         a.name
     );
     let mut failed = false;
     for s in &steps {
-        println!("  {}", s.describe());
+        outln!("  {}", s.describe());
         if !a.dry_run {
             match s.apply() {
-                Ok(what) => println!("    ({what})"),
+                Ok(what) => outln!("    ({what})"),
                 Err(e) => {
                     failed = true;
-                    println!("    (failed: {})", admin_hint(e));
+                    outln!("    (failed: {})", admin_hint(e));
                 }
             }
         }
@@ -250,8 +253,8 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
 pub fn control(name: &str, verb: Verb) -> u8 {
     let layout = Layout::system(PathBuf::new());
     if !win::is_tend_service(&layout, name) {
-        eprintln!("error: `{name}` is not installed by tend");
-        eprintln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
+        errln!("error: `{name}` is not installed by tend");
+        errln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
         return exit::ERROR;
     }
     let stop_timeout = crate::spec::load_file(&layout.spec_path(name), &Default::default())
@@ -278,11 +281,11 @@ pub fn control(name: &str, verb: Verb) -> u8 {
     };
     match result {
         Ok(msg) => {
-            println!("{msg}");
+            outln!("{msg}");
             exit::OK
         }
         Err(e) => {
-            eprintln!("error: {}", admin_hint(e));
+            errln!("error: {}", admin_hint(e));
             exit::ERROR
         }
     }
@@ -298,13 +301,13 @@ pub fn send_control(name: &str, code: u8) -> u8 {
                 .and_then(|l| l.services.into_iter().next())
                 .and_then(|s| s.windows.control_action(code));
             match action {
-                Some(a) => println!("sent control {code} to `{name}` ({a:?})"),
-                None => println!("sent control {code} to `{name}` (its spec maps no action to it)"),
+                Some(a) => outln!("sent control {code} to `{name}` ({a:?})"),
+                None => outln!("sent control {code} to `{name}` (its spec maps no action to it)"),
             }
             exit::OK
         }
         Err(e) => {
-            eprintln!(
+            errln!(
                 "error: cannot send control {code} to `{name}`: {}",
                 admin_hint(e.to_string())
             );
@@ -347,12 +350,12 @@ pub fn run_service(a: RunArgs) -> u8 {
     }) {
         Ok(()) => exit::OK,
         Err(scm::Error::NotAService) => {
-            eprintln!("error: `tend run --service` is what the service control manager starts");
-            eprintln!("  = help: start the installed service with `tend start {name}`, or run the spec in this console without --service");
+            errln!("error: `tend run --service` is what the service control manager starts");
+            errln!("  = help: start the installed service with `tend start {name}`, or run the spec in this console without --service");
             exit::ERROR
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             exit::ERROR
         }
     }
