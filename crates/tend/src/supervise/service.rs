@@ -81,6 +81,15 @@ struct Child {
     tree: Tree,
 }
 
+/// Why a stopping child was killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Killed {
+    /// It did not stop within `stop.timeout`.
+    AfterTimeout,
+    /// A second stop request (Ctrl-C again) asked not to wait.
+    AtOnce,
+}
+
 /// What a stop hook reports: what it did, or why the stop request must be sent after
 /// all.
 type HookResult = oneshot::Receiver<Result<String, String>>;
@@ -100,7 +109,7 @@ enum Phase {
         child: Child,
         exit: oneshot::Receiver<Exit>,
         deadline: Instant,
-        killed: bool,
+        killed: Option<Killed>,
         restart_after: bool,
         hook: Option<HookResult>,
     },
@@ -177,7 +186,7 @@ pub async fn run_service(
                             let _ = sys::kill_tree(&child.tree);
                             sweep_orphans(&setup, &reaper);
                             report(&mut status, State::Stopping, "killing the process tree at once".into());
-                            Phase::Stopping { child, exit, deadline: Instant::now(), killed: true, restart_after: false, hook: None }
+                            Phase::Stopping { child, exit, deadline: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
                         }
                         c => begin_stop(&setup, &reaper, &mut status, &mut report, child, exit, c == Control::Restart),
                     }
@@ -211,7 +220,11 @@ pub async fn run_service(
                         let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
                         clean_up_tree(&setup, &reaper, &child.tree);
                         record_exit(&mut status, e);
-                        let how = if killed { format!("killed after the {} stop timeout", spec.stop.timeout) } else { format!("stopped gracefully in {} ({e})", show(took)) };
+                        let how = match killed {
+                            Some(Killed::AfterTimeout) => format!("killed after the {} stop timeout", spec.stop.timeout),
+                            Some(Killed::AtOnce) => "killed at once on a second stop request".to_string(),
+                            None => format!("stopped gracefully in {} ({e})", show(took)),
+                        };
                         if restart_after {
                             status.restarts += 1;
                             start(&setup, &reaper, &mut status, &mut report, &mut tracker, Some(format!("{how}; restarted on request")))
@@ -235,13 +248,13 @@ pub async fn run_service(
                         }
                         Phase::Stopping { child, exit, deadline, killed, restart_after, hook }
                     }
-                    _ = sleep_until(deadline.into()), if !killed => {
+                    _ = sleep_until(deadline.into()), if killed.is_none() => {
                         // The tree, and orphans only when they can only be this service's.
                         let _ = sys::kill_tree(&child.tree);
                         sweep_orphans(&setup, &reaper);
                         status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
                         report(&mut status, State::Stopping, format!("did not stop within {}; killed the process tree", spec.stop.timeout));
-                        Phase::Stopping { child, exit, deadline, killed: true, restart_after, hook }
+                        Phase::Stopping { child, exit, deadline, killed: Some(Killed::AfterTimeout), restart_after, hook }
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
@@ -251,7 +264,7 @@ pub async fn run_service(
                         Some(Control::Kill) => {
                             let _ = sys::kill_tree(&child.tree);
                             sweep_orphans(&setup, &reaper);
-                            Phase::Stopping { child, exit, deadline, killed: true, restart_after: false, hook }
+                            Phase::Stopping { child, exit, deadline, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
@@ -505,7 +518,7 @@ fn begin_stop(
         child,
         exit,
         deadline: Instant::now() + spec.stop.timeout.get(),
-        killed: false,
+        killed: None,
         restart_after,
         hook,
     }

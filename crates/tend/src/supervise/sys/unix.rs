@@ -15,6 +15,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 
 use super::{Prepared, Spawned};
 use crate::supervise::policy::Exit;
@@ -84,7 +85,8 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let creds = p.credentials.clone();
     let groups: Vec<libc::gid_t> = creds.as_ref().map(|c| c.groups.clone()).unwrap_or_default();
     // SAFETY: the closure runs in the forked child before exec and makes only
-    // async-signal-safe system calls (setgroups, setgid, setuid, prctl, getppid); it
+    // async-signal-safe system calls (setgroups, setgid, setuid, sigaction, prctl,
+    // getppid); it
     // allocates nothing (the group list was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
@@ -102,6 +104,9 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
                     return Err(io::Error::last_os_error());
                 }
             }
+            // The supervisor ignores SIGTTOU (see `fork_guard`); the program gets the
+            // default, as if started from a shell.
+            set_disposition(libc::SIGTTOU, libc::SIG_DFL);
             // After the credential change, which would clear it.
             // SAFETY: plain system call with integer arguments.
             if libc::prctl(
@@ -376,8 +381,14 @@ pub fn alive(pid: i32) -> bool {
 /// If the supervisor is killed, every process it left behind is re-parented to the
 /// guard (a subreaper), which kills them all and exits with a failure status. If the
 /// guard is killed, the supervisor gets SIGTERM (`PR_SET_PDEATHSIG`) and stops its
-/// services gracefully. Signals sent to the guard (by a service manager, or Ctrl-C) are
-/// forwarded to the supervisor.
+/// services gracefully.
+///
+/// Signals: the supervisor leaves the guard's process group for one of its own, so
+/// the guard is the one process outside that receives them — whether a service
+/// manager sends one to its pid, someone to the whole group (`kill -TERM -- -PGID`,
+/// dumb-init, `tini -g`), or the terminal (Ctrl-C goes to the foreground group). The
+/// guard forwards each to the supervisor once (see [`forward`]), so one signal is one
+/// stop request, never two (a second stop request kills at once).
 ///
 /// Must be called while the process is single-threaded (before any runtime starts).
 /// Returns in the supervisor only; the guard never returns.
@@ -407,46 +418,119 @@ pub fn fork_guard() -> io::Result<()> {
             // The guard already died: nothing would clean up after us.
             std::process::exit(1);
         }
+        // Its own process group (the guard does the same from its side, so neither
+        // depends on which runs first).
+        // SAFETY: plain system call with integer arguments.
+        unsafe { libc::setpgid(0, 0) };
+        // In a background group now: with `stty tostop`, writing to the terminal would
+        // stop the supervisor (SIGTTOU) unless it ignores the signal. Children get the
+        // default back before exec (see `spawn`).
+        set_disposition(libc::SIGTTOU, libc::SIG_IGN);
         return become_subreaper();
     }
+    // SAFETY: plain system call with integer arguments; if the supervisor already
+    // moved itself, this changes nothing.
+    unsafe { libc::setpgid(pid, pid) };
     guard_main(pid)
 }
 
-static SUPERVISOR: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+/// Sets a signal's disposition to `SIG_DFL` or `SIG_IGN`.
+fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
+    // SAFETY: an all-zero sigaction is valid; the disposition is SIG_DFL or SIG_IGN.
+    unsafe {
+        let mut act: libc::sigaction = std::mem::zeroed();
+        act.sa_sigaction = disposition;
+        libc::sigemptyset(&mut act.sa_mask);
+        libc::sigaction(sig, &act, std::ptr::null_mut());
+    }
+}
 
-/// Forwards a signal that a process sent (a service manager, `kill`) to the
-/// supervisor. One the kernel generated for the terminal (Ctrl-C, Ctrl-\, a hangup)
-/// went to the whole foreground process group, the supervisor included: forwarding it
-/// would deliver it twice, and a second stop request kills at once.
+/// The supervisor's pid while it lives; 0 once it is reaped (a later signal must not
+/// reach whatever process reuses its pid).
+static SUPERVISOR: AtomicI32 = AtomicI32::new(0);
+/// The last signal forwarded: its number, its sender and when (monotonic ms).
+static LAST_SIGNAL: AtomicI32 = AtomicI32::new(0);
+static LAST_SENDER: AtomicI32 = AtomicI32::new(0);
+static LAST_AT_MS: AtomicI64 = AtomicI64::new(i64::MIN);
+
+/// Repeats of one signal from one sender closer together than this are one signal.
+/// `timeout(1)` sends its signal to the command's pid and then to its process group, a
+/// few microseconds apart; a person pressing Ctrl-C twice to mean "now" takes longer.
+pub const REPEAT_WINDOW_MS: i64 = 100;
+
+/// Whether a signal is a repeat of the last one forwarded (same number, same sender,
+/// within [`REPEAT_WINDOW_MS`]). Pure: the guard's handler passes in what it knows.
+pub fn is_repeat(last: (i32, i32, i64), sig: i32, sender: i32, now_ms: i64) -> bool {
+    let (last_sig, last_sender, last_at) = last;
+    last_sig == sig
+        && last_sender == sender
+        && now_ms.saturating_sub(last_at) >= 0
+        && now_ms.saturating_sub(last_at) < REPEAT_WINDOW_MS
+}
+
+fn monotonic_ms() -> i64 {
+    // SAFETY: an all-zero timespec is valid; clock_gettime is async-signal-safe.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `ts` is a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as i64 * 1000 + ts.tv_nsec as i64 / 1_000_000
+}
+
+/// Forwards a signal to the supervisor, once: a repeat of the same signal from the
+/// same sender within [`REPEAT_WINDOW_MS`] is the same request delivered twice.
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
-    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
-    if !info.is_null() && unsafe { (*info).si_code } == libc::SI_KERNEL {
+    // The kernel's own signals (a terminal's Ctrl-C) have no sending process: pid 0.
+    let sender = if info.is_null() {
+        0
+    } else {
+        // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+        unsafe { (*info).si_pid() }
+    };
+    let now = monotonic_ms();
+    let last = (
+        LAST_SIGNAL.load(Ordering::Relaxed),
+        LAST_SENDER.load(Ordering::Relaxed),
+        LAST_AT_MS.load(Ordering::Relaxed),
+    );
+    // The handler blocks every forwarded signal while it runs (sa_mask), so these
+    // loads and stores are never interleaved with another call.
+    LAST_SIGNAL.store(sig, Ordering::Relaxed);
+    LAST_SENDER.store(sender, Ordering::Relaxed);
+    LAST_AT_MS.store(now, Ordering::Relaxed);
+    if is_repeat(last, sig, sender, now) {
         return;
     }
-    let pid = SUPERVISOR.load(std::sync::atomic::Ordering::Relaxed);
+    let pid = SUPERVISOR.load(Ordering::Relaxed);
     if pid > 0 {
         // SAFETY: kill is async-signal-safe.
         unsafe { libc::kill(pid, sig) };
     }
 }
 
+/// The signals the guard forwards.
+const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
 fn guard_main(supervisor: libc::pid_t) -> ! {
-    SUPERVISOR.store(supervisor, std::sync::atomic::Ordering::Relaxed);
-    for sig in [
-        libc::SIGTERM,
-        libc::SIGINT,
-        libc::SIGHUP,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-    ] {
-        // SAFETY: installs an async-signal-safe handler (it only reads its siginfo and
-        // calls kill); an all-zero sigaction is valid before its fields are set.
+    SUPERVISOR.store(supervisor, Ordering::Relaxed);
+    for sig in FORWARDED {
+        // SAFETY: installs an async-signal-safe handler (it reads its siginfo and the
+        // clock, and calls kill), blocking every forwarded signal while it runs; an
+        // all-zero sigaction is valid before its fields are set.
         unsafe {
             let mut act: libc::sigaction = std::mem::zeroed();
             act.sa_sigaction = forward as *const () as libc::sighandler_t;
             act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
             libc::sigemptyset(&mut act.sa_mask);
+            for s in FORWARDED {
+                libc::sigaddset(&mut act.sa_mask, s);
+            }
             libc::sigaction(sig, &act, std::ptr::null_mut());
         }
     }
@@ -456,25 +540,12 @@ fn guard_main(supervisor: libc::pid_t) -> ! {
         // SAFETY: `status` is a valid out-pointer.
         let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
         if pid == supervisor {
+            SUPERVISOR.store(0, Ordering::Relaxed);
             code = match decode_status(status) {
                 Exit::Code(c) => c,
                 Exit::Signal(s) => 128 + s,
             };
-            // Whatever the supervisor left behind is ours now: kill it, generation by
-            // generation, until nothing is left.
-            loop {
-                let left = kill_orphans(&BTreeSet::new());
-                // SAFETY: `status` is a valid out-pointer.
-                while unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) } > 0 {}
-                if left == 0 {
-                    break;
-                }
-                // SAFETY: plain system call; waits for the next orphan's exit.
-                let r = unsafe { libc::waitpid(-1, &mut status, 0) };
-                if r < 0 {
-                    break;
-                }
-            }
+            kill_everything_left();
             break;
         }
         if pid < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
@@ -482,4 +553,68 @@ fn guard_main(supervisor: libc::pid_t) -> ! {
         }
     }
     std::process::exit(code)
+}
+
+/// After the supervisor died: everything it left is re-parented to the guard (a
+/// subreaper), including what is still being spawned. Kill every child and its
+/// process group, reap, and repeat until the guard has no child at all. Never a
+/// blocking wait: an orphan re-parented after a scan may never exit on its own, so it
+/// is found by the next scan, a few milliseconds later.
+fn kill_everything_left() {
+    let none = BTreeSet::new();
+    loop {
+        kill_orphans(&none);
+        let mut status: libc::c_int = 0;
+        loop {
+            // SAFETY: `status` is a valid out-pointer.
+            let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if r > 0 {
+                continue;
+            }
+            if r < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+                return;
+            }
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeat_is_the_same_signal_from_the_same_sender_inside_the_window() {
+        let term = libc::SIGTERM;
+        let int = libc::SIGINT;
+        // (last signal, last sender, last time), signal, sender, now → repeat?
+        let table = [
+            ((term, 42, 1000), term, 42, 1000, true),
+            (
+                (term, 42, 1000),
+                term,
+                42,
+                1000 + REPEAT_WINDOW_MS - 1,
+                true,
+            ),
+            ((term, 42, 1000), term, 42, 1000 + REPEAT_WINDOW_MS, false),
+            ((term, 42, 1000), term, 43, 1001, false),
+            ((term, 42, 1000), int, 42, 1001, false),
+            // The terminal (sender 0): Ctrl-C twice quickly is one, later two.
+            ((int, 0, 1000), int, 0, 1010, true),
+            ((int, 0, 1000), int, 0, 1700, false),
+            // Nothing forwarded yet.
+            ((0, 0, i64::MIN), term, 0, 5, false),
+            // The clock never goes back; if it seemed to, it is not a repeat.
+            ((term, 42, 1000), term, 42, 999, false),
+        ];
+        for (last, sig, sender, now, want) in table {
+            assert_eq!(
+                is_repeat(last, sig, sender, now),
+                want,
+                "{last:?} then {sig} from {sender} at {now}"
+            );
+        }
+    }
 }
