@@ -226,3 +226,58 @@ fn a_signal_its_sender_repeats_at_once_is_one_stop_a_later_one_kills() {
         "{err}"
     );
 }
+
+#[test]
+fn a_second_supervisor_of_the_same_service_is_refused() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "api.toml",
+        &format!(
+            "name = \"api\"\ncommand = {}\nargs = [\"--pid-file\", {}, \"--hang\"]\n",
+            q(&fixture_bin()),
+            q(&pidf)
+        ),
+    );
+    let first = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the first child to run", || {
+        pids(&pidf).len() == 1 && s.state("api").is_some_and(|st| st["state"] == "running")
+    });
+    let supervisor = s.state("api").unwrap()["supervisor_pid"].as_i64().unwrap();
+    // The same spec again, and a `tend up` file with a service of the same name.
+    let up = s.spec(
+        "tend.toml",
+        &format!(
+            "[[service]]\nname = \"api\"\ncommand = {}\nargs = [\"--pid-file\", {}, \"--hang\"]\n",
+            q(&fixture_bin()),
+            q(&pidf)
+        ),
+    );
+    for args in [
+        vec!["run", spec.to_str().unwrap()],
+        vec!["run", "--no-guard", spec.to_str().unwrap()],
+        vec!["up", up.to_str().unwrap()],
+    ] {
+        // Before the fix, a second child started and this never ended by itself.
+        let out = s.spawn(&args).wait(10 * SECS);
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "tend {args:?}: {err}");
+        assert!(
+            err.contains(&format!("`api` is already supervised by pid {supervisor}"))
+                && err.contains("api.toml"),
+            "tend {args:?}: {err}"
+        );
+    }
+    assert_eq!(pids(&pidf).len(), 1, "no second child was started");
+    let st = s.state("api").unwrap();
+    assert_eq!(st["supervisor_pid"].as_i64(), Some(supervisor));
+    assert_eq!(st["state"], "running");
+    // Once the first one has ended, the service can be supervised again.
+    first.signal(libc::SIGTERM);
+    let _ = first.wait(20 * SECS);
+    let again = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "a new supervisor to run the service", || {
+        pids(&pidf).len() == 2 && s.state("api").is_some_and(|st| st["state"] == "running")
+    });
+    drop(again);
+}

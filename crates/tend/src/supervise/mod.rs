@@ -453,6 +453,9 @@ pub enum SuperviseError {
     /// A service could not be prepared (missing program, unknown user, ...).
     #[error("{0}")]
     Prepare(#[from] prepare::PrepareError),
+    /// Another supervisor already runs one of the services.
+    #[error("{0}")]
+    Locked(#[from] state::LockError),
     /// The log or state directory, or a signal handler, could not be set up.
     #[error("{what}: {source}")]
     Io {
@@ -492,6 +495,16 @@ pub async fn supervise_with(
         .map(|s| s.name.as_str().len())
         .max()
         .unwrap_or(0);
+    // One supervisor per service: held until every service here has ended, taken
+    // before anything else (a second supervisor must not even open the logs).
+    std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
+        "cannot create the state directory {}",
+        opts.state_dir.display()
+    )))?;
+    let _locks = specs
+        .iter()
+        .map(|s| state::SupervisorLock::acquire(&opts.state_dir, s.name.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
     // Prepare everything first: nothing starts if any service cannot.
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
@@ -523,10 +536,6 @@ pub async fn supervise_with(
             pumps: Default::default(),
         }));
     }
-    std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
-        "cannot create the state directory {}",
-        opts.state_dir.display()
-    )))?;
 
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
     let (req_tx, mut requests) = mpsc::unbounded_channel();

@@ -181,6 +181,80 @@ pub fn read_one(path: &Path) -> Result<Status, String> {
         .map_err(|e| format!("{}: not a tend state file ({e})", path.display()))
 }
 
+/// A supervisor's hold on one service, for its whole lifetime: a second supervisor of
+/// the same service (another `tend run`, a `tend up` with the same name, in the same
+/// state directory) is refused instead of starting a second child and overwriting the
+/// first one's state file. It is an OS file lock on `<name>.lock` (flock on Unix,
+/// LockFileEx on Windows), which the OS releases when the holder ends in any way, even
+/// SIGKILL: a stale lock cannot exist, so there is nothing to clean up.
+#[derive(Debug)]
+pub struct SupervisorLock {
+    _file: fs::File,
+}
+
+/// Why a service could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another supervisor holds it.
+    #[error("`{name}` is already supervised by {holder}: stop that one first, or give this service another name")]
+    Held {
+        /// The service.
+        name: String,
+        /// Who holds it, as far as its state file tells ("pid 8412 (spec /srv/tend.toml)").
+        holder: String,
+    },
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {}: {source}", path.display())]
+    Io {
+        /// The lock file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// The lock file of `name` in `dir`.
+pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}.lock"))
+}
+
+impl SupervisorLock {
+    /// Takes the lock of `name` in `dir`, without waiting.
+    pub fn acquire(dir: &Path, name: &str) -> Result<SupervisorLock, LockError> {
+        let path = lock_path(dir, name);
+        let io_err = |source| LockError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io_err)?;
+        match file.try_lock() {
+            Ok(()) => Ok(SupervisorLock { _file: file }),
+            Err(fs::TryLockError::WouldBlock) => {
+                // The holder's own state file says who it is (it writes it as it
+                // starts; a moment before, it may not have yet).
+                let holder = read_one(&state_path(dir, name))
+                    .ok()
+                    .filter(|s| super::sys::alive(s.supervisor_pid as i32))
+                    .map_or_else(
+                        || "another tend process".to_string(),
+                        |s| format!("pid {} ({})", s.supervisor_pid, s.spec.display()),
+                    );
+                Err(LockError::Held {
+                    name: name.to_string(),
+                    holder,
+                })
+            }
+            Err(fs::TryLockError::Error(e)) => Err(io_err(e)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
