@@ -552,6 +552,46 @@ fn one_compression_thread_however_fast_files_rotate() {
 }
 
 #[test]
+fn dropped_lines_show_in_status_while_they_are_dropped() {
+    // A log file that cannot take a byte: /dev/full fails every write with ENOSPC,
+    // like a full disk, without mounting anything.
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.log_dir()).unwrap();
+    std::os::unix::fs::symlink("/dev/full", s.log_dir().join("full.out.log")).unwrap();
+    let n = 1000u64;
+    let spec = s.spec(
+        "full.toml",
+        &fixture_spec(
+            "full",
+            &["--flood", &n.to_string(), "--hang"],
+            "[restart]\npolicy = \"never\"\n",
+        ),
+    );
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    let status = || {
+        let out = s.tend(&["status", "full", "--json"]).output().unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+    };
+    // The child keeps running (no change of state), yet the counters are current.
+    wait_until(10 * SECS, "tend status to count every dropped line", || {
+        let st = status();
+        st["state"] == "running" && st["log_dropped_lines"] == n
+    });
+    let st = status();
+    assert_eq!(st["log_dropped_bytes"], n * 100, "{st}");
+    let text = s.tend(&["status", "full"]).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.contains("1000 output lines (100000 bytes) could not be written to the log"),
+        "{text}"
+    );
+    run.signal(libc::SIGTERM);
+    let out = run.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert_eq!(s.state("full").unwrap()["log_dropped_lines"], n);
+}
+
+#[test]
 fn a_missing_program_fails_before_anything_starts() {
     let s = Scratch::new();
     let spec = s.spec(

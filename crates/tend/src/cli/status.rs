@@ -235,10 +235,10 @@ pub fn status(a: StatusArgs) -> u8 {
                     println!("{:<20} {m}", "");
                 }
             }
-            if s.log_dropped_lines > 0 {
+            if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 println!(
-                    "{:<20} {} output lines could not be written to the log",
-                    "", s.log_dropped_lines
+                    "{:<20} {} output lines ({} bytes) could not be written to the log",
+                    "", s.log_dropped_lines, s.log_dropped_bytes
                 );
             }
         }
