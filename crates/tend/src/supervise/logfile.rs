@@ -121,6 +121,12 @@ impl RotatingFile {
             last_error: None,
         };
         w.reopen()?;
+        // An earlier run may have left a line unfinished (killed mid-line, or a failed
+        // write): the first line written now must not be glued to it.
+        if w.size > 0 && last_byte(&w.path()).is_some_and(|b| b != b'\n') {
+            w.file_at_line_start = false;
+            w.cut_in_file = true;
+        }
         w.tidy();
         Ok(w)
     }
@@ -208,11 +214,10 @@ impl RotatingFile {
 
     fn write_raw(&mut self, data: &[u8]) {
         if self.cut_in_file {
-            if let Err((_, e)) = self.append(b"\n") {
+            if let Err(e) = self.end_cut_line() {
                 self.drop_rest(data, e);
                 return;
             }
-            self.cut_in_file = false;
         }
         let mut rest = data;
         while !rest.is_empty() {
@@ -238,6 +243,19 @@ impl RotatingFile {
                 }
             }
         }
+    }
+
+    /// Ends the head of a cut line with a newline (unless the live file was replaced
+    /// by an empty one meanwhile).
+    fn end_cut_line(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.reopen()?;
+        }
+        if self.cut_in_file {
+            self.append(b"\n").map_err(|(_, e)| e)?;
+            self.cut_in_file = false;
+        }
+        Ok(())
     }
 
     fn rotation_due(&self, now: SystemTime) -> bool {
@@ -336,6 +354,16 @@ impl RotatingFile {
             }
         }
     }
+}
+
+/// The last byte of a file, if it can be read.
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::End(-1)).ok()?;
+    let mut b = [0u8];
+    f.read_exact(&mut b).ok()?;
+    Some(b[0])
 }
 
 fn timestamp_now() -> String {
@@ -892,6 +920,37 @@ mod tests {
         w.write_chunk(b"y1\n");
         assert_eq!(fs::read_to_string(w.path()).unwrap(), "x1\nx2\ny1\n");
         assert_eq!(w.dropped.lines, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cut_line_in_a_file_moved_away_leaves_the_new_file_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"a\nb");
+        fill_the_disk(&mut w);
+        w.write_chunk(b"b\n");
+        // Moved away (logrotate) while the disk was full; the next write reopens.
+        fs::rename(w.path(), dir.path().join("moved")).unwrap();
+        w.file = None;
+        w.write_chunk(b"c\n");
+        assert_eq!(fs::read_to_string(w.path()).unwrap(), "c\n");
+        assert_eq!(w.dropped.lines, 1);
+    }
+
+    #[test]
+    fn a_line_an_earlier_run_left_unfinished_stays_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t.out.log"), "old 1\nold 2 cut").unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"new 1\n");
+        let text = fs::read_to_string(w.path()).unwrap();
+        assert_eq!(text, "old 1\nold 2 cut\nnew 1\n");
+        // A file that ends a line is appended to as it is.
+        drop(w);
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"new 2\n");
+        assert_eq!(fs::read_to_string(w.path()).unwrap(), text + "new 2\n");
     }
 
     #[cfg(unix)]
