@@ -247,11 +247,12 @@ pub fn status(a: StatusArgs) -> u8 {
                     outln!("{:<20} {m}", "");
                 }
             }
-            if s.log_dropped_lines > 0 {
+            if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 outln!(
-                    "{:<20} {} output lines could not be written to the log",
+                    "{:<20} {} output lines ({} bytes) could not be written to the log",
                     "",
-                    s.log_dropped_lines
+                    s.log_dropped_lines,
+                    s.log_dropped_bytes
                 );
             }
         }

@@ -1202,6 +1202,7 @@ mod tests {
                     last_exit: None,
                     message: None,
                     log_dropped_lines: 0,
+                    log_dropped_bytes: 0,
                 },
                 now: 1_000_000,
             }

@@ -1,16 +1,44 @@
 //! The rotating log writer. The child's output arrives in chunks; the writer appends
 //! them to `<name>.<stream>.log` and rotates by size and by time, always at a line
 //! boundary, so a line never splits across two files. Rotated files are renamed with
-//! a UTC timestamp (`orders.out.20261126T064928.123Z.log`), optionally gzipped on a
-//! background thread, and the oldest beyond `keep` are removed.
+//! a UTC timestamp (`orders.out.20261126T064928.123Z.log`), optionally gzipped in the
+//! background, and the oldest beyond `keep` are removed.
+//!
+//! # Failed writes
 //!
 //! Writes never wait on anything but the kernel's page cache. When a write fails (a
-//! full disk, an I/O error) the chunk is dropped and counted, never retried in a loop,
-//! so the child is never blocked and nothing is lost silently.
+//! full disk, an I/O error) the rest of the chunk is dropped and counted, never retried
+//! in a loop, so the child is never blocked and nothing is lost silently. A line counts
+//! once, written or dropped: as dropped when its newline is.
+//!
+//! The live file is only ever appended to (`tail -F` and `tend logs -f` rely on that),
+//! so a line that a failed write cut keeps its head in the file. Before the next line
+//! the writer ends that head with a newline, and it drops (and counts) whatever still
+//! arrives of the cut line up to its newline: a line in the file is whole, or the head
+//! of a line counted as dropped, never two lines glued together.
+//!
+//! # Compression
+//!
+//! One worker thread per supervisor process ([`Compressor`]) compresses rotated files,
+//! whatever the number of services: compression is CPU work that can wait, and one
+//! thread keeps it to one core when many logs rotate at once (at `max_size = "1KiB"` a
+//! flood rotates thousands of times a second). A writer never waits for it: a rotation
+//! only asks for a *sweep* of its log's rotated files, and a log has at most one sweep
+//! pending, so the queue holds at most one entry per log file. A sweep works on what
+//! the directory holds, not on a list of names: it removes half-written `.gz.tmp` files
+//! and rotated files beyond `keep` (counting a rotation once, whatever its form:
+//! `.log`, `.log.gz`), then compresses every rotated `.log` left (see [`plan_sweep`]).
+//! A rotation made while a sweep runs is picked up by the next one, and the leftovers
+//! of a supervisor killed mid-compression by the first sweep, which opening a log asks
+//! for. Before the supervisor exits, [`finish_compression`] waits for the pending
+//! sweeps: every rotated file is compressed when `tend run` exits.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::spec::RotateEvery;
@@ -37,19 +65,31 @@ pub struct RotateConfig {
 /// Counters of what could not be written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Dropped {
-    /// Lines (newlines) in dropped chunks.
+    /// Lines whose newline was dropped (a line cut by a failed write counts here,
+    /// though its head may be in the file).
     pub lines: u64,
-    /// Bytes in dropped chunks.
+    /// Bytes dropped, as they would have been written (with their timestamps).
     pub bytes: u64,
 }
 
 /// A log file that rotates itself.
 pub struct RotatingFile {
     cfg: RotateConfig,
+    /// The worker compressing rotated files (when `cfg.compress`).
+    gzip: Option<Compressor>,
     file: Option<File>,
     size: u64,
     period: u64,
-    at_line_start: bool,
+    /// The live file is empty or ends with a newline: rotating now splits no line.
+    file_at_line_start: bool,
+    /// The child's next byte begins a line (where a timestamp goes).
+    stream_at_line_start: bool,
+    /// The live file ends with the head of a line whose rest was dropped: the next
+    /// write ends it with a newline first.
+    cut_in_file: bool,
+    /// The child's current line lost part of it: what still comes of it, up to its
+    /// newline, is dropped.
+    skip_line: bool,
     /// What could not be written.
     pub dropped: Dropped,
     /// The last write error, until reported.
@@ -57,19 +97,37 @@ pub struct RotatingFile {
 }
 
 impl RotatingFile {
-    /// Opens (appending to) the live file, creating the directory if needed.
+    /// Opens (appending to) the live file, creating the directory if needed, with the
+    /// supervisor's compression worker. Leftovers of an earlier run (rotated files not
+    /// yet compressed, half-written `.gz.tmp` files) are tidied in the background.
     pub fn open(cfg: RotateConfig) -> io::Result<RotatingFile> {
+        RotatingFile::open_with(cfg, &Compressor::shared())
+    }
+
+    /// [`RotatingFile::open`] with a compression worker of the caller's.
+    pub fn open_with(cfg: RotateConfig, gzip: &Compressor) -> io::Result<RotatingFile> {
         fs::create_dir_all(&cfg.dir)?;
         let mut w = RotatingFile {
+            gzip: cfg.compress.then(|| gzip.clone()),
             cfg,
             file: None,
             size: 0,
             period: 0,
-            at_line_start: true,
+            file_at_line_start: true,
+            stream_at_line_start: true,
+            cut_in_file: false,
+            skip_line: false,
             dropped: Dropped::default(),
             last_error: None,
         };
         w.reopen()?;
+        // An earlier run may have left a line unfinished (killed mid-line, or a failed
+        // write): the first line written now must not be glued to it.
+        if w.size > 0 && last_byte(&w.path()).is_some_and(|b| b != b'\n') {
+            w.file_at_line_start = false;
+            w.cut_in_file = true;
+        }
+        w.tidy();
         Ok(w)
     }
 
@@ -87,6 +145,11 @@ impl RotatingFile {
             .open(self.path())?;
         let meta = f.metadata()?;
         self.size = meta.len();
+        if self.size == 0 {
+            // A new file: nothing in it to end or to keep whole.
+            self.file_at_line_start = true;
+            self.cut_in_file = false;
+        }
         let mtime = meta.modified().unwrap_or_else(|_| SystemTime::now());
         self.period = period_of(
             self.cfg.every,
@@ -102,25 +165,64 @@ impl RotatingFile {
 
     /// Appends `chunk`, rotating at line boundaries as needed.
     pub fn write_chunk(&mut self, chunk: &[u8]) {
+        let chunk = self.skip_cut_line(chunk);
+        let Some(&last) = chunk.last() else {
+            return;
+        };
+        let at_line_start = self.stream_at_line_start;
+        self.stream_at_line_start = last == b'\n';
         if self.cfg.timestamps {
-            let stamped = stamp_lines(chunk, self.at_line_start, &timestamp_now());
+            let stamped = stamp_lines(chunk, at_line_start, &timestamp_now());
             self.write_raw(&stamped);
         } else {
             self.write_raw(chunk);
         }
     }
 
-    /// Ends a partial last line with a newline.
+    /// The child's output ended (it died mid-line, or is being replaced): a partial
+    /// last line is ended with a newline, so the next child's output starts on a line
+    /// of its own; a line cut by a failed write is counted, and its head ended.
     pub fn finish_line(&mut self) {
-        if !self.at_line_start {
-            self.write_raw(b"\n");
+        if self.skip_line {
+            self.skip_line = false;
+            self.stream_at_line_start = true;
+            self.dropped.lines += 1;
+        } else if !self.stream_at_line_start {
+            self.write_chunk(b"\n");
+        }
+        if self.cut_in_file {
+            self.write_raw(b"");
         }
     }
 
-    fn write_raw(&mut self, mut chunk: &[u8]) {
-        while !chunk.is_empty() {
+    /// What is left of `chunk` once the rest of a cut line is dropped (and counted).
+    fn skip_cut_line<'a>(&mut self, chunk: &'a [u8]) -> &'a [u8] {
+        if !self.skip_line {
+            return chunk;
+        }
+        let end = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.skip_line = false;
+                self.stream_at_line_start = true;
+                i + 1
+            }
+            None => chunk.len(),
+        };
+        self.count_dropped(&chunk[..end]);
+        &chunk[end..]
+    }
+
+    fn write_raw(&mut self, data: &[u8]) {
+        if self.cut_in_file {
+            if let Err(e) = self.end_cut_line() {
+                self.drop_rest(data, e);
+                return;
+            }
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
             let hard_cap = self.cfg.max_size.saturating_mul(2);
-            let due = (self.at_line_start && self.rotation_due(SystemTime::now()))
+            let due = (self.file_at_line_start && self.rotation_due(SystemTime::now()))
                 || self.size >= hard_cap;
             if self.size > 0 && due {
                 if let Err(e) = self.rotate() {
@@ -128,60 +230,87 @@ impl RotatingFile {
                 }
             }
             let cut = cut_point(
-                chunk,
+                rest,
                 self.cfg.max_size.saturating_sub(self.size),
                 hard_cap.saturating_sub(self.size),
             );
-            let (now, rest) = chunk.split_at(cut);
-            self.write_part(now);
-            chunk = rest;
+            match self.append(&rest[..cut]) {
+                Ok(()) => rest = &rest[cut..],
+                Err((done, e)) => {
+                    // The disk refuses: the rest of the chunk is not tried part by part.
+                    self.drop_rest(&rest[done..], e);
+                    return;
+                }
+            }
         }
+    }
+
+    /// Ends the head of a cut line with a newline (unless the live file was replaced
+    /// by an empty one meanwhile).
+    fn end_cut_line(&mut self) -> io::Result<()> {
+        if self.file.is_none() {
+            self.reopen()?;
+        }
+        if self.cut_in_file {
+            self.append(b"\n").map_err(|(_, e)| e)?;
+            self.cut_in_file = false;
+        }
+        Ok(())
     }
 
     fn rotation_due(&self, now: SystemTime) -> bool {
         self.size >= self.cfg.max_size || period_of(self.cfg.every, now) != self.period
     }
 
-    fn write_part(&mut self, part: &[u8]) {
+    /// Appends all of `bytes` to the live file, reopening it first if an error closed
+    /// it. On failure: how many bytes reached the file, and why the rest did not.
+    fn append(&mut self, bytes: &[u8]) -> Result<(), (usize, io::Error)> {
         if self.file.is_none() {
-            if let Err(e) = self.reopen() {
-                self.drop_part(part, e);
-                return;
-            }
+            self.reopen().map_err(|e| (0, e))?;
         }
-        let Some(f) = self.file.as_mut() else { return };
+        let Some(f) = self.file.as_mut() else {
+            return Err((0, io::ErrorKind::NotFound.into()));
+        };
         let mut done = 0;
-        while done < part.len() {
-            match f.write(&part[done..]) {
+        let mut result = Ok(());
+        while done < bytes.len() {
+            match f.write(&bytes[done..]) {
                 Ok(0) => {
-                    self.drop_part(&part[done..], io::Error::from(io::ErrorKind::WriteZero));
+                    result = Err(io::Error::from(io::ErrorKind::WriteZero));
                     break;
                 }
-                Ok(n) => {
-                    done += n;
-                    self.size += n as u64;
-                }
+                Ok(n) => done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    self.drop_part(&part[done..], e);
+                    result = Err(e);
                     break;
                 }
             }
         }
         if done > 0 {
-            self.at_line_start = part[done - 1] == b'\n';
+            self.size += done as u64;
+            self.file_at_line_start = bytes[done - 1] == b'\n';
         }
+        result.map_err(|e| (done, e))
     }
 
-    fn drop_part(&mut self, part: &[u8], e: io::Error) {
-        // A line counts as lost when its newline is: every line is counted exactly
-        // once, written or dropped, even when a chunk ends mid-line.
-        self.dropped.lines += part.iter().filter(|&&b| b == b'\n').count() as u64;
-        self.dropped.bytes += part.len() as u64;
-        if let Some(&b) = part.last() {
-            self.at_line_start = b == b'\n';
+    /// Drops what a failed write left of a chunk.
+    fn drop_rest(&mut self, rest: &[u8], e: io::Error) {
+        self.count_dropped(rest);
+        // `rest` continued the file's last line: that line is cut.
+        if !self.file_at_line_start {
+            self.cut_in_file = true;
+        }
+        // The child's current line lost its beginning: the rest of it is not written.
+        if rest.last().is_some_and(|&b| b != b'\n') {
+            self.skip_line = true;
         }
         self.last_error = Some(e);
+    }
+
+    fn count_dropped(&mut self, bytes: &[u8]) {
+        self.dropped.lines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        self.dropped.bytes += bytes.len() as u64;
     }
 
     /// Renames the live file to its timestamped name and starts a new one.
@@ -192,31 +321,49 @@ impl RotatingFile {
         if let Err(e) = fs::rename(&live, &rotated) {
             // Windows: a reader that opened the live file without FILE_SHARE_DELETE
             // (PowerShell's `Get-Content -Wait`) blocks renaming it. tend is the only
-            // writer, so copying it and truncating it in place loses nothing.
-            fs::copy(&live, &rotated).map_err(|_| e)?;
+            // writer, so copying it and truncating it in place loses nothing. The copy
+            // gets its rotated name once complete: a sweep must never see half of it.
+            let part = PathBuf::from(format!("{}.part", rotated.display()));
+            fs::copy(&live, &part)
+                .and_then(|_| fs::rename(&part, &rotated))
+                .map_err(|_| {
+                    let _ = fs::remove_file(&part);
+                    e
+                })?;
             fs::OpenOptions::new()
                 .write(true)
                 .truncate(true)
                 .open(&live)?;
         }
-        self.reopen()?;
-        let cfg = self.cfg.clone();
-        if cfg.compress {
-            // Compression can take a while on a large file: never in the write path.
-            std::thread::Builder::new()
-                .name("tend-gzip".into())
-                .stack_size(1024 * 1024)
-                .spawn(move || {
-                    if gzip_file(&rotated).is_ok() {
-                        let _ = fs::remove_file(&rotated);
-                    }
-                    prune(&cfg.dir, &cfg.stem, cfg.keep);
-                })?;
-        } else {
-            prune(&cfg.dir, &cfg.stem, cfg.keep);
-        }
-        Ok(())
+        self.tidy();
+        self.reopen()
     }
+
+    /// Prunes and compresses the rotated files: on the worker when compressing, else
+    /// here (a directory listing and a few removals).
+    fn tidy(&self) {
+        let c = &self.cfg;
+        match &self.gzip {
+            Some(gzip) => gzip.submit(Tidy {
+                dir: c.dir.clone(),
+                stem: c.stem.clone(),
+                keep: c.keep,
+            }),
+            None => {
+                let _ = sweep(&c.dir, &c.stem, c.keep, false);
+            }
+        }
+    }
+}
+
+/// The last byte of a file, if it can be read.
+fn last_byte(path: &Path) -> Option<u8> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::End(-1)).ok()?;
+    let mut b = [0u8];
+    f.read_exact(&mut b).ok()?;
+    Some(b[0])
 }
 
 fn timestamp_now() -> String {
@@ -293,49 +440,240 @@ fn unique_rotated_path(dir: &Path, stem: &str, mut t: SystemTime) -> PathBuf {
     }
 }
 
-/// Among `names` (a directory listing), the rotated files of `stem` to delete so that
-/// `keep` remain: the oldest first.
-pub fn files_to_prune(names: &[String], stem: &str, keep: u32) -> Vec<String> {
-    let live = format!("{stem}.log");
-    let prefix = format!("{stem}.");
-    let mut rotated: Vec<&String> = names
-        .iter()
-        .filter(|n| n.starts_with(&prefix) && **n != live)
-        .filter(|n| {
-            let rest = &n[prefix.len()..];
-            // <timestamp>.log or <timestamp>.log.gz, timestamp starting with a digit
-            rest.starts_with(|c: char| c.is_ascii_digit())
-                && (rest.ends_with(".log") || rest.ends_with(".log.gz"))
-        })
-        .collect();
-    rotated.sort();
-    let excess = rotated.len().saturating_sub(keep as usize);
-    rotated.into_iter().take(excess).cloned().collect()
+/// What a sweep of one log's rotated files does.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Files to delete: rotations beyond `keep` (in every form), half-written
+    /// `.gz.tmp` files, and `.log` files whose `.gz` is complete.
+    pub remove: Vec<String>,
+    /// Rotated `.log` files to compress, oldest first.
+    pub compress: Vec<String>,
 }
 
-/// Deletes the oldest rotated files of `stem` beyond `keep`.
-pub fn prune(dir: &Path, stem: &str, keep: u32) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    let names: Vec<String> = entries
+/// The forms of one rotated file present in a directory.
+#[derive(Default)]
+struct Forms<'a> {
+    log: Option<&'a str>,
+    gz: Option<&'a str>,
+    tmp: Option<&'a str>,
+}
+
+/// Among `names` (a directory listing), what to do with the rotated files of `stem`
+/// (`<stem>.<timestamp>.log`, `.log.gz` while or after compressing, `.log.gz.tmp`
+/// while compressing) so that `keep` rotations remain, each in one form: the oldest
+/// rotations beyond `keep` go, whatever their form; a `.gz.tmp` is a leftover (no
+/// compression runs while a sweep plans), and so is a `.log` whose `.gz` exists (the
+/// `.gz` is renamed into place only once complete); a `.log` alone is compressed when
+/// `compress`. A `.gz.tmp` alone is no rotation, only a leftover.
+pub fn plan_sweep(names: &[String], stem: &str, keep: u32, compress: bool) -> Sweep {
+    let prefix = format!("{stem}.");
+    let mut rotations: BTreeMap<&str, Forms> = BTreeMap::new();
+    for name in names {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        // <timestamp>.log..., the timestamp starting with a digit (not the live file).
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let name = Some(name.as_str());
+        if let Some(k) = rest.strip_suffix(".log.gz.tmp") {
+            rotations.entry(k).or_default().tmp = name;
+        } else if let Some(k) = rest.strip_suffix(".log.gz") {
+            rotations.entry(k).or_default().gz = name;
+        } else if let Some(k) = rest.strip_suffix(".log") {
+            rotations.entry(k).or_default().log = name;
+        }
+    }
+    let mut sweep = Sweep::default();
+    let mut remove = |n: Option<&str>| sweep.remove.extend(n.map(str::to_string));
+    let real = rotations
+        .values()
+        .filter(|f| f.log.is_some() || f.gz.is_some())
+        .count();
+    let mut excess = real.saturating_sub(keep as usize);
+    let mut to_compress = Vec::new();
+    for forms in rotations.values() {
+        remove(forms.tmp);
+        if forms.log.is_none() && forms.gz.is_none() {
+            continue;
+        }
+        if excess > 0 {
+            excess -= 1;
+            remove(forms.log);
+            remove(forms.gz);
+        } else if forms.gz.is_some() {
+            remove(forms.log);
+        } else if compress {
+            to_compress.extend(forms.log.map(str::to_string));
+        }
+    }
+    sweep.compress = to_compress;
+    sweep
+}
+
+/// Tidies the rotated files of `stem` in `dir` as [`plan_sweep`] says. Stops at the
+/// first file that cannot be compressed (it stays as it is, for a later sweep).
+fn sweep(dir: &Path, stem: &str, keep: u32, compress: bool) -> io::Result<()> {
+    let names: Vec<String> = fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
-    for n in files_to_prune(&names, stem, keep) {
+    let plan = plan_sweep(&names, stem, keep, compress);
+    for n in &plan.remove {
         let _ = fs::remove_file(dir.join(n));
     }
+    for n in &plan.compress {
+        let path = dir.join(n);
+        match gzip_file(&path) {
+            Ok(()) => {}
+            // Removed meanwhile (by hand): nothing to do.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+        }
+        let _ = fs::remove_file(&path);
+    }
+    Ok(())
 }
 
+/// Compresses `path` to `path.gz` through `path.gz.tmp`, renamed into place only once
+/// complete and on disk, so a `.gz` is always whole.
 fn gzip_file(path: &Path) -> io::Result<()> {
     let mut input = File::open(path)?;
     let gz = PathBuf::from(format!("{}.gz", path.display()));
     let tmp = PathBuf::from(format!("{}.gz.tmp", path.display()));
-    let out = File::create(&tmp)?;
-    let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
-    io::copy(&mut input, &mut enc)?;
-    enc.finish()?.sync_all()?;
-    fs::rename(&tmp, &gz)
+    let result = (|| {
+        let out = File::create(&tmp)?;
+        let mut enc = flate2::write::GzEncoder::new(out, flate2::Compression::fast());
+        io::copy(&mut input, &mut enc)?;
+        enc.finish()?.sync_all()?;
+        fs::rename(&tmp, &gz)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A request to sweep one log's rotated files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Tidy {
+    dir: PathBuf,
+    stem: String,
+    keep: u32,
+}
+
+/// The compression worker: one thread, started at the first request, that sweeps the
+/// logs it is asked to, one after the other. Cloning gives another handle to the same
+/// worker.
+#[derive(Clone, Default)]
+pub struct Compressor(Arc<Shared>);
+
+#[derive(Default)]
+struct Shared {
+    queue: Mutex<Queue>,
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    /// Logs to sweep, in the order asked: at most one entry per log.
+    pending: VecDeque<Tidy>,
+    /// The thread, once started.
+    worker: Option<JoinHandle<()>>,
+    /// Finished: requests are refused (what they ask is left for the next start).
+    closed: bool,
+}
+
+impl Compressor {
+    /// A worker of its own (the supervisor uses [`Compressor::shared`]).
+    pub fn new() -> Compressor {
+        Compressor::default()
+    }
+
+    /// The supervisor's worker, one per process.
+    pub fn shared() -> Compressor {
+        static SHARED: OnceLock<Compressor> = OnceLock::new();
+        SHARED.get_or_init(Compressor::new).clone()
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.0.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Asks for a sweep of a log; never waits for one. A log already waiting for a
+    /// sweep is not queued twice: that sweep will see this rotation too.
+    fn submit(&self, tidy: Tidy) {
+        let mut q = self.queue();
+        if q.closed {
+            return;
+        }
+        if !q.pending.contains(&tidy) {
+            q.pending.push_back(tidy);
+        }
+        if q.worker.is_none() {
+            let shared = self.0.clone();
+            match std::thread::Builder::new()
+                .name("tend-gzip".into())
+                .stack_size(2 << 20)
+                .spawn(move || work(&shared))
+            {
+                Ok(h) => q.worker = Some(h),
+                Err(e) => {
+                    // No thread to be had: the files stay uncompressed until a later
+                    // request (or the next start) succeeds.
+                    q.pending.clear();
+                    super::say!("tend: cannot start compressing rotated logs: {e}");
+                    return;
+                }
+            }
+        }
+        drop(q);
+        self.0.wake.notify_one();
+    }
+
+    /// Sweeps what is pending, then stops the worker and returns. Later requests are
+    /// refused: their files stay as they are until the next start's sweep.
+    pub fn finish(&self) {
+        let worker = {
+            let mut q = self.queue();
+            q.closed = true;
+            q.worker.take()
+        };
+        self.0.wake.notify_all();
+        if let Some(w) = worker {
+            let _ = w.join();
+        }
+    }
+}
+
+fn work(shared: &Shared) {
+    loop {
+        let tidy = {
+            let mut q = shared.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(t) = q.pending.pop_front() {
+                    break t;
+                }
+                if q.closed {
+                    return;
+                }
+                q = shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if let Err(e) = sweep(&tidy.dir, &tidy.stem, tidy.keep, true) {
+            super::say!(
+                "tend: cannot compress a rotated log ({e}); it stays uncompressed until the next rotation"
+            );
+        }
+    }
+}
+
+/// Finishes the supervisor's compression before it exits: the pending sweeps run to
+/// the end (every rotated file is compressed), then the worker stops. Rotations after
+/// this are compressed at the next start.
+pub fn finish_compression() {
+    Compressor::shared().finish();
 }
 
 #[cfg(test)]
@@ -392,28 +730,105 @@ mod tests {
     }
 
     #[test]
-    fn prune_keeps_the_newest() {
-        let names: Vec<String> = [
-            "orders.out.log",
-            "orders.out.20261126T010000.000Z.log.gz",
-            "orders.out.20261126T020000.000Z.log",
-            "orders.out.20261126T030000.000Z.log",
-            "orders.err.20261126T000000.000Z.log",
-            "orders.outside.log",
+    fn sweeps_count_a_rotation_once_whatever_its_form() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let t = |n: u32, ext: &str| format!("o.out.20261126T0{n}0000.000Z.{ext}");
+        let all = names(&[
+            "o.out.log",
+            &t(1, "log.gz"),
+            &t(2, "log"),
+            &t(2, "log.gz.tmp"), // a compression cut short
+            &t(3, "log"),
+            &t(3, "log.gz"), // compressed, the .log not yet removed
+            &t(4, "log"),
+            &t(5, "log.gz.tmp"), // a leftover of a rotation that is gone
+            "o.err.20261126T000000.000Z.log",
+            "o.outside.log",
             "other.out.20261126T000000.000Z.log",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        assert_eq!(
-            files_to_prune(&names, "orders.out", 1),
-            [
-                "orders.out.20261126T010000.000Z.log.gz",
-                "orders.out.20261126T020000.000Z.log"
-            ]
-        );
-        assert!(files_to_prune(&names, "orders.out", 5).is_empty());
-        assert_eq!(files_to_prune(&names, "orders.out", 0).len(), 3);
+            "o.out.20261126T060000.000Z.log.part", // a copy in progress (Windows)
+        ]);
+        let s = |remove: &[String], compress: &[String]| Sweep {
+            remove: remove.to_vec(),
+            compress: compress.to_vec(),
+        };
+        let table: [(u32, bool, Sweep); 6] = [
+            // Four rotations (1 to 4): keep 4 prunes none.
+            (
+                4,
+                true,
+                s(
+                    &[t(2, "log.gz.tmp"), t(3, "log"), t(5, "log.gz.tmp")],
+                    &[t(2, "log"), t(4, "log")],
+                ),
+            ),
+            (
+                4,
+                false,
+                s(&[t(2, "log.gz.tmp"), t(3, "log"), t(5, "log.gz.tmp")], &[]),
+            ),
+            // keep 2: 1 and 2 go, every form of them.
+            (
+                2,
+                true,
+                s(
+                    &[
+                        t(1, "log.gz"),
+                        t(2, "log.gz.tmp"),
+                        t(2, "log"),
+                        t(3, "log"),
+                        t(5, "log.gz.tmp"),
+                    ],
+                    &[t(4, "log")],
+                ),
+            ),
+            (
+                1,
+                false,
+                s(
+                    &[
+                        t(1, "log.gz"),
+                        t(2, "log.gz.tmp"),
+                        t(2, "log"),
+                        t(3, "log"),
+                        t(3, "log.gz"),
+                        t(5, "log.gz.tmp"),
+                    ],
+                    &[],
+                ),
+            ),
+            (
+                0,
+                true,
+                s(
+                    &[
+                        t(1, "log.gz"),
+                        t(2, "log.gz.tmp"),
+                        t(2, "log"),
+                        t(3, "log"),
+                        t(3, "log.gz"),
+                        t(4, "log"),
+                        t(5, "log.gz.tmp"),
+                    ],
+                    &[],
+                ),
+            ),
+            (
+                100,
+                true,
+                s(
+                    &[t(2, "log.gz.tmp"), t(3, "log"), t(5, "log.gz.tmp")],
+                    &[t(2, "log"), t(4, "log")],
+                ),
+            ),
+        ];
+        for (keep, compress, want) in table {
+            assert_eq!(
+                plan_sweep(&all, "o.out", keep, compress),
+                want,
+                "keep {keep}, compress {compress}"
+            );
+        }
+        assert_eq!(plan_sweep(&[], "o.out", 0, true), Sweep::default());
     }
 
     fn cfg(dir: &Path, max: u64) -> RotateConfig {
@@ -465,6 +880,145 @@ mod tests {
         assert_eq!(w.dropped, Dropped::default());
     }
 
+    /// The disk fills up: every write fails with ENOSPC, as writes to /dev/full do.
+    #[cfg(unix)]
+    fn fill_the_disk(w: &mut RotatingFile) {
+        w.file = Some(OpenOptions::new().append(true).open("/dev/full").unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_line_cut_by_a_full_disk_is_never_glued_to_a_later_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"L1 aaa\nL2 bb"); // a chunk may end mid-line
+        fill_the_disk(&mut w);
+        w.write_chunk(b"bbb\nL3 ccc\n");
+        w.write_chunk(b"L4 ddd\nL5 e");
+        // Space again: the next write reopens the live file.
+        w.file = None;
+        w.write_chunk(b"ee\nL6 fff\n");
+        let text = fs::read_to_string(w.path()).unwrap();
+        // L2's head stays (the file is only ever appended to) on a line of its own; L5's
+        // tail is not written without its head. L2 to L5 count as dropped.
+        assert_eq!(text, "L1 aaa\nL2 bb\nL6 fff\n");
+        assert_eq!(w.dropped.lines, 4);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_end_of_output_ends_and_counts_a_cut_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"x1\nx2");
+        fill_the_disk(&mut w);
+        w.write_chunk(b" more of x2");
+        w.file = None;
+        // The child exits mid-line: x2 is over, dropped; its head gets its newline.
+        w.finish_line();
+        assert_eq!(w.dropped.lines, 1);
+        w.write_chunk(b"y1\n");
+        assert_eq!(fs::read_to_string(w.path()).unwrap(), "x1\nx2\ny1\n");
+        assert_eq!(w.dropped.lines, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_cut_line_in_a_file_moved_away_leaves_the_new_file_clean() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"a\nb");
+        fill_the_disk(&mut w);
+        w.write_chunk(b"b\n");
+        // Moved away (logrotate) while the disk was full; the next write reopens.
+        fs::rename(w.path(), dir.path().join("moved")).unwrap();
+        w.file = None;
+        w.write_chunk(b"c\n");
+        assert_eq!(fs::read_to_string(w.path()).unwrap(), "c\n");
+        assert_eq!(w.dropped.lines, 1);
+    }
+
+    #[test]
+    fn a_line_an_earlier_run_left_unfinished_stays_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("t.out.log"), "old 1\nold 2 cut").unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"new 1\n");
+        let text = fs::read_to_string(w.path()).unwrap();
+        assert_eq!(text, "old 1\nold 2 cut\nnew 1\n");
+        // A file that ends a line is appended to as it is.
+        drop(w);
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 20)).unwrap();
+        w.write_chunk(b"new 2\n");
+        assert_eq!(fs::read_to_string(w.path()).unwrap(), text + "new 2\n");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn timestamps_start_the_lines_after_a_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), 1 << 20);
+        c.timestamps = true;
+        let mut w = RotatingFile::open(c).unwrap();
+        w.write_chunk(b"a1\na2");
+        fill_the_disk(&mut w);
+        w.write_chunk(b" rest\nb1\nb");
+        w.file = None;
+        w.write_chunk(b"2\nc1\nc");
+        w.finish_line();
+        let text = fs::read_to_string(w.path()).unwrap();
+        // "2026-11-26T06:49:28.123Z " before each line.
+        let lines: Vec<&str> = text.lines().map(|l| &l[25..]).collect();
+        assert_eq!(lines, ["a1", "a2", "c1", "c"], "{text}");
+        assert!(text
+            .lines()
+            .all(|l| l.as_bytes()[24] == b' ' && l.contains('Z')));
+        assert_eq!(w.dropped.lines, 3, "a2, b1, b2");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_short_write_then_a_failure_ends_the_cut_line_before_the_next() {
+        use std::io::Read;
+        use std::os::unix::net::UnixStream;
+        // A non-blocking socket as the log file: a large write is taken in part, then
+        // the next write fails (EAGAIN), as a disk that fills up mid-write does.
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = RotatingFile::open(cfg(dir.path(), 1 << 30)).unwrap();
+        let (tx, mut rx) = UnixStream::pair().unwrap();
+        tx.set_nonblocking(true).unwrap();
+        rx.set_nonblocking(true).unwrap();
+        w.file = Some(File::from(std::os::fd::OwnedFd::from(tx)));
+        let line = |i: u64| format!("L{i:07} {}\n", "x".repeat(87)); // 97 bytes
+        let big: String = (0..20_000).map(line).collect(); // ~2MB: more than a socket holds
+        w.write_chunk(big.as_bytes());
+        let mut got = Vec::new();
+        let _ = rx.read_to_end(&mut got); // what reached the "disk", until EAGAIN
+        assert!(
+            got.len() % 97 != 0,
+            "the short write ended mid-line ({} bytes)",
+            got.len()
+        );
+        let after: String = (20_000..20_010).map(line).collect();
+        w.write_chunk(after.as_bytes());
+        let _ = rx.read_to_end(&mut got);
+        let text = String::from_utf8(got).unwrap();
+        let mut whole = 0;
+        for l in text.lines() {
+            assert!(
+                l.len() <= 96 && l.matches('L').count() == 1,
+                "a damaged line: {l:?}"
+            );
+            whole += u64::from(l.len() == 96);
+        }
+        assert!(text.ends_with(&after), "the next lines arrive whole");
+        assert_eq!(
+            whole + w.dropped.lines,
+            20_010,
+            "every line written or counted"
+        );
+    }
+
     #[test]
     fn keep_limits_rotated_files() {
         let dir = tempfile::tempdir().unwrap();
@@ -479,36 +1033,72 @@ mod tests {
         assert_eq!(n, 3, "live file + 2 rotated");
     }
 
+    /// The rotated files of `t.out` in `dir`, sorted (time order).
+    fn rotated(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("t.out.") && n != "t.out.log")
+            .collect();
+        v.sort();
+        v
+    }
+
+    fn gunzip(path: &Path) -> String {
+        let mut text = String::new();
+        let mut d = flate2::read::GzDecoder::new(File::open(path).unwrap());
+        io::Read::read_to_string(&mut d, &mut text).unwrap();
+        text
+    }
+
     #[test]
-    fn compressed_rotations_are_valid_gzip() {
+    fn compressed_rotations_are_valid_gzip_once_finished() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = cfg(dir.path(), 1024);
         c.compress = true;
-        let mut w = RotatingFile::open(c).unwrap();
+        let gzip = Compressor::new();
+        let mut w = RotatingFile::open_with(c, &gzip).unwrap();
         let line = format!("{}\n", "z".repeat(100));
         // 11 lines pass 1024 bytes; the 12th starts a new file.
         for _ in 0..12 {
             w.write_chunk(line.as_bytes());
         }
         w.rotate().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let gz = loop {
-            let found: Vec<_> = fs::read_dir(dir.path())
-                .unwrap()
-                .map(|e| e.unwrap().path())
-                .filter(|p| p.extension().is_some_and(|e| e == "gz"))
-                .collect();
-            if found.len() == 2 || std::time::Instant::now() > deadline {
-                break found;
-            }
-            std::thread::yield_now();
-        };
-        assert_eq!(gz.len(), 2, "both rotations compressed");
+        gzip.finish();
+        let gz = rotated(dir.path());
+        assert_eq!(gz.len(), 2, "{gz:?}");
         let mut text = String::new();
-        for g in gz {
-            let mut d = flate2::read::GzDecoder::new(File::open(g).unwrap());
-            io::Read::read_to_string(&mut d, &mut text).unwrap();
+        for g in &gz {
+            assert!(g.ends_with(".log.gz"), "{gz:?}");
+            text += &gunzip(&dir.path().join(g));
         }
         assert_eq!(text, line.repeat(12));
+    }
+
+    #[test]
+    fn after_finishing_rotations_wait_for_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), 1024);
+        c.compress = true;
+        c.keep = 3;
+        let gzip = Compressor::new();
+        let mut w = RotatingFile::open_with(c.clone(), &gzip).unwrap();
+        gzip.finish();
+        // The supervisor is exiting: the writer is never held up, the file is left.
+        for i in 0..5 {
+            w.write_chunk(format!("{i}\n").as_bytes());
+            w.rotate().unwrap();
+        }
+        let left = rotated(dir.path());
+        assert_eq!(left.len(), 5, "{left:?}");
+        assert!(left.iter().all(|n| n.ends_with(".log")), "{left:?}");
+        // The next start prunes to `keep` and compresses what is left.
+        let gzip = Compressor::new();
+        let _w = RotatingFile::open_with(c, &gzip).unwrap();
+        gzip.finish();
+        let left = rotated(dir.path());
+        assert_eq!(left.len(), 3, "{left:?}");
+        let texts: Vec<String> = left.iter().map(|n| gunzip(&dir.path().join(n))).collect();
+        assert_eq!(texts, ["2\n", "3\n", "4\n"]);
     }
 }

@@ -202,6 +202,10 @@ struct StateFile {
 }
 
 impl Observer for StateFile {
+    fn counters(&mut self, status: &Status) {
+        self.changed(status, "");
+    }
+
     fn changed(&mut self, status: &Status, _event: &str) {
         match state::write_status(&self.dir, status) {
             Ok(()) => self.failed = false,
@@ -534,6 +538,7 @@ pub async fn supervise_with(
             stderr,
             sole: specs.len() == 1,
             pumps: Default::default(),
+            log_counters: Default::default(),
         }));
     }
 

@@ -3,12 +3,20 @@
 //! outlives the child, so a restart keeps appending to the same file. All pumps share
 //! one read buffer: the runtime is single-threaded and a read is handed to the sink
 //! before the next await, so one buffer serves every service at no extra memory.
+//!
+//! What a file sink could not write is counted ([`Dropped`]); the pumps wake
+//! [`keep_counters_current`] when the counts grow, so the state file shows them while
+//! it happens (at most once a second), not only at the next change of state.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
 use std::rc::Rc;
 
+use tokio::sync::Notify;
+
 use super::logfile::{Dropped, RotatingFile};
+use super::service::{Observer, COUNTERS_EVERY};
+use super::state::Status;
 use super::sys::PipeReader;
 
 #[cfg(unix)]
@@ -129,6 +137,55 @@ impl ConsoleSink {
 /// A sink shared between the pumps of successive children of one service.
 pub type SharedSink = Rc<RefCell<Sink>>;
 
+/// Sets the dropped-output counters of `status` from the sinks; whether they changed.
+pub fn set_dropped(status: &mut Status, sinks: &[SharedSink]) -> bool {
+    let d = sinks.iter().fold(Dropped::default(), |sum, s| {
+        let d = s.borrow().dropped();
+        Dropped {
+            lines: sum.lines + d.lines,
+            bytes: sum.bytes + d.bytes,
+        }
+    });
+    let changed = (status.log_dropped_lines, status.log_dropped_bytes) != (d.lines, d.bytes);
+    status.log_dropped_lines = d.lines;
+    status.log_dropped_bytes = d.bytes;
+    changed
+}
+
+/// Tells the observers of the counters if they changed since they last heard.
+pub fn report_counters(
+    sinks: &[SharedSink],
+    shown: &RefCell<Status>,
+    observers: &RefCell<Vec<Box<dyn Observer>>>,
+) {
+    let status = {
+        let mut s = shown.borrow_mut();
+        if !set_dropped(&mut s, sinks) {
+            return;
+        }
+        s.clone()
+    };
+    for o in observers.borrow_mut().iter_mut() {
+        o.counters(&status);
+    }
+}
+
+/// While output is being dropped (a full disk), the state file would otherwise show
+/// the count of the last change of state: this reports the counters when the pumps say
+/// they grew, at most once per [`COUNTERS_EVERY`].
+pub async fn keep_counters_current(
+    sinks: Vec<SharedSink>,
+    shown: Rc<RefCell<Status>>,
+    observers: Rc<RefCell<Vec<Box<dyn Observer>>>>,
+    grew: Rc<Notify>,
+) {
+    loop {
+        grew.notified().await;
+        report_counters(&sinks, &shown, &observers);
+        tokio::time::sleep(COUNTERS_EVERY).await;
+    }
+}
+
 /// Drains `fd` into `sink` until end of file (every writer, including grandchildren
 /// that inherited the pipe, has closed it). `on_write` runs after each chunk.
 #[cfg(unix)]
@@ -185,4 +242,69 @@ pub async fn pump(
     }
     sink.borrow_mut().finish_line();
     Ok(())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use crate::spec::RotateEvery;
+    use crate::supervise::logfile::RotateConfig;
+    use crate::supervise::state::State;
+
+    struct Heard(Rc<RefCell<Vec<(u64, u64)>>>);
+
+    impl Observer for Heard {
+        fn changed(&mut self, _status: &Status, _event: &str) {}
+        fn counters(&mut self, status: &Status) {
+            self.0
+                .borrow_mut()
+                .push((status.log_dropped_lines, status.log_dropped_bytes));
+        }
+    }
+
+    #[test]
+    fn counters_are_reported_when_they_grow_and_only_then() {
+        // A log file on a full disk: /dev/full fails every write with ENOSPC.
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("t.out.log")).unwrap();
+        let file = RotatingFile::open(RotateConfig {
+            dir: dir.path().to_path_buf(),
+            stem: "t.out".into(),
+            max_size: 1 << 20,
+            every: RotateEvery::Never,
+            keep: 1,
+            compress: false,
+            timestamps: false,
+        })
+        .unwrap();
+        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(file)));
+        let sinks = [sink.clone()];
+        let shown = RefCell::new(Status {
+            name: "t".into(),
+            state: State::Running,
+            spec: "t.toml".into(),
+            supervisor_pid: 1,
+            pid: Some(2),
+            started_at_ms: None,
+            since_ms: 0,
+            restarts: 0,
+            last_exit: None,
+            message: None,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+        });
+        let heard = Rc::new(RefCell::new(Vec::new()));
+        let observers: RefCell<Vec<Box<dyn Observer>>> =
+            RefCell::new(vec![Box::new(Heard(heard.clone()))]);
+
+        report_counters(&sinks, &shown, &observers);
+        assert!(heard.borrow().is_empty(), "nothing dropped, nothing said");
+        sink.borrow_mut().write(b"a\nb\n");
+        report_counters(&sinks, &shown, &observers);
+        report_counters(&sinks, &shown, &observers);
+        sink.borrow_mut().write(b"cc\n");
+        report_counters(&sinks, &shown, &observers);
+        assert_eq!(*heard.borrow(), [(2, 4), (3, 7)]);
+        assert_eq!(shown.borrow().state, State::Running, "no change of state");
+    }
 }

@@ -8,15 +8,16 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
 use tokio::time::sleep_until;
 
 use crate::spec::Spec;
 
 use super::hook::{self, Hook};
+use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
-use super::pump::{self, SharedSink};
+use super::pump::{self, keep_counters_current, report_counters, set_dropped, SharedSink};
 use super::state::{now_ms, LastExit, State, Status};
 use super::sys::{self, Prepared, Tree};
 use super::Reaper;
@@ -52,7 +53,14 @@ pub enum Outcome {
 pub trait Observer {
     /// `status` is the new status; `event` a one-line description of what happened.
     fn changed(&mut self, status: &Status, event: &str);
+
+    /// Only the dropped-output counters changed (`log_dropped_*` in `status`): at most
+    /// once per [`COUNTERS_EVERY`] while output is being dropped. Nothing by default.
+    fn counters(&mut self, _status: &Status) {}
 }
+
+/// How often, at most, observers hear of dropped output between changes of state.
+pub const COUNTERS_EVERY: Duration = Duration::from_secs(1);
 
 /// What the actor needs besides the spec.
 pub struct ServiceSetup {
@@ -72,6 +80,8 @@ pub struct ServiceSetup {
     pub sole: bool,
     /// The output pumps of the current and previous children, until they finish.
     pub pumps: RefCell<Vec<JoinHandle<()>>>,
+    /// Woken by the pumps when a sink's dropped-output counters grow.
+    pub log_counters: Rc<Notify>,
 }
 
 /// The running child: its pid and its process tree (a process group on Unix, a Job
@@ -121,7 +131,7 @@ pub async fn run_service(
     setup: ServiceSetup,
     reaper: Rc<Reaper>,
     mut control: mpsc::UnboundedReceiver<Control>,
-    mut observers: Vec<Box<dyn Observer>>,
+    observers: Vec<Box<dyn Observer>>,
 ) -> Outcome {
     let spec = &setup.spec;
     let mut status = Status {
@@ -136,20 +146,32 @@ pub async fn run_service(
         last_exit: None,
         message: None,
         log_dropped_lines: 0,
+        log_dropped_bytes: 0,
     };
     let mut tracker = RestartTracker::default();
+    // Shared with the task that keeps the counters current between changes of state.
+    let observers = Rc::new(RefCell::new(observers));
+    let shown = Rc::new(RefCell::new(status.clone()));
+    let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
     let mut report = |status: &mut Status, state: State, event: String| {
         status.state = state;
         status.since_ms = now_ms();
-        status.log_dropped_lines = [&setup.stdout, &setup.stderr]
-            .iter()
-            .filter_map(|s| s.as_ref())
-            .map(|s| s.borrow().dropped().lines)
-            .sum();
-        for o in observers.iter_mut() {
+        set_dropped(status, &sinks);
+        shown.borrow_mut().clone_from(status);
+        for o in observers.borrow_mut().iter_mut() {
             o.changed(status, &event);
         }
     };
+    let _counters = AbortOnDrop(tokio::task::spawn_local(keep_counters_current(
+        sinks.clone(),
+        shown.clone(),
+        observers.clone(),
+        setup.log_counters.clone(),
+    )));
 
     let mut control_open = true;
     let mut phase = start(
@@ -168,6 +190,7 @@ pub async fn run_service(
                 for p in pumps {
                     let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
                 }
+                report_counters(&sinks, &shown, &observers);
                 return outcome;
             }
             Phase::Running {
@@ -278,6 +301,15 @@ pub async fn run_service(
     }
 }
 
+/// Ends a task with the actor.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn reopen(setup: &ServiceSetup) {
     for s in [&setup.stdout, &setup.stderr].into_iter().flatten() {
         let _ = s.borrow_mut().reopen();
@@ -345,18 +377,26 @@ fn start(
                 if let (Some(fd), Some(sink)) = (fd, sink) {
                     let sink = sink.clone();
                     let name = setup.spec.name.to_string();
+                    let grew = setup.log_counters.clone();
+                    let mut seen = Dropped::default();
                     let mut failing = false;
                     let handle = tokio::task::spawn_local(async move {
-                        let _ = pump::pump(fd, sink, |s| match s.take_error() {
-                            Some(e) if !failing => {
-                                failing = true;
-                                super::say!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
+                        let _ = pump::pump(fd, sink, |s| {
+                            if s.dropped() != seen {
+                                seen = s.dropped();
+                                grew.notify_one();
                             }
-                            None if failing => {
-                                failing = false;
-                                super::say!("tend: {name}: log writes resumed; {} lines dropped so far", s.dropped().lines);
+                            match s.take_error() {
+                                Some(e) if !failing => {
+                                    failing = true;
+                                    super::say!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
+                                }
+                                None if failing => {
+                                    failing = false;
+                                    super::say!("tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far", seen.lines, seen.bytes);
+                                }
+                                _ => {}
                             }
-                            _ => {}
                         })
                         .await;
                     });

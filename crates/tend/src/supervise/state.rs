@@ -84,8 +84,14 @@ pub struct Status {
     /// A human explanation of the state (why it failed, the backoff delay, ...).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
-    /// Output lines that could not be written to the log files.
+    /// Output lines that could not be written to the log files. Kept current while
+    /// output is being dropped (rewritten at most once a second), not only on a change
+    /// of state.
     pub log_dropped_lines: u64,
+    /// Output bytes that could not be written to the log files (absent from the state
+    /// files of older versions: 0).
+    #[serde(default)]
+    pub log_dropped_bytes: u64,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -274,6 +280,7 @@ mod tests {
             last_exit: None,
             message: None,
             log_dropped_lines: 0,
+            log_dropped_bytes: 0,
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;
