@@ -32,7 +32,16 @@ trap cleanup EXIT
 w() { timeout 60 wine "$@"; }                     # a bounded wine command
 # svc_query NAME: `sc query NAME` without CRs.
 svc_query() { w sc query "$1" 2>/dev/null | tr -d '\r'; }
-svc_state_of() { svc_query "$1" | awk '/STATE/ {print $4}'; }
+# svc_state_of NAME: its STATE word; a query that printed none (Wine sometimes fails
+# to launch sc.exe at all, error 1359) is asked again, up to three times.
+svc_state_of() {
+  local state i
+  for i in 1 2 3; do
+    state=$(svc_query "$1" | awk '/STATE/ {print $4}')
+    [ -n "$state" ] && break
+  done
+  echo "$state"
+}
 svc_field_of() { svc_query "$1" | awk -v f="$2" '$1 == f {print $3}'; }
 svc_absent_of() { local out; out=$(w sc query "$1" 2>&1 | tr -d '\r'); [ $? -ne 0 ] && ! grep -q SERVICE_NAME <<<"$out"; }
 # wait_until SECONDS command...: polls the command every 0.2 s until it succeeds.
