@@ -179,6 +179,21 @@ macro_rules! error_snapshot {
 
 error_snapshot!(err_toml_syntax, "name = \"orders\"\ncommand = /bin/true\n");
 error_snapshot!(err_missing_command, "name = \"orders\"\n");
+error_snapshot!(
+    err_integer_overflow,
+    "name = \"orders\"\ncommand = \"x\"\n[restart]\nmax_restarts = 99999999999999999999999\n"
+);
+
+/// A value TOML reads but cannot hold is reported once, at the value, not also at 1:1.
+#[test]
+fn an_integer_too_large_has_one_location_the_value() {
+    let e = error(
+        "name = \"orders\"\ncommand = \"x\"\n[restart]\nmax_restarts = 99999999999999999999999\n",
+        &LoadOptions::default(),
+    );
+    assert_eq!(e.matches("-->").count(), 1, "{e}");
+    assert!(e.contains("orders.toml:4:16"), "{e}");
+}
 error_snapshot!(err_unknown_top_key, "name = \"orders\"\ncomand = \"x\"\n");
 error_snapshot!(
     err_unknown_nested_key,

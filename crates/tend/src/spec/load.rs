@@ -95,8 +95,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             help: Some("see https://toml.io for the syntax".into()),
         }])
     })?;
-    let table: Table =
-        toml::from_str(text).map_err(|e| invalid(&file, &doc, &[], e.to_string()))?;
+    let table: Table = toml::from_str(text).map_err(|e| invalid(&file, e))?;
     let mut sources = vec![file];
     let mut diags = Vec::new();
 
@@ -783,16 +782,24 @@ fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
     }
 }
 
-fn invalid(
-    file: &SourceText,
-    _doc: &toml::Spanned<DeTable<'_>>,
-    _path: &[Seg],
-    msg: String,
-) -> SpecError {
+fn invalid(file: &SourceText, e: toml::de::Error) -> SpecError {
+    // One location: the error's own span (a value TOML could parse but not hold, such as
+    // an integer beyond 64 bits), or none when it has none.
+    let raw = e.message().trim();
+    let (message, help) = if raw.contains("integer") && raw.contains("i128") {
+        (
+            "this integer is too large".to_string(),
+            Some("integers in a spec must fit in 64 bits (at most 9223372036854775807)".into()),
+        )
+    } else {
+        (format!("invalid TOML: {raw}"), None)
+    };
     SpecError::Invalid(vec![Diagnostic {
-        message: msg,
-        location: Some(Location::in_text(&file.origin, &file.text, 0..0)),
-        help: None,
+        message,
+        location: e
+            .span()
+            .map(|span| Location::in_text(&file.origin, &file.text, span)),
+        help,
     }])
 }
 
