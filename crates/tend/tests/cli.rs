@@ -83,3 +83,80 @@ fn a_closed_stdout_is_a_normal_end() {
         assert_eq!(out.status.code(), Some(*code), "tend {args:?}: {err}");
     }
 }
+
+/// `tend check` runs every check `tend run` makes before it starts: what run refuses,
+/// check refuses, at the line of the key, all problems at once.
+#[test]
+fn check_refuses_what_run_refuses() {
+    let s = Scratch::new();
+    std::fs::write(s.path("bad.env"), "KEY=1\nBAR with spaces\n").unwrap();
+    // (spec body after name and command, the key's line, what the error says, a
+    // machine check that --syntax-only skips)
+    let cases = [
+        ("group = \"daemon\"\n", 3, "needs a `user`", false),
+        (
+            "working_dir = \"/does/not/exist\"\n",
+            3,
+            "is not a directory",
+            true,
+        ),
+        (
+            "env_file = \"missing.env\"\n",
+            3,
+            "cannot read env_file",
+            true,
+        ),
+        (
+            "env_file = \"bad.env\"\n",
+            3,
+            "bad.env:2: expected KEY=VALUE",
+            true,
+        ),
+        ("user = \"no-such-user-here\"\n", 3, "does not exist", true),
+    ];
+    for (body, line, says, machine) in cases {
+        let spec = s.spec(
+            "c.toml",
+            &format!("name = \"c\"\ncommand = \"/bin/true\"\n{body}"),
+        );
+        let spec = spec.to_str().unwrap();
+        let out = s.tend(&["check", spec]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "check {body:?}: {err}");
+        assert!(err.contains(says), "check {body:?}: {err}");
+        assert!(
+            err.contains(&format!("c.toml:{line}:")),
+            "check {body:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "check {body:?} printed the spec");
+        let run = s.tend(&["run", "--no-guard", spec]).output().unwrap();
+        assert_eq!(run.status.code(), Some(1), "run {body:?} refuses it too");
+        let syntax = s.tend(&["check", "--syntax-only", spec]).output().unwrap();
+        assert_eq!(
+            syntax.status.code(),
+            Some(if machine { 0 } else { 1 }),
+            "check --syntax-only {body:?}"
+        );
+    }
+    // A missing program: refused, not a warning with exit 0.
+    let spec = s.spec("m.toml", "name = \"m\"\ncommand = \"/nope/prog\"\n");
+    let out = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("m.toml:2:11") && err.contains("/nope/prog"),
+        "{err}"
+    );
+    // Several at once.
+    let spec = s.spec(
+        "all.toml",
+        "name = \"all\"\ncommand = \"/nope/prog\"\nworking_dir = \"/does/not/exist\"\nenv_file = \"bad.env\"\n",
+    );
+    let out = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for at in ["all.toml:2:", "all.toml:3:", "all.toml:4:"] {
+        assert!(err.contains(at), "{at} in {err}");
+    }
+    assert!(err.contains("3 problems"), "{err}");
+}

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{exit, spec_error, SpecArgs};
+use crate::spec::{Diagnostic, Loaded, SpecError};
+use crate::supervise::prepare;
 
 /// Arguments of `tend check`.
 #[derive(Debug, Args)]
@@ -20,6 +22,11 @@ pub struct CheckArgs {
     /// Print nothing; only the exit code tells.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Check the spec alone, not this machine: skip what `tend run` checks before it
+    /// starts (the program, working_dir, env_file, the account), for a spec meant for
+    /// another machine.
+    #[arg(long)]
+    pub syntax_only: bool,
 }
 
 /// `tend check`.
@@ -28,21 +35,19 @@ pub fn check(a: CheckArgs) -> u8 {
         Ok(l) => l,
         Err(e) => return spec_error(&e),
     };
-    // The spec is valid; whether its program exists is a fact about this machine, so a
-    // warning (run and install refuse to start it).
-    #[cfg(unix)]
-    for s in loaded.services.iter().filter(|_| !a.quiet) {
-        let base = crate::supervise::prepare::spec_base(&loaded.path);
-        let path = s
-            .env
-            .get("PATH")
-            .map(std::ffi::OsString::from)
-            .or_else(|| std::env::var_os("PATH"));
-        if let Err(e) = crate::supervise::sys::resolve_command(&s.command, &base, path.as_deref()) {
-            errln!(
-                "warning: {}: {e}; `tend run` and `tend install` will refuse to start it",
-                s.name
-            );
+    if !a.syntax_only {
+        let (problems, warnings) = preflight(&loaded);
+        if !a.quiet {
+            for w in &warnings {
+                errln!("warning: {w}");
+            }
+        }
+        if !problems.is_empty() {
+            if !a.quiet {
+                errln!("{}", SpecError::Invalid(problems));
+                errln!("  = note: `tend run` refuses to start this; `--syntax-only` checks the spec without this machine");
+            }
+            return exit::ERROR;
         }
     }
     if a.quiet {
@@ -73,4 +78,35 @@ pub fn check(a: CheckArgs) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// What `tend run` checks before it starts anything, for every service of `loaded`:
+/// each problem at the line of the key it is about, and the warnings.
+fn preflight(loaded: &Loaded) -> (Vec<Diagnostic>, Vec<String>) {
+    let base = prepare::spec_base(&loaded.path);
+    let env: Vec<_> = std::env::vars_os().collect();
+    let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+    let mut diags = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, spec) in loaded.services.iter().enumerate() {
+        let problems = match prepare::prepare(spec, &base, &env, false) {
+            Ok((prepared, w)) => {
+                warnings.extend(w.into_iter().map(|w| format!("{}: {w}", spec.name)));
+                prepare::prepare_hook(spec, &base, &prepared)
+                    .err()
+                    .map_or_else(Vec::new, |e| e.0)
+            }
+            Err(e) => e.0,
+        };
+        diags.extend(problems.into_iter().map(|p| Diagnostic {
+            location: crate::spec::locate(&loaded.path, &text, loaded.multi, i, p.key),
+            message: if loaded.multi {
+                format!("{}: {}", spec.name, p.message)
+            } else {
+                p.message
+            },
+            help: None,
+        }));
+    }
+    (diags, warnings)
 }

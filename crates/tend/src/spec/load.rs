@@ -833,11 +833,38 @@ fn diag_at(
 }
 
 /// The span of the deepest existing part of `path` in the parsed document.
+/// Where the dotted `key` (`working_dir`, `stop.command`) of a service is written in a
+/// spec file's `text`: service `index` of a `[[service]]` file, else the file's one
+/// service. `None` when the file does not set it (a profile or an override did, or the
+/// default applies).
+pub fn locate(path: &Path, text: &str, multi: bool, index: usize, key: &str) -> Option<Location> {
+    let doc = DeTable::parse(text).ok()?;
+    let mut segs: KeyPath = Vec::new();
+    if multi {
+        segs.push(Seg::Key("service".into()));
+        segs.push(Seg::Index(index));
+    }
+    segs.extend(key.split('.').map(|k| Seg::Key(k.to_string())));
+    let (span, complete) = walk_span(&doc, &segs, false);
+    let span = span.filter(|_| complete)?;
+    Some(Location::in_text(&path.display().to_string(), text, span))
+}
+
 fn find_span(
     doc: &toml::Spanned<DeTable<'_>>,
     path: &[Seg],
     at_key: bool,
 ) -> Option<std::ops::Range<usize>> {
+    walk_span(doc, path, at_key).0
+}
+
+/// The span of the deepest part of `path` found in `doc`, and whether all of it was.
+fn walk_span(
+    doc: &toml::Spanned<DeTable<'_>>,
+    path: &[Seg],
+    at_key: bool,
+) -> (Option<std::ops::Range<usize>>, bool) {
+    let mut found = 0;
     let mut span = None;
     let mut table: Option<&DeTable<'_>> = Some(doc.get_ref());
     let mut array: Option<&[toml::Spanned<DeValue<'_>>]> = None;
@@ -863,6 +890,7 @@ fn find_span(
             },
             _ => break,
         };
+        found += 1;
         table = None;
         array = None;
         match value.get_ref() {
@@ -871,7 +899,7 @@ fn find_span(
             _ => {}
         }
     }
-    span
+    (span, found == path.len())
 }
 
 #[cfg(test)]

@@ -120,6 +120,13 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             }
         }
     }
+    if let (None, Some(g)) = (&spec.user, &spec.group) {
+        out.push((
+            at(&["group"]),
+            format!("`group = \"{g}\"` needs a `user` as well"),
+            Some("set `user` (the account to run as) too, or remove `group`".into()),
+        ));
+    }
     let b = &spec.restart.backoff;
     if !(b.factor.is_finite() && b.factor >= 1.0) {
         out.push((

@@ -22,10 +22,25 @@ const PRIVATE_ENV: &[&str] = &[
     "TEND_PROFILE",
 ];
 
-/// Why a service cannot be started.
+/// One reason a service cannot be started, and the spec key it is about (`command`,
+/// `working_dir`, `env_file`, `user`, `group`, `stop.command`, `stop.http`), so `tend
+/// check` can point at its line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The spec key, dotted.
+    pub key: &'static str,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+/// Why a service cannot be started: every problem found, not just the first.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct PrepareError(pub String);
+#[error("{}", .0.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("\n  and: "))]
+pub struct PrepareError(pub Vec<Problem>);
+
+fn problem(key: &'static str, message: String) -> Problem {
+    Problem { key, message }
+}
 
 /// A warning found while preparing (e.g. a readable secrets file).
 pub type Warnings = Vec<String>;
@@ -39,6 +54,7 @@ pub fn prepare(
     console: bool,
 ) -> Result<(Prepared, Warnings), PrepareError> {
     let mut warnings = Vec::new();
+    let mut problems = Vec::new();
     let mut vars: BTreeMap<OsString, OsString> = env
         .iter()
         .filter(|(k, _)| !PRIVATE_ENV.iter().any(|p| k == p))
@@ -46,17 +62,29 @@ pub fn prepare(
         .collect();
     if let Some(f) = &spec.env_file {
         let path = base.join(f);
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| PrepareError(format!("cannot read env_file {}: {e}", path.display())))?;
-        if let Some(w) = secrets_mode_warning(&path) {
-            warnings.push(w);
-        }
-        let parsed = parse_env_file(&text)
-            .map_err(|(line, msg)| PrepareError(format!("{}:{line}: {msg}", path.display())))?;
-        for (k, v) in parsed {
-            #[cfg(windows)]
-            vars.retain(|have, _| !have.eq_ignore_ascii_case(&k));
-            vars.insert(k.into(), v.into());
+        match std::fs::read_to_string(&path) {
+            Err(e) => problems.push(problem(
+                "env_file",
+                format!("cannot read env_file {}: {e}", path.display()),
+            )),
+            Ok(text) => {
+                if let Some(w) = secrets_mode_warning(&path) {
+                    warnings.push(w);
+                }
+                match parse_env_file(&text) {
+                    Err((line, msg)) => problems.push(problem(
+                        "env_file",
+                        format!("{}:{line}: {msg}", path.display()),
+                    )),
+                    Ok(parsed) => {
+                        for (k, v) in parsed {
+                            #[cfg(windows)]
+                            vars.retain(|have, _| !have.eq_ignore_ascii_case(&k));
+                            vars.insert(k.into(), v.into());
+                        }
+                    }
+                }
+            }
         }
     }
     for (k, v) in &spec.env {
@@ -75,35 +103,48 @@ pub fn prepare(
         }
         None
     };
+    // (`group` without `user` is refused when the spec is validated.)
     #[cfg(unix)]
     let credentials = match &spec.user {
-        None => {
-            if let Some(g) = &spec.group {
-                return Err(PrepareError(format!(
-                    "`group = \"{g}\"` needs a `user` as well"
-                )));
-            }
-            None
-        }
+        None => None,
         Some(u) => {
-            let c = sys::lookup_credentials(u, spec.group.as_deref()).map_err(|e| {
-                PrepareError(format!(
-                    "{e}: create the account first, or remove `user` to run as tend's own account"
-                ))
-            })?;
-            let me = sys::euid();
-            if me != 0 && me != c.uid {
-                return Err(PrepareError(format!(
-                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
-                    spec.name
-                )));
+            let group_ok = match spec.group.as_deref().map(sys::lookup_group) {
+                Some(Err(e)) => {
+                    problems.push(problem(
+                        "group",
+                        format!("{e}: create it first, or remove `group` to use the user's own"),
+                    ));
+                    false
+                }
+                _ => true,
+            };
+            match sys::lookup_credentials(u, spec.group.as_deref().filter(|_| group_ok)) {
+                Err(e) => {
+                    problems.push(problem(
+                        "user",
+                        format!("{e}: create the account first, or remove `user` to run as tend's own account"),
+                    ));
+                    None
+                }
+                Ok(c) => {
+                    let me = sys::euid();
+                    if me != 0 && me != c.uid {
+                        problems.push(problem(
+                            "user",
+                            format!(
+                                "running `{}` as user `{u}` needs root (tend runs as uid {me})",
+                                spec.name
+                            ),
+                        ));
+                    }
+                    vars.insert("USER".into(), u.into());
+                    vars.insert("LOGNAME".into(), u.into());
+                    vars.insert("HOME".into(), c.home.clone().into());
+                    // Already that account (an installed service's supervisor runs as
+                    // its user): nothing to switch.
+                    (me != c.uid).then_some(c)
+                }
             }
-            vars.insert("USER".into(), u.into());
-            vars.insert("LOGNAME".into(), u.into());
-            vars.insert("HOME".into(), c.home.clone().into());
-            // Already that account (an installed service's supervisor runs as its
-            // user): nothing to switch.
-            (me != c.uid).then_some(c)
         }
     };
     let path_var = vars
@@ -111,17 +152,26 @@ pub fn prepare(
         .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
         .map(|(_, v)| v.clone());
     let program = sys::resolve_command(&spec.command, base, path_var.as_deref())
-        .map_err(|e| PrepareError(format!("cannot start `{}`: {e}", spec.name)))?;
+        .map_err(|e| {
+            problems.push(problem(
+                "command",
+                format!("cannot start `{}`: {e}", spec.name),
+            ))
+        })
+        .ok();
     let cwd = match &spec.working_dir {
         Some(d) => base.join(d),
         None => base.to_path_buf(),
     };
     if !cwd.is_dir() {
-        return Err(PrepareError(format!(
-            "working_dir {} is not a directory",
-            cwd.display()
-        )));
+        problems.push(problem(
+            "working_dir",
+            format!("working_dir {} is not a directory", cwd.display()),
+        ));
     }
+    let Some(program) = program.filter(|_| problems.is_empty()) else {
+        return Err(PrepareError(problems));
+    };
     let output = |t: LogTarget| match t {
         LogTarget::File => Output::Pipe,
         LogTarget::Inherit if console => Output::Pipe,
@@ -154,8 +204,12 @@ pub fn prepare_hook(
     service: &Prepared,
 ) -> Result<Option<Hook>, PrepareError> {
     if let Some(url) = &spec.stop.http {
-        let url =
-            HttpUrl::parse(url).map_err(|e| PrepareError(format!("`stop.http` {url:?}: {e}")))?;
+        let url = HttpUrl::parse(url).map_err(|e| {
+            PrepareError(vec![problem(
+                "stop.http",
+                format!("`stop.http` {url:?}: {e}"),
+            )])
+        })?;
         return Ok(Some(Hook::Http(url)));
     }
     let Some((program, args)) = spec.stop.command.split_first() else {
@@ -166,8 +220,12 @@ pub fn prepare_hook(
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
         .map(|(_, v)| v.clone());
-    let program = sys::resolve_command(program, base, path_var.as_deref())
-        .map_err(|e| PrepareError(format!("cannot use `stop.command` of `{}`: {e}", spec.name)))?;
+    let program = sys::resolve_command(program, base, path_var.as_deref()).map_err(|e| {
+        PrepareError(vec![problem(
+            "stop.command",
+            format!("cannot use `stop.command` of `{}`: {e}", spec.name),
+        )])
+    })?;
     Ok(Some(Hook::Command(Prepared {
         program,
         args: args.iter().map(OsString::from).collect(),
