@@ -60,7 +60,11 @@ fuzz_target!(|data: &[u8]| {
                     other => Err(format!("no read-back for {other}")),
                 };
                 if let Err(e) = r {
-                    panic!("{backend} reads {} differently: {e}\n{}", file.path.display(), file.content);
+                    panic!(
+                        "{backend} reads {} differently: {e}\n{}",
+                        file.path.display(),
+                        file.content
+                    );
                 }
             }
         }
@@ -113,7 +117,8 @@ fn toml_string(s: &str) -> String {
 }
 
 fn launchd_job(text: &str) -> Result<LaunchdJob, String> {
-    let v = plist::Value::from_reader_xml(text.as_bytes()).map_err(|e| format!("not a plist: {e}"))?;
+    let v =
+        plist::Value::from_reader_xml(text.as_bytes()).map_err(|e| format!("not a plist: {e}"))?;
     let d = v.as_dictionary().ok_or("not a dictionary")?;
     let s = |k: &str| d.get(k).and_then(|v| v.as_string()).map(str::to_string);
     let args = d
@@ -121,7 +126,11 @@ fn launchd_job(text: &str) -> Result<LaunchdJob, String> {
         .and_then(|v| v.as_array())
         .ok_or("no ProgramArguments")?
         .iter()
-        .map(|v| v.as_string().map(str::to_string).ok_or("a non-string argument"))
+        .map(|v| {
+            v.as_string()
+                .map(str::to_string)
+                .ok_or("a non-string argument")
+        })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(LaunchdJob {
         label: s("Label").unwrap_or_default(),

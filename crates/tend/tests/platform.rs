@@ -270,6 +270,45 @@ fn exec_start_runs_tend_from_a_path_with_a_dollar() {
 }
 
 #[test]
+fn the_model_reads_the_e2e_hostile_unit_as_systemd_252_does() {
+    // .ci/e2e/systemd.sh installs this spec with tend at this path and checks these
+    // same values with `systemctl show` and the running processes: the model and the
+    // real systemd agree on this unit.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.ci/e2e/specs/hostile.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let layout = Layout::system(PathBuf::from("/opt/t $x %d/tend"));
+    let s = installed_spec(&spec(&text), Path::new("/opt/tend"), &layout);
+    let v = unit_view(&s, &layout);
+    let wd =
+        "/srv/a  b $(touch /tmp/pwned-wd) `touch /tmp/pwned-bq` 'q' \"d\" $x ${y} %n * ? [a] ~\\";
+    let log = "/var/log/hostile  logs $x $$ %n $(touch /tmp/pwned-log) 'q' \"d\" \\";
+    assert_eq!(
+        v.description,
+        "hostile: $(touch /tmp/pwned-desc) 100% `id` 'q' \"d\" $x \\ end"
+    );
+    assert_eq!(v.working_directory.as_deref(), Some(wd));
+    assert_eq!(v.keys["Unit.Documentation"], "file:/etc/tend/hostile.toml");
+    assert_eq!(v.keys["Service.Restart"], "on-failure");
+    assert_eq!(v.user.as_deref(), Some("hostile"));
+    assert_eq!(v.read_write_paths, ["/var/lib/tend/hostile", log]);
+    let exec = v.exec.unwrap();
+    assert_eq!(exec.path, "/opt/t $x %d/tend");
+    assert_eq!(
+        exec.argv,
+        [
+            "/opt/t $x %d/tend",
+            "run",
+            "--no-guard",
+            "--state-dir",
+            "/var/lib/tend/hostile",
+            "--log-dir",
+            log,
+            "/etc/tend/hostile.toml"
+        ]
+    );
+}
+
+#[test]
 fn tend_paths_systemd_cannot_run_are_refused() {
     for bad in [
         "/opt/a'b/tend",
