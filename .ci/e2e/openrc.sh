@@ -8,7 +8,7 @@
 BE=openrc
 BE_ACTIVE=started
 BE_DRY_MARKERS=("#!/sbin/openrc-run" "supervisor=supervise-daemon" "command=/opt/tend/tend"
-  "command_user=hello:hello" "rc-update add hello default")
+  "--user hello:hello" "rc-update add hello default")
 be_unit() { echo "/etc/init.d/$1"; }
 rc_status() { in_ct rc-service "$1" status 2>&1; true; } # exits 3 when stopped
 be_running() { grep -q 'status: started' <<<"$(rc_status "$1")"; }
@@ -38,6 +38,24 @@ be_checks_running() {
   fi
 }
 
+# ---------------------------------------------------------------- hostile paths (hostile.sh)
+. "$(dirname "$0")/hostile.sh"
+
+# OpenRC's start used to pass these paths through `eval`: the script's own start()
+# must hand them to supervise-daemon as single words.
+be_hostile_checks() {
+  local n=$1
+  check "hostile: supervise-daemon writes tend's own output into the hostile log folder" \
+    in_ct test -s "$HOSTILE_LOG/tend.log" || evidence <<<"$(in_ct ls -la /var/log 2>&1)"
+  local args # (comm is cut to 15 characters: "supervise-daemo")
+  args=$(in_ct sh -c 'for p in $(pgrep "^supervise-daemo"); do tr "\0" "\n" <"/proc/$p/cmdline"; done' 2>/dev/null)
+  if grep -qxF -- "$HOSTILE_WD" <<<"$args" && grep -qxF -- "$HOSTILE_LOG/tend.log" <<<"$args"; then
+    pass "hostile: supervise-daemon got the working directory and the log file as single arguments"
+  else
+    fail "hostile: supervise-daemon's arguments lack the hostile paths as single words"; evidence <<<"$args"
+  fi
+}
+
 e2e_begin openrc
 ensure_host_packages
 ensure_binaries
@@ -45,3 +63,4 @@ ensure_rootfs openrc
 stage_opt_tend
 boot_ct openrc
 lifecycle_flow
+hostile_flow ""

@@ -64,6 +64,45 @@ journal_flow() {
   flow_uninstall_purge "$n"
 }
 
+# ---------------------------------------------------------------- hostile paths (hostile.sh)
+. "$(dirname "$0")/hostile.sh"
+
+# systemd's own reading of the unit rendered from specs/hostile.toml: what
+# tend::platform::parse_back's model of systemd says of it (tests/platform.rs reads the
+# same spec with the model and expects these same values).
+be_hostile_checks() {
+  local n=$1 unit=/etc/systemd/system/$1.service v
+  v=$(in_ct systemd-analyze verify "$unit" 2>&1)
+  if [ $? = 0 ] && ! grep -q "$n.service" <<<"$v"; then
+    pass "hostile: systemd-analyze verify accepts the unit without a word about it"
+  else
+    fail "hostile: systemd-analyze verify complains"; evidence <<<"$v"
+  fi
+  local key want got ok=1
+  for key in Description Documentation WorkingDirectory Restart User; do
+    case $key in
+      Description) want=$HOSTILE_DESC ;;
+      Documentation) want="file:/etc/tend/$n.toml" ;;
+      WorkingDirectory) want=$HOSTILE_WD ;;
+      Restart) want=on-failure ;;
+      User) want=$n ;;
+    esac
+    got=$(prop "$n" "$key")
+    if [ "$got" != "$want" ]; then
+      ok=0; fail "hostile: systemctl show -p $key: '$got', want '$want'"
+    fi
+  done
+  [ $ok = 1 ] && pass "hostile: systemctl show: Description, Documentation, WorkingDirectory, Restart, User as meant (no key swallowed by a trailing backslash)"
+  # systemd prints the list with its own quoting; the log folder must be in it with `$`
+  # as is (ProtectSystem=strict: the child's log lines above prove it is writable).
+  got=$(prop "$n" ReadWritePaths)
+  if grep -qF '\$x \$\$ %n' <<<"$got" && ! grep -qF '\$\$x' <<<"$got"; then
+    pass "hostile: ReadWritePaths holds the log folder with its \$ as is"
+  else
+    fail "hostile: ReadWritePaths is '$got'"
+  fi
+}
+
 e2e_begin systemd
 ensure_host_packages
 ensure_binaries
@@ -72,3 +111,4 @@ stage_opt_tend
 boot_ct systemd
 lifecycle_flow
 journal_flow
+hostile_flow --no-guard

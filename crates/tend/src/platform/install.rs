@@ -124,6 +124,7 @@ pub fn tend_location(current: &Path) -> (PathBuf, bool) {
             .is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0 && m.mode() & 0o001 != 0)
     };
     let ok = !hidden.iter().any(|h| current.starts_with(h))
+        && super::check_tend_path(current).is_ok()
         && safe(current)
         && current.ancestors().skip(1).all(safe);
     if ok {

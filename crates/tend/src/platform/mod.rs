@@ -11,6 +11,7 @@ pub mod escape;
 pub mod install;
 pub mod launchd;
 pub mod openrc;
+pub mod parse_back;
 pub mod record;
 pub mod systemd;
 pub mod sysv;
@@ -93,6 +94,35 @@ impl Layout {
             self.spec_path(name).display().to_string(),
         ]
     }
+}
+
+/// Whether every service manager can run tend from `path`, as the first word of
+/// systemd's `ExecStart=`, OpenRC's `command=`, SysV's `DAEMON=` and launchd's
+/// `ProgramArguments`: an absolute, normalized UTF-8 path without control characters,
+/// quotes or backslashes (systemd refuses those in an executable: "Executable name
+/// contains special characters"). `tend install` copies tend to `/usr/local/bin/tend`
+/// when it runs from anywhere else.
+pub fn check_tend_path(path: &Path) -> Result<(), String> {
+    let text = path
+        .to_str()
+        .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() || "\"'\\".contains(*c))
+    {
+        return Err(format!(
+            "{text:?} contains {c:?}, which systemd refuses in the program it runs"
+        ));
+    }
+    let normal = text.starts_with('/')
+        && text.len() < 4096
+        && text[1..]
+            .split('/')
+            .all(|c| !matches!(c, "" | "." | "..") && c.len() <= 255);
+    if !normal {
+        return Err(format!("{text:?} is not an absolute, normalized path"));
+    }
+    Ok(())
 }
 
 /// How long a service manager should wait for tend to stop: the spec's stop timeout

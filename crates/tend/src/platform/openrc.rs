@@ -1,27 +1,69 @@
 //! OpenRC: an `openrc-run` script that runs `tend run` in the foreground under
 //! `supervise-daemon`, which restarts tend itself if it dies. tend's own event lines
 //! (and `inherit` output) go to `tend.log` in the service's log directory.
+//!
+//! The script defines its own `start()`, which calls `supervise-daemon` with each word
+//! shell-quoted once. OpenRC's own start (`supervise_start` in
+//! `/lib/rc/sh/supervise-daemon.sh`) passes `command=`, `directory=`, `output_log=`
+//! and the other variables unquoted through `eval`, a second parse that would split a
+//! path at its spaces and run a `$(…)` in it as root. `stop` and `status` stay
+//! OpenRC's: they need only `supervisor=` and the service name (and `command=` being
+//! set, which keeps OpenRC from emptying the service's cgroup after a start).
 
 use std::path::Path;
 
-use super::escape::{sh_word, sh_words};
+use super::escape::sh_word;
 use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
 use crate::spec::Spec;
 
 /// The OpenRC backend.
 pub struct OpenRc;
 
+/// What `start()` runs: `supervise-daemon "$RC_SVCNAME" --start …`, the words after
+/// the service name.
+pub fn supervise_daemon_args(spec: &Spec, layout: &Layout) -> Vec<String> {
+    let name = spec.name.as_str();
+    let argv = layout.run_argv(spec);
+    let log = layout.log_dir(spec).join("tend.log").display().to_string();
+    let timeout = super::manager_stop_timeout_secs(spec);
+    let dir = spec.working_dir.as_ref().map_or_else(
+        || layout.state_dir(name).display().to_string(),
+        |d| d.display().to_string(),
+    );
+    let mut words: Vec<String> = vec![
+        "--start".into(),
+        "--retry".into(),
+        format!("TERM/{timeout}/KILL/5"),
+        "--chdir".into(),
+        dir,
+        "--stdout".into(),
+        log.clone(),
+        "--stderr".into(),
+        log,
+        "--respawn-delay".into(),
+        "2".into(),
+        "--respawn-max".into(),
+        "0".into(),
+    ];
+    if let Some(u) = spec.user.as_deref().filter(|u| *u != "root") {
+        let g = spec.group.clone().unwrap_or_else(|| u.to_string());
+        words.extend(["--user".into(), format!("{u}:{g}")]);
+    }
+    words.push(argv[0].clone());
+    words.push("--".into());
+    words.extend(argv[1..].iter().cloned());
+    words
+}
+
 /// The init script text.
 pub fn render_script(spec: &Spec, layout: &Layout) -> String {
     let name = spec.name.as_str();
-    let argv = layout.run_argv(spec);
-    let args: Vec<&str> = argv[1..].iter().map(String::as_str).collect();
     let description = spec
         .description
         .clone()
         .unwrap_or_else(|| spec.display_name().to_string());
-    let log = layout.log_dir(spec).join("tend.log").display().to_string();
-    let timeout = super::manager_stop_timeout_secs(spec);
+    let args = supervise_daemon_args(spec, layout);
+    let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut out = String::new();
     out.push_str("#!/sbin/openrc-run\n");
     out.push_str(&format!(
@@ -31,29 +73,30 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
     out.push_str(&format!("name={}\n", sh_word(name)));
     out.push_str(&format!("description={}\n", sh_word(&description)));
     out.push_str("supervisor=supervise-daemon\n");
-    out.push_str(&format!("command={}\n", sh_word(&argv[0])));
-    // command_args is expanded by the shell: one level of quoting per argument.
-    out.push_str(&format!("command_args={}\n", sh_word(&sh_words(&args))));
-    if let Some(u) = spec.user.as_deref().filter(|u| *u != "root") {
-        let g = spec.group.clone().unwrap_or_else(|| u.to_string());
-        out.push_str(&format!("command_user={}\n", sh_word(&format!("{u}:{g}"))));
-    }
-    let dir = spec.working_dir.as_ref().map_or_else(
-        || layout.state_dir(name).display().to_string(),
-        |d| d.display().to_string(),
-    );
-    out.push_str(&format!("directory={}\n", sh_word(&dir)));
     out.push_str(&format!(
-        "output_log={}\nerror_log={}\n",
-        sh_word(&log),
-        sh_word(&log)
-    ));
-    out.push_str("respawn_delay=2\nrespawn_max=0\n");
-    out.push_str(&format!(
-        "retry={}\n",
-        sh_word(&format!("TERM/{timeout}/KILL/5"))
+        "command={}\n",
+        sh_word(&layout.tend_bin.display().to_string())
     ));
     out.push_str("\ndepend() {\n\tuse net\n}\n");
+    out.push_str("\n# Not OpenRC's start, which passes the paths through `eval` a second time.\n");
+    out.push_str("start() {\n");
+    out.push_str(&format!(
+        "\tebegin {}\n",
+        sh_word(&format!("Starting {name}"))
+    ));
+    // One option per line, up to tend's own command line.
+    let sep = words.iter().position(|w| *w == "--").unwrap_or(words.len());
+    out.push_str("\tsupervise-daemon \"$RC_SVCNAME\"");
+    for (i, w) in words.iter().enumerate() {
+        let brk = i < sep && w.starts_with("--") || i + 1 == sep;
+        out.push_str(if brk { " \\\n\t\t" } else { " " });
+        out.push_str(&sh_word(w));
+    }
+    out.push('\n');
+    out.push_str(&format!(
+        "\teend $? {}\n}}\n",
+        sh_word(&format!("failed to start {name}"))
+    ));
     out
 }
 

@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use super::escape::systemd_exec;
+use super::escape::{systemd_dir, systemd_exec, systemd_paths, systemd_raw};
 use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
 use crate::spec::{LogTarget, Spec};
 
@@ -45,13 +45,15 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     let argv = exec_argv(spec, layout);
     let words: Vec<&str> = argv.iter().map(String::as_str).collect();
     let mut unit: Vec<(String, String)> = vec![
-        // Specifiers are expanded in Description too.
+        // Raw text but for specifiers; spec validation refuses a trailing backslash.
         (
             "Description".into(),
-            spec.description
-                .clone()
-                .unwrap_or_else(|| spec.display_name().to_string())
-                .replace('%', "%%"),
+            systemd_raw(
+                &spec
+                    .description
+                    .clone()
+                    .unwrap_or_else(|| spec.display_name().to_string()),
+            ),
         ),
         (
             "Documentation".into(),
@@ -82,15 +84,15 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     set("NotifyAccess", "all".into());
     set("ExecStart", systemd_exec(&words));
     if let Some(u) = spec.user.as_deref().filter(|u| *u != "root") {
-        set("User", u.into());
-        set("Group", spec.group.clone().unwrap_or_else(|| u.to_string()));
+        set("User", systemd_raw(u));
+        set("Group", systemd_raw(spec.group.as_deref().unwrap_or(u)));
     }
-    // Specifiers are expanded here too; the path has no control characters (validated).
+    // Raw but for specifiers; the path has no control characters (validated).
     let dir = spec.working_dir.as_ref().map_or_else(
         || layout.state_dir(name).display().to_string(),
         |d| d.display().to_string(),
     );
-    set("WorkingDirectory", dir.replace('%', "%%"));
+    set("WorkingDirectory", systemd_dir(&dir));
     set("Restart", "on-failure".into());
     set("RestartSec", "2s".into());
     set("KillMode", "mixed".into());
@@ -110,7 +112,7 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
         },
     );
     let rw: Vec<&str> = writable.iter().map(String::as_str).collect();
-    set("ReadWritePaths", systemd_exec(&rw));
+    set("ReadWritePaths", systemd_paths(&rw));
     if spec.log.stdout == LogTarget::Inherit || spec.log.stderr == LogTarget::Inherit {
         set("SyslogIdentifier", name.into());
     }

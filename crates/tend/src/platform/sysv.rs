@@ -1,6 +1,11 @@
 //! SysV init: an LSB init script that starts `tend run` in the background with
 //! `start-stop-daemon`. Rendered and snapshot-tested; not exercised end to end here
 //! (the project's e2e suites boot systemd and OpenRC).
+//!
+//! Each value is one shell word, quoted once and read once: the shell that
+//! `start-stop-daemon` starts (to append tend's output to `tend.log`) gets its program,
+//! log file and arguments as positional parameters of a fixed script
+//! ([`START_SCRIPT`]), never as text it would parse again.
 
 use std::path::Path;
 
@@ -10,6 +15,11 @@ use crate::spec::Spec;
 
 /// The SysV backend.
 pub struct SysV;
+
+/// What `sh -c` runs under `start-stop-daemon`, with `$0` the program, `$1` the log
+/// file and the rest the program's arguments: it appends the program's output to the
+/// log and becomes the program (so the pid file names tend itself).
+pub const START_SCRIPT: &str = r#"log=$1; shift; exec "$0" "$@" >>"$log" 2>&1"#;
 
 /// The init script text.
 pub fn render_script(spec: &Spec, layout: &Layout) -> String {
@@ -28,7 +38,7 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         .filter(|u| *u != "root")
         .map(|u| {
             format!(
-                "--chuid {}",
+                "--chuid {} ",
                 sh_word(&format!("{u}:{}", spec.group.as_deref().unwrap_or(u)))
             )
         })
@@ -47,14 +57,13 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
 
 NAME={name_q}
 DAEMON={daemon}
-PIDFILE=/run/tend-$NAME.pid
+PIDFILE={pidfile}
 LOG={log}
-export LOG
 
 case "$1" in
   start)
-    start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$PIDFILE" {chuid} \
-      --startas /bin/sh -- -c "exec $DAEMON {args} >>\"\$LOG\" 2>&1"
+    start-stop-daemon --start --quiet --background --make-pidfile --pidfile "$PIDFILE" {chuid}\
+      --startas /bin/sh -- -c {script} "$DAEMON" "$LOG" {args}
     ;;
   stop)
     start-stop-daemon --stop --quiet --retry TERM/{timeout}/KILL/5 --pidfile "$PIDFILE" --remove-pidfile
@@ -74,13 +83,10 @@ esac
         spec = layout.spec_path(name).display(),
         name_q = sh_word(name),
         daemon = sh_word(&argv[0]),
+        pidfile = sh_word(&format!("/run/tend-{name}.pid")),
         log = sh_word(&log),
-        // Inside the double-quoted -c string: escape what the outer shell would expand.
-        args = sh_words(&args)
-            .replace('\\', "\\\\")
-            .replace('"', "\\\"")
-            .replace('$', "\\$")
-            .replace('`', "\\`"),
+        script = sh_word(START_SCRIPT),
+        args = sh_words(&args),
     )
 }
 

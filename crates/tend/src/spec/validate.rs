@@ -105,6 +105,20 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             ));
         }
     }
+    // systemd reads a line ending in a backslash as continued on the next line, which
+    // would swallow the key after it; no quoting helps in these raw-text keys.
+    for (key, text) in [
+        ("display_name", &spec.display_name),
+        ("description", &spec.description),
+    ] {
+        if text.as_deref().is_some_and(ends_in_backslash) {
+            out.push((
+                at(&[key]),
+                format!("`{key}` ends in a backslash"),
+                Some("a systemd unit would read the next line as part of it; remove the trailing backslash".into()),
+            ));
+        }
+    }
     for (key, text) in [("user", &spec.user), ("group", &spec.group)] {
         if let Some(t) = text {
             let ok = !t.is_empty()
@@ -201,6 +215,12 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
                     format!("the value of `systemd.{section}.{k}` must be a single line"),
                     None,
                 ));
+            } else if ends_in_backslash(v) {
+                out.push((
+                    at(&["systemd", section, k]),
+                    format!("the value of `systemd.{section}.{k}` ends in a backslash"),
+                    Some("systemd would read the next line of the unit as part of it".into()),
+                ));
             }
         }
     }
@@ -283,6 +303,12 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// Whether systemd would read `text` at the end of a line as a line continuation
+/// (trailing white space is dropped from a value, so it does not protect it).
+fn ends_in_backslash(text: &str) -> bool {
+    text.trim_end().ends_with('\\')
 }
 
 /// Problems across the services of one file: duplicate names, unknown dependencies,
