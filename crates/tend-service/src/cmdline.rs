@@ -238,7 +238,7 @@ pub fn split_windows_command_line(line: &str) -> Vec<String> {
                 // The backslashes were copied literally; keep half of them.
                 let keep = cur.len() - backslashes + backslashes / 2;
                 cur.truncate(keep);
-                if backslashes % 2 == 0 {
+                if backslashes.is_multiple_of(2) {
                     quotes += 1;
                 } else {
                     cur.push('"');
