@@ -33,11 +33,48 @@ pub struct InstallRecord {
     pub tend_bin: PathBuf,
     /// The files the backend wrote.
     pub files: Vec<PathBuf>,
+    /// Unix: the install is under way. The record is written with this set before the
+    /// install's first change, naming everything it is about to create, and rewritten
+    /// without it by its last step; still set after an interrupted install, which a
+    /// later install completes and `uninstall --purge` undoes. Absent in records of
+    /// finished installs (and of older tends), which therefore load as finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+}
+
+impl InstallRecord {
+    /// The record's file text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
+
+    /// Whether it names anything tend created that outlives an uninstall without
+    /// `--purge` (the account, a custom log folder).
+    pub fn created_anything(&self) -> bool {
+        self.created_user.is_some() || self.created_group.is_some() || !self.created_dirs.is_empty()
+    }
 }
 
 /// Reads an install record.
 pub fn read_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
-    let text = std::fs::read_to_string(layout.record_path(name)).ok()?;
+    read_json(&layout.record_path(name))
+}
+
+/// Unix: where `tend uninstall NAME` without `--purge` keeps what tend created for the
+/// service and left in place (its account, a custom log folder), so that a later
+/// install takes them back as tend's and `tend uninstall NAME --purge` removes them.
+/// Not an install record: `tend status` does not list the service.
+pub fn kept_path(layout: &Layout, name: &str) -> PathBuf {
+    layout.spec_dir.join(format!("{name}.kept.json"))
+}
+
+/// Reads what an uninstall without `--purge` kept (see [`kept_path`]).
+pub fn read_kept(layout: &Layout, name: &str) -> Option<InstallRecord> {
+    read_json(&kept_path(layout, name))
+}
+
+fn read_json(path: &Path) -> Option<InstallRecord> {
+    let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
 
