@@ -338,8 +338,10 @@ fn uninstall_unix(a: UninstallArgs) -> u8 {
     let installed = crate::spec::load_file(&layout.spec_path(&a.name), &Default::default()).ok();
     if record.is_none() && installed.is_none() {
         match &kept {
-            // What an earlier uninstall left in place: only --purge has work to do.
+            // What an earlier uninstall left in place, or what an install killed while
+            // writing its first record left: only --purge has work to do.
             Some(_) if a.purge => {}
+            None if a.purge && !install::stale_files(&layout, &a.name).is_empty() => {}
             Some(_) => {
                 eprintln!(
                     "error: `{}` is not installed; its account, state and logs were kept by an earlier uninstall: `tend uninstall {} --purge` removes them",

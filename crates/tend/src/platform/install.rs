@@ -515,6 +515,20 @@ pub fn plan_install(
     })
 }
 
+/// What interrupted writes of `name`'s installed spec, install record or kept record
+/// left in tend's folder (an install killed while writing its first record leaves
+/// only this).
+pub fn stale_files(layout: &Layout, name: &str) -> Vec<PathBuf> {
+    [
+        layout.spec_path(name),
+        layout.record_path(name),
+        kept_path(layout, name),
+    ]
+    .iter()
+    .flat_map(|p| stale_temps(p))
+    .collect()
+}
+
 /// Steps removing what interrupted atomic writes of `path` left.
 fn remove_stale(path: &Path) -> Vec<Step> {
     stale_temps(path)
