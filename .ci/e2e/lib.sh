@@ -734,6 +734,37 @@ refusals_flow() {
   fi
 }
 
+# kept_flow: uninstall without --purge keeps the account tend created (and says so in
+# /etc/tend/NAME.kept.json): a later install takes it back as tend's (it has no `user`,
+# so it would refuse someone else's), and a later --purge removes it all.
+kept_flow() {
+  has_install || return 0
+  local n=hellokill spec=/opt/tend/hellokill.toml
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  tend uninstall "$n"
+  if [ "$RC" = 0 ] && in_ct getent passwd "$n" >/dev/null && in_ct test -f "/etc/tend/$n.kept.json" \
+    && in_ct test -d "/var/lib/tend/$n" && ! in_ct test -e "/etc/tend/$n.install.json" && be_unknown "$n"; then
+    pass "uninstall without --purge keeps the account and state, noted in /etc/tend/$n.kept.json"
+  else
+    fail "uninstall without --purge (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && is_running_state "$n" && ! in_ct test -e "/etc/tend/$n.kept.json"; then
+    pass "a later install takes the kept account back (no \`user\` in the spec) and runs"
+  else
+    fail "install after an uninstall without --purge (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend uninstall "$n"
+  tend uninstall "$n" --purge
+  if [ "$RC" = 0 ] && no_traces "$n"; then
+    pass "uninstall --purge after an uninstall without it removes the kept account, state and logs"
+  else
+    fail "uninstall --purge after an uninstall without it (exit $RC): left $LEFTOVERS"; evidence <<<"$OUT"
+    in_ct sh -c 'userdel "$1"; groupdel "$1"; rm -rf /etc/tend/"$1".* /var/lib/tend/"$1" /var/log/tend/"$1"' _ "$n" >/dev/null 2>&1
+  fi
+}
+
 # ---------------------------------------------------------------- interrupted installs
 #
 # `tend install --now` SIGKILLed (with whatever it runs: its process group, as a power

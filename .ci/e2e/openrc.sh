@@ -52,4 +52,5 @@ stage_opt_tend
 boot_ct openrc
 lifecycle_flow
 refusals_flow
+kept_flow
 kill_flow

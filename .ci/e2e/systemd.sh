@@ -82,4 +82,5 @@ boot_ct systemd
 lifecycle_flow
 journal_flow
 refusals_flow
+kept_flow
 kill_flow
