@@ -242,6 +242,7 @@ pub fn unreachable(spec: &Spec) -> Vec<String> {
     }
     out
 }
+
 fn user_exists(name: &str) -> bool {
     sys::lookup_credentials(name, None).is_ok()
 }
@@ -364,7 +365,6 @@ pub fn plan_install(
         },
     )?;
 
-    let mut steps = Vec::new();
     let (tends_user, tends_group) = account.tends();
     let mut record = InstallRecord {
         backend: backend.name().into(),
@@ -379,28 +379,7 @@ pub fn plan_install(
             .collect(),
         ..Default::default()
     };
-    let owner = match &account {
-        Account::Root => None,
-        Account::User {
-            user,
-            user_origin,
-            group,
-            group_origin,
-        } => {
-            // `useradd --user-group` creates a group named after the user alongside.
-            if *group_origin == Origin::Create && !(*user_origin == Origin::Create && group == user)
-            {
-                steps.push(Step::CreateGroup(group.clone()));
-            }
-            if *user_origin == Origin::Create {
-                steps.push(Step::CreateUser {
-                    name: user.clone(),
-                    group: group.clone(),
-                });
-            }
-            Some((user.clone(), group.clone()))
-        }
-    };
+    let (mut steps, owner) = account_steps(&account);
     // A custom log.dir may be shared (`/var/log`): create it if missing, never take
     // over one that exists (unless tend created it: then finish it if an interrupted
     // install left it half made).
@@ -463,49 +442,7 @@ pub fn plan_install(
         steps.extend(backend.enable(name).into_iter().map(Step::Run));
     }
 
-    let record_path = layout.record_path(name);
-    let kept_file = kept_path(layout, name);
-    steps.extend(remove_stale(&record_path));
-    steps.extend(remove_stale(&kept_file));
-    let finished = Artifact {
-        path: record_path,
-        content: record.to_json(),
-        mode: 0o644,
-    };
-    let steps = if !steps.is_empty() || kept.is_some() {
-        // Write-ahead: the record names everything this install creates before any of
-        // it exists; the last step marks it finished.
-        let intent = InstallRecord {
-            pending: true,
-            ..record.clone()
-        };
-        let mut all = vec![Step::Record {
-            artifact: Artifact {
-                content: intent.to_json(),
-                ..finished.clone()
-            },
-            pending: true,
-        }];
-        if kept.is_some() {
-            all.push(Step::RemoveFile {
-                path: kept_file,
-                why: "what the last uninstall kept is in the install record now",
-            });
-        }
-        all.extend(steps);
-        all.push(Step::Record {
-            artifact: finished,
-            pending: false,
-        });
-        all
-    } else if file_differs(&finished, None) {
-        vec![Step::Record {
-            artifact: finished,
-            pending: false,
-        }]
-    } else {
-        Vec::new()
-    };
+    let steps = around_record(steps, &record, kept.is_some(), layout, name);
     Ok(Plan {
         steps,
         record,
@@ -527,6 +464,87 @@ pub fn stale_files(layout: &Layout, name: &str) -> Vec<PathBuf> {
     .iter()
     .flat_map(|p| stale_temps(p))
     .collect()
+}
+
+/// The steps creating the account (the group first when `useradd --user-group` will
+/// not create it alongside), and who then owns the service's folders.
+fn account_steps(account: &Account) -> (Vec<Step>, Option<(String, String)>) {
+    let mut steps = Vec::new();
+    let Account::User {
+        user,
+        user_origin,
+        group,
+        group_origin,
+    } = account
+    else {
+        return (steps, None);
+    };
+    if *group_origin == Origin::Create && !(*user_origin == Origin::Create && group == user) {
+        steps.push(Step::CreateGroup(group.clone()));
+    }
+    if *user_origin == Origin::Create {
+        steps.push(Step::CreateUser {
+            name: user.clone(),
+            group: group.clone(),
+        });
+    }
+    (steps, Some((user.clone(), group.clone())))
+}
+
+/// `steps` with the install record around them: written first marked pending (the
+/// write-ahead record: everything the steps create is named before any of it exists),
+/// then the kept record of an earlier uninstall removed (the install record holds it
+/// now), and last the record without the mark. With no other steps, only a record
+/// that differs is rewritten.
+fn around_record(
+    mut steps: Vec<Step>,
+    record: &InstallRecord,
+    kept: bool,
+    layout: &Layout,
+    name: &str,
+) -> Vec<Step> {
+    let record_path = layout.record_path(name);
+    let kept_file = kept_path(layout, name);
+    steps.extend(remove_stale(&record_path));
+    steps.extend(remove_stale(&kept_file));
+    let finished = Artifact {
+        path: record_path,
+        content: record.to_json(),
+        mode: 0o644,
+    };
+    if steps.is_empty() && !kept {
+        return if file_differs(&finished, None) {
+            vec![Step::Record {
+                artifact: finished,
+                pending: false,
+            }]
+        } else {
+            Vec::new()
+        };
+    }
+    let intent = InstallRecord {
+        pending: true,
+        ..record.clone()
+    };
+    let mut all = vec![Step::Record {
+        artifact: Artifact {
+            content: intent.to_json(),
+            ..finished.clone()
+        },
+        pending: true,
+    }];
+    if kept {
+        all.push(Step::RemoveFile {
+            path: kept_file,
+            why: "what the last uninstall kept is in the install record now",
+        });
+    }
+    all.extend(steps);
+    all.push(Step::Record {
+        artifact: finished,
+        pending: false,
+    });
+    all
 }
 
 /// Steps removing what interrupted atomic writes of `path` left.

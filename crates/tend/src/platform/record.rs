@@ -47,12 +47,6 @@ impl InstallRecord {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
     }
-
-    /// Whether it names anything tend created that outlives an uninstall without
-    /// `--purge` (the account, a custom log folder).
-    pub fn created_anything(&self) -> bool {
-        self.created_user.is_some() || self.created_group.is_some() || !self.created_dirs.is_empty()
-    }
 }
 
 /// Reads an install record.
@@ -137,4 +131,32 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
         .ok()
         .zip(std::fs::read(b).ok())
         .is_some_and(|(a, b)| a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_without_pending_load_as_finished_and_pending_is_written_only_when_set() {
+        // a record as tends before the write-ahead record wrote it
+        let old = r#"{
+  "backend": "systemd",
+  "created_user": "web",
+  "created_group": "web",
+  "tend_bin": "/usr/local/bin/tend",
+  "files": ["/etc/systemd/system/web.service"]
+}"#;
+        let r: InstallRecord = serde_json::from_str(old).unwrap();
+        assert!(!r.pending);
+        assert_eq!(r.created_user.as_deref(), Some("web"));
+        assert!(!r.to_json().contains("pending"));
+        let pending = InstallRecord {
+            pending: true,
+            ..r.clone()
+        };
+        assert!(pending.to_json().contains("\"pending\": true"));
+        let back: InstallRecord = serde_json::from_str(&pending.to_json()).unwrap();
+        assert_eq!(back, pending);
+    }
 }
