@@ -852,7 +852,7 @@ no_traces() {
 kill_flow() {
   has_install || return 0
   local n=$KILL_NAME t=$EPOCHREALTIME timeline lines=() us=() i gap points=() p line delay
-  local what stage reinstalled=0 purged=0 bad=0 k group start=-1 end
+  local what stage reinstalled=0 purged=0 bad=0 group start=-1 end
   declare -A stages=()
   # measure: when each line (each step) comes, on an install that is not killed
   timeline=$(_install_timeline)
@@ -885,7 +885,7 @@ kill_flow() {
   gap=$(( us[start + 1] - us[start] ))
   points+=("$((start + 1)) 0 0" "$((start + 1)) $(( (RANDOM * 32768 + RANDOM) % gap )) 0")
   end=$(( us[start + 1] + 100000 ))
-  for k in 1 2 3; do
+  for _ in 1 2 3; do
     delay=$(( (RANDOM * 32768 + RANDOM) % end ))
     points+=("0 $delay $((delay < us[start]))")
   done

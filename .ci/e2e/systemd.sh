@@ -45,7 +45,7 @@ be_checks_running() {
 be_foreign_cases() {
   echo "dbus-org.freedesktop.timesync1|/etc/systemd/system/dbus-org.freedesktop.timesync1.service|tend did not write it (a symlink to /lib/systemd/system/systemd-hostnamed.service)|ln -s /lib/systemd/system/systemd-hostnamed.service /etc/systemd/system/dbus-org.freedesktop.timesync1.service"
   echo "dbus|/lib/systemd/system/dbus.service|systemd already has a unit of that name|"
-  echo "legacy|/etc/systemd/system/legacy.service|tend did not write it (a file without tend's header|printf '[Service]\\nExecStart=/bin/true\\n' >/etc/systemd/system/legacy.service"
+  echo "legacy|/etc/systemd/system/legacy.service|tend did not write it (a file without tend's header|echo '[Service]' >/etc/systemd/system/legacy.service"
 }
 
 # stdout = "inherit": the supervisor's stdout is the journal
