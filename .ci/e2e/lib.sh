@@ -651,3 +651,289 @@ lifecycle_flow() {
   flow_start_restart "$n" "$port"
   flow_uninstall_purge "$n"
 }
+
+# ---------------------------------------------------------------- what is not tend's
+#
+# Hooks the suite may define for refusals_flow:
+#   be_foreign_cases    lines "NAME|PATH|WANT|SETUP": installing a spec named NAME must
+#                       be refused naming PATH and saying WANT (after running SETUP in
+#                       the container, if any)
+
+# ct_spec NAME [TOML...]: a spec for hello-service named NAME in the container
+# (/root/specs/NAME.toml), with extra TOML lines; prints its path.
+ct_spec() {
+  local n=$1 f="/root/specs/$1.toml"; shift
+  printf 'name = "%s"\ncommand = "/opt/tend/hello-service"\nargs = ["--listen", "127.0.0.1:18083"]\n%s\n' \
+    "$n" "$(printf '%s\n' "$@")" | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$f"
+  echo "$f"
+}
+
+# ct_fingerprint NAME: what an install of NAME could change (accounts, tend's and the
+# service manager's files), as one hash.
+ct_fingerprint() {
+  in_ct sh -c 'cat /etc/passwd /etc/group /etc/shadow; ls -la --time-style=+%s.%N /etc/tend /etc/systemd/system /etc/init.d /etc/runlevels/default /var/lib/tend /var/log/tend 2>/dev/null; cat "/etc/init.d/$1" 2>/dev/null; readlink "/etc/systemd/system/$1.service"' _ "$1" | sha256sum
+}
+
+# refused NAME SPEC WANT...: `tend install SPEC --now` fails, saying every WANT, and
+# changes nothing.
+refused() {
+  local n=$1 spec=$2 before missing=() w; shift 2
+  before=$(ct_fingerprint "$n")
+  tend install "$spec" --now
+  for w in "$@"; do grep -qF -- "$w" <<<"$OUT" || missing+=("$w"); done
+  if [ "$RC" = 1 ] && [ ${#missing[@]} -eq 0 ] && [ "$(ct_fingerprint "$n")" = "$before" ] \
+    && ! in_ct test -e "/etc/tend/$n.install.json"; then
+    pass "install of '$n' refused, changing nothing: $(grep -o 'error: .*' <<<"$OUT" | head -n 1 | cut -c1-160)"
+  else
+    fail "install of '$n' (exit $RC, want 1): lacks $(printf "'%s' " "${missing[@]}"), or changed something"
+    evidence <<<"$OUT"
+  fi
+}
+
+# refusals_flow: an install never takes over a unit, init script or account that is
+# not tend's; an existing account the spec names is used, shown, and kept by --purge.
+refusals_flow() {
+  has_install || return 0
+  local n path want setup spec
+  # the service manager's files (the backend's cases)
+  while IFS='|' read -r n path want setup; do
+    [ -n "$n" ] || continue
+    [ -z "$setup" ] || in_ct sh -c "$setup" || fail "setup of the '$n' case failed: $setup"
+    spec=$(ct_spec "$n" 'user = "hello"')
+    refused "$n" "$spec" "$path" "$want" "rename the service"
+  done < <(be_foreign_cases)
+  # accounts: never an existing one implicitly, never root
+  spec=$(ct_spec daemon)
+  refused daemon "$spec" 'an account named `daemon` already exists and tend did not create it: set `user = "daemon"` in the spec to run as it, or rename the service'
+  spec=$(ct_spec root)
+  refused root "$spec" 'set `user = "root"` in the spec to run it as root'
+  # named in the spec: the operator's choice, shown, used, and not deleted
+  n=asdaemon
+  spec=$(ct_spec "$n" 'user = "daemon"')
+  tend install "$spec" --dry-run
+  if [ "$RC" = 0 ] && grep -qF 'run as existing user daemon (the spec'"'"'s choice' <<<"$OUT" \
+    && ! grep -q 'create system user' <<<"$OUT"; then
+    pass "install --dry-run of a spec with user = \"daemon\" shows 'run as existing user daemon (the spec's choice...)'"
+  else
+    fail "install --dry-run with user = \"daemon\" (exit $RC) does not show the existing account"; evidence <<<"$OUT"
+  fi
+  tend install "$spec" --now
+  local sup
+  sup=$(sf "$n" supervisor_pid)
+  if [ "$RC" = 0 ] && [ -n "$sup" ] && [ "$(uid_of "$sup")" = "$(in_ct id -u daemon)" ]; then
+    pass "the service of a spec with user = \"daemon\" runs as daemon"
+  else
+    fail "install --now with user = \"daemon\" (exit $RC): supervisor ${sup:-?} runs as uid $(uid_of "${sup:-0}")"; evidence <<<"$OUT"
+  fi
+  tend uninstall "$n" --purge
+  if [ "$RC" = 0 ] && in_ct getent passwd daemon >/dev/null && in_ct getent group daemon >/dev/null \
+    && ! grep -q 'delete user' <<<"$OUT" && ! in_ct test -e "/var/lib/tend/$n"; then
+    pass "uninstall --purge removes its state but keeps the account daemon, which tend did not create"
+  else
+    fail "uninstall --purge of a service running as daemon (exit $RC)"; evidence <<<"$OUT"
+  fi
+}
+
+# kept_flow: uninstall without --purge keeps the account tend created (and says so in
+# /etc/tend/NAME.kept.json): a later install takes it back as tend's (it has no `user`,
+# so it would refuse someone else's), and a later --purge removes it all.
+kept_flow() {
+  has_install || return 0
+  local n=hellokill spec=/opt/tend/hellokill.toml
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  tend uninstall "$n"
+  if [ "$RC" = 0 ] && in_ct getent passwd "$n" >/dev/null && in_ct test -f "/etc/tend/$n.kept.json" \
+    && in_ct test -d "/var/lib/tend/$n" && ! in_ct test -e "/etc/tend/$n.install.json" && be_unknown "$n"; then
+    pass "uninstall without --purge keeps the account and state, noted in /etc/tend/$n.kept.json"
+  else
+    fail "uninstall without --purge (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && is_running_state "$n" && ! in_ct test -e "/etc/tend/$n.kept.json"; then
+    pass "a later install takes the kept account back (no \`user\` in the spec) and runs"
+  else
+    fail "install after an uninstall without --purge (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend uninstall "$n"
+  tend uninstall "$n" --purge
+  if [ "$RC" = 0 ] && no_traces "$n"; then
+    pass "uninstall --purge after an uninstall without it removes the kept account, state and logs"
+  else
+    fail "uninstall --purge after an uninstall without it (exit $RC): left $LEFTOVERS"; evidence <<<"$OUT"
+    in_ct sh -c 'userdel "$1"; groupdel "$1"; rm -rf /etc/tend/"$1".* /var/lib/tend/"$1" /var/log/tend/"$1"' _ "$n" >/dev/null 2>&1
+  fi
+}
+
+# ---------------------------------------------------------------- interrupted installs
+#
+# `tend install --now` SIGKILLed (with whatever it runs: its process group, as a power
+# cut or Ctrl-\ would) at many points: right after it announces each step, some time
+# into each step (measured on an install that is not killed), and at random times.
+# After every kill, a second install --now completes it and the service runs, or
+# uninstall --purge (without a second install) removes everything; either way,
+# --purge leaves no account, file, folder or unit. Needs the hooks be_enabled,
+# be_running, be_unit.
+
+KILL_NAME=hellokill
+KILL_SPEC=/opt/tend/hellokill.toml
+KILL_PORT=18082
+
+# _install_timeline: a full install --now of the kill spec; prints one line per line of
+# its output, "US TEXT" (microseconds since it started).
+_install_timeline() {
+  in_ct bash -c 't0=${EPOCHREALTIME/./}
+    /opt/tend/tend install "$1" --now 2>/dev/null | while IFS= read -r l; do
+      echo "$(( ${EPOCHREALTIME/./} - t0 )) $l"
+    done' _ "$KILL_SPEC"
+}
+
+# _killed_install LINE US GROUP: start tend install --now in its own process group and
+# SIGKILL it US microseconds after its LINE-th line of output (LINE 0: after it
+# started): with GROUP=1 the whole group (tend and the tool it runs, half done) unless
+# tend has begun starting the service, else tend alone (then wait until the tool it
+# ran ends). Only shell builtins between the line and the kill (the wait is a read
+# with a timeout on a pipe nobody writes), so that it lands where it is meant to.
+# Prints what it interrupted, or "finished" if it ended first.
+_killed_install() {
+  in_ct bash -c 'line=$1 us=$2 group=$3 spec=$4
+    fifo=$(mktemp -u /tmp/tend-kill.XXXXXX) && mkfifo "$fifo" "$fifo.idle" || exit 1
+    setsid /opt/tend/tend install "$spec" --now >"$fifo" 2>/dev/null &
+    pid=$!
+    exec 3<"$fifo" 4<>"$fifo.idle"
+    rm -f "$fifo" "$fifo.idle"
+    n=0 l="(start)" starting=0
+    seen() { n=$((n + 1)); [[ $l == *"mark the install finished"* ]] && starting=1; }
+    while [ "$n" -lt "$line" ] && IFS= read -r l <&3; do seen; done
+    [ "$us" -eq 0 ] || read -r -t "$(printf "%d.%06d" $((us / 1000000)) $((us % 1000000)))" <&4
+    # what tend announced meanwhile (lines come before their step)
+    while read -r -t 0 <&3 && IFS= read -r l <&3; do seen; done
+    [ "$starting" = 1 ] && group=0
+    target=-$pid what="tend and its tool"
+    [ "$group" = 0 ] && target=$pid what=tend
+    st=; { read -r _ _ st _ <"/proc/$pid/stat"; } 2>/dev/null
+    if [ "${st:-Z}" = Z ] || ! kill -KILL -- "$target" 2>/dev/null; then
+      echo finished
+    else
+      echo "$what killed $((us / 1000)).$(printf %03d $((us % 1000 )) ) ms after: $l"
+    fi
+    wait "$pid" 2>/dev/null
+    exec 3<&- 4<&-
+    # the tool tend was running (which lives on, in its process group) finishes its
+    # work; OpenRC'"'"'s supervise-daemon, started from there, stays in the group
+    for _ in $(seq 300); do
+      pgrep -l -g "$pid" | grep -qv " supervise-daemo" || break # (comm: 15 characters)
+      sleep 0.05
+    done' _ "$1" "$2" "$3" "$KILL_SPEC"
+}
+
+# _kill_stage: how far the killed install got, as the system shows it.
+_kill_stage() {
+  local n=$KILL_NAME rec user files enabled running
+  rec=$(in_ct sh -c 'f=/etc/tend/$1.install.json; if [ ! -e "$f" ]; then echo none; elif grep -q "\"pending\": true" "$f"; then echo pending; else echo done; fi' _ "$n")
+  in_ct getent passwd "$n" >/dev/null && user=user || user=-
+  files=$(in_ct sh -c '[ -e "$1" ] && printf state+; [ -e "$2" ] && printf spec+; [ -e "$3" ] && printf unit+; true' _ \
+    "/var/lib/tend/$n" "/etc/tend/$n.toml" "$(be_unit "$n")")
+  be_enabled "$n" && enabled=enabled || enabled=-
+  be_running "$n" && running=running || running=-
+  echo "record:$rec $user files:${files:--} $enabled $running"
+}
+
+# no_traces NAME: no_leftovers, and no other file of NAME in tend's or the init
+# system's folders (temporary files, what an uninstall keeps).
+no_traces() {
+  no_leftovers "$1" || return 1
+  local more
+  more=$(in_ct sh -c 'ls -d /etc/tend/"$1".* /etc/systemd/system/"$1".* /etc/init.d/"$1".* /etc/runlevels/*/"$1" 2>/dev/null' _ "$1")
+  LEFTOVERS=$more
+  [ -z "$more" ]
+}
+
+kill_flow() {
+  has_install || return 0
+  local n=$KILL_NAME t=$EPOCHREALTIME timeline lines=() us=() i gap points=() p line delay
+  local what stage reinstalled=0 purged=0 bad=0 group start=-1 end
+  declare -A stages=()
+  # measure: when each line (each step) comes, on an install that is not killed
+  timeline=$(_install_timeline)
+  while read -r m text; do
+    us+=("$m")
+    [[ $text == *"is running"* ]] && break
+    [[ $text == *"mark the install finished"* ]] && start=${#lines[@]}
+    lines+=("$text")
+  done <<<"$timeline"
+  # (a tend without the write-ahead record: its last step comes before the start)
+  [ "$start" -ge 0 ] || start=$((${#lines[@]} - 1))
+  in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
+  if [ ${#lines[@]} -lt 4 ] || [ ${#us[@]} -le ${#lines[@]} ] || ! no_traces "$n"; then
+    fail "kill flow: the measured install printed ${#lines[@]} steps, did not say it is running, or left traces ($LEFTOVERS)"
+    evidence <<<"$timeline"
+    return 1
+  fi
+  log "measured install --now of $n (ms): $(awk '{printf "%.1f %s %s %s %s;", $1 / 1000, $2, $3, $4, $5}' <<<"$timeline" | cut -c1-600)"
+  # kill points: right after each step is announced, somewhere within each step (a
+  # millisecond at least: the file steps take less), twice while it starts the service,
+  # and three random times. Until the install starts the service, the kill takes the
+  # tool tend runs with it, half done (useradd, systemctl, rc-update), as a power cut
+  # would; from then on tend alone: killing `rc-service start` midway leaves
+  # supervise-daemon half started, its service running unsupervised, which OpenRC
+  # itself cannot stop (a reboot can).
+  for ((i = 0; i < start; i++)); do
+    gap=$(( us[i + 1] - us[i] ))
+    [ "$gap" -lt 1000 ] && gap=1000
+    [ "$gap" -gt 900000 ] && gap=900000
+    points+=("$((i + 1)) 0 1" "$((i + 1)) $(( (RANDOM * 32768 + RANDOM) % gap )) 1")
+  done
+  gap=$(( us[start + 1] - us[start] ))
+  points+=("$((start + 1)) 0 0" "$((start + 1)) $(( (RANDOM * 32768 + RANDOM) % gap )) 0")
+  end=$(( us[start + 1] + 100000 ))
+  for _ in 1 2 3; do
+    delay=$(( (RANDOM * 32768 + RANDOM) % end ))
+    points+=("0 $delay $((delay < us[start]))")
+  done
+  i=0
+  for p in "${points[@]}"; do
+    read -r line delay group <<<"$p"
+    i=$((i + 1))
+    what=$(_killed_install "$line" "$delay" "$group")
+    stage=$(_kill_stage)
+    stages[$stage]=$(( ${stages[$stage]:-0} + 1 ))
+    if ((i % 2)); then
+      # a second install completes it
+      tend install "$KILL_SPEC" --now
+      if [ "$RC" != 0 ] || ! wait_until 10 is_running_state "$n" || ! be_running "$n" || ! wait_until 5 http "$KILL_PORT" /healthz; then
+        bad=$((bad + 1))
+        fail "killed install ($what; left $stage): the second install --now (exit $RC) did not bring $n up"
+        evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+      fi
+      reinstalled=$((reinstalled + 1))
+    fi
+    tend uninstall "$n" --purge
+    if [ "$RC" != 0 ] && [ "$stage" != "record:none - files:- - -" ]; then
+      bad=$((bad + 1)); fail "killed install ($what; left $stage): uninstall --purge exited $RC"; evidence <<<"$OUT"
+    fi
+    if ! no_traces "$n"; then
+      bad=$((bad + 1))
+      fail "killed install ($what; left $stage)$( ((i % 2)) && echo ', reinstalled'), purged: left $LEFTOVERS"
+      evidence <<<"$OUT"
+      # clean up for the next point (by hand: tend could not)
+      in_ct sh -c 'pkill -KILL -u "$1"; rc-service "$1" zap; systemctl disable --now "$1.service"; userdel "$1"; groupdel "$1"; rm -rf /etc/tend/"$1".* /etc/systemd/system/"$1".service /etc/init.d/"$1" /etc/runlevels/*/"$1" /var/lib/tend/"$1" /var/log/tend/"$1"' _ "$n" >/dev/null 2>&1
+    fi
+    purged=$((purged + 1))
+    log "kill point $i: $what -> $stage"
+  done
+  local hist
+  hist=$(for s in "${!stages[@]}"; do echo "${stages[$s]}x $s"; done | sort -k2 | paste -sd ';')
+  log "kill points reached: $hist"
+  if [ "$bad" -eq 0 ]; then
+    pass "install --now SIGKILLed at ${#points[@]} points: $reinstalled completed by a second install --now, all purged to nothing ($(_elapsed "$t")s)"
+  else
+    fail "install --now SIGKILLed at ${#points[@]} points: $bad failures"
+  fi
+  # the kills must have landed at different steps, or the flow proves little
+  if [ "${#stages[@]}" -ge 4 ]; then
+    pass "the kills left ${#stages[@]} different stages of an install"
+  else
+    fail "the kills left only ${#stages[@]} different stages of an install (want 4 or more): $hist"
+  fi
+}

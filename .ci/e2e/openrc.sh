@@ -56,6 +56,12 @@ be_hostile_checks() {
   fi
 }
 
+# refusals_flow: init scripts that are not tend's (NAME|PATH|WANT|SETUP)
+be_foreign_cases() {
+  echo "urandom|/etc/init.d/urandom|tend did not write it (a file without tend's header|"
+  echo "legacy|/etc/init.d/legacy|tend did not write it (a symlink to /etc/init.d/urandom)|ln -s /etc/init.d/urandom /etc/init.d/legacy"
+}
+
 e2e_begin openrc
 ensure_host_packages
 ensure_binaries
@@ -64,3 +70,6 @@ stage_opt_tend
 boot_ct openrc
 lifecycle_flow
 hostile_flow ""
+refusals_flow
+kept_flow
+kill_flow

@@ -39,6 +39,15 @@ be_checks_running() {
   fi
 }
 
+# refusals_flow: units that are not tend's (NAME|PATH|WANT|SETUP). This minimal rootfs has no
+# systemd-timesyncd, so its alias symlink is made (to another unit) as `systemctl
+# enable` would.
+be_foreign_cases() {
+  echo "dbus-org.freedesktop.timesync1|/etc/systemd/system/dbus-org.freedesktop.timesync1.service|tend did not write it (a symlink to /lib/systemd/system/systemd-hostnamed.service)|ln -s /lib/systemd/system/systemd-hostnamed.service /etc/systemd/system/dbus-org.freedesktop.timesync1.service"
+  echo "dbus|/lib/systemd/system/dbus.service|systemd already has a unit of that name|"
+  echo "legacy|/etc/systemd/system/legacy.service|tend did not write it (a file without tend's header|echo '[Service]' >/etc/systemd/system/legacy.service"
+}
+
 # stdout = "inherit": the supervisor's stdout is the journal
 journal_flow() {
   local n=hellojournal port=18081
@@ -112,3 +121,6 @@ boot_ct systemd
 lifecycle_flow
 journal_flow
 hostile_flow --no-guard
+refusals_flow
+kept_flow
+kill_flow

@@ -61,6 +61,9 @@ pub fn control(name: &str, verb: Verb) -> u8 {
         }
         Err(e) => {
             errln!("error: {e}");
+            if record.pending {
+                errln!("  = help: the install of `{name}` did not finish (it was interrupted): run `tend install SPEC` again to complete it, or `tend uninstall {name} --purge` to remove what it did");
+            }
             exit::ERROR
         }
     }

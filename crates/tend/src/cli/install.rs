@@ -139,6 +139,8 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
     let (tend_bin, copy) = tend_location(&current);
     let layout = Layout::system(tend_bin);
     let base = prepare::spec_base(&loaded.path);
+    // Whether the account is the spec's choice, before the installed form fills it in.
+    let user_in_spec = spec.user.is_some();
     let spec = installed_spec(&spec, &base, &layout);
     let name = spec.name.to_string();
     let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
@@ -148,7 +150,9 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         &layout,
         backend.as_ref(),
         copy.then_some(current.as_path()),
-    )?;
+        user_in_spec,
+    )
+    .map_err(|e| e.to_string())?;
 
     for w in install::unreachable(&spec) {
         errln!("warning: {w}");
@@ -158,6 +162,9 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         outln!("dry run: installing `{name}` ({}) would:", backend.name());
         if plan.steps.is_empty() {
             outln!("  nothing: it is installed and up to date");
+        }
+        for n in &plan.notes {
+            outln!("  account: {n}");
         }
         for s in &plan.steps {
             outln!("  {}", s.describe(true));
@@ -181,6 +188,9 @@ fn run_install(a: InstallArgs) -> Result<(), String> {
         outln!("`{name}` is installed and up to date; nothing to do");
     } else {
         outln!("installing `{name}` ({}):", backend.name());
+        for n in &plan.notes {
+            outln!("  account: {n}");
+        }
     }
     let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
     let start = |restart: bool| {
@@ -320,17 +330,37 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
 fn uninstall_unix(a: UninstallArgs) -> u8 {
     let layout = Layout::system(PathBuf::new());
     let record = install::read_record(&layout, a.name.as_str());
+    let kept = install::read_kept(&layout, a.name.as_str());
     let installed =
         crate::spec::load_file(&layout.spec_path(a.name.as_str()), &Default::default()).ok();
     if record.is_none() && installed.is_none() {
-        errln!(
-            "error: `{}` is not installed (no {})",
-            a.name,
-            layout.spec_path(a.name.as_str()).display()
-        );
-        return exit::ERROR;
+        match &kept {
+            // What an earlier uninstall left in place, or what an install killed while
+            // writing its first record left: only --purge has work to do.
+            Some(_) if a.purge => {}
+            None if a.purge && !install::stale_files(&layout, a.name.as_str()).is_empty() => {}
+            Some(_) => {
+                errln!(
+                    "error: `{}` is not installed; its account, state and logs were kept by an earlier uninstall: `tend uninstall {} --purge` removes them",
+                    a.name, a.name
+                );
+                return exit::ERROR;
+            }
+            None => {
+                errln!(
+                    "error: `{}` is not installed (no {})",
+                    a.name,
+                    layout.spec_path(a.name.as_str()).display()
+                );
+                return exit::ERROR;
+            }
+        }
     }
-    let backend = match pick_backend(None, record.as_ref().map(|r| r.backend.as_str())) {
+    let recorded_backend = record
+        .as_ref()
+        .or(kept.as_ref())
+        .map(|r| r.backend.as_str());
+    let backend = match pick_backend(None, recorded_backend) {
         Ok(b) => b,
         Err(e) => {
             errln!("error: {e}");

@@ -1,12 +1,29 @@
 //! Installing and uninstalling, shared by every backend: plan the steps by comparing
 //! what should be with what is (so a second identical install has no steps), print
 //! them for `--dry-run`, apply them, and undo what was done if a step fails.
+//!
+//! What tend may touch is decided first ([`ownership`]): an install refuses a unit,
+//! script or plist it did not write and an existing account it did not create unless
+//! the spec names it. What tend is about to create is recorded before it is created:
+//! the first step writes the install record marked `pending`, naming the account,
+//! folders and files; the last step rewrites it without the mark. An install killed
+//! at any point (a power cut, SIGKILL) therefore leaves a record that tells the next
+//! install what is tend's (it completes the install, re-running the enable commands)
+//! and tells `uninstall --purge` what to remove. Uninstall removes the record last
+//! for the same reason.
+
+pub mod ownership;
 
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-pub use super::record::{installed_spec, normalize, read_record, InstallRecord};
+pub use self::ownership::PlanError;
+use self::ownership::{choose_account, foreign, observe, other_units, stale_temps};
+use self::ownership::{Account, AccountFacts, Origin};
+pub use super::record::{
+    installed_spec, kept_path, normalize, read_kept, read_record, InstallRecord,
+};
 use super::{Artifact, Backend, Cmd, Layout, Verb};
 use crate::spec::Spec;
 use crate::supervise::sys;
@@ -14,6 +31,14 @@ use crate::supervise::sys;
 /// One change to the system.
 #[derive(Clone, Debug)]
 pub enum Step {
+    /// Write the install record: first `pending` (what the install is about to create,
+    /// before it creates anything), last finished.
+    Record {
+        /// The record file.
+        artifact: Artifact,
+        /// Whether this is the write-ahead one.
+        pending: bool,
+    },
     /// Create a system group.
     CreateGroup(String),
     /// Create a system user (no login shell, no home) in a group.
@@ -46,6 +71,13 @@ pub enum Step {
         /// Group owner (the service's group, for files it must read).
         group: Option<String>,
     },
+    /// Remove a file of tend's that is no longer wanted.
+    RemoveFile {
+        /// The file.
+        path: PathBuf,
+        /// Why, for people.
+        why: &'static str,
+    },
     /// Run a command.
     Run(Cmd),
 }
@@ -53,7 +85,33 @@ pub enum Step {
 impl Step {
     /// One line for people; `full` adds file contents (for `--dry-run`).
     pub fn describe(&self, full: bool) -> String {
+        let with_content = |mut s: String, artifact: &Artifact| {
+            if full {
+                s.push_str(":\n");
+                for line in artifact.content.lines() {
+                    s.push_str("    | ");
+                    s.push_str(line);
+                    s.push('\n');
+                }
+                s.pop();
+            }
+            s
+        };
         match self {
+            Step::Record {
+                artifact,
+                pending: true,
+            } => with_content(
+                format!(
+                    "record what this install is about to create in {} (an interrupted install is completed by the next one, or removed by `uninstall --purge`)",
+                    artifact.path.display()
+                ),
+                artifact,
+            ),
+            Step::Record {
+                artifact,
+                pending: false,
+            } => format!("mark the install finished in {}", artifact.path.display()),
             Step::CreateGroup(g) => format!("create system group {g}"),
             Step::CreateUser { name, group } => {
                 format!("create system user {name} (group {group}, no login shell, no home)")
@@ -70,23 +128,15 @@ impl Step {
                 from.display(),
                 to.display()
             ),
-            Step::WriteFile { artifact, .. } => {
-                let mut s = format!(
+            Step::WriteFile { artifact, .. } => with_content(
+                format!(
                     "write {} (mode {:o})",
                     artifact.path.display(),
                     artifact.mode
-                );
-                if full {
-                    s.push_str(":\n");
-                    for line in artifact.content.lines() {
-                        s.push_str("    | ");
-                        s.push_str(line);
-                        s.push('\n');
-                    }
-                    s.pop();
-                }
-                s
-            }
+                ),
+                artifact,
+            ),
+            Step::RemoveFile { path, why } => format!("remove {} ({why})", path.display()),
             Step::Run(c) => format!("run {c}"),
         }
     }
@@ -102,8 +152,11 @@ pub struct Plan {
     /// Whether the installed spec or the unit changes (a running service then runs an
     /// older spec until restarted).
     pub changes_service: bool,
-    /// Whether the service was installed before.
+    /// Whether the service was installed before (and that install finished).
     pub existed: bool,
+    /// What the plan uses without creating it (an existing account the spec names),
+    /// one line each: shown with the steps, and by `--dry-run`.
+    pub notes: Vec<String>,
 }
 
 /// Where the service will find tend: this binary, if it lives somewhere only root can
@@ -199,14 +252,77 @@ fn group_exists(name: &str) -> bool {
     sys::lookup_group(name).is_ok()
 }
 
-/// Plans the install of `spec` (already in installed form).
+/// What tend created for `name` before, as far as its records say: the install record
+/// (finished or interrupted), and what an uninstall without `--purge` kept.
+fn created_before(previous: Option<&InstallRecord>, kept: Option<&InstallRecord>) -> InstallRecord {
+    let mut out = InstallRecord::default();
+    for r in [previous, kept].into_iter().flatten() {
+        out.created_user = out.created_user.or_else(|| r.created_user.clone());
+        out.created_group = out.created_group.or_else(|| r.created_group.clone());
+        for d in &r.created_dirs {
+            if !out.created_dirs.contains(d) {
+                out.created_dirs.push(d.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Whether `dir` is a directory with mode 0750 owned by `owner`'s user (any owner when
+/// the service runs as root).
+fn dir_ok(dir: &Path, owner: Option<&(String, String)>) -> bool {
+    dir.metadata().is_ok_and(|m| {
+        m.is_dir()
+            && m.mode() & 0o7777 == 0o750
+            && match owner {
+                Some((u, _)) => sys::lookup_credentials(u, None).is_ok_and(|c| c.uid == m.uid()),
+                None => true,
+            }
+    })
+}
+
+/// Refuses when a file the backend would write, or (systemd) a unit of the same name
+/// elsewhere, is not tend's.
+fn check_files(
+    name: &str,
+    artifacts: &[Artifact],
+    previous: Option<&InstallRecord>,
+    layout: &Layout,
+) -> Result<(), PlanError> {
+    for a in artifacts {
+        let in_record = previous.is_some_and(|r| r.files.contains(&a.path));
+        if let Some(what) = foreign(&observe(&a.path, &layout.spec_path(name)), in_record) {
+            return Err(PlanError::ForeignFile {
+                name: name.into(),
+                path: a.path.clone(),
+                what,
+            });
+        }
+        if let Some(other) = other_units(&a.path)
+            .into_iter()
+            .find(|p| p.symlink_metadata().is_ok())
+        {
+            return Err(PlanError::ShadowsUnit {
+                name: name.into(),
+                unit: a.path.clone(),
+                other,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Plans the install of `spec` (already in installed form). `user_in_spec` says
+/// whether the spec itself sets `user` (else the installed form names the account
+/// after the service, which tend must create, or own already).
 pub fn plan_install(
     spec: &Spec,
     spec_text: &str,
     layout: &Layout,
     backend: &dyn Backend,
     copy_from: Option<&Path>,
-) -> Result<Plan, String> {
+    user_in_spec: bool,
+) -> Result<Plan, PlanError> {
     let name = spec.name.as_str();
     // Fail before touching anything when the program is missing.
     let path_var = spec
@@ -215,56 +331,70 @@ pub fn plan_install(
         .map(std::ffi::OsString::from)
         .or_else(|| std::env::var_os("PATH"));
     let base = spec.working_dir.clone().unwrap_or_else(|| "/".into());
-    sys::resolve_command(&spec.command, &base, path_var.as_deref())
-        .map_err(|e| format!("cannot install `{name}`: {e}"))?;
+    sys::resolve_command(&spec.command, &base, path_var.as_deref()).map_err(|e| {
+        PlanError::Command {
+            name: name.into(),
+            reason: e.to_string(),
+        }
+    })?;
 
     let previous = read_record(layout, name);
-    let existed = layout.spec_path(name).exists();
-    let mut steps = Vec::new();
+    let kept = read_kept(layout, name);
+    let pending_before = previous.as_ref().is_some_and(|r| r.pending);
+    let existed = previous.is_some() && !pending_before && layout.spec_path(name).exists();
+    let artifacts = backend.render(spec, layout);
+    check_files(name, &artifacts, previous.as_ref(), layout)?;
+
+    // The account: decided from the spec and what exists, before anything changes.
+    let before = created_before(previous.as_ref(), kept.as_ref());
+    let spec_user = if user_in_spec {
+        spec.user.as_deref()
+    } else {
+        None
+    };
+    let u = spec_user.unwrap_or(name);
+    let g = spec.group.as_deref().unwrap_or(u);
+    let account = choose_account(
+        name,
+        spec_user,
+        spec.group.as_deref(),
+        &AccountFacts {
+            uid: sys::lookup_credentials(u, None).ok().map(|c| c.uid),
+            group_exists: group_exists(g),
+            created_user: before.created_user.clone(),
+            created_group: before.created_group.clone(),
+        },
+    )?;
+
+    let (tends_user, tends_group) = account.tends();
     let mut record = InstallRecord {
         backend: backend.name().into(),
         tend_bin: layout.tend_bin.clone(),
+        // What tend created before stays tend's, as long as it still exists.
+        created_user: tends_user.or(before.created_user.filter(|u| user_exists(u))),
+        created_group: tends_group.or(before.created_group.filter(|g| group_exists(g))),
+        created_dirs: before
+            .created_dirs
+            .into_iter()
+            .filter(|d| d.exists())
+            .collect(),
         ..Default::default()
     };
-    // What tend created before stays tend's, as long as it still exists.
-    if let Some(p) = &previous {
-        record.created_user = p.created_user.clone().filter(|u| user_exists(u));
-        record.created_group = p.created_group.clone().filter(|g| group_exists(g));
-        record.created_dirs = p.created_dirs.clone();
-    }
-    let owner = match spec.user.as_deref().filter(|u| *u != "root") {
-        Some(u) => {
-            let g = spec.group.clone().unwrap_or_else(|| u.to_string());
-            let group_missing = !group_exists(&g);
-            if spec.group.is_some() && group_missing {
-                steps.push(Step::CreateGroup(g.clone()));
-                record.created_group = Some(g.clone());
-            }
-            if !user_exists(u) {
-                steps.push(Step::CreateUser {
-                    name: u.into(),
-                    group: g.clone(),
-                });
-                record.created_user = Some(u.to_string());
-                if spec.group.is_none() && group_missing {
-                    // useradd --user-group creates it alongside.
-                    record.created_group = Some(g.clone());
-                }
-            }
-            Some((u.to_string(), g))
-        }
-        None => None,
-    };
+    let (mut steps, owner) = account_steps(&account);
     // A custom log.dir may be shared (`/var/log`): create it if missing, never take
-    // over one that exists.
+    // over one that exists (unless tend created it: then finish it if an interrupted
+    // install left it half made).
     if let Some(custom) = &spec.log.dir {
-        if !custom.exists() {
+        let tends = record.created_dirs.contains(custom);
+        if !custom.exists() || (tends && !dir_ok(custom, owner.as_ref())) {
             steps.push(Step::CreateDir {
                 path: custom.clone(),
                 owner: owner.clone(),
                 mode: 0o750,
             });
-            record.created_dirs.push(custom.clone());
+            if !tends {
+                record.created_dirs.push(custom.clone());
+            }
         }
     }
     let own_dirs = [
@@ -272,17 +402,7 @@ pub fn plan_install(
         spec.log.dir.is_none().then(|| layout.log_dir(spec)),
     ];
     for dir in own_dirs.into_iter().flatten() {
-        let ok = dir.metadata().is_ok_and(|m| {
-            m.is_dir()
-                && m.mode() & 0o7777 == 0o750
-                && match &owner {
-                    Some((u, _)) => {
-                        sys::lookup_credentials(u, None).is_ok_and(|c| c.uid == m.uid())
-                    }
-                    None => true,
-                }
-        });
-        if !ok {
+        if !dir_ok(&dir, owner.as_ref()) {
             steps.push(Step::CreateDir {
                 path: dir,
                 owner: owner.clone(),
@@ -306,42 +426,147 @@ pub fn plan_install(
         mode: 0o640,
     };
     let mut files = vec![(spec_file, group)];
-    for a in backend.render(spec, layout) {
+    for a in artifacts {
         record.files.push(a.path.clone());
         files.push((a, None));
     }
     for (artifact, group) in files {
-        if file_differs(&artifact) {
+        steps.extend(remove_stale(&artifact.path));
+        if file_differs(&artifact, group.as_deref()) {
             changes_service = true;
             steps.push(Step::WriteFile { artifact, group });
         }
     }
-    let record_text = serde_json::to_string_pretty(&record).unwrap_or_default() + "\n";
-    let record_file = Artifact {
-        path: layout.record_path(name),
-        content: record_text,
-        mode: 0o644,
-    };
-    if file_differs(&record_file) {
-        steps.push(Step::WriteFile {
-            artifact: record_file,
-            group: None,
-        });
-    }
+    // A first install, a changed one, or one an interruption may have left before its
+    // enable commands ran.
     if changes_service || !existed {
         steps.extend(backend.enable(name).into_iter().map(Step::Run));
     }
+
+    let steps = around_record(steps, &record, kept.is_some(), layout, name);
     Ok(Plan {
         steps,
         record,
         changes_service,
         existed,
+        notes: account.notes(),
     })
 }
 
-fn file_differs(a: &Artifact) -> bool {
+/// What interrupted writes of `name`'s installed spec, install record or kept record
+/// left in tend's folder (an install killed while writing its first record leaves
+/// only this).
+pub fn stale_files(layout: &Layout, name: &str) -> Vec<PathBuf> {
+    [
+        layout.spec_path(name),
+        layout.record_path(name),
+        kept_path(layout, name),
+    ]
+    .iter()
+    .flat_map(|p| stale_temps(p))
+    .collect()
+}
+
+/// The steps creating the account (the group first when `useradd --user-group` will
+/// not create it alongside), and who then owns the service's folders.
+fn account_steps(account: &Account) -> (Vec<Step>, Option<(String, String)>) {
+    let mut steps = Vec::new();
+    let Account::User {
+        user,
+        user_origin,
+        group,
+        group_origin,
+    } = account
+    else {
+        return (steps, None);
+    };
+    if *group_origin == Origin::Create && !(*user_origin == Origin::Create && group == user) {
+        steps.push(Step::CreateGroup(group.clone()));
+    }
+    if *user_origin == Origin::Create {
+        steps.push(Step::CreateUser {
+            name: user.clone(),
+            group: group.clone(),
+        });
+    }
+    (steps, Some((user.clone(), group.clone())))
+}
+
+/// `steps` with the install record around them: written first marked pending (the
+/// write-ahead record: everything the steps create is named before any of it exists),
+/// then the kept record of an earlier uninstall removed (the install record holds it
+/// now), and last the record without the mark. With no other steps, only a record
+/// that differs is rewritten.
+fn around_record(
+    mut steps: Vec<Step>,
+    record: &InstallRecord,
+    kept: bool,
+    layout: &Layout,
+    name: &str,
+) -> Vec<Step> {
+    let record_path = layout.record_path(name);
+    let kept_file = kept_path(layout, name);
+    steps.extend(remove_stale(&record_path));
+    steps.extend(remove_stale(&kept_file));
+    let finished = Artifact {
+        path: record_path,
+        content: record.to_json(),
+        mode: 0o644,
+    };
+    if steps.is_empty() && !kept {
+        return if file_differs(&finished, None) {
+            vec![Step::Record {
+                artifact: finished,
+                pending: false,
+            }]
+        } else {
+            Vec::new()
+        };
+    }
+    let intent = InstallRecord {
+        pending: true,
+        ..record.clone()
+    };
+    let mut all = vec![Step::Record {
+        artifact: Artifact {
+            content: intent.to_json(),
+            ..finished.clone()
+        },
+        pending: true,
+    }];
+    if kept {
+        all.push(Step::RemoveFile {
+            path: kept_file,
+            why: "what the last uninstall kept is in the install record now",
+        });
+    }
+    all.extend(steps);
+    all.push(Step::Record {
+        artifact: finished,
+        pending: false,
+    });
+    all
+}
+
+/// Steps removing what interrupted atomic writes of `path` left.
+fn remove_stale(path: &Path) -> Vec<Step> {
+    stale_temps(path)
+        .into_iter()
+        .map(|path| Step::RemoveFile {
+            path,
+            why: "left by an interrupted write",
+        })
+        .collect()
+}
+
+/// Whether `a` differs from what is on disk: content, mode, or group (when given).
+fn file_differs(a: &Artifact, group: Option<&str>) -> bool {
     match (std::fs::read(&a.path), std::fs::metadata(&a.path)) {
-        (Ok(bytes), Ok(m)) => bytes != a.content.as_bytes() || m.mode() & 0o7777 != a.mode,
+        (Ok(bytes), Ok(m)) => {
+            bytes != a.content.as_bytes()
+                || m.mode() & 0o7777 != a.mode
+                || group.is_some_and(|g| sys::lookup_group(g).ok() != Some(m.gid()))
+        }
         _ => true,
     }
 }
@@ -453,31 +678,14 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
                 old,
             }))
         }
-        Step::WriteFile { artifact, group } => {
-            let old = std::fs::read(&artifact.path).ok().map(|b| {
-                (
-                    b,
-                    std::fs::metadata(&artifact.path)
-                        .map(|m| m.mode() & 0o7777)
-                        .unwrap_or(0o644),
-                )
-            });
-            if let Some(dir) = artifact.path.parent() {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-            }
-            crate::supervise::state::write_atomic(&artifact.path, artifact.content.as_bytes())
-                .map_err(|e| format!("cannot write {}: {e}", artifact.path.display()))?;
-            std::fs::set_permissions(
-                &artifact.path,
-                std::fs::Permissions::from_mode(artifact.mode),
-            )
-            .map_err(|e| e.to_string())?;
-            if let Some(g) = group {
-                chown(&artifact.path, "root", Some(g))?;
-            }
+        Step::Record { artifact, .. } => write_file(artifact, None),
+        Step::WriteFile { artifact, group } => write_file(artifact, group.as_deref()),
+        Step::RemoveFile { path, .. } => {
+            let old = read_old(path);
+            std::fs::remove_file(path)
+                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
             Ok(Some(Undo::Restore {
-                path: artifact.path.clone(),
+                path: path.clone(),
                 old,
             }))
         }
@@ -490,6 +698,38 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
                 .then(|| Undo::Run(backend.disable(name))))
         }
     }
+}
+
+/// A file's bytes and mode, to restore it.
+fn read_old(path: &Path) -> Option<(Vec<u8>, u32)> {
+    let bytes = std::fs::read(path).ok()?;
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.mode() & 0o7777);
+    Some((bytes, mode))
+}
+
+/// Writes `artifact` atomically, root-owned with `group` (if any) as its group: its
+/// content, mode and owner appear at once.
+fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, String> {
+    let path = &artifact.path;
+    let old = read_old(path);
+    let owner = match group {
+        Some(g) => Some((
+            0,
+            sys::lookup_group(g).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    crate::supervise::state::write_atomic_as(
+        path,
+        artifact.content.as_bytes(),
+        artifact.mode,
+        owner,
+    )
+    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(Some(Undo::Restore {
+        path: path.clone(),
+        old,
+    }))
 }
 
 fn run_undo(u: &Undo) -> Result<(), String> {
@@ -599,7 +839,12 @@ fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), String> {
 }
 
 /// Plans the removal of an installed service: stop and disable, remove its files,
-/// and with `purge` its state, logs and the account tend created.
+/// and with `purge` its state, logs and the account tend created. Without `purge`,
+/// what tend created and leaves in place (the account, the state and logs) is kept in
+/// [`kept_path`], for a later install to take back or a later `--purge` to remove.
+/// The install record goes last, so that an interrupted uninstall can be run again.
+/// A unit, script or plist that is not tend's (see [`ownership::foreign`]) is left
+/// alone, and so is the service of that name: it is not disabled.
 pub fn plan_uninstall(
     spec: Option<&Spec>,
     name: &str,
@@ -608,12 +853,12 @@ pub fn plan_uninstall(
     purge: bool,
 ) -> Vec<UninstallStep> {
     let record = read_record(layout, name);
-    let mut steps: Vec<UninstallStep> = backend
-        .disable(name)
-        .into_iter()
-        .map(UninstallStep::Run)
-        .collect();
-    let mut files: Vec<PathBuf> = record.as_ref().map(|r| r.files.clone()).unwrap_or_default();
+    let kept = read_kept(layout, name);
+    let spec_path = layout.spec_path(name);
+    let record_path = layout.record_path(name);
+    let kept_file = kept_path(layout, name);
+    let recorded: Vec<PathBuf> = record.as_ref().map(|r| r.files.clone()).unwrap_or_default();
+    let mut files = recorded.clone();
     if let Some(s) = spec {
         for a in backend.render(s, layout) {
             if !files.contains(&a.path) {
@@ -621,20 +866,46 @@ pub fn plan_uninstall(
             }
         }
     }
-    files.push(layout.spec_path(name));
-    files.push(layout.record_path(name));
-    for f in files {
-        if f.exists() {
-            steps.push(UninstallStep::Remove(f));
+    let mut removals = Vec::new();
+    let mut foreign_unit = false;
+    for f in &files {
+        match foreign(&observe(f, &spec_path), recorded.contains(f)) {
+            Some(what) => {
+                foreign_unit = true;
+                removals.push(UninstallStep::Keep {
+                    path: f.clone(),
+                    why: what,
+                });
+            }
+            None if f.symlink_metadata().is_ok() => removals.push(UninstallStep::Remove(f.clone())),
+            None => {}
         }
     }
-    steps.extend(backend.forget(name).into_iter().map(UninstallStep::Run));
+    let installed = record.is_some() || spec.is_some() || spec_path.exists();
+    let manage = installed && !foreign_unit;
+    let mut steps: Vec<UninstallStep> = Vec::new();
+    if manage {
+        steps.extend(backend.disable(name).into_iter().map(UninstallStep::Run));
+    }
+    steps.extend(removals);
+    if manage {
+        steps.extend(backend.forget(name).into_iter().map(UninstallStep::Run));
+    }
+    if spec_path.exists() {
+        steps.push(UninstallStep::Remove(spec_path.clone()));
+    }
+    for f in files
+        .iter()
+        .chain([&spec_path, &record_path, &kept_file])
+        .flat_map(|f| stale_temps(f))
+    {
+        steps.push(UninstallStep::Remove(f));
+    }
+    let created = created_before(record.as_ref(), kept.as_ref());
     if purge {
         // tend's own directories, and others only if tend created them.
         let mut dirs = vec![layout.state_dir(name), layout.log_root.join(name)];
-        if let Some(r) = &record {
-            dirs.extend(r.created_dirs.iter().cloned());
-        }
+        dirs.extend(created.created_dirs.iter().cloned());
         for d in dirs {
             if d.exists()
                 && !steps
@@ -644,16 +915,36 @@ pub fn plan_uninstall(
                 steps.push(UninstallStep::RemoveTree(d));
             }
         }
-        if let Some(u) = record
-            .as_ref()
-            .and_then(|r| r.created_user.clone())
-            .filter(|u| user_exists(u))
+        // An account with uid 0 is never deleted, whatever a record says.
+        if let Some(u) = created
+            .created_user
+            .clone()
+            .filter(|u| sys::lookup_credentials(u, None).is_ok_and(|c| c.uid != 0))
         {
             steps.push(UninstallStep::DeleteUser(u));
         }
-        if let Some(g) = record.as_ref().and_then(|r| r.created_group.clone()) {
+        if let Some(g) = created
+            .created_group
+            .clone()
+            .filter(|g| sys::lookup_group(g).is_ok_and(|gid| gid != 0))
+        {
             steps.push(UninstallStep::DeleteGroup(g));
         }
+        if kept_file.exists() {
+            steps.push(UninstallStep::Remove(kept_file));
+        }
+    } else if let Some(r) = &record {
+        let mut keep = created_before(Some(r), kept.as_ref());
+        keep.backend = r.backend.clone();
+        keep.tend_bin = r.tend_bin.clone();
+        steps.push(UninstallStep::Write(Artifact {
+            path: kept_file,
+            content: keep.to_json(),
+            mode: 0o644,
+        }));
+    }
+    if record.is_some() {
+        steps.push(UninstallStep::Remove(record_path));
     }
     steps
 }
@@ -665,6 +956,15 @@ pub enum UninstallStep {
     Run(Cmd),
     /// Remove a file.
     Remove(PathBuf),
+    /// Leave a file that is not tend's where it is (nothing to do; shown).
+    Keep {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        why: String,
+    },
+    /// Write a file (atomically).
+    Write(Artifact),
     /// Remove a directory tree.
     RemoveTree(PathBuf),
     /// Delete the user tend created.
@@ -679,6 +979,14 @@ impl UninstallStep {
         match self {
             UninstallStep::Run(c) => format!("run {c}"),
             UninstallStep::Remove(p) => format!("remove {}", p.display()),
+            UninstallStep::Keep { path, why } => format!(
+                "leave {} alone: tend did not write it ({why}); the service of that name is not tend's to stop",
+                path.display()
+            ),
+            UninstallStep::Write(a) => format!(
+                "write {} (what tend created for the service and leaves in place: a later install takes it back, `--purge` removes it)",
+                a.path.display()
+            ),
             UninstallStep::RemoveTree(p) => format!("remove {} and everything in it", p.display()),
             UninstallStep::DeleteUser(u) => format!("delete user {u} (tend created it)"),
             UninstallStep::DeleteGroup(g) => format!("delete group {g} (tend created it)"),
@@ -692,6 +1000,14 @@ impl UninstallStep {
             UninstallStep::Remove(p) => {
                 std::fs::remove_file(p).map_err(|e| format!("{}: {e}", p.display()))
             }
+            UninstallStep::Keep { .. } => Ok(()),
+            UninstallStep::Write(a) => crate::supervise::state::write_atomic_as(
+                &a.path,
+                a.content.as_bytes(),
+                a.mode,
+                None,
+            )
+            .map_err(|e| format!("{}: {e}", a.path.display())),
             UninstallStep::RemoveTree(p) => {
                 std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
             }
@@ -789,6 +1105,460 @@ mod tests {
         assert!(
             !reachable_by(&f, Some(4242), Some(me.gid()), 4),
             "the folder above is closed"
+        );
+    }
+
+    /// A backend whose unit goes under a temporary root: `enable` leaves a marker file
+    /// that `disable` removes.
+    struct Fake {
+        root: PathBuf,
+    }
+
+    impl Fake {
+        fn unit(&self, name: &str) -> PathBuf {
+            self.root.join(format!("etc/systemd/system/{name}.service"))
+        }
+        fn marker(&self, name: &str) -> PathBuf {
+            self.root.join(format!("{name}.enabled"))
+        }
+    }
+
+    impl Backend for Fake {
+        fn name(&self) -> &'static str {
+            "systemd"
+        }
+        fn render(&self, spec: &Spec, layout: &Layout) -> Vec<Artifact> {
+            let name = spec.name.as_str();
+            vec![Artifact {
+                path: self.unit(name),
+                content: format!(
+                    "# Written by tend from {}; `tend install` rewrites it.\n[Service]\nUser={}\n",
+                    layout.spec_path(name).display(),
+                    spec.user.as_deref().unwrap_or("")
+                ),
+                mode: 0o644,
+            }]
+        }
+        fn enable(&self, name: &str) -> Vec<Cmd> {
+            vec![Cmd::new(
+                "touch",
+                &[&self.marker(name).display().to_string()],
+            )]
+        }
+        fn disable(&self, name: &str) -> Vec<Cmd> {
+            vec![Cmd::new(
+                "rm",
+                &["-f", &self.marker(name).display().to_string()],
+            )]
+        }
+        fn forget(&self, _name: &str) -> Vec<Cmd> {
+            Vec::new()
+        }
+        fn control(&self, _name: &str, _verb: Verb) -> Cmd {
+            Cmd::new("true", &[])
+        }
+        fn query(&self, _name: &str) -> Result<super::super::NativeStatus, String> {
+            Ok(Default::default())
+        }
+        fn can_apply(&self) -> bool {
+            true
+        }
+    }
+
+    /// A service installed under a temporary root.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        layout: Layout,
+        backend: Fake,
+        spec: Spec,
+        text: String,
+        user_in_spec: bool,
+    }
+
+    impl Fixture {
+        fn new(toml: &str) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let root = dir.path().to_path_buf();
+            let layout = Layout {
+                spec_dir: root.join("etc/tend"),
+                state_root: root.join("var/lib/tend"),
+                log_root: root.join("var/log/tend"),
+                tend_bin: "/bin/sh".into(),
+            };
+            let loaded = crate::spec::load_str(
+                &root.join("spec.toml"),
+                toml,
+                &crate::spec::LoadOptions::default(),
+            )
+            .unwrap();
+            let spec = loaded.services[0].clone();
+            let user_in_spec = spec.user.is_some();
+            let spec = installed_spec(&spec, &root, &layout);
+            let text = toml::to_string(&spec).unwrap();
+            Fixture {
+                dir,
+                layout,
+                backend: Fake { root },
+                spec,
+                text,
+                user_in_spec,
+            }
+        }
+        fn name(&self) -> &str {
+            self.spec.name.as_str()
+        }
+        fn plan(&self) -> Result<Plan, PlanError> {
+            plan_install(
+                &self.spec,
+                &self.text,
+                &self.layout,
+                &self.backend,
+                None,
+                self.user_in_spec,
+            )
+        }
+        fn install(&self, steps: &[Step]) {
+            apply(steps, &self.backend, self.name(), &mut std::io::sink()).unwrap();
+        }
+        fn uninstall(&self, purge: bool) -> Vec<UninstallStep> {
+            plan_uninstall(
+                Some(&self.spec),
+                self.name(),
+                &self.layout,
+                &self.backend,
+                purge,
+            )
+        }
+        /// Every file and directory under the root, relative, sorted.
+        fn tree(&self) -> Vec<String> {
+            fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+                for e in std::fs::read_dir(dir).unwrap() {
+                    let p = e.unwrap().path();
+                    let rel = p.strip_prefix(base).unwrap().display().to_string();
+                    if p.symlink_metadata().unwrap().is_dir() {
+                        out.push(format!("{rel}/"));
+                        walk(&p, base, out);
+                    } else {
+                        out.push(rel);
+                    }
+                }
+            }
+            let mut out = Vec::new();
+            walk(self.dir.path(), self.dir.path(), &mut out);
+            out.sort();
+            out
+        }
+    }
+
+    const ROOT_WEB: &str = "name = \"web\"\ncommand = \"/bin/sh\"\nuser = \"root\"\n";
+
+    fn foreign_file(r: Result<Plan, PlanError>) -> PathBuf {
+        match r {
+            Err(PlanError::ForeignFile { path, .. }) => path,
+            other => panic!("want ForeignFile, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_unit_tend_did_not_write_is_refused_before_any_change() {
+        // a symlink (an alias of another service's unit), even a dangling one
+        let f = Fixture::new(ROOT_WEB);
+        let unit = f.backend.unit("web");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink("/lib/systemd/system/systemd-timesyncd.service", &unit).unwrap();
+        let before = f.tree();
+        let e = f.plan();
+        assert_eq!(foreign_file(e.clone()), unit);
+        let msg = e.unwrap_err().to_string();
+        assert!(
+            msg.contains(&unit.display().to_string())
+                && msg.contains("a symlink to /lib/systemd/system/systemd-timesyncd.service")
+                && msg.contains("rename the service"),
+            "{msg}"
+        );
+        assert_eq!(f.tree(), before, "planning changed nothing");
+
+        // someone else's regular file
+        let f = Fixture::new(ROOT_WEB);
+        let unit = f.backend.unit("web");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(&unit, "[Service]\nExecStart=/usr/sbin/web\n").unwrap();
+        assert_eq!(foreign_file(f.plan()), unit);
+
+        // tend's header without a record (an install interrupted by an older tend): tend's
+        let f = Fixture::new(ROOT_WEB);
+        let unit = f.backend.unit("web");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(
+            &unit,
+            format!(
+                "# Written by tend from {}; `tend install` rewrites it.\n[Service]\n",
+                f.layout.spec_path("web").display()
+            ),
+        )
+        .unwrap();
+        let p = f.plan().unwrap();
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::WriteFile { artifact, .. } if artifact.path == unit)));
+
+        // listed in the record (a hand-edited unit without the header): tend's
+        let f = Fixture::new(ROOT_WEB);
+        f.install(&f.plan().unwrap().steps);
+        let unit = f.backend.unit("web");
+        std::fs::write(&unit, "[Service]\n# edited by hand\n").unwrap();
+        assert!(f.plan().is_ok());
+        // ... but not once it is replaced by a symlink
+        std::fs::remove_file(&unit).unwrap();
+        std::os::unix::fs::symlink("/dev/null", &unit).unwrap();
+        assert_eq!(foreign_file(f.plan()), unit);
+    }
+
+    #[test]
+    fn a_vendor_unit_of_the_same_name_is_refused() {
+        let f = Fixture::new(ROOT_WEB);
+        let vendor = f.dir.path().join("lib/systemd/system/web.service");
+        std::fs::create_dir_all(vendor.parent().unwrap()).unwrap();
+        std::fs::write(&vendor, "[Service]\n").unwrap();
+        match f.plan() {
+            Err(PlanError::ShadowsUnit { other, unit, .. }) => {
+                assert_eq!(other, vendor);
+                assert_eq!(unit, f.backend.unit("web"));
+            }
+            other => panic!("want ShadowsUnit, got {other:?}"),
+        }
+    }
+
+    /// A system account this machine has, for the account tests (Debian has them all).
+    fn system_account() -> &'static str {
+        ["daemon", "bin", "sys", "nobody"]
+            .into_iter()
+            .find(|u| user_exists(u) && group_exists(u))
+            .expect("a system account with a group of its name (daemon, bin, sys, nobody)")
+    }
+
+    #[test]
+    fn an_existing_account_is_never_picked_implicitly() {
+        let acct = system_account();
+        let f = Fixture::new(&format!("name = \"{acct}\"\ncommand = \"/bin/sh\"\n"));
+        match f.plan() {
+            Err(e @ PlanError::ForeignUser { .. }) => assert!(
+                e.to_string().contains(&format!(
+                    "an account named `{acct}` already exists and tend did not create it: set `user = \"{acct}\"` in the spec to run as it, or rename the service"
+                )),
+                "{e}"
+            ),
+            other => panic!("want ForeignUser, got {other:?}"),
+        }
+        let f = Fixture::new("name = \"root\"\ncommand = \"/bin/sh\"\n");
+        assert!(matches!(f.plan(), Err(PlanError::ImplicitRoot { .. })));
+
+        // named in the spec: the operator's choice, shown, not recorded as tend's
+        let f = Fixture::new(&format!(
+            "name = \"web\"\ncommand = \"/bin/sh\"\nuser = \"{acct}\"\n"
+        ));
+        let p = f.plan().unwrap();
+        assert!(
+            p.notes
+                .iter()
+                .any(|n| n.starts_with(&format!("run as existing user {acct} (the spec's choice"))),
+            "{:?}",
+            p.notes
+        );
+        assert_eq!(p.record.created_user, None);
+        assert!(!p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::CreateUser { .. } | Step::CreateGroup(_))));
+        let f = Fixture::new("name = \"root\"\ncommand = \"/bin/sh\"\nuser = \"root\"\n");
+        assert_eq!(
+            f.plan().unwrap().notes,
+            vec!["run as root (the spec's choice)"]
+        );
+    }
+
+    #[test]
+    fn the_record_names_the_account_before_it_is_created_and_is_finished_last() {
+        let f = Fixture::new("name = \"tend-test-no-such-user\"\ncommand = \"/bin/sh\"\n");
+        assert!(!user_exists("tend-test-no-such-user"));
+        let p = f.plan().unwrap();
+        let Some(Step::Record {
+            artifact,
+            pending: true,
+        }) = p.steps.first()
+        else {
+            panic!("the first step writes the pending record: {:?}", p.steps);
+        };
+        let intent: InstallRecord = serde_json::from_str(&artifact.content).unwrap();
+        assert!(intent.pending);
+        assert_eq!(
+            intent.created_user.as_deref(),
+            Some("tend-test-no-such-user")
+        );
+        assert_eq!(
+            intent.created_group.as_deref(),
+            Some("tend-test-no-such-user")
+        );
+        assert_eq!(intent.files, vec![f.backend.unit("tend-test-no-such-user")]);
+        assert!(
+            matches!(p.steps[1], Step::CreateUser { .. }),
+            "{:?}",
+            p.steps
+        );
+        let Some(Step::Record {
+            artifact,
+            pending: false,
+        }) = p.steps.last()
+        else {
+            panic!("the last step finishes the record: {:?}", p.steps);
+        };
+        let done: InstallRecord = serde_json::from_str(&artifact.content).unwrap();
+        assert_eq!(
+            done,
+            InstallRecord {
+                pending: false,
+                ..intent
+            }
+        );
+        assert!(
+            matches!(p.steps[p.steps.len() - 2], Step::Run(_)),
+            "enable just before"
+        );
+    }
+
+    #[test]
+    fn an_install_cut_after_any_step_is_finished_by_the_next_and_purged_completely() {
+        let n = Fixture::new(ROOT_WEB).plan().unwrap().steps.len();
+        assert!(n >= 6, "record, dirs, spec, unit, enable, record");
+        for cut in 0..=n {
+            // cut, then install again: the same result as an install never cut
+            let f = Fixture::new(ROOT_WEB);
+            let first = f.plan().unwrap();
+            assert_eq!(first.steps.len(), n);
+            f.install(&first.steps[..cut]);
+            let second = f.plan().unwrap();
+            assert!(
+                !second.existed || cut == n,
+                "cut after {cut}: counts as installed"
+            );
+            f.install(&second.steps);
+            let rec = read_record(&f.layout, "web").unwrap();
+            assert!(!rec.pending, "cut after {cut}");
+            assert_eq!(rec.files, vec![f.backend.unit("web")]);
+            assert!(f.backend.marker("web").exists(), "cut after {cut}: enabled");
+            assert!(
+                f.plan().unwrap().steps.is_empty(),
+                "cut after {cut}: a third install has nothing to do"
+            );
+            for s in f.uninstall(true) {
+                s.apply().unwrap();
+            }
+            assert!(
+                f.tree()
+                    .iter()
+                    .all(|p| p.ends_with('/') && !p.contains("web")),
+                "cut after {cut}, reinstalled, purged: {:?}",
+                f.tree()
+            );
+
+            // cut, then purge: nothing left either
+            let f = Fixture::new(ROOT_WEB);
+            f.install(&f.plan().unwrap().steps[..cut]);
+            if read_record(&f.layout, "web").is_some() {
+                for s in f.uninstall(true) {
+                    let _ = s.apply();
+                }
+            }
+            assert!(
+                f.tree()
+                    .iter()
+                    .all(|p| p.ends_with('/') && !p.contains("web")),
+                "cut after {cut}, purged: {:?}",
+                f.tree()
+            );
+        }
+    }
+
+    #[test]
+    fn stale_temporary_files_are_removed_by_install_and_purge() {
+        let f = Fixture::new(ROOT_WEB);
+        let stale = f.layout.spec_dir.join("web.tmp.999999999");
+        std::fs::create_dir_all(&f.layout.spec_dir).unwrap();
+        std::fs::write(&stale, "half").unwrap();
+        let p = f.plan().unwrap();
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::RemoveFile { path, .. } if *path == stale)));
+        std::fs::write(&stale, "half").unwrap();
+        std::fs::write(f.layout.spec_dir.join("web.install.tmp.999999999"), "half").unwrap();
+        for s in f.uninstall(true) {
+            let _ = s.apply();
+        }
+        assert!(f.tree().iter().all(|p| p.ends_with('/')), "{:?}", f.tree());
+    }
+
+    #[test]
+    fn uninstall_leaves_a_unit_tend_did_not_write_and_its_service() {
+        let f = Fixture::new(ROOT_WEB);
+        let unit = f.backend.unit("web");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(&unit, "[Service]\nExecStart=/usr/sbin/web\n").unwrap();
+        std::fs::create_dir_all(&f.layout.spec_dir).unwrap();
+        std::fs::write(f.layout.spec_path("web"), &f.text).unwrap();
+        let steps = f.uninstall(true);
+        assert!(
+            steps
+                .iter()
+                .any(|s| matches!(s, UninstallStep::Keep { path, .. } if *path == unit)),
+            "{steps:?}"
+        );
+        assert!(!steps.iter().any(|s| matches!(s, UninstallStep::Run(_))
+            || matches!(s, UninstallStep::Remove(p) if *p == unit)));
+    }
+
+    #[test]
+    fn what_an_uninstall_keeps_is_tends_for_the_next_install_and_purge() {
+        // As if tend had created the account (only planned here: nothing is deleted).
+        let acct = system_account();
+        let f = Fixture::new(&format!("name = \"{acct}\"\ncommand = \"/bin/sh\"\n"));
+        let record = InstallRecord {
+            backend: "systemd".into(),
+            created_user: Some(acct.into()),
+            created_group: Some(acct.into()),
+            tend_bin: "/bin/sh".into(),
+            files: vec![f.backend.unit(acct)],
+            ..Default::default()
+        };
+        crate::supervise::state::write_atomic(
+            &f.layout.record_path(acct),
+            record.to_json().as_bytes(),
+        )
+        .unwrap();
+        let steps = f.uninstall(false);
+        assert!(
+            matches!(steps.last(), Some(UninstallStep::Remove(p)) if *p == f.layout.record_path(acct)),
+            "the record goes last: {steps:?}"
+        );
+        for s in &steps {
+            s.apply().unwrap();
+        }
+        let kept = read_kept(&f.layout, acct).unwrap();
+        assert_eq!(kept.created_user.as_deref(), Some(acct));
+        assert!(read_record(&f.layout, acct).is_none());
+
+        let p = f.plan().unwrap();
+        assert_eq!(p.record.created_user.as_deref(), Some(acct));
+        assert!(
+            matches!(&p.steps[1], Step::RemoveFile { path, .. } if *path == kept_path(&f.layout, acct))
+        );
+        let purge = f.uninstall(true);
+        assert!(
+            purge
+                .iter()
+                .any(|s| matches!(s, UninstallStep::DeleteUser(u) if u == acct)),
+            "{purge:?}"
         );
     }
 

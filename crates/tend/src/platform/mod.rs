@@ -161,9 +161,28 @@ impl Cmd {
         }
     }
     /// Runs it; a failure carries the tool's stderr.
+    ///
+    /// Unix: the tool ignores SIGPIPE, so that if tend is killed while it runs (the
+    /// pipes it writes to then have no reader) it still finishes its work instead of
+    /// dying halfway: an `rc-service start` cut short leaves OpenRC's state stuck in
+    /// `starting`, with a service nothing stops.
     pub fn run(&self) -> Result<String, String> {
-        let out = Command::new(&self.program)
-            .args(&self.args)
+        let mut command = Command::new(&self.program);
+        command.args(&self.args);
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: the closure runs in the forked child before exec and makes one
+            // async-signal-safe call.
+            unsafe {
+                command.pre_exec(|| {
+                    // SAFETY: plain system call with constant arguments.
+                    libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        let out = command
             .output()
             .map_err(|e| format!("cannot run `{self}`: {e}"))?;
         if out.status.success() {

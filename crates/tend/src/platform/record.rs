@@ -33,11 +33,42 @@ pub struct InstallRecord {
     pub tend_bin: PathBuf,
     /// The files the backend wrote.
     pub files: Vec<PathBuf>,
+    /// Unix: the install is under way. The record is written with this set before the
+    /// install's first change, naming everything it is about to create, and rewritten
+    /// without it by its last step; still set after an interrupted install, which a
+    /// later install completes and `uninstall --purge` undoes. Absent in records of
+    /// finished installs (and of older tends), which therefore load as finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pending: bool,
+}
+
+impl InstallRecord {
+    /// The record's file text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default() + "\n"
+    }
 }
 
 /// Reads an install record.
 pub fn read_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
-    let text = std::fs::read_to_string(layout.record_path(name)).ok()?;
+    read_json(&layout.record_path(name))
+}
+
+/// Unix: where `tend uninstall NAME` without `--purge` keeps what tend created for the
+/// service and left in place (its account, a custom log folder), so that a later
+/// install takes them back as tend's and `tend uninstall NAME --purge` removes them.
+/// Not an install record: `tend status` does not list the service.
+pub fn kept_path(layout: &Layout, name: &str) -> PathBuf {
+    layout.spec_dir.join(format!("{name}.kept.json"))
+}
+
+/// Reads what an uninstall without `--purge` kept (see [`kept_path`]).
+pub fn read_kept(layout: &Layout, name: &str) -> Option<InstallRecord> {
+    read_json(&kept_path(layout, name))
+}
+
+fn read_json(path: &Path) -> Option<InstallRecord> {
+    let text = std::fs::read_to_string(path).ok()?;
     serde_json::from_str(&text).ok()
 }
 
@@ -100,4 +131,32 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
         .ok()
         .zip(std::fs::read(b).ok())
         .is_some_and(|(a, b)| a == b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_without_pending_load_as_finished_and_pending_is_written_only_when_set() {
+        // a record as tends before the write-ahead record wrote it
+        let old = r#"{
+  "backend": "systemd",
+  "created_user": "web",
+  "created_group": "web",
+  "tend_bin": "/usr/local/bin/tend",
+  "files": ["/etc/systemd/system/web.service"]
+}"#;
+        let r: InstallRecord = serde_json::from_str(old).unwrap();
+        assert!(!r.pending);
+        assert_eq!(r.created_user.as_deref(), Some("web"));
+        assert!(!r.to_json().contains("pending"));
+        let pending = InstallRecord {
+            pending: true,
+            ..r.clone()
+        };
+        assert!(pending.to_json().contains("\"pending\": true"));
+        let back: InstallRecord = serde_json::from_str(&pending.to_json()).unwrap();
+        assert_eq!(back, pending);
+    }
 }

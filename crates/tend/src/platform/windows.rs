@@ -352,6 +352,7 @@ pub fn plan_install(
         account: Some(spec.windows.account.clone()),
         tend_bin: layout.tend_bin.clone(),
         files: vec![layout.spec_path(name)],
+        pending: false,
     };
     let content = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
     let record_path = layout.record_path(name);

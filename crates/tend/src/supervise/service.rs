@@ -241,6 +241,14 @@ pub async fn run_service(
                     e = &mut exit => {
                         let e = e.unwrap_or(KILLED);
                         let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
+                        // A program stopped by the hook may exit before the hook has read
+                        // its answer: the answer (or why there was none) comes promptly
+                        // now, and belongs in the log before "stopped".
+                        if let Some(h) = hook.take() {
+                            if let Ok(Ok(Ok(done))) = tokio::time::timeout(Duration::from_secs(1), h).await {
+                                report(&mut status, State::Stopping, format!("stop hook: {done}"));
+                            }
+                        }
                         clean_up_tree(&setup, &reaper, &child.tree);
                         record_exit(&mut status, e);
                         let how = match killed {
