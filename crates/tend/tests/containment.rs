@@ -101,20 +101,6 @@ fn sigkill_of_the_supervisor_with_a_tree_that_keeps_escaping_leaves_nothing() {
     }
 }
 
-/// A child that ignores SIGTERM, stopped with a 2 s timeout.
-fn ignoring_child(s: &Scratch) -> (std::path::PathBuf, std::path::PathBuf) {
-    let pidf = s.path("pids");
-    let spec = s.spec(
-        "i.toml",
-        &format!(
-            "name = \"i\"\ncommand = {}\nargs = [\"--ignore-term\", \"--pid-file\", {}, \"--hang\"]\n[stop]\ntimeout = \"2s\"\n",
-            q(&fixture_bin()),
-            q(&pidf)
-        ),
-    );
-    (spec, pidf)
-}
-
 #[test]
 fn one_signal_to_the_process_group_is_one_stop() {
     // `setsid tend run s.toml & kill -TERM -- -$!`: the guard and (before) the
@@ -122,7 +108,7 @@ fn one_signal_to_the_process_group_is_one_stop() {
     // stop request, which kills at once.
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let s = Scratch::new();
-        let (spec, pidf) = ignoring_child(&s);
+        let (spec, pidf) = ignoring_child(&s, "2s");
         let mut cmd = s.tend(&["run", spec.to_str().unwrap()]);
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd
@@ -161,7 +147,7 @@ fn timeout_1_is_one_stop() {
     }
     for _ in 0..2 {
         let s = Scratch::new();
-        let (spec, pidf) = ignoring_child(&s);
+        let (spec, pidf) = ignoring_child(&s, "2s");
         let mut cmd = std::process::Command::new("timeout");
         cmd.args(["-s", "TERM", "1"])
             .arg(tend_bin())
@@ -188,7 +174,7 @@ fn a_signal_its_sender_repeats_at_once_is_one_stop_a_later_one_kills() {
     // A sender that delivers one request twice (timeout(1) does, to the pid and then to
     // the group) makes one stop; the same signal again later is a second request.
     let s = Scratch::new();
-    let (spec, pidf) = ignoring_child(&s);
+    let (spec, pidf) = ignoring_child(&s, "2s");
     let tend = s.spawn(&["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the child to start", || {
         pids(&pidf).len() == 1 && s.state("i").is_some_and(|st| st["state"] == "running")
@@ -206,7 +192,7 @@ fn a_signal_its_sender_repeats_at_once_is_one_stop_a_later_one_kills() {
     assert!(err.contains("killed after the 2s stop timeout"), "{err}");
 
     let s = Scratch::new();
-    let (spec, pidf) = ignoring_child(&s);
+    let (spec, pidf) = ignoring_child(&s, "2s");
     let tend = s.spawn(&["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the child to start", || {
         pids(&pidf).len() == 1 && s.state("i").is_some_and(|st| st["state"] == "running")
@@ -233,11 +219,7 @@ fn a_second_supervisor_of_the_same_service_is_refused() {
     let pidf = s.path("pids");
     let spec = s.spec(
         "api.toml",
-        &format!(
-            "name = \"api\"\ncommand = {}\nargs = [\"--pid-file\", {}, \"--hang\"]\n",
-            q(&fixture_bin()),
-            q(&pidf)
-        ),
+        &fixture_spec("api", &["--pid-file", pidf.to_str().unwrap(), "--hang"], ""),
     );
     let first = s.spawn(&["run", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "the first child to run", || {
@@ -248,9 +230,8 @@ fn a_second_supervisor_of_the_same_service_is_refused() {
     let up = s.spec(
         "tend.toml",
         &format!(
-            "[[service]]\nname = \"api\"\ncommand = {}\nargs = [\"--pid-file\", {}, \"--hang\"]\n",
-            q(&fixture_bin()),
-            q(&pidf)
+            "[[service]]\n{}",
+            fixture_spec("api", &["--pid-file", pidf.to_str().unwrap(), "--hang"], "")
         ),
     );
     for args in [

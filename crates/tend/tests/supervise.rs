@@ -9,15 +9,6 @@ use common::*;
 
 const SECS: Duration = Duration::from_secs(1);
 
-fn fixture_spec(name: &str, args: &[&str], extra: &str) -> String {
-    let args: Vec<String> = args.iter().map(|a| toml_str(a)).collect();
-    format!(
-        "name = \"{name}\"\ncommand = {}\nargs = [{}]\n{extra}\n",
-        q(&fixture_bin()),
-        args.join(", ")
-    )
-}
-
 #[test]
 fn crash_restarts_with_backoff_then_fails_at_the_limit() {
     let s = Scratch::new();
@@ -1000,25 +991,6 @@ fn stop_hook_command_runs_with_the_service_environment() {
         "tend itself sent no signal: {err}"
     );
     assert!(err.contains("stopped gracefully"), "{err}");
-}
-
-/// A child that ignores SIGTERM, with a stop timeout of `timeout`.
-fn ignoring_child(s: &Scratch, timeout: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let pidf = s.path("pids");
-    let spec = s.spec(
-        "i.toml",
-        &fixture_spec(
-            "i",
-            &[
-                "--ignore-term",
-                "--pid-file",
-                pidf.to_str().unwrap(),
-                "--hang",
-            ],
-            &format!("[stop]\ntimeout = \"{timeout}\"\n"),
-        ),
-    );
-    (spec, pidf)
 }
 
 /// Starts `tend ARGS` as the session leader of a new pseudo-terminal (as a shell in a

@@ -203,3 +203,32 @@ pub fn q(p: &Path) -> String {
 pub fn toml_str(s: &str) -> String {
     format!("{:?}", s)
 }
+
+/// A spec that runs the fixture program with `args`, then the TOML in `extra`.
+pub fn fixture_spec(name: &str, args: &[&str], extra: &str) -> String {
+    let args: Vec<String> = args.iter().map(|a| toml_str(a)).collect();
+    format!(
+        "name = \"{name}\"\ncommand = {}\nargs = [{}]\n{extra}\n",
+        q(&fixture_bin()),
+        args.join(", ")
+    )
+}
+
+/// A child that ignores SIGTERM, with a stop timeout of `timeout`.
+pub fn ignoring_child(s: &Scratch, timeout: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "i.toml",
+        &fixture_spec(
+            "i",
+            &[
+                "--ignore-term",
+                "--pid-file",
+                pidf.to_str().unwrap(),
+                "--hang",
+            ],
+            &format!("[stop]\ntimeout = \"{timeout}\"\n"),
+        ),
+    );
+    (spec, pidf)
+}
