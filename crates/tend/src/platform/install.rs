@@ -290,7 +290,13 @@ fn check_files(
     layout: &Layout,
 ) -> Result<(), PlanError> {
     for a in artifacts {
-        let in_record = previous.is_some_and(|r| r.files.contains(&a.path));
+        // A pending record names files before they are written: it vouches for one only
+        // if it holds what this install writes anyway (tend's header vouches for the
+        // rest, see `foreign`).
+        let in_record = previous.is_some_and(|r| {
+            r.files.contains(&a.path)
+                && (!r.pending || std::fs::read(&a.path).is_ok_and(|b| b == a.content.as_bytes()))
+        });
         if let Some(what) = foreign(&observe(&a.path, &layout.spec_path(name)), in_record) {
             return Err(PlanError::ForeignFile {
                 name: name.into(),
@@ -580,22 +586,43 @@ enum Undo {
         path: PathBuf,
         old: Option<(Vec<u8>, u32)>,
     },
+    /// Put back the install record as it was: skipped when an undo after it failed,
+    /// so the record (pending) still names what is left for a later install or
+    /// `--purge` to finish.
+    Record(Box<Undo>),
     Run(Vec<Cmd>),
 }
 
 /// What an apply did, so it can be undone if a later step (such as the first start)
 /// fails.
 pub struct Applied {
+    name: String,
     undo: Vec<Undo>,
 }
 
 impl Applied {
-    /// Undoes everything, newest first.
+    /// Undoes everything, newest first. If an undo fails (`userdel` refuses while a
+    /// process still runs as the user), the install record is not put back: it stays
+    /// pending and names what is left, so the next install or `--purge` finishes the
+    /// job instead of finding an account that nothing says is tend's.
     pub fn rollback(self, out: &mut dyn Write) {
         let _ = writeln!(out, "rolling back:");
+        let mut failed = false;
         for u in self.undo.into_iter().rev() {
+            if failed {
+                if let Undo::Record(inner) = &u {
+                    let _ = writeln!(
+                        out,
+                        "  keep the install record (an undo failed): `tend install` again or `tend uninstall {} --purge` finishes from it (instead of: {})",
+                        self.name,
+                        describe_undo(inner)
+                    );
+                    continue;
+                }
+            }
             let _ = writeln!(out, "  {}", describe_undo(&u));
             if let Err(e) = run_undo(&u) {
+                failed = true;
                 let _ = writeln!(out, "  (this rollback step failed: {e})");
             }
         }
@@ -612,6 +639,7 @@ pub fn apply(
 ) -> Result<Applied, String> {
     // Runs last on rollback: the manager forgets the removed unit.
     let mut applied = Applied {
+        name: name.to_string(),
         undo: vec![Undo::Run(backend.forget(name))],
     };
     for step in steps {
@@ -635,6 +663,7 @@ fn describe_undo(u: &Undo) -> String {
         Undo::RemoveDir(p) => format!("remove {}", p.display()),
         Undo::Restore { path, old: Some(_) } => format!("restore the previous {}", path.display()),
         Undo::Restore { path, old: None } => format!("remove {}", path.display()),
+        Undo::Record(inner) => describe_undo(inner),
         Undo::Run(cmds) => cmds
             .iter()
             .map(|c| format!("run {c}"))
@@ -678,7 +707,9 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
                 old,
             }))
         }
-        Step::Record { artifact, .. } => write_file(artifact, None),
+        Step::Record { artifact, .. } => {
+            Ok(write_file(artifact, None)?.map(|u| Undo::Record(Box::new(u))))
+        }
         Step::WriteFile { artifact, group } => write_file(artifact, group.as_deref()),
         Step::RemoveFile { path, .. } => {
             let old = read_old(path);
@@ -750,6 +781,7 @@ fn run_undo(u: &Undo) -> Result<(), String> {
         Undo::Restore { path, old: None } => {
             std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
         }
+        Undo::Record(inner) => run_undo(inner),
         Undo::Run(cmds) => {
             for c in cmds {
                 let _ = c.run();
@@ -858,18 +890,27 @@ pub fn plan_uninstall(
     let record_path = layout.record_path(name);
     let kept_file = kept_path(layout, name);
     let recorded: Vec<PathBuf> = record.as_ref().map(|r| r.files.clone()).unwrap_or_default();
+    let rendered = spec.map(|s| backend.render(s, layout)).unwrap_or_default();
     let mut files = recorded.clone();
-    if let Some(s) = spec {
-        for a in backend.render(s, layout) {
-            if !files.contains(&a.path) {
-                files.push(a.path);
-            }
+    for a in &rendered {
+        if !files.contains(&a.path) {
+            files.push(a.path.clone());
         }
     }
+    // A pending record names files before they are written: it vouches for one only if
+    // it holds what the installed spec renders (tend's header vouches for the rest).
+    let pending = record.as_ref().is_some_and(|r| r.pending);
+    let vouched = |f: &PathBuf| {
+        recorded.contains(f)
+            && (!pending
+                || rendered.iter().any(|a| {
+                    a.path == *f && std::fs::read(f).is_ok_and(|b| b == a.content.as_bytes())
+                }))
+    };
     let mut removals = Vec::new();
     let mut foreign_unit = false;
     for f in &files {
-        match foreign(&observe(f, &spec_path), recorded.contains(f)) {
+        match foreign(&observe(f, &spec_path), vouched(f)) {
             Some(what) => {
                 foreign_unit = true;
                 removals.push(UninstallStep::Keep {
@@ -1068,6 +1109,39 @@ pub fn start_and_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_undo_keeps_the_install_record_for_the_next_install() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("x.install.json");
+        let rollback = |undo_fails: bool| {
+            std::fs::write(&record, b"{\"pending\": true}").unwrap();
+            let gone = dir.path().join("x-state");
+            if !undo_fails {
+                std::fs::create_dir_all(&gone).unwrap();
+            }
+            let applied = Applied {
+                name: "x".into(),
+                undo: vec![
+                    Undo::Record(Box::new(Undo::Restore {
+                        path: record.clone(),
+                        old: None,
+                    })),
+                    // Fails when the folder is not there (as userdel fails while a
+                    // process still runs as the user).
+                    Undo::RemoveDir(gone),
+                ],
+            };
+            let mut out = Vec::new();
+            applied.rollback(&mut out);
+            String::from_utf8(out).unwrap()
+        };
+        let said = rollback(true);
+        assert!(record.exists(), "kept after a failed undo: {said}");
+        assert!(said.contains("tend uninstall x --purge"), "{said}");
+        let said = rollback(false);
+        assert!(!record.exists(), "removed when every undo worked: {said}");
+    }
 
     #[test]
     fn tend_is_copied_from_places_a_unit_hides_or_others_can_change() {
@@ -1313,6 +1387,31 @@ mod tests {
         std::fs::remove_file(&unit).unwrap();
         std::os::unix::fs::symlink("/dev/null", &unit).unwrap();
         assert_eq!(foreign_file(f.plan()), unit);
+
+        // a pending record (an install cut before it wrote the unit) names the unit's
+        // path, but what someone else put there since is not tend's
+        let f = Fixture::new(ROOT_WEB);
+        let steps = f.plan().unwrap().steps;
+        assert!(matches!(&steps[0], Step::Record { pending: true, .. }));
+        f.install(&steps[..1]);
+        let unit = f.backend.unit("web");
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(&unit, "[Service]\nExecStart=/usr/sbin/web\n").unwrap();
+        assert_eq!(foreign_file(f.plan()), unit);
+        // ... whereas the very unit this install writes is
+        let f = Fixture::new(ROOT_WEB);
+        let steps = f.plan().unwrap().steps;
+        f.install(&steps[..1]);
+        let unit = f.backend.unit("web");
+        let Some(Step::WriteFile { artifact, .. }) = steps
+            .iter()
+            .find(|s| matches!(s, Step::WriteFile { artifact, .. } if artifact.path == unit))
+        else {
+            panic!("the plan writes the unit: {steps:?}");
+        };
+        std::fs::create_dir_all(unit.parent().unwrap()).unwrap();
+        std::fs::write(&unit, &artifact.content).unwrap();
+        assert!(f.plan().is_ok());
     }
 
     #[test]
