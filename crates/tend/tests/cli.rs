@@ -160,3 +160,34 @@ fn check_refuses_what_run_refuses() {
     }
     assert!(err.contains("3 problems"), "{err}");
 }
+
+/// Switching to `user` needs root, but whoever runs `tend check` is not who will run
+/// the service: checked by someone else, that is a warning, not a failure.
+#[cfg(unix)]
+#[test]
+fn check_by_someone_else_warns_that_the_account_needs_root() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to run tend check as another user");
+        return;
+    }
+    let s = Scratch::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = s.spec(
+        "u.toml",
+        "name = \"u\"\ncommand = \"/bin/true\"\nuser = \"daemon\"\n",
+    );
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(common::tend_bin())
+        .args(["check", spec.to_str().unwrap()])
+        .current_dir("/")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning:") && err.contains("needs root"), "{err}");
+}

@@ -98,6 +98,9 @@ fn preflight(loaded: &Loaded) -> (Vec<Diagnostic>, Vec<String>) {
             }
             Err(e) => e.0,
         };
+        // Who runs `tend check` is not who will run the service: say it, do not fail.
+        let (invoker, problems): (Vec<_>, Vec<_>) = problems.into_iter().partition(|p| p.invoker);
+        warnings.extend(invoker.into_iter().map(|p| p.message));
         diags.extend(problems.into_iter().map(|p| Diagnostic {
             location: crate::spec::locate(&loaded.path, &text, loaded.multi, i, p.key),
             message: if loaded.multi {

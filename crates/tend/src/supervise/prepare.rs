@@ -31,6 +31,9 @@ pub struct Problem {
     pub key: &'static str,
     /// What is wrong, and what to do.
     pub message: String,
+    /// It is about who runs tend, not about the spec or the machine (switching to
+    /// `user` needs root): `tend check` run by someone else only warns.
+    pub invoker: bool,
 }
 
 /// Why a service cannot be started: every problem found, not just the first.
@@ -39,7 +42,11 @@ pub struct Problem {
 pub struct PrepareError(pub Vec<Problem>);
 
 fn problem(key: &'static str, message: String) -> Problem {
-    Problem { key, message }
+    Problem {
+        key,
+        message,
+        invoker: false,
+    }
 }
 
 /// A warning found while preparing (e.g. a readable secrets file).
@@ -129,13 +136,16 @@ pub fn prepare(
                 Ok(c) => {
                     let me = sys::euid();
                     if me != 0 && me != c.uid {
-                        problems.push(problem(
-                            "user",
-                            format!(
-                                "running `{}` as user `{u}` needs root (tend runs as uid {me})",
-                                spec.name
-                            ),
-                        ));
+                        problems.push(Problem {
+                            invoker: true,
+                            ..problem(
+                                "user",
+                                format!(
+                                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
+                                    spec.name
+                                ),
+                            )
+                        });
                     }
                     vars.insert("USER".into(), u.into());
                     vars.insert("LOGNAME".into(), u.into());
