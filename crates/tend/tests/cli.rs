@@ -189,5 +189,8 @@ fn check_by_someone_else_warns_that_the_account_needs_root() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("warning:") && err.contains("needs root"), "{err}");
+    assert!(
+        err.contains("warning:") && err.contains("needs root"),
+        "{err}"
+    );
 }

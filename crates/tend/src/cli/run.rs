@@ -185,8 +185,6 @@ pub(crate) fn supervise_blocking(
         &rt,
         supervise::supervise_with(&loaded.services, order, &loaded.path, opts, extras),
     );
-    // No log is written any more: finish compressing the rotated ones before exiting.
-    supervise::logfile::finish_compression();
     result.map_err(|e| {
         errln!("error: {e}");
         exit::ERROR

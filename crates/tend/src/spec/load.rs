@@ -832,7 +832,6 @@ fn diag_at(
     }
 }
 
-/// The span of the deepest existing part of `path` in the parsed document.
 /// Where the dotted `key` (`working_dir`, `stop.command`) of a service is written in a
 /// spec file's `text`: service `index` of a `[[service]]` file, else the file's one
 /// service. `None` when the file does not set it (a profile or an override did, or the
@@ -850,6 +849,7 @@ pub fn locate(path: &Path, text: &str, multi: bool, index: usize, key: &str) -> 
     Some(Location::in_text(&path.display().to_string(), text, span))
 }
 
+/// The span of the deepest existing part of `path` in the parsed document.
 fn find_span(
     doc: &toml::Spanned<DeTable<'_>>,
     path: &[Seg],

@@ -490,6 +490,36 @@ pub async fn supervise_with(
     opts: &Options,
     extras: Extras,
 ) -> Result<Vec<(String, Outcome)>, SuperviseError> {
+    // One supervisor per service: held until every service here has ended and its
+    // logs are compressed, taken before anything else (a second supervisor must not
+    // even open the logs).
+    std::fs::create_dir_all(&opts.state_dir).map_err(|source| SuperviseError::Io {
+        what: format!(
+            "cannot create the state directory {}",
+            opts.state_dir.display()
+        ),
+        source,
+    })?;
+    let locks = specs
+        .iter()
+        .map(|s| state::SupervisorLock::acquire(&opts.state_dir, s.name.as_str()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let result = supervise_locked(specs, order, spec_path, opts, extras).await;
+    // No log is written any more: finish compressing the rotated ones while the
+    // services are still this supervisor's.
+    logfile::finish_compression();
+    drop(locks);
+    result
+}
+
+/// [`supervise_with`], once the services are locked.
+async fn supervise_locked(
+    specs: &[Spec],
+    order: &[usize],
+    spec_path: &Path,
+    opts: &Options,
+    extras: Extras,
+) -> Result<Vec<(String, Outcome)>, SuperviseError> {
     let io_err = |what: String| move |source| SuperviseError::Io { what, source };
     let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
     let base = prepare::spec_base(spec_path);
@@ -499,16 +529,6 @@ pub async fn supervise_with(
         .map(|s| s.name.as_str().len())
         .max()
         .unwrap_or(0);
-    // One supervisor per service: held until every service here has ended, taken
-    // before anything else (a second supervisor must not even open the logs).
-    std::fs::create_dir_all(&opts.state_dir).map_err(io_err(format!(
-        "cannot create the state directory {}",
-        opts.state_dir.display()
-    )))?;
-    let _locks = specs
-        .iter()
-        .map(|s| state::SupervisorLock::acquire(&opts.state_dir, s.name.as_str()))
-        .collect::<Result<Vec<_>, _>>()?;
     // Prepare everything first: nothing starts if any service cannot.
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {

@@ -436,13 +436,30 @@ pub fn fork_guard() -> io::Result<()> {
 
 /// Sets a signal's disposition to `SIG_DFL` or `SIG_IGN`.
 fn set_disposition(sig: libc::c_int, disposition: libc::sighandler_t) {
-    // SAFETY: an all-zero sigaction is valid; the disposition is SIG_DFL or SIG_IGN.
-    unsafe {
-        let mut act: libc::sigaction = std::mem::zeroed();
-        act.sa_sigaction = disposition;
-        libc::sigemptyset(&mut act.sa_mask);
-        libc::sigaction(sig, &act, std::ptr::null_mut());
+    set_action(sig, disposition, 0, &[]);
+}
+
+/// Installs `handler` for `sig` with `flags`, blocking the signals of `mask` while it
+/// runs. `handler` is `SIG_DFL`, `SIG_IGN`, or one of this module's async-signal-safe
+/// handlers ([`forward`]). Async-signal-safe itself (used between fork and exec).
+fn set_action(
+    sig: libc::c_int,
+    handler: libc::sighandler_t,
+    flags: libc::c_int,
+    mask: &[libc::c_int],
+) {
+    // SAFETY: sigaction is a plain C struct; all-zero is a valid value to fill in.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = handler;
+    act.sa_flags = flags;
+    // SAFETY: `act.sa_mask` is a valid sigset_t to initialise.
+    unsafe { libc::sigemptyset(&mut act.sa_mask) };
+    for &s in mask {
+        // SAFETY: `act.sa_mask` is an initialised sigset_t; `s` is a signal number.
+        unsafe { libc::sigaddset(&mut act.sa_mask, s) };
     }
+    // SAFETY: `act` is initialised and its handler is one this function accepts.
+    unsafe { libc::sigaction(sig, &act, std::ptr::null_mut()) };
 }
 
 /// The supervisor's pid while it lives; 0 once it is reaped (a later signal must not
@@ -520,19 +537,14 @@ const FORWARDED: [libc::c_int; 6] = [
 fn guard_main(supervisor: libc::pid_t) -> ! {
     SUPERVISOR.store(supervisor, Ordering::Relaxed);
     for sig in FORWARDED {
-        // SAFETY: installs an async-signal-safe handler (it reads its siginfo and the
-        // clock, and calls kill), blocking every forwarded signal while it runs; an
-        // all-zero sigaction is valid before its fields are set.
-        unsafe {
-            let mut act: libc::sigaction = std::mem::zeroed();
-            act.sa_sigaction = forward as *const () as libc::sighandler_t;
-            act.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
-            libc::sigemptyset(&mut act.sa_mask);
-            for s in FORWARDED {
-                libc::sigaddset(&mut act.sa_mask, s);
-            }
-            libc::sigaction(sig, &act, std::ptr::null_mut());
-        }
+        // `forward` is async-signal-safe (it reads its siginfo and the clock, and calls
+        // kill); blocking every forwarded signal while it runs serialises its calls.
+        set_action(
+            sig,
+            forward as *const () as libc::sighandler_t,
+            libc::SA_SIGINFO | libc::SA_RESTART,
+            &FORWARDED,
+        );
     }
     let mut code = 1;
     loop {
