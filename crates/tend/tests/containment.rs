@@ -169,16 +169,22 @@ fn timeout_1_is_one_stop() {
     }
 }
 
+/// `tend run` of [`ignoring_child`] (2 s stop timeout), once its child runs.
+fn running_ignoring_child(s: &Scratch) -> Running {
+    let (spec, pidf) = ignoring_child(s, "2s");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || {
+        pids(&pidf).len() == 1 && s.state("i").is_some_and(|st| st["state"] == "running")
+    });
+    tend
+}
+
 #[test]
 fn a_signal_its_sender_repeats_at_once_is_one_stop_a_later_one_kills() {
     // A sender that delivers one request twice (timeout(1) does, to the pid and then to
     // the group) makes one stop; the same signal again later is a second request.
     let s = Scratch::new();
-    let (spec, pidf) = ignoring_child(&s, "2s");
-    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
-    wait_until(10 * SECS, "the child to start", || {
-        pids(&pidf).len() == 1 && s.state("i").is_some_and(|st| st["state"] == "running")
-    });
+    let tend = running_ignoring_child(&s);
     tend.signal(libc::SIGTERM);
     // The stimulus: a repeat 10 ms later, well inside the guard's repeat window.
     std::thread::sleep(Duration::from_millis(10));
@@ -192,11 +198,7 @@ fn a_signal_its_sender_repeats_at_once_is_one_stop_a_later_one_kills() {
     assert!(err.contains("killed after the 2s stop timeout"), "{err}");
 
     let s = Scratch::new();
-    let (spec, pidf) = ignoring_child(&s, "2s");
-    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
-    wait_until(10 * SECS, "the child to start", || {
-        pids(&pidf).len() == 1 && s.state("i").is_some_and(|st| st["state"] == "running")
-    });
+    let tend = running_ignoring_child(&s);
     tend.signal(libc::SIGTERM);
     wait_until(10 * SECS, "the stop to begin", || {
         s.state("i").is_some_and(|st| st["state"] == "stopping")
