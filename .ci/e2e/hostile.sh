@@ -21,7 +21,7 @@ no_pwned() { ! in_ct sh -c 'ls /tmp/pwned* /srv/pwned* 2>/dev/null | grep -q .';
 # (systemd: --no-guard), empty for none.
 hostile_flow() {
   local n=hostile extra=$1 port=18082
-  has_install || return 0
+  require_install hostile_flow || return 1
   in_ct mkdir -p "$HOSTILE_WD" "${HOSTILE_TEND%/*}" || { fail "hostile: cannot prepare the container"; return 1; }
   in_ct cp /opt/tend/tend "$HOSTILE_TEND" && in_ct chmod 755 "${HOSTILE_TEND%/*}" "$HOSTILE_TEND"
   local TEND=$HOSTILE_TEND

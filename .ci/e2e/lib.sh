@@ -361,8 +361,15 @@ mtime() { in_ct stat -c %y "$1" 2>/dev/null; }
 #   BE_DRY_MARKERS      texts the dry run must print (unit file lines, commands)
 #   be_checks_running NAME   (optional) backend-specific checks while it runs
 
-# has_install: the tend under test has `install` (it is being implemented).
+# has_install: the tend under test has `install`.
 has_install() { grep -qE '^\s+install\b' <<<"$(in_ct "$TEND" --help 2>/dev/null)"; }
+# require_install FLOW: true if it has; else a failed check (a flow that cannot run is
+# a failure, never a silent pass).
+require_install() {
+  has_install && return 0
+  fail "tend has no 'install' command: $1 not run"
+  return 1
+}
 
 # no_leftovers NAME: nothing of NAME remains (unit, installed spec, account, dirs).
 no_leftovers() {
@@ -634,10 +641,7 @@ flow_uninstall_purge() {
 # The whole flow of the issue for the hello spec.
 lifecycle_flow() {
   local n=hello spec=/opt/tend/hello.toml port=18080
-  if ! has_install; then
-    fail "tend has no 'install' command yet: lifecycle flow not run"
-    return 1
-  fi
+  require_install lifecycle_flow || return 1
   flow_missing_command
   flow_dry_run "$n" "$spec"
   flow_install_now "$n" "$spec" "$port" || return 1
@@ -693,7 +697,7 @@ refused() {
 # refusals_flow: an install never takes over a unit, init script or account that is
 # not tend's; an existing account the spec names is used, shown, and kept by --purge.
 refusals_flow() {
-  has_install || return 0
+  require_install refusals_flow || return 1
   local n path want setup spec
   # the service manager's files (the backend's cases)
   while IFS='|' read -r n path want setup; do
@@ -738,7 +742,7 @@ refusals_flow() {
 # /etc/tend/NAME.kept.json): a later install takes it back as tend's (it has no `user`,
 # so it would refuse someone else's), and a later --purge removes it all.
 kept_flow() {
-  has_install || return 0
+  require_install kept_flow || return 1
   local n=hellokill spec=/opt/tend/hellokill.toml
   tend install "$spec" --now
   [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
@@ -850,7 +854,7 @@ no_traces() {
 }
 
 kill_flow() {
-  has_install || return 0
+  require_install kill_flow || return 1
   local n=$KILL_NAME t=$EPOCHREALTIME timeline lines=() us=() i gap points=() p line delay
   local what stage reinstalled=0 purged=0 bad=0 group start=-1 end
   declare -A stages=()

@@ -51,7 +51,7 @@ be_foreign_cases() {
 # stdout = "inherit": the supervisor's stdout is the journal
 journal_flow() {
   local n=hellojournal port=18081
-  has_install || return 0
+  require_install journal_flow || return 1
   tend install /opt/tend/hellojournal.toml --now
   [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
   SVC_UID=$(in_ct id -u "$n")

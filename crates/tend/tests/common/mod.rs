@@ -141,6 +141,18 @@ impl Running {
     }
 }
 
+impl Running {
+    /// Sends `sig` from another process (`kill(1)`): never a repeat of a signal this
+    /// test sent, whenever it comes (the guard merges a sender's immediate repeats).
+    pub fn signal_from_elsewhere(&self, sig: &str) {
+        let st = Command::new("kill")
+            .args(["-s", sig, &self.pid().to_string()])
+            .status()
+            .expect("run kill(1)");
+        assert!(st.success(), "kill -s {sig} {} failed", self.pid());
+    }
+}
+
 impl Drop for Running {
     fn drop(&mut self) {
         if let Some(c) = self.child.as_mut() {
