@@ -7,9 +7,9 @@
 # drive `tend install` inside it and check what happened.
 #
 # Sourced by .ci/e2e/systemd.sh and .ci/e2e/openrc.sh; see .ci/e2e/README.md.
-# The measured recipes behind every step are in /work/shared/recipes (nsenter, not
-# machinectl; --register=no --keep-unit from a private cgroup; retrying
-# is-system-running --wait; --volatile=overlay; telinit 0 for sysvinit).
+# What every step relies on, as measured on a Debian host without systemd: nsenter,
+# not machinectl; --register=no --keep-unit from a private cgroup; retrying
+# is-system-running --wait; --volatile=overlay; telinit 0 for sysvinit.
 #
 # Environment:
 #   TEND_E2E_CACHE   rootfs cache (default /var/cache/tend-e2e)
