@@ -194,3 +194,29 @@ fn check_by_someone_else_warns_that_the_account_needs_root() {
         "{err}"
     );
 }
+
+/// `tend --help` and every subcommand's help, as a user sees them (Linux; Windows adds
+/// `control` and differs in a few options).
+#[cfg(unix)]
+#[test]
+fn help_texts() {
+    use clap::CommandFactory;
+    // No TEND_* variables: clap shows their values in the help.
+    let help = |args: &[&str]| {
+        let out = std::process::Command::new(common::tend_bin())
+            .args(args)
+            .env_clear()
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "tend {args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    insta::assert_snapshot!("help", help(&["--help"]));
+    for sub in tend::cli::Cli::command().get_subcommands() {
+        if sub.is_hide_set() {
+            continue;
+        }
+        let name = sub.get_name();
+        insta::assert_snapshot!(format!("help_{name}"), help(&[name, "--help"]));
+    }
+}
