@@ -8,9 +8,9 @@ use std::time::Duration;
 #[cfg(unix)]
 use super::exit;
 #[cfg(unix)]
-use super::install::pick_backend;
-#[cfg(unix)]
 use crate::platform::install::{read_record, start_and_wait};
+#[cfg(unix)]
+use crate::platform::pick_backend;
 #[cfg(unix)]
 use crate::platform::Layout;
 use crate::platform::Verb;

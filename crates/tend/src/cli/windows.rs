@@ -1,9 +1,7 @@
-//! The Windows side of `install`, `uninstall`, `start`, `stop`, `restart` and of `run
-//! --service` (the process the service control manager starts). The words and the
-//! output are the same as on Linux; the service manager is the SCM, driven through
-//! its API.
+//! The Windows side of `run --service` (the process the service control manager
+//! starts), and `start`, `stop`, `restart` and `control` through the install engine
+//! (`platform::windows`). The words and the output are the same as on Linux.
 
-use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
@@ -11,117 +9,14 @@ use std::time::Duration;
 
 use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
 
-use super::install::{
-    after_install, installed_text, pick_service, uninstall_summary, InstallArgs, Installed,
-    UninstallArgs,
-};
+use super::exit;
 use super::run::{load_one, outcome_code, supervise_blocking, RunArgs};
-use super::{exit, spec_error};
-use crate::platform::record::installed_spec;
 use crate::platform::windows as win;
 use crate::platform::{manager_stop_timeout_secs, Layout, Verb};
-use crate::spec::{ControlAction, Loaded, ServiceName, Spec};
+use crate::spec::{ControlAction, Loaded, Spec};
 use crate::supervise::service::Observer;
-use crate::supervise::state::{self, State, Status};
-use crate::supervise::{prepare, say, Extras, Options, Request};
-
-/// How long `start`, `restart` and `install --now` wait for the service to run.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// `tend install` on Windows.
-pub fn install(a: InstallArgs) -> Result<(), String> {
-    let loaded = match a.spec_args.load(&a.spec) {
-        Ok(l) => l,
-        Err(e) => {
-            spec_error(&e);
-            return Err("the spec is invalid; nothing was installed".into());
-        }
-    };
-    let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
-    let current = std::env::current_exe().map_err(|e| format!("cannot find tend.exe: {e}"))?;
-    let (tend_bin, copy) = win::tend_location(&current);
-    let layout = Layout::system(tend_bin);
-    let base = prepare::spec_base(&loaded.path);
-    let spec = installed_spec(&spec, &base, &layout);
-    let name = spec.name.to_string();
-    let text = installed_text(&spec, &loaded, a.spec_args.profile.as_deref())?;
-    // A user account's password is asked for when the account is new to the service
-    // (or `--password-env` gives a new one), not on every reinstall.
-    let info = scm::query(&name)
-        .map_err(|e| admin_hint(format!("cannot query the service manager: {e}")))?;
-    let wanted = win::account(&spec, None).start_name(&name);
-    let account_is_new = info
-        .as_ref()
-        .is_none_or(|i| !scm::same_account(&i.account, &wanted));
-    // A new password also comes when the spec's variable holds one (a rotation).
-    let offered = a.password_env.is_some()
-        || spec
-            .windows
-            .password_env
-            .as_ref()
-            .is_some_and(|v| std::env::var_os(v).is_some());
-    let password = if win::needs_password(&spec) && !a.dry_run && (account_is_new || offered) {
-        Some(password(&spec, a.password_env.as_deref())?)
-    } else {
-        None
-    };
-    let active = info.as_ref().is_some_and(|i| {
-        matches!(
-            i.state,
-            scm::ServiceState::Running | scm::ServiceState::StartPending
-        )
-    });
-    let plan = win::plan_install(
-        &spec,
-        &text,
-        &layout,
-        info.as_ref(),
-        copy.then_some(current.as_path()),
-        password,
-    )
-    .map_err(admin_hint)?;
-    for w in &plan.warnings {
-        errln!("warning: {w}");
-    }
-    if a.dry_run {
-        outln!("dry run: installing `{name}` (windows service) would:");
-        if plan.steps.is_empty() {
-            outln!("  nothing: it is installed and up to date");
-        }
-        for s in &plan.steps {
-            outln!("  {}", s.describe(true));
-        }
-        if a.now {
-            outln!("  start service {name} and wait until it runs");
-        }
-        outln!("(nothing was changed)");
-        return Ok(());
-    }
-    if plan.steps.is_empty() {
-        outln!("`{name}` is installed and up to date; nothing to do");
-    } else {
-        outln!("installing `{name}` (windows service):");
-    }
-    let mut out = std::io::stdout();
-    if !plan.steps.is_empty() {
-        win::secure_root(&layout.spec_dir).map_err(admin_hint)?;
-    }
-    let applied = win::apply(&plan.steps, &spec, &mut out).map_err(admin_hint)?;
-    let start = |restart: bool| win::start_and_wait(&name, restart, START_TIMEOUT).map(|_| ());
-    after_install(
-        &Installed {
-            spec: &spec,
-            layout: &layout,
-            existed: plan.existed,
-            changed: !plan.steps.is_empty(),
-            changes_service: plan.changes_service,
-            active,
-        },
-        &a,
-        &start,
-        || applied.rollback(&mut out),
-    )
-}
+use crate::supervise::state::{State, Status};
+use crate::supervise::{say, Extras, Options, Request};
 
 /// Turns on ANSI escape sequences in this console (Windows 10 and later); false where
 /// the console cannot show them.
@@ -139,153 +34,15 @@ pub fn enable_ansi() -> bool {
     }
 }
 
-/// An access-denied error gets the way out.
-fn admin_hint(e: String) -> String {
-    if e.contains("os error 5") || e.to_lowercase().contains("access is denied") {
-        format!(
-            "{e}\n  = help: installing a service needs an elevated prompt (Run as administrator)"
-        )
-    } else {
-        e
-    }
-}
-
-/// The password of a user account: from `--password-env`, `windows.password_env`, or
-/// a prompt without echo. Never from the spec, never printed.
-fn password(spec: &Spec, flag: Option<&str>) -> Result<String, String> {
-    let var = flag.or(spec.windows.password_env.as_deref());
-    if let Some(var) = var {
-        return std::env::var(var).map_err(|_| {
-            format!(
-                "the password of {} should be in the environment variable {var}, which is not set",
-                spec.windows.account
-            )
-        });
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err(format!(
-            "{} needs a password: set windows.password_env (or --password-env) to the name of an environment variable that holds it",
-            spec.windows.account
-        ));
-    }
-    {
-        use std::io::Write as _;
-        let _ = write!(std::io::stderr(), "password for {}: ", spec.windows.account);
-    }
-    let _echo = EchoOff::new();
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| format!("cannot read the password: {e}"))?;
-    errln!();
-    Ok(line.trim_end_matches(['\r', '\n']).to_string())
-}
-
-/// Turns console echo off until dropped.
-struct EchoOff(Option<u32>);
-
-impl EchoOff {
-    fn new() -> EchoOff {
-        use windows_sys::Win32::System::Console::{
-            GetConsoleMode, GetStdHandle, SetConsoleMode, ENABLE_ECHO_INPUT, STD_INPUT_HANDLE,
-        };
-        let mut mode = 0;
-        // SAFETY: plain calls on this process's standard input handle.
-        unsafe {
-            let h = GetStdHandle(STD_INPUT_HANDLE);
-            if GetConsoleMode(h, &mut mode) == 0 {
-                return EchoOff(None);
-            }
-            SetConsoleMode(h, mode & !ENABLE_ECHO_INPUT);
-        }
-        EchoOff(Some(mode))
-    }
-}
-
-impl Drop for EchoOff {
-    fn drop(&mut self) {
-        use windows_sys::Win32::System::Console::{GetStdHandle, SetConsoleMode, STD_INPUT_HANDLE};
-        if let Some(mode) = self.0 {
-            // SAFETY: restores the mode read in `new`.
-            unsafe { SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), mode) };
-        }
-    }
-}
-
-/// `tend uninstall` on Windows.
-pub fn uninstall(a: UninstallArgs) -> u8 {
-    let layout = Layout::system(PathBuf::new());
-    let installed =
-        crate::spec::load_file(&layout.spec_path(a.name.as_str()), &Default::default()).ok();
-    let spec = installed.as_ref().and_then(|l| l.services.first());
-    let steps = win::plan_uninstall(spec, a.name.as_str(), &layout, a.purge);
-    if steps.is_empty() {
-        errln!(
-            "error: `{}` is not installed (no service, no {})",
-            a.name,
-            layout.spec_path(a.name.as_str()).display()
-        );
-        return exit::ERROR;
-    }
-    outln!(
-        "{}uninstalling `{}`:",
-        if a.dry_run { "dry run: " } else { "" },
-        a.name
-    );
-    let mut failed = false;
-    for s in &steps {
-        outln!("  {}", s.describe());
-        if !a.dry_run {
-            match s.apply() {
-                Ok(what) => outln!("    ({what})"),
-                Err(e) => {
-                    failed = true;
-                    outln!("    (failed: {})", admin_hint(e));
-                }
-            }
-        }
-    }
-    uninstall_summary(&a, failed)
-}
-
-/// `tend start|stop|restart NAME` on Windows.
+/// `tend start|stop|restart NAME` on Windows: the install engine's.
 pub fn control(name: &str, verb: Verb) -> u8 {
-    let layout = Layout::system(PathBuf::new());
-    if !win::is_tend_service(&layout, name) {
-        errln!("error: `{name}` is not installed by tend");
-        errln!("  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`");
-        return exit::ERROR;
-    }
-    let stop_timeout = crate::spec::load_file(&layout.spec_path(name), &Default::default())
-        .ok()
-        .and_then(|l| l.services.into_iter().next())
-        .map_or(Duration::from_secs(30), |s| {
-            Duration::from_secs(manager_stop_timeout_secs(&s))
-        });
-    let result = match verb {
-        Verb::Stop => win::stop(name, stop_timeout).map(|o| format!("`{name}` {o}")),
-        Verb::Start | Verb::Restart => {
-            win::start_and_wait(name, verb == Verb::Restart, START_TIMEOUT.max(stop_timeout)).map(
-                |_| {
-                    let child = state::read_one(&state::state_path(&layout.state_dir(name), name))
-                        .ok()
-                        .and_then(|s| s.pid);
-                    match child {
-                        Some(pid) => format!("`{name}` is running (pid {pid})"),
-                        None => format!("`{name}` is running"),
-                    }
-                },
-            )
-        }
-    };
-    match result {
+    match win::control(name, verb) {
         Ok(msg) => {
             outln!("{msg}");
             exit::OK
         }
         Err(e) => {
-            errln!("error: {}", admin_hint(e));
+            errln!("error: {e}");
             exit::ERROR
         }
     }
@@ -309,7 +66,7 @@ pub fn send_control(name: &str, code: u8) -> u8 {
         Err(e) => {
             errln!(
                 "error: cannot send control {code} to `{name}`: {}",
-                admin_hint(e.to_string())
+                crate::platform::InstallError::scm("send a control", e).admin_hint()
             );
             exit::ERROR
         }

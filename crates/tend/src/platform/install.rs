@@ -24,7 +24,7 @@ use self::ownership::{Account, AccountFacts, OnDisk, Origin};
 pub use super::record::{
     installed_spec, kept_path, normalize, read_kept, read_record, InstallRecord,
 };
-use super::{Artifact, Backend, Cmd, Layout, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, Verb};
 use crate::spec::Spec;
 use crate::supervise::sys;
 
@@ -746,82 +746,93 @@ fn file_differs(o: &Observed, a: &Artifact, group: Option<&str>) -> bool {
 }
 
 /// How to undo one applied step.
-enum Undo {
+pub enum Undo {
+    /// Delete the user the step created.
     DeleteUser(String),
+    /// Delete the group the step created.
     DeleteGroup(String),
+    /// Remove the directory the step created.
     RemoveDir(PathBuf),
+    /// Put a file back as it was (bytes and mode), or remove it (`None`).
     Restore {
+        /// The file.
         path: PathBuf,
+        /// What it held before.
         old: Option<(Vec<u8>, u32)>,
     },
     /// Put back the install record as it was: skipped when an undo after it failed,
     /// so the record (pending) still names what is left for a later install or
     /// `--purge` to finish.
     Record(Box<Undo>),
+    /// Run commands (failures ignored: the manager may not know the unit any more).
     Run(Vec<Cmd>),
 }
 
-/// What an apply did, so it can be undone if a later step (such as the first start)
-/// fails.
-pub struct Applied {
+/// Applies the Unix steps for one service of one backend.
+pub struct UnixApply<'a> {
+    backend: &'a dyn Backend,
     name: String,
-    undo: Vec<Undo>,
 }
 
-impl Applied {
-    /// Undoes everything, newest first. If an undo fails (`userdel` refuses while a
-    /// process still runs as the user), the install record is not put back: it stays
-    /// pending and names what is left, so the next install or `--purge` finishes the
-    /// job instead of finding an account that nothing says is tend's.
-    pub fn rollback(self, out: &mut dyn Write) {
-        let _ = writeln!(out, "rolling back:");
-        let mut failed = false;
-        for u in self.undo.into_iter().rev() {
-            if failed {
-                if let Undo::Record(inner) = &u {
-                    let _ = writeln!(
-                        out,
-                        "  keep the install record (an undo failed): `tend install` again or `tend uninstall {} --purge` finishes from it (instead of: {})",
-                        self.name,
-                        describe_undo(inner)
-                    );
-                    continue;
-                }
-            }
-            let _ = writeln!(out, "  {}", describe_undo(&u));
-            if let Err(e) = run_undo(&u) {
-                failed = true;
-                let _ = writeln!(out, "  (this rollback step failed: {e})");
-            }
+/// What an apply did, so it can be undone.
+pub type Applied<'a> = super::engine::Applied<UnixApply<'a>>;
+
+impl<'a> UnixApply<'a> {
+    /// The applier of `name`'s steps through `backend`.
+    pub fn new(backend: &'a dyn Backend, name: &str) -> UnixApply<'a> {
+        UnixApply {
+            backend,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl super::engine::Apply for UnixApply<'_> {
+    type Step = Step;
+    type Undo = Undo;
+    fn describe(&self, step: &Step) -> String {
+        step.describe(false)
+    }
+    fn apply(&mut self, step: &Step) -> Result<Vec<Undo>, InstallError> {
+        apply_one(step, self.backend, &self.name).map(|u| u.into_iter().collect())
+    }
+    fn describe_undo(&self, undo: &Undo) -> String {
+        describe_undo(undo)
+    }
+    fn undo(&mut self, undo: &Undo) -> Result<(), InstallError> {
+        run_undo(undo)
+    }
+    /// If an undo fails (`userdel` refuses while a process still runs as the user),
+    /// the install record is not put back: it stays pending and names what is left,
+    /// so the next install or `--purge` finishes the job instead of finding an account
+    /// that nothing says is tend's.
+    fn keep_after_failure(&self, undo: &Undo) -> Option<String> {
+        match undo {
+            Undo::Record(inner) => Some(format!(
+                "keep the install record (an undo failed): `tend install` again or `tend uninstall {} --purge` finishes from it (instead of: {})",
+                self.name,
+                describe_undo(inner)
+            )),
+            _ => None,
         }
     }
 }
 
 /// Applies `steps`, printing each; on failure undoes the applied ones in reverse and
 /// returns the error.
-pub fn apply(
+pub fn apply<'a>(
     steps: &[Step],
-    backend: &dyn Backend,
+    backend: &'a dyn Backend,
     name: &str,
     out: &mut dyn Write,
-) -> Result<Applied, String> {
+) -> Result<Applied<'a>, InstallError> {
     // Runs last on rollback: the manager forgets the removed unit.
-    let mut applied = Applied {
-        name: name.to_string(),
-        undo: vec![Undo::Run(backend.forget(name))],
-    };
-    for step in steps {
-        let _ = writeln!(out, "  {}", step.describe(false));
-        match apply_one(step, backend, name) {
-            Ok(u) => applied.undo.extend(u),
-            Err(e) => {
-                let _ = writeln!(out, "error: {e}");
-                applied.rollback(out);
-                return Err(e);
-            }
-        }
-    }
-    Ok(applied)
+    super::engine::apply(
+        UnixApply::new(backend, name),
+        vec![Undo::Run(backend.forget(name))],
+        steps,
+        out,
+    )
 }
 
 fn describe_undo(u: &Undo) -> String {
@@ -840,7 +851,11 @@ fn describe_undo(u: &Undo) -> String {
     }
 }
 
-fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Undo>, String> {
+fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Undo>, InstallError> {
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::io(op, path, source)
+    };
     match step {
         Step::CreateGroup(g) => {
             create_group(g)?;
@@ -852,10 +867,9 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         }
         Step::CreateDir { path, owner, mode } => {
             let existed = path.exists();
-            std::fs::create_dir_all(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::fs::create_dir_all(path).map_err(io("create", path))?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
-                .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+                .map_err(io("chmod", path))?;
             if let Some((u, g)) = owner {
                 chown(path, u, Some(g))?;
             }
@@ -864,12 +878,10 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         Step::CopyBinary { from, to } => {
             let old = std::fs::read(to).ok().map(|b| (b, 0o755));
             let tmp = to.with_extension("tend-new");
-            std::fs::copy(from, &tmp)
-                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), tmp.display()))?;
+            std::fs::copy(from, &tmp).map_err(io("copy tend to", &tmp))?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, to)
-                .map_err(|e| format!("cannot install {}: {e}", to.display()))?;
+                .map_err(io("chmod", &tmp))?;
+            std::fs::rename(&tmp, to).map_err(io("install", to))?;
             Ok(Some(Undo::Restore {
                 path: to.clone(),
                 old,
@@ -881,8 +893,7 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         Step::WriteFile { artifact, group } => write_file(artifact, group.as_deref()),
         Step::RemoveFile { path, .. } => {
             let old = read_old(path);
-            std::fs::remove_file(path)
-                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            std::fs::remove_file(path).map_err(io("remove", path))?;
             Ok(Some(Undo::Restore {
                 path: path.clone(),
                 old,
@@ -908,13 +919,16 @@ fn read_old(path: &Path) -> Option<(Vec<u8>, u32)> {
 
 /// Writes `artifact` atomically, root-owned with `group` (if any) as its group: its
 /// content, mode and owner appear at once.
-fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, String> {
+fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, InstallError> {
     let path = &artifact.path;
     let old = read_old(path);
     let owner = match group {
         Some(g) => Some((
             0,
-            sys::lookup_group(g).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            sys::lookup_group(g).map_err(|reason| InstallError::Lookup {
+                what: format!("group {g} (the group of {})", path.display()),
+                reason,
+            })?,
         )),
         None => None,
     };
@@ -924,19 +938,19 @@ fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, 
         artifact.mode,
         owner,
     )
-    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    .map_err(|e| InstallError::io("write", path, e))?;
     Ok(Some(Undo::Restore {
         path: path.clone(),
         old,
     }))
 }
 
-fn run_undo(u: &Undo) -> Result<(), String> {
+fn run_undo(u: &Undo) -> Result<(), InstallError> {
     match u {
         Undo::DeleteUser(n) => delete_user(n),
         Undo::DeleteGroup(g) => delete_group(g),
         Undo::RemoveDir(p) => {
-            std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
+            std::fs::remove_dir_all(p).map_err(|e| InstallError::io("remove", p, e))
         }
         Undo::Restore {
             path,
@@ -944,10 +958,10 @@ fn run_undo(u: &Undo) -> Result<(), String> {
         } => {
             let owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
             crate::supervise::state::write_atomic_as(path, bytes, *mode, owner)
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(|e| InstallError::io("restore", path, e))
         }
         Undo::Restore { path, old: None } => {
-            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::remove_file(path).map_err(|e| InstallError::io("remove", path, e))
         }
         Undo::Record(inner) => run_undo(inner),
         Undo::Run(cmds) => {
@@ -966,7 +980,7 @@ fn has(tool: &str) -> bool {
 }
 
 /// Creates a system group.
-pub fn create_group(g: &str) -> Result<(), String> {
+pub fn create_group(g: &str) -> Result<(), InstallError> {
     if has("groupadd") {
         Cmd::new("groupadd", &["--system", g]).run().map(drop)
     } else {
@@ -976,7 +990,7 @@ pub fn create_group(g: &str) -> Result<(), String> {
 
 /// Creates a system user with no login shell and no home, in `group` (created with
 /// the same name when it does not exist).
-pub fn create_user(u: &str, group: &str) -> Result<(), String> {
+pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
     let nologin = ["/usr/sbin/nologin", "/sbin/nologin"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -1011,7 +1025,7 @@ pub fn create_user(u: &str, group: &str) -> Result<(), String> {
 }
 
 /// Deletes a user.
-pub fn delete_user(u: &str) -> Result<(), String> {
+pub fn delete_user(u: &str) -> Result<(), InstallError> {
     if has("userdel") {
         Cmd::new("userdel", &[u]).run().map(drop)
     } else {
@@ -1020,7 +1034,7 @@ pub fn delete_user(u: &str) -> Result<(), String> {
 }
 
 /// Deletes a group (if it still exists).
-pub fn delete_group(g: &str) -> Result<(), String> {
+pub fn delete_group(g: &str) -> Result<(), InstallError> {
     if !group_exists(g) {
         return Ok(());
     }
@@ -1031,11 +1045,13 @@ pub fn delete_group(g: &str) -> Result<(), String> {
     }
 }
 
-fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), String> {
-    let c = sys::lookup_credentials(user, group)
-        .map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
+fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), InstallError> {
+    let c = sys::lookup_credentials(user, group).map_err(|reason| InstallError::Lookup {
+        what: format!("user {user} (the owner of {})", path.display()),
+        reason,
+    })?;
     std::os::unix::fs::chown(path, Some(c.uid), Some(c.gid))
-        .map_err(|e| format!("cannot chown {}: {e}", path.display()))
+        .map_err(|e| InstallError::io("chown", path, e))
 }
 
 /// Plans the removal of an installed service: stop and disable, remove its files,
@@ -1203,12 +1219,14 @@ impl UninstallStep {
     }
 
     /// Does it; errors are returned for reporting.
-    pub fn apply(&self) -> Result<(), String> {
+    pub fn apply(&self) -> Result<(), InstallError> {
+        let io = |op, p: &Path| {
+            let p = p.to_path_buf();
+            move |e| InstallError::io(op, p, e)
+        };
         match self {
             UninstallStep::Run(c) => c.run().map(drop),
-            UninstallStep::Remove(p) => {
-                std::fs::remove_file(p).map_err(|e| format!("{}: {e}", p.display()))
-            }
+            UninstallStep::Remove(p) => std::fs::remove_file(p).map_err(io("remove", p)),
             UninstallStep::Keep { .. } => Ok(()),
             UninstallStep::Write(a) => crate::supervise::state::write_atomic_as(
                 &a.path,
@@ -1216,10 +1234,8 @@ impl UninstallStep {
                 a.mode,
                 None,
             )
-            .map_err(|e| format!("{}: {e}", a.path.display())),
-            UninstallStep::RemoveTree(p) => {
-                std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
-            }
+            .map_err(io("write", &a.path)),
+            UninstallStep::RemoveTree(p) => std::fs::remove_dir_all(p).map_err(io("remove", p)),
             UninstallStep::DeleteUser(u) => delete_user(u),
             UninstallStep::DeleteGroup(g) => delete_group(g),
         }
@@ -1234,7 +1250,7 @@ pub fn start_and_wait(
     layout: &Layout,
     verb: Verb,
     timeout: std::time::Duration,
-) -> Result<crate::supervise::state::Status, String> {
+) -> Result<crate::supervise::state::Status, InstallError> {
     let state_file = crate::supervise::state::state_path(&layout.state_dir(name), name);
     let before = crate::supervise::state::read_one(&state_file).ok();
     if verb == Verb::Start {
@@ -1260,15 +1276,17 @@ pub fn start_and_wait(
                 return Ok(s);
             }
             if fresh && s.state == crate::supervise::state::State::Failed {
-                return Err(format!(
+                return Err(InstallError::Start(format!(
                     "`{name}` failed to start: {}",
                     s.message.unwrap_or_default()
-                ));
+                )));
             }
         }
         if std::time::Instant::now() > deadline {
-            let native = backend.query(name).map(|n| n.active).unwrap_or_else(|e| e);
-            return Err(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs()));
+            let native = backend
+                .query(name)
+                .map_or_else(|e| e.to_string(), |n| n.active);
+            return Err(InstallError::Start(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs())));
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -1288,9 +1306,14 @@ mod tests {
             if !undo_fails {
                 std::fs::create_dir_all(&gone).unwrap();
             }
-            let applied = Applied {
-                name: "x".into(),
-                undo: vec![
+            let applied = Applied::new(
+                UnixApply::new(
+                    &Fake {
+                        root: dir.path().into(),
+                    },
+                    "x",
+                ),
+                vec![
                     Undo::Record(Box::new(Undo::Restore {
                         path: record.clone(),
                         old: None,
@@ -1299,7 +1322,7 @@ mod tests {
                     // process still runs as the user).
                     Undo::RemoveDir(gone),
                 ],
-            };
+            );
             let mut out = Vec::new();
             applied.rollback(&mut out);
             String::from_utf8(out).unwrap()
@@ -1399,7 +1422,7 @@ mod tests {
         fn control(&self, _name: &str, _verb: Verb) -> Cmd {
             Cmd::new("true", &[])
         }
-        fn query(&self, _name: &str) -> Result<super::super::NativeStatus, String> {
+        fn query(&self, _name: &str) -> Result<super::super::NativeStatus, InstallError> {
             Ok(Default::default())
         }
         fn can_apply(&self) -> bool {
