@@ -1306,13 +1306,11 @@ mod tests {
             if !undo_fails {
                 std::fs::create_dir_all(&gone).unwrap();
             }
+            let fake = Fake {
+                root: dir.path().into(),
+            };
             let applied = Applied::new(
-                UnixApply::new(
-                    &Fake {
-                        root: dir.path().into(),
-                    },
-                    "x",
-                ),
+                UnixApply::new(&fake, "x"),
                 vec![
                     Undo::Record(Box::new(Undo::Restore {
                         path: record.clone(),

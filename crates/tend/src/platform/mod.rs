@@ -83,7 +83,7 @@ impl Layout {
 
     /// Whether this is a Windows layout (its paths have drive letters and backslashes).
     pub fn is_windows(&self) -> bool {
-        windows_style(&self.spec_dir)
+        cfg!(windows) || windows_style(&self.spec_dir)
     }
 
     /// The installed spec of `name`.
@@ -120,11 +120,13 @@ impl Layout {
     }
 }
 
-/// Whether `p` is written the Windows way (`C:\…`) while this is not Windows.
-fn windows_style(p: &Path) -> bool {
-    cfg!(windows)
-        || p.to_str()
-            .is_some_and(|s| s.contains('\\') && !s.starts_with('/'))
+/// Whether `p` is an absolute Windows path (`C:\…`, `\\server\…`), whatever this OS.
+pub(crate) fn windows_style(p: &Path) -> bool {
+    p.to_str().is_some_and(|s| {
+        let b = s.as_bytes();
+        s.starts_with(r"\\")
+            || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\')
+    })
 }
 
 /// `dir` joined with `name`, with the separator of `dir`'s own style: a Windows path

@@ -170,9 +170,13 @@ pub fn installed_text(
 ) -> Result<String, super::InstallError> {
     let mut text = format!(
         "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
-        std::path::absolute(spec_file)
-            .unwrap_or(spec_file.to_path_buf())
-            .display(),
+        if !cfg!(windows) && super::windows_style(spec_file) {
+            // A Windows path read elsewhere (a dry run): already as written.
+            spec_file.to_path_buf()
+        } else {
+            std::path::absolute(spec_file).unwrap_or(spec_file.to_path_buf())
+        }
+        .display(),
         profile
             .map(|p| format!(" (profile {p})"))
             .unwrap_or_default()

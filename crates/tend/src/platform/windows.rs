@@ -614,3 +614,140 @@ impl UninstallStep {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(toml: &str) -> Spec {
+        let loaded = crate::spec::load_str(
+            Path::new(r"C:\specs\web.toml"),
+            toml,
+            &crate::spec::LoadOptions::default(),
+        )
+        .unwrap();
+        let layout = layout();
+        super::super::record::installed_spec(&loaded.services[0], Path::new(r"C:\specs"), &layout)
+    }
+
+    fn layout() -> Layout {
+        Layout::windows(PathBuf::from(r"C:\Program Files\tend\tend.exe"))
+    }
+
+    const WEB: &str = "name = \"web\"\ncommand = 'C:\\web\\web.exe'\n";
+
+    /// What a machine with `spec` installed by tend looks like to `observe`.
+    fn installed(spec: &Spec) -> Observed {
+        let layout = layout();
+        let def = service_def(spec, &layout, None);
+        Observed {
+            service: Some(ScmService {
+                command_line: command_line(&def, &layout.tend_bin).unwrap(),
+                start: def.start,
+                account: def.account.start_name(&def.name),
+                display_name: def.display_name.clone(),
+                active: true,
+            }),
+            registration: Some(Registration {
+                def,
+                exe: layout.tend_bin.clone(),
+            }),
+            record: Some(InstallRecord {
+                backend: BACKEND.into(),
+                tend_bin: layout.tend_bin.clone(),
+                ..Default::default()
+            }),
+            event_source: Some(layout.tend_bin.clone()),
+            root: Some(Ok(())),
+            dirs: service_dirs(spec, &layout)
+                .into_iter()
+                .map(|d| (d, DirState::Granted))
+                .collect(),
+            spec_text: Some("the old spec".into()),
+            record_text: None,
+            binary_current: true,
+        }
+    }
+
+    fn register(plan: &Plan) -> &Step {
+        plan.steps
+            .iter()
+            .find(|s| matches!(s, Step::Register { .. }))
+            .expect("the plan registers the service")
+    }
+
+    #[test]
+    fn an_update_is_undone_by_putting_the_previous_registration_back() {
+        let old = spec(WEB);
+        let seen = installed(&old);
+        let new = spec(&format!(
+            "{WEB}description = \"changed\"\n[windows]\nstart = \"manual\"\n"
+        ));
+        let plan = plan_install(&new, "the new spec", &layout(), &seen, None, None).unwrap();
+        assert!(plan.existed);
+        let step = register(&plan);
+        assert!(
+            step.describe(false).starts_with("update service web"),
+            "{}",
+            step.describe(false)
+        );
+        // The undo re-applies exactly what the SCM had before the update.
+        let Some(Undo::Reregister(previous)) = register_undo(step) else {
+            panic!("an update's undo restores the registration: {step:?}");
+        };
+        assert_eq!(Some(&*previous), seen.registration.as_ref());
+        assert_eq!(previous.def.start, StartType::Auto);
+        assert_eq!(previous.def.description, "");
+        assert_eq!(
+            Undo::Reregister(previous).describe(),
+            "restore the previous registration of service web"
+        );
+    }
+
+    #[test]
+    fn a_fresh_install_is_undone_by_deleting_the_service() {
+        let s = spec(WEB);
+        let plan = plan_install(&s, "spec", &layout(), &Observed::default(), None, None).unwrap();
+        assert!(!plan.existed);
+        assert_eq!(
+            register_undo(register(&plan)),
+            Some(Undo::DeleteService("web".into()))
+        );
+    }
+
+    #[test]
+    fn an_unchanged_service_plans_nothing_and_a_foreign_one_is_refused() {
+        let s = spec(WEB);
+        let mut seen = installed(&s);
+        let text = "spec";
+        seen.spec_text = Some(text.into());
+        let record = plan_install(&s, text, &layout(), &seen, None, None)
+            .unwrap()
+            .steps;
+        // Only the record (its text was not observed) is left to write.
+        assert!(
+            matches!(record.as_slice(), [Step::WriteRecord { .. }]),
+            "{record:?}"
+        );
+        let mut foreign = installed(&s);
+        foreign.record = None;
+        foreign.service.as_mut().unwrap().command_line = r"C:\other\svc.exe".into();
+        let e = plan_install(&s, text, &layout(), &foreign, None, None).unwrap_err();
+        assert!(e.to_string().contains("is not tend's"), "{e}");
+    }
+
+    #[test]
+    fn windows_paths_keep_their_backslashes_everywhere() {
+        let l = layout();
+        assert_eq!(
+            l.spec_path("web"),
+            PathBuf::from(r"C:\ProgramData\tend\web.toml")
+        );
+        assert_eq!(
+            l.state_dir("web"),
+            PathBuf::from(r"C:\ProgramData\tend\state\web")
+        );
+        assert!(is_tend_exe(Path::new(r"C:\Program Files\tend\TEND.EXE")));
+        assert!(!is_tend_exe(Path::new(r"C:\Program Files\tend\other.exe")));
+    }
+}
