@@ -51,6 +51,15 @@ fn layouts() -> [Layout; 2] {
     ]
 }
 
+/// The backends that render files for a Unix service manager (all but Windows, which
+/// registers with the SCM).
+fn unix_backends() -> impl Iterator<Item = &'static str> {
+    platform::BACKENDS
+        .iter()
+        .copied()
+        .filter(|b| platform::backend(b).is_some())
+}
+
 fn render(backend: &str, s: &Spec, layout: &Layout) -> String {
     let b = platform::backend(backend).unwrap();
     b.render(s, layout)
@@ -79,10 +88,7 @@ fn snapshots() {
     let full = spec(FULL);
     // The Unix service managers' files (Windows registers with the SCM: see
     // `dry_run_plans_of_every_backend`).
-    for backend in platform::BACKENDS
-        .iter()
-        .filter(|b| platform::backend(b).is_some())
-    {
+    for backend in unix_backends() {
         for (i, layout) in layouts().iter().enumerate() {
             insta::assert_snapshot!(
                 format!("{backend}_full_{i}"),
@@ -231,12 +237,12 @@ fn round_trip(backend: &str, s: &Spec, layout: &Layout) -> Result<(), String> {
 #[test]
 fn every_backend_reads_hostile_specs_back_as_meant() {
     let root = "/tmp/t";
-    for backend in platform::BACKENDS {
+    for backend in unix_backends() {
         for end in ["", "\\", " ", "\\\\"] {
             for user in ["orders", "app$", "root"] {
                 let s = hostile_spec(root, end, user);
                 for quotes in [false, true] {
-                    if quotes && *backend == "systemd" {
+                    if quotes && backend == "systemd" {
                         continue; // refused by check_tend_path: tend is copied instead
                     }
                     let layout = Layout::system(hostile_tend(root, quotes));

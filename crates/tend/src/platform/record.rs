@@ -133,6 +133,32 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
         .is_some_and(|(a, b)| a == b)
 }
 
+/// The installed spec's file: where it came from (`spec_file`, with the profile it
+/// was loaded with), then the resolved spec.
+pub fn installed_text(
+    spec: &Spec,
+    spec_file: &Path,
+    profile: Option<&str>,
+) -> Result<String, super::InstallError> {
+    let mut text = format!(
+        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
+        if !cfg!(windows) && super::windows_style(spec_file) {
+            // A Windows path read elsewhere (a dry run): already as written.
+            spec_file.to_path_buf()
+        } else {
+            std::path::absolute(spec_file).unwrap_or(spec_file.to_path_buf())
+        }
+        .display(),
+        profile
+            .map(|p| format!(" (profile {p})"))
+            .unwrap_or_default()
+    );
+    text.push_str(&toml::to_string(spec).map_err(|e| {
+        super::InstallError::Refused(format!("cannot write the resolved spec: {e}"))
+    })?);
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,30 +185,4 @@ mod tests {
         let back: InstallRecord = serde_json::from_str(&pending.to_json()).unwrap();
         assert_eq!(back, pending);
     }
-}
-
-/// The installed spec's file: where it came from (`spec_file`, with the profile it
-/// was loaded with), then the resolved spec.
-pub fn installed_text(
-    spec: &Spec,
-    spec_file: &Path,
-    profile: Option<&str>,
-) -> Result<String, super::InstallError> {
-    let mut text = format!(
-        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
-        if !cfg!(windows) && super::windows_style(spec_file) {
-            // A Windows path read elsewhere (a dry run): already as written.
-            spec_file.to_path_buf()
-        } else {
-            std::path::absolute(spec_file).unwrap_or(spec_file.to_path_buf())
-        }
-        .display(),
-        profile
-            .map(|p| format!(" (profile {p})"))
-            .unwrap_or_default()
-    );
-    text.push_str(&toml::to_string(spec).map_err(|e| {
-        super::InstallError::Refused(format!("cannot write the resolved spec: {e}"))
-    })?);
-    Ok(text)
 }
