@@ -43,19 +43,21 @@ pub struct InstallArgs {
 }
 
 /// The service of `loaded` to install: the only one, or the one named.
-pub(crate) fn pick_service(loaded: &Loaded, want: Option<&str>) -> Result<Spec, String> {
+pub(crate) fn pick_service(loaded: &Loaded, want: Option<&str>) -> Result<Spec, InstallError> {
     match (want, loaded.services.len()) {
         (None, 1) => Ok(loaded.services[0].clone()),
-        (None, n) => Err(format!(
+        (None, n) => Err(InstallError::Refused(format!(
             "{} holds {n} services; pick one with --name NAME",
             loaded.path.display()
-        )),
+        ))),
         (Some(want), _) => loaded
             .services
             .iter()
             .find(|s| s.name.as_str() == want)
             .cloned()
-            .ok_or_else(|| format!("{} has no service `{want}`", loaded.path.display())),
+            .ok_or_else(|| {
+                InstallError::Refused(format!("{} has no service `{want}`", loaded.path.display()))
+            }),
     }
 }
 
@@ -93,8 +95,7 @@ fn run_install(a: &InstallArgs) -> Result<(), InstallError> {
             ));
         }
     };
-    let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))
-        .map_err(InstallError::Refused)?;
+    let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
     engine::install(&InstallRequest {
         spec: &spec,
         spec_file: &loaded.path,

@@ -348,7 +348,7 @@ pub fn preview(
         };
         let plan = super::windows::plan_install(&spec, &text, layout, &observed, copy_from, None)?;
         for w in &plan.warnings {
-            let _ = writeln!(s, "warning: {w}");
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
         }
         let _ = writeln!(s, "dry run: installing `{name}` (windows service) would:");
         if plan.steps.is_empty() {

@@ -146,17 +146,17 @@ pub fn join(dir: &Path, name: &str) -> PathBuf {
 /// quotes or backslashes (systemd refuses those in an executable: "Executable name
 /// contains special characters"). `tend install` copies tend to `/usr/local/bin/tend`
 /// when it runs from anywhere else.
-pub fn check_tend_path(path: &Path) -> Result<(), String> {
+pub fn check_tend_path(path: &Path) -> Result<(), InstallError> {
     let text = path
         .to_str()
-        .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
+        .ok_or_else(|| InstallError::Refused(format!("{} is not valid UTF-8", path.display())))?;
     if let Some(c) = text
         .chars()
         .find(|c| c.is_control() || "\"'\\".contains(*c))
     {
-        return Err(format!(
+        return Err(InstallError::Refused(format!(
             "{text:?} contains {c:?}, which systemd refuses in the program it runs"
-        ));
+        )));
     }
     let normal = text.starts_with('/')
         && text.len() < 4096
@@ -164,7 +164,9 @@ pub fn check_tend_path(path: &Path) -> Result<(), String> {
             .split('/')
             .all(|c| !matches!(c, "" | "." | "..") && c.len() <= 255);
     if !normal {
-        return Err(format!("{text:?} is not an absolute, normalized path"));
+        return Err(InstallError::Refused(format!(
+            "{text:?} is not an absolute, normalized path"
+        )));
     }
     Ok(())
 }

@@ -130,13 +130,14 @@ pub struct Registration {
 
 /// The command line (`binPath`) the SCM runs for `def` with `exe`, built the way
 /// `tend_service::windows::install` builds it (so it can be shown anywhere).
-pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, String> {
+pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, InstallError> {
     let exe = exe
         .to_str()
-        .ok_or_else(|| format!("{} is not Unicode", exe.display()))?;
+        .ok_or_else(|| InstallError::Refused(format!("{} is not Unicode", exe.display())))?;
     let mut argv = vec![exe];
     argv.extend(def.args.iter().map(String::as_str));
-    tend_service::cmdline::windows_command_line(&argv).map_err(|e| e.to_string())
+    tend_service::cmdline::windows_command_line(&argv)
+        .map_err(|e| InstallError::Refused(format!("cannot build the service's command line: {e}")))
 }
 
 /// One change to the system.

@@ -91,6 +91,12 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let name = spec.name.to_string();
     let text = installed_text(&spec, r.spec_file, r.profile)?;
     let copy_from = copy.then_some(current.as_path());
+    if r.dry_run {
+        let text = engine::preview(r, BACKEND, &layout, copy_from, engine::Seen::System)
+            .map_err(InstallError::admin_hint)?;
+        let _ = std::io::stdout().write_all(text.as_bytes());
+        return Ok(());
+    }
     let observed = observe(&spec, &layout, copy_from).map_err(InstallError::admin_hint)?;
     // A user account's password is asked for when the account is new to the service
     // (or `--password-env` gives a new one), not on every reinstall.
@@ -106,7 +112,7 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
             .password_env
             .as_ref()
             .is_some_and(|v| std::env::var_os(v).is_some());
-    let password = if super::needs_password(&spec) && !r.dry_run && (account_is_new || offered) {
+    let password = if super::needs_password(&spec) && (account_is_new || offered) {
         Some(password(&spec, r.password_env)?)
     } else {
         None
@@ -115,11 +121,6 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let plan = super::plan_install(&spec, &text, &layout, &observed, copy_from, password)
         .map_err(InstallError::admin_hint)?;
     let mut out = std::io::stdout();
-    if r.dry_run {
-        let text = engine::preview(r, BACKEND, &layout, copy_from, engine::Seen::System)?;
-        let _ = out.write_all(text.as_bytes());
-        return Ok(());
-    }
     for w in &plan.warnings {
         let _ = writeln!(std::io::stderr(), "warning: {w}");
     }
