@@ -656,3 +656,59 @@ fn detection_follows_the_running_manager() {
     std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
     assert_eq!(platform::detect(root.path()), Some("systemd"));
 }
+
+/// `tend install --dry-run --backend B` plans for every backend on this machine, as
+/// root and as an unprivileged user (a dry run needs no privileges; a Windows plan on
+/// Linux sees nothing installed and uses the Windows layout), and changes nothing.
+#[test]
+fn the_dry_run_of_every_backend_works_here_without_privileges() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = dir.path().join("web.toml");
+    std::fs::write(
+        &spec,
+        "name = \"tend-dry-run-test\"\ncommand = \"/bin/sh\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // SAFETY: a plain system call without arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    for backend in ["systemd", "openrc", "launchd", "sysv", "windows"] {
+        for unprivileged in [false, true] {
+            if unprivileged && !root {
+                continue; // already unprivileged
+            }
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tend"));
+            cmd.args(["install", "--dry-run", "--backend", backend])
+                .arg(&spec);
+            if unprivileged {
+                cmd.uid(65534).gid(65534);
+            }
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let who = if unprivileged { "nobody" } else { "this user" };
+            assert!(
+                out.status.success(),
+                "{backend} as {who}: {}\n{stdout}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let title = if backend == "windows" {
+                "dry run: installing `tend-dry-run-test` (windows service) would:".to_string()
+            } else {
+                format!("dry run: installing `tend-dry-run-test` ({backend}) would:")
+            };
+            assert!(stdout.starts_with(&title), "{backend} as {who}:\n{stdout}");
+            assert!(stdout.ends_with("(nothing was changed)\n"), "{stdout}");
+            if backend == "windows" {
+                assert!(
+                    stdout.contains(r"write C:\ProgramData\tend\tend-dry-run-test.toml")
+                        && stdout.contains("create service tend-dry-run-test"),
+                    "{stdout}"
+                );
+            }
+        }
+    }
+    assert!(!Path::new("/etc/tend/tend-dry-run-test.toml").exists());
+}
