@@ -102,6 +102,33 @@ pub fn apply<A: Apply>(
     Ok(applied)
 }
 
+/// Waits for a service being started: asks `look` every `every` until it returns a
+/// value or an error, for at most `timeout`. `look(late)` is told when the time is up:
+/// it then says why it gives up (what the manager and the state file report), since
+/// only it knows. Both backends' start-and-wait run on this loop, each with its own
+/// look (Unix: the state file of a fresh supervisor; Windows: the SCM's state, then
+/// the state file of the SCM's process).
+pub fn wait_for<T>(
+    timeout: Duration,
+    every: Duration,
+    mut look: impl FnMut(bool) -> Result<Option<T>, InstallError>,
+) -> Result<T, InstallError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let late = std::time::Instant::now() >= deadline;
+        if let Some(found) = look(late)? {
+            return Ok(found);
+        }
+        if late {
+            return Err(InstallError::Start(format!(
+                "gave up after {}s",
+                timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(every);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +180,35 @@ mod tests {
         let _ = apply(a, vec![0], steps, &mut out);
         let log = log.borrow().clone();
         (log, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn waiting_ends_with_the_value_the_error_or_lateness() {
+        let mut looks = 0;
+        let found = wait_for(Duration::from_secs(60), Duration::ZERO, |_| {
+            looks += 1;
+            Ok((looks == 3).then_some("ran"))
+        });
+        assert_eq!(found.unwrap(), "ran");
+        let failed: Result<(), _> = wait_for(Duration::from_secs(60), Duration::ZERO, |_| {
+            Err(InstallError::Start("failed".into()))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "failed");
+        // Out of time at once: asked once, told so, and its word is the error.
+        let mut told = Vec::new();
+        let late: Result<(), _> = wait_for(Duration::ZERO, Duration::ZERO, |late| {
+            told.push(late);
+            if late {
+                Err(InstallError::Start("still starting".into()))
+            } else {
+                Ok(None)
+            }
+        });
+        assert_eq!(told, [true]);
+        assert_eq!(late.unwrap_err().to_string(), "still starting");
+        // A look that never gives a reason still ends.
+        let silent: Result<(), _> = wait_for(Duration::ZERO, Duration::ZERO, |_| Ok(None));
+        assert!(silent.is_err());
     }
 
     #[test]

@@ -1263,8 +1263,7 @@ pub fn start_and_wait(
         }
     }
     backend.control(name, verb).run()?;
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
+    super::engine::wait_for(timeout, std::time::Duration::from_millis(50), |late| {
         if let Ok(s) = crate::supervise::state::read_one(&state_file) {
             let fresh = before
                 .as_ref()
@@ -1273,7 +1272,7 @@ pub fn start_and_wait(
                 && s.state == crate::supervise::state::State::Running
                 && sys::alive(s.supervisor_pid as i32)
             {
-                return Ok(s);
+                return Ok(Some(s));
             }
             if fresh && s.state == crate::supervise::state::State::Failed {
                 return Err(InstallError::Start(format!(
@@ -1282,14 +1281,14 @@ pub fn start_and_wait(
                 )));
             }
         }
-        if std::time::Instant::now() > deadline {
+        if late {
             let native = backend
                 .query(name)
                 .map_or_else(|e| e.to_string(), |n| n.active);
             return Err(InstallError::Start(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs())));
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        Ok(None)
+    })
 }
 
 #[cfg(test)]

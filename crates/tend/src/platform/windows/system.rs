@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tend_service::windows::acl::{self, Access};
 use tend_service::windows::{self as scm, eventlog, Account, ServiceInfo, ServiceState, StartType};
@@ -579,10 +579,9 @@ fn write_restricted(
     result
 }
 
+/// (The same atomic write as the Unix install's: a temporary file, synced, renamed.)
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
-    let tmp = path.with_extension("json.new");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
+    crate::supervise::state::write_atomic(path, bytes)
         .map_err(|e| InstallError::io("write", path, e))
 }
 
@@ -725,8 +724,7 @@ pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u3
         stop(name, timeout)?;
     }
     scm::start(name).map_err(scm_err(format!("start {name}")))?;
-    let deadline = Instant::now() + timeout;
-    loop {
+    engine::wait_for(timeout, Duration::from_millis(100), |late| {
         let info = scm::query(name)
             .map_err(scm_err(format!("query service {name}")))?
             .ok_or_else(|| InstallError::Refused(format!("service {name} does not exist")))?;
@@ -749,43 +747,34 @@ pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u3
                             || (st.state == crate::supervise::state::State::Exited
                                 && st.started_at_ms.is_some()) =>
                     {
-                        return Ok(info.pid.unwrap_or(0))
+                        Ok(Some(info.pid.unwrap_or(0)))
                     }
-                    Some(st)
-                        if Instant::now() >= deadline
-                            || st.state == crate::supervise::state::State::Failed =>
-                    {
-                        return Err(InstallError::Start(format!(
+                    Some(st) if late || st.state == crate::supervise::state::State::Failed => {
+                        Err(InstallError::Start(format!(
                             "{name}'s program is {}: {}",
                             st.state.as_str(),
                             st.message.unwrap_or_default()
                         )))
                     }
-                    _ if Instant::now() >= deadline => {
-                        return Err(InstallError::Start(format!(
-                            "{name}'s program did not start within {}s",
-                            timeout.as_secs()
-                        )))
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(100)),
+                    _ if late => Err(InstallError::Start(format!(
+                        "{name}'s program did not start within {}s",
+                        timeout.as_secs()
+                    ))),
+                    _ => Ok(None),
                 }
             }
-            ServiceState::Stopped => {
-                return Err(InstallError::Start(format!(
-                    "{name} stopped while starting (exit code {}, service-specific {})",
-                    info.win32_exit_code, info.service_exit_code
-                )))
-            }
-            _ if Instant::now() >= deadline => {
-                return Err(InstallError::Start(format!(
-                    "{name} is still {} after {}s",
-                    info.state.as_str(),
-                    timeout.as_secs()
-                )))
-            }
-            _ => std::thread::sleep(Duration::from_millis(100)),
+            ServiceState::Stopped => Err(InstallError::Start(format!(
+                "{name} stopped while starting (exit code {}, service-specific {})",
+                info.win32_exit_code, info.service_exit_code
+            ))),
+            _ if late => Err(InstallError::Start(format!(
+                "{name} is still {} after {}s",
+                info.state.as_str(),
+                timeout.as_secs()
+            ))),
+            _ => Ok(None),
         }
-    }
+    })
 }
 
 /// Stops `name`, waiting up to `timeout`.
