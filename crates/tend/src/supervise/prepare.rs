@@ -119,7 +119,11 @@ pub fn prepare(
                 Some(Err(e)) => {
                     problems.push(problem(
                         "group",
-                        format!("{e}: create it first, or remove `group` to use the user's own"),
+                        if e.is_missing() {
+                            format!("{e}: create it first, or remove `group` to use the user's own")
+                        } else {
+                            e.to_string()
+                        },
                     ));
                     false
                 }
@@ -129,7 +133,11 @@ pub fn prepare(
                 Err(e) => {
                     problems.push(problem(
                         "user",
-                        format!("{e}: create the account first, or remove `user` to run as tend's own account"),
+                        if e.is_missing() {
+                            format!("{e}: create the account first, or remove `user` to run as tend's own account")
+                        } else {
+                            e.to_string()
+                        },
                     ));
                     None
                 }
