@@ -92,7 +92,7 @@ enum Command {
     /// Send a custom control code (128-255) to an installed Windows service; the spec's
     /// `[windows.controls]` says what it does (by default 128 restarts the child and
     /// 129 reopens the logs). Like `sc control NAME CODE`.
-    #[cfg(windows)]
+    #[command(hide = !crate::supervise::host::scm::AVAILABLE)]
     Control {
         /// The service name.
         name: ServiceName,
@@ -101,7 +101,6 @@ enum Command {
         code: u8,
     },
     /// Send Ctrl-C to the console of a process (what a stop uses on Windows).
-    #[cfg(windows)]
     #[command(hide = true, name = "ctrl-c")]
     CtrlC {
         /// The process id.
@@ -142,7 +141,6 @@ impl SpecArgs {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
-    #[cfg(unix)]
     if let Some(code) = guard_first() {
         return ExitCode::from(code);
     }
@@ -168,9 +166,7 @@ pub fn main() -> ExitCode {
         Command::Restart(a) => control::control(a.name.as_str(), crate::platform::Verb::Restart),
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
-        #[cfg(windows)]
-        Command::Control { name, code } => windows::send_control(name.as_str(), code),
-        #[cfg(windows)]
+        Command::Control { name, code } => control::send_code(name.as_str(), code),
         Command::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -200,11 +196,11 @@ pub fn main() -> ExitCode {
 }
 
 /// For `tend run` and `tend up`: split off the guard process (see
-/// [`crate::supervise::sys::fork_guard`]) before anything else happens, so that the
-/// guard holds as little memory as possible — everything after this point (argument
-/// parsing, the spec, the runtime) happens in the supervisor only. `run --no-guard` is
-/// for service managers that contain the process tree themselves (systemd's cgroups).
-#[cfg(unix)]
+/// [`crate::supervise::sys::fork_guard`]; nothing on Windows, where Job Objects contain
+/// the children) before anything else happens, so that the guard holds as little
+/// memory as possible — everything after this point (argument parsing, the spec, the
+/// runtime) happens in the supervisor only. `run --no-guard` is for service managers
+/// that contain the process tree themselves (systemd's cgroups).
 fn guard_first() -> Option<u8> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let sub = args.first().and_then(|a| a.to_str());

@@ -75,7 +75,7 @@ pub fn prepare(
                 format!("cannot read env_file {}: {e}", path.display()),
             )),
             Ok(text) => {
-                if let Some(w) = secrets_mode_warning(&path) {
+                if let Some(w) = sys::secrets_mode_warning(&path) {
                     warnings.push(w);
                 }
                 match parse_env_file(&text) {
@@ -85,9 +85,7 @@ pub fn prepare(
                     )),
                     Ok(parsed) => {
                         for (k, v) in parsed {
-                            #[cfg(windows)]
-                            vars.retain(|have, _| !have.eq_ignore_ascii_case(&k));
-                            vars.insert(k.into(), v.into());
+                            sys::env_insert(&mut vars, &k, &v);
                         }
                     }
                 }
@@ -96,9 +94,7 @@ pub fn prepare(
     }
     for (k, v) in &spec.env {
         // Windows names are case-insensitive: `Path` in the spec replaces `PATH`.
-        #[cfg(windows)]
-        vars.retain(|have, _| !have.eq_ignore_ascii_case(k));
-        vars.insert(k.into(), v.into());
+        sys::env_insert(&mut vars, k, v);
     }
     #[cfg(windows)]
     let credentials = {
@@ -204,11 +200,8 @@ pub fn prepare(
         credentials,
         stdout: output(spec.log.stdout),
         stderr: output(spec.log.stderr),
-        #[cfg(windows)]
         stop: spec.windows.stop,
-        #[cfg(windows)]
         kill_on_close: spec.windows.kill_on_close,
-        #[cfg(windows)]
         code_page: spec.windows.code_page,
     };
     Ok((prepared, warnings))
@@ -251,30 +244,6 @@ pub fn prepare_hook(
         stderr: Output::Inherit,
         ..service.clone()
     })))
-}
-
-#[cfg(unix)]
-fn secrets_mode_warning(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    let mode = meta.mode() & 0o777;
-    // Readable by the file's group is right when that group is this process's own
-    // (root:orders 0640 for a service running as orders); by anyone else it is not.
-    // SAFETY: getegid cannot fail.
-    let my_group = meta.gid() == unsafe { libc::getegid() };
-    let exposed = mode & 0o004 != 0 || (mode & 0o040 != 0 && !my_group);
-    exposed.then(|| {
-        format!(
-            "env_file {} is readable by {} (mode {mode:o}): it may hold secrets; make it readable by the service's account only (`chmod 600`, or `chmod 640` with the service's group)",
-            path.display(),
-            if mode & 0o004 != 0 { "everyone" } else { "its group" }
-        )
-    })
-}
-
-#[cfg(not(unix))]
-fn secrets_mode_warning(_: &Path) -> Option<String> {
-    None
 }
 
 /// Parses `KEY=VALUE` lines: blank lines and `#` comments are skipped, an `export `
