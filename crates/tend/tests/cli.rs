@@ -197,6 +197,44 @@ fn check_by_someone_else_warns_that_the_account_needs_root() {
 
 /// `tend --help` and every subcommand's help, as a user sees them (Linux; Windows adds
 /// `control` and differs in a few options).
+/// What only the Windows service control manager gives meaning to (`run --service`,
+/// `control NAME CODE`, the `ctrl-c` stop helper) parses everywhere, hidden from the
+/// help where it means nothing, and says so instead of "unexpected argument"; nothing
+/// is run.
+#[cfg(unix)]
+#[test]
+fn windows_only_calls_say_they_are_for_windows() {
+    let s = Scratch::new();
+    let spec = s.spec("a.toml", "name = \"a\"\ncommand = \"/bin/true\"\n");
+    let spec = spec.to_str().unwrap();
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["run", "--service", spec],
+            "Windows service control manager",
+        ),
+        (
+            &["run", "--no-guard", "--service", spec],
+            "Windows service control manager",
+        ),
+        (
+            &["control", "a", "130"],
+            "custom control codes are for Windows services",
+        ),
+        (&["ctrl-c", "1"], "the Windows stop helper"),
+    ];
+    for (args, says) in cases {
+        let out = s.tend(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(says),
+            "tend {args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "tend {args:?} printed something");
+    }
+    assert!(s.state("a").is_none(), "run --service ran the spec");
+}
+
 #[cfg(unix)]
 #[test]
 fn help_texts() {
