@@ -13,7 +13,10 @@
 //! - one **pump** per child stream drains the pipe into a sink ([`pump`], [`logfile`])
 //!   that outlives the child;
 //! - **observers** receive every status change: the state file ([`state`]), the
-//!   console, and later the init system's readiness protocol.
+//!   console, and the manager that hosts the supervisor ([`host`]: systemd's notify
+//!   protocol, the Windows SCM).
+//!
+//! Platform differences live in [`sys`], which has the same names on every OS.
 //!
 //! Containment (Unix): each child leads a process group and dies with the supervisor
 //! (`PR_SET_PDEATHSIG`); stopping kills the group and any orphan; and a guard process
