@@ -19,9 +19,9 @@ pub struct RunArgs {
     /// In a file of several services, the one to run.
     #[arg(long)]
     pub name: Option<ServiceName>,
-    /// Run under the Windows service control manager (what an installed service's
-    /// command line says; `tend install` writes it).
-    #[arg(long, hide = !scm::AVAILABLE)]
+    /// Run under the Windows service control manager: `--service`, which the command
+    /// line has where there is one (see [`ScmRunArgs`]).
+    #[arg(skip)]
     pub service: bool,
     #[command(flatten)]
     pub spec_args: SpecArgs,
@@ -36,6 +36,26 @@ pub struct RunArgs {
     /// themselves (systemd's cgroups), so a killed supervisor leaves nothing behind.
     #[arg(long)]
     pub no_guard: bool,
+}
+
+/// What `tend run` also takes where there is a Windows service control manager.
+#[derive(Debug, Args)]
+pub struct ScmRunArgs {
+    /// Run under the Windows service control manager (what an installed service's
+    /// command line says; `tend install` writes it).
+    #[arg(long)]
+    pub service: bool,
+}
+
+impl ScmRunArgs {
+    /// Whether the command line of `matches` is `run --service` (never where the
+    /// command line has no `--service`).
+    pub fn service(matches: &clap::ArgMatches) -> bool {
+        matches
+            .subcommand_matches("run")
+            .and_then(|m| m.try_get_one::<bool>("service").ok().flatten())
+            .is_some_and(|&on| on)
+    }
 }
 
 /// Arguments of `tend up`.
