@@ -41,7 +41,8 @@ pub struct Problem {
 #[error("{}", .0.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("\n  and: "))]
 pub struct PrepareError(pub Vec<Problem>);
 
-fn problem(key: &'static str, message: String) -> Problem {
+/// A problem with `key` that is not about who runs tend.
+pub(crate) fn problem(key: &'static str, message: String) -> Problem {
     Problem {
         key,
         message,
@@ -96,71 +97,7 @@ pub fn prepare(
         // Windows names are case-insensitive: `Path` in the spec replaces `PATH`.
         sys::env_insert(&mut vars, k, v);
     }
-    #[cfg(windows)]
-    let credentials = {
-        if spec.user.is_some() || spec.group.is_some() {
-            warnings.push(
-                "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
-                    .into(),
-            );
-        }
-        None
-    };
-    // (`group` without `user` is refused when the spec is validated.)
-    #[cfg(unix)]
-    let credentials = match &spec.user {
-        None => None,
-        Some(u) => {
-            let group_ok = match spec.group.as_deref().map(sys::lookup_group) {
-                Some(Err(e)) => {
-                    problems.push(problem(
-                        "group",
-                        if e.is_missing() {
-                            format!("{e}: create it first, or remove `group` to use the user's own")
-                        } else {
-                            e.to_string()
-                        },
-                    ));
-                    false
-                }
-                _ => true,
-            };
-            match sys::lookup_credentials(u, spec.group.as_deref().filter(|_| group_ok)) {
-                Err(e) => {
-                    problems.push(problem(
-                        "user",
-                        if e.is_missing() {
-                            format!("{e}: create the account first, or remove `user` to run as tend's own account")
-                        } else {
-                            e.to_string()
-                        },
-                    ));
-                    None
-                }
-                Ok(c) => {
-                    let me = sys::euid();
-                    if me != 0 && me != c.uid {
-                        problems.push(Problem {
-                            invoker: true,
-                            ..problem(
-                                "user",
-                                format!(
-                                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
-                                    spec.name
-                                ),
-                            )
-                        });
-                    }
-                    vars.insert("USER".into(), u.into());
-                    vars.insert("LOGNAME".into(), u.into());
-                    vars.insert("HOME".into(), c.home.clone().into());
-                    // Already that account (an installed service's supervisor runs as
-                    // its user): nothing to switch.
-                    (me != c.uid).then_some(c)
-                }
-            }
-        }
-    };
+    let credentials = sys::account(spec, &mut vars, &mut problems, &mut warnings);
     let path_var = vars
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))

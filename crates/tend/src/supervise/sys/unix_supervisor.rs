@@ -12,8 +12,10 @@ use std::rc::Rc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{euid, reap_one, Spawned};
+use super::{euid, lookup_credentials, lookup_group, reap_one, Credentials, Spawned};
+use crate::spec::Spec;
 use crate::supervise::policy::Exit;
+use crate::supervise::prepare::{problem, Problem, Warnings};
 use crate::supervise::{Request, SuperviseError};
 
 /// Collects exit statuses and routes them to whoever waits for that child.
@@ -166,4 +168,70 @@ pub fn secrets_mode_warning(path: &Path) -> Option<String> {
 /// `tend ctrl-c PID` is the Windows stop helper; Unix stops with signals.
 pub fn ctrl_c_helper(_pid: u32) -> Result<(), String> {
     Err("`tend ctrl-c` is the Windows stop helper; on Unix a stop is a signal".into())
+}
+
+/// The account the child of `spec` runs as: `user` (with `group`, else the user's own),
+/// looked up now; `None` to stay tend's own account (no `user`, or already that
+/// account). Sets `USER`, `LOGNAME` and `HOME` in `vars`; what is wrong goes to
+/// `problems`.
+pub fn account(
+    spec: &Spec,
+    vars: &mut BTreeMap<OsString, OsString>,
+    problems: &mut Vec<Problem>,
+    _warnings: &mut Warnings,
+) -> Option<Credentials> {
+    // (`group` without `user` is refused when the spec is validated.)
+    match &spec.user {
+        None => None,
+        Some(u) => {
+            let group_ok = match spec.group.as_deref().map(lookup_group) {
+                Some(Err(e)) => {
+                    problems.push(problem(
+                        "group",
+                        if e.is_missing() {
+                            format!("{e}: create it first, or remove `group` to use the user's own")
+                        } else {
+                            e.to_string()
+                        },
+                    ));
+                    false
+                }
+                _ => true,
+            };
+            match lookup_credentials(u, spec.group.as_deref().filter(|_| group_ok)) {
+                Err(e) => {
+                    problems.push(problem(
+                        "user",
+                        if e.is_missing() {
+                            format!("{e}: create the account first, or remove `user` to run as tend's own account")
+                        } else {
+                            e.to_string()
+                        },
+                    ));
+                    None
+                }
+                Ok(c) => {
+                    let me = euid();
+                    if me != 0 && me != c.uid {
+                        problems.push(Problem {
+                            invoker: true,
+                            ..problem(
+                                "user",
+                                format!(
+                                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
+                                    spec.name
+                                ),
+                            )
+                        });
+                    }
+                    vars.insert("USER".into(), u.into());
+                    vars.insert("LOGNAME".into(), u.into());
+                    vars.insert("HOME".into(), c.home.clone().into());
+                    // Already that account (an installed service's supervisor runs as
+                    // its user): nothing to switch.
+                    (me != c.uid).then_some(c)
+                }
+            }
+        }
+    }
 }

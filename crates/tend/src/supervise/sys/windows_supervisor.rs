@@ -11,8 +11,10 @@ use std::rc::Rc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{enable_ctrl_c_for_children, Spawned};
+use super::{enable_ctrl_c_for_children, Credentials, Spawned};
+use crate::spec::Spec;
 use crate::supervise::policy::Exit;
+use crate::supervise::prepare::{Problem, Warnings};
 use crate::supervise::{Request, SuperviseError};
 
 /// Collects exit statuses and routes them to whoever waits for that child.
@@ -127,4 +129,21 @@ pub fn secrets_mode_warning(_: &Path) -> Option<String> {
 /// killed (Unix splits off a guard process here).
 pub fn fork_guard() -> io::Result<()> {
     Ok(())
+}
+
+/// The account the child of `spec` runs as: always the supervisor's own (the service's,
+/// `windows.account`); `user` and `group` only warn.
+pub fn account(
+    spec: &Spec,
+    _vars: &mut BTreeMap<OsString, OsString>,
+    _problems: &mut Vec<Problem>,
+    warnings: &mut Warnings,
+) -> Option<Credentials> {
+    if spec.user.is_some() || spec.group.is_some() {
+        warnings.push(
+            "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
+                .into(),
+        );
+    }
+    None
 }
