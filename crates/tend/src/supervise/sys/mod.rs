@@ -4,7 +4,8 @@
 //! pipe type the pumps read (`unix.rs`, `windows.rs`). The supervisor's own process
 //! (`*_supervisor.rs`): the [`Reaper`] of exit statuses, `listen_os` (the stop and
 //! reopen signals or console events), the default directories, `fork_guard`, the
-//! console's colours, file identity, environment names. Unix uses process groups and
+//! console's colours, file identity, environment names, the `account` a child runs as
+//! (a Unix `user`; on Windows always the service's own). Unix uses process groups and
 //! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
 //! an OS it is a no-op (`fork_guard` on Windows) or a clear error (`ctrl_c_helper` on
 //! Unix).
