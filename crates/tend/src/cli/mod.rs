@@ -338,6 +338,20 @@ mod tests {
                 "run a.toml service=true",
                 unexpected,
             ),
+            // What `tend install` writes as a Windows service's command line.
+            (
+                &[
+                    "run",
+                    "--service",
+                    "--state-dir",
+                    r"C:\s",
+                    "--log-dir",
+                    r"C:\l",
+                    "h.toml",
+                ],
+                "run h.toml service=true",
+                unexpected,
+            ),
             (&["control", "a", "130"], "control a 130", unknown),
             (&["control", "a", "12"], "error: ValueValidation", unknown),
             (&["ctrl-c", "42"], "ctrl-c 42", unknown),
