@@ -384,7 +384,7 @@ pub fn alive(pid: i32) -> bool {
 /// the guard is the one process outside that receives them — whether a service
 /// manager sends one to its pid, someone to the whole group (`kill -TERM -- -PGID`,
 /// dumb-init, `tini -g`), or the terminal (Ctrl-C goes to the foreground group). The
-/// guard forwards each to the supervisor once (see [`forward`]), so one signal is one
+/// guard forwards each to the supervisor once (see `forward`), so one signal is one
 /// stop request, never two (a second stop request kills at once).
 ///
 /// Must be called while the process is single-threaded (before any runtime starts).

@@ -1,0 +1,247 @@
+//! Hosting under the Windows service control manager (`tend run --service`): the
+//! dispatcher, the status reporter ([`ScmReport`]), the SCM's controls turned into
+//! [`Request`]s, and the Event Log observer. Other platforms have the same names in
+//! `scm_none.rs`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc};
+use std::time::Duration;
+
+use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
+
+use crate::platform::manager_stop_timeout_secs;
+use crate::spec::{ControlAction, Loaded, Spec};
+use crate::supervise::service::Observer;
+use crate::supervise::state::{State, Status};
+use crate::supervise::{default_log_dir, eventlog, Extras, Options, Request};
+
+/// Whether this OS has a service control manager to run under.
+pub const AVAILABLE: bool = true;
+
+/// Why `tend run --service` did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Started from a console, not by the SCM.
+    #[error("`tend run --service` is what the service control manager starts")]
+    NotAService,
+    /// There is no SCM on this OS (never on Windows).
+    #[error("`tend run --service` is for the Windows service control manager")]
+    NoScm,
+    /// The dispatcher failed.
+    #[error("{0}")]
+    Scm(String),
+}
+
+const STARTING: u8 = 0;
+const RUNNING: u8 = 1;
+const STOPPING: u8 = 2;
+const DONE: u8 = 3;
+
+/// `tend run --service`: the supervisor under the SCM's dispatcher. Reports
+/// StartPending until the child first runs, Running, StopPending with a checkpoint
+/// every second while stopping, then Stopped; a service that failed for good (the
+/// restart limit) stops with the service-specific exit code 3, so the SCM's recovery
+/// actions fire.
+///
+/// `name` is what the service calls itself to the dispatcher; `log_dir` (else the
+/// default) receives tend.log; `load` reads the spec (an `Err` is the exit code to
+/// stop with); `supervise` runs it with the SCM's requests and observers and returns
+/// the exit code (0: stopped as asked, or ended successfully).
+pub fn run_service<L, S>(
+    name: &str,
+    log_dir: Option<PathBuf>,
+    load: L,
+    supervise: S,
+) -> Result<(), RunError>
+where
+    L: FnOnce() -> Result<(Loaded, Options), u8> + Send + 'static,
+    S: FnOnce(&Loaded, &Options, Extras) -> u8 + Send + 'static,
+{
+    // An own-process service may name itself anything here; the spec's name is not
+    // known until the spec loads, which happens under the dispatcher.
+    scm::run(name, move |events, status| {
+        // A service has no console: tend's own messages (and output the spec sends to
+        // `inherit`) go to tend.log beside the service's logs.
+        let log_dir = log_dir.unwrap_or_else(default_log_dir);
+        redirect_std_streams(&log_dir.join("tend.log"));
+        match load() {
+            Ok((loaded, opts)) => service_main(loaded, opts, events, status, supervise),
+            Err(code) => Err(ExitCodeError::new(u32::from(code))),
+        }
+    })
+    .map_err(|e| match e {
+        scm::Error::NotAService => RunError::NotAService,
+        e => RunError::Scm(e.to_string()),
+    })
+}
+
+fn service_main(
+    loaded: Loaded,
+    opts: Options,
+    events: std_mpsc::Receiver<Event>,
+    status: StatusHandle,
+    supervise: impl FnOnce(&Loaded, &Options, Extras) -> u8,
+) -> Result<(), ExitCodeError> {
+    let spec = loaded.services[0].clone();
+    let phase = Arc::new(AtomicU8::new(STARTING));
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    {
+        let phase = phase.clone();
+        let spec = spec.clone();
+        std::thread::spawn(move || {
+            for ev in events {
+                let req = match ev {
+                    Event::Custom(code) => match spec.windows.control_action(code) {
+                        Some(ControlAction::Restart) => Request::Restart,
+                        Some(ControlAction::ReopenLogs) => Request::ReopenLogs,
+                        None => {
+                            say!("tend: control code {code} is not mapped in [windows.controls]; ignored");
+                            continue;
+                        }
+                    },
+                    // Stop, Shutdown, Preshutdown.
+                    _ => {
+                        phase.store(STOPPING, Ordering::SeqCst);
+                        Request::Stop
+                    }
+                };
+                if tx.send(req).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    {
+        // Progress for the SCM: a checkpoint a second while starting or stopping.
+        let phase = phase.clone();
+        let status = status.clone();
+        let stop_hint = Duration::from_secs(manager_stop_timeout_secs(&spec));
+        std::thread::spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let _ = match phase.load(Ordering::SeqCst) {
+                STARTING => status.starting(Duration::from_secs(5)),
+                STOPPING => status.stopping(stop_hint),
+                DONE => break,
+                _ => Ok(()),
+            };
+        });
+    }
+    let observe_phase = phase.clone();
+    let observe_status = status.clone();
+    let extras = Extras {
+        requests: Some(rx),
+        observers: Some(Box::new(move |spec: &Spec| {
+            let mut v: Vec<Box<dyn Observer>> = vec![Box::new(ScmReport {
+                status: observe_status.clone(),
+                phase: observe_phase.clone(),
+            })];
+            v.extend(eventlog_observer(spec));
+            v
+        })),
+    };
+    let code = supervise(&loaded, &opts, extras);
+    phase.store(DONE, Ordering::SeqCst);
+    match code {
+        0 => Ok(()),
+        code => Err(ExitCodeError::new(u32::from(code))),
+    }
+}
+
+/// Tells the SCM the service runs once its child first ran (or could not be started:
+/// the supervisor then runs, retrying with backoff, and must accept a stop).
+struct ScmReport {
+    status: StatusHandle,
+    phase: Arc<AtomicU8>,
+}
+
+impl Observer for ScmReport {
+    fn changed(&mut self, status: &Status, _event: &str) {
+        // Once the first start is over, whatever came of it: a service that stays
+        // "start pending" cannot even be stopped.
+        if status.state != State::Starting
+            && self
+                .phase
+                .compare_exchange(STARTING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)
+                .is_ok()
+        {
+            if let Err(e) = self.status.running() {
+                say!("tend: cannot report RUNNING to the service control manager: {e}");
+            }
+        }
+    }
+}
+
+/// Points this process's stdout and stderr at `path` (appending).
+fn redirect_std_streams(path: &Path) {
+    use std::os::windows::io::IntoRawHandle;
+    use windows_sys::Win32::System::Console::{SetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE};
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    // Kept small across restarts of the service: past 10 MB it becomes tend.log.1
+    // (replacing the one before).
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > 10_000_000) {
+        let _ = std::fs::rename(path, path.with_extension("log.1"));
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    else {
+        return;
+    };
+    // The handle stays open for the life of the process.
+    let h = file.into_raw_handle();
+    // SAFETY: `h` is a valid file handle that is never closed.
+    unsafe {
+        SetStdHandle(STD_OUTPUT_HANDLE, h);
+        SetStdHandle(STD_ERROR_HANDLE, h);
+    }
+}
+
+/// The Windows Event Log observer of a service: lifecycle events (started, exited,
+/// restarting, gave up, stop timed out) under the service's own event source, with
+/// the messages compiled into tend.exe (see [`eventlog`]).
+pub fn eventlog_observer(spec: &Spec) -> Vec<Box<dyn Observer>> {
+    match tend_service::windows::eventlog::EventSource::open(spec.name.as_str()) {
+        Ok(source) => vec![Box::new(WinEventLog {
+            source,
+            mapper: eventlog::EventMapper::new(spec),
+            failed: false,
+        })],
+        Err(e) => {
+            say!("tend: {}: cannot open the Event Log: {e}", spec.name);
+            Vec::new()
+        }
+    }
+}
+
+struct WinEventLog {
+    source: tend_service::windows::eventlog::EventSource,
+    mapper: eventlog::EventMapper,
+    failed: bool,
+}
+
+impl Observer for WinEventLog {
+    fn changed(&mut self, status: &Status, event: &str) {
+        for e in self.mapper.map(status, event) {
+            let strings = e.strings();
+            let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
+            match self
+                .source
+                .report(e.kind().into(), e.message_id(), &strings)
+            {
+                Ok(()) => self.failed = false,
+                Err(err) if !self.failed => {
+                    self.failed = true;
+                    say!(
+                        "tend: {}: cannot write to the Event Log: {err}",
+                        status.name
+                    );
+                }
+                Err(_) => {}
+            }
+        }
+    }
+}
