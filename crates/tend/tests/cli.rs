@@ -197,6 +197,44 @@ fn check_by_someone_else_warns_that_the_account_needs_root() {
 
 /// `tend --help` and every subcommand's help, as a user sees them (Linux; Windows adds
 /// `control` and differs in a few options).
+/// What means something only under the Windows service control manager (`run
+/// --service`, `control NAME CODE`, the `ctrl-c` stop helper) is not on the command
+/// line elsewhere: no shell completion offers it, and a call is a usage error that
+/// runs nothing.
+#[cfg(unix)]
+#[test]
+fn windows_only_commands_are_not_offered_elsewhere() {
+    let s = Scratch::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = s.tend(&["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "completions {shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for word in ["--service", "control", "ctrl-c"] {
+            assert!(!text.contains(word), "completions {shell} offer {word}");
+        }
+    }
+    let spec = s.spec("a.toml", "name = \"a\"\ncommand = \"/bin/true\"\n");
+    let spec = spec.to_str().unwrap();
+    let cases: &[&[&str]] = &[
+        &["run", "--service", spec],
+        &["run", "--no-guard", "--service", spec],
+        &["control", "a", "130"],
+        &["ctrl-c", "1"],
+    ];
+    for args in cases {
+        let out = s.tend(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "tend {args:?}: {err}");
+        assert!(
+            err.contains("unexpected argument '--service'")
+                || err.contains("unrecognized subcommand"),
+            "tend {args:?}: {err}"
+        );
+        assert!(out.stdout.is_empty(), "tend {args:?} printed something");
+    }
+    assert!(s.state("a").is_none(), "run --service ran the spec");
+}
+
 #[cfg(unix)]
 #[test]
 fn help_texts() {

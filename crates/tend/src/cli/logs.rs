@@ -11,6 +11,7 @@ use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::Layout;
 use crate::spec::{LogTarget, ServiceName};
+use crate::supervise::sys;
 
 /// Arguments of `tend logs`.
 #[derive(Debug, Args)]
@@ -138,20 +139,20 @@ fn tail(path: &Path, n: usize, follow: bool) -> u8 {
         return exit::OK;
     }
     let mut pos = len;
-    let mut ino = f.metadata().map(|m| file_id(&m)).unwrap_or(0);
+    let mut ino = f.metadata().map(|m| sys::file_id(&m)).unwrap_or(0);
     loop {
         std::thread::sleep(Duration::from_millis(200));
         // A rotation replaced the file (or, where a file's identity is not reliable,
         // the file there is now smaller than what was read): continue with the file
         // at the path from its start.
         if let Ok(m) = std::fs::metadata(path) {
-            if file_id(&m) != ino || m.len() < pos {
+            if sys::file_id(&m) != ino || m.len() < pos {
                 if let Ok(nf) = std::fs::File::open(path) {
                     if drain(&mut f, &mut out).is_none() {
                         return exit::OK;
                     }
                     f = nf;
-                    ino = file_id(&m);
+                    ino = sys::file_id(&m);
                     pos = 0;
                 }
             }
@@ -171,17 +172,4 @@ fn drain(f: &mut std::fs::File, out: &mut impl Write) -> Option<u64> {
     out.write_all(&chunk).ok()?;
     out.flush().ok()?;
     Some(n as u64)
-}
-
-/// What tells one file from its replacement after a rotation: the inode on Unix, the
-/// creation time on Windows.
-fn file_id(m: &std::fs::Metadata) -> u64 {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::MetadataExt::ino(m)
-    }
-    #[cfg(windows)]
-    {
-        std::os::windows::fs::MetadataExt::creation_time(m)
-    }
 }

@@ -27,15 +27,14 @@ mod install;
 mod logs;
 mod run;
 mod status;
-#[cfg(windows)]
-mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::spec::{self, LoadOptions, Loaded, ServiceName};
+use crate::supervise::host;
 
 /// Exit codes, decided here and nowhere else.
 pub mod exit {
@@ -89,10 +88,15 @@ enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+}
+
+/// The commands that mean something only under the Windows service control manager,
+/// added to the command line where there is one (see [`command`]).
+#[derive(Debug, Subcommand)]
+enum ScmCommand {
     /// Send a custom control code (128-255) to an installed Windows service; the spec's
     /// `[windows.controls]` says what it does (by default 128 restarts the child and
     /// 129 reopens the logs). Like `sc control NAME CODE`.
-    #[cfg(windows)]
     Control {
         /// The service name.
         name: ServiceName,
@@ -101,12 +105,57 @@ enum Command {
         code: u8,
     },
     /// Send Ctrl-C to the console of a process (what a stop uses on Windows).
-    #[cfg(windows)]
     #[command(hide = true, name = "ctrl-c")]
     CtrlC {
         /// The process id.
         pid: u32,
     },
+}
+
+/// The command line of this OS: [`Cli`], and where there is a Windows service control
+/// manager what means something only under it (`run --service`, `control`, the hidden
+/// `ctrl-c` stop helper), so the help and completions elsewhere never offer them.
+pub fn command() -> clap::Command {
+    if host::scm::AVAILABLE {
+        with_scm(Cli::command())
+    } else {
+        Cli::command()
+    }
+}
+
+/// `cmd` with the commands of the Windows service control manager.
+fn with_scm(cmd: clap::Command) -> clap::Command {
+    ScmCommand::augment_subcommands(cmd).mut_subcommand("run", run::ScmRunArgs::augment_args)
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Parsed {
+    Cli(Cli),
+    Scm(ScmCommand),
+}
+
+/// Parses `args` (the program name first) with `cmd`, [`command`] or a test's.
+fn parse_from(
+    mut cmd: clap::Command,
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Parsed, clap::Error> {
+    let mut matches = cmd.try_get_matches_from_mut(args)?;
+    let scm = matches
+        .subcommand_name()
+        .is_some_and(ScmCommand::has_subcommand);
+    let parsed = if scm {
+        ScmCommand::from_arg_matches_mut(&mut matches).map(Parsed::Scm)
+    } else {
+        let service = run::ScmRunArgs::service(&matches);
+        Cli::from_arg_matches_mut(&mut matches).map(|mut cli| {
+            if let Command::Run(a) = &mut cli.command {
+                a.service = service;
+            }
+            Parsed::Cli(cli)
+        })
+    };
+    parsed.map_err(|e| e.format(&mut cmd))
 }
 
 /// A service name argument.
@@ -142,12 +191,12 @@ impl SpecArgs {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
-    #[cfg(unix)]
     if let Some(code) = guard_first() {
         return ExitCode::from(code);
     }
-    let cli = match Cli::try_parse() {
-        Ok(c) => c,
+    let cli = match parse_from(command(), std::env::args_os()) {
+        Ok(Parsed::Cli(c)) => c,
+        Ok(Parsed::Scm(c)) => return ExitCode::from(scm_command(c)),
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() {
@@ -168,16 +217,6 @@ pub fn main() -> ExitCode {
         Command::Restart(a) => control::control(a.name.as_str(), crate::platform::Verb::Restart),
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
-        #[cfg(windows)]
-        Command::Control { name, code } => windows::send_control(name.as_str(), code),
-        #[cfg(windows)]
-        Command::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
-            Ok(()) => exit::OK,
-            Err(e) => {
-                errln!("error: {e}");
-                exit::ERROR
-            }
-        },
         Command::Init(a) => init::init(a),
         Command::Schema => {
             outln!(
@@ -187,10 +226,9 @@ pub fn main() -> ExitCode {
             exit::OK
         }
         Command::Completions { shell } => {
-            use clap::CommandFactory;
             // Into a buffer: the generator panics on a failed write (a closed pipe).
             let mut text = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "tend", &mut text);
+            clap_complete::generate(shell, &mut command(), "tend", &mut text);
             use std::io::Write as _;
             let _ = std::io::stdout().lock().write_all(&text);
             exit::OK
@@ -199,12 +237,26 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// Runs a command of the Windows service control manager's.
+fn scm_command(c: ScmCommand) -> u8 {
+    match c {
+        ScmCommand::Control { name, code } => control::send_code(name.as_str(), code),
+        ScmCommand::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                errln!("error: {e}");
+                exit::ERROR
+            }
+        },
+    }
+}
+
 /// For `tend run` and `tend up`: split off the guard process (see
-/// [`crate::supervise::sys::fork_guard`]) before anything else happens, so that the
-/// guard holds as little memory as possible — everything after this point (argument
-/// parsing, the spec, the runtime) happens in the supervisor only. `run --no-guard` is
-/// for service managers that contain the process tree themselves (systemd's cgroups).
-#[cfg(unix)]
+/// [`crate::supervise::sys::fork_guard`]; nothing on Windows, where Job Objects contain
+/// the children) before anything else happens, so that the guard holds as little
+/// memory as possible — everything after this point (argument parsing, the spec, the
+/// runtime) happens in the supervisor only. `run --no-guard` is for service managers
+/// that contain the process tree themselves (systemd's cgroups).
 fn guard_first() -> Option<u8> {
     let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
     let sub = args.first().and_then(|a| a.to_str());
@@ -236,4 +288,96 @@ pub(crate) fn spec_error(e: &spec::SpecError) -> u8 {
 /// Where `tend up` looks by default.
 pub(crate) fn default_up_file() -> PathBuf {
     PathBuf::from("tend.toml")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `args` parse to with `cmd`, in a word or two.
+    fn parsed(cmd: clap::Command, args: &[&str]) -> String {
+        let args = std::iter::once("tend").chain(args.iter().copied());
+        match parse_from(cmd, args.map(Into::into)) {
+            Err(e) => format!("error: {:?}", e.kind()),
+            Ok(Parsed::Cli(Cli {
+                command: Command::Run(a),
+            })) => format!("run {} service={}", a.spec.display(), a.service),
+            Ok(Parsed::Cli(c)) => format!("{:?}", c.command)
+                .split([' ', '('])
+                .next()
+                .unwrap_or_default()
+                .to_lowercase(),
+            Ok(Parsed::Scm(ScmCommand::Control { name, code })) => {
+                format!("control {name} {code}")
+            }
+            Ok(Parsed::Scm(ScmCommand::CtrlC { pid })) => format!("ctrl-c {pid}"),
+        }
+    }
+
+    /// The commands of the Windows service control manager parse where the command
+    /// line has them, and are unknown elsewhere; the rest parses the same either way.
+    #[test]
+    fn the_scm_commands_parse_only_where_the_command_line_has_them() {
+        let unexpected = "error: UnknownArgument";
+        let unknown = "error: InvalidSubcommand";
+        let cases: &[(&[&str], &str, &str)] = &[
+            (
+                &["run", "a.toml"],
+                "run a.toml service=false",
+                "run a.toml service=false",
+            ),
+            (
+                &["run", "--service", "a.toml"],
+                "run a.toml service=true",
+                unexpected,
+            ),
+            (
+                &["run", "--no-guard", "--name", "x", "--service", "a.toml"],
+                "run a.toml service=true",
+                unexpected,
+            ),
+            // What `tend install` writes as a Windows service's command line.
+            (
+                &[
+                    "run",
+                    "--service",
+                    "--state-dir",
+                    r"C:\s",
+                    "--log-dir",
+                    r"C:\l",
+                    "h.toml",
+                ],
+                "run h.toml service=true",
+                unexpected,
+            ),
+            (&["control", "a", "130"], "control a 130", unknown),
+            (&["control", "a", "12"], "error: ValueValidation", unknown),
+            (&["ctrl-c", "42"], "ctrl-c 42", unknown),
+            (&["up"], "up", "up"),
+            (&["status"], "status", "status"),
+        ];
+        for (args, with, without) in cases {
+            assert_eq!(
+                parsed(with_scm(Cli::command()), args),
+                *with,
+                "{args:?} with the SCM"
+            );
+            assert_eq!(parsed(Cli::command(), args), *without, "{args:?} without");
+        }
+    }
+
+    /// With the SCM, `control` is in the help and `ctrl-c` is not (a helper of the
+    /// supervisor's own).
+    #[test]
+    fn with_the_scm_control_is_shown_and_ctrl_c_hidden() {
+        let cmd = with_scm(Cli::command());
+        let shown: Vec<&str> = cmd
+            .get_subcommands()
+            .filter(|c| !c.is_hide_set())
+            .map(|c| c.get_name())
+            .collect();
+        assert!(shown.contains(&"control"), "{shown:?}");
+        assert!(!shown.contains(&"ctrl-c"), "{shown:?}");
+        assert!(cmd.find_subcommand("ctrl-c").is_some());
+    }
 }

@@ -8,7 +8,8 @@ use clap::Args;
 
 use super::{default_up_file, exit, spec_error, SpecArgs};
 use crate::spec::{start_order, Loaded, ServiceName};
-use crate::supervise::{self, service::Outcome, Options};
+use crate::supervise::host::scm;
+use crate::supervise::{self, service::Outcome, sys, Options};
 
 /// Arguments of `tend run`.
 #[derive(Debug, Args)]
@@ -18,10 +19,9 @@ pub struct RunArgs {
     /// In a file of several services, the one to run.
     #[arg(long)]
     pub name: Option<ServiceName>,
-    /// Run under the Windows service control manager (what an installed service's
-    /// command line says; `tend install` writes it).
-    #[cfg(windows)]
-    #[arg(long)]
+    /// Run under the Windows service control manager: `--service`, which the command
+    /// line has where there is one (see [`ScmRunArgs`]).
+    #[arg(skip)]
     pub service: bool,
     #[command(flatten)]
     pub spec_args: SpecArgs,
@@ -36,6 +36,26 @@ pub struct RunArgs {
     /// themselves (systemd's cgroups), so a killed supervisor leaves nothing behind.
     #[arg(long)]
     pub no_guard: bool,
+}
+
+/// What `tend run` also takes where there is a Windows service control manager.
+#[derive(Debug, Args)]
+pub struct ScmRunArgs {
+    /// Run under the Windows service control manager (what an installed service's
+    /// command line says; `tend install` writes it).
+    #[arg(long)]
+    pub service: bool,
+}
+
+impl ScmRunArgs {
+    /// Whether the command line of `matches` is `run --service` (never where the
+    /// command line has no `--service`).
+    pub fn service(matches: &clap::ArgMatches) -> bool {
+        matches
+            .subcommand_matches("run")
+            .and_then(|m| m.try_get_one::<bool>("service").ok().flatten())
+            .is_some_and(|&on| on)
+    }
 }
 
 /// Arguments of `tend up`.
@@ -62,20 +82,46 @@ pub fn run(a: RunArgs) -> u8 {
     // Under the SCM, the dispatcher comes first: an error loading the spec must still
     // reach the SCM (as a stop with an exit code) and tend.log, not a console nobody
     // reads.
-    #[cfg(windows)]
     if a.service {
-        return super::windows::run_service(a);
+        return run_service(a);
     }
     let (loaded, opts) = match load_one(&a) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    supervise_loaded(&loaded, &[0], &opts)
+    supervise_loaded(&loaded, &[0], &opts, supervise::Extras::default())
+}
+
+/// `tend run --service`: the supervisor under the Windows service control manager
+/// (see [`scm::run_service`]).
+fn run_service(a: RunArgs) -> u8 {
+    let name = a
+        .spec
+        .file_stem()
+        .map_or_else(|| "tend".into(), |s| s.to_string_lossy().to_string());
+    let log_dir = a.log_dir.clone();
+    match scm::run_service(
+        &name,
+        log_dir,
+        move || load_one(&a),
+        |loaded, opts, extras| supervise_loaded(loaded, &[0], opts, extras),
+    ) {
+        Ok(()) => exit::OK,
+        Err(e @ scm::RunError::NotAService) => {
+            errln!("error: {e}");
+            errln!("  = help: start the installed service with `tend start {name}`, or run the spec in this console without --service");
+            exit::ERROR
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            exit::ERROR
+        }
+    }
 }
 
 /// The spec of `tend run`, reduced to the one service it runs, and where its state and
 /// logs go; errors are printed and become an exit code.
-pub(crate) fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
+fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
     let mut loaded = a.spec_args.load(&a.spec).map_err(|e| spec_error(&e))?;
     if loaded.services.len() > 1 || a.name.is_some() {
         let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
@@ -131,7 +177,7 @@ pub fn up(a: UpArgs) -> u8 {
     let color = std::io::stdout().is_terminal()
         && std::env::var_os("NO_COLOR").is_none()
         && std::env::var("TEND_COLOR").map_or(true, |v| v != "never")
-        && ansi_colors();
+        && sys::enable_ansi();
     let opts = Options {
         state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
         log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
@@ -139,11 +185,17 @@ pub fn up(a: UpArgs) -> u8 {
         color,
         notify: false,
     };
-    supervise_loaded(&loaded, &order, &opts)
+    supervise_loaded(&loaded, &order, &opts, supervise::Extras::default())
 }
 
-fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
-    let result = supervise_blocking(loaded, order, opts, supervise::Extras::default());
+/// Supervises the services of `loaded` at `order` until they end; the exit code.
+fn supervise_loaded(
+    loaded: &Loaded,
+    order: &[usize],
+    opts: &Options,
+    extras: supervise::Extras,
+) -> u8 {
+    let result = supervise_blocking(loaded, order, opts, extras);
     match result {
         Err(code) => code,
         Ok(outcomes) => outcome_code(&outcomes),
@@ -151,7 +203,7 @@ fn supervise_loaded(loaded: &Loaded, order: &[usize], opts: &Options) -> u8 {
 }
 
 /// The exit code for the services' outcomes: a failure if any failed.
-pub(crate) fn outcome_code(outcomes: &[(String, Outcome)]) -> u8 {
+fn outcome_code(outcomes: &[(String, Outcome)]) -> u8 {
     let failed = outcomes
         .iter()
         .any(|(_, o)| matches!(o, Outcome::Failed(_) | Outcome::Exited { success: false }));
@@ -163,7 +215,7 @@ pub(crate) fn outcome_code(outcomes: &[(String, Outcome)]) -> u8 {
 }
 
 /// Runs the supervisor on a current-thread runtime until the services end.
-pub(crate) fn supervise_blocking(
+fn supervise_blocking(
     loaded: &Loaded,
     order: &[usize],
     opts: &Options,
@@ -189,17 +241,4 @@ pub(crate) fn supervise_blocking(
         errln!("error: {e}");
         exit::ERROR
     })
-}
-
-/// Whether the terminal shows ANSI colours: on Windows once virtual terminal processing
-/// is on (Windows 10 and later), which this turns on.
-fn ansi_colors() -> bool {
-    #[cfg(windows)]
-    {
-        super::windows::enable_ansi()
-    }
-    #[cfg(not(windows))]
-    {
-        true
-    }
 }

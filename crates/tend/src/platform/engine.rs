@@ -676,6 +676,17 @@ pub fn control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
     unix_control(name, verb)
 }
 
+/// `tend control NAME CODE`: a custom control code (128–255) to an installed
+/// Windows service; returns what to say.
+pub fn send_code(name: &str, code: u8) -> Result<String, InstallError> {
+    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
+        return super::windows::send_control(name, code);
+    }
+    Err(InstallError::Refused(format!(
+        "cannot send control {code} to `{name}`: custom control codes are for Windows services\n  = help: `tend restart {name}` restarts it; `kill -HUP` on its supervisor reopens its logs"
+    )))
+}
+
 #[cfg(not(unix))]
 fn unix_control(name: &str, _verb: super::Verb) -> Result<String, InstallError> {
     Err(InstallError::NotOnThisOs {

@@ -927,7 +927,7 @@ fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, 
             0,
             sys::lookup_group(g).map_err(|reason| InstallError::Lookup {
                 what: format!("group {g} (the group of {})", path.display()),
-                reason,
+                reason: reason.to_string(),
             })?,
         )),
         None => None,
@@ -1048,7 +1048,7 @@ pub fn delete_group(g: &str) -> Result<(), InstallError> {
 fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), InstallError> {
     let c = sys::lookup_credentials(user, group).map_err(|reason| InstallError::Lookup {
         what: format!("user {user} (the owner of {})", path.display()),
-        reason,
+        reason: reason.to_string(),
     })?;
     std::os::unix::fs::chown(path, Some(c.uid), Some(c.gid))
         .map_err(|e| InstallError::io("chown", path, e))

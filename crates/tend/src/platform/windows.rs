@@ -33,7 +33,9 @@ mod system;
 #[path = "windows/elsewhere.rs"]
 mod system;
 
-pub use self::system::{control, drifted, install, is_tend_service, observe, query, uninstall};
+pub use self::system::{
+    control, drifted, install, is_tend_service, observe, query, send_control, uninstall,
+};
 #[cfg(windows)]
 pub use self::system::{native_status, start_and_wait, stop};
 

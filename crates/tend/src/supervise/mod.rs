@@ -13,7 +13,10 @@
 //! - one **pump** per child stream drains the pipe into a sink ([`pump`], [`logfile`])
 //!   that outlives the child;
 //! - **observers** receive every status change: the state file ([`state`]), the
-//!   console, and later the init system's readiness protocol.
+//!   console, and the manager that hosts the supervisor ([`host`]: systemd's notify
+//!   protocol, the Windows SCM).
+//!
+//! Platform differences live in [`sys`], which has the same names on every OS.
 //!
 //! Containment (Unix): each child leads a process group and dies with the supervisor
 //! (`PR_SET_PDEATHSIG`); stopping kills the group and any orphan; and a guard process
@@ -31,6 +34,7 @@ pub(crate) use say;
 
 pub mod eventlog;
 pub mod hook;
+pub mod host;
 pub mod logfile;
 pub mod policy;
 pub mod prepare;
@@ -39,89 +43,23 @@ pub mod service;
 pub mod state;
 pub mod sys;
 
+pub use sys::{default_log_dir, default_state_dir, Reaper};
+
 use std::cell::RefCell;
 use std::collections::BTreeSet;
-#[cfg(unix)]
-use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::spec::{LogTarget, Spec};
 
 use logfile::{RotateConfig, RotatingFile};
-use policy::Exit;
 use pump::{ConsoleSink, SharedSink, Sink};
 use service::{Control, Observer, Outcome, ServiceSetup};
 use state::{State, Status};
-
-/// Collects exit statuses and routes them to whoever waits for that child.
-#[derive(Default)]
-pub struct Reaper {
-    #[cfg(unix)]
-    waiting: RefCell<HashMap<i32, oneshot::Sender<Exit>>>,
-}
-
-#[cfg(unix)]
-impl Reaper {
-    /// Starts reaping (must be called inside a `LocalSet`).
-    pub fn start() -> io::Result<Rc<Reaper>> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let mut sigchld = signal(SignalKind::child())?;
-        let reaper = Rc::new(Reaper::default());
-        let r = reaper.clone();
-        tokio::task::spawn_local(async move {
-            loop {
-                while let Some((pid, exit)) = sys::reap_one() {
-                    if let Some(tx) = r.waiting.borrow_mut().remove(&pid) {
-                        let _ = tx.send(exit);
-                    }
-                }
-                if sigchld.recv().await.is_none() {
-                    break;
-                }
-            }
-        });
-        Ok(reaper)
-    }
-
-    /// Returns a receiver for the child's exit. Call it right after spawning, before
-    /// any await, so the exit cannot be collected before it is awaited.
-    pub fn watch(&self, child: &mut sys::Spawned) -> oneshot::Receiver<Exit> {
-        let (tx, rx) = oneshot::channel();
-        self.waiting.borrow_mut().insert(child.pid, tx);
-        rx
-    }
-
-    /// The pids of the children being waited for.
-    pub fn live_pids(&self) -> BTreeSet<i32> {
-        self.waiting.borrow().keys().copied().collect()
-    }
-}
-
-#[cfg(windows)]
-impl Reaper {
-    /// Nothing to start: each child has a thread waiting on its process handle.
-    pub fn start() -> io::Result<Rc<Reaper>> {
-        Ok(Rc::new(Reaper::default()))
-    }
-
-    /// Returns a receiver for the child's exit (from its waiting thread).
-    pub fn watch(&self, child: &mut sys::Spawned) -> oneshot::Receiver<Exit> {
-        child.exit.take().unwrap_or_else(|| {
-            // Watched twice: the second receiver reads as a lost status.
-            oneshot::channel().1
-        })
-    }
-
-    /// Orphans are contained by Job Objects on Windows: nothing to track.
-    pub fn live_pids(&self) -> BTreeSet<i32> {
-        BTreeSet::new()
-    }
-}
 
 /// Where the supervisor keeps state and logs, and how it reports.
 #[derive(Clone, Debug)]
@@ -137,63 +75,6 @@ pub struct Options {
     pub color: bool,
     /// Report readiness and status to the init system (systemd's `NOTIFY_SOCKET`).
     pub notify: bool,
-}
-
-/// The default state directory: `TEND_STATE_DIR`, else `%LOCALAPPDATA%\tend`
-/// (installed services are given theirs under `%ProgramData%\tend`).
-#[cfg(windows)]
-pub fn default_state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TEND_STATE_DIR") {
-        return d.into();
-    }
-    std::env::var_os("LOCALAPPDATA")
-        .or_else(|| std::env::var_os("ProgramData"))
-        .map(PathBuf::from)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("tend")
-}
-
-/// The default log directory: `TEND_LOG_DIR`, else `logs` under the state directory.
-#[cfg(windows)]
-pub fn default_log_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TEND_LOG_DIR") {
-        return d.into();
-    }
-    default_state_dir().join("logs")
-}
-
-/// The default state directory: `TEND_STATE_DIR`, else `/var/lib/tend` for root, else
-/// `$XDG_STATE_HOME/tend` (`~/.local/state/tend`).
-#[cfg(unix)]
-pub fn default_state_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TEND_STATE_DIR") {
-        return d.into();
-    }
-    if sys::euid() == 0 {
-        return "/var/lib/tend".into();
-    }
-    let base = std::env::var_os("XDG_STATE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_else(|| "/tmp".into());
-            home.join(".local/state")
-        });
-    base.join("tend")
-}
-
-/// The default log directory: `TEND_LOG_DIR`, else `/var/log/tend` for root, else
-/// `logs` under the state directory.
-#[cfg(unix)]
-pub fn default_log_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("TEND_LOG_DIR") {
-        return d.into();
-    }
-    if sys::euid() == 0 {
-        return "/var/log/tend".into();
-    }
-    default_state_dir().join("logs")
 }
 
 struct StateFile {
@@ -232,93 +113,11 @@ impl Observer for EventLog {
     }
 }
 
-/// Speaks systemd's notify protocol: `READY=1` once the child first runs, `STATUS=` on
-/// every change, `STOPPING=1` when a stop begins.
-struct SdNotify {
-    notifier: tend_service::systemd::Notifier,
-    ready: bool,
-}
-
-impl Observer for SdNotify {
-    fn changed(&mut self, status: &Status, event: &str) {
-        let n = &self.notifier;
-        if status.state == State::Running && !self.ready {
-            self.ready = n.ready().is_ok();
-        }
-        if status.state == State::Stopping {
-            let _ = n.stopping();
-        }
-        let _ = n.status(&format!("{}: {event}", status.state.as_str()));
-    }
-}
-
-/// Pings the systemd watchdog at half its interval while the supervisor's loop runs.
-fn spawn_watchdog(notifier: tend_service::systemd::Notifier) {
-    if let Some(interval) = tend_service::systemd::watchdog_interval_any_pid() {
-        tokio::task::spawn_local(async move {
-            let mut tick = tokio::time::interval(interval / 2);
-            loop {
-                tick.tick().await;
-                let _ = notifier.watchdog();
-            }
-        });
-    }
-}
-
 struct StateWatch(watch::Sender<State>);
 
 impl Observer for StateWatch {
     fn changed(&mut self, status: &Status, _event: &str) {
         let _ = self.0.send(status.state);
-    }
-}
-
-/// The Windows Event Log observer of a service: lifecycle events (started, exited,
-/// restarting, gave up, stop timed out) under the service's own event source, with
-/// the messages compiled into tend.exe (see [`eventlog`]).
-#[cfg(windows)]
-pub fn eventlog_observer(spec: &Spec) -> Vec<Box<dyn Observer>> {
-    match tend_service::windows::eventlog::EventSource::open(spec.name.as_str()) {
-        Ok(source) => vec![Box::new(WinEventLog {
-            source,
-            mapper: eventlog::EventMapper::new(spec),
-            failed: false,
-        })],
-        Err(e) => {
-            say!("tend: {}: cannot open the Event Log: {e}", spec.name);
-            Vec::new()
-        }
-    }
-}
-
-#[cfg(windows)]
-struct WinEventLog {
-    source: tend_service::windows::eventlog::EventSource,
-    mapper: eventlog::EventMapper,
-    failed: bool,
-}
-
-#[cfg(windows)]
-impl Observer for WinEventLog {
-    fn changed(&mut self, status: &Status, event: &str) {
-        for e in self.mapper.map(status, event) {
-            let strings = e.strings();
-            let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
-            match self
-                .source
-                .report(e.kind().into(), e.message_id(), &strings)
-            {
-                Ok(()) => self.failed = false,
-                Err(err) if !self.failed => {
-                    self.failed = true;
-                    say!(
-                        "tend: {}: cannot write to the Event Log: {err}",
-                        status.name
-                    );
-                }
-                Err(_) => {}
-            }
-        }
     }
 }
 
@@ -379,76 +178,6 @@ pub struct Extras {
     /// Builds extra observers for a service.
     #[allow(clippy::type_complexity)]
     pub observers: Option<Box<dyn Fn(&Spec) -> Vec<Box<dyn Observer>>>>,
-}
-
-/// Turns the OS's stop and reopen signals into [`Request`]s (must be called inside a
-/// `LocalSet`): SIGTERM, SIGINT and SIGQUIT stop; SIGHUP and SIGUSR1 reopen logs;
-/// SIGUSR2 is ignored (the guard forwards all of these, and without a handler each
-/// would kill the supervisor).
-#[cfg(unix)]
-fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseError> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut streams = Vec::new();
-    for (kind, name, req) in [
-        (SignalKind::terminate(), "SIGTERM", Request::Stop),
-        (SignalKind::interrupt(), "SIGINT", Request::Stop),
-        (SignalKind::quit(), "SIGQUIT", Request::Stop),
-        (SignalKind::hangup(), "SIGHUP", Request::ReopenLogs),
-        (SignalKind::user_defined1(), "SIGUSR1", Request::ReopenLogs),
-        (
-            SignalKind::user_defined2(),
-            "SIGUSR2",
-            Request::Ignored("SIGUSR2"),
-        ),
-    ] {
-        let s = signal(kind).map_err(|source| SuperviseError::Io {
-            what: format!("cannot handle {name}"),
-            source,
-        })?;
-        streams.push((s, req));
-    }
-    for (mut s, req) in streams {
-        let tx = tx.clone();
-        tokio::task::spawn_local(async move {
-            while s.recv().await.is_some() {
-                if tx.send(req).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    Ok(())
-}
-
-/// Turns console events (Ctrl-C, Ctrl-Break, the console closing, logoff, shutdown)
-/// into stop [`Request`]s (must be called inside a `LocalSet`). Also clears an
-/// inherited "ignore Ctrl-C" flag, which the children would inherit in turn.
-#[cfg(windows)]
-fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseError> {
-    use tokio::signal::windows;
-    sys::enable_ctrl_c_for_children();
-    let err = |what: &str| {
-        let what = what.to_string();
-        move |source| SuperviseError::Io { what, source }
-    };
-    macro_rules! forward {
-        ($make:expr, $what:expr) => {{
-            let mut s = $make.map_err(err($what))?;
-            let tx = tx.clone();
-            tokio::task::spawn_local(async move {
-                while s.recv().await.is_some() {
-                    if tx.send(Request::Stop).is_err() {
-                        break;
-                    }
-                }
-            });
-        }};
-    }
-    forward!(windows::ctrl_c(), "cannot handle Ctrl-C");
-    forward!(windows::ctrl_break(), "cannot handle Ctrl-Break");
-    forward!(windows::ctrl_close(), "cannot handle the console closing");
-    forward!(windows::ctrl_shutdown(), "cannot handle shutdown");
-    Ok(())
 }
 
 /// Why the supervisor could not start.
@@ -512,7 +241,8 @@ pub async fn supervise_with(
     result
 }
 
-/// [`supervise_with`], once the services are locked.
+/// [`supervise_with`], once the services are locked: prepare every service, start them
+/// in order, wait, stop them in reverse order.
 async fn supervise_locked(
     specs: &[Spec],
     order: &[usize],
@@ -520,8 +250,31 @@ async fn supervise_locked(
     opts: &Options,
     extras: Extras,
 ) -> Result<Vec<(String, Outcome)>, SuperviseError> {
-    let io_err = |what: String| move |source| SuperviseError::Io { what, source };
     let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
+    // Prepare everything first: nothing starts if any service cannot.
+    let setups = prepare_all(specs, spec_path, opts)?;
+    let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
+    let mut requests = listen(extras.requests)?;
+    let mut services = Services::new(specs, opts, extras.observers, reaper);
+    services.start_in_order(order, setups, &mut requests).await;
+    services.wait(&mut requests).await;
+    services.stop_in_reverse(&mut requests).await;
+    sys::kill_orphans(&BTreeSet::new());
+    Ok(services.outcomes())
+}
+
+/// Wraps an I/O error with what was being done.
+fn io_err(what: String) -> impl FnOnce(io::Error) -> SuperviseError {
+    move |source| SuperviseError::Io { what, source }
+}
+
+/// Prepares every service of `specs` (its command, stop hook and log sinks); the first
+/// that cannot be prepared is the error.
+fn prepare_all(
+    specs: &[Spec],
+    spec_path: &Path,
+    opts: &Options,
+) -> Result<Vec<Option<ServiceSetup>>, SuperviseError> {
     let base = prepare::spec_base(spec_path);
     let env: Vec<_> = std::env::vars_os().collect();
     let width = specs
@@ -529,7 +282,6 @@ async fn supervise_locked(
         .map(|s| s.name.as_str().len())
         .max()
         .unwrap_or(0);
-    // Prepare everything first: nothing starts if any service cannot.
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
         let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
@@ -561,11 +313,17 @@ async fn supervise_locked(
             log_counters: Default::default(),
         }));
     }
+    Ok(setups)
+}
 
-    let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
-    let (req_tx, mut requests) = mpsc::unbounded_channel();
-    listen_os(req_tx.clone())?;
-    if let Some(mut more) = extras.requests {
+/// The requests to the supervisor: the OS's (see [`sys::listen_os`]) and the caller's
+/// `more`, merged (must be called inside a `LocalSet`).
+fn listen(
+    more: Option<mpsc::UnboundedReceiver<Request>>,
+) -> Result<mpsc::UnboundedReceiver<Request>, SuperviseError> {
+    let (req_tx, requests) = mpsc::unbounded_channel();
+    sys::listen_os(req_tx.clone())?;
+    if let Some(mut more) = more {
         let tx = req_tx.clone();
         tokio::task::spawn_local(async move {
             while let Some(r) = more.recv().await {
@@ -575,61 +333,164 @@ async fn supervise_locked(
             }
         });
     }
+    Ok(requests)
+}
 
-    let mut controls: Vec<Option<mpsc::UnboundedSender<Control>>> = vec![None; specs.len()];
-    let mut states: Vec<watch::Receiver<State>> = Vec::new();
-    let mut senders = Vec::new();
-    for _ in specs {
-        let (tx, rx) = watch::channel(State::Starting);
-        states.push(rx);
-        senders.push(Some(tx));
+/// The caller's observers of each service (see [`Extras::observers`]).
+type MakeObservers = Box<dyn Fn(&Spec) -> Vec<Box<dyn Observer>>>;
+
+/// The services of one supervisor from their start to their stop: how to reach each
+/// one's actor, its state as its dependents see it, and what came of it.
+struct Services<'a> {
+    specs: &'a [Spec],
+    opts: &'a Options,
+    make_observers: Option<MakeObservers>,
+    reaper: Rc<Reaper>,
+    /// Each started service's control channel.
+    controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
+    /// Each service's state, for its dependents.
+    states: Vec<watch::Receiver<State>>,
+    /// The sending side of `states`, until the service starts (or cannot).
+    senders: Vec<Option<watch::Sender<State>>>,
+    /// Each started service's actor.
+    tasks: Vec<Option<tokio::task::JoinHandle<Outcome>>>,
+    outcomes: Vec<Option<Outcome>>,
+    /// The services started, in start order.
+    started: Vec<usize>,
+    /// A stop was requested.
+    stopping: bool,
+}
+
+/// How waiting for a service's dependencies ended.
+enum Dependencies {
+    /// All run: start the service.
+    Running,
+    /// One ended or could not start: the service is not started.
+    Failed,
+    /// A stop was requested: start nothing more.
+    Stop,
+}
+
+impl<'a> Services<'a> {
+    fn new(
+        specs: &'a [Spec],
+        opts: &'a Options,
+        make_observers: Option<MakeObservers>,
+        reaper: Rc<Reaper>,
+    ) -> Self {
+        let (senders, states) = specs
+            .iter()
+            .map(|_| {
+                let (tx, rx) = watch::channel(State::Starting);
+                (Some(tx), rx)
+            })
+            .unzip();
+        Services {
+            specs,
+            opts,
+            make_observers,
+            reaper,
+            controls: vec![None; specs.len()],
+            states,
+            senders,
+            tasks: (0..specs.len()).map(|_| None).collect(),
+            outcomes: vec![None; specs.len()],
+            started: Vec::new(),
+            stopping: false,
+        }
     }
-    let mut tasks: Vec<Option<tokio::task::JoinHandle<Outcome>>> =
-        (0..specs.len()).map(|_| None).collect();
-    let mut outcomes: Vec<Option<Outcome>> = vec![None; specs.len()];
-    let mut stopping = false;
 
-    // Start in dependency order, each after its dependencies are running.
-    let mut started = Vec::new();
-    'start: for &i in order {
+    /// Starts the services in dependency `order`, each after its dependencies are
+    /// running; a stop request ends the starting.
+    async fn start_in_order(
+        &mut self,
+        order: &[usize],
+        mut setups: Vec<Option<ServiceSetup>>,
+        requests: &mut mpsc::UnboundedReceiver<Request>,
+    ) {
+        for &i in order {
+            match self.wait_for_dependencies(i, requests).await {
+                Dependencies::Running => {}
+                Dependencies::Failed => continue,
+                Dependencies::Stop => {
+                    self.stopping = true;
+                    break;
+                }
+            }
+            let setup = setups[i].take().expect("each service is started once");
+            self.start(i, setup);
+        }
+    }
+
+    /// Waits until every dependency of service `i` runs, passing on requests other
+    /// than stop meanwhile.
+    async fn wait_for_dependencies(
+        &mut self,
+        i: usize,
+        requests: &mut mpsc::UnboundedReceiver<Request>,
+    ) -> Dependencies {
+        let specs = self.specs;
         for dep in &specs[i].depends_on {
             let j = specs.iter().position(|s| s.name == *dep).unwrap_or(i);
-            let mut rx = states[j].clone();
+            let mut rx = self.states[j].clone();
             loop {
                 let st = *rx.borrow_and_update();
                 match st {
                     State::Running => break,
                     State::Failed | State::Exited | State::Stopped => {
-                        say!(
-                            "tend: {}: not started: dependency `{dep}` is {}",
-                            specs[i].name,
-                            st.as_str()
-                        );
-                        outcomes[i] = Some(Outcome::Failed(format!(
-                            "dependency `{dep}` is {}",
-                            st.as_str()
-                        )));
-                        // Its own dependents must not wait for it.
-                        if let Some(tx) = senders[i].take() {
-                            // The last value stays readable after the sender is gone.
-                            let _ = tx.send(State::Failed);
-                        }
-                        continue 'start;
+                        self.not_started(i, dep.as_str(), st);
+                        return Dependencies::Failed;
                     }
                     _ => {}
                 }
                 tokio::select! {
                     r = rx.changed() => if r.is_err() { break },
                     r = requests.recv() => match r {
-                        Some(Request::Stop) | None => { stopping = true; break 'start; }
-                        Some(r) => forward(&controls, r),
+                        Some(Request::Stop) | None => return Dependencies::Stop,
+                        Some(r) => forward(&self.controls, r),
                     }
                 }
             }
         }
+        Dependencies::Running
+    }
+
+    /// Service `i` is not started: its dependency `dep` is `st`.
+    fn not_started(&mut self, i: usize, dep: &str, st: State) {
+        say!(
+            "tend: {}: not started: dependency `{dep}` is {}",
+            self.specs[i].name,
+            st.as_str()
+        );
+        self.outcomes[i] = Some(Outcome::Failed(format!(
+            "dependency `{dep}` is {}",
+            st.as_str()
+        )));
+        // Its own dependents must not wait for it.
+        if let Some(tx) = self.senders[i].take() {
+            // The last value stays readable after the sender is gone.
+            let _ = tx.send(State::Failed);
+        }
+    }
+
+    /// Starts service `i`'s actor.
+    fn start(&mut self, i: usize, setup: ServiceSetup) {
         let (tx, rx) = mpsc::unbounded_channel();
-        controls[i] = Some(tx);
-        let setup = setups[i].take().expect("each service is started once");
+        self.controls[i] = Some(tx);
+        let observers = self.observers(i, &setup);
+        self.tasks[i] = Some(tokio::task::spawn_local(service::run_service(
+            setup,
+            self.reaper.clone(),
+            rx,
+            observers,
+        )));
+        self.started.push(i);
+    }
+
+    /// The observers of service `i`: its state file, its events on stderr, its state
+    /// for its dependents, the caller's, and the init system's.
+    fn observers(&mut self, i: usize, setup: &ServiceSetup) -> Vec<Box<dyn Observer>> {
+        let (opts, specs) = (self.opts, self.specs);
         let event_prefix = if opts.console {
             format!("tend: {} ", setup.spec.name)
         } else {
@@ -644,86 +505,86 @@ async fn supervise_locked(
                 prefix: event_prefix,
             }),
             Box::new(StateWatch(
-                senders[i].take().expect("one watch per service"),
+                self.senders[i].take().expect("one watch per service"),
             )),
         ];
-        if let Some(make) = &extras.observers {
+        if let Some(make) = &self.make_observers {
             observers.extend(make(&specs[i]));
         }
         if opts.notify && specs.len() == 1 {
-            if let Some(n) = tend_service::systemd::Notifier::from_env() {
-                observers.push(Box::new(SdNotify {
-                    notifier: n,
-                    ready: false,
-                }));
-            }
-            if let Some(n) = tend_service::systemd::Notifier::from_env() {
-                spawn_watchdog(n);
-            }
+            host::systemd::attach(&mut observers);
         }
-        tasks[i] = Some(tokio::task::spawn_local(service::run_service(
-            setup,
-            reaper.clone(),
-            rx,
-            observers,
-        )));
-        started.push(i);
+        observers
     }
 
-    // Wait for every service to end, or for a stop signal.
-    loop {
-        let running: Vec<usize> = started
-            .iter()
-            .copied()
-            .filter(|&i| outcomes[i].is_none())
-            .collect();
-        if running.is_empty() || stopping {
-            break;
-        }
-        let any_done = futures_any(&mut tasks, &running);
-        tokio::select! {
-            (i, out) = any_done => { outcomes[i] = Some(out); }
-            r = requests.recv() => match r {
-                Some(Request::Stop) | None => stopping = true,
-                Some(r) => forward(&controls, r),
+    /// Waits for every started service to end, or for a stop request.
+    async fn wait(&mut self, requests: &mut mpsc::UnboundedReceiver<Request>) {
+        loop {
+            let running: Vec<usize> = self
+                .started
+                .iter()
+                .copied()
+                .filter(|&i| self.outcomes[i].is_none())
+                .collect();
+            if running.is_empty() || self.stopping {
+                break;
+            }
+            let any_done = futures_any(&mut self.tasks, &running);
+            tokio::select! {
+                (i, out) = any_done => { self.outcomes[i] = Some(out); }
+                r = requests.recv() => match r {
+                    Some(Request::Stop) | None => self.stopping = true,
+                    Some(r) => forward(&self.controls, r),
+                }
             }
         }
     }
-    // Stop in reverse start order, each completely before the next.
-    for &i in started.iter().rev() {
-        if outcomes[i].is_some() {
-            continue;
-        }
-        if let Some(c) = &controls[i] {
-            let _ = c.send(Control::Stop);
-        }
-        if let Some(mut t) = tasks[i].take() {
-            // A second stop request (Ctrl-C again) means: no more waiting, kill now.
-            let done = loop {
-                tokio::select! {
-                    r = &mut t => break r,
-                    r = requests.recv() => match r {
-                        Some(Request::Stop) => {}
-                        Some(Request::ReopenLogs) => { forward(&controls, Request::ReopenLogs); continue; }
-                        Some(_) | None => continue,
-                    }
-                }
-                say!("tend: stopping at once: killing every remaining service");
-                for c in controls.iter().flatten() {
-                    let _ = c.send(Control::Kill);
-                }
-            };
-            outcomes[i] = Some(
-                done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))),
-            );
+
+    /// Stops the services still running in reverse start order, each completely
+    /// before the next.
+    async fn stop_in_reverse(&mut self, requests: &mut mpsc::UnboundedReceiver<Request>) {
+        for i in self.started.clone().into_iter().rev() {
+            if self.outcomes[i].is_none() {
+                self.stop(i, requests).await;
+            }
         }
     }
-    sys::kill_orphans(&BTreeSet::new());
-    Ok(specs
-        .iter()
-        .zip(outcomes)
-        .map(|(s, o)| (s.name.to_string(), o.unwrap_or(Outcome::Stopped)))
-        .collect())
+
+    /// Stops service `i` and waits for its actor to end. A second stop request (Ctrl-C
+    /// again) means: no more waiting, kill every remaining service now.
+    async fn stop(&mut self, i: usize, requests: &mut mpsc::UnboundedReceiver<Request>) {
+        if let Some(c) = &self.controls[i] {
+            let _ = c.send(Control::Stop);
+        }
+        let Some(mut t) = self.tasks[i].take() else {
+            return;
+        };
+        let done = loop {
+            tokio::select! {
+                r = &mut t => break r,
+                r = requests.recv() => match r {
+                    Some(Request::Stop) => {}
+                    Some(Request::ReopenLogs) => { forward(&self.controls, Request::ReopenLogs); continue; }
+                    Some(_) | None => continue,
+                }
+            }
+            say!("tend: stopping at once: killing every remaining service");
+            for c in self.controls.iter().flatten() {
+                let _ = c.send(Control::Kill);
+            }
+        };
+        self.outcomes[i] =
+            Some(done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))));
+    }
+
+    /// Each service's outcome, in spec order (stopped if it never ran).
+    fn outcomes(self) -> Vec<(String, Outcome)> {
+        self.specs
+            .iter()
+            .zip(self.outcomes)
+            .map(|(s, o)| (s.name.to_string(), o.unwrap_or(Outcome::Stopped)))
+            .collect()
+    }
 }
 
 /// Hands a request other than stop to every running service.

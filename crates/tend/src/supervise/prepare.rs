@@ -41,7 +41,8 @@ pub struct Problem {
 #[error("{}", .0.iter().map(|p| p.message.as_str()).collect::<Vec<_>>().join("\n  and: "))]
 pub struct PrepareError(pub Vec<Problem>);
 
-fn problem(key: &'static str, message: String) -> Problem {
+/// A problem with `key` that is not about who runs tend.
+pub(crate) fn problem(key: &'static str, message: String) -> Problem {
     Problem {
         key,
         message,
@@ -75,7 +76,7 @@ pub fn prepare(
                 format!("cannot read env_file {}: {e}", path.display()),
             )),
             Ok(text) => {
-                if let Some(w) = secrets_mode_warning(&path) {
+                if let Some(w) = sys::secrets_mode_warning(&path) {
                     warnings.push(w);
                 }
                 match parse_env_file(&text) {
@@ -85,9 +86,7 @@ pub fn prepare(
                     )),
                     Ok(parsed) => {
                         for (k, v) in parsed {
-                            #[cfg(windows)]
-                            vars.retain(|have, _| !have.eq_ignore_ascii_case(&k));
-                            vars.insert(k.into(), v.into());
+                            sys::env_insert(&mut vars, &k, &v);
                         }
                     }
                 }
@@ -96,67 +95,9 @@ pub fn prepare(
     }
     for (k, v) in &spec.env {
         // Windows names are case-insensitive: `Path` in the spec replaces `PATH`.
-        #[cfg(windows)]
-        vars.retain(|have, _| !have.eq_ignore_ascii_case(k));
-        vars.insert(k.into(), v.into());
+        sys::env_insert(&mut vars, k, v);
     }
-    #[cfg(windows)]
-    let credentials = {
-        if spec.user.is_some() || spec.group.is_some() {
-            warnings.push(
-                "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
-                    .into(),
-            );
-        }
-        None
-    };
-    // (`group` without `user` is refused when the spec is validated.)
-    #[cfg(unix)]
-    let credentials = match &spec.user {
-        None => None,
-        Some(u) => {
-            let group_ok = match spec.group.as_deref().map(sys::lookup_group) {
-                Some(Err(e)) => {
-                    problems.push(problem(
-                        "group",
-                        format!("{e}: create it first, or remove `group` to use the user's own"),
-                    ));
-                    false
-                }
-                _ => true,
-            };
-            match sys::lookup_credentials(u, spec.group.as_deref().filter(|_| group_ok)) {
-                Err(e) => {
-                    problems.push(problem(
-                        "user",
-                        format!("{e}: create the account first, or remove `user` to run as tend's own account"),
-                    ));
-                    None
-                }
-                Ok(c) => {
-                    let me = sys::euid();
-                    if me != 0 && me != c.uid {
-                        problems.push(Problem {
-                            invoker: true,
-                            ..problem(
-                                "user",
-                                format!(
-                                    "running `{}` as user `{u}` needs root (tend runs as uid {me})",
-                                    spec.name
-                                ),
-                            )
-                        });
-                    }
-                    vars.insert("USER".into(), u.into());
-                    vars.insert("LOGNAME".into(), u.into());
-                    vars.insert("HOME".into(), c.home.clone().into());
-                    // Already that account (an installed service's supervisor runs as
-                    // its user): nothing to switch.
-                    (me != c.uid).then_some(c)
-                }
-            }
-        }
-    };
+    let credentials = sys::account(spec, &mut vars, &mut problems, &mut warnings);
     let path_var = vars
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
@@ -196,11 +137,8 @@ pub fn prepare(
         credentials,
         stdout: output(spec.log.stdout),
         stderr: output(spec.log.stderr),
-        #[cfg(windows)]
         stop: spec.windows.stop,
-        #[cfg(windows)]
         kill_on_close: spec.windows.kill_on_close,
-        #[cfg(windows)]
         code_page: spec.windows.code_page,
     };
     Ok((prepared, warnings))
@@ -243,30 +181,6 @@ pub fn prepare_hook(
         stderr: Output::Inherit,
         ..service.clone()
     })))
-}
-
-#[cfg(unix)]
-fn secrets_mode_warning(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok()?;
-    let mode = meta.mode() & 0o777;
-    // Readable by the file's group is right when that group is this process's own
-    // (root:orders 0640 for a service running as orders); by anyone else it is not.
-    // SAFETY: getegid cannot fail.
-    let my_group = meta.gid() == unsafe { libc::getegid() };
-    let exposed = mode & 0o004 != 0 || (mode & 0o040 != 0 && !my_group);
-    exposed.then(|| {
-        format!(
-            "env_file {} is readable by {} (mode {mode:o}): it may hold secrets; make it readable by the service's account only (`chmod 600`, or `chmod 640` with the service's group)",
-            path.display(),
-            if mode & 0o004 != 0 { "everyone" } else { "its group" }
-        )
-    })
-}
-
-#[cfg(not(unix))]
-fn secrets_mode_warning(_: &Path) -> Option<String> {
-    None
 }
 
 /// Parses `KEY=VALUE` lines: blank lines and `#` comments are skipped, an `export `

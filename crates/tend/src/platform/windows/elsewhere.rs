@@ -51,6 +51,11 @@ pub fn control(_name: &str, _verb: Verb) -> Result<String, InstallError> {
     Err(not_here("controlling a Windows service"))
 }
 
+/// Custom control codes need the SCM.
+pub fn send_control(_name: &str, _code: u8) -> Result<String, InstallError> {
+    Err(not_here("sending a control code to a Windows service"))
+}
+
 /// No SCM to ask.
 pub fn query(_name: &str) -> Result<NativeStatus, InstallError> {
     Err(not_here("asking the Windows service control manager"))

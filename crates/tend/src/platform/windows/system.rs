@@ -253,6 +253,23 @@ pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Install
     Ok(failed)
 }
 
+/// `tend control NAME CODE` on Windows: sends a custom control code; says which
+/// action the spec maps to it.
+pub fn send_control(name: &str, code: u8) -> Result<String, InstallError> {
+    scm::control(name, code).map_err(|e| {
+        InstallError::scm(format!("send control {code} to `{name}`"), e).admin_hint()
+    })?;
+    let layout = Layout::windows(PathBuf::new());
+    let action = crate::spec::load_file(&layout.spec_path(name), &Default::default())
+        .ok()
+        .and_then(|l| l.services.into_iter().next())
+        .and_then(|s| s.windows.control_action(code));
+    Ok(match action {
+        Some(a) => format!("sent control {code} to `{name}` ({a:?})"),
+        None => format!("sent control {code} to `{name}` (its spec maps no action to it)"),
+    })
+}
+
 /// `tend start|stop|restart NAME` on Windows: what to say when it worked.
 pub fn control(name: &str, verb: Verb) -> Result<String, InstallError> {
     let layout = Layout::windows(PathBuf::new());

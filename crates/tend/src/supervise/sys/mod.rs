@@ -1,15 +1,30 @@
-//! Platform process control behind one set of names: `spawn` a contained child,
-//! `request_stop` it gracefully, `kill_tree` after the timeout, `clean_up_after_exit`,
-//! and the output pipe type the pumps read. Unix uses process groups and signals;
-//! Windows uses Job Objects and console Ctrl-C.
+//! The OS layer: one set of names on every platform, so nothing above it needs a
+//! platform `cfg`. Process control: `spawn` a contained child, `request_stop` it
+//! gracefully, `kill_tree` after the timeout, `clean_up_after_exit`, and the output
+//! pipe type the pumps read (`unix.rs`, `windows.rs`). The supervisor's own process
+//! (`*_supervisor.rs`): the [`Reaper`] of exit statuses, `listen_os` (the stop and
+//! reopen signals or console events), the default directories, `fork_guard`, the
+//! console's colours, file identity, environment names, the `account` a child runs as
+//! (a Unix `user`; on Windows always the service's own). Unix uses process groups and
+//! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
+//! an OS it is a no-op (`fork_guard` on Windows) or a clear error (`ctrl_c_helper` on
+//! Unix).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
+mod unix_supervisor;
+#[cfg(unix)]
 pub use unix::*;
+#[cfg(unix)]
+pub use unix_supervisor::*;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+mod windows_supervisor;
+#[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+pub use windows_supervisor::*;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -54,14 +69,11 @@ pub struct Prepared {
     pub stdout: Output,
     /// stderr disposition.
     pub stderr: Output,
-    /// How the child is asked to stop (Windows).
-    #[cfg(windows)]
+    /// How the child is asked to stop (Windows; Unix sends `stop.signal`).
     pub stop: crate::spec::WinStop,
     /// Whether the job kills the tree when its last handle closes (Windows).
-    #[cfg(windows)]
     pub kill_on_close: bool,
-    /// How the output is decoded (Windows).
-    #[cfg(windows)]
+    /// How the output is decoded (Windows; Unix passes bytes through).
     pub code_page: crate::spec::CodePage,
 }
 

@@ -280,78 +280,75 @@ pub fn resolve_command(
     }))
 }
 
+/// Why a user or group could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    /// The name is not in the system databases.
+    #[error("{kind} `{name}` does not exist")]
+    Missing {
+        /// `user` or `group`.
+        kind: &'static str,
+        /// The name looked up.
+        name: String,
+    },
+    /// The lookup itself failed (an unreachable directory service, an I/O error):
+    /// whether the name exists is unknown.
+    #[error(
+        "cannot look up {kind} `{name}`: {source} (check the databases /etc/nsswitch.conf names, e.g. that the directory service is reachable)"
+    )]
+    Failed {
+        /// `user` or `group`.
+        kind: &'static str,
+        /// The name looked up.
+        name: String,
+        /// The error the C library reported.
+        source: nix::Error,
+    },
+}
+
+impl LookupError {
+    /// Whether the name surely does not exist (rather than the lookup failing).
+    pub fn is_missing(&self) -> bool {
+        matches!(self, LookupError::Missing { .. })
+    }
+}
+
+/// Turns a lookup's answer into the value or a [`LookupError`].
+fn found<T>(kind: &'static str, name: &str, r: nix::Result<Option<T>>) -> Result<T, LookupError> {
+    let name = name.to_string();
+    match r {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(LookupError::Missing { kind, name }),
+        Err(source) => Err(LookupError::Failed { kind, name, source }),
+    }
+}
+
 /// Looks up a user (and optionally a group) in the system databases.
-pub fn lookup_credentials(user: &str, group: Option<&str>) -> Result<Credentials, String> {
-    let cuser = CString::new(user).map_err(|_| format!("invalid user name {user:?}"))?;
-    let mut pwd: libc::passwd = unsafe_zeroed_passwd();
-    let mut buf = vec![0 as libc::c_char; 16 * 1024];
-    let mut result: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; `buf` outlives the use of `pwd`.
-    let rc = unsafe {
-        libc::getpwnam_r(
-            cuser.as_ptr(),
-            &mut pwd,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
+pub fn lookup_credentials(user: &str, group: Option<&str>) -> Result<Credentials, LookupError> {
+    use nix::unistd::{getgrouplist, User};
+    let pw = found("user", user, User::from_name(user))?;
+    let gid = match group {
+        Some(g) => lookup_group(g)?,
+        None => pw.gid.as_raw(),
     };
-    if rc != 0 || result.is_null() {
-        return Err(format!("user `{user}` does not exist"));
-    }
-    // SAFETY: pw_dir points into `buf`, NUL-terminated, filled by getpwnam_r.
-    let home = unsafe { std::ffi::CStr::from_ptr(pwd.pw_dir) };
-    let home = PathBuf::from(OsStr::from_bytes(home.to_bytes()));
-    let uid = pwd.pw_uid;
-    let mut gid = pwd.pw_gid;
-    if let Some(g) = group {
-        gid = lookup_group(g)?;
-    }
-    let mut groups = vec![0 as libc::gid_t; 256];
-    let mut n = groups.len() as libc::c_int;
-    // SAFETY: `groups` has room for `n` entries; getgrouplist updates `n`.
-    let rc = unsafe { libc::getgrouplist(cuser.as_ptr(), gid, groups.as_mut_ptr(), &mut n) };
-    if rc < 0 {
-        groups.truncate(0);
-        groups.push(gid);
-    } else {
-        groups.truncate(n.max(0) as usize);
-    }
+    // The supplementary groups; if they cannot be read, the primary group alone.
+    let groups = CString::new(user)
+        .ok()
+        .and_then(|c| getgrouplist(&c, nix::unistd::Gid::from_raw(gid)).ok())
+        .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_else(|| vec![gid]);
     Ok(Credentials {
-        uid,
+        uid: pw.uid.as_raw(),
         gid,
         groups,
-        home,
+        home: pw.dir,
         name: user.to_string(),
     })
 }
 
-fn unsafe_zeroed_passwd() -> libc::passwd {
-    // SAFETY: passwd is a plain C struct of pointers and integers; all-zero is valid.
-    unsafe { std::mem::zeroed() }
-}
-
 /// Looks up a group id by name.
-pub fn lookup_group(name: &str) -> Result<u32, String> {
-    let c = CString::new(name).map_err(|_| format!("invalid group name {name:?}"))?;
-    // SAFETY: group is a plain C struct; all-zero is valid.
-    let mut grp: libc::group = unsafe { std::mem::zeroed() };
-    let mut buf = vec![0 as libc::c_char; 64 * 1024];
-    let mut result: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call.
-    let rc = unsafe {
-        libc::getgrnam_r(
-            c.as_ptr(),
-            &mut grp,
-            buf.as_mut_ptr(),
-            buf.len(),
-            &mut result,
-        )
-    };
-    if rc != 0 || result.is_null() {
-        return Err(format!("group `{name}` does not exist"));
-    }
-    Ok(grp.gr_gid)
+pub fn lookup_group(name: &str) -> Result<u32, LookupError> {
+    found("group", name, nix::unistd::Group::from_name(name)).map(|g| g.gid.as_raw())
 }
 
 /// The effective user id.
@@ -387,7 +384,7 @@ pub fn alive(pid: i32) -> bool {
 /// the guard is the one process outside that receives them — whether a service
 /// manager sends one to its pid, someone to the whole group (`kill -TERM -- -PGID`,
 /// dumb-init, `tini -g`), or the terminal (Ctrl-C goes to the foreground group). The
-/// guard forwards each to the supervisor once (see [`forward`]), so one signal is one
+/// guard forwards each to the supervisor once (see `forward`), so one signal is one
 /// stop request, never two (a second stop request kills at once).
 ///
 /// Must be called while the process is single-threaded (before any runtime starts).
@@ -595,6 +592,36 @@ fn kill_everything_left() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_lookup_is_not_reported_as_a_missing_name() {
+        // (answer of the C library) → missing?, message
+        let missing = found::<u32>("user", "svc", Ok(None)).unwrap_err();
+        assert!(missing.is_missing());
+        assert_eq!(missing.to_string(), "user `svc` does not exist");
+        for errno in [nix::Error::ERANGE, nix::Error::EIO, nix::Error::EMFILE] {
+            let failed = found::<u32>("group", "svc", Err(errno)).unwrap_err();
+            assert!(!failed.is_missing(), "{errno}");
+            let text = failed.to_string();
+            assert!(text.starts_with("cannot look up group `svc`: "), "{text}");
+            assert!(!text.contains("does not exist"), "{text}");
+        }
+        assert_eq!(found("user", "svc", Ok(Some(7))).unwrap(), 7);
+    }
+
+    #[test]
+    fn real_accounts_are_found_and_unknown_ones_are_missing() {
+        let root = lookup_credentials("root", None).unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert!(root.groups.contains(&0), "{:?}", root.groups);
+        assert_eq!(lookup_group("root").unwrap(), 0);
+        assert!(lookup_credentials("tend-no-such-user", None)
+            .unwrap_err()
+            .is_missing());
+        assert!(lookup_group("tend-no-such-group").unwrap_err().is_missing());
+        // A name the C library cannot even hold is missing too.
+        assert!(lookup_credentials("a\0b", None).unwrap_err().is_missing());
+    }
 
     #[test]
     fn a_repeat_is_the_same_signal_from_the_same_sender_inside_the_window() {

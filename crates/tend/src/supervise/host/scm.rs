@@ -1,79 +1,37 @@
-//! The Windows side of `run --service` (the process the service control manager
-//! starts), and `start`, `stop`, `restart` and `control` through the install engine
-//! (`platform::windows`). The words and the output are the same as on Linux.
+//! Hosting under the Windows service control manager (`tend run --service`): the
+//! dispatcher, the status reporter ([`ScmReport`]), the SCM's controls turned into
+//! [`Request`]s, and the Event Log observer. Other platforms have the same names in
+//! `scm_none.rs`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{mpsc as std_mpsc, Arc};
 use std::time::Duration;
 
 use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
 
-use super::exit;
-use super::run::{load_one, outcome_code, supervise_blocking, RunArgs};
-use crate::platform::windows as win;
-use crate::platform::{manager_stop_timeout_secs, Layout, Verb};
+use crate::platform::manager_stop_timeout_secs;
 use crate::spec::{ControlAction, Loaded, Spec};
 use crate::supervise::service::Observer;
 use crate::supervise::state::{State, Status};
-use crate::supervise::{say, Extras, Options, Request};
+use crate::supervise::{default_log_dir, eventlog, Extras, Options, Request};
 
-/// Turns on ANSI escape sequences in this console (Windows 10 and later); false where
-/// the console cannot show them.
-pub fn enable_ansi() -> bool {
-    use windows_sys::Win32::System::Console::{
-        GetConsoleMode, GetStdHandle, SetConsoleMode, ENABLE_VIRTUAL_TERMINAL_PROCESSING,
-        STD_OUTPUT_HANDLE,
-    };
-    let mut mode = 0;
-    // SAFETY: plain calls on this process's standard output handle.
-    unsafe {
-        let h = GetStdHandle(STD_OUTPUT_HANDLE);
-        GetConsoleMode(h, &mut mode) != 0
-            && SetConsoleMode(h, mode | ENABLE_VIRTUAL_TERMINAL_PROCESSING) != 0
-    }
+/// Whether this OS has a service control manager to run under.
+pub const AVAILABLE: bool = true;
+
+/// Why `tend run --service` did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Started from a console, not by the SCM.
+    #[error("`tend run --service` is what the service control manager starts")]
+    NotAService,
+    /// There is no SCM on this OS (never on Windows).
+    #[error("`tend run --service` is for the Windows service control manager")]
+    NoScm,
+    /// The dispatcher failed.
+    #[error("{0}")]
+    Scm(String),
 }
-
-/// `tend start|stop|restart NAME` on Windows: the install engine's.
-pub fn control(name: &str, verb: Verb) -> u8 {
-    match win::control(name, verb) {
-        Ok(msg) => {
-            outln!("{msg}");
-            exit::OK
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            exit::ERROR
-        }
-    }
-}
-
-/// `tend control NAME CODE`: a custom control code to the service.
-pub fn send_control(name: &str, code: u8) -> u8 {
-    match scm::control(name, code) {
-        Ok(()) => {
-            let layout = Layout::system(PathBuf::new());
-            let action = crate::spec::load_file(&layout.spec_path(name), &Default::default())
-                .ok()
-                .and_then(|l| l.services.into_iter().next())
-                .and_then(|s| s.windows.control_action(code));
-            match action {
-                Some(a) => outln!("sent control {code} to `{name}` ({a:?})"),
-                None => outln!("sent control {code} to `{name}` (its spec maps no action to it)"),
-            }
-            exit::OK
-        }
-        Err(e) => {
-            errln!(
-                "error: cannot send control {code} to `{name}`: {}",
-                crate::platform::InstallError::scm("send a control", e).admin_hint()
-            );
-            exit::ERROR
-        }
-    }
-}
-
-// ------------------------------------------------------------ tend run --service
 
 const STARTING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -85,37 +43,37 @@ const DONE: u8 = 3;
 /// every second while stopping, then Stopped; a service that failed for good (the
 /// restart limit) stops with the service-specific exit code 3, so the SCM's recovery
 /// actions fire.
-pub fn run_service(a: RunArgs) -> u8 {
+///
+/// `name` is what the service calls itself to the dispatcher; `log_dir` (else the
+/// default) receives tend.log; `load` reads the spec (an `Err` is the exit code to
+/// stop with); `supervise` runs it with the SCM's requests and observers and returns
+/// the exit code (0: stopped as asked, or ended successfully).
+pub fn run_service<L, S>(
+    name: &str,
+    log_dir: Option<PathBuf>,
+    load: L,
+    supervise: S,
+) -> Result<(), RunError>
+where
+    L: FnOnce() -> Result<(Loaded, Options), u8> + Send + 'static,
+    S: FnOnce(&Loaded, &Options, Extras) -> u8 + Send + 'static,
+{
     // An own-process service may name itself anything here; the spec's name is not
     // known until the spec loads, which happens under the dispatcher.
-    let name = a
-        .spec
-        .file_stem()
-        .map_or_else(|| "tend".into(), |s| s.to_string_lossy().to_string());
-    match scm::run(&name, move |events, status| {
+    scm::run(name, move |events, status| {
         // A service has no console: tend's own messages (and output the spec sends to
         // `inherit`) go to tend.log beside the service's logs.
-        let log_dir = a
-            .log_dir
-            .clone()
-            .unwrap_or_else(crate::supervise::default_log_dir);
+        let log_dir = log_dir.unwrap_or_else(default_log_dir);
         redirect_std_streams(&log_dir.join("tend.log"));
-        match load_one(&a) {
-            Ok((loaded, opts)) => service_main(loaded, opts, events, status),
+        match load() {
+            Ok((loaded, opts)) => service_main(loaded, opts, events, status, supervise),
             Err(code) => Err(ExitCodeError::new(u32::from(code))),
         }
-    }) {
-        Ok(()) => exit::OK,
-        Err(scm::Error::NotAService) => {
-            errln!("error: `tend run --service` is what the service control manager starts");
-            errln!("  = help: start the installed service with `tend start {name}`, or run the spec in this console without --service");
-            exit::ERROR
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            exit::ERROR
-        }
-    }
+    })
+    .map_err(|e| match e {
+        scm::Error::NotAService => RunError::NotAService,
+        e => RunError::Scm(e.to_string()),
+    })
 }
 
 fn service_main(
@@ -123,6 +81,7 @@ fn service_main(
     opts: Options,
     events: std_mpsc::Receiver<Event>,
     status: StatusHandle,
+    supervise: impl FnOnce(&Loaded, &Options, Extras) -> u8,
 ) -> Result<(), ExitCodeError> {
     let spec = loaded.services[0].clone();
     let phase = Arc::new(AtomicU8::new(STARTING));
@@ -177,16 +136,15 @@ fn service_main(
                 status: observe_status.clone(),
                 phase: observe_phase.clone(),
             })];
-            v.extend(crate::supervise::eventlog_observer(spec));
+            v.extend(eventlog_observer(spec));
             v
         })),
     };
-    let result = supervise_blocking(&loaded, &[0], &opts, extras);
+    let code = supervise(&loaded, &opts, extras);
     phase.store(DONE, Ordering::SeqCst);
-    match result {
-        Ok(outcomes) if outcome_code(&outcomes) == exit::OK => Ok(()),
-        Ok(_) => Err(ExitCodeError::new(u32::from(exit::SERVICE_FAILED))),
-        Err(code) => Err(ExitCodeError::new(u32::from(code))),
+    match code {
+        0 => Ok(()),
+        code => Err(ExitCodeError::new(u32::from(code))),
     }
 }
 
@@ -215,7 +173,7 @@ impl Observer for ScmReport {
 }
 
 /// Points this process's stdout and stderr at `path` (appending).
-fn redirect_std_streams(path: &std::path::Path) {
+fn redirect_std_streams(path: &Path) {
     use std::os::windows::io::IntoRawHandle;
     use windows_sys::Win32::System::Console::{SetStdHandle, STD_ERROR_HANDLE, STD_OUTPUT_HANDLE};
     if let Some(dir) = path.parent() {
@@ -239,5 +197,51 @@ fn redirect_std_streams(path: &std::path::Path) {
     unsafe {
         SetStdHandle(STD_OUTPUT_HANDLE, h);
         SetStdHandle(STD_ERROR_HANDLE, h);
+    }
+}
+
+/// The Windows Event Log observer of a service: lifecycle events (started, exited,
+/// restarting, gave up, stop timed out) under the service's own event source, with
+/// the messages compiled into tend.exe (see [`eventlog`]).
+pub fn eventlog_observer(spec: &Spec) -> Vec<Box<dyn Observer>> {
+    match tend_service::windows::eventlog::EventSource::open(spec.name.as_str()) {
+        Ok(source) => vec![Box::new(WinEventLog {
+            source,
+            mapper: eventlog::EventMapper::new(spec),
+            failed: false,
+        })],
+        Err(e) => {
+            say!("tend: {}: cannot open the Event Log: {e}", spec.name);
+            Vec::new()
+        }
+    }
+}
+
+struct WinEventLog {
+    source: tend_service::windows::eventlog::EventSource,
+    mapper: eventlog::EventMapper,
+    failed: bool,
+}
+
+impl Observer for WinEventLog {
+    fn changed(&mut self, status: &Status, event: &str) {
+        for e in self.mapper.map(status, event) {
+            let strings = e.strings();
+            let strings: Vec<&str> = strings.iter().map(String::as_str).collect();
+            match self
+                .source
+                .report(e.kind().into(), e.message_id(), &strings)
+            {
+                Ok(()) => self.failed = false,
+                Err(err) if !self.failed => {
+                    self.failed = true;
+                    say!(
+                        "tend: {}: cannot write to the Event Log: {err}",
+                        status.name
+                    );
+                }
+                Err(_) => {}
+            }
+        }
     }
 }

@@ -1,0 +1,52 @@
+//! Hosting under systemd: speaks the notify protocol and pings the watchdog when the
+//! unit asks for them (`NOTIFY_SOCKET`, `WATCHDOG_USEC`); nothing otherwise.
+
+use crate::supervise::service::Observer;
+use crate::supervise::state::{State, Status};
+
+/// Adds systemd's observer to `observers` and starts the watchdog, when this process
+/// runs under a unit that listens (must be called inside a `LocalSet`).
+pub fn attach(observers: &mut Vec<Box<dyn Observer>>) {
+    if let Some(n) = tend_service::systemd::Notifier::from_env() {
+        observers.push(Box::new(SdNotify {
+            notifier: n,
+            ready: false,
+        }));
+    }
+    if let Some(n) = tend_service::systemd::Notifier::from_env() {
+        spawn_watchdog(n);
+    }
+}
+
+/// Speaks systemd's notify protocol: `READY=1` once the child first runs, `STATUS=` on
+/// every change, `STOPPING=1` when a stop begins.
+struct SdNotify {
+    notifier: tend_service::systemd::Notifier,
+    ready: bool,
+}
+
+impl Observer for SdNotify {
+    fn changed(&mut self, status: &Status, event: &str) {
+        let n = &self.notifier;
+        if status.state == State::Running && !self.ready {
+            self.ready = n.ready().is_ok();
+        }
+        if status.state == State::Stopping {
+            let _ = n.stopping();
+        }
+        let _ = n.status(&format!("{}: {event}", status.state.as_str()));
+    }
+}
+
+/// Pings the systemd watchdog at half its interval while the supervisor's loop runs.
+fn spawn_watchdog(notifier: tend_service::systemd::Notifier) {
+    if let Some(interval) = tend_service::systemd::watchdog_interval_any_pid() {
+        tokio::task::spawn_local(async move {
+            let mut tick = tokio::time::interval(interval / 2);
+            loop {
+                tick.tick().await;
+                let _ = notifier.watchdog();
+            }
+        });
+    }
+}
