@@ -15,10 +15,11 @@
 //! - [`cmdline`]: Windows command-line quoting and splitting (pure, every platform):
 //!   how a service's `binPath` and a child's command line are built so Windows programs
 //!   read back exactly the intended arguments.
-//! - `windows` (Windows only): the service control manager (SCM) side: run under the
+//! - `windows`: the service control manager (SCM) side: run under the
 //!   service dispatcher; install, uninstall, query, start, stop and control a service
 //!   through the SCM API; give its account access to files (`windows::acl`); report
-//!   to the Event Log (`windows::eventlog`).
+//!   to the Event Log (`windows::eventlog`). On other platforms only its pure half
+//!   is there: service definitions, start types and accounts.
 
 pub mod cmdline;
 pub mod systemd;
@@ -29,10 +30,20 @@ pub mod windows;
 // makes `install` idempotent; SIDs and ACLs as bytes; the event log's registry layout
 // and strings) are also compiled into the tests on other platforms, so ordinary Linux
 // CI runs their unit tests.
-#[cfg(all(test, not(windows)))]
-#[allow(dead_code)]
-#[path = "windows/def.rs"]
-mod windows_def;
+
+/// The pure half of `windows` on other platforms: service definitions, start types and
+/// accounts, so that what a Windows install would register can be planned and shown
+/// anywhere (`tend install --dry-run --backend windows` on Linux).
+#[cfg(not(windows))]
+pub mod windows {
+    #[allow(dead_code)]
+    #[path = "def.rs"]
+    mod def;
+    pub use def::{
+        same_account, Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceState, Setting,
+        StartType,
+    };
+}
 #[cfg(all(test, not(windows)))]
 #[allow(dead_code)]
 #[path = "windows/events.rs"]

@@ -51,6 +51,15 @@ fn layouts() -> [Layout; 2] {
     ]
 }
 
+/// The backends that render files for a Unix service manager (all but Windows, which
+/// registers with the SCM).
+fn unix_backends() -> impl Iterator<Item = &'static str> {
+    platform::BACKENDS
+        .iter()
+        .copied()
+        .filter(|b| platform::backend(b).is_some())
+}
+
 fn render(backend: &str, s: &Spec, layout: &Layout) -> String {
     let b = platform::backend(backend).unwrap();
     b.render(s, layout)
@@ -77,7 +86,9 @@ fn content(backend: &str, s: &Spec, layout: &Layout) -> String {
 fn snapshots() {
     let minimal = spec("name = \"mini\"\ncommand = \"/bin/mini\"\n");
     let full = spec(FULL);
-    for backend in platform::BACKENDS {
+    // The Unix service managers' files (Windows registers with the SCM: see
+    // `dry_run_plans_of_every_backend`).
+    for backend in unix_backends() {
         for (i, layout) in layouts().iter().enumerate() {
             insta::assert_snapshot!(
                 format!("{backend}_full_{i}"),
@@ -88,6 +99,64 @@ fn snapshots() {
             format!("{backend}_minimal"),
             render(backend, &minimal, &layouts()[0])
         );
+    }
+}
+
+/// `tend install --dry-run --backend B` for every backend, on a machine where nothing
+/// is installed (a fixed observation: the output depends on nothing but the spec),
+/// with tend to be copied from a fixed place.
+#[test]
+fn dry_run_plans_of_every_backend() {
+    use tend::platform::engine::{preview, InstallRequest, Seen};
+    let unix = spec(FULL);
+    let windows = load_str(
+        Path::new(r"C:\srv\orders\orders.toml"),
+        r#"
+name = "orders"
+description = "Order API: 100% uptime, costs $0"
+command = 'C:\orders\orders.exe'
+args = ["--listen", "127.0.0.1:8080"]
+[stop]
+timeout = "20s"
+[windows]
+start = "delayed-auto"
+dependencies = ["Tcpip"]
+"#,
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .services
+    .remove(0);
+    for backend in platform::BACKENDS {
+        let is_windows = *backend == "windows";
+        let (spec, spec_file, layout, from) = if is_windows {
+            (
+                &windows,
+                Path::new(r"C:\srv\orders\orders.toml"),
+                Layout::windows(PathBuf::from(r"C:\Program Files\tend\tend.exe")),
+                Path::new(r"C:\Users\admin\Downloads\tend.exe"),
+            )
+        } else {
+            (
+                &unix,
+                Path::new("/srv/orders/orders.toml"),
+                Layout::unix(PathBuf::from("/usr/local/bin/tend")),
+                Path::new("/home/admin/tend"),
+            )
+        };
+        let request = InstallRequest {
+            spec,
+            spec_file,
+            profile: None,
+            backend: Some(backend),
+            dry_run: true,
+            now: true,
+            restart: false,
+            password_env: None,
+        };
+        let text = preview(&request, backend, &layout, Some(from), Seen::Nothing)
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        insta::assert_snapshot!(format!("dry_run_{backend}"), text);
     }
 }
 
@@ -168,12 +237,12 @@ fn round_trip(backend: &str, s: &Spec, layout: &Layout) -> Result<(), String> {
 #[test]
 fn every_backend_reads_hostile_specs_back_as_meant() {
     let root = "/tmp/t";
-    for backend in platform::BACKENDS {
+    for backend in unix_backends() {
         for end in ["", "\\", " ", "\\\\"] {
             for user in ["orders", "app$", "root"] {
                 let s = hostile_spec(root, end, user);
                 for quotes in [false, true] {
-                    if quotes && *backend == "systemd" {
+                    if quotes && backend == "systemd" {
                         continue; // refused by check_tend_path: tend is copied instead
                     }
                     let layout = Layout::system(hostile_tend(root, quotes));
@@ -586,4 +655,60 @@ fn detection_follows_the_running_manager() {
     assert_eq!(platform::detect(root.path()), Some("openrc"));
     std::fs::create_dir_all(root.path().join("run/systemd/system")).unwrap();
     assert_eq!(platform::detect(root.path()), Some("systemd"));
+}
+
+/// `tend install --dry-run --backend B` plans for every backend on this machine, as
+/// root and as an unprivileged user (a dry run needs no privileges; a Windows plan on
+/// Linux sees nothing installed and uses the Windows layout), and changes nothing.
+#[test]
+fn the_dry_run_of_every_backend_works_here_without_privileges() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = dir.path().join("web.toml");
+    std::fs::write(
+        &spec,
+        "name = \"tend-dry-run-test\"\ncommand = \"/bin/sh\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // SAFETY: a plain system call without arguments.
+    let root = unsafe { libc::geteuid() } == 0;
+    for backend in ["systemd", "openrc", "launchd", "sysv", "windows"] {
+        for unprivileged in [false, true] {
+            if unprivileged && !root {
+                continue; // already unprivileged
+            }
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tend"));
+            cmd.args(["install", "--dry-run", "--backend", backend])
+                .arg(&spec);
+            if unprivileged {
+                cmd.uid(65534).gid(65534);
+            }
+            let out = cmd.output().unwrap();
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let who = if unprivileged { "nobody" } else { "this user" };
+            assert!(
+                out.status.success(),
+                "{backend} as {who}: {}\n{stdout}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let title = if backend == "windows" {
+                "dry run: installing `tend-dry-run-test` (windows service) would:".to_string()
+            } else {
+                format!("dry run: installing `tend-dry-run-test` ({backend}) would:")
+            };
+            assert!(stdout.starts_with(&title), "{backend} as {who}:\n{stdout}");
+            assert!(stdout.ends_with("(nothing was changed)\n"), "{stdout}");
+            if backend == "windows" {
+                assert!(
+                    stdout.contains(r"write C:\ProgramData\tend\tend-dry-run-test.toml")
+                        && stdout.contains("create service tend-dry-run-test"),
+                    "{stdout}"
+                );
+            }
+        }
+    }
+    assert!(!Path::new("/etc/tend/tend-dry-run-test.toml").exists());
 }

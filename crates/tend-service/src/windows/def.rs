@@ -537,6 +537,69 @@ pub(crate) fn plan(def: &ServiceDef, binary_path: &str, have: &Observed) -> Plan
     plan
 }
 
+/// The definition and executable that would register a service exactly as `have`
+/// describes it, to put a registration back (an installer's rollback of an update).
+/// The command line is split the way the SCM's programs split it; settings this SCM
+/// could not report stay at "leave alone" (`None`, or an empty description, which
+/// [`plan`] does not write over an unknown one). A user account's password cannot be
+/// read back: the account comes back with `password: None` (the SCM keeps the one it
+/// has).
+pub(crate) fn from_observed(name: &str, have: &Observed) -> (ServiceDef, String) {
+    let mut argv = crate::cmdline::split_windows_command_line(&have.binary_path);
+    let exe = if argv.is_empty() {
+        String::new()
+    } else {
+        argv.remove(0)
+    };
+    let account = if same_account(&have.account, "LocalSystem") {
+        Account::LocalSystem
+    } else if same_account(&have.account, &Account::LocalService.start_name(name)) {
+        Account::LocalService
+    } else if same_account(&have.account, &Account::NetworkService.start_name(name)) {
+        Account::NetworkService
+    } else if same_account(&have.account, &Account::Virtual.start_name(name)) {
+        Account::Virtual
+    } else {
+        Account::User {
+            name: have.account.clone(),
+            password: None,
+        }
+    };
+    let failure = have.failure_actions.as_ref().and_then(|raw| {
+        (!raw.actions.is_empty()).then(|| FailurePolicy {
+            actions: raw
+                .actions
+                .iter()
+                .map(|&(kind, ms)| {
+                    let d = Duration::from_millis(u64::from(ms));
+                    match kind {
+                        ACTION_RESTART => RecoveryAction::Restart(d),
+                        ACTION_REBOOT => RecoveryAction::Reboot(d),
+                        _ => RecoveryAction::None,
+                    }
+                })
+                .collect(),
+            reset_after: (raw.reset_period_secs != NEVER)
+                .then(|| Duration::from_secs(u64::from(raw.reset_period_secs))),
+            on_non_crash_failures: have.failure_on_non_crash.unwrap_or(false),
+        })
+    });
+    let def = ServiceDef {
+        name: name.to_string(),
+        display_name: have.display_name.clone(),
+        description: have.description.clone().unwrap_or_default(),
+        start: StartType::from_raw(have.start_type, have.delayed_auto_start.unwrap_or(false)),
+        dependencies: have.dependencies.clone(),
+        account,
+        failure,
+        preshutdown_timeout: have
+            .preshutdown_timeout_ms
+            .map(|ms| Duration::from_millis(u64::from(ms))),
+        args: argv,
+    };
+    (def, exe)
+}
+
 /// No actions at all is the same whatever the reset period says.
 fn same_failure_actions(a: &RawFailureActions, b: &RawFailureActions) -> bool {
     if a.actions.is_empty() && b.actions.is_empty() {
@@ -587,6 +650,60 @@ mod tests {
             args: vec!["run-service".into()],
             ..ServiceDef::new("hello")
         }
+    }
+
+    #[test]
+    fn a_registration_read_back_is_put_back_exactly() {
+        // What the SCM has → the definition that writes it again: planning that
+        // definition against the same registration writes nothing, and against the
+        // registration an update left, writes back what the update changed.
+        let plain = ServiceDef {
+            args: vec!["run-service".into()],
+            // (what the SCM reports when none was set: the system default)
+            preshutdown_timeout: Some(Duration::from_secs(180)),
+            ..ServiceDef::new("plain")
+        };
+        let user = ServiceDef {
+            account: Account::User {
+                name: r".\svc".into(),
+                password: None,
+            },
+            start: StartType::Manual,
+            ..full_def()
+        };
+        for def in [plain, full_def(), user] {
+            let have = observed(&def);
+            let (back, exe) = from_observed(&def.name, &have);
+            assert_eq!(exe, r"C:\Program Files\x\x.exe");
+            assert_eq!(back, def, "read back as written");
+            assert_eq!(plan(&back, BIN, &have), Plan::default(), "{def:?}");
+            let updated = observed(&ServiceDef {
+                description: "changed".into(),
+                start: StartType::Disabled,
+                account: Account::LocalService,
+                ..def.clone()
+            });
+            let undo = plan(&back, BIN, &updated);
+            assert!(
+                [Setting::Description, Setting::StartType, Setting::Account]
+                    .iter()
+                    .all(|s| undo.changed.contains(s)),
+                "{undo:?}"
+            );
+        }
+        // What this SCM could not report stays unknown: nothing is written over it.
+        let have = Observed {
+            description: None,
+            failure_actions: None,
+            failure_on_non_crash: None,
+            preshutdown_timeout_ms: None,
+            delayed_auto_start: None,
+            ..observed(&full_def())
+        };
+        let (back, _) = from_observed("hello", &have);
+        assert_eq!(back.failure, None);
+        assert_eq!(back.preshutdown_timeout, None);
+        assert_eq!(plan(&back, BIN, &have), Plan::default());
     }
 
     #[test]

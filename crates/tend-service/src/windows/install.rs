@@ -102,6 +102,31 @@ pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, Error> {
     cmdline::windows_command_line(&argv).map_err(Error::CommandLine)
 }
 
+/// A service's registration as the SCM has it now: what [`install`] takes to put it
+/// back exactly (an installer's rollback of an update). A user account's password
+/// cannot be read back: the definition has none, so the SCM keeps the one it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The definition.
+    pub def: ServiceDef,
+    /// The executable (the first word of the command line).
+    pub exe: std::path::PathBuf,
+}
+
+/// The registration of `name` (`None` when there is no such service). Needs only
+/// the right to read the service's configuration.
+pub fn registration(name: &str) -> Result<Option<Registration>, Error> {
+    let manager = Manager::connect(S::SC_MANAGER_CONNECT)?;
+    let Some(service) = manager.open(name, S::SERVICE_QUERY_CONFIG)? else {
+        return Ok(None);
+    };
+    let (def, exe) = def::from_observed(name, &service.observe()?);
+    Ok(Some(Registration {
+        def,
+        exe: exe.into(),
+    }))
+}
+
 /// Registers `exe` as the service `def` describes, or brings an existing registration in
 /// line with it. Needs administrator rights.
 ///

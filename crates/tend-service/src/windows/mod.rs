@@ -101,7 +101,8 @@ pub use def::{
     StartType,
 };
 pub use install::{
-    command_line, install, uninstall, InstallOutcome, UninstallOutcome, STOP_TIMEOUT,
+    command_line, install, registration, uninstall, InstallOutcome, Registration, UninstallOutcome,
+    STOP_TIMEOUT,
 };
 pub use service::{run, running_as_service, Event, ExitCodeError, StatusHandle};
 

@@ -27,8 +27,6 @@ mod install;
 mod logs;
 mod run;
 mod status;
-#[cfg(windows)]
-mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -88,7 +88,7 @@ fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
             let mut r = row(name.clone(), st, now);
             r.installed = true;
             if let Some(rec) = read_record(layout, &name) {
-                #[cfg(windows)]
+                // (The Windows engine exists everywhere; only Windows has such records.)
                 if rec.backend == platform::windows::BACKEND {
                     r.native = platform::windows::query(&name).ok();
                     r.drift = crate::spec::load_file(&layout.spec_path(&name), &Default::default())

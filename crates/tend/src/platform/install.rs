@@ -20,11 +20,11 @@ use std::path::{Path, PathBuf};
 
 pub use self::ownership::PlanError;
 use self::ownership::{choose_account, foreign, observe, other_units, stale_temps};
-use self::ownership::{Account, AccountFacts, Origin};
+use self::ownership::{Account, AccountFacts, OnDisk, Origin};
 pub use super::record::{
     installed_spec, kept_path, normalize, read_kept, read_record, InstallRecord,
 };
-use super::{Artifact, Backend, Cmd, Layout, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, Verb};
 use crate::spec::Spec;
 use crate::supervise::sys;
 
@@ -244,12 +244,168 @@ pub fn unreachable(spec: &Spec) -> Vec<String> {
     out
 }
 
+#[cfg(test)]
 fn user_exists(name: &str) -> bool {
     sys::lookup_credentials(name, None).is_ok()
 }
 
 fn group_exists(name: &str) -> bool {
     sys::lookup_group(name).is_ok()
+}
+
+/// What is at a path the install writes or checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileFacts {
+    /// What kind of thing, and whether a regular file carries tend's header.
+    pub on_disk: OnDisk,
+    /// A regular file's bytes.
+    pub content: Option<Vec<u8>>,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Its owner.
+    pub uid: u32,
+    /// Its group.
+    pub gid: u32,
+    /// Whether it is a directory.
+    pub is_dir: bool,
+}
+
+/// What the planner needs to know of the system, gathered by [`observe_system`] (all
+/// the I/O of planning) so that [`plan`] is a pure function of the spec, the layout and
+/// this. [`Observed::default`] is a machine where nothing is installed and no account
+/// but root exists.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// Why the program cannot be found, if it cannot.
+    pub command_missing: Option<String>,
+    /// The install record (finished or interrupted) and what an uninstall kept.
+    pub record: Option<InstallRecord>,
+    /// What an earlier uninstall kept.
+    pub kept: Option<InstallRecord>,
+    /// Every path looked at (files, folders); a path not here does not exist.
+    pub paths: std::collections::BTreeMap<PathBuf, FileFacts>,
+    /// Temporary files interrupted writes left, by the path written.
+    pub stale: std::collections::BTreeMap<PathBuf, Vec<PathBuf>>,
+    /// Users that exist, with their uid.
+    pub users: std::collections::BTreeMap<String, u32>,
+    /// Groups that exist, with their gid.
+    pub groups: std::collections::BTreeMap<String, u32>,
+    /// Whether the tend binary in place is this one already.
+    pub binary_current: bool,
+}
+
+impl Observed {
+    fn file(&self, path: &Path) -> Option<&FileFacts> {
+        self.paths.get(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.paths.contains_key(path)
+    }
+    fn stale(&self, path: &Path) -> Vec<PathBuf> {
+        self.stale.get(path).cloned().unwrap_or_default()
+    }
+    fn on_disk(&self, path: &Path) -> OnDisk {
+        self.file(path)
+            .map_or(OnDisk::Missing, |f| f.on_disk.clone())
+    }
+    fn holds(&self, path: &Path, content: &[u8]) -> bool {
+        self.file(path)
+            .and_then(|f| f.content.as_deref())
+            .is_some_and(|b| b == content)
+    }
+}
+
+/// Looks at everything [`plan`] decides from: the records, the files the backend
+/// writes (and, for systemd, other units of the same name), tend's folders, the
+/// accounts involved and the binary.
+pub fn observe_system(
+    spec: &Spec,
+    layout: &Layout,
+    backend: &dyn Backend,
+    copy_from: Option<&Path>,
+    user_in_spec: bool,
+) -> Observed {
+    let name = spec.name.as_str();
+    let mut o = Observed::default();
+    let path_var = spec
+        .env
+        .get("PATH")
+        .map(std::ffi::OsString::from)
+        .or_else(|| std::env::var_os("PATH"));
+    let base = spec.working_dir.clone().unwrap_or_else(|| "/".into());
+    o.command_missing = sys::resolve_command(&spec.command, &base, path_var.as_deref())
+        .err()
+        .map(|e| e.to_string());
+    o.record = read_record(layout, name);
+    o.kept = read_kept(layout, name);
+    let spec_path = layout.spec_path(name);
+    let mut paths = vec![
+        spec_path.clone(),
+        layout.record_path(name),
+        kept_path(layout, name),
+        layout.state_dir(name),
+        layout.log_dir(spec),
+        layout.tend_bin.clone(),
+    ];
+    for a in backend.render(spec, layout) {
+        paths.extend(other_units(&a.path));
+        paths.push(a.path);
+    }
+    for r in [&o.record, &o.kept].into_iter().flatten() {
+        paths.extend(r.created_dirs.iter().cloned());
+    }
+    for p in paths {
+        o.stale.insert(p.clone(), stale_temps(&p));
+        let Ok(meta) = p.symlink_metadata() else {
+            continue;
+        };
+        let on_disk = observe(&p, &spec_path);
+        let content = matches!(on_disk, OnDisk::File { .. })
+            .then(|| std::fs::read(&p).ok())
+            .flatten();
+        // Folders are judged by where they lead (a symlinked state folder is fine).
+        let meta = if meta.file_type().is_symlink() {
+            p.metadata().unwrap_or(meta)
+        } else {
+            meta
+        };
+        o.paths.insert(
+            p,
+            FileFacts {
+                on_disk,
+                content,
+                mode: meta.mode() & 0o7777,
+                uid: meta.uid(),
+                gid: meta.gid(),
+                is_dir: meta.is_dir(),
+            },
+        );
+    }
+    let u = if user_in_spec {
+        spec.user.as_deref().unwrap_or(name)
+    } else {
+        name
+    };
+    let g = spec.group.as_deref().unwrap_or(u);
+    let mut users = vec![u.to_string()];
+    let mut groups = vec![g.to_string()];
+    for r in [&o.record, &o.kept].into_iter().flatten() {
+        users.extend(r.created_user.clone());
+        groups.extend(r.created_group.clone());
+    }
+    for u in users {
+        if let Ok(c) = sys::lookup_credentials(&u, None) {
+            o.users.insert(u, c.uid);
+        }
+    }
+    for g in groups {
+        if let Ok(gid) = sys::lookup_group(&g) {
+            o.groups.insert(g, gid);
+        }
+    }
+    o.binary_current =
+        copy_from.is_none_or(|from| super::record::same_content(from, &layout.tend_bin));
+    o
 }
 
 /// What tend created for `name` before, as far as its records say: the install record
@@ -270,12 +426,12 @@ fn created_before(previous: Option<&InstallRecord>, kept: Option<&InstallRecord>
 
 /// Whether `dir` is a directory with mode 0750 owned by `owner`'s user (any owner when
 /// the service runs as root).
-fn dir_ok(dir: &Path, owner: Option<&(String, String)>) -> bool {
-    dir.metadata().is_ok_and(|m| {
-        m.is_dir()
-            && m.mode() & 0o7777 == 0o750
+fn dir_ok(o: &Observed, dir: &Path, owner: Option<&(String, String)>) -> bool {
+    o.file(dir).is_some_and(|m| {
+        m.is_dir
+            && m.mode == 0o750
             && match owner {
-                Some((u, _)) => sys::lookup_credentials(u, None).is_ok_and(|c| c.uid == m.uid()),
+                Some((u, _)) => o.users.get(u) == Some(&m.uid),
                 None => true,
             }
     })
@@ -283,31 +439,23 @@ fn dir_ok(dir: &Path, owner: Option<&(String, String)>) -> bool {
 
 /// Refuses when a file the backend would write, or (systemd) a unit of the same name
 /// elsewhere, is not tend's.
-fn check_files(
-    name: &str,
-    artifacts: &[Artifact],
-    previous: Option<&InstallRecord>,
-    layout: &Layout,
-) -> Result<(), PlanError> {
+fn check_files(name: &str, artifacts: &[Artifact], o: &Observed) -> Result<(), PlanError> {
+    let previous = o.record.as_ref();
     for a in artifacts {
         // A pending record names files before they are written: it vouches for one only
         // if it holds what this install writes anyway (tend's header vouches for the
         // rest, see `foreign`).
         let in_record = previous.is_some_and(|r| {
-            r.files.contains(&a.path)
-                && (!r.pending || std::fs::read(&a.path).is_ok_and(|b| b == a.content.as_bytes()))
+            r.files.contains(&a.path) && (!r.pending || o.holds(&a.path, a.content.as_bytes()))
         });
-        if let Some(what) = foreign(&observe(&a.path, &layout.spec_path(name)), in_record) {
+        if let Some(what) = foreign(&o.on_disk(&a.path), in_record) {
             return Err(PlanError::ForeignFile {
                 name: name.into(),
                 path: a.path.clone(),
                 what,
             });
         }
-        if let Some(other) = other_units(&a.path)
-            .into_iter()
-            .find(|p| p.symlink_metadata().is_ok())
-        {
+        if let Some(other) = other_units(&a.path).into_iter().find(|p| o.exists(p)) {
             return Err(PlanError::ShadowsUnit {
                 name: name.into(),
                 unit: a.path.clone(),
@@ -318,9 +466,10 @@ fn check_files(
     Ok(())
 }
 
-/// Plans the install of `spec` (already in installed form). `user_in_spec` says
-/// whether the spec itself sets `user` (else the installed form names the account
-/// after the service, which tend must create, or own already).
+/// Plans the install of `spec` (already in installed form) on this machine: observes
+/// it ([`observe_system`]), then [`plan`]s. `user_in_spec` says whether the spec
+/// itself sets `user` (else the installed form names the account after the service,
+/// which tend must create, or own already).
 pub fn plan_install(
     spec: &Spec,
     spec_text: &str,
@@ -329,27 +478,45 @@ pub fn plan_install(
     copy_from: Option<&Path>,
     user_in_spec: bool,
 ) -> Result<Plan, PlanError> {
+    let observed = observe_system(spec, layout, backend, copy_from, user_in_spec);
+    plan(
+        spec,
+        spec_text,
+        layout,
+        backend,
+        &observed,
+        copy_from,
+        user_in_spec,
+    )
+}
+
+/// Plans the install of `spec` (already in installed form) from what was observed:
+/// a pure function, so a plan can be shown for any machine state (`--dry-run` on a
+/// machine without this service manager, snapshot tests).
+pub fn plan(
+    spec: &Spec,
+    spec_text: &str,
+    layout: &Layout,
+    backend: &dyn Backend,
+    o: &Observed,
+    copy_from: Option<&Path>,
+    user_in_spec: bool,
+) -> Result<Plan, PlanError> {
     let name = spec.name.as_str();
     // Fail before touching anything when the program is missing.
-    let path_var = spec
-        .env
-        .get("PATH")
-        .map(std::ffi::OsString::from)
-        .or_else(|| std::env::var_os("PATH"));
-    let base = spec.working_dir.clone().unwrap_or_else(|| "/".into());
-    sys::resolve_command(&spec.command, &base, path_var.as_deref()).map_err(|e| {
-        PlanError::Command {
+    if let Some(reason) = &o.command_missing {
+        return Err(PlanError::Command {
             name: name.into(),
-            reason: e.to_string(),
-        }
-    })?;
+            reason: reason.clone(),
+        });
+    }
 
-    let previous = read_record(layout, name);
-    let kept = read_kept(layout, name);
+    let previous = o.record.clone();
+    let kept = o.kept.clone();
     let pending_before = previous.as_ref().is_some_and(|r| r.pending);
-    let existed = previous.is_some() && !pending_before && layout.spec_path(name).exists();
+    let existed = previous.is_some() && !pending_before && o.exists(&layout.spec_path(name));
     let artifacts = backend.render(spec, layout);
-    check_files(name, &artifacts, previous.as_ref(), layout)?;
+    check_files(name, &artifacts, o)?;
 
     // The account: decided from the spec and what exists, before anything changes.
     let before = created_before(previous.as_ref(), kept.as_ref());
@@ -365,8 +532,8 @@ pub fn plan_install(
         spec_user,
         spec.group.as_deref(),
         &AccountFacts {
-            uid: sys::lookup_credentials(u, None).ok().map(|c| c.uid),
-            group_exists: group_exists(g),
+            uid: o.users.get(u).copied(),
+            group_exists: o.groups.contains_key(g),
             created_user: before.created_user.clone(),
             created_group: before.created_group.clone(),
         },
@@ -377,12 +544,12 @@ pub fn plan_install(
         backend: backend.name().into(),
         tend_bin: layout.tend_bin.clone(),
         // What tend created before stays tend's, as long as it still exists.
-        created_user: tends_user.or(before.created_user.filter(|u| user_exists(u))),
-        created_group: tends_group.or(before.created_group.filter(|g| group_exists(g))),
+        created_user: tends_user.or(before.created_user.filter(|u| o.users.contains_key(u))),
+        created_group: tends_group.or(before.created_group.filter(|g| o.groups.contains_key(g))),
         created_dirs: before
             .created_dirs
             .into_iter()
-            .filter(|d| d.exists())
+            .filter(|d| o.exists(d))
             .collect(),
         ..Default::default()
     };
@@ -392,7 +559,7 @@ pub fn plan_install(
     // install left it half made).
     if let Some(custom) = &spec.log.dir {
         let tends = record.created_dirs.contains(custom);
-        if !custom.exists() || (tends && !dir_ok(custom, owner.as_ref())) {
+        if !o.exists(custom) || (tends && !dir_ok(o, custom, owner.as_ref())) {
             steps.push(Step::CreateDir {
                 path: custom.clone(),
                 owner: owner.clone(),
@@ -408,7 +575,7 @@ pub fn plan_install(
         spec.log.dir.is_none().then(|| layout.log_dir(spec)),
     ];
     for dir in own_dirs.into_iter().flatten() {
-        if !dir_ok(&dir, owner.as_ref()) {
+        if !dir_ok(o, &dir, owner.as_ref()) {
             steps.push(Step::CreateDir {
                 path: dir,
                 owner: owner.clone(),
@@ -417,7 +584,7 @@ pub fn plan_install(
         }
     }
     if let Some(from) = copy_from {
-        if !super::record::same_content(from, &layout.tend_bin) {
+        if !o.binary_current {
             steps.push(Step::CopyBinary {
                 from: from.to_path_buf(),
                 to: layout.tend_bin.clone(),
@@ -437,8 +604,8 @@ pub fn plan_install(
         files.push((a, None));
     }
     for (artifact, group) in files {
-        steps.extend(remove_stale(&artifact.path));
-        if file_differs(&artifact, group.as_deref()) {
+        steps.extend(remove_stale(o, &artifact.path));
+        if file_differs(o, &artifact, group.as_deref()) {
             changes_service = true;
             steps.push(Step::WriteFile { artifact, group });
         }
@@ -449,7 +616,7 @@ pub fn plan_install(
         steps.extend(backend.enable(name).into_iter().map(Step::Run));
     }
 
-    let steps = around_record(steps, &record, kept.is_some(), layout, name);
+    let steps = around_record(steps, &record, kept.is_some(), layout, name, o);
     Ok(Plan {
         steps,
         record,
@@ -509,18 +676,19 @@ fn around_record(
     kept: bool,
     layout: &Layout,
     name: &str,
+    o: &Observed,
 ) -> Vec<Step> {
     let record_path = layout.record_path(name);
     let kept_file = kept_path(layout, name);
-    steps.extend(remove_stale(&record_path));
-    steps.extend(remove_stale(&kept_file));
+    steps.extend(remove_stale(o, &record_path));
+    steps.extend(remove_stale(o, &kept_file));
     let finished = Artifact {
         path: record_path,
         content: record.to_json(),
         mode: 0o644,
     };
     if steps.is_empty() && !kept {
-        return if file_differs(&finished, None) {
+        return if file_differs(o, &finished, None) {
             vec![Step::Record {
                 artifact: finished,
                 pending: false,
@@ -555,8 +723,8 @@ fn around_record(
 }
 
 /// Steps removing what interrupted atomic writes of `path` left.
-fn remove_stale(path: &Path) -> Vec<Step> {
-    stale_temps(path)
+fn remove_stale(o: &Observed, path: &Path) -> Vec<Step> {
+    o.stale(path)
         .into_iter()
         .map(|path| Step::RemoveFile {
             path,
@@ -566,94 +734,105 @@ fn remove_stale(path: &Path) -> Vec<Step> {
 }
 
 /// Whether `a` differs from what is on disk: content, mode, or group (when given).
-fn file_differs(a: &Artifact, group: Option<&str>) -> bool {
-    match (std::fs::read(&a.path), std::fs::metadata(&a.path)) {
-        (Ok(bytes), Ok(m)) => {
-            bytes != a.content.as_bytes()
-                || m.mode() & 0o7777 != a.mode
-                || group.is_some_and(|g| sys::lookup_group(g).ok() != Some(m.gid()))
+fn file_differs(o: &Observed, a: &Artifact, group: Option<&str>) -> bool {
+    match o.file(&a.path) {
+        Some(f) => {
+            f.content.as_deref() != Some(a.content.as_bytes())
+                || f.mode != a.mode
+                || group.is_some_and(|g| o.groups.get(g) != Some(&f.gid))
         }
-        _ => true,
+        None => true,
     }
 }
 
 /// How to undo one applied step.
-enum Undo {
+pub enum Undo {
+    /// Delete the user the step created.
     DeleteUser(String),
+    /// Delete the group the step created.
     DeleteGroup(String),
+    /// Remove the directory the step created.
     RemoveDir(PathBuf),
+    /// Put a file back as it was (bytes and mode), or remove it (`None`).
     Restore {
+        /// The file.
         path: PathBuf,
+        /// What it held before.
         old: Option<(Vec<u8>, u32)>,
     },
     /// Put back the install record as it was: skipped when an undo after it failed,
     /// so the record (pending) still names what is left for a later install or
     /// `--purge` to finish.
     Record(Box<Undo>),
+    /// Run commands (failures ignored: the manager may not know the unit any more).
     Run(Vec<Cmd>),
 }
 
-/// What an apply did, so it can be undone if a later step (such as the first start)
-/// fails.
-pub struct Applied {
+/// Applies the Unix steps for one service of one backend.
+pub struct UnixApply<'a> {
+    backend: &'a dyn Backend,
     name: String,
-    undo: Vec<Undo>,
 }
 
-impl Applied {
-    /// Undoes everything, newest first. If an undo fails (`userdel` refuses while a
-    /// process still runs as the user), the install record is not put back: it stays
-    /// pending and names what is left, so the next install or `--purge` finishes the
-    /// job instead of finding an account that nothing says is tend's.
-    pub fn rollback(self, out: &mut dyn Write) {
-        let _ = writeln!(out, "rolling back:");
-        let mut failed = false;
-        for u in self.undo.into_iter().rev() {
-            if failed {
-                if let Undo::Record(inner) = &u {
-                    let _ = writeln!(
-                        out,
-                        "  keep the install record (an undo failed): `tend install` again or `tend uninstall {} --purge` finishes from it (instead of: {})",
-                        self.name,
-                        describe_undo(inner)
-                    );
-                    continue;
-                }
-            }
-            let _ = writeln!(out, "  {}", describe_undo(&u));
-            if let Err(e) = run_undo(&u) {
-                failed = true;
-                let _ = writeln!(out, "  (this rollback step failed: {e})");
-            }
+/// What an apply did, so it can be undone.
+pub type Applied<'a> = super::engine::Applied<UnixApply<'a>>;
+
+impl<'a> UnixApply<'a> {
+    /// The applier of `name`'s steps through `backend`.
+    pub fn new(backend: &'a dyn Backend, name: &str) -> UnixApply<'a> {
+        UnixApply {
+            backend,
+            name: name.to_string(),
+        }
+    }
+}
+
+impl super::engine::Apply for UnixApply<'_> {
+    type Step = Step;
+    type Undo = Undo;
+    fn describe(&self, step: &Step) -> String {
+        step.describe(false)
+    }
+    fn apply(&mut self, step: &Step) -> Result<Vec<Undo>, InstallError> {
+        apply_one(step, self.backend, &self.name).map(|u| u.into_iter().collect())
+    }
+    fn describe_undo(&self, undo: &Undo) -> String {
+        describe_undo(undo)
+    }
+    fn undo(&mut self, undo: &Undo) -> Result<(), InstallError> {
+        run_undo(undo)
+    }
+    /// If an undo fails (`userdel` refuses while a process still runs as the user),
+    /// the install record is not put back: it stays pending and names what is left,
+    /// so the next install or `--purge` finishes the job instead of finding an account
+    /// that nothing says is tend's.
+    fn keep_after_failure(&self, undo: &Undo) -> Option<String> {
+        match undo {
+            Undo::Record(inner) => Some(format!(
+                "keep the install record (an undo failed): `tend install` again or `tend uninstall {} --purge` finishes from it (instead of: {})",
+                self.name,
+                describe_undo(inner)
+            )),
+            _ => None,
         }
     }
 }
 
 /// Applies `steps`, printing each; on failure undoes the applied ones in reverse and
 /// returns the error.
-pub fn apply(
+pub fn apply<'a>(
     steps: &[Step],
-    backend: &dyn Backend,
+    backend: &'a dyn Backend,
     name: &str,
     out: &mut dyn Write,
-) -> Result<Applied, String> {
+) -> Result<Applied<'a>, InstallError> {
     // Runs last on rollback: the manager forgets the removed unit.
-    let mut applied = Applied {
-        name: name.to_string(),
-        undo: vec![Undo::Run(backend.forget(name))],
-    };
-    for step in steps {
-        let _ = writeln!(out, "  {}", step.describe(false));
-        match apply_one(step, backend, name) {
-            Ok(u) => applied.undo.extend(u),
-            Err(e) => {
-                let _ = writeln!(out, "error: {e}");
-                applied.rollback(out);
-                return Err(e);
-            }
-        }
-    }
-    Ok(applied)
+    super::engine::apply(
+        UnixApply::new(backend, name),
+        vec![Undo::Run(backend.forget(name))],
+        steps,
+        out,
+    )
 }
 
 fn describe_undo(u: &Undo) -> String {
@@ -672,7 +851,11 @@ fn describe_undo(u: &Undo) -> String {
     }
 }
 
-fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Undo>, String> {
+fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Undo>, InstallError> {
+    let io = |op, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| InstallError::io(op, path, source)
+    };
     match step {
         Step::CreateGroup(g) => {
             create_group(g)?;
@@ -684,10 +867,9 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         }
         Step::CreateDir { path, owner, mode } => {
             let existed = path.exists();
-            std::fs::create_dir_all(path)
-                .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+            std::fs::create_dir_all(path).map_err(io("create", path))?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(*mode))
-                .map_err(|e| format!("cannot chmod {}: {e}", path.display()))?;
+                .map_err(io("chmod", path))?;
             if let Some((u, g)) = owner {
                 chown(path, u, Some(g))?;
             }
@@ -696,12 +878,10 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         Step::CopyBinary { from, to } => {
             let old = std::fs::read(to).ok().map(|b| (b, 0o755));
             let tmp = to.with_extension("tend-new");
-            std::fs::copy(from, &tmp)
-                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), tmp.display()))?;
+            std::fs::copy(from, &tmp).map_err(io("copy tend to", &tmp))?;
             std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| e.to_string())?;
-            std::fs::rename(&tmp, to)
-                .map_err(|e| format!("cannot install {}: {e}", to.display()))?;
+                .map_err(io("chmod", &tmp))?;
+            std::fs::rename(&tmp, to).map_err(io("install", to))?;
             Ok(Some(Undo::Restore {
                 path: to.clone(),
                 old,
@@ -713,8 +893,7 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
         Step::WriteFile { artifact, group } => write_file(artifact, group.as_deref()),
         Step::RemoveFile { path, .. } => {
             let old = read_old(path);
-            std::fs::remove_file(path)
-                .map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            std::fs::remove_file(path).map_err(io("remove", path))?;
             Ok(Some(Undo::Restore {
                 path: path.clone(),
                 old,
@@ -740,13 +919,16 @@ fn read_old(path: &Path) -> Option<(Vec<u8>, u32)> {
 
 /// Writes `artifact` atomically, root-owned with `group` (if any) as its group: its
 /// content, mode and owner appear at once.
-fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, String> {
+fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, InstallError> {
     let path = &artifact.path;
     let old = read_old(path);
     let owner = match group {
         Some(g) => Some((
             0,
-            sys::lookup_group(g).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            sys::lookup_group(g).map_err(|reason| InstallError::Lookup {
+                what: format!("group {g} (the group of {})", path.display()),
+                reason: reason.to_string(),
+            })?,
         )),
         None => None,
     };
@@ -756,19 +938,19 @@ fn write_file(artifact: &Artifact, group: Option<&str>) -> Result<Option<Undo>, 
         artifact.mode,
         owner,
     )
-    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    .map_err(|e| InstallError::io("write", path, e))?;
     Ok(Some(Undo::Restore {
         path: path.clone(),
         old,
     }))
 }
 
-fn run_undo(u: &Undo) -> Result<(), String> {
+fn run_undo(u: &Undo) -> Result<(), InstallError> {
     match u {
         Undo::DeleteUser(n) => delete_user(n),
         Undo::DeleteGroup(g) => delete_group(g),
         Undo::RemoveDir(p) => {
-            std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
+            std::fs::remove_dir_all(p).map_err(|e| InstallError::io("remove", p, e))
         }
         Undo::Restore {
             path,
@@ -776,10 +958,10 @@ fn run_undo(u: &Undo) -> Result<(), String> {
         } => {
             let owner = std::fs::metadata(path).ok().map(|m| (m.uid(), m.gid()));
             crate::supervise::state::write_atomic_as(path, bytes, *mode, owner)
-                .map_err(|e| format!("{}: {e}", path.display()))
+                .map_err(|e| InstallError::io("restore", path, e))
         }
         Undo::Restore { path, old: None } => {
-            std::fs::remove_file(path).map_err(|e| format!("{}: {e}", path.display()))
+            std::fs::remove_file(path).map_err(|e| InstallError::io("remove", path, e))
         }
         Undo::Record(inner) => run_undo(inner),
         Undo::Run(cmds) => {
@@ -798,7 +980,7 @@ fn has(tool: &str) -> bool {
 }
 
 /// Creates a system group.
-pub fn create_group(g: &str) -> Result<(), String> {
+pub fn create_group(g: &str) -> Result<(), InstallError> {
     if has("groupadd") {
         Cmd::new("groupadd", &["--system", g]).run().map(drop)
     } else {
@@ -808,7 +990,7 @@ pub fn create_group(g: &str) -> Result<(), String> {
 
 /// Creates a system user with no login shell and no home, in `group` (created with
 /// the same name when it does not exist).
-pub fn create_user(u: &str, group: &str) -> Result<(), String> {
+pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
     let nologin = ["/usr/sbin/nologin", "/sbin/nologin"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -843,7 +1025,7 @@ pub fn create_user(u: &str, group: &str) -> Result<(), String> {
 }
 
 /// Deletes a user.
-pub fn delete_user(u: &str) -> Result<(), String> {
+pub fn delete_user(u: &str) -> Result<(), InstallError> {
     if has("userdel") {
         Cmd::new("userdel", &[u]).run().map(drop)
     } else {
@@ -852,7 +1034,7 @@ pub fn delete_user(u: &str) -> Result<(), String> {
 }
 
 /// Deletes a group (if it still exists).
-pub fn delete_group(g: &str) -> Result<(), String> {
+pub fn delete_group(g: &str) -> Result<(), InstallError> {
     if !group_exists(g) {
         return Ok(());
     }
@@ -863,11 +1045,13 @@ pub fn delete_group(g: &str) -> Result<(), String> {
     }
 }
 
-fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), String> {
-    let c = sys::lookup_credentials(user, group)
-        .map_err(|e| format!("cannot chown {}: {e}", path.display()))?;
+fn chown(path: &Path, user: &str, group: Option<&str>) -> Result<(), InstallError> {
+    let c = sys::lookup_credentials(user, group).map_err(|reason| InstallError::Lookup {
+        what: format!("user {user} (the owner of {})", path.display()),
+        reason: reason.to_string(),
+    })?;
     std::os::unix::fs::chown(path, Some(c.uid), Some(c.gid))
-        .map_err(|e| format!("cannot chown {}: {e}", path.display()))
+        .map_err(|e| InstallError::io("chown", path, e))
 }
 
 /// Plans the removal of an installed service: stop and disable, remove its files,
@@ -1035,12 +1219,14 @@ impl UninstallStep {
     }
 
     /// Does it; errors are returned for reporting.
-    pub fn apply(&self) -> Result<(), String> {
+    pub fn apply(&self) -> Result<(), InstallError> {
+        let io = |op, p: &Path| {
+            let p = p.to_path_buf();
+            move |e| InstallError::io(op, p, e)
+        };
         match self {
             UninstallStep::Run(c) => c.run().map(drop),
-            UninstallStep::Remove(p) => {
-                std::fs::remove_file(p).map_err(|e| format!("{}: {e}", p.display()))
-            }
+            UninstallStep::Remove(p) => std::fs::remove_file(p).map_err(io("remove", p)),
             UninstallStep::Keep { .. } => Ok(()),
             UninstallStep::Write(a) => crate::supervise::state::write_atomic_as(
                 &a.path,
@@ -1048,10 +1234,8 @@ impl UninstallStep {
                 a.mode,
                 None,
             )
-            .map_err(|e| format!("{}: {e}", a.path.display())),
-            UninstallStep::RemoveTree(p) => {
-                std::fs::remove_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))
-            }
+            .map_err(io("write", &a.path)),
+            UninstallStep::RemoveTree(p) => std::fs::remove_dir_all(p).map_err(io("remove", p)),
             UninstallStep::DeleteUser(u) => delete_user(u),
             UninstallStep::DeleteGroup(g) => delete_group(g),
         }
@@ -1066,7 +1250,7 @@ pub fn start_and_wait(
     layout: &Layout,
     verb: Verb,
     timeout: std::time::Duration,
-) -> Result<crate::supervise::state::Status, String> {
+) -> Result<crate::supervise::state::Status, InstallError> {
     let state_file = crate::supervise::state::state_path(&layout.state_dir(name), name);
     let before = crate::supervise::state::read_one(&state_file).ok();
     if verb == Verb::Start {
@@ -1079,8 +1263,7 @@ pub fn start_and_wait(
         }
     }
     backend.control(name, verb).run()?;
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
+    super::engine::wait_for(timeout, std::time::Duration::from_millis(50), |late| {
         if let Ok(s) = crate::supervise::state::read_one(&state_file) {
             let fresh = before
                 .as_ref()
@@ -1089,21 +1272,23 @@ pub fn start_and_wait(
                 && s.state == crate::supervise::state::State::Running
                 && sys::alive(s.supervisor_pid as i32)
             {
-                return Ok(s);
+                return Ok(Some(s));
             }
             if fresh && s.state == crate::supervise::state::State::Failed {
-                return Err(format!(
+                return Err(InstallError::Start(format!(
                     "`{name}` failed to start: {}",
                     s.message.unwrap_or_default()
-                ));
+                )));
             }
         }
-        if std::time::Instant::now() > deadline {
-            let native = backend.query(name).map(|n| n.active).unwrap_or_else(|e| e);
-            return Err(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs()));
+        if late {
+            let native = backend
+                .query(name)
+                .map_or_else(|e| e.to_string(), |n| n.active);
+            return Err(InstallError::Start(format!("`{name}` did not report running within {}s (service manager says: {native}); see `tend logs {name}`", timeout.as_secs())));
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+        Ok(None)
+    })
 }
 
 #[cfg(test)]
@@ -1120,9 +1305,12 @@ mod tests {
             if !undo_fails {
                 std::fs::create_dir_all(&gone).unwrap();
             }
-            let applied = Applied {
-                name: "x".into(),
-                undo: vec![
+            let fake = Fake {
+                root: dir.path().into(),
+            };
+            let applied = Applied::new(
+                UnixApply::new(&fake, "x"),
+                vec![
                     Undo::Record(Box::new(Undo::Restore {
                         path: record.clone(),
                         old: None,
@@ -1131,7 +1319,7 @@ mod tests {
                     // process still runs as the user).
                     Undo::RemoveDir(gone),
                 ],
-            };
+            );
             let mut out = Vec::new();
             applied.rollback(&mut out);
             String::from_utf8(out).unwrap()
@@ -1231,7 +1419,7 @@ mod tests {
         fn control(&self, _name: &str, _verb: Verb) -> Cmd {
             Cmd::new("true", &[])
         }
-        fn query(&self, _name: &str) -> Result<super::super::NativeStatus, String> {
+        fn query(&self, _name: &str) -> Result<super::super::NativeStatus, InstallError> {
             Ok(Default::default())
         }
         fn can_apply(&self) -> bool {

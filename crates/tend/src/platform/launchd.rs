@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use super::escape::xml_text;
-use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
 use crate::spec::Spec;
 
 /// The launchd backend.
@@ -107,11 +107,11 @@ impl Backend for Launchd {
         }
     }
 
-    fn query(&self, _name: &str) -> Result<NativeStatus, String> {
-        Err(
+    fn query(&self, _name: &str) -> Result<NativeStatus, InstallError> {
+        Err(InstallError::Refused(
             "querying launchd is not implemented: run `launchctl print system/dev.tend.NAME`"
                 .into(),
-        )
+        ))
     }
 
     fn can_apply(&self) -> bool {

@@ -6,6 +6,8 @@
 //! own stderr. The install logic ([`install`]) is shared: it plans the steps, prints
 //! them for `--dry-run`, applies them, and rolls back on failure.
 
+pub mod engine;
+pub mod error;
 pub mod escape;
 #[cfg(unix)]
 pub mod install;
@@ -15,12 +17,12 @@ pub mod parse_back;
 pub mod record;
 pub mod systemd;
 pub mod sysv;
-#[cfg(windows)]
 pub mod windows;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use self::error::InstallError;
 use crate::spec::Spec;
 
 /// Where installed services live.
@@ -37,24 +39,18 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The system layout, with `tend_bin` as given: `%ProgramData%\tend` holds the
-    /// installed specs, with `state\NAME` and `logs\NAME` beside them.
-    #[cfg(windows)]
+    /// This machine's layout, with `tend_bin` as given: [`Layout::windows`] on
+    /// Windows, [`Layout::unix`] elsewhere.
     pub fn system(tend_bin: PathBuf) -> Layout {
-        let root = std::env::var_os("ProgramData")
-            .map_or_else(|| PathBuf::from(r"C:\ProgramData"), PathBuf::from)
-            .join("tend");
-        Layout {
-            state_root: root.join("state"),
-            log_root: root.join("logs"),
-            spec_dir: root,
-            tend_bin,
+        if cfg!(windows) {
+            Layout::windows(tend_bin)
+        } else {
+            Layout::unix(tend_bin)
         }
     }
 
-    /// The system layout, with `tend_bin` as given.
-    #[cfg(unix)]
-    pub fn system(tend_bin: PathBuf) -> Layout {
+    /// The Unix layout: `/etc/tend`, `/var/lib/tend`, `/var/log/tend`.
+    pub fn unix(tend_bin: PathBuf) -> Layout {
         Layout {
             spec_dir: "/etc/tend".into(),
             state_root: "/var/lib/tend".into(),
@@ -62,24 +58,52 @@ impl Layout {
             tend_bin,
         }
     }
+
+    /// The Windows layout: `%ProgramData%\tend` holds the installed specs, with
+    /// `state\NAME` and `logs\NAME` beside them. Elsewhere (a dry run of a Windows
+    /// install) `%ProgramData%` is `C:\ProgramData`, and the paths are still joined
+    /// with backslashes.
+    pub fn windows(tend_bin: PathBuf) -> Layout {
+        let data = if cfg!(windows) {
+            std::env::var_os("ProgramData").map(PathBuf::from)
+        } else {
+            None
+        };
+        let root = join(
+            &data.unwrap_or_else(|| PathBuf::from(r"C:\ProgramData")),
+            "tend",
+        );
+        Layout {
+            state_root: join(&root, "state"),
+            log_root: join(&root, "logs"),
+            spec_dir: root,
+            tend_bin,
+        }
+    }
+
+    /// Whether this is a Windows layout (its paths have drive letters and backslashes).
+    pub fn is_windows(&self) -> bool {
+        cfg!(windows) || windows_style(&self.spec_dir)
+    }
+
     /// The installed spec of `name`.
     pub fn spec_path(&self, name: &str) -> PathBuf {
-        self.spec_dir.join(format!("{name}.toml"))
+        join(&self.spec_dir, &format!("{name}.toml"))
     }
     /// What tend records about an install (who created the account, which backend).
     pub fn record_path(&self, name: &str) -> PathBuf {
-        self.spec_dir.join(format!("{name}.install.json"))
+        join(&self.spec_dir, &format!("{name}.install.json"))
     }
     /// The state directory of `name`.
     pub fn state_dir(&self, name: &str) -> PathBuf {
-        self.state_root.join(name)
+        join(&self.state_root, name)
     }
     /// The log directory of `spec` (its own `log.dir`, or the default).
     pub fn log_dir(&self, spec: &Spec) -> PathBuf {
         spec.log
             .dir
             .clone()
-            .unwrap_or_else(|| self.log_root.join(spec.name.as_str()))
+            .unwrap_or_else(|| join(&self.log_root, spec.name.as_str()))
     }
     /// The command line the service manager runs: `tend run` on the installed spec.
     pub fn run_argv(&self, spec: &Spec) -> Vec<String> {
@@ -96,23 +120,43 @@ impl Layout {
     }
 }
 
+/// Whether `p` is an absolute Windows path (`C:\…`, `\\server\…`), whatever this OS.
+pub(crate) fn windows_style(p: &Path) -> bool {
+    p.to_str().is_some_and(|s| {
+        let b = s.as_bytes();
+        s.starts_with(r"\\")
+            || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'\\')
+    })
+}
+
+/// `dir` joined with `name`, with the separator of `dir`'s own style: a Windows path
+/// shown on Linux (a dry run of a Windows install) keeps its backslashes.
+pub fn join(dir: &Path, name: &str) -> PathBuf {
+    match dir.to_str() {
+        Some(d) if !cfg!(windows) && windows_style(dir) => {
+            PathBuf::from(format!("{}\\{name}", d.trim_end_matches('\\')))
+        }
+        _ => dir.join(name),
+    }
+}
+
 /// Whether every service manager can run tend from `path`, as the first word of
 /// systemd's `ExecStart=`, OpenRC's `command=`, SysV's `DAEMON=` and launchd's
 /// `ProgramArguments`: an absolute, normalized UTF-8 path without control characters,
 /// quotes or backslashes (systemd refuses those in an executable: "Executable name
 /// contains special characters"). `tend install` copies tend to `/usr/local/bin/tend`
 /// when it runs from anywhere else.
-pub fn check_tend_path(path: &Path) -> Result<(), String> {
+pub fn check_tend_path(path: &Path) -> Result<(), InstallError> {
     let text = path
         .to_str()
-        .ok_or_else(|| format!("{} is not valid UTF-8", path.display()))?;
+        .ok_or_else(|| InstallError::Refused(format!("{} is not valid UTF-8", path.display())))?;
     if let Some(c) = text
         .chars()
         .find(|c| c.is_control() || "\"'\\".contains(*c))
     {
-        return Err(format!(
+        return Err(InstallError::Refused(format!(
             "{text:?} contains {c:?}, which systemd refuses in the program it runs"
-        ));
+        )));
     }
     let normal = text.starts_with('/')
         && text.len() < 4096
@@ -120,7 +164,9 @@ pub fn check_tend_path(path: &Path) -> Result<(), String> {
             .split('/')
             .all(|c| !matches!(c, "" | "." | "..") && c.len() <= 255);
     if !normal {
-        return Err(format!("{text:?} is not an absolute, normalized path"));
+        return Err(InstallError::Refused(format!(
+            "{text:?} is not an absolute, normalized path"
+        )));
     }
     Ok(())
 }
@@ -166,7 +212,7 @@ impl Cmd {
     /// pipes it writes to then have no reader) it still finishes its work instead of
     /// dying halfway: an `rc-service start` cut short leaves OpenRC's state stuck in
     /// `starting`, with a service nothing stops.
-    pub fn run(&self) -> Result<String, String> {
+    pub fn run(&self) -> Result<String, InstallError> {
         let mut command = Command::new(&self.program);
         command.args(&self.args);
         #[cfg(unix)]
@@ -182,23 +228,18 @@ impl Cmd {
                 });
             }
         }
-        let out = command
-            .output()
-            .map_err(|e| format!("cannot run `{self}`: {e}"))?;
+        let out = command.output().map_err(|source| InstallError::Spawn {
+            command: self.to_string(),
+            source,
+        })?;
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).to_string())
         } else {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let err = err.trim();
-            Err(format!(
-                "`{self}` failed ({}){}",
-                out.status,
-                if err.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {err}")
-                }
-            ))
+            Err(InstallError::Tool {
+                command: self.to_string(),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            })
         }
     }
 }
@@ -246,7 +287,7 @@ pub trait Backend {
     /// Start, stop, restart.
     fn control(&self, name: &str, verb: Verb) -> Cmd;
     /// The manager's view of the service.
-    fn query(&self, name: &str) -> Result<NativeStatus, String>;
+    fn query(&self, name: &str) -> Result<NativeStatus, InstallError>;
     /// Whether this backend can run on this machine at all (its tools exist).
     fn can_apply(&self) -> bool;
 }
@@ -274,9 +315,9 @@ impl Verb {
 }
 
 /// The backend names, for `--backend`.
-pub const BACKENDS: &[&str] = &["systemd", "openrc", "launchd", "sysv"];
+pub const BACKENDS: &[&str] = &["systemd", "openrc", "launchd", "sysv", "windows"];
 
-/// The backend called `name`.
+/// The Unix backend called `name` (Windows has its own engine, [`windows`]).
 pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
     match name {
         "systemd" => Some(Box::new(systemd::Systemd)),
@@ -285,6 +326,49 @@ pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
         "sysv" => Some(Box::new(sysv::SysV)),
         _ => None,
     }
+}
+
+/// The backend to use: `flag` (`--backend`), else this machine's service manager
+/// (the SCM on Windows).
+pub fn backend_name(flag: Option<&str>) -> Result<&'static str, InstallError> {
+    if let Some(f) = flag {
+        return BACKENDS
+            .iter()
+            .copied()
+            .find(|b| *b == f)
+            .ok_or_else(|| InstallError::Refused(format!("unknown backend `{f}`")));
+    }
+    if cfg!(windows) {
+        return Ok(windows::BACKEND);
+    }
+    detect(Path::new("/")).ok_or_else(|| {
+        InstallError::Refused("no supported service manager found (looked for /run/systemd/system and /run/openrc); pass --backend".into())
+    })
+}
+
+/// The Unix backend to use: `flag`, else the one recorded at install, else detected.
+pub fn pick_backend(
+    flag: Option<&str>,
+    recorded: Option<&str>,
+) -> Result<Box<dyn Backend>, InstallError> {
+    let name = match flag.or(recorded) {
+        Some(n) => n,
+        None => backend_name(None)?,
+    };
+    backend(name).ok_or_else(|| InstallError::NotOnThisOs {
+        what: format!("managing a {name} service"),
+    })
+}
+
+/// Refuses `what` (`tend install`) unless this process may change the system: root on
+/// Unix (on Windows the SCM itself refuses a user who is not an administrator).
+pub fn need_root(what: &'static str) -> Result<(), InstallError> {
+    #[cfg(unix)]
+    if crate::supervise::sys::euid() != 0 {
+        return Err(InstallError::NeedsRoot { what });
+    }
+    let _ = what;
+    Ok(())
 }
 
 /// The service manager of this machine: systemd if `/run/systemd/system` exists,

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use super::escape::sh_word;
-use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
 use crate::spec::Spec;
 
 /// The OpenRC backend.
@@ -132,12 +132,15 @@ impl Backend for OpenRc {
         Cmd::new("rc-service", &[name, verb.as_str()])
     }
 
-    fn query(&self, name: &str) -> Result<NativeStatus, String> {
+    fn query(&self, name: &str) -> Result<NativeStatus, InstallError> {
         // `rc-service NAME status` exits non-zero when stopped: read its words either way.
         let out = std::process::Command::new("rc-service")
             .args([name, "status"])
             .output()
-            .map_err(|e| format!("cannot run rc-service: {e}"))?;
+            .map_err(|source| InstallError::Spawn {
+                command: format!("rc-service {name} status"),
+                source,
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         let active = text

@@ -59,7 +59,7 @@ pub fn read_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
 /// install takes them back as tend's and `tend uninstall NAME --purge` removes them.
 /// Not an install record: `tend status` does not list the service.
 pub fn kept_path(layout: &Layout, name: &str) -> PathBuf {
-    layout.spec_dir.join(format!("{name}.kept.json"))
+    super::join(&layout.spec_dir, &format!("{name}.kept.json"))
 }
 
 /// Reads what an uninstall without `--purge` kept (see [`kept_path`]).
@@ -101,7 +101,7 @@ pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
     s.log.dir = s.log.dir.as_deref().map(abs);
     // Unix: a dedicated account named after the service (on Windows the account is
     // `windows.account`, a per-service virtual account by default).
-    if cfg!(unix) && s.user.is_none() {
+    if !layout.is_windows() && s.user.is_none() {
         s.user = Some(s.name.to_string());
     }
     s
@@ -131,6 +131,32 @@ pub fn same_content(a: &Path, b: &Path) -> bool {
         .ok()
         .zip(std::fs::read(b).ok())
         .is_some_and(|(a, b)| a == b)
+}
+
+/// The installed spec's file: where it came from (`spec_file`, with the profile it
+/// was loaded with), then the resolved spec.
+pub fn installed_text(
+    spec: &Spec,
+    spec_file: &Path,
+    profile: Option<&str>,
+) -> Result<String, super::InstallError> {
+    let mut text = format!(
+        "# Installed by tend from {}{}. `tend install` rewrites this file.\n",
+        if !cfg!(windows) && super::windows_style(spec_file) {
+            // A Windows path read elsewhere (a dry run): already as written.
+            spec_file.to_path_buf()
+        } else {
+            std::path::absolute(spec_file).unwrap_or(spec_file.to_path_buf())
+        }
+        .display(),
+        profile
+            .map(|p| format!(" (profile {p})"))
+            .unwrap_or_default()
+    );
+    text.push_str(&toml::to_string(spec).map_err(|e| {
+        super::InstallError::Refused(format!("cannot write the resolved spec: {e}"))
+    })?);
+    Ok(text)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::escape::{systemd_dir, systemd_exec, systemd_paths, systemd_raw};
-use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
 use crate::spec::{LogTarget, Spec};
 
 /// The systemd backend.
@@ -173,7 +173,7 @@ impl Backend for Systemd {
         Cmd::new("systemctl", &[verb.as_str(), &format!("{name}.service")])
     }
 
-    fn query(&self, name: &str) -> Result<NativeStatus, String> {
+    fn query(&self, name: &str) -> Result<NativeStatus, InstallError> {
         let out = Cmd::new(
             "systemctl",
             &[

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::escape::{sh_word, sh_words};
-use super::{Artifact, Backend, Cmd, Layout, NativeStatus, Verb};
+use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
 use crate::spec::Spec;
 
 /// The SysV backend.
@@ -122,7 +122,7 @@ impl Backend for SysV {
         Cmd::new(&format!("/etc/init.d/{name}"), &[verb.as_str()])
     }
 
-    fn query(&self, name: &str) -> Result<NativeStatus, String> {
+    fn query(&self, name: &str) -> Result<NativeStatus, InstallError> {
         let running = Cmd::new(&format!("/etc/init.d/{name}"), &["status"])
             .run()
             .is_ok();

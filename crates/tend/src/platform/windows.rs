@@ -8,22 +8,36 @@
 //! Administrators and that account (it may hold environment secrets). The service is
 //! also an Event Log source whose messages are compiled into tend.exe.
 //!
-//! Like the Unix backends, installing is planned first (what differs from what is
-//! there), printed for `--dry-run`, applied step by step, and undone if a step fails.
+//! Like the Unix backends, installing goes through the engine ([`super::engine`]):
+//! [`Observed`] is what the SCM, the Event Log and the folders say (gathered by
+//! `system::observe` on Windows; elsewhere nothing is installed, as there is no SCM
+//! to ask), [`plan_install`] is a pure function of the spec, the layout and that, and
+//! the steps are applied with an undo each (`system`, Windows only). This module is
+//! compiled on every platform, so `tend install --dry-run --backend windows` works
+//! anywhere.
 
-use std::io::Write;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tend_service::windows::acl::{self, Access};
-use tend_service::windows::{
-    self as scm, eventlog, Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceInfo,
-    ServiceState, StartType,
-};
+use tend_service::windows::{Account, FailurePolicy, RecoveryAction, ServiceDef, StartType};
 
 use super::record::InstallRecord;
-use super::{manager_stop_timeout_secs, Layout, NativeStatus};
+use super::{join, manager_stop_timeout_secs, InstallError, Layout};
 use crate::spec::{Spec, WinStart};
+
+#[cfg(windows)]
+#[path = "windows/system.rs"]
+mod system;
+#[cfg(not(windows))]
+#[path = "windows/elsewhere.rs"]
+mod system;
+
+pub use self::system::{
+    control, drifted, install, is_tend_service, observe, query, send_control, uninstall,
+};
+#[cfg(windows)]
+pub use self::system::{native_status, start_and_wait, stop};
 
 /// The backend name recorded for Windows installs.
 pub const BACKEND: &str = "windows";
@@ -91,15 +105,41 @@ pub fn service_def(spec: &Spec, layout: &Layout, password: Option<String>) -> Se
 /// binary (unless it is that file): a folder only administrators can change, so no
 /// user can replace what runs as the service. (Checking the permissions of wherever
 /// tend.exe happens to be is not enough: some folders under `%ProgramFiles%` and the
-/// Windows folder are writable by users.)
+/// Windows folder are writable by users.) Elsewhere (a dry run) `%ProgramFiles%` is
+/// `C:\Program Files`.
 pub fn tend_location(current: &Path) -> (PathBuf, bool) {
-    let root = std::env::var_os("ProgramFiles")
-        .map_or_else(|| PathBuf::from(r"C:\Program Files"), PathBuf::from);
-    let installed = root.join("tend").join("tend.exe");
+    let root = if cfg!(windows) {
+        std::env::var_os("ProgramFiles").map(PathBuf::from)
+    } else {
+        None
+    }
+    .unwrap_or_else(|| PathBuf::from(r"C:\Program Files"));
+    let installed = join(&join(&root, "tend"), "tend.exe");
     let same = current
         .to_string_lossy()
         .eq_ignore_ascii_case(&installed.to_string_lossy());
     (installed, !same)
+}
+
+/// A registration read back from the SCM, to put it back (the undo of an update).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// The definition (a user account's password cannot be read back: none).
+    pub def: ServiceDef,
+    /// The executable.
+    pub exe: PathBuf,
+}
+
+/// The command line (`binPath`) the SCM runs for `def` with `exe`, built the way
+/// `tend_service::windows::install` builds it (so it can be shown anywhere).
+pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, InstallError> {
+    let exe = exe
+        .to_str()
+        .ok_or_else(|| InstallError::Refused(format!("{} is not Unicode", exe.display())))?;
+    let mut argv = vec![exe];
+    argv.extend(def.args.iter().map(String::as_str));
+    tend_service::cmdline::windows_command_line(&argv)
+        .map_err(|e| InstallError::Refused(format!("cannot build the service's command line: {e}")))
 }
 
 /// One change to the system.
@@ -135,6 +175,8 @@ pub enum Step {
         exe: PathBuf,
         /// Whether the service exists already.
         exists: bool,
+        /// The registration it has now, which the undo puts back.
+        previous: Option<Box<Registration>>,
     },
     /// Register the Event Log source (messages from tend.exe).
     EventSource {
@@ -186,8 +228,10 @@ impl Step {
                 }
                 s
             }
-            Step::Register { def, exe, exists } => {
-                let cmd = scm::command_line(def, exe).unwrap_or_else(|e| format!("<{e}>"));
+            Step::Register {
+                def, exe, exists, ..
+            } => {
+                let cmd = command_line(def, exe).unwrap_or_else(|e| format!("<{e}>"));
                 format!(
                     "{} service {} ({}, start {}, account {:?}{}): {cmd}",
                     if *exists { "update" } else { "create" },
@@ -230,52 +274,117 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
+/// What the SCM reports of an installed service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScmService {
+    /// Its command line (`binPath`).
+    pub command_line: String,
+    /// Its start type.
+    pub start: StartType,
+    /// Its account (`lpServiceStartName`).
+    pub account: String,
+    /// Its display name.
+    pub display_name: String,
+    /// Whether it is running (or starting).
+    pub active: bool,
+}
+
+/// Whether a folder exists and the service's account may modify it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DirState {
+    /// It does not exist.
+    Missing,
+    /// It exists; the account may modify it.
+    Granted,
+    /// It exists; the account may not (or that cannot be read).
+    NotGranted,
+}
+
+/// What an install of one service finds: gathered by `system::observe` on Windows.
+/// [`Observed::default`] is a machine where nothing is installed.
+#[derive(Clone, Debug, Default)]
+pub struct Observed {
+    /// The service, if the SCM has one of that name.
+    pub service: Option<ScmService>,
+    /// Its full registration, to put back if an update fails.
+    pub registration: Option<Registration>,
+    /// The install record, if an administrator wrote it.
+    pub record: Option<InstallRecord>,
+    /// The message file of the Event Log source of that name, if registered.
+    pub event_source: Option<PathBuf>,
+    /// tend's root folder: `None` when missing, else whether it may be used (`Err`:
+    /// why not, with what to do).
+    pub root: Option<Result<(), String>>,
+    /// The service's folders.
+    pub dirs: BTreeMap<PathBuf, DirState>,
+    /// The installed spec's text now.
+    pub spec_text: Option<String>,
+    /// The install record's text now.
+    pub record_text: Option<String>,
+    /// Whether the tend.exe in place is this one.
+    pub binary_current: bool,
+}
+
+impl Observed {
+    fn dir(&self, p: &Path) -> DirState {
+        self.dirs.get(p).copied().unwrap_or(DirState::Missing)
+    }
+}
+
+/// The folders an install of `spec` gives the service's account: its state folder, and
+/// its log folder unless that is someone else's (`log.dir` naming an existing folder
+/// tend did not create).
+pub fn service_dirs(spec: &Spec, layout: &Layout) -> Vec<PathBuf> {
+    vec![layout.state_dir(spec.name.as_str()), layout.log_dir(spec)]
+}
+
 /// Plans installing `spec` (already an installed spec, see
-/// [`super::record::installed_spec`]) whose file text is `text`. `info` is what the
-/// SCM reports of the service now (`query`); `copy_from` is this binary when it must
-/// be copied to `layout.tend_bin`.
+/// [`super::record::installed_spec`]) whose file text is `text`, from what was
+/// observed (`o`): a pure function. `copy_from` is this binary when it must be copied
+/// to `layout.tend_bin`.
 pub fn plan_install(
     spec: &Spec,
     text: &str,
     layout: &Layout,
-    info: Option<&ServiceInfo>,
+    o: &Observed,
     copy_from: Option<&Path>,
     password: Option<String>,
-) -> Result<Plan, String> {
+) -> Result<Plan, InstallError> {
+    let info = o.service.as_ref();
     let name = spec.name.as_str();
     let mut steps = Vec::new();
     let mut warnings = Vec::new();
     let existed = info.is_some();
     // A record counts only if an administrator wrote it (a user may have planted one
     // in a root folder that was not locked down yet).
-    let recorded = trusted_record(layout, name);
+    let recorded = o.record.clone();
     if let (Some(i), None) = (info, &recorded) {
         if !is_tends(&i.command_line) {
-            return Err(format!(
+            return Err(InstallError::Refused(format!(
                 "a service named {name} exists and is not tend's (it runs {}): choose another name, or remove that service first",
                 i.command_line
-            ));
+            )));
         }
     }
-    let source = eventlog::source_registered(name).ok().flatten();
+    let source = o.event_source.clone();
     if let Some(file) = &source {
         if !is_tend_exe(file) {
-            return Err(format!(
+            return Err(InstallError::Refused(format!(
                 "the Event Log source {name} belongs to another program ({}): choose another name",
                 file.display()
-            ));
+            )));
         }
     }
     let before = recorded.unwrap_or_default();
-    if layout.spec_dir.is_dir() {
-        check_root(&layout.spec_dir)?;
-    } else {
-        steps.push(Step::CreateRoot(layout.spec_dir.clone()));
+    match &o.root {
+        Some(Ok(())) => {}
+        Some(Err(why)) => return Err(InstallError::Refused(why.clone())),
+        None => steps.push(Step::CreateRoot(layout.spec_dir.clone())),
     }
     // Grants recorded for this same account count (some systems, such as Wine, cannot
     // show them when read back); a new account gets its own.
     let same_account = before.account.as_deref() == Some(spec.windows.account.as_str());
-    let default_logs = layout.log_root.join(name);
+    let default_logs = join(&layout.log_root, name);
     let mut service_dirs = vec![layout.state_dir(name)];
     let log_dir = layout.log_dir(spec);
     // The only folder outside its own that tend may later purge: the spec's `log.dir`,
@@ -286,12 +395,15 @@ pub fn plan_install(
         .filter(|d| **d == log_dir)
         .cloned()
         .collect();
-    if log_dir == default_logs || !log_dir.is_dir() || created_dirs.contains(&log_dir) {
+    if log_dir == default_logs
+        || o.dir(&log_dir) == DirState::Missing
+        || created_dirs.contains(&log_dir)
+    {
         if log_dir != default_logs && !created_dirs.contains(&log_dir) {
             created_dirs.push(log_dir.clone());
         }
         service_dirs.push(log_dir);
-    } else if !granted(&log_dir, spec) {
+    } else if o.dir(&log_dir) != DirState::Granted {
         // A folder of someone else's: its permissions are theirs to give.
         warnings.push(format!(
             "log.dir {} exists and the service's account may not be able to write to it; if the service cannot start, grant it: icacls \"{}\" /grant \"{}\":(OI)(CI)M",
@@ -301,14 +413,16 @@ pub fn plan_install(
         ));
     }
     for dir in &service_dirs {
-        if !dir.is_dir() {
+        let state = o.dir(dir);
+        if state == DirState::Missing {
             steps.push(Step::CreateDir(dir.clone()));
-        } else if !granted(dir, spec) && !(same_account && before.granted_dirs.contains(dir)) {
+        } else if state != DirState::Granted && !(same_account && before.granted_dirs.contains(dir))
+        {
             steps.push(Step::GrantDir(dir.clone()));
         }
     }
     if let Some(from) = copy_from {
-        if !super::record::same_content(from, &layout.tend_bin) {
+        if !o.binary_current {
             steps.push(Step::CopyBinary {
                 from: from.to_path_buf(),
                 to: layout.tend_bin.clone(),
@@ -316,7 +430,7 @@ pub fn plan_install(
         }
     }
     let spec_path = layout.spec_path(name);
-    let spec_changes = std::fs::read_to_string(&spec_path).ok().as_deref() != Some(text);
+    let spec_changes = o.spec_text.as_deref() != Some(text);
     if spec_changes {
         steps.push(Step::WriteSpec {
             path: spec_path,
@@ -335,6 +449,7 @@ pub fn plan_install(
             def: Box::new(def),
             exe: layout.tend_bin.clone(),
             exists: existed,
+            previous: o.registration.clone().map(Box::new),
         });
     }
     if source.as_ref() != Some(&layout.tend_bin) {
@@ -354,11 +469,9 @@ pub fn plan_install(
         files: vec![layout.spec_path(name)],
         pending: false,
     };
-    let content = serde_json::to_string_pretty(&record).map_err(|e| e.to_string())?;
+    let content = serde_json::to_string_pretty(&record).unwrap_or_default();
     let record_path = layout.record_path(name);
-    if !steps.is_empty()
-        || std::fs::read_to_string(&record_path).ok().as_deref() != Some(content.as_str())
-    {
+    if !steps.is_empty() || o.record_text.as_deref() != Some(content.as_str()) {
         steps.push(Step::WriteRecord {
             path: record_path,
             content,
@@ -380,36 +493,6 @@ fn is_tends(command_line: &str) -> bool {
         && argv.get(2).map(String::as_str) == Some("--service")
 }
 
-/// Whether the service `name` is tend's: recorded by a tend install, or running
-/// `tend.exe run --service`.
-pub fn is_tend_service(layout: &Layout, name: &str) -> bool {
-    trusted_record(layout, name).is_some()
-        || matches!(scm::query(name), Ok(Some(i)) if is_tends(&i.command_line))
-}
-
-/// The install record of `name`, if an administrator (or SYSTEM, or this installing
-/// user) owns the file.
-fn trusted_record(layout: &Layout, name: &str) -> Option<InstallRecord> {
-    let owner = acl::owner(&layout.record_path(name)).ok()?;
-    if trusted_owner(&owner) {
-        super::record::read_record(layout, name)
-    } else {
-        None
-    }
-}
-
-/// Owners whose files decide what runs as a service.
-fn trusted_owner(owner: &acl::Sid) -> bool {
-    let trusted = [
-        acl::Sid::administrators(),
-        acl::Sid::local_system(),
-        acl::Sid::service("TrustedInstaller"),
-    ];
-    // The installing administrator's own SID, where the system makes it the owner of
-    // what an administrator creates (and on Wine, where every file is the user's).
-    trusted.contains(owner) || acl::current_user().ok().as_ref() == Some(owner)
-}
-
 /// The name of the service's account, as `icacls` takes it.
 fn account_name(spec: &Spec) -> String {
     match account(spec, None) {
@@ -418,90 +501,24 @@ fn account_name(spec: &Spec) -> String {
     }
 }
 
-/// Whether an event message file is a tend.exe.
+/// Whether an event message file is a tend.exe (a Windows path, read anywhere).
 fn is_tend_exe(file: &Path) -> bool {
-    file.file_name()
+    let text = file.to_string_lossy();
+    text.rsplit(['\\', '/'])
+        .next()
         .is_some_and(|f| f.eq_ignore_ascii_case("tend.exe"))
-}
-
-/// tend's root folder must be owned by an administrator (or SYSTEM): a folder that a
-/// user created first would let that user replace the installed specs, and so what
-/// runs as each service.
-fn check_root(root: &Path) -> Result<(), String> {
-    use std::os::windows::fs::MetadataExt;
-    // A junction or link could lead the install (and its permission changes) anywhere.
-    const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x400;
-    let meta = std::fs::symlink_metadata(root)
-        .map_err(|e| format!("cannot read {}: {e}", root.display()))?;
-    if meta.file_attributes() & FILE_ATTRIBUTE_REPARSE_POINT != 0 {
-        return Err(format!(
-            "{} is a link or junction, not a folder: remove it and install again",
-            root.display()
-        ));
-    }
-    let owner = acl::owner(root)
-        .map_err(|e| format!("cannot read the owner of {}: {e}", root.display()))?;
-    if trusted_owner(&owner) {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} is owned by {owner}, not by an administrator: someone else created it, and could change what the services run. Check what is in it, remove it, and install again",
-            root.display()
-        ))
-    }
-}
-
-/// Gives tend's existing root folder its administrators-only permissions again (run by
-/// every install that changes something): files in it decide what runs as services.
-pub fn secure_root(root: &Path) -> Result<(), String> {
-    if !root.is_dir() {
-        return Ok(());
-    }
-    check_root(root)?;
-    lock_root(root)
-}
-
-/// Administrators own tend's root, and only they and SYSTEM may use it.
-fn lock_root(root: &Path) -> Result<(), String> {
-    acl::set_owner_administrators(root)
-        .map_err(|e| format!("cannot make the Administrators own {}: {e}", root.display()))?;
-    acl::restrict(root, &Account::LocalSystem, "tend", Access::Modify)
-        .map(|_| ())
-        .map_err(|e| format!("cannot restrict {}: {e}", root.display()))
-}
-
-/// Whether the account of `spec` is granted modify access to `dir` already.
-fn granted(dir: &Path, spec: &Spec) -> bool {
-    let Ok(sid) = acl::account_sid(&account(spec, None), spec.name.as_str()) else {
-        return false;
-    };
-    acl::allowed_access(dir, &sid)
-        .ok()
-        .flatten()
-        .is_some_and(|m| m & Access::Modify.mask() == Access::Modify.mask())
-}
-
-/// Whether the SCM's registration of the installed `spec` differs from what the spec
-/// gives now (`None` when the SCM cannot be asked or the service is gone).
-pub fn drifted(spec: &Spec, layout: &Layout) -> Option<bool> {
-    let info = scm::query(spec.name.as_str()).ok()??;
-    Some(differs(
-        &service_def(spec, layout, None),
-        &layout.tend_bin,
-        &info,
-    ))
 }
 
 /// Whether the SCM's registration differs from `def` in what `query` can read back
 /// (the rest is compared, and rewritten if needed, by the install itself).
-fn differs(def: &ServiceDef, exe: &Path, info: &ServiceInfo) -> bool {
+fn differs(def: &ServiceDef, exe: &Path, info: &ScmService) -> bool {
     // A delayed start reads as automatic where the SCM cannot report it (Wine).
     let start_same = info.start == def.start
         || (def.start == StartType::AutoDelayed && info.start == StartType::Auto);
-    scm::command_line(def, exe).ok().as_deref() != Some(info.command_line.as_str())
+    command_line(def, exe).ok().as_deref() != Some(info.command_line.as_str())
         || !start_same
         || info.display_name != def.display_name
-        || !scm::same_account(&info.account, &def.account.start_name(&def.name))
+        || !tend_service::windows::same_account(&info.account, &def.account.start_name(&def.name))
         || matches!(
             def.account,
             Account::User {
@@ -511,193 +528,57 @@ fn differs(def: &ServiceDef, exe: &Path, info: &ServiceInfo) -> bool {
         )
 }
 
-/// What was done, so it can be undone.
-#[derive(Debug, Default)]
-pub struct Applied {
-    dirs: Vec<PathBuf>,
-    files: Vec<(PathBuf, Option<Vec<u8>>)>,
-    created_service: Option<String>,
-    source: Option<String>,
+/// How to take back one applied step.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Undo {
+    /// Remove a folder the step created (the outermost one it had to create).
+    RemoveDir(PathBuf),
+    /// Put a file back as it was, or remove it (`None`).
+    RestoreFile {
+        /// The file.
+        path: PathBuf,
+        /// What it held.
+        old: Option<Vec<u8>>,
+    },
+    /// Delete the service the step created.
+    DeleteService(String),
+    /// Put back the registration the step changed.
+    Reregister(Box<Registration>),
+    /// Unregister the Event Log source the step registered.
+    UnregisterSource(String),
 }
 
-impl Applied {
-    /// Undoes what was done, newest first, printing each undo.
-    pub fn rollback(self, out: &mut dyn Write) {
-        if let Some(s) = &self.source {
-            let _ = writeln!(out, "  undo: unregister the Event Log source {s}");
-            let _ = eventlog::unregister_source(s);
-        }
-        if let Some(name) = &self.created_service {
-            let _ = writeln!(out, "  undo: delete service {name}");
-            let _ = scm::uninstall(name);
-        }
-        for (path, before) in self.files.iter().rev() {
-            let _ = writeln!(out, "  undo: restore {}", path.display());
-            let _ = match before {
-                Some(bytes) => std::fs::write(path, bytes),
-                None => std::fs::remove_file(path),
-            };
-        }
-        for d in self.dirs.iter().rev() {
-            let _ = writeln!(out, "  undo: remove {}", d.display());
-            let _ = std::fs::remove_dir_all(d);
+impl Undo {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Undo::RemoveDir(d) => format!("remove {}", d.display()),
+            Undo::RestoreFile { path, old: Some(_) } => {
+                format!("restore the previous {}", path.display())
+            }
+            Undo::RestoreFile { path, old: None } => format!("remove {}", path.display()),
+            Undo::DeleteService(n) => format!("delete service {n}"),
+            Undo::Reregister(r) => format!(
+                "restore the previous registration of service {}",
+                r.def.name
+            ),
+            Undo::UnregisterSource(s) => format!("unregister the Event Log source {s}"),
         }
     }
 }
 
-/// Applies the plan's steps in order, printing each; on failure undoes what was done
-/// and returns the error.
-pub fn apply(steps: &[Step], spec: &Spec, out: &mut dyn Write) -> Result<Applied, String> {
-    let mut done = Applied::default();
-    for step in steps {
-        let _ = writeln!(out, "  {}", step.describe(false));
-        if let Err(e) = apply_one(step, spec, &mut done) {
-            let _ = writeln!(out, "  failed: {e}; undoing");
-            done.rollback(out);
-            return Err(e);
-        }
-    }
-    Ok(done)
-}
-
-fn apply_one(step: &Step, spec: &Spec, done: &mut Applied) -> Result<(), String> {
-    let name = spec.name.as_str();
-    let acct = account(spec, None);
-    let grant = |dir: &Path| {
-        acl::grant(dir, &acct, name, Access::Modify)
-            .map(|_| ())
-            .map_err(|e| {
-                format!(
-                    "cannot grant the service's account access to {}: {e}",
-                    dir.display()
-                )
-            })
-    };
-    let remember = |done: &mut Applied, path: &Path| {
-        done.files
-            .push((path.to_path_buf(), std::fs::read(path).ok()));
-    };
+/// The undo of registering `def`: a service the step creates is deleted, one it
+/// updates gets its previous registration back (as observed before the install).
+pub fn register_undo(step: &Step) -> Option<Undo> {
     match step {
-        Step::CreateRoot(dir) => {
-            create_dir(dir, done)?;
-            lock_root(dir)
-        }
-        Step::CreateDir(dir) => {
-            create_dir(dir, done)?;
-            grant(dir)
-        }
-        Step::GrantDir(dir) => grant(dir),
-        Step::CopyBinary { from, to } => {
-            if let Some(parent) = to.parent() {
-                if !parent.is_dir() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-                    done.dirs.push(parent.to_path_buf());
-                }
-            }
-            remember(done, to);
-            // Through a temporary name: a running service keeps its old binary open.
-            let tmp = to.with_extension("exe.new");
-            std::fs::copy(from, &tmp)
-                .and_then(|_| replace(&tmp, to))
-                .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
-        }
-        Step::WriteSpec { path, content } => {
-            remember(done, path);
-            write_restricted(path, content.as_bytes(), &acct, name)
-        }
-        Step::Register { def, exe, exists } => {
-            scm::install(def, exe).map_err(|e| format!("cannot register the service: {e}"))?;
-            if !exists {
-                done.created_service = Some(def.name.clone());
-            }
-            Ok(())
-        }
-        Step::EventSource { source, exe } => {
-            let existed = eventlog::source_registered(source).ok().flatten().is_some();
-            eventlog::register_source(source, exe)
-                .map_err(|e| format!("cannot register the Event Log source: {e}"))?;
-            if !existed {
-                done.source = Some(source.clone());
-            }
-            Ok(())
-        }
-        Step::WriteRecord { path, content } => {
-            remember(done, path);
-            write_atomic(path, content.as_bytes())
-        }
+        Step::Register {
+            def, exists: false, ..
+        } => Some(Undo::DeleteService(def.name.clone())),
+        Step::Register {
+            previous: Some(p), ..
+        } => Some(Undo::Reregister(p.clone())),
+        _ => None,
     }
-}
-
-/// Creates `dir` and its missing parents, remembering the outermost one for an undo.
-fn create_dir(dir: &Path, done: &mut Applied) -> Result<(), String> {
-    let first_missing = dir
-        .ancestors()
-        .take_while(|a| !a.exists())
-        .last()
-        .map(Path::to_path_buf);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    if let Some(d) = first_missing {
-        done.dirs.push(d);
-    }
-    Ok(())
-}
-
-/// Replaces `to` with `from`; a running tend.exe cannot be overwritten or deleted but
-/// can be renamed, so the old one is moved aside first.
-fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
-    match std::fs::rename(from, to) {
-        Ok(()) => Ok(()),
-        Err(_) if to.exists() => {
-            // Older copies still running cannot be deleted either: each gets a name of
-            // its own, and those no longer in use are removed.
-            if let Some(dir) = to.parent() {
-                for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                    if e.file_name().to_string_lossy().starts_with("tend.exe.old-") {
-                        let _ = std::fs::remove_file(e.path());
-                    }
-                }
-            }
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            let old = to.with_file_name(format!("tend.exe.old-{stamp}"));
-            std::fs::rename(to, &old)?;
-            std::fs::rename(from, to)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes a file whose permissions are restricted before its content goes in.
-fn write_restricted(path: &Path, bytes: &[u8], acct: &Account, name: &str) -> Result<(), String> {
-    let tmp = path.with_extension("toml.new");
-    // A fresh file: never one that was there before, with permissions of its own.
-    let _ = std::fs::remove_file(&tmp);
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&tmp)
-        .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    let result = acl::restrict(&tmp, acct, name, Access::Read)
-        .map_err(|e| format!("cannot restrict {}: {e}", tmp.display()))
-        .and_then(|_| {
-            std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))
-        })
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).map_err(|e| format!("cannot write {}: {e}", path.display()))
-        });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let tmp = path.with_extension("json.new");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 /// One step of `tend uninstall`.
@@ -735,213 +616,141 @@ impl UninstallStep {
             ),
         }
     }
-
-    /// Does it.
-    pub fn apply(&self) -> Result<String, String> {
-        match self {
-            UninstallStep::Unregister(n) => scm::uninstall(n)
-                .map(|o| o.to_string())
-                .map_err(|e| e.to_string()),
-            UninstallStep::EventSource(n) => eventlog::unregister_source(n)
-                .map(|existed| {
-                    if existed {
-                        "removed"
-                    } else {
-                        "was not registered"
-                    }
-                    .into()
-                })
-                .map_err(|e| e.to_string()),
-            UninstallStep::RemoveFile(p) => std::fs::remove_file(p)
-                .map(|()| "removed".into())
-                .map_err(|e| e.to_string()),
-            UninstallStep::RemoveDir(p) => std::fs::remove_dir_all(p)
-                .map(|()| "removed".into())
-                .map_err(|e| e.to_string()),
-            UninstallStep::RemoveLogs { dir, name } => {
-                let mut n = 0;
-                for e in std::fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
-                    let f = e.file_name().to_string_lossy().to_string();
-                    if f.starts_with(&format!("{name}.")) || f.starts_with("tend.log") {
-                        std::fs::remove_file(e.path()).map_err(|e| e.to_string())?;
-                        n += 1;
-                    }
-                }
-                let emptied = std::fs::remove_dir(dir).is_ok();
-                Ok(format!(
-                    "{n} files removed{}",
-                    if emptied {
-                        ", and the folder"
-                    } else {
-                        "; the folder holds other files"
-                    }
-                ))
-            }
-        }
-    }
 }
 
-/// The steps of uninstalling `name` (installed from `spec`, when it can be read).
-pub fn plan_uninstall(
-    spec: Option<&Spec>,
-    name: &str,
-    layout: &Layout,
-    purge: bool,
-) -> Vec<UninstallStep> {
-    let mut steps = Vec::new();
-    let record = trusted_record(layout, name);
-    // Only what is tend's: a service running tend.exe (or recorded as installed by
-    // tend), an event source whose messages are tend.exe's.
-    if let Ok(Some(info)) = scm::query(name) {
-        if record.is_some() || is_tends(&info.command_line) {
-            steps.push(UninstallStep::Unregister(name.into()));
-        }
-    }
-    if let Ok(Some(file)) = eventlog::source_registered(name) {
-        if is_tend_exe(&file) {
-            steps.push(UninstallStep::EventSource(name.into()));
-        }
-    }
-    for f in [layout.spec_path(name), layout.record_path(name)] {
-        if f.exists() {
-            steps.push(UninstallStep::RemoveFile(f));
-        }
-    }
-    if purge {
-        // tend's own folders; never a folder of someone else's that a spec named
-        // (`log.dir`). One tend created holds this service's logs (and maybe other
-        // services'): their files go, the folder only if that leaves it empty.
-        for d in [layout.state_dir(name), layout.log_root.join(name)] {
-            if d.exists() {
-                steps.push(UninstallStep::RemoveDir(d));
-            }
-        }
-        let own_log_dir = spec.map(|s| layout.log_dir(s));
-        for d in record.map(|r| r.created_dirs).unwrap_or_default() {
-            if Some(&d) == own_log_dir.as_ref() && d.exists() {
-                steps.push(UninstallStep::RemoveLogs {
-                    dir: d,
-                    name: name.to_string(),
-                });
-            }
-        }
-    }
-    steps
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The SCM's view of `name`, in the words `tend status` shows on every platform.
-pub fn query(name: &str) -> Result<NativeStatus, String> {
-    let info = scm::query(name)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("service {name} does not exist"))?;
-    Ok(native_status(&info))
-}
-
-/// [`ServiceInfo`] as a [`NativeStatus`].
-pub fn native_status(info: &ServiceInfo) -> NativeStatus {
-    let failed = info.state == ServiceState::Stopped
-        && (info.win32_exit_code != 0 || info.service_exit_code != 0);
-    NativeStatus {
-        active: if failed {
-            "failed".into()
-        } else {
-            info.state.as_str().into()
-        },
-        sub: Some(format!(
-            "start {}{}",
-            info.start,
-            if failed {
-                format!(
-                    ", exit code {}/{}",
-                    info.win32_exit_code, info.service_exit_code
-                )
-            } else {
-                String::new()
-            }
-        )),
-        enabled: matches!(info.start, StartType::Auto | StartType::AutoDelayed),
-        main_pid: info.pid,
+    fn spec(toml: &str) -> Spec {
+        let loaded = crate::spec::load_str(
+            Path::new(r"C:\specs\web.toml"),
+            toml,
+            &crate::spec::LoadOptions::default(),
+        )
+        .unwrap();
+        let layout = layout();
+        super::super::record::installed_spec(&loaded.services[0], Path::new(r"C:\specs"), &layout)
     }
-}
 
-/// Starts `name` (or restarts it) and waits until the supervisor reports its child
-/// running (the SCM says RUNNING only then), or the service stops, or `timeout`.
-pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, String> {
-    if restart {
-        stop(name, timeout)?;
+    fn layout() -> Layout {
+        Layout::windows(PathBuf::from(r"C:\Program Files\tend\tend.exe"))
     }
-    scm::start(name).map_err(|e| format!("cannot start {name}: {e}"))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let info = scm::query(name)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("service {name} does not exist"))?;
-        match info.state {
-            // The SCM says running once the first start attempt is over; the program
-            // runs when the supervisor's state file says so.
-            ServiceState::Running => {
-                let layout = Layout::system(PathBuf::new());
-                let st = crate::supervise::state::read_one(&crate::supervise::state::state_path(
-                    &layout.state_dir(name),
-                    name,
-                ))
-                .ok();
-                // (Only this supervisor's word: not a state file an earlier run left.)
-                let st = st.filter(|st| info.pid == Some(st.supervisor_pid));
-                match st {
-                    // Running, or ran and ended as it should (a one-shot program).
-                    Some(st)
-                        if st.state == crate::supervise::state::State::Running
-                            || (st.state == crate::supervise::state::State::Exited
-                                && st.started_at_ms.is_some()) =>
-                    {
-                        return Ok(info.pid.unwrap_or(0))
-                    }
-                    Some(st)
-                        if Instant::now() >= deadline
-                            || st.state == crate::supervise::state::State::Failed =>
-                    {
-                        return Err(format!(
-                            "{name}'s program is {}: {}",
-                            st.state.as_str(),
-                            st.message.unwrap_or_default()
-                        ))
-                    }
-                    _ if Instant::now() >= deadline => {
-                        return Err(format!(
-                            "{name}'s program did not start within {}s",
-                            timeout.as_secs()
-                        ))
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(100)),
-                }
-            }
-            ServiceState::Stopped => {
-                return Err(format!(
-                    "{name} stopped while starting (exit code {}, service-specific {})",
-                    info.win32_exit_code, info.service_exit_code
-                ))
-            }
-            _ if Instant::now() >= deadline => {
-                return Err(format!(
-                    "{name} is still {} after {}s",
-                    info.state.as_str(),
-                    timeout.as_secs()
-                ))
-            }
-            _ => std::thread::sleep(Duration::from_millis(100)),
+
+    const WEB: &str = "name = \"web\"\ncommand = 'C:\\web\\web.exe'\n";
+
+    /// What a machine with `spec` installed by tend looks like to `observe`.
+    fn installed(spec: &Spec) -> Observed {
+        let layout = layout();
+        let def = service_def(spec, &layout, None);
+        Observed {
+            service: Some(ScmService {
+                command_line: command_line(&def, &layout.tend_bin).unwrap(),
+                start: def.start,
+                account: def.account.start_name(&def.name),
+                display_name: def.display_name.clone(),
+                active: true,
+            }),
+            registration: Some(Registration {
+                def,
+                exe: layout.tend_bin.clone(),
+            }),
+            record: Some(InstallRecord {
+                backend: BACKEND.into(),
+                tend_bin: layout.tend_bin.clone(),
+                ..Default::default()
+            }),
+            event_source: Some(layout.tend_bin.clone()),
+            root: Some(Ok(())),
+            dirs: service_dirs(spec, &layout)
+                .into_iter()
+                .map(|d| (d, DirState::Granted))
+                .collect(),
+            spec_text: Some("the old spec".into()),
+            record_text: None,
+            binary_current: true,
         }
     }
-}
 
-/// Stops `name`, waiting up to `timeout`.
-pub fn stop(name: &str, timeout: Duration) -> Result<String, String> {
-    match scm::stop(name, timeout) {
-        Ok(scm::StopOutcome::StillStopping) => Err(format!(
-            "{name} is still stopping after {}s",
-            timeout.as_secs()
-        )),
-        Ok(o) => Ok(o.to_string()),
-        Err(e) => Err(format!("cannot stop {name}: {e}")),
+    fn register(plan: &Plan) -> &Step {
+        plan.steps
+            .iter()
+            .find(|s| matches!(s, Step::Register { .. }))
+            .expect("the plan registers the service")
+    }
+
+    #[test]
+    fn an_update_is_undone_by_putting_the_previous_registration_back() {
+        let old = spec(WEB);
+        let seen = installed(&old);
+        let new = spec(&format!(
+            "{WEB}description = \"changed\"\n[windows]\nstart = \"manual\"\n"
+        ));
+        let plan = plan_install(&new, "the new spec", &layout(), &seen, None, None).unwrap();
+        assert!(plan.existed);
+        let step = register(&plan);
+        assert!(
+            step.describe(false).starts_with("update service web"),
+            "{}",
+            step.describe(false)
+        );
+        // The undo re-applies exactly what the SCM had before the update.
+        let Some(Undo::Reregister(previous)) = register_undo(step) else {
+            panic!("an update's undo restores the registration: {step:?}");
+        };
+        assert_eq!(Some(&*previous), seen.registration.as_ref());
+        assert_eq!(previous.def.start, StartType::Auto);
+        assert_eq!(previous.def.description, "");
+        assert_eq!(
+            Undo::Reregister(previous).describe(),
+            "restore the previous registration of service web"
+        );
+    }
+
+    #[test]
+    fn a_fresh_install_is_undone_by_deleting_the_service() {
+        let s = spec(WEB);
+        let plan = plan_install(&s, "spec", &layout(), &Observed::default(), None, None).unwrap();
+        assert!(!plan.existed);
+        assert_eq!(
+            register_undo(register(&plan)),
+            Some(Undo::DeleteService("web".into()))
+        );
+    }
+
+    #[test]
+    fn an_unchanged_service_plans_nothing_and_a_foreign_one_is_refused() {
+        let s = spec(WEB);
+        let mut seen = installed(&s);
+        let text = "spec";
+        seen.spec_text = Some(text.into());
+        let record = plan_install(&s, text, &layout(), &seen, None, None)
+            .unwrap()
+            .steps;
+        // Only the record (its text was not observed) is left to write.
+        assert!(
+            matches!(record.as_slice(), [Step::WriteRecord { .. }]),
+            "{record:?}"
+        );
+        let mut foreign = installed(&s);
+        foreign.record = None;
+        foreign.service.as_mut().unwrap().command_line = r"C:\other\svc.exe".into();
+        let e = plan_install(&s, text, &layout(), &foreign, None, None).unwrap_err();
+        assert!(e.to_string().contains("is not tend's"), "{e}");
+    }
+
+    #[test]
+    fn windows_paths_keep_their_backslashes_everywhere() {
+        let l = layout();
+        assert_eq!(
+            l.spec_path("web"),
+            PathBuf::from(r"C:\ProgramData\tend\web.toml")
+        );
+        assert_eq!(
+            l.state_dir("web"),
+            PathBuf::from(r"C:\ProgramData\tend\state\web")
+        );
+        assert!(is_tend_exe(Path::new(r"C:\Program Files\tend\TEND.EXE")));
+        assert!(!is_tend_exe(Path::new(r"C:\Program Files\tend\other.exe")));
     }
 }

@@ -1,0 +1,723 @@
+//! The install engine shared by every service manager: observe the system (all the
+//! I/O of planning) → plan (a pure function of the spec, the layout and what was
+//! observed) → apply the plan step by step, each applied step leaving an undo → on a
+//! failure, undo in reverse what was applied.
+//!
+//! A backend provides the three things that differ between service managers: what it
+//! observes (files, accounts and records on Unix; the SCM's registration, the Event Log
+//! source and folder permissions on Windows), which steps it plans from that, and how
+//! a step is applied (and undone): the [`Apply`] trait. The Unix backends (systemd,
+//! OpenRC, launchd, SysV) share one planner and applier in [`super::install`], whose
+//! [`super::Backend`] supplies the files and commands of each manager; Windows has its
+//! own in [`super::windows`].
+
+use std::io::Write;
+
+use super::error::InstallError;
+
+/// How a backend applies its steps and undoes them.
+pub trait Apply {
+    /// One change to the system.
+    type Step;
+    /// How to take back one applied change.
+    type Undo;
+    /// The step, in one line for people.
+    fn describe(&self, step: &Self::Step) -> String;
+    /// Applies `step`; returns the undos of what it changed (none when it changed
+    /// nothing that can or must be taken back), newest last.
+    fn apply(&mut self, step: &Self::Step) -> Result<Vec<Self::Undo>, InstallError>;
+    /// The undo, in one line for people.
+    fn describe_undo(&self, undo: &Self::Undo) -> String;
+    /// Takes one change back.
+    fn undo(&mut self, undo: &Self::Undo) -> Result<(), InstallError>;
+    /// When an undo after this one failed, whether to skip this one, and what to say
+    /// instead (Unix: the install record stays, naming what is left for the next
+    /// install or `--purge`).
+    fn keep_after_failure(&self, _undo: &Self::Undo) -> Option<String> {
+        None
+    }
+}
+
+/// What an apply did, so it can be undone (if a later step, such as the first start,
+/// fails).
+pub struct Applied<A: Apply> {
+    applier: A,
+    undo: Vec<A::Undo>,
+}
+
+impl<A: Apply> Applied<A> {
+    /// What was applied, from `undo` (oldest first): for tests and for undos that
+    /// exist before any step (what the manager must forget).
+    pub fn new(applier: A, undo: Vec<A::Undo>) -> Applied<A> {
+        Applied { applier, undo }
+    }
+
+    /// The undos so far, oldest first.
+    pub fn undos(&self) -> &[A::Undo] {
+        &self.undo
+    }
+
+    /// Undoes everything, newest first, saying each undo. A failed undo is reported
+    /// and the rest still run, except those the backend keeps after a failure.
+    pub fn rollback(mut self, out: &mut dyn Write) {
+        let _ = writeln!(out, "rolling back:");
+        let mut failed = false;
+        while let Some(u) = self.undo.pop() {
+            if failed {
+                if let Some(instead) = self.applier.keep_after_failure(&u) {
+                    let _ = writeln!(out, "  {instead}");
+                    continue;
+                }
+            }
+            let _ = writeln!(out, "  {}", self.applier.describe_undo(&u));
+            if let Err(e) = self.applier.undo(&u) {
+                failed = true;
+                let _ = writeln!(out, "  (this rollback step failed: {e})");
+            }
+        }
+    }
+}
+
+/// Applies `steps` in order, printing each; `first` are undos that hold before any
+/// step (they run last on rollback). On a failure, undoes the applied steps in
+/// reverse and returns the error.
+pub fn apply<A: Apply>(
+    applier: A,
+    first: Vec<A::Undo>,
+    steps: &[A::Step],
+    out: &mut dyn Write,
+) -> Result<Applied<A>, InstallError> {
+    let mut applied = Applied::new(applier, first);
+    for step in steps {
+        let _ = writeln!(out, "  {}", applied.applier.describe(step));
+        match applied.applier.apply(step) {
+            Ok(u) => applied.undo.extend(u),
+            Err(e) => {
+                let _ = writeln!(out, "error: {e}");
+                applied.rollback(out);
+                return Err(e);
+            }
+        }
+    }
+    Ok(applied)
+}
+
+/// Waits for a service being started: asks `look` every `every` until it returns a
+/// value or an error, for at most `timeout`. `look(late)` is told when the time is up:
+/// it then says why it gives up (what the manager and the state file report), since
+/// only it knows. Both backends' start-and-wait run on this loop, each with its own
+/// look (Unix: the state file of a fresh supervisor; Windows: the SCM's state, then
+/// the state file of the SCM's process).
+pub fn wait_for<T>(
+    timeout: Duration,
+    every: Duration,
+    mut look: impl FnMut(bool) -> Result<Option<T>, InstallError>,
+) -> Result<T, InstallError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let late = std::time::Instant::now() >= deadline;
+        if let Some(found) = look(late)? {
+            return Ok(found);
+        }
+        if late {
+            return Err(InstallError::Start(format!(
+                "gave up after {}s",
+                timeout.as_secs()
+            )));
+        }
+        std::thread::sleep(every);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Steps are numbers; a step fails when it is negative, an undo when its number is
+    /// in `failing_undos`. Every applied undo is logged.
+    struct Numbers {
+        failing_undos: Vec<i32>,
+        kept: Vec<i32>,
+        log: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
+    }
+
+    impl Apply for Numbers {
+        type Step = i32;
+        type Undo = i32;
+        fn describe(&self, step: &i32) -> String {
+            format!("do {step}")
+        }
+        fn apply(&mut self, step: &i32) -> Result<Vec<i32>, InstallError> {
+            if *step < 0 {
+                return Err(InstallError::Refused(format!("{step} fails")));
+            }
+            self.log.borrow_mut().push(format!("did {step}"));
+            Ok(vec![*step])
+        }
+        fn describe_undo(&self, undo: &i32) -> String {
+            format!("undo {undo}")
+        }
+        fn undo(&mut self, undo: &i32) -> Result<(), InstallError> {
+            self.log.borrow_mut().push(format!("undid {undo}"));
+            if self.failing_undos.contains(undo) {
+                return Err(InstallError::Refused(format!("undo {undo} fails")));
+            }
+            Ok(())
+        }
+        fn keep_after_failure(&self, undo: &i32) -> Option<String> {
+            self.kept.contains(undo).then(|| format!("keep {undo}"))
+        }
+    }
+
+    fn run(steps: &[i32], failing_undos: Vec<i32>, kept: Vec<i32>) -> (Vec<String>, String) {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut out = Vec::new();
+        let a = Numbers {
+            failing_undos,
+            kept,
+            log: log.clone(),
+        };
+        let _ = apply(a, vec![0], steps, &mut out);
+        let log = log.borrow().clone();
+        (log, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn waiting_ends_with_the_value_the_error_or_lateness() {
+        let mut looks = 0;
+        let found = wait_for(Duration::from_secs(60), Duration::ZERO, |_| {
+            looks += 1;
+            Ok((looks == 3).then_some("ran"))
+        });
+        assert_eq!(found.unwrap(), "ran");
+        let failed: Result<(), _> = wait_for(Duration::from_secs(60), Duration::ZERO, |_| {
+            Err(InstallError::Start("failed".into()))
+        });
+        assert_eq!(failed.unwrap_err().to_string(), "failed");
+        // Out of time at once: asked once, told so, and its word is the error.
+        let mut told = Vec::new();
+        let late: Result<(), _> = wait_for(Duration::ZERO, Duration::ZERO, |late| {
+            told.push(late);
+            if late {
+                Err(InstallError::Start("still starting".into()))
+            } else {
+                Ok(None)
+            }
+        });
+        assert_eq!(told, [true]);
+        assert_eq!(late.unwrap_err().to_string(), "still starting");
+        // A look that never gives a reason still ends.
+        let silent: Result<(), _> = wait_for(Duration::ZERO, Duration::ZERO, |_| Ok(None));
+        assert!(silent.is_err());
+    }
+
+    #[test]
+    fn a_failed_step_undoes_the_applied_ones_newest_first_then_the_first_undos() {
+        let (log, out) = run(&[1, 2, -3, 4], vec![], vec![]);
+        assert_eq!(log, ["did 1", "did 2", "undid 2", "undid 1", "undid 0"]);
+        assert!(
+            out.contains("error: -3 fails\nrolling back:\n  undo 2\n  undo 1\n  undo 0\n"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn after_a_failed_undo_the_rest_run_but_what_the_backend_keeps() {
+        let (log, out) = run(&[1, 2, 3, -4], vec![3], vec![1]);
+        assert_eq!(
+            log,
+            ["did 1", "did 2", "did 3", "undid 3", "undid 2", "undid 0"]
+        );
+        assert!(
+            out.contains("(this rollback step failed: undo 3 fails)"),
+            "{out}"
+        );
+        assert!(out.contains("  keep 1\n"), "{out}");
+    }
+}
+
+// ------------------------------------------------------------ the install command
+
+use std::path::Path;
+use std::time::Duration;
+
+use super::record::installed_spec;
+use super::Layout;
+use crate::spec::Spec;
+
+/// How long `install --now`, `start` and `restart` wait for the service to run.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `tend install` was asked to do.
+#[derive(Clone, Copy, Debug)]
+pub struct InstallRequest<'a> {
+    /// The service, as loaded from its file.
+    pub spec: &'a Spec,
+    /// The spec file.
+    pub spec_file: &'a Path,
+    /// The profile it was loaded with.
+    pub profile: Option<&'a str>,
+    /// `--backend` (else the one of this machine).
+    pub backend: Option<&'a str>,
+    /// Change nothing; print the plan.
+    pub dry_run: bool,
+    /// Start the service and wait until it runs.
+    pub now: bool,
+    /// Restart the service if the install changed it.
+    pub restart: bool,
+    /// Windows: the environment variable holding a user account's password.
+    pub password_env: Option<&'a str>,
+}
+
+/// Whether a dry run looks at this machine or plans for one where nothing is installed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// Observe this machine (on Linux, a Windows plan still sees nothing: there is no
+    /// SCM to ask).
+    System,
+    /// Nothing installed, no accounts but root (for stable snapshots).
+    Nothing,
+}
+
+/// `tend install`: through the backend asked for, else this machine's.
+pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
+    let name = super::backend_name(r.backend)?;
+    if name == super::windows::BACKEND {
+        super::windows::install(r)
+    } else {
+        unix_install(r, name)
+    }
+}
+
+#[cfg(not(unix))]
+fn unix_install(r: &InstallRequest<'_>, name: &str) -> Result<(), InstallError> {
+    let _ = r;
+    Err(InstallError::NotOnThisOs {
+        what: format!("installing a {name} service"),
+    })
+}
+
+#[cfg(unix)]
+fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), InstallError> {
+    use super::install::{self, start_and_wait, tend_location};
+    use super::Verb;
+    let backend = super::backend(backend_name)
+        .ok_or_else(|| InstallError::Refused(format!("unknown backend `{backend_name}`")))?;
+    if !r.dry_run {
+        super::need_root("tend install")?;
+        if !backend.can_apply() {
+            return Err(InstallError::Refused(format!("the {} service manager is not running on this machine (use --dry-run to see what would be written)", backend.name())));
+        }
+    }
+    let current = std::env::current_exe().map_err(|e| InstallError::Lookup {
+        what: "the tend binary".into(),
+        reason: e.to_string(),
+    })?;
+    let (tend_bin, copy) = tend_location(&current);
+    let layout = Layout::unix(tend_bin);
+    let copy_from = copy.then_some(current.as_path());
+    if r.dry_run {
+        let mut out = std::io::stdout();
+        let text = preview(r, backend_name, &layout, copy_from, Seen::System)?;
+        let _ = out.write_all(text.as_bytes());
+        return Ok(());
+    }
+    let user_in_spec = r.spec.user.is_some();
+    let spec = installed_spec(r.spec, &spec_base(r.spec_file), &layout);
+    let name = spec.name.to_string();
+    let text = super::record::installed_text(&spec, r.spec_file, r.profile)?;
+    let plan = install::plan_install(
+        &spec,
+        &text,
+        &layout,
+        backend.as_ref(),
+        copy_from,
+        user_in_spec,
+    )?;
+    let mut err = std::io::stderr();
+    for w in install::unreachable(&spec) {
+        let _ = writeln!(err, "warning: {w}");
+    }
+    let mut out = std::io::stdout();
+    let active = backend
+        .query(&name)
+        .map(|n| {
+            matches!(
+                n.active.as_str(),
+                "active" | "activating" | "reloading" | "started"
+            )
+        })
+        .unwrap_or(false);
+    if plan.steps.is_empty() {
+        let _ = writeln!(out, "`{name}` is installed and up to date; nothing to do");
+    } else {
+        let _ = writeln!(out, "installing `{name}` ({}):", backend.name());
+        for n in &plan.notes {
+            let _ = writeln!(out, "  account: {n}");
+        }
+    }
+    let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
+    let start = |restart: bool| {
+        let verb = if restart { Verb::Restart } else { Verb::Start };
+        start_and_wait(backend.as_ref(), &name, &layout, verb, START_TIMEOUT).map(|_| ())
+    };
+    after_install(
+        &Installed {
+            spec: &spec,
+            layout: &layout,
+            existed: plan.existed,
+            changed: !plan.steps.is_empty(),
+            changes_service: plan.changes_service,
+            active,
+        },
+        r,
+        &start,
+        || applied.rollback(&mut std::io::stdout()),
+    )
+}
+
+/// The folder a spec's relative paths are resolved against.
+fn spec_base(spec_file: &Path) -> std::path::PathBuf {
+    crate::supervise::prepare::spec_base(spec_file)
+}
+
+/// What `tend install --dry-run` prints: the plan of installing `r.spec` through
+/// `backend` in `layout` (`copy_from`: this binary, when it must be copied to
+/// `layout.tend_bin`), observing this machine or nothing.
+pub fn preview(
+    r: &InstallRequest<'_>,
+    backend: &str,
+    layout: &Layout,
+    copy_from: Option<&Path>,
+    seen: Seen,
+) -> Result<String, InstallError> {
+    use std::fmt::Write as _;
+    let user_in_spec = r.spec.user.is_some();
+    let spec = installed_spec(r.spec, &spec_base(r.spec_file), layout);
+    let name = spec.name.to_string();
+    let text = super::record::installed_text(&spec, r.spec_file, r.profile)?;
+    let mut s = String::new();
+    if backend == super::windows::BACKEND {
+        let observed = match seen {
+            Seen::System => super::windows::observe(&spec, layout, copy_from)?,
+            Seen::Nothing => super::windows::Observed::default(),
+        };
+        let plan = super::windows::plan_install(&spec, &text, layout, &observed, copy_from, None)?;
+        for w in &plan.warnings {
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
+        }
+        let _ = writeln!(s, "dry run: installing `{name}` (windows service) would:");
+        if plan.steps.is_empty() {
+            let _ = writeln!(s, "  nothing: it is installed and up to date");
+        }
+        for st in &plan.steps {
+            let _ = writeln!(s, "  {}", st.describe(true));
+        }
+        if r.now {
+            let _ = writeln!(s, "  start service {name} and wait until it runs");
+        }
+    } else {
+        unix_preview(
+            &mut s,
+            &spec,
+            &text,
+            backend,
+            layout,
+            copy_from,
+            user_in_spec,
+            r.now,
+            seen,
+        )?;
+    }
+    let _ = writeln!(s, "(nothing was changed)");
+    Ok(s)
+}
+
+#[cfg(not(unix))]
+#[allow(clippy::too_many_arguments)]
+fn unix_preview(
+    _s: &mut String,
+    _spec: &Spec,
+    _text: &str,
+    backend: &str,
+    _layout: &Layout,
+    _copy_from: Option<&Path>,
+    _user_in_spec: bool,
+    _now: bool,
+    _seen: Seen,
+) -> Result<(), InstallError> {
+    Err(InstallError::NotOnThisOs {
+        what: format!("planning a {backend} install"),
+    })
+}
+
+#[cfg(unix)]
+#[allow(clippy::too_many_arguments)]
+fn unix_preview(
+    s: &mut String,
+    spec: &Spec,
+    text: &str,
+    backend_name: &str,
+    layout: &Layout,
+    copy_from: Option<&Path>,
+    user_in_spec: bool,
+    now: bool,
+    seen: Seen,
+) -> Result<(), InstallError> {
+    use super::install;
+    use std::fmt::Write as _;
+    let backend = super::backend(backend_name)
+        .ok_or_else(|| InstallError::Refused(format!("unknown backend `{backend_name}`")))?;
+    let observed = match seen {
+        Seen::System => {
+            install::observe_system(spec, layout, backend.as_ref(), copy_from, user_in_spec)
+        }
+        Seen::Nothing => install::Observed::default(),
+    };
+    let plan = install::plan(
+        spec,
+        text,
+        layout,
+        backend.as_ref(),
+        &observed,
+        copy_from,
+        user_in_spec,
+    )?;
+    if seen == Seen::System {
+        for w in install::unreachable(spec) {
+            let _ = writeln!(std::io::stderr(), "warning: {w}");
+        }
+    }
+    let name = spec.name.as_str();
+    let _ = writeln!(
+        s,
+        "dry run: installing `{name}` ({}) would:",
+        backend.name()
+    );
+    if plan.steps.is_empty() {
+        let _ = writeln!(s, "  nothing: it is installed and up to date");
+    }
+    for n in &plan.notes {
+        let _ = writeln!(s, "  account: {n}");
+    }
+    for st in &plan.steps {
+        let _ = writeln!(s, "  {}", st.describe(true));
+    }
+    if now {
+        let _ = writeln!(s, "  run {}", backend.control(name, super::Verb::Start));
+    }
+    Ok(())
+}
+
+/// What an install changed, for [`after_install`].
+pub struct Installed<'a> {
+    /// The installed spec.
+    pub spec: &'a Spec,
+    /// Where.
+    pub layout: &'a Layout,
+    /// It was installed before.
+    pub existed: bool,
+    /// Anything was written.
+    pub changed: bool,
+    /// The spec or the service's registration changed.
+    pub changes_service: bool,
+    /// It was running before.
+    pub active: bool,
+}
+
+/// After the install steps: start it (`--now`, undoing a first install whose start
+/// fails, after showing why), restart it (`--restart`), or say that it still runs the
+/// previous spec; then where everything is. `start(restart)` starts or restarts the
+/// service and waits until it runs.
+pub fn after_install(
+    i: &Installed<'_>,
+    r: &InstallRequest<'_>,
+    start: &dyn Fn(bool) -> Result<(), InstallError>,
+    rollback: impl FnOnce(),
+) -> Result<(), InstallError> {
+    let mut out = std::io::stdout();
+    let name = i.spec.name.as_str();
+    let restart = i.existed && i.changes_service && i.active;
+    if r.now && !i.active {
+        if let Err(e) = start(false) {
+            let _ = writeln!(std::io::stderr(), "error: {e}");
+            // The logs go with the rollback: show them first.
+            show_log_tail(i.layout, i.spec);
+            if !i.existed {
+                rollback();
+                return Err(InstallError::Start(format!("`{name}` was not installed")));
+            }
+            return Err(e);
+        }
+        let _ = writeln!(out, "`{name}` is running");
+    } else if restart && r.restart {
+        start(true)?;
+        let _ = writeln!(out, "`{name}` restarted with the new spec");
+    } else if restart {
+        let _ = writeln!(out, "`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+    }
+    if i.changed {
+        let _ = writeln!(
+            out,
+            "installed `{name}`: spec {}, state {}, logs {}",
+            i.layout.spec_path(name).display(),
+            i.layout.state_dir(name).display(),
+            i.layout.log_dir(i.spec).display()
+        );
+    }
+    Ok(())
+}
+
+/// Prints the last lines of the service's logs (why a first start failed).
+pub fn show_log_tail(layout: &Layout, spec: &Spec) {
+    let mut err = std::io::stderr();
+    let dir = layout.log_dir(spec);
+    for file in [
+        format!("{}.err.log", spec.name),
+        format!("{}.out.log", spec.name),
+        "tend.log".to_string(),
+    ] {
+        let path = dir.join(&file);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        let _ = writeln!(err, "--- last lines of {}:", path.display());
+        for l in &lines[lines.len().saturating_sub(10)..] {
+            let _ = writeln!(err, "    {l}");
+        }
+    }
+}
+
+/// `tend uninstall NAME`: prints each step (and does it, unless `dry_run`); returns
+/// whether a step failed.
+pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
+    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
+        return super::windows::uninstall(name, purge, dry_run);
+    }
+    unix_uninstall(name, purge, dry_run)
+}
+
+#[cfg(not(unix))]
+fn unix_uninstall(_name: &str, _purge: bool, _dry_run: bool) -> Result<bool, InstallError> {
+    Err(InstallError::NotOnThisOs {
+        what: "uninstalling a Unix service".into(),
+    })
+}
+
+#[cfg(unix)]
+fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
+    use super::install::{self, plan_uninstall};
+    let layout = Layout::unix(std::path::PathBuf::new());
+    let record = install::read_record(&layout, name);
+    let kept = install::read_kept(&layout, name);
+    let installed = crate::spec::load_file(&layout.spec_path(name), &Default::default()).ok();
+    if record.is_none() && installed.is_none() {
+        match &kept {
+            // What an earlier uninstall left in place, or what an install killed while
+            // writing its first record left: only --purge has work to do.
+            Some(_) if purge => {}
+            None if purge && !install::stale_files(&layout, name).is_empty() => {}
+            Some(_) => {
+                return Err(InstallError::Refused(format!(
+                    "`{name}` is not installed; its account, state and logs were kept by an earlier uninstall: `tend uninstall {name} --purge` removes them"
+                )));
+            }
+            None => {
+                return Err(InstallError::Refused(format!(
+                    "`{name}` is not installed (no {})",
+                    layout.spec_path(name).display()
+                )));
+            }
+        }
+    }
+    let recorded_backend = record
+        .as_ref()
+        .or(kept.as_ref())
+        .map(|r| r.backend.as_str());
+    let backend = super::pick_backend(None, recorded_backend)?;
+    if !dry_run {
+        super::need_root("tend uninstall")?;
+    }
+    let spec = installed.as_ref().and_then(|l| l.services.first());
+    let steps = plan_uninstall(spec, name, &layout, backend.as_ref(), purge);
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "{}uninstalling `{name}`:",
+        if dry_run { "dry run: " } else { "" },
+    );
+    let mut failed = false;
+    for s in &steps {
+        let _ = writeln!(out, "  {}", s.describe());
+        if !dry_run {
+            if let Err(e) = s.apply() {
+                // Stopping a stopped service fails harmlessly; anything else is worth saying.
+                if !matches!(s, install::UninstallStep::Run(_)) {
+                    failed = true;
+                }
+                let _ = writeln!(out, "    ({e})");
+            }
+        }
+    }
+    Ok(failed)
+}
+
+/// `tend start|stop|restart NAME`: runs `verb` on the installed service through the
+/// service manager it was installed with; start and restart wait until it runs.
+/// Returns what to say.
+pub fn control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
+    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
+        return super::windows::control(name, verb);
+    }
+    unix_control(name, verb)
+}
+
+/// `tend control NAME CODE`: a custom control code (128–255) to an installed
+/// Windows service; returns what to say.
+pub fn send_code(name: &str, code: u8) -> Result<String, InstallError> {
+    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
+        return super::windows::send_control(name, code);
+    }
+    Err(InstallError::Refused(format!(
+        "cannot send control {code} to `{name}`: custom control codes are for Windows services\n  = help: `tend restart {name}` restarts it; `kill -HUP` on its supervisor reopens its logs"
+    )))
+}
+
+#[cfg(not(unix))]
+fn unix_control(name: &str, _verb: super::Verb) -> Result<String, InstallError> {
+    Err(InstallError::NotOnThisOs {
+        what: format!("controlling {name} through a Unix service manager"),
+    })
+}
+
+#[cfg(unix)]
+fn unix_control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
+    use super::install::{read_record, start_and_wait};
+    let layout = Layout::unix(std::path::PathBuf::new());
+    let Some(record) = read_record(&layout, name) else {
+        return Err(InstallError::Refused(format!(
+            "`{name}` is not installed (no {})\n  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`",
+            layout.record_path(name).display()
+        )));
+    };
+    let backend = super::pick_backend(None, Some(&record.backend))?;
+    let result = match verb {
+        super::Verb::Stop => backend
+            .control(name, verb)
+            .run()
+            .map(|_| format!("`{name}` stopped")),
+        _ => start_and_wait(backend.as_ref(), name, &layout, verb, START_TIMEOUT)
+            .map(|s| format!("`{name}` is running (pid {})", s.pid.unwrap_or(0))),
+    };
+    result.map_err(|e| {
+        if record.pending {
+            InstallError::Refused(format!("{e}\n  = help: the install of `{name}` did not finish (it was interrupted): run `tend install SPEC` again to complete it, or `tend uninstall {name} --purge` to remove what it did"))
+        } else {
+            e
+        }
+    })
+}

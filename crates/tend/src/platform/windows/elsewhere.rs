@@ -1,0 +1,72 @@
+//! The Windows engine where there is no SCM: nothing is installed (so a dry run plans
+//! a fresh install), and anything that would change the system says it needs Windows.
+
+use std::path::Path;
+
+use super::super::engine::InstallRequest;
+use super::super::{InstallError, Layout, NativeStatus, Verb};
+use super::Observed;
+use crate::spec::Spec;
+
+fn not_here(what: &str) -> InstallError {
+    InstallError::NotOnThisOs { what: what.into() }
+}
+
+/// Nothing is installed: there is no SCM to ask.
+pub fn observe(
+    _spec: &Spec,
+    _layout: &Layout,
+    _copy_from: Option<&Path>,
+) -> Result<Observed, InstallError> {
+    Ok(Observed::default())
+}
+
+/// `tend install --backend windows`: only a dry run, anywhere but Windows.
+pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
+    use std::io::Write as _;
+    if !r.dry_run {
+        return Err(not_here("installing a Windows service"));
+    }
+    let current = std::env::current_exe().unwrap_or_default();
+    let (tend_bin, copy) = super::tend_location(&current);
+    let layout = Layout::windows(tend_bin);
+    let text = super::super::engine::preview(
+        r,
+        super::BACKEND,
+        &layout,
+        copy.then_some(current.as_path()),
+        super::super::engine::Seen::System,
+    )?;
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Ok(())
+}
+
+/// Uninstalling a Windows service needs Windows.
+pub fn uninstall(_name: &str, _purge: bool, _dry_run: bool) -> Result<bool, InstallError> {
+    Err(not_here("uninstalling a Windows service"))
+}
+
+/// Starting and stopping a Windows service needs Windows.
+pub fn control(_name: &str, _verb: Verb) -> Result<String, InstallError> {
+    Err(not_here("controlling a Windows service"))
+}
+
+/// Custom control codes need the SCM.
+pub fn send_control(_name: &str, _code: u8) -> Result<String, InstallError> {
+    Err(not_here("sending a control code to a Windows service"))
+}
+
+/// No SCM to ask.
+pub fn query(_name: &str) -> Result<NativeStatus, InstallError> {
+    Err(not_here("asking the Windows service control manager"))
+}
+
+/// No SCM to ask.
+pub fn drifted(_spec: &Spec, _layout: &Layout) -> Option<bool> {
+    None
+}
+
+/// No SCM: nothing is tend's.
+pub fn is_tend_service(_layout: &Layout, _name: &str) -> bool {
+    false
+}
