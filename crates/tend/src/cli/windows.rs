@@ -441,7 +441,7 @@ struct ScmReport {
 }
 
 impl Observer for ScmReport {
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &crate::supervise::event::Event) {
         // Once the first start is over, whatever came of it: a service that stays
         // "start pending" cannot even be stopped.
         if status.state != State::Starting

@@ -29,6 +29,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+pub mod event;
 pub mod eventlog;
 pub mod hook;
 pub mod logfile;
@@ -52,6 +53,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::spec::{LogTarget, Spec};
 
+use event::Event;
 use logfile::{RotateConfig, RotatingFile};
 use policy::Exit;
 use pump::{ConsoleSink, SharedSink, Sink};
@@ -203,10 +205,16 @@ struct StateFile {
 
 impl Observer for StateFile {
     fn counters(&mut self, status: &Status) {
-        self.changed(status, "");
+        self.write(status);
     }
 
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &Event) {
+        self.write(status);
+    }
+}
+
+impl StateFile {
+    fn write(&mut self, status: &Status) {
         match state::write_status(&self.dir, status) {
             Ok(()) => self.failed = false,
             Err(e) if !self.failed => {
@@ -227,7 +235,7 @@ struct EventLog {
 }
 
 impl Observer for EventLog {
-    fn changed(&mut self, _status: &Status, event: &str) {
+    fn changed(&mut self, _status: &Status, event: &Event) {
         say!("{}{event}", self.prefix);
     }
 }
@@ -240,7 +248,7 @@ struct SdNotify {
 }
 
 impl Observer for SdNotify {
-    fn changed(&mut self, status: &Status, event: &str) {
+    fn changed(&mut self, status: &Status, event: &Event) {
         let n = &self.notifier;
         if status.state == State::Running && !self.ready {
             self.ready = n.ready().is_ok();
@@ -268,7 +276,7 @@ fn spawn_watchdog(notifier: tend_service::systemd::Notifier) {
 struct StateWatch(watch::Sender<State>);
 
 impl Observer for StateWatch {
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &Event) {
         let _ = self.0.send(status.state);
     }
 }
@@ -300,7 +308,7 @@ struct WinEventLog {
 
 #[cfg(windows)]
 impl Observer for WinEventLog {
-    fn changed(&mut self, status: &Status, event: &str) {
+    fn changed(&mut self, status: &Status, event: &Event) {
         for e in self.mapper.map(status, event) {
             let strings = e.strings();
             let strings: Vec<&str> = strings.iter().map(String::as_str).collect();

@@ -1,25 +1,33 @@
 //! The service actor: one task per service, one loop over events — the child exited,
 //! a control command arrived (stop, restart), a timer fired (backoff over, stop
 //! timeout). Decisions come from the pure policy in [`super::policy`]; this file only
-//! carries them out and reports every change of state.
+//! carries them out and reports every change of state as a typed [`Event`].
+//!
+//! The actor reaches processes only through [`Procs`] (spawn, stop request, kill the
+//! tree, clean up): [`OsProcs`] is the operating system; the tests below drive the
+//! actor with a fake child on paused time.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tokio::time::sleep_until;
+use tokio::time::{sleep_until, Instant};
 
 use crate::spec::Spec;
 
+use super::event::{Ended, Event, Run, Start, StartError, StopEnd, StopRequest, Stopped};
 use super::hook::{self, Hook};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
 use super::pump::{self, keep_counters_current, report_counters, set_dropped, SharedSink};
 use super::state::{now_ms, LastExit, State, Status};
-use super::sys::{self, Prepared, Tree};
+use super::sys::{self, PipeReader, Prepared};
 use super::Reaper;
 
 /// Commands to a running service.
@@ -51,8 +59,8 @@ pub enum Outcome {
 
 /// Receives every status change (the state file, the console, the init system).
 pub trait Observer {
-    /// `status` is the new status; `event` a one-line description of what happened.
-    fn changed(&mut self, status: &Status, event: &str);
+    /// `event` is what happened; `status` the service's status after it.
+    fn changed(&mut self, status: &Status, event: &Event);
 
     /// Only the dropped-output counters changed (`log_dropped_*` in `status`): at most
     /// once per [`COUNTERS_EVERY`] while output is being dropped. Nothing by default.
@@ -84,11 +92,103 @@ pub struct ServiceSetup {
     pub log_counters: Rc<Notify>,
 }
 
-/// The running child: its pid and its process tree (a process group on Unix, a Job
-/// Object on Windows, which must stay open while the child is supervised).
-struct Child {
+/// A started child, as [`Procs::spawn`] gives it.
+pub struct Launched<T> {
+    /// Its pid.
+    pub pid: i32,
+    /// Its process tree.
+    pub tree: T,
+    /// Its stdout, when piped.
+    pub stdout: Option<PipeReader>,
+    /// Its stderr, when piped.
+    pub stderr: Option<PipeReader>,
+    /// Resolves with its exit status.
+    pub exit: oneshot::Receiver<Exit>,
+}
+
+/// A stop hook's run: what it did, or why the stop request must be sent after all.
+pub type HookRun = Pin<Box<dyn Future<Output = Result<String, String>>>>;
+
+/// What the actor does to processes.
+pub trait Procs {
+    /// A child's process tree (a process group on Unix, a Job Object on Windows, which
+    /// must stay open while the child is supervised).
+    type Tree;
+    /// Starts the child and watches for its exit (registered at once, so the exit
+    /// cannot be collected before it is awaited).
+    fn spawn(&self, prepared: &Prepared) -> io::Result<Launched<Self::Tree>>;
+    /// Asks the child to stop the way `spec` says; what was done, for the log.
+    fn request_stop(&self, tree: &Self::Tree, spec: &Spec) -> io::Result<String>;
+    /// Kills the whole tree now.
+    fn kill_tree(&self, tree: &Self::Tree);
+    /// After the child exited by itself: what it left behind (Unix: its group).
+    fn clean_up_after_exit(&self, tree: &Self::Tree);
+    /// Kills orphans re-parented to the supervisor (when `sole`: they can only be this
+    /// service's). Reads /proc: kept off the restart's critical path.
+    fn sweep_orphans(&self, sole: bool);
+    /// Runs a stop hook, bounded by `within`.
+    fn run_hook(&self, hook: &Hook, within: Duration) -> HookRun;
+}
+
+/// The operating system's processes.
+pub struct OsProcs {
+    /// Collects exit statuses.
+    pub reaper: Rc<Reaper>,
+}
+
+impl Procs for OsProcs {
+    type Tree = sys::Tree;
+
+    fn spawn(&self, prepared: &Prepared) -> io::Result<Launched<sys::Tree>> {
+        let mut child = sys::spawn(prepared)?;
+        let exit = self.reaper.watch(&mut child);
+        Ok(Launched {
+            pid: child.pid,
+            tree: child.tree,
+            stdout: child.stdout,
+            stderr: child.stderr,
+            exit,
+        })
+    }
+
+    fn request_stop(&self, tree: &sys::Tree, spec: &Spec) -> io::Result<String> {
+        sys::request_stop(tree, spec)
+    }
+
+    fn kill_tree(&self, tree: &sys::Tree) {
+        let _ = sys::kill_tree(tree);
+    }
+
+    fn clean_up_after_exit(&self, tree: &sys::Tree) {
+        sys::clean_up_after_exit(tree);
+    }
+
+    fn sweep_orphans(&self, sole: bool) {
+        if sole {
+            sys::kill_orphans(&self.reaper.live_pids());
+        }
+    }
+
+    fn run_hook(&self, h: &Hook, within: Duration) -> HookRun {
+        Box::pin(hook::run(h.clone(), within, self.reaper.clone()))
+    }
+}
+
+/// The running child: its pid, its process tree and when it started.
+struct Child<T> {
     pid: i32,
-    tree: Tree,
+    tree: T,
+    started: Instant,
+}
+
+impl<T> Child<T> {
+    fn run(&self, exit: Exit) -> Run {
+        Run {
+            pid: self.pid,
+            exit,
+            ran: self.started.elapsed(),
+        }
+    }
 }
 
 /// Why a stopping child was killed.
@@ -104,21 +204,21 @@ enum Killed {
 /// all.
 type HookResult = oneshot::Receiver<Result<String, String>>;
 
-enum Phase {
+enum Phase<T> {
     Running {
-        child: Child,
-        started: Instant,
+        child: Child<T>,
         exit: oneshot::Receiver<Exit>,
     },
-    /// `note`: why, when the restart is immediate and nothing was reported yet.
+    /// Waiting until `until`, then `start` (none: [`Actor::again`], as it is then).
     Backoff {
         until: Instant,
-        note: Option<String>,
+        start: Option<Start>,
     },
     Stopping {
-        child: Child,
+        child: Child<T>,
         exit: oneshot::Receiver<Exit>,
-        deadline: Instant,
+        /// When the stop began.
+        since: Instant,
         killed: Option<Killed>,
         restart_after: bool,
         hook: Option<HookResult>,
@@ -130,11 +230,21 @@ enum Phase {
 pub async fn run_service(
     setup: ServiceSetup,
     reaper: Rc<Reaper>,
+    control: mpsc::UnboundedReceiver<Control>,
+    observers: Vec<Box<dyn Observer>>,
+) -> Outcome {
+    run_actor(setup, OsProcs { reaper }, control, observers).await
+}
+
+/// [`run_service`] with the processes of `procs`.
+pub async fn run_actor<P: Procs>(
+    setup: ServiceSetup,
+    procs: P,
     mut control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
 ) -> Outcome {
     let spec = &setup.spec;
-    let mut status = Status {
+    let status = Status {
         name: spec.name.to_string(),
         state: State::Starting,
         spec: setup.spec_path.clone(),
@@ -148,40 +258,32 @@ pub async fn run_service(
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
     };
-    let mut tracker = RestartTracker::default();
-    // Shared with the task that keeps the counters current between changes of state.
-    let observers = Rc::new(RefCell::new(observers));
-    let shown = Rc::new(RefCell::new(status.clone()));
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
-    let mut report = |status: &mut Status, state: State, event: String| {
-        status.state = state;
-        status.since_ms = now_ms();
-        set_dropped(status, &sinks);
-        shown.borrow_mut().clone_from(status);
-        for o in observers.borrow_mut().iter_mut() {
-            o.changed(status, &event);
-        }
-    };
+    // Shared with the task that keeps the counters current between changes of state.
+    let observers = Rc::new(RefCell::new(observers));
+    let shown = Rc::new(RefCell::new(status.clone()));
     let _counters = AbortOnDrop(tokio::task::spawn_local(keep_counters_current(
         sinks.clone(),
         shown.clone(),
         observers.clone(),
         setup.log_counters.clone(),
     )));
+    let mut actor = Actor {
+        setup: &setup,
+        procs,
+        status,
+        tracker: RestartTracker::default(),
+        sinks,
+        shown,
+        observers,
+    };
 
     let mut control_open = true;
-    let mut phase = start(
-        &setup,
-        &reaper,
-        &mut status,
-        &mut report,
-        &mut tracker,
-        None,
-    );
+    let mut phase = actor.start(Start::First);
     loop {
         phase = match phase {
             Phase::Done(outcome) => {
@@ -190,49 +292,42 @@ pub async fn run_service(
                 for p in pumps {
                     let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
                 }
-                report_counters(&sinks, &shown, &observers);
+                report_counters(&actor.sinks, &actor.shown, &actor.observers);
                 return outcome;
             }
-            Phase::Running {
-                child,
-                started,
-                mut exit,
-            } => {
+            Phase::Running { child, mut exit } => {
                 tokio::select! {
-                    e = &mut exit => {
-                        let e = e.unwrap_or(KILLED);
-                        after_exit(&setup, &reaper, &mut status, &mut report, &mut tracker, child, started, e)
-                    }
+                    e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
-                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, started, exit } }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit } }
                         Control::Kill => {
-                            let _ = sys::kill_tree(&child.tree);
-                            sweep_orphans(&setup, &reaper);
-                            report(&mut status, State::Stopping, "killing the process tree at once".into());
-                            Phase::Stopping { child, exit, deadline: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
+                            actor.procs.kill_tree(&child.tree);
+                            actor.procs.sweep_orphans(setup.sole);
+                            actor.report(State::Stopping, Event::Killing { pid: child.pid });
+                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
                         }
-                        c => begin_stop(&setup, &reaper, &mut status, &mut report, child, exit, c == Control::Restart),
+                        c => actor.begin_stop(child, exit, c == Control::Restart),
                     }
                 }
             }
-            Phase::Backoff { until, note } => {
+            Phase::Backoff { until, start } => {
                 tokio::select! {
-                    _ = sleep_until(until.into()) => start(&setup, &reaper, &mut status, &mut report, &mut tracker, note),
+                    _ = sleep_until(until) => { let start = start.unwrap_or_else(|| actor.again()); actor.start(start) }
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
                         Control::Stop | Control::Kill => {
-                            status.pid = None;
-                            report(&mut status, State::Stopped, "stopped (was waiting to restart)".into());
+                            actor.status.pid = None;
+                            actor.report(State::Stopped, Event::StoppedWhileWaiting);
                             Phase::Done(Outcome::Stopped)
                         }
-                        Control::Restart => start(&setup, &reaper, &mut status, &mut report, &mut tracker, None),
-                        Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, note } }
+                        Control::Restart => { let again = actor.again(); actor.start(again) }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
                     }
                 }
             }
             Phase::Stopping {
                 child,
                 mut exit,
-                deadline,
+                since,
                 killed,
                 restart_after,
                 mut hook,
@@ -240,67 +335,73 @@ pub async fn run_service(
                 tokio::select! {
                     e = &mut exit => {
                         let e = e.unwrap_or(KILLED);
-                        let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
                         // A program stopped by the hook may exit before the hook has read
                         // its answer: the answer (or why there was none) comes promptly
                         // now, and belongs in the log before "stopped".
                         if let Some(h) = hook.take() {
                             if let Ok(Ok(Ok(done))) = tokio::time::timeout(Duration::from_secs(1), h).await {
-                                report(&mut status, State::Stopping, format!("stop hook: {done}"));
+                                actor.report(State::Stopping, Event::StopHookDone(done));
                             }
                         }
-                        clean_up_tree(&setup, &reaper, &child.tree);
-                        record_exit(&mut status, e);
-                        let how = match killed {
-                            Some(Killed::AfterTimeout) => format!("killed after the {} stop timeout", spec.stop.timeout),
-                            Some(Killed::AtOnce) => "killed at once on a second stop request".to_string(),
-                            None => format!("stopped gracefully in {} ({e})", show(took)),
+                        actor.procs.kill_tree(&child.tree);
+                        actor.record_exit(e);
+                        let stopped = Stopped {
+                            run: child.run(e),
+                            how: match killed {
+                                Some(Killed::AfterTimeout) => StopEnd::AfterTimeout { timeout: spec.stop.timeout },
+                                Some(Killed::AtOnce) => StopEnd::AtOnce,
+                                None => StopEnd::Gracefully { took: since.elapsed() },
+                            },
                         };
-                        if restart_after {
-                            status.restarts += 1;
-                            start(&setup, &reaper, &mut status, &mut report, &mut tracker, Some(format!("{how}; restarted on request")))
+                        let next = if restart_after {
+                            actor.status.restarts += 1;
+                            actor.start(Start::OnRequest(stopped))
                         } else {
-                            status.pid = None;
-                            status.message = Some(how.clone());
-                            report(&mut status, State::Stopped, how);
+                            actor.status.pid = None;
+                            actor.status.message = Some(stopped.to_string());
+                            actor.report(State::Stopped, Event::Stopped(stopped));
                             Phase::Done(Outcome::Stopped)
-                        }
+                        };
+                        // After the restart's spawn: orphans of the old child (the new
+                        // one is watched already, so it is not taken for one).
+                        actor.procs.sweep_orphans(setup.sole);
+                        next
                     }
                     r = async { match hook.as_mut() { Some(h) => h.await, None => std::future::pending().await } }, if hook.is_some() => {
                         hook = None;
                         match r {
-                            Ok(Ok(done)) => report(&mut status, State::Stopping, format!("stop hook: {done}")),
+                            Ok(Ok(done)) => actor.report(State::Stopping, Event::StopHookDone(done)),
                             // The hook could not ask: send the stop request after all.
                             Ok(Err(why)) => {
-                                let sent = request_stop(&child, spec);
-                                report(&mut status, State::Stopping, format!("stop hook failed ({why}); {sent}"));
+                                let then = actor.request_stop(&child);
+                                actor.report(State::Stopping, Event::StopHookFailed { why, then });
                             }
                             Err(_) => {}
                         }
-                        Phase::Stopping { child, exit, deadline, killed, restart_after, hook }
+                        Phase::Stopping { child, exit, since, killed, restart_after, hook }
                     }
-                    _ = sleep_until(deadline.into()), if killed.is_none() => {
+                    _ = sleep_until(since + spec.stop.timeout.get()), if killed.is_none() => {
                         // The tree, and orphans only when they can only be this service's.
-                        let _ = sys::kill_tree(&child.tree);
-                        sweep_orphans(&setup, &reaper);
-                        status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
-                        report(&mut status, State::Stopping, format!("did not stop within {}; killed the process tree", spec.stop.timeout));
-                        Phase::Stopping { child, exit, deadline, killed: Some(Killed::AfterTimeout), restart_after, hook }
+                        actor.procs.kill_tree(&child.tree);
+                        actor.procs.sweep_orphans(setup.sole);
+                        actor.status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
+                        actor.report(State::Stopping, Event::StopTimedOut { pid: child.pid, timeout: spec.stop.timeout });
+                        Phase::Stopping { child, exit, since, killed: Some(Killed::AfterTimeout), restart_after, hook }
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
-                        Some(Control::Stop) => Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook },
-                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, deadline, killed, restart_after, hook } }
-                        Some(Control::Restart) => Phase::Stopping { child, exit, deadline, killed, restart_after, hook },
+                        Some(Control::Stop) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, restart_after, hook } }
+                        Some(Control::Restart) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
                         Some(Control::Kill) => {
-                            let _ = sys::kill_tree(&child.tree);
-                            sweep_orphans(&setup, &reaper);
-                            Phase::Stopping { child, exit, deadline, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
+                            actor.procs.kill_tree(&child.tree);
+                            actor.procs.sweep_orphans(setup.sole);
+                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
                             control_open = false;
-                            Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook }
+                            Phase::Stopping { child, exit, since, killed, restart_after: false, hook }
                         }
                     }
                 }
@@ -324,258 +425,271 @@ fn reopen(setup: &ServiceSetup) {
     }
 }
 
-fn show(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-fn record_exit(status: &mut Status, e: Exit) {
-    status.last_exit = Some(match e {
-        Exit::Code(c) => LastExit {
-            code: Some(c),
-            signal: None,
-            at_ms: now_ms(),
-        },
-        Exit::Signal(s) => LastExit {
-            code: None,
-            signal: Some(signal_name(s)),
-            at_ms: now_ms(),
-        },
-    });
-}
-
 /// How an exit reads when the exit status was lost (the waiter went away).
 #[cfg(unix)]
 const KILLED: Exit = Exit::Signal(9);
 #[cfg(windows)]
 const KILLED: Exit = Exit::Code(1);
 
-/// After a stop: kills what the child left behind, its whole process tree (whatever
-/// `windows.kill_on_close` says: a stop ends the service), and (when this supervisor
-/// runs only this service) any orphan re-parented to the supervisor.
-fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, tree: &Tree) {
-    let _ = sys::kill_tree(tree);
-    sweep_orphans(setup, reaper);
+/// One service's state, and what acts on it.
+struct Actor<'a, P> {
+    setup: &'a ServiceSetup,
+    procs: P,
+    status: Status,
+    tracker: RestartTracker,
+    sinks: Vec<SharedSink>,
+    /// The status as the observers last heard it (for the counters task).
+    shown: Rc<RefCell<Status>>,
+    observers: Rc<RefCell<Vec<Box<dyn Observer>>>>,
 }
 
-/// Kills orphans re-parented to the supervisor. This reads /proc, so after a crash it
-/// runs once the replacement is started, off the restart's critical path.
-fn sweep_orphans(setup: &ServiceSetup, reaper: &Reaper) {
-    if setup.sole {
-        sys::kill_orphans(&reaper.live_pids());
+impl<P: Procs> Actor<'_, P> {
+    /// Sets the state and tells every observer, in order.
+    fn report(&mut self, state: State, event: Event) {
+        let status = &mut self.status;
+        status.state = state;
+        status.since_ms = now_ms();
+        set_dropped(status, &self.sinks);
+        self.shown.borrow_mut().clone_from(status);
+        for o in self.observers.borrow_mut().iter_mut() {
+            o.changed(status, &event);
+        }
     }
-}
 
-fn start(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    note: Option<String>,
-) -> Phase {
-    match sys::spawn(&setup.prepared) {
-        Ok(mut child) => {
-            // Registered before the next await, so the reaper cannot miss this exit.
-            let exit = reaper.watch(&mut child);
-            for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
-                if let (Some(fd), Some(sink)) = (fd, sink) {
-                    let sink = sink.clone();
-                    let name = setup.spec.name.to_string();
-                    let grew = setup.log_counters.clone();
-                    let mut seen = Dropped::default();
-                    let mut failing = false;
-                    let handle = tokio::task::spawn_local(async move {
-                        let _ = pump::pump(fd, sink, |s| {
-                            if s.dropped() != seen {
-                                seen = s.dropped();
-                                grew.notify_one();
-                            }
-                            match s.take_error() {
-                                Some(e) if !failing => {
-                                    failing = true;
-                                    super::say!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
-                                }
-                                None if failing => {
-                                    failing = false;
-                                    super::say!("tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far", seen.lines, seen.bytes);
-                                }
-                                _ => {}
-                            }
-                        })
-                        .await;
-                    });
-                    let mut pumps = setup.pumps.borrow_mut();
-                    pumps.retain(|h| !h.is_finished());
-                    pumps.push(handle);
+    fn record_exit(&mut self, e: Exit) {
+        self.status.last_exit = Some(match e {
+            Exit::Code(c) => LastExit {
+                code: Some(c),
+                signal: None,
+                at_ms: now_ms(),
+            },
+            Exit::Signal(s) => LastExit {
+                code: None,
+                signal: Some(signal_name(s)),
+                at_ms: now_ms(),
+            },
+        });
+    }
+
+    fn start(&mut self, start: Start) -> Phase<P::Tree> {
+        let setup = self.setup;
+        match self.procs.spawn(&setup.prepared) {
+            Ok(child) => {
+                for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
+                    if let (Some(fd), Some(sink)) = (fd, sink) {
+                        spawn_pump(setup, fd, sink.clone());
+                    }
+                }
+                let status = &mut self.status;
+                status.pid = Some(child.pid);
+                status.started_at_ms = Some(now_ms());
+                status.message = None;
+                self.report(
+                    State::Running,
+                    Event::Started {
+                        pid: child.pid,
+                        start,
+                    },
+                );
+                Phase::Running {
+                    child: Child {
+                        pid: child.pid,
+                        tree: child.tree,
+                        started: Instant::now(),
+                    },
+                    exit: child.exit,
                 }
             }
-            status.pid = Some(child.pid);
-            status.started_at_ms = Some(now_ms());
-            status.message = None;
-            let event = match note {
-                Some(why) => format!("{why} (pid {})", child.pid),
-                None if status.restarts > 0 => format!("restarted (pid {})", child.pid),
-                None => format!("started (pid {})", child.pid),
-            };
-            report(status, State::Running, event);
-            Phase::Running {
-                child: Child {
-                    pid: child.pid,
-                    tree: child.tree,
-                },
-                started: Instant::now(),
-                exit,
+            Err(e) => {
+                let error = StartError {
+                    program: setup.prepared.program.clone(),
+                    error: e.to_string(),
+                };
+                self.status.pid = None;
+                self.status.message = Some(error.to_string());
+                self.report(
+                    State::Starting,
+                    Event::CannotStart {
+                        error: error.clone(),
+                        start,
+                    },
+                );
+                // A failed exec counts as a failed run (exit 127, as a shell would say).
+                self.decide(Exit::Code(127), Duration::ZERO, Ended::NotStarted(error))
             }
-        }
-        Err(e) => {
-            // A failed exec counts as a failed run (exit 127, as a shell would say).
-            let msg = format!("cannot start {}: {e}", setup.prepared.program.display());
-            status.message = Some(msg.clone());
-            super::say!("tend: {}: {msg}", setup.spec.name);
-            decide(
-                setup,
-                status,
-                report,
-                tracker,
-                Exit::Code(127),
-                Duration::ZERO,
-                Some(msg),
-            )
         }
     }
-}
 
-#[allow(clippy::too_many_arguments)]
-fn after_exit(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    child: Child,
-    started: Instant,
-    e: Exit,
-) -> Phase {
-    sys::clean_up_after_exit(&child.tree);
-    record_exit(status, e);
-    let ran = started.elapsed();
-    let next = match decide(setup, status, report, tracker, e, ran, None) {
-        Phase::Backoff { until, note } if until <= Instant::now() => {
-            status.restarts += 1;
-            start(setup, reaper, status, report, tracker, note)
+    /// A start after a wait: the first if no child ran yet (only starts failed).
+    fn again(&self) -> Start {
+        if self.status.restarts == 0 {
+            Start::First
+        } else {
+            Start::Again
         }
-        Phase::Backoff { until, note } => {
-            status.restarts += 1;
-            Phase::Backoff { until, note }
-        }
-        other => other,
-    };
-    sweep_orphans(setup, reaper);
-    next
-}
+    }
 
-fn decide(
-    setup: &ServiceSetup,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    e: Exit,
-    ran: Duration,
-    cause: Option<String>,
-) -> Phase {
-    let spec = &setup.spec;
-    status.pid = None;
-    // What happened: the exit and how long it ran, or why it could not start.
-    let what = cause.unwrap_or_else(|| format!("{e} after {}", show(ran)));
-    match tracker.on_exit(&spec.restart, e, ran, Instant::now()) {
-        Decision::Restart { delay } if delay.is_zero() => {
-            // Restarted at once: the next report (started) tells both, one write.
+    fn after_exit(&mut self, child: Child<P::Tree>, e: Exit) -> Phase<P::Tree> {
+        self.record_exit(e);
+        let run = child.run(e);
+        let ran = run.ran;
+        let next = match self.decide(e, ran, Ended::Exited(run)) {
             Phase::Backoff {
-                until: Instant::now(),
-                note: Some(format!("{what}; restarted")),
+                until,
+                start: Some(start),
+            } if until <= Instant::now() => {
+                self.status.restarts += 1;
+                self.start(start)
             }
-        }
-        Decision::Restart { delay } => {
-            let event = format!("{what}; restarting in {}", show(delay));
-            status.message = Some(event.clone());
-            report(status, State::Backoff, event);
-            Phase::Backoff {
-                until: Instant::now() + delay,
-                note: None,
+            Phase::Backoff { until, start } => {
+                self.status.restarts += 1;
+                Phase::Backoff { until, start }
             }
-        }
-        Decision::Done { success } => {
-            let event = format!("{what}; not restarting (policy {:?})", spec.restart.policy);
-            status.message = Some(event.clone());
-            report(
-                status,
-                if success {
+            other => other,
+        };
+        // What the old child left behind is killed once the new one runs: its group
+        // is its own, and the replacement's start does not wait for this.
+        self.procs.clean_up_after_exit(&child.tree);
+        self.procs.sweep_orphans(self.setup.sole);
+        next
+    }
+
+    fn decide(&mut self, e: Exit, ran: Duration, ended: Ended) -> Phase<P::Tree> {
+        let spec = &self.setup.spec;
+        self.status.pid = None;
+        let now = Instant::now();
+        match self.tracker.on_exit(&spec.restart, e, ran, now.into_std()) {
+            // Restarted at once: the next report (started, or cannot start) tells both,
+            // one write.
+            Decision::Restart { delay } if delay.is_zero() => Phase::Backoff {
+                until: now,
+                start: Some(Start::AtOnce(ended)),
+            },
+            Decision::Restart { delay } => {
+                let event = Event::Restarting { ended, delay };
+                self.status.message = Some(event.to_string());
+                self.report(State::Backoff, event);
+                Phase::Backoff {
+                    until: now + delay,
+                    start: None,
+                }
+            }
+            Decision::Done { success, reason } => {
+                let event = Event::Exited {
+                    ended,
+                    success,
+                    reason,
+                    policy: spec.restart.policy,
+                };
+                self.status.message = Some(event.to_string());
+                let state = if success {
                     State::Exited
                 } else {
                     State::Failed
-                },
-                event,
-            );
-            Phase::Done(Outcome::Exited { success })
+                };
+                self.report(state, event);
+                Phase::Done(Outcome::Exited { success })
+            }
+            Decision::GiveUp { restarts } => {
+                let event = Event::GaveUp {
+                    ended,
+                    restarts,
+                    window: spec.restart.window,
+                    max_restarts: spec.restart.max_restarts,
+                };
+                let text = event.to_string();
+                self.status.message = Some(text.clone());
+                self.report(State::Failed, event);
+                Phase::Done(Outcome::Failed(text))
+            }
         }
-        Decision::GiveUp { restarts } => {
-            let event = format!(
-                "{what}; {restarts} restarts within {}: giving up (restart.max_restarts = {})",
-                spec.restart.window, spec.restart.max_restarts
-            );
-            status.message = Some(event.clone());
-            report(status, State::Failed, event.clone());
-            Phase::Done(Outcome::Failed(event))
+    }
+
+    fn begin_stop(
+        &mut self,
+        child: Child<P::Tree>,
+        exit: oneshot::Receiver<Exit>,
+        restart_after: bool,
+    ) -> Phase<P::Tree> {
+        let spec = &self.setup.spec;
+        let (request, hook) = match &self.setup.hook {
+            Some(h) => {
+                let (tx, rx) = oneshot::channel();
+                // Half the stop timeout: a hook that fails still leaves the stop request
+                // time to work before the tree is killed.
+                let run = self.procs.run_hook(h, spec.stop.timeout.get() / 2);
+                tokio::task::spawn_local(async move {
+                    let _ = tx.send(run.await);
+                });
+                (StopRequest::Hook(h.describe()), Some(rx))
+            }
+            None => (self.request_stop(&child), None),
+        };
+        self.report(
+            State::Stopping,
+            Event::StopRequested {
+                pid: child.pid,
+                request,
+                timeout: spec.stop.timeout,
+                restart: restart_after,
+            },
+        );
+        Phase::Stopping {
+            child,
+            exit,
+            since: Instant::now(),
+            killed: None,
+            restart_after,
+            hook,
+        }
+    }
+
+    /// Sends the platform's stop request (signal, Ctrl-C, WM_CLOSE).
+    fn request_stop(&self, child: &Child<P::Tree>) -> StopRequest {
+        match self.procs.request_stop(&child.tree, &self.setup.spec) {
+            Ok(done) => StopRequest::Sent(done),
+            Err(e) => StopRequest::NotSent {
+                pid: child.pid,
+                error: e.to_string(),
+            },
         }
     }
 }
 
-fn begin_stop(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    child: Child,
-    exit: oneshot::Receiver<Exit>,
-    restart_after: bool,
-) -> Phase {
-    let spec = &setup.spec;
-    let (event, hook) = match &setup.hook {
-        Some(h) => {
-            let (tx, rx) = oneshot::channel();
-            // Half the stop timeout: a hook that fails still leaves the stop request
-            // time to work before the tree is killed.
-            let run = hook::run(h.clone(), spec.stop.timeout.get() / 2, reaper.clone());
-            tokio::task::spawn_local(async move {
-                let _ = tx.send(run.await);
-            });
-            (format!("stopping: {}", h.describe()), Some(rx))
-        }
-        None => (request_stop(&child, spec), None),
-    };
-    report(
-        status,
-        State::Stopping,
-        format!("{event}, waiting up to {}", spec.stop.timeout),
-    );
-    Phase::Stopping {
-        child,
-        exit,
-        deadline: Instant::now() + spec.stop.timeout.get(),
-        killed: None,
-        restart_after,
-        hook,
-    }
-}
-
-/// Sends the platform's stop request (signal, Ctrl-C, WM_CLOSE); returns the event text.
-fn request_stop(child: &Child, spec: &Spec) -> String {
-    match sys::request_stop(&child.tree, spec) {
-        Ok(done) => format!("stopping: {done}"),
-        Err(e) => format!("stopping: cannot ask pid {} to stop: {e}", child.pid),
-    }
+/// Drains one of the child's output pipes into its sink, reporting log write errors
+/// (once, and when writes resume) and waking the counters task when output is dropped.
+fn spawn_pump(setup: &ServiceSetup, fd: PipeReader, sink: SharedSink) {
+    let name = setup.spec.name.to_string();
+    let grew = setup.log_counters.clone();
+    let mut seen = Dropped::default();
+    let mut failing = false;
+    let handle = tokio::task::spawn_local(async move {
+        let _ = pump::pump(fd, sink, |s| {
+            if s.dropped() != seen {
+                seen = s.dropped();
+                grew.notify_one();
+            }
+            match s.take_error() {
+                Some(e) if !failing => {
+                    failing = true;
+                    super::say!(
+                        "tend: {name}: cannot write the log ({e}); dropping output and counting it"
+                    );
+                }
+                None if failing => {
+                    failing = false;
+                    super::say!(
+                        "tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far",
+                        seen.lines,
+                        seen.bytes
+                    );
+                }
+                _ => {}
+            }
+        })
+        .await;
+    });
+    let mut pumps = setup.pumps.borrow_mut();
+    pumps.retain(|h| !h.is_finished());
+    pumps.push(handle);
 }
