@@ -271,7 +271,10 @@ impl fmt::Display for Event {
                 }
             }
             Event::CannotStart { error, start } => {
-                start.prefix(f)?;
+                // A start that failed again after a failed start: said once.
+                if !matches!(start, Start::AtOnce(Ended::NotStarted(_))) {
+                    start.prefix(f)?;
+                }
                 error.fmt(f)
             }
             Event::Restarting { ended, delay } => {
@@ -384,6 +387,10 @@ mod tests {
                 "cannot start /srv/app: No such file or directory (os error 2)"),
             (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(code1.clone()) },
                 "exit code 1 after 5ms; cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
+                "cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::OnRequest(graceful.clone()) },
+                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory (os error 2)"),
             (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
                 "exit code 1 after 5ms; restarting in 1.6s"),
             (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },

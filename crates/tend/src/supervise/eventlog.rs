@@ -1330,6 +1330,17 @@ mod tests {
 
     #[test]
     fn mapper_turns_lifecycle_events_into_entries() {
+        fn check(name: &str, extra: &str, steps: &[(Op, Vec<&str>)]) {
+            let mut sim = Sim::new(extra);
+            for (i, (op, expected)) in steps.iter().enumerate() {
+                assert_eq!(sim.apply(*op), *expected, "{name}: step {i}");
+            }
+        }
+        for (name, extra, steps) in CASES {
+            let steps: Vec<_> = steps.iter().map(|(op, e)| (*op, e.to_vec())).collect();
+            check(name, extra, &steps);
+        }
+        // Signals by name where they have one.
         use X::Sig;
         #[cfg(unix)]
         const SIGSEGV: (i32, &str) = (libc::SIGSEGV, "SIGSEGV");
@@ -1341,47 +1352,28 @@ mod tests {
         const SIGKILL: (i32, &str) = (9, "9");
         let segv = format!("2001 orders|42|signal {}|1h 2m", SIGSEGV.1);
         let kill = format!("2001 orders|42|signal {}|10ms", SIGKILL.1);
-        let cases: Vec<(&str, &str, Vec<(Op, Vec<&str>)>)> = CASES
-            .iter()
-            .map(|(name, extra, steps)| {
+        check(
+            "a crash by a signal restarted at once",
+            "",
+            &[
+                (Op::Start(42), vec![STARTED, "1001 orders|42|0"]),
                 (
-                    *name,
-                    *extra,
-                    steps.iter().map(|(op, e)| (*op, e.to_vec())).collect(),
-                )
-            })
-            .chain([
-                (
-                    "a crash by a signal restarted at once",
-                    "",
-                    vec![
-                        (Op::Start(42), vec![STARTED, "1001 orders|42|0"]),
-                        (
-                            Op::ExitRestarted(Sig(SIGSEGV.0), 3_723_000, 43),
-                            vec![segv.as_str(), "1003 orders|0s", "1001 orders|43|1"],
-                        ),
-                    ],
+                    Op::ExitRestarted(Sig(SIGSEGV.0), 3_723_000, 43),
+                    vec![&segv, "1003 orders|0s", "1001 orders|43|1"],
                 ),
+            ],
+        );
+        check(
+            "the restart limit after a signal",
+            "",
+            &[
+                (Op::Start(42), vec![STARTED, "1001 orders|42|0"]),
                 (
-                    "the restart limit after a signal",
-                    "",
-                    vec![
-                        (Op::Start(42), vec![STARTED, "1001 orders|42|0"]),
-                        (
-                            Op::ExitDone(Sig(SIGKILL.0), 10, None),
-                            vec![kill.as_str(), "3002 orders|10|2m"],
-                        ),
-                    ],
+                    Op::ExitDone(Sig(SIGKILL.0), 10, None),
+                    vec![&kill, "3002 orders|10|2m"],
                 ),
-            ])
-            .collect();
-        for (name, extra, steps) in cases {
-            let mut sim = Sim::new(extra);
-            for (i, (op, expected)) in steps.iter().enumerate() {
-                let got = sim.apply(*op);
-                assert_eq!(got, *expected, "{name}: step {i}");
-            }
-        }
+            ],
+        );
     }
 
     #[rustfmt::skip]

@@ -693,3 +693,314 @@ fn spawn_pump(setup: &ServiceSetup, fd: PipeReader, sink: SharedSink) {
     pumps.retain(|h| !h.is_finished());
     pumps.push(handle);
 }
+
+/// The actor in-process: a fake child behind [`Procs`], time paused (tokio advances
+/// it whenever every task waits), and each scenario as the lines its observers hear,
+/// interleaved with what it did to processes.
+#[cfg(all(test, unix))]
+mod tests {
+    use std::cell::Cell;
+    use std::collections::{HashMap, VecDeque};
+    use std::path::Path;
+
+    use super::*;
+    use crate::supervise::sys::Output;
+
+    /// How one fake child behaves.
+    #[derive(Clone, Copy, Debug)]
+    enum Kid {
+        /// It cannot be started (the program is missing).
+        Missing,
+        /// It exits with `exit` `after` ms, unless it is stopped first.
+        Exits { after: u64, exit: Exit },
+        /// It runs until asked to stop, then exits after `ms` with `exit`; `None`: it
+        /// ignores stop requests (only a kill ends it).
+        Serves { on_stop: Option<(u64, Exit)> },
+    }
+
+    const KILL: Exit = Exit::Signal(libc::SIGKILL);
+    const TERM: Exit = Exit::Signal(libc::SIGTERM);
+
+    /// The fake processes: the children to start, in order; the log of what was done.
+    #[derive(Default)]
+    struct World {
+        kids: RefCell<VecDeque<Kid>>,
+        next_pid: Cell<i32>,
+        running: RefCell<HashMap<i32, (Kid, oneshot::Sender<Exit>)>>,
+        log: Rc<RefCell<Vec<String>>>,
+    }
+
+    #[derive(Clone)]
+    struct Fake(Rc<World>);
+
+    impl Fake {
+        fn note(&self, what: String) {
+            self.0.log.borrow_mut().push(what);
+        }
+
+        /// Ends child `pid` with `exit` after `ms` (if it is still running then).
+        fn end_after(&self, pid: i32, ms: u64, exit: Exit) {
+            let world = self.0.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if let Some((_, tx)) = world.running.borrow_mut().remove(&pid) {
+                    let _ = tx.send(exit);
+                }
+            });
+        }
+    }
+
+    impl Procs for Fake {
+        type Tree = i32;
+
+        fn spawn(&self, _: &Prepared) -> io::Result<Launched<i32>> {
+            let kid = self
+                .0
+                .kids
+                .borrow_mut()
+                .pop_front()
+                .expect("a child to start");
+            if let Kid::Missing = kid {
+                self.note("spawn fails".into());
+                return Err(io::Error::from(io::ErrorKind::NotFound));
+            }
+            let pid = self.0.next_pid.get() + 1;
+            self.0.next_pid.set(pid);
+            self.note(format!("spawn {pid}"));
+            let (tx, exit) = oneshot::channel();
+            self.0.running.borrow_mut().insert(pid, (kid, tx));
+            if let Kid::Exits { after, exit } = kid {
+                self.end_after(pid, after, exit);
+            }
+            Ok(Launched {
+                pid,
+                tree: pid,
+                stdout: None,
+                stderr: None,
+                exit,
+            })
+        }
+
+        fn request_stop(&self, pid: &i32, spec: &Spec) -> io::Result<String> {
+            self.note(format!("stop {pid}"));
+            let kid = self.0.running.borrow().get(pid).map(|(k, _)| *k);
+            if let Some(Kid::Serves {
+                on_stop: Some((ms, exit)),
+            }) = kid
+            {
+                self.end_after(*pid, ms, exit);
+            }
+            Ok(format!("sent {} to pid {pid}", spec.stop.signal))
+        }
+
+        fn kill_tree(&self, pid: &i32) {
+            self.note(format!("kill {pid}"));
+            self.end_after(*pid, 0, KILL);
+        }
+
+        fn clean_up_after_exit(&self, pid: &i32) {
+            self.note(format!("clean up {pid}"));
+        }
+
+        fn sweep_orphans(&self, sole: bool) {
+            assert!(sole, "the tests run one service");
+            self.note("sweep".into());
+        }
+
+        fn run_hook(&self, _: &Hook, _: Duration) -> HookRun {
+            unreachable!("no stop hook in these tests")
+        }
+    }
+
+    /// Hears every event as `state: line`, in the log of what was done.
+    struct Ear(Rc<RefCell<Vec<String>>>);
+
+    impl Observer for Ear {
+        fn changed(&mut self, status: &Status, event: &Event) {
+            self.0
+                .borrow_mut()
+                .push(format!("{}: {event}", status.state.as_str()));
+        }
+    }
+
+    fn setup(extra: &str) -> ServiceSetup {
+        let text = format!("name = \"app\"\ncommand = \"/srv/app\"\n{extra}");
+        let spec = crate::spec::load_str(Path::new("app.toml"), &text, &Default::default())
+            .unwrap()
+            .services
+            .remove(0);
+        ServiceSetup {
+            spec,
+            spec_path: "/srv/app.toml".into(),
+            prepared: Prepared {
+                program: "/srv/app".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                cwd: None,
+                credentials: None,
+                stdout: Output::Null,
+                stderr: Output::Null,
+            },
+            hook: None,
+            stdout: None,
+            stderr: None,
+            sole: true,
+            pumps: Default::default(),
+            log_counters: Default::default(),
+        }
+    }
+
+    /// Runs the actor over `kids`, sending each control `at` ms after the start; the
+    /// log and the outcome.
+    async fn scenario(
+        extra: &str,
+        kids: &[Kid],
+        controls: &[(u64, Control)],
+    ) -> (Vec<String>, Outcome) {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let world = Rc::new(World::default());
+                world.kids.borrow_mut().extend(kids.iter().copied());
+                let (tx, rx) = mpsc::unbounded_channel();
+                let t0 = Instant::now();
+                let controls = controls.to_vec();
+                tokio::task::spawn_local(async move {
+                    for (at, c) in controls {
+                        sleep_until(t0 + Duration::from_millis(at)).await;
+                        let _ = tx.send(c);
+                    }
+                    // Held open: a closed channel reads as a stop.
+                    std::future::pending::<()>().await;
+                });
+                let ear = Box::new(Ear(world.log.clone()));
+                let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
+                assert!(
+                    world.kids.borrow().is_empty(),
+                    "every scripted child was started"
+                );
+                let log = world.log.borrow().clone();
+                (log, outcome)
+            })
+            .await
+    }
+
+    const LIMIT: &str = "[restart]\nmax_restarts = 3\nwindow = \"1m\"\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn event_sequences() {
+        let crash = Kid::Exits {
+            after: 10,
+            exit: Exit::Code(1),
+        };
+        let stubborn = Kid::Serves { on_stop: None };
+        let polite = Kid::Serves {
+            on_stop: Some((300, TERM)),
+        };
+        let gave_up =
+            "exit code 1 after 10ms; 3 restarts within 1m: giving up (restart.max_restarts = 3)";
+        let failed = format!("failed: {gave_up}");
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Vec<Kid>,
+            Vec<(u64, Control)>,
+            Vec<&'a str>,
+            Outcome,
+        );
+        #[rustfmt::skip]
+        let table: Vec<Row> = vec![
+            ("a crash loop backs off, then gives up at the limit", LIMIT,
+                vec![crash; 4], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    // Restarted at once: the old child's group and the orphans are
+                    // cleaned up once the new child runs.
+                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "backoff: exit code 1 after 10ms; restarting in 100ms", "clean up 2", "sweep",
+                    "spawn 3", "running: restarted (pid 3)",
+                    "backoff: exit code 1 after 10ms; restarting in 200ms", "clean up 3", "sweep",
+                    "spawn 4", "running: restarted (pid 4)",
+                    &failed, "clean up 4", "sweep",
+                ],
+                Outcome::Failed(gave_up.into())),
+            ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
+                vec![crash, crash], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "backoff: exit code 1 after 10ms; restarting in 5s", "clean up 2", "sweep",
+                    "stopped: stopped (was waiting to restart)",
+                ],
+                Outcome::Stopped),
+            ("a graceful stop", "",
+                vec![polite], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1", "stopped: stopped gracefully in 300ms (signal SIGTERM)", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
+                vec![stubborn], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
+                    "kill 1", "stopped: killed after the 2s stop timeout", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a second stop request kills at once", "",
+                vec![stubborn], vec![(1_000, Control::Stop), (1_500, Control::Kill)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1", "sweep",
+                    "kill 1", "stopped: killed at once on a second stop request", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
+                vec![polite], vec![(1_000, Control::Stop), (1_100, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "kill 1", "stopped: stopped gracefully in 300ms (signal SIGTERM)", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a restart on request starts the next child before the sweep", "",
+                vec![polite, stubborn], vec![(1_000, Control::Restart), (5_000, Control::Kill)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1",
+                    "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
+                    "sweep",
+                    "kill 2", "sweep", "stopping: killing the process tree at once",
+                    "kill 2", "stopped: killed at once on a second stop request", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a program that cannot be started is retried, then runs", "",
+                vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill)],
+                vec![
+                    "spawn fails", "starting: cannot start /srv/app: entity not found",
+                    "spawn fails", "starting: cannot start /srv/app: entity not found",
+                    "backoff: cannot start /srv/app: entity not found; restarting in 100ms",
+                    "spawn 1", "running: started (pid 1)",
+                    "kill 1", "sweep", "stopping: killing the process tree at once",
+                    "kill 1", "stopped: killed at once on a second stop request", "sweep",
+                ],
+                Outcome::Stopped),
+            ("a success ends the service, by the policy as the spec spells it", "",
+                vec![Kid::Exits { after: 2_500, exit: Exit::Code(0) }], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "clean up 1", "sweep",
+                ],
+                Outcome::Exited { success: true }),
+        ];
+        for (name, extra, kids, controls, expected, outcome) in table {
+            let (log, got) = scenario(extra, &kids, &controls).await;
+            assert_eq!(log, expected, "{name}");
+            assert_eq!(got, outcome, "{name}");
+        }
+    }
+}
