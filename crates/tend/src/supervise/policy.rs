@@ -183,6 +183,19 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn signals_are_named_once_as_the_spec_names_them() {
+        for s in Signal::ALL {
+            assert_eq!(signal_name(s.number()), s.name(), "{s:?}");
+        }
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(libc::SIGABRT), "SIGABRT");
+        assert_eq!(signal_name(libc::SIGWINCH), libc::SIGWINCH.to_string());
+        assert_eq!(Exit::Signal(libc::SIGKILL).to_string(), "signal SIGKILL");
+        assert_eq!(Exit::Code(3).to_string(), "exit code 3");
+    }
+
     #[test]
     fn backoff_sequence() {
         let b = cfg(RestartPolicy::Always).backoff;
