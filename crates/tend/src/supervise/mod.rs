@@ -236,7 +236,10 @@ struct EventLog {
 
 impl Observer for EventLog {
     fn changed(&mut self, _status: &Status, event: &Event) {
-        say!("{}{event}", self.prefix);
+        // Rendered first: stderr is unbuffered, and the event's parts would each be a
+        // write of their own.
+        let line = format!("{}{event}", self.prefix);
+        say!("{line}");
     }
 }
 
