@@ -226,6 +226,14 @@ enum Phase<T> {
     Done(Outcome),
 }
 
+/// What follows an exit or a failed start.
+enum Next<T> {
+    /// Start again at once.
+    AtOnce(Start),
+    /// Report this, then go on in this phase.
+    Report(State, Event, Phase<T>),
+}
+
 /// Runs one service until it is stopped, ends, or fails.
 pub async fn run_service(
     setup: ServiceSetup,
@@ -353,19 +361,20 @@ pub async fn run_actor<P: Procs>(
                                 None => StopEnd::Gracefully { took: since.elapsed() },
                             },
                         };
-                        let next = if restart_after {
+                        if restart_after {
                             actor.status.restarts += 1;
-                            actor.start(Start::OnRequest(stopped))
+                            let next = actor.start(Start::OnRequest(stopped));
+                            // Orphans of the old child, once the new one runs (it is
+                            // watched already, so it is not taken for one).
+                            actor.procs.sweep_orphans(setup.sole);
+                            next
                         } else {
+                            actor.procs.sweep_orphans(setup.sole);
                             actor.status.pid = None;
                             actor.status.message = Some(stopped.to_string());
                             actor.report(State::Stopped, Event::Stopped(stopped));
                             Phase::Done(Outcome::Stopped)
-                        };
-                        // After the restart's spawn: orphans of the old child (the new
-                        // one is watched already, so it is not taken for one).
-                        actor.procs.sweep_orphans(setup.sole);
-                        next
+                        }
                     }
                     r = async { match hook.as_mut() { Some(h) => h.await, None => std::future::pending().await } }, if hook.is_some() => {
                         hook = None;
@@ -515,7 +524,16 @@ impl<P: Procs> Actor<'_, P> {
                     },
                 );
                 // A failed exec counts as a failed run (exit 127, as a shell would say).
-                self.decide(Exit::Code(127), Duration::ZERO, Ended::NotStarted(error))
+                match self.decide(Exit::Code(127), Duration::ZERO, Ended::NotStarted(error)) {
+                    Next::AtOnce(start) => Phase::Backoff {
+                        until: Instant::now(),
+                        start: Some(start),
+                    },
+                    Next::Report(state, event, phase) => {
+                        self.report(state, event);
+                        phase
+                    }
+                }
             }
         }
     }
@@ -534,75 +552,73 @@ impl<P: Procs> Actor<'_, P> {
         let run = child.run(e);
         let ran = run.ran;
         let next = match self.decide(e, ran, Ended::Exited(run)) {
-            Phase::Backoff {
-                until,
-                start: Some(start),
-            } if until <= Instant::now() => {
+            Next::AtOnce(start) => {
                 self.status.restarts += 1;
-                self.start(start)
+                let next = self.start(start);
+                // What the old child left behind is killed once the new one runs: its
+                // group is its own, and the replacement's start does not wait for this.
+                self.procs.clean_up_after_exit(&child.tree);
+                next
             }
-            Phase::Backoff { until, start } => {
-                self.status.restarts += 1;
-                Phase::Backoff { until, start }
+            Next::Report(state, event, phase) => {
+                self.procs.clean_up_after_exit(&child.tree);
+                self.report(state, event);
+                if let Phase::Backoff { .. } = phase {
+                    self.status.restarts += 1;
+                }
+                phase
             }
-            other => other,
         };
-        // What the old child left behind is killed once the new one runs: its group
-        // is its own, and the replacement's start does not wait for this.
-        self.procs.clean_up_after_exit(&child.tree);
         self.procs.sweep_orphans(self.setup.sole);
         next
     }
 
-    fn decide(&mut self, e: Exit, ran: Duration, ended: Ended) -> Phase<P::Tree> {
+    /// The policy's decision after `ended`: a start at once (reported with the start,
+    /// one write), or an event to report and the phase after it.
+    fn decide(&mut self, e: Exit, ran: Duration, ended: Ended) -> Next<P::Tree> {
         let spec = &self.setup.spec;
         self.status.pid = None;
         let now = Instant::now();
-        match self.tracker.on_exit(&spec.restart, e, ran, now.into_std()) {
-            // Restarted at once: the next report (started, or cannot start) tells both,
-            // one write.
-            Decision::Restart { delay } if delay.is_zero() => Phase::Backoff {
-                until: now,
-                start: Some(Start::AtOnce(ended)),
-            },
-            Decision::Restart { delay } => {
-                let event = Event::Restarting { ended, delay };
-                self.status.message = Some(event.to_string());
-                self.report(State::Backoff, event);
-                Phase::Backoff {
-                    until: now + delay,
-                    start: None,
+        let (state, event, phase) =
+            match self.tracker.on_exit(&spec.restart, e, ran, now.into_std()) {
+                Decision::Restart { delay } if delay.is_zero() => {
+                    return Next::AtOnce(Start::AtOnce(ended));
                 }
-            }
-            Decision::Done { success, reason } => {
-                let event = Event::Exited {
-                    ended,
-                    success,
-                    reason,
-                    policy: spec.restart.policy,
-                };
-                self.status.message = Some(event.to_string());
-                let state = if success {
-                    State::Exited
-                } else {
-                    State::Failed
-                };
-                self.report(state, event);
-                Phase::Done(Outcome::Exited { success })
-            }
-            Decision::GiveUp { restarts } => {
-                let event = Event::GaveUp {
-                    ended,
-                    restarts,
-                    window: spec.restart.window,
-                    max_restarts: spec.restart.max_restarts,
-                };
-                let text = event.to_string();
-                self.status.message = Some(text.clone());
-                self.report(State::Failed, event);
-                Phase::Done(Outcome::Failed(text))
-            }
-        }
+                Decision::Restart { delay } => (
+                    State::Backoff,
+                    Event::Restarting { ended, delay },
+                    Phase::Backoff {
+                        until: now + delay,
+                        start: None,
+                    },
+                ),
+                Decision::Done { success, reason } => (
+                    if success {
+                        State::Exited
+                    } else {
+                        State::Failed
+                    },
+                    Event::Exited {
+                        ended,
+                        success,
+                        reason,
+                        policy: spec.restart.policy,
+                    },
+                    Phase::Done(Outcome::Exited { success }),
+                ),
+                Decision::GiveUp { restarts } => {
+                    let event = Event::GaveUp {
+                        ended,
+                        restarts,
+                        window: spec.restart.window,
+                        max_restarts: spec.restart.max_restarts,
+                    };
+                    let outcome = Outcome::Failed(event.to_string());
+                    (State::Failed, event, Phase::Done(outcome))
+                }
+            };
+        self.status.message = Some(event.to_string());
+        Next::Report(state, event, phase)
     }
 
     fn begin_stop(
@@ -812,14 +828,16 @@ mod tests {
         }
     }
 
-    /// Hears every event as `state: line`, in the log of what was done.
-    struct Ear(Rc<RefCell<Vec<String>>>);
+    /// Hears every event as `state: line`, in the log of what was done, and keeps
+    /// the last status.
+    struct Ear(Rc<RefCell<Vec<String>>>, Rc<RefCell<Option<Status>>>);
 
     impl Observer for Ear {
         fn changed(&mut self, status: &Status, event: &Event) {
             self.0
                 .borrow_mut()
                 .push(format!("{}: {event}", status.state.as_str()));
+            *self.1.borrow_mut() = Some(status.clone());
         }
     }
 
@@ -856,7 +874,7 @@ mod tests {
         extra: &str,
         kids: &[Kid],
         controls: &[(u64, Control)],
-    ) -> (Vec<String>, Outcome) {
+    ) -> (Vec<String>, Outcome, Status) {
         tokio::task::LocalSet::new()
             .run_until(async {
                 let world = Rc::new(World::default());
@@ -872,14 +890,16 @@ mod tests {
                     // Held open: a closed channel reads as a stop.
                     std::future::pending::<()>().await;
                 });
-                let ear = Box::new(Ear(world.log.clone()));
+                let last = Rc::new(RefCell::new(None));
+                let ear = Box::new(Ear(world.log.clone(), last.clone()));
                 let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
                 assert!(
                     world.kids.borrow().is_empty(),
                     "every scripted child was started"
                 );
                 let log = world.log.borrow().clone();
-                (log, outcome)
+                let last = last.borrow().clone().expect("a status");
+                (log, outcome, last)
             })
             .await
     }
@@ -905,7 +925,8 @@ mod tests {
             Vec<Kid>,
             Vec<(u64, Control)>,
             Vec<&'a str>,
-            Outcome,
+            // The outcome, and the restarts the last status counts.
+            (Outcome, u64),
         );
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
@@ -916,56 +937,56 @@ mod tests {
                     // Restarted at once: the old child's group and the orphans are
                     // cleaned up once the new child runs.
                     "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
-                    "backoff: exit code 1 after 10ms; restarting in 100ms", "clean up 2", "sweep",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms", "sweep",
                     "spawn 3", "running: restarted (pid 3)",
-                    "backoff: exit code 1 after 10ms; restarting in 200ms", "clean up 3", "sweep",
+                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms", "sweep",
                     "spawn 4", "running: restarted (pid 4)",
-                    &failed, "clean up 4", "sweep",
+                    "clean up 4", &failed, "sweep",
                 ],
-                Outcome::Failed(gave_up.into())),
+                (Outcome::Failed(gave_up.into()), 3)),
             ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
                 vec![crash, crash], vec![(1_000, Control::Stop)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
-                    "backoff: exit code 1 after 10ms; restarting in 5s", "clean up 2", "sweep",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
                     "stopped: stopped (was waiting to restart)",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 2)),
             ("a graceful stop", "",
                 vec![polite], vec![(1_000, Control::Stop)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
-                    "kill 1", "stopped: stopped gracefully in 300ms (signal SIGTERM)", "sweep",
+                    "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 0)),
             ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
                 vec![stubborn], vec![(1_000, Control::Stop)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
                     "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
-                    "kill 1", "stopped: killed after the 2s stop timeout", "sweep",
+                    "kill 1", "sweep", "stopped: killed after the 2s stop timeout",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 0)),
             ("a second stop request kills at once", "",
                 vec![stubborn], vec![(1_000, Control::Stop), (1_500, Control::Kill)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1", "sweep",
-                    "kill 1", "stopped: killed at once on a second stop request", "sweep",
+                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 0)),
             ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
                 vec![polite], vec![(1_000, Control::Stop), (1_100, Control::Stop)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
-                    "kill 1", "stopped: stopped gracefully in 300ms (signal SIGTERM)", "sweep",
+                    "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 0)),
             ("a restart on request starts the next child before the sweep", "",
                 vec![polite, stubborn], vec![(1_000, Control::Restart), (5_000, Control::Kill)],
                 vec![
@@ -975,9 +996,9 @@ mod tests {
                     "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
                     "sweep",
                     "kill 2", "sweep", "stopping: killing the process tree at once",
-                    "kill 2", "stopped: killed at once on a second stop request", "sweep",
+                    "kill 2", "sweep", "stopped: killed at once on a second stop request",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 1)),
             ("a program that cannot be started is retried, then runs", "",
                 vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill)],
                 vec![
@@ -986,21 +1007,23 @@ mod tests {
                     "backoff: cannot start /srv/app: entity not found; restarting in 100ms",
                     "spawn 1", "running: started (pid 1)",
                     "kill 1", "sweep", "stopping: killing the process tree at once",
-                    "kill 1", "stopped: killed at once on a second stop request", "sweep",
+                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
                 ],
-                Outcome::Stopped),
+                (Outcome::Stopped, 0)),
             ("a success ends the service, by the policy as the spec spells it", "",
                 vec![Kid::Exits { after: 2_500, exit: Exit::Code(0) }], vec![],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "clean up 1", "sweep",
+                    "clean up 1", "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "sweep",
                 ],
-                Outcome::Exited { success: true }),
+                (Outcome::Exited { success: true }, 0)),
         ];
-        for (name, extra, kids, controls, expected, outcome) in table {
-            let (log, got) = scenario(extra, &kids, &controls).await;
+        for (name, extra, kids, controls, expected, (outcome, restarts)) in table {
+            let (log, got, last) = scenario(extra, &kids, &controls).await;
             assert_eq!(log, expected, "{name}");
             assert_eq!(got, outcome, "{name}");
+            assert_eq!(last.restarts, restarts, "{name}: restarts");
+            assert_eq!(last.pid, None, "{name}: no child in the last status");
         }
     }
 }
