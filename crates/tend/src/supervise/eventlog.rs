@@ -1074,6 +1074,8 @@ mod tests {
         StopExit(X, u64, Option<i32>),
         /// A stop request during a backoff.
         StopInBackoff,
+        /// A kill request (a second stop request) while the child runs.
+        Kill,
     }
 
     struct Sim {
@@ -1308,6 +1310,10 @@ mod tests {
                     self.status.pid = None;
                     self.report(State::Stopped, Lifecycle::StoppedWhileWaiting)
                 }
+                Op::Kill => {
+                    let pid = self.status.pid.unwrap();
+                    self.report(State::Stopping, Lifecycle::Killing { pid })
+                }
             }
         }
 
@@ -1449,6 +1455,11 @@ mod tests {
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
                 (Op::Stop, &["1004 orders|42|sent a Ctrl-C event|10s"]),
                 (Op::StopExit(Code(0), 1_500, Some(-1)), &["1005 orders|42|exit code 0|1.5s", CANNOT, "1003 orders|100ms"]),
+            ]),
+            ("a kill request, then the kill", "", &[
+                (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Kill, &["1004 orders|42|is ending its process tree at once (a second stop request)|10s"]),
+                (Op::StopExit(Code(1), 700, None), &["1005 orders|42|exit code 1|700ms", "1006 orders"]),
             ]),
             ("a stop during a backoff", "", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),

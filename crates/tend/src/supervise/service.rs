@@ -484,6 +484,7 @@ impl<P: Procs> Actor<'_, P> {
         let setup = self.setup;
         match self.procs.spawn(&setup.prepared) {
             Ok(child) => {
+                let started = Instant::now();
                 for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
                     if let (Some(fd), Some(sink)) = (fd, sink) {
                         spawn_pump(setup, fd, sink.clone());
@@ -504,7 +505,7 @@ impl<P: Procs> Actor<'_, P> {
                     child: Child {
                         pid: child.pid,
                         tree: child.tree,
-                        started: Instant::now(),
+                        started,
                     },
                     exit: child.exit,
                 }
