@@ -2,6 +2,7 @@
 //! file whose supervisor is gone is shown as stale rather than trusted.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 use serde::Serialize;
@@ -10,6 +11,7 @@ use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::{self, Layout, NativeStatus};
 use crate::spec::ServiceName;
+use crate::supervise::event::show_duration;
 use crate::supervise::{self, state, sys};
 
 /// Arguments of `tend status`.
@@ -202,20 +204,10 @@ pub fn status(a: StatusArgs) -> u8 {
                     .pid
                     .filter(|_| r.supervisor_alive)
                     .map_or("-".to_string(), |p| p.to_string());
-                let last = match &s.last_exit {
-                    Some(e) => match (&e.code, &e.signal) {
-                        (Some(c), _) => format!(
-                            "code {c}, {} ago",
-                            human_secs(now.saturating_sub(e.at_ms) / 1000)
-                        ),
-                        (_, Some(sig)) => format!(
-                            "{sig}, {} ago",
-                            human_secs(now.saturating_sub(e.at_ms) / 1000)
-                        ),
-                        _ => "-".to_string(),
-                    },
-                    None => "-".to_string(),
-                };
+                let last = s
+                    .last_exit
+                    .as_ref()
+                    .map_or("-".to_string(), |e| last_exit(e, now));
                 (word, pid, s.restarts.to_string(), last)
             }
             None => (
@@ -225,7 +217,9 @@ pub fn status(a: StatusArgs) -> u8 {
                 "-".to_string(),
             ),
         };
-        let uptime = r.uptime_secs.map_or("-".to_string(), human_secs);
+        let uptime = r.uptime_secs.map_or("-".to_string(), |secs| {
+            show_duration(Duration::from_secs(secs))
+        });
         outln!(
             "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  {last}",
             r.name,
@@ -278,11 +272,39 @@ fn is_live(s: state::State) -> bool {
     )
 }
 
-fn human_secs(s: u64) -> String {
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{}s", s / 60, s % 60),
-        3600..=86_399 => format!("{}h{}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d{}h", s / 86_400, (s % 86_400) / 3600),
+/// The LAST EXIT column: `code 1, 2m 5s ago`, `SIGKILL, 340ms ago`.
+fn last_exit(e: &state::LastExit, now_ms: u64) -> String {
+    let ago = show_duration(Duration::from_millis(now_ms.saturating_sub(e.at_ms)));
+    match (&e.code, &e.signal) {
+        (Some(c), _) => format!("code {c}, {ago} ago"),
+        (_, Some(sig)) => format!("{sig}, {ago} ago"),
+        _ => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_exits_read_with_tends_durations() {
+        let at = |code: Option<i32>, signal: Option<&str>| state::LastExit {
+            code,
+            signal: signal.map(str::to_string),
+            at_ms: 1_000_000,
+        };
+        for (e, now, shown) in [
+            (at(Some(1), None), 1_000_340, "code 1, 340ms ago"),
+            (at(Some(0), None), 1_125_000, "code 0, 2m 5s ago"),
+            (at(None, Some("SIGKILL")), 1_002_500, "SIGKILL, 2.5s ago"),
+            (
+                at(None, Some("SIGKILL")),
+                1_000_000 + 3 * 86_400_000 + 7_200_000,
+                "SIGKILL, 3days 2h ago",
+            ),
+            (at(None, None), 1_000_000, "-"),
+        ] {
+            assert_eq!(last_exit(&e, now), shown);
+        }
     }
 }

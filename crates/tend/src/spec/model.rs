@@ -400,3 +400,87 @@ pub struct ServiceSet {
     /// The services, each as in a single-service spec.
     pub service: Vec<Spec>,
 }
+
+/// `Display` for the spec's word-valued settings, spelled as a spec writes them
+/// (`on-failure`, `delayed-auto`): what serde writes, so the two cannot disagree.
+macro_rules! spelled_as_in_the_spec {
+    ($($t:ty),* $(,)?) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                match serde_json::to_value(self) {
+                    Ok(serde_json::Value::String(s)) => f.write_str(&s),
+                    _ => Err(std::fmt::Error),
+                }
+            }
+        }
+    )*};
+}
+
+spelled_as_in_the_spec!(
+    WinStart,
+    WinStop,
+    CodePage,
+    ControlAction,
+    RestartPolicy,
+    LogTarget,
+    RotateEvery,
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each value shows as the spec spells it, and that text reads back as the value
+    /// in a spec.
+    #[test]
+    fn settings_display_as_the_spec_spells_them() {
+        fn check<T>(values: &[(T, &str)])
+        where
+            T: std::fmt::Display + std::fmt::Debug + PartialEq + serde::de::DeserializeOwned,
+        {
+            for (v, word) in values {
+                assert_eq!(v.to_string(), *word, "{v:?}");
+                #[derive(Deserialize)]
+                struct One<T> {
+                    v: T,
+                }
+                let back: One<T> = toml::from_str(&format!("v = {:?}", v.to_string())).unwrap();
+                assert_eq!(&back.v, v, "{word} reads back");
+            }
+        }
+        check(&[
+            (RestartPolicy::Always, "always"),
+            (RestartPolicy::OnFailure, "on-failure"),
+            (RestartPolicy::Never, "never"),
+        ]);
+        check(&[
+            (WinStart::Auto, "auto"),
+            (WinStart::DelayedAuto, "delayed-auto"),
+            (WinStart::Manual, "manual"),
+            (WinStart::Disabled, "disabled"),
+        ]);
+        check(&[
+            (WinStop::CtrlC, "ctrl-c"),
+            (WinStop::Close, "close"),
+            (WinStop::Kill, "kill"),
+        ]);
+        check(&[(CodePage::Utf8, "utf-8"), (CodePage::Oem, "oem")]);
+        check(&[
+            (ControlAction::Restart, "restart"),
+            (ControlAction::ReopenLogs, "reopen-logs"),
+        ]);
+        check(&[
+            (LogTarget::File, "file"),
+            (LogTarget::Inherit, "inherit"),
+            (LogTarget::Null, "null"),
+        ]);
+        check(&[
+            (RotateEvery::Never, "never"),
+            (RotateEvery::Hourly, "hourly"),
+            (RotateEvery::Daily, "daily"),
+        ]);
+        let signals: Vec<(Signal, &str)> = Signal::ALL.iter().map(|s| (*s, s.name())).collect();
+        check(&signals);
+        assert_eq!(Signal::Term.to_string(), "SIGTERM");
+    }
+}

@@ -242,7 +242,18 @@ pub enum Signal {
 }
 
 impl Signal {
-    /// The conventional name, e.g. `SIGTERM`.
+    /// Every stop signal a spec can name.
+    pub const ALL: [Signal; 7] = [
+        Signal::Term,
+        Signal::Int,
+        Signal::Quit,
+        Signal::Hup,
+        Signal::Usr1,
+        Signal::Usr2,
+        Signal::Kill,
+    ];
+
+    /// The conventional name, as a spec spells it: e.g. `SIGTERM`.
     pub fn name(self) -> &'static str {
         match self {
             Signal::Term => "SIGTERM",
@@ -267,6 +278,12 @@ impl Signal {
             Signal::Usr2 => libc::SIGUSR2,
             Signal::Kill => libc::SIGKILL,
         }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
     }
 }
 

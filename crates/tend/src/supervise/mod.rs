@@ -32,6 +32,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+pub mod event;
 pub mod eventlog;
 pub mod hook;
 pub mod host;
@@ -56,6 +57,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::spec::{LogTarget, Spec};
 
+use event::Event;
 use logfile::{RotateConfig, RotatingFile};
 use pump::{ConsoleSink, SharedSink, Sink};
 use service::{Control, Observer, Outcome, ServiceSetup};
@@ -84,10 +86,16 @@ struct StateFile {
 
 impl Observer for StateFile {
     fn counters(&mut self, status: &Status) {
-        self.changed(status, "");
+        self.write(status);
     }
 
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &Event) {
+        self.write(status);
+    }
+}
+
+impl StateFile {
+    fn write(&mut self, status: &Status) {
         match state::write_status(&self.dir, status) {
             Ok(()) => self.failed = false,
             Err(e) if !self.failed => {
@@ -108,15 +116,18 @@ struct EventLog {
 }
 
 impl Observer for EventLog {
-    fn changed(&mut self, _status: &Status, event: &str) {
-        say!("{}{event}", self.prefix);
+    fn changed(&mut self, _status: &Status, event: &Event) {
+        // Rendered first: stderr is unbuffered, and the event's parts would each be a
+        // write of their own.
+        let line = format!("{}{event}", self.prefix);
+        say!("{line}");
     }
 }
 
 struct StateWatch(watch::Sender<State>);
 
 impl Observer for StateWatch {
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &Event) {
         let _ = self.0.send(status.state);
     }
 }

@@ -5,7 +5,11 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+#[cfg(unix)]
+use crate::spec::Signal;
 use crate::spec::{Backoff, Restart, RestartPolicy};
+
+use super::event::NotRestarted;
 
 /// How a child process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -32,28 +36,25 @@ impl std::fmt::Display for Exit {
     }
 }
 
-/// A signal's conventional name, or its number.
+/// A signal's conventional name, or its number: the spec's stop signals by the names
+/// the spec gives them ([`Signal::name`]), the other signals a program commonly dies
+/// of by theirs.
 pub fn signal_name(sig: i32) -> String {
     #[cfg(unix)]
     {
-        let name = match sig {
-            libc::SIGHUP => "SIGHUP",
-            libc::SIGINT => "SIGINT",
-            libc::SIGQUIT => "SIGQUIT",
-            libc::SIGILL => "SIGILL",
-            libc::SIGABRT => "SIGABRT",
-            libc::SIGFPE => "SIGFPE",
-            libc::SIGKILL => "SIGKILL",
-            libc::SIGSEGV => "SIGSEGV",
-            libc::SIGPIPE => "SIGPIPE",
-            libc::SIGALRM => "SIGALRM",
-            libc::SIGTERM => "SIGTERM",
-            libc::SIGUSR1 => "SIGUSR1",
-            libc::SIGUSR2 => "SIGUSR2",
-            libc::SIGBUS => "SIGBUS",
-            _ => "",
-        };
-        if !name.is_empty() {
+        if let Some(s) = Signal::ALL.iter().find(|s| s.number() == sig) {
+            return s.name().to_string();
+        }
+        let other = [
+            (libc::SIGILL, "SIGILL"),
+            (libc::SIGABRT, "SIGABRT"),
+            (libc::SIGFPE, "SIGFPE"),
+            (libc::SIGSEGV, "SIGSEGV"),
+            (libc::SIGPIPE, "SIGPIPE"),
+            (libc::SIGALRM, "SIGALRM"),
+            (libc::SIGBUS, "SIGBUS"),
+        ];
+        if let Some((_, name)) = other.iter().find(|(n, _)| *n == sig) {
             return name.to_string();
         }
     }
@@ -72,6 +73,8 @@ pub enum Decision {
     Done {
         /// Whether the last exit counted as success.
         success: bool,
+        /// Why it is not restarted.
+        reason: NotRestarted,
     },
     /// Too many restarts within the window: the service has failed.
     GiveUp {
@@ -116,8 +119,13 @@ impl RestartTracker {
         now: Instant,
     ) -> Decision {
         let success = exit.is_success(cfg);
-        if matches!(exit, Exit::Code(c) if cfg.no_restart_codes.contains(&c)) {
-            return Decision::Done { success };
+        if let Exit::Code(c) = exit {
+            if cfg.no_restart_codes.contains(&c) {
+                return Decision::Done {
+                    success,
+                    reason: NotRestarted::NoRestartCode(c),
+                };
+            }
         }
         let restart = match cfg.policy {
             RestartPolicy::Always => true,
@@ -125,7 +133,10 @@ impl RestartTracker {
             RestartPolicy::Never => false,
         };
         if !restart {
-            return Decision::Done { success };
+            return Decision::Done {
+                success,
+                reason: NotRestarted::Policy(cfg.policy),
+            };
         }
         if ran_for >= cfg.backoff.reset_after.get() {
             self.consecutive = 0;
@@ -172,6 +183,19 @@ mod tests {
         }
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn signals_are_named_once_as_the_spec_names_them() {
+        for s in Signal::ALL {
+            assert_eq!(signal_name(s.number()), s.name(), "{s:?}");
+        }
+        assert_eq!(signal_name(libc::SIGSEGV), "SIGSEGV");
+        assert_eq!(signal_name(libc::SIGABRT), "SIGABRT");
+        assert_eq!(signal_name(libc::SIGWINCH), libc::SIGWINCH.to_string());
+        assert_eq!(Exit::Signal(libc::SIGKILL).to_string(), "signal SIGKILL");
+        assert_eq!(Exit::Code(3).to_string(), "exit code 3");
+    }
+
     #[test]
     fn backoff_sequence() {
         let b = cfg(RestartPolicy::Always).backoff;
@@ -206,9 +230,30 @@ mod tests {
                     delay: Duration::ZERO,
                 },
             ),
-            (Always, Exit::Code(78), Done { success: false }),
-            (OnFailure, Exit::Code(0), Done { success: true }),
-            (OnFailure, Exit::Code(2), Done { success: true }),
+            (
+                Always,
+                Exit::Code(78),
+                Done {
+                    success: false,
+                    reason: NotRestarted::NoRestartCode(78),
+                },
+            ),
+            (
+                OnFailure,
+                Exit::Code(0),
+                Done {
+                    success: true,
+                    reason: NotRestarted::Policy(OnFailure),
+                },
+            ),
+            (
+                OnFailure,
+                Exit::Code(2),
+                Done {
+                    success: true,
+                    reason: NotRestarted::Policy(OnFailure),
+                },
+            ),
             (
                 OnFailure,
                 Exit::Code(1),
@@ -223,10 +268,38 @@ mod tests {
                     delay: Duration::ZERO,
                 },
             ),
-            (OnFailure, Exit::Code(78), Done { success: false }),
-            (Never, Exit::Code(1), Done { success: false }),
-            (Never, Exit::Code(0), Done { success: true }),
-            (Never, Exit::Signal(15), Done { success: false }),
+            (
+                OnFailure,
+                Exit::Code(78),
+                Done {
+                    success: false,
+                    reason: NotRestarted::NoRestartCode(78),
+                },
+            ),
+            (
+                Never,
+                Exit::Code(1),
+                Done {
+                    success: false,
+                    reason: NotRestarted::Policy(Never),
+                },
+            ),
+            (
+                Never,
+                Exit::Code(0),
+                Done {
+                    success: true,
+                    reason: NotRestarted::Policy(Never),
+                },
+            ),
+            (
+                Never,
+                Exit::Signal(15),
+                Done {
+                    success: false,
+                    reason: NotRestarted::Policy(Never),
+                },
+            ),
         ];
         for (policy, exit, want) in table {
             let mut t = RestartTracker::default();

@@ -254,7 +254,7 @@ mod tests {
     struct Heard(Rc<RefCell<Vec<(u64, u64)>>>);
 
     impl Observer for Heard {
-        fn changed(&mut self, _status: &Status, _event: &str) {}
+        fn changed(&mut self, _status: &Status, _event: &crate::supervise::event::Event) {}
         fn counters(&mut self, status: &Status) {
             self.0
                 .borrow_mut()

@@ -1,25 +1,33 @@
 //! The service actor: one task per service, one loop over events — the child exited,
 //! a control command arrived (stop, restart), a timer fired (backoff over, stop
 //! timeout). Decisions come from the pure policy in [`super::policy`]; this file only
-//! carries them out and reports every change of state.
+//! carries them out and reports every change of state as a typed [`Event`].
+//!
+//! The actor reaches processes only through [`Procs`] (spawn, stop request, kill the
+//! tree, clean up): [`OsProcs`] is the operating system; the tests below drive the
+//! actor with a fake child on paused time.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::io;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio::task::JoinHandle;
-use tokio::time::sleep_until;
+use tokio::time::{sleep_until, Instant};
 
 use crate::spec::Spec;
 
+use super::event::{Ended, Event, Run, Start, StartError, StopEnd, StopRequest, Stopped};
 use super::hook::{self, Hook};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
 use super::pump::{self, keep_counters_current, report_counters, set_dropped, SharedSink};
 use super::state::{now_ms, LastExit, State, Status};
-use super::sys::{self, Prepared, Tree};
+use super::sys::{self, PipeReader, Prepared};
 use super::Reaper;
 
 /// Commands to a running service.
@@ -51,8 +59,8 @@ pub enum Outcome {
 
 /// Receives every status change (the state file, the console, the init system).
 pub trait Observer {
-    /// `status` is the new status; `event` a one-line description of what happened.
-    fn changed(&mut self, status: &Status, event: &str);
+    /// `event` is what happened; `status` the service's status after it.
+    fn changed(&mut self, status: &Status, event: &Event);
 
     /// Only the dropped-output counters changed (`log_dropped_*` in `status`): at most
     /// once per [`COUNTERS_EVERY`] while output is being dropped. Nothing by default.
@@ -84,11 +92,103 @@ pub struct ServiceSetup {
     pub log_counters: Rc<Notify>,
 }
 
-/// The running child: its pid and its process tree (a process group on Unix, a Job
-/// Object on Windows, which must stay open while the child is supervised).
-struct Child {
+/// A started child, as [`Procs::spawn`] gives it.
+pub struct Launched<T> {
+    /// Its pid.
+    pub pid: i32,
+    /// Its process tree.
+    pub tree: T,
+    /// Its stdout, when piped.
+    pub stdout: Option<PipeReader>,
+    /// Its stderr, when piped.
+    pub stderr: Option<PipeReader>,
+    /// Resolves with its exit status.
+    pub exit: oneshot::Receiver<Exit>,
+}
+
+/// A stop hook's run: what it did, or why the stop request must be sent after all.
+pub type HookRun = Pin<Box<dyn Future<Output = Result<String, String>>>>;
+
+/// What the actor does to processes.
+pub trait Procs {
+    /// A child's process tree (a process group on Unix, a Job Object on Windows, which
+    /// must stay open while the child is supervised).
+    type Tree;
+    /// Starts the child and watches for its exit (registered at once, so the exit
+    /// cannot be collected before it is awaited).
+    fn spawn(&self, prepared: &Prepared) -> io::Result<Launched<Self::Tree>>;
+    /// Asks the child to stop the way `spec` says; what was done, for the log.
+    fn request_stop(&self, tree: &Self::Tree, spec: &Spec) -> io::Result<String>;
+    /// Kills the whole tree now.
+    fn kill_tree(&self, tree: &Self::Tree);
+    /// After the child exited by itself: what it left behind (Unix: its group).
+    fn clean_up_after_exit(&self, tree: &Self::Tree);
+    /// Kills orphans re-parented to the supervisor (when `sole`: they can only be this
+    /// service's). Reads /proc: kept off the restart's critical path.
+    fn sweep_orphans(&self, sole: bool);
+    /// Runs a stop hook, bounded by `within`.
+    fn run_hook(&self, hook: &Hook, within: Duration) -> HookRun;
+}
+
+/// The operating system's processes.
+pub struct OsProcs {
+    /// Collects exit statuses.
+    pub reaper: Rc<Reaper>,
+}
+
+impl Procs for OsProcs {
+    type Tree = sys::Tree;
+
+    fn spawn(&self, prepared: &Prepared) -> io::Result<Launched<sys::Tree>> {
+        let mut child = sys::spawn(prepared)?;
+        let exit = self.reaper.watch(&mut child);
+        Ok(Launched {
+            pid: child.pid,
+            tree: child.tree,
+            stdout: child.stdout,
+            stderr: child.stderr,
+            exit,
+        })
+    }
+
+    fn request_stop(&self, tree: &sys::Tree, spec: &Spec) -> io::Result<String> {
+        sys::request_stop(tree, spec)
+    }
+
+    fn kill_tree(&self, tree: &sys::Tree) {
+        let _ = sys::kill_tree(tree);
+    }
+
+    fn clean_up_after_exit(&self, tree: &sys::Tree) {
+        sys::clean_up_after_exit(tree);
+    }
+
+    fn sweep_orphans(&self, sole: bool) {
+        if sole {
+            sys::kill_orphans(&self.reaper.live_pids());
+        }
+    }
+
+    fn run_hook(&self, h: &Hook, within: Duration) -> HookRun {
+        Box::pin(hook::run(h.clone(), within, self.reaper.clone()))
+    }
+}
+
+/// The running child: its pid, its process tree and when it started.
+struct Child<T> {
     pid: i32,
-    tree: Tree,
+    tree: T,
+    started: Instant,
+}
+
+impl<T> Child<T> {
+    fn run(&self, exit: Exit) -> Run {
+        Run {
+            pid: self.pid,
+            exit,
+            ran: self.started.elapsed(),
+        }
+    }
 }
 
 /// Why a stopping child was killed.
@@ -104,21 +204,21 @@ enum Killed {
 /// all.
 type HookResult = oneshot::Receiver<Result<String, String>>;
 
-enum Phase {
+enum Phase<T> {
     Running {
-        child: Child,
-        started: Instant,
+        child: Child<T>,
         exit: oneshot::Receiver<Exit>,
     },
-    /// `note`: why, when the restart is immediate and nothing was reported yet.
+    /// Waiting until `until`, then `start` (none: [`Actor::again`], as it is then).
     Backoff {
         until: Instant,
-        note: Option<String>,
+        start: Option<Start>,
     },
     Stopping {
-        child: Child,
+        child: Child<T>,
         exit: oneshot::Receiver<Exit>,
-        deadline: Instant,
+        /// When the stop began.
+        since: Instant,
         killed: Option<Killed>,
         restart_after: bool,
         hook: Option<HookResult>,
@@ -126,15 +226,33 @@ enum Phase {
     Done(Outcome),
 }
 
+/// What follows an exit or a failed start.
+enum Next<T> {
+    /// Start again at once.
+    AtOnce(Start),
+    /// Report this, then go on in this phase.
+    Report(State, Event, Phase<T>),
+}
+
 /// Runs one service until it is stopped, ends, or fails.
 pub async fn run_service(
     setup: ServiceSetup,
     reaper: Rc<Reaper>,
+    control: mpsc::UnboundedReceiver<Control>,
+    observers: Vec<Box<dyn Observer>>,
+) -> Outcome {
+    run_actor(setup, OsProcs { reaper }, control, observers).await
+}
+
+/// [`run_service`] with the processes of `procs`.
+pub async fn run_actor<P: Procs>(
+    setup: ServiceSetup,
+    procs: P,
     mut control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
 ) -> Outcome {
     let spec = &setup.spec;
-    let mut status = Status {
+    let status = Status {
         name: spec.name.to_string(),
         state: State::Starting,
         spec: setup.spec_path.clone(),
@@ -148,40 +266,32 @@ pub async fn run_service(
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
     };
-    let mut tracker = RestartTracker::default();
-    // Shared with the task that keeps the counters current between changes of state.
-    let observers = Rc::new(RefCell::new(observers));
-    let shown = Rc::new(RefCell::new(status.clone()));
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()
         .flatten()
         .cloned()
         .collect();
-    let mut report = |status: &mut Status, state: State, event: String| {
-        status.state = state;
-        status.since_ms = now_ms();
-        set_dropped(status, &sinks);
-        shown.borrow_mut().clone_from(status);
-        for o in observers.borrow_mut().iter_mut() {
-            o.changed(status, &event);
-        }
-    };
+    // Shared with the task that keeps the counters current between changes of state.
+    let observers = Rc::new(RefCell::new(observers));
+    let shown = Rc::new(RefCell::new(status.clone()));
     let _counters = AbortOnDrop(tokio::task::spawn_local(keep_counters_current(
         sinks.clone(),
         shown.clone(),
         observers.clone(),
         setup.log_counters.clone(),
     )));
+    let mut actor = Actor {
+        setup: &setup,
+        procs,
+        status,
+        tracker: RestartTracker::default(),
+        sinks,
+        shown,
+        observers,
+    };
 
     let mut control_open = true;
-    let mut phase = start(
-        &setup,
-        &reaper,
-        &mut status,
-        &mut report,
-        &mut tracker,
-        None,
-    );
+    let mut phase = actor.start(Start::First);
     loop {
         phase = match phase {
             Phase::Done(outcome) => {
@@ -190,49 +300,42 @@ pub async fn run_service(
                 for p in pumps {
                     let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
                 }
-                report_counters(&sinks, &shown, &observers);
+                report_counters(&actor.sinks, &actor.shown, &actor.observers);
                 return outcome;
             }
-            Phase::Running {
-                child,
-                started,
-                mut exit,
-            } => {
+            Phase::Running { child, mut exit } => {
                 tokio::select! {
-                    e = &mut exit => {
-                        let e = e.unwrap_or(KILLED);
-                        after_exit(&setup, &reaper, &mut status, &mut report, &mut tracker, child, started, e)
-                    }
+                    e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
-                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, started, exit } }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit } }
                         Control::Kill => {
-                            let _ = sys::kill_tree(&child.tree);
-                            sweep_orphans(&setup, &reaper);
-                            report(&mut status, State::Stopping, "killing the process tree at once".into());
-                            Phase::Stopping { child, exit, deadline: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
+                            actor.procs.kill_tree(&child.tree);
+                            actor.procs.sweep_orphans(setup.sole);
+                            actor.report(State::Stopping, Event::Killing { pid: child.pid });
+                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
                         }
-                        c => begin_stop(&setup, &reaper, &mut status, &mut report, child, exit, c == Control::Restart),
+                        c => actor.begin_stop(child, exit, c == Control::Restart),
                     }
                 }
             }
-            Phase::Backoff { until, note } => {
+            Phase::Backoff { until, start } => {
                 tokio::select! {
-                    _ = sleep_until(until.into()) => start(&setup, &reaper, &mut status, &mut report, &mut tracker, note),
+                    _ = sleep_until(until) => { let start = start.unwrap_or_else(|| actor.again()); actor.start(start) }
                     c = control.recv() => match c.unwrap_or(Control::Stop) {
                         Control::Stop | Control::Kill => {
-                            status.pid = None;
-                            report(&mut status, State::Stopped, "stopped (was waiting to restart)".into());
+                            actor.status.pid = None;
+                            actor.report(State::Stopped, Event::StoppedWhileWaiting);
                             Phase::Done(Outcome::Stopped)
                         }
-                        Control::Restart => start(&setup, &reaper, &mut status, &mut report, &mut tracker, None),
-                        Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, note } }
+                        Control::Restart => { let again = actor.again(); actor.start(again) }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
                     }
                 }
             }
             Phase::Stopping {
                 child,
                 mut exit,
-                deadline,
+                since,
                 killed,
                 restart_after,
                 mut hook,
@@ -240,67 +343,74 @@ pub async fn run_service(
                 tokio::select! {
                     e = &mut exit => {
                         let e = e.unwrap_or(KILLED);
-                        let took = Instant::now().saturating_duration_since(deadline.checked_sub(spec.stop.timeout.get()).unwrap_or(deadline));
                         // A program stopped by the hook may exit before the hook has read
                         // its answer: the answer (or why there was none) comes promptly
                         // now, and belongs in the log before "stopped".
                         if let Some(h) = hook.take() {
                             if let Ok(Ok(Ok(done))) = tokio::time::timeout(Duration::from_secs(1), h).await {
-                                report(&mut status, State::Stopping, format!("stop hook: {done}"));
+                                actor.report(State::Stopping, Event::StopHookDone(done));
                             }
                         }
-                        clean_up_tree(&setup, &reaper, &child.tree);
-                        record_exit(&mut status, e);
-                        let how = match killed {
-                            Some(Killed::AfterTimeout) => format!("killed after the {} stop timeout", spec.stop.timeout),
-                            Some(Killed::AtOnce) => "killed at once on a second stop request".to_string(),
-                            None => format!("stopped gracefully in {} ({e})", show(took)),
+                        actor.procs.kill_tree(&child.tree);
+                        actor.record_exit(e);
+                        let stopped = Stopped {
+                            run: child.run(e),
+                            how: match killed {
+                                Some(Killed::AfterTimeout) => StopEnd::AfterTimeout { timeout: spec.stop.timeout },
+                                Some(Killed::AtOnce) => StopEnd::AtOnce,
+                                None => StopEnd::Gracefully { took: since.elapsed() },
+                            },
                         };
                         if restart_after {
-                            status.restarts += 1;
-                            start(&setup, &reaper, &mut status, &mut report, &mut tracker, Some(format!("{how}; restarted on request")))
+                            actor.status.restarts += 1;
+                            let next = actor.start(Start::OnRequest(stopped));
+                            // Orphans of the old child, once the new one runs (it is
+                            // watched already, so it is not taken for one).
+                            actor.procs.sweep_orphans(setup.sole);
+                            next
                         } else {
-                            status.pid = None;
-                            status.message = Some(how.clone());
-                            report(&mut status, State::Stopped, how);
+                            actor.procs.sweep_orphans(setup.sole);
+                            actor.status.pid = None;
+                            actor.status.message = Some(stopped.to_string());
+                            actor.report(State::Stopped, Event::Stopped(stopped));
                             Phase::Done(Outcome::Stopped)
                         }
                     }
                     r = async { match hook.as_mut() { Some(h) => h.await, None => std::future::pending().await } }, if hook.is_some() => {
                         hook = None;
                         match r {
-                            Ok(Ok(done)) => report(&mut status, State::Stopping, format!("stop hook: {done}")),
+                            Ok(Ok(done)) => actor.report(State::Stopping, Event::StopHookDone(done)),
                             // The hook could not ask: send the stop request after all.
                             Ok(Err(why)) => {
-                                let sent = request_stop(&child, spec);
-                                report(&mut status, State::Stopping, format!("stop hook failed ({why}); {sent}"));
+                                let then = actor.request_stop(&child);
+                                actor.report(State::Stopping, Event::StopHookFailed { why, then });
                             }
                             Err(_) => {}
                         }
-                        Phase::Stopping { child, exit, deadline, killed, restart_after, hook }
+                        Phase::Stopping { child, exit, since, killed, restart_after, hook }
                     }
-                    _ = sleep_until(deadline.into()), if killed.is_none() => {
+                    _ = sleep_until(since + spec.stop.timeout.get()), if killed.is_none() => {
                         // The tree, and orphans only when they can only be this service's.
-                        let _ = sys::kill_tree(&child.tree);
-                        sweep_orphans(&setup, &reaper);
-                        status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
-                        report(&mut status, State::Stopping, format!("did not stop within {}; killed the process tree", spec.stop.timeout));
-                        Phase::Stopping { child, exit, deadline, killed: Some(Killed::AfterTimeout), restart_after, hook }
+                        actor.procs.kill_tree(&child.tree);
+                        actor.procs.sweep_orphans(setup.sole);
+                        actor.status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
+                        actor.report(State::Stopping, Event::StopTimedOut { pid: child.pid, timeout: spec.stop.timeout });
+                        Phase::Stopping { child, exit, since, killed: Some(Killed::AfterTimeout), restart_after, hook }
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
-                        Some(Control::Stop) => Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook },
-                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, deadline, killed, restart_after, hook } }
-                        Some(Control::Restart) => Phase::Stopping { child, exit, deadline, killed, restart_after, hook },
+                        Some(Control::Stop) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, restart_after, hook } }
+                        Some(Control::Restart) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
                         Some(Control::Kill) => {
-                            let _ = sys::kill_tree(&child.tree);
-                            sweep_orphans(&setup, &reaper);
-                            Phase::Stopping { child, exit, deadline, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
+                            actor.procs.kill_tree(&child.tree);
+                            actor.procs.sweep_orphans(setup.sole);
+                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
                             control_open = false;
-                            Phase::Stopping { child, exit, deadline, killed, restart_after: false, hook }
+                            Phase::Stopping { child, exit, since, killed, restart_after: false, hook }
                         }
                     }
                 }
@@ -324,258 +434,600 @@ fn reopen(setup: &ServiceSetup) {
     }
 }
 
-fn show(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        format!("{}ms", d.as_millis())
-    } else {
-        format!("{:.1}s", d.as_secs_f64())
-    }
-}
-
-fn record_exit(status: &mut Status, e: Exit) {
-    status.last_exit = Some(match e {
-        Exit::Code(c) => LastExit {
-            code: Some(c),
-            signal: None,
-            at_ms: now_ms(),
-        },
-        Exit::Signal(s) => LastExit {
-            code: None,
-            signal: Some(signal_name(s)),
-            at_ms: now_ms(),
-        },
-    });
-}
-
 /// How an exit reads when the exit status was lost (the waiter went away).
 #[cfg(unix)]
 const KILLED: Exit = Exit::Signal(9);
 #[cfg(windows)]
 const KILLED: Exit = Exit::Code(1);
 
-/// After a stop: kills what the child left behind, its whole process tree (whatever
-/// `windows.kill_on_close` says: a stop ends the service), and (when this supervisor
-/// runs only this service) any orphan re-parented to the supervisor.
-fn clean_up_tree(setup: &ServiceSetup, reaper: &Reaper, tree: &Tree) {
-    let _ = sys::kill_tree(tree);
-    sweep_orphans(setup, reaper);
+/// One service's state, and what acts on it.
+struct Actor<'a, P> {
+    setup: &'a ServiceSetup,
+    procs: P,
+    status: Status,
+    tracker: RestartTracker,
+    sinks: Vec<SharedSink>,
+    /// The status as the observers last heard it (for the counters task).
+    shown: Rc<RefCell<Status>>,
+    observers: Rc<RefCell<Vec<Box<dyn Observer>>>>,
 }
 
-/// Kills orphans re-parented to the supervisor. This reads /proc, so after a crash it
-/// runs once the replacement is started, off the restart's critical path.
-fn sweep_orphans(setup: &ServiceSetup, reaper: &Reaper) {
-    if setup.sole {
-        sys::kill_orphans(&reaper.live_pids());
+impl<P: Procs> Actor<'_, P> {
+    /// Sets the state and tells every observer, in order.
+    fn report(&mut self, state: State, event: Event) {
+        let status = &mut self.status;
+        status.state = state;
+        status.since_ms = now_ms();
+        set_dropped(status, &self.sinks);
+        self.shown.borrow_mut().clone_from(status);
+        for o in self.observers.borrow_mut().iter_mut() {
+            o.changed(status, &event);
+        }
     }
-}
 
-fn start(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    note: Option<String>,
-) -> Phase {
-    match sys::spawn(&setup.prepared) {
-        Ok(mut child) => {
-            // Registered before the next await, so the reaper cannot miss this exit.
-            let exit = reaper.watch(&mut child);
-            for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
-                if let (Some(fd), Some(sink)) = (fd, sink) {
-                    let sink = sink.clone();
-                    let name = setup.spec.name.to_string();
-                    let grew = setup.log_counters.clone();
-                    let mut seen = Dropped::default();
-                    let mut failing = false;
-                    let handle = tokio::task::spawn_local(async move {
-                        let _ = pump::pump(fd, sink, |s| {
-                            if s.dropped() != seen {
-                                seen = s.dropped();
-                                grew.notify_one();
-                            }
-                            match s.take_error() {
-                                Some(e) if !failing => {
-                                    failing = true;
-                                    super::say!("tend: {name}: cannot write the log ({e}); dropping output and counting it");
-                                }
-                                None if failing => {
-                                    failing = false;
-                                    super::say!("tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far", seen.lines, seen.bytes);
-                                }
-                                _ => {}
-                            }
-                        })
-                        .await;
-                    });
-                    let mut pumps = setup.pumps.borrow_mut();
-                    pumps.retain(|h| !h.is_finished());
-                    pumps.push(handle);
+    fn record_exit(&mut self, e: Exit) {
+        self.status.last_exit = Some(match e {
+            Exit::Code(c) => LastExit {
+                code: Some(c),
+                signal: None,
+                at_ms: now_ms(),
+            },
+            Exit::Signal(s) => LastExit {
+                code: None,
+                signal: Some(signal_name(s)),
+                at_ms: now_ms(),
+            },
+        });
+    }
+
+    fn start(&mut self, start: Start) -> Phase<P::Tree> {
+        let setup = self.setup;
+        match self.procs.spawn(&setup.prepared) {
+            Ok(child) => {
+                let started = Instant::now();
+                for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
+                    if let (Some(fd), Some(sink)) = (fd, sink) {
+                        spawn_pump(setup, fd, sink.clone());
+                    }
+                }
+                let status = &mut self.status;
+                status.pid = Some(child.pid);
+                status.started_at_ms = Some(now_ms());
+                status.message = None;
+                self.report(
+                    State::Running,
+                    Event::Started {
+                        pid: child.pid,
+                        start,
+                    },
+                );
+                Phase::Running {
+                    child: Child {
+                        pid: child.pid,
+                        tree: child.tree,
+                        started,
+                    },
+                    exit: child.exit,
                 }
             }
-            status.pid = Some(child.pid);
-            status.started_at_ms = Some(now_ms());
-            status.message = None;
-            let event = match note {
-                Some(why) => format!("{why} (pid {})", child.pid),
-                None if status.restarts > 0 => format!("restarted (pid {})", child.pid),
-                None => format!("started (pid {})", child.pid),
+            Err(e) => {
+                let error = StartError {
+                    program: setup.prepared.program.clone(),
+                    error: e.to_string(),
+                };
+                self.status.pid = None;
+                self.status.message = Some(error.to_string());
+                self.report(
+                    State::Starting,
+                    Event::CannotStart {
+                        error: error.clone(),
+                        start,
+                    },
+                );
+                // A failed exec counts as a failed run (exit 127, as a shell would say).
+                match self.decide(Exit::Code(127), Duration::ZERO, Ended::NotStarted(error)) {
+                    Next::AtOnce(start) => Phase::Backoff {
+                        until: Instant::now(),
+                        start: Some(start),
+                    },
+                    Next::Report(state, event, phase) => {
+                        self.report(state, event);
+                        phase
+                    }
+                }
+            }
+        }
+    }
+
+    /// A start after a wait: the first if no child ran yet (only starts failed).
+    fn again(&self) -> Start {
+        if self.status.restarts == 0 {
+            Start::First
+        } else {
+            Start::Again
+        }
+    }
+
+    fn after_exit(&mut self, child: Child<P::Tree>, e: Exit) -> Phase<P::Tree> {
+        self.record_exit(e);
+        let run = child.run(e);
+        let ran = run.ran;
+        let next = match self.decide(e, ran, Ended::Exited(run)) {
+            Next::AtOnce(start) => {
+                self.status.restarts += 1;
+                let next = self.start(start);
+                // What the old child left behind is killed once the new one runs: its
+                // group is its own, and the replacement's start does not wait for this.
+                self.procs.clean_up_after_exit(&child.tree);
+                next
+            }
+            Next::Report(state, event, phase) => {
+                self.procs.clean_up_after_exit(&child.tree);
+                self.report(state, event);
+                if let Phase::Backoff { .. } = phase {
+                    self.status.restarts += 1;
+                }
+                phase
+            }
+        };
+        self.procs.sweep_orphans(self.setup.sole);
+        next
+    }
+
+    /// The policy's decision after `ended`: a start at once (reported with the start,
+    /// one write), or an event to report and the phase after it.
+    fn decide(&mut self, e: Exit, ran: Duration, ended: Ended) -> Next<P::Tree> {
+        let spec = &self.setup.spec;
+        self.status.pid = None;
+        let now = Instant::now();
+        let (state, event, phase) =
+            match self.tracker.on_exit(&spec.restart, e, ran, now.into_std()) {
+                Decision::Restart { delay } if delay.is_zero() => {
+                    return Next::AtOnce(Start::AtOnce(ended));
+                }
+                Decision::Restart { delay } => (
+                    State::Backoff,
+                    Event::Restarting { ended, delay },
+                    Phase::Backoff {
+                        until: now + delay,
+                        start: None,
+                    },
+                ),
+                Decision::Done { success, reason } => (
+                    if success {
+                        State::Exited
+                    } else {
+                        State::Failed
+                    },
+                    Event::Exited {
+                        ended,
+                        success,
+                        reason,
+                        policy: spec.restart.policy,
+                    },
+                    Phase::Done(Outcome::Exited { success }),
+                ),
+                Decision::GiveUp { restarts } => {
+                    let event = Event::GaveUp {
+                        ended,
+                        restarts,
+                        window: spec.restart.window,
+                        max_restarts: spec.restart.max_restarts,
+                    };
+                    let outcome = Outcome::Failed(event.to_string());
+                    (State::Failed, event, Phase::Done(outcome))
+                }
             };
-            report(status, State::Running, event);
-            Phase::Running {
-                child: Child {
-                    pid: child.pid,
-                    tree: child.tree,
-                },
-                started: Instant::now(),
-                exit,
+        self.status.message = Some(event.to_string());
+        Next::Report(state, event, phase)
+    }
+
+    fn begin_stop(
+        &mut self,
+        child: Child<P::Tree>,
+        exit: oneshot::Receiver<Exit>,
+        restart_after: bool,
+    ) -> Phase<P::Tree> {
+        let spec = &self.setup.spec;
+        let (request, hook) = match &self.setup.hook {
+            Some(h) => {
+                let (tx, rx) = oneshot::channel();
+                // Half the stop timeout: a hook that fails still leaves the stop request
+                // time to work before the tree is killed.
+                let run = self.procs.run_hook(h, spec.stop.timeout.get() / 2);
+                tokio::task::spawn_local(async move {
+                    let _ = tx.send(run.await);
+                });
+                (StopRequest::Hook(h.describe()), Some(rx))
             }
+            None => (self.request_stop(&child), None),
+        };
+        self.report(
+            State::Stopping,
+            Event::StopRequested {
+                pid: child.pid,
+                request,
+                timeout: spec.stop.timeout,
+                restart: restart_after,
+            },
+        );
+        Phase::Stopping {
+            child,
+            exit,
+            since: Instant::now(),
+            killed: None,
+            restart_after,
+            hook,
         }
-        Err(e) => {
-            // A failed exec counts as a failed run (exit 127, as a shell would say).
-            let msg = format!("cannot start {}: {e}", setup.prepared.program.display());
-            status.message = Some(msg.clone());
-            super::say!("tend: {}: {msg}", setup.spec.name);
-            decide(
-                setup,
-                status,
-                report,
-                tracker,
-                Exit::Code(127),
-                Duration::ZERO,
-                Some(msg),
-            )
+    }
+
+    /// Sends the platform's stop request (signal, Ctrl-C, WM_CLOSE).
+    fn request_stop(&self, child: &Child<P::Tree>) -> StopRequest {
+        match self.procs.request_stop(&child.tree, &self.setup.spec) {
+            Ok(done) => StopRequest::Sent(done),
+            Err(e) => StopRequest::NotSent {
+                pid: child.pid,
+                error: e.to_string(),
+            },
         }
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn after_exit(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    child: Child,
-    started: Instant,
-    e: Exit,
-) -> Phase {
-    sys::clean_up_after_exit(&child.tree);
-    record_exit(status, e);
-    let ran = started.elapsed();
-    let next = match decide(setup, status, report, tracker, e, ran, None) {
-        Phase::Backoff { until, note } if until <= Instant::now() => {
-            status.restarts += 1;
-            start(setup, reaper, status, report, tracker, note)
-        }
-        Phase::Backoff { until, note } => {
-            status.restarts += 1;
-            Phase::Backoff { until, note }
-        }
-        other => other,
-    };
-    sweep_orphans(setup, reaper);
-    next
+/// Drains one of the child's output pipes into its sink, reporting log write errors
+/// (once, and when writes resume) and waking the counters task when output is dropped.
+fn spawn_pump(setup: &ServiceSetup, fd: PipeReader, sink: SharedSink) {
+    let name = setup.spec.name.to_string();
+    let grew = setup.log_counters.clone();
+    let mut seen = Dropped::default();
+    let mut failing = false;
+    let handle = tokio::task::spawn_local(async move {
+        let _ = pump::pump(fd, sink, |s| {
+            if s.dropped() != seen {
+                seen = s.dropped();
+                grew.notify_one();
+            }
+            match s.take_error() {
+                Some(e) if !failing => {
+                    failing = true;
+                    super::say!(
+                        "tend: {name}: cannot write the log ({e}); dropping output and counting it"
+                    );
+                }
+                None if failing => {
+                    failing = false;
+                    super::say!(
+                        "tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far",
+                        seen.lines,
+                        seen.bytes
+                    );
+                }
+                _ => {}
+            }
+        })
+        .await;
+    });
+    let mut pumps = setup.pumps.borrow_mut();
+    pumps.retain(|h| !h.is_finished());
+    pumps.push(handle);
 }
 
-fn decide(
-    setup: &ServiceSetup,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    tracker: &mut RestartTracker,
-    e: Exit,
-    ran: Duration,
-    cause: Option<String>,
-) -> Phase {
-    let spec = &setup.spec;
-    status.pid = None;
-    // What happened: the exit and how long it ran, or why it could not start.
-    let what = cause.unwrap_or_else(|| format!("{e} after {}", show(ran)));
-    match tracker.on_exit(&spec.restart, e, ran, Instant::now()) {
-        Decision::Restart { delay } if delay.is_zero() => {
-            // Restarted at once: the next report (started) tells both, one write.
-            Phase::Backoff {
-                until: Instant::now(),
-                note: Some(format!("{what}; restarted")),
-            }
-        }
-        Decision::Restart { delay } => {
-            let event = format!("{what}; restarting in {}", show(delay));
-            status.message = Some(event.clone());
-            report(status, State::Backoff, event);
-            Phase::Backoff {
-                until: Instant::now() + delay,
-                note: None,
-            }
-        }
-        Decision::Done { success } => {
-            let event = format!("{what}; not restarting (policy {:?})", spec.restart.policy);
-            status.message = Some(event.clone());
-            report(
-                status,
-                if success {
-                    State::Exited
-                } else {
-                    State::Failed
-                },
-                event,
-            );
-            Phase::Done(Outcome::Exited { success })
-        }
-        Decision::GiveUp { restarts } => {
-            let event = format!(
-                "{what}; {restarts} restarts within {}: giving up (restart.max_restarts = {})",
-                spec.restart.window, spec.restart.max_restarts
-            );
-            status.message = Some(event.clone());
-            report(status, State::Failed, event.clone());
-            Phase::Done(Outcome::Failed(event))
-        }
+/// The actor in-process: a fake child behind [`Procs`], time paused (tokio advances
+/// it whenever every task waits), and each scenario as the lines its observers hear,
+/// interleaved with what it did to processes.
+#[cfg(all(test, unix))]
+mod tests {
+    use std::cell::Cell;
+    use std::collections::{HashMap, VecDeque};
+    use std::path::Path;
+
+    use super::*;
+    use crate::supervise::sys::Output;
+
+    /// How one fake child behaves.
+    #[derive(Clone, Copy, Debug)]
+    enum Kid {
+        /// It cannot be started (the program is missing).
+        Missing,
+        /// It exits with `exit` `after` ms, unless it is stopped first.
+        Exits { after: u64, exit: Exit },
+        /// It runs until asked to stop, then exits after `ms` with `exit`; `None`: it
+        /// ignores stop requests (only a kill ends it).
+        Serves { on_stop: Option<(u64, Exit)> },
     }
-}
 
-fn begin_stop(
-    setup: &ServiceSetup,
-    reaper: &Rc<Reaper>,
-    status: &mut Status,
-    report: &mut impl FnMut(&mut Status, State, String),
-    child: Child,
-    exit: oneshot::Receiver<Exit>,
-    restart_after: bool,
-) -> Phase {
-    let spec = &setup.spec;
-    let (event, hook) = match &setup.hook {
-        Some(h) => {
-            let (tx, rx) = oneshot::channel();
-            // Half the stop timeout: a hook that fails still leaves the stop request
-            // time to work before the tree is killed.
-            let run = hook::run(h.clone(), spec.stop.timeout.get() / 2, reaper.clone());
+    const KILL: Exit = Exit::Signal(libc::SIGKILL);
+    const TERM: Exit = Exit::Signal(libc::SIGTERM);
+
+    /// The fake processes: the children to start, in order; the log of what was done.
+    #[derive(Default)]
+    struct World {
+        kids: RefCell<VecDeque<Kid>>,
+        next_pid: Cell<i32>,
+        running: RefCell<HashMap<i32, (Kid, oneshot::Sender<Exit>)>>,
+        log: Rc<RefCell<Vec<String>>>,
+    }
+
+    #[derive(Clone)]
+    struct Fake(Rc<World>);
+
+    impl Fake {
+        fn note(&self, what: String) {
+            self.0.log.borrow_mut().push(what);
+        }
+
+        /// Ends child `pid` with `exit` after `ms` (if it is still running then).
+        fn end_after(&self, pid: i32, ms: u64, exit: Exit) {
+            let world = self.0.clone();
             tokio::task::spawn_local(async move {
-                let _ = tx.send(run.await);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                if let Some((_, tx)) = world.running.borrow_mut().remove(&pid) {
+                    let _ = tx.send(exit);
+                }
             });
-            (format!("stopping: {}", h.describe()), Some(rx))
         }
-        None => (request_stop(&child, spec), None),
-    };
-    report(
-        status,
-        State::Stopping,
-        format!("{event}, waiting up to {}", spec.stop.timeout),
-    );
-    Phase::Stopping {
-        child,
-        exit,
-        deadline: Instant::now() + spec.stop.timeout.get(),
-        killed: None,
-        restart_after,
-        hook,
     }
-}
 
-/// Sends the platform's stop request (signal, Ctrl-C, WM_CLOSE); returns the event text.
-fn request_stop(child: &Child, spec: &Spec) -> String {
-    match sys::request_stop(&child.tree, spec) {
-        Ok(done) => format!("stopping: {done}"),
-        Err(e) => format!("stopping: cannot ask pid {} to stop: {e}", child.pid),
+    impl Procs for Fake {
+        type Tree = i32;
+
+        fn spawn(&self, _: &Prepared) -> io::Result<Launched<i32>> {
+            let kid = self
+                .0
+                .kids
+                .borrow_mut()
+                .pop_front()
+                .expect("a child to start");
+            if let Kid::Missing = kid {
+                self.note("spawn fails".into());
+                return Err(io::Error::from(io::ErrorKind::NotFound));
+            }
+            let pid = self.0.next_pid.get() + 1;
+            self.0.next_pid.set(pid);
+            self.note(format!("spawn {pid}"));
+            let (tx, exit) = oneshot::channel();
+            self.0.running.borrow_mut().insert(pid, (kid, tx));
+            if let Kid::Exits { after, exit } = kid {
+                self.end_after(pid, after, exit);
+            }
+            Ok(Launched {
+                pid,
+                tree: pid,
+                stdout: None,
+                stderr: None,
+                exit,
+            })
+        }
+
+        fn request_stop(&self, pid: &i32, spec: &Spec) -> io::Result<String> {
+            self.note(format!("stop {pid}"));
+            let kid = self.0.running.borrow().get(pid).map(|(k, _)| *k);
+            if let Some(Kid::Serves {
+                on_stop: Some((ms, exit)),
+            }) = kid
+            {
+                self.end_after(*pid, ms, exit);
+            }
+            Ok(format!("sent {} to pid {pid}", spec.stop.signal))
+        }
+
+        fn kill_tree(&self, pid: &i32) {
+            self.note(format!("kill {pid}"));
+            self.end_after(*pid, 0, KILL);
+        }
+
+        fn clean_up_after_exit(&self, pid: &i32) {
+            self.note(format!("clean up {pid}"));
+        }
+
+        fn sweep_orphans(&self, sole: bool) {
+            assert!(sole, "the tests run one service");
+            self.note("sweep".into());
+        }
+
+        fn run_hook(&self, _: &Hook, _: Duration) -> HookRun {
+            unreachable!("no stop hook in these tests")
+        }
+    }
+
+    /// Hears every event as `state: line`, in the log of what was done, and keeps
+    /// the last status.
+    struct Ear(Rc<RefCell<Vec<String>>>, Rc<RefCell<Option<Status>>>);
+
+    impl Observer for Ear {
+        fn changed(&mut self, status: &Status, event: &Event) {
+            self.0
+                .borrow_mut()
+                .push(format!("{}: {event}", status.state.as_str()));
+            *self.1.borrow_mut() = Some(status.clone());
+        }
+    }
+
+    fn setup(extra: &str) -> ServiceSetup {
+        let text = format!("name = \"app\"\ncommand = \"/srv/app\"\n{extra}");
+        let spec = crate::spec::load_str(Path::new("app.toml"), &text, &Default::default())
+            .unwrap()
+            .services
+            .remove(0);
+        ServiceSetup {
+            spec,
+            spec_path: "/srv/app.toml".into(),
+            prepared: Prepared {
+                program: "/srv/app".into(),
+                args: Vec::new(),
+                env: Vec::new(),
+                cwd: None,
+                credentials: None,
+                stdout: Output::Null,
+                stderr: Output::Null,
+                stop: Default::default(),
+                kill_on_close: false,
+                code_page: Default::default(),
+            },
+            hook: None,
+            stdout: None,
+            stderr: None,
+            sole: true,
+            pumps: Default::default(),
+            log_counters: Default::default(),
+        }
+    }
+
+    /// Runs the actor over `kids`, sending each control `at` ms after the start; the
+    /// log and the outcome.
+    async fn scenario(
+        extra: &str,
+        kids: &[Kid],
+        controls: &[(u64, Control)],
+    ) -> (Vec<String>, Outcome, Status) {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let world = Rc::new(World::default());
+                world.kids.borrow_mut().extend(kids.iter().copied());
+                let (tx, rx) = mpsc::unbounded_channel();
+                let t0 = Instant::now();
+                let controls = controls.to_vec();
+                tokio::task::spawn_local(async move {
+                    for (at, c) in controls {
+                        sleep_until(t0 + Duration::from_millis(at)).await;
+                        let _ = tx.send(c);
+                    }
+                    // Held open: a closed channel reads as a stop.
+                    std::future::pending::<()>().await;
+                });
+                let last = Rc::new(RefCell::new(None));
+                let ear = Box::new(Ear(world.log.clone(), last.clone()));
+                let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
+                assert!(
+                    world.kids.borrow().is_empty(),
+                    "every scripted child was started"
+                );
+                let log = world.log.borrow().clone();
+                let last = last.borrow().clone().expect("a status");
+                (log, outcome, last)
+            })
+            .await
+    }
+
+    const LIMIT: &str = "[restart]\nmax_restarts = 3\nwindow = \"1m\"\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn event_sequences() {
+        let crash = Kid::Exits {
+            after: 10,
+            exit: Exit::Code(1),
+        };
+        let stubborn = Kid::Serves { on_stop: None };
+        let polite = Kid::Serves {
+            on_stop: Some((300, TERM)),
+        };
+        let gave_up =
+            "exit code 1 after 10ms; 3 restarts within 1m: giving up (restart.max_restarts = 3)";
+        let failed = format!("failed: {gave_up}");
+        type Row<'a> = (
+            &'a str,
+            &'a str,
+            Vec<Kid>,
+            Vec<(u64, Control)>,
+            Vec<&'a str>,
+            // The outcome, and the restarts the last status counts.
+            (Outcome, u64),
+        );
+        #[rustfmt::skip]
+        let table: Vec<Row> = vec![
+            ("a crash loop backs off, then gives up at the limit", LIMIT,
+                vec![crash; 4], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    // Restarted at once: the old child's group and the orphans are
+                    // cleaned up once the new child runs.
+                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms", "sweep",
+                    "spawn 3", "running: restarted (pid 3)",
+                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms", "sweep",
+                    "spawn 4", "running: restarted (pid 4)",
+                    "clean up 4", &failed, "sweep",
+                ],
+                (Outcome::Failed(gave_up.into()), 3)),
+            ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
+                vec![crash, crash], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
+                    "stopped: stopped (was waiting to restart)",
+                ],
+                (Outcome::Stopped, 2)),
+            ("a graceful stop", "",
+                vec![polite], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                ],
+                (Outcome::Stopped, 0)),
+            ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
+                vec![stubborn], vec![(1_000, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
+                    "kill 1", "sweep", "stopped: killed after the 2s stop timeout",
+                ],
+                (Outcome::Stopped, 0)),
+            ("a second stop request kills at once", "",
+                vec![stubborn], vec![(1_000, Control::Stop), (1_500, Control::Kill)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1", "sweep",
+                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
+                ],
+                (Outcome::Stopped, 0)),
+            ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
+                vec![polite], vec![(1_000, Control::Stop), (1_100, Control::Stop)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                ],
+                (Outcome::Stopped, 0)),
+            ("a restart on request starts the next child before the sweep", "",
+                vec![polite, stubborn], vec![(1_000, Control::Restart), (5_000, Control::Kill)],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "kill 1",
+                    "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
+                    "sweep",
+                    "kill 2", "sweep", "stopping: killing the process tree at once",
+                    "kill 2", "sweep", "stopped: killed at once on a second stop request",
+                ],
+                (Outcome::Stopped, 1)),
+            ("a program that cannot be started is retried, then runs", "",
+                vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill)],
+                vec![
+                    "spawn fails", "starting: cannot start /srv/app: entity not found",
+                    "spawn fails", "starting: cannot start /srv/app: entity not found",
+                    "backoff: cannot start /srv/app: entity not found; restarting in 100ms",
+                    "spawn 1", "running: started (pid 1)",
+                    "kill 1", "sweep", "stopping: killing the process tree at once",
+                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
+                ],
+                (Outcome::Stopped, 0)),
+            ("a success ends the service, by the policy as the spec spells it", "",
+                vec![Kid::Exits { after: 2_500, exit: Exit::Code(0) }], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "clean up 1", "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "sweep",
+                ],
+                (Outcome::Exited { success: true }, 0)),
+        ];
+        for (name, extra, kids, controls, expected, (outcome, restarts)) in table {
+            let (log, got, last) = scenario(extra, &kids, &controls).await;
+            assert_eq!(log, expected, "{name}");
+            assert_eq!(got, outcome, "{name}");
+            assert_eq!(last.restarts, restarts, "{name}: restarts");
+            assert_eq!(last.pid, None, "{name}: no child in the last status");
+        }
     }
 }

@@ -12,6 +12,7 @@ use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
 
 use crate::platform::manager_stop_timeout_secs;
 use crate::spec::{ControlAction, Loaded, Spec};
+use crate::supervise::event::Event as LifecycleEvent;
 use crate::supervise::service::Observer;
 use crate::supervise::state::{State, Status};
 use crate::supervise::{default_log_dir, eventlog, Extras, Options, Request};
@@ -156,7 +157,7 @@ struct ScmReport {
 }
 
 impl Observer for ScmReport {
-    fn changed(&mut self, status: &Status, _event: &str) {
+    fn changed(&mut self, status: &Status, _event: &LifecycleEvent) {
         // Once the first start is over, whatever came of it: a service that stays
         // "start pending" cannot even be stopped.
         if status.state != State::Starting
@@ -224,7 +225,7 @@ struct WinEventLog {
 }
 
 impl Observer for WinEventLog {
-    fn changed(&mut self, status: &Status, event: &str) {
+    fn changed(&mut self, status: &Status, event: &LifecycleEvent) {
         for e in self.mapper.map(status, event) {
             let strings = e.strings();
             let strings: Vec<&str> = strings.iter().map(String::as_str).collect();

@@ -1,6 +1,7 @@
 //! Hosting under systemd: speaks the notify protocol and pings the watchdog when the
 //! unit asks for them (`NOTIFY_SOCKET`, `WATCHDOG_USEC`); nothing otherwise.
 
+use crate::supervise::event::Event;
 use crate::supervise::service::Observer;
 use crate::supervise::state::{State, Status};
 
@@ -26,7 +27,7 @@ struct SdNotify {
 }
 
 impl Observer for SdNotify {
-    fn changed(&mut self, status: &Status, event: &str) {
+    fn changed(&mut self, status: &Status, event: &Event) {
         let n = &self.notifier;
         if status.state == State::Running && !self.ready {
             self.ready = n.ready().is_ok();

@@ -1,0 +1,432 @@
+//! What happens to a service, as its actor reports it: one typed [`Event`] per change
+//! of state, handed to every observer with the new [`Status`](super::state::Status).
+//! Each observer renders what it needs from it: the console and journal print its
+//! [`Display`](fmt::Display) line, sd_notify sends it as `STATUS=`, the Event Log maps
+//! it to its numbered messages ([`super::eventlog`]), the state file and the service
+//! control manager only look at the status.
+//!
+//! The line of each event is the one `tend` has always printed, e.g. `exit code 1
+//! after 340ms; restarting in 1.6s`: an event that follows from an earlier one
+//! (restarted at once after an exit, a decision after a failed start) carries that
+//! earlier one and renders it first, so one change of state stays one line and one
+//! state-file write.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::spec::{Duration as SpecDuration, RestartPolicy};
+
+use super::policy::Exit;
+
+/// One run of a child: its pid, how it ended and after how long.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    /// The child's pid.
+    pub pid: i32,
+    /// How it ended.
+    pub exit: Exit,
+    /// How long it ran, from its start to its exit.
+    pub ran: Duration,
+}
+
+/// Why the program could not be started.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StartError {
+    /// The program (the resolved path).
+    pub program: PathBuf,
+    /// The error, as the OS gave it.
+    pub error: String,
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot start {}: {}", self.program.display(), self.error)
+    }
+}
+
+/// How a service's last attempt ended, before the restart policy decides what follows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ended {
+    /// The child ran and exited by itself.
+    Exited(Run),
+    /// The program could not be started (decided as exit code 127, as a shell would).
+    NotStarted(StartError),
+}
+
+impl fmt::Display for Ended {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ended::Exited(run) => write!(f, "{} after {}", run.exit, show_duration(run.ran)),
+            Ended::NotStarted(e) => e.fmt(f),
+        }
+    }
+}
+
+/// How a child that was asked to stop ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopEnd {
+    /// It exited by itself, `took` after the stop began.
+    Gracefully {
+        /// From the stop request to its exit.
+        took: Duration,
+    },
+    /// Its tree was killed when `stop.timeout` passed.
+    AfterTimeout {
+        /// `stop.timeout`.
+        timeout: SpecDuration,
+    },
+    /// Its tree was killed at once on a second stop request.
+    AtOnce,
+}
+
+/// A stopped child: its run and how the stop ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stopped {
+    /// The child's run (`ran`: from its start).
+    pub run: Run,
+    /// How the stop ended.
+    pub how: StopEnd,
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.how {
+            StopEnd::Gracefully { took } => write!(
+                f,
+                "stopped gracefully in {} ({})",
+                show_duration(*took),
+                self.run.exit
+            ),
+            StopEnd::AfterTimeout { timeout } => {
+                write!(f, "killed after the {timeout} stop timeout")
+            }
+            StopEnd::AtOnce => f.write_str("killed at once on a second stop request"),
+        }
+    }
+}
+
+/// Which start of the service this is, and what came before it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// The service's first.
+    First,
+    /// Again, after the backoff delay (or a restart request during it).
+    Again,
+    /// Again at once, right after the last attempt ended.
+    AtOnce(Ended),
+    /// Again, after a restart request stopped the previous child.
+    OnRequest(Stopped),
+}
+
+impl Start {
+    /// What the line says before the start itself: `exit code 1 after 5ms; `.
+    fn prefix(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Start::First | Start::Again => Ok(()),
+            Start::AtOnce(ended) => write!(f, "{ended}; "),
+            Start::OnRequest(stopped) => write!(f, "{stopped}; "),
+        }
+    }
+}
+
+/// How the child was asked to stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StopRequest {
+    /// The platform's stop request was sent (the stop signal, Ctrl-C, `WM_CLOSE`):
+    /// what was done, e.g. `sent SIGTERM to pid 42`.
+    Sent(String),
+    /// It could not be sent.
+    NotSent {
+        /// The child.
+        pid: i32,
+        /// Why.
+        error: String,
+    },
+    /// A stop hook runs first: what it does, e.g. `stop hook POST http://...`.
+    Hook(String),
+}
+
+impl fmt::Display for StopRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopRequest::Sent(done) | StopRequest::Hook(done) => write!(f, "stopping: {done}"),
+            StopRequest::NotSent { pid, error } => {
+                write!(f, "stopping: cannot ask pid {pid} to stop: {error}")
+            }
+        }
+    }
+}
+
+/// Why a service's child is not started again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotRestarted {
+    /// `restart.policy` says so (`never`, or `on-failure` after a success).
+    Policy(RestartPolicy),
+    /// The exit code is in `restart.no_restart_codes`.
+    NoRestartCode(i32),
+}
+
+/// A change in a service's life, as its actor reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A child started: `started (pid 42)`, `restarted (pid 43)`, `exit code 1 after
+    /// 5ms; restarted (pid 43)`.
+    Started {
+        /// The new child.
+        pid: i32,
+        /// Which start this is.
+        start: Start,
+    },
+    /// The program could not be started: `cannot start /srv/app: No such file or
+    /// directory (os error 2)`. The decision ([`Event::Restarting`], ...) follows.
+    CannotStart {
+        /// Why.
+        error: StartError,
+        /// The start that failed.
+        start: Start,
+    },
+    /// The last attempt ended; the next start is in `delay`: `exit code 1 after 5ms;
+    /// restarting in 100ms`. (A restart at once is an [`Event::Started`].)
+    Restarting {
+        /// How the last attempt ended.
+        ended: Ended,
+        /// The backoff delay.
+        delay: Duration,
+    },
+    /// The last attempt ended and the service is not started again: `exit code 0
+    /// after 2.0s; not restarting (policy on-failure)`.
+    Exited {
+        /// How the last attempt ended.
+        ended: Ended,
+        /// Whether it counts as a success (`restart.success_codes`).
+        success: bool,
+        /// Why it is not started again.
+        reason: NotRestarted,
+        /// `restart.policy`.
+        policy: RestartPolicy,
+    },
+    /// Too many restarts: `exit code 1 after 5ms; 10 restarts within 2m: giving up
+    /// (restart.max_restarts = 10)`.
+    GaveUp {
+        /// How the last attempt ended.
+        ended: Ended,
+        /// Restarts within the window.
+        restarts: u32,
+        /// `restart.window`.
+        window: SpecDuration,
+        /// `restart.max_restarts`.
+        max_restarts: u32,
+    },
+    /// A stop (or restart) request reached the child: `stopping: sent SIGTERM to pid
+    /// 42, waiting up to 10s`. Who asked (a signal, the service manager, `tend stop`)
+    /// is not the actor's to know; whether the child is started again is.
+    StopRequested {
+        /// The child.
+        pid: i32,
+        /// How it was asked.
+        request: StopRequest,
+        /// `stop.timeout`.
+        timeout: SpecDuration,
+        /// A restart request: the child is started again once stopped.
+        restart: bool,
+    },
+    /// The stop hook did its part: `stop hook: POST ... answered 200`.
+    StopHookDone(String),
+    /// The stop hook failed, so the stop request was sent after all: `stop hook failed
+    /// (connection refused); stopping: sent SIGTERM to pid 42`.
+    StopHookFailed {
+        /// Why the hook failed.
+        why: String,
+        /// The request sent instead.
+        then: StopRequest,
+    },
+    /// The child did not stop within `stop.timeout`; its tree was killed.
+    StopTimedOut {
+        /// The child.
+        pid: i32,
+        /// `stop.timeout`.
+        timeout: SpecDuration,
+    },
+    /// A kill request (a second stop request): the tree is killed without waiting.
+    Killing {
+        /// The child.
+        pid: i32,
+    },
+    /// The child stopped on request and the service has ended.
+    Stopped(Stopped),
+    /// A stop request during the backoff delay: no child ran; the service has ended.
+    StoppedWhileWaiting,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Event::Started { pid, start } => {
+                start.prefix(f)?;
+                match start {
+                    Start::First => write!(f, "started (pid {pid})"),
+                    Start::Again | Start::AtOnce(_) => write!(f, "restarted (pid {pid})"),
+                    Start::OnRequest(_) => write!(f, "restarted on request (pid {pid})"),
+                }
+            }
+            Event::CannotStart { error, start } => {
+                // A start that failed again after a failed start: said once.
+                if !matches!(start, Start::AtOnce(Ended::NotStarted(_))) {
+                    start.prefix(f)?;
+                }
+                error.fmt(f)
+            }
+            Event::Restarting { ended, delay } => {
+                write!(f, "{ended}; restarting in {}", show_duration(*delay))
+            }
+            Event::Exited { ended, policy, .. } => {
+                write!(f, "{ended}; not restarting (policy {policy})")
+            }
+            Event::GaveUp {
+                ended,
+                restarts,
+                window,
+                max_restarts,
+            } => write!(
+                f,
+                "{ended}; {restarts} restarts within {window}: giving up (restart.max_restarts = {max_restarts})"
+            ),
+            Event::StopRequested {
+                request, timeout, ..
+            } => write!(f, "{request}, waiting up to {timeout}"),
+            Event::StopHookDone(done) => write!(f, "stop hook: {done}"),
+            Event::StopHookFailed { why, then } => write!(f, "stop hook failed ({why}); {then}"),
+            Event::StopTimedOut { timeout, .. } => {
+                write!(f, "did not stop within {timeout}; killed the process tree")
+            }
+            Event::Killing { .. } => f.write_str("killing the process tree at once"),
+            Event::Stopped(stopped) => stopped.fmt(f),
+            Event::StoppedWhileWaiting => f.write_str("stopped (was waiting to restart)"),
+        }
+    }
+}
+
+/// A duration as tend shows it everywhere (event lines, the Event Log, `tend
+/// status`): `340ms` below a second, `2.5s` (or `2s` when whole) below a minute,
+/// then its two largest whole units: `1m 30s`, `2h 5m`, `3days 4h`.
+pub fn show_duration(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    if d < Duration::from_secs(60) {
+        return if d.subsec_nanos() == 0 {
+            format!("{}s", d.as_secs())
+        } else {
+            format!("{:.1}s", d.as_secs_f64())
+        };
+    }
+    let whole = humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
+    whole.split(' ').take(2).collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(exit: Exit, ms: u64) -> Run {
+        Run {
+            pid: 42,
+            exit,
+            ran: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        for (ms, shown) in [
+            (0, "0ms"),
+            (999, "999ms"),
+            (1_000, "1s"),
+            (1_500, "1.5s"),
+            (59_949, "59.9s"),
+            (59_000, "59s"),
+            (60_000, "1m"),
+            (90_500, "1m 30s"),
+            (3_723_000, "1h 2m"),
+            (86_400_000 + 1_000, "1day 1s"),
+            (3 * 86_400_000 + 4 * 3_600_000 + 5_000, "3days 4h"),
+        ] {
+            assert_eq!(show_duration(Duration::from_millis(ms)), shown, "{ms}ms");
+        }
+    }
+
+    /// Every line as tend printed it before events were typed (the e2e suites and
+    /// tests/supervise.rs look for parts of them); only the policy reads as the spec
+    /// spells it now.
+    #[test]
+    fn every_event_renders_its_line() {
+        let timeout = SpecDuration::from_secs(10);
+        let code1 = Ended::Exited(run(Exit::Code(1), 5));
+        let missing = StartError {
+            program: "/srv/app".into(),
+            error: "No such file or directory (os error 2)".into(),
+        };
+        let graceful = Stopped {
+            run: run(Exit::Code(0), 60_000),
+            how: StopEnd::Gracefully {
+                took: Duration::from_millis(12),
+            },
+        };
+        #[rustfmt::skip]
+        let table: Vec<(Event, &str)> = vec![
+            (Event::Started { pid: 42, start: Start::First }, "started (pid 42)"),
+            (Event::Started { pid: 43, start: Start::Again }, "restarted (pid 43)"),
+            (Event::Started { pid: 43, start: Start::AtOnce(code1.clone()) },
+                "exit code 1 after 5ms; restarted (pid 43)"),
+            (Event::Started { pid: 43, start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
+                "cannot start /srv/app: No such file or directory (os error 2); restarted (pid 43)"),
+            (Event::Started { pid: 43, start: Start::OnRequest(graceful.clone()) },
+                "stopped gracefully in 12ms (exit code 0); restarted on request (pid 43)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::First },
+                "cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(code1.clone()) },
+                "exit code 1 after 5ms; cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
+                "cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::CannotStart { error: missing.clone(), start: Start::OnRequest(graceful.clone()) },
+                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory (os error 2)"),
+            (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
+                "exit code 1 after 5ms; restarting in 1.6s"),
+            (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },
+                "cannot start /srv/app: No such file or directory (os error 2); restarting in 100ms"),
+            (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,
+                    reason: NotRestarted::Policy(RestartPolicy::OnFailure), policy: RestartPolicy::OnFailure },
+                "exit code 0 after 2s; not restarting (policy on-failure)"),
+            (Event::GaveUp { ended: Ended::Exited(run(Exit::Signal(9), 5)), restarts: 10,
+                    window: SpecDuration::from_secs(120), max_restarts: 10 },
+                "signal 9 after 5ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)"),
+            (Event::StopRequested { pid: 42, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: false },
+                "stopping: sent SIGTERM to pid 42, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, request: StopRequest::NotSent { pid: 42, error: "denied".into() }, timeout, restart: true },
+                "stopping: cannot ask pid 42 to stop: denied, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, request: StopRequest::Hook("stop hook `/bin/drain`".into()), timeout, restart: false },
+                "stopping: stop hook `/bin/drain`, waiting up to 10s"),
+            (Event::StopHookDone("`/bin/drain` succeeded".into()), "stop hook: `/bin/drain` succeeded"),
+            (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
+                "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),
+            (Event::StopTimedOut { pid: 42, timeout }, "did not stop within 10s; killed the process tree"),
+            (Event::Killing { pid: 42 }, "killing the process tree at once"),
+            (Event::Stopped(graceful.clone()), "stopped gracefully in 12ms (exit code 0)"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout: SpecDuration::from_secs(2) } }),
+                "killed after the 2s stop timeout"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce }),
+                "killed at once on a second stop request"),
+            (Event::StoppedWhileWaiting, "stopped (was waiting to restart)"),
+        ];
+        for (event, line) in table {
+            // Signal names are Unix's; elsewhere the number is shown.
+            let line = if cfg!(unix) {
+                line.replace("signal 9", "signal SIGKILL")
+            } else {
+                line.to_string()
+            };
+            assert_eq!(event.to_string(), line, "{event:?}");
+        }
+    }
+}
