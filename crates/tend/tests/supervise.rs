@@ -104,10 +104,12 @@ fn graceful_stop_on_sigterm() {
         "graceful\n",
         "the child handled SIGTERM"
     );
+    let err = stderr(&out);
+    assert!(err.contains("stopped gracefully"), "{err}");
+    // Who asked is said: the signal tend received.
     assert!(
-        stderr(&out).contains("stopped gracefully"),
-        "{}",
-        stderr(&out)
+        err.contains("tend: g: stopping on SIGTERM: sent SIGTERM to pid"),
+        "{err}"
     );
     assert!(!alive(pids(&pidf)[0]));
     assert_eq!(s.state("g").unwrap()["state"], "stopped");
@@ -704,6 +706,8 @@ fn up_starts_in_dependency_order_prefixes_output_and_stops_in_reverse() {
         pos("tend: web stopping") < pos("tend: api stopping"),
         "web stops first: {err}"
     );
+    // Each service says who asked: the SIGINT `tend up` received, passed down.
+    assert!(pos("tend: api stopping on SIGINT: ") > 0, "{err}");
 }
 
 #[test]

@@ -147,13 +147,44 @@ pub enum StopRequest {
     Hook(String),
 }
 
+impl StopRequest {
+    /// What was done, without the leading `stopping: `.
+    fn what(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StopRequest::Sent(done) | StopRequest::Hook(done) => f.write_str(done),
+            StopRequest::NotSent { pid, error } => {
+                write!(f, "cannot ask pid {pid} to stop: {error}")
+            }
+        }
+    }
+}
+
 impl fmt::Display for StopRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("stopping: ")?;
+        self.what(f)
+    }
+}
+
+/// Who asked the supervisor to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopBy {
+    /// A signal to the supervisor (Unix): `SIGTERM`, `SIGINT`, `SIGQUIT`.
+    Signal(&'static str),
+    /// A console event (Windows): `Ctrl-C`, `Ctrl-Break`, the console closing, shutdown.
+    Console(&'static str),
+    /// The service control manager (Windows): `sc stop`, services.msc, shutdown.
+    ServiceManager,
+    /// The supervisor itself: nothing can send it requests any more.
+    Supervisor,
+}
+
+impl fmt::Display for StopBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StopRequest::Sent(done) | StopRequest::Hook(done) => write!(f, "stopping: {done}"),
-            StopRequest::NotSent { pid, error } => {
-                write!(f, "stopping: cannot ask pid {pid} to stop: {error}")
-            }
+            StopBy::Signal(name) | StopBy::Console(name) => f.write_str(name),
+            StopBy::ServiceManager => f.write_str("the service manager's request"),
+            StopBy::Supervisor => f.write_str("the supervisor's own request"),
         }
     }
 }
@@ -218,12 +249,13 @@ pub enum Event {
         /// `restart.max_restarts`.
         max_restarts: u32,
     },
-    /// A stop (or restart) request reached the child: `stopping: sent SIGTERM to pid
-    /// 42, waiting up to 10s`. Who asked (a signal, the service manager, `tend stop`)
-    /// is not the actor's to know; whether the child is started again is.
+    /// A stop (or restart) request reached the child: `stopping on SIGTERM: sent
+    /// SIGTERM to pid 42, waiting up to 10s`.
     StopRequested {
         /// The child.
         pid: i32,
+        /// Who asked (to stop, or to restart).
+        by: StopBy,
         /// How it was asked.
         request: StopRequest,
         /// `stop.timeout`.
@@ -293,8 +325,12 @@ impl fmt::Display for Event {
                 "{ended}; {restarts} restarts within {window}: giving up (restart.max_restarts = {max_restarts})"
             ),
             Event::StopRequested {
-                request, timeout, ..
-            } => write!(f, "{request}, waiting up to {timeout}"),
+                by, request, timeout, ..
+            } => {
+                write!(f, "stopping on {by}: ")?;
+                request.what(f)?;
+                write!(f, ", waiting up to {timeout}")
+            }
             Event::StopHookDone(done) => write!(f, "stop hook: {done}"),
             Event::StopHookFailed { why, then } => write!(f, "stop hook failed ({why}); {then}"),
             Event::StopTimedOut { timeout, .. } => {
@@ -401,12 +437,18 @@ mod tests {
             (Event::GaveUp { ended: Ended::Exited(run(Exit::Signal(9), 5)), restarts: 10,
                     window: SpecDuration::from_secs(120), max_restarts: 10 },
                 "signal 9 after 5ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)"),
-            (Event::StopRequested { pid: 42, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: false },
-                "stopping: sent SIGTERM to pid 42, waiting up to 10s"),
-            (Event::StopRequested { pid: 42, request: StopRequest::NotSent { pid: 42, error: "denied".into() }, timeout, restart: true },
-                "stopping: cannot ask pid 42 to stop: denied, waiting up to 10s"),
-            (Event::StopRequested { pid: 42, request: StopRequest::Hook("stop hook `/bin/drain`".into()), timeout, restart: false },
-                "stopping: stop hook `/bin/drain`, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::Signal("SIGTERM"), request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: false },
+                "stopping on SIGTERM: sent SIGTERM to pid 42, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::ServiceManager, request: StopRequest::Sent("sent a Ctrl-C event to pid 42".into()), timeout, restart: false },
+                "stopping on the service manager's request: sent a Ctrl-C event to pid 42, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::Console("Ctrl-C"), request: StopRequest::Sent("sent a Ctrl-C event to pid 42".into()), timeout, restart: false },
+                "stopping on Ctrl-C: sent a Ctrl-C event to pid 42, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::Supervisor, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: false },
+                "stopping on the supervisor's own request: sent SIGTERM to pid 42, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::ServiceManager, request: StopRequest::NotSent { pid: 42, error: "denied".into() }, timeout, restart: true },
+                "stopping on the service manager's request: cannot ask pid 42 to stop: denied, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::Signal("SIGINT"), request: StopRequest::Hook("stop hook `/bin/drain`".into()), timeout, restart: false },
+                "stopping on SIGINT: stop hook `/bin/drain`, waiting up to 10s"),
             (Event::StopHookDone("`/bin/drain` succeeded".into()), "stop hook: `/bin/drain` succeeded"),
             (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
                 "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),

@@ -1251,6 +1251,7 @@ mod tests {
                         State::Stopping,
                         Lifecycle::StopRequested {
                             pid,
+                            by: crate::supervise::event::StopBy::ServiceManager,
                             request,
                             timeout,
                             restart: false,

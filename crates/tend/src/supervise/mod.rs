@@ -57,7 +57,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::spec::{LogTarget, Spec};
 
-use event::Event;
+use event::{Event, StopBy};
 use logfile::{RotateConfig, RotatingFile};
 use pump::{ConsoleSink, SharedSink, Sink};
 use service::{Control, Observer, Outcome, ServiceSetup};
@@ -171,11 +171,11 @@ fn open_sink(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Request {
     /// Stop every service (a second one while stopping: kill them at once).
-    Stop,
+    Stop(StopBy),
     /// Reopen the log files (after an external rotation).
     ReopenLogs,
     /// Restart every service's child (gracefully).
-    Restart,
+    Restart(StopBy),
     /// Something with no meaning here, reported and ignored.
     Ignored(&'static str),
 }
@@ -368,8 +368,8 @@ struct Services<'a> {
     outcomes: Vec<Option<Outcome>>,
     /// The services started, in start order.
     started: Vec<usize>,
-    /// A stop was requested.
-    stopping: bool,
+    /// A stop was requested, by whom.
+    stopping: Option<StopBy>,
 }
 
 /// How waiting for a service's dependencies ended.
@@ -379,7 +379,7 @@ enum Dependencies {
     /// One ended or could not start: the service is not started.
     Failed,
     /// A stop was requested: start nothing more.
-    Stop,
+    Stop(StopBy),
 }
 
 impl<'a> Services<'a> {
@@ -407,7 +407,7 @@ impl<'a> Services<'a> {
             tasks: (0..specs.len()).map(|_| None).collect(),
             outcomes: vec![None; specs.len()],
             started: Vec::new(),
-            stopping: false,
+            stopping: None,
         }
     }
 
@@ -423,8 +423,8 @@ impl<'a> Services<'a> {
             match self.wait_for_dependencies(i, requests).await {
                 Dependencies::Running => {}
                 Dependencies::Failed => continue,
-                Dependencies::Stop => {
-                    self.stopping = true;
+                Dependencies::Stop(by) => {
+                    self.stopping = Some(by);
                     break;
                 }
             }
@@ -457,7 +457,8 @@ impl<'a> Services<'a> {
                 tokio::select! {
                     r = rx.changed() => if r.is_err() { break },
                     r = requests.recv() => match r {
-                        Some(Request::Stop) | None => return Dependencies::Stop,
+                        Some(Request::Stop(by)) => return Dependencies::Stop(by),
+                        None => return Dependencies::Stop(StopBy::Supervisor),
                         Some(r) => forward(&self.controls, r),
                     }
                 }
@@ -537,14 +538,15 @@ impl<'a> Services<'a> {
                 .copied()
                 .filter(|&i| self.outcomes[i].is_none())
                 .collect();
-            if running.is_empty() || self.stopping {
+            if running.is_empty() || self.stopping.is_some() {
                 break;
             }
             let any_done = futures_any(&mut self.tasks, &running);
             tokio::select! {
                 (i, out) = any_done => { self.outcomes[i] = Some(out); }
                 r = requests.recv() => match r {
-                    Some(Request::Stop) | None => self.stopping = true,
+                    Some(Request::Stop(by)) => self.stopping = Some(by),
+                    None => self.stopping = Some(StopBy::Supervisor),
                     Some(r) => forward(&self.controls, r),
                 }
             }
@@ -565,7 +567,8 @@ impl<'a> Services<'a> {
     /// again) means: no more waiting, kill every remaining service now.
     async fn stop(&mut self, i: usize, requests: &mut mpsc::UnboundedReceiver<Request>) {
         if let Some(c) = &self.controls[i] {
-            let _ = c.send(Control::Stop);
+            let by = self.stopping.unwrap_or(StopBy::Supervisor);
+            let _ = c.send(Control::Stop(by));
         }
         let Some(mut t) = self.tasks[i].take() else {
             return;
@@ -574,7 +577,7 @@ impl<'a> Services<'a> {
             tokio::select! {
                 r = &mut t => break r,
                 r = requests.recv() => match r {
-                    Some(Request::Stop) => {}
+                    Some(Request::Stop(_)) => {}
                     Some(Request::ReopenLogs) => { forward(&self.controls, Request::ReopenLogs); continue; }
                     Some(_) | None => continue,
                 }
@@ -602,8 +605,8 @@ impl<'a> Services<'a> {
 fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {
     let c = match r {
         Request::ReopenLogs => Control::ReopenLogs,
-        Request::Restart => Control::Restart,
-        Request::Stop => Control::Stop,
+        Request::Restart(by) => Control::Restart(by),
+        Request::Stop(by) => Control::Stop(by),
         Request::Ignored(what) => {
             say!("tend: {what} ignored");
             return;

@@ -21,7 +21,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::spec::Spec;
 
-use super::event::{Ended, Event, Run, Start, StartError, StopEnd, StopRequest, Stopped};
+use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRequest, Stopped};
 use super::hook::{self, Hook};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
@@ -34,9 +34,9 @@ use super::Reaper;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
     /// Stop gracefully, then end the actor.
-    Stop,
+    Stop(StopBy),
     /// Stop the child gracefully and start it again (no backoff).
-    Restart,
+    Restart(StopBy),
     /// Reopen the log files (after an external rotation).
     ReopenLogs,
     /// Stop without waiting: kill the process tree now.
@@ -306,7 +306,7 @@ pub async fn run_actor<P: Procs>(
             Phase::Running { child, mut exit } => {
                 tokio::select! {
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
-                    c = control.recv() => match c.unwrap_or(Control::Stop) {
+                    c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit } }
                         Control::Kill => {
                             actor.procs.kill_tree(&child.tree);
@@ -314,20 +314,21 @@ pub async fn run_actor<P: Procs>(
                             actor.report(State::Stopping, Event::Killing { pid: child.pid });
                             Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
                         }
-                        c => actor.begin_stop(child, exit, c == Control::Restart),
+                        Control::Stop(by) => actor.begin_stop(child, exit, by, false),
+                        Control::Restart(by) => actor.begin_stop(child, exit, by, true),
                     }
                 }
             }
             Phase::Backoff { until, start } => {
                 tokio::select! {
                     _ = sleep_until(until) => { let start = start.unwrap_or_else(|| actor.again()); actor.start(start) }
-                    c = control.recv() => match c.unwrap_or(Control::Stop) {
-                        Control::Stop | Control::Kill => {
+                    c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
+                        Control::Stop(_) | Control::Kill => {
                             actor.status.pid = None;
                             actor.report(State::Stopped, Event::StoppedWhileWaiting);
                             Phase::Done(Outcome::Stopped)
                         }
-                        Control::Restart => { let again = actor.again(); actor.start(again) }
+                        Control::Restart(_) => { let again = actor.again(); actor.start(again) }
                         Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
                     }
                 }
@@ -399,9 +400,9 @@ pub async fn run_actor<P: Procs>(
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
-                        Some(Control::Stop) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
+                        Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, restart_after, hook } }
-                        Some(Control::Restart) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
+                        Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
                         Some(Control::Kill) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
@@ -626,6 +627,7 @@ impl<P: Procs> Actor<'_, P> {
         &mut self,
         child: Child<P::Tree>,
         exit: oneshot::Receiver<Exit>,
+        by: StopBy,
         restart_after: bool,
     ) -> Phase<P::Tree> {
         let spec = &self.setup.spec;
@@ -646,6 +648,7 @@ impl<P: Procs> Actor<'_, P> {
             State::Stopping,
             Event::StopRequested {
                 pid: child.pid,
+                by,
                 request,
                 timeout: spec.stop.timeout,
                 restart: restart_after,
@@ -722,6 +725,9 @@ mod tests {
 
     use super::*;
     use crate::supervise::sys::Output;
+
+    /// Who asks the actor to stop in these tests.
+    const BY: StopBy = StopBy::Signal("SIGINT");
 
     /// How one fake child behaves.
     #[derive(Clone, Copy, Debug)]
@@ -949,7 +955,7 @@ mod tests {
                 ],
                 (Outcome::Failed(gave_up.into()), 3)),
             ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
-                vec![crash, crash], vec![(1_000, Control::Stop)],
+                vec![crash, crash], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
@@ -958,44 +964,44 @@ mod tests {
                 ],
                 (Outcome::Stopped, 2)),
             ("a graceful stop", "",
-                vec![polite], vec![(1_000, Control::Stop)],
+                vec![polite], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
                 (Outcome::Stopped, 0)),
             ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
-                vec![stubborn], vec![(1_000, Control::Stop)],
+                vec![stubborn], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 2s",
                     "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
                     "kill 1", "sweep", "stopped: killed after the 2s stop timeout",
                 ],
                 (Outcome::Stopped, 0)),
             ("a second stop request kills at once", "",
-                vec![stubborn], vec![(1_000, Control::Stop), (1_500, Control::Kill)],
+                vec![stubborn], vec![(1_000, Control::Stop(BY)), (1_500, Control::Kill)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1", "sweep",
                     "kill 1", "sweep", "stopped: killed at once on a second stop request",
                 ],
                 (Outcome::Stopped, 0)),
             ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
-                vec![polite], vec![(1_000, Control::Stop), (1_100, Control::Stop)],
+                vec![polite], vec![(1_000, Control::Stop(BY)), (1_100, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 2s",
+                    "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 2s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
                 (Outcome::Stopped, 0)),
             ("a restart on request starts the next child before the sweep", "",
-                vec![polite, stubborn], vec![(1_000, Control::Restart), (5_000, Control::Kill)],
+                vec![polite, stubborn], vec![(1_000, Control::Restart(StopBy::ServiceManager)), (5_000, Control::Kill)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping: sent SIGTERM to pid 1, waiting up to 10s",
+                    "stop 1", "stopping: stopping on the service manager's request: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1",
                     "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
                     "sweep",

@@ -12,7 +12,7 @@ use tend_service::windows::{self as scm, Event, ExitCodeError, StatusHandle};
 
 use crate::platform::manager_stop_timeout_secs;
 use crate::spec::{ControlAction, Loaded, Spec};
-use crate::supervise::event::Event as LifecycleEvent;
+use crate::supervise::event::{Event as LifecycleEvent, StopBy};
 use crate::supervise::service::Observer;
 use crate::supervise::state::{State, Status};
 use crate::supervise::{default_log_dir, eventlog, Extras, Options, Request};
@@ -94,7 +94,7 @@ fn service_main(
             for ev in events {
                 let req = match ev {
                     Event::Custom(code) => match spec.windows.control_action(code) {
-                        Some(ControlAction::Restart) => Request::Restart,
+                        Some(ControlAction::Restart) => Request::Restart(StopBy::ServiceManager),
                         Some(ControlAction::ReopenLogs) => Request::ReopenLogs,
                         None => {
                             say!("tend: control code {code} is not mapped in [windows.controls]; ignored");
@@ -104,7 +104,7 @@ fn service_main(
                     // Stop, Shutdown, Preshutdown.
                     _ => {
                         phase.store(STOPPING, Ordering::SeqCst);
-                        Request::Stop
+                        Request::Stop(StopBy::ServiceManager)
                     }
                 };
                 if tx.send(req).is_err() {

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{euid, lookup_credentials, lookup_group, reap_one, Credentials, Spawned};
 use crate::spec::Spec;
+use crate::supervise::event::StopBy;
 use crate::supervise::policy::Exit;
 use crate::supervise::prepare::{problem, Problem, Warnings};
 use crate::supervise::{Request, SuperviseError};
@@ -68,9 +69,21 @@ pub fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseErro
     use tokio::signal::unix::{signal, SignalKind};
     let mut streams = Vec::new();
     for (kind, name, req) in [
-        (SignalKind::terminate(), "SIGTERM", Request::Stop),
-        (SignalKind::interrupt(), "SIGINT", Request::Stop),
-        (SignalKind::quit(), "SIGQUIT", Request::Stop),
+        (
+            SignalKind::terminate(),
+            "SIGTERM",
+            Request::Stop(StopBy::Signal("SIGTERM")),
+        ),
+        (
+            SignalKind::interrupt(),
+            "SIGINT",
+            Request::Stop(StopBy::Signal("SIGINT")),
+        ),
+        (
+            SignalKind::quit(),
+            "SIGQUIT",
+            Request::Stop(StopBy::Signal("SIGQUIT")),
+        ),
         (SignalKind::hangup(), "SIGHUP", Request::ReopenLogs),
         (SignalKind::user_defined1(), "SIGUSR1", Request::ReopenLogs),
         (

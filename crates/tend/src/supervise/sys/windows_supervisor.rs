@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{enable_ctrl_c_for_children, Credentials, Spawned};
 use crate::spec::Spec;
+use crate::supervise::event::StopBy;
 use crate::supervise::policy::Exit;
 use crate::supervise::prepare::{Problem, Warnings};
 use crate::supervise::{Request, SuperviseError};
@@ -52,22 +53,34 @@ pub fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseErro
         move |source| SuperviseError::Io { what, source }
     };
     macro_rules! forward {
-        ($make:expr, $what:expr) => {{
+        ($make:expr, $what:expr, $by:expr) => {{
             let mut s = $make.map_err(err($what))?;
             let tx = tx.clone();
             tokio::task::spawn_local(async move {
                 while s.recv().await.is_some() {
-                    if tx.send(Request::Stop).is_err() {
+                    if tx.send(Request::Stop(StopBy::Console($by))).is_err() {
                         break;
                     }
                 }
             });
         }};
     }
-    forward!(windows::ctrl_c(), "cannot handle Ctrl-C");
-    forward!(windows::ctrl_break(), "cannot handle Ctrl-Break");
-    forward!(windows::ctrl_close(), "cannot handle the console closing");
-    forward!(windows::ctrl_shutdown(), "cannot handle shutdown");
+    forward!(windows::ctrl_c(), "cannot handle Ctrl-C", "Ctrl-C");
+    forward!(
+        windows::ctrl_break(),
+        "cannot handle Ctrl-Break",
+        "Ctrl-Break"
+    );
+    forward!(
+        windows::ctrl_close(),
+        "cannot handle the console closing",
+        "the console closing"
+    );
+    forward!(
+        windows::ctrl_shutdown(),
+        "cannot handle shutdown",
+        "shutdown"
+    );
     Ok(())
 }
 
