@@ -29,12 +29,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tokio::sync::{mpsc, oneshot};
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, HWND, INVALID_HANDLE_VALUE, LPARAM};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ACCESS_DENIED, HANDLE, HWND, INVALID_HANDLE_VALUE, LPARAM,
+};
 use windows_sys::Win32::Globalization::{MultiByteToWideChar, CP_OEMCP};
 use windows_sys::Win32::System::Console::{
-    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetConsoleProcessList, GetStdHandle,
-    SetConsoleCtrlHandler, SetStdHandle, CTRL_C_EVENT, STD_ERROR_HANDLE, STD_HANDLE,
-    STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
+    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetStdHandle, SetConsoleCtrlHandler,
+    SetStdHandle, CTRL_C_EVENT, STD_ERROR_HANDLE, STD_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
@@ -401,43 +402,43 @@ static CONSOLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Generates Ctrl-C on the console of `pid` from this process, if this process has no
 /// console of its own (`None` if it has one: leaving it would cut the supervisor off
-/// its terminal). Attach, generate, detach, under [`CONSOLE`]. The event reaches every
-/// process on that console, this one too, asynchronously (on a thread the system
-/// starts, possibly after the detach), so a handler that ignores `CTRL_C_EVENT` is
-/// installed first and kept: a process without a console gets no other Ctrl-C. It
-/// runs before tokio's (handlers run last-registered first, and tokio's was
-/// registered when supervising started), so no stop request comes of it. The
-/// process-wide "ignore Ctrl-C" flag is not used: children started meanwhile would
+/// its terminal). Attach, generate, detach, under [`CONSOLE`]. Attaching is also the
+/// test: it fails with `ERROR_ACCESS_DENIED` in a process that has a console
+/// (`GetConsoleProcessList` would do, but Wine 8 does not implement it). The event
+/// reaches every process on that console, this one too, asynchronously (on a thread
+/// the system starts, possibly after the detach), so a handler that ignores
+/// `CTRL_C_EVENT` is installed first and kept: a process without a console gets no
+/// other Ctrl-C. It runs before tokio's (handlers run last-registered first, and
+/// tokio's was registered when supervising started), so no stop request comes of it.
+/// The process-wide "ignore Ctrl-C" flag is not used: children started meanwhile would
 /// inherit it. The standard handles, which attaching may replace, are put back.
 fn ctrl_c_directly(pid: u32) -> Option<io::Result<()>> {
     static IGNORING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    let _one = CONSOLE.lock().unwrap_or_else(|e| e.into_inner());
-    if has_console() {
-        return None;
-    }
-    // SAFETY: registers a handler that stays valid for the life of the process.
-    let ignoring =
-        *IGNORING.get_or_init(|| unsafe { SetConsoleCtrlHandler(Some(ignore_ctrl_c), 1) } != 0);
-    if !ignoring {
-        return Some(Err(io::Error::other(format!(
-            "cannot ignore Ctrl-C in the supervisor: {}",
-            io::Error::last_os_error()
-        ))));
-    }
     const STD: [STD_HANDLE; 3] = [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE];
-    // SAFETY: plain calls on this process's console state and standard handles.
+    let _one = CONSOLE.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: plain calls on this process's console state and standard handles; the
+    // handler stays valid for the life of the process.
     unsafe {
         let saved = STD.map(|h| GetStdHandle(h));
         let result = if AttachConsole(pid) == 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
+                return None;
+            }
             Err(io::Error::other(format!(
-                "cannot attach to the console of pid {pid}: {}",
-                io::Error::last_os_error()
+                "cannot attach to the console of pid {pid}: {err}"
             )))
         } else {
-            let sent = GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0);
+            let ignoring =
+                *IGNORING.get_or_init(|| SetConsoleCtrlHandler(Some(ignore_ctrl_c), 1) != 0);
+            let sent = ignoring && GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) != 0;
             let err = io::Error::last_os_error();
             FreeConsole();
-            if sent == 0 {
+            if !ignoring {
+                Err(io::Error::other(format!(
+                    "cannot ignore Ctrl-C in the supervisor: {err}"
+                )))
+            } else if !sent {
                 Err(io::Error::other(format!(
                     "cannot generate Ctrl-C for pid {pid}: {err}"
                 )))
@@ -450,13 +451,6 @@ fn ctrl_c_directly(pid: u32) -> Option<io::Result<()>> {
         }
         Some(result)
     }
-}
-
-/// Whether this process is attached to a console.
-fn has_console() -> bool {
-    let mut pids = [0u32; 1];
-    // SAFETY: the buffer holds the one entry the length says; 0 means no console.
-    unsafe { GetConsoleProcessList(pids.as_mut_ptr(), 1) != 0 }
 }
 
 /// The handler of a supervisor without a console: the Ctrl-C it generated for a child
