@@ -15,8 +15,9 @@ CHECK_FAILED=0
 pass() { CHECK_PASSED=$((CHECK_PASSED + 1)); printf 'PASS: %s%s\n' "${CHECK_LABEL:+[$CHECK_LABEL] }" "$*"; }
 fail() { CHECK_FAILED=$((CHECK_FAILED + 1)); printf 'FAIL: %s%s\n' "${CHECK_LABEL:+[$CHECK_LABEL] }" "$*"; }
 # check DESCRIPTION CMD...: one check, PASS or FAIL by the command's status (its
-# stdout is discarded, its stderr is not).
-check() { local d=$1; shift; if "$@" >/dev/null; then pass "$d"; else fail "$d"; fi; }
+# stdout is discarded, its stderr is not); returns that status, so `check ... ||
+# evidence` shows evidence under a failure.
+check() { local d=$1; shift; if "$@" >/dev/null; then pass "$d"; else fail "$d"; return 1; fi; }
 
 # wait_until SECONDS CMD...: runs CMD (output discarded) every CHECK_POLL seconds until
 # it succeeds; status 1 once SECONDS (which may be fractional) have passed.

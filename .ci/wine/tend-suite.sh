@@ -87,7 +87,7 @@ echo "$out" | sed 's/^/    | /'
 check "install --now: exit 0, running" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out"
 check "tend.exe copied to C:\\Program Files\\tend" [ -f "$C/Program Files/tend/tend.exe" ]
 check "installed spec in C:\\ProgramData\\tend" [ -f "$DATA_UNIX/hello.toml" ]
-check "state and log directories beside it" [ -d "$DATA_UNIX/state/hello" ] && [ -d "$DATA_UNIX/logs/hello" ]
+check "state and log directories beside it" test -d "$DATA_UNIX/state/hello" -a -d "$DATA_UNIX/logs/hello"
 image=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\hello' /v ImagePath 2>/dev/null | tr -d '\r')
 want='"C:\Program Files\tend\tend.exe" run --service --state-dir C:\ProgramData\tend\state\hello --log-dir C:\ProgramData\tend\logs\hello C:\ProgramData\tend\hello.toml'
 check "ImagePath is the quoted tend.exe command line" grep -qF "$want" <<<"$image"
