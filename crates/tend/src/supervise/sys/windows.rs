@@ -404,14 +404,16 @@ static CONSOLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 /// console of its own (`None` if it has one: leaving it would cut the supervisor off
 /// its terminal). Attach, generate, detach, under [`CONSOLE`]. Attaching is also the
 /// test: it fails with `ERROR_ACCESS_DENIED` in a process that has a console
-/// (`GetConsoleProcessList` would do, but Wine 8 does not implement it). The event
-/// reaches every process on that console, this one too, asynchronously (on a thread
-/// the system starts, possibly after the detach), so a handler that ignores
-/// `CTRL_C_EVENT` is installed first and kept: a process without a console gets no
-/// other Ctrl-C. It runs before tokio's (handlers run last-registered first, and
-/// tokio's was registered when supervising started), so no stop request comes of it.
-/// The process-wide "ignore Ctrl-C" flag is not used: children started meanwhile would
-/// inherit it. The standard handles, which attaching may replace, are put back.
+/// (`GetConsoleProcessList` would do, but Wine 8 does not implement it).
+///
+/// On Windows the event reaches every process on that console, this one too
+/// (asynchronously, on a thread the system starts, possibly after the detach; Wine 8
+/// spares the process that generates it), so a handler that ignores `CTRL_C_EVENT` is
+/// installed first and kept: a process without a console gets no other Ctrl-C. It runs
+/// before tokio's (handlers run last-registered first, and tokio's was registered when
+/// supervising started), so no stop request comes of it. The process-wide "ignore
+/// Ctrl-C" flag is not used: children started meanwhile would inherit it. The standard
+/// handles, which attaching may replace, are put back.
 fn ctrl_c_directly(pid: u32) -> Option<io::Result<()>> {
     static IGNORING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     const STD: [STD_HANDLE; 3] = [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE];
