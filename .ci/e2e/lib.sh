@@ -26,8 +26,10 @@ REPO=$(cd "$E2E_DIR/../.." && pwd)
 E2E_CACHE=${TEND_E2E_CACHE:-/var/cache/tend-e2e}
 E2E_MIRROR=${TEND_E2E_MIRROR:-http://deb.debian.org/debian}
 E2E_SUITE=${E2E_SUITE:-e2e}
-E2E_PASSED=0
-E2E_FAILED=0
+# PASS:/FAIL: counting, check, wait_until, the summary: shared with the Wine suites.
+# shellcheck source=../lib/check.sh
+. "$E2E_DIR/../lib/check.sh"
+CHECK_LABEL=$E2E_SUITE
 E2E_T0=$EPOCHREALTIME
 NSPAWN_PID=
 CPID=
@@ -42,27 +44,10 @@ CT_CGDIRS=()
 _elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN{printf "%.1f", b-a}'; }
 # An informational line (not a check).
 log() { printf '[%6ss] %s: %s\n' "$(_elapsed "$E2E_T0")" "$E2E_SUITE" "$*"; }
-pass() { E2E_PASSED=$((E2E_PASSED + 1)); printf 'PASS: [%s] %s\n' "$E2E_SUITE" "$*"; }
-fail() { E2E_FAILED=$((E2E_FAILED + 1)); printf 'FAIL: [%s] %s\n' "$E2E_SUITE" "$*"; }
-# check DESCRIPTION CMD...: one check, PASS or FAIL by the command's status.
-# (CMD's stdout is discarded.)
-check() { local d=$1; shift; if "$@" >/dev/null; then pass "$d"; else fail "$d"; fi; }
 # Setup failed: count it, and end the suite (the EXIT trap cleans up and summarises).
 die() { fail "setup: $*"; exit 1; }
 # Print a few lines of evidence under a failed check.
 evidence() { sed -e 's/^/    | /' | head -n "${1:-20}"; }
-
-# ---------------------------------------------------------------- waiting
-
-# wait_until SECONDS CMD...: poll CMD every 0.1 s until it succeeds; 1 at the deadline.
-wait_until() {
-  local deadline t=$1; shift
-  deadline=$((${EPOCHREALTIME/./} + $(awk -v t="$t" 'BEGIN{printf "%.0f", t*1000000}')))
-  until "$@" >/dev/null 2>&1; do
-    [ "${EPOCHREALTIME/./}" -ge "$deadline" ] && return 1
-    sleep 0.1
-  done
-}
 
 # ---------------------------------------------------------------- host
 
@@ -292,22 +277,21 @@ _e2e_exit() {
   trap - EXIT INT TERM
   shutdown_ct
   if [ -n "$CT_STAGE" ]; then
-    if [ "${TEND_E2E_KEEP:-0}" = 1 ] || [ "$E2E_FAILED" -gt 0 ]; then
+    if [ "${TEND_E2E_KEEP:-0}" = 1 ] || [ "$CHECK_FAILED" -gt 0 ]; then
       log "boot log and staging kept in $CT_STAGE"
     else
       rm -rf "$CT_STAGE"
     fi
   fi
-  [ "$rc" -ne 0 ] && [ "$E2E_FAILED" -eq 0 ] && fail "suite ended with status $rc"
+  [ "$rc" -ne 0 ] && [ "$CHECK_FAILED" -eq 0 ] && fail "suite ended with status $rc"
   log "done in $(_elapsed "$E2E_T0")s"
-  echo "$E2E_PASSED passed, $E2E_FAILED failed"
-  [ "$E2E_FAILED" -eq 0 ] && exit 0
+  check_summary && exit 0
   exit 1
 }
 
 # e2e_begin SUITE: counters, the cleanup trap, root check.
 e2e_begin() {
-  E2E_SUITE=$1
+  E2E_SUITE=$1 CHECK_LABEL=$1
   trap _e2e_exit EXIT
   trap 'fail "interrupted"; exit 130' INT TERM
   [ "$(id -u)" = 0 ] || die "must run as root (containers)"

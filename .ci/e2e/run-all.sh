@@ -17,19 +17,14 @@ E2E_SUITE=all
 suites=("$@")
 [ ${#suites[@]} -gt 0 ] || suites=(systemd openrc)
 
-total_pass=0 total_fail=0
-finish() {
-  echo "$total_pass passed, $total_fail failed"
-  [ "$total_fail" -eq 0 ]
-  exit $?
-}
-[ "$(id -u)" = 0 ] || { echo "FAIL: [all] must run as root (containers)"; total_fail=1; finish; }
+finish() { check_summary; exit $?; }
+[ "$(id -u)" = 0 ] || { fail "must run as root (containers)"; finish; }
 
 # host tools and binaries once, for every suite
 setup_out=$( (ensure_host_packages && ensure_binaries && echo "E2E_BIN=$E2E_BIN") 2>&1)
 setup_rc=$?
 grep -v '^E2E_BIN=' <<<"$setup_out"
-if [ $setup_rc -ne 0 ]; then total_fail=1; finish; fi
+if [ $setup_rc -ne 0 ]; then fail "setup (host packages, binaries)"; finish; fi
 TEND_BIN_DIR=$(sed -n 's/^E2E_BIN=//p' <<<"$setup_out" | tail -n 1)
 TEND_BIN_DIR=$(cd "$TEND_BIN_DIR" && pwd)
 export TEND_BIN_DIR
@@ -37,26 +32,19 @@ export TEND_BIN_DIR
 # a cold cache: build the root filesystems side by side (each suite would reuse them)
 pids=()
 for s in "${suites[@]}"; do
-  case $s in systemd | openrc) (E2E_SUITE=$s; ensure_rootfs "$s") & pids+=($!) ;; esac
+  case $s in systemd | openrc) (E2E_SUITE=$s CHECK_LABEL=$s; ensure_rootfs "$s") & pids+=($!) ;; esac
 done
 for p in "${pids[@]}"; do wait "$p"; done # a failure shows again in its suite
 
 for s in "${suites[@]}"; do
   script=$E2E_DIR/$s.sh
   if [ ! -x "$script" ]; then
-    echo "FAIL: [all] no suite $script"; total_fail=$((total_fail + 1)); continue
+    fail "no suite $script"; continue
   fi
   out=$(mktemp)
   "$script" 2>&1 | tee "$out"
-  last=$(tail -n 1 "$out")
+  add_summary "$s" "$out"
   rm -f "$out"
-  if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
-    total_pass=$((total_pass + BASH_REMATCH[1]))
-    total_fail=$((total_fail + BASH_REMATCH[2]))
-  else
-    echo "FAIL: [all] suite $s ended without a summary line"
-    total_fail=$((total_fail + 1))
-  fi
 done
 log "all suites done in $(_elapsed "$E2E_T0")s"
 finish

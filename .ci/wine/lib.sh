@@ -1,11 +1,17 @@
 # Shared by the Wine suites (sourced, not run): a private prefix with a persistent
-# wineserver, PASS/FAIL bookkeeping, bounded waits, and small probes of the prefix.
-# The caller sets SUITE (a name for the work directory) before sourcing.
+# wineserver and small probes of the prefix; the PASS/FAIL bookkeeping, check,
+# wait_until and the summary come from .ci/lib/check.sh (shared with the e2e suites).
+# The caller sets SUITE (a name for the work directory and the lines' label) before
+# sourcing.
 #
 # Every wait polls with a deadline; every wine command runs under `timeout`. Debian's
 # wineserver wrapper runs it with -p0, so without `wineserver -p` the server and
 # services.exe would exit between commands; the server is killed at the end.
 . "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# shellcheck source=../lib/check.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/check.sh"
+CHECK_LABEL=wine-${SUITE:-suite}
+CHECK_POLL=0.2   # each poll starts Wine processes
 
 EXE_DIR=$WIN_OUT
 WORK=$(mktemp -d "/tmp/tend-wine-${SUITE:-suite}.XXXXXX")
@@ -14,13 +20,7 @@ export WINEPREFIX=$WORK/prefix WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
 LOG=$WORK/wine.log
 
-passed=0
-failed=0
 t0=$(date +%s)
-pass() { echo "PASS: $*"; passed=$((passed + 1)); }
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-# check "description" command...: one PASS/FAIL line from the command's status.
-check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; fi; }
 
 cleanup() {
   timeout 30 wineserver -k >/dev/null 2>&1 || true
@@ -44,14 +44,6 @@ svc_state_of() {
 }
 svc_field_of() { svc_query "$1" | awk -v f="$2" '$1 == f {print $3}'; }
 svc_absent_of() { local out; out=$(w sc query "$1" 2>&1 | tr -d '\r'); [ $? -ne 0 ] && ! grep -q SERVICE_NAME <<<"$out"; }
-# wait_until SECONDS command...: polls the command every 0.2 s until it succeeds.
-wait_until() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do
-    [ "$(date +%s)" -ge "$deadline" ] && return 1
-    sleep 0.2
-  done
-}
 # http_get PORT PATH: prints the response (headers and body).
 http_get() {
   timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
@@ -93,11 +85,11 @@ probe() {
 # need_tools EXE...: the tools and the built executables exist, or the suite fails.
 need_tools() {
   local tool exe
-  for tool in wine wineserver wineboot timeout pgrep; do
-    command -v "$tool" >/dev/null || { echo "FAIL: $tool is missing (run .ci/wine/setup.sh)"; echo "0 passed, 1 failed"; exit 1; }
+  for tool in wine wineserver wineboot timeout pgrep jq; do
+    command -v "$tool" >/dev/null || { fail "$tool is missing (run .ci/wine/setup.sh)"; check_summary; exit 1; }
   done
   for exe in "$@"; do
-    [ -f "$exe" ] || { echo "FAIL: $exe is missing (run .ci/wine/build.sh)"; echo "0 passed, 1 failed"; exit 1; }
+    [ -f "$exe" ] || { fail "$exe is missing (run .ci/wine/build.sh)"; check_summary; exit 1; }
   done
 }
 
@@ -116,9 +108,8 @@ boot_prefix() {
 # finish: the summary line and the exit status.
 finish() {
   echo "suite took $(( $(date +%s) - t0 ))s"
-  if [ "$failed" -gt 0 ]; then
+  if [ "$CHECK_FAILED" -gt 0 ]; then
     echo "--- wine log (tail)"; tail -n 40 "$LOG" 2>/dev/null
   fi
-  echo "$passed passed, $failed failed"
-  [ "$failed" = 0 ]
+  check_summary
 }

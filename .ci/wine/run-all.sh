@@ -5,6 +5,8 @@
 # last line; exits non-zero if any stage fails.
 set -euo pipefail
 here=$(dirname "$0")
+# shellcheck source=../lib/check.sh
+. "$here/../lib/check.sh"
 t0=$(date +%s)
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
@@ -23,6 +25,8 @@ trap 'rm -f "$out" "$out2"' EXIT
 stage suite bash -c 'bash "$1" | tee "$2"; exit "${PIPESTATUS[0]}"' _ "$here/suite.sh" "$out" || rc=$?
 stage tend-suite bash -c 'bash "$1" | tee "$2"; exit "${PIPESTATUS[0]}"' _ "$here/tend-suite.sh" "$out2" || rc=$?
 echo "[wine total: $(( $(date +%s) - t0 ))s]"
-total() { awk '/^[0-9]+ passed, [0-9]+ failed$/ {p += $1; f += $3} END {print p+0 " passed, " f+0 " failed"}' "$@"; }
-total "$out" "$out2"
+CHECK_LABEL=wine
+add_summary suite "$out"
+add_summary tend-suite "$out2"
+check_summary || rc=1
 exit "$rc"

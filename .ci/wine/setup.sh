@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the Wine suite needs on Debian, and only what is missing (a second run
 # takes well under a second): Debian's Rust with its std sources (for -Zbuild-std), the
-# MinGW-w64 linker, Wine 8, and the small tools the suite uses.
+# MinGW-w64 linker, Wine 8, and the small tools the suite uses (jq among them).
 set -euo pipefail
 
 packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 wine wine64 procps coreutils)
@@ -11,6 +11,8 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
+# The suites read tend's JSON with jq: checked as the binary, wherever it came from.
+command -v jq >/dev/null || missing+=(jq)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "==> installing ${missing[*]}"
   sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
@@ -18,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
     "${missing[@]}" >/dev/null
 fi
-for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc wine wineserver; do
+for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc wine wineserver jq; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 

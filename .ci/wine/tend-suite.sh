@@ -7,15 +7,18 @@
 # under C:\ProgramData\tend, the SCM registration with a quoted command line, the
 # Event Log source) → sc query RUNNING and `tend status` agrees → HTTP on loopback →
 # the child is killed and the supervisor restarts it → custom control 128 restarts it
-# → sc stop: the child got its Ctrl-C and shut down gracefully (marker), nothing is
-# left running → tend start/stop → install again is a no-op → uninstall --purge leaves
-# nothing. Then the failure paths: a setting Wine cannot store rolls the install back
+# (the Ctrl-C sent by the supervisor itself, not a helper process, and not taken as a
+# stop by the supervisor) → sc stop: the child got its Ctrl-C and shut down gracefully
+# (marker), nothing is left running → tend start/stop → install again is a no-op →
+# uninstall --purge leaves nothing. Then the failure paths: a setting Wine cannot store rolls the install back
 # completely; a child that always fails stops the service with the service-specific
 # exit code 3; a child that ignores Ctrl-C and leaves grandchildren is killed, tree
 # and all, when the stop times out; a user account takes its password from the
 # environment (refused without it, never written anywhere), and an unknown account
 # fails the install without leaving anything; a service of the same name that is not
 # tend's is neither taken over nor removed, and a shared log folder survives --purge.
+# Last, `tend run` in a console: Ctrl-C stops the child gracefully through the helper
+# process, and tend itself survives it and exits 0.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -39,10 +42,14 @@ PORT=$(free_port)
 t() { w "$SRC_WIN\\tend.exe" "$@" 2>&1 | tr -d '\r'; }   # tend.exe, output without CRs
 state_is() { [ "$(svc_state_of "$1")" = "$2" ]; }
 healthy() { http_get "$PORT" /healthz | tr -d '\r' | tail -n1 | grep -qx ok; }
-# status_field NAME FIELD: a top-level number or string of `tend status NAME --json`.
-status_field() {
-  t status "$1" --json | sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}$/\1/p" | head -n1
+# status_json NAME: `tend status NAME --json` (stdout only, CRLF line ends made LF) as
+# one compact object; empty (and status 1) if it printed no JSON object.
+status_json() {
+  w "$SRC_WIN\\tend.exe" status "$1" --json 2>>"$LOG" | tr -d '\r' |
+    jq -ec 'if type == "array" then .[0] else . end | objects' 2>>"$LOG"
 }
+# status_field NAME FIELD: one top-level field of it, raw (empty if absent or null).
+status_field() { status_json "$1" | jq -r --arg f "$2" '.[$f] // empty'; }
 child_pid() { status_field hello pid; }
 restarts_at_least() { [ "$(status_field hello restarts)" -ge "$1" ] 2>/dev/null; }
 no_process() { ! in_prefix "$1"; }
@@ -80,7 +87,7 @@ echo "$out" | sed 's/^/    | /'
 check "install --now: exit 0, running" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out"
 check "tend.exe copied to C:\\Program Files\\tend" [ -f "$C/Program Files/tend/tend.exe" ]
 check "installed spec in C:\\ProgramData\\tend" [ -f "$DATA_UNIX/hello.toml" ]
-check "state and log directories beside it" [ -d "$DATA_UNIX/state/hello" ] && [ -d "$DATA_UNIX/logs/hello" ]
+check "state and log directories beside it" test -d "$DATA_UNIX/state/hello" -a -d "$DATA_UNIX/logs/hello"
 image=$(w reg query 'HKLM\SYSTEM\CurrentControlSet\Services\hello' /v ImagePath 2>/dev/null | tr -d '\r')
 want='"C:\Program Files\tend\tend.exe" run --service --state-dir C:\ProgramData\tend\state\hello --log-dir C:\ProgramData\tend\logs\hello C:\ProgramData\tend\hello.toml'
 check "ImagePath is the quoted tend.exe command line" grep -qF "$want" <<<"$image"
@@ -89,9 +96,9 @@ check "Event Log source registered with tend.exe's messages" grep -qF 'C:\Progra
 
 echo "==> 2. running"
 check "sc query: RUNNING" wait_until 20 state_is hello RUNNING
-st=$(t status hello --json)
+st=$(status_json hello)
 check "tend status agrees: SCM running, supervisor running" \
-  bash -c 'grep -q "\"active\": \"running\"" <<<"$1" && grep -q "\"state\": \"running\"" <<<"$1"' _ "$st"
+  jq -e '.active == "running" and .state == "running"' <<<"$st" || echo "    | $st"
 check "GET /healthz answers ok on 127.0.0.1:$PORT" wait_until 15 healthy
 pid1=$(child_pid)
 check "the child's pid is known ($pid1)" [ -n "$pid1" ]
@@ -110,6 +117,10 @@ out=$(t control hello 128)
 check "tend control hello 128: sent ($out)" grep -q "sent control 128" <<<"$out"
 check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
 check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
+log=$DATA_UNIX/logs/hello/tend.log
+check "  ... its Ctrl-C came from the supervisor itself, which has no console (no helper)" \
+  grep -q "sent Ctrl-C to pid $pid2 (directly)" "$log"
+check "  ... and the Ctrl-C that reached the supervisor too did not stop the service" state_is hello RUNNING
 check "answers again" wait_until 15 healthy
 pid3=$(child_pid)
 
@@ -121,7 +132,6 @@ check "the child got Ctrl-C and shut down gracefully (marker: graceful $pid3)" g
 check "no hello-service.exe left" wait_until 10 no_process 'hello-service\.exe'
 check "no tend.exe supervisor left" wait_until 10 no_process 'tend\.exe run'
 check "port $PORT closed" wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$PORT"
-log=$DATA_UNIX/logs/hello/tend.log
 check "the supervisor's own log says it stopped gracefully" grep -q "stopped gracefully" "$log"
 check "the child's output is in hello.out.log, its graceful shutdown too" \
   bash -c 'grep -q "listening on 127.0.0.1:$2" "$1" && grep -q "graceful shutdown" "$1"' \
@@ -276,5 +286,38 @@ check "a spec logging into an existing folder installs (exit $rc)" [ "$rc" = 0 ]
 check "  ... with a warning that names the icacls grant" grep -q 'warning: log.dir .* icacls' <<<"$out"
 t uninstall shared --purge >>"$LOG" 2>&1
 check "uninstall --purge leaves that folder and its files" [ -f "$C/shared-logs/other-app.log" ]
+
+echo "==> 14. tend run in a console: Ctrl-C reaches the child through the helper, tend lives on"
+# (wine started from this script gives tend a console; SIGINT to its process is Wine's
+# Ctrl-C for it, as a key press in a terminal would be.)
+cat >"$SRC_UNIX/console.toml" <<SPEC
+name = "console"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--on-term", '$SRC_WIN\\console-term.txt', "--hang"]
+[stop]
+timeout = "5s"
+SPEC
+RUN_OUT=$WORK/console-run.out
+timeout 60 wine "$SRC_WIN\\tend.exe" run --state-dir "$SRC_WIN\\state" --log-dir "$SRC_WIN\\logs" \
+  "$SRC_WIN\\console.toml" >"$RUN_OUT" 2>&1 &
+run_bg=$!
+# console_tend: the pids of that tend.exe (not the `timeout` around it).
+console_tend() {
+  local p
+  for p in $(prefix_pids 'tend\.exe run .*console\.toml'); do
+    [ "$(cat "/proc/$p/comm" 2>/dev/null)" != timeout ] && echo "$p"
+  done
+}
+child_started() { grep -q 'console: started (pid' "$RUN_OUT"; }
+check "tend run started the child" wait_until 20 child_started
+for p in $(console_tend); do kill -INT "$p"; done
+wait "$run_bg"; rc=$?
+tr -d '\r' <"$RUN_OUT" | sed 's/^/    | /'
+check "tend run stopped after Ctrl-C: exit 0 ($rc)" [ "$rc" = 0 ]
+check "the child got Ctrl-C and shut down gracefully" grep -qx graceful "$SRC_UNIX/console-term.txt"
+check "  ... sent through the helper (the supervisor kept its console), not directly" \
+  bash -c 'grep -q "stopping: sent Ctrl-C to pid [0-9]*," "$1" && ! grep -q "(directly)" "$1"' _ "$RUN_OUT"
+check "  ... the supervisor said it stopped gracefully" grep -q "stopped gracefully" "$RUN_OUT"
+check "no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
 
 finish

@@ -10,12 +10,16 @@
 //!
 //! Graceful stop: each child is started with `CREATE_NO_WINDOW`, which gives it a
 //! hidden console of its own (and no new process group, in which Ctrl-C would be
-//! disabled). To stop it, a short-lived helper (`tend ctrl-c PID`, see [`send_ctrl_c`])
-//! detaches from its own console, attaches to the child's, and generates `CTRL_C_EVENT`
-//! there: only processes on that console get it. Doing this in a helper keeps the
-//! supervisor's own console (when run in a terminal) and its Ctrl-C handling untouched,
-//! and lets several stops run at once. `windows.stop = "close"` posts `WM_CLOSE` to the
-//! top-level windows of the job's processes instead.
+//! disabled). To stop it, tend attaches to the child's console and generates
+//! `CTRL_C_EVENT` there: only processes on that console get it (see [`send_ctrl_c`]).
+//! A supervisor with no console of its own (a service: the SCM gives it none) does this
+//! itself, one stop at a time, and ignores the Ctrl-C that reaches it too. One with a
+//! console (`tend run`/`tend up` in a terminal) would have to leave its own console for
+//! that, so a short-lived helper (`tend ctrl-c PID`) does it instead, which keeps the
+//! supervisor's console and its own Ctrl-C handling untouched; starting that process
+//! is most of what a stop costs (measured under Wine, docs/PERFORMANCE.md).
+//! `windows.stop = "close"` posts `WM_CLOSE` to the top-level windows of the job's
+//! processes instead.
 
 use std::ffi::OsStr;
 use std::io::{self, Read};
@@ -25,10 +29,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use tokio::sync::{mpsc, oneshot};
-use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, HWND, INVALID_HANDLE_VALUE, LPARAM};
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_ACCESS_DENIED, HANDLE, HWND, INVALID_HANDLE_VALUE, LPARAM,
+};
 use windows_sys::Win32::Globalization::{MultiByteToWideChar, CP_OEMCP};
 use windows_sys::Win32::System::Console::{
-    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, SetConsoleCtrlHandler, CTRL_C_EVENT,
+    AttachConsole, FreeConsole, GenerateConsoleCtrlEvent, GetStdHandle, SetConsoleCtrlHandler,
+    SetStdHandle, CTRL_C_EVENT, STD_ERROR_HANDLE, STD_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
@@ -347,9 +354,10 @@ pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String>
         return Ok(format!("pid {} has exited already", tree.pid));
     }
     match spec.windows.stop {
-        WinStop::CtrlC => {
-            send_ctrl_c(tree.pid).map(|()| format!("sent Ctrl-C to pid {}", tree.pid))
-        }
+        WinStop::CtrlC => send_ctrl_c(tree.pid).map(|how| match how {
+            CtrlCSent::Directly => format!("sent Ctrl-C to pid {} (directly)", tree.pid),
+            CtrlCSent::ByHelper => format!("sent Ctrl-C to pid {}", tree.pid),
+        }),
         WinStop::Close => {
             let n = close_windows(&job_pids(tree));
             if n == 0 {
@@ -370,9 +378,93 @@ pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String>
     }
 }
 
+/// How [`send_ctrl_c`] delivered the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtrlCSent {
+    /// From this process, which has no console of its own.
+    Directly,
+    /// Through the helper process `tend ctrl-c PID`.
+    ByHelper,
+}
+
+/// Sends Ctrl-C to the console of `pid`: from this process when it has no console of
+/// its own (see [`ctrl_c_directly`]), else through a helper process (`tend ctrl-c
+/// PID`), waiting for it at most two seconds.
+pub fn send_ctrl_c(pid: u32) -> io::Result<CtrlCSent> {
+    if let Some(sent) = ctrl_c_directly(pid) {
+        return sent.map(|()| CtrlCSent::Directly);
+    }
+    ctrl_c_by_helper(pid).map(|()| CtrlCSent::ByHelper)
+}
+
+/// Serialises [`ctrl_c_directly`]: a process is on one console at a time.
+static CONSOLE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Generates Ctrl-C on the console of `pid` from this process, if this process has no
+/// console of its own (`None` if it has one: leaving it would cut the supervisor off
+/// its terminal). Attach, generate, detach, under [`CONSOLE`]. Attaching is also the
+/// test: it fails with `ERROR_ACCESS_DENIED` in a process that has a console
+/// (`GetConsoleProcessList` would do, but Wine 8 does not implement it).
+///
+/// On Windows the event reaches every process on that console, this one too
+/// (asynchronously, on a thread the system starts, possibly after the detach; Wine 8
+/// spares the process that generates it), so a handler that ignores `CTRL_C_EVENT` is
+/// installed first and kept: a process without a console gets no other Ctrl-C. It runs
+/// before tokio's (handlers run last-registered first, and tokio's was registered when
+/// supervising started), so no stop request comes of it. The process-wide "ignore
+/// Ctrl-C" flag is not used: children started meanwhile would inherit it. The standard
+/// handles, which attaching may replace, are put back.
+fn ctrl_c_directly(pid: u32) -> Option<io::Result<()>> {
+    static IGNORING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    const STD: [STD_HANDLE; 3] = [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE];
+    let _one = CONSOLE.lock().unwrap_or_else(|e| e.into_inner());
+    // SAFETY: plain calls on this process's console state and standard handles; the
+    // handler stays valid for the life of the process.
+    unsafe {
+        let saved = STD.map(|h| GetStdHandle(h));
+        let result = if AttachConsole(pid) == 0 {
+            let err = io::Error::last_os_error();
+            if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
+                return None;
+            }
+            Err(io::Error::other(format!(
+                "cannot attach to the console of pid {pid}: {err}"
+            )))
+        } else {
+            let ignoring =
+                *IGNORING.get_or_init(|| SetConsoleCtrlHandler(Some(ignore_ctrl_c), 1) != 0);
+            let sent = ignoring && GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) != 0;
+            let err = io::Error::last_os_error();
+            FreeConsole();
+            if !ignoring {
+                Err(io::Error::other(format!(
+                    "cannot ignore Ctrl-C in the supervisor: {err}"
+                )))
+            } else if !sent {
+                Err(io::Error::other(format!(
+                    "cannot generate Ctrl-C for pid {pid}: {err}"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        for (h, was) in STD.into_iter().zip(saved) {
+            SetStdHandle(h, was);
+        }
+        Some(result)
+    }
+}
+
+/// The handler of a supervisor without a console: the Ctrl-C it generated for a child
+/// reaches it too and is not a request to stop; anything else goes on to the next
+/// handler (tokio's, then the default).
+unsafe extern "system" fn ignore_ctrl_c(ctrl_type: u32) -> i32 {
+    i32::from(ctrl_type == CTRL_C_EVENT)
+}
+
 /// Sends Ctrl-C to the console of `pid` through a helper process (`tend ctrl-c PID`),
 /// waiting for it at most two seconds.
-pub fn send_ctrl_c(pid: u32) -> io::Result<()> {
+fn ctrl_c_by_helper(pid: u32) -> io::Result<()> {
     let exe = std::env::current_exe()?;
     let mut helper = Command::new(exe)
         .arg("ctrl-c")
@@ -401,7 +493,7 @@ pub fn send_ctrl_c(pid: u32) -> io::Result<()> {
     }
 }
 
-/// The helper's side of [`send_ctrl_c`] (`tend ctrl-c PID`): leave this process's own
+/// The helper's side of [`ctrl_c_by_helper`] (`tend ctrl-c PID`): leave this process's own
 /// console, attach to the target's, ignore Ctrl-C here, and generate it for every
 /// process on that console. The ignore flag is safe in this process only because it
 /// starts nothing (children would inherit it and could never be stopped this way).
