@@ -119,7 +119,7 @@ check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
 check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
 log=$DATA_UNIX/logs/hello/tend.log
 check "  ... its Ctrl-C came from the supervisor itself, which has no console (no helper)" \
-  grep -q "sent Ctrl-C to pid $pid2 (directly)" "$log"
+  grep -q "stopping on the service manager's request: sent Ctrl-C to pid $pid2 (directly)" "$log"
 check "  ... and the Ctrl-C that reached the supervisor too did not stop the service" state_is hello RUNNING
 check "answers again" wait_until 15 healthy
 pid3=$(child_pid)
@@ -316,7 +316,7 @@ tr -d '\r' <"$RUN_OUT" | sed 's/^/    | /'
 check "tend run stopped after Ctrl-C: exit 0 ($rc)" [ "$rc" = 0 ]
 check "the child got Ctrl-C and shut down gracefully" grep -qx graceful "$SRC_UNIX/console-term.txt"
 check "  ... sent through the helper (the supervisor kept its console), not directly" \
-  bash -c 'grep -q "stopping: sent Ctrl-C to pid [0-9]*," "$1" && ! grep -q "(directly)" "$1"' _ "$RUN_OUT"
+  bash -c 'grep -q "stopping on Ctrl-C: sent Ctrl-C to pid [0-9]*," "$1" && ! grep -q "(directly)" "$1"' _ "$RUN_OUT"
 check "  ... the supervisor said it stopped gracefully" grep -q "stopped gracefully" "$RUN_OUT"
 check "no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
 
