@@ -240,7 +240,7 @@ pub fn main() -> ExitCode {
 /// Runs a command of the Windows service control manager's.
 fn scm_command(c: ScmCommand) -> u8 {
     match c {
-        ScmCommand::Control { name, code } => control::send_code(name.as_str(), code),
+        ScmCommand::Control { name, code } => control::send_control_code(name.as_str(), code),
         ScmCommand::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
             Ok(()) => exit::OK,
             Err(e) => {

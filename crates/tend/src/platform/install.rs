@@ -793,8 +793,8 @@ impl super::engine::Apply for UnixApply<'_> {
     fn describe(&self, step: &Step) -> String {
         step.describe(false)
     }
-    fn apply(&mut self, step: &Step) -> Result<Vec<Undo>, InstallError> {
-        apply_one(step, self.backend, &self.name).map(|u| u.into_iter().collect())
+    fn apply(&mut self, step: &Step, undo: &mut Vec<Undo>) -> Result<(), InstallError> {
+        apply_one(step, self.backend, &self.name).map(|u| undo.extend(u))
     }
     fn describe_undo(&self, undo: &Undo) -> String {
         describe_undo(undo)

@@ -347,6 +347,7 @@ pub fn backend_name(flag: Option<&str>) -> Result<&'static str, InstallError> {
 }
 
 /// The Unix backend to use: `flag`, else the one recorded at install, else detected.
+/// A name tend does not know (a corrupt or foreign record) is refused as such.
 pub fn pick_backend(
     flag: Option<&str>,
     recorded: Option<&str>,
@@ -355,9 +356,10 @@ pub fn pick_backend(
         Some(n) => n,
         None => backend_name(None)?,
     };
-    backend(name).ok_or_else(|| InstallError::NotOnThisOs {
-        what: format!("managing a {name} service"),
-    })
+    if !BACKENDS.contains(&name) {
+        return Err(InstallError::Refused(format!("unknown backend `{name}`")));
+    }
+    backend(name).ok_or_else(|| InstallError::not_here(format!("managing a {name} service")))
 }
 
 /// Refuses `what` (`tend install`) unless this process may change the system: root on
