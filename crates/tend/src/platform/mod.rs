@@ -3,8 +3,9 @@
 //! Each backend has two halves: `render`, a pure function from an installed spec to the
 //! files the service manager needs (snapshot-tested), and a handful of commands that
 //! drive the manager (`systemctl`, `rc-service`, ...), whose failures carry the tool's
-//! own stderr. The install logic ([`install`]) is shared: it plans the steps, prints
-//! them for `--dry-run`, applies them, and rolls back on failure.
+//! own stderr. Installing goes through one engine ([`engine`]: observe, plan, apply,
+//! roll back); the Unix backends share one planner and applier ([`install`], Unix
+//! only) and Windows has its own ([`windows`], compiled everywhere).
 
 pub mod engine;
 pub mod error;

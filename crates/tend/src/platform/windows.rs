@@ -332,9 +332,9 @@ impl Observed {
     }
 }
 
-/// The folders an install of `spec` gives the service's account: its state folder, and
-/// its log folder unless that is someone else's (`log.dir` naming an existing folder
-/// tend did not create).
+/// The folders whose state `observe` reads for an install of `spec`: its state folder
+/// and its log folder (whether the account is given the log folder is the plan's
+/// decision: not when `log.dir` names an existing folder tend did not create).
 pub fn service_dirs(spec: &Spec, layout: &Layout) -> Vec<PathBuf> {
     vec![layout.state_dir(spec.name.as_str()), layout.log_dir(spec)]
 }

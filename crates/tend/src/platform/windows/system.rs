@@ -367,6 +367,7 @@ fn check_root(root: &Path) -> Result<(), InstallError> {
 
 /// Gives tend's existing root folder its administrators-only permissions again (run by
 /// every install that changes something): files in it decide what runs as services.
+/// Not undone by a rollback: kept as hardening (docs/DESIGN.md, the install engine).
 fn secure_root(root: &Path) -> Result<(), InstallError> {
     if !root.is_dir() {
         return Ok(());
