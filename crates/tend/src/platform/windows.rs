@@ -677,6 +677,21 @@ pub fn owed_undo(step: &Step, when: Owed) -> Option<Undo> {
     }
 }
 
+/// Applies `step` through `change` (the system calls, which push the undos of the
+/// files and folders they change as they go), with the undos the step owes
+/// ([`owed_undo`]) pushed before and after: what the Windows applier does for every
+/// step.
+pub fn apply_step(
+    step: &Step,
+    done: &mut Vec<Undo>,
+    change: impl FnOnce(&mut Vec<Undo>) -> Result<(), InstallError>,
+) -> Result<(), InstallError> {
+    done.extend(owed_undo(step, Owed::Before));
+    change(done)?;
+    done.extend(owed_undo(step, Owed::After));
+    Ok(())
+}
+
 /// One step of `tend uninstall`.
 #[derive(Debug)]
 pub enum UninstallStep {
@@ -921,6 +936,71 @@ mod tests {
                 && lost.contains("sc.exe config web password="),
             "{lost}"
         );
+    }
+
+    /// The Windows steps through the engine, with the system calls replaced: the
+    /// step named `fails` fails after its change began; every undo run is logged.
+    struct FakeSystem {
+        fails: &'static str,
+        undone: Vec<String>,
+    }
+
+    impl crate::platform::engine::Apply for FakeSystem {
+        type Step = Step;
+        type Undo = Undo;
+        fn describe(&self, step: &Step) -> String {
+            step.describe(false)
+        }
+        fn apply(&mut self, step: &Step, undo: &mut Vec<Undo>) -> Result<(), InstallError> {
+            let kind = format!("{step:?}");
+            apply_step(step, undo, |_| {
+                if kind.starts_with(self.fails) {
+                    Err(InstallError::Refused(format!("{} failed", self.fails)))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        fn describe_undo(&self, undo: &Undo) -> String {
+            undo.describe()
+        }
+        fn undo(&mut self, undo: &Undo) -> Result<(), InstallError> {
+            self.undone.push(undo.describe());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_update_failing_in_the_register_step_puts_the_registration_back() {
+        let old = spec(WEB);
+        let mut seen = installed(&old);
+        seen.event_source = None;
+        let new = spec(&format!("{WEB}[windows]\nstart = \"manual\"\n"));
+        let plan = plan_install(&new, "the new spec", &layout(), &seen, None, None).unwrap();
+        for (fails, want) in [
+            (
+                "Register",
+                "restore the previous registration of service web",
+            ),
+            ("EventSource", "unregister the Event Log source web"),
+        ] {
+            let mut out = Vec::new();
+            let fake = FakeSystem {
+                fails,
+                undone: Vec::new(),
+            };
+            let e = crate::platform::engine::apply(fake, Vec::new(), &plan.steps, &mut out)
+                .err()
+                .expect("the step fails");
+            assert_eq!(e.to_string(), format!("{fails} failed"));
+            let out = String::from_utf8(out).unwrap();
+            // The failed step's own undo runs first, and is said.
+            let rollback = out.split("rolling back:\n").nth(1).unwrap_or_default();
+            assert!(
+                rollback.starts_with(&format!("  {want}\n")),
+                "{fails}: {out}"
+            );
+        }
     }
 
     #[test]

@@ -13,8 +13,8 @@ use super::super::engine::{self, Apply, InstallRequest, Installed, START_TIMEOUT
 use super::super::record::{installed_spec, installed_text, InstallRecord};
 use super::super::{manager_stop_timeout_secs, InstallError, Layout, NativeStatus, Verb};
 use super::{
-    account, is_tend_exe, is_tends, owed_undo, DirState, Observed, Owed, Registration, ScmService,
-    Step, Undo, UninstallStep, BACKEND,
+    account, is_tend_exe, is_tends, DirState, Observed, Registration, ScmService, Step, Undo,
+    UninstallStep, BACKEND,
 };
 use crate::spec::Spec;
 
@@ -487,8 +487,7 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Vec<Undo>) -> Result<(), Insta
             old: std::fs::read(path).ok(),
         });
     };
-    done.extend(owed_undo(step, Owed::Before));
-    match step {
+    super::apply_step(step, done, |done| match step {
         Step::CreateRoot(dir) => {
             create_dir(dir, done)?;
             lock_root(dir)
@@ -517,11 +516,9 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Vec<Undo>) -> Result<(), Insta
             remember(done, path);
             write_restricted(path, content.as_bytes(), &acct, name)
         }
-        Step::Register { def, exe, .. } => {
-            scm::install(def, exe).map_err(scm_err("register the service"))?;
-            done.extend(owed_undo(step, Owed::After));
-            Ok(())
-        }
+        Step::Register { def, exe, .. } => scm::install(def, exe)
+            .map(drop)
+            .map_err(scm_err("register the service")),
         Step::EventSource { source, exe, .. } => eventlog::register_source(source, exe)
             .map(drop)
             .map_err(|e| InstallError::event_log("register the Event Log source", e)),
@@ -529,7 +526,7 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Vec<Undo>) -> Result<(), Insta
             remember(done, path);
             write_atomic(path, content.as_bytes())
         }
-    }
+    })
 }
 
 /// Creates `dir` and its missing parents, remembering the outermost one for an undo.
