@@ -510,6 +510,13 @@ fn unix_preview(
         "dry run: installing `{name}` ({}) would:",
         backend.name()
     );
+    for p in observed.unreadable() {
+        let _ = writeln!(
+            s,
+            "  note: {} cannot be read as this user, so it counts as changed (run as root to compare)",
+            p.display()
+        );
+    }
     if plan.steps.is_empty() {
         let _ = writeln!(s, "  nothing: it is installed and up to date");
     }
