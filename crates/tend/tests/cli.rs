@@ -195,10 +195,9 @@ fn check_by_someone_else_warns_that_the_account_needs_root() {
     );
 }
 
-/// `tend --help` and every subcommand's help, as a user sees them (Linux; Windows adds
-/// `control` and differs in a few options).
 /// What means something only under the Windows service control manager (`run
-/// --service`, `control NAME CODE`, the `ctrl-c` stop helper) is not on the command
+/// --service`, `control NAME CODE`, the `ctrl-c` stop helper, `install
+/// --password-env`) is not on the command
 /// line elsewhere: no shell completion offers it, and a call is a usage error that
 /// runs nothing.
 #[cfg(unix)]
@@ -209,7 +208,7 @@ fn windows_only_commands_are_not_offered_elsewhere() {
         let out = s.tend(&["completions", shell]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "completions {shell}");
         let text = String::from_utf8_lossy(&out.stdout);
-        for word in ["--service", "control", "ctrl-c"] {
+        for word in ["--service", "control", "ctrl-c", "--password-env"] {
             assert!(!text.contains(word), "completions {shell} offer {word}");
         }
     }
@@ -220,6 +219,7 @@ fn windows_only_commands_are_not_offered_elsewhere() {
         &["run", "--no-guard", "--service", spec],
         &["control", "a", "130"],
         &["ctrl-c", "1"],
+        &["install", "--dry-run", "--password-env", "PW", spec],
     ];
     for args in cases {
         let out = s.tend(args).output().unwrap();
@@ -227,6 +227,7 @@ fn windows_only_commands_are_not_offered_elsewhere() {
         assert_eq!(out.status.code(), Some(2), "tend {args:?}: {err}");
         assert!(
             err.contains("unexpected argument '--service'")
+                || err.contains("unexpected argument '--password-env'")
                 || err.contains("unrecognized subcommand"),
             "tend {args:?}: {err}"
         );
@@ -235,6 +236,8 @@ fn windows_only_commands_are_not_offered_elsewhere() {
     assert!(s.state("a").is_none(), "run --service ran the spec");
 }
 
+/// `tend --help` and every subcommand's help, as a user sees them (Linux; Windows adds
+/// `control` and differs in a few options).
 #[cfg(unix)]
 #[test]
 fn help_texts() {

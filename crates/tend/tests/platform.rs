@@ -114,8 +114,12 @@ fn dry_run_plans_of_every_backend() {
         r#"
 name = "orders"
 description = "Order API: 100% uptime, costs $0"
-command = 'C:\orders\orders.exe'
+command = 'bin\orders.exe'
 args = ["--listen", "127.0.0.1:8080"]
+working_dir = 'work\..\data'
+env_file = 'orders.env'
+[log]
+dir = 'D:\logs\.\orders'
 [stop]
 timeout = "20s"
 [windows]
@@ -711,4 +715,25 @@ fn the_dry_run_of_every_backend_works_here_without_privileges() {
         }
     }
     assert!(!Path::new("/etc/tend/tend-dry-run-test.toml").exists());
+}
+
+/// A backend name tend does not know (a corrupt or foreign install record) is refused
+/// as unknown, not as "not possible on this OS"; what is not possible here does not
+/// suggest a dry run unless one works.
+#[test]
+fn an_unknown_recorded_backend_is_refused_as_unknown() {
+    let e = platform::pick_backend(None, Some("upstart")).err().unwrap();
+    assert_eq!(e.to_string(), "unknown backend `upstart`");
+    let e = platform::pick_backend(None, Some("windows")).err().unwrap();
+    assert!(
+        e.to_string().contains("not possible on this OS") && !e.to_string().contains("--dry-run"),
+        "{e}"
+    );
+    let install = platform::InstallError::NotOnThisOs {
+        what: "installing a Windows service".into(),
+        dry_run_works: true,
+    };
+    assert!(install
+        .to_string()
+        .ends_with("`--dry-run` shows what it would do"));
 }

@@ -542,8 +542,9 @@ pub(crate) fn plan(def: &ServiceDef, binary_path: &str, have: &Observed) -> Plan
 /// The command line is split the way the SCM's programs split it; settings this SCM
 /// could not report stay at "leave alone" (`None`, or an empty description, which
 /// [`plan`] does not write over an unknown one). A user account's password cannot be
-/// read back: the account comes back with `password: None` (the SCM keeps the one it
-/// has).
+/// read back: the account comes back with `password: None`, which leaves the
+/// password the SCM has when the registration is put back (so the caller must supply
+/// it if the account changed since).
 pub(crate) fn from_observed(name: &str, have: &Observed) -> (ServiceDef, String) {
     let mut argv = crate::cmdline::split_windows_command_line(&have.binary_path);
     let exe = if argv.is_empty() {

@@ -103,8 +103,11 @@ pub fn command_line(def: &ServiceDef, exe: &Path) -> Result<String, Error> {
 }
 
 /// A service's registration as the SCM has it now: what [`install`] takes to put it
-/// back exactly (an installer's rollback of an update). A user account's password
-/// cannot be read back: the definition has none, so the SCM keeps the one it has.
+/// back (an installer's rollback of an update). A user account's password cannot be
+/// read back: the definition has none, and [`install`] then leaves the password the
+/// SCM has *now* (the update's, if it set one) — right when the account is unchanged,
+/// wrong when the update changed the account; the caller must give the password again
+/// (or tell the operator to) in that case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registration {
     /// The definition.

@@ -12,8 +12,8 @@ pub fn control(name: &str, verb: Verb) -> u8 {
 }
 
 /// `tend control NAME CODE`: a custom control code to an installed Windows service.
-pub fn send_code(name: &str, code: u8) -> u8 {
-    report(engine::send_code(name, code))
+pub fn send_control_code(name: &str, code: u8) -> u8 {
+    report(engine::send_control_code(name, code))
 }
 
 fn report(result: Result<String, crate::platform::InstallError>) -> u8 {

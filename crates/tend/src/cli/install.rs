@@ -36,10 +36,30 @@ pub struct InstallArgs {
     /// The service manager (default: detected).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(platform::BACKENDS))]
     pub backend: Option<String>,
-    /// Windows: the environment variable holding the password of a user account (else
+    /// Windows: `--password-env`, on the command line only where there is a service
+    /// control manager (see [`ScmInstallArgs`]).
+    #[arg(skip)]
+    pub password_env: Option<String>,
+}
+
+/// What `tend install` also takes where there is a Windows service control manager.
+#[derive(Debug, Args)]
+pub struct ScmInstallArgs {
+    /// The environment variable holding the password of a user account (else
     /// `windows.password_env`, else a prompt).
     #[arg(long)]
     pub password_env: Option<String>,
+}
+
+impl ScmInstallArgs {
+    /// The `--password-env` of `install` in `matches` (never where the command line
+    /// has no `--password-env`).
+    pub fn password_env(matches: &clap::ArgMatches) -> Option<String> {
+        matches
+            .subcommand_matches("install")
+            .and_then(|m| m.try_get_one::<String>("password_env").ok().flatten())
+            .cloned()
+    }
 }
 
 /// The service of `loaded` to install: the only one, or the one named.

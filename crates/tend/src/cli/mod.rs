@@ -113,8 +113,9 @@ enum ScmCommand {
 }
 
 /// The command line of this OS: [`Cli`], and where there is a Windows service control
-/// manager what means something only under it (`run --service`, `control`, the hidden
-/// `ctrl-c` stop helper), so the help and completions elsewhere never offer them.
+/// manager what means something only under it (`run --service`, `install
+/// --password-env`, `control`, the hidden `ctrl-c` stop helper), so the help and
+/// completions elsewhere never offer them.
 pub fn command() -> clap::Command {
     if host::scm::AVAILABLE {
         with_scm(Cli::command())
@@ -125,7 +126,9 @@ pub fn command() -> clap::Command {
 
 /// `cmd` with the commands of the Windows service control manager.
 fn with_scm(cmd: clap::Command) -> clap::Command {
-    ScmCommand::augment_subcommands(cmd).mut_subcommand("run", run::ScmRunArgs::augment_args)
+    ScmCommand::augment_subcommands(cmd)
+        .mut_subcommand("run", run::ScmRunArgs::augment_args)
+        .mut_subcommand("install", install::ScmInstallArgs::augment_args)
 }
 
 /// What the command line asks for.
@@ -148,9 +151,12 @@ fn parse_from(
         ScmCommand::from_arg_matches_mut(&mut matches).map(Parsed::Scm)
     } else {
         let service = run::ScmRunArgs::service(&matches);
+        let password_env = install::ScmInstallArgs::password_env(&matches);
         Cli::from_arg_matches_mut(&mut matches).map(|mut cli| {
-            if let Command::Run(a) = &mut cli.command {
-                a.service = service;
+            match &mut cli.command {
+                Command::Run(a) => a.service = service,
+                Command::Install(a) => a.password_env = password_env,
+                _ => {}
             }
             Parsed::Cli(cli)
         })
@@ -240,7 +246,7 @@ pub fn main() -> ExitCode {
 /// Runs a command of the Windows service control manager's.
 fn scm_command(c: ScmCommand) -> u8 {
     match c {
-        ScmCommand::Control { name, code } => control::send_code(name.as_str(), code),
+        ScmCommand::Control { name, code } => control::send_control_code(name.as_str(), code),
         ScmCommand::CtrlC { pid } => match crate::supervise::sys::ctrl_c_helper(pid) {
             Ok(()) => exit::OK,
             Err(e) => {
@@ -302,6 +308,9 @@ mod tests {
             Ok(Parsed::Cli(Cli {
                 command: Command::Run(a),
             })) => format!("run {} service={}", a.spec.display(), a.service),
+            Ok(Parsed::Cli(Cli {
+                command: Command::Install(a),
+            })) => format!("install password_env={:?}", a.password_env),
             Ok(Parsed::Cli(c)) => format!("{:?}", c.command)
                 .split([' ', '('])
                 .next()
@@ -353,6 +362,16 @@ mod tests {
             (&["control", "a", "130"], "control a 130", unknown),
             (&["control", "a", "12"], "error: ValueValidation", unknown),
             (&["ctrl-c", "42"], "ctrl-c 42", unknown),
+            (
+                &["install", "--password-env", "PW", "a.toml"],
+                "install password_env=Some(\"PW\")",
+                unexpected,
+            ),
+            (
+                &["install", "a.toml"],
+                "install password_env=None",
+                "install password_env=None",
+            ),
             (&["up"], "up", "up"),
             (&["status"], "status", "status"),
         ];

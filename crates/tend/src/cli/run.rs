@@ -83,7 +83,7 @@ pub fn run(a: RunArgs) -> u8 {
     // reach the SCM (as a stop with an exit code) and tend.log, not a console nobody
     // reads.
     if a.service {
-        return run_service(a);
+        return run_under_scm(a);
     }
     let (loaded, opts) = match load_one(&a) {
         Ok(l) => l,
@@ -93,14 +93,14 @@ pub fn run(a: RunArgs) -> u8 {
 }
 
 /// `tend run --service`: the supervisor under the Windows service control manager
-/// (see [`scm::run_service`]).
-fn run_service(a: RunArgs) -> u8 {
+/// (see [`scm::serve`]).
+fn run_under_scm(a: RunArgs) -> u8 {
     let name = a
         .spec
         .file_stem()
         .map_or_else(|| "tend".into(), |s| s.to_string_lossy().to_string());
     let log_dir = a.log_dir.clone();
-    match scm::run_service(
+    match scm::serve(
         &name,
         log_dir,
         move || load_one(&a),

@@ -23,9 +23,11 @@ pub trait Apply {
     type Undo;
     /// The step, in one line for people.
     fn describe(&self, step: &Self::Step) -> String;
-    /// Applies `step`; returns the undos of what it changed (none when it changed
-    /// nothing that can or must be taken back), newest last.
-    fn apply(&mut self, step: &Self::Step) -> Result<Vec<Self::Undo>, InstallError>;
+    /// Applies `step`, pushing onto `undo` the undo of each change as it is made
+    /// (before the change, when the change may be left half-done): on a failure, what
+    /// was pushed is undone with the rest, so a step that fails half-way is taken back
+    /// too.
+    fn apply(&mut self, step: &Self::Step, undo: &mut Vec<Self::Undo>) -> Result<(), InstallError>;
     /// The undo, in one line for people.
     fn describe_undo(&self, undo: &Self::Undo) -> String;
     /// Takes one change back.
@@ -52,11 +54,6 @@ impl<A: Apply> Applied<A> {
         Applied { applier, undo }
     }
 
-    /// The undos so far, oldest first.
-    pub fn undos(&self) -> &[A::Undo] {
-        &self.undo
-    }
-
     /// Undoes everything, newest first, saying each undo. A failed undo is reported
     /// and the rest still run, except those the backend keeps after a failure.
     pub fn rollback(mut self, out: &mut dyn Write) {
@@ -79,8 +76,9 @@ impl<A: Apply> Applied<A> {
 }
 
 /// Applies `steps` in order, printing each; `first` are undos that hold before any
-/// step (they run last on rollback). On a failure, undoes the applied steps in
-/// reverse and returns the error.
+/// step (they run last on rollback). On a failure, undoes the applied steps (and what
+/// the failed one did half-way) in reverse, saying each undo, and returns the error,
+/// which the caller prints (once).
 pub fn apply<A: Apply>(
     applier: A,
     first: Vec<A::Undo>,
@@ -90,13 +88,10 @@ pub fn apply<A: Apply>(
     let mut applied = Applied::new(applier, first);
     for step in steps {
         let _ = writeln!(out, "  {}", applied.applier.describe(step));
-        match applied.applier.apply(step) {
-            Ok(u) => applied.undo.extend(u),
-            Err(e) => {
-                let _ = writeln!(out, "error: {e}");
-                applied.rollback(out);
-                return Err(e);
-            }
+        if let Err(e) = applied.applier.apply(step, &mut applied.undo) {
+            let _ = writeln!(out, "  (failed)");
+            applied.rollback(out);
+            return Err(e);
         }
     }
     Ok(applied)
@@ -133,8 +128,9 @@ pub fn wait_for<T>(
 mod tests {
     use super::*;
 
-    /// Steps are numbers; a step fails when it is negative, an undo when its number is
-    /// in `failing_undos`. Every applied undo is logged.
+    /// Steps are numbers; a step fails when it is negative (after changing something
+    /// half-way, with an undo, when it is below -100), an undo when its number is in
+    /// `failing_undos`. Every applied undo is logged.
     struct Numbers {
         failing_undos: Vec<i32>,
         kept: Vec<i32>,
@@ -147,12 +143,17 @@ mod tests {
         fn describe(&self, step: &i32) -> String {
             format!("do {step}")
         }
-        fn apply(&mut self, step: &i32) -> Result<Vec<i32>, InstallError> {
+        fn apply(&mut self, step: &i32, undo: &mut Vec<i32>) -> Result<(), InstallError> {
+            if *step < -100 {
+                self.log.borrow_mut().push(format!("half-did {step}"));
+                undo.push(*step);
+            }
             if *step < 0 {
                 return Err(InstallError::Refused(format!("{step} fails")));
             }
             self.log.borrow_mut().push(format!("did {step}"));
-            Ok(vec![*step])
+            undo.push(*step);
+            Ok(())
         }
         fn describe_undo(&self, undo: &i32) -> String {
             format!("undo {undo}")
@@ -215,8 +216,23 @@ mod tests {
     fn a_failed_step_undoes_the_applied_ones_newest_first_then_the_first_undos() {
         let (log, out) = run(&[1, 2, -3, 4], vec![], vec![]);
         assert_eq!(log, ["did 1", "did 2", "undid 2", "undid 1", "undid 0"]);
+        // The error is the caller's to print, once.
         assert!(
-            out.contains("error: -3 fails\nrolling back:\n  undo 2\n  undo 1\n  undo 0\n"),
+            out.contains("  do -3\n  (failed)\nrolling back:\n  undo 2\n  undo 1\n  undo 0\n"),
+            "{out}"
+        );
+        assert!(!out.contains("fails"), "{out}");
+    }
+
+    #[test]
+    fn a_step_that_fails_half_way_is_undone_too_and_each_undo_is_said() {
+        let (log, out) = run(&[1, -103], vec![], vec![]);
+        assert_eq!(
+            log,
+            ["did 1", "half-did -103", "undid -103", "undid 1", "undid 0"]
+        );
+        assert!(
+            out.contains("rolling back:\n  undo -103\n  undo 1\n  undo 0\n"),
             "{out}"
         );
     }
@@ -289,12 +305,15 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     }
 }
 
+/// On Windows, the Unix backends are neither installed nor planned (their planner
+/// reads Unix accounts and files): a dry run of them works on Linux and macOS.
 #[cfg(not(unix))]
 fn unix_install(r: &InstallRequest<'_>, name: &str) -> Result<(), InstallError> {
-    let _ = r;
-    Err(InstallError::NotOnThisOs {
-        what: format!("installing a {name} service"),
-    })
+    Err(InstallError::not_here(if r.dry_run {
+        format!("planning a {name} install (a dry run of it works on Linux and macOS)")
+    } else {
+        format!("installing a {name} service")
+    }))
 }
 
 #[cfg(unix)]
@@ -376,10 +395,7 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
     )
 }
 
-/// The folder a spec's relative paths are resolved against.
-fn spec_base(spec_file: &Path) -> std::path::PathBuf {
-    crate::supervise::prepare::spec_base(spec_file)
-}
+use super::record::spec_base;
 
 /// What `tend install --dry-run` prints: the plan of installing `r.spec` through
 /// `backend` in `layout` (`copy_from`: this binary, when it must be copied to
@@ -446,9 +462,9 @@ fn unix_preview(
     _now: bool,
     _seen: Seen,
 ) -> Result<(), InstallError> {
-    Err(InstallError::NotOnThisOs {
-        what: format!("planning a {backend} install"),
-    })
+    Err(InstallError::not_here(format!(
+        "planning a {backend} install (a dry run of it works on Linux and macOS)"
+    )))
 }
 
 #[cfg(unix)]
@@ -494,6 +510,13 @@ fn unix_preview(
         "dry run: installing `{name}` ({}) would:",
         backend.name()
     );
+    for p in observed.unreadable() {
+        let _ = writeln!(
+            s,
+            "  note: {} cannot be read as this user, so it counts as changed (run as root to compare)",
+            p.display()
+        );
+    }
     if plan.steps.is_empty() {
         let _ = writeln!(s, "  nothing: it is installed and up to date");
     }
@@ -594,18 +617,13 @@ pub fn show_log_tail(layout: &Layout, spec: &Spec) {
 
 /// `tend uninstall NAME`: prints each step (and does it, unless `dry_run`); returns
 /// whether a step failed.
+/// (Windows services are uninstalled on Windows, the others on Unix: the service
+/// manager of an installed service is this machine's.)
 pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
-    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
-        return super::windows::uninstall(name, purge, dry_run);
-    }
-    unix_uninstall(name, purge, dry_run)
-}
-
-#[cfg(not(unix))]
-fn unix_uninstall(_name: &str, _purge: bool, _dry_run: bool) -> Result<bool, InstallError> {
-    Err(InstallError::NotOnThisOs {
-        what: "uninstalling a Unix service".into(),
-    })
+    #[cfg(unix)]
+    return unix_uninstall(name, purge, dry_run);
+    #[cfg(not(unix))]
+    return super::windows::uninstall(name, purge, dry_run);
 }
 
 #[cfg(unix)]
@@ -670,28 +688,17 @@ fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Instal
 /// service manager it was installed with; start and restart wait until it runs.
 /// Returns what to say.
 pub fn control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
-    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
-        return super::windows::control(name, verb);
-    }
-    unix_control(name, verb)
+    #[cfg(unix)]
+    return unix_control(name, verb);
+    #[cfg(not(unix))]
+    return super::windows::control(name, verb);
 }
 
 /// `tend control NAME CODE`: a custom control code (128–255) to an installed
-/// Windows service; returns what to say.
-pub fn send_code(name: &str, code: u8) -> Result<String, InstallError> {
-    if super::backend_name(None).ok() == Some(super::windows::BACKEND) {
-        return super::windows::send_control(name, code);
-    }
-    Err(InstallError::Refused(format!(
-        "cannot send control {code} to `{name}`: custom control codes are for Windows services\n  = help: `tend restart {name}` restarts it; `kill -HUP` on its supervisor reopens its logs"
-    )))
-}
-
-#[cfg(not(unix))]
-fn unix_control(name: &str, _verb: super::Verb) -> Result<String, InstallError> {
-    Err(InstallError::NotOnThisOs {
-        what: format!("controlling {name} through a Unix service manager"),
-    })
+/// Windows service; returns what to say. (The command exists only where there is a
+/// service control manager.)
+pub fn send_control_code(name: &str, code: u8) -> Result<String, InstallError> {
+    super::windows::send_control_code(name, code)
 }
 
 #[cfg(unix)]

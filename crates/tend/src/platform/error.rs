@@ -54,6 +54,33 @@ pub enum InstallError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A file's owner or permissions could not be read or set (Windows ACLs).
+    #[error("cannot {what}: {source}")]
+    Acl {
+        /// What was being done (`restrict C:\ProgramData\tend`, …).
+        what: String,
+        /// The system's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The Event Log refused (Windows).
+    #[error("cannot {what}: {source}")]
+    EventLog {
+        /// What was being done (`register the Event Log source`, …).
+        what: String,
+        /// The system's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Reading what the operator typed failed (a password).
+    #[error("cannot read {what}: {source}")]
+    Input {
+        /// What was being read.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The plan refused to touch something that is not tend's.
     #[cfg(unix)]
     #[error(transparent)]
@@ -64,6 +91,9 @@ pub enum InstallError {
     /// The service did not start (the text says what it reported).
     #[error("{0}")]
     Start(String),
+    /// The service did not stop in time.
+    #[error("{0}")]
+    Stop(String),
     /// Changing the system needs root.
     #[error("{what} needs root: it writes system files and may create accounts (try sudo, or --dry-run)")]
     NeedsRoot {
@@ -72,12 +102,15 @@ pub enum InstallError {
     },
     /// What was asked for exists only on another OS.
     #[error(
-        "{what} is not possible on this OS ({}); `--dry-run` shows what it would do",
-        std::env::consts::OS
+        "{what} is not possible on this OS ({}){}",
+        std::env::consts::OS,
+        if *dry_run_works { "; `--dry-run` shows what it would do" } else { "" }
     )]
     NotOnThisOs {
         /// What was asked for.
         what: String,
+        /// Whether a dry run of it works here (an install of another OS's service).
+        dry_run_works: bool,
     },
     /// The SCM denied access: installing needs an elevated prompt.
     #[error("{0}\n  = help: installing a service needs an elevated prompt (Run as administrator)")]
@@ -102,6 +135,36 @@ impl InstallError {
         InstallError::Scm {
             what: what.into(),
             source: Box::new(source),
+        }
+    }
+
+    /// An ACL error while doing `what`.
+    pub fn acl(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> InstallError {
+        InstallError::Acl {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// An Event Log error while doing `what`.
+    pub fn event_log(
+        what: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> InstallError {
+        InstallError::EventLog {
+            what: what.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// `what` is not possible on this OS, and neither is a dry run of it.
+    pub fn not_here(what: impl Into<String>) -> InstallError {
+        InstallError::NotOnThisOs {
+            what: what.into(),
+            dry_run_works: false,
         }
     }
 

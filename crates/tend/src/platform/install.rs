@@ -1,4 +1,5 @@
-//! Installing and uninstalling, shared by every backend: plan the steps by comparing
+//! Installing and uninstalling through the Unix backends (systemd, OpenRC, launchd,
+//! SysV; Windows has its own steps in [`super::windows`]): plan the steps by comparing
 //! what should be with what is (so a second identical install has no steps), print
 //! them for `--dry-run`, apply them, and undo what was done if a step fails.
 //!
@@ -295,6 +296,15 @@ pub struct Observed {
 }
 
 impl Observed {
+    /// The regular files that exist and could not be read (a dry run by a user who
+    /// may not read them): the plan counts them as different, so rewritten.
+    pub fn unreadable(&self) -> Vec<&Path> {
+        self.paths
+            .iter()
+            .filter(|(_, f)| matches!(f.on_disk, OnDisk::File { .. }) && f.content.is_none())
+            .map(|(p, _)| p.as_path())
+            .collect()
+    }
     fn file(&self, path: &Path) -> Option<&FileFacts> {
         self.paths.get(path)
     }
@@ -793,8 +803,8 @@ impl super::engine::Apply for UnixApply<'_> {
     fn describe(&self, step: &Step) -> String {
         step.describe(false)
     }
-    fn apply(&mut self, step: &Step) -> Result<Vec<Undo>, InstallError> {
-        apply_one(step, self.backend, &self.name).map(|u| u.into_iter().collect())
+    fn apply(&mut self, step: &Step, undo: &mut Vec<Undo>) -> Result<(), InstallError> {
+        apply_one(step, self.backend, &self.name).map(|u| undo.extend(u))
     }
     fn describe_undo(&self, undo: &Undo) -> String {
         describe_undo(undo)
@@ -1294,6 +1304,44 @@ pub fn start_and_wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_that_exist_but_cannot_be_read_are_named() {
+        let facts = |on_disk, content: Option<&[u8]>| FileFacts {
+            on_disk,
+            content: content.map(<[u8]>::to_vec),
+            mode: 0o600,
+            uid: 0,
+            gid: 0,
+            is_dir: false,
+        };
+        let mut o = Observed::default();
+        for (path, f) in [
+            (
+                "/etc/tend/a.toml",
+                facts(
+                    OnDisk::File {
+                        tends_header: false,
+                    },
+                    None,
+                ),
+            ),
+            (
+                "/etc/tend/b.toml",
+                facts(
+                    OnDisk::File {
+                        tends_header: false,
+                    },
+                    Some(b"x"),
+                ),
+            ),
+            ("/etc/tend/link", facts(OnDisk::Symlink("/x".into()), None)),
+            ("/var/lib/tend/a", facts(OnDisk::Other, None)),
+        ] {
+            o.paths.insert(path.into(), f);
+        }
+        assert_eq!(o.unreadable(), [Path::new("/etc/tend/a.toml")]);
+    }
 
     #[test]
     fn a_failed_undo_keeps_the_install_record_for_the_next_install() {

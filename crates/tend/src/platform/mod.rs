@@ -3,8 +3,9 @@
 //! Each backend has two halves: `render`, a pure function from an installed spec to the
 //! files the service manager needs (snapshot-tested), and a handful of commands that
 //! drive the manager (`systemctl`, `rc-service`, ...), whose failures carry the tool's
-//! own stderr. The install logic ([`install`]) is shared: it plans the steps, prints
-//! them for `--dry-run`, applies them, and rolls back on failure.
+//! own stderr. Installing goes through one engine ([`engine`]: observe, plan, apply,
+//! roll back); the Unix backends share one planner and applier ([`install`], Unix
+//! only) and Windows has its own ([`windows`], compiled everywhere).
 
 pub mod engine;
 pub mod error;
@@ -347,6 +348,7 @@ pub fn backend_name(flag: Option<&str>) -> Result<&'static str, InstallError> {
 }
 
 /// The Unix backend to use: `flag`, else the one recorded at install, else detected.
+/// A name tend does not know (a corrupt or foreign record) is refused as such.
 pub fn pick_backend(
     flag: Option<&str>,
     recorded: Option<&str>,
@@ -355,9 +357,10 @@ pub fn pick_backend(
         Some(n) => n,
         None => backend_name(None)?,
     };
-    backend(name).ok_or_else(|| InstallError::NotOnThisOs {
-        what: format!("managing a {name} service"),
-    })
+    if !BACKENDS.contains(&name) {
+        return Err(InstallError::Refused(format!("unknown backend `{name}`")));
+    }
+    backend(name).ok_or_else(|| InstallError::not_here(format!("managing a {name} service")))
 }
 
 /// Refuses `what` (`tend install`) unless this process may change the system: root on

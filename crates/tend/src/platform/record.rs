@@ -75,20 +75,34 @@ fn read_json(path: &Path) -> Option<InstallRecord> {
 /// The spec as installed: relative paths made absolute (from the folder of the spec
 /// file it came from), a dedicated account by default (Unix), and the working directory
 /// defaulting to the service's state directory.
+///
+/// A Windows spec planned elsewhere (a dry run of a Windows install on Linux) is
+/// resolved with Windows rules: `C:\logs` is absolute, `bin\app.exe` is relative, and
+/// both separators count.
 pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
     let mut s = spec.clone();
+    let foreign_windows = layout.is_windows() && !cfg!(windows);
     let abs = |p: &Path| {
-        normalize(&if p.is_absolute() {
-            p.to_path_buf()
+        if foreign_windows {
+            windows_abs(base, p)
         } else {
-            base.join(p)
-        })
+            normalize(&if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            })
+        }
     };
-    if s.command.contains(['/', std::path::MAIN_SEPARATOR]) {
+    let separators: &[char] = if foreign_windows {
+        &['/', '\\']
+    } else {
+        &['/', std::path::MAIN_SEPARATOR]
+    };
+    if s.command.contains(separators) {
         s.command = abs(Path::new(&s.command)).display().to_string();
     }
     if let Some(hook) = s.stop.command.first_mut() {
-        if hook.contains(['/', std::path::MAIN_SEPARATOR]) {
+        if hook.contains(separators) {
             *hook = abs(Path::new(hook.as_str())).display().to_string();
         }
     }
@@ -105,6 +119,69 @@ pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
         s.user = Some(s.name.to_string());
     }
     s
+}
+
+/// `p` made absolute with Windows rules on another OS (a dry run of a Windows
+/// install): a path with a drive or a UNC prefix is absolute, anything else is
+/// relative to `base`; `.` and `..` are resolved and the separator is `\`.
+fn windows_abs(base: &Path, p: &Path) -> PathBuf {
+    let absolute = |t: &str| {
+        let b = t.as_bytes();
+        t.starts_with(r"\\")
+            || (b.len() >= 3
+                && b[0].is_ascii_alphabetic()
+                && b[1] == b':'
+                && matches!(b[2], b'\\' | b'/'))
+    };
+    let text = p.to_string_lossy();
+    let full = if absolute(&text) {
+        text.to_string()
+    } else if text.starts_with(['/', '\\']) {
+        // Rooted on the current drive: left as written.
+        return p.to_path_buf();
+    } else {
+        format!(
+            "{}\\{text}",
+            base.to_string_lossy().trim_end_matches(['\\', '/'])
+        )
+    };
+    if !absolute(&full) {
+        return PathBuf::from(full);
+    }
+    let (prefix, rest) = match full.strip_prefix(r"\\") {
+        Some(unc) => {
+            let mut parts = unc.splitn(3, ['\\', '/']);
+            let server = parts.next().unwrap_or_default();
+            let share = parts.next().unwrap_or_default();
+            (
+                format!(r"\\{server}\{share}"),
+                parts.next().unwrap_or_default().to_string(),
+            )
+        }
+        None => (full[..2].to_string(), full[3..].to_string()),
+    };
+    let mut out: Vec<&str> = Vec::new();
+    for c in rest.split(['\\', '/']) {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    PathBuf::from(format!("{prefix}\\{}", out.join("\\")))
+}
+
+/// The folder a spec file's relative paths are resolved against: its own (a Windows
+/// spec file named elsewhere, in a dry run, by Windows rules).
+pub fn spec_base(spec_file: &Path) -> PathBuf {
+    if !cfg!(windows) && super::windows_style(spec_file) {
+        let text = spec_file.to_string_lossy();
+        let cut = text.rfind(['\\', '/']).unwrap_or(text.len());
+        return PathBuf::from(&text[..cut]);
+    }
+    crate::supervise::prepare::spec_base(spec_file)
 }
 
 /// `a/b/../c/./d` as `a/c/d`, without touching the file system (an installed spec
@@ -162,6 +239,29 @@ pub fn installed_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_paths_are_resolved_with_windows_rules_anywhere() {
+        let base = Path::new(r"C:\srv\web");
+        for (path, want) in [
+            (r"bin\app.exe", r"C:\srv\web\bin\app.exe"),
+            (r"..\logs\.\x", r"C:\srv\logs\x"),
+            (r"D:\logs", r"D:\logs"),
+            (r"d:/a/../b", r"d:\b"),
+            (r"\\server\share\logs\..\web", r"\\server\share\web"),
+            (r"\rooted", r"\rooted"),
+        ] {
+            assert_eq!(
+                windows_abs(base, Path::new(path)),
+                PathBuf::from(want),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            spec_base(Path::new(r"C:\srv\web\web.toml")),
+            PathBuf::from(r"C:\srv\web")
+        );
+    }
 
     #[test]
     fn records_without_pending_load_as_finished_and_pending_is_written_only_when_set() {

@@ -33,11 +33,9 @@ mod system;
 #[path = "windows/elsewhere.rs"]
 mod system;
 
-pub use self::system::{
-    control, drifted, install, is_tend_service, observe, query, send_control, uninstall,
-};
 #[cfg(windows)]
-pub use self::system::{native_status, start_and_wait, stop};
+pub use self::system::{control, uninstall};
+pub use self::system::{drifted, install, observe, query, send_control_code};
 
 /// The backend name recorded for Windows installs.
 pub const BACKEND: &str = "windows";
@@ -178,12 +176,15 @@ pub enum Step {
         /// The registration it has now, which the undo puts back.
         previous: Option<Box<Registration>>,
     },
-    /// Register the Event Log source (messages from tend.exe).
+    /// Register the Event Log source (messages from tend.exe), or point it at this
+    /// tend.exe.
     EventSource {
         /// The source (the service name).
         source: String,
         /// tend.exe, holding the message table.
         exe: PathBuf,
+        /// The message file it has now (another tend.exe), which the undo puts back.
+        previous: Option<PathBuf>,
     },
     /// Write the install record.
     WriteRecord {
@@ -252,7 +253,7 @@ impl Step {
                     )),
                 )
             }
-            Step::EventSource { source, exe } => format!(
+            Step::EventSource { source, exe, .. } => format!(
                 "register the Event Log source {source} (messages in {})",
                 exe.display()
             ),
@@ -313,7 +314,7 @@ pub struct Observed {
     /// The message file of the Event Log source of that name, if registered.
     pub event_source: Option<PathBuf>,
     /// tend's root folder: `None` when missing, else whether it may be used (`Err`:
-    /// why not, with what to do).
+    /// why not, with what to do, which the plan refuses with).
     pub root: Option<Result<(), String>>,
     /// The service's folders.
     pub dirs: BTreeMap<PathBuf, DirState>,
@@ -331,9 +332,9 @@ impl Observed {
     }
 }
 
-/// The folders an install of `spec` gives the service's account: its state folder, and
-/// its log folder unless that is someone else's (`log.dir` naming an existing folder
-/// tend did not create).
+/// The folders whose state `observe` reads for an install of `spec`: its state folder
+/// and its log folder (whether the account is given the log folder is the plan's
+/// decision: not when `log.dir` names an existing folder tend did not create).
 pub fn service_dirs(spec: &Spec, layout: &Layout) -> Vec<PathBuf> {
     vec![layout.state_dir(spec.name.as_str()), layout.log_dir(spec)]
 }
@@ -456,6 +457,7 @@ pub fn plan_install(
         steps.push(Step::EventSource {
             source: name.to_string(),
             exe: layout.tend_bin.clone(),
+            previous: source.clone(),
         });
     }
     let record = InstallRecord {
@@ -543,9 +545,22 @@ pub enum Undo {
     /// Delete the service the step created.
     DeleteService(String),
     /// Put back the registration the step changed.
-    Reregister(Box<Registration>),
+    Reregister {
+        /// The registration observed before the step.
+        previous: Box<Registration>,
+        /// The previous account is a user whose password neither the SCM nor this
+        /// install can give back (see [`owed_undo`]): the operator must enter it.
+        password_lost: bool,
+    },
     /// Unregister the Event Log source the step registered.
     UnregisterSource(String),
+    /// Point the Event Log source back at the message file it had.
+    RepointSource {
+        /// The source.
+        source: String,
+        /// Its previous message file.
+        file: PathBuf,
+    },
 }
 
 impl Undo {
@@ -558,27 +573,123 @@ impl Undo {
             }
             Undo::RestoreFile { path, old: None } => format!("remove {}", path.display()),
             Undo::DeleteService(n) => format!("delete service {n}"),
-            Undo::Reregister(r) => format!(
-                "restore the previous registration of service {}",
-                r.def.name
-            ),
+            Undo::Reregister {
+                previous,
+                password_lost,
+            } => {
+                let name = &previous.def.name;
+                let mut s = format!("restore the previous registration of service {name}");
+                if *password_lost {
+                    if let Account::User { name: user, .. } = &previous.def.account {
+                        s.push_str(&format!(
+                            " (note: the password of {user} cannot be read back, and the service now has another account's: enter it again with `sc.exe config {name} password= ...` or `tend install` with the previous spec)"
+                        ));
+                    }
+                }
+                s
+            }
             Undo::UnregisterSource(s) => format!("unregister the Event Log source {s}"),
+            Undo::RepointSource { source, file } => format!(
+                "point the Event Log source {source} back at {}",
+                file.display()
+            ),
         }
     }
 }
 
-/// The undo of registering `def`: a service the step creates is deleted, one it
-/// updates gets its previous registration back (as observed before the install).
-pub fn register_undo(step: &Step) -> Option<Undo> {
-    match step {
-        Step::Register {
-            def, exists: false, ..
-        } => Some(Undo::DeleteService(def.name.clone())),
-        Step::Register {
-            previous: Some(p), ..
-        } => Some(Undo::Reregister(p.clone())),
+/// When an undo is owed: before a step runs (it may fail half-way, and what it
+/// changes must be put back whatever it got to), or only once it succeeded (what it
+/// creates is there only then).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owed {
+    /// Pushed before the step runs.
+    Before,
+    /// Pushed after it succeeded.
+    After,
+}
+
+/// The undo owed for the SCM and Event Log steps, `when` (the file and folder steps
+/// push theirs as they go): a pure function.
+///
+/// - An update of a registration owes the registration observed before, *before*
+///   the update: `tend_service::windows::install` changes the main configuration and
+///   then each of the others, and a failure half-way leaves a half-updated service
+///   (a service it creates it deletes itself on a failure, so a created service is
+///   owed its deletion only after). A user account's password cannot be read back: the
+///   previous registration gets this install's password when the account stays the
+///   same user, and is marked `password_lost` when the account changes away from a
+///   user (its rollback says so).
+/// - An Event Log source owes, before it is written, its previous message file, or
+///   its removal when there was none (removing a missing source does nothing).
+pub fn owed_undo(step: &Step, when: Owed) -> Option<Undo> {
+    match (step, when) {
+        (
+            Step::Register {
+                def,
+                previous: Some(p),
+                ..
+            },
+            Owed::Before,
+        ) => {
+            let mut previous = p.clone();
+            let mut password_lost = false;
+            if let Account::User {
+                name: before,
+                password: old @ None,
+            } = &mut previous.def.account
+            {
+                match &def.account {
+                    Account::User {
+                        name: now,
+                        password: Some(pw),
+                    } if now.eq_ignore_ascii_case(before) => *old = Some(pw.clone()),
+                    Account::User { name: now, .. } if now.eq_ignore_ascii_case(before) => {}
+                    _ => password_lost = !before.ends_with('$'),
+                }
+            }
+            Some(Undo::Reregister {
+                previous,
+                password_lost,
+            })
+        }
+        (
+            Step::Register {
+                def,
+                exists: false,
+                previous: None,
+                ..
+            },
+            Owed::After,
+        ) => Some(Undo::DeleteService(def.name.clone())),
+        (
+            Step::EventSource {
+                source, previous, ..
+            },
+            Owed::Before,
+        ) => Some(match previous {
+            Some(file) => Undo::RepointSource {
+                source: source.clone(),
+                file: file.clone(),
+            },
+            None => Undo::UnregisterSource(source.clone()),
+        }),
         _ => None,
     }
+}
+
+/// Applies `step` through `change` (the system calls, which push the undos of the
+/// files and folders they change as they go), with the undos the step owes
+/// ([`owed_undo`]) pushed before and after: what the Windows applier does for every
+/// step.
+pub fn apply_step(
+    step: &Step,
+    done: &mut Vec<Undo>,
+    change: impl FnOnce(&mut Vec<Undo>) -> Result<(), InstallError>,
+) -> Result<(), InstallError> {
+    done.extend(owed_undo(step, Owed::Before));
+    change(done)?;
+    done.extend(owed_undo(step, Owed::After));
+    Ok(())
 }
 
 /// One step of `tend uninstall`.
@@ -694,17 +805,202 @@ mod tests {
             "{}",
             step.describe(false)
         );
-        // The undo re-applies exactly what the SCM had before the update.
-        let Some(Undo::Reregister(previous)) = register_undo(step) else {
+        // The undo re-applies exactly what the SCM had before the update, and is owed
+        // before the update runs (so an update failing half-way is put back too).
+        assert_eq!(owed_undo(step, Owed::After), None);
+        let Some(undo @ Undo::Reregister { .. }) = owed_undo(step, Owed::Before) else {
             panic!("an update's undo restores the registration: {step:?}");
         };
-        assert_eq!(Some(&*previous), seen.registration.as_ref());
+        let Undo::Reregister {
+            previous,
+            password_lost,
+        } = &undo
+        else {
+            unreachable!()
+        };
+        assert_eq!(Some(&**previous), seen.registration.as_ref());
         assert_eq!(previous.def.start, StartType::Auto);
         assert_eq!(previous.def.description, "");
+        assert!(!password_lost);
         assert_eq!(
-            Undo::Reregister(previous).describe(),
+            undo.describe(),
             "restore the previous registration of service web"
         );
+    }
+
+    /// Which undo each SCM and Event Log step owes before it runs and after it
+    /// succeeded.
+    #[test]
+    fn the_undo_a_step_owes_before_and_after_it_runs() {
+        let user = |name: &str, password: Option<&str>| Account::User {
+            name: name.into(),
+            password: password.map(Into::into),
+        };
+        let registration = |account: Account| Registration {
+            def: ServiceDef {
+                account,
+                ..ServiceDef::new("web")
+            },
+            exe: PathBuf::from(r"C:\Program Files\tend\tend.exe"),
+        };
+        let register = |account: Account, previous: Option<Account>| Step::Register {
+            def: Box::new(ServiceDef {
+                account,
+                ..ServiceDef::new("web")
+            }),
+            exe: PathBuf::from(r"C:\Program Files\tend\tend.exe"),
+            exists: previous.is_some(),
+            previous: previous.map(|a| Box::new(registration(a))),
+        };
+        let reregister = |account: Account, password_lost: bool| Undo::Reregister {
+            previous: Box::new(registration(account)),
+            password_lost,
+        };
+        let source = |previous: Option<&str>| Step::EventSource {
+            source: "web".into(),
+            exe: PathBuf::from(r"C:\Program Files\tend\tend.exe"),
+            previous: previous.map(PathBuf::from),
+        };
+        let table: Vec<(&str, Step, Option<Undo>, Option<Undo>)> = vec![
+            (
+                "a new service: deleted, once created (install deletes a half-created one)",
+                register(Account::Virtual, None),
+                None,
+                Some(Undo::DeleteService("web".into())),
+            ),
+            (
+                "an update: the previous registration, before it runs",
+                register(Account::LocalService, Some(Account::Virtual)),
+                Some(reregister(Account::Virtual, false)),
+                None,
+            ),
+            (
+                "the same user with a new password: put back with it",
+                register(user(r"DOM\app", Some("new")), Some(user(r"dom\APP", None))),
+                Some(reregister(user(r"dom\APP", Some("new")), false)),
+                None,
+            ),
+            (
+                "the same user, no new password: the SCM keeps the one it has",
+                register(user(r"DOM\app", None), Some(user(r"DOM\app", None))),
+                Some(reregister(user(r"DOM\app", None), false)),
+                None,
+            ),
+            (
+                "away from a user: its password is lost",
+                register(Account::Virtual, Some(user(r"DOM\app", None))),
+                Some(reregister(user(r"DOM\app", None), true)),
+                None,
+            ),
+            (
+                "to another user: the previous one's password is lost",
+                register(user(r"DOM\b", Some("b")), Some(user(r"DOM\a", None))),
+                Some(reregister(user(r"DOM\a", None), true)),
+                None,
+            ),
+            (
+                "away from a group managed account: it has no password",
+                register(Account::Virtual, Some(user(r"DOM\gmsa$", None))),
+                Some(reregister(user(r"DOM\gmsa$", None), false)),
+                None,
+            ),
+            (
+                "a new Event Log source: removed (even if half-written)",
+                source(None),
+                Some(Undo::UnregisterSource("web".into())),
+                None,
+            ),
+            (
+                "a re-pointed source: its previous message file",
+                source(Some(r"C:\old\tend.exe")),
+                Some(Undo::RepointSource {
+                    source: "web".into(),
+                    file: PathBuf::from(r"C:\old\tend.exe"),
+                }),
+                None,
+            ),
+            (
+                "a folder: its undo comes as it is created",
+                Step::CreateDir(PathBuf::from(r"C:\x")),
+                None,
+                None,
+            ),
+        ];
+        for (what, step, before, after) in table {
+            assert_eq!(owed_undo(&step, Owed::Before), before, "{what}");
+            assert_eq!(owed_undo(&step, Owed::After), after, "{what}");
+        }
+        let lost = reregister(user(r"DOM\app", None), true).describe();
+        assert!(
+            lost.contains(r"the password of DOM\app cannot be read back")
+                && lost.contains("sc.exe config web password="),
+            "{lost}"
+        );
+    }
+
+    /// The Windows steps through the engine, with the system calls replaced: the
+    /// step named `fails` fails after its change began; every undo run is logged.
+    struct FakeSystem {
+        fails: &'static str,
+        undone: Vec<String>,
+    }
+
+    impl crate::platform::engine::Apply for FakeSystem {
+        type Step = Step;
+        type Undo = Undo;
+        fn describe(&self, step: &Step) -> String {
+            step.describe(false)
+        }
+        fn apply(&mut self, step: &Step, undo: &mut Vec<Undo>) -> Result<(), InstallError> {
+            let kind = format!("{step:?}");
+            apply_step(step, undo, |_| {
+                if kind.starts_with(self.fails) {
+                    Err(InstallError::Refused(format!("{} failed", self.fails)))
+                } else {
+                    Ok(())
+                }
+            })
+        }
+        fn describe_undo(&self, undo: &Undo) -> String {
+            undo.describe()
+        }
+        fn undo(&mut self, undo: &Undo) -> Result<(), InstallError> {
+            self.undone.push(undo.describe());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_update_failing_in_the_register_step_puts_the_registration_back() {
+        let old = spec(WEB);
+        let mut seen = installed(&old);
+        seen.event_source = None;
+        let new = spec(&format!("{WEB}[windows]\nstart = \"manual\"\n"));
+        let plan = plan_install(&new, "the new spec", &layout(), &seen, None, None).unwrap();
+        for (fails, want) in [
+            (
+                "Register",
+                "restore the previous registration of service web",
+            ),
+            ("EventSource", "unregister the Event Log source web"),
+        ] {
+            let mut out = Vec::new();
+            let fake = FakeSystem {
+                fails,
+                undone: Vec::new(),
+            };
+            let e = crate::platform::engine::apply(fake, Vec::new(), &plan.steps, &mut out)
+                .err()
+                .expect("the step fails");
+            assert_eq!(e.to_string(), format!("{fails} failed"));
+            let out = String::from_utf8(out).unwrap();
+            // The failed step's own undo runs first, and is said.
+            let rollback = out.split("rolling back:\n").nth(1).unwrap_or_default();
+            assert!(
+                rollback.starts_with(&format!("  {want}\n")),
+                "{fails}: {out}"
+            );
+        }
     }
 
     #[test]
@@ -712,8 +1008,10 @@ mod tests {
         let s = spec(WEB);
         let plan = plan_install(&s, "spec", &layout(), &Observed::default(), None, None).unwrap();
         assert!(!plan.existed);
+        let step = register(&plan);
+        assert_eq!(owed_undo(step, Owed::Before), None);
         assert_eq!(
-            register_undo(register(&plan)),
+            owed_undo(step, Owed::After),
             Some(Undo::DeleteService("web".into()))
         );
     }

@@ -4,12 +4,12 @@
 use std::path::Path;
 
 use super::super::engine::InstallRequest;
-use super::super::{InstallError, Layout, NativeStatus, Verb};
+use super::super::{InstallError, Layout, NativeStatus};
 use super::Observed;
 use crate::spec::Spec;
 
 fn not_here(what: &str) -> InstallError {
-    InstallError::NotOnThisOs { what: what.into() }
+    InstallError::not_here(what)
 }
 
 /// Nothing is installed: there is no SCM to ask.
@@ -25,7 +25,10 @@ pub fn observe(
 pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     use std::io::Write as _;
     if !r.dry_run {
-        return Err(not_here("installing a Windows service"));
+        return Err(InstallError::NotOnThisOs {
+            what: "installing a Windows service".into(),
+            dry_run_works: true,
+        });
     }
     let current = std::env::current_exe().unwrap_or_default();
     let (tend_bin, copy) = super::tend_location(&current);
@@ -41,18 +44,9 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// Uninstalling a Windows service needs Windows.
-pub fn uninstall(_name: &str, _purge: bool, _dry_run: bool) -> Result<bool, InstallError> {
-    Err(not_here("uninstalling a Windows service"))
-}
-
-/// Starting and stopping a Windows service needs Windows.
-pub fn control(_name: &str, _verb: Verb) -> Result<String, InstallError> {
-    Err(not_here("controlling a Windows service"))
-}
-
-/// Custom control codes need the SCM.
-pub fn send_control(_name: &str, _code: u8) -> Result<String, InstallError> {
+/// Never called: `tend control` exists only where there is a service control manager
+/// (the engine has one name for it on every OS).
+pub fn send_control_code(_name: &str, _code: u8) -> Result<String, InstallError> {
     Err(not_here("sending a control code to a Windows service"))
 }
 
@@ -64,9 +58,4 @@ pub fn query(_name: &str) -> Result<NativeStatus, InstallError> {
 /// No SCM to ask.
 pub fn drifted(_spec: &Spec, _layout: &Layout) -> Option<bool> {
     None
-}
-
-/// No SCM: nothing is tend's.
-pub fn is_tend_service(_layout: &Layout, _name: &str) -> bool {
-    false
 }

@@ -13,8 +13,8 @@ use super::super::engine::{self, Apply, InstallRequest, Installed, START_TIMEOUT
 use super::super::record::{installed_spec, installed_text, InstallRecord};
 use super::super::{manager_stop_timeout_secs, InstallError, Layout, NativeStatus, Verb};
 use super::{
-    account, is_tend_exe, is_tends, register_undo, DirState, Observed, Registration, ScmService,
-    Step, Undo, UninstallStep, BACKEND,
+    account, is_tend_exe, is_tends, DirState, Observed, Registration, ScmService, Step, Undo,
+    UninstallStep, BACKEND,
 };
 use crate::spec::Spec;
 
@@ -63,10 +63,18 @@ pub fn observe(
         registration,
         record: trusted_record(layout, name),
         event_source: eventlog::source_registered(name).ok().flatten(),
-        root: layout
+        // A root that may not be used is the plan's to refuse; one that cannot be
+        // read is an error here.
+        root: match layout
             .spec_dir
             .is_dir()
-            .then(|| check_root(&layout.spec_dir).map_err(|e| e.to_string())),
+            .then(|| check_root(&layout.spec_dir))
+        {
+            None => None,
+            Some(Ok(())) => Some(Ok(())),
+            Some(Err(InstallError::Refused(why))) => Some(Err(why)),
+            Some(Err(e)) => return Err(e),
+        },
         dirs,
         spec_text: std::fs::read_to_string(layout.spec_path(name)).ok(),
         record_text: std::fs::read_to_string(layout.record_path(name)).ok(),
@@ -85,7 +93,7 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let layout = Layout::windows(tend_bin);
     let spec = installed_spec(
         r.spec,
-        &crate::supervise::prepare::spec_base(r.spec_file),
+        &super::super::record::spec_base(r.spec_file),
         &layout,
     );
     let name = spec.name.to_string();
@@ -177,9 +185,9 @@ fn password(spec: &Spec, flag: Option<&str>) -> Result<String, InstallError> {
     std::io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| InstallError::Lookup {
+        .map_err(|source| InstallError::Input {
             what: "the password".into(),
-            reason: e.to_string(),
+            source,
         })?;
     let _ = writeln!(std::io::stderr());
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
@@ -255,7 +263,7 @@ pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Install
 
 /// `tend control NAME CODE` on Windows: sends a custom control code; says which
 /// action the spec maps to it.
-pub fn send_control(name: &str, code: u8) -> Result<String, InstallError> {
+pub fn send_control_code(name: &str, code: u8) -> Result<String, InstallError> {
     scm::control(name, code).map_err(|e| {
         InstallError::scm(format!("send control {code} to `{name}`"), e).admin_hint()
     })?;
@@ -303,7 +311,7 @@ pub fn control(name: &str, verb: Verb) -> Result<String, InstallError> {
 
 /// Whether the service `name` is tend's: recorded by a tend install, or running
 /// `tend.exe run --service`.
-pub fn is_tend_service(layout: &Layout, name: &str) -> bool {
+fn is_tend_service(layout: &Layout, name: &str) -> bool {
     trusted_record(layout, name).is_some()
         || matches!(scm::query(name), Ok(Some(i)) if is_tends(&i.command_line))
 }
@@ -345,8 +353,8 @@ fn check_root(root: &Path) -> Result<(), InstallError> {
             root.display()
         )));
     }
-    let owner =
-        acl::owner(root).map_err(scm_err(format!("read the owner of {}", root.display())))?;
+    let owner = acl::owner(root)
+        .map_err(|e| InstallError::acl(format!("read the owner of {}", root.display()), e))?;
     if trusted_owner(&owner) {
         Ok(())
     } else {
@@ -359,7 +367,8 @@ fn check_root(root: &Path) -> Result<(), InstallError> {
 
 /// Gives tend's existing root folder its administrators-only permissions again (run by
 /// every install that changes something): files in it decide what runs as services.
-pub fn secure_root(root: &Path) -> Result<(), InstallError> {
+/// Not undone by a rollback: kept as hardening (docs/DESIGN.md, the install engine).
+fn secure_root(root: &Path) -> Result<(), InstallError> {
     if !root.is_dir() {
         return Ok(());
     }
@@ -369,13 +378,12 @@ pub fn secure_root(root: &Path) -> Result<(), InstallError> {
 
 /// Administrators own tend's root, and only they and SYSTEM may use it.
 fn lock_root(root: &Path) -> Result<(), InstallError> {
-    acl::set_owner_administrators(root).map_err(scm_err(format!(
-        "make the Administrators own {}",
-        root.display()
-    )))?;
+    acl::set_owner_administrators(root).map_err(|e| {
+        InstallError::acl(format!("make the Administrators own {}", root.display()), e)
+    })?;
     acl::restrict(root, &Account::LocalSystem, "tend", Access::Modify)
         .map(|_| ())
-        .map_err(scm_err(format!("restrict {}", root.display())))
+        .map_err(|e| InstallError::acl(format!("restrict {}", root.display()), e))
 }
 
 /// Whether the account of `spec` is granted modify access to `dir` already.
@@ -424,21 +432,26 @@ impl Apply for WinApply {
     fn describe(&self, step: &Step) -> String {
         step.describe(false)
     }
-    fn apply(&mut self, step: &Step) -> Result<Vec<Undo>, InstallError> {
-        apply_one(step, &self.spec)
+    fn apply(&mut self, step: &Step, undo: &mut Vec<Undo>) -> Result<(), InstallError> {
+        apply_one(step, &self.spec, undo)
     }
     fn describe_undo(&self, undo: &Undo) -> String {
         undo.describe()
     }
     fn undo(&mut self, undo: &Undo) -> Result<(), InstallError> {
         match undo {
-            Undo::UnregisterSource(s) => eventlog::unregister_source(s)
+            Undo::UnregisterSource(s) => eventlog::unregister_source(s).map(drop).map_err(|e| {
+                InstallError::event_log(format!("unregister the Event Log source {s}"), e)
+            }),
+            Undo::RepointSource { source, file } => eventlog::register_source(source, file)
                 .map(drop)
-                .map_err(scm_err(format!("unregister the Event Log source {s}"))),
+                .map_err(|e| {
+                    InstallError::event_log(format!("point the Event Log source {source} back"), e)
+                }),
             Undo::DeleteService(name) => scm::uninstall(name)
                 .map(drop)
                 .map_err(scm_err(format!("delete service {name}"))),
-            Undo::Reregister(r) => scm::install(&r.def, &r.exe)
+            Undo::Reregister { previous: r, .. } => scm::install(&r.def, &r.exe)
                 .map(drop)
                 .map_err(scm_err(format!("restore service {}", r.def.name))),
             Undo::RestoreFile { path, old } => match old {
@@ -453,17 +466,20 @@ impl Apply for WinApply {
     }
 }
 
-fn apply_one(step: &Step, spec: &Spec) -> Result<Vec<Undo>, InstallError> {
-    let mut done = Vec::new();
+/// Applies one step, pushing each undo onto `done` as the change is made (the engine
+/// undoes them, newest first and each said, when the step or a later one fails).
+fn apply_one(step: &Step, spec: &Spec, done: &mut Vec<Undo>) -> Result<(), InstallError> {
     let name = spec.name.as_str();
     let acct = account(spec, None);
     let grant = |dir: &Path| {
         acl::grant(dir, &acct, name, Access::Modify)
             .map(|_| ())
-            .map_err(scm_err(format!(
-                "grant the service's account access to {}",
-                dir.display()
-            )))
+            .map_err(|e| {
+                InstallError::acl(
+                    format!("grant the service's account access to {}", dir.display()),
+                    e,
+                )
+            })
     };
     let remember = |done: &mut Vec<Undo>, path: &Path| {
         done.push(Undo::RestoreFile {
@@ -471,25 +487,25 @@ fn apply_one(step: &Step, spec: &Spec) -> Result<Vec<Undo>, InstallError> {
             old: std::fs::read(path).ok(),
         });
     };
-    let result = match step {
+    super::apply_step(step, done, |done| match step {
         Step::CreateRoot(dir) => {
-            create_dir(dir, &mut done)?;
+            create_dir(dir, done)?;
             lock_root(dir)
         }
         Step::CreateDir(dir) => {
-            create_dir(dir, &mut done)?;
+            create_dir(dir, done)?;
             grant(dir)
         }
+        // (Not undone: a grant of the service's own folders, kept as hardening; see
+        // docs/DESIGN.md.)
         Step::GrantDir(dir) => grant(dir),
         Step::CopyBinary { from, to } => {
             if let Some(parent) = to.parent() {
                 if !parent.is_dir() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| InstallError::io("create", parent, e))?;
-                    done.push(Undo::RemoveDir(parent.to_path_buf()));
+                    create_dir(parent, done)?;
                 }
             }
-            remember(&mut done, to);
+            remember(done, to);
             // Through a temporary name: a running service keeps its old binary open.
             let tmp = to.with_extension("exe.new");
             std::fs::copy(from, &tmp)
@@ -497,38 +513,20 @@ fn apply_one(step: &Step, spec: &Spec) -> Result<Vec<Undo>, InstallError> {
                 .map_err(|e| InstallError::io("copy tend.exe to", to, e))
         }
         Step::WriteSpec { path, content } => {
-            remember(&mut done, path);
+            remember(done, path);
             write_restricted(path, content.as_bytes(), &acct, name)
         }
-        Step::Register { def, exe, .. } => {
-            scm::install(def, exe).map_err(scm_err("register the service"))?;
-            done.extend(register_undo(step));
-            Ok(())
-        }
-        Step::EventSource { source, exe } => {
-            let existed = eventlog::source_registered(source).ok().flatten().is_some();
-            eventlog::register_source(source, exe)
-                .map_err(scm_err("register the Event Log source"))?;
-            if !existed {
-                done.push(Undo::UnregisterSource(source.clone()));
-            }
-            Ok(())
-        }
+        Step::Register { def, exe, .. } => scm::install(def, exe)
+            .map(drop)
+            .map_err(scm_err("register the service")),
+        Step::EventSource { source, exe, .. } => eventlog::register_source(source, exe)
+            .map(drop)
+            .map_err(|e| InstallError::event_log("register the Event Log source", e)),
         Step::WriteRecord { path, content } => {
-            remember(&mut done, path);
+            remember(done, path);
             write_atomic(path, content.as_bytes())
         }
-    };
-    // What was done before a step failed half-way is undone with the rest.
-    match result {
-        Ok(()) => Ok(done),
-        Err(e) => {
-            for u in done.iter().rev() {
-                let _ = WinApply::new(spec).undo(u);
-            }
-            Err(e)
-        }
-    }
+    })
 }
 
 /// Creates `dir` and its missing parents, remembering the outermost one for an undo.
@@ -587,7 +585,7 @@ fn write_restricted(
         .open(&tmp)
         .map_err(|e| InstallError::io("write", &tmp, e))?;
     let result = acl::restrict(&tmp, acct, name, Access::Read)
-        .map_err(scm_err(format!("restrict {}", tmp.display())))
+        .map_err(|e| InstallError::acl(format!("restrict {}", tmp.display()), e))
         .and_then(|_| std::fs::write(&tmp, bytes).map_err(|e| InstallError::io("write", &tmp, e)))
         .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| InstallError::io("write", path, e)));
     if result.is_err() {
@@ -617,7 +615,9 @@ fn apply_uninstall(step: &UninstallStep) -> Result<String, InstallError> {
                 }
                 .into()
             })
-            .map_err(scm_err(format!("unregister the Event Log source {n}"))),
+            .map_err(|e| {
+                InstallError::event_log(format!("unregister the Event Log source {n}"), e)
+            }),
         UninstallStep::RemoveFile(p) => std::fs::remove_file(p)
             .map(|()| "removed".into())
             .map_err(|e| InstallError::io("remove", p, e)),
@@ -652,7 +652,7 @@ fn apply_uninstall(step: &UninstallStep) -> Result<String, InstallError> {
 }
 
 /// The steps of uninstalling `name` (installed from `spec`, when it can be read).
-pub fn plan_uninstall(
+fn plan_uninstall(
     spec: Option<&Spec>,
     name: &str,
     layout: &Layout,
@@ -708,7 +708,7 @@ pub fn query(name: &str) -> Result<NativeStatus, InstallError> {
 }
 
 /// [`ServiceInfo`] as a [`NativeStatus`].
-pub fn native_status(info: &ServiceInfo) -> NativeStatus {
+fn native_status(info: &ServiceInfo) -> NativeStatus {
     let failed = info.state == ServiceState::Stopped
         && (info.win32_exit_code != 0 || info.service_exit_code != 0);
     NativeStatus {
@@ -736,7 +736,7 @@ pub fn native_status(info: &ServiceInfo) -> NativeStatus {
 
 /// Starts `name` (or restarts it) and waits until the supervisor reports its child
 /// running (the SCM says RUNNING only then), or the service stops, or `timeout`.
-pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, InstallError> {
+fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, InstallError> {
     if restart {
         stop(name, timeout)?;
     }
@@ -795,9 +795,9 @@ pub fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u3
 }
 
 /// Stops `name`, waiting up to `timeout`.
-pub fn stop(name: &str, timeout: Duration) -> Result<String, InstallError> {
+fn stop(name: &str, timeout: Duration) -> Result<String, InstallError> {
     match scm::stop(name, timeout) {
-        Ok(scm::StopOutcome::StillStopping) => Err(InstallError::Start(format!(
+        Ok(scm::StopOutcome::StillStopping) => Err(InstallError::Stop(format!(
             "{name} is still stopping after {}s",
             timeout.as_secs()
         ))),

@@ -9,7 +9,8 @@
 //!   exit code), its controls turned into requests, and the Event Log.
 //!
 //! Both exist on every platform: systemd's notify socket is simply absent elsewhere,
-//! and [`scm::run_service`] answers [`scm::RunError::NoScm`] where there is no SCM.
+//! and where there is no SCM `tend run --service` does not parse, so [`scm::serve`]
+//! (present for `cli/`'s sake) is never called.
 
 #[cfg(windows)]
 pub mod scm;

@@ -1,7 +1,7 @@
 //! Hosting under the Windows service control manager (`tend run --service`): the
 //! dispatcher, the status reporter ([`ScmReport`]), the SCM's controls turned into
-//! [`Request`]s, and the Event Log observer. Other platforms have the same names in
-//! `scm_none.rs`.
+//! [`Request`]s, and the Event Log observer. Other platforms have [`AVAILABLE`],
+//! [`RunError`] and [`serve`] in `scm_none.rs` (so that `cli/` calls one name).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -26,9 +26,6 @@ pub enum RunError {
     /// Started from a console, not by the SCM.
     #[error("`tend run --service` is what the service control manager starts")]
     NotAService,
-    /// There is no SCM on this OS (never on Windows).
-    #[error("`tend run --service` is for the Windows service control manager")]
-    NoScm,
     /// The dispatcher failed.
     #[error("{0}")]
     Scm(String),
@@ -49,7 +46,7 @@ const DONE: u8 = 3;
 /// default) receives tend.log; `load` reads the spec (an `Err` is the exit code to
 /// stop with); `supervise` runs it with the SCM's requests and observers and returns
 /// the exit code (0: stopped as asked, or ended successfully).
-pub fn run_service<L, S>(
+pub fn serve<L, S>(
     name: &str,
     log_dir: Option<PathBuf>,
     load: L,

@@ -1,5 +1,7 @@
-//! No service control manager on this OS: `tend run --service` is refused with a
-//! clear error. Windows has the same names in `scm.rs`.
+//! No service control manager on this OS. `tend run --service` does not parse here
+//! (the command line has `--service` only where [`AVAILABLE`]), so [`serve`] is never
+//! called: it exists so that `cli/` calls one name on every OS. Windows has these
+//! names in `scm.rs` (and an Event Log observer besides).
 
 use std::path::PathBuf;
 
@@ -9,23 +11,19 @@ use crate::supervise::{Extras, Options};
 /// Whether this OS has a service control manager to run under.
 pub const AVAILABLE: bool = false;
 
-/// Why `tend run --service` did not run.
+/// Why `tend run --service` did not run (the same as on Windows).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// Started from a console, not by the SCM (never here).
+    /// Started from a console, not by the SCM.
     #[error("`tend run --service` is what the service control manager starts")]
     NotAService,
-    /// There is no SCM on this OS.
-    #[error("`tend run --service` is for the Windows service control manager; this OS has none (run the spec without --service)")]
-    NoScm,
-    /// The dispatcher failed (never here).
+    /// The dispatcher failed, or (here) there is none.
     #[error("{0}")]
     Scm(String),
 }
 
-/// `tend run --service` where there is no SCM: the [`RunError::NoScm`] error; nothing
-/// is loaded or run.
-pub fn run_service<L, S>(
+/// Never called (see the module): says that this OS has no service control manager.
+pub fn serve<L, S>(
     _name: &str,
     _log_dir: Option<PathBuf>,
     _load: L,
@@ -35,5 +33,7 @@ where
     L: FnOnce() -> Result<(Loaded, Options), u8> + Send + 'static,
     S: FnOnce(&Loaded, &Options, Extras) -> u8 + Send + 'static,
 {
-    Err(RunError::NoScm)
+    Err(RunError::Scm(
+        "this OS has no service control manager to run under".into(),
+    ))
 }

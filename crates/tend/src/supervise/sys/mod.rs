@@ -7,8 +7,9 @@
 //! console's colours, file identity, environment names, the `account` a child runs as
 //! (a Unix `user`; on Windows always the service's own). Unix uses process groups and
 //! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
-//! an OS it is a no-op (`fork_guard` on Windows) or a clear error (`ctrl_c_helper` on
-//! Unix).
+//! an OS it is a no-op (`fork_guard` on Windows); `ctrl_c_helper` on Unix is never
+//! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
+//! a platform `cfg`.
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]

@@ -178,7 +178,8 @@ pub fn secrets_mode_warning(path: &Path) -> Option<String> {
     })
 }
 
-/// `tend ctrl-c PID` is the Windows stop helper; Unix stops with signals.
+/// `tend ctrl-c PID` is the Windows stop helper, and does not parse here (Unix stops
+/// with signals): never called, present so `cli/` calls one name on every OS.
 pub fn ctrl_c_helper(_pid: u32) -> Result<(), String> {
     Err("`tend ctrl-c` is the Windows stop helper; on Unix a stop is a signal".into())
 }
