@@ -9,6 +9,8 @@
 //! still awaited (and bounded by `stop.timeout`) as for a signal.
 
 use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,11 +18,102 @@ use tokio::net::TcpStream;
 
 use crate::spec::HttpUrl;
 
+use super::event::show_duration;
+use super::policy::Exit;
+
 /// The longest status line accepted; anything longer is not an HTTP server.
 const MAX_STATUS_LINE: usize = 8 * 1024;
 
 /// The longest piece of an unexpected answer quoted in an error message.
 const MAX_QUOTED: usize = 80;
+
+/// Why a stop hook failed: the supervisor then sends the stop request after all.
+#[derive(Debug, thiserror::Error)]
+pub enum HookError {
+    /// `stop.http`: the `POST` failed.
+    #[error("POST {url}: {why}")]
+    Http {
+        /// The URL, as a person would write it.
+        url: String,
+        /// What went wrong.
+        why: HttpError,
+    },
+    /// `stop.command` could not be started.
+    #[error("cannot run `{}`: {source}", program.display())]
+    Spawn {
+        /// The command.
+        program: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// `stop.command` ended with a failure.
+    #[error("`{}` ended with {exit}", program.display())]
+    Failed {
+        /// The command.
+        program: PathBuf,
+        /// How it ended.
+        exit: Exit,
+    },
+    /// `stop.command`'s exit status was lost.
+    #[error("`{}`: exit status lost", program.display())]
+    Lost {
+        /// The command.
+        program: PathBuf,
+    },
+    /// `stop.command` did not finish in time (it was killed).
+    #[error("`{}` did not finish within {}", program.display(), show_duration(*within))]
+    TimedOut {
+        /// The command.
+        program: PathBuf,
+        /// How long it had.
+        within: Duration,
+    },
+}
+
+/// What went wrong with a `stop.http` request.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    /// Nothing came back in time.
+    #[error("no answer within {}", show_duration(*.0))]
+    NoAnswer(Duration),
+    /// The host name could not be resolved.
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        /// The host.
+        host: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// The host name resolved to nothing.
+    #[error("{0} resolves to no address")]
+    NoAddress(String),
+    /// No address accepted the connection (the last one tried and why).
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// The request could not be sent.
+    #[error("sending the request failed: {0}")]
+    Send(io::Error),
+    /// The answer could not be read.
+    #[error("reading the answer failed: {0}")]
+    Read(io::Error),
+    /// The server hung up without a word.
+    #[error("the server closed the connection without answering")]
+    Closed,
+    /// The server hung up in the middle of the status line (quoted).
+    #[error("the answer ended early: {0}")]
+    EndedEarly(String),
+    /// The answer is not HTTP (quoted).
+    #[error("not an HTTP response: {0}")]
+    NotHttp(String),
+    /// A status other than 2xx (the status line, quoted).
+    #[error("answered {0}")]
+    Status(String),
+}
 
 /// Sends `POST` to `url` and returns the status code if it is 2xx.
 ///
@@ -33,40 +126,42 @@ const MAX_QUOTED: usize = 80;
 ///
 /// Errors are one line that names the URL, e.g.
 /// `POST http://127.0.0.1:8080/shutdown: answered "HTTP/1.1 500 Internal Server Error"`.
-pub async fn http_stop(url: &HttpUrl, timeout: Duration) -> Result<u16, String> {
+pub async fn http_stop(url: &HttpUrl, timeout: Duration) -> Result<u16, HookError> {
     let result = match tokio::time::timeout(timeout, exchange(url)).await {
         Ok(result) => result,
-        Err(_) => Err(format!(
-            "no answer within {}",
-            humantime::format_duration(timeout)
-        )),
+        Err(_) => Err(HttpError::NoAnswer(timeout)),
     };
-    result.map_err(|why| format!("POST {}: {why}", show_url(url)))
+    result.map_err(|why| HookError::Http {
+        url: show_url(url),
+        why,
+    })
 }
 
 /// Connects, sends the request and reads the status line (unbounded in time).
-async fn exchange(url: &HttpUrl) -> Result<u16, String> {
+async fn exchange(url: &HttpUrl) -> Result<u16, HttpError> {
     let mut stream = connect(url).await?;
     stream
         .write_all(request(url).as_bytes())
         .await
-        .map_err(|e| format!("sending the request failed: {e}"))?;
+        .map_err(HttpError::Send)?;
     let line = status_line(&mut stream).await?;
-    let code = parse_status(&line)
-        .ok_or_else(|| format!("not an HTTP response: {}", quote(line.as_bytes())))?;
+    let code = parse_status(&line).ok_or_else(|| HttpError::NotHttp(quote(line.as_bytes())))?;
     if (200..300).contains(&code) {
         Ok(code)
     } else {
-        Err(format!("answered {}", quote(line.as_bytes())))
+        Err(HttpError::Status(quote(line.as_bytes())))
     }
 }
 
 /// Connects to the first address of `url`'s host that accepts.
-async fn connect(url: &HttpUrl) -> Result<TcpStream, String> {
+async fn connect(url: &HttpUrl) -> Result<TcpStream, HttpError> {
     let addrs = tokio::net::lookup_host((url.host.as_str(), url.port))
         .await
-        .map_err(|e| format!("cannot resolve {}: {e}", url.host))?;
-    let mut last: Option<(std::net::SocketAddr, io::Error)> = None;
+        .map_err(|source| HttpError::Resolve {
+            host: url.host.clone(),
+            source,
+        })?;
+    let mut last: Option<(SocketAddr, io::Error)> = None;
     for addr in addrs {
         match TcpStream::connect(addr).await {
             Ok(stream) => return Ok(stream),
@@ -74,8 +169,8 @@ async fn connect(url: &HttpUrl) -> Result<TcpStream, String> {
         }
     }
     Err(match last {
-        Some((addr, e)) => format!("cannot connect to {addr}: {e}"),
-        None => format!("{} resolves to no address", url.host),
+        Some((addr, source)) => HttpError::Connect { addr, source },
+        None => HttpError::NoAddress(url.host.clone()),
     })
 }
 
@@ -89,19 +184,16 @@ fn request(url: &HttpUrl) -> String {
 }
 
 /// Reads up to the first line feed, without waiting for anything after it.
-async fn status_line(stream: &mut TcpStream) -> Result<String, String> {
+async fn status_line(stream: &mut TcpStream) -> Result<String, HttpError> {
     let mut line = Vec::new();
     let mut buf = [0u8; 1024];
     loop {
-        let n = stream
-            .read(&mut buf)
-            .await
-            .map_err(|e| format!("reading the answer failed: {e}"))?;
+        let n = stream.read(&mut buf).await.map_err(HttpError::Read)?;
         if n == 0 {
             return Err(if line.is_empty() {
-                "the server closed the connection without answering".into()
+                HttpError::Closed
             } else {
-                format!("the answer ended early: {}", quote(&line))
+                HttpError::EndedEarly(quote(&line))
             });
         }
         if let Some(end) = buf[..n].iter().position(|&b| b == b'\n') {
@@ -110,7 +202,7 @@ async fn status_line(stream: &mut TcpStream) -> Result<String, String> {
         }
         line.extend_from_slice(&buf[..n]);
         if line.len() > MAX_STATUS_LINE {
-            return Err(format!("not an HTTP response: {}", quote(&line)));
+            return Err(HttpError::NotHttp(quote(&line)));
         }
     }
     if line.last() == Some(&b'\r') {
@@ -215,7 +307,8 @@ mod tests {
     /// `http_stop` on `path` against a server that answers `answer` and closes.
     async fn against(answer: Vec<&'static [u8]>, path: &str) -> (u16, Result<u16, String>) {
         let (port, _) = serve_once(answer, Duration::ZERO).await;
-        (port, http_stop(&url(port, path), LONG).await)
+        let result = http_stop(&url(port, path), LONG).await;
+        (port, result.map_err(|e| e.to_string()))
     }
 
     #[tokio::test]
@@ -254,7 +347,10 @@ mod tests {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             listener.local_addr().unwrap().port()
         };
-        let err = http_stop(&url(port, "/stop"), LONG).await.unwrap_err();
+        let err = http_stop(&url(port, "/stop"), LONG)
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with(&format!(
                 "POST http://127.0.0.1:{port}/stop: cannot connect to 127.0.0.1:{port}: "
@@ -270,7 +366,8 @@ mod tests {
         let started = Instant::now();
         let err = http_stop(&url(port, "/shutdown"), Duration::from_millis(300))
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(started.elapsed() >= Duration::from_millis(250));
         assert_eq!(
             err,
@@ -288,8 +385,10 @@ mod tests {
         )
         .await;
         assert_eq!(
-            http_stop(&url(port, "/shutdown"), Duration::from_secs(20)).await,
-            Ok(200)
+            http_stop(&url(port, "/shutdown"), Duration::from_secs(20))
+                .await
+                .unwrap(),
+            200
         );
     }
 
@@ -315,8 +414,10 @@ mod tests {
     async fn sends_exactly_the_expected_request() {
         let (port, request) = serve_once(vec![b"HTTP/1.1 200 OK\r\n\r\n"], Duration::ZERO).await;
         assert_eq!(
-            http_stop(&url(port, "/admin/shutdown?grace=5s&x=y"), LONG).await,
-            Ok(200)
+            http_stop(&url(port, "/admin/shutdown?grace=5s&x=y"), LONG)
+                .await
+                .unwrap(),
+            200
         );
         assert_eq!(
             request.await.unwrap(),
@@ -335,11 +436,48 @@ mod tests {
         // "localhost" may resolve to ::1 first; the listener is on 127.0.0.1 only.
         let (port, request) = serve_once(vec![b"HTTP/1.1 200 OK\r\n\r\n"], Duration::ZERO).await;
         let url = HttpUrl::parse(&format!("http://localhost:{port}/")).unwrap();
-        assert_eq!(http_stop(&url, LONG).await, Ok(200));
+        assert_eq!(http_stop(&url, LONG).await.unwrap(), 200);
         assert!(request
             .await
             .unwrap()
             .contains(&format!("\r\nHost: localhost:{port}\r\n")));
+    }
+
+    #[test]
+    fn command_failures_name_the_command_and_what_happened() {
+        let program = PathBuf::from("/srv/drain");
+        let refused = io::Error::from(io::ErrorKind::PermissionDenied);
+        for (error, text) in [
+            (
+                HookError::Spawn {
+                    program: program.clone(),
+                    source: refused,
+                },
+                "cannot run `/srv/drain`: permission denied",
+            ),
+            (
+                HookError::Failed {
+                    program: program.clone(),
+                    exit: Exit::Code(3),
+                },
+                "`/srv/drain` ended with exit code 3",
+            ),
+            (
+                HookError::Lost {
+                    program: program.clone(),
+                },
+                "`/srv/drain`: exit status lost",
+            ),
+            (
+                HookError::TimedOut {
+                    program,
+                    within: Duration::from_millis(2_500),
+                },
+                "`/srv/drain` did not finish within 2.5s",
+            ),
+        ] {
+            assert_eq!(error.to_string(), text);
+        }
     }
 
     #[test]
@@ -398,29 +536,29 @@ pub async fn run(
     hook: Hook,
     timeout: Duration,
     reaper: std::rc::Rc<super::Reaper>,
-) -> Result<String, String> {
+) -> Result<String, HookError> {
     match hook {
         Hook::Http(url) => {
             let code = http_stop(&url, timeout).await?;
             Ok(format!("POST {} answered {code}", show_url(&url)))
         }
         Hook::Command(p) => {
-            let mut child = super::sys::spawn(&p)
-                .map_err(|e| format!("cannot run `{}`: {e}", p.program.display()))?;
+            let program = p.program.clone();
+            let mut child = super::sys::spawn(&p).map_err(|source| HookError::Spawn {
+                program: program.clone(),
+                source,
+            })?;
             let exit = reaper.watch(&mut child);
             match tokio::time::timeout(timeout, exit).await {
-                Ok(Ok(super::policy::Exit::Code(0))) => {
-                    Ok(format!("`{}` succeeded", p.program.display()))
-                }
-                Ok(Ok(e)) => Err(format!("`{}` ended with {e}", p.program.display())),
-                Ok(Err(_)) => Err(format!("`{}`: exit status lost", p.program.display())),
+                Ok(Ok(Exit::Code(0))) => Ok(format!("`{}` succeeded", program.display())),
+                Ok(Ok(exit)) => Err(HookError::Failed { program, exit }),
+                Ok(Err(_)) => Err(HookError::Lost { program }),
                 Err(_) => {
                     let _ = super::sys::kill_tree(&child.tree);
-                    Err(format!(
-                        "`{}` did not finish within {}ms",
-                        p.program.display(),
-                        timeout.as_millis()
-                    ))
+                    Err(HookError::TimedOut {
+                        program,
+                        within: timeout,
+                    })
                 }
             }
         }

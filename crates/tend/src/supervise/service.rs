@@ -22,7 +22,7 @@ use tokio::time::{sleep_until, Instant};
 use crate::spec::Spec;
 
 use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRequest, Stopped};
-use super::hook::{self, Hook};
+use super::hook::{self, Hook, HookError};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
 use super::pump::{self, keep_counters_current, report_counters, set_dropped, SharedSink};
@@ -107,7 +107,7 @@ pub struct Launched<T> {
 }
 
 /// A stop hook's run: what it did, or why the stop request must be sent after all.
-pub type HookRun = Pin<Box<dyn Future<Output = Result<String, String>>>>;
+pub type HookRun = Pin<Box<dyn Future<Output = Result<String, HookError>>>>;
 
 /// What the actor does to processes.
 pub trait Procs {
@@ -202,7 +202,7 @@ enum Killed {
 
 /// What a stop hook reports: what it did, or why the stop request must be sent after
 /// all.
-type HookResult = oneshot::Receiver<Result<String, String>>;
+type HookResult = oneshot::Receiver<Result<String, HookError>>;
 
 enum Phase<T> {
     Running {
@@ -384,7 +384,7 @@ pub async fn run_actor<P: Procs>(
                             // The hook could not ask: send the stop request after all.
                             Ok(Err(why)) => {
                                 let then = actor.request_stop(&child);
-                                actor.report(State::Stopping, Event::StopHookFailed { why, then });
+                                actor.report(State::Stopping, Event::StopHookFailed { why: why.to_string(), then });
                             }
                             Err(_) => {}
                         }
