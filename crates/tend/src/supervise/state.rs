@@ -162,7 +162,7 @@ pub fn write_status(dir: &Path, status: &Status) -> io::Result<()> {
 
 /// Reads every state file in `dir`, sorted by name. Unreadable files are reported as
 /// errors next to the good ones.
-pub fn read_all(dir: &Path) -> io::Result<Vec<Result<Status, String>>> {
+pub fn read_all(dir: &Path) -> io::Result<Vec<Result<Status, ReadError>>> {
     let mut out = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -180,11 +180,37 @@ pub fn read_all(dir: &Path) -> io::Result<Vec<Result<Status, String>>> {
     Ok(out)
 }
 
+/// Why a state file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The file could not be read (missing, no permission).
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not a state file tend wrote.
+    #[error("{}: not a tend state file ({source})", path.display())]
+    Json {
+        /// The state file.
+        path: PathBuf,
+        /// What did not parse.
+        source: serde_json::Error,
+    },
+}
+
 /// Reads one state file.
-pub fn read_one(path: &Path) -> Result<Status, String> {
-    let text = fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_slice(&text)
-        .map_err(|e| format!("{}: not a tend state file ({e})", path.display()))
+pub fn read_one(path: &Path) -> Result<Status, ReadError> {
+    let text = fs::read(path).map_err(|source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_slice(&text).map_err(|source| ReadError::Json {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// A supervisor's hold on one service, for its whole lifetime: a second supervisor of
@@ -264,6 +290,32 @@ impl SupervisorLock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unreadable_state_files_say_which_and_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone.json");
+        let err = read_one(&missing).unwrap_err();
+        assert!(matches!(err, ReadError::Io { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: ", missing.display())),
+            "{err}"
+        );
+        let garbage = dir.path().join("garbage.json");
+        fs::write(&garbage, "{\"name\": 1}").unwrap();
+        let err = read_one(&garbage).unwrap_err();
+        assert!(matches!(err, ReadError::Json { .. }), "{err:?}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("{}: not a tend state file (", garbage.display())),
+            "{err}"
+        );
+        // Listed next to the good ones.
+        let all = read_all(dir.path()).unwrap();
+        assert_eq!(all.len(), 1);
+        assert!(all[0].is_err());
+    }
 
     #[test]
     fn round_trip_and_atomic_replace() {
