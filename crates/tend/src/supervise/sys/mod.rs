@@ -28,7 +28,49 @@ pub use windows::*;
 pub use windows_supervisor::*;
 
 use std::ffi::OsString;
+use std::io;
 use std::path::PathBuf;
+
+/// Why a spec's `command` cannot be run ([`resolve_command`]).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The path names nothing usable.
+    #[error("`{}`: {source}", path.display())]
+    Unusable {
+        /// The path.
+        path: PathBuf,
+        /// Why (e.g. it does not exist).
+        source: io::Error,
+    },
+    /// No file is there (Windows, after trying the program extensions).
+    #[error("`{}` does not exist", path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The path names a folder or a device, not a program.
+    #[error("`{}` is not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file may not be executed (Unix: its mode, for this account).
+    #[error("`{}` is not executable (mode {mode:o})", path.display())]
+    NotExecutable {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// A bare name that no folder of `PATH` holds.
+    #[error("`{command}` was not found on PATH ({path_var})")]
+    NotOnPath {
+        /// The name.
+        command: String,
+        /// The `PATH` searched.
+        path_var: String,
+    },
+}
 
 /// Where a child's stdout or stderr goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

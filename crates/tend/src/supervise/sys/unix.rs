@@ -11,7 +11,6 @@ use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -235,22 +234,24 @@ pub fn resolve_command(
     command: &str,
     base: &Path,
     path_var: Option<&OsStr>,
-) -> Result<PathBuf, String> {
-    let check = |p: &Path| -> Result<(), String> {
-        let meta = std::fs::metadata(p).map_err(|e| format!("`{}`: {e}", p.display()))?;
+) -> Result<PathBuf, super::CommandError> {
+    use super::CommandError;
+    let check = |p: &Path| -> Result<(), CommandError> {
+        let meta = std::fs::metadata(p).map_err(|source| CommandError::Unusable {
+            path: p.to_path_buf(),
+            source,
+        })?;
         if !meta.is_file() {
-            return Err(format!("`{}` is not a regular file", p.display()));
+            return Err(CommandError::NotAFile {
+                path: p.to_path_buf(),
+            });
         }
-        let c = CString::new(p.as_os_str().as_bytes())
-            .map_err(|_| "the path contains NUL".to_string())?;
-        // SAFETY: `c` is a valid NUL-terminated path.
-        if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        if nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_err() {
             use std::os::unix::fs::PermissionsExt;
-            return Err(format!(
-                "`{}` is not executable (mode {:o})",
-                p.display(),
-                meta.permissions().mode() & 0o7777
-            ));
+            return Err(CommandError::NotExecutable {
+                path: p.to_path_buf(),
+                mode: meta.permissions().mode() & 0o7777,
+            });
         }
         Ok(())
     };
@@ -272,11 +273,9 @@ pub fn resolve_command(
             }
         }
     }
-    Err(tried_non_exec.unwrap_or_else(|| {
-        format!(
-            "`{command}` was not found on PATH ({})",
-            path_var.to_string_lossy()
-        )
+    Err(tried_non_exec.unwrap_or_else(|| CommandError::NotOnPath {
+        command: command.to_string(),
+        path_var: path_var.to_string_lossy().into_owned(),
     }))
 }
 

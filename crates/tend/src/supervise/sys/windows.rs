@@ -588,7 +588,8 @@ pub fn resolve_command(
     command: &str,
     base: &Path,
     path_var: Option<&OsStr>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, super::CommandError> {
+    use super::CommandError;
     let candidates = |p: PathBuf| -> Vec<PathBuf> {
         let mut v = vec![p.clone()];
         if p.extension().is_none() {
@@ -603,7 +604,7 @@ pub fn resolve_command(
         return candidates(p.clone())
             .into_iter()
             .find(|c| c.is_file())
-            .ok_or_else(|| format!("`{}` does not exist", p.display()));
+            .ok_or(CommandError::Missing { path: p });
     }
     let path_var = path_var.map(OsStr::to_os_string).unwrap_or_default();
     for dir in std::env::split_paths(&path_var) {
@@ -614,10 +615,10 @@ pub fn resolve_command(
             return Ok(found);
         }
     }
-    Err(format!(
-        "`{command}` was not found on PATH ({})",
-        path_var.to_string_lossy()
-    ))
+    Err(CommandError::NotOnPath {
+        command: command.to_string(),
+        path_var: path_var.to_string_lossy().into_owned(),
+    })
 }
 
 /// Whether the process `pid` still runs (for tests and status).
