@@ -1075,3 +1075,81 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
     );
     assert!(!alive(pids(&pidf)[0]));
 }
+
+/// The scheduling policy of `pid` (field 41 of /proc/PID/stat: 0 normal, 3 batch).
+fn sched_policy(pid: i32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name in parentheses start at field 3.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    rest.split(' ').nth(41 - 3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_supervisor_gives_way_to_its_child_which_runs_with_the_normal_policy() {
+    const SCHED_OTHER: u32 = 0;
+    const SCHED_BATCH: u32 = 3;
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "p.toml",
+        &fixture_spec("p", &["--pid-file", pidf.to_str().unwrap(), "--hang"], ""),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to run", || {
+        pids(&pidf).len() == 1 && s.state("p").is_some_and(|st| st["state"] == "running")
+    });
+    let supervisor = s.state("p").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+    assert_eq!(sched_policy(supervisor), SCHED_BATCH);
+    assert_eq!(sched_policy(pids(&pidf)[0]), SCHED_OTHER);
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}
+
+#[test]
+fn after_a_crash_and_a_restart_at_once_the_escaped_orphans_of_the_old_child_are_killed() {
+    let s = Scratch::new();
+    let (pidf, gpids) = (s.path("pids"), s.path("grandchildren"));
+    let args = [
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--grandchildren",
+        "2",
+        "--grandchild-setsid",
+        "--grandchild-pids",
+        gpids.to_str().unwrap(),
+        "--hang",
+    ];
+    let spec = s.spec(
+        "o.toml",
+        &fixture_spec(
+            "o",
+            &args,
+            "[restart]\npolicy = \"always\"\n[restart.backoff]\ninitial = \"0s\"\nmax = \"0s\"\n",
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "a child and its 2 escaped grandchildren", || {
+        pids(&pidf).len() == 1 && pids(&gpids).len() == 2
+    });
+    let first = pids(&pidf)[0];
+    let escaped = pids(&gpids);
+    // The crash: the escaped grandchildren are re-parented to the supervisor.
+    // SAFETY: plain kill(2).
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    wait_until(10 * SECS, "the replacement and its grandchildren", || {
+        pids(&pidf).len() == 2 && pids(&gpids).len() == 4
+    });
+    for pid in &escaped {
+        wait_until(5 * SECS, &format!("orphan {pid} to be killed"), || {
+            !alive(*pid)
+        });
+    }
+    // The replacement's own tree is left alone.
+    let second = pids(&pidf)[1];
+    assert!(alive(second));
+    for pid in &pids(&gpids)[2..] {
+        assert!(alive(*pid), "grandchild {pid} of the running child");
+    }
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}

@@ -244,6 +244,7 @@ pub async fn supervise_with(
         .iter()
         .map(|s| state::SupervisorLock::acquire(&opts.state_dir, s.name.as_str()))
         .collect::<Result<Vec<_>, _>>()?;
+    sys::defer_to_children();
     let result = supervise_locked(specs, order, spec_path, opts, extras).await;
     // No log is written any more: finish compressing the rotated ones while the
     // services are still this supervisor's.

@@ -126,6 +126,12 @@ pub trait Procs {
     /// Kills orphans re-parented to the supervisor (when `sole`: they can only be this
     /// service's). Reads /proc: kept off the restart's critical path.
     fn sweep_orphans(&self, sole: bool);
+    /// [`Procs::sweep_orphans`] once the replacement just started is under way: the
+    /// sweep reads all of /proc, and on a small machine it would take the CPU the new
+    /// child needs to start.
+    fn sweep_orphans_soon(&self, sole: bool) {
+        self.sweep_orphans(sole);
+    }
     /// Runs a stop hook, bounded by `within`.
     fn run_hook(&self, hook: &Hook, within: Duration) -> HookRun;
 }
@@ -169,10 +175,25 @@ impl Procs for OsProcs {
         }
     }
 
+    fn sweep_orphans_soon(&self, sole: bool) {
+        if sole {
+            let reaper = self.reaper.clone();
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(SWEEP_AFTER_START).await;
+                // The pids watched then: a child started meanwhile is kept.
+                sys::kill_orphans(&reaper.live_pids());
+            });
+        }
+    }
+
     fn run_hook(&self, h: &Hook, within: Duration) -> HookRun {
         Box::pin(hook::run(h.clone(), within, self.reaper.clone()))
     }
 }
+
+/// How long after a restart at once the orphans are swept: the new child's exec and
+/// startup come first.
+const SWEEP_AFTER_START: Duration = Duration::from_millis(20);
 
 /// The running child: its pid, its process tree and when it started.
 struct Child<T> {
@@ -553,13 +574,14 @@ impl<P: Procs> Actor<'_, P> {
         self.record_exit(e);
         let run = child.run(e);
         let ran = run.ran;
-        let next = match self.decide(e, ran, Ended::Exited(run)) {
+        match self.decide(e, ran, Ended::Exited(run)) {
             Next::AtOnce(start) => {
                 self.status.restarts += 1;
                 let next = self.start(start);
                 // What the old child left behind is killed once the new one runs: its
                 // group is its own, and the replacement's start does not wait for this.
                 self.procs.clean_up_after_exit(&child.tree);
+                self.procs.sweep_orphans_soon(self.setup.sole);
                 next
             }
             Next::Report(state, event, phase) => {
@@ -568,11 +590,10 @@ impl<P: Procs> Actor<'_, P> {
                 if let Phase::Backoff { .. } = phase {
                     self.status.restarts += 1;
                 }
+                self.procs.sweep_orphans(self.setup.sole);
                 phase
             }
-        };
-        self.procs.sweep_orphans(self.setup.sole);
-        next
+        }
     }
 
     /// The policy's decision after `ended`: a start at once (reported with the start,

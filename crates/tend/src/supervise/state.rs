@@ -122,6 +122,27 @@ pub fn write_atomic_as(
     mode: u32,
     owner: Option<(u32, u32)>,
 ) -> io::Result<()> {
+    replace(path, bytes, mode, owner, Durable::Yes)
+}
+
+/// Whether [`replace`] flushes the new content to disk before renaming it into place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durable {
+    /// Yes: after a power cut the file holds the old content or the new one.
+    Yes,
+    /// No: readers still see the old document or the new one, never a torn one, but a
+    /// power cut may leave the file empty.
+    No,
+}
+
+/// Writes `path` through a temporary file renamed over it.
+fn replace(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+    durable: Durable,
+) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
@@ -143,7 +164,9 @@ pub fn write_atomic_as(
         // Windows: the file takes the permissions of its folder.
         #[cfg(windows)]
         let _ = (mode, owner);
-        f.sync_all()?;
+        if durable == Durable::Yes {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, path)
     })();
@@ -153,11 +176,20 @@ pub fn write_atomic_as(
     result
 }
 
-/// Writes a service's state file.
+/// Writes a service's state file. Atomically, but not flushed to disk: it describes
+/// a running supervisor, so after a power cut it is stale whatever it holds (and the
+/// next supervisor rewrites it); the flush would put a disk write, and the wake-ups it
+/// costs, on every restart's path.
 pub fn write_status(dir: &Path, status: &Status) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(status).map_err(io::Error::other)?;
     bytes.push(b'\n');
-    write_atomic(&state_path(dir, &status.name), &bytes)
+    replace(
+        &state_path(dir, &status.name),
+        &bytes,
+        0o644,
+        None,
+        Durable::No,
+    )
 }
 
 /// Reads every state file in `dir`, sorted by name. Unreadable files are reported as

@@ -84,8 +84,8 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let creds = p.credentials.clone();
     let groups: Vec<libc::gid_t> = creds.as_ref().map(|c| c.groups.clone()).unwrap_or_default();
     // SAFETY: the closure runs in the forked child before exec and makes only
-    // async-signal-safe system calls (setgroups, setgid, setuid, sigaction, prctl,
-    // getppid); it
+    // async-signal-safe system calls (setgroups, setgid, setuid, sigaction,
+    // sched_setscheduler, prctl, getppid); it
     // allocates nothing (the group list was built before the fork).
     unsafe {
         cmd.pre_exec(move || {
@@ -106,6 +106,9 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
             // The supervisor ignores SIGTTOU (see `fork_guard`); the program gets the
             // default, as if started from a shell.
             set_disposition(libc::SIGTTOU, libc::SIG_DFL);
+            // And the normal scheduling policy, not the supervisor's batch one (see
+            // `defer_to_children`).
+            set_policy(libc::SCHED_OTHER);
             // After the credential change, which would clear it.
             // SAFETY: plain system call with integer arguments.
             if libc::prctl(
@@ -428,6 +431,16 @@ pub fn fork_guard() -> io::Result<()> {
     // moved itself, this changes nothing.
     unsafe { libc::setpgid(pid, pid) };
     guard_main(pid)
+}
+
+/// Sets the calling thread's scheduling policy (`SCHED_OTHER` or `SCHED_BATCH`, at
+/// priority 0), best effort. Async-signal-safe (used between fork and exec).
+pub(super) fn set_policy(policy: libc::c_int) {
+    // SAFETY: sched_param is a plain C struct; all-zero (priority 0) is the only valid
+    // value for these policies.
+    let param: libc::sched_param = unsafe { std::mem::zeroed() };
+    // SAFETY: plain system call on the calling thread with a valid parameter.
+    unsafe { libc::sched_setscheduler(0, policy, &param) };
 }
 
 /// Sets a signal's disposition to `SIG_DFL` or `SIG_IGN`.

@@ -84,6 +84,10 @@ pub fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseErro
     Ok(())
 }
 
+/// Nothing to change: the Unix supervisor lowers its scheduling class here so that
+/// its wake-ups never preempt a child (see the Unix version).
+pub fn defer_to_children() {}
+
 /// The default state directory: `TEND_STATE_DIR`, else `%LOCALAPPDATA%\tend`
 /// (installed services are given theirs under `%ProgramData%\tend`).
 pub fn default_state_dir() -> PathBuf {
