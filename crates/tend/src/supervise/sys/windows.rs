@@ -418,41 +418,45 @@ fn ctrl_c_directly(pid: u32) -> Option<io::Result<()>> {
     static IGNORING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     const STD: [STD_HANDLE; 3] = [STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, STD_ERROR_HANDLE];
     let _one = CONSOLE.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: plain calls on this process's console state and standard handles; the
-    // handler stays valid for the life of the process.
-    unsafe {
-        let saved = STD.map(|h| GetStdHandle(h));
-        let result = if AttachConsole(pid) == 0 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
-                return None;
-            }
+    // SAFETY: plain call; reads this process's standard handles.
+    let saved = STD.map(|h| unsafe { GetStdHandle(h) });
+    // SAFETY: plain call with a process id.
+    let attached = unsafe { AttachConsole(pid) } != 0;
+    let result = if !attached {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(ERROR_ACCESS_DENIED as i32) {
+            return None;
+        }
+        Err(io::Error::other(format!(
+            "cannot attach to the console of pid {pid}: {err}"
+        )))
+    } else {
+        let ignoring = *IGNORING.get_or_init(|| {
+            // SAFETY: the handler is a plain function, valid for the life of the process.
+            unsafe { SetConsoleCtrlHandler(Some(ignore_ctrl_c), 1) != 0 }
+        });
+        // SAFETY: plain call on the console attached above.
+        let sent = ignoring && unsafe { GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) } != 0;
+        let err = io::Error::last_os_error();
+        // SAFETY: plain call; leaves the console attached above.
+        unsafe { FreeConsole() };
+        if !ignoring {
             Err(io::Error::other(format!(
-                "cannot attach to the console of pid {pid}: {err}"
+                "cannot ignore Ctrl-C in the supervisor: {err}"
+            )))
+        } else if !sent {
+            Err(io::Error::other(format!(
+                "cannot generate Ctrl-C for pid {pid}: {err}"
             )))
         } else {
-            let ignoring =
-                *IGNORING.get_or_init(|| SetConsoleCtrlHandler(Some(ignore_ctrl_c), 1) != 0);
-            let sent = ignoring && GenerateConsoleCtrlEvent(CTRL_C_EVENT, 0) != 0;
-            let err = io::Error::last_os_error();
-            FreeConsole();
-            if !ignoring {
-                Err(io::Error::other(format!(
-                    "cannot ignore Ctrl-C in the supervisor: {err}"
-                )))
-            } else if !sent {
-                Err(io::Error::other(format!(
-                    "cannot generate Ctrl-C for pid {pid}: {err}"
-                )))
-            } else {
-                Ok(())
-            }
-        };
-        for (h, was) in STD.into_iter().zip(saved) {
-            SetStdHandle(h, was);
+            Ok(())
         }
-        Some(result)
+    };
+    for (h, was) in STD.into_iter().zip(saved) {
+        // SAFETY: plain call; puts back a handle this process had.
+        unsafe { SetStdHandle(h, was) };
     }
+    Some(result)
 }
 
 /// The handler of a supervisor without a console: the Ctrl-C it generated for a child
