@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -140,14 +140,13 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     // `child` is dropped without waiting: the reaper collects every exit status.
 }
 
-/// Sends `sig` to one process; a process that is already gone is not an error.
+/// Sends `sig` to one process (a negative `pid`: to that process group); a process
+/// that is already gone is not an error.
 pub fn signal(pid: i32, sig: i32) -> io::Result<()> {
-    // SAFETY: plain system call.
-    let r = unsafe { libc::kill(pid, sig) };
-    if r == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH) {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
+    use nix::sys::signal::{kill, Signal};
+    match kill(nix::unistd::Pid::from_raw(pid), Signal::try_from(sig)?) {
+        Ok(()) | Err(nix::Error::ESRCH) => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -159,11 +158,7 @@ pub fn signal_group(pgid: i32, sig: i32) -> io::Result<()> {
 /// Marks this process as a child subreaper: orphaned descendants are re-parented to
 /// it instead of init.
 pub fn become_subreaper() -> io::Result<()> {
-    // SAFETY: plain system call with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    Ok(nix::sys::prctl::set_child_subreaper(true)?)
 }
 
 /// Collects one exited child, if any, without blocking.
@@ -355,22 +350,21 @@ pub fn lookup_group(name: &str) -> Result<u32, LookupError> {
 
 /// The effective user id.
 pub fn euid() -> u32 {
-    // SAFETY: plain system call, cannot fail.
-    unsafe { libc::geteuid() }
+    nix::unistd::geteuid().as_raw()
 }
 
 /// Enlarges a pipe's buffer (best effort): fewer wake-ups when a child floods output.
 pub fn grow_pipe(fd: &OwnedFd, bytes: i32) {
-    // SAFETY: fcntl on a valid, owned descriptor.
-    unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+    let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes));
 }
 
 /// Whether a process exists.
 pub fn alive(pid: i32) -> bool {
-    // SAFETY: signal 0 only checks for existence.
-    unsafe {
-        libc::kill(pid, 0) == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
+    // No signal: only whether it exists (EPERM: it does, as someone else's).
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Ok(()) | Err(nix::Error::EPERM)
+    )
 }
 
 // ---------------------------------------------------------------- the guard

@@ -176,8 +176,7 @@ pub fn secrets_mode_warning(path: &Path) -> Option<String> {
     let mode = meta.mode() & 0o777;
     // Readable by the file's group is right when that group is this process's own
     // (root:orders 0640 for a service running as orders); by anyone else it is not.
-    // SAFETY: getegid cannot fail.
-    let my_group = meta.gid() == unsafe { libc::getegid() };
+    let my_group = meta.gid() == nix::unistd::getegid().as_raw();
     let exposed = mode & 0o004 != 0 || (mode & 0o040 != 0 && !my_group);
     exposed.then(|| {
         format!(
