@@ -1085,7 +1085,7 @@ fn sched_policy(pid: i32) -> u32 {
 }
 
 #[test]
-fn the_supervisor_gives_way_to_its_child_which_runs_with_the_normal_policy() {
+fn the_supervisor_gives_way_to_its_child_and_keeps_a_policy_it_was_given() {
     const SCHED_OTHER: u32 = 0;
     const SCHED_BATCH: u32 = 3;
     let s = Scratch::new();
@@ -1094,15 +1094,46 @@ fn the_supervisor_gives_way_to_its_child_which_runs_with_the_normal_policy() {
         "p.toml",
         &fixture_spec("p", &["--pid-file", pidf.to_str().unwrap(), "--hang"], ""),
     );
-    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
-    wait_until(10 * SECS, "the child to run", || {
-        pids(&pidf).len() == 1 && s.state("p").is_some_and(|st| st["state"] == "running")
-    });
-    let supervisor = s.state("p").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
-    assert_eq!(sched_policy(supervisor), SCHED_BATCH);
-    assert_eq!(sched_policy(pids(&pidf)[0]), SCHED_OTHER);
-    tend.signal(libc::SIGTERM);
-    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+    // Started with the normal policy (as a test runs), and started as a batch task
+    // (`CPUSchedulingPolicy=batch`), which the child then keeps.
+    let me = sched_policy(std::process::id() as i32);
+    assert_eq!(me, SCHED_OTHER, "the tests run with the normal policy");
+    for (started_as, supervisor_runs, child_runs) in [
+        (SCHED_OTHER, SCHED_BATCH, SCHED_OTHER),
+        (SCHED_BATCH, SCHED_BATCH, SCHED_BATCH),
+    ] {
+        let _ = std::fs::remove_file(&pidf);
+        let mut cmd = s.tend(&["run", spec.to_str().unwrap()]);
+        let policy = started_as as libc::c_int;
+        // SAFETY: one async-signal-safe system call between fork and exec.
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                let param = libc::sched_param { sched_priority: 0 };
+                if libc::sched_setscheduler(0, policy, &param) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let tend = Running::from(cmd.spawn().unwrap(), "tend run");
+        wait_until(10 * SECS, "the child to run", || {
+            pids(&pidf).len() == 1 && s.state("p").is_some_and(|st| st["state"] == "running")
+        });
+        let supervisor = s.state("p").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+        assert_eq!(
+            sched_policy(supervisor),
+            supervisor_runs,
+            "started as {started_as}"
+        );
+        assert_eq!(
+            sched_policy(pids(&pidf)[0]),
+            child_runs,
+            "started as {started_as}"
+        );
+        tend.signal(libc::SIGTERM);
+        assert_eq!(code(&tend.wait(10 * SECS)), 0);
+    }
 }
 
 #[test]

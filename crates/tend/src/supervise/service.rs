@@ -577,10 +577,12 @@ impl<P: Procs> Actor<'_, P> {
         match self.decide(e, ran, Ended::Exited(run)) {
             Next::AtOnce(start) => {
                 self.status.restarts += 1;
-                let next = self.start(start);
-                // What the old child left behind is killed once the new one runs: its
-                // group is its own, and the replacement's start does not wait for this.
+                // What the old child left in its group goes first (one kill): workers
+                // still holding its socket or lock would fail the replacement.
                 self.procs.clean_up_after_exit(&child.tree);
+                let next = self.start(start);
+                // Escaped orphans are found by reading all of /proc: that waits until
+                // the replacement is under way.
                 self.procs.sweep_orphans_soon(self.setup.sole);
                 next
             }
@@ -851,6 +853,11 @@ mod tests {
             self.note("sweep".into());
         }
 
+        fn sweep_orphans_soon(&self, sole: bool) {
+            assert!(sole, "the tests run one service");
+            self.note("sweep soon".into());
+        }
+
         fn run_hook(&self, _: &Hook, _: Duration) -> HookRun {
             unreachable!("no stop hook in these tests")
         }
@@ -967,7 +974,7 @@ mod tests {
                     "spawn 1", "running: started (pid 1)",
                     // Restarted at once: the old child's group and the orphans are
                     // cleaned up once the new child runs.
-                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
                     "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms", "sweep",
                     "spawn 3", "running: restarted (pid 3)",
                     "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms", "sweep",
@@ -979,7 +986,7 @@ mod tests {
                 vec![crash, crash], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "clean up 1", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
                     "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
                     "stopped: stopped (was waiting to restart)",
                 ],

@@ -14,7 +14,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 
 use super::{Prepared, Spawned};
 use crate::supervise::policy::Exit;
@@ -81,6 +81,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         cmd.current_dir(dir);
     }
     let parent = std::process::id() as libc::pid_t;
+    let reset_policy = DEFERRING.load(Ordering::Relaxed);
     let creds = p.credentials.clone();
     let groups: Vec<libc::gid_t> = creds.as_ref().map(|c| c.groups.clone()).unwrap_or_default();
     // SAFETY: the closure runs in the forked child before exec and makes only
@@ -106,9 +107,11 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
             // The supervisor ignores SIGTTOU (see `fork_guard`); the program gets the
             // default, as if started from a shell.
             set_disposition(libc::SIGTTOU, libc::SIG_DFL);
-            // And the normal scheduling policy, not the supervisor's batch one (see
+            // And the normal scheduling policy, if the supervisor left it for batch (see
             // `defer_to_children`).
-            set_policy(libc::SCHED_OTHER);
+            if reset_policy {
+                set_policy(libc::SCHED_OTHER);
+            }
             // After the credential change, which would clear it.
             // SAFETY: plain system call with integer arguments.
             if libc::prctl(
@@ -427,14 +430,38 @@ pub fn fork_guard() -> io::Result<()> {
     guard_main(pid)
 }
 
+/// Whether the supervisor moved itself from the normal scheduling policy to batch
+/// ([`defer_to_children`]); each child is then moved back before it execs.
+static DEFERRING: AtomicBool = AtomicBool::new(false);
+
+/// Makes the supervisor give way to its children: started with the normal policy, it
+/// becomes a batch task (`SCHED_BATCH`), whose wake-ups never preempt a running task,
+/// and each child is put back to the normal policy before it execs. Without this, the
+/// supervisor, woken when a new child execs, preempts that child on its CPU to write
+/// the state file and the event line, and a restart takes that much longer on a small
+/// machine. The price: on a CPU kept busy by others, the supervisor waits for their
+/// time slice to end before it reacts. Any other policy it was started with
+/// (`CPUSchedulingPolicy=`, `chrt`) is left alone, and inherited by the children.
+/// Best effort: a refusal leaves the policy as it was.
+pub fn defer_to_children() {
+    // SAFETY: plain system call on the calling thread.
+    let policy = unsafe { libc::syscall(libc::SYS_sched_getscheduler, 0) };
+    if policy & !(libc::SCHED_RESET_ON_FORK as libc::c_long) == libc::SCHED_OTHER as libc::c_long
+        && set_policy(libc::SCHED_BATCH)
+    {
+        DEFERRING.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Sets the calling thread's scheduling policy (`SCHED_OTHER` or `SCHED_BATCH`, at
-/// priority 0), best effort. Async-signal-safe (used between fork and exec).
-pub(super) fn set_policy(policy: libc::c_int) {
+/// priority 0); whether it was set. Async-signal-safe (used between fork and exec).
+/// The system call itself: musl's `sched_setscheduler` only returns ENOSYS.
+fn set_policy(policy: libc::c_int) -> bool {
     // SAFETY: sched_param is a plain C struct; all-zero (priority 0) is the only valid
     // value for these policies.
     let param: libc::sched_param = unsafe { std::mem::zeroed() };
     // SAFETY: plain system call on the calling thread with a valid parameter.
-    unsafe { libc::sched_setscheduler(0, policy, &param) };
+    unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, policy, &param) == 0 }
 }
 
 /// Sets a signal's disposition to `SIG_DFL` or `SIG_IGN`.

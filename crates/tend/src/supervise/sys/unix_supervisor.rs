@@ -111,16 +111,6 @@ pub fn listen_os(tx: mpsc::UnboundedSender<Request>) -> Result<(), SuperviseErro
     Ok(())
 }
 
-/// Makes the supervisor give way to its children: it runs as a batch task
-/// (`SCHED_BATCH`), whose wake-ups never preempt a running task; each child is put
-/// back to the normal policy before it execs (see `spawn`). Without this, the
-/// supervisor, woken when a new child execs, preempts that child on its CPU to write
-/// the state file and the event line, and a restart takes that much longer on a small
-/// machine. Best effort: a refusal leaves the policy as it was.
-pub fn defer_to_children() {
-    super::set_policy(libc::SCHED_BATCH);
-}
-
 /// The default state directory: `TEND_STATE_DIR`, else `/var/lib/tend` for root, else
 /// `$XDG_STATE_HOME/tend` (`~/.local/state/tend`).
 pub fn default_state_dir() -> PathBuf {
