@@ -486,7 +486,7 @@ fn unix_preview(
         .ok_or_else(|| InstallError::Refused(format!("unknown backend `{backend_name}`")))?;
     let observed = match seen {
         Seen::System => {
-            install::observe_system(spec, layout, backend.as_ref(), copy_from, user_in_spec)
+            install::observe_system(spec, layout, backend.as_ref(), copy_from, user_in_spec)?
         }
         Seen::Nothing => install::Observed::default(),
     };

@@ -250,8 +250,16 @@ fn user_exists(name: &str) -> bool {
     sys::lookup_credentials(name, None).is_ok()
 }
 
-fn group_exists(name: &str) -> bool {
-    sys::lookup_group(name).is_ok()
+/// Whether group `name` exists; a lookup that failed is an error, not a "no".
+fn group_exists(name: &str) -> Result<bool, InstallError> {
+    match sys::lookup_group(name) {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_missing() => Ok(false),
+        Err(e) => Err(InstallError::Lookup {
+            what: format!("group `{name}`"),
+            reason: e.to_string(),
+        }),
+    }
 }
 
 /// What is at a path the install writes or checks.
@@ -334,7 +342,7 @@ pub fn observe_system(
     backend: &dyn Backend,
     copy_from: Option<&Path>,
     user_in_spec: bool,
-) -> Observed {
+) -> Result<Observed, PlanError> {
     let name = spec.name.as_str();
     let mut o = Observed::default();
     let path_var = spec
@@ -403,19 +411,33 @@ pub fn observe_system(
         users.extend(r.created_user.clone());
         groups.extend(r.created_group.clone());
     }
+    // A lookup that failed (not a missing name) must not read as "create it": that
+    // would shadow a directory account with a local one.
+    let failed = |e: sys::LookupError| PlanError::Accounts {
+        name: name.to_string(),
+        reason: e.to_string(),
+    };
     for u in users {
-        if let Ok(c) = sys::lookup_credentials(&u, None) {
-            o.users.insert(u, c.uid);
+        match sys::lookup_credentials(&u, None) {
+            Ok(c) => {
+                o.users.insert(u, c.uid);
+            }
+            Err(e) if e.is_missing() => {}
+            Err(e) => return Err(failed(e)),
         }
     }
     for g in groups {
-        if let Ok(gid) = sys::lookup_group(&g) {
-            o.groups.insert(g, gid);
+        match sys::lookup_group(&g) {
+            Ok(gid) => {
+                o.groups.insert(g, gid);
+            }
+            Err(e) if e.is_missing() => {}
+            Err(e) => return Err(failed(e)),
         }
     }
     o.binary_current =
         copy_from.is_none_or(|from| super::record::same_content(from, &layout.tend_bin));
-    o
+    Ok(o)
 }
 
 /// What tend created for `name` before, as far as its records say: the install record
@@ -488,7 +510,7 @@ pub fn plan_install(
     copy_from: Option<&Path>,
     user_in_spec: bool,
 ) -> Result<Plan, PlanError> {
-    let observed = observe_system(spec, layout, backend, copy_from, user_in_spec);
+    let observed = observe_system(spec, layout, backend, copy_from, user_in_spec)?;
     plan(
         spec,
         spec_text,
@@ -1014,7 +1036,7 @@ pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
             "--shell",
             nologin,
         ];
-        if group_exists(group) {
+        if group_exists(group)? {
             args.extend(["--gid", group]);
         } else {
             args.push("--user-group");
@@ -1022,7 +1044,7 @@ pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
         args.push(u);
         Cmd::new("useradd", &args).run().map(drop)
     } else {
-        if !group_exists(group) {
+        if !group_exists(group)? {
             create_group(group)?;
         }
         Cmd::new(
@@ -1045,7 +1067,7 @@ pub fn delete_user(u: &str) -> Result<(), InstallError> {
 
 /// Deletes a group (if it still exists).
 pub fn delete_group(g: &str) -> Result<(), InstallError> {
-    if !group_exists(g) {
+    if !group_exists(g)? {
         return Ok(());
     }
     if has("groupdel") {
@@ -1669,7 +1691,7 @@ mod tests {
     fn system_account() -> &'static str {
         ["daemon", "bin", "sys", "nobody"]
             .into_iter()
-            .find(|u| user_exists(u) && group_exists(u))
+            .find(|u| user_exists(u) && group_exists(u).unwrap_or(false))
             .expect("a system account with a group of its name (daemon, bin, sys, nobody)")
     }
 

@@ -20,6 +20,14 @@ use std::path::{Path, PathBuf};
 /// Why `tend install` will not go ahead; each says what to do instead.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
+    /// Whether an account exists could not be told (the user or group databases failed).
+    #[error("cannot install `{name}`: {reason}")]
+    Accounts {
+        /// The service.
+        name: String,
+        /// The failed lookup.
+        reason: String,
+    },
     /// The program cannot be found or run.
     #[error("cannot install `{name}`: {reason}")]
     Command {
