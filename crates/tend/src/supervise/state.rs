@@ -146,6 +146,9 @@ fn replace(
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    // A temporary file with this process's id can only be left over from an earlier
+    // process that had the same id (killed, or a power cut): stale.
+    let _ = fs::remove_file(&tmp);
     let result = (|| {
         let mut open = fs::OpenOptions::new();
         open.write(true).create_new(true);
@@ -223,6 +226,16 @@ pub enum ReadError {
         /// Why.
         source: io::Error,
     },
+    /// The file is empty: written but never flushed before the machine went down (the
+    /// state file is not flushed, see [`write_status`]).
+    #[error(
+        "{}: empty (the machine may have lost power while tend ran); it is rewritten when the service next starts",
+        path.display()
+    )]
+    Empty {
+        /// The state file.
+        path: PathBuf,
+    },
     /// The file is not a state file tend wrote.
     #[error("{}: not a tend state file ({source})", path.display())]
     Json {
@@ -239,6 +252,11 @@ pub fn read_one(path: &Path) -> Result<Status, ReadError> {
         path: path.to_path_buf(),
         source,
     })?;
+    if text.is_empty() {
+        return Err(ReadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
     serde_json::from_slice(&text).map_err(|source| ReadError::Json {
         path: path.to_path_buf(),
         source,
@@ -324,6 +342,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_temporary_file_left_by_an_earlier_process_with_this_pid_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("svc.json");
+        let stale = path.with_extension(format!("tmp.{}", std::process::id()));
+        fs::write(&stale, "left over").unwrap();
+        write_atomic(&path, b"new\n").unwrap();
+        assert_eq!(fs::read_to_string(&path).unwrap(), "new\n");
+        assert!(!stale.exists());
+    }
+
+    #[test]
     fn unreadable_state_files_say_which_and_why() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("gone.json");
@@ -343,6 +372,11 @@ mod tests {
                 .starts_with(&format!("{}: not a tend state file (", garbage.display())),
             "{err}"
         );
+        let empty = dir.path().join("empty.json");
+        fs::write(&empty, "").unwrap();
+        let err = read_one(&empty).unwrap_err();
+        assert!(matches!(err, ReadError::Empty { .. }), "{err:?}");
+        fs::remove_file(&empty).unwrap();
         // Listed next to the good ones.
         let all = read_all(dir.path()).unwrap();
         assert_eq!(all.len(), 1);
