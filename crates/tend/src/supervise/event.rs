@@ -350,13 +350,17 @@ pub fn show_duration(d: Duration) -> String {
     if d < Duration::from_secs(1) {
         return format!("{}ms", d.as_millis());
     }
-    if d < Duration::from_secs(60) {
-        return if d.subsec_nanos() == 0 {
-            format!("{}s", d.as_secs())
+    // Rounded to tenths first, so that 1.96 s reads `2s`, not `2.0s`.
+    let tenths = (d.as_millis() + 50) / 100;
+    if tenths < 600 {
+        return if tenths % 10 == 0 {
+            format!("{}s", tenths / 10)
         } else {
-            format!("{:.1}s", d.as_secs_f64())
+            format!("{}.{}s", tenths / 10, tenths % 10)
         };
     }
+    // From a minute on, whole seconds (59.96 s is already `1m`).
+    let d = Duration::from_secs(d.as_secs().max(60));
     let whole = humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
     whole.split(' ').take(2).collect::<Vec<_>>().join(" ")
 }
@@ -381,6 +385,9 @@ mod tests {
             (1_000, "1s"),
             (1_500, "1.5s"),
             (59_949, "59.9s"),
+            (1_949, "1.9s"),
+            (1_960, "2s"),
+            (59_960, "1m"),
             (59_000, "59s"),
             (60_000, "1m"),
             (90_500, "1m 30s"),
