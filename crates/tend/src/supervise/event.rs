@@ -312,9 +312,15 @@ impl fmt::Display for Event {
             Event::Restarting { ended, delay } => {
                 write!(f, "{ended}; restarting in {}", show_duration(*delay))
             }
-            Event::Exited { ended, policy, .. } => {
-                write!(f, "{ended}; not restarting (policy {policy})")
-            }
+            Event::Exited { ended, reason, .. } => match reason {
+                NotRestarted::Policy(policy) => {
+                    write!(f, "{ended}; not restarting (policy {policy})")
+                }
+                NotRestarted::NoRestartCode(code) => write!(
+                    f,
+                    "{ended}; not restarting (exit code {code} is in restart.no_restart_codes)"
+                ),
+            },
             Event::GaveUp {
                 ended,
                 restarts,
@@ -353,7 +359,7 @@ pub fn show_duration(d: Duration) -> String {
     // Rounded to tenths first, so that 1.96 s reads `2s`, not `2.0s`.
     let tenths = (d.as_millis() + 50) / 100;
     if tenths < 600 {
-        return if tenths % 10 == 0 {
+        return if tenths.is_multiple_of(10) {
             format!("{}s", tenths / 10)
         } else {
             format!("{}.{}s", tenths / 10, tenths % 10)
@@ -441,6 +447,9 @@ mod tests {
             (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,
                     reason: NotRestarted::Policy(RestartPolicy::OnFailure), policy: RestartPolicy::OnFailure },
                 "exit code 0 after 2s; not restarting (policy on-failure)"),
+            (Event::Exited { ended: Ended::Exited(run(Exit::Code(78), 2_000)), success: false,
+                    reason: NotRestarted::NoRestartCode(78), policy: RestartPolicy::Always },
+                "exit code 78 after 2s; not restarting (exit code 78 is in restart.no_restart_codes)"),
             (Event::GaveUp { ended: Ended::Exited(run(Exit::Signal(9), 5)), restarts: 10,
                     window: SpecDuration::from_secs(120), max_restarts: 10 },
                 "signal 9 after 5ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)"),
