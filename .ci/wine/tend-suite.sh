@@ -119,7 +119,7 @@ check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
 check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
 log=$DATA_UNIX/logs/hello/tend.log
 check "  ... its Ctrl-C came from the supervisor itself, which has no console (no helper)" \
-  grep -q "stopping on the service manager's request: sent Ctrl-C to pid $pid2 (directly)" "$log"
+  grep -q "restarting on the service manager's request: sent Ctrl-C to pid $pid2 (directly)" "$log"
 check "  ... and the Ctrl-C that reached the supervisor too did not stop the service" state_is hello RUNNING
 check "answers again" wait_until 15 healthy
 pid3=$(child_pid)

@@ -288,7 +288,10 @@ pub enum Event {
     /// The child stopped on request and the service has ended.
     Stopped(Stopped),
     /// A stop request during the backoff delay: no child ran; the service has ended.
-    StoppedWhileWaiting,
+    StoppedWhileWaiting {
+        /// Who asked (none: a kill request, a second stop).
+        by: Option<StopBy>,
+    },
 }
 
 impl fmt::Display for Event {
@@ -331,9 +334,14 @@ impl fmt::Display for Event {
                 "{ended}; {restarts} restarts within {window}: giving up (restart.max_restarts = {max_restarts})"
             ),
             Event::StopRequested {
-                by, request, timeout, ..
+                by,
+                request,
+                timeout,
+                restart,
+                ..
             } => {
-                write!(f, "stopping on {by}: ")?;
+                let what = if *restart { "restarting" } else { "stopping" };
+                write!(f, "{what} on {by}: ")?;
                 request.what(f)?;
                 write!(f, ", waiting up to {timeout}")
             }
@@ -344,7 +352,12 @@ impl fmt::Display for Event {
             }
             Event::Killing { .. } => f.write_str("killing the process tree at once"),
             Event::Stopped(stopped) => stopped.fmt(f),
-            Event::StoppedWhileWaiting => f.write_str("stopped (was waiting to restart)"),
+            Event::StoppedWhileWaiting { by: Some(by) } => {
+                write!(f, "stopped on {by} (was waiting to restart)")
+            }
+            Event::StoppedWhileWaiting { by: None } => {
+                f.write_str("stopped (was waiting to restart)")
+            }
         }
     }
 }
@@ -462,7 +475,7 @@ mod tests {
             (Event::StopRequested { pid: 42, by: StopBy::Supervisor, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: false },
                 "stopping on the supervisor's own request: sent SIGTERM to pid 42, waiting up to 10s"),
             (Event::StopRequested { pid: 42, by: StopBy::ServiceManager, request: StopRequest::NotSent { pid: 42, error: "denied".into() }, timeout, restart: true },
-                "stopping on the service manager's request: cannot ask pid 42 to stop: denied, waiting up to 10s"),
+                "restarting on the service manager's request: cannot ask pid 42 to stop: denied, waiting up to 10s"),
             (Event::StopRequested { pid: 42, by: StopBy::Signal("SIGINT"), request: StopRequest::Hook("stop hook `/bin/drain`".into()), timeout, restart: false },
                 "stopping on SIGINT: stop hook `/bin/drain`, waiting up to 10s"),
             (Event::StopHookDone("`/bin/drain` succeeded".into()), "stop hook: `/bin/drain` succeeded"),
@@ -475,7 +488,9 @@ mod tests {
                 "killed after the 2s stop timeout"),
             (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce }),
                 "killed at once on a second stop request"),
-            (Event::StoppedWhileWaiting, "stopped (was waiting to restart)"),
+            (Event::StoppedWhileWaiting { by: None }, "stopped (was waiting to restart)"),
+            (Event::StoppedWhileWaiting { by: Some(StopBy::Signal("SIGTERM")) },
+                "stopped on SIGTERM (was waiting to restart)"),
         ];
         for (event, line) in table {
             // Signal names are Unix's; elsewhere the number is shown.

@@ -531,7 +531,7 @@ impl EventMapper {
                 out.push(Entry::ProgramStopped(program_end(status, &stopped.run)));
                 out.push(Entry::ServiceStopped { service: service() });
             }
-            Lifecycle::StoppedWhileWaiting => {
+            Lifecycle::StoppedWhileWaiting { .. } => {
                 out.push(Entry::ServiceStopped { service: service() })
             }
         }
@@ -1309,7 +1309,7 @@ mod tests {
                 }
                 Op::StopInBackoff => {
                     self.status.pid = None;
-                    self.report(State::Stopped, Lifecycle::StoppedWhileWaiting)
+                    self.report(State::Stopped, Lifecycle::StoppedWhileWaiting { by: None })
                 }
                 Op::Kill => {
                     let pid = self.status.pid.unwrap();

@@ -344,9 +344,10 @@ pub async fn run_actor<P: Procs>(
                 tokio::select! {
                     _ = sleep_until(until) => { let start = start.unwrap_or_else(|| actor.again()); actor.start(start) }
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
-                        Control::Stop(_) | Control::Kill => {
+                        c @ (Control::Stop(_) | Control::Kill) => {
+                            let by = match c { Control::Stop(by) => Some(by), _ => None };
                             actor.status.pid = None;
-                            actor.report(State::Stopped, Event::StoppedWhileWaiting);
+                            actor.report(State::Stopped, Event::StoppedWhileWaiting { by });
                             Phase::Done(Outcome::Stopped)
                         }
                         Control::Restart(_) => { let again = actor.again(); actor.start(again) }
@@ -427,6 +428,10 @@ pub async fn run_actor<P: Procs>(
                         Some(Control::Kill) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
+                            // Said once: after the stop timeout it is being killed already.
+                            if killed.is_none() {
+                                actor.report(State::Stopping, Event::Killing { pid: child.pid });
+                            }
                             Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
@@ -988,7 +993,7 @@ mod tests {
                     "spawn 1", "running: started (pid 1)",
                     "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
                     "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
-                    "stopped: stopped (was waiting to restart)",
+                    "stopped: stopped on SIGINT (was waiting to restart)",
                 ],
                 (Outcome::Stopped, 2)),
             ("a graceful stop", "",
@@ -1013,7 +1018,7 @@ mod tests {
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
-                    "kill 1", "sweep",
+                    "kill 1", "sweep", "stopping: killing the process tree at once",
                     "kill 1", "sweep", "stopped: killed at once on a second stop request",
                 ],
                 (Outcome::Stopped, 0)),
@@ -1029,7 +1034,7 @@ mod tests {
                 vec![polite, stubborn], vec![(1_000, Control::Restart(StopBy::ServiceManager)), (5_000, Control::Kill)],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "stop 1", "stopping: stopping on the service manager's request: sent SIGTERM to pid 1, waiting up to 10s",
+                    "stop 1", "stopping: restarting on the service manager's request: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1",
                     "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
                     "sweep",
