@@ -20,7 +20,7 @@
 //! checks, at compile time, that the IDs windmc compiled are the ones reported.
 
 use super::event::{
-    show_duration, Ended, Event as Lifecycle, NotRestarted, Run, Start, StartError,
+    show_duration, Ended, Event as Lifecycle, NotRestarted, Run, Start, StartError, StopRequest,
 };
 use super::policy::Exit;
 use super::state::Status;
@@ -102,6 +102,9 @@ pub enum EventId {
     ServiceStopped,
     /// 1007: the program ended successfully and the policy does not restart it.
     ServiceFinished,
+    /// 1008: tend ends the program's process tree at once (a second stop request,
+    /// `windows.stop = "kill"`).
+    Killing,
     /// 2001: the program ended by itself with a failure (code or signal).
     ProgramFailed,
     /// 2002: the program did not stop within `stop.timeout`; its tree was ended.
@@ -116,7 +119,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every event, in code order.
-    pub const ALL: [EventId; 13] = [
+    pub const ALL: [EventId; 14] = [
         EventId::SupervisorStarted,
         EventId::ProgramStarted,
         EventId::ProgramExited,
@@ -125,6 +128,7 @@ impl EventId {
         EventId::ProgramStopped,
         EventId::ServiceStopped,
         EventId::ServiceFinished,
+        EventId::Killing,
         EventId::ProgramFailed,
         EventId::StopTimedOut,
         EventId::ServiceFailed,
@@ -143,6 +147,7 @@ impl EventId {
             EventId::ProgramStopped => 1005,
             EventId::ServiceStopped => 1006,
             EventId::ServiceFinished => 1007,
+            EventId::Killing => 1008,
             EventId::ProgramFailed => 2001,
             EventId::StopTimedOut => 2002,
             EventId::ServiceFailed => 3001,
@@ -161,7 +166,8 @@ impl EventId {
             | EventId::StopRequested
             | EventId::ProgramStopped
             | EventId::ServiceStopped
-            | EventId::ServiceFinished => Kind::Information,
+            | EventId::ServiceFinished
+            | EventId::Killing => Kind::Information,
             EventId::ProgramFailed | EventId::StopTimedOut => Kind::Warning,
             EventId::ServiceFailed | EventId::RestartLimit | EventId::CannotStart => Kind::Error,
         }
@@ -185,6 +191,7 @@ impl EventId {
             EventId::ProgramStopped => "TEND_PROGRAM_STOPPED",
             EventId::ServiceStopped => "TEND_SERVICE_STOPPED",
             EventId::ServiceFinished => "TEND_SERVICE_FINISHED",
+            EventId::Killing => "TEND_KILLING",
             EventId::ProgramFailed => "TEND_PROGRAM_FAILED",
             EventId::StopTimedOut => "TEND_STOP_TIMED_OUT",
             EventId::ServiceFailed => "TEND_SERVICE_FAILED",
@@ -201,6 +208,7 @@ impl EventId {
             EventId::SupervisorStarted
             | EventId::ProgramStarted
             | EventId::StopTimedOut
+            | EventId::Killing
             | EventId::RestartLimit
             | EventId::CannotStart => 3,
             EventId::ProgramExited
@@ -253,6 +261,15 @@ pub enum Entry {
         method: String,
         /// `%4`: `stop.timeout`.
         timeout: String,
+    },
+    /// See [`EventId::Killing`].
+    Killing {
+        /// `%1`
+        service: String,
+        /// `%2`
+        pid: i32,
+        /// `%3`: why at once, e.g. `a second stop request`.
+        why: String,
     },
     /// See [`EventId::ProgramStopped`].
     ProgramStopped(ProgramEnd),
@@ -334,6 +351,7 @@ impl Entry {
             Entry::ServiceFinished { .. } => EventId::ServiceFinished,
             Entry::ProgramFailed(_) => EventId::ProgramFailed,
             Entry::StopTimedOut { .. } => EventId::StopTimedOut,
+            Entry::Killing { .. } => EventId::Killing,
             Entry::ServiceFailed { .. } => EventId::ServiceFailed,
             Entry::RestartLimit { .. } => EventId::RestartLimit,
             Entry::CannotStart { .. } => EventId::CannotStart,
@@ -394,6 +412,9 @@ impl Entry {
                 pid,
                 timeout,
             } => vec![service.clone(), pid.to_string(), timeout.clone()],
+            Entry::Killing { service, pid, why } => {
+                vec![service.clone(), pid.to_string(), why.clone()]
+            }
             Entry::RestartLimit {
                 service,
                 restarts,
@@ -418,7 +439,7 @@ impl Entry {
 #[derive(Clone, Debug)]
 pub struct EventMapper {
     program: String,
-    stop_method: String,
+    stop_method: StopMethod,
     stop_timeout: String,
     restart: crate::spec::Restart,
     started: bool,
@@ -508,17 +529,31 @@ impl EventMapper {
                     window: window.to_string(),
                 });
             }
-            Lifecycle::StopRequested { pid, .. } => out.push(Entry::StopRequested {
+            Lifecycle::StopRequested { pid, request, .. } => {
+                out.push(match (request, &self.stop_method) {
+                    (StopRequest::NotSent { error, .. }, _) => Entry::StopRequested {
+                        service: service(),
+                        pid: *pid,
+                        method: format!("could not ask it to stop ({error})"),
+                        timeout: self.stop_timeout.clone(),
+                    },
+                    (_, StopMethod::Kill) => Entry::Killing {
+                        service: service(),
+                        pid: *pid,
+                        why: "windows.stop = \"kill\"".into(),
+                    },
+                    (_, StopMethod::Ask(method)) => Entry::StopRequested {
+                        service: service(),
+                        pid: *pid,
+                        method: method.clone(),
+                        timeout: self.stop_timeout.clone(),
+                    },
+                })
+            }
+            Lifecycle::Killing { pid } => out.push(Entry::Killing {
                 service: service(),
                 pid: *pid,
-                method: self.stop_method.clone(),
-                timeout: self.stop_timeout.clone(),
-            }),
-            Lifecycle::Killing { pid } => out.push(Entry::StopRequested {
-                service: service(),
-                pid: *pid,
-                method: "is ending its process tree at once (a second stop request)".into(),
-                timeout: self.stop_timeout.clone(),
+                why: "a second stop request".into(),
             }),
             Lifecycle::StopTimedOut { pid, timeout } => out.push(Entry::StopTimedOut {
                 service: service(),
@@ -598,17 +633,26 @@ fn show_exit(exit: Exit) -> String {
 }
 
 /// What tend does to ask the program to stop on Windows, completing "it ...".
-fn stop_method(spec: &Spec) -> String {
+/// How a service's program is asked to stop, for the Event Log.
+#[derive(Clone, Debug)]
+enum StopMethod {
+    /// It is asked, then given `stop.timeout`: what tend did, completing "it ...".
+    Ask(String),
+    /// It is not asked: its tree is ended at once (`windows.stop = "kill"`).
+    Kill,
+}
+
+fn stop_method(spec: &Spec) -> StopMethod {
     if let Some(url) = &spec.stop.http {
-        return format!("sent an HTTP POST to {url}");
+        return StopMethod::Ask(format!("sent an HTTP POST to {url}"));
     }
     if let Some(program) = spec.stop.command.first() {
-        return format!("ran the stop command {program}");
+        return StopMethod::Ask(format!("ran the stop command {program}"));
     }
     match spec.windows.stop {
-        WinStop::CtrlC => "sent a Ctrl-C event".into(),
-        WinStop::Close => "sent WM_CLOSE to its windows".into(),
-        WinStop::Kill => "is ending its process tree at once (windows.stop = kill)".into(),
+        WinStop::CtrlC => StopMethod::Ask("sent a Ctrl-C event".into()),
+        WinStop::Close => StopMethod::Ask("sent WM_CLOSE to its windows".into()),
+        WinStop::Kill => StopMethod::Kill,
     }
 }
 
@@ -827,6 +871,11 @@ mod tests {
                 service,
                 reason: "restart policy: on-failure".into(),
             },
+            EventId::Killing => Entry::Killing {
+                service,
+                pid: 5012,
+                why: "a second stop request".into(),
+            },
             EventId::ProgramFailed => Entry::ProgramFailed(end("exit code 0xC0000005", "2.5s")),
             EventId::StopTimedOut => Entry::StopTimedOut {
                 service,
@@ -937,6 +986,7 @@ mod tests {
         ("TEND_PROGRAM_STOPPED", 0x400003ed),
         ("TEND_SERVICE_STOPPED", 0x400003ee),
         ("TEND_SERVICE_FINISHED", 0x400003ef),
+        ("TEND_KILLING", 0x400003f0),
         ("TEND_PROGRAM_FAILED", 0x800007d1),
         ("TEND_STOP_TIMED_OUT", 0x800007d2),
         ("TEND_SERVICE_FAILED", 0xc0000bb9),
@@ -982,6 +1032,7 @@ mod tests {
             "1005 Information: The program of the service orders (process ID 5012) stopped with exit code 0 after running for 2m 5s.",
             "1006 Information: The service orders stopped on request.",
             "1007 Information: The service orders has finished: its program ended successfully and is not started again (restart policy: on-failure).",
+            "1008 Information: tend is ending the process tree of the program of the service orders (process ID 5012) at once: a second stop request.",
             "2001 Warning: The program of the service orders (process ID 5012) failed: it ended with exit code 0xC0000005 after running for 2.5s.",
             "2002 Warning: The program of the service orders (process ID 5012) did not stop within 10s, so tend ended its process tree.",
             "3001 Error: The service orders has failed: its program ended with a failure and is not started again (restart policy: never).",
@@ -1459,7 +1510,7 @@ mod tests {
             ]),
             ("a kill request, then the kill", "", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
-                (Op::Kill, &["1004 orders|42|is ending its process tree at once (a second stop request)|10s"]),
+                (Op::Kill, &["1008 orders|42|a second stop request"]),
                 (Op::StopExit(Code(1), 700, None), &["1005 orders|42|exit code 1|700ms", "1006 orders"]),
             ]),
             ("a stop during a backoff", "", &[
@@ -1489,7 +1540,7 @@ mod tests {
             ]),
             ("other stop methods: kill", "[windows]\nstop = \"kill\"", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
-                (Op::Stop, &["1004 orders|42|is ending its process tree at once (windows.stop = kill)|10s"]),
+                (Op::Stop, &["1008 orders|42|windows.stop = \"kill\""]),
             ]),
             ("other stop methods: an HTTP hook", "[stop]\nhttp = \"http://127.0.0.1:8080/shutdown\"", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
