@@ -379,8 +379,7 @@ pub fn show_duration(d: Duration) -> String {
         };
     }
     // From a minute on, whole seconds (59.96 s is already `1m`).
-    let d = Duration::from_secs(d.as_secs().max(60));
-    let whole = humantime::format_duration(Duration::from_secs(d.as_secs())).to_string();
+    let whole = humantime::format_duration(Duration::from_secs(d.as_secs().max(60))).to_string();
     whole.split(' ').take(2).collect::<Vec<_>>().join(" ")
 }
 
