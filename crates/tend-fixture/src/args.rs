@@ -20,7 +20,8 @@ this fixed order, whatever the order of the flags:
 
   --stamp FILE            write CLOCK_MONOTONIC ns (read first thing) to FILE
                           (via FILE.tmp + rename)
-  --pid-file FILE         append \"<pid>\\n\" to FILE (O_APPEND, one write)
+  --pid-file FILE         append \"<pid>\\n\" to FILE (O_APPEND, one write), after
+                          the signal handlers and the --print/--eprint lines
   --print TEXT            print TEXT to stdout (repeatable, flushed)
   --eprint TEXT           print TEXT to stderr (repeatable, flushed)
   --env NAME              print NAME=<value|(unset)> (repeatable)

@@ -69,14 +69,15 @@ fn run(args: &Args, started: io::Result<u64>) -> ! {
     let http_port = args
         .http_stop
         .map(|port| start_http_stop(port, args.on_http_stop.clone()));
-    if let Some(path) = &args.pid_file {
-        files::append_pid(path, std::process::id()).unwrap_or_else(|e| fail("--pid-file", e));
-    }
     for output in &args.outputs {
         match output {
             Output::Stdout(text) => emit(Stream::Stdout, text),
             Output::Stderr(text) => emit(Stream::Stderr, text),
         }
+    }
+    // After the printed lines too: a test that sees the pid knows they were written.
+    if let Some(path) = &args.pid_file {
+        files::append_pid(path, std::process::id()).unwrap_or_else(|e| fail("--pid-file", e));
     }
     report(args, http_port);
     if args.grandchildren > 0 {

@@ -676,17 +676,25 @@ fn env_cwd_and_env_file_reach_the_child() {
 fn up_starts_in_dependency_order_prefixes_output_and_stops_in_reverse() {
     let s = Scratch::new();
     let fx = q(&fixture_bin());
+    // Each child writes its pid once its line is printed.
+    let pidf = |n: &str| q(&s.path(&format!("{n}.pid")));
+    let (web_pid, api_pid) = (pidf("web"), pidf("api"));
     let text = format!(
-        "[[service]]\nname = \"web\"\ncommand = {fx}\nargs = [\"--print\", \"web ready\", \"--hang\"]\ndepends_on = [\"api\"]\n\n\
-         [[service]]\nname = \"api\"\ncommand = {fx}\nargs = [\"--print\", \"api ready\", \"--hang\"]\n"
+        "[[service]]\nname = \"web\"\ncommand = {fx}\nargs = [\"--print\", \"web ready\", \"--pid-file\", {web_pid}, \"--hang\"]\ndepends_on = [\"api\"]\n\n\
+         [[service]]\nname = \"api\"\ncommand = {fx}\nargs = [\"--print\", \"api ready\", \"--pid-file\", {api_pid}, \"--hang\"]\n"
     );
     let file = s.spec("tend.toml", &text);
     let tend = s.spawn(&["up", file.to_str().unwrap()]);
-    wait_until(10 * SECS, "both services running", || {
-        ["web", "api"]
-            .iter()
-            .all(|n| s.state(n).is_some_and(|st| st["state"] == "running"))
-    });
+    wait_until(
+        10 * SECS,
+        "both services running, their lines printed",
+        || {
+            ["web", "api"].iter().all(|n| {
+                s.state(n).is_some_and(|st| st["state"] == "running")
+                    && pids(&s.path(&format!("{n}.pid"))).len() == 1
+            })
+        },
+    );
     tend.signal(libc::SIGINT);
     let out = tend.wait(10 * SECS);
     assert_eq!(code(&out), 0);
