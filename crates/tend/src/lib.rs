@@ -6,3 +6,4 @@ pub mod cli;
 pub mod platform;
 pub mod spec;
 pub mod supervise;
+pub mod text;
