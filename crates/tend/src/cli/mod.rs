@@ -22,6 +22,7 @@ macro_rules! errln {
 
 mod check;
 mod control;
+mod forget;
 mod init;
 mod install;
 mod logs;
@@ -65,6 +66,8 @@ enum Command {
     Up(run::UpArgs),
     /// Show the state of services: the service manager's view and the supervisor's.
     Status(status::StatusArgs),
+    /// Forget services that are no longer supervised: remove their state files.
+    Forget(forget::ForgetArgs),
     /// Install a spec as a native service (systemd, OpenRC, a Windows service, ...).
     Install(install::InstallArgs),
     /// Remove an installed service.
@@ -216,6 +219,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Up(a) => run::up(a),
         Command::Status(a) => status::status(a),
+        Command::Forget(a) => forget::forget(a),
         Command::Install(a) => install::install(a),
         Command::Uninstall(a) => install::uninstall(a),
         Command::Start(a) => control::control(a.name.as_str(), crate::platform::Verb::Start),

@@ -1,7 +1,8 @@
 //! `tend status`: the state of supervised services, from their state files. A state
-//! file whose supervisor is gone is shown as stale rather than trusted.
+//! file whose supervisor is gone is shown as stale rather than trusted. Also `tend
+//! status --prune`, which forgets the services whose supervisor is gone.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -17,62 +18,82 @@ use crate::supervise::{self, state, sys};
 /// Arguments of `tend status`.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Only this service.
-    pub name: Option<ServiceName>,
-    /// Print JSON.
+    /// Only these services (by default every installed service and every service with
+    /// state).
+    pub names: Vec<ServiceName>,
+    /// Print JSON: an array with one object per service (see the README).
     #[arg(long)]
     pub json: bool,
+    /// Remove the state of services whose supervisor is gone and which are not
+    /// installed, and list what was removed.
+    #[arg(long, conflicts_with_all = ["json", "names"])]
+    pub prune: bool,
     /// Where state files are (default: /var/lib/tend as root, else ~/.local/state/tend).
     #[arg(long, env = "TEND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
+/// What is known of one service.
 struct Row {
     name: String,
     /// Installed as a native service (`tend install`).
     installed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
     backend: Option<String>,
     /// The service manager's view.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     native: Option<NativeStatus>,
     /// The installed unit differs from what the installed spec renders now.
-    #[serde(skip_serializing_if = "Option::is_none")]
     drift: Option<bool>,
     /// The supervisor's view (from its state file).
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     status: Option<state::Status>,
+    /// The state file read (or looked for).
+    state_file: PathBuf,
+    /// The spec: the state file's, else the installed one.
+    spec: Option<PathBuf>,
     /// Whether the supervisor that wrote the state file is still running.
     supervisor_alive: bool,
-    /// Seconds since the current child started, while running.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    uptime_secs: Option<u64>,
+    /// Since the current child started, while running.
+    uptime_ms: Option<u64>,
 }
 
-fn row(name: String, status: Option<state::Status>, now: u64) -> Row {
+impl Row {
+    /// The state shown: the state file's, or `stale` when its supervisor is gone while
+    /// it says the service is live; `None` without a state file.
+    fn state_word(&self) -> Option<&'static str> {
+        self.status.as_ref().map(|s| {
+            if self.supervisor_alive || !is_live(s.state) {
+                s.state.as_str()
+            } else {
+                "stale"
+            }
+        })
+    }
+}
+
+fn row(name: String, status: Option<state::Status>, state_file: PathBuf, now: u64) -> Row {
     let alive = status
         .as_ref()
         .is_some_and(|s| sys::alive(s.supervisor_pid as i32));
-    let uptime_secs = status
+    let uptime_ms = status
         .as_ref()
         .filter(|s| alive && s.state == state::State::Running)
         .and_then(|s| s.started_at_ms)
-        .map(|t| now.saturating_sub(t) / 1000);
+        .map(|t| now.saturating_sub(t));
     Row {
         name,
         installed: false,
         backend: None,
         native: None,
         drift: None,
+        spec: status.as_ref().map(|s| s.spec.clone()),
         status,
+        state_file,
         supervisor_alive: alive,
-        uptime_secs,
+        uptime_ms,
     }
 }
 
-/// The installed services, with the manager's view and drift.
-fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
+/// The names of the installed services, sorted.
+fn installed_names(layout: &Layout) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(&layout.spec_dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -82,13 +103,19 @@ fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
         })
         .unwrap_or_default();
     names.sort();
-    names.retain(|n| only.is_none_or(|o| o == n));
     names
+}
+
+/// The installed services, with the manager's view and drift.
+fn installed_rows(layout: &Layout, now: u64) -> Vec<Row> {
+    installed_names(layout)
         .into_iter()
         .map(|name| {
-            let st = state::read_one(&state::state_path(&layout.state_dir(&name), &name)).ok();
-            let mut r = row(name.clone(), st, now);
+            let file = state::state_path(&layout.state_dir(&name), &name);
+            let st = state::read_one(&file).ok();
+            let mut r = row(name.clone(), st, file, now);
             r.installed = true;
+            r.spec = r.spec.or_else(|| Some(layout.spec_path(&name)));
             if let Some(rec) = read_record(layout, &name) {
                 // (The Windows engine exists everywhere; only Windows has such records.)
                 if rec.backend == platform::windows::BACKEND {
@@ -127,139 +154,332 @@ fn installed_rows(layout: &Layout, only: Option<&str>, now: u64) -> Vec<Row> {
         .collect()
 }
 
+/// One service in `tend status --json`. Every key is always present (`null` when
+/// unknown), whatever the service's state: a script can index without checking.
+/// Times are milliseconds since the Unix epoch, like the state file's. Documented in
+/// the README ("tend status --json"); keep the two in step.
+#[derive(Debug, Serialize)]
+struct JsonRow {
+    name: String,
+    /// As the table shows it: the state file's word, or `stale`; null without state.
+    state: Option<&'static str>,
+    /// What the state file says, even when stale.
+    recorded_state: Option<&'static str>,
+    spec: Option<PathBuf>,
+    state_file: PathBuf,
+    installed: bool,
+    backend: Option<String>,
+    native: Option<JsonNative>,
+    drift: Option<bool>,
+    supervisor_pid: Option<u32>,
+    supervisor_alive: bool,
+    /// The child's pid, while its supervisor runs.
+    pid: Option<i32>,
+    started_at_ms: Option<u64>,
+    uptime_ms: Option<u64>,
+    since_ms: Option<u64>,
+    restarts: Option<u64>,
+    last_exit: Option<JsonExit>,
+    message: Option<String>,
+    last_stderr: Option<String>,
+    log_dropped_lines: Option<u64>,
+    log_dropped_bytes: Option<u64>,
+}
+
+/// The service manager's view, in [`JsonRow`].
+#[derive(Debug, Serialize)]
+struct JsonNative {
+    active: String,
+    sub: Option<String>,
+    enabled: bool,
+    main_pid: Option<u32>,
+}
+
+/// How the last child ended, in [`JsonRow`].
+#[derive(Debug, Serialize)]
+struct JsonExit {
+    code: Option<i32>,
+    signal: Option<String>,
+    at_ms: u64,
+}
+
+impl From<&Row> for JsonRow {
+    fn from(r: &Row) -> JsonRow {
+        let s = r.status.as_ref();
+        JsonRow {
+            name: r.name.clone(),
+            state: r.state_word(),
+            recorded_state: s.map(|s| s.state.as_str()),
+            spec: r.spec.clone(),
+            state_file: r.state_file.clone(),
+            installed: r.installed,
+            backend: r.backend.clone(),
+            native: r.native.as_ref().map(|n| JsonNative {
+                active: n.active.clone(),
+                sub: n.sub.clone(),
+                enabled: n.enabled,
+                main_pid: n.main_pid,
+            }),
+            drift: r.drift,
+            supervisor_pid: s.map(|s| s.supervisor_pid),
+            supervisor_alive: r.supervisor_alive,
+            pid: s.and_then(|s| s.pid).filter(|_| r.supervisor_alive),
+            started_at_ms: s.and_then(|s| s.started_at_ms),
+            uptime_ms: r.uptime_ms,
+            since_ms: s.map(|s| s.since_ms),
+            restarts: s.map(|s| s.restarts),
+            last_exit: s.and_then(|s| s.last_exit.as_ref()).map(|e| JsonExit {
+                code: e.code,
+                signal: e.signal.clone(),
+                at_ms: e.at_ms,
+            }),
+            message: s.and_then(|s| s.message.clone()),
+            // The last stderr line before the last failed exit: not in the state
+            // file yet.
+            last_stderr: None,
+            log_dropped_lines: s.map(|s| s.log_dropped_lines),
+            log_dropped_bytes: s.map(|s| s.log_dropped_bytes),
+        }
+    }
+}
+
 /// `tend status`.
 pub fn status(a: StatusArgs) -> u8 {
     let now = state::now_ms();
     let layout = Layout::system(PathBuf::new());
-    let mut rows = installed_rows(&layout, a.name.as_ref().map(ServiceName::as_str), now);
     let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
+    if a.prune {
+        return prune(&dir, &layout);
+    }
+    let mut rows = installed_rows(&layout, now);
     match state::read_all(&dir) {
         Ok(all) => {
             for r in all {
                 match r {
-                    Ok(s)
-                        if a.name.as_ref().is_none_or(|n| n.as_str() == s.name)
-                            && !rows.iter().any(|r| r.installed && r.name == s.name) =>
-                    {
-                        rows.push(row(s.name.clone(), Some(s), now))
+                    Ok(s) if !rows.iter().any(|r| r.installed && r.name == s.name) => {
+                        let file = state::state_path(&dir, &s.name);
+                        rows.push(row(s.name.clone(), Some(s), file, now))
                     }
                     Ok(_) => {}
                     Err(e) => errln!("warning: {e}"),
                 }
             }
         }
-        Err(e) => errln!("warning: cannot read {}: {e}", dir.display()),
+        Err(e) => errln!(
+            "warning: cannot read {}: {}",
+            dir.display(),
+            crate::text::io_error(&e)
+        ),
     }
-    if let Some(n) = &a.name {
-        if rows.is_empty() {
-            errln!(
-                "error: `{n}` is neither installed nor has state in {}",
-                dir.display()
-            );
-            errln!("  = help: state files are written by `tend run`/`tend up` (see --state-dir); `tend install` installs a service");
-            return exit::ERROR;
-        }
-    }
-    if a.json {
-        let v = if a.name.is_some() {
-            serde_json::to_value(&rows[0])
-        } else {
-            serde_json::to_value(&rows)
-        };
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&v.unwrap_or_default()).unwrap_or_default()
-        );
-        return exit::OK;
-    }
-    if rows.is_empty() {
-        outln!(
-            "no services (none installed, no state in {})",
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let (rows, unknown) = select(rows, &a.names);
+    for n in &unknown {
+        errln!(
+            "error: `{n}` is neither installed nor has state in {}",
             dir.display()
         );
-        return exit::OK;
     }
-    outln!(
-        "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  LAST EXIT",
+    if !unknown.is_empty() {
+        errln!("  = help: state files are written by `tend run`/`tend up` (see --state-dir); `tend install` installs a service");
+    }
+    let code = if unknown.is_empty() {
+        exit::OK
+    } else {
+        exit::ERROR
+    };
+    if a.json {
+        let v: Vec<JsonRow> = rows.iter().map(JsonRow::from).collect();
+        outln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        return code;
+    }
+    if rows.is_empty() {
+        if a.names.is_empty() {
+            outln!(
+                "no services (none installed, no state in {})",
+                dir.display()
+            );
+        }
+        return code;
+    }
+    for line in table(&rows, now) {
+        outln!("{line}");
+    }
+    code
+}
+
+/// The rows of `names` (all without names), in order, and the names that have none.
+fn select(rows: Vec<Row>, names: &[ServiceName]) -> (Vec<Row>, Vec<String>) {
+    if names.is_empty() {
+        return (rows, Vec::new());
+    }
+    let unknown = names
+        .iter()
+        .map(ServiceName::as_str)
+        .filter(|n| !rows.iter().any(|r| r.name == *n))
+        .fold(Vec::<String>::new(), |mut v, n| {
+            if !v.iter().any(|m| m == n) {
+                v.push(n.to_string());
+            }
+            v
+        });
+    let rows = rows
+        .into_iter()
+        .filter(|r| names.iter().any(|n| n.as_str() == r.name))
+        .collect();
+    (rows, unknown)
+}
+
+/// The table: a header and a line per service (and notes under it), every column as
+/// wide as its widest cell.
+fn table(rows: &[Row], now: u64) -> Vec<String> {
+    const HEADER: [&str; 8] = [
         "NAME",
         "SERVICE",
         "STATE",
         "PID",
         "UPTIME",
-        "RESTARTS"
-    );
-    for r in &rows {
-        let native = r
-            .native
-            .as_ref()
-            .map_or("-".to_string(), |n| n.active.clone());
-        let (state_word, pid, restarts, last) = match &r.status {
-            Some(s) => {
-                let word = if r.supervisor_alive || !is_live(s.state) {
-                    s.state.as_str().to_string()
-                } else {
-                    "stale".to_string()
-                };
-                let pid = s
-                    .pid
+        "RESTARTS",
+        "LAST EXIT",
+        "SPEC",
+    ];
+    // Right-aligned: the numbers.
+    const RIGHT: [bool; 8] = [false, false, false, true, true, true, false, false];
+    let dash = || "-".to_string();
+    let cells: Vec<[String; 8]> = rows
+        .iter()
+        .map(|r| {
+            let s = r.status.as_ref();
+            [
+                r.name.clone(),
+                r.native.as_ref().map_or_else(dash, |n| n.active.clone()),
+                r.state_word().map_or_else(dash, str::to_string),
+                s.and_then(|s| s.pid)
                     .filter(|_| r.supervisor_alive)
-                    .map_or("-".to_string(), |p| p.to_string());
-                let last = s
-                    .last_exit
+                    .map_or_else(dash, |p| p.to_string()),
+                r.uptime_ms
+                    .map_or_else(dash, |ms| show_duration(Duration::from_secs(ms / 1000))),
+                s.map_or_else(dash, |s| s.restarts.to_string()),
+                s.and_then(|s| s.last_exit.as_ref())
+                    .map_or_else(dash, |e| last_exit(e, now)),
+                r.spec
                     .as_ref()
-                    .map_or("-".to_string(), |e| last_exit(e, now));
-                (word, pid, s.restarts.to_string(), last)
+                    .map_or_else(dash, |p| p.display().to_string()),
+            ]
+        })
+        .collect();
+    let mut widths = HEADER.map(|h| h.chars().count());
+    for c in &cells {
+        for (w, cell) in widths.iter_mut().zip(c) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |c: [&str; 8]| {
+        let mut out = String::new();
+        for (i, cell) in c.iter().enumerate() {
+            if i > 0 {
+                out.push_str(if i == 6 { "  " } else { " " });
             }
-            None => (
-                "-".to_string(),
-                "-".to_string(),
-                "-".to_string(),
-                "-".to_string(),
-            ),
-        };
-        let uptime = r.uptime_secs.map_or("-".to_string(), |secs| {
-            show_duration(Duration::from_secs(secs))
-        });
-        outln!(
-            "{:<20} {:<10} {:<9} {:>8} {:>10} {:>8}  {last}",
-            r.name,
-            native,
-            state_word,
-            pid,
-            uptime,
-            restarts
-        );
+            let pad = widths[i].saturating_sub(cell.chars().count());
+            if RIGHT[i] {
+                out.extend(std::iter::repeat_n(' ', pad));
+                out.push_str(cell);
+            } else {
+                out.push_str(cell);
+                if i + 1 < c.len() {
+                    out.extend(std::iter::repeat_n(' ', pad));
+                }
+            }
+        }
+        out
+    };
+    let indent = " ".repeat(widths[0] + 1);
+    let mut out = vec![line(HEADER)];
+    for (r, c) in rows.iter().zip(&cells) {
+        out.push(line(c.each_ref().map(String::as_str)));
         if let Some(s) = &r.status {
             if !r.supervisor_alive && is_live(s.state) {
-                outln!(
-                    "{:<20} (supervisor pid {} is gone; this is its last word)",
-                    "",
+                out.push(format!(
+                    "{indent}(supervisor pid {} is gone; this is its last word)",
                     s.supervisor_pid
-                );
+                ));
             } else if let Some(m) = &s.message {
                 if matches!(s.state, state::State::Failed | state::State::Backoff) {
-                    outln!("{:<20} {m}", "");
+                    out.push(format!("{indent}{m}"));
                 }
             }
             if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
-                outln!(
-                    "{:<20} {} output lines ({} bytes) could not be written to the log",
-                    "",
-                    s.log_dropped_lines,
-                    s.log_dropped_bytes
-                );
+                out.push(format!(
+                    "{indent}{} output lines ({} bytes) could not be written to the log",
+                    s.log_dropped_lines, s.log_dropped_bytes
+                ));
             }
         }
         if r.drift == Some(true) {
-            outln!("{:<20} drift: the installed service differs from what its spec gives now; run `tend install` again", "");
+            out.push(format!("{indent}drift: the installed service differs from what its spec gives now; run `tend install` again"));
         }
         if let Some(n) = &r.native {
             if !n.enabled {
-                outln!("{:<20} not enabled at boot", "");
+                out.push(format!("{indent}not enabled at boot"));
             }
         }
     }
-    exit::OK
+    out
+}
+
+/// `tend status --prune`: forgets every service in `dir` whose supervisor is gone and
+/// which is not installed, and says what it removed and what it kept.
+fn prune(dir: &Path, layout: &Layout) -> u8 {
+    let names = match state::names(dir) {
+        Ok(n) => n,
+        Err(e) => {
+            errln!(
+                "error: cannot read {}: {}",
+                dir.display(),
+                crate::text::io_error(&e)
+            );
+            return exit::ERROR;
+        }
+    };
+    let installed = installed_names(layout);
+    let (mut removed, mut code) = (0, exit::OK);
+    for name in names {
+        if installed.contains(&name) {
+            outln!("kept `{name}`: installed (`tend uninstall {name}` removes it)");
+            continue;
+        }
+        match state::forget(dir, &name) {
+            Ok(f) => {
+                removed += 1;
+                outln!("removed `{name}`: {}", show_paths(&f.removed));
+            }
+            Err(state::ForgetError::Supervised { holder, .. }) => outln!(
+                "kept `{name}`: its supervisor runs{}",
+                holder.map_or(String::new(), |h| format!(" (pid {})", h.pid))
+            ),
+            // Gone meanwhile.
+            Err(state::ForgetError::Unknown { .. }) => {}
+            Err(e @ state::ForgetError::Io { .. }) => {
+                errln!("error: {e}");
+                code = exit::ERROR;
+            }
+        }
+    }
+    if removed == 0 {
+        outln!(
+            "nothing to prune in {}: no state of a service whose supervisor is gone",
+            dir.display()
+        );
+    }
+    code
+}
+
+/// `a, b`.
+pub(super) fn show_paths(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_live(s: state::State) -> bool {

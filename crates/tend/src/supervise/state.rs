@@ -277,22 +277,38 @@ pub struct SupervisorLock {
 /// Why a service could not be locked.
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    /// Another supervisor holds it.
-    #[error("`{name}` is already supervised by {holder}: stop that one first, or give this service another name")]
+    /// Another supervisor holds it: the same spec run twice, or another project with a
+    /// service of the same name (state files, logs and locks are named by service name,
+    /// so two services of one name cannot share a state directory).
+    #[error(
+        "a service `{name}`{} is already supervised{}\n  = help: stop that one first; to run both, rename this one or give it another --state-dir",
+        holder.as_ref().map_or(String::new(), |h| format!(" from {}", h.spec.display())),
+        holder.as_ref().map_or(" by another tend process".to_string(), |h| format!(" (pid {})", h.pid))
+    )]
     Held {
         /// The service.
         name: String,
-        /// Who holds it, as far as its state file tells ("pid 8412 (spec /srv/tend.toml)").
-        holder: String,
+        /// Who holds it, as far as its state file tells (a supervisor writes it as it
+        /// starts; a moment before, it may not have yet).
+        holder: Option<Holder>,
     },
     /// The lock file could not be opened or locked.
-    #[error("cannot lock {}: {source}", path.display())]
+    #[error("cannot lock {}: {}", path.display(), crate::text::io_error(source))]
     Io {
         /// The lock file.
         path: PathBuf,
         /// The error.
         source: io::Error,
     },
+}
+
+/// The supervisor that holds a service, from its state file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// The supervisor's pid.
+    pub pid: u32,
+    /// The spec it runs.
+    pub spec: PathBuf,
 }
 
 /// The lock file of `name` in `dir`.
@@ -308,33 +324,152 @@ impl SupervisorLock {
             path: path.clone(),
             source,
         };
-        let file = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(io_err)?;
-        match file.try_lock() {
-            Ok(()) => Ok(SupervisorLock { _file: file }),
-            Err(fs::TryLockError::WouldBlock) => {
-                // The holder's own state file says who it is (it writes it as it
-                // starts; a moment before, it may not have yet).
-                let holder = read_one(&state_path(dir, name))
-                    .ok()
-                    .filter(|s| super::sys::alive(s.supervisor_pid as i32))
-                    .map_or_else(
-                        || "another tend process".to_string(),
-                        |s| format!("pid {} ({})", s.supervisor_pid, s.spec.display()),
-                    );
-                Err(LockError::Held {
-                    name: name.to_string(),
-                    holder,
-                })
+        // [`forget`] removes a lock file while it holds it: a lock taken on the file it
+        // removed (opened just before) guards nothing, so take it again on the new one.
+        loop {
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_err)?;
+            match file.try_lock() {
+                Ok(()) if still_at(&file, &path) => return Ok(SupervisorLock { _file: file }),
+                Ok(()) => continue,
+                Err(fs::TryLockError::WouldBlock) => {
+                    return Err(LockError::Held {
+                        name: name.to_string(),
+                        holder: holder(dir, name),
+                    })
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
             }
-            Err(fs::TryLockError::Error(e)) => Err(io_err(e)),
         }
     }
+}
+
+/// Whether `file` is still the file at `path` (not removed or replaced since it was
+/// opened).
+#[cfg(unix)]
+fn still_at(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}
+
+/// Windows: [`forget`] does not remove lock files there (an open file cannot be
+/// removed for good while another process has it open).
+#[cfg(not(unix))]
+fn still_at(_: &fs::File, _: &Path) -> bool {
+    true
+}
+
+/// The live supervisor of `name`, as its state file tells.
+fn holder(dir: &Path, name: &str) -> Option<Holder> {
+    read_one(&state_path(dir, name))
+        .ok()
+        .filter(|s| super::sys::alive(s.supervisor_pid as i32))
+        .map(|s| Holder {
+            pid: s.supervisor_pid,
+            spec: s.spec,
+        })
+}
+
+/// The names of the services with a state file in `dir` (the files' names, whether or
+/// not they parse), sorted.
+pub fn names(dir: &Path) -> io::Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|f| f.strip_suffix(".json").map(str::to_string))
+        .filter(|n| !n.is_empty())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// What [`forget`] did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Forgotten {
+    /// The files it removed.
+    pub removed: Vec<PathBuf>,
+}
+
+/// Why [`forget`] removed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ForgetError {
+    /// There is no state file of that name.
+    #[error("no state of `{name}` in {}", dir.display())]
+    Unknown {
+        /// The service.
+        name: String,
+        /// The state directory.
+        dir: PathBuf,
+    },
+    /// Its supervisor runs: its state is current.
+    #[error("`{name}` is supervised{}: its state is current", holder.as_ref().map_or(" by a running tend".to_string(), |h| format!(" by pid {} ({})", h.pid, h.spec.display())))]
+    Supervised {
+        /// The service.
+        name: String,
+        /// Who, as far as the state file tells.
+        holder: Option<Holder>,
+    },
+    /// A file could not be removed or locked.
+    #[error("cannot remove {}: {}", path.display(), crate::text::io_error(source))]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// Removes the state of `name` in `dir` (its state file and lock file), unless a
+/// supervisor runs it. The supervisor's own lock says so, not a pid that may have been
+/// reused: the files are removed while this holds the lock, so a supervisor starting
+/// meanwhile is refused (it may try again) and never loses its files.
+pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
+    let state = state_path(dir, name);
+    if !state.exists() {
+        return Err(ForgetError::Unknown {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+        });
+    }
+    let lock = match SupervisorLock::acquire(dir, name) {
+        Ok(l) => l,
+        Err(LockError::Held { holder, .. }) => {
+            return Err(ForgetError::Supervised {
+                name: name.to_string(),
+                holder,
+            })
+        }
+        Err(LockError::Io { path, source }) => return Err(ForgetError::Io { path, source }),
+    };
+    let mut removed = Vec::new();
+    let remove = |path: PathBuf, removed: &mut Vec<PathBuf>| match fs::remove_file(&path) {
+        Ok(()) => {
+            removed.push(path);
+            Ok(())
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(ForgetError::Io { path, source }),
+    };
+    // The state file first: a supervisor that starts once the lock file is gone takes a
+    // new one, and writes its state file after this.
+    remove(state, &mut removed)?;
+    if cfg!(unix) {
+        remove(lock_path(dir, name), &mut removed)?;
+    }
+    drop(lock);
+    Ok(Forgotten { removed })
 }
 
 #[cfg(test)]
