@@ -245,8 +245,10 @@ fn a_second_supervisor_of_the_same_service_is_refused() {
         let err = stderr(&out);
         assert_eq!(code(&out), 1, "tend {args:?}: {err}");
         assert!(
-            err.contains(&format!("`api` is already supervised by pid {supervisor}"))
-                && err.contains("api.toml"),
+            err.contains(&format!(
+                "a service `api` from {} is already supervised (pid {supervisor})",
+                spec.display()
+            )),
             "tend {args:?}: {err}"
         );
     }

@@ -564,7 +564,7 @@ fn dropped_lines_show_in_status_while_they_are_dropped() {
     let run = s.spawn(&["run", spec.to_str().unwrap()]);
     let status = || {
         let out = s.tend(&["status", "full", "--json"]).output().unwrap();
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()[0].take()
     };
     // The child keeps running (no change of state), yet the counters are current.
     wait_until(10 * SECS, "tend status to count every dropped line", || {
@@ -741,6 +741,7 @@ fn status_reports_running_services_and_json() {
     );
     let out = s.tend(&["status", "st", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = &v[0];
     assert_eq!(v["pid"], child);
     assert_eq!(v["supervisor_alive"], true);
     assert_eq!(v["installed"], false);
@@ -748,7 +749,7 @@ fn status_reports_running_services_and_json() {
     let _ = tend.wait(10 * SECS);
     let out = s.tend(&["status", "st", "--json"]).output().unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["state"], "stopped");
+    assert_eq!(v[0]["state"], "stopped");
     let out = s.tend(&["status", "nope"]).output().unwrap();
     assert_eq!(code(&out), 1);
 }

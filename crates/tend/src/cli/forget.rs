@@ -15,7 +15,7 @@ use crate::supervise::{self, state};
 #[derive(Debug, Args)]
 pub struct ForgetArgs {
     /// The services.
-    #[arg(required = true)]
+    #[arg(required = true, value_name = "NAME")]
     pub names: Vec<ServiceName>,
     /// Where state files are (default: /var/lib/tend as root, else ~/.local/state/tend).
     #[arg(long, env = "TEND_STATE_DIR")]

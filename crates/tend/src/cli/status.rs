@@ -20,6 +20,7 @@ use crate::supervise::{self, state, sys};
 pub struct StatusArgs {
     /// Only these services (by default every installed service and every service with
     /// state).
+    #[arg(value_name = "NAME")]
     pub names: Vec<ServiceName>,
     /// Print JSON: an array with one object per service (see the README).
     #[arg(long)]
