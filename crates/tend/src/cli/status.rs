@@ -507,6 +507,75 @@ fn last_exit(e: &state::LastExit, now_ms: u64) -> String {
 mod tests {
     use super::*;
 
+    fn at(name: &str, state: state::State, message: Option<&str>) -> Row {
+        Row {
+            name: name.to_string(),
+            installed: false,
+            backend: None,
+            native: None,
+            drift: None,
+            status: Some(state::Status {
+                name: name.to_string(),
+                state,
+                spec: format!("/srv/{name}.toml").into(),
+                supervisor_pid: 1,
+                pid: Some(4242),
+                started_at_ms: None,
+                since_ms: 0,
+                restarts: 12,
+                last_exit: None,
+                message: message.map(str::to_string),
+                log_dropped_lines: 0,
+                log_dropped_bytes: 0,
+            }),
+            state_file: PathBuf::new(),
+            spec: Some(format!("/srv/{name}.toml").into()),
+            supervisor_alive: true,
+            uptime_ms: Some(125_000),
+        }
+    }
+
+    #[test]
+    fn the_table_is_as_wide_as_its_cells_and_notes_sit_under_the_state() {
+        let long = "x".repeat(40);
+        let rows = [
+            at(&long, state::State::Running, None),
+            at("db", state::State::Backoff, Some("restarting in 2s")),
+        ];
+        assert_eq!(
+            table(&rows, 0),
+            [
+                format!(
+                    "{:<40} SERVICE STATE    PID UPTIME RESTARTS  LAST EXIT SPEC",
+                    "NAME"
+                ),
+                format!("{long} -       running 4242  2m 5s       12  -         /srv/{long}.toml"),
+                format!(
+                    "{:<40} -       backoff 4242  2m 5s       12  -         /srv/db.toml",
+                    "db"
+                ),
+                format!("{:<41}restarting in 2s", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn names_select_rows_in_table_order_and_the_unknown_once_each() {
+        let rows = vec![
+            at("api", state::State::Running, None),
+            at("db", state::State::Running, None),
+            at("web", state::State::Running, None),
+        ];
+        let names: Vec<ServiceName> = ["web", "nope", "api", "nope"]
+            .iter()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        let (rows, unknown) = select(rows, &names);
+        let shown: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(shown, ["api", "web"]);
+        assert_eq!(unknown, ["nope"]);
+    }
+
     #[test]
     fn last_exits_read_with_tends_durations() {
         let at = |code: Option<i32>, signal: Option<&str>| state::LastExit {

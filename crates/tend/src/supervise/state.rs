@@ -518,6 +518,120 @@ mod tests {
         assert!(all[0].is_err());
     }
 
+    fn stopped(name: &str) -> Status {
+        Status {
+            name: name.into(),
+            state: State::Stopped,
+            spec: "/srv/tend.toml".into(),
+            supervisor_pid: std::process::id(),
+            pid: None,
+            started_at_ms: None,
+            since_ms: 1,
+            restarts: 0,
+            last_exit: None,
+            message: None,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+        }
+    }
+
+    // (Windows keeps lock files: see `still_at`.)
+    #[cfg(unix)]
+    #[test]
+    fn forget_removes_nothing_while_the_lock_is_held_and_everything_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        write_status(dir, &stopped("api")).unwrap();
+        let held = SupervisorLock::acquire(dir, "api").unwrap();
+        let err = forget(dir, "api").unwrap_err();
+        // The state file names a live process (this one): its pid and spec are shown.
+        assert!(
+            matches!(&err, ForgetError::Supervised { holder: Some(h), .. } if h.pid == std::process::id()),
+            "{err:?}"
+        );
+        assert!(state_path(dir, "api").exists() && lock_path(dir, "api").exists());
+        drop(held);
+        let f = forget(dir, "api").unwrap();
+        assert_eq!(
+            f.removed,
+            [state_path(dir, "api"), lock_path(dir, "api")],
+            "the state file first"
+        );
+        assert!(fs::read_dir(dir).unwrap().next().is_none(), "nothing left");
+        assert!(matches!(
+            forget(dir, "api").unwrap_err(),
+            ForgetError::Unknown { .. }
+        ));
+        // A name without a state file is unknown, and no lock file is made for it.
+        assert!(matches!(
+            forget(dir, "never").unwrap_err(),
+            ForgetError::Unknown { .. }
+        ));
+        assert!(!lock_path(dir, "never").exists());
+    }
+
+    /// A supervisor that opened the lock file just before [`forget`] removed it must not
+    /// hold a lock on the removed file: it locks the file now at the path.
+    #[cfg(unix)]
+    #[test]
+    fn a_lock_on_a_removed_lock_file_is_taken_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let path = lock_path(dir, "api");
+        let old = fs::File::create(&path).unwrap();
+        assert!(still_at(&old, &path));
+        fs::remove_file(&path).unwrap();
+        assert!(!still_at(&old, &path));
+        fs::File::create(&path).unwrap();
+        assert!(!still_at(&old, &path), "another file at the path");
+        let _held = SupervisorLock::acquire(dir, "api").unwrap();
+        // Held on the file at the path: a second one is refused.
+        assert!(matches!(
+            SupervisorLock::acquire(dir, "api").unwrap_err(),
+            LockError::Held { .. }
+        ));
+    }
+
+    #[test]
+    fn a_held_lock_names_the_spec_and_pid_and_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let _held = SupervisorLock::acquire(dir, "api").unwrap();
+        // Before its supervisor wrote the state file.
+        let err = SupervisorLock::acquire(dir, "api").unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "a service `api` is already supervised by another tend process\n  = help: "
+            ),
+            "{err}"
+        );
+        write_status(dir, &stopped("api")).unwrap();
+        let err = SupervisorLock::acquire(dir, "api").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "a service `api` from /srv/tend.toml is already supervised (pid {})\n  = help: stop that one first; to run both, rename this one or give it another --state-dir",
+                std::process::id()
+            )
+        );
+    }
+
+    #[test]
+    fn names_are_the_state_files_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "web.json",
+            "api.json",
+            "api.lock",
+            "api.tmp.12",
+            "junk.json",
+        ] {
+            fs::write(dir.path().join(f), "").unwrap();
+        }
+        assert_eq!(names(dir.path()).unwrap(), ["api", "junk", "web"]);
+        assert!(names(&dir.path().join("missing")).unwrap().is_empty());
+    }
+
     #[test]
     fn round_trip_and_atomic_replace() {
         let dir = tempfile::tempdir().unwrap();
