@@ -564,7 +564,8 @@ fn dropped_lines_show_in_status_while_they_are_dropped() {
     let run = s.spawn(&["run", spec.to_str().unwrap()]);
     let status = || {
         let out = s.tend(&["status", "full", "--json"]).output().unwrap();
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap_or_default()[0].take()
+        let all: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        all.into_iter().next().unwrap_or_default()
     };
     // The child keeps running (no change of state), yet the counters are current.
     wait_until(10 * SECS, "tend status to count every dropped line", || {

@@ -47,7 +47,7 @@ pub fn forget(a: ForgetArgs) -> u8 {
                     state::ForgetError::Unknown { .. } => errln!(
                         "  = help: `tend status` lists the services with state; --state-dir or TEND_STATE_DIR says where to look"
                     ),
-                    state::ForgetError::Io { .. } => {}
+                    state::ForgetError::Io { .. } | state::ForgetError::Lock { .. } => {}
                 }
                 code = exit::ERROR;
             }

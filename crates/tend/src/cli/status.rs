@@ -459,7 +459,7 @@ fn prune(dir: &Path, layout: &Layout) -> u8 {
             ),
             // Gone meanwhile.
             Err(state::ForgetError::Unknown { .. }) => {}
-            Err(e @ state::ForgetError::Io { .. }) => {
+            Err(e @ (state::ForgetError::Io { .. } | state::ForgetError::Lock { .. })) => {
                 errln!("error: {e}");
                 code = exit::ERROR;
             }

@@ -219,7 +219,7 @@ pub fn read_all(dir: &Path) -> io::Result<Vec<Result<Status, ReadError>>> {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// The file could not be read (missing, no permission).
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {}", path.display(), crate::text::io_error(source))]
     Io {
         /// The state file.
         path: PathBuf,
@@ -421,7 +421,15 @@ pub enum ForgetError {
         /// Who, as far as the state file tells.
         holder: Option<Holder>,
     },
-    /// A file could not be removed or locked.
+    /// The lock file could not be opened or locked.
+    #[error("cannot lock {}: {}", path.display(), crate::text::io_error(source))]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// A file could not be removed.
     #[error("cannot remove {}: {}", path.display(), crate::text::io_error(source))]
     Io {
         /// The file.
@@ -451,7 +459,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
                 holder,
             })
         }
-        Err(LockError::Io { path, source }) => return Err(ForgetError::Io { path, source }),
+        Err(LockError::Io { path, source }) => return Err(ForgetError::Lock { path, source }),
     };
     let mut removed = Vec::new();
     let remove = |path: PathBuf, removed: &mut Vec<PathBuf>| match fs::remove_file(&path) {
@@ -493,6 +501,7 @@ mod tests {
         let missing = dir.path().join("gone.json");
         let err = read_one(&missing).unwrap_err();
         assert!(matches!(err, ReadError::Io { .. }), "{err:?}");
+        assert!(!err.to_string().contains("os error"), "{err}");
         assert!(
             err.to_string()
                 .starts_with(&format!("{}: ", missing.display())),
