@@ -423,7 +423,8 @@ flow_install_now() {
 
   local js
   js=$(in_ct "$TEND" status "$n" --json 2>&1)
-  check "tend status $n --json prints one JSON object" jq -e 'type == "object"' <<<"$js" \
+  check "tend status $n --json prints an array of one JSON object" \
+    jq -e 'type == "array" and length == 1 and (.[0] | type == "object")' <<<"$js" \
     || evidence 8 <<<"$js"
   js=$(status_json "$n")
   local want

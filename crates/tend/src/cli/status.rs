@@ -170,7 +170,14 @@ struct JsonRow {
     state_file: PathBuf,
     installed: bool,
     backend: Option<String>,
-    native: Option<JsonNative>,
+    /// The service manager's view, when installed: its state word, ...
+    active: Option<String>,
+    /// ... a finer state where it has one (systemd's SubState), ...
+    sub: Option<String>,
+    /// ... whether it starts at boot, ...
+    enabled: Option<bool>,
+    /// ... and the main pid it watches.
+    main_pid: Option<u32>,
     drift: Option<bool>,
     supervisor_pid: Option<u32>,
     supervisor_alive: bool,
@@ -185,15 +192,6 @@ struct JsonRow {
     last_stderr: Option<String>,
     log_dropped_lines: Option<u64>,
     log_dropped_bytes: Option<u64>,
-}
-
-/// The service manager's view, in [`JsonRow`].
-#[derive(Debug, Serialize)]
-struct JsonNative {
-    active: String,
-    sub: Option<String>,
-    enabled: bool,
-    main_pid: Option<u32>,
 }
 
 /// How the last child ended, in [`JsonRow`].
@@ -215,12 +213,10 @@ impl From<&Row> for JsonRow {
             state_file: r.state_file.clone(),
             installed: r.installed,
             backend: r.backend.clone(),
-            native: r.native.as_ref().map(|n| JsonNative {
-                active: n.active.clone(),
-                sub: n.sub.clone(),
-                enabled: n.enabled,
-                main_pid: n.main_pid,
-            }),
+            active: r.native.as_ref().map(|n| n.active.clone()),
+            sub: r.native.as_ref().and_then(|n| n.sub.clone()),
+            enabled: r.native.as_ref().map(|n| n.enabled),
+            main_pid: r.native.as_ref().and_then(|n| n.main_pid),
             drift: r.drift,
             supervisor_pid: s.map(|s| s.supervisor_pid),
             supervisor_alive: r.supervisor_alive,
