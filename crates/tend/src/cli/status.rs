@@ -107,10 +107,11 @@ fn installed_names(layout: &Layout) -> Vec<String> {
     names
 }
 
-/// The installed services, with the manager's view and drift.
-fn installed_rows(layout: &Layout, now: u64) -> Vec<Row> {
+/// The installed services (of `only`, if any), with the manager's view and drift.
+fn installed_rows(layout: &Layout, only: &[ServiceName], now: u64) -> Vec<Row> {
     installed_names(layout)
         .into_iter()
+        .filter(|n| only.is_empty() || only.iter().any(|o| o.as_str() == n))
         .map(|name| {
             let file = state::state_path(&layout.state_dir(&name), &name);
             let st = state::read_one(&file).ok();
@@ -248,7 +249,7 @@ pub fn status(a: StatusArgs) -> u8 {
     if a.prune {
         return prune(&dir, &layout);
     }
-    let mut rows = installed_rows(&layout, now);
+    let mut rows = installed_rows(&layout, &a.names, now);
     match state::read_all(&dir) {
         Ok(all) => {
             for r in all {
