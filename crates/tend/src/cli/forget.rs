@@ -1,7 +1,7 @@
 //! `tend forget`: removes the state of services that are no longer supervised, so
 //! `tend status` stops listing them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -26,9 +26,13 @@ pub struct ForgetArgs {
 /// it is installed; the others are still forgotten.
 pub fn forget(a: ForgetArgs) -> u8 {
     let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
-    let layout = Layout::system(PathBuf::new());
+    forget_in(&a.names, &dir, &Layout::system(PathBuf::new()))
+}
+
+/// [`forget`] of `names` in `dir`, with the installed services of `layout`.
+fn forget_in(names: &[ServiceName], dir: &Path, layout: &Layout) -> u8 {
     let mut code = exit::OK;
-    for name in &a.names {
+    for name in names {
         let name = name.as_str();
         if layout.record_path(name).exists() {
             errln!("error: `{name}` is installed as a native service");
@@ -36,7 +40,7 @@ pub fn forget(a: ForgetArgs) -> u8 {
             code = exit::ERROR;
             continue;
         }
-        match state::forget(&dir, name) {
+        match state::forget(dir, name) {
             Ok(f) => outln!("forgot `{name}`: removed {}", show_paths(&f.removed)),
             Err(e) => {
                 errln!("error: {e}");
@@ -54,4 +58,29 @@ pub fn forget(a: ForgetArgs) -> u8 {
         }
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_installed_service_is_not_forgotten_the_others_are() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            spec_dir: root.path().join("etc"),
+            ..Layout::unix(PathBuf::new())
+        };
+        let dir = root.path().join("state");
+        std::fs::create_dir_all(&layout.spec_dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(layout.record_path("web"), "{}").unwrap();
+        for n in ["web", "old"] {
+            std::fs::write(state::state_path(&dir, n), "{}").unwrap();
+        }
+        let names: Vec<ServiceName> = ["web", "old"].iter().map(|n| n.parse().unwrap()).collect();
+        assert_eq!(forget_in(&names, &dir, &layout), exit::ERROR);
+        assert!(state::state_path(&dir, "web").exists(), "installed: kept");
+        assert!(!state::state_path(&dir, "old").exists());
+    }
 }

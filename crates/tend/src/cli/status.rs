@@ -557,6 +557,28 @@ mod tests {
     }
 
     #[test]
+    fn prune_keeps_installed_services_and_removes_the_others() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            spec_dir: root.path().join("etc"),
+            ..Layout::unix(PathBuf::new())
+        };
+        let dir = root.path().join("state");
+        std::fs::create_dir_all(&layout.spec_dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(layout.record_path("web"), "{}").unwrap();
+        // Unreadable state files are pruned too: they are named by their file.
+        for n in ["web", "old", "junk"] {
+            std::fs::write(state::state_path(&dir, n), "{}").unwrap();
+        }
+        assert_eq!(prune(&dir, &layout), exit::OK);
+        assert!(state::state_path(&dir, "web").exists(), "installed: kept");
+        assert!(!state::state_path(&dir, "old").exists());
+        assert!(!state::state_path(&dir, "junk").exists());
+        assert_eq!(state::names(&dir).unwrap(), ["web"]);
+    }
+
+    #[test]
     fn names_select_rows_in_table_order_and_the_unknown_once_each() {
         let rows = vec![
             at("api", state::State::Running, None),
