@@ -44,7 +44,7 @@ pub fn check(a: CheckArgs) -> u8 {
         }
         if !problems.is_empty() {
             if !a.quiet {
-                errln!("{}", SpecError::Invalid(problems));
+                errln!("{}", SpecError::invalid(&loaded.path, problems));
                 errln!("  = note: `tend run` refuses to start this; `--syntax-only` checks the spec without this machine");
             }
             return exit::ERROR;
@@ -109,6 +109,7 @@ fn preflight(loaded: &Loaded) -> (Vec<Diagnostic>, Vec<String>) {
                 p.message
             },
             help: None,
+            key: None,
         }));
     }
     (diags, warnings)
