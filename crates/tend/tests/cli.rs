@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::{code, stderr, Scratch};
 
 /// Every verb that takes a service name checks it with the spec's rule before anything
 /// else, so `../x` can never become a path (`<logdir>/../x.out.log`, or an install
@@ -259,5 +259,61 @@ fn help_texts() {
         }
         let name = sub.get_name();
         insta::assert_snapshot!(format!("help_{name}"), help(&[name, "--help"]));
+    }
+}
+
+/// `tend init PROGRAM -- ARGS`: everything after `--` is the program's arguments, the
+/// spec passes `tend check`, and a program that is not there is warned about.
+#[test]
+fn init_takes_the_programs_arguments_after_a_double_dash() {
+    let s = Scratch::new();
+    // A Python script by its shebang: the spec suggests what Python reads.
+    let script = s.spec("serve", "#!/usr/bin/env python3\nprint('hi')\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let spec = s.path("web.toml");
+    let out = s
+        .tend(&[
+            "init",
+            "--name",
+            "web",
+            "-o",
+            spec.to_str().unwrap(),
+            script.to_str().unwrap(),
+            "--",
+            "-m",
+            "http.server",
+            "18300",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.starts_with("#:schema ./tend.schema.json\n"), "{text}");
+    assert!(!text.contains("RUST_LOG"), "{text}");
+    let check = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+    let resolved: toml::Table = toml::from_str(&String::from_utf8_lossy(&check.stdout)).unwrap();
+    assert_eq!(
+        resolved["args"].as_array().unwrap(),
+        &["-m", "http.server", "18300"].map(|a| toml::Value::String(a.into()))
+    );
+    assert_eq!(resolved["env"]["PYTHONUNBUFFERED"].as_str(), Some("1"));
+
+    for (program, says) in [
+        ("/no/such/program", "No such file or directory"),
+        ("no-such-program-on-path", "not found on PATH"),
+    ] {
+        let out = s.tend(&["init", "-o", "-", program]).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("warning: ") && err.contains(says),
+            "{program}: {err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
     }
 }
