@@ -317,3 +317,29 @@ fn init_takes_the_programs_arguments_after_a_double_dash() {
         assert!(!err.contains("os error"), "{err}");
     }
 }
+
+/// `tend install --dry-run` says when a path of the spec is under /tmp or /var/tmp,
+/// which the systemd unit's PrivateTmp=yes hides from the service; a backend without
+/// a private /tmp does not.
+#[test]
+fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "w.toml",
+        "name = \"w\"\ncommand = \"/bin/true\"\nworking_dir = \"/var/tmp\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (backend, warned) in [("systemd", true), ("openrc", false), ("sysv", false)] {
+        let out = s
+            .tend(&["install", "--dry-run", "--backend", backend, spec])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 0, "{backend}: {err}");
+        assert_eq!(
+            err.contains("warning: `working_dir` /var/tmp is under /var/tmp, which the unit's PrivateTmp=yes"),
+            warned,
+            "{backend}: {err}"
+        );
+    }
+}
