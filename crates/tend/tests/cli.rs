@@ -343,3 +343,124 @@ fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
         );
     }
 }
+
+/// `tend check --json` prints one object whatever the outcome: every error and
+/// warning as an object with the same fields (null when unknown), and the resolved
+/// spec when it is valid; nothing on stderr; exit 1 on errors.
+#[test]
+fn check_json_carries_errors_and_warnings_as_objects() {
+    let s = Scratch::new();
+    let fields = ["message", "file", "line", "column", "key", "help", "source"];
+    let json = |args: &[&str]| {
+        let out = s.tend(args).output().unwrap();
+        assert!(out.stderr.is_empty(), "tend {args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tend {args:?}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        for top in ["ok", "file", "errors", "warnings", "spec"] {
+            assert!(v.get(top).is_some(), "no `{top}` in {v}");
+        }
+        for d in v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(v["warnings"].as_array().unwrap())
+        {
+            let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut want = fields.to_vec();
+            want.sort();
+            assert_eq!(keys, want, "{d}");
+        }
+        (code(&out), v)
+    };
+
+    let bad = s.spec(
+        "bad.toml",
+        "name = \"a\"\ncommand = \"/bin/true\"\nbogus = 1\n[restart]\nmax_restarts = -1\n",
+    );
+    let (rc, v) = json(&[
+        "check",
+        "--json",
+        bad.to_str().unwrap(),
+        "--set",
+        "restart.policy=sometimes",
+    ]);
+    assert_eq!(rc, 1);
+    assert_eq!(v["ok"], false);
+    assert!(v["spec"].is_null());
+    let errors = v["errors"].as_array().unwrap();
+    let places: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap(),
+                e["line"].as_u64(),
+                e["source"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("bogus", Some(3), None),
+            ("restart.max_restarts", Some(5), None),
+            (
+                "restart.policy",
+                None,
+                Some("--set restart.policy=sometimes")
+            ),
+        ],
+        "{v}"
+    );
+    assert_eq!(errors[0]["column"], 1);
+    assert!(errors[0]["file"].as_str().unwrap().ends_with("bad.toml"));
+    assert_eq!(
+        errors[2]["help"],
+        "expected one of: always, on-failure, never"
+    );
+
+    let good = s.spec("good.toml", "name = \"a\"\ncommand = \"/bin/true\"\n");
+    let (rc, v) = json(&["check", "--json", good.to_str().unwrap()]);
+    assert_eq!(rc, 0);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["errors"], serde_json::json!([]));
+    assert_eq!(v["spec"]["name"], "a");
+    assert_eq!(v["spec"]["restart"]["policy"], "on-failure");
+
+    let (rc, v) = json(&["check", "--json", "missing.toml"]);
+    assert_eq!(rc, 1);
+    let e = &v["errors"][0];
+    assert_eq!(
+        e["message"],
+        "cannot read the spec missing.toml: No such file or directory"
+    );
+    assert!(e["help"].as_str().unwrap().contains("tend init"), "{e}");
+}
+
+/// A spec that is not there: which file, and how to write one; no `(os error 2)`.
+#[test]
+fn a_missing_spec_says_which_file_and_how_to_write_one() {
+    let s = Scratch::new();
+    for args in [
+        &["check", "nope.toml"][..],
+        &["run", "--no-guard", "nope.toml"],
+        &["up"],
+    ] {
+        let out = s.tend(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "tend {args:?}: {err}");
+        let file = if args == ["up"] {
+            "tend.toml"
+        } else {
+            "nope.toml"
+        };
+        assert_eq!(
+            err,
+            format!("error: cannot read the spec {file}: No such file or directory\n  = help: write one with `tend init PROGRAM --output {file}`\n"),
+            "tend {args:?}"
+        );
+    }
+}

@@ -131,6 +131,14 @@ impl SpecError {
         }
     }
 
+    /// Every problem, a file that cannot be read included.
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        match self {
+            SpecError::Invalid { diagnostics, .. } => diagnostics.clone(),
+            SpecError::Read { path, source } => vec![read_problem(path, source)],
+        }
+    }
+
     /// The diagnostics, if the spec was read but is invalid.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
@@ -141,24 +149,30 @@ impl SpecError {
 }
 
 /// A spec that cannot be read, and for a missing one how to write it.
-fn read_error(path: &std::path::Path, e: &std::io::Error) -> String {
-    let mut out = format!(
-        "error: cannot read the spec {}: {}",
-        path.display(),
-        crate::text::io_error(e)
-    );
-    if e.kind() == std::io::ErrorKind::NotFound {
+fn read_problem(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
+    let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
         let shown = path.display().to_string();
         let quoted = if shown.contains([' ', '\'', '"']) {
             format!("'{}'", shown.replace('\'', "'\\''"))
         } else {
             shown
         };
-        out.push_str(&format!(
-            "\n  = help: write one with `tend init PROGRAM --output {quoted}`"
-        ));
+        format!("write one with `tend init PROGRAM --output {quoted}`")
+    });
+    Diagnostic {
+        message: format!(
+            "cannot read the spec {}: {}",
+            path.display(),
+            crate::text::io_error(e)
+        ),
+        location: None,
+        help,
+        key: None,
     }
-    out
+}
+
+fn read_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    read_problem(path, e).to_string().trim_end().to_string()
 }
 
 fn render(file: &std::path::Path, diags: &[Diagnostic]) -> String {
