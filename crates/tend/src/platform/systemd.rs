@@ -36,7 +36,7 @@ fn under_home(p: &Path) -> bool {
 pub fn unit_private_tmp(unit: &str) -> bool {
     unit.lines()
         .filter_map(|l| l.trim().strip_prefix("PrivateTmp="))
-        .last()
+        .next_back()
         .is_some_and(|v| {
             !matches!(
                 v.trim().to_ascii_lowercase().as_str(),
