@@ -264,6 +264,7 @@ fn help_texts() {
 
 /// `tend init PROGRAM -- ARGS`: everything after `--` is the program's arguments, the
 /// spec passes `tend check`, and a program that is not there is warned about.
+#[cfg(unix)]
 #[test]
 fn init_takes_the_programs_arguments_after_a_double_dash() {
     let s = Scratch::new();
@@ -321,6 +322,7 @@ fn init_takes_the_programs_arguments_after_a_double_dash() {
 /// `tend install --dry-run` says when a path of the spec is under /tmp or /var/tmp,
 /// which the systemd unit's PrivateTmp=yes hides from the service; a backend without
 /// a private /tmp does not.
+#[cfg(unix)]
 #[test]
 fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
     let s = Scratch::new();
@@ -347,6 +349,7 @@ fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
 /// `tend check --json` prints one object whatever the outcome: every error and
 /// warning as an object with the same fields (null when unknown), and the resolved
 /// spec when it is valid; nothing on stderr; exit 1 on errors.
+#[cfg(unix)]
 #[test]
 fn check_json_carries_errors_and_warnings_as_objects() {
     let s = Scratch::new();
@@ -441,6 +444,7 @@ fn check_json_carries_errors_and_warnings_as_objects() {
 }
 
 /// A spec that is not there: which file, and how to write one; no `(os error 2)`.
+#[cfg(unix)]
 #[test]
 fn a_missing_spec_says_which_file_and_how_to_write_one() {
     let s = Scratch::new();
