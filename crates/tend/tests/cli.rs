@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::Scratch;
+use common::{code, stderr, Scratch};
 
 /// Every verb that takes a service name checks it with the spec's rule before anything
 /// else, so `../x` can never become a path (`<logdir>/../x.out.log`, or an install
@@ -259,5 +259,212 @@ fn help_texts() {
         }
         let name = sub.get_name();
         insta::assert_snapshot!(format!("help_{name}"), help(&[name, "--help"]));
+    }
+}
+
+/// `tend init PROGRAM -- ARGS`: everything after `--` is the program's arguments, the
+/// spec passes `tend check`, and a program that is not there is warned about.
+#[cfg(unix)]
+#[test]
+fn init_takes_the_programs_arguments_after_a_double_dash() {
+    let s = Scratch::new();
+    // A Python script by its shebang: the spec suggests what Python reads.
+    let script = s.spec("serve", "#!/usr/bin/env python3\nprint('hi')\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let spec = s.path("web.toml");
+    let out = s
+        .tend(&[
+            "init",
+            "--name",
+            "web",
+            "-o",
+            spec.to_str().unwrap(),
+            script.to_str().unwrap(),
+            "--",
+            "-m",
+            "http.server",
+            "18300",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.starts_with("#:schema ./tend.schema.json\n"), "{text}");
+    assert!(!text.contains("RUST_LOG"), "{text}");
+    let check = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+    assert_eq!(code(&check), 0, "{}", stderr(&check));
+    let resolved: toml::Table = toml::from_str(&String::from_utf8_lossy(&check.stdout)).unwrap();
+    assert_eq!(
+        resolved["args"].as_array().unwrap(),
+        &["-m", "http.server", "18300"].map(|a| toml::Value::String(a.into()))
+    );
+    assert_eq!(resolved["env"]["PYTHONUNBUFFERED"].as_str(), Some("1"));
+
+    for (program, says) in [
+        ("/no/such/program", "No such file or directory"),
+        ("no-such-program-on-path", "not found on PATH"),
+    ] {
+        let out = s.tend(&["init", "-o", "-", program]).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("warning: ") && err.contains(says),
+            "{program}: {err}"
+        );
+        assert!(!err.contains("os error"), "{err}");
+    }
+}
+
+/// `tend install --dry-run` says when a path of the spec is under /tmp or /var/tmp,
+/// which the systemd unit's PrivateTmp=yes hides from the service; a backend without
+/// a private /tmp does not.
+#[cfg(unix)]
+#[test]
+fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "w.toml",
+        "name = \"w\"\ncommand = \"/bin/true\"\nworking_dir = \"/var/tmp\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (backend, warned) in [("systemd", true), ("openrc", false), ("sysv", false)] {
+        let out = s
+            .tend(&["install", "--dry-run", "--backend", backend, spec])
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 0, "{backend}: {err}");
+        assert_eq!(
+            err.contains("warning: `working_dir` /var/tmp is under /var/tmp, which the unit's PrivateTmp=yes"),
+            warned,
+            "{backend}: {err}"
+        );
+    }
+}
+
+/// `tend check --json` prints one object whatever the outcome: every error and
+/// warning as an object with the same fields (null when unknown), and the resolved
+/// spec when it is valid; nothing on stderr; exit 1 on errors.
+#[cfg(unix)]
+#[test]
+fn check_json_carries_errors_and_warnings_as_objects() {
+    let s = Scratch::new();
+    let fields = ["message", "file", "line", "column", "key", "help", "source"];
+    let json = |args: &[&str]| {
+        let out = s.tend(args).output().unwrap();
+        assert!(out.stderr.is_empty(), "tend {args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tend {args:?}: {e}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        for top in ["ok", "file", "errors", "warnings", "spec"] {
+            assert!(v.get(top).is_some(), "no `{top}` in {v}");
+        }
+        for d in v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(v["warnings"].as_array().unwrap())
+        {
+            let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+            let mut want = fields.to_vec();
+            want.sort();
+            assert_eq!(keys, want, "{d}");
+        }
+        (code(&out), v)
+    };
+
+    let bad = s.spec(
+        "bad.toml",
+        "name = \"a\"\ncommand = \"/bin/true\"\nbogus = 1\n[restart]\nmax_restarts = -1\n",
+    );
+    let (rc, v) = json(&[
+        "check",
+        "--json",
+        bad.to_str().unwrap(),
+        "--set",
+        "restart.policy=sometimes",
+    ]);
+    assert_eq!(rc, 1);
+    assert_eq!(v["ok"], false);
+    assert!(v["spec"].is_null());
+    let errors = v["errors"].as_array().unwrap();
+    let places: Vec<_> = errors
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap(),
+                e["line"].as_u64(),
+                e["source"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        places,
+        [
+            ("bogus", Some(3), None),
+            ("restart.max_restarts", Some(5), None),
+            (
+                "restart.policy",
+                None,
+                Some("--set restart.policy=sometimes")
+            ),
+        ],
+        "{v}"
+    );
+    assert_eq!(errors[0]["column"], 1);
+    assert!(errors[0]["file"].as_str().unwrap().ends_with("bad.toml"));
+    assert_eq!(
+        errors[2]["help"],
+        "expected one of: always, on-failure, never"
+    );
+
+    let good = s.spec("good.toml", "name = \"a\"\ncommand = \"/bin/true\"\n");
+    let (rc, v) = json(&["check", "--json", good.to_str().unwrap()]);
+    assert_eq!(rc, 0);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["errors"], serde_json::json!([]));
+    assert_eq!(v["spec"]["name"], "a");
+    assert_eq!(v["spec"]["restart"]["policy"], "on-failure");
+
+    let (rc, v) = json(&["check", "--json", "missing.toml"]);
+    assert_eq!(rc, 1);
+    let e = &v["errors"][0];
+    assert_eq!(
+        e["message"],
+        "cannot read the spec missing.toml: No such file or directory"
+    );
+    assert!(e["help"].as_str().unwrap().contains("tend init"), "{e}");
+}
+
+/// A spec that is not there: which file, and how to write one; no `(os error 2)`.
+#[cfg(unix)]
+#[test]
+fn a_missing_spec_says_which_file_and_how_to_write_one() {
+    let s = Scratch::new();
+    for args in [
+        &["check", "nope.toml"][..],
+        &["run", "--no-guard", "nope.toml"],
+        &["up"],
+    ] {
+        let out = s.tend(args).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "tend {args:?}: {err}");
+        let file = if args == ["up"] {
+            "tend.toml"
+        } else {
+            "nope.toml"
+        };
+        assert_eq!(
+            err,
+            format!("error: cannot read the spec {file}: No such file or directory\n  = help: write one with `tend init PROGRAM --output {file}`\n"),
+            "tend {args:?}"
+        );
     }
 }

@@ -334,3 +334,105 @@ fn unrelated_tend_variables_are_not_settings() {
     let s = &load(ORDERS, &opts(None, &[], &env)).unwrap().services[0];
     assert_eq!(s.log.keep, 2);
 }
+
+/// Every problem of a spec in one run, in the order of the file, each at its own line,
+/// then how many: unknown keys, values of the wrong kind, values serde reads but the
+/// checks refuse, and a profile's.
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let text = "name = \"orders\"\ncommand = \"\"\nbogus = 1\n[restart]\nmax_restarts = -1\ndelay = \"abc\"\n[stop]\ntimeout = \"abc\"\n[log]\nkeep = \"5\"\nmax_size = 10\n[profile.dev]\nname = \"x\"\n";
+    let e = error(text, &opts(Some("dev"), &[], &[]));
+    insta::assert_snapshot!("err_every_problem_in_one_run", e);
+    let lines: Vec<usize> = e
+        .lines()
+        .filter_map(|l| l.split("orders.toml:").nth(1))
+        .map(|l| l.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [2, 3, 5, 6, 8, 10, 11, 13], "{e}");
+    assert!(e.ends_with("error: 8 problems in orders.toml"), "{e}");
+}
+
+/// A service's problems do not hide another's, nor the checks across services.
+#[test]
+fn every_service_of_a_file_is_checked_in_one_run() {
+    let text = "[[service]]\nname = \"web\"\ncommand = \"w\"\ndepends_on = [\"apu\"]\ncolour = 1\n\n[[service]]\nname = \"api\"\ncommand = \"a\"\n[service.restart]\nmax_restarts = \"3\"\n";
+    let e = error(text, &LoadOptions::default());
+    for want in [
+        "orders.toml:4:",
+        "orders.toml:5:1",
+        "orders.toml:11:16",
+        "error: 3 problems in orders.toml",
+    ] {
+        assert!(e.contains(want), "{want} in\n{e}");
+    }
+}
+
+error_snapshot!(
+    err_command_as_list,
+    "name = \"orders\"\ncommand = [\"/bin/sh\", \"-c\", \"exec orders\"]\n"
+);
+error_snapshot!(
+    err_values_in_the_specs_words,
+    "name = \"orders\"\ncommand = \"x\"\n[restart]\npolicy = 3\nmax_restarts = 1.5\nsuccess_codes = [\"0\"]\nbackoff = 3\n[stop]\ntimeout = true\n[log]\ncompress = \"yes\"\nstdout = [\"file\"]\n"
+);
+
+/// No Rust or serde words reach a person: whatever the wrong value, the message says
+/// what the spec takes.
+#[test]
+fn value_errors_use_the_specs_words() {
+    let leaks = [
+        "u32",
+        "i32",
+        "u64",
+        "invalid type",
+        "sequence",
+        "struct ",
+        "variant",
+        "expected a map",
+        "expected a string",
+        "expected a boolean",
+        "Backoff",
+        "RestartPolicy",
+        "(expected",
+    ];
+    let cases = [
+        "command = 5",
+        "command = [\"/bin/sh\", \"-c\", \"x\"]",
+        "args = [1, 2]",
+        "env = 3",
+        "env = { A = [1] }",
+        "user = 5",
+        "depends_on = \"x\"",
+        "restart = { max_restarts = -1 }",
+        "restart = { max_restarts = \"5\" }",
+        "restart = { policy = 1 }",
+        "restart = { policy = [\"always\"] }",
+        "restart = { window = \"abc\" }",
+        "restart = { window = true }",
+        "restart = { success_codes = \"0\" }",
+        "restart = { backoff = 3 }",
+        "restart = { backoff = { factor = \"2\" } }",
+        "log = { keep = -1 }",
+        "log = { compress = \"yes\" }",
+        "log = { stdout = 1 }",
+        "log = { max_size = true }",
+        "stop = { signal = 15 }",
+        "stop = { command = \"x\" }",
+        "windows = { controls = { 128 = 5 } }",
+        "windows = { start = 1 }",
+        "windows = { recovery = \"5s\" }",
+        "systemd = { service = { A = 1 } }",
+    ];
+    for case in cases {
+        let text = format!("name = \"orders\"\n{case}\n");
+        let text = if case.starts_with("command") {
+            text
+        } else {
+            format!("command = \"x\"\n{text}")
+        };
+        let e = error(&text, &LoadOptions::default());
+        for leak in leaks {
+            assert!(!e.contains(leak), "`{leak}` for `{case}`:\n{e}");
+        }
+    }
+}

@@ -344,6 +344,10 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
     let user_in_spec = r.spec.user.is_some();
     let spec = installed_spec(r.spec, &spec_base(r.spec_file), &layout);
     let name = spec.name.to_string();
+    // Before the plan, which may refuse what these explain (a program in /tmp).
+    for w in temporary_places(&spec, backend_name, &layout) {
+        let _ = writeln!(std::io::stderr(), "warning: {w}");
+    }
     let text = super::record::installed_text(&spec, r.spec_file, r.profile)?;
     let plan = install::plan_install(
         &spec,
@@ -396,6 +400,18 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
 }
 
 use super::record::spec_base;
+
+/// What of `spec` (installed: paths absolute) the service will not find where the
+/// spec says, through `backend`: under /tmp and /var/tmp only where the unit hides
+/// them (systemd's `PrivateTmp=yes`), under /dev/shm everywhere (see
+/// [`super::systemd::temporary_places`]).
+#[cfg(unix)]
+fn temporary_places(spec: &Spec, backend: &str, layout: &Layout) -> Vec<String> {
+    use super::systemd;
+    let private_tmp = super::backend(backend).is_some_and(|b| b.name() == "systemd")
+        && systemd::unit_private_tmp(&systemd::render_unit(spec, layout));
+    systemd::temporary_places(spec, private_tmp)
+}
 
 /// What `tend install --dry-run` prints: the plan of installing `r.spec` through
 /// `backend` in `layout` (`copy_from`: this binary, when it must be copied to
@@ -484,6 +500,10 @@ fn unix_preview(
     use std::fmt::Write as _;
     let backend = super::backend(backend_name)
         .ok_or_else(|| InstallError::Refused(format!("unknown backend `{backend_name}`")))?;
+    // Before observing and planning, which may refuse what these explain.
+    for w in temporary_places(spec, backend_name, layout) {
+        let _ = writeln!(std::io::stderr(), "warning: {w}");
+    }
     let observed = match seen {
         Seen::System => {
             install::observe_system(spec, layout, backend.as_ref(), copy_from, user_in_spec)?

@@ -31,6 +31,65 @@ fn under_home(p: &Path) -> bool {
         .any(|h| p.starts_with(h))
 }
 
+/// Whether a unit's text gives the service private `/tmp` and `/var/tmp` folders
+/// (`PrivateTmp=`, the last one set: a spec's `[systemd.service]` may turn it off).
+pub fn unit_private_tmp(unit: &str) -> bool {
+    unit.lines()
+        .filter_map(|l| l.trim().strip_prefix("PrivateTmp="))
+        .next_back()
+        .is_some_and(|v| {
+            !matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "" | "no" | "false" | "0" | "off"
+            )
+        })
+}
+
+/// The files and folders of an installed spec (paths made absolute) that the service
+/// will not find where the spec says: under `/tmp` or `/var/tmp`, which a unit with
+/// `private_tmp` replaces with empty folders of the service's own, and under
+/// `/dev/shm`, a memory file system emptied at every boot (on every backend). One
+/// line each.
+pub fn temporary_places(spec: &Spec, private_tmp: bool) -> Vec<String> {
+    let command = Path::new(&spec.command);
+    let places = [
+        ("command", command.is_absolute().then_some(command)),
+        ("working_dir", spec.working_dir.as_deref()),
+        ("env_file", spec.env_file.as_deref()),
+        (
+            "stop.command",
+            spec.stop
+                .command
+                .first()
+                .map(Path::new)
+                .filter(|p| p.is_absolute()),
+        ),
+        ("log.dir", spec.log.dir.as_deref()),
+    ];
+    let mut out = Vec::new();
+    for (key, path) in places {
+        let Some(path) = path else { continue };
+        let shown = path.display();
+        if private_tmp {
+            if let Some(tmp) = ["/tmp", "/var/tmp"]
+                .into_iter()
+                .find(|t| path.starts_with(t))
+            {
+                out.push(format!(
+                    "`{key}` {shown} is under {tmp}, which the unit's PrivateTmp=yes replaces with an empty folder of the service's own: the service will not find it there; move it (e.g. under /opt or /srv)"
+                ));
+                continue;
+            }
+        }
+        if path.starts_with("/dev/shm") {
+            out.push(format!(
+                "`{key}` {shown} is under /dev/shm, a memory file system emptied at every boot: the service will not find it after a restart of the machine; move it (e.g. under /opt or /srv)"
+            ));
+        }
+    }
+    out
+}
+
 /// What `ExecStart=` runs: `tend run --no-guard …`. systemd kills the whole cgroup
 /// when the main process dies, so tend's guard process would only cost memory.
 pub fn exec_argv(spec: &Spec, layout: &Layout) -> Vec<String> {
@@ -204,5 +263,66 @@ impl Backend for Systemd {
 
     fn can_apply(&self) -> bool {
         Path::new("/run/systemd/system").is_dir()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(extra: &str) -> Spec {
+        let text = format!("name = \"web\"\ncommand = \"/opt/web/web\"\n{extra}");
+        crate::spec::load_str(Path::new("/srv/web.toml"), &text, &Default::default())
+            .unwrap()
+            .services
+            .remove(0)
+    }
+
+    /// The unit tend writes hides /tmp and /var/tmp, unless the spec turns it off.
+    #[test]
+    fn the_rendered_unit_has_a_private_tmp_unless_the_spec_says_no() {
+        let layout = Layout::unix("/usr/local/bin/tend".into());
+        let cases = [
+            ("", true),
+            ("[systemd.service]\nPrivateTmp = \"no\"\n", false),
+            ("[systemd.service]\nPrivateTmp = \"false\"\n", false),
+            ("[systemd.service]\nPrivateTmp = \"disconnected\"\n", true),
+        ];
+        for (extra, private) in cases {
+            let unit = render_unit(&spec(extra), &layout);
+            assert_eq!(unit_private_tmp(&unit), private, "{extra}\n{unit}");
+        }
+    }
+
+    #[test]
+    fn places_under_a_temporary_folder_are_named() {
+        // (spec lines, private tmp, the keys warned about)
+        let cases: &[(&str, bool, &[&str])] = &[
+            ("", true, &[]),
+            ("working_dir = \"/tmp/web\"\n", true, &["working_dir"]),
+            ("working_dir = \"/tmp/web\"\n", false, &[]),
+            ("env_file = \"/var/tmp/web.env\"\n", true, &["env_file"]),
+            ("working_dir = \"/tmpfiles/web\"\n", true, &[]),
+            ("env_file = \"/dev/shm/web.env\"\n", false, &["env_file"]),
+            (
+                "working_dir = \"/dev/shm/w\"\nenv_file = \"/tmp/e\"\n[log]\ndir = \"/var/tmp/l\"\n",
+                true,
+                &["working_dir", "env_file", "log.dir"],
+            ),
+            ("[stop]\ncommand = [\"/tmp/drain\"]\n", true, &["stop.command"]),
+        ];
+        for (extra, private, keys) in cases {
+            let found = temporary_places(&spec(extra), *private);
+            let named: Vec<&str> = found.iter().filter_map(|w| w.split('`').nth(1)).collect();
+            assert_eq!(named, *keys, "{extra} private={private}: {found:?}");
+        }
+        let mut s = spec("");
+        s.command = "/tmp/web".into();
+        let w = temporary_places(&s, true);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("PrivateTmp=yes"), "{w:?}");
+        // A bare name is looked up on PATH, not a place in /tmp.
+        s.command = "tmp".into();
+        assert!(temporary_places(&s, true).is_empty());
     }
 }

@@ -40,7 +40,7 @@ impl Location {
 }
 
 /// One problem found in a spec.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Diagnostic {
     /// What is wrong.
     pub message: String,
@@ -48,6 +48,28 @@ pub struct Diagnostic {
     pub location: Option<Location>,
     /// What to do about it.
     pub help: Option<String>,
+    /// The dotted key of the service's spec it is about (`restart.policy`), when it is
+    /// about one.
+    pub key: Option<String>,
+}
+
+impl Diagnostic {
+    /// Where it sorts among the problems of one spec: problems of the whole spec first
+    /// (an unknown profile), then the file's in the order of their lines and columns,
+    /// then those of overrides (`--set`, `TEND_*`) in the order they were given.
+    fn position(&self) -> (u8, usize, usize) {
+        match &self.location {
+            None => (0, 0, 0),
+            Some(l) if l.line == 0 => (2, 0, 0),
+            Some(l) => (1, l.line, l.column),
+        }
+    }
+}
+
+/// Puts the problems of one spec in the order a person reads the file (stable: two at
+/// the same place keep the order they were found in).
+pub(crate) fn sort(diags: &mut [Diagnostic]) {
+    diags.sort_by_key(Diagnostic::position);
 }
 
 impl fmt::Display for Diagnostic {
@@ -82,29 +104,78 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("{}", read_error(path, source))]
     Read {
         /// The spec file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The spec has one or more problems.
-    #[error("{}", render(.0))]
-    Invalid(Vec<Diagnostic>),
+    /// The spec has one or more problems, every one of them, in the order of the file.
+    #[error("{}", render(file, diagnostics))]
+    Invalid {
+        /// The spec file.
+        file: PathBuf,
+        /// The problems.
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 impl SpecError {
+    /// The problems of `file`, sorted by where they are.
+    pub fn invalid(file: &std::path::Path, mut diagnostics: Vec<Diagnostic>) -> SpecError {
+        sort(&mut diagnostics);
+        SpecError::Invalid {
+            file: file.to_path_buf(),
+            diagnostics,
+        }
+    }
+
+    /// Every problem, a file that cannot be read included.
+    pub fn problems(&self) -> Vec<Diagnostic> {
+        match self {
+            SpecError::Invalid { diagnostics, .. } => diagnostics.clone(),
+            SpecError::Read { path, source } => vec![read_problem(path, source)],
+        }
+    }
+
     /// The diagnostics, if the spec was read but is invalid.
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {
-            SpecError::Invalid(d) => d,
+            SpecError::Invalid { diagnostics, .. } => diagnostics,
             SpecError::Read { .. } => &[],
         }
     }
 }
 
-fn render(diags: &[Diagnostic]) -> String {
+/// A spec that cannot be read, and for a missing one how to write it.
+fn read_problem(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
+    let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
+        let shown = path.display().to_string();
+        let quoted = if shown.contains([' ', '\'', '"']) {
+            format!("'{}'", shown.replace('\'', "'\\''"))
+        } else {
+            shown
+        };
+        format!("write one with `tend init PROGRAM --output {quoted}`")
+    });
+    Diagnostic {
+        message: format!(
+            "cannot read the spec {}: {}",
+            path.display(),
+            crate::text::io_error(e)
+        ),
+        location: None,
+        help,
+        key: None,
+    }
+}
+
+fn read_error(path: &std::path::Path, e: &std::io::Error) -> String {
+    read_problem(path, e).to_string().trim_end().to_string()
+}
+
+fn render(file: &std::path::Path, diags: &[Diagnostic]) -> String {
     let mut out = String::new();
     for (i, d) in diags.iter().enumerate() {
         if i > 0 {
@@ -113,7 +184,11 @@ fn render(diags: &[Diagnostic]) -> String {
         out.push_str(&d.to_string());
     }
     if diags.len() > 1 {
-        out.push_str(&format!("\n{} problems in the spec\n", diags.len()));
+        out.push_str(&format!(
+            "\nerror: {} problems in {}\n",
+            diags.len(),
+            file.display()
+        ));
     }
     out.trim_end().to_string()
 }

@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use serde::de::DeserializeOwned;
 use toml::de::{DeTable, DeValue};
 use toml::{Table, Value};
 
@@ -89,13 +88,17 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
     };
     let doc = DeTable::parse(text).map_err(|e| {
         let loc = e.span().map(|s| Location::in_text(&file.origin, text, s));
-        SpecError::Invalid(vec![Diagnostic {
-            message: format!("invalid TOML: {}", e.message().trim()),
-            location: loc,
-            help: Some("see https://toml.io for the syntax".into()),
-        }])
+        SpecError::invalid(
+            path,
+            vec![Diagnostic {
+                message: format!("invalid TOML: {}", e.message().trim()),
+                location: loc,
+                help: Some("see https://toml.io for the syntax".into()),
+                key: None,
+            }],
+        )
     })?;
-    let table: Table = toml::from_str(text).map_err(|e| invalid(&file, e))?;
+    let table: Table = toml::from_str(text).map_err(|e| invalid(path, &file, e))?;
     let mut sources = vec![file];
     let mut diags = Vec::new();
 
@@ -164,6 +167,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                 message: format!("profile `{p}` is not defined in {}", path.display()),
                 location: None,
                 help: Some(help),
+                key: None,
             });
         }
     }
@@ -188,6 +192,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                     message: format!("override `{}` names a service but no setting", o.keys.join(".")),
                     location: Some(Location { origin: sources[o.source].origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 }),
                     help: Some(format!("in a `[[service]]` file write SERVICE.KEY=VALUE, e.g. `{target}.restart.policy=always`")),
+                    key: None,
                 });
                 continue;
             }
@@ -213,14 +218,18 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                         width: 0,
                     }),
                     help: Some(help),
+                    key: None,
                 });
             }
         }
     }
 
+    // Every service is read to the end, each problem set aside, so that one run reports
+    // them all; the cross-service checks need every service and its real name.
     let mut specs = Vec::new();
+    let mut whole = true;
     for ((prefix, table), name) in services.into_iter().zip(&names) {
-        let layered = layer_service(
+        let (merged, layer_problems) = layer_service(
             &prefix,
             table,
             opts.profile.as_deref(),
@@ -228,32 +237,41 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             multi,
             name,
         );
-        match layered {
-            Ok(merged) => {
-                match deserialize::<Spec>(merged.value.clone(), &merged, &sources, &doc) {
-                    Ok(spec) => {
-                        let found = super::validate::check(&spec);
-                        if found.is_empty() {
-                            specs.push(spec);
-                        }
-                        for (p, msg, help) in found {
-                            let o = merged.origin_of(&p);
-                            diags.push(diag_at(&sources, &doc, o, msg, help, false));
-                        }
+        for (p, msg, help) in layer_problems {
+            let o = Origin {
+                source: 0,
+                path: [prefix.clone(), p.clone()].concat(),
+            };
+            let mut d = diag_at(&sources, &doc, o, msg, help, true);
+            d.key = Some(show_path(&p));
+            diags.push(d);
+        }
+        let read = deserialize_all(&merged, &sources, &doc);
+        diags.extend(read.diagnostics);
+        match read.spec {
+            Some(spec) => {
+                for (p, msg, help) in super::validate::check(&spec) {
+                    if read.stand_ins.iter().any(|s| p.starts_with(s)) {
+                        continue;
                     }
-                    Err(d) => diags.push(d),
+                    let o = merged.origin_of(&p);
+                    let mut d = diag_at(&sources, &doc, o, msg, help, false);
+                    d.key = Some(show_path(&p));
+                    diags.push(d);
                 }
+                if read
+                    .stand_ins
+                    .iter()
+                    .any(|s| s.first() == Some(&Seg::Key("name".into())))
+                {
+                    whole = false;
+                }
+                specs.push(spec);
             }
-            Err((p, msg, help)) => {
-                let o = Origin {
-                    source: 0,
-                    path: [prefix.clone(), p].concat(),
-                };
-                diags.push(diag_at(&sources, &doc, o, msg, help, true));
-            }
+            None => whole = false,
         }
     }
-    if diags.is_empty() && multi {
+    if whole && multi {
         for (i, msg, help) in super::validate::check_set(&specs) {
             let o = Origin {
                 source: 0,
@@ -263,11 +281,13 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                     Seg::Key("depends_on".into()),
                 ],
             };
-            diags.push(diag_at(&sources, &doc, o, msg, help, false));
+            let mut d = diag_at(&sources, &doc, o, msg, help, false);
+            d.key = Some("depends_on".into());
+            diags.push(d);
         }
     }
     if !diags.is_empty() {
-        return Err(SpecError::Invalid(diags));
+        return Err(SpecError::invalid(path, diags));
     }
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -517,6 +537,7 @@ fn parse_overrides(
                     "write nested keys with a double underscore, e.g. TEND_RESTART__POLICY=always"
                         .into(),
                 ),
+                key: None,
             });
             continue;
         }
@@ -543,6 +564,7 @@ fn parse_overrides(
                 message: format!("`--set {s}` has no `=`"),
                 location: None,
                 help: Some("write --set key=value, e.g. --set restart.policy=always".into()),
+                key: None,
             });
             continue;
         };
@@ -556,6 +578,7 @@ fn parse_overrides(
                 message: format!("`--set {s}` has an empty key"),
                 location: None,
                 help: Some("write dotted keys, e.g. --set log.max_size=100MB".into()),
+                key: None,
             });
             continue;
         }
@@ -578,7 +601,8 @@ fn override_value(raw: &str) -> Value {
 
 type LayerError = (KeyPath, String, Option<String>);
 
-/// Builds one service's merged table: file, profile, environment, `--set`.
+/// Builds one service's merged table: file, profile, environment, `--set`; and the
+/// problems of its profiles (a profile in error is left out, or the key in error).
 fn layer_service(
     prefix: &[Seg],
     mut table: Table,
@@ -586,7 +610,8 @@ fn layer_service(
     overrides: &[Override],
     multi: bool,
     name: &Option<String>,
-) -> Result<Merged, LayerError> {
+) -> (Merged, Vec<LayerError>) {
+    let mut problems: Vec<LayerError> = Vec::new();
     let profiles = table.remove("profile");
     let mut merged = Merged {
         value: Table::new(),
@@ -607,31 +632,33 @@ fn layer_service(
             path: prefix.to_vec(),
         },
     );
-    let profiles = match profiles {
+    let mut profiles = match profiles {
         None => Table::new(),
         Some(Value::Table(t)) => t,
         Some(_) => {
-            return Err((
+            problems.push((
                 vec![Seg::Key("profile".into())],
                 "`profile` must be a table of profiles, e.g. `[profile.prod]`".into(),
                 None,
-            ))
+            ));
+            Table::new()
         }
     };
-    for (pname, p) in &profiles {
+    for (pname, p) in profiles.iter_mut() {
         let here = vec![Seg::Key("profile".into()), Seg::Key(pname.clone())];
         let Value::Table(pt) = p else {
-            return Err((
+            problems.push((
                 here,
                 format!("profile `{pname}` must be a table"),
                 Some(format!("write `[profile.{pname}]` followed by keys")),
             ));
+            continue;
         };
         for forbidden in ["name", "profile"] {
-            if pt.contains_key(forbidden) {
+            if pt.remove(forbidden).is_some() {
                 let mut at = here.clone();
                 at.push(Seg::Key(forbidden.into()));
-                return Err((
+                problems.push((
                     at,
                     format!("a profile cannot set `{forbidden}`"),
                     Some("profiles change settings of the same service; remove this key".into()),
@@ -691,16 +718,48 @@ fn layer_service(
             }
         }
     }
-    Ok(merged)
+    (merged, problems)
 }
 
-fn deserialize<T: DeserializeOwned>(
-    table: Table,
+/// What reading one service's merged table gave: the spec (with a default in place of
+/// each value in error, and a stand-in for a required one), and every problem found.
+struct Read {
+    spec: Option<Spec>,
+    diagnostics: Vec<Diagnostic>,
+    /// Keys whose value is a stand-in: checks of them would only repeat a problem
+    /// already reported.
+    stand_ins: Vec<KeyPath>,
+}
+
+/// What stands in for a required key that is missing or wrong (a valid name and a
+/// program), so the rest of the service can be read and checked.
+const STAND_IN: &str = "stand-in";
+
+/// Reads `merged` as a [`Spec`], reporting every problem, not only the first: serde
+/// stops at the first, so each round sets the value in error aside (its default takes
+/// its place; a required key gets a stand-in) and reads again, until the rest reads.
+fn deserialize_all(
     merged: &Merged,
     sources: &[SourceText],
     doc: &toml::Spanned<DeTable<'_>>,
-) -> Result<T, Diagnostic> {
-    serde_path_to_error::deserialize::<_, T>(Value::Table(table)).map_err(|e| {
+) -> Read {
+    let mut table = merged.value.clone();
+    let mut out = Read {
+        spec: None,
+        diagnostics: Vec::new(),
+        stand_ins: Vec::new(),
+    };
+    let mut set_aside: Vec<KeyPath> = Vec::new();
+    // Each round removes a key or adds a stand-in that was not there, so the rounds
+    // are bounded by the keys; the cap only guards against a serde surprise.
+    for _ in 0..1000 {
+        let e = match serde_path_to_error::deserialize::<_, Spec>(Value::Table(table.clone())) {
+            Ok(spec) => {
+                out.spec = Some(spec);
+                return out;
+            }
+            Err(e) => e,
+        };
         let path: KeyPath = e
             .path()
             .iter()
@@ -712,14 +771,114 @@ fn deserialize<T: DeserializeOwned>(
             .collect();
         // toml appends "in `a.b`" on a line of its own; the location says that better.
         let full = e.inner().to_string();
-        let msg = full.split("\nin `").next().unwrap_or(&full).to_string();
-        let (message, help, at_key) = explain_serde(&msg, &path);
-        diag_at(sources, doc, merged.origin_of(&path), message, help, at_key)
+        let msg = full
+            .split("\nin `")
+            .next()
+            .unwrap_or(&full)
+            .trim()
+            .to_string();
+        if let Some(field) = msg
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            let mut at = path.clone();
+            at.push(Seg::Key(field.to_string()));
+            if out.stand_ins.contains(&at) {
+                return out;
+            }
+            // A required key whose value was wrong has been reported already, and so
+            // has one misspelt (`comand`: the unknown key's help names it).
+            let misspelt = set_aside.iter().any(|p| {
+                p.len() == at.len()
+                    && p[..p.len() - 1] == at[..at.len() - 1]
+                    && matches!(p.last(), Some(Seg::Key(k)) if did_you_mean(k, [field]).is_some())
+            });
+            if !set_aside.contains(&at) && !misspelt {
+                let (message, help, at_key) = explain_serde(&msg, &path, None);
+                let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
+                d.key = Some(show_path(&at));
+                out.diagnostics.push(d);
+            }
+            if !insert_at(&mut table, &at, Value::String(STAND_IN.into())) {
+                return out;
+            }
+            out.stand_ins.push(at);
+            continue;
+        }
+        let value = value_at(&table, &path).cloned();
+        let (message, help, at_key) = explain_serde(&msg, &path, value.as_ref());
+        let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
+        d.key = Some(show_path(&path));
+        out.diagnostics.push(d);
+        // An item of a list sets the whole list aside: the later items' places would
+        // shift.
+        let keys = path
+            .iter()
+            .rposition(|s| matches!(s, Seg::Key(_)))
+            .map_or(0, |i| i + 1);
+        let aside = path[..keys].to_vec();
+        if aside.is_empty() || !remove_at(&mut table, &aside) {
+            return out;
+        }
+        set_aside.push(aside);
+    }
+    out
+}
+
+/// The value at `path` in `table`.
+fn value_at<'a>(table: &'a Table, path: &[Seg]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let Seg::Key(k) = first else {
+        return None;
+    };
+    let mut v = table.get(k)?;
+    for seg in rest {
+        v = match (seg, v) {
+            (Seg::Key(k), Value::Table(t)) => t.get(k)?,
+            (Seg::Index(i), Value::Array(a)) => a.get(*i)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The table that holds the last key of `path`, and that key.
+fn parent_mut<'a>(table: &'a mut Table, path: &[Seg]) -> Option<(&'a mut Table, String)> {
+    let (Seg::Key(last), parents) = path.split_last()? else {
+        return None;
+    };
+    let mut t = table;
+    for seg in parents {
+        match seg {
+            Seg::Key(k) => t = t.get_mut(k)?.as_table_mut()?,
+            Seg::Index(_) => return None,
+        }
+    }
+    Some((t, last.clone()))
+}
+
+/// Removes the key at `path`; whether it was there.
+fn remove_at(table: &mut Table, path: &[Seg]) -> bool {
+    parent_mut(table, path).is_some_and(|(t, k)| t.remove(&k).is_some())
+}
+
+/// Sets the key at `path` (its table exists); whether it could.
+fn insert_at(table: &mut Table, path: &[Seg], value: Value) -> bool {
+    if path.len() == 1 {
+        if let Seg::Key(k) = &path[0] {
+            table.insert(k.clone(), value);
+            return true;
+        }
+    }
+    parent_mut(table, path).is_some_and(|(t, k)| {
+        t.insert(k, value);
+        true
     })
 }
 
-/// Rewords a serde message; for an unknown key, adds the likely intended one.
-fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
+/// Rewords a serde message in the spec's terms; for an unknown key, adds the likely
+/// intended one. `value` is the value in error, when there is one.
+fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Option<String>, bool) {
     let msg = msg.trim();
     let place = if path.len() > 1 {
         let parent = show_path(&path[..path.len() - 1]);
@@ -767,22 +926,260 @@ fn explain_serde(msg: &str, path: &[Seg]) -> (String, Option<String>, bool) {
         );
     }
     let key = show_path(path);
-    if msg.contains("expected a sequence") {
-        let help = format!("write a list, e.g. {key} = [\"--listen\", \"127.0.0.1:8080\"]");
+    // serde's "invalid type: string \"5\", expected u32": said in the spec's words,
+    // from the schema, with the value as it is written.
+    let is_type_error = (msg.starts_with("invalid type: ") || msg.starts_with("invalid value: "))
+        && msg.contains(", expected ");
+    if is_type_error && !key.is_empty() {
+        let node = schema_at(path);
+        let exit_code = matches!(path, [.., Seg::Key(k), Seg::Index(_)] if k.ends_with("_codes"));
+        let expected = if exit_code {
+            "an exit code, a whole number from 0 to 255".to_string()
+        } else {
+            node.as_ref()
+                .and_then(expectation)
+                .unwrap_or_else(|| "another kind of value".to_string())
+        };
+        let found = value.map_or_else(|| "this".to_string(), describe);
+        if key == "command" {
+            if let Some(Value::Array(items)) = value {
+                return command_as_list(items);
+            }
+        }
+        let in_list = matches!(path.last(), Some(Seg::Index(_)));
+        let help = match (value, node.as_ref().and_then(|n| kind(n))) {
+            (Some(Value::String(_)), Some("integer" | "boolean")) if in_list => {
+                Some("write it without quotes".to_string())
+            }
+            (Some(Value::String(s)), Some("integer")) if s.trim().parse::<i64>().is_ok() => Some(
+                format!("write it without quotes: {} = {}", last_key(path), s.trim()),
+            ),
+            (Some(Value::String(s)), Some("boolean")) if matches!(s.trim(), "true" | "false") => {
+                Some(format!(
+                    "write it without quotes: {} = {}",
+                    last_key(path),
+                    s.trim()
+                ))
+            }
+            (_, Some("array")) => Some(format!(
+                "write a list, e.g. {} = {}",
+                last_key(path),
+                list_example(node.as_ref())
+            )),
+            (_, Some("object")) => Some(format!(
+                "write `[{key}]` on a line of its own, followed by its keys"
+            )),
+            _ => None,
+        };
         return (
-            format!("invalid value for `{key}`: {msg}"),
-            Some(help),
+            format!("`{key}` must be {expected}, not {found}"),
+            help,
             false,
         );
     }
+    // Our own messages (durations, sizes, names) end with what to write instead.
+    let (what, help) = match msg
+        .split_once(": write ")
+        .map(|(w, h)| (w, format!("write {h}")))
+        .or_else(|| {
+            msg.split_once(": use ")
+                .map(|(w, h)| (w, format!("use {h}")))
+        }) {
+        Some((w, h)) => (w, Some(h)),
+        None => (msg, None),
+    };
     if key.is_empty() {
-        (msg.to_string(), None, false)
+        (what.to_string(), help, false)
     } else {
-        (format!("invalid value for `{key}`: {msg}"), None, false)
+        (format!("invalid value for `{key}`: {what}"), help, false)
     }
 }
 
-fn invalid(file: &SourceText, e: toml::de::Error) -> SpecError {
+/// The most common mistake: `command = ["/bin/sh", "-c", "x"]`. The program and its
+/// arguments are two keys; say so with the two lines to write.
+fn command_as_list(items: &[Value]) -> (String, Option<String>, bool) {
+    let words: Option<Vec<&str>> = items.iter().map(Value::as_str).collect();
+    let help = match words.as_deref() {
+        Some([program, args @ ..]) => {
+            let args: Vec<Value> = args.iter().map(|a| Value::String(a.to_string())).collect();
+            format!(
+                "arguments go in `args`: write command = {} and args = {}",
+                Value::String(program.to_string()),
+                Value::Array(args)
+            )
+        }
+        _ => "arguments go in `args`, e.g. command = \"/bin/sh\" and args = [\"-c\", \"...\"]"
+            .to_string(),
+    };
+    (
+        "`command` is one program (a path or a name on PATH), not a list".to_string(),
+        Some(help),
+        false,
+    )
+}
+
+/// The last key of `path`, as written on its line.
+fn last_key(path: &[Seg]) -> String {
+    path.iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(k.clone()),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or_default()
+}
+
+/// A value as a person wrote it: `-1`, `"abc"`, `a list`.
+fn describe(v: &Value) -> String {
+    match v {
+        Value::String(s) => {
+            let short: String = s.chars().take(40).collect();
+            let more = if short.len() < s.len() { "..." } else { "" };
+            format!("the text {:?}", format!("{short}{more}"))
+        }
+        Value::Integer(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Datetime(d) => format!("the date {d}"),
+        Value::Array(_) => "a list".to_string(),
+        Value::Table(_) => "a table".to_string(),
+    }
+}
+
+/// The schema of the key at `path` of a service, `$ref`s resolved.
+fn schema_at(path: &[Seg]) -> Option<serde_json::Value> {
+    let root = schema();
+    let defs = root.get("$defs")?.clone();
+    let resolve = |n: &serde_json::Value| -> serde_json::Value {
+        match n.get("$ref").and_then(|r| r.as_str()) {
+            Some(r) => defs[r.trim_start_matches("#/$defs/")].clone(),
+            None => n.clone(),
+        }
+    };
+    let mut node = resolve(&root["oneOf"][0]);
+    for seg in path {
+        let next = match seg {
+            Seg::Key(k) => node
+                .get("properties")
+                .and_then(|p| p.get(k))
+                .or_else(|| node.get("additionalProperties").filter(|a| a.is_object()))?,
+            Seg::Index(_) => node.get("items")?,
+        };
+        node = resolve(next);
+        // `Option<T>`: the `T`.
+        let inner = node
+            .get("anyOf")
+            .and_then(|a| a.as_array())
+            .and_then(|alts| {
+                let some: Vec<_> = alts
+                    .iter()
+                    .filter(|a| a.get("type").and_then(|t| t.as_str()) != Some("null"))
+                    .collect();
+                (some.len() == 1 && some.len() < alts.len()).then(|| resolve(some[0]))
+            });
+        if let Some(inner) = inner {
+            node = inner;
+        }
+    }
+    Some(node)
+}
+
+/// The JSON type of a schema node (`integer`, `array`, ...), `null` aside.
+fn kind(node: &serde_json::Value) -> Option<&str> {
+    match node.get("type")? {
+        serde_json::Value::String(t) => Some(t),
+        serde_json::Value::Array(ts) => ts.iter().filter_map(|t| t.as_str()).find(|t| *t != "null"),
+        _ => None,
+    }
+}
+
+/// What a key of this schema takes, in the spec's words.
+fn expectation(node: &serde_json::Value) -> Option<String> {
+    let desc = node
+        .get("description")
+        .and_then(|d| d.as_str())
+        .unwrap_or("");
+    if desc.starts_with("A duration") {
+        return Some("a duration such as \"10s\", \"500ms\" or \"1m 30s\"".into());
+    }
+    if desc.starts_with("A size") {
+        return Some("a size such as \"50MB\" or \"64MiB\", or a number of bytes".into());
+    }
+    if let Some(alts) = node.get("oneOf").and_then(|a| a.as_array()) {
+        let words: Vec<String> = alts
+            .iter()
+            .filter_map(|a| a.get("const").and_then(|c| c.as_str()))
+            .map(|w| format!("\"{w}\""))
+            .collect();
+        if !words.is_empty() && words.len() == alts.len() {
+            return Some(one_of(&words));
+        }
+    }
+    Some(match kind(node)? {
+        "integer" => whole_number(node.get("format").and_then(|f| f.as_str())),
+        "number" => "a number, such as 2.0".into(),
+        "boolean" => "true or false".into(),
+        "string" if desc.starts_with("Letters, digits") => {
+            "a name of letters, digits, '-', '_' and '.' in quotes".into()
+        }
+        "string" => "a string in quotes".into(),
+        "array" => {
+            let item = node.get("items").and_then(kind);
+            match item {
+                Some("string") => "a list of strings".into(),
+                Some("integer") => "a list of whole numbers".into(),
+                _ => "a list".into(),
+            }
+        }
+        "object" => "a table".into(),
+        _ => return None,
+    })
+}
+
+/// `"a", "b" or "c"`.
+fn one_of(words: &[String]) -> String {
+    match words {
+        [] => String::new(),
+        [one] => one.clone(),
+        [head @ .., last] => format!("one of {} or {last}", head.join(", ")),
+    }
+}
+
+/// A whole number in the range of a schema integer format (`uint32`, `int32`).
+fn whole_number(format: Option<&str>) -> String {
+    let range = match format {
+        Some("uint8") => Some((0, u8::MAX as i128)),
+        Some("uint16") => Some((0, u16::MAX as i128)),
+        Some("uint32") => Some((0, u32::MAX as i128)),
+        Some("uint64") => Some((0, i64::MAX as i128)),
+        Some("int8") => Some((i8::MIN as i128, i8::MAX as i128)),
+        Some("int16") => Some((i16::MIN as i128, i16::MAX as i128)),
+        Some("int32") => Some((i32::MIN as i128, i32::MAX as i128)),
+        _ => None,
+    };
+    match range {
+        Some((lo, hi)) => format!("a whole number from {lo} to {hi}"),
+        None => "a whole number".into(),
+    }
+}
+
+/// An example list for a key of this schema.
+fn list_example(node: Option<&serde_json::Value>) -> &'static str {
+    match node.and_then(|n| n.get("items")).and_then(kind) {
+        Some("integer") => "[0, 1]",
+        _ if node
+            .and_then(|n| n.get("items"))
+            .and_then(|i| i.get("description"))
+            .and_then(|d| d.as_str())
+            .is_some_and(|d| d.starts_with("A duration")) =>
+        {
+            "[\"5s\", \"30s\"]"
+        }
+        _ => "[\"--listen\", \"127.0.0.1:8080\"]",
+    }
+}
+
+fn invalid(path: &Path, file: &SourceText, e: toml::de::Error) -> SpecError {
     // One location: the error's own span (a value TOML could parse but not hold, such as
     // an integer beyond 64 bits), or none when it has none.
     let raw = e.message().trim();
@@ -794,13 +1191,17 @@ fn invalid(file: &SourceText, e: toml::de::Error) -> SpecError {
     } else {
         (format!("invalid TOML: {raw}"), None)
     };
-    SpecError::Invalid(vec![Diagnostic {
-        message,
-        location: e
-            .span()
-            .map(|span| Location::in_text(&file.origin, &file.text, span)),
-        help,
-    }])
+    SpecError::invalid(
+        path,
+        vec![Diagnostic {
+            message,
+            location: e
+                .span()
+                .map(|span| Location::in_text(&file.origin, &file.text, span)),
+            help,
+            key: None,
+        }],
+    )
 }
 
 /// A diagnostic at `origin`; `at_key` marks the key rather than its value.
@@ -829,6 +1230,7 @@ fn diag_at(
         message,
         location,
         help,
+        key: None,
     }
 }
 

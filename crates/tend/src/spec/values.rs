@@ -48,9 +48,16 @@ pub fn parse_duration(text: &str) -> Result<StdDuration, String> {
         return Err("empty duration: write e.g. \"10s\", \"500ms\" or \"1m 30s\"".into());
     }
     humantime::parse_duration(t).map_err(|e| {
-        let e = e.to_string();
-        let why = e.split(", supported units").next().unwrap_or(&e);
-        format!("invalid duration {text:?} ({why}): write e.g. \"10s\", \"500ms\" or \"1m 30s\"")
+        let hint = "write e.g. \"10s\", \"500ms\" or \"1m 30s\"";
+        match e {
+            humantime::DurationError::UnknownUnit { unit, .. } => {
+                format!("{text:?} is not a duration: unknown unit {unit:?}: {hint}")
+            }
+            humantime::DurationError::NumberOverflow => {
+                format!("{text:?} is too long a duration: durations are at most 10 years")
+            }
+            _ => format!("{text:?} is not a duration: {hint}"),
+        }
     })
 }
 
