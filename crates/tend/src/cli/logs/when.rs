@@ -129,13 +129,17 @@ fn parse_date_time(t: &str) -> Result<SystemTime, &'static str> {
                     b'-' => -1,
                     _ => return Err(SHAPE),
                 };
+                const OFFSET: &str = "the offset is not ±HH:MM";
                 let o = &rest[1..];
+                if o.len() != 5 || o.as_bytes()[2] != b':' {
+                    return Err(OFFSET);
+                }
                 let (Some(oh), Some(om)) = (o.get(0..2).and_then(hm), o.get(3..5).and_then(hm))
                 else {
-                    return Err(SHAPE);
+                    return Err(OFFSET);
                 };
-                if o.len() != 5 || o.as_bytes()[2] != b':' || oh > 23 || om > 59 {
-                    return Err("the offset is not ±HH:MM");
+                if oh > 23 || om > 59 {
+                    return Err(OFFSET);
                 }
                 // 05:00+01:00 is 04:00 UTC.
                 secs -= sign * i64::from(oh * 3600 + om * 60);
