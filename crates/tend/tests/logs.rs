@@ -324,3 +324,73 @@ fn several_services_merge_by_time_with_their_names() {
         ]
     );
 }
+
+#[test]
+fn a_spec_that_moved_is_said_and_the_default_log_dir_is_read() {
+    let s = Scratch::new();
+    // No log.dir: the files are in the default log directory (TEND_LOG_DIR).
+    let spec = project_spec(&s, "mv", &["--print", "still here"], "");
+    run_once(&s, &spec);
+    std::fs::rename(&spec, s.path("proj/elsewhere.toml")).unwrap();
+    let (code, out, err) = logs(&s, &["logs", "mv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "still here\n");
+    assert!(
+        err.contains(&format!(
+            "note: `mv` ran from {}, which cannot be read now (No such file or directory); looking in {}",
+            spec.display(),
+            s.log_dir().display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn follow_follows_several_services_together_across_rotations() {
+    let s = Scratch::new();
+    for name in ["api", "db"] {
+        let spec = project_spec(&s, name, &["--print", "started"], "dir = \"l\"");
+        run_once(&s, &spec);
+    }
+    let mut child = s
+        .tend(&["logs", "-f", "-n", "1", "api", "db"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let _child = Killed(child);
+    // The last lines come first, then following starts where they end.
+    let seen = expect_line(&out, "db  | started", "tend logs -f api db");
+    assert_eq!(seen, ["api | started", "db  | started"]);
+    let dir = s.path("proj/l");
+    let append = |file: &str, text: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join(file))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("db.out.log", "from db\n");
+    expect_line(&out, "db  | from db", "tend logs -f api db");
+    // A line written in two parts is printed once, whole.
+    append("api.out.log", "from ");
+    append("api.out.log", "api\n");
+    let seen = expect_line(&out, "from api", "tend logs -f api db");
+    assert_eq!(seen, ["api | from api"]);
+    // A rotation: the rest of the old file, then the new one.
+    append("api.out.log", "last of the old file\n");
+    std::fs::rename(
+        dir.join("api.out.log"),
+        dir.join("api.out.20261130T000000.000Z.log"),
+    )
+    .unwrap();
+    append("api.out.log", "first of the new file\n");
+    let seen = expect_line(&out, "first of the new file", "tend logs -f api db");
+    assert_eq!(
+        seen,
+        ["api | last of the old file", "api | first of the new file"]
+    );
+}

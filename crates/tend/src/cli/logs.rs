@@ -180,7 +180,7 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, ()> {
     let installed = crate::spec::load_file(&p.layout.spec_path(name), &Default::default())
         .ok()
         .and_then(|l| l.services.into_iter().next());
-    let (spec, dir) = match installed {
+    let (spec, dir, installed) = match installed {
         Some(s) => {
             let dir = p.layout.log_dir(&s);
             let target = if stderr { s.log.stderr } else { s.log.stdout };
@@ -200,9 +200,12 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, ()> {
                     timestamps: false,
                 }));
             }
-            (Some(s), dir)
+            (Some(s), dir, true)
         }
-        None => from_state(name, p)?,
+        None => {
+            let (spec, dir) = from_state(name, p)?;
+            (spec, dir, false)
+        }
     };
     let target = spec.as_ref().map_or(LogTarget::File, |s| {
         if stderr {
@@ -214,7 +217,7 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, ()> {
     if target == LogTarget::Null {
         return Ok(Found::Discarded);
     }
-    if target == LogTarget::Inherit {
+    if target == LogTarget::Inherit && !installed && p.forced_dir.is_none() {
         errln!(
             "note: `{name}` writes its {} to the terminal of its `tend run` (log.{} = \"inherit\"); looking for files anyway",
             stream(stderr),
@@ -273,6 +276,9 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), ()> {
             spec_path.display(),
             p.default_dir.display()
         );
+        if spec_path.is_relative() {
+            errln!("  = help: that path is relative to the folder `tend run` ran in: run `tend logs` there, or pass --log-dir");
+        }
         Ok((None, p.default_dir.clone()))
     };
     match crate::spec::load_file(spec_path, &Default::default()) {
