@@ -49,7 +49,7 @@ pub fn pieces(
         start = r.at.or(start);
     }
     let live = format!("{stem}.log");
-    if names.iter().any(|n| *n == live) {
+    if names.contains(&live) {
         out.push(Piece {
             path: dir.join(live),
             gz: false,
