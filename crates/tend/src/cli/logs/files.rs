@@ -188,12 +188,13 @@ pub fn last_lines(
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(err(e)),
             };
-            let (lines, complete) = tail_of(BufReader::new(&mut f), sel, room).map_err(err)?;
+            let (lines, complete) = tail_plain(&mut f, sel, room).map_err(err)?;
             live_end = Some(LiveEnd { file: f, complete });
             (lines, complete)
         } else {
             match open_rotated(p) {
-                Ok(r) => tail_of(r, sel, room).map_err(err)?,
+                Ok(Rotated::Plain(mut f)) => tail_plain(&mut f, sel, room).map_err(err)?,
+                Ok(Rotated::Gz(r)) => tail_of(r, sel, room).map_err(err)?,
                 // Removed (beyond `keep`) since the listing.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(err(e)),
@@ -206,17 +207,25 @@ pub fn last_lines(
     Ok((lines, live_end))
 }
 
+/// A rotated file, opened.
+enum Rotated {
+    Plain(File),
+    Gz(Box<dyn BufRead>),
+}
+
 /// A rotated file, decompressed when gzipped. A `.log` compressed since the listing is
 /// read from its `.gz`.
-fn open_rotated(p: &Piece) -> io::Result<Box<dyn BufRead>> {
-    let gz = |f: File| -> Box<dyn BufRead> {
-        Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(f)))
+fn open_rotated(p: &Piece) -> io::Result<Rotated> {
+    let gz = |f: File| {
+        Rotated::Gz(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            f,
+        ))))
     };
     if p.gz {
         return File::open(&p.path).map(gz);
     }
     match File::open(&p.path) {
-        Ok(f) => Ok(Box::new(BufReader::new(f))),
+        Ok(f) => Ok(Rotated::Plain(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut name = p.path.clone().into_os_string();
             name.push(".gz");
@@ -224,6 +233,54 @@ fn open_rotated(p: &Piece) -> io::Result<Box<dyn BufRead>> {
         }
         Err(e) => Err(e),
     }
+}
+
+/// How much a backward read of a plain file reads at a time.
+const BLOCK: u64 = 64 * 1024;
+
+/// [`tail_of`] a plain file. When only the last lines are wanted (no time filter), only
+/// the end of the file is read: blocks from the end until they hold enough lines.
+fn tail_plain(
+    f: &mut File,
+    sel: &Select,
+    room: Option<usize>,
+) -> io::Result<(VecDeque<Line>, u64)> {
+    let filter = sel.timestamps && !sel.range.is_all();
+    match room {
+        Some(room) if !filter => tail_backwards(f, room, BLOCK, sel),
+        _ => tail_of(BufReader::new(f), sel, room),
+    }
+}
+
+/// The last `room` lines of `f`, reading `block` bytes at a time from its end.
+fn tail_backwards(
+    f: &mut (impl Read + io::Seek),
+    room: usize,
+    block: u64,
+    sel: &Select,
+) -> io::Result<(VecDeque<Line>, u64)> {
+    let len = f.seek(io::SeekFrom::End(0))?;
+    let mut start = len;
+    let mut buf = Vec::new();
+    // One newline more than the lines wanted: the line cut at `start` is dropped.
+    while start > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= room {
+        let step = start.min(block);
+        start -= step;
+        let mut head = vec![0; step as usize];
+        f.seek(io::SeekFrom::Start(start))?;
+        f.read_exact(&mut head)?;
+        head.extend_from_slice(&buf);
+        buf = head;
+    }
+    let skip = if start > 0 {
+        buf.iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let (lines, complete) = tail_of(&buf[skip..], sel, Some(room))?;
+    Ok((lines, start + skip as u64 + complete))
 }
 
 /// Reads what is new in `f` from `pos` (for following).
@@ -352,6 +409,31 @@ early line without a stamp
         );
         // Without timestamps the lines are not filtered (files are, by their times).
         assert_eq!(run(sel("2026-11-30T09:00:00Z", None, false)).len(), 5);
+    }
+
+    #[test]
+    fn reading_backwards_finds_what_reading_forwards_does() {
+        let texts = [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "one\ntwo\nthree\n",
+            "one\ntwo\nthree",
+            "a very long first line that spans blocks\nb\n\n\nc\nlast without newline",
+            "x\n\n\n\n\n\n",
+        ];
+        for text in texts {
+            for room in 0..8 {
+                for block in [1u64, 2, 3, 5, 64] {
+                    let sel = Select::default();
+                    let forward = tail_of(text.as_bytes(), &sel, Some(room)).unwrap();
+                    let mut c = std::io::Cursor::new(text.as_bytes());
+                    let backward = tail_backwards(&mut c, room, block, &sel).unwrap();
+                    assert_eq!(backward, forward, "{text:?} room {room} block {block}");
+                }
+            }
+        }
     }
 
     /// A log directory: `(name, lines)` files, gzipped for `.gz` names.
