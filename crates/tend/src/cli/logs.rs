@@ -149,7 +149,12 @@ pub fn logs(a: LogsArgs) -> u8 {
                 "note: `{name}` discards this stream (log.{} = \"null\")",
                 stream(a.stderr)
             ),
-            Err(()) => return exit::ERROR,
+            Err(unknown) => {
+                for line in unknown.lines() {
+                    errln!("{line}");
+                }
+                return exit::ERROR;
+            }
         }
     }
     if logs.is_empty() {
@@ -175,8 +180,8 @@ fn stream(stderr: bool) -> &'static str {
     }
 }
 
-/// Finds the log of `name`; problems are printed (`Err`: the service is unknown).
-fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, ()> {
+/// Finds the log of `name` (notes on the way are printed).
+fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
     let installed = crate::spec::load_file(&p.layout.spec_path(name), &Default::default())
         .ok()
         .and_then(|l| l.services.into_iter().next());
@@ -235,7 +240,7 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, ()> {
 /// The spec and log directory of a service that is not installed, through the state
 /// file its supervisor wrote; without one, the default log directory if the service's
 /// files are there.
-fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), ()> {
+fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown> {
     // The latest supervisor of that name, whatever its state file is called.
     let status = p
         .statuses
@@ -250,22 +255,11 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), ()> {
         if has_files {
             return Ok((None, dir.clone()));
         }
-        errln!(
-            "error: no service `{name}`: not installed, and no state file in {}",
-            p.state_dir.display()
-        );
-        let known = known_names(p);
-        match closest(name, &known) {
-            Some(m) => errln!("  = help: did you mean `{m}`?"),
-            None if known.is_empty() => errln!(
-                "  = help: a service run with `tend run` or `tend up` writes its state file there; pass --state-dir (or TEND_STATE_DIR) if it ran with another"
-            ),
-            None => errln!(
-                "  = help: known services: {}; pass --state-dir (or TEND_STATE_DIR) if it ran with another",
-                known.join(", ")
-            ),
-        }
-        return Err(());
+        return Err(Unknown {
+            name: name.to_string(),
+            state_dir: p.state_dir.clone(),
+            known: known_names(p),
+        });
     };
     // A relative spec path is relative to where `tend run` ran, which the state file
     // does not say: the current directory is the best guess.
@@ -301,6 +295,41 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), ()> {
             "which no longer loads (see `tend check {}`)",
             spec_path.display()
         )),
+    }
+}
+
+/// A name that is neither installed nor has a state file (nor log files in the
+/// default log directory).
+#[derive(Debug)]
+struct Unknown {
+    name: String,
+    /// Where its state file was looked for.
+    state_dir: PathBuf,
+    /// The names of installed services and state files.
+    known: Vec<String>,
+}
+
+impl Unknown {
+    /// The error, then what to do.
+    fn lines(&self) -> [String; 2] {
+        let Unknown {
+            name,
+            state_dir,
+            known,
+        } = self;
+        let error = format!(
+            "error: no service `{name}`: not installed, and no state file in {}",
+            state_dir.display()
+        );
+        const ELSEWHERE: &str = "pass --state-dir (or TEND_STATE_DIR) if it ran with another";
+        let help = match closest(name, known) {
+            Some(m) => format!("  = help: did you mean `{m}`?"),
+            None if known.is_empty() => format!(
+                "  = help: a service run with `tend run` or `tend up` writes its state file there; {ELSEWHERE}"
+            ),
+            None => format!("  = help: known services: {}; {ELSEWHERE}", known.join(", ")),
+        };
+        [error, help]
     }
 }
 
@@ -592,6 +621,31 @@ mod tests {
         assert_eq!(
             shown(&merge(vec![a, b], false, Some(3))),
             ["0:a1", "0:a3", "0:a5", "1:b2", "1:b3", "1:b6"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_says_where_it_looked_and_what_to_do() {
+        let unknown = |name: &str, known: &[&str]| {
+            Unknown {
+                name: name.into(),
+                state_dir: PathBuf::from("/st"),
+                known: known.iter().map(|k| k.to_string()).collect(),
+            }
+            .lines()
+        };
+        let error = "error: no service `apj`: not installed, and no state file in /st";
+        assert_eq!(
+            unknown("apj", &["api", "db"]),
+            [error, "  = help: did you mean `api`?"]
+        );
+        assert_eq!(
+            unknown("apj", &[]),
+            [error, "  = help: a service run with `tend run` or `tend up` writes its state file there; pass --state-dir (or TEND_STATE_DIR) if it ran with another"]
+        );
+        assert_eq!(
+            unknown("apj", &["database", "worker"])[1],
+            "  = help: known services: database, worker; pass --state-dir (or TEND_STATE_DIR) if it ran with another"
         );
     }
 
