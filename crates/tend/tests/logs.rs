@@ -394,3 +394,48 @@ fn follow_follows_several_services_together_across_rotations() {
         ["api | last of the old file", "api | first of the new file"]
     );
 }
+
+#[test]
+fn without_timestamps_a_range_selects_whole_files_and_says_so() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "plain", &["--print", "run"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let dir = s.path("proj/l");
+    for (file, text) in [
+        ("plain.out.20261129T100000.000Z.log", "written before ten\n"),
+        ("plain.out.20261129T110000.000Z.log.gz", ""),
+        ("plain.out.log", "written now\n"),
+    ] {
+        let path = dir.join(file);
+        if file.ends_with(".gz") {
+            use std::io::Write;
+            let mut w = flate2::write::GzEncoder::new(
+                std::fs::File::create(path).unwrap(),
+                flate2::Compression::fast(),
+            );
+            w.write_all(b"written from ten to eleven\n").unwrap();
+            w.finish().unwrap();
+        } else {
+            std::fs::write(path, text).unwrap();
+        }
+    }
+    let (code, out, err) = logs(
+        &s,
+        &[
+            "logs",
+            "--since",
+            "2026-11-29 10:30",
+            "--until",
+            "2026-11-29 10:45",
+            "plain",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "written from ten to eleven\n");
+    assert!(
+        err.contains("note: the lines of `plain` carry no timestamps (log.timestamps = false): --since/--until select whole files"),
+        "{err}"
+    );
+    let (_, out, _) = logs(&s, &["logs", "--since", "2026-11-29 10:30", "plain"]);
+    assert_eq!(out, "written from ten to eleven\nwritten now\n");
+}
