@@ -343,6 +343,12 @@ fn a_spec_that_moved_is_said_and_the_default_log_dir_is_read() {
         )),
         "{err}"
     );
+    // --log-dir reads that directory, whatever else is known.
+    let elsewhere = s.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("mv.out.log"), "from elsewhere\n").unwrap();
+    let (code, out, err) = logs(&s, &["logs", "--log-dir", "elsewhere", "mv"]);
+    assert_eq!((code, out.as_str()), (0, "from elsewhere\n"), "{err}");
 }
 
 #[test]

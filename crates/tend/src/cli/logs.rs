@@ -50,7 +50,9 @@ pub struct LogsArgs {
     /// Only lines before TIME (same forms as --since).
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
-    /// Read the log files in this directory, whatever the spec says.
+    /// Read the log files in this directory, whatever the spec says (TEND_LOG_DIR is
+    /// only the default, as for `tend run`: where logs are when the spec names no
+    /// log.dir).
     #[arg(long)]
     pub log_dir: Option<PathBuf>,
     /// Where state files are (default: /var/lib/tend as root, else ~/.local/state/tend).
