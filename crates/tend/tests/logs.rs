@@ -445,3 +445,46 @@ fn without_timestamps_a_range_selects_whole_files_and_says_so() {
     let (_, out, _) = logs(&s, &["logs", "--since", "2026-11-29 10:30", "plain"]);
     assert_eq!(out, "written from ten to eleven\nwritten now\n");
 }
+
+#[test]
+fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "old line"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let mut child = s
+        .tend(&["logs", "-f", "-n", "0", "api"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let _child = Killed(child);
+    // No line to wait for before following starts: write until one comes through.
+    let file = s.path("proj/l/api.out.log");
+    let deadline = Instant::now() + 30 * SECS;
+    let mut seen = Vec::new();
+    let mut i = 0;
+    while !seen.iter().any(|l: &String| l.starts_with("new line")) {
+        assert!(Instant::now() < deadline, "nothing followed: {seen:?}");
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "new line {i}").unwrap();
+        i += 1;
+        if let Ok(l) = out.recv_timeout(Duration::from_millis(50)) {
+            seen.push(l);
+        }
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains("old line")),
+        "only what came after: {seen:?}"
+    );
+    let errs: Vec<String> = err.try_iter().collect();
+    assert!(
+        !errs.iter().any(|l| l.contains("waiting for")),
+        "the file exists: {errs:?}"
+    );
+}

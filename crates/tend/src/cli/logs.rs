@@ -518,6 +518,8 @@ struct Follower {
 
 impl Follower {
     fn new(path: PathBuf, end: Option<LiveEnd>, prefix: String) -> Follower {
+        // None of its lines shown (-n 0, or out of --since): follow from its end.
+        let end = end.or_else(|| files::open_end(&path).ok());
         let file = end.map(|e| {
             let id = e.file.metadata().map_or(0, |m| sys::file_id(&m));
             (e.file, e.complete, id)

@@ -283,6 +283,14 @@ fn tail_backwards(
     Ok((lines, start + skip as u64 + complete))
 }
 
+/// The live file at `path`, opened, for following from its end (none of its lines were
+/// shown).
+pub fn open_end(path: &Path) -> io::Result<LiveEnd> {
+    let mut file = File::open(path)?;
+    let (_, complete) = tail_backwards(&mut file, 0, BLOCK, &Select::default())?;
+    Ok(LiveEnd { file, complete })
+}
+
 /// Reads what is new in `f` from `pos` (for following).
 pub fn read_from(f: &mut File, pos: u64) -> io::Result<Vec<u8>> {
     use std::io::Seek;
