@@ -439,9 +439,12 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
             timestamps: l.timestamps,
         };
         match files::last_lines(&pieces, &sel) {
-            Ok((lines, end)) => {
-                per_log.push(lines);
-                ends.push(end);
+            Ok(tail) => {
+                for e in &tail.skipped {
+                    errln!("warning: {e}: skipped, its lines are missing here");
+                }
+                per_log.push(tail.lines);
+                ends.push(tail.live);
             }
             Err(e) => {
                 errln!("error: {e}");
@@ -482,8 +485,8 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
 }
 
 /// The lines of several logs as `(log index, line)`: merged by timestamp when
-/// `by_time` (a stable merge: equal times keep the order of the names), else one log
-/// after the other; the last `last` of them.
+/// `by_time` (a stable merge: equal times keep the order of the names) and cut to the
+/// last `last`, else one log after the other (each already cut to its last lines).
 fn merge(per_log: Vec<Vec<Line>>, by_time: bool, last: Option<usize>) -> Vec<(usize, Line)> {
     let mut all: Vec<(usize, Line)> = per_log
         .into_iter()

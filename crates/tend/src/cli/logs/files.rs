@@ -159,16 +159,23 @@ pub struct LiveEnd {
     pub complete: u64,
 }
 
-/// The last lines `sel` keeps across `pieces` (oldest first), newest files read
-/// first and older ones only while lines are missing; the live file stays open for
-/// following.
-pub fn last_lines(
-    pieces: &[Piece],
-    sel: &Select,
-) -> Result<(Vec<Line>, Option<LiveEnd>), ReadError> {
+/// The last lines of a log.
+pub struct Tail {
+    /// Oldest first.
+    pub lines: Vec<Line>,
+    /// The live file, still open for following, if it was read.
+    pub live: Option<LiveEnd>,
+    /// Gzipped files that are not valid gzip (damaged): skipped, their lines missing.
+    pub skipped: Vec<ReadError>,
+}
+
+/// The last lines `sel` keeps across `pieces`, newest files read first and older ones
+/// only while lines are missing.
+pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, ReadError> {
     let mut chunks: Vec<VecDeque<Line>> = Vec::new();
     let mut have = 0usize;
     let mut live_end = None;
+    let mut skipped = Vec::new();
     for p in pieces.iter().rev() {
         let room = sel.last.map(|n| n.saturating_sub(have));
         if room == Some(0) {
@@ -194,7 +201,21 @@ pub fn last_lines(
         } else {
             match open_rotated(p) {
                 Ok(Rotated::Plain(mut f)) => tail_plain(&mut f, sel, room).map_err(err)?,
-                Ok(Rotated::Gz(r)) => tail_of(r, sel, room).map_err(err)?,
+                Ok(Rotated::Gz(r)) => match tail_of(r, sel, room) {
+                    Ok(t) => t,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::InvalidData
+                                | io::ErrorKind::InvalidInput
+                                | io::ErrorKind::UnexpectedEof
+                        ) =>
+                    {
+                        skipped.push(err(e));
+                        continue;
+                    }
+                    Err(e) => return Err(err(e)),
+                },
                 // Removed (beyond `keep`) since the listing.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(err(e)),
@@ -203,8 +224,12 @@ pub fn last_lines(
         have += lines.len();
         chunks.push(lines);
     }
-    let lines = chunks.into_iter().rev().flatten().collect();
-    Ok((lines, live_end))
+    skipped.reverse();
+    Ok(Tail {
+        lines: chunks.into_iter().rev().flatten().collect(),
+        live: live_end,
+        skipped,
+    })
 }
 
 /// A rotated file, opened.
@@ -484,9 +509,9 @@ early line without a stamp
                 last,
                 ..Select::default()
             };
-            let (lines, live) = last_lines(&p, &sel).unwrap();
-            assert_eq!(texts(&lines), want, "{last:?}");
-            assert_eq!(live.map(|l| l.complete), Some(4), "{last:?}");
+            let tail = last_lines(&p, &sel).unwrap();
+            assert_eq!(texts(&tail.lines), want, "{last:?}");
+            assert_eq!(tail.live.map(|l| l.complete), Some(4), "{last:?}");
         }
         // A rotated .log compressed since the listing is read from its .gz.
         let plain = d.path().join("o.out.20261130T020000.000Z.log");
@@ -498,8 +523,17 @@ early line without a stamp
         );
         w.write_all(&text).unwrap();
         w.finish().unwrap();
-        let (lines, _) = last_lines(&p, &Select::default()).unwrap();
-        assert_eq!(texts(&lines), ["1", "2", "3", "4", "5", "6"]);
+        let tail = last_lines(&p, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["1", "2", "3", "4", "5", "6"]);
+        // A damaged .gz is skipped and reported, the others read.
+        let damaged = d.path().join("o.out.20261130T010000.000Z.log.gz");
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        std::fs::write(&damaged, bytes).unwrap();
+        let tail = last_lines(&p, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["3", "4", "5", "6"]);
+        assert_eq!(tail.skipped.len(), 1);
+        assert_eq!(tail.skipped[0].path, damaged);
     }
 
     #[test]
@@ -519,7 +553,7 @@ early line without a stamp
             },
             timestamps: false,
         };
-        let run = |s| texts(&last_lines(&p, &s).unwrap().0);
+        let run = |s| texts(&last_lines(&p, &s).unwrap().lines);
         assert_eq!(
             run(sel("2026-11-30T01:30:00Z", "2026-11-30T01:40:00Z")),
             ["middle"]
