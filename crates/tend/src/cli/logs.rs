@@ -431,7 +431,7 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
                 l.name,
                 l.live().display()
             );
-            errln!("  = help: `tend up` shows its services' output on its terminal, and writes files only with --log-files");
+            errln!("  = help: if it ran with --log-dir, pass the same --log-dir here; `tend up` writes log files only with --log-files");
         }
         let sel = Select {
             last,
