@@ -1,175 +1,689 @@
-//! `tend logs NAME [-n N] [-f]`: the service's output, from its log files, or from the
-//! journal when it logs with `inherit` under systemd.
+//! `tend logs NAME... [-n N] [-f] [--since T] [--until T]`: the services' output, from
+//! their log files (rotated and gzipped ones included), or from the journal when a
+//! service logs with `inherit` under systemd.
+//!
+//! The files are found the way the supervisor that wrote them found them: an installed
+//! service's through its installed spec; a `tend run`/`tend up` service's through its
+//! state file, which names its spec, whose `log.dir` is relative to the spec's folder
+//! ([`logfile::log_dir`]); else the default log directory (`TEND_LOG_DIR`).
+//! `--log-dir` reads a directory whatever the spec says.
 
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+mod files;
+mod when;
+
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
 
 use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::Layout;
-use crate::spec::{LogTarget, ServiceName};
-use crate::supervise::sys;
+use crate::spec::{LogTarget, ServiceName, Spec};
+use crate::supervise::{self, logfile, prepare, state, sys};
+use crate::text::io_error;
+use files::{Line, LiveEnd, Select};
+use when::Range;
 
 /// Arguments of `tend logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The service name.
-    pub name: ServiceName,
-    /// How many lines from the end.
-    #[arg(short = 'n', long, default_value_t = 50)]
-    pub lines: usize,
-    /// Keep printing new lines as they come (follows rotations).
-    #[arg(short, long)]
+    /// The services (several: each line starts with its service's name, and lines with
+    /// timestamps are merged in time order).
+    #[arg(required = true, value_name = "NAME")]
+    pub names: Vec<ServiceName>,
+    /// How many lines from the end [default: 50, or the whole range with --since/--until].
+    #[arg(short = 'n', long)]
+    pub lines: Option<usize>,
+    /// Keep printing new lines as they come (follows rotations; waits for a log file
+    /// that does not exist yet).
+    #[arg(short, long, conflicts_with = "until")]
     pub follow: bool,
     /// Show stderr instead of stdout.
     #[arg(long)]
     pub stderr: bool,
-    /// The log directory (for services run with `tend run`, not installed).
-    #[arg(long, env = "TEND_LOG_DIR")]
+    /// Only lines from TIME on: an RFC 3339 time, a UTC date and time (`2026-11-30
+    /// 04:00`), or a duration ago (`10m`, `2h`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only lines before TIME (same forms as --since).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Read the log files in this directory, whatever the spec says (TEND_LOG_DIR is
+    /// only the default, as for `tend run`: where logs are when the spec names no
+    /// log.dir).
+    #[arg(long)]
     pub log_dir: Option<PathBuf>,
+    /// Where state files are (default: /var/lib/tend as root, else ~/.local/state/tend).
+    #[arg(long, env = "TEND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// How often `-f` looks for new output.
+const POLL: Duration = Duration::from_millis(100);
+
+/// One log to show: a service's stream, as files.
+struct Log {
+    /// The service.
+    name: String,
+    /// The directory of its files.
+    dir: PathBuf,
+    /// `<name>.out` / `<name>.err` (`tend` for `tend.log`).
+    stem: String,
+    /// Its lines start with a timestamp.
+    timestamps: bool,
+}
+
+impl Log {
+    fn live(&self) -> PathBuf {
+        self.dir.join(format!("{}.log", self.stem))
+    }
+}
+
+/// What `tend logs` shows for one service.
+enum Found {
+    /// Its log files.
+    Files(Log),
+    /// The journal (`inherit` under systemd).
+    Journal,
+    /// Nothing: the stream is discarded.
+    Discarded,
+}
+
+/// Where `tend logs` looks.
+struct Places {
+    layout: Layout,
+    state_dir: PathBuf,
+    /// Where a supervisor writes logs when the spec names no `log.dir`.
+    default_dir: PathBuf,
+    /// `--log-dir`.
+    forced_dir: Option<PathBuf>,
+    /// Every state file's status (read once).
+    statuses: Vec<state::Status>,
 }
 
 /// `tend logs`.
 pub fn logs(a: LogsArgs) -> u8 {
-    let name = a.name.as_str();
-    let layout = Layout::system(PathBuf::new());
-    let installed = crate::spec::load_file(&layout.spec_path(name), &Default::default())
+    let now = SystemTime::now();
+    let mut range = Range::default();
+    for (flag, text, slot) in [
+        ("--since", &a.since, &mut range.since),
+        ("--until", &a.until, &mut range.until),
+    ] {
+        if let Some(text) = text {
+            match when::parse_when(text, now) {
+                Ok(t) => *slot = Some(t),
+                Err(e) => {
+                    errln!("error: {flag}: {e}");
+                    return exit::USAGE;
+                }
+            }
+        }
+    }
+    let state_dir = a
+        .state_dir
+        .clone()
+        .unwrap_or_else(supervise::default_state_dir);
+    let statuses = state::read_all(&state_dir)
+        .map(|all| all.into_iter().filter_map(Result::ok).collect())
+        .unwrap_or_default();
+    let places = Places {
+        layout: Layout::system(PathBuf::new()),
+        state_dir,
+        default_dir: std::env::var_os("TEND_LOG_DIR")
+            .filter(|d| !d.is_empty())
+            .map_or_else(supervise::default_log_dir, PathBuf::from),
+        forced_dir: a.log_dir.clone(),
+        statuses,
+    };
+    let mut logs = Vec::new();
+    for name in &a.names {
+        match find(name.as_str(), a.stderr, &places) {
+            Ok(Found::Files(log)) => logs.push(log),
+            Ok(Found::Journal) if a.names.len() == 1 => return journal(name.as_str(), &a, &range),
+            Ok(Found::Journal) => {
+                errln!("error: `{name}` logs to the journal (log.{} = \"inherit\" under systemd), which tend cannot merge with other services' files", stream(a.stderr));
+                errln!("  = help: show it alone: `tend logs {name}`");
+                return exit::ERROR;
+            }
+            Ok(Found::Discarded) => errln!(
+                "note: `{name}` discards this stream (log.{} = \"null\")",
+                stream(a.stderr)
+            ),
+            Err(unknown) => {
+                for line in unknown.lines() {
+                    errln!("{line}");
+                }
+                return exit::ERROR;
+            }
+        }
+    }
+    if logs.is_empty() {
+        return exit::OK;
+    }
+    if !range.is_all() {
+        for l in logs.iter().filter(|l| !l.timestamps) {
+            errln!(
+                "note: the lines of `{}` carry no timestamps (log.timestamps = false): --since/--until select whole files, by when each was written",
+                l.name
+            );
+        }
+    }
+    let last = a.lines.or(range.is_all().then_some(50));
+    show(&logs, last, range, a.follow)
+}
+
+fn stream(stderr: bool) -> &'static str {
+    if stderr {
+        "stderr"
+    } else {
+        "stdout"
+    }
+}
+
+/// Finds the log of `name` (notes on the way are printed).
+fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
+    let installed = crate::spec::load_file(&p.layout.spec_path(name), &Default::default())
         .ok()
         .and_then(|l| l.services.into_iter().next());
-    let (dir, target) = match (&a.log_dir, &installed) {
-        (Some(d), _) => (d.clone(), LogTarget::File),
-        (None, Some(s)) => (
-            layout.log_dir(s),
-            if a.stderr { s.log.stderr } else { s.log.stdout },
-        ),
-        (None, None) => (crate::supervise::default_log_dir(), LogTarget::File),
-    };
-    if target == LogTarget::Inherit {
-        let systemd = read_record(&layout, name).is_some_and(|r| r.backend == "systemd");
-        if systemd {
-            let n = a.lines.to_string();
-            // The service's own processes only, not systemd's "Starting ..." lines.
-            let unit = format!("_SYSTEMD_UNIT={name}.service");
-            let mut args = vec![unit.as_str(), "-n", &n, "--no-pager", "-o", "cat"];
-            if a.follow {
-                args.push("-f");
-            }
-            let status = std::process::Command::new("journalctl")
-                .args(&args)
-                .status();
-            return match status {
-                Ok(s) if s.success() => exit::OK,
-                Ok(_) => exit::ERROR,
-                Err(e) => {
-                    errln!("error: cannot run journalctl: {e}");
-                    exit::ERROR
+    let (spec, dir, installed) = match installed {
+        Some(s) => {
+            let dir = p.layout.log_dir(&s);
+            let target = if stderr { s.log.stderr } else { s.log.stdout };
+            if target == LogTarget::Inherit && p.forced_dir.is_none() {
+                if read_record(&p.layout, name).is_some_and(|r| r.backend == "systemd") {
+                    return Ok(Found::Journal);
                 }
-            };
+                let log = dir.join("tend.log");
+                errln!(
+                    "note: `{name}` logs to the service manager (`inherit`); showing {}",
+                    log.display()
+                );
+                return Ok(Found::Files(Log {
+                    name: name.to_string(),
+                    dir,
+                    stem: "tend".into(),
+                    timestamps: false,
+                }));
+            }
+            (Some(s), dir, true)
         }
-        let log = dir.join("tend.log");
-        errln!(
-            "note: `{}` logs to the service manager (`inherit`); showing {}",
-            a.name,
-            log.display()
-        );
-        return tail(&log, a.lines, a.follow);
-    }
+        None => {
+            let (spec, dir) = from_state(name, p)?;
+            (spec, dir, false)
+        }
+    };
+    let target = spec.as_ref().map_or(LogTarget::File, |s| {
+        if stderr {
+            s.log.stderr
+        } else {
+            s.log.stdout
+        }
+    });
     if target == LogTarget::Null {
-        errln!(
-            "`{}` discards this stream (log.{} = \"null\")",
-            a.name,
-            if a.stderr { "stderr" } else { "stdout" }
-        );
-        return exit::OK;
+        return Ok(Found::Discarded);
     }
-    let file = dir.join(format!(
-        "{}.{}.log",
-        a.name,
-        if a.stderr { "err" } else { "out" }
-    ));
-    tail(&file, a.lines, a.follow)
+    if target == LogTarget::Inherit && !installed && p.forced_dir.is_none() {
+        errln!(
+            "note: `{name}` writes its {} to the terminal of its `tend run` (log.{} = \"inherit\"); looking for files anyway",
+            stream(stderr),
+            stream(stderr)
+        );
+    }
+    Ok(Found::Files(Log {
+        name: name.to_string(),
+        dir: p.forced_dir.clone().unwrap_or(dir),
+        stem: format!("{name}.{}", if stderr { "err" } else { "out" }),
+        timestamps: spec.is_some_and(|s| s.log.timestamps),
+    }))
 }
 
-/// Prints the last `n` lines of `path`, then follows it if asked.
-fn tail(path: &Path, n: usize, follow: bool) -> u8 {
-    let mut f = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => {
-            errln!("error: cannot open {}: {e}", path.display());
-            return exit::ERROR;
-        }
-    };
-    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
-    // Read backwards in blocks until n lines are found.
-    let mut start = len;
-    let mut buf = Vec::new();
-    while start > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= n {
-        let step = start.min(64 * 1024);
-        start -= step;
-        let mut block = vec![0; step as usize];
-        if f.seek(SeekFrom::Start(start)).is_err() || f.read_exact(&mut block).is_err() {
-            break;
-        }
-        block.extend_from_slice(&buf);
-        buf = block;
-    }
-    let newlines: Vec<usize> = buf
+/// The spec and log directory of a service that is not installed, through the state
+/// file its supervisor wrote; without one, the default log directory if the service's
+/// files are there.
+fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown> {
+    // The latest supervisor of that name, whatever its state file is called.
+    let status = p
+        .statuses
         .iter()
-        .enumerate()
-        .filter(|(_, &b)| b == b'\n')
-        .map(|(i, _)| i)
-        .collect();
-    let skip = if newlines.len() > n {
-        newlines[newlines.len() - n - 1] + 1
-    } else {
-        0
+        .filter(|s| s.name == name)
+        .max_by_key(|s| s.since_ms);
+    let Some(status) = status else {
+        let dir = p.forced_dir.as_ref().unwrap_or(&p.default_dir);
+        let has_files = ["out", "err"]
+            .iter()
+            .any(|s| files::list(dir, &format!("{name}.{s}")).is_ok_and(|f| !f.is_empty()));
+        if has_files {
+            return Ok((None, dir.clone()));
+        }
+        return Err(Unknown {
+            name: name.to_string(),
+            state_dir: p.state_dir.clone(),
+            known: known_names(p),
+        });
     };
-    let mut out = std::io::stdout();
-    if out
-        .write_all(&buf[skip..])
-        .and_then(|()| out.flush())
-        .is_err()
+    // A relative spec path is relative to where `tend run` ran, which the state file
+    // does not say: the current directory is the best guess.
+    let spec_path = &status.spec;
+    let fallback = |why: String| {
+        errln!(
+            "note: `{name}` ran from {}, {why}; looking in {}",
+            spec_path.display(),
+            p.default_dir.display()
+        );
+        if spec_path.is_relative() {
+            errln!("  = help: that path is relative to the folder `tend run` ran in: run `tend logs` there, or pass --log-dir");
+        }
+        Ok((None, p.default_dir.clone()))
+    };
+    match crate::spec::load_file(spec_path, &Default::default()) {
+        Ok(loaded) => match loaded
+            .services
+            .into_iter()
+            .find(|s| s.name.as_str() == name)
+        {
+            Some(spec) => {
+                let base = prepare::spec_base(spec_path);
+                let dir = logfile::log_dir(&spec, &base, &p.default_dir);
+                Ok((Some(spec), dir))
+            }
+            None => fallback("which no longer has that service".into()),
+        },
+        Err(crate::spec::SpecError::Read { source, .. }) => {
+            fallback(format!("which cannot be read now ({})", io_error(&source)))
+        }
+        Err(_) => fallback(format!(
+            "which no longer loads (see `tend check {}`)",
+            spec_path.display()
+        )),
+    }
+}
+
+/// A name that is neither installed nor has a state file (nor log files in the
+/// default log directory).
+#[derive(Debug)]
+struct Unknown {
+    name: String,
+    /// Where its state file was looked for.
+    state_dir: PathBuf,
+    /// The names of installed services and state files.
+    known: Vec<String>,
+}
+
+impl Unknown {
+    /// The error, then what to do.
+    fn lines(&self) -> [String; 2] {
+        let Unknown {
+            name,
+            state_dir,
+            known,
+        } = self;
+        let error = format!(
+            "error: no service `{name}`: not installed, and no state file in {}",
+            state_dir.display()
+        );
+        const ELSEWHERE: &str = "pass --state-dir (or TEND_STATE_DIR) if it ran with another";
+        let help = match closest(name, known) {
+            Some(m) => format!("  = help: did you mean `{m}`?"),
+            None if known.is_empty() => format!(
+                "  = help: a service run with `tend run` or `tend up` writes its state file there; {ELSEWHERE}"
+            ),
+            None => format!("  = help: known services: {}; {ELSEWHERE}", known.join(", ")),
+        };
+        [error, help]
+    }
+}
+
+/// The names of installed services and of state files, sorted, once each.
+fn known_names(p: &Places) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(&p.layout.spec_dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter_map(|f| f.strip_suffix(".install.json").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.extend(p.statuses.iter().map(|s| s.name.clone()));
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The known name closest to `name`, if close enough to be a typo.
+fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(2);
+    known
+        .iter()
+        .map(|k| (strsim::levenshtein(name, k), k.as_str()))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// `journalctl` for a service that logs to the journal.
+fn journal(name: &str, a: &LogsArgs, range: &Range) -> u8 {
+    // The service's own processes only, not systemd's "Starting ..." lines.
+    let mut args = vec![
+        format!("_SYSTEMD_UNIT={name}.service"),
+        "--no-pager".into(),
+        "-o".into(),
+        "cat".into(),
+    ];
+    let last = a.lines.or(range.is_all().then_some(50));
+    if let Some(n) = last {
+        args.extend(["-n".into(), n.to_string()]);
+    }
+    let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if let Some(t) = range.since {
+        args.push(format!("--since=@{}", secs(t)));
+    }
+    if let Some(t) = range.until {
+        args.push(format!("--until=@{}", secs(t)));
+    }
+    if a.follow {
+        args.push("-f".into());
+    }
+    match std::process::Command::new("journalctl")
+        .args(&args)
+        .status()
     {
-        return exit::OK;
+        Ok(s) if s.success() => exit::OK,
+        Ok(_) => exit::ERROR,
+        Err(e) => {
+            errln!("error: cannot run journalctl: {}", io_error(&e));
+            errln!("  = help: `{name}` logs to the journal; read it with journalctl -u {name}");
+            exit::ERROR
+        }
     }
-    if !follow {
-        return exit::OK;
+}
+
+/// The prefix of a service's lines: `api | ` when several are shown, else nothing.
+fn prefixes(logs: &[Log]) -> Vec<String> {
+    if logs.len() < 2 {
+        return vec![String::new(); logs.len()];
     }
-    let mut pos = len;
-    let mut ino = f.metadata().map(|m| sys::file_id(&m)).unwrap_or(0);
-    loop {
-        std::thread::sleep(Duration::from_millis(200));
-        // A rotation replaced the file (or, where a file's identity is not reliable,
-        // the file there is now smaller than what was read): continue with the file
-        // at the path from its start.
-        if let Ok(m) = std::fs::metadata(path) {
-            if sys::file_id(&m) != ino || m.len() < pos {
-                if let Ok(nf) = std::fs::File::open(path) {
-                    if drain(&mut f, &mut out).is_none() {
-                        return exit::OK;
-                    }
-                    f = nf;
-                    ino = sys::file_id(&m);
-                    pos = 0;
+    let width = logs.iter().map(|l| l.name.len()).max().unwrap_or(0);
+    logs.iter()
+        .map(|l| format!("{:width$} | ", l.name))
+        .collect()
+}
+
+/// The last lines of each log (in time order when all carry timestamps, else one
+/// service after the other), then, with `follow`, what comes.
+fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
+    let prefix = prefixes(logs);
+    let mut per_log: Vec<Vec<Line>> = Vec::new();
+    let mut ends: Vec<Option<LiveEnd>> = Vec::new();
+    for l in logs {
+        let pieces = match files::list(&l.dir, &l.stem) {
+            Ok(p) => p,
+            Err(e) => {
+                errln!("error: cannot list {}: {}", l.dir.display(), io_error(&e));
+                errln!("  = help: check that you may read it (the logs of an installed service may need root)");
+                return exit::ERROR;
+            }
+        };
+        if pieces.is_empty() && !follow {
+            errln!(
+                "note: `{}` has no log yet: {} does not exist",
+                l.name,
+                l.live().display()
+            );
+            errln!("  = help: if it ran with --log-dir, pass the same --log-dir here; `tend up` writes log files only with --log-files");
+        }
+        let sel = Select {
+            last,
+            range,
+            timestamps: l.timestamps,
+        };
+        match files::last_lines(&pieces, &sel) {
+            Ok(tail) => {
+                for e in &tail.skipped {
+                    errln!("warning: {e}: skipped, its lines are missing here");
                 }
+                per_log.push(tail.lines);
+                ends.push(tail.live);
+            }
+            Err(e) => {
+                errln!("error: {e}");
+                errln!("  = help: check that you may read it (the logs of an installed service may need root)");
+                return exit::ERROR;
             }
         }
-        let _ = f.seek(SeekFrom::Start(pos));
-        match drain(&mut f, &mut out) {
-            Some(n) => pos += n,
-            None => return exit::OK,
+    }
+    let merged = merge(per_log, logs.iter().all(|l| l.timestamps), last);
+    if logs.len() > 1 && !logs.iter().all(|l| l.timestamps) {
+        errln!("note: not every service's lines carry timestamps (log.timestamps): shown one service after the other");
+    }
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    for (i, line) in &merged {
+        if write_line(&mut out, &prefix[*i], &line.text).is_err() {
+            return exit::OK;
         }
+    }
+    if out.flush().is_err() || !follow {
+        return exit::OK;
+    }
+    drop(out);
+    let mut followers: Vec<Follower> = logs
+        .iter()
+        .zip(ends)
+        .zip(prefix)
+        .map(|((l, end), prefix)| Follower::new(l.live(), end, prefix))
+        .collect();
+    let mut out = std::io::stdout();
+    loop {
+        for f in &mut followers {
+            if f.poll(&mut out).is_err() {
+                return exit::OK;
+            }
+        }
+        std::thread::sleep(POLL);
     }
 }
 
-/// Copies what is new in `f` to `out`; `None` when `out` is gone (`| head`).
-fn drain(f: &mut std::fs::File, out: &mut impl Write) -> Option<u64> {
-    let mut chunk = Vec::new();
-    let n = f.read_to_end(&mut chunk).unwrap_or(0);
-    out.write_all(&chunk).ok()?;
-    out.flush().ok()?;
-    Some(n as u64)
+/// The lines of several logs as `(log index, line)`: merged by timestamp when
+/// `by_time` (a stable merge: equal times keep the order of the names) and cut to the
+/// last `last`, else one log after the other (each already cut to its last lines).
+fn merge(per_log: Vec<Vec<Line>>, by_time: bool, last: Option<usize>) -> Vec<(usize, Line)> {
+    let mut all: Vec<(usize, Line)> = per_log
+        .into_iter()
+        .enumerate()
+        .flat_map(|(i, lines)| lines.into_iter().map(move |l| (i, l)))
+        .collect();
+    if by_time {
+        all.sort_by_key(|(_, l)| l.stamp);
+        if let Some(n) = last {
+            all.drain(..all.len().saturating_sub(n));
+        }
+    }
+    all
+}
+
+fn write_line(out: &mut impl Write, prefix: &str, text: &[u8]) -> std::io::Result<()> {
+    out.write_all(prefix.as_bytes())?;
+    out.write_all(text)?;
+    out.write_all(b"\n")
+}
+
+/// Follows one live log file: through rotations (a new file at the path), and from
+/// before it exists.
+struct Follower {
+    path: PathBuf,
+    prefix: String,
+    /// The file being read, where, and its identity; `None` until it exists.
+    file: Option<(std::fs::File, u64, u64)>,
+    /// The start of a line not ended yet.
+    partial: Vec<u8>,
+}
+
+impl Follower {
+    fn new(path: PathBuf, end: Option<LiveEnd>, prefix: String) -> Follower {
+        // None of its lines shown (-n 0, or out of --since): follow from its end.
+        let end = end.or_else(|| files::open_end(&path).ok());
+        let file = end.map(|e| {
+            let id = e.file.metadata().map_or(0, |m| sys::file_id(&m));
+            (e.file, e.complete, id)
+        });
+        if file.is_none() {
+            errln!("tend: waiting for {} to be created", path.display());
+        }
+        Follower {
+            path,
+            prefix,
+            file,
+            partial: Vec::new(),
+        }
+    }
+
+    /// Prints what is new; `Err` when stdout is gone (`| head`).
+    fn poll(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        let now = std::fs::metadata(&self.path).ok();
+        match (&mut self.file, now) {
+            (None, Some(_)) => {
+                if let Ok(f) = std::fs::File::open(&self.path) {
+                    let id = f.metadata().map_or(0, |m| sys::file_id(&m));
+                    self.file = Some((f, 0, id));
+                }
+            }
+            // A rotation replaced the file (or, where a file's identity is not
+            // reliable, the file there is now smaller than what was read): the rest of
+            // the old one, then the new one from its start.
+            (Some((f, pos, id)), Some(m)) if sys::file_id(&m) != *id || m.len() < *pos => {
+                if let Ok(nf) = std::fs::File::open(&self.path) {
+                    let chunk = files::read_from(f, *pos).unwrap_or_default();
+                    self.emit(&chunk, out)?;
+                    let id = nf.metadata().map_or(0, |m| sys::file_id(&m));
+                    self.file = Some((nf, 0, id));
+                }
+            }
+            _ => {}
+        }
+        let Some((f, pos, _)) = &mut self.file else {
+            return Ok(());
+        };
+        let chunk = files::read_from(f, *pos).unwrap_or_default();
+        *pos += chunk.len() as u64;
+        self.emit(&chunk, out)
+    }
+
+    /// Prints the complete lines of `chunk` (after what was left of the last one).
+    fn emit(&mut self, chunk: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        self.partial.extend_from_slice(chunk);
+        let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') else {
+            return Ok(());
+        };
+        let mut buf = Vec::with_capacity(end + 1);
+        for line in self.partial[..end].split(|&b| b == b'\n') {
+            write_line(&mut buf, &self.prefix, line)?;
+        }
+        self.partial.drain(..=end);
+        out.write_all(&buf)?;
+        out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(stamp: Option<u64>, text: &str) -> Line {
+        Line {
+            stamp: stamp.map(|s| UNIX_EPOCH + Duration::from_secs(s)),
+            text: text.as_bytes().to_vec(),
+        }
+    }
+
+    fn shown(v: &[(usize, Line)]) -> Vec<String> {
+        v.iter()
+            .map(|(i, l)| format!("{i}:{}", String::from_utf8_lossy(&l.text)))
+            .collect()
+    }
+
+    #[test]
+    fn several_logs_merge_by_time_or_follow_each_other() {
+        let a = vec![
+            line(Some(1), "a1"),
+            line(Some(3), "a3"),
+            line(Some(5), "a5"),
+        ];
+        let b = vec![
+            line(Some(2), "b2"),
+            line(Some(3), "b3"),
+            line(Some(6), "b6"),
+        ];
+        assert_eq!(
+            shown(&merge(vec![a.clone(), b.clone()], true, None)),
+            ["0:a1", "1:b2", "0:a3", "1:b3", "0:a5", "1:b6"]
+        );
+        assert_eq!(
+            shown(&merge(vec![a.clone(), b.clone()], true, Some(3))),
+            ["1:b3", "0:a5", "1:b6"]
+        );
+        assert_eq!(
+            shown(&merge(vec![a, b], false, Some(3))),
+            ["0:a1", "0:a3", "0:a5", "1:b2", "1:b3", "1:b6"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_name_says_where_it_looked_and_what_to_do() {
+        let unknown = |name: &str, known: &[&str]| {
+            Unknown {
+                name: name.into(),
+                state_dir: PathBuf::from("/st"),
+                known: known.iter().map(|k| k.to_string()).collect(),
+            }
+            .lines()
+        };
+        let error = "error: no service `apj`: not installed, and no state file in /st";
+        assert_eq!(
+            unknown("apj", &["api", "db"]),
+            [error, "  = help: did you mean `api`?"]
+        );
+        assert_eq!(
+            unknown("apj", &[]),
+            [error, "  = help: a service run with `tend run` or `tend up` writes its state file there; pass --state-dir (or TEND_STATE_DIR) if it ran with another"]
+        );
+        assert_eq!(
+            unknown("apj", &["database", "worker"])[1],
+            "  = help: known services: database, worker; pass --state-dir (or TEND_STATE_DIR) if it ran with another"
+        );
+    }
+
+    #[test]
+    fn prefixes_are_aligned_and_only_for_several() {
+        let log = |n: &str| Log {
+            name: n.into(),
+            dir: PathBuf::new(),
+            stem: String::new(),
+            timestamps: false,
+        };
+        assert_eq!(prefixes(&[log("api")]), [""]);
+        assert_eq!(
+            prefixes(&[log("api"), log("db2000")]),
+            ["api    | ", "db2000 | "]
+        );
+    }
+
+    #[test]
+    fn following_prints_whole_lines_with_their_prefix() {
+        let mut f = Follower {
+            path: PathBuf::new(),
+            prefix: "db | ".into(),
+            file: None,
+            partial: Vec::new(),
+        };
+        let mut out = Vec::new();
+        f.emit(b"one\ntw", &mut out).unwrap();
+        f.emit(b"o\n", &mut out).unwrap();
+        f.emit(b"", &mut out).unwrap();
+        f.emit(b"three", &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "db | one\ndb | two\n");
+    }
 }

@@ -466,25 +466,7 @@ struct Forms<'a> {
 /// `.gz` is renamed into place only once complete); a `.log` alone is compressed when
 /// `compress`. A `.gz.tmp` alone is no rotation, only a leftover.
 pub fn plan_sweep(names: &[String], stem: &str, keep: u32, compress: bool) -> Sweep {
-    let prefix = format!("{stem}.");
-    let mut rotations: BTreeMap<&str, Forms> = BTreeMap::new();
-    for name in names {
-        let Some(rest) = name.strip_prefix(&prefix) else {
-            continue;
-        };
-        // <timestamp>.log..., the timestamp starting with a digit (not the live file).
-        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
-            continue;
-        }
-        let name = Some(name.as_str());
-        if let Some(k) = rest.strip_suffix(".log.gz.tmp") {
-            rotations.entry(k).or_default().tmp = name;
-        } else if let Some(k) = rest.strip_suffix(".log.gz") {
-            rotations.entry(k).or_default().gz = name;
-        } else if let Some(k) = rest.strip_suffix(".log") {
-            rotations.entry(k).or_default().log = name;
-        }
-    }
+    let rotations = rotation_forms(names, stem);
     let mut sweep = Sweep::default();
     let mut remove = |n: Option<&str>| sweep.remove.extend(n.map(str::to_string));
     let real = rotations
@@ -510,6 +492,101 @@ pub fn plan_sweep(names: &[String], stem: &str, keep: u32, compress: bool) -> Sw
     }
     sweep.compress = to_compress;
     sweep
+}
+
+/// The rotations of `stem` among `names` (a directory listing), by timestamp (so in
+/// time order), with the forms each is present in.
+fn rotation_forms<'a>(names: &'a [String], stem: &str) -> BTreeMap<&'a str, Forms<'a>> {
+    let prefix = format!("{stem}.");
+    let mut rotations: BTreeMap<&str, Forms> = BTreeMap::new();
+    for name in names {
+        let Some(rest) = name.strip_prefix(&prefix) else {
+            continue;
+        };
+        // <timestamp>.log..., the timestamp starting with a digit (not the live file).
+        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let name = Some(name.as_str());
+        if let Some(k) = rest.strip_suffix(".log.gz.tmp") {
+            rotations.entry(k).or_default().tmp = name;
+        } else if let Some(k) = rest.strip_suffix(".log.gz") {
+            rotations.entry(k).or_default().gz = name;
+        } else if let Some(k) = rest.strip_suffix(".log") {
+            rotations.entry(k).or_default().log = name;
+        }
+    }
+    rotations
+}
+
+/// One rotated file of a log, as a reader finds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rotated {
+    /// The file name: `<stem>.<timestamp>.log`, or `.log.gz` once compressed.
+    pub name: String,
+    /// Whether it is gzipped.
+    pub gz: bool,
+    /// When it was rotated (its last line was written before), from its name; `None`
+    /// for a name that is not a timestamp [`rotated_name`] writes.
+    pub at: Option<SystemTime>,
+}
+
+/// The rotated files of `stem` among `names` (a directory listing), oldest first, each
+/// rotation once: its `.log.gz` when there is one (a `.gz` is renamed into place only
+/// once complete), else its `.log`. Never a `.gz.tmp` (a compression in progress or a
+/// leftover), which is no rotation of its own.
+pub fn rotated_files(names: &[String], stem: &str) -> Vec<Rotated> {
+    rotation_forms(names, stem)
+        .into_iter()
+        .filter_map(|(stamp, forms)| {
+            let (name, gz) = match (forms.gz, forms.log) {
+                (Some(gz), _) => (gz, true),
+                (None, Some(log)) => (log, false),
+                (None, None) => return None,
+            };
+            Some(Rotated {
+                name: name.to_string(),
+                gz,
+                at: parse_rotated_stamp(stamp),
+            })
+        })
+        .collect()
+}
+
+/// The moment a rotated name's timestamp stands for: the inverse of [`rotated_name`]
+/// (`20261126T064928.123Z` is 2026-11-26 06:49:28.123 UTC).
+pub fn parse_rotated_stamp(stamp: &str) -> Option<SystemTime> {
+    let b = stamp.as_bytes();
+    // YYYYMMDDTHHMMSS.mmmZ
+    if b.len() != 20 || b[8] != b'T' || b[15] != b'.' || b[19] != b'Z' {
+        return None;
+    }
+    let digits = |r: std::ops::Range<usize>| -> Option<&str> {
+        let s = stamp.get(r)?;
+        s.bytes().all(|c| c.is_ascii_digit()).then_some(s)
+    };
+    let text = format!(
+        "{}-{}-{}T{}:{}:{}.{}Z",
+        digits(0..4)?,
+        digits(4..6)?,
+        digits(6..8)?,
+        digits(9..11)?,
+        digits(11..13)?,
+        digits(13..15)?,
+        digits(16..19)?
+    );
+    humantime::parse_rfc3339(&text).ok()
+}
+
+/// The directory a service's log files are in: the spec's `log.dir`, relative to the
+/// spec's folder `base` like every path in a spec, or `default` (`--log-dir`, or the
+/// default log directory) when it has none. The supervisor writes there and `tend logs`
+/// reads there.
+pub fn log_dir(spec: &crate::spec::Spec, base: &Path, default: &Path) -> PathBuf {
+    spec.log
+        .dir
+        .as_ref()
+        .map_or_else(|| default.to_path_buf(), |d| base.join(d))
 }
 
 /// Tidies the rotated files of `stem` in `dir` as [`plan_sweep`] says. Stops at the
@@ -727,6 +804,73 @@ mod tests {
         assert!(a.ends_with(".123Z.log"), "{a}");
         let b = rotated_name("orders.out", t + Duration::from_secs(1));
         assert!(a < b);
+    }
+
+    #[test]
+    fn rotated_stamps_read_back_as_written() {
+        for ms in [
+            0u64,
+            1_795_000_000_123,
+            1_795_000_000_999,
+            4_102_444_799_000,
+        ] {
+            let t = UNIX_EPOCH + Duration::from_millis(ms);
+            let name = rotated_name("o.out", t);
+            let stamp = name
+                .strip_prefix("o.out.")
+                .and_then(|n| n.strip_suffix(".log"))
+                .unwrap();
+            assert_eq!(parse_rotated_stamp(stamp), Some(t), "{name}");
+        }
+        for bad in [
+            "",
+            "20261126T064928.123",
+            "20261126T064928123Z",
+            "2026112xT064928.123Z",
+            "20261126X064928.123Z",
+            "20261326T064928.123Z",
+            "20261126T064928.123Z.",
+        ] {
+            assert_eq!(parse_rotated_stamp(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn readers_see_each_rotation_once_oldest_first_never_a_tmp() {
+        let t = |n: u32, ext: &str| format!("o.out.20261126T0{n}0000.000Z.{ext}");
+        let names: Vec<String> = [
+            t(3, "log"),
+            "o.out.log".into(),
+            t(1, "log.gz"),
+            t(2, "log"),
+            t(2, "log.gz.tmp"), // being compressed: the .log is the rotation
+            t(4, "log"),
+            t(4, "log.gz"), // compressed, the .log not yet removed: the .gz is whole
+            t(5, "log.gz.tmp"), // a leftover alone: no rotation
+            "o.err.20261126T000000.000Z.log".into(),
+            "other.out.20261126T000000.000Z.log".into(),
+            "o.out.20261126T060000.000Z.log.part".into(),
+        ]
+        .into_iter()
+        .collect();
+        let got: Vec<(String, bool)> = rotated_files(&names, "o.out")
+            .into_iter()
+            .map(|r| (r.name, r.gz))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (t(1, "log.gz"), true),
+                (t(2, "log"), false),
+                (t(3, "log"), false),
+                (t(4, "log.gz"), true),
+            ]
+        );
+        let at = rotated_files(&names, "o.out")[0].at.unwrap();
+        assert_eq!(
+            humantime::format_rfc3339_millis(at).to_string(),
+            "2026-11-26T01:00:00.000Z"
+        );
     }
 
     #[test]

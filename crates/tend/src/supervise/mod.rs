@@ -150,10 +150,7 @@ fn open_sink(
             let log = &spec.log;
             Sink::File(RotatingFile::open(RotateConfig {
                 // Relative to the spec's folder, like every path in a spec.
-                dir: log
-                    .dir
-                    .as_ref()
-                    .map_or_else(|| opts.log_dir.clone(), |d| base.join(d)),
+                dir: logfile::log_dir(spec, base, &opts.log_dir),
                 stem: format!("{}.{stream}", spec.name),
                 max_size: log.max_size.0,
                 every: log.rotate,

@@ -1,0 +1,580 @@
+//! A log as files on disk: the live `<name>.<stream>.log` and its rotations
+//! (`<name>.<stream>.<UTC timestamp>.log`, `.log.gz` once compressed), named as
+//! [`logfile`] names them, and the last lines across them, oldest first.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use super::when::{line_stamp, Range};
+use crate::supervise::logfile;
+
+/// One file of a log, with the time span its lines were written in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The file.
+    pub path: PathBuf,
+    /// Gzipped.
+    pub gz: bool,
+    /// Its lines were written after this (the previous rotation); `None`: unknown.
+    pub start: Option<SystemTime>,
+    /// ... and up to this (its rotation, or the live file's last write); `None`:
+    /// unknown.
+    pub end: Option<SystemTime>,
+    /// The live file (the one a supervisor appends to).
+    pub live: bool,
+}
+
+/// The files of the log `stem` (`orders.out`) among `names` (a listing of `dir`),
+/// oldest first, the live file last if it exists; `live_mtime` is the live file's last
+/// write.
+pub fn pieces(
+    dir: &Path,
+    names: &[String],
+    stem: &str,
+    live_mtime: Option<SystemTime>,
+) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for r in logfile::rotated_files(names, stem) {
+        out.push(Piece {
+            path: dir.join(&r.name),
+            gz: r.gz,
+            start,
+            end: r.at,
+            live: false,
+        });
+        start = r.at.or(start);
+    }
+    let live = format!("{stem}.log");
+    if names.contains(&live) {
+        out.push(Piece {
+            path: dir.join(live),
+            gz: false,
+            start,
+            end: live_mtime,
+            live: true,
+        });
+    }
+    out
+}
+
+/// Lists `dir` and returns the pieces of `stem` in it (none when `dir` does not exist).
+pub fn list(dir: &Path, stem: &str) -> io::Result<Vec<Piece>> {
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(d) => d
+            .filter_map(|e| e.ok())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let live = dir.join(format!("{stem}.log"));
+    let mtime = std::fs::metadata(&live).and_then(|m| m.modified()).ok();
+    Ok(pieces(dir, &names, stem, mtime))
+}
+
+/// One line of a log, without its newline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// Its timestamp (`log.timestamps`), or the one of the line before it in its file.
+    pub stamp: Option<SystemTime>,
+    /// The text.
+    pub text: Vec<u8>,
+}
+
+/// What to keep of a log's lines.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Select {
+    /// At most this many, the last ones (`None`: all).
+    pub last: Option<usize>,
+    /// Only lines in this range, by their timestamps (when the lines carry them).
+    pub range: Range,
+    /// The lines start with a timestamp (`log.timestamps = true`).
+    pub timestamps: bool,
+}
+
+/// The last lines of `read` that `sel` keeps (`last` is taken as at most `room`),
+/// oldest first, and how many bytes the complete lines take (a last line without its
+/// newline yet is returned too, but not counted).
+pub fn tail_of(
+    mut read: impl BufRead,
+    sel: &Select,
+    room: Option<usize>,
+) -> io::Result<(VecDeque<Line>, u64)> {
+    let mut kept = VecDeque::new();
+    let mut complete = 0u64;
+    let mut stamp = None;
+    let filter = sel.timestamps && !sel.range.is_all();
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        let n = read.read_until(b'\n', &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        if buf.ends_with(b"\n") {
+            complete += n as u64;
+            buf.pop();
+        }
+        if sel.timestamps {
+            stamp = line_stamp(&buf).or(stamp);
+        }
+        // A line before any timestamp (written before `log.timestamps` was set) has no
+        // time: outside every range.
+        if filter && !stamp.is_some_and(|t| sel.range.contains(t)) {
+            continue;
+        }
+        if room == Some(0) {
+            continue;
+        }
+        kept.push_back(Line {
+            stamp,
+            text: buf.clone(),
+        });
+        if room.is_some_and(|r| kept.len() > r) {
+            kept.pop_front();
+        }
+    }
+    Ok((kept, complete))
+}
+
+/// Why a log could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read {}: {}", path.display(), crate::text::io_error(source))]
+pub struct ReadError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: io::Error,
+}
+
+/// The live file, opened, and how far its complete lines go: where following starts.
+pub struct LiveEnd {
+    /// The open live file.
+    pub file: File,
+    /// The bytes of its complete lines.
+    pub complete: u64,
+}
+
+/// The last lines of a log.
+pub struct Tail {
+    /// Oldest first.
+    pub lines: Vec<Line>,
+    /// The live file, still open for following, if it was read.
+    pub live: Option<LiveEnd>,
+    /// Gzipped files that are not valid gzip (damaged): skipped, their lines missing.
+    pub skipped: Vec<ReadError>,
+}
+
+/// The last lines `sel` keeps across `pieces`, newest files read first and older ones
+/// only while lines are missing.
+pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, ReadError> {
+    let mut chunks: Vec<VecDeque<Line>> = Vec::new();
+    let mut have = 0usize;
+    let mut live_end = None;
+    let mut skipped = Vec::new();
+    for p in pieces.iter().rev() {
+        let room = sel.last.map(|n| n.saturating_sub(have));
+        if room == Some(0) {
+            break;
+        }
+        if !sel.range.overlaps(p.start, p.end) {
+            continue;
+        }
+        let err = |source| ReadError {
+            path: p.path.clone(),
+            source,
+        };
+        let (lines, _) = if p.live {
+            let mut f = match File::open(&p.path) {
+                Ok(f) => f,
+                // Rotated away since the listing: its lines are in a file not listed.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(e)),
+            };
+            let (lines, complete) = tail_plain(&mut f, sel, room).map_err(err)?;
+            live_end = Some(LiveEnd { file: f, complete });
+            (lines, complete)
+        } else {
+            match open_rotated(p) {
+                Ok(Rotated::Plain(mut f)) => tail_plain(&mut f, sel, room).map_err(err)?,
+                Ok(Rotated::Gz(r)) => match tail_of(r, sel, room) {
+                    Ok(t) => t,
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::InvalidData
+                                | io::ErrorKind::InvalidInput
+                                | io::ErrorKind::UnexpectedEof
+                        ) =>
+                    {
+                        skipped.push(err(e));
+                        continue;
+                    }
+                    Err(e) => return Err(err(e)),
+                },
+                // Removed (beyond `keep`) since the listing.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(e)),
+            }
+        };
+        have += lines.len();
+        chunks.push(lines);
+    }
+    skipped.reverse();
+    Ok(Tail {
+        lines: chunks.into_iter().rev().flatten().collect(),
+        live: live_end,
+        skipped,
+    })
+}
+
+/// A rotated file, opened.
+enum Rotated {
+    Plain(File),
+    Gz(Box<dyn BufRead>),
+}
+
+/// A rotated file, decompressed when gzipped. A `.log` compressed since the listing is
+/// read from its `.gz`.
+fn open_rotated(p: &Piece) -> io::Result<Rotated> {
+    let gz = |f: File| {
+        Rotated::Gz(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
+            f,
+        ))))
+    };
+    if p.gz {
+        return File::open(&p.path).map(gz);
+    }
+    match File::open(&p.path) {
+        Ok(f) => Ok(Rotated::Plain(f)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut name = p.path.clone().into_os_string();
+            name.push(".gz");
+            File::open(PathBuf::from(name)).map(gz)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// How much a backward read of a plain file reads at a time.
+const BLOCK: u64 = 64 * 1024;
+
+/// [`tail_of`] a plain file. When only the last lines are wanted (no time filter), only
+/// the end of the file is read: blocks from the end until they hold enough lines.
+fn tail_plain(
+    f: &mut File,
+    sel: &Select,
+    room: Option<usize>,
+) -> io::Result<(VecDeque<Line>, u64)> {
+    let filter = sel.timestamps && !sel.range.is_all();
+    match room {
+        Some(room) if !filter => tail_backwards(f, room, BLOCK, sel),
+        _ => tail_of(BufReader::new(f), sel, room),
+    }
+}
+
+/// The last `room` lines of `f`, reading `block` bytes at a time from its end.
+fn tail_backwards(
+    f: &mut (impl Read + io::Seek),
+    room: usize,
+    block: u64,
+    sel: &Select,
+) -> io::Result<(VecDeque<Line>, u64)> {
+    let len = f.seek(io::SeekFrom::End(0))?;
+    let mut start = len;
+    let mut buf = Vec::new();
+    // One newline more than the lines wanted: the line cut at `start` is dropped.
+    while start > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= room {
+        let step = start.min(block);
+        start -= step;
+        let mut head = vec![0; step as usize];
+        f.seek(io::SeekFrom::Start(start))?;
+        f.read_exact(&mut head)?;
+        head.extend_from_slice(&buf);
+        buf = head;
+    }
+    let skip = if start > 0 {
+        buf.iter()
+            .position(|&b| b == b'\n')
+            .map_or(buf.len(), |i| i + 1)
+    } else {
+        0
+    };
+    let (lines, complete) = tail_of(&buf[skip..], sel, Some(room))?;
+    Ok((lines, start + skip as u64 + complete))
+}
+
+/// The live file at `path`, opened, for following from its end (none of its lines were
+/// shown).
+pub fn open_end(path: &Path) -> io::Result<LiveEnd> {
+    let mut file = File::open(path)?;
+    let (_, complete) = tail_backwards(&mut file, 0, BLOCK, &Select::default())?;
+    Ok(LiveEnd { file, complete })
+}
+
+/// Reads what is new in `f` from `pos` (for following).
+pub fn read_from(f: &mut File, pos: u64) -> io::Result<Vec<u8>> {
+    use std::io::Seek;
+    f.seek(io::SeekFrom::Start(pos))?;
+    let mut chunk = Vec::new();
+    f.read_to_end(&mut chunk)?;
+    Ok(chunk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::time::Duration;
+
+    fn at(text: &str) -> SystemTime {
+        humantime::parse_rfc3339(text).unwrap()
+    }
+
+    fn texts(lines: &[Line]) -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(&l.text).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn pieces_run_oldest_first_with_their_spans() {
+        let t = |h: u32, ext: &str| format!("o.out.20261130T0{h}0000.000Z.{ext}");
+        let names: Vec<String> = vec![
+            "o.out.log".into(),
+            t(2, "log"),
+            t(1, "log.gz"),
+            t(3, "log.gz.tmp"),
+            "o.err.log".into(),
+        ];
+        let dir = Path::new("/l");
+        let m = at("2026-11-30T05:00:00Z");
+        let got = pieces(dir, &names, "o.out", Some(m));
+        let want = vec![
+            Piece {
+                path: dir.join(t(1, "log.gz")),
+                gz: true,
+                start: None,
+                end: Some(at("2026-11-30T01:00:00Z")),
+                live: false,
+            },
+            Piece {
+                path: dir.join(t(2, "log")),
+                gz: false,
+                start: Some(at("2026-11-30T01:00:00Z")),
+                end: Some(at("2026-11-30T02:00:00Z")),
+                live: false,
+            },
+            Piece {
+                path: dir.join("o.out.log"),
+                gz: false,
+                start: Some(at("2026-11-30T02:00:00Z")),
+                end: Some(m),
+                live: true,
+            },
+        ];
+        assert_eq!(got, want);
+        // No live file yet: rotations only.
+        let got = pieces(dir, &names[1..], "o.out", None);
+        assert_eq!(got.len(), 2);
+        assert!(pieces(dir, &[], "o.out", None).is_empty());
+    }
+
+    #[test]
+    fn tails_keep_the_last_lines_and_count_complete_bytes() {
+        let sel = |last| Select {
+            last,
+            ..Select::default()
+        };
+        for (text, room, want, complete) in [
+            ("a\nb\nc\n", Some(2), vec!["b", "c"], 6),
+            ("a\nb\nc\n", None, vec!["a", "b", "c"], 6),
+            ("a\nb\nc\n", Some(0), vec![], 6),
+            ("a\nb\npart", Some(5), vec!["a", "b", "part"], 4),
+            ("", Some(5), vec![], 0),
+            ("\n\n", Some(5), vec!["", ""], 2),
+        ] {
+            let (lines, n) = tail_of(text.as_bytes(), &sel(room), room).unwrap();
+            let lines: Vec<Line> = lines.into();
+            assert_eq!(texts(&lines), want, "{text:?}");
+            assert_eq!(n, complete, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn timestamps_select_lines_and_unstamped_lines_follow_the_one_before() {
+        let text = "\
+early line without a stamp
+2026-11-30T01:00:00.000Z one
+2026-11-30T02:00:00.000Z two
+  continued
+2026-11-30T03:00:00.000Z three
+";
+        let sel = |since: &str, until: Option<&str>, timestamps| Select {
+            last: None,
+            range: Range {
+                since: Some(at(since)),
+                until: until.map(at),
+            },
+            timestamps,
+        };
+        let run = |s: Select| texts(&Vec::from(tail_of(text.as_bytes(), &s, None).unwrap().0));
+        assert_eq!(
+            run(sel("2026-11-30T02:00:00Z", None, true)),
+            [
+                "2026-11-30T02:00:00.000Z two",
+                "  continued",
+                "2026-11-30T03:00:00.000Z three"
+            ]
+        );
+        assert_eq!(
+            run(sel(
+                "2026-11-30T00:00:00Z",
+                Some("2026-11-30T02:00:00Z"),
+                true
+            )),
+            ["2026-11-30T01:00:00.000Z one"]
+        );
+        // Without timestamps the lines are not filtered (files are, by their times).
+        assert_eq!(run(sel("2026-11-30T09:00:00Z", None, false)).len(), 5);
+    }
+
+    #[test]
+    fn reading_backwards_finds_what_reading_forwards_does() {
+        let texts = [
+            "",
+            "\n",
+            "a",
+            "a\n",
+            "one\ntwo\nthree\n",
+            "one\ntwo\nthree",
+            "a very long first line that spans blocks\nb\n\n\nc\nlast without newline",
+            "x\n\n\n\n\n\n",
+        ];
+        for text in texts {
+            for room in 0..8 {
+                for block in [1u64, 2, 3, 5, 64] {
+                    let sel = Select::default();
+                    let forward = tail_of(text.as_bytes(), &sel, Some(room)).unwrap();
+                    let mut c = std::io::Cursor::new(text.as_bytes());
+                    let backward = tail_backwards(&mut c, room, block, &sel).unwrap();
+                    assert_eq!(backward, forward, "{text:?} room {room} block {block}");
+                }
+            }
+        }
+    }
+
+    /// A log directory: `(name, lines)` files, gzipped for `.gz` names.
+    fn dir_with(files: &[(&str, &[&str])]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        for (name, lines) in files {
+            let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+            let path = d.path().join(name);
+            if name.ends_with(".gz") {
+                let mut w = flate2::write::GzEncoder::new(
+                    File::create(path).unwrap(),
+                    flate2::Compression::fast(),
+                );
+                w.write_all(text.as_bytes()).unwrap();
+                w.finish().unwrap();
+            } else {
+                std::fs::write(path, text).unwrap();
+            }
+        }
+        d
+    }
+
+    #[test]
+    fn last_lines_cross_rotations_in_order_and_read_only_what_is_needed() {
+        let d = dir_with(&[
+            ("o.out.20261130T010000.000Z.log.gz", &["1", "2"]),
+            ("o.out.20261130T020000.000Z.log", &["3", "4"]),
+            ("o.out.20261130T030000.000Z.log.gz.tmp", &["garbage"]),
+            ("o.out.log", &["5", "6"]),
+        ]);
+        let p = list(d.path(), "o.out").unwrap();
+        assert_eq!(p.len(), 3);
+        for (last, want) in [
+            (Some(1), vec!["6"]),
+            (Some(3), vec!["4", "5", "6"]),
+            (Some(100), vec!["1", "2", "3", "4", "5", "6"]),
+            (None, vec!["1", "2", "3", "4", "5", "6"]),
+        ] {
+            let sel = Select {
+                last,
+                ..Select::default()
+            };
+            let tail = last_lines(&p, &sel).unwrap();
+            assert_eq!(texts(&tail.lines), want, "{last:?}");
+            assert_eq!(tail.live.map(|l| l.complete), Some(4), "{last:?}");
+        }
+        // A rotated .log compressed since the listing is read from its .gz.
+        let plain = d.path().join("o.out.20261130T020000.000Z.log");
+        let text = std::fs::read(&plain).unwrap();
+        std::fs::remove_file(&plain).unwrap();
+        let mut w = flate2::write::GzEncoder::new(
+            File::create(d.path().join("o.out.20261130T020000.000Z.log.gz")).unwrap(),
+            flate2::Compression::fast(),
+        );
+        w.write_all(&text).unwrap();
+        w.finish().unwrap();
+        let tail = last_lines(&p, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["1", "2", "3", "4", "5", "6"]);
+        // A damaged .gz is skipped and reported, the others read.
+        let damaged = d.path().join("o.out.20261130T010000.000Z.log.gz");
+        let mut bytes = std::fs::read(&damaged).unwrap();
+        bytes.truncate(bytes.len() / 2);
+        std::fs::write(&damaged, bytes).unwrap();
+        let tail = last_lines(&p, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["3", "4", "5", "6"]);
+        assert_eq!(tail.skipped.len(), 1);
+        assert_eq!(tail.skipped[0].path, damaged);
+    }
+
+    #[test]
+    fn a_range_skips_files_outside_it() {
+        let d = dir_with(&[
+            ("o.out.20261130T010000.000Z.log", &["old"]),
+            ("o.out.20261130T020000.000Z.log", &["middle"]),
+            ("o.out.log", &["new"]),
+        ]);
+        let mut p = list(d.path(), "o.out").unwrap();
+        p.last_mut().unwrap().end = Some(at("2026-11-30T03:00:00Z"));
+        let sel = |since: &str, until: &str| Select {
+            last: None,
+            range: Range {
+                since: Some(at(since)),
+                until: Some(at(until)),
+            },
+            timestamps: false,
+        };
+        let run = |s| texts(&last_lines(&p, &s).unwrap().lines);
+        assert_eq!(
+            run(sel("2026-11-30T01:30:00Z", "2026-11-30T01:40:00Z")),
+            ["middle"]
+        );
+        assert_eq!(
+            run(sel("2026-11-30T00:00:00Z", "2026-11-30T09:00:00Z")),
+            ["old", "middle", "new"]
+        );
+        assert_eq!(
+            run(sel("2026-11-30T02:00:00.001Z", "2026-11-30T09:00:00Z")),
+            ["new"]
+        );
+        let late = at("2026-11-30T03:00:00Z") + Duration::from_millis(1);
+        let s = Select {
+            last: None,
+            range: Range {
+                since: Some(late),
+                until: None,
+            },
+            timestamps: false,
+        };
+        assert!(run(s).is_empty());
+    }
+}

@@ -1,0 +1,490 @@
+//! `tend logs` end to end: finding a `tend run` service's files through its state file
+//! and spec, reading across rotated and gzipped files, following a file that appears
+//! later, time ranges, and several services at once.
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+/// Runs `spec` with `tend run` until the service ends (its policy is `never`).
+fn run_once(s: &Scratch, spec: &Path) {
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(60 * SECS);
+    assert_eq!(code(&out), 0, "tend run {}", spec.display());
+}
+
+/// `tend ARGS` to completion: (exit code, stdout, stderr).
+fn logs(s: &Scratch, args: &[&str]) -> (i32, String, String) {
+    let out = s.tend(args).output().unwrap();
+    (
+        code(&out),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr(&out),
+    )
+}
+
+/// A spec in its own folder `proj/` whose logs go to `proj/<log_dir>` (relative to the
+/// spec, which is not where tend runs: the scratch directory).
+fn project_spec(s: &Scratch, name: &str, args: &[&str], log: &str) -> PathBuf {
+    std::fs::create_dir_all(s.path("proj")).unwrap();
+    s.spec(
+        &format!("proj/{name}.toml"),
+        &fixture_spec(
+            name,
+            args,
+            &format!("[restart]\npolicy = \"never\"\n[log]\n{log}\n"),
+        ),
+    )
+}
+
+#[test]
+fn every_line_across_rotated_and_gzipped_files_in_order_from_the_specs_log_dir() {
+    let s = Scratch::new();
+    let n = 3000;
+    let spec = project_spec(
+        &s,
+        "flood",
+        &["--flood", &n.to_string(), "--line-bytes", "40"],
+        "dir = \"mylogs\"\nmax_size = \"4KiB\"\nkeep = 1000\ncompress = true",
+    );
+    run_once(&s, &spec);
+    let dir = s.path("proj/mylogs");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let gz = names.iter().filter(|n| n.ends_with(".log.gz")).count();
+    assert!(gz >= 10, "about 120KB at 4KiB rotate many times: {names:?}");
+    assert!(
+        names.iter().any(|n| n == "flood.out.log"),
+        "the live file: {names:?}"
+    );
+    let (code, out, err) = logs(&s, &["logs", "-n", "1000000", "flood"]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            l[1..11]
+                .parse()
+                .unwrap_or_else(|_| panic!("a flood line: {l:?}"))
+        })
+        .collect();
+    let want: Vec<u64> = (1..=n).collect();
+    assert_eq!(got.len(), want.len(), "every line, once: {err}");
+    assert_eq!(got, want, "in order");
+    // -n counts across files too.
+    let (_, out, _) = logs(&s, &["logs", "-n", "250", "flood"]);
+    let got: Vec<&str> = out.lines().collect();
+    assert_eq!(got.len(), 250);
+    assert!(
+        got[0].starts_with(&format!("L{:010}", n - 249)),
+        "{}",
+        got[0]
+    );
+}
+
+#[test]
+fn an_unknown_service_is_named_as_such() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "hi"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let (code, out, err) = logs(&s, &["logs", "apj"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    let state = s.state_dir();
+    assert!(
+        err.starts_with(&format!(
+            "error: no service `apj`: not installed, and no state file in {}\n",
+            state.display()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `api`?"), "{err}");
+    assert!(!err.contains("os error"), "{err}");
+    let (code, _, err) = logs(&s, &["logs", "zzzzzzzz"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("known services: api"), "{err}");
+}
+
+/// Lines of a child's pipe, as they come.
+fn lines_of(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(r).lines() {
+            if tx.send(l.unwrap_or_default()).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (bounded) for a line containing `want`; the lines seen.
+fn expect_line(rx: &mpsc::Receiver<String>, want: &str, what: &str) -> Vec<String> {
+    let deadline = Instant::now() + 30 * SECS;
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains(want)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => seen.push(l),
+            Err(_) => panic!("no line with {want:?} from {what}; saw {seen:?}"),
+        }
+    }
+    seen
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn follow_waits_for_a_log_file_then_prints_its_lines() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "late", &["--print", "first run"], "dir = \"l\"");
+    run_once(&s, &spec);
+    // The service is known (its state file), its log gone: as before its first line.
+    std::fs::remove_dir_all(s.path("proj/l")).unwrap();
+    let mut child = s
+        .tend(&["logs", "-f", "late"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let child = Killed(child);
+    let seen = expect_line(&err, "waiting for", "tend logs -f");
+    assert!(
+        seen.iter()
+            .any(|l| l.contains(&s.path("proj/l/late.out.log").display().to_string())),
+        "names the file it waits for: {seen:?}"
+    );
+    std::fs::write(
+        &spec,
+        fixture_spec(
+            "late",
+            &["--print", "second run"],
+            "[restart]\npolicy = \"never\"\n[log]\ndir = \"l\"\n",
+        ),
+    )
+    .unwrap();
+    run_once(&s, &spec);
+    expect_line(&out, "second run", "tend logs -f");
+    drop(child);
+    let more: Vec<String> = err.try_iter().collect();
+    assert!(
+        !more.iter().any(|l| l.contains("waiting for")),
+        "says it waits once: {more:?}"
+    );
+}
+
+/// A known service (run once, with timestamps) whose log files are then replaced by
+/// `files`: `(file name, lines)` in its log folder `proj/l`.
+fn stamped_service(s: &Scratch, name: &str, files: &[(&str, &[&str])]) {
+    let spec = project_spec(
+        s,
+        name,
+        &["--print", "run"],
+        "dir = \"l\"\ntimestamps = true",
+    );
+    run_once(s, &spec);
+    let dir = s.path("proj/l");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{name}."))
+        {
+            std::fs::remove_file(e.path()).unwrap();
+        }
+    }
+    for (file, lines) in files {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+}
+
+#[test]
+fn since_and_until_select_lines_by_their_timestamps() {
+    let s = Scratch::new();
+    stamped_service(
+        &s,
+        "api",
+        &[
+            (
+                "api.out.20261129T100000.000Z.log",
+                &[
+                    "2026-11-29T09:58:00.000Z before",
+                    "2026-11-29T09:59:59.999Z just before",
+                ],
+            ),
+            (
+                "api.out.log",
+                &[
+                    "2026-11-29T10:00:00.000Z at ten",
+                    "2026-11-29T10:30:00.000Z half past",
+                    "2026-11-29T11:00:00.000Z at eleven",
+                ],
+            ),
+        ],
+    );
+    let (code, out, err) = logs(
+        &s,
+        &[
+            "logs",
+            "--since",
+            "2026-11-29 09:59",
+            "--until",
+            "2026-11-29T11:00:00Z",
+            "api",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "2026-11-29T09:59:59.999Z just before",
+            "2026-11-29T10:00:00.000Z at ten",
+            "2026-11-29T10:30:00.000Z half past",
+        ]
+    );
+    // Offsets count; -n takes the last of the range.
+    let (_, out, _) = logs(
+        &s,
+        &[
+            "logs",
+            "--since",
+            "2026-11-29T11:00:00+01:00",
+            "-n",
+            "1",
+            "api",
+        ],
+    );
+    assert_eq!(out, "2026-11-29T11:00:00.000Z at eleven\n");
+    let (code, _, err) = logs(&s, &["logs", "--since", "last tuesday", "api"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("error: --since: `last tuesday` is not a time"),
+        "{err}"
+    );
+}
+
+#[test]
+fn several_services_merge_by_time_with_their_names() {
+    let s = Scratch::new();
+    stamped_service(
+        &s,
+        "api",
+        &[(
+            "api.out.log",
+            &["2026-11-29T10:00:01.000Z a1", "2026-11-29T10:00:03.000Z a3"],
+        )],
+    );
+    stamped_service(
+        &s,
+        "db",
+        &[
+            (
+                "db.out.20261129T100002.500Z.log",
+                &["2026-11-29T10:00:02.000Z d2"],
+            ),
+            ("db.out.log", &["2026-11-29T10:00:04.000Z d4"]),
+        ],
+    );
+    let (code, out, err) = logs(&s, &["logs", "api", "db"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "api | 2026-11-29T10:00:01.000Z a1",
+            "db  | 2026-11-29T10:00:02.000Z d2",
+            "api | 2026-11-29T10:00:03.000Z a3",
+            "db  | 2026-11-29T10:00:04.000Z d4",
+        ]
+    );
+    let (_, out, _) = logs(&s, &["logs", "-n", "2", "db", "api"]);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [
+            "api | 2026-11-29T10:00:03.000Z a3",
+            "db  | 2026-11-29T10:00:04.000Z d4",
+        ]
+    );
+}
+
+#[test]
+fn a_spec_that_moved_is_said_and_the_default_log_dir_is_read() {
+    let s = Scratch::new();
+    // No log.dir: the files are in the default log directory (TEND_LOG_DIR).
+    let spec = project_spec(&s, "mv", &["--print", "still here"], "");
+    run_once(&s, &spec);
+    std::fs::rename(&spec, s.path("proj/elsewhere.toml")).unwrap();
+    let (code, out, err) = logs(&s, &["logs", "mv"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "still here\n");
+    assert!(
+        err.contains(&format!(
+            "note: `mv` ran from {}, which cannot be read now (No such file or directory); looking in {}",
+            spec.display(),
+            s.log_dir().display()
+        )),
+        "{err}"
+    );
+    // --log-dir reads that directory, whatever else is known.
+    let elsewhere = s.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("mv.out.log"), "from elsewhere\n").unwrap();
+    let (code, out, err) = logs(&s, &["logs", "--log-dir", "elsewhere", "mv"]);
+    assert_eq!((code, out.as_str()), (0, "from elsewhere\n"), "{err}");
+}
+
+#[test]
+fn follow_follows_several_services_together_across_rotations() {
+    let s = Scratch::new();
+    for name in ["api", "db"] {
+        let spec = project_spec(&s, name, &["--print", "started"], "dir = \"l\"");
+        run_once(&s, &spec);
+    }
+    let mut child = s
+        .tend(&["logs", "-f", "-n", "1", "api", "db"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let _child = Killed(child);
+    // The last lines come first, then following starts where they end.
+    let seen = expect_line(&out, "db  | started", "tend logs -f api db");
+    assert_eq!(seen, ["api | started", "db  | started"]);
+    let dir = s.path("proj/l");
+    let append = |file: &str, text: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join(file))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("db.out.log", "from db\n");
+    expect_line(&out, "db  | from db", "tend logs -f api db");
+    // A line written in two parts is printed once, whole.
+    append("api.out.log", "from ");
+    append("api.out.log", "api\n");
+    let seen = expect_line(&out, "from api", "tend logs -f api db");
+    assert_eq!(seen, ["api | from api"]);
+    // A rotation: the rest of the old file, then the new one.
+    append("api.out.log", "last of the old file\n");
+    std::fs::rename(
+        dir.join("api.out.log"),
+        dir.join("api.out.20261130T000000.000Z.log"),
+    )
+    .unwrap();
+    append("api.out.log", "first of the new file\n");
+    let seen = expect_line(&out, "first of the new file", "tend logs -f api db");
+    assert_eq!(
+        seen,
+        ["api | last of the old file", "api | first of the new file"]
+    );
+}
+
+#[test]
+fn without_timestamps_a_range_selects_whole_files_and_says_so() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "plain", &["--print", "run"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let dir = s.path("proj/l");
+    for (file, text) in [
+        ("plain.out.20261129T100000.000Z.log", "written before ten\n"),
+        ("plain.out.20261129T110000.000Z.log.gz", ""),
+        ("plain.out.log", "written now\n"),
+    ] {
+        let path = dir.join(file);
+        if file.ends_with(".gz") {
+            use std::io::Write;
+            let mut w = flate2::write::GzEncoder::new(
+                std::fs::File::create(path).unwrap(),
+                flate2::Compression::fast(),
+            );
+            w.write_all(b"written from ten to eleven\n").unwrap();
+            w.finish().unwrap();
+        } else {
+            std::fs::write(path, text).unwrap();
+        }
+    }
+    let (code, out, err) = logs(
+        &s,
+        &[
+            "logs",
+            "--since",
+            "2026-11-29 10:30",
+            "--until",
+            "2026-11-29 10:45",
+            "plain",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "written from ten to eleven\n");
+    assert!(
+        err.contains("note: the lines of `plain` carry no timestamps (log.timestamps = false): --since/--until select whole files"),
+        "{err}"
+    );
+    let (_, out, _) = logs(&s, &["logs", "--since", "2026-11-29 10:30", "plain"]);
+    assert_eq!(out, "written from ten to eleven\nwritten now\n");
+}
+
+#[test]
+fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "old line"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let mut child = s
+        .tend(&["logs", "-f", "-n", "0", "api"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let _child = Killed(child);
+    // No line to wait for before following starts: write until one comes through.
+    let file = s.path("proj/l/api.out.log");
+    let deadline = Instant::now() + 30 * SECS;
+    let mut seen = Vec::new();
+    let mut i = 0;
+    while !seen.iter().any(|l: &String| l.starts_with("new line")) {
+        assert!(Instant::now() < deadline, "nothing followed: {seen:?}");
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&file)
+            .unwrap();
+        writeln!(f, "new line {i}").unwrap();
+        i += 1;
+        if let Ok(l) = out.recv_timeout(Duration::from_millis(50)) {
+            seen.push(l);
+        }
+    }
+    assert!(
+        !seen.iter().any(|l| l.contains("old line")),
+        "only what came after: {seen:?}"
+    );
+    let errs: Vec<String> = err.try_iter().collect();
+    assert!(
+        !errs.iter().any(|l| l.contains("waiting for")),
+        "the file exists: {errs:?}"
+    );
+}
