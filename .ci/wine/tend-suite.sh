@@ -114,7 +114,7 @@ check "sc query: still RUNNING" state_is hello RUNNING
 echo "==> 4. custom control 128 restarts the child gracefully"
 # (Wine's sc.exe has no `control`; tend control calls ControlService the same way.)
 out=$(t control hello 128)
-check "tend control hello 128: sent ($out)" grep -q "sent control 128" <<<"$out"
+check "tend control hello 128: sent, action as the spec spells it ($out)" grep -q "sent control 128 to .hello. (restart)" <<<"$out"
 check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
 check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
 log=$DATA_UNIX/logs/hello/tend.log

@@ -273,7 +273,7 @@ pub fn send_control_code(name: &str, code: u8) -> Result<String, InstallError> {
         .and_then(|l| l.services.into_iter().next())
         .and_then(|s| s.windows.control_action(code));
     Ok(match action {
-        Some(a) => format!("sent control {code} to `{name}` ({a:?})"),
+        Some(a) => format!("sent control {code} to `{name}` ({a})"),
         None => format!("sent control {code} to `{name}` (its spec maps no action to it)"),
     })
 }
