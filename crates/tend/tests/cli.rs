@@ -261,3 +261,42 @@ fn help_texts() {
         insta::assert_snapshot!(format!("help_{name}"), help(&[name, "--help"]));
     }
 }
+
+/// `tend up` without a file says which file it looked for and how to make one; a named
+/// file that is missing says where it was looked for. Neither shows Rust's `(os error
+/// N)`.
+#[test]
+fn a_missing_spec_file_says_what_was_looked_for_and_how_to_create_one() {
+    let s = Scratch::new();
+    let dir = s.dir.path().display().to_string();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["up"],
+            &[
+                &format!("error: no tend.toml in {dir}: `tend up` runs the services of ./tend.toml unless given a file\n"),
+                "  = help: create one with `tend init PROGRAM > tend.toml`, or name a file: `tend up FILE`\n",
+            ],
+        ),
+        (
+            &["up", "dev.toml"],
+            &[
+                &format!("error: no spec file dev.toml (looked for {dir}/dev.toml)\n"),
+                "  = help: `tend init PROGRAM > dev.toml` writes a spec to start from\n",
+            ],
+        ),
+        (
+            &["run", "./web.toml"],
+            &[&format!("error: no spec file ./web.toml (looked for {dir}/web.toml)\n")],
+        ),
+    ];
+    for (args, lines) in cases {
+        let out = s.tend(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        for line in *lines {
+            assert!(err.contains(line), "tend {args:?}: {line:?} in:\n{err}");
+        }
+        assert!(!err.contains("os error"), "tend {args:?}: {err}");
+        assert!(err.starts_with("error: "), "tend {args:?}: {err}");
+    }
+}

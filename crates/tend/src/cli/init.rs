@@ -58,7 +58,11 @@ pub fn init(a: InitArgs) -> u8 {
         return exit::ERROR;
     }
     if let Err(e) = std::fs::write(&out, text) {
-        errln!("error: cannot write {}: {e}", out.display());
+        errln!(
+            "error: cannot write {}: {}",
+            out.display(),
+            crate::text::io_error(&e)
+        );
         return exit::ERROR;
     }
     outln!(

@@ -28,6 +28,9 @@ pub struct Run {
     pub exit: Exit,
     /// How long it ran, from its start to its exit.
     pub ran: Duration,
+    /// The last lines it wrote to stderr (at most [`TAIL_LINES`](super::pump::TAIL_LINES)),
+    /// when it exited by itself and failed; empty otherwise.
+    pub stderr: Vec<String>,
 }
 
 /// Why the program could not be started.
@@ -76,8 +79,8 @@ pub enum StopEnd {
         /// `stop.timeout`.
         timeout: SpecDuration,
     },
-    /// Its tree was killed at once on a second stop request.
-    AtOnce,
+    /// Its tree was killed at once on a second stop request (by whom, when known).
+    AtOnce(Option<StopBy>),
 }
 
 /// A stopped child: its run and how the stop ended.
@@ -101,7 +104,7 @@ impl fmt::Display for Stopped {
             StopEnd::AfterTimeout { timeout } => {
                 write!(f, "killed after the {timeout} stop timeout")
             }
-            StopEnd::AtOnce => f.write_str("killed at once on a second stop request"),
+            StopEnd::AtOnce(by) => write!(f, "killed at once on {}", second(*by)),
         }
     }
 }
@@ -186,6 +189,25 @@ impl fmt::Display for StopBy {
             StopBy::ServiceManager => f.write_str("the service manager's request"),
             StopBy::Supervisor => f.write_str("the supervisor's own request"),
         }
+    }
+}
+
+impl StopBy {
+    /// Whether this is Ctrl-C (SIGINT, which a terminal sends for it, or the console
+    /// event): a person at a terminal, who can press it again.
+    pub fn is_ctrl_c(self) -> bool {
+        matches!(self, StopBy::Signal("SIGINT") | StopBy::Console("Ctrl-C"))
+    }
+}
+
+/// A second stop request as a person reads it: `a second Ctrl-C`, `a second SIGTERM`,
+/// `a second stop request`.
+pub(crate) fn second(by: Option<StopBy>) -> String {
+    match by {
+        Some(by) if by.is_ctrl_c() => "a second Ctrl-C".into(),
+        Some(StopBy::Signal(name) | StopBy::Console(name)) => format!("a second {name}"),
+        Some(StopBy::ServiceManager) => "a second stop request from the service manager".into(),
+        Some(StopBy::Supervisor) | None => "a second stop request".into(),
     }
 }
 
@@ -284,6 +306,8 @@ pub enum Event {
     Killing {
         /// The child.
         pid: i32,
+        /// Who asked again, when known.
+        by: Option<StopBy>,
     },
     /// The child stopped on request and the service has ended.
     Stopped(Stopped),
@@ -292,6 +316,38 @@ pub enum Event {
         /// Who asked (none: a kill request, a second stop).
         by: Option<StopBy>,
     },
+}
+
+impl Ended {
+    /// The last lines the child wrote to stderr before a failed exit.
+    pub fn stderr(&self) -> &[String] {
+        match self {
+            Ended::Exited(run) => &run.stderr,
+            Ended::NotStarted(_) => &[],
+        }
+    }
+}
+
+impl Event {
+    /// The last lines the child wrote to stderr before the failed exit this event
+    /// reports (none for other events): the console and the journal show them under
+    /// the event's line, the state file keeps the last one.
+    pub fn stderr(&self) -> &[String] {
+        match self {
+            Event::Restarting { ended, .. }
+            | Event::Exited { ended, .. }
+            | Event::GaveUp { ended, .. }
+            | Event::Started {
+                start: Start::AtOnce(ended),
+                ..
+            }
+            | Event::CannotStart {
+                start: Start::AtOnce(ended),
+                ..
+            } => ended.stderr(),
+            _ => &[],
+        }
+    }
 }
 
 impl fmt::Display for Event {
@@ -350,7 +406,9 @@ impl fmt::Display for Event {
             Event::StopTimedOut { timeout, .. } => {
                 write!(f, "did not stop within {timeout}; killed the process tree")
             }
-            Event::Killing { .. } => f.write_str("killing the process tree at once"),
+            Event::Killing { by, .. } => {
+                write!(f, "killing the process tree at once on {}", second(*by))
+            }
             Event::Stopped(stopped) => stopped.fmt(f),
             Event::StoppedWhileWaiting { by: Some(by) } => {
                 write!(f, "stopped on {by} (was waiting to restart)")
@@ -392,6 +450,7 @@ mod tests {
             pid: 42,
             exit,
             ran: Duration::from_millis(ms),
+            stderr: Vec::new(),
         }
     }
 
@@ -481,12 +540,19 @@ mod tests {
             (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
                 "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),
             (Event::StopTimedOut { pid: 42, timeout }, "did not stop within 10s; killed the process tree"),
-            (Event::Killing { pid: 42 }, "killing the process tree at once"),
+            (Event::Killing { pid: 42, by: None }, "killing the process tree at once on a second stop request"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Signal("SIGINT")) }, "killing the process tree at once on a second Ctrl-C"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Console("Ctrl-C")) }, "killing the process tree at once on a second Ctrl-C"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Signal("SIGTERM")) }, "killing the process tree at once on a second SIGTERM"),
             (Event::Stopped(graceful.clone()), "stopped gracefully in 12ms (exit code 0)"),
             (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout: SpecDuration::from_secs(2) } }),
                 "killed after the 2s stop timeout"),
-            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce }),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(None) }),
                 "killed at once on a second stop request"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(Some(StopBy::Signal("SIGINT"))) }),
+                "killed at once on a second Ctrl-C"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(Some(StopBy::ServiceManager)) }),
+                "killed at once on a second stop request from the service manager"),
             (Event::StoppedWhileWaiting { by: None }, "stopped (was waiting to restart)"),
             (Event::StoppedWhileWaiting { by: Some(StopBy::Signal("SIGTERM")) },
                 "stopped on SIGTERM (was waiting to restart)"),

@@ -529,7 +529,13 @@ fn sweep(dir: &Path, stem: &str, keep: u32, compress: bool) -> io::Result<()> {
             Ok(()) => {}
             // Removed meanwhile (by hand): nothing to do.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            Err(e) => {
+                let why = crate::text::io_error(&e);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {why}", path.display()),
+                ));
+            }
         }
         let _ = fs::remove_file(&path);
     }
@@ -623,7 +629,10 @@ impl Compressor {
                     // No thread to be had: the files stay uncompressed until a later
                     // request (or the next start) succeeds.
                     q.pending.clear();
-                    super::say!("tend: cannot start compressing rotated logs: {e}");
+                    super::say!(
+                        "tend: error: cannot start compressing rotated logs: {}",
+                        crate::text::io_error(&e)
+                    );
                     return;
                 }
             }
@@ -663,7 +672,8 @@ fn work(shared: &Shared) {
         };
         if let Err(e) = sweep(&tidy.dir, &tidy.stem, tidy.keep, true) {
             super::say!(
-                "tend: cannot compress a rotated log ({e}); it stays uncompressed until the next rotation"
+                "tend: error: cannot compress a rotated log ({}); it stays uncompressed until the next rotation",
+                crate::text::io_error(&e)
             );
         }
     }

@@ -134,6 +134,128 @@ impl ConsoleSink {
     }
 }
 
+/// How many of the last stderr lines are kept (see [`StderrTail`]).
+pub const TAIL_LINES: usize = 3;
+/// How much of each of them is kept, in bytes (cut at a character boundary).
+pub const TAIL_LINE_BYTES: usize = 200;
+/// The bytes of a line looked at: a few more than are shown, so that a line cut in
+/// the middle of a character, or one only just too long, is still seen as cut.
+const KEPT: usize = TAIL_LINE_BYTES + 8;
+
+/// The last few lines a child wrote to stderr, for the lifecycle line of a failed exit
+/// (`stderr: Error: listen tcp :8080: address already in use`): the reason a program
+/// gives is otherwise only in its log. Bounded ([`TAIL_LINES`] lines of at most
+/// [`TAIL_LINE_BYTES`] bytes) and cheap on the hot path: a chunk is only scanned back
+/// from its end until enough line ends are found.
+#[derive(Debug, Default)]
+pub struct StderrTail {
+    /// Complete lines, oldest first, at most [`TAIL_LINES`].
+    lines: std::collections::VecDeque<String>,
+    /// The start of the line being written (at most [`TAIL_LINE_BYTES`] bytes kept).
+    partial: Vec<u8>,
+}
+
+impl StderrTail {
+    /// Takes in the next chunk of the stream.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
+            self.extend_partial(chunk);
+            return;
+        };
+        // The newlines ending the last lines of the chunk, newest first, and the one
+        // before the oldest of them (none: that line began before this chunk).
+        let mut ends = [0; TAIL_LINES];
+        ends[0] = last_nl;
+        let mut n = 1;
+        let mut before = None;
+        while let Some(i) = chunk[..ends[n - 1]].iter().rposition(|&b| b == b'\n') {
+            if n == TAIL_LINES {
+                before = Some(i);
+                break;
+            }
+            ends[n] = i;
+            n += 1;
+        }
+        let ends = &mut ends[..n];
+        ends.reverse();
+        let mut start = match before {
+            Some(i) => {
+                self.partial.clear();
+                i + 1
+            }
+            None => {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&chunk[..ends[0].min(KEPT)]);
+                self.keep(&line);
+                line.clear();
+                self.partial = line;
+                ends[0] + 1
+            }
+        };
+        let first = usize::from(before.is_none());
+        for &e in &ends[first..] {
+            self.keep(&chunk[start..e]);
+            start = e + 1;
+        }
+        self.extend_partial(&chunk[last_nl + 1..]);
+    }
+
+    fn extend_partial(&mut self, bytes: &[u8]) {
+        let room = KEPT.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Keeps a complete line (blank lines say nothing and are skipped).
+    fn keep(&mut self, line: &[u8]) {
+        let line = show_line(line);
+        if line.is_empty() {
+            return;
+        }
+        if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line);
+    }
+
+    /// The last lines, oldest first (a line the child did not end counts), and a fresh
+    /// start for the next child.
+    pub fn take(&mut self) -> Vec<String> {
+        let partial = std::mem::take(&mut self.partial);
+        self.keep(&partial);
+        std::mem::take(&mut self.lines).into()
+    }
+}
+
+/// A line of a child's output as tend shows it: valid UTF-8, no control characters
+/// (a terminal escape must not reach the console or the journal), no trailing space,
+/// at most [`TAIL_LINE_BYTES`] bytes, cut at a character boundary with `…`.
+fn show_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEPT)]);
+    let mut out = String::with_capacity(text.len());
+    let mut cut = false;
+    for c in text.chars() {
+        let c = if c == '\t' { ' ' } else { c };
+        if c.is_control() {
+            continue;
+        }
+        if out.len() + c.len_utf8() > TAIL_LINE_BYTES {
+            cut = true;
+            break;
+        }
+        out.push(c);
+    }
+    let cut = cut || bytes.len() > KEPT;
+    let mut out = out.trim_end().to_string();
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+/// The stderr tail of a service, shared by the pumps of its children and its actor.
+pub type SharedTail = Rc<RefCell<StderrTail>>;
+
 /// A sink shared between the pumps of successive children of one service.
 pub type SharedSink = Rc<RefCell<Sink>>;
 
@@ -186,29 +308,94 @@ pub async fn keep_counters_current(
     }
 }
 
-/// Drains `fd` into `sink` until end of file (every writer, including grandchildren
-/// that inherited the pipe, has closed it). `on_write` runs after each chunk.
-#[cfg(unix)]
-pub async fn pump(
-    fd: PipeReader,
+/// One output stream of one child: its pipe, where its bytes go, and (stderr) the
+/// tail kept of it. Shared by the pump and the actor, which reads what is left at once
+/// when the child exits ([`drain_now`]).
+pub struct Stream {
+    #[cfg(unix)]
+    pipe: tokio::net::unix::pipe::Receiver,
+    #[cfg(windows)]
+    pipe: RefCell<Option<PipeReader>>,
     sink: SharedSink,
-    mut on_write: impl FnMut(&mut Sink),
-) -> io::Result<()> {
+    tail: Option<SharedTail>,
+}
+
+impl Stream {
+    /// Hands a chunk to the sink and the tail.
+    fn take_in(&self, chunk: &[u8]) -> std::cell::RefMut<'_, Sink> {
+        if let Some(t) = &self.tail {
+            t.borrow_mut().push(chunk);
+        }
+        let mut s = self.sink.borrow_mut();
+        s.write(chunk);
+        s
+    }
+}
+
+/// Opens a child's stream for [`pump`]: its bytes go to `sink`, and to `tail` if any.
+#[cfg(unix)]
+pub fn open(fd: PipeReader, sink: SharedSink, tail: Option<SharedTail>) -> io::Result<Rc<Stream>> {
     // A larger pipe buffer: fewer wake-ups when a child floods its output.
     super::sys::grow_pipe(&fd, 1 << 20);
     let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
+    Ok(Rc::new(Stream { pipe, sink, tail }))
+}
+
+/// Opens a child's stream for [`pump`]: its bytes go to `sink`, and to `tail` if any.
+#[cfg(windows)]
+pub fn open(fd: PipeReader, sink: SharedSink, tail: Option<SharedTail>) -> io::Result<Rc<Stream>> {
+    Ok(Rc::new(Stream {
+        pipe: RefCell::new(Some(fd)),
+        sink,
+        tail,
+    }))
+}
+
+/// Reads what the pipe holds now, without waiting, into the sink and the tail: called
+/// when the child has exited, so that the lines it wrote last are in the tail before
+/// the exit is reported (the exit can be seen before the pump had its turn). The
+/// child closed its end before it exited, so everything it wrote is there.
+#[cfg(unix)]
+pub fn drain_now(stream: &Stream) {
+    use std::os::fd::AsFd;
+    // Read past tokio's readiness (it may not have heard of the bytes yet): the pipe is
+    // non-blocking, and the pump, woken later, finds it empty or at its end.
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < READ_BUF {
+            b.resize(READ_BUF, 0);
+        }
+        loop {
+            match nix::unistd::read(stream.pipe.as_fd(), &mut b) {
+                Ok(0) => break,
+                Ok(n) => drop(stream.take_in(&b[..n])),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+/// Windows: the reader thread hands the chunks over on its own; a last one it has
+/// not handed over yet when the exit is reported is missed by the tail (not the log).
+#[cfg(windows)]
+pub fn drain_now(_stream: &Stream) {}
+
+/// Drains the stream into its sink until end of file (every writer, including
+/// grandchildren that inherited the pipe, has closed it). `on_write` runs after each
+/// chunk.
+#[cfg(unix)]
+pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io::Result<()> {
     loop {
-        pipe.readable().await?;
+        stream.pipe.readable().await?;
         let read = BUF.with(|b| {
             let mut b = b.borrow_mut();
             if b.len() < READ_BUF {
                 b.resize(READ_BUF, 0);
             }
-            let n = pipe.try_read(&mut b)?;
+            let n = stream.pipe.try_read(&mut b)?;
             if n > 0 {
-                let mut s = sink.borrow_mut();
-                s.write(&b[..n]);
-                on_write(&mut s);
+                on_write(&mut stream.take_in(&b[..n]));
             }
             Ok::<usize, io::Error>(n)
         });
@@ -223,24 +410,21 @@ pub async fn pump(
             Err(e) => return Err(e),
         }
     }
-    sink.borrow_mut().finish_line();
+    stream.sink.borrow_mut().finish_line();
     Ok(())
 }
 
-/// Drains the chunks a reader thread takes from the pipe into `sink` until end of file.
-/// `on_write` runs after each chunk.
+/// Drains the chunks a reader thread takes from the pipe into the sink until end of
+/// file. `on_write` runs after each chunk.
 #[cfg(windows)]
-pub async fn pump(
-    mut reader: PipeReader,
-    sink: SharedSink,
-    mut on_write: impl FnMut(&mut Sink),
-) -> io::Result<()> {
-    while let Some(chunk) = reader.0.recv().await {
-        let mut s = sink.borrow_mut();
-        s.write(&chunk);
-        on_write(&mut s);
+pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io::Result<()> {
+    let reader = stream.pipe.borrow_mut().take();
+    if let Some(mut reader) = reader {
+        while let Some(chunk) = reader.0.recv().await {
+            on_write(&mut stream.take_in(&chunk));
+        }
     }
-    sink.borrow_mut().finish_line();
+    stream.sink.borrow_mut().finish_line();
     Ok(())
 }
 
@@ -292,6 +476,7 @@ mod tests {
             message: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
+            last_stderr: None,
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

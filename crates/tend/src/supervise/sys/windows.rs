@@ -299,7 +299,7 @@ fn read_pipe(mut pipe: impl Read + Send + 'static, oem: bool) -> PipeReader {
             }
         });
     if let Err(e) = spawned {
-        crate::supervise::say!("tend: cannot start an output reader thread: {e}");
+        crate::supervise::say!("tend: error: cannot start an output reader thread: {e}");
     }
     PipeReader(rx)
 }
@@ -604,7 +604,7 @@ pub fn resolve_command(
         v
     };
     if command.contains(['\\', '/']) {
-        let p = base.join(command);
+        let p = crate::supervise::prepare::join(base, command);
         return candidates(p.clone())
             .into_iter()
             .find(|c| c.is_file())
