@@ -454,6 +454,41 @@ mod tests {
         }
     }
 
+    /// The stderr lines of a failed exit are the event's, whichever event reports the
+    /// exit; its line stays one line (the state file's message, sd_notify's STATUS=).
+    #[test]
+    fn the_stderr_lines_go_with_the_exit() {
+        let mut r = run(Exit::Code(1), 5);
+        r.stderr = vec!["Error: address already in use".into()];
+        let ended = Ended::Exited(r);
+        let lines: &[String] = &["Error: address already in use".into()];
+        #[rustfmt::skip]
+        let carried = [
+            Event::Restarting { ended: ended.clone(), delay: Duration::from_secs(1) },
+            Event::Started { pid: 43, start: Start::AtOnce(ended.clone()) },
+            Event::CannotStart { error: StartError { program: "/srv/app".into(), error: "gone".into() }, start: Start::AtOnce(ended.clone()) },
+            Event::Exited { ended: ended.clone(), success: false, reason: NotRestarted::NoRestartCode(1), policy: RestartPolicy::Always },
+            Event::GaveUp { ended: ended.clone(), restarts: 1, window: SpecDuration::from_secs(60), max_restarts: 1 },
+        ];
+        for event in carried {
+            assert_eq!(event.stderr(), lines, "{event:?}");
+            assert!(!event.to_string().contains('\n'), "{event}");
+            assert!(!event.to_string().contains("address"), "{event}");
+        }
+        assert!(Event::Started {
+            pid: 43,
+            start: Start::Again
+        }
+        .stderr()
+        .is_empty());
+        assert!(Event::StopTimedOut {
+            pid: 43,
+            timeout: SpecDuration::from_secs(1)
+        }
+        .stderr()
+        .is_empty());
+    }
+
     #[test]
     fn durations_read_as_people_write_them() {
         for (ms, shown) in [

@@ -742,3 +742,97 @@ async fn futures_any(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::event::{Ended, Run, Start, StopRequest};
+    use super::policy::Exit;
+    use super::*;
+    use crate::spec::Duration as SpecDuration;
+
+    fn crashed(stderr: &[&str]) -> Ended {
+        Ended::Exited(Run {
+            pid: 42,
+            exit: Exit::Code(1),
+            ran: Duration::from_millis(38),
+            stderr: stderr.iter().map(|l| l.to_string()).collect(),
+        })
+    }
+
+    /// The lifecycle lines as the console and the journal get them: the last stderr
+    /// lines under a failed exit (not when the output is on the console already), the
+    /// Ctrl-C hint only to a person at a terminal, a `giving up` in colour.
+    #[test]
+    fn event_lines() {
+        let why = crashed(&["listening on :8080", "Error: address already in use"]);
+        let tail = "\n  stderr: listening on :8080\n  stderr: Error: address already in use";
+        let gave_up = Event::GaveUp {
+            ended: why.clone(),
+            restarts: 10,
+            window: SpecDuration::from_secs(120),
+            max_restarts: 10,
+        };
+        let ctrl_c = |by| Event::StopRequested {
+            pid: 42,
+            by,
+            request: StopRequest::Sent("sent SIGTERM to pid 42".into()),
+            timeout: SpecDuration::from_secs(30),
+            restart: false,
+        };
+        let plain = EventLog {
+            prefix: "tend: web: ".into(),
+            stderr: true,
+            interactive: false,
+            color: false,
+        };
+        let console = EventLog {
+            prefix: "tend: web: ".into(),
+            stderr: false,
+            interactive: true,
+            color: true,
+        };
+        #[rustfmt::skip]
+        let table: Vec<(&EventLog, Event, String)> = vec![
+            (&plain, Event::Restarting { ended: why.clone(), delay: Duration::from_secs(1) },
+                format!("tend: web: exit code 1 after 38ms; restarting in 1s{tail}")),
+            (&plain, Event::Started { pid: 43, start: Start::AtOnce(why.clone()) },
+                format!("tend: web: exit code 1 after 38ms; restarted (pid 43){tail}")),
+            (&plain, gave_up.clone(),
+                format!("tend: web: exit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10){tail}")),
+            (&plain, Event::Restarting { ended: crashed(&[]), delay: Duration::from_secs(1) },
+                "tend: web: exit code 1 after 38ms; restarting in 1s".into()),
+            (&plain, ctrl_c(StopBy::Signal("SIGINT")),
+                "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s".into()),
+            (&console, Event::Restarting { ended: why.clone(), delay: Duration::from_secs(1) },
+                "tend: web: exit code 1 after 38ms; restarting in 1s".into()),
+            (&console, gave_up,
+                "tend: web: \x1b[1;31mexit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)\x1b[0m".into()),
+            (&console, ctrl_c(StopBy::Signal("SIGINT")),
+                "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s; Ctrl-C again to kill now".into()),
+            (&console, ctrl_c(StopBy::Console("Ctrl-C")),
+                "tend: web: stopping on Ctrl-C: sent SIGTERM to pid 42, waiting up to 30s; Ctrl-C again to kill now".into()),
+            (&console, ctrl_c(StopBy::Signal("SIGTERM")),
+                "tend: web: stopping on SIGTERM: sent SIGTERM to pid 42, waiting up to 30s".into()),
+        ];
+        for (log, event, lines) in table {
+            assert_eq!(log.render(&event), lines, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn where_the_output_goes() {
+        let file = |p: &str| Goes::File(PathBuf::from(p));
+        #[rustfmt::skip]
+        let table = [
+            ([("stdout", file("/var/log/tend/web.out.log")), ("stderr", file("/var/log/tend/web.err.log"))],
+                "stdout to /var/log/tend/web.out.log, stderr to /var/log/tend/web.err.log"),
+            ([("stdout", Goes::Discarded), ("stderr", Goes::Inherited)],
+                "stdout discarded, stderr inherited (the terminal, or the service manager's log)"),
+        ];
+        for (streams, said) in table {
+            assert_eq!(describe_output(&streams), said);
+        }
+    }
+}

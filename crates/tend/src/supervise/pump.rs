@@ -162,40 +162,37 @@ impl StderrTail {
             self.extend_partial(chunk);
             return;
         };
-        // The newlines ending the last lines of the chunk, newest first, and the one
-        // before the oldest of them (none: that line began before this chunk).
-        let mut ends = [0; TAIL_LINES];
-        ends[0] = last_nl;
-        let mut n = 1;
-        let mut before = None;
-        while let Some(i) = chunk[..ends[n - 1]].iter().rposition(|&b| b == b'\n') {
-            if n == TAIL_LINES {
-                before = Some(i);
+        // The lines that end in this chunk and say something, newest first, scanned
+        // back from its end until there are enough (or the chunk's first line, which
+        // continues the partial line of earlier chunks, is reached).
+        let mut found = [(0, 0); TAIL_LINES];
+        let mut n = 0;
+        let mut end = last_nl;
+        let mut first_line = None;
+        while n < TAIL_LINES {
+            let Some(nl) = chunk[..end].iter().rposition(|&b| b == b'\n') else {
+                first_line = Some(end);
                 break;
+            };
+            if !chunk[nl + 1..end].iter().all(u8::is_ascii_whitespace) {
+                found[n] = (nl + 1, end);
+                n += 1;
             }
-            ends[n] = i;
-            n += 1;
+            end = nl;
         }
-        let ends = &mut ends[..n];
-        ends.reverse();
-        let mut start = match before {
-            Some(i) => {
-                self.partial.clear();
-                i + 1
-            }
-            None => {
+        match first_line {
+            Some(end) => {
                 let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&chunk[..ends[0].min(KEPT)]);
+                line.extend_from_slice(&chunk[..end.min(KEPT)]);
                 self.keep(&line);
                 line.clear();
                 self.partial = line;
-                ends[0] + 1
             }
-        };
-        let first = usize::from(before.is_none());
-        for &e in &ends[first..] {
-            self.keep(&chunk[start..e]);
-            start = e + 1;
+            // The partial line ended before the lines kept.
+            None => self.partial.clear(),
+        }
+        for &(start, end) in found[..n].iter().rev() {
+            self.keep(&chunk[start..end]);
         }
         self.extend_partial(&chunk[last_nl + 1..]);
     }
@@ -426,6 +423,77 @@ pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io
     }
     stream.sink.borrow_mut().finish_line();
     Ok(())
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    /// The tail after `chunks`, as [`StderrTail::take`] gives it.
+    fn tail(chunks: &[&[u8]]) -> Vec<String> {
+        let mut t = StderrTail::default();
+        for c in chunks {
+            t.push(c);
+        }
+        t.take()
+    }
+
+    #[test]
+    fn the_tail_is_the_last_lines_however_the_chunks_fall() {
+        let long = "é".repeat(150); // 300 bytes, 2 a character
+        let cut = format!("{}…", "é".repeat(100));
+        let many: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+        #[rustfmt::skip]
+        let table: Vec<(&str, Vec<&[u8]>, Vec<&str>)> = vec![
+            ("nothing", vec![], vec![]),
+            ("one line", vec![b"Error: address in use\n"], vec!["Error: address in use"]),
+            ("the last three of many, in order", vec![many.as_bytes()], vec!["line 998", "line 999", "line 1000"]),
+            ("exactly three", vec![b"a\nb\nc\n"], vec!["a", "b", "c"]),
+            ("an unfinished last line counts", vec![b"a\nb\nc\nd"], vec!["b", "c", "d"]),
+            ("a line across chunks", vec![b"a\nEr", b"ror: x", b"\nb\n"], vec!["a", "Error: x", "b"]),
+            ("a line across chunks, the chunk full of lines", vec![b"Er", b"ror\nb\nc\nd\n"], vec!["b", "c", "d"]),
+            ("a line across chunks, three in the second", vec![b"Er", b"ror\nb\nc\n"], vec!["Error", "b", "c"]),
+            ("older lines stay while new ones come", vec![b"a\nb\n", b"c\n", b"d"], vec!["b", "c", "d"]),
+            ("blank lines say nothing", vec![b"fatal\n\n  \n\r\n"], vec!["fatal"]),
+            ("CRLF and tabs, trailing space", vec![b"a\tb  \r\n"], vec!["a b"]),
+            ("escapes do not reach the terminal", vec![b"\x1b[31mred\x1b[0m\n"], vec!["[31mred[0m"]),
+            ("not UTF-8", vec![b"caf\xe9\n"], vec!["caf\u{fffd}"]),
+            ("a long line is cut at a character", vec![long.as_bytes(), b"\n"], vec![cut.as_str()]),
+            ("a long unfinished line too", vec![long.as_bytes()], vec![cut.as_str()]),
+        ];
+        for (what, chunks, want) in table {
+            assert_eq!(tail(&chunks), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn taking_starts_afresh() {
+        let mut t = StderrTail::default();
+        t.push(b"first child\nhalf");
+        assert_eq!(t.take(), ["first child", "half"]);
+        t.push(b"second\n");
+        assert_eq!(t.take(), ["second"]);
+        assert!(t.take().is_empty());
+    }
+
+    #[test]
+    fn a_flood_costs_only_its_tail() {
+        // A 256 KiB chunk of lines is scanned back only over its last few lines: the
+        // tail holds no more than it shows, however much went through.
+        let chunk: Vec<u8> = b"x"
+            .repeat(99)
+            .into_iter()
+            .chain(*b"\n")
+            .cycle()
+            .take(256 * 1024)
+            .collect();
+        let mut t = StderrTail::default();
+        for _ in 0..64 {
+            t.push(&chunk);
+        }
+        assert!(t.partial.capacity() <= 2 * KEPT, "{}", t.partial.capacity());
+        assert_eq!(t.take().len(), TAIL_LINES);
+    }
 }
 
 #[cfg(all(test, unix))]

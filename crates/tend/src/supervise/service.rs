@@ -821,6 +821,8 @@ mod tests {
         next_pid: Cell<i32>,
         running: RefCell<HashMap<i32, (Kid, oneshot::Sender<Exit>)>>,
         log: Rc<RefCell<Vec<String>>>,
+        /// The service's stderr tail, as its pump would fill it.
+        stderr: SharedTail,
     }
 
     #[derive(Clone)]
@@ -836,7 +838,13 @@ mod tests {
             let world = self.0.clone();
             tokio::task::spawn_local(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                if let Some((_, tx)) = world.running.borrow_mut().remove(&pid) {
+                if let Some((kid, tx)) = world.running.borrow_mut().remove(&pid) {
+                    // A child that exits by itself says why on stderr, the last line
+                    // unfinished.
+                    if let Kid::Exits { .. } = kid {
+                        let why = format!("pid {pid} starting\npid {pid} says {exit}");
+                        world.stderr.borrow_mut().push(why.as_bytes());
+                    }
                     let _ = tx.send(exit);
                 }
             });
@@ -916,9 +924,16 @@ mod tests {
 
     impl Observer for Ear {
         fn changed(&mut self, status: &Status, event: &Event) {
-            self.0
-                .borrow_mut()
-                .push(format!("{}: {event}", status.state.as_str()));
+            let mut log = self.0.borrow_mut();
+            log.push(format!("{}: {event}", status.state.as_str()));
+            // The last stderr lines of a failed exit, as the console shows them; the
+            // state file keeps the last.
+            for line in event.stderr() {
+                log.push(format!("  stderr: {line}"));
+            }
+            if let Some(line) = event.stderr().last() {
+                assert_eq!(status.last_stderr.as_ref(), Some(line), "{event}");
+            }
             *self.1.borrow_mut() = Some(status.clone());
         }
     }
@@ -963,7 +978,11 @@ mod tests {
     ) -> (Vec<String>, Outcome, Status) {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let world = Rc::new(World::default());
+                let setup = setup(extra);
+                let world = Rc::new(World {
+                    stderr: setup.stderr_tail.clone(),
+                    ..World::default()
+                });
                 world.kids.borrow_mut().extend(kids.iter().copied());
                 let (tx, rx) = mpsc::unbounded_channel();
                 let t0 = Instant::now();
@@ -978,7 +997,7 @@ mod tests {
                 });
                 let last = Rc::new(RefCell::new(None));
                 let ear = Box::new(Ear(world.log.clone(), last.clone()));
-                let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
+                let outcome = run_actor(setup, Fake(world.clone()), rx, vec![ear]).await;
                 assert!(
                     world.kids.borrow().is_empty(),
                     "every scripted child was started"
@@ -1011,8 +1030,8 @@ mod tests {
             Vec<Kid>,
             Vec<(u64, Control)>,
             Vec<&'a str>,
-            // The outcome, and the restarts the last status counts.
-            (Outcome, u64),
+            // The outcome, the restarts the last status counts, and its stderr line.
+            (Outcome, u64, Option<&'a str>),
         );
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
@@ -1022,23 +1041,30 @@ mod tests {
                     "spawn 1", "running: started (pid 1)",
                     // Restarted at once: the old child's group and the orphans are
                     // cleaned up once the new child runs.
-                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
-                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    // What the child wrote last, the unfinished line too.
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms",
+                    "  stderr: pid 2 starting", "  stderr: pid 2 says exit code 1", "sweep",
                     "spawn 3", "running: restarted (pid 3)",
-                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms", "sweep",
+                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms",
+                    "  stderr: pid 3 starting", "  stderr: pid 3 says exit code 1", "sweep",
                     "spawn 4", "running: restarted (pid 4)",
-                    "clean up 4", &failed, "sweep",
+                    "clean up 4", &failed, "  stderr: pid 4 starting", "  stderr: pid 4 says exit code 1", "sweep",
                 ],
-                (Outcome::Failed(gave_up.into()), 3)),
+                (Outcome::Failed(gave_up.into()), 3, Some("pid 4 says exit code 1"))),
             ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
                 vec![crash, crash], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
-                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s",
+                    "  stderr: pid 2 starting", "  stderr: pid 2 says exit code 1", "sweep",
                     "stopped: stopped on SIGINT (was waiting to restart)",
                 ],
-                (Outcome::Stopped, 2)),
+                // The line of the last failed exit stays until the next exit.
+                (Outcome::Stopped, 2, Some("pid 2 says exit code 1"))),
             ("a graceful stop", "",
                 vec![polite], vec![(1_000, Control::Stop(BY))],
                 vec![
@@ -1046,7 +1072,7 @@ mod tests {
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
                 vec![stubborn], vec![(1_000, Control::Stop(BY))],
                 vec![
@@ -1055,7 +1081,7 @@ mod tests {
                     "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
                     "kill 1", "sweep", "stopped: killed after the 2s stop timeout",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a second stop request kills at once", "",
                 vec![stubborn], vec![(1_000, Control::Stop(BY)), (1_500, Control::Kill(BY))],
                 vec![
@@ -1064,7 +1090,7 @@ mod tests {
                     "kill 1", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
                     "kill 1", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
                 vec![polite], vec![(1_000, Control::Stop(BY)), (1_100, Control::Stop(BY))],
                 vec![
@@ -1072,7 +1098,7 @@ mod tests {
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 2s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a restart on request starts the next child before the sweep", "",
                 vec![polite, stubborn], vec![(1_000, Control::Restart(StopBy::ServiceManager)), (5_000, Control::Kill(BY))],
                 vec![
@@ -1084,7 +1110,7 @@ mod tests {
                     "kill 2", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
                     "kill 2", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 1)),
+                (Outcome::Stopped, 1, None)),
             ("a program that cannot be started is retried, then runs", "",
                 vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill(BY))],
                 vec![
@@ -1095,21 +1121,45 @@ mod tests {
                     "kill 1", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
                     "kill 1", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a success ends the service, by the policy as the spec spells it", "",
                 vec![Kid::Exits { after: 2_500, exit: Exit::Code(0) }], vec![],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "clean up 1", "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "sweep",
                 ],
-                (Outcome::Exited { success: true }, 0)),
+                (Outcome::Exited { success: true }, 0, None)),
+            ("a no-restart code ends the service and says so, and why the child failed",
+                "[restart]\npolicy = \"always\"\nno_restart_codes = [78]",
+                vec![Kid::Exits { after: 10, exit: Exit::Code(78) }], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "clean up 1", "failed: exit code 78 after 10ms; not restarting (exit code 78 is in restart.no_restart_codes)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 78", "sweep",
+                ],
+                (Outcome::Exited { success: false }, 0, Some("pid 1 says exit code 78"))),
+            ("a stop after a failed exit forgets its stderr line", "",
+                vec![crash, polite], vec![(1_000, Control::Stop(BY))],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "stop 2", "stopping: stopping on SIGINT: sent SIGTERM to pid 2, waiting up to 10s",
+                    "kill 2", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                ],
+                (Outcome::Stopped, 1, None)),
         ];
-        for (name, extra, kids, controls, expected, (outcome, restarts)) in table {
+        for (name, extra, kids, controls, expected, (outcome, restarts, last_stderr)) in table {
             let (log, got, last) = scenario(extra, &kids, &controls).await;
             assert_eq!(log, expected, "{name}");
             assert_eq!(got, outcome, "{name}");
             assert_eq!(last.restarts, restarts, "{name}: restarts");
             assert_eq!(last.pid, None, "{name}: no child in the last status");
+            assert_eq!(
+                last.last_stderr.as_deref(),
+                last_stderr,
+                "{name}: last_stderr"
+            );
         }
     }
 }
