@@ -232,7 +232,7 @@ pub enum Event {
         start: Start,
     },
     /// The program could not be started: `cannot start /srv/app: No such file or
-    /// directory (os error 2)`. The decision ([`Event::Restarting`], ...) follows.
+    /// directory`. The decision ([`Event::Restarting`], ...) follows.
     CannotStart {
         /// Why.
         error: StartError,
@@ -520,7 +520,7 @@ mod tests {
         let code1 = Ended::Exited(run(Exit::Code(1), 5));
         let missing = StartError {
             program: "/srv/app".into(),
-            error: "No such file or directory (os error 2)".into(),
+            error: "No such file or directory".into(),
         };
         let graceful = Stopped {
             run: run(Exit::Code(0), 60_000),
@@ -535,21 +535,21 @@ mod tests {
             (Event::Started { pid: 43, start: Start::AtOnce(code1.clone()) },
                 "exit code 1 after 5ms; restarted (pid 43)"),
             (Event::Started { pid: 43, start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
-                "cannot start /srv/app: No such file or directory (os error 2); restarted (pid 43)"),
+                "cannot start /srv/app: No such file or directory; restarted (pid 43)"),
             (Event::Started { pid: 43, start: Start::OnRequest(graceful.clone()) },
                 "stopped gracefully in 12ms (exit code 0); restarted on request (pid 43)"),
             (Event::CannotStart { error: missing.clone(), start: Start::First },
-                "cannot start /srv/app: No such file or directory (os error 2)"),
+                "cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(code1.clone()) },
-                "exit code 1 after 5ms; cannot start /srv/app: No such file or directory (os error 2)"),
+                "exit code 1 after 5ms; cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
-                "cannot start /srv/app: No such file or directory (os error 2)"),
+                "cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::OnRequest(graceful.clone()) },
-                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory (os error 2)"),
+                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory"),
             (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
                 "exit code 1 after 5ms; restarting in 1.6s"),
             (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },
-                "cannot start /srv/app: No such file or directory (os error 2); restarting in 100ms"),
+                "cannot start /srv/app: No such file or directory; restarting in 100ms"),
             (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,
                     reason: NotRestarted::Policy(RestartPolicy::OnFailure), policy: RestartPolicy::OnFailure },
                 "exit code 0 after 2s; not restarting (policy on-failure)"),

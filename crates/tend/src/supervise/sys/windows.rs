@@ -92,7 +92,10 @@ pub struct PipeReader(pub mpsc::Receiver<Vec<u8>>);
 fn check(ok: i32, what: &str) -> io::Result<()> {
     if ok == 0 {
         let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+        Err(io::Error::new(
+            e.kind(),
+            format!("{what}: {}", crate::text::io_error(&e)),
+        ))
     } else {
         Ok(())
     }
