@@ -438,13 +438,16 @@ mod tail_tests {
         t.take()
     }
 
+    /// What a row is about, the chunks, the tail.
+    type Row<'a> = (&'a str, Vec<&'a [u8]>, Vec<&'a str>);
+
     #[test]
     fn the_tail_is_the_last_lines_however_the_chunks_fall() {
         let long = "é".repeat(150); // 300 bytes, 2 a character
         let cut = format!("{}…", "é".repeat(100));
         let many: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
         #[rustfmt::skip]
-        let table: Vec<(&str, Vec<&[u8]>, Vec<&str>)> = vec![
+        let table: Vec<Row> = vec![
             ("nothing", vec![], vec![]),
             ("one line", vec![b"Error: address in use\n"], vec!["Error: address in use"]),
             ("the last three of many, in order", vec![many.as_bytes()], vec!["line 998", "line 999", "line 1000"]),
