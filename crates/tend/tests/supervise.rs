@@ -127,6 +127,12 @@ fn a_failed_exit_shows_the_last_lines_the_child_wrote_to_stderr() {
         st["last_stderr"], "Error: listen tcp :8080: address already in use",
         "{st}"
     );
+    let out = s.tend(&["status", "web"]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(" last stderr: Error: listen tcp :8080: address already in use\n"),
+        "{table}"
+    );
 
     // A success says nothing of stderr, and keeps no line in the state file.
     let spec = s.spec(

@@ -241,6 +241,9 @@ pub fn status(a: StatusArgs) -> u8 {
                     outln!("{:<20} {m}", "");
                 }
             }
+            if let Some(line) = &s.last_stderr {
+                outln!("{:<20} last stderr: {line}", "");
+            }
             if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 outln!(
                     "{:<20} {} output lines ({} bytes) could not be written to the log",
