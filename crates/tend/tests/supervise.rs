@@ -1171,6 +1171,37 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
         "{err}"
     );
 
+    // Typed again, later than a repeat of the first: killed at once, and said so.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "60s");
+    let (tend, mut terminal) = spawn_on_terminal(&s, &["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
+    // Closer together than the guard's repeat window, two Ctrl-C are one (a terminal
+    // delivers each to the guard and the supervisor): wait until the stop began
+    // longer ago than that.
+    wait_until(10 * SECS, "the stop to be under way", || {
+        s.state("i").is_some_and(|st| {
+            st["state"] == "stopping"
+                && st["since_ms"].as_u64().is_some_and(|t| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as u64;
+                    now > t + 300
+                })
+        })
+    });
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C again");
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: i: killed at once on a second Ctrl-C\n"),
+        "{err}"
+    );
+    assert!(!err.contains("stop timeout"), "{err}");
+    assert!(!alive(pids(&pidf)[0]));
+
     // A second Ctrl-C later, while the child ignores the first: no more waiting.
     let s = Scratch::new();
     let (spec, pidf) = ignoring_child(&s, "60s");
