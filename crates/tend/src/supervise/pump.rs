@@ -149,8 +149,9 @@ const KEPT: usize = TAIL_LINE_BYTES + 8;
 /// from its end until enough line ends are found.
 #[derive(Debug, Default)]
 pub struct StderrTail {
-    /// Complete lines, oldest first, at most [`TAIL_LINES`].
-    lines: std::collections::VecDeque<String>,
+    /// Complete lines, oldest first, at most [`TAIL_LINES`], each its first [`KEPT`]
+    /// bytes (made text only when taken: their buffers are reused meanwhile).
+    lines: std::collections::VecDeque<Vec<u8>>,
     /// The start of the line being written (at most [`TAIL_LINE_BYTES`] bytes kept).
     partial: Vec<u8>,
 }
@@ -205,14 +206,21 @@ impl StderrTail {
 
     /// Keeps a complete line (blank lines say nothing and are skipped).
     fn keep(&mut self, line: &[u8]) {
-        let line = show_line(line);
-        if line.is_empty() {
+        let line = &line[..line.len().min(KEPT)];
+        if line
+            .iter()
+            .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
             return;
         }
-        if self.lines.len() == TAIL_LINES {
-            self.lines.pop_front();
-        }
-        self.lines.push_back(line);
+        let mut buf = if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front().unwrap_or_default()
+        } else {
+            Vec::with_capacity(KEPT)
+        };
+        buf.clear();
+        buf.extend_from_slice(line);
+        self.lines.push_back(buf);
     }
 
     /// The last lines, oldest first (a line the child did not end counts), and a fresh
@@ -220,30 +228,54 @@ impl StderrTail {
     pub fn take(&mut self) -> Vec<String> {
         let partial = std::mem::take(&mut self.partial);
         self.keep(&partial);
-        std::mem::take(&mut self.lines).into()
+        self.lines
+            .drain(..)
+            .map(|l| show_line(&l))
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Forgets everything (a new child starts).
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.partial.clear();
     }
 }
 
-/// A line of a child's output as tend shows it: valid UTF-8, no control characters
-/// (a terminal escape must not reach the console or the journal), no trailing space,
-/// at most [`TAIL_LINE_BYTES`] bytes, cut at a character boundary with `…`.
+/// A line of a child's output as tend shows it: valid UTF-8, without terminal escapes
+/// or other control characters (they must not reach the console or the journal), no
+/// trailing space, at most [`TAIL_LINE_BYTES`] bytes, cut at a character boundary with
+/// `…`.
 fn show_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEPT)]);
     let mut out = String::with_capacity(text.len());
     let mut cut = false;
-    for c in text.chars() {
-        let c = if c == '\t' { ' ' } else { c };
-        if c.is_control() {
-            continue;
-        }
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let c = match c {
+            '\t' => ' ',
+            // An escape sequence: `ESC [ ... final` (colours, cursor moves), else the
+            // escape and the character after it.
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            c if c.is_control() => continue,
+            c => c,
+        };
         if out.len() + c.len_utf8() > TAIL_LINE_BYTES {
             cut = true;
             break;
         }
         out.push(c);
     }
-    let cut = cut || bytes.len() > KEPT;
-    let mut out = out.trim_end().to_string();
+    let mut out = out.trim().to_string();
     if cut {
         out.push('…');
     }
@@ -459,7 +491,8 @@ mod tail_tests {
             ("older lines stay while new ones come", vec![b"a\nb\n", b"c\n", b"d"], vec!["b", "c", "d"]),
             ("blank lines say nothing", vec![b"fatal\n\n  \n\r\n"], vec!["fatal"]),
             ("CRLF and tabs, trailing space", vec![b"a\tb  \r\n"], vec!["a b"]),
-            ("escapes do not reach the terminal", vec![b"\x1b[31mred\x1b[0m\n"], vec!["[31mred[0m"]),
+            ("escapes do not reach the terminal", vec![b"\x1b[1;31mERROR\x1b[0m: disk full\x07\n"], vec!["ERROR: disk full"]),
+            ("leading space goes too", vec![b"    at main (app.js:3)\n"], vec!["at main (app.js:3)"]),
             ("not UTF-8", vec![b"caf\xe9\n"], vec!["caf\u{fffd}"]),
             ("a long line is cut at a character", vec![long.as_bytes(), b"\n"], vec![cut.as_str()]),
             ("a long unfinished line too", vec![long.as_bytes()], vec![cut.as_str()]),

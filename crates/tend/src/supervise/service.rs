@@ -523,7 +523,7 @@ impl<P: Procs> Actor<'_, P> {
             Ok(child) => {
                 let started = Instant::now();
                 // What an earlier child (or its grandchildren) wrote is not this one's.
-                setup.stderr_tail.borrow_mut().take();
+                setup.stderr_tail.borrow_mut().clear();
                 if let (Some(fd), Some(sink)) = (child.stdout, &setup.stdout) {
                     spawn_pump(setup, fd, sink.clone(), None);
                 }
