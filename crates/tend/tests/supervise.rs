@@ -149,6 +149,28 @@ fn a_failed_exit_shows_the_last_lines_the_child_wrote_to_stderr() {
     assert!(!err.contains("stderr: "), "{err}");
     assert!(err.contains("tend: ok: exit code 0 after"), "{err}");
     assert!(s.state("ok").unwrap().get("last_stderr").is_none());
+
+    // `tend up` too: its output is on the terminal, but the reason is right under the
+    // exit, among the lines of every service.
+    let spec = s.spec(
+        "boom.toml",
+        &fixture_spec(
+            "boom",
+            &["--eprint", "boom", "--exit", "2"],
+            "[restart]\npolicy = \"never\"\n",
+        ),
+    );
+    let out = s.spawn(&["up", spec.to_str().unwrap()]).wait(20 * SECS);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("; not restarting (policy never)\n  stderr: boom\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("output: "),
+        "the output is on the terminal: {err}"
+    );
 }
 
 /// A child that handles SIGTERM by writing "graceful" to a marker file and exiting 0.

@@ -121,9 +121,6 @@ impl StateFile {
 struct EventLog {
     /// `tend: NAME: `.
     prefix: String,
-    /// Show the last stderr lines under a failed exit: not when the child's output is
-    /// on the console already (`tend up`).
-    stderr: bool,
     /// See [`Options::interactive`].
     interactive: bool,
     /// See [`Options::color_events`].
@@ -146,11 +143,11 @@ impl EventLog {
             }
             _ => out.push_str(&event.to_string()),
         }
-        if self.stderr {
-            for line in event.stderr() {
-                out.push_str("\n  stderr: ");
-                out.push_str(line);
-            }
+        // Also in `tend up`, where they were on the console already: among the output
+        // of several services, the reason is then right under the exit.
+        for line in event.stderr() {
+            out.push_str("\n  stderr: ");
+            out.push_str(line);
         }
         out
     }
@@ -613,7 +610,6 @@ impl<'a> Services<'a> {
             }),
             Box::new(EventLog {
                 prefix: format!("tend: {}: ", setup.spec.name),
-                stderr: !opts.console,
                 interactive: opts.interactive,
                 color: opts.color_events,
             }),
@@ -762,8 +758,8 @@ mod tests {
     }
 
     /// The lifecycle lines as the console and the journal get them: the last stderr
-    /// lines under a failed exit (not when the output is on the console already), the
-    /// Ctrl-C hint only to a person at a terminal, a `giving up` in colour.
+    /// lines under a failed exit, the Ctrl-C hint only to a person at a terminal, a
+    /// `giving up` in colour.
     #[test]
     fn event_lines() {
         let why = crashed(&["listening on :8080", "Error: address already in use"]);
@@ -783,13 +779,11 @@ mod tests {
         };
         let plain = EventLog {
             prefix: "tend: web: ".into(),
-            stderr: true,
             interactive: false,
             color: false,
         };
         let console = EventLog {
             prefix: "tend: web: ".into(),
-            stderr: false,
             interactive: true,
             color: true,
         };
@@ -805,10 +799,8 @@ mod tests {
                 "tend: web: exit code 1 after 38ms; restarting in 1s".into()),
             (&plain, ctrl_c(StopBy::Signal("SIGINT")),
                 "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s".into()),
-            (&console, Event::Restarting { ended: why.clone(), delay: Duration::from_secs(1) },
-                "tend: web: exit code 1 after 38ms; restarting in 1s".into()),
             (&console, gave_up,
-                "tend: web: \x1b[1;31mexit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)\x1b[0m".into()),
+                format!("tend: web: \x1b[1;31mexit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)\x1b[0m{tail}")),
             (&console, ctrl_c(StopBy::Signal("SIGINT")),
                 "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s; Ctrl-C again to kill now".into()),
             (&console, ctrl_c(StopBy::Console("Ctrl-C")),
