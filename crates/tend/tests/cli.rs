@@ -448,23 +448,51 @@ fn check_json_carries_errors_and_warnings_as_objects() {
 #[test]
 fn a_missing_spec_says_which_file_and_how_to_write_one() {
     let s = Scratch::new();
-    for args in [
-        &["check", "nope.toml"][..],
-        &["run", "--no-guard", "nope.toml"],
-        &["up"],
-    ] {
+    // (`tend run` and `tend up` say it before loading: see the next test.)
+    let out = s.tend(&["check", "nope.toml"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(
+        err,
+        "error: cannot read the spec nope.toml: No such file or directory\n  = help: write one with `tend init PROGRAM --output nope.toml`\n"
+    );
+}
+
+/// `tend up` without a file says which file it looked for and how to make one; a named
+/// file that is missing says where it was looked for. Neither shows Rust's `(os error
+/// N)`.
+#[test]
+fn a_missing_spec_file_says_what_was_looked_for_and_how_to_create_one() {
+    let s = Scratch::new();
+    let dir = s.dir.path().display().to_string();
+    let cases: &[(&[&str], &[&str])] = &[
+        (
+            &["up"],
+            &[
+                &format!("error: no tend.toml in {dir}: `tend up` runs the services of ./tend.toml unless given a file\n"),
+                "  = help: create one with `tend init PROGRAM --output tend.toml`, or name a file: `tend up FILE`\n",
+            ],
+        ),
+        (
+            &["up", "dev.toml"],
+            &[
+                &format!("error: no spec file dev.toml (looked for {dir}/dev.toml)\n"),
+                "  = help: `tend init PROGRAM --output dev.toml` writes a spec to start from\n",
+            ],
+        ),
+        (
+            &["run", "./web.toml"],
+            &[&format!("error: no spec file ./web.toml (looked for {dir}/web.toml)\n")],
+        ),
+    ];
+    for (args, lines) in cases {
         let out = s.tend(args).output().unwrap();
-        let err = stderr(&out);
-        assert_eq!(code(&out), 1, "tend {args:?}: {err}");
-        let file = if args == ["up"] {
-            "tend.toml"
-        } else {
-            "nope.toml"
-        };
-        assert_eq!(
-            err,
-            format!("error: cannot read the spec {file}: No such file or directory\n  = help: write one with `tend init PROGRAM --output {file}`\n"),
-            "tend {args:?}"
-        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "tend {args:?}: {err}");
+        for line in *lines {
+            assert!(err.contains(line), "tend {args:?}: {line:?} in:\n{err}");
+        }
+        assert!(!err.contains("os error"), "tend {args:?}: {err}");
+        assert!(err.starts_with("error: "), "tend {args:?}: {err}");
     }
 }

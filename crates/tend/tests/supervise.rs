@@ -71,6 +71,106 @@ fn success_codes_and_no_restart_codes() {
         1,
         "never restarted despite policy = always"
     );
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: cfg: exit code 78 after ")
+            && err.contains("; not restarting (exit code 78 is in restart.no_restart_codes)\n"),
+        "the reason is the code, not the policy: {err}"
+    );
+}
+
+/// A crash loop says why: each failed exit is followed by the last lines the program
+/// wrote to stderr (which are otherwise only in its err log), giving up too, and the
+/// state file keeps the last one. A success shows none.
+#[test]
+fn a_failed_exit_shows_the_last_lines_the_child_wrote_to_stderr() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "web.toml",
+        &fixture_spec(
+            "web",
+            &[
+                "--print",
+                "not this: stdout",
+                "--eprint",
+                "listening on :8080",
+                "--eprint",
+                "Error: listen tcp :8080: address already in use",
+                "--exit",
+                "1",
+            ],
+            "[restart]\nmax_restarts = 1\n[restart.backoff]\ninitial = \"10ms\"\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(20 * SECS);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    let tail = "\n  stderr: listening on :8080\n  stderr: Error: listen tcp :8080: address already in use\n";
+    assert_eq!(err.matches(tail).count(), 2, "after both exits: {err}");
+    assert!(
+        err.contains(&format!("giving up (restart.max_restarts = 1){tail}")),
+        "{err}"
+    );
+    assert!(!err.contains("not this"), "stdout is not shown: {err}");
+    // Where the output goes, said at the start.
+    let logs = s.log_dir();
+    assert!(
+        err.starts_with(&format!(
+            "tend: web: output: stdout to {}, stderr to {}\n",
+            logs.join("web.out.log").display(),
+            logs.join("web.err.log").display()
+        )),
+        "{err}"
+    );
+    let st = s.state("web").unwrap();
+    assert_eq!(
+        st["last_stderr"], "Error: listen tcp :8080: address already in use",
+        "{st}"
+    );
+    let out = s.tend(&["status", "web"]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(" last stderr: Error: listen tcp :8080: address already in use\n"),
+        "{table}"
+    );
+
+    // A success says nothing of stderr, and keeps no line in the state file.
+    let spec = s.spec(
+        "ok.toml",
+        &fixture_spec(
+            "ok",
+            &["--eprint", "all fine", "--exit", "0"],
+            "[restart]\npolicy = \"never\"\n",
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(20 * SECS);
+    assert_eq!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(!err.contains("stderr: "), "{err}");
+    assert!(err.contains("tend: ok: exit code 0 after"), "{err}");
+    assert!(s.state("ok").unwrap().get("last_stderr").is_none());
+
+    // `tend up` too: its output is on the terminal, but the reason is right under the
+    // exit, among the lines of every service.
+    let spec = s.spec(
+        "boom.toml",
+        &fixture_spec(
+            "boom",
+            &["--eprint", "boom", "--exit", "2"],
+            "[restart]\npolicy = \"never\"\n",
+        ),
+    );
+    let out = s.spawn(&["up", spec.to_str().unwrap()]).wait(20 * SECS);
+    assert_eq!(code(&out), 3);
+    let err = stderr(&out);
+    assert!(
+        err.contains("; not restarting (policy never)\n  stderr: boom\n"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("output: "),
+        "the output is on the terminal: {err}"
+    );
 }
 
 /// A child that handles SIGTERM by writing "graceful" to a marker file and exiting 0.
@@ -619,6 +719,27 @@ fn a_missing_program_fails_before_anything_starts() {
         "{}",
         stderr(&out)
     );
+
+    // Paths relative to the spec read as written, and the OS error as a person reads it.
+    for (command, says) in [
+        (
+            "./not-exec.sh",
+            "/not-exec.sh` is not executable (mode 644)",
+        ),
+        ("./gone/./app", "/gone/app`: No such file or directory"),
+    ] {
+        let spec = s.spec(
+            "rel.toml",
+            &format!("name = \"rel\"\ncommand = \"{command}\"\n"),
+        );
+        let out = s.tend(&["run", spec.to_str().unwrap()]).output().unwrap();
+        assert_eq!(code(&out), 1);
+        let err = stderr(&out);
+        let dir = s.dir.path().display().to_string();
+        assert!(err.contains(&format!("`{dir}{says}")), "{err}");
+        assert!(!err.contains("/./"), "{err}");
+        assert!(!err.contains("os error"), "{err}");
+    }
 }
 
 #[test]
@@ -708,15 +829,15 @@ fn up_starts_in_dependency_order_prefixes_output_and_stops_in_reverse() {
             .unwrap_or_else(|| panic!("{needle:?} not in:\n{err}"))
     };
     assert!(
-        pos("tend: api started") < pos("tend: web started"),
+        pos("tend: api: started") < pos("tend: web: started"),
         "api first: {err}"
     );
     assert!(
-        pos("tend: web stopping") < pos("tend: api stopping"),
+        pos("tend: web: stopping") < pos("tend: api: stopping"),
         "web stops first: {err}"
     );
     // Each service says who asked: the SIGINT `tend up` received, passed down.
-    assert!(pos("tend: api stopping on SIGINT: ") > 0, "{err}");
+    assert!(pos("tend: api: stopping on SIGINT: ") > 0, "{err}");
 }
 
 #[test]
@@ -1063,8 +1184,47 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
     std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
     let out = tend.wait(20 * SECS);
     let err = stderr(&out);
-    assert!(!err.contains("stopping at once"), "{err}");
+    assert!(
+        !err.contains("killing every remaining service at once"),
+        "{err}"
+    );
     assert!(err.contains("killed after the 2s stop timeout"), "{err}");
+    // At a terminal, the wait says how not to wait.
+    assert!(
+        err.contains("waiting up to 2s; Ctrl-C again to kill now"),
+        "{err}"
+    );
+
+    // Typed again, later than a repeat of the first: killed at once, and said so.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "60s");
+    let (tend, mut terminal) = spawn_on_terminal(&s, &["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
+    // Closer together than the guard's repeat window, two Ctrl-C are one (a terminal
+    // delivers each to the guard and the supervisor): wait until the stop began
+    // longer ago than that.
+    wait_until(10 * SECS, "the stop to be under way", || {
+        s.state("i").is_some_and(|st| {
+            st["state"] == "stopping"
+                && st["since_ms"].as_u64().is_some_and(|t| {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis() as u64;
+                    now > t + 300
+                })
+        })
+    });
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C again");
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: i: killed at once on a second Ctrl-C\n"),
+        "{err}"
+    );
+    assert!(!err.contains("stop timeout"), "{err}");
+    assert!(!alive(pids(&pidf)[0]));
 
     // A second Ctrl-C later, while the child ignores the first: no more waiting.
     let s = Scratch::new();
@@ -1078,11 +1238,47 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
     // A second Ctrl-C, not a repeat of the first: another sender.
     tend.signal_from_elsewhere("INT");
     let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
     assert!(
-        stderr(&out).contains("stopping at once"),
-        "{}",
-        stderr(&out)
+        err.contains("tend: a second Ctrl-C: killing every remaining service at once"),
+        "{err}"
     );
+    // Said as it is: killed on the second Ctrl-C, not after the stop timeout.
+    assert!(
+        err.contains("tend: i: killed at once on a second Ctrl-C"),
+        "{err}"
+    );
+    assert!(!err.contains("stop timeout"), "{err}");
+    // Not at a terminal: no promise about a Ctrl-C nobody can press.
+    assert!(!err.contains("Ctrl-C again"), "{err}");
+    assert!(!alive(pids(&pidf)[0]));
+}
+
+/// `tend up` stopped on Ctrl-C says that a second one kills at once, and a second one
+/// says it did so.
+#[test]
+fn up_a_second_ctrl_c_kills_at_once_and_says_so() {
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "60s");
+    let tend = s.spawn(&["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    tend.signal(libc::SIGINT);
+    wait_until(10 * SECS, "the stop to begin", || {
+        s.state("i").is_some_and(|st| st["state"] == "stopping")
+    });
+    tend.signal_from_elsewhere("INT");
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: i: stopping on SIGINT: sent SIGTERM to pid ")
+            && err.contains(", waiting up to 1m; Ctrl-C again to kill now\n"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tend: i: killed at once on a second Ctrl-C\n"),
+        "{err}"
+    );
+    assert!(!err.contains("stop timeout"), "{err}");
     assert!(!alive(pids(&pidf)[0]));
 }
 

@@ -283,7 +283,10 @@ fn guard_first() -> Option<u8> {
     match crate::supervise::sys::fork_guard() {
         Ok(()) => None,
         Err(e) => {
-            errln!("error: cannot set up process containment: {e}");
+            errln!(
+                "error: cannot set up process containment: {}",
+                crate::text::io_error(&e)
+            );
             Some(exit::ERROR)
         }
     }

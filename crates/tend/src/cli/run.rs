@@ -2,7 +2,7 @@
 //! service of a file, in the foreground, for development).
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -122,6 +122,9 @@ fn run_under_scm(a: RunArgs) -> u8 {
 /// The spec of `tend run`, reduced to the one service it runs, and where its state and
 /// logs go; errors are printed and become an exit code.
 fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
+    if !a.service {
+        spec_file_exists(&a.spec, false)?;
+    }
     let mut loaded = a.spec_args.load(&a.spec).map_err(|e| spec_error(&e))?;
     if loaded.services.len() > 1 || a.name.is_some() {
         let names: Vec<String> = loaded.services.iter().map(|s| s.name.to_string()).collect();
@@ -156,6 +159,9 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
         log_dir: a.log_dir.clone().unwrap_or_else(supervise::default_log_dir),
         console: false,
         color: false,
+        color_events: !a.service && color_on(std::io::stderr().is_terminal()),
+        // Under a service manager nobody presses Ctrl-C.
+        interactive: !a.service && std::io::stdin().is_terminal(),
         notify: true,
     };
     Ok((loaded, opts))
@@ -163,6 +169,9 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
 
 /// `tend up`.
 pub fn up(a: UpArgs) -> u8 {
+    if let Err(code) = spec_file_exists(&a.file, a.file == default_up_file()) {
+        return code;
+    }
     let loaded = match a.spec_args.load(&a.file) {
         Ok(l) => l,
         Err(e) => return spec_error(&e),
@@ -174,18 +183,65 @@ pub fn up(a: UpArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none()
-        && std::env::var("TEND_COLOR").map_or(true, |v| v != "never")
-        && sys::enable_ansi();
     let opts = Options {
         state_dir: a.state_dir.unwrap_or_else(supervise::default_state_dir),
         log_dir: a.log_dir.unwrap_or_else(supervise::default_log_dir),
         console: !a.log_files,
-        color,
+        color: color_on(std::io::stdout().is_terminal()),
+        color_events: color_on(std::io::stderr().is_terminal()),
+        // `tend up` is run by a person at a terminal (or a test acting as one).
+        interactive: true,
         notify: false,
     };
     supervise_loaded(&loaded, &order, &opts, supervise::Extras::default())
+}
+
+/// Whether to colour a stream that is a terminal or not: never with `NO_COLOR` or
+/// `TEND_COLOR=never`.
+fn color_on(terminal: bool) -> bool {
+    terminal
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::env::var("TEND_COLOR").map_or(true, |v| v != "never")
+        && sys::enable_ansi()
+}
+
+/// Says so, with what to do, when the spec file does not exist (`default`: `tend up`
+/// looked for its default file, it was not named).
+fn spec_file_exists(file: &Path, default: bool) -> Result<(), u8> {
+    if file.try_exists().unwrap_or(true) {
+        return Ok(());
+    }
+    for line in missing_spec(file, default, &std::env::current_dir().unwrap_or_default()) {
+        errln!("{line}");
+    }
+    Err(exit::ERROR)
+}
+
+/// The lines that say a spec file is missing, and how to create one (see
+/// [`spec_file_exists`]); `cwd`: where a relative `file` was looked for.
+fn missing_spec(file: &Path, default: bool, cwd: &Path) -> [String; 2] {
+    let shown = file.display();
+    let name = file
+        .file_name()
+        .map_or_else(|| "tend.toml".into(), |n| n.to_string_lossy());
+    if default {
+        [
+            format!(
+                "error: no {shown} in {}: `tend up` runs the services of ./{shown} unless given a file",
+                cwd.display()
+            ),
+            format!("  = help: create one with `tend init PROGRAM --output {name}`, or name a file: `tend up FILE`"),
+        ]
+    } else {
+        let full = crate::supervise::prepare::join(cwd, file);
+        [
+            format!(
+                "error: no spec file {shown} (looked for {})",
+                full.display()
+            ),
+            format!("  = help: `tend init PROGRAM --output {shown}` writes a spec to start from"),
+        ]
+    }
 }
 
 /// Supervises the services of `loaded` at `order` until they end; the exit code.

@@ -405,6 +405,9 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
                     out.push(format!("{indent}{m}"));
                 }
             }
+            if let Some(line) = &s.last_stderr {
+                outln!("{:<20} last stderr: {line}", "");
+            }
             if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 out.push(format!(
                     "{indent}{} output lines ({} bytes) could not be written to the log",

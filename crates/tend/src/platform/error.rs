@@ -18,7 +18,7 @@ pub enum InstallError {
         stderr: String,
     },
     /// A tool could not be started.
-    #[error("cannot run `{command}`: {source}")]
+    #[error("cannot run `{command}`: {}", crate::text::io_error(source))]
     Spawn {
         /// The command.
         command: String,
@@ -27,7 +27,7 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// A file operation failed.
-    #[error("cannot {op} {}: {source}", path.display())]
+    #[error("cannot {op} {}: {}", path.display(), crate::text::io_error(source))]
     Io {
         /// What was being done (`write`, `create`, `remove`, …).
         op: &'static str,
@@ -73,7 +73,7 @@ pub enum InstallError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// Reading what the operator typed failed (a password).
-    #[error("cannot read {what}: {source}")]
+    #[error("cannot read {what}: {}", crate::text::io_error(source))]
     Input {
         /// What was being read.
         what: String,

@@ -28,6 +28,9 @@ pub struct Run {
     pub exit: Exit,
     /// How long it ran, from its start to its exit.
     pub ran: Duration,
+    /// The last lines it wrote to stderr (at most [`TAIL_LINES`](super::pump::TAIL_LINES)),
+    /// when it exited by itself and failed; empty otherwise.
+    pub stderr: Vec<String>,
 }
 
 /// Why the program could not be started.
@@ -76,8 +79,8 @@ pub enum StopEnd {
         /// `stop.timeout`.
         timeout: SpecDuration,
     },
-    /// Its tree was killed at once on a second stop request.
-    AtOnce,
+    /// Its tree was killed at once on a second stop request (by whom, when known).
+    AtOnce(Option<StopBy>),
 }
 
 /// A stopped child: its run and how the stop ended.
@@ -101,7 +104,7 @@ impl fmt::Display for Stopped {
             StopEnd::AfterTimeout { timeout } => {
                 write!(f, "killed after the {timeout} stop timeout")
             }
-            StopEnd::AtOnce => f.write_str("killed at once on a second stop request"),
+            StopEnd::AtOnce(by) => write!(f, "killed at once on {}", second(*by)),
         }
     }
 }
@@ -189,6 +192,25 @@ impl fmt::Display for StopBy {
     }
 }
 
+impl StopBy {
+    /// Whether this is Ctrl-C (SIGINT, which a terminal sends for it, or the console
+    /// event): a person at a terminal, who can press it again.
+    pub fn is_ctrl_c(self) -> bool {
+        matches!(self, StopBy::Signal("SIGINT") | StopBy::Console("Ctrl-C"))
+    }
+}
+
+/// A second stop request as a person reads it: `a second Ctrl-C`, `a second SIGTERM`,
+/// `a second stop request`.
+pub(crate) fn second(by: Option<StopBy>) -> String {
+    match by {
+        Some(by) if by.is_ctrl_c() => "a second Ctrl-C".into(),
+        Some(StopBy::Signal(name) | StopBy::Console(name)) => format!("a second {name}"),
+        Some(StopBy::ServiceManager) => "a second stop request from the service manager".into(),
+        Some(StopBy::Supervisor) | None => "a second stop request".into(),
+    }
+}
+
 /// Why a service's child is not started again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotRestarted {
@@ -210,7 +232,7 @@ pub enum Event {
         start: Start,
     },
     /// The program could not be started: `cannot start /srv/app: No such file or
-    /// directory (os error 2)`. The decision ([`Event::Restarting`], ...) follows.
+    /// directory`. The decision ([`Event::Restarting`], ...) follows.
     CannotStart {
         /// Why.
         error: StartError,
@@ -284,6 +306,8 @@ pub enum Event {
     Killing {
         /// The child.
         pid: i32,
+        /// Who asked again, when known.
+        by: Option<StopBy>,
     },
     /// The child stopped on request and the service has ended.
     Stopped(Stopped),
@@ -292,6 +316,38 @@ pub enum Event {
         /// Who asked (none: a kill request, a second stop).
         by: Option<StopBy>,
     },
+}
+
+impl Ended {
+    /// The last lines the child wrote to stderr before a failed exit.
+    pub fn stderr(&self) -> &[String] {
+        match self {
+            Ended::Exited(run) => &run.stderr,
+            Ended::NotStarted(_) => &[],
+        }
+    }
+}
+
+impl Event {
+    /// The last lines the child wrote to stderr before the failed exit this event
+    /// reports (none for other events): the console and the journal show them under
+    /// the event's line, the state file keeps the last one.
+    pub fn stderr(&self) -> &[String] {
+        match self {
+            Event::Restarting { ended, .. }
+            | Event::Exited { ended, .. }
+            | Event::GaveUp { ended, .. }
+            | Event::Started {
+                start: Start::AtOnce(ended),
+                ..
+            }
+            | Event::CannotStart {
+                start: Start::AtOnce(ended),
+                ..
+            } => ended.stderr(),
+            _ => &[],
+        }
+    }
 }
 
 impl fmt::Display for Event {
@@ -350,7 +406,9 @@ impl fmt::Display for Event {
             Event::StopTimedOut { timeout, .. } => {
                 write!(f, "did not stop within {timeout}; killed the process tree")
             }
-            Event::Killing { .. } => f.write_str("killing the process tree at once"),
+            Event::Killing { by, .. } => {
+                write!(f, "killing the process tree at once on {}", second(*by))
+            }
             Event::Stopped(stopped) => stopped.fmt(f),
             Event::StoppedWhileWaiting { by: Some(by) } => {
                 write!(f, "stopped on {by} (was waiting to restart)")
@@ -392,7 +450,43 @@ mod tests {
             pid: 42,
             exit,
             ran: Duration::from_millis(ms),
+            stderr: Vec::new(),
         }
+    }
+
+    /// The stderr lines of a failed exit are the event's, whichever event reports the
+    /// exit; its line stays one line (the state file's message, sd_notify's STATUS=).
+    #[test]
+    fn the_stderr_lines_go_with_the_exit() {
+        let mut r = run(Exit::Code(1), 5);
+        r.stderr = vec!["Error: address already in use".into()];
+        let ended = Ended::Exited(r);
+        let lines: &[String] = &["Error: address already in use".into()];
+        #[rustfmt::skip]
+        let carried = [
+            Event::Restarting { ended: ended.clone(), delay: Duration::from_secs(1) },
+            Event::Started { pid: 43, start: Start::AtOnce(ended.clone()) },
+            Event::CannotStart { error: StartError { program: "/srv/app".into(), error: "gone".into() }, start: Start::AtOnce(ended.clone()) },
+            Event::Exited { ended: ended.clone(), success: false, reason: NotRestarted::NoRestartCode(1), policy: RestartPolicy::Always },
+            Event::GaveUp { ended: ended.clone(), restarts: 1, window: SpecDuration::from_secs(60), max_restarts: 1 },
+        ];
+        for event in carried {
+            assert_eq!(event.stderr(), lines, "{event:?}");
+            assert!(!event.to_string().contains('\n'), "{event}");
+            assert!(!event.to_string().contains("address"), "{event}");
+        }
+        assert!(Event::Started {
+            pid: 43,
+            start: Start::Again
+        }
+        .stderr()
+        .is_empty());
+        assert!(Event::StopTimedOut {
+            pid: 43,
+            timeout: SpecDuration::from_secs(1)
+        }
+        .stderr()
+        .is_empty());
     }
 
     #[test]
@@ -426,7 +520,7 @@ mod tests {
         let code1 = Ended::Exited(run(Exit::Code(1), 5));
         let missing = StartError {
             program: "/srv/app".into(),
-            error: "No such file or directory (os error 2)".into(),
+            error: "No such file or directory".into(),
         };
         let graceful = Stopped {
             run: run(Exit::Code(0), 60_000),
@@ -441,21 +535,21 @@ mod tests {
             (Event::Started { pid: 43, start: Start::AtOnce(code1.clone()) },
                 "exit code 1 after 5ms; restarted (pid 43)"),
             (Event::Started { pid: 43, start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
-                "cannot start /srv/app: No such file or directory (os error 2); restarted (pid 43)"),
+                "cannot start /srv/app: No such file or directory; restarted (pid 43)"),
             (Event::Started { pid: 43, start: Start::OnRequest(graceful.clone()) },
                 "stopped gracefully in 12ms (exit code 0); restarted on request (pid 43)"),
             (Event::CannotStart { error: missing.clone(), start: Start::First },
-                "cannot start /srv/app: No such file or directory (os error 2)"),
+                "cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(code1.clone()) },
-                "exit code 1 after 5ms; cannot start /srv/app: No such file or directory (os error 2)"),
+                "exit code 1 after 5ms; cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::AtOnce(Ended::NotStarted(missing.clone())) },
-                "cannot start /srv/app: No such file or directory (os error 2)"),
+                "cannot start /srv/app: No such file or directory"),
             (Event::CannotStart { error: missing.clone(), start: Start::OnRequest(graceful.clone()) },
-                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory (os error 2)"),
+                "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory"),
             (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
                 "exit code 1 after 5ms; restarting in 1.6s"),
             (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },
-                "cannot start /srv/app: No such file or directory (os error 2); restarting in 100ms"),
+                "cannot start /srv/app: No such file or directory; restarting in 100ms"),
             (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,
                     reason: NotRestarted::Policy(RestartPolicy::OnFailure), policy: RestartPolicy::OnFailure },
                 "exit code 0 after 2s; not restarting (policy on-failure)"),
@@ -481,12 +575,19 @@ mod tests {
             (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
                 "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),
             (Event::StopTimedOut { pid: 42, timeout }, "did not stop within 10s; killed the process tree"),
-            (Event::Killing { pid: 42 }, "killing the process tree at once"),
+            (Event::Killing { pid: 42, by: None }, "killing the process tree at once on a second stop request"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Signal("SIGINT")) }, "killing the process tree at once on a second Ctrl-C"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Console("Ctrl-C")) }, "killing the process tree at once on a second Ctrl-C"),
+            (Event::Killing { pid: 42, by: Some(StopBy::Signal("SIGTERM")) }, "killing the process tree at once on a second SIGTERM"),
             (Event::Stopped(graceful.clone()), "stopped gracefully in 12ms (exit code 0)"),
             (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout: SpecDuration::from_secs(2) } }),
                 "killed after the 2s stop timeout"),
-            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce }),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(None) }),
                 "killed at once on a second stop request"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(Some(StopBy::Signal("SIGINT"))) }),
+                "killed at once on a second Ctrl-C"),
+            (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(Some(StopBy::ServiceManager)) }),
+                "killed at once on a second stop request from the service manager"),
             (Event::StoppedWhileWaiting { by: None }, "stopped (was waiting to restart)"),
             (Event::StoppedWhileWaiting { by: Some(StopBy::Signal("SIGTERM")) },
                 "stopped on SIGTERM (was waiting to restart)"),

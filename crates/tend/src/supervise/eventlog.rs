@@ -550,10 +550,10 @@ impl EventMapper {
                     },
                 })
             }
-            Lifecycle::Killing { pid } => out.push(Entry::Killing {
+            Lifecycle::Killing { pid, by } => out.push(Entry::Killing {
                 service: service(),
                 pid: *pid,
-                why: "a second stop request".into(),
+                why: super::event::second(*by),
             }),
             Lifecycle::StopTimedOut { pid, timeout } => out.push(Entry::StopTimedOut {
                 service: service(),
@@ -1164,6 +1164,7 @@ mod tests {
                     message: None,
                     log_dropped_lines: 0,
                     log_dropped_bytes: 0,
+                    last_stderr: None,
                 },
             }
         }
@@ -1182,6 +1183,7 @@ mod tests {
                 pid: self.status.pid.unwrap_or(0),
                 exit: x.exit(),
                 ran: Duration::from_millis(ms),
+                stderr: Vec::new(),
             }
         }
 
@@ -1364,7 +1366,7 @@ mod tests {
                 }
                 Op::Kill => {
                     let pid = self.status.pid.unwrap();
-                    self.report(State::Stopping, Lifecycle::Killing { pid })
+                    self.report(State::Stopping, Lifecycle::Killing { pid, by: None })
                 }
             }
         }

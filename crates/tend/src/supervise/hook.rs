@@ -39,7 +39,7 @@ pub enum HookError {
         why: HttpError,
     },
     /// `stop.command` could not be started.
-    #[error("cannot run `{}`: {source}", program.display())]
+    #[error("cannot run `{}`: {}", program.display(), crate::text::io_error(source))]
     Spawn {
         /// The command.
         program: PathBuf,
@@ -77,7 +77,7 @@ pub enum HttpError {
     #[error("no answer within {}", show_duration(*.0))]
     NoAnswer(Duration),
     /// The host name could not be resolved.
-    #[error("cannot resolve {host}: {source}")]
+    #[error("cannot resolve {host}: {}", crate::text::io_error(source))]
     Resolve {
         /// The host.
         host: String,
@@ -88,7 +88,7 @@ pub enum HttpError {
     #[error("{0} resolves to no address")]
     NoAddress(String),
     /// No address accepted the connection (the last one tried and why).
-    #[error("cannot connect to {addr}: {source}")]
+    #[error("cannot connect to {addr}: {}", crate::text::io_error(source))]
     Connect {
         /// The address.
         addr: SocketAddr,
@@ -96,7 +96,7 @@ pub enum HttpError {
         source: io::Error,
     },
     /// The request could not be sent.
-    #[error("sending the request failed: {0}")]
+    #[error("sending the request failed: {}", crate::text::io_error(.0))]
     Send(io::Error),
     /// The answer could not be read.
     #[error("reading the answer failed: {0}")]

@@ -586,7 +586,7 @@ pub fn log_dir(spec: &crate::spec::Spec, base: &Path, default: &Path) -> PathBuf
     spec.log
         .dir
         .as_ref()
-        .map_or_else(|| default.to_path_buf(), |d| base.join(d))
+        .map_or_else(|| default.to_path_buf(), |d| super::prepare::join(base, d))
 }
 
 /// Tidies the rotated files of `stem` in `dir` as [`plan_sweep`] says. Stops at the
@@ -606,7 +606,13 @@ fn sweep(dir: &Path, stem: &str, keep: u32, compress: bool) -> io::Result<()> {
             Ok(()) => {}
             // Removed meanwhile (by hand): nothing to do.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
+            Err(e) => {
+                let why = crate::text::io_error(&e);
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("{}: {why}", path.display()),
+                ));
+            }
         }
         let _ = fs::remove_file(&path);
     }
@@ -700,7 +706,10 @@ impl Compressor {
                     // No thread to be had: the files stay uncompressed until a later
                     // request (or the next start) succeeds.
                     q.pending.clear();
-                    super::say!("tend: cannot start compressing rotated logs: {e}");
+                    super::say!(
+                        "tend: error: cannot start compressing rotated logs: {}",
+                        crate::text::io_error(&e)
+                    );
                     return;
                 }
             }
@@ -740,7 +749,8 @@ fn work(shared: &Shared) {
         };
         if let Err(e) = sweep(&tidy.dir, &tidy.stem, tidy.keep, true) {
             super::say!(
-                "tend: cannot compress a rotated log ({e}); it stays uncompressed until the next rotation"
+                "tend: error: cannot compress a rotated log ({}); it stays uncompressed until the next rotation",
+                crate::text::io_error(&e)
             );
         }
     }

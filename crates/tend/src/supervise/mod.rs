@@ -75,6 +75,11 @@ pub struct Options {
     pub console: bool,
     /// Colour the prefixes.
     pub color: bool,
+    /// Colour the lifecycle lines on stderr (a `giving up` stands out).
+    pub color_events: bool,
+    /// A person runs this at a terminal and can press Ctrl-C again: a stop on Ctrl-C
+    /// says that a second one kills at once.
+    pub interactive: bool,
     /// Report readiness and status to the init system (systemd's `NOTIFY_SOCKET`).
     pub notify: bool,
 }
@@ -101,9 +106,10 @@ impl StateFile {
             Err(e) if !self.failed => {
                 self.failed = true;
                 say!(
-                    "tend: {}: cannot write the state file in {}: {e}",
+                    "tend: {}: error: cannot write the state file in {}: {}",
                     status.name,
-                    self.dir.display()
+                    self.dir.display(),
+                    crate::text::io_error(&e)
                 );
             }
             Err(_) => {}
@@ -111,16 +117,48 @@ impl StateFile {
     }
 }
 
+/// The lifecycle lines on stderr (the terminal, or the journal under systemd).
 struct EventLog {
+    /// `tend: NAME: `.
     prefix: String,
+    /// See [`Options::interactive`].
+    interactive: bool,
+    /// See [`Options::color_events`].
+    color: bool,
+}
+
+impl EventLog {
+    /// The event as lines: `tend: web: exit code 1 after 38ms; restarting in 1s`, then
+    /// the last stderr lines, each as `  stderr: ...`.
+    fn render(&self, event: &Event) -> String {
+        let mut out = self.prefix.clone();
+        match event {
+            Event::GaveUp { .. } if self.color => {
+                out.push_str(&format!("\x1b[1;31m{event}\x1b[0m"));
+            }
+            Event::StopRequested {
+                by, restart: false, ..
+            } if self.interactive && by.is_ctrl_c() => {
+                out.push_str(&format!("{event}; Ctrl-C again to kill now"));
+            }
+            _ => out.push_str(&event.to_string()),
+        }
+        // Also in `tend up`, where they were on the console already: among the output
+        // of several services, the reason is then right under the exit.
+        for line in event.stderr() {
+            out.push_str("\n  stderr: ");
+            out.push_str(line);
+        }
+        out
+    }
 }
 
 impl Observer for EventLog {
     fn changed(&mut self, _status: &Status, event: &Event) {
         // Rendered first: stderr is unbuffered, and the event's parts would each be a
         // write of their own.
-        let line = format!("{}{event}", self.prefix);
-        say!("{line}");
+        let lines = self.render(event);
+        say!("{lines}");
     }
 }
 
@@ -163,6 +201,61 @@ fn open_sink(
     Ok(Some(Rc::new(RefCell::new(sink))))
 }
 
+/// Where one stream of a service's output goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Goes {
+    /// To this log file.
+    File(PathBuf),
+    /// To tend's own stream (the terminal, or the service manager's log).
+    Inherited,
+    /// Nowhere (`null`).
+    Discarded,
+}
+
+impl Goes {
+    fn of(target: LogTarget, sink: Option<&SharedSink>) -> Goes {
+        match (target, sink.map(|s| s.borrow())) {
+            (_, Some(s)) => match &*s {
+                Sink::File(f) => Goes::File(f.path()),
+                Sink::Console(_) => Goes::Inherited,
+            },
+            (LogTarget::Null, None) => Goes::Discarded,
+            (_, None) => Goes::Inherited,
+        }
+    }
+}
+
+/// `tend: web: output: stdout to /var/log/tend/web.out.log, stderr to
+/// /var/log/tend/web.err.log`: said as a service starts (not on the console, where its
+/// output is shown), so that its logs are found.
+fn output_line(setup: &ServiceSetup) -> String {
+    let log = &setup.spec.log;
+    let streams = [
+        ("stdout", Goes::of(log.stdout, setup.stdout.as_ref())),
+        ("stderr", Goes::of(log.stderr, setup.stderr.as_ref())),
+    ];
+    format!(
+        "tend: {}: output: {}",
+        setup.spec.name,
+        describe_output(&streams)
+    )
+}
+
+/// Where each stream goes, in words (see [`output_line`]).
+fn describe_output(streams: &[(&str, Goes)]) -> String {
+    streams
+        .iter()
+        .map(|(stream, goes)| match goes {
+            Goes::File(p) => format!("{stream} to {}", p.display()),
+            Goes::Inherited => {
+                format!("{stream} inherited (the terminal, or the service manager's log)")
+            }
+            Goes::Discarded => format!("{stream} discarded"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// What the outside world asks of the supervisor: signals on Unix, console events on
 /// Windows, the service control manager's controls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -198,7 +291,7 @@ pub enum SuperviseError {
     #[error("{0}")]
     Locked(#[from] state::LockError),
     /// The log or state directory, or a signal handler, could not be set up.
-    #[error("{what}: {source}")]
+    #[error("{what}: {}", crate::text::io_error(source))]
     Io {
         /// What was being done.
         what: String,
@@ -262,6 +355,11 @@ async fn supervise_locked(
     let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
+    if !opts.console {
+        for setup in setups.iter().flatten() {
+            say!("{}", output_line(setup));
+        }
+    }
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
     let mut requests = listen(extras.requests)?;
     let mut services = Services::new(specs, opts, extras.observers, reaper);
@@ -320,6 +418,7 @@ fn prepare_all(
             sole: specs.len() == 1,
             pumps: Default::default(),
             log_counters: Default::default(),
+            stderr_tail: Default::default(),
         }));
     }
     Ok(setups)
@@ -501,18 +600,15 @@ impl<'a> Services<'a> {
     /// for its dependents, the caller's, and the init system's.
     fn observers(&mut self, i: usize, setup: &ServiceSetup) -> Vec<Box<dyn Observer>> {
         let (opts, specs) = (self.opts, self.specs);
-        let event_prefix = if opts.console {
-            format!("tend: {} ", setup.spec.name)
-        } else {
-            format!("tend: {}: ", setup.spec.name)
-        };
         let mut observers: Vec<Box<dyn Observer>> = vec![
             Box::new(StateFile {
                 dir: opts.state_dir.clone(),
                 failed: false,
             }),
             Box::new(EventLog {
-                prefix: event_prefix,
+                prefix: format!("tend: {}: ", setup.spec.name),
+                interactive: opts.interactive,
+                color: opts.color_events,
             }),
             Box::new(StateWatch(
                 self.senders[i].take().expect("one watch per service"),
@@ -575,14 +671,15 @@ impl<'a> Services<'a> {
             tokio::select! {
                 r = &mut t => break r,
                 r = requests.recv() => match r {
-                    Some(Request::Stop(_)) => {}
-                    Some(Request::ReopenLogs) => { forward(&self.controls, Request::ReopenLogs); continue; }
-                    Some(_) | None => continue,
+                    Some(Request::Stop(by)) => {
+                        say!("tend: {}: killing every remaining service at once", event::second(Some(by)));
+                        for c in self.controls.iter().flatten() {
+                            let _ = c.send(Control::Kill(by));
+                        }
+                    }
+                    Some(Request::ReopenLogs) => forward(&self.controls, Request::ReopenLogs),
+                    Some(_) | None => {}
                 }
-            }
-            say!("tend: stopping at once: killing every remaining service");
-            for c in self.controls.iter().flatten() {
-                let _ = c.send(Control::Kill);
             }
         };
         self.outcomes[i] =
@@ -637,4 +734,94 @@ async fn futures_any(
         std::task::Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::event::{Ended, Run, Start, StopRequest};
+    use super::policy::Exit;
+    use super::*;
+    use crate::spec::Duration as SpecDuration;
+
+    fn crashed(stderr: &[&str]) -> Ended {
+        Ended::Exited(Run {
+            pid: 42,
+            exit: Exit::Code(1),
+            ran: Duration::from_millis(38),
+            stderr: stderr.iter().map(|l| l.to_string()).collect(),
+        })
+    }
+
+    /// The lifecycle lines as the console and the journal get them: the last stderr
+    /// lines under a failed exit, the Ctrl-C hint only to a person at a terminal, a
+    /// `giving up` in colour.
+    #[test]
+    fn event_lines() {
+        let why = crashed(&["listening on :8080", "Error: address already in use"]);
+        let tail = "\n  stderr: listening on :8080\n  stderr: Error: address already in use";
+        let gave_up = Event::GaveUp {
+            ended: why.clone(),
+            restarts: 10,
+            window: SpecDuration::from_secs(120),
+            max_restarts: 10,
+        };
+        let ctrl_c = |by| Event::StopRequested {
+            pid: 42,
+            by,
+            request: StopRequest::Sent("sent SIGTERM to pid 42".into()),
+            timeout: SpecDuration::from_secs(30),
+            restart: false,
+        };
+        let plain = EventLog {
+            prefix: "tend: web: ".into(),
+            interactive: false,
+            color: false,
+        };
+        let console = EventLog {
+            prefix: "tend: web: ".into(),
+            interactive: true,
+            color: true,
+        };
+        #[rustfmt::skip]
+        let table: Vec<(&EventLog, Event, String)> = vec![
+            (&plain, Event::Restarting { ended: why.clone(), delay: Duration::from_secs(1) },
+                format!("tend: web: exit code 1 after 38ms; restarting in 1s{tail}")),
+            (&plain, Event::Started { pid: 43, start: Start::AtOnce(why.clone()) },
+                format!("tend: web: exit code 1 after 38ms; restarted (pid 43){tail}")),
+            (&plain, gave_up.clone(),
+                format!("tend: web: exit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10){tail}")),
+            (&plain, Event::Restarting { ended: crashed(&[]), delay: Duration::from_secs(1) },
+                "tend: web: exit code 1 after 38ms; restarting in 1s".into()),
+            (&plain, ctrl_c(StopBy::Signal("SIGINT")),
+                "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s".into()),
+            (&console, gave_up,
+                format!("tend: web: \x1b[1;31mexit code 1 after 38ms; 10 restarts within 2m: giving up (restart.max_restarts = 10)\x1b[0m{tail}")),
+            (&console, ctrl_c(StopBy::Signal("SIGINT")),
+                "tend: web: stopping on SIGINT: sent SIGTERM to pid 42, waiting up to 30s; Ctrl-C again to kill now".into()),
+            (&console, ctrl_c(StopBy::Console("Ctrl-C")),
+                "tend: web: stopping on Ctrl-C: sent SIGTERM to pid 42, waiting up to 30s; Ctrl-C again to kill now".into()),
+            (&console, ctrl_c(StopBy::Signal("SIGTERM")),
+                "tend: web: stopping on SIGTERM: sent SIGTERM to pid 42, waiting up to 30s".into()),
+        ];
+        for (log, event, lines) in table {
+            assert_eq!(log.render(&event), lines, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn where_the_output_goes() {
+        let file = |p: &str| Goes::File(PathBuf::from(p));
+        #[rustfmt::skip]
+        let table = [
+            ([("stdout", file("/var/log/tend/web.out.log")), ("stderr", file("/var/log/tend/web.err.log"))],
+                "stdout to /var/log/tend/web.out.log, stderr to /var/log/tend/web.err.log"),
+            ([("stdout", Goes::Discarded), ("stderr", Goes::Inherited)],
+                "stdout discarded, stderr inherited (the terminal, or the service manager's log)"),
+        ];
+        for (streams, said) in table {
+            assert_eq!(describe_output(&streams), said);
+        }
+    }
 }

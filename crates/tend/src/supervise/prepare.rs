@@ -69,11 +69,15 @@ pub fn prepare(
         .cloned()
         .collect();
     if let Some(f) = &spec.env_file {
-        let path = base.join(f);
+        let path = join(base, f);
         match std::fs::read_to_string(&path) {
             Err(e) => problems.push(problem(
                 "env_file",
-                format!("cannot read env_file {}: {e}", path.display()),
+                format!(
+                    "cannot read env_file {}: {}",
+                    path.display(),
+                    crate::text::io_error(&e)
+                ),
             )),
             Ok(text) => {
                 if let Some(w) = sys::secrets_mode_warning(&path) {
@@ -111,7 +115,7 @@ pub fn prepare(
         })
         .ok();
     let cwd = match &spec.working_dir {
-        Some(d) => base.join(d),
+        Some(d) => join(base, d),
         None => base.to_path_buf(),
     };
     if !cwd.is_dir() {
@@ -211,13 +215,16 @@ pub fn parse_env_file(text: &str) -> Result<Vec<(String, String)>, (usize, Strin
     Ok(out)
 }
 
+/// `path` taken relative to `base` (unless absolute), as people write it: no `.`
+/// components (`/specs/./notexec` reads `/specs/notexec`). `..` is kept: through a
+/// symbolic link it does not mean the folder above.
+pub fn join(base: &Path, path: impl AsRef<Path>) -> PathBuf {
+    base.join(path).components().collect()
+}
+
 /// The folder a spec's relative paths are taken from.
 pub fn spec_base(spec_path: &Path) -> PathBuf {
-    let abs = if spec_path.is_absolute() {
-        spec_path.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(spec_path)
-    };
+    let abs = join(&std::env::current_dir().unwrap_or_default(), spec_path);
     abs.parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"))
@@ -226,6 +233,26 @@ pub fn spec_base(spec_path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_read_as_people_write_them() {
+        for (base, path, joined) in [
+            ("/specs", "./notexec", "/specs/notexec"),
+            ("/specs", "bin/./app", "/specs/bin/app"),
+            ("/specs", "../bin/app", "/specs/../bin/app"),
+            ("/specs", "/usr/bin/env", "/usr/bin/env"),
+            ("/specs/.", "logs", "/specs/logs"),
+            ("/specs", "a//b/", "/specs/a/b"),
+        ] {
+            #[cfg(windows)]
+            let joined = joined.replace('/', "\\");
+            assert_eq!(
+                join(Path::new(base), path),
+                PathBuf::from(joined),
+                "{base} + {path}"
+            );
+        }
+    }
 
     #[test]
     fn env_file_lines() {

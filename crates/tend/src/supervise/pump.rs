@@ -134,6 +134,157 @@ impl ConsoleSink {
     }
 }
 
+/// How many of the last stderr lines are kept (see [`StderrTail`]).
+pub const TAIL_LINES: usize = 3;
+/// How much of each of them is kept, in bytes (cut at a character boundary).
+pub const TAIL_LINE_BYTES: usize = 200;
+/// The bytes of a line looked at: a few more than are shown, so that a line cut in
+/// the middle of a character, or one only just too long, is still seen as cut.
+const KEPT: usize = TAIL_LINE_BYTES + 8;
+
+/// The last few lines a child wrote to stderr, for the lifecycle line of a failed exit
+/// (`stderr: Error: listen tcp :8080: address already in use`): the reason a program
+/// gives is otherwise only in its log. Bounded ([`TAIL_LINES`] lines of at most
+/// [`TAIL_LINE_BYTES`] bytes) and cheap on the hot path: a chunk is only scanned back
+/// from its end until enough line ends are found.
+#[derive(Debug, Default)]
+pub struct StderrTail {
+    /// Complete lines, oldest first, at most [`TAIL_LINES`], each its first [`KEPT`]
+    /// bytes (made text only when taken: their buffers are reused meanwhile).
+    lines: std::collections::VecDeque<Vec<u8>>,
+    /// The start of the line being written (at most [`TAIL_LINE_BYTES`] bytes kept).
+    partial: Vec<u8>,
+}
+
+impl StderrTail {
+    /// Takes in the next chunk of the stream.
+    pub fn push(&mut self, chunk: &[u8]) {
+        let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
+            self.extend_partial(chunk);
+            return;
+        };
+        // The lines that end in this chunk and say something, newest first, scanned
+        // back from its end until there are enough (or the chunk's first line, which
+        // continues the partial line of earlier chunks, is reached).
+        let mut found = [(0, 0); TAIL_LINES];
+        let mut n = 0;
+        let mut end = last_nl;
+        let mut first_line = None;
+        while n < TAIL_LINES {
+            let Some(nl) = chunk[..end].iter().rposition(|&b| b == b'\n') else {
+                first_line = Some(end);
+                break;
+            };
+            if !chunk[nl + 1..end].iter().all(u8::is_ascii_whitespace) {
+                found[n] = (nl + 1, end);
+                n += 1;
+            }
+            end = nl;
+        }
+        match first_line {
+            Some(end) => {
+                let mut line = std::mem::take(&mut self.partial);
+                line.extend_from_slice(&chunk[..end.min(KEPT)]);
+                self.keep(&line);
+                line.clear();
+                self.partial = line;
+            }
+            // The partial line ended before the lines kept.
+            None => self.partial.clear(),
+        }
+        for &(start, end) in found[..n].iter().rev() {
+            self.keep(&chunk[start..end]);
+        }
+        self.extend_partial(&chunk[last_nl + 1..]);
+    }
+
+    fn extend_partial(&mut self, bytes: &[u8]) {
+        let room = KEPT.saturating_sub(self.partial.len());
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Keeps a complete line (blank lines say nothing and are skipped).
+    fn keep(&mut self, line: &[u8]) {
+        let line = &line[..line.len().min(KEPT)];
+        if line
+            .iter()
+            .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            return;
+        }
+        let mut buf = if self.lines.len() == TAIL_LINES {
+            self.lines.pop_front().unwrap_or_default()
+        } else {
+            Vec::with_capacity(KEPT)
+        };
+        buf.clear();
+        buf.extend_from_slice(line);
+        self.lines.push_back(buf);
+    }
+
+    /// The last lines, oldest first (a line the child did not end counts), and a fresh
+    /// start for the next child.
+    pub fn take(&mut self) -> Vec<String> {
+        let partial = std::mem::take(&mut self.partial);
+        self.keep(&partial);
+        self.lines
+            .drain(..)
+            .map(|l| show_line(&l))
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
+
+    /// Forgets everything (a new child starts).
+    pub fn clear(&mut self) {
+        self.lines.clear();
+        self.partial.clear();
+    }
+}
+
+/// A line of a child's output as tend shows it: valid UTF-8, without terminal escapes
+/// or other control characters (they must not reach the console or the journal), no
+/// trailing space, at most [`TAIL_LINE_BYTES`] bytes, cut at a character boundary with
+/// `…`.
+fn show_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEPT)]);
+    let mut out = String::with_capacity(text.len());
+    let mut cut = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        let c = match c {
+            '\t' => ' ',
+            // An escape sequence: `ESC [ ... final` (colours, cursor moves), else the
+            // escape and the character after it.
+            '\x1b' => {
+                if chars.next() == Some('[') {
+                    for c in chars.by_ref() {
+                        if ('@'..='~').contains(&c) {
+                            break;
+                        }
+                    }
+                }
+                continue;
+            }
+            c if c.is_control() => continue,
+            c => c,
+        };
+        if out.len() + c.len_utf8() > TAIL_LINE_BYTES {
+            cut = true;
+            break;
+        }
+        out.push(c);
+    }
+    let mut out = out.trim().to_string();
+    if cut {
+        out.push('…');
+    }
+    out
+}
+
+/// The stderr tail of a service, shared by the pumps of its children and its actor.
+pub type SharedTail = Rc<RefCell<StderrTail>>;
+
 /// A sink shared between the pumps of successive children of one service.
 pub type SharedSink = Rc<RefCell<Sink>>;
 
@@ -186,29 +337,94 @@ pub async fn keep_counters_current(
     }
 }
 
-/// Drains `fd` into `sink` until end of file (every writer, including grandchildren
-/// that inherited the pipe, has closed it). `on_write` runs after each chunk.
-#[cfg(unix)]
-pub async fn pump(
-    fd: PipeReader,
+/// One output stream of one child: its pipe, where its bytes go, and (stderr) the
+/// tail kept of it. Shared by the pump and the actor, which reads what is left at once
+/// when the child exits ([`drain_now`]).
+pub struct Stream {
+    #[cfg(unix)]
+    pipe: tokio::net::unix::pipe::Receiver,
+    #[cfg(windows)]
+    pipe: RefCell<Option<PipeReader>>,
     sink: SharedSink,
-    mut on_write: impl FnMut(&mut Sink),
-) -> io::Result<()> {
+    tail: Option<SharedTail>,
+}
+
+impl Stream {
+    /// Hands a chunk to the sink and the tail.
+    fn take_in(&self, chunk: &[u8]) -> std::cell::RefMut<'_, Sink> {
+        if let Some(t) = &self.tail {
+            t.borrow_mut().push(chunk);
+        }
+        let mut s = self.sink.borrow_mut();
+        s.write(chunk);
+        s
+    }
+}
+
+/// Opens a child's stream for [`pump`]: its bytes go to `sink`, and to `tail` if any.
+#[cfg(unix)]
+pub fn open(fd: PipeReader, sink: SharedSink, tail: Option<SharedTail>) -> io::Result<Rc<Stream>> {
     // A larger pipe buffer: fewer wake-ups when a child floods its output.
     super::sys::grow_pipe(&fd, 1 << 20);
     let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
+    Ok(Rc::new(Stream { pipe, sink, tail }))
+}
+
+/// Opens a child's stream for [`pump`]: its bytes go to `sink`, and to `tail` if any.
+#[cfg(windows)]
+pub fn open(fd: PipeReader, sink: SharedSink, tail: Option<SharedTail>) -> io::Result<Rc<Stream>> {
+    Ok(Rc::new(Stream {
+        pipe: RefCell::new(Some(fd)),
+        sink,
+        tail,
+    }))
+}
+
+/// Reads what the pipe holds now, without waiting, into the sink and the tail: called
+/// when the child has exited, so that the lines it wrote last are in the tail before
+/// the exit is reported (the exit can be seen before the pump had its turn). The
+/// child closed its end before it exited, so everything it wrote is there.
+#[cfg(unix)]
+pub fn drain_now(stream: &Stream) {
+    use std::os::fd::AsFd;
+    // Read past tokio's readiness (it may not have heard of the bytes yet): the pipe is
+    // non-blocking, and the pump, woken later, finds it empty or at its end.
+    BUF.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.len() < READ_BUF {
+            b.resize(READ_BUF, 0);
+        }
+        loop {
+            match nix::unistd::read(stream.pipe.as_fd(), &mut b) {
+                Ok(0) => break,
+                Ok(n) => drop(stream.take_in(&b[..n])),
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => break,
+            }
+        }
+    });
+}
+
+/// Windows: the reader thread hands the chunks over on its own; a last one it has
+/// not handed over yet when the exit is reported is missed by the tail (not the log).
+#[cfg(windows)]
+pub fn drain_now(_stream: &Stream) {}
+
+/// Drains the stream into its sink until end of file (every writer, including
+/// grandchildren that inherited the pipe, has closed it). `on_write` runs after each
+/// chunk.
+#[cfg(unix)]
+pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io::Result<()> {
     loop {
-        pipe.readable().await?;
+        stream.pipe.readable().await?;
         let read = BUF.with(|b| {
             let mut b = b.borrow_mut();
             if b.len() < READ_BUF {
                 b.resize(READ_BUF, 0);
             }
-            let n = pipe.try_read(&mut b)?;
+            let n = stream.pipe.try_read(&mut b)?;
             if n > 0 {
-                let mut s = sink.borrow_mut();
-                s.write(&b[..n]);
-                on_write(&mut s);
+                on_write(&mut stream.take_in(&b[..n]));
             }
             Ok::<usize, io::Error>(n)
         });
@@ -223,25 +439,97 @@ pub async fn pump(
             Err(e) => return Err(e),
         }
     }
-    sink.borrow_mut().finish_line();
+    stream.sink.borrow_mut().finish_line();
     Ok(())
 }
 
-/// Drains the chunks a reader thread takes from the pipe into `sink` until end of file.
-/// `on_write` runs after each chunk.
+/// Drains the chunks a reader thread takes from the pipe into the sink until end of
+/// file. `on_write` runs after each chunk.
 #[cfg(windows)]
-pub async fn pump(
-    mut reader: PipeReader,
-    sink: SharedSink,
-    mut on_write: impl FnMut(&mut Sink),
-) -> io::Result<()> {
-    while let Some(chunk) = reader.0.recv().await {
-        let mut s = sink.borrow_mut();
-        s.write(&chunk);
-        on_write(&mut s);
+pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io::Result<()> {
+    let reader = stream.pipe.borrow_mut().take();
+    if let Some(mut reader) = reader {
+        while let Some(chunk) = reader.0.recv().await {
+            on_write(&mut stream.take_in(&chunk));
+        }
     }
-    sink.borrow_mut().finish_line();
+    stream.sink.borrow_mut().finish_line();
     Ok(())
+}
+
+#[cfg(test)]
+mod tail_tests {
+    use super::*;
+
+    /// The tail after `chunks`, as [`StderrTail::take`] gives it.
+    fn tail(chunks: &[&[u8]]) -> Vec<String> {
+        let mut t = StderrTail::default();
+        for c in chunks {
+            t.push(c);
+        }
+        t.take()
+    }
+
+    /// What a row is about, the chunks, the tail.
+    type Row<'a> = (&'a str, Vec<&'a [u8]>, Vec<&'a str>);
+
+    #[test]
+    fn the_tail_is_the_last_lines_however_the_chunks_fall() {
+        let long = "é".repeat(150); // 300 bytes, 2 a character
+        let cut = format!("{}…", "é".repeat(100));
+        let many: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+        #[rustfmt::skip]
+        let table: Vec<Row> = vec![
+            ("nothing", vec![], vec![]),
+            ("one line", vec![b"Error: address in use\n"], vec!["Error: address in use"]),
+            ("the last three of many, in order", vec![many.as_bytes()], vec!["line 998", "line 999", "line 1000"]),
+            ("exactly three", vec![b"a\nb\nc\n"], vec!["a", "b", "c"]),
+            ("an unfinished last line counts", vec![b"a\nb\nc\nd"], vec!["b", "c", "d"]),
+            ("a line across chunks", vec![b"a\nEr", b"ror: x", b"\nb\n"], vec!["a", "Error: x", "b"]),
+            ("a line across chunks, the chunk full of lines", vec![b"Er", b"ror\nb\nc\nd\n"], vec!["b", "c", "d"]),
+            ("a line across chunks, three in the second", vec![b"Er", b"ror\nb\nc\n"], vec!["Error", "b", "c"]),
+            ("older lines stay while new ones come", vec![b"a\nb\n", b"c\n", b"d"], vec!["b", "c", "d"]),
+            ("blank lines say nothing", vec![b"fatal\n\n  \n\r\n"], vec!["fatal"]),
+            ("CRLF and tabs, trailing space", vec![b"a\tb  \r\n"], vec!["a b"]),
+            ("escapes do not reach the terminal", vec![b"\x1b[1;31mERROR\x1b[0m: disk full\x07\n"], vec!["ERROR: disk full"]),
+            ("leading space goes too", vec![b"    at main (app.js:3)\n"], vec!["at main (app.js:3)"]),
+            ("not UTF-8", vec![b"caf\xe9\n"], vec!["caf\u{fffd}"]),
+            ("a long line is cut at a character", vec![long.as_bytes(), b"\n"], vec![cut.as_str()]),
+            ("a long unfinished line too", vec![long.as_bytes()], vec![cut.as_str()]),
+        ];
+        for (what, chunks, want) in table {
+            assert_eq!(tail(&chunks), want, "{what}");
+        }
+    }
+
+    #[test]
+    fn taking_starts_afresh() {
+        let mut t = StderrTail::default();
+        t.push(b"first child\nhalf");
+        assert_eq!(t.take(), ["first child", "half"]);
+        t.push(b"second\n");
+        assert_eq!(t.take(), ["second"]);
+        assert!(t.take().is_empty());
+    }
+
+    #[test]
+    fn a_flood_costs_only_its_tail() {
+        // A 256 KiB chunk of lines is scanned back only over its last few lines: the
+        // tail holds no more than it shows, however much went through.
+        let chunk: Vec<u8> = b"x"
+            .repeat(99)
+            .into_iter()
+            .chain(*b"\n")
+            .cycle()
+            .take(256 * 1024)
+            .collect();
+        let mut t = StderrTail::default();
+        for _ in 0..64 {
+            t.push(&chunk);
+        }
+        assert!(t.partial.capacity() <= 2 * KEPT, "{}", t.partial.capacity());
+        assert_eq!(t.take().len(), TAIL_LINES);
+    }
 }
 
 #[cfg(all(test, unix))]
@@ -292,6 +580,7 @@ mod tests {
             message: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
+            last_stderr: None,
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

@@ -25,7 +25,9 @@ use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRe
 use super::hook::{self, Hook, HookError};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, RestartTracker};
-use super::pump::{self, keep_counters_current, report_counters, set_dropped, SharedSink};
+use super::pump::{
+    self, keep_counters_current, report_counters, set_dropped, SharedSink, SharedTail, Stream,
+};
 use super::state::{now_ms, LastExit, State, Status};
 use super::sys::{self, PipeReader, Prepared};
 use super::Reaper;
@@ -39,8 +41,9 @@ pub enum Control {
     Restart(StopBy),
     /// Reopen the log files (after an external rotation).
     ReopenLogs,
-    /// Stop without waiting: kill the process tree now.
-    Kill,
+    /// Stop without waiting: kill the process tree now (a second stop request, by
+    /// whom).
+    Kill(StopBy),
 }
 
 /// How a service ended.
@@ -90,6 +93,8 @@ pub struct ServiceSetup {
     pub pumps: RefCell<Vec<JoinHandle<()>>>,
     /// Woken by the pumps when a sink's dropped-output counters grow.
     pub log_counters: Rc<Notify>,
+    /// The last lines the current child wrote to stderr (when piped).
+    pub stderr_tail: SharedTail,
 }
 
 /// A started child, as [`Procs::spawn`] gives it.
@@ -195,11 +200,12 @@ impl Procs for OsProcs {
 /// startup come first.
 const SWEEP_AFTER_START: Duration = Duration::from_millis(20);
 
-/// The running child: its pid, its process tree and when it started.
+/// The running child: its pid, its process tree, when it started and its stderr.
 struct Child<T> {
     pid: i32,
     tree: T,
     started: Instant,
+    stderr: Option<Rc<Stream>>,
 }
 
 impl<T> Child<T> {
@@ -208,6 +214,7 @@ impl<T> Child<T> {
             pid: self.pid,
             exit,
             ran: self.started.elapsed(),
+            stderr: Vec::new(),
         }
     }
 }
@@ -218,7 +225,7 @@ enum Killed {
     /// It did not stop within `stop.timeout`.
     AfterTimeout,
     /// A second stop request (Ctrl-C again) asked not to wait.
-    AtOnce,
+    AtOnce(StopBy),
 }
 
 /// What a stop hook reports: what it did, or why the stop request must be sent after
@@ -286,6 +293,7 @@ pub async fn run_actor<P: Procs>(
         message: None,
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
+        last_stderr: None,
     };
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()
@@ -329,11 +337,11 @@ pub async fn run_actor<P: Procs>(
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit } }
-                        Control::Kill => {
+                        Control::Kill(by) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
-                            actor.report(State::Stopping, Event::Killing { pid: child.pid });
-                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce), restart_after: false, hook: None }
+                            actor.report(State::Stopping, Event::Killing { pid: child.pid, by: Some(by) });
+                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce(by)), restart_after: false, hook: None }
                         }
                         Control::Stop(by) => actor.begin_stop(child, exit, by, false),
                         Control::Restart(by) => actor.begin_stop(child, exit, by, true),
@@ -344,7 +352,7 @@ pub async fn run_actor<P: Procs>(
                 tokio::select! {
                     _ = sleep_until(until) => { let start = start.unwrap_or_else(|| actor.again()); actor.start(start) }
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
-                        c @ (Control::Stop(_) | Control::Kill) => {
+                        c @ (Control::Stop(_) | Control::Kill(_)) => {
                             let by = match c { Control::Stop(by) => Some(by), _ => None };
                             actor.status.pid = None;
                             actor.report(State::Stopped, Event::StoppedWhileWaiting { by });
@@ -380,7 +388,7 @@ pub async fn run_actor<P: Procs>(
                             run: child.run(e),
                             how: match killed {
                                 Some(Killed::AfterTimeout) => StopEnd::AfterTimeout { timeout: spec.stop.timeout },
-                                Some(Killed::AtOnce) => StopEnd::AtOnce,
+                                Some(Killed::AtOnce(by)) => StopEnd::AtOnce(Some(by)),
                                 None => StopEnd::Gracefully { took: since.elapsed() },
                             },
                         };
@@ -425,14 +433,14 @@ pub async fn run_actor<P: Procs>(
                         Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, restart_after, hook } }
                         Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
-                        Some(Control::Kill) => {
+                        Some(Control::Kill(by)) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
                             // Said once: after the stop timeout it is being killed already.
                             if killed.is_none() {
-                                actor.report(State::Stopping, Event::Killing { pid: child.pid });
+                                actor.report(State::Stopping, Event::Killing { pid: child.pid, by: Some(by) });
                             }
-                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce)), restart_after: false, hook }
+                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce(by))), restart_after: false, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
@@ -493,6 +501,8 @@ impl<P: Procs> Actor<'_, P> {
     }
 
     fn record_exit(&mut self, e: Exit) {
+        // Set again by a failed exit (see `after_exit`).
+        self.status.last_stderr = None;
         self.status.last_exit = Some(match e {
             Exit::Code(c) => LastExit {
                 code: Some(c),
@@ -512,11 +522,17 @@ impl<P: Procs> Actor<'_, P> {
         match self.procs.spawn(&setup.prepared) {
             Ok(child) => {
                 let started = Instant::now();
-                for (fd, sink) in [(child.stdout, &setup.stdout), (child.stderr, &setup.stderr)] {
-                    if let (Some(fd), Some(sink)) = (fd, sink) {
-                        spawn_pump(setup, fd, sink.clone());
-                    }
+                // What an earlier child (or its grandchildren) wrote is not this one's.
+                setup.stderr_tail.borrow_mut().clear();
+                if let (Some(fd), Some(sink)) = (child.stdout, &setup.stdout) {
+                    spawn_pump(setup, fd, sink.clone(), None);
                 }
+                let stderr = match (child.stderr, &setup.stderr) {
+                    (Some(fd), Some(sink)) => {
+                        spawn_pump(setup, fd, sink.clone(), Some(setup.stderr_tail.clone()))
+                    }
+                    _ => None,
+                };
                 let status = &mut self.status;
                 status.pid = Some(child.pid);
                 status.started_at_ms = Some(now_ms());
@@ -533,6 +549,7 @@ impl<P: Procs> Actor<'_, P> {
                         pid: child.pid,
                         tree: child.tree,
                         started,
+                        stderr,
                     },
                     exit: child.exit,
                 }
@@ -540,7 +557,7 @@ impl<P: Procs> Actor<'_, P> {
             Err(e) => {
                 let error = StartError {
                     program: setup.prepared.program.clone(),
-                    error: e.to_string(),
+                    error: crate::text::io_error(&e),
                 };
                 self.status.pid = None;
                 self.status.message = Some(error.to_string());
@@ -577,7 +594,15 @@ impl<P: Procs> Actor<'_, P> {
 
     fn after_exit(&mut self, child: Child<P::Tree>, e: Exit) -> Phase<P::Tree> {
         self.record_exit(e);
-        let run = child.run(e);
+        let mut run = child.run(e);
+        // The reason a program gives for failing is usually the last thing it wrote.
+        if !e.is_success(&self.setup.spec.restart) {
+            if let Some(s) = &child.stderr {
+                pump::drain_now(s);
+            }
+            run.stderr = self.setup.stderr_tail.borrow_mut().take();
+            self.status.last_stderr = run.stderr.last().cloned();
+        }
         let ran = run.ran;
         match self.decide(e, ran, Ended::Exited(run)) {
             Next::AtOnce(start) => {
@@ -698,7 +723,7 @@ impl<P: Procs> Actor<'_, P> {
             Ok(done) => StopRequest::Sent(done),
             Err(e) => StopRequest::NotSent {
                 pid: child.pid,
-                error: e.to_string(),
+                error: crate::text::io_error(&e),
             },
         }
     }
@@ -706,40 +731,57 @@ impl<P: Procs> Actor<'_, P> {
 
 /// Drains one of the child's output pipes into its sink, reporting log write errors
 /// (once, and when writes resume) and waking the counters task when output is dropped.
-fn spawn_pump(setup: &ServiceSetup, fd: PipeReader, sink: SharedSink) {
+fn spawn_pump(
+    setup: &ServiceSetup,
+    fd: PipeReader,
+    sink: SharedSink,
+    tail: Option<SharedTail>,
+) -> Option<Rc<Stream>> {
     let name = setup.spec.name.to_string();
+    let stream = match pump::open(fd, sink, tail) {
+        Ok(s) => s,
+        Err(e) => {
+            super::say!(
+                "tend: {name}: error: cannot read the child's output: {}",
+                crate::text::io_error(&e)
+            );
+            return None;
+        }
+    };
     let grew = setup.log_counters.clone();
     let mut seen = Dropped::default();
     let mut failing = false;
+    let pumped = pump::pump(stream.clone(), move |s| {
+        if s.dropped() != seen {
+            seen = s.dropped();
+            grew.notify_one();
+        }
+        match s.take_error() {
+            Some(e) if !failing => {
+                failing = true;
+                super::say!(
+                    "tend: {name}: error: cannot write the log ({}); dropping output and counting it",
+                    crate::text::io_error(&e)
+                );
+            }
+            None if failing => {
+                failing = false;
+                super::say!(
+                    "tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far",
+                    seen.lines,
+                    seen.bytes
+                );
+            }
+            _ => {}
+        }
+    });
     let handle = tokio::task::spawn_local(async move {
-        let _ = pump::pump(fd, sink, |s| {
-            if s.dropped() != seen {
-                seen = s.dropped();
-                grew.notify_one();
-            }
-            match s.take_error() {
-                Some(e) if !failing => {
-                    failing = true;
-                    super::say!(
-                        "tend: {name}: cannot write the log ({e}); dropping output and counting it"
-                    );
-                }
-                None if failing => {
-                    failing = false;
-                    super::say!(
-                        "tend: {name}: log writes resumed; {} lines ({} bytes) dropped so far",
-                        seen.lines,
-                        seen.bytes
-                    );
-                }
-                _ => {}
-            }
-        })
-        .await;
+        let _ = pumped.await;
     });
     let mut pumps = setup.pumps.borrow_mut();
     pumps.retain(|h| !h.is_finished());
     pumps.push(handle);
+    Some(stream)
 }
 
 /// The actor in-process: a fake child behind [`Procs`], time paused (tokio advances
@@ -779,6 +821,8 @@ mod tests {
         next_pid: Cell<i32>,
         running: RefCell<HashMap<i32, (Kid, oneshot::Sender<Exit>)>>,
         log: Rc<RefCell<Vec<String>>>,
+        /// The service's stderr tail, as its pump would fill it.
+        stderr: SharedTail,
     }
 
     #[derive(Clone)]
@@ -794,7 +838,13 @@ mod tests {
             let world = self.0.clone();
             tokio::task::spawn_local(async move {
                 tokio::time::sleep(Duration::from_millis(ms)).await;
-                if let Some((_, tx)) = world.running.borrow_mut().remove(&pid) {
+                if let Some((kid, tx)) = world.running.borrow_mut().remove(&pid) {
+                    // A child that exits by itself says why on stderr, the last line
+                    // unfinished.
+                    if let Kid::Exits { .. } = kid {
+                        let why = format!("pid {pid} starting\npid {pid} says {exit}");
+                        world.stderr.borrow_mut().push(why.as_bytes());
+                    }
                     let _ = tx.send(exit);
                 }
             });
@@ -874,9 +924,16 @@ mod tests {
 
     impl Observer for Ear {
         fn changed(&mut self, status: &Status, event: &Event) {
-            self.0
-                .borrow_mut()
-                .push(format!("{}: {event}", status.state.as_str()));
+            let mut log = self.0.borrow_mut();
+            log.push(format!("{}: {event}", status.state.as_str()));
+            // The last stderr lines of a failed exit, as the console shows them; the
+            // state file keeps the last.
+            for line in event.stderr() {
+                log.push(format!("  stderr: {line}"));
+            }
+            if let Some(line) = event.stderr().last() {
+                assert_eq!(status.last_stderr.as_ref(), Some(line), "{event}");
+            }
             *self.1.borrow_mut() = Some(status.clone());
         }
     }
@@ -908,6 +965,7 @@ mod tests {
             sole: true,
             pumps: Default::default(),
             log_counters: Default::default(),
+            stderr_tail: Default::default(),
         }
     }
 
@@ -920,7 +978,11 @@ mod tests {
     ) -> (Vec<String>, Outcome, Status) {
         tokio::task::LocalSet::new()
             .run_until(async {
-                let world = Rc::new(World::default());
+                let setup = setup(extra);
+                let world = Rc::new(World {
+                    stderr: setup.stderr_tail.clone(),
+                    ..World::default()
+                });
                 world.kids.borrow_mut().extend(kids.iter().copied());
                 let (tx, rx) = mpsc::unbounded_channel();
                 let t0 = Instant::now();
@@ -935,7 +997,7 @@ mod tests {
                 });
                 let last = Rc::new(RefCell::new(None));
                 let ear = Box::new(Ear(world.log.clone(), last.clone()));
-                let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
+                let outcome = run_actor(setup, Fake(world.clone()), rx, vec![ear]).await;
                 assert!(
                     world.kids.borrow().is_empty(),
                     "every scripted child was started"
@@ -968,8 +1030,8 @@ mod tests {
             Vec<Kid>,
             Vec<(u64, Control)>,
             Vec<&'a str>,
-            // The outcome, and the restarts the last status counts.
-            (Outcome, u64),
+            // The outcome, the restarts the last status counts, and its stderr line.
+            (Outcome, u64, Option<&'a str>),
         );
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
@@ -979,23 +1041,30 @@ mod tests {
                     "spawn 1", "running: started (pid 1)",
                     // Restarted at once: the old child's group and the orphans are
                     // cleaned up once the new child runs.
-                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
-                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    // What the child wrote last, the unfinished line too.
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 100ms",
+                    "  stderr: pid 2 starting", "  stderr: pid 2 says exit code 1", "sweep",
                     "spawn 3", "running: restarted (pid 3)",
-                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms", "sweep",
+                    "clean up 3", "backoff: exit code 1 after 10ms; restarting in 200ms",
+                    "  stderr: pid 3 starting", "  stderr: pid 3 says exit code 1", "sweep",
                     "spawn 4", "running: restarted (pid 4)",
-                    "clean up 4", &failed, "sweep",
+                    "clean up 4", &failed, "  stderr: pid 4 starting", "  stderr: pid 4 says exit code 1", "sweep",
                 ],
-                (Outcome::Failed(gave_up.into()), 3)),
+                (Outcome::Failed(gave_up.into()), 3, Some("pid 4 says exit code 1"))),
             ("a stop during the backoff ends the wait, and nothing is started", "[restart.backoff]\ninitial = \"5s\"",
                 vec![crash, crash], vec![(1_000, Control::Stop(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
-                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)", "sweep soon",
-                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s", "sweep",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "clean up 2", "backoff: exit code 1 after 10ms; restarting in 5s",
+                    "  stderr: pid 2 starting", "  stderr: pid 2 says exit code 1", "sweep",
                     "stopped: stopped on SIGINT (was waiting to restart)",
                 ],
-                (Outcome::Stopped, 2)),
+                // The line of the last failed exit stays until the next exit.
+                (Outcome::Stopped, 2, Some("pid 2 says exit code 1"))),
             ("a graceful stop", "",
                 vec![polite], vec![(1_000, Control::Stop(BY))],
                 vec![
@@ -1003,7 +1072,7 @@ mod tests {
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a stop that times out kills the tree", "[stop]\ntimeout = \"2s\"",
                 vec![stubborn], vec![(1_000, Control::Stop(BY))],
                 vec![
@@ -1012,16 +1081,16 @@ mod tests {
                     "kill 1", "sweep", "stopping: did not stop within 2s; killed the process tree",
                     "kill 1", "sweep", "stopped: killed after the 2s stop timeout",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a second stop request kills at once", "",
-                vec![stubborn], vec![(1_000, Control::Stop(BY)), (1_500, Control::Kill)],
+                vec![stubborn], vec![(1_000, Control::Stop(BY)), (1_500, Control::Kill(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
-                    "kill 1", "sweep", "stopping: killing the process tree at once",
-                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
+                    "kill 1", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
+                    "kill 1", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a stop request while stopping only waits on", "[stop]\ntimeout = \"2s\"",
                 vec![polite], vec![(1_000, Control::Stop(BY)), (1_100, Control::Stop(BY))],
                 vec![
@@ -1029,44 +1098,68 @@ mod tests {
                     "stop 1", "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 2s",
                     "kill 1", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a restart on request starts the next child before the sweep", "",
-                vec![polite, stubborn], vec![(1_000, Control::Restart(StopBy::ServiceManager)), (5_000, Control::Kill)],
+                vec![polite, stubborn], vec![(1_000, Control::Restart(StopBy::ServiceManager)), (5_000, Control::Kill(BY))],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "stop 1", "stopping: restarting on the service manager's request: sent SIGTERM to pid 1, waiting up to 10s",
                     "kill 1",
                     "spawn 2", "running: stopped gracefully in 300ms (signal SIGTERM); restarted on request (pid 2)",
                     "sweep",
-                    "kill 2", "sweep", "stopping: killing the process tree at once",
-                    "kill 2", "sweep", "stopped: killed at once on a second stop request",
+                    "kill 2", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
+                    "kill 2", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 1)),
+                (Outcome::Stopped, 1, None)),
             ("a program that cannot be started is retried, then runs", "",
-                vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill)],
+                vec![Kid::Missing, Kid::Missing, stubborn], vec![(5_000, Control::Kill(BY))],
                 vec![
                     "spawn fails", "starting: cannot start /srv/app: entity not found",
                     "spawn fails", "starting: cannot start /srv/app: entity not found",
                     "backoff: cannot start /srv/app: entity not found; restarting in 100ms",
                     "spawn 1", "running: started (pid 1)",
-                    "kill 1", "sweep", "stopping: killing the process tree at once",
-                    "kill 1", "sweep", "stopped: killed at once on a second stop request",
+                    "kill 1", "sweep", "stopping: killing the process tree at once on a second Ctrl-C",
+                    "kill 1", "sweep", "stopped: killed at once on a second Ctrl-C",
                 ],
-                (Outcome::Stopped, 0)),
+                (Outcome::Stopped, 0, None)),
             ("a success ends the service, by the policy as the spec spells it", "",
                 vec![Kid::Exits { after: 2_500, exit: Exit::Code(0) }], vec![],
                 vec![
                     "spawn 1", "running: started (pid 1)",
                     "clean up 1", "exited: exit code 0 after 2.5s; not restarting (policy on-failure)", "sweep",
                 ],
-                (Outcome::Exited { success: true }, 0)),
+                (Outcome::Exited { success: true }, 0, None)),
+            ("a no-restart code ends the service and says so, and why the child failed",
+                "[restart]\npolicy = \"always\"\nno_restart_codes = [78]",
+                vec![Kid::Exits { after: 10, exit: Exit::Code(78) }], vec![],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "clean up 1", "failed: exit code 78 after 10ms; not restarting (exit code 78 is in restart.no_restart_codes)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 78", "sweep",
+                ],
+                (Outcome::Exited { success: false }, 0, Some("pid 1 says exit code 78"))),
+            ("a stop after a failed exit forgets its stderr line", "",
+                vec![crash, polite], vec![(1_000, Control::Stop(BY))],
+                vec![
+                    "spawn 1", "running: started (pid 1)",
+                    "clean up 1", "spawn 2", "running: exit code 1 after 10ms; restarted (pid 2)",
+                    "  stderr: pid 1 starting", "  stderr: pid 1 says exit code 1", "sweep soon",
+                    "stop 2", "stopping: stopping on SIGINT: sent SIGTERM to pid 2, waiting up to 10s",
+                    "kill 2", "sweep", "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                ],
+                (Outcome::Stopped, 1, None)),
         ];
-        for (name, extra, kids, controls, expected, (outcome, restarts)) in table {
+        for (name, extra, kids, controls, expected, (outcome, restarts, last_stderr)) in table {
             let (log, got, last) = scenario(extra, &kids, &controls).await;
             assert_eq!(log, expected, "{name}");
             assert_eq!(got, outcome, "{name}");
             assert_eq!(last.restarts, restarts, "{name}: restarts");
             assert_eq!(last.pid, None, "{name}: no child in the last status");
+            assert_eq!(
+                last.last_stderr.as_deref(),
+                last_stderr,
+                "{name}: last_stderr"
+            );
         }
     }
 }

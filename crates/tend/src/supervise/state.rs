@@ -92,6 +92,11 @@ pub struct Status {
     /// files of older versions: 0).
     #[serde(default)]
     pub log_dropped_bytes: u64,
+    /// The last line the child wrote to stderr before its last exit, when that exit was
+    /// a failure (cut to about 200 bytes); none after a success or a stop, or when the
+    /// child wrote nothing to stderr or its stderr is not piped through tend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_stderr: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -657,9 +662,11 @@ mod tests {
             message: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
+            last_stderr: None,
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;
+        s.last_stderr = Some("Error: listen tcp :8080: address already in use".into());
         s.last_exit = Some(LastExit {
             code: None,
             signal: Some("SIGKILL".into()),

@@ -164,7 +164,7 @@ impl Observer for ScmReport {
                 .is_ok()
         {
             if let Err(e) = self.status.running() {
-                say!("tend: cannot report RUNNING to the service control manager: {e}");
+                say!("tend: error: cannot report RUNNING to the service control manager: {e}");
             }
         }
     }
@@ -209,7 +209,7 @@ pub fn eventlog_observer(spec: &Spec) -> Vec<Box<dyn Observer>> {
             failed: false,
         })],
         Err(e) => {
-            say!("tend: {}: cannot open the Event Log: {e}", spec.name);
+            say!("tend: {}: error: cannot open the Event Log: {e}", spec.name);
             Vec::new()
         }
     }
@@ -234,7 +234,7 @@ impl Observer for WinEventLog {
                 Err(err) if !self.failed => {
                     self.failed = true;
                     say!(
-                        "tend: {}: cannot write to the Event Log: {err}",
+                        "tend: {}: error: cannot write to the Event Log: {err}",
                         status.name
                     );
                 }

@@ -35,7 +35,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// The path names nothing usable.
-    #[error("`{}`: {source}", path.display())]
+    #[error("`{}`: {}", path.display(), crate::text::io_error(source))]
     Unusable {
         /// The path.
         path: PathBuf,

@@ -257,7 +257,7 @@ pub fn resolve_command(
         Ok(())
     };
     if command.contains('/') {
-        let p = base.join(command);
+        let p = crate::supervise::prepare::join(base, command);
         check(&p)?;
         return Ok(p);
     }

@@ -92,7 +92,10 @@ pub struct PipeReader(pub mpsc::Receiver<Vec<u8>>);
 fn check(ok: i32, what: &str) -> io::Result<()> {
     if ok == 0 {
         let e = io::Error::last_os_error();
-        Err(io::Error::new(e.kind(), format!("{what}: {e}")))
+        Err(io::Error::new(
+            e.kind(),
+            format!("{what}: {}", crate::text::io_error(&e)),
+        ))
     } else {
         Ok(())
     }
@@ -299,7 +302,7 @@ fn read_pipe(mut pipe: impl Read + Send + 'static, oem: bool) -> PipeReader {
             }
         });
     if let Err(e) = spawned {
-        crate::supervise::say!("tend: cannot start an output reader thread: {e}");
+        crate::supervise::say!("tend: error: cannot start an output reader thread: {e}");
     }
     PipeReader(rx)
 }
@@ -604,7 +607,7 @@ pub fn resolve_command(
         v
     };
     if command.contains(['\\', '/']) {
-        let p = base.join(command);
+        let p = crate::supervise::prepare::join(base, command);
         return candidates(p.clone())
             .into_iter()
             .find(|c| c.is_file())
