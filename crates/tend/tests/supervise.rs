@@ -133,6 +133,12 @@ fn a_failed_exit_shows_the_last_lines_the_child_wrote_to_stderr() {
         table.contains(" last stderr: Error: listen tcp :8080: address already in use\n"),
         "{table}"
     );
+    let out = s.tend(&["status", "web", "--json"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json[0]["last_stderr"], "Error: listen tcp :8080: address already in use",
+        "{json}"
+    );
 
     // A success says nothing of stderr, and keeps no line in the state file.
     let spec = s.spec(

@@ -232,9 +232,7 @@ impl From<&Row> for JsonRow {
                 at_ms: e.at_ms,
             }),
             message: s.and_then(|s| s.message.clone()),
-            // The last stderr line before the last failed exit: not in the state
-            // file yet.
-            last_stderr: None,
+            last_stderr: s.and_then(|s| s.last_stderr.clone()),
             log_dropped_lines: s.map(|s| s.log_dropped_lines),
             log_dropped_bytes: s.map(|s| s.log_dropped_bytes),
         }
@@ -406,7 +404,7 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
                 }
             }
             if let Some(line) = &s.last_stderr {
-                outln!("{:<20} last stderr: {line}", "");
+                out.push(format!("{indent}last stderr: {line}"));
             }
             if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 out.push(format!(
@@ -525,6 +523,7 @@ mod tests {
                 restarts: 12,
                 last_exit: None,
                 message: message.map(str::to_string),
+                last_stderr: None,
                 log_dropped_lines: 0,
                 log_dropped_bytes: 0,
             }),

@@ -544,6 +544,7 @@ mod tests {
             restarts: 0,
             last_exit: None,
             message: None,
+            last_stderr: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
         }
