@@ -69,12 +69,17 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove an installed service.
     Uninstall(install::UninstallArgs),
-    /// Start an installed service and wait until it runs.
-    Start(NameArg),
-    /// Stop an installed service.
-    Stop(NameArg),
-    /// Restart an installed service and wait until it runs.
-    Restart(NameArg),
+    /// Start a service and wait until it runs: an installed one, or one of a running
+    /// `tend run` / `tend up` (through its control channel).
+    Start(control::ControlArgs),
+    /// Stop a service: an installed one, or one of a running `tend run` / `tend up`
+    /// (the supervisor and its other services keep running).
+    Stop(control::ControlArgs),
+    /// Restart a service and wait until it runs (installed, or of a running `tend run`
+    /// / `tend up`).
+    Restart(control::ControlArgs),
+    /// Reopen the log files of a running service (after an external rotation).
+    ReopenLogs(control::ControlArgs),
     /// Show a service's output.
     Logs(logs::LogsArgs),
     /// Validate a spec and print it resolved (profile and overrides applied).
@@ -164,13 +169,6 @@ fn parse_from(
     parsed.map_err(|e| e.format(&mut cmd))
 }
 
-/// A service name argument.
-#[derive(Debug, Args)]
-pub struct NameArg {
-    /// The service name.
-    pub name: ServiceName,
-}
-
 /// Options shared by every command that reads a spec.
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
@@ -218,9 +216,10 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::status(a),
         Command::Install(a) => install::install(a),
         Command::Uninstall(a) => install::uninstall(a),
-        Command::Start(a) => control::control(a.name.as_str(), crate::platform::Verb::Start),
-        Command::Stop(a) => control::control(a.name.as_str(), crate::platform::Verb::Stop),
-        Command::Restart(a) => control::control(a.name.as_str(), crate::platform::Verb::Restart),
+        Command::Start(a) => control::control(a, crate::platform::Verb::Start),
+        Command::Stop(a) => control::control(a, crate::platform::Verb::Stop),
+        Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
+        Command::ReopenLogs(a) => control::reopen_logs(a),
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
         Command::Init(a) => init::init(a),

@@ -255,9 +255,11 @@ enum Next<T> {
     Report(State, Event, Phase<T>),
 }
 
-/// Runs one service until it is stopped, ends, or fails.
+/// Runs one service until it is stopped, ends, or fails. The setup is shared with the
+/// supervisor, which can start the service again (`tend start NAME`) with a new actor
+/// once this one has ended.
 pub async fn run_service(
-    setup: ServiceSetup,
+    setup: Rc<ServiceSetup>,
     reaper: Rc<Reaper>,
     control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
@@ -267,7 +269,7 @@ pub async fn run_service(
 
 /// [`run_service`] with the processes of `procs`.
 pub async fn run_actor<P: Procs>(
-    setup: ServiceSetup,
+    setup: Rc<ServiceSetup>,
     procs: P,
     mut control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
@@ -455,7 +457,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn reopen(setup: &ServiceSetup) {
+/// Reopens the log files of a service (after an external rotation).
+pub(super) fn reopen(setup: &ServiceSetup) {
     for s in [&setup.stdout, &setup.stderr].into_iter().flatten() {
         let _ = s.borrow_mut().reopen();
     }
@@ -935,7 +938,8 @@ mod tests {
                 });
                 let last = Rc::new(RefCell::new(None));
                 let ear = Box::new(Ear(world.log.clone(), last.clone()));
-                let outcome = run_actor(setup(extra), Fake(world.clone()), rx, vec![ear]).await;
+                let outcome =
+                    run_actor(Rc::new(setup(extra)), Fake(world.clone()), rx, vec![ear]).await;
                 assert!(
                     world.kids.borrow().is_empty(),
                     "every scripted child was started"
