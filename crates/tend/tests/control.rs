@@ -310,3 +310,43 @@ fn up_runs_only_the_named_services_and_their_dependencies() {
         "{err}"
     );
 }
+
+/// `tend completions bash`, sourced in bash, offers the service names of the state
+/// folder for `tend stop `.
+#[test]
+fn completions_offer_service_names() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.state_dir()).unwrap();
+    for name in ["api", "worker"] {
+        std::fs::write(s.state_dir().join(format!("{name}.json")), "{}").unwrap();
+    }
+    let script = tend(&s, &["completions", "bash"]);
+    assert_eq!(code(&script), 0);
+    let complete = |line: &[&str]| {
+        let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "{}\nCOMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9\n_clap_complete_tend tend '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            stdout(&script),
+            words.join(" "),
+            line.len() - 1,
+            line[line.len() - 1],
+            line[line.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .env("TEND_STATE_DIR", s.state_dir())
+            .output()
+            .expect("run bash");
+        assert!(out.status.success(), "{}", stderr(&out));
+        // (With nothing typed yet, the options are offered too.)
+        let mut got: Vec<String> = stdout(&out)
+            .lines()
+            .filter(|w| !w.starts_with('-'))
+            .map(str::to_string)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(complete(&["tend", "stop", ""]), ["api", "worker"]);
+    assert_eq!(complete(&["tend", "restart", "w"]), ["worker"]);
+}

@@ -22,8 +22,8 @@ use crate::supervise::{self, sys};
 pub struct ControlArgs {
     /// The service name.
     pub name: ServiceName,
-    /// Where a `tend run` / `tend up` that is not an installed service keeps its state
-    /// and control channel (default: /var/lib/tend as root, else ~/.local/state/tend).
+    /// Where the `tend run` / `tend up` of a service that is not installed keeps its
+    /// state (default: /var/lib/tend as root, else ~/.local/state/tend).
     #[arg(long, env = "TEND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 }

@@ -21,6 +21,7 @@ macro_rules! errln {
 }
 
 mod check;
+mod complete;
 mod control;
 mod init;
 mod install;
@@ -69,14 +70,19 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove an installed service.
     Uninstall(install::UninstallArgs),
-    /// Start a service and wait until it runs: an installed one, or one of a running
-    /// `tend run` / `tend up` (through its control channel).
+    /// Start a service and wait until it runs.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up` (started again
+    /// after `tend stop`, or after it ended).
     Start(control::ControlArgs),
-    /// Stop a service: an installed one, or one of a running `tend run` / `tend up`
-    /// (the supervisor and its other services keep running).
+    /// Stop a service.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up`: then only this
+    /// service stops; the supervisor and its other services keep running.
     Stop(control::ControlArgs),
-    /// Restart a service and wait until it runs (installed, or of a running `tend run`
-    /// / `tend up`).
+    /// Restart a service and wait until it runs.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up`.
     Restart(control::ControlArgs),
     /// Reopen the log files of a running service (after an external rotation).
     ReopenLogs(control::ControlArgs),
@@ -88,7 +94,8 @@ enum Command {
     Init(init::InitArgs),
     /// Print the JSON Schema of spec files (for editor completion).
     Schema,
-    /// Print shell completions.
+    /// Print shell completions (a script that asks tend for the candidates as you
+    /// type, so service names are offered too).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -122,11 +129,12 @@ enum ScmCommand {
 /// --password-env`, `control`, the hidden `ctrl-c` stop helper), so the help and
 /// completions elsewhere never offer them.
 pub fn command() -> clap::Command {
-    if host::scm::AVAILABLE {
+    let cmd = if host::scm::AVAILABLE {
         with_scm(Cli::command())
     } else {
         Cli::command()
-    }
+    };
+    complete::with_service_names(cmd)
 }
 
 /// `cmd` with the commands of the Windows service control manager.
@@ -195,6 +203,9 @@ impl SpecArgs {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash tend -- tend stop a`, what the
+    // script of `tend completions` runs): answered, and nothing else happens.
+    clap_complete::CompleteEnv::with_factory(command).complete();
     if let Some(code) = guard_first() {
         return ExitCode::from(code);
     }
@@ -230,14 +241,7 @@ pub fn main() -> ExitCode {
             );
             exit::OK
         }
-        Command::Completions { shell } => {
-            // Into a buffer: the generator panics on a failed write (a closed pipe).
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut command(), "tend", &mut text);
-            use std::io::Write as _;
-            let _ = std::io::stdout().lock().write_all(&text);
-            exit::OK
-        }
+        Command::Completions { shell } => complete::registration(shell),
     };
     ExitCode::from(code)
 }

@@ -65,6 +65,7 @@ pub struct UpArgs {
     #[arg(default_value_os_t = default_up_file())]
     pub file: PathBuf,
     /// Only these services (and what they depend on); all by default.
+    #[arg(value_name = "NAME")]
     pub names: Vec<ServiceName>,
     #[command(flatten)]
     pub spec_args: SpecArgs,
