@@ -88,6 +88,11 @@ fn stop_start_restart_one_service_of_tend_up() {
     // Stopping it again says so, and is no error.
     let out = tend(&s, &["stop", "api"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`api` is not running (it is stopped)"),
+        "{}",
+        stdout(&out)
+    );
 
     // Start: a new child.
     let out = tend(&s, &["start", "api"]);

@@ -339,8 +339,10 @@ mod tests {
             crate::spec::load_str(std::path::Path::new("tend.toml"), text, &Default::default())
                 .unwrap()
                 .services;
+        /// Which services are kept and which were added, or the error.
+        type Want<'a> = Result<(&'a [bool], &'a [&'a str]), &'a str>;
         #[rustfmt::skip]
-        let table: &[(&[&str], Result<(&[bool], &[&str]), &str>)] = &[
+        let table: &[(&[&str], Want)] = &[
             (&["db"], Ok((&[false, false, true, false], &[]))),
             (&["web"], Ok((&[true, true, true, false], &["api", "db"]))),
             (&["api", "cache"], Ok((&[false, true, true, true], &["db"]))),

@@ -726,11 +726,29 @@ impl<'a> Services<'a> {
                 let _ = c.reply.send(accepted);
                 self.owed[i].push(c.reply);
             }
+            // Not started yet (its dependencies are starting): it is not started then,
+            // and its dependents are not either.
+            Verb::Stop if self.outcomes[i].is_none() => {
+                self.outcomes[i] = Some(Outcome::Stopped);
+                self.held[i] = true;
+                if let Some(tx) = self.senders[i].take() {
+                    let _ = tx.send(Seen {
+                        state: State::Stopped,
+                        pid: None,
+                        message: Some("stopped before it started".into()),
+                    });
+                }
+                let _ = c.reply.send(done(
+                    true,
+                    State::Stopped,
+                    format!("`{name}` will not be started (until `tend start {name}`)"),
+                ));
+            }
             Verb::Stop => {
                 let _ = c.reply.send(done(
                     true,
                     seen.state,
-                    format!("{} already", seen.describe(&name)),
+                    format!("`{name}` is not running (it is {})", seen.state.as_str()),
                 ));
             }
             Verb::Start | Verb::Restart if alive && stopping => {
