@@ -343,6 +343,21 @@ async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done,
     }
 }
 
+/// The named pipe (Windows) of service `name` for the state folder `dir` (absolute):
+/// the folder's hash in the name, so two state folders never share a pipe; Windows
+/// paths are compared without case, and so are they here.
+pub fn pipe_name(dir: &str, name: &str) -> String {
+    let key = dir.to_lowercase();
+    format!(r"\\.\pipe\tend-{:016x}-{name}", fnv1a(key.as_bytes()))
+}
+
+/// FNV-1a, 64 bits: a hash that is the same in every process (std's is seeded).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// How long a client should wait for a stop or restart of a service whose stop
 /// timeout is `stop_timeout`: the timeout, the kill after it, and a margin.
 pub fn wait_for(stop_timeout: Duration) -> Duration {
@@ -381,6 +396,25 @@ mod tests {
             serde_json::from_str::<Answer>(r#"{"accepted":true,"wait_ms":15000}"#).unwrap(),
             accepted
         );
+    }
+
+    #[test]
+    fn pipe_names() {
+        // The FNV-1a test vectors.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        let a = pipe_name(r"C:\Users\me\AppData\Local\tend", "api");
+        assert!(
+            a.starts_with(r"\\.\pipe\tend-") && a.ends_with("-api"),
+            "{a}"
+        );
+        assert_eq!(
+            a,
+            pipe_name(r"c:\users\ME\appdata\local\TEND", "api"),
+            "no case"
+        );
+        assert_ne!(a, pipe_name(r"C:\ProgramData\tend\state\api", "api"));
+        assert_ne!(a, pipe_name(r"C:\Users\me\AppData\Local\tend", "db"));
     }
 
     #[test]

@@ -37,16 +37,7 @@ pub type ControlClient = NamedPipeClient;
 /// The pipe of `name` for the state folder `state_dir`.
 pub fn control_address(state_dir: &Path, name: &str) -> String {
     let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
-    // Windows paths are compared without case.
-    let key = dir.to_string_lossy().to_lowercase();
-    format!(r"\\.\pipe\tend-{:016x}-{name}", fnv1a(key.as_bytes()))
-}
-
-/// FNV-1a, 64 bits: a stable hash (std's is seeded per process).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+    crate::supervise::control::pipe_name(&dir.to_string_lossy(), name)
 }
 
 /// A security descriptor made by `ConvertStringSecurityDescriptorToSecurityDescriptorW`,
