@@ -355,3 +355,36 @@ fn completions_offer_service_names() {
     assert_eq!(complete(&["tend", "stop", ""]), ["api", "worker"]);
     assert_eq!(complete(&["tend", "restart", "w"]), ["worker"]);
 }
+
+/// A supervisor hosted by a service manager (here: systemd's notify socket) leaves
+/// start and stop to it: the channel refuses them, and says why.
+#[test]
+fn under_a_service_manager_the_channel_only_reopens_logs() {
+    let s = Scratch::new();
+    let notify = s.path("notify");
+    let _manager = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    let spec = s.spec("m.toml", &fixture_spec("m", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &notify)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run m.toml (NOTIFY_SOCKET)");
+    wait_until(10 * SECS, "m running", || running(&s, "m"));
+    let pid = child_pid(&s, "m");
+    let out = tend(&s, &["stop", "m"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error: `m` runs under a service manager, which starts and stops it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(alive(pid) && running(&s, "m"));
+    let out = tend(&s, &["reopen-logs", "m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}

@@ -299,9 +299,14 @@ async fn supervise_locked(
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
+    // Hosted by a service manager (the SCM's requests, systemd's notify socket): it owns
+    // the start and stop of the service, and the channel only reopens the logs.
+    let managed = extras.requests.is_some()
+        || (opts.notify && std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty()));
     let mut requests = listen(extras.requests)?;
     let (commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
+    services.managed = managed;
     services.start_in_order(order, &mut requests).await;
     services.wait(&mut requests).await;
     // From now on a client hears that every service is being stopped.
@@ -458,6 +463,8 @@ struct Services<'a> {
     held: Vec<bool>,
     /// The answers owed once each service's actor has ended (`tend stop NAME`).
     owed: Vec<Vec<mpsc::UnboundedSender<control::Answer>>>,
+    /// A service manager hosts the supervisor: start, stop and restart are its.
+    managed: bool,
 }
 
 /// How waiting for a service's dependencies ended.
@@ -515,6 +522,7 @@ impl<'a> Services<'a> {
             commands: Some(commands),
             held: vec![false; specs.len()],
             owed: (0..specs.len()).map(|_| Vec::new()).collect(),
+            managed: false,
         }
     }
 
@@ -716,6 +724,16 @@ impl<'a> Services<'a> {
             Answer::Done(Done::new(ok, Some(state.as_str()), message))
         };
         match c.verb {
+            Verb::Start | Verb::Stop | Verb::Restart if self.managed => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!(
+                        "`{name}` runs under a service manager, which starts and stops it: use the service manager (`tend {} {name}` does for a service tend installed)",
+                        c.verb.as_str()
+                    ),
+                ));
+            }
             Verb::Stop if alive => {
                 if !stopping {
                     if let Some(tx) = &self.controls[i] {
