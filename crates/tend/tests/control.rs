@@ -66,6 +66,13 @@ fn stop_start_restart_one_service_of_tend_up() {
     let meta = std::fs::metadata(&sock).expect("api's control socket");
     assert!(meta.file_type().is_socket());
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // The private folder it was bound in is gone.
+    let left: Vec<String> = std::fs::read_dir(s.state_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     let out = tend(&s, &["status", "api"]);
     assert_eq!(code(&out), 0);
