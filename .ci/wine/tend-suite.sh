@@ -17,8 +17,9 @@
 # environment (refused without it, never written anywhere), and an unknown account
 # fails the install without leaving anything; a service of the same name that is not
 # tend's is neither taken over nor removed, and a shared log folder survives --purge.
-# Last, `tend run` in a console: Ctrl-C stops the child gracefully through the helper
-# process, and tend itself survives it and exits 0.
+# Then `tend run` in a console: Ctrl-C stops the child gracefully through the helper
+# process, and tend itself survives it and exits 0. Last, `tend stop NAME` and `tend
+# start NAME` reach one service of a running `tend up` through its control pipe.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -318,6 +319,44 @@ check "the child got Ctrl-C and shut down gracefully" grep -qx graceful "$SRC_UN
 check "  ... sent through the helper (the supervisor kept its console), not directly" \
   bash -c 'grep -q "stopping on Ctrl-C: sent Ctrl-C to pid [0-9]*," "$1" && ! grep -q "(directly)" "$1"' _ "$RUN_OUT"
 check "  ... the supervisor said it stopped gracefully" grep -q "stopped gracefully" "$RUN_OUT"
+check "no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
+
+echo "==> 15. tend stop/start NAME reach a service of a running tend up (its control pipe)"
+cat >"$SRC_UNIX/up.toml" <<SPEC
+[[service]]
+name = "api"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--hang"]
+
+[[service]]
+name = "worker"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--hang"]
+SPEC
+UP_OUT=$WORK/up.out
+UPSTATE_WIN="$SRC_WIN\\upstate"
+UPSTATE_UNIX=$SRC_UNIX/upstate
+timeout 120 wine "$SRC_WIN\\tend.exe" up --state-dir "$UPSTATE_WIN" "$SRC_WIN\\up.toml" >"$UP_OUT" 2>&1 &
+up_bg=$!
+up_state_is() { [ "$(jq -r .state "$UPSTATE_UNIX/$1.json" 2>/dev/null)" = "$2" ]; }
+fixtures_are() { [ "$(prefix_pids 'tend-fixture\.exe' | wc -l)" -eq "$1" ]; }
+check "tend up runs api and worker" wait_until 30 bash -c \
+  '[ "$(jq -r .state "$1/api.json")" = running ] && [ "$(jq -r .state "$1/worker.json")" = running ]' _ "$UPSTATE_UNIX"
+check "  ... two tend-fixture.exe" wait_until 10 fixtures_are 2
+out=$(t stop api --state-dir "$UPSTATE_WIN"); rc=$?
+check "tend stop api: exit 0 ($out)" bash -c '[ "$1" = 0 ] && grep -q "is stopped" <<<"$2"' _ "$rc" "$out"
+check "  ... api's state file says stopped" up_state_is api stopped
+check "  ... the worker runs on" up_state_is worker running
+check "  ... one tend-fixture.exe left" wait_until 10 fixtures_are 1
+out=$(t start api --state-dir "$UPSTATE_WIN"); rc=$?
+check "tend start api: exit 0, running ($out)" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out"
+check "  ... two tend-fixture.exe again" wait_until 10 fixtures_are 2
+for p in $(prefix_pids 'tend\.exe up '); do
+  [ "$(cat "/proc/$p/comm" 2>/dev/null)" != timeout ] && kill -INT "$p"
+done
+wait "$up_bg"; rc=$?
+tr -d '\r' <"$UP_OUT" | sed 's/^/    | /'
+check "tend up stopped after Ctrl-C: exit 0 ($rc)" [ "$rc" = 0 ]
 check "no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
 
 finish

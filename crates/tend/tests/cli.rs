@@ -207,11 +207,37 @@ fn windows_only_commands_are_not_offered_elsewhere() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
         let out = s.tend(&["completions", shell]).output().unwrap();
         assert_eq!(out.status.code(), Some(0), "completions {shell}");
-        let text = String::from_utf8_lossy(&out.stdout);
-        for word in ["--service", "control", "ctrl-c", "--password-env"] {
-            assert!(!text.contains(word), "completions {shell} offer {word}");
-        }
     }
+    // What the completion scripts ask tend (fish's protocol: one candidate a line).
+    let offered = |words: &[&str]| {
+        let out = s
+            .tend(&["--", "tend"])
+            .args(words)
+            .env("COMPLETE", "fish")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "completing {words:?}");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let words: Vec<String> = text
+            .lines()
+            .map(|l| l.split('\t').next().unwrap_or_default().to_string())
+            .collect();
+        words
+    };
+    let subcommands = offered(&[""]);
+    assert!(subcommands.iter().any(|w| w == "stop"), "{subcommands:?}");
+    for word in ["control", "ctrl-c"] {
+        assert!(!subcommands.iter().any(|w| w == word), "{word} offered");
+    }
+    let run = offered(&["run", "--"]);
+    assert!(run.iter().any(|w| w == "--no-guard"), "{run:?}");
+    assert!(!run.iter().any(|w| w == "--service"), "{run:?}");
+    let install = offered(&["install", "--"]);
+    assert!(install.iter().any(|w| w == "--dry-run"), "{install:?}");
+    assert!(
+        !install.iter().any(|w| w == "--password-env"),
+        "{install:?}"
+    );
     let spec = s.spec("a.toml", "name = \"a\"\ncommand = \"/bin/true\"\n");
     let spec = spec.to_str().unwrap();
     let cases: &[&[&str]] = &[

@@ -21,6 +21,7 @@ macro_rules! errln {
 }
 
 mod check;
+mod complete;
 mod control;
 mod forget;
 mod init;
@@ -72,12 +73,22 @@ enum Command {
     Install(install::InstallArgs),
     /// Remove an installed service.
     Uninstall(install::UninstallArgs),
-    /// Start an installed service and wait until it runs.
-    Start(NameArg),
-    /// Stop an installed service.
-    Stop(NameArg),
-    /// Restart an installed service and wait until it runs.
-    Restart(NameArg),
+    /// Start a service and wait until it runs.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up` (started again
+    /// after `tend stop`, or after it ended).
+    Start(control::ControlArgs),
+    /// Stop a service.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up`: then only this
+    /// service stops; the supervisor and its other services keep running.
+    Stop(control::ControlArgs),
+    /// Restart a service and wait until it runs.
+    ///
+    /// An installed service, or one of a running `tend run` / `tend up`.
+    Restart(control::ControlArgs),
+    /// Reopen the log files of a running service (after an external rotation).
+    ReopenLogs(control::ControlArgs),
     /// Show a service's output.
     Logs(logs::LogsArgs),
     /// Validate a spec and print it resolved (profile and overrides applied).
@@ -86,7 +97,8 @@ enum Command {
     Init(init::InitArgs),
     /// Print the JSON Schema of spec files (for editor completion).
     Schema,
-    /// Print shell completions.
+    /// Print shell completions (a script that asks tend for the candidates as you
+    /// type, so service names are offered too).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
@@ -120,11 +132,12 @@ enum ScmCommand {
 /// --password-env`, `control`, the hidden `ctrl-c` stop helper), so the help and
 /// completions elsewhere never offer them.
 pub fn command() -> clap::Command {
-    if host::scm::AVAILABLE {
+    let cmd = if host::scm::AVAILABLE {
         with_scm(Cli::command())
     } else {
         Cli::command()
-    }
+    };
+    complete::with_service_names(cmd)
 }
 
 /// `cmd` with the commands of the Windows service control manager.
@@ -167,13 +180,6 @@ fn parse_from(
     parsed.map_err(|e| e.format(&mut cmd))
 }
 
-/// A service name argument.
-#[derive(Debug, Args)]
-pub struct NameArg {
-    /// The service name.
-    pub name: ServiceName,
-}
-
 /// Options shared by every command that reads a spec.
 #[derive(Debug, Clone, Args)]
 pub struct SpecArgs {
@@ -200,6 +206,9 @@ impl SpecArgs {
 
 /// Parses the command line and runs the command; returns the process exit code.
 pub fn main() -> ExitCode {
+    // A shell asking for completions (`COMPLETE=bash tend -- tend stop a`, what the
+    // script of `tend completions` runs): answered, and nothing else happens.
+    clap_complete::CompleteEnv::with_factory(command).complete();
     if let Some(code) = guard_first() {
         return ExitCode::from(code);
     }
@@ -222,9 +231,10 @@ pub fn main() -> ExitCode {
         Command::Forget(a) => forget::forget(a),
         Command::Install(a) => install::install(a),
         Command::Uninstall(a) => install::uninstall(a),
-        Command::Start(a) => control::control(a.name.as_str(), crate::platform::Verb::Start),
-        Command::Stop(a) => control::control(a.name.as_str(), crate::platform::Verb::Stop),
-        Command::Restart(a) => control::control(a.name.as_str(), crate::platform::Verb::Restart),
+        Command::Start(a) => control::control(a, crate::platform::Verb::Start),
+        Command::Stop(a) => control::control(a, crate::platform::Verb::Stop),
+        Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
+        Command::ReopenLogs(a) => control::reopen_logs(a),
         Command::Logs(a) => logs::logs(a),
         Command::Check(a) => check::check(a),
         Command::Init(a) => init::init(a),
@@ -235,14 +245,7 @@ pub fn main() -> ExitCode {
             );
             exit::OK
         }
-        Command::Completions { shell } => {
-            // Into a buffer: the generator panics on a failed write (a closed pipe).
-            let mut text = Vec::new();
-            clap_complete::generate(shell, &mut command(), "tend", &mut text);
-            use std::io::Write as _;
-            let _ = std::io::stdout().lock().write_all(&text);
-            exit::OK
-        }
+        Command::Completions { shell } => complete::registration(shell),
     };
     ExitCode::from(code)
 }

@@ -64,6 +64,9 @@ pub struct UpArgs {
     /// The file of services (`[[service]]` tables) or a single-service spec.
     #[arg(default_value_os_t = default_up_file())]
     pub file: PathBuf,
+    /// Only these services (and what they depend on); all by default.
+    #[arg(value_name = "NAME")]
+    pub names: Vec<ServiceName>,
     #[command(flatten)]
     pub spec_args: SpecArgs,
     /// Where state files go.
@@ -172,10 +175,33 @@ pub fn up(a: UpArgs) -> u8 {
     if let Err(code) = spec_file_exists(&a.file, a.file == default_up_file()) {
         return code;
     }
-    let loaded = match a.spec_args.load(&a.file) {
+    let mut loaded = match a.spec_args.load(&a.file) {
         Ok(l) => l,
         Err(e) => return spec_error(&e),
     };
+    if !a.names.is_empty() {
+        let names: Vec<&str> = a.names.iter().map(ServiceName::as_str).collect();
+        match select(&loaded.services, &names) {
+            Ok((keep, added)) => {
+                if !added.is_empty() {
+                    errln!(
+                        "tend: also running {} (needed by {})",
+                        added.join(", "),
+                        names.join(", ")
+                    );
+                }
+                let mut i = 0;
+                loaded.services.retain(|_| {
+                    i += 1;
+                    keep[i - 1]
+                });
+            }
+            Err(e) => {
+                errln!("error: {} {e}", a.file.display());
+                return exit::ERROR;
+            }
+        }
+    }
     let order = match start_order(&loaded.services) {
         Ok(o) => o,
         Err(cycle) => {
@@ -244,6 +270,62 @@ fn missing_spec(file: &Path, default: bool, cwd: &Path) -> [String; 2] {
     }
 }
 
+/// Why the names given to `tend up FILE NAME...` cannot be run.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SelectError {
+    /// The file has no service of that name.
+    #[error("has no service `{name}`; its services: {}{}", all.join(", "), suggestion.as_ref().map_or_else(String::new, |s| format!("\n  = help: did you mean `{s}`?")))]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The file's services.
+        all: Vec<String>,
+        /// The closest name, if close.
+        suggestion: Option<String>,
+    },
+}
+
+/// Which of `services` `tend up FILE NAME...` runs: the `names`, and what they depend
+/// on, transitively. Whether each service is kept (in file order), and the names of
+/// those added as dependencies (in file order).
+pub fn select(
+    services: &[crate::spec::Spec],
+    names: &[&str],
+) -> Result<(Vec<bool>, Vec<String>), SelectError> {
+    let index = |n: &str| services.iter().position(|s| s.name.as_str() == n);
+    let mut keep = vec![false; services.len()];
+    let mut todo = Vec::new();
+    for &n in names {
+        let Some(i) = index(n) else {
+            let all: Vec<&str> = services.iter().map(|s| s.name.as_str()).collect();
+            return Err(SelectError::Unknown {
+                name: n.to_string(),
+                suggestion: crate::spec::did_you_mean(n, all.iter().copied()).map(str::to_string),
+                all: all.into_iter().map(str::to_string).collect(),
+            });
+        };
+        todo.push(i);
+    }
+    let asked = todo.clone();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut keep[i], true) {
+            continue;
+        }
+        // Validation has checked that every dependency names a service of the file.
+        todo.extend(
+            services[i]
+                .depends_on
+                .iter()
+                .filter_map(|d| index(d.as_str())),
+        );
+    }
+    let added = (0..services.len())
+        .filter(|&i| keep[i] && !asked.contains(&i))
+        .map(|i| services[i].name.to_string())
+        .collect();
+    Ok((keep, added))
+}
+
 /// Supervises the services of `loaded` at `order` until they end; the exit code.
 fn supervise_loaded(
     loaded: &Loaded,
@@ -297,4 +379,43 @@ fn supervise_blocking(
         errln!("error: {e}");
         exit::ERROR
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn up_selects_the_named_services_and_their_dependencies() {
+        let text = "[[service]]\nname = \"web\"\ncommand = \"/bin/true\"\ndepends_on = [\"api\"]\n\
+                    [[service]]\nname = \"api\"\ncommand = \"/bin/true\"\ndepends_on = [\"db\"]\n\
+                    [[service]]\nname = \"db\"\ncommand = \"/bin/true\"\n\
+                    [[service]]\nname = \"cache\"\ncommand = \"/bin/true\"\n";
+        let services =
+            crate::spec::load_str(std::path::Path::new("tend.toml"), text, &Default::default())
+                .unwrap()
+                .services;
+        /// Which services are kept and which were added, or the error.
+        type Want<'a> = Result<(&'a [bool], &'a [&'a str]), &'a str>;
+        #[rustfmt::skip]
+        let table: &[(&[&str], Want)] = &[
+            (&["db"], Ok((&[false, false, true, false], &[]))),
+            (&["web"], Ok((&[true, true, true, false], &["api", "db"]))),
+            (&["api", "cache"], Ok((&[false, true, true, true], &["db"]))),
+            (&["db", "api"], Ok((&[false, true, true, false], &[]))),
+            (&["apj"], Err("has no service `apj`; its services: web, api, db, cache\n  = help: did you mean `api`?")),
+            (&["zzzzzz"], Err("has no service `zzzzzz`; its services: web, api, db, cache")),
+        ];
+        for (names, want) in table {
+            let got = select(&services, names);
+            match (got, want) {
+                (Ok((keep, added)), Ok((k, a))) => {
+                    assert_eq!(keep, *k, "{names:?}");
+                    assert_eq!(added, *a, "{names:?}");
+                }
+                (Err(e), Err(w)) => assert_eq!(e.to_string(), *w, "{names:?}"),
+                (got, want) => panic!("{names:?}: {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

@@ -7,6 +7,7 @@ mod model;
 mod validate;
 mod values;
 
+pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, Location, SpecError};
 pub use load::{load_file, load_str, locate, schema, LoadOptions, Loaded};
 pub use model::*;

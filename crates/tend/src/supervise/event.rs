@@ -180,6 +180,9 @@ pub enum StopBy {
     ServiceManager,
     /// The supervisor itself: nothing can send it requests any more.
     Supervisor,
+    /// A command through the supervisor's control channel: `tend stop NAME`, `tend
+    /// restart NAME`.
+    Client(&'static str),
 }
 
 impl fmt::Display for StopBy {
@@ -188,6 +191,7 @@ impl fmt::Display for StopBy {
             StopBy::Signal(name) | StopBy::Console(name) => f.write_str(name),
             StopBy::ServiceManager => f.write_str("the service manager's request"),
             StopBy::Supervisor => f.write_str("the supervisor's own request"),
+            StopBy::Client(command) => write!(f, "`{command}`"),
         }
     }
 }
@@ -207,6 +211,7 @@ pub(crate) fn second(by: Option<StopBy>) -> String {
         Some(by) if by.is_ctrl_c() => "a second Ctrl-C".into(),
         Some(StopBy::Signal(name) | StopBy::Console(name)) => format!("a second {name}"),
         Some(StopBy::ServiceManager) => "a second stop request from the service manager".into(),
+        Some(StopBy::Client(command)) => format!("a second `{command}`"),
         Some(StopBy::Supervisor) | None => "a second stop request".into(),
     }
 }
@@ -571,6 +576,8 @@ mod tests {
                 "restarting on the service manager's request: cannot ask pid 42 to stop: denied, waiting up to 10s"),
             (Event::StopRequested { pid: 42, by: StopBy::Signal("SIGINT"), request: StopRequest::Hook("stop hook `/bin/drain`".into()), timeout, restart: false },
                 "stopping on SIGINT: stop hook `/bin/drain`, waiting up to 10s"),
+            (Event::StopRequested { pid: 42, by: StopBy::Client("tend restart"), request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: true },
+                "restarting on `tend restart`: sent SIGTERM to pid 42, waiting up to 10s"),
             (Event::StopHookDone("`/bin/drain` succeeded".into()), "stop hook: `/bin/drain` succeeded"),
             (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
                 "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),

@@ -32,6 +32,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+pub mod control;
 pub mod event;
 pub mod eventlog;
 pub mod hook;
@@ -162,11 +163,43 @@ impl Observer for EventLog {
     }
 }
 
-struct StateWatch(watch::Sender<State>);
+/// A service's state as the supervisor's loop sees it: for its dependents, and for the
+/// answers of the control channel.
+#[derive(Clone, Debug)]
+struct Seen {
+    state: State,
+    pid: Option<i32>,
+    message: Option<String>,
+}
+
+impl Seen {
+    fn starting() -> Seen {
+        Seen {
+            state: State::Starting,
+            pid: None,
+            message: None,
+        }
+    }
+
+    /// `` `api` is running (pid 42)``, `` `api` is failed: why``.
+    fn describe(&self, name: &str) -> String {
+        match (self.pid, &self.message) {
+            (Some(pid), _) => format!("`{name}` is {} (pid {pid})", self.state.as_str()),
+            (None, Some(m)) => format!("`{name}` is {}: {m}", self.state.as_str()),
+            (None, None) => format!("`{name}` is {}", self.state.as_str()),
+        }
+    }
+}
+
+struct StateWatch(watch::Sender<Seen>);
 
 impl Observer for StateWatch {
     fn changed(&mut self, status: &Status, _event: &Event) {
-        let _ = self.0.send(status.state);
+        let _ = self.0.send(Seen {
+            state: status.state,
+            pid: status.pid,
+            message: status.message.clone(),
+        });
     }
 }
 
@@ -356,17 +389,30 @@ async fn supervise_locked(
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
     if !opts.console {
-        for setup in setups.iter().flatten() {
+        for setup in &setups {
             say!("{}", output_line(setup));
         }
     }
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
+    // Hosted by a service manager (the SCM's requests, systemd's notify socket): it owns
+    // the start and stop of the service, and the channel only reopens the logs.
+    let managed = extras.requests.is_some()
+        || (opts.notify && std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty()));
     let mut requests = listen(extras.requests)?;
-    let mut services = Services::new(specs, opts, extras.observers, reaper);
-    services.start_in_order(order, setups, &mut requests).await;
+    let (commands, channels) = open_channels(specs, opts);
+    let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
+    services.managed = managed;
+    services.start_in_order(order, &mut requests).await;
     services.wait(&mut requests).await;
+    // From now on a client hears that every service is being stopped.
+    services.commands = None;
     services.stop_in_reverse(&mut requests).await;
     sys::kill_orphans(&BTreeSet::new());
+    // The channels close (their sockets are removed) before the locks are released.
+    for c in channels {
+        c.abort();
+        let _ = c.await;
+    }
     Ok(services.outcomes())
 }
 
@@ -375,13 +421,50 @@ fn io_err(what: String) -> impl FnOnce(io::Error) -> SuperviseError {
     move |source| SuperviseError::Io { what, source }
 }
 
+/// Opens each service's control channel (see [`control`]); a channel that cannot be
+/// opened is a warning (the service runs, only `tend stop NAME` cannot reach it). The
+/// requests of every channel, and the tasks that serve them.
+fn open_channels(
+    specs: &[Spec],
+    opts: &Options,
+) -> (
+    mpsc::UnboundedReceiver<control::Command>,
+    Vec<tokio::task::JoinHandle<()>>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tasks = specs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, spec)| {
+            let name = spec.name.as_str();
+            match sys::ControlListener::bind(&opts.state_dir, name) {
+                Ok(l) => Some(tokio::task::spawn_local(control::serve(
+                    l,
+                    i,
+                    name.to_string(),
+                    tx.clone(),
+                ))),
+                Err(e) => {
+                    say!(
+                        "tend: {name}: warning: cannot open the control channel {}: {}; `tend stop|start|restart {name}` cannot reach this supervisor",
+                        sys::control_address(&opts.state_dir, name),
+                        crate::text::io_error(&e)
+                    );
+                    None
+                }
+            }
+        })
+        .collect();
+    (rx, tasks)
+}
+
 /// Prepares every service of `specs` (its command, stop hook and log sinks); the first
 /// that cannot be prepared is the error.
 fn prepare_all(
     specs: &[Spec],
     spec_path: &Path,
     opts: &Options,
-) -> Result<Vec<Option<ServiceSetup>>, SuperviseError> {
+) -> Result<Vec<Rc<ServiceSetup>>, SuperviseError> {
     let base = prepare::spec_base(spec_path);
     let env: Vec<_> = std::env::vars_os().collect();
     let width = specs
@@ -408,7 +491,7 @@ fn prepare_all(
         let stderr = open_sink(spec, &base, spec.log.stderr, "err", opts, &prefix).map_err(
             io_err(format!("cannot open the stderr log of {}", spec.name)),
         )?;
-        setups.push(Some(ServiceSetup {
+        setups.push(Rc::new(ServiceSetup {
             spec: spec.clone(),
             spec_path: spec_path.to_path_buf(),
             prepared,
@@ -454,19 +537,30 @@ struct Services<'a> {
     opts: &'a Options,
     make_observers: Option<MakeObservers>,
     reaper: Rc<Reaper>,
+    /// What each service's actor is started with (again, after `tend start NAME`).
+    setups: Vec<Rc<ServiceSetup>>,
     /// Each started service's control channel.
     controls: Vec<Option<mpsc::UnboundedSender<Control>>>,
-    /// Each service's state, for its dependents.
-    states: Vec<watch::Receiver<State>>,
+    /// Each service's state, for its dependents and the control channel's answers.
+    states: Vec<watch::Receiver<Seen>>,
     /// The sending side of `states`, until the service starts (or cannot).
-    senders: Vec<Option<watch::Sender<State>>>,
-    /// Each started service's actor.
+    senders: Vec<Option<watch::Sender<Seen>>>,
+    /// Each running service's actor.
     tasks: Vec<Option<tokio::task::JoinHandle<Outcome>>>,
     outcomes: Vec<Option<Outcome>>,
     /// The services started, in start order.
     started: Vec<usize>,
     /// A stop was requested, by whom.
     stopping: Option<StopBy>,
+    /// The requests of the control channels (none once every service is stopping).
+    commands: Option<mpsc::UnboundedReceiver<control::Command>>,
+    /// Stopped through the control channel: such a service keeps the supervisor up
+    /// (waiting for `tend start NAME`) even when nothing else runs.
+    held: Vec<bool>,
+    /// The answers owed once each service's actor has ended (`tend stop NAME`).
+    owed: Vec<Vec<mpsc::UnboundedSender<control::Answer>>>,
+    /// A service manager hosts the supervisor: start, stop and restart are its.
+    managed: bool,
 }
 
 /// How waiting for a service's dependencies ended.
@@ -479,17 +573,32 @@ enum Dependencies {
     Stop(StopBy),
 }
 
+/// The next control request, or never when the channels are closed.
+async fn next_command(
+    commands: &mut Option<mpsc::UnboundedReceiver<control::Command>>,
+) -> control::Command {
+    match commands {
+        Some(rx) => match rx.recv().await {
+            Some(c) => c,
+            None => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
 impl<'a> Services<'a> {
     fn new(
         specs: &'a [Spec],
         opts: &'a Options,
         make_observers: Option<MakeObservers>,
         reaper: Rc<Reaper>,
+        setups: Vec<Rc<ServiceSetup>>,
+        commands: mpsc::UnboundedReceiver<control::Command>,
     ) -> Self {
         let (senders, states) = specs
             .iter()
             .map(|_| {
-                let (tx, rx) = watch::channel(State::Starting);
+                let (tx, rx) = watch::channel(Seen::starting());
                 (Some(tx), rx)
             })
             .unzip();
@@ -498,6 +607,7 @@ impl<'a> Services<'a> {
             opts,
             make_observers,
             reaper,
+            setups,
             controls: vec![None; specs.len()],
             states,
             senders,
@@ -505,6 +615,10 @@ impl<'a> Services<'a> {
             outcomes: vec![None; specs.len()],
             started: Vec::new(),
             stopping: None,
+            commands: Some(commands),
+            held: vec![false; specs.len()],
+            owed: (0..specs.len()).map(|_| Vec::new()).collect(),
+            managed: false,
         }
     }
 
@@ -513,7 +627,6 @@ impl<'a> Services<'a> {
     async fn start_in_order(
         &mut self,
         order: &[usize],
-        mut setups: Vec<Option<ServiceSetup>>,
         requests: &mut mpsc::UnboundedReceiver<Request>,
     ) {
         for &i in order {
@@ -525,8 +638,10 @@ impl<'a> Services<'a> {
                     break;
                 }
             }
-            let setup = setups[i].take().expect("each service is started once");
-            self.start(i, setup);
+            // Already started through the control channel meanwhile.
+            if self.tasks[i].is_none() && self.outcomes[i].is_none() {
+                self.start(i);
+            }
         }
     }
 
@@ -542,7 +657,7 @@ impl<'a> Services<'a> {
             let j = specs.iter().position(|s| s.name == *dep).unwrap_or(i);
             let mut rx = self.states[j].clone();
             loop {
-                let st = *rx.borrow_and_update();
+                let st = rx.borrow_and_update().state;
                 match st {
                     State::Running => break,
                     State::Failed | State::Exited | State::Stopped => {
@@ -557,7 +672,8 @@ impl<'a> Services<'a> {
                         Some(Request::Stop(by)) => return Dependencies::Stop(by),
                         None => return Dependencies::Stop(StopBy::Supervisor),
                         Some(r) => forward(&self.controls, r),
-                    }
+                    },
+                    c = next_command(&mut self.commands) => self.command(c),
                 }
             }
         }
@@ -578,12 +694,22 @@ impl<'a> Services<'a> {
         // Its own dependents must not wait for it.
         if let Some(tx) = self.senders[i].take() {
             // The last value stays readable after the sender is gone.
-            let _ = tx.send(State::Failed);
+            let _ = tx.send(Seen {
+                state: State::Failed,
+                pid: None,
+                message: Some(format!("dependency `{dep}` is {}", st.as_str())),
+            });
         }
     }
 
-    /// Starts service `i`'s actor.
-    fn start(&mut self, i: usize, setup: ServiceSetup) {
+    /// Starts service `i`'s actor (again, after it ended: with a new state watch).
+    fn start(&mut self, i: usize) {
+        let setup = self.setups[i].clone();
+        if self.senders[i].is_none() {
+            let (tx, rx) = watch::channel(Seen::starting());
+            self.senders[i] = Some(tx);
+            self.states[i] = rx;
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         self.controls[i] = Some(tx);
         let observers = self.observers(i, &setup);
@@ -593,7 +719,11 @@ impl<'a> Services<'a> {
             rx,
             observers,
         )));
-        self.started.push(i);
+        self.outcomes[i] = None;
+        self.held[i] = false;
+        if !self.started.contains(&i) {
+            self.started.push(i);
+        }
     }
 
     /// The observers of service `i`: its state file, its events on stderr, its state
@@ -623,26 +753,147 @@ impl<'a> Services<'a> {
         observers
     }
 
-    /// Waits for every started service to end, or for a stop request.
+    /// Waits until every started service has ended (and none is held stopped by the
+    /// control channel), or for a stop request; carries out control requests meanwhile.
     async fn wait(&mut self, requests: &mut mpsc::UnboundedReceiver<Request>) {
         loop {
             let running: Vec<usize> = self
                 .started
                 .iter()
                 .copied()
-                .filter(|&i| self.outcomes[i].is_none())
+                .filter(|&i| self.tasks[i].is_some())
                 .collect();
-            if running.is_empty() || self.stopping.is_some() {
+            let held = self.held.iter().any(|&h| h);
+            if (running.is_empty() && !held) || self.stopping.is_some() {
                 break;
             }
             let any_done = futures_any(&mut self.tasks, &running);
             tokio::select! {
-                (i, out) = any_done => { self.outcomes[i] = Some(out); }
+                (i, out) = any_done => self.ended(i, out),
                 r = requests.recv() => match r {
                     Some(Request::Stop(by)) => self.stopping = Some(by),
                     None => self.stopping = Some(StopBy::Supervisor),
                     Some(r) => forward(&self.controls, r),
+                },
+                c = next_command(&mut self.commands) => self.command(c),
+            }
+        }
+    }
+
+    /// Service `i`'s actor ended with `out`: recorded, and the answers owed to `tend
+    /// stop` clients sent.
+    fn ended(&mut self, i: usize, out: Outcome) {
+        self.outcomes[i] = Some(out);
+        self.controls[i] = None;
+        let seen = self.states[i].borrow().clone();
+        let name = self.specs[i].name.as_str();
+        for reply in self.owed[i].drain(..) {
+            let _ = reply.send(control::Answer::Done(control::Done::new(
+                seen.state == State::Stopped,
+                Some(seen.state.as_str()),
+                seen.describe(name),
+            )));
+        }
+        if self.held[i] && self.stopping.is_none() {
+            say!("tend: {name} stays stopped until `tend start {name}`; Ctrl-C (or SIGTERM) ends the supervisor");
+        }
+    }
+
+    /// Carries out a request of the control channel (see [`control`]); the answer
+    /// comes when it is done, from a task of its own where that takes time.
+    fn command(&mut self, c: control::Command) {
+        use control::{Answer, Done, Verb};
+        let i = c.index;
+        let name = self.specs[i].name.to_string();
+        let alive = self.tasks[i].is_some();
+        let stopping = !self.owed[i].is_empty();
+        let seen = self.states[i].borrow().clone();
+        let wait_ms = control::wait_for(self.specs[i].stop.timeout.get()).as_millis() as u64;
+        let accepted = Answer::Accepted {
+            accepted: true,
+            wait_ms,
+        };
+        let done = |ok: bool, state: State, message: String| {
+            Answer::Done(Done::new(ok, Some(state.as_str()), message))
+        };
+        match c.verb {
+            Verb::Start | Verb::Stop | Verb::Restart if self.managed => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!(
+                        "`{name}` runs under a service manager, which starts and stops it: use the service manager (`tend {} {name}` does for a service tend installed)",
+                        c.verb.as_str()
+                    ),
+                ));
+            }
+            Verb::Stop if alive => {
+                if !stopping {
+                    if let Some(tx) = &self.controls[i] {
+                        let _ = tx.send(Control::Stop(StopBy::Client("tend stop")));
+                    }
                 }
+                self.held[i] = true;
+                let _ = c.reply.send(accepted);
+                self.owed[i].push(c.reply);
+            }
+            // Not started yet (its dependencies are starting): it is not started then,
+            // and its dependents are not either.
+            Verb::Stop if self.outcomes[i].is_none() => {
+                self.outcomes[i] = Some(Outcome::Stopped);
+                self.held[i] = true;
+                if let Some(tx) = self.senders[i].take() {
+                    let _ = tx.send(Seen {
+                        state: State::Stopped,
+                        pid: None,
+                        message: Some("stopped before it started".into()),
+                    });
+                }
+                let _ = c.reply.send(done(
+                    true,
+                    State::Stopped,
+                    format!("`{name}` will not be started (until `tend start {name}`)"),
+                ));
+            }
+            Verb::Stop => {
+                let _ = c.reply.send(done(
+                    true,
+                    seen.state,
+                    format!("`{name}` is not running (it is {})", seen.state.as_str()),
+                ));
+            }
+            Verb::Start | Verb::Restart if alive && stopping => {
+                let _ = c.reply.send(done(
+                    false,
+                    State::Stopping,
+                    format!("`{name}` is being stopped; start it again once it has stopped"),
+                ));
+            }
+            Verb::Start if alive => {
+                let _ = c.reply.send(done(true, seen.state, seen.describe(&name)));
+            }
+            Verb::Restart if alive => {
+                let mut rx = self.states[i].clone();
+                rx.borrow_and_update();
+                if let Some(tx) = &self.controls[i] {
+                    let _ = tx.send(Control::Restart(StopBy::Client("tend restart")));
+                }
+                let _ = c.reply.send(accepted);
+                answer_when_started(rx, c.reply, name);
+            }
+            Verb::Start | Verb::Restart => {
+                self.start(i);
+                let mut rx = self.states[i].clone();
+                rx.borrow_and_update();
+                answer_when_started(rx, c.reply, name);
+            }
+            Verb::ReopenLogs => {
+                service::reopen(&self.setups[i]);
+                let _ = c.reply.send(done(
+                    true,
+                    seen.state,
+                    format!("reopened the log files of `{name}`"),
+                ));
             }
         }
     }
@@ -682,8 +933,10 @@ impl<'a> Services<'a> {
                 }
             }
         };
-        self.outcomes[i] =
-            Some(done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))));
+        self.ended(
+            i,
+            done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))),
+        );
     }
 
     /// Each service's outcome, in spec order (stopped if it never ran).
@@ -694,6 +947,29 @@ impl<'a> Services<'a> {
             .map(|(s, o)| (s.name.to_string(), o.unwrap_or(Outcome::Stopped)))
             .collect()
     }
+}
+
+/// Answers a start or restart on `reply` once the service watched by `rx` runs, or
+/// could not start (with why).
+fn answer_when_started(
+    mut rx: watch::Receiver<Seen>,
+    reply: mpsc::UnboundedSender<control::Answer>,
+    name: String,
+) {
+    tokio::task::spawn_local(async move {
+        let seen = loop {
+            let ended = rx.changed().await.is_err();
+            let seen = rx.borrow_and_update().clone();
+            if ended || !matches!(seen.state, State::Starting | State::Stopping) {
+                break seen;
+            }
+        };
+        let _ = reply.send(control::Answer::Done(control::Done::new(
+            seen.state == State::Running,
+            Some(seen.state.as_str()),
+            seen.describe(&name),
+        )));
+    });
 }
 
 /// Hands a request other than stop to every running service.

@@ -262,9 +262,11 @@ enum Next<T> {
     Report(State, Event, Phase<T>),
 }
 
-/// Runs one service until it is stopped, ends, or fails.
+/// Runs one service until it is stopped, ends, or fails. The setup is shared with the
+/// supervisor, which can start the service again (`tend start NAME`) with a new actor
+/// once this one has ended.
 pub async fn run_service(
-    setup: ServiceSetup,
+    setup: Rc<ServiceSetup>,
     reaper: Rc<Reaper>,
     control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
@@ -274,7 +276,7 @@ pub async fn run_service(
 
 /// [`run_service`] with the processes of `procs`.
 pub async fn run_actor<P: Procs>(
-    setup: ServiceSetup,
+    setup: Rc<ServiceSetup>,
     procs: P,
     mut control: mpsc::UnboundedReceiver<Control>,
     observers: Vec<Box<dyn Observer>>,
@@ -463,7 +465,8 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn reopen(setup: &ServiceSetup) {
+/// Reopens the log files of a service (after an external rotation).
+pub(super) fn reopen(setup: &ServiceSetup) {
     for s in [&setup.stdout, &setup.stderr].into_iter().flatten() {
         let _ = s.borrow_mut().reopen();
     }
@@ -997,7 +1000,7 @@ mod tests {
                 });
                 let last = Rc::new(RefCell::new(None));
                 let ear = Box::new(Ear(world.log.clone(), last.clone()));
-                let outcome = run_actor(setup, Fake(world.clone()), rx, vec![ear]).await;
+                let outcome = run_actor(Rc::new(setup), Fake(world.clone()), rx, vec![ear]).await;
                 assert!(
                     world.kids.borrow().is_empty(),
                     "every scripted child was started"

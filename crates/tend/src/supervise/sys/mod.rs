@@ -5,7 +5,9 @@
 //! (`*_supervisor.rs`): the [`Reaper`] of exit statuses, `listen_os` (the stop and
 //! reopen signals or console events), the default directories, `fork_guard`, the
 //! console's colours, file identity, environment names, the `account` a child runs as
-//! (a Unix `user`; on Windows always the service's own). Unix uses process groups and
+//! (a Unix `user`; on Windows always the service's own). The control channel
+//! (`*_control.rs`): `ControlListener`, `control_connect`, `control_address` (a socket
+//! in the state folder on Unix, a named pipe on Windows). Unix uses process groups and
 //! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
 //! an OS it is a no-op (`fork_guard` on Windows); `ctrl_c_helper` on Unix is never
 //! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
@@ -13,17 +15,25 @@
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
+mod unix_control;
+#[cfg(unix)]
 mod unix_supervisor;
 #[cfg(unix)]
 pub use unix::*;
+#[cfg(unix)]
+pub use unix_control::*;
 #[cfg(unix)]
 pub use unix_supervisor::*;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+mod windows_control;
+#[cfg(windows)]
 mod windows_supervisor;
 #[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+pub use windows_control::*;
 #[cfg(windows)]
 pub use windows_supervisor::*;
 

@@ -1,0 +1,397 @@
+//! The control channel: `tend start|stop|restart|reopen-logs NAME` reach the services
+//! of a running `tend up` / `tend run`, and `tend up FILE NAME...` runs only those.
+#![cfg(unix)]
+
+mod common;
+
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+/// A `[[service]]` table running the fixture with a pid file, hanging.
+fn service(s: &Scratch, name: &str, extra: &str) -> String {
+    let pidf = q(&s.path(&format!("{name}.pid")));
+    format!(
+        "[[service]]\nname = \"{name}\"\ncommand = {}\nargs = [\"--pid-file\", {pidf}, \"--hang\"]\n{extra}\n",
+        q(&fixture_bin())
+    )
+}
+
+fn running(s: &Scratch, name: &str) -> bool {
+    s.state(name).is_some_and(|st| st["state"] == "running")
+}
+
+/// The pid of `name`'s current child, from its state file.
+fn child_pid(s: &Scratch, name: &str) -> i32 {
+    s.state(name)
+        .and_then(|st| st["pid"].as_i64())
+        .expect("a child pid") as i32
+}
+
+/// `tend ARGS` in scratch `s`, run to its end.
+fn tend(s: &Scratch, args: &[&str]) -> Output {
+    let out = s.tend(args).output().expect("run tend");
+    eprintln!(
+        "--- tend {}: {:?}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn stop_start_restart_one_service_of_tend_up() {
+    let s = Scratch::new();
+    let text = format!("{}{}", service(&s, "api", ""), service(&s, "worker", ""));
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both services running", || {
+        running(&s, "api") && running(&s, "worker")
+    });
+    let (api, worker) = (child_pid(&s, "api"), child_pid(&s, "worker"));
+
+    // The channel: a socket only its owner may use.
+    let sock = s.state_dir().join("api.sock");
+    let meta = std::fs::metadata(&sock).expect("api's control socket");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // The private folder it was bound in is gone.
+    let left: Vec<String> = std::fs::read_dir(s.state_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    let out = tend(&s, &["status", "api"]);
+    assert_eq!(code(&out), 0);
+    assert!(stdout(&out).contains("running"), "{}", stdout(&out));
+
+    // Stop: api only; tend up and the worker keep running.
+    let out = tend(&s, &["stop", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`api` is stopped"),
+        "{}",
+        stdout(&out)
+    );
+    wait_until(5 * SECS, "api's child gone", || !alive(api));
+    assert_eq!(s.state("api").unwrap()["state"], "stopped");
+    assert!(alive(worker), "the worker runs on");
+    assert!(alive(up.pid()), "tend up runs on");
+    assert!(sock.exists(), "the channel stays open");
+
+    // Stopping it again says so, and is no error.
+    let out = tend(&s, &["stop", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`api` is not running (it is stopped)"),
+        "{}",
+        stdout(&out)
+    );
+
+    // Start: a new child.
+    let out = tend(&s, &["start", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(running(&s, "api"));
+    let started = child_pid(&s, "api");
+    assert_ne!(started, api);
+    assert!(alive(started));
+    assert!(
+        stdout(&out).contains(&format!("`api` is running (pid {started})")),
+        "{}",
+        stdout(&out)
+    );
+
+    // Restart: another new child, the old one gone.
+    let out = tend(&s, &["restart", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let restarted = child_pid(&s, "api");
+    assert_ne!(restarted, started);
+    assert!(alive(restarted));
+    wait_until(5 * SECS, "the restarted child gone", || !alive(started));
+    assert_eq!(child_pid(&s, "worker"), worker, "the worker was left alone");
+
+    let out = tend(&s, &["reopen-logs", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    // A signal still ends everything, and the channels go with the supervisor.
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert!(!alive(restarted) && !alive(worker));
+    assert!(!sock.exists(), "the socket is removed");
+    let err = stderr(&out);
+    assert!(err.contains("stopping on `tend stop`"), "{err}");
+    assert!(err.contains("restarting on `tend restart`"), "{err}");
+}
+
+/// The one service of a `tend run`, stopped through the channel: the supervisor stays
+/// up (saying how to go on) until `tend start` or a signal.
+#[test]
+fn tend_run_stays_up_while_its_service_is_stopped() {
+    let s = Scratch::new();
+    let pidf = s.path("pids");
+    let spec = s.spec(
+        "one.toml",
+        &fixture_spec("one", &["--pid-file", pidf.to_str().unwrap(), "--hang"], ""),
+    );
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "one running", || running(&s, "one"));
+    let first = child_pid(&s, "one");
+    let out = tend(&s, &["stop", "one"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(5 * SECS, "the child gone", || !alive(first));
+    assert!(alive(run.pid()), "tend run waits for `tend start`");
+    let out = tend(&s, &["start", "one"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let second = child_pid(&s, "one");
+    assert!(second != first && alive(second));
+    run.signal(libc::SIGTERM);
+    let out = run.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert!(!alive(second));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "one stays stopped until `tend start one`; Ctrl-C (or SIGTERM) ends the supervisor"
+        ),
+        "{err}"
+    );
+}
+
+/// A service that ended by itself can be started again while the supervisor runs.
+#[test]
+fn a_service_that_exited_can_be_started_again() {
+    let s = Scratch::new();
+    let fx = q(&fixture_bin());
+    let text = format!(
+        "[[service]]\nname = \"once\"\ncommand = {fx}\nargs = [\"--exit\", \"0\"]\nrestart = {{ policy = \"never\" }}\n\n{}",
+        service(&s, "keep", "")
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "once exited, keep running", || {
+        s.state("once").is_some_and(|st| st["state"] == "exited") && running(&s, "keep")
+    });
+    let out = tend(&s, &["start", "once"]);
+    // It runs, then exits at once again: the answer says which.
+    assert!(
+        stdout(&out).contains("`once` is running") || stderr(&out).contains("`once` is exited"),
+        "{out:?}"
+    );
+    wait_until(5 * SECS, "once ran a second time", || {
+        s.state("once")
+            .is_some_and(|st| st["state"] == "exited" && st["started_at_ms"].as_u64().is_some())
+    });
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+#[test]
+fn no_service_of_that_name_anywhere() {
+    let s = Scratch::new();
+    let out = tend(&s, &["stop", "nosuch"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    let sock = s.state_dir().join("nosuch.sock");
+    assert!(
+        err.starts_with("error: `nosuch` is not installed (no /etc/tend/nosuch.install.json) and no `tend run` or `tend up` supervises it (no control channel ")
+            && err.contains(&sock.display().to_string()),
+        "{err}"
+    );
+    assert!(err.contains("= help: run it with `tend run SPEC`"), "{err}");
+}
+
+/// A socket left by a killed supervisor is named as such, and the next supervisor
+/// replaces it.
+#[test]
+fn a_stale_socket_is_named_and_replaced() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.state_dir()).unwrap();
+    let sock = s.state_dir().join("gone.sock");
+    drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+    let out = tend(&s, &["stop", "gone"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error: the supervisor of `gone` is gone"),
+        "{}",
+        stderr(&out)
+    );
+    let spec = s.spec("gone.toml", &fixture_spec("gone", &["--hang"], ""));
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "gone running", || running(&s, "gone"));
+    let out = tend(&s, &["stop", "gone"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+/// Another user cannot use the channel: the socket's mode stops them, and so does the
+/// supervisor's check of the peer (with the mode opened up).
+#[test]
+fn another_user_cannot_control_the_service() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot run a command as another user here");
+        return;
+    }
+    let s = Scratch::new();
+    let spec = s.spec("svc.toml", &fixture_spec("svc", &["--hang"], ""));
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "svc running", || running(&s, "svc"));
+    let pid = child_pid(&s, "svc");
+    // Only the socket itself may keep `nobody` out.
+    for dir in [s.dir.path(), &s.state_dir()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let as_nobody = |s: &Scratch| {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(tend_bin())
+            .args(["stop", "svc"])
+            .env("TEND_STATE_DIR", s.state_dir());
+        let out = c.output().expect("run setpriv");
+        eprintln!("--- as nobody: {out:?}");
+        out
+    };
+    let out = as_nobody(&s);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("Permission denied"),
+        "{}",
+        stderr(&out)
+    );
+    let sock = s.state_dir().join("svc.sock");
+    std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let out = as_nobody(&s);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error: uid 65534 may not control this service (only uid 0, which runs its supervisor, and root)"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(alive(pid) && running(&s, "svc"), "still running");
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+#[test]
+fn up_runs_only_the_named_services_and_their_dependencies() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}{}",
+        service(&s, "web", "depends_on = [\"api\"]"),
+        service(&s, "api", "depends_on = [\"db\"]"),
+        service(&s, "db", ""),
+        service(&s, "other", "")
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap(), "api"]);
+    wait_until(10 * SECS, "api and db running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    assert!(s.state("web").is_none() && s.state("other").is_none());
+    assert!(!Path::new(&s.path("web.pid")).exists());
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: also running db (needed by api)"),
+        "{err}"
+    );
+
+    let out = tend(&s, &["up", file.to_str().unwrap(), "apu"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("has no service `apu`; its services: web, api, db, other")
+            && err.contains("did you mean `api`?"),
+        "{err}"
+    );
+}
+
+/// `tend completions bash`, sourced in bash, offers the service names of the state
+/// folder for `tend stop `.
+#[test]
+fn completions_offer_service_names() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.state_dir()).unwrap();
+    for name in ["api", "worker"] {
+        std::fs::write(s.state_dir().join(format!("{name}.json")), "{}").unwrap();
+    }
+    let script = tend(&s, &["completions", "bash"]);
+    assert_eq!(code(&script), 0);
+    let complete = |line: &[&str]| {
+        let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
+        let program = format!(
+            "{}\nCOMP_WORDS=({}); COMP_CWORD={}; COMP_TYPE=9\n_clap_complete_tend tend '{}' '{}'\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+            stdout(&script),
+            words.join(" "),
+            line.len() - 1,
+            line[line.len() - 1],
+            line[line.len() - 2],
+        );
+        let out = std::process::Command::new("bash")
+            .args(["--norc", "-c", &program])
+            .env("TEND_STATE_DIR", s.state_dir())
+            .output()
+            .expect("run bash");
+        assert!(out.status.success(), "{}", stderr(&out));
+        // (With nothing typed yet, the options are offered too.)
+        let mut got: Vec<String> = stdout(&out)
+            .lines()
+            .filter(|w| !w.starts_with('-'))
+            .map(str::to_string)
+            .collect();
+        got.sort();
+        got
+    };
+    assert_eq!(complete(&["tend", "stop", ""]), ["api", "worker"]);
+    assert_eq!(complete(&["tend", "restart", "w"]), ["worker"]);
+}
+
+/// A supervisor hosted by a service manager (here: systemd's notify socket) leaves
+/// start and stop to it: the channel refuses them, and says why.
+#[test]
+fn under_a_service_manager_the_channel_only_reopens_logs() {
+    let s = Scratch::new();
+    let notify = s.path("notify");
+    let _manager = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    let spec = s.spec("m.toml", &fixture_spec("m", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", &notify)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run m.toml (NOTIFY_SOCKET)");
+    wait_until(10 * SECS, "m running", || running(&s, "m"));
+    let pid = child_pid(&s, "m");
+    let out = tend(&s, &["stop", "m"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error: `m` runs under a service manager, which starts and stops it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(alive(pid) && running(&s, "m"));
+    let out = tend(&s, &["reopen-logs", "m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
