@@ -561,6 +561,16 @@ flow_file_logs() {
   else
     fail "tend logs $n -n 20 (exit $RC) lacks 'GET / 200'"; evidence <<<"$OUT"
   fi
+  # An external rotation (what logrotate does), then the control channel of the
+  # installed supervisor reopens the log: new lines go to a new file at the path.
+  in_ct mv "$f" "$f.moved"
+  tend reopen-logs "$n"
+  [ "$RC" = 0 ] || { fail "tend reopen-logs $n exited $RC"; evidence <<<"$OUT"; }
+  http "$port" /reopened >/dev/null
+  _reopened() { in_ct grep -q 'GET /reopened' "$f"; }
+  check "after tend reopen-logs (the control channel of the installed service) new lines reach a new $f" \
+    wait_until 5 _reopened || evidence <<<"$OUT"$'\n'"$(in_ct ls -la "/var/log/tend/$n" 2>&1)"
+  in_ct rm -f "$f.moved"
 }
 
 # flow_stop NAME: graceful stop, no process of the service user left.
