@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use super::exit;
-use super::status::show_paths;
+use super::status::{installed_state, show_paths};
 use crate::platform::Layout;
 use crate::spec::ServiceName;
 use crate::supervise::{self, state};
@@ -23,7 +23,7 @@ pub struct ForgetArgs {
 }
 
 /// `tend forget NAME...`: each name's state file goes, unless its supervisor runs or
-/// it is installed; the others are still forgotten.
+/// it is an installed service's own state; the others are still forgotten.
 pub fn forget(a: ForgetArgs) -> u8 {
     let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
     forget_in(&a.names, &dir, &Layout::system(PathBuf::new()))
@@ -34,19 +34,34 @@ fn forget_in(names: &[ServiceName], dir: &Path, layout: &Layout) -> u8 {
     let mut code = exit::OK;
     for name in names {
         let name = name.as_str();
-        if layout.record_path(name).exists() {
-            errln!("error: `{name}` is installed as a native service");
-            errln!("  = help: `tend uninstall {name}` removes it (with --purge, its state and logs too)");
+        // Only the installed service's own state is refused: a `tend run` of a service
+        // with the same name keeps its state elsewhere, and that can go.
+        if installed_state(layout, dir, name) {
+            errln!(
+                "error: {} is the state of the installed service `{name}`",
+                state::state_path(dir, name).display()
+            );
+            errln!("  = help: it goes with `tend uninstall {name} --purge` (which removes the service, its state and logs)");
             code = exit::ERROR;
             continue;
         }
+        let installed = layout.record_path(name).exists();
         match state::forget(dir, name) {
             Ok(f) => outln!("forgot `{name}`: removed {}", show_paths(&f.removed)),
             Err(e) => {
                 errln!("error: {e}");
                 match e {
+                    // `tend stop NAME` stops the installed service of that name, through
+                    // the service manager: not this one.
+                    state::ForgetError::Supervised { .. } if installed => errln!(
+                        "  = help: stop it first (Ctrl-C where it runs), then forget it; `tend stop {name}` would stop the installed service `{name}`, not this one"
+                    ),
                     state::ForgetError::Supervised { .. } => errln!(
                         "  = help: stop it first (`tend stop {name}`, or Ctrl-C where it runs), then forget it"
+                    ),
+                    state::ForgetError::Unknown { .. } if installed => errln!(
+                        "  = help: `{name}` is installed: its state is in {} and goes with `tend uninstall {name} --purge`",
+                        layout.state_dir(name).display()
                     ),
                     state::ForgetError::Unknown { .. } => errln!(
                         "  = help: `tend status` lists the services with state; --state-dir or TEND_STATE_DIR says where to look"
@@ -64,23 +79,36 @@ fn forget_in(names: &[ServiceName], dir: &Path, layout: &Layout) -> u8 {
 mod tests {
     use super::*;
 
+    /// Only an installed service's own state is refused; the state of a `tend run` of
+    /// a service with the same name (another file) is forgotten like any other.
     #[test]
-    fn an_installed_service_is_not_forgotten_the_others_are() {
+    fn only_an_installed_services_own_state_is_not_forgotten() {
         let root = tempfile::tempdir().unwrap();
         let layout = Layout {
             spec_dir: root.path().join("etc"),
+            state_root: root.path().join("lib"),
             ..Layout::unix(PathBuf::new())
         };
         let dir = root.path().join("state");
         std::fs::create_dir_all(&layout.spec_dir).unwrap();
+        std::fs::create_dir_all(layout.state_dir("web")).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(layout.record_path("web"), "{}").unwrap();
+        let own = state::state_path(&layout.state_dir("web"), "web");
+        std::fs::write(&own, "{}").unwrap();
         for n in ["web", "old"] {
             std::fs::write(state::state_path(&dir, n), "{}").unwrap();
         }
         let names: Vec<ServiceName> = ["web", "old"].iter().map(|n| n.parse().unwrap()).collect();
-        assert_eq!(forget_in(&names, &dir, &layout), exit::ERROR);
-        assert!(state::state_path(&dir, "web").exists(), "installed: kept");
+        assert_eq!(forget_in(&names, &dir, &layout), exit::OK);
+        assert!(!state::state_path(&dir, "web").exists());
         assert!(!state::state_path(&dir, "old").exists());
+        assert!(own.exists());
+        // In the installed service's own state folder: refused.
+        assert_eq!(
+            forget_in(&names[..1], &layout.state_dir("web"), &layout),
+            exit::ERROR
+        );
+        assert!(own.exists());
     }
 }
