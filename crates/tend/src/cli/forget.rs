@@ -45,34 +45,41 @@ fn forget_in(names: &[ServiceName], dir: &Path, layout: &Layout) -> u8 {
             code = exit::ERROR;
             continue;
         }
-        let installed = layout.record_path(name).exists();
         match state::forget(dir, name) {
             Ok(f) => outln!("forgot `{name}`: removed {}", show_paths(&f.removed)),
             Err(e) => {
                 errln!("error: {e}");
-                match e {
-                    // `tend stop NAME` stops the installed service of that name, through
-                    // the service manager: not this one.
-                    state::ForgetError::Supervised { .. } if installed => errln!(
-                        "  = help: stop it first (Ctrl-C where it runs), then forget it; `tend stop {name}` would stop the installed service `{name}`, not this one"
-                    ),
-                    state::ForgetError::Supervised { .. } => errln!(
-                        "  = help: stop it first (`tend stop {name}`, or Ctrl-C where it runs), then forget it"
-                    ),
-                    state::ForgetError::Unknown { .. } if installed => errln!(
-                        "  = help: `{name}` is installed: its state is in {} and goes with `tend uninstall {name} --purge`",
-                        layout.state_dir(name).display()
-                    ),
-                    state::ForgetError::Unknown { .. } => errln!(
-                        "  = help: `tend status` lists the services with state; --state-dir or TEND_STATE_DIR says where to look"
-                    ),
-                    state::ForgetError::Io { .. } | state::ForgetError::Lock { .. } => {}
+                if let Some(help) = help(&e, name, layout) {
+                    errln!("  = help: {help}");
                 }
                 code = exit::ERROR;
             }
         }
     }
     code
+}
+
+/// What to do about `e`, a service `name` not forgotten.
+fn help(e: &state::ForgetError, name: &str, layout: &Layout) -> Option<String> {
+    let installed = layout.record_path(name).exists();
+    match e {
+        // `tend stop NAME` stops the installed service of that name, through the
+        // service manager: not this one.
+        state::ForgetError::Supervised { .. } if installed => Some(format!(
+            "stop it first (Ctrl-C where it runs), then forget it; `tend stop {name}` would stop the installed service `{name}`, not this one"
+        )),
+        state::ForgetError::Supervised { .. } => Some(format!(
+            "stop it first (`tend stop {name}`, or Ctrl-C where it runs), then forget it"
+        )),
+        state::ForgetError::Unknown { .. } if installed => Some(format!(
+            "`{name}` is installed: its state is in {} and goes with `tend uninstall {name} --purge`",
+            layout.state_dir(name).display()
+        )),
+        state::ForgetError::Unknown { .. } => Some(
+            "`tend status` lists the services with state; --state-dir or TEND_STATE_DIR says where to look".to_string(),
+        ),
+        state::ForgetError::Io { .. } | state::ForgetError::Lock { .. } => None,
+    }
 }
 
 #[cfg(test)]
@@ -110,5 +117,44 @@ mod tests {
             exit::ERROR
         );
         assert!(own.exists());
+    }
+
+    /// `tend stop NAME` acts on the installed service of that name: it is suggested
+    /// to stop a `tend run` only when no service of its name is installed.
+    #[test]
+    fn the_help_sends_to_tend_stop_only_when_that_stops_this_one() {
+        let root = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            spec_dir: root.path().to_path_buf(),
+            ..Layout::unix(PathBuf::new())
+        };
+        std::fs::write(layout.record_path("web"), "{}").unwrap();
+        let supervised = |name: &str| state::ForgetError::Supervised {
+            name: name.into(),
+            holder: None,
+        };
+        let unknown = |name: &str| state::ForgetError::Unknown {
+            name: name.into(),
+            dir: "/st".into(),
+        };
+        for (e, name, want) in [
+            (
+                supervised("api"),
+                "api",
+                "stop it first (`tend stop api`, or Ctrl-C where it runs), then forget it",
+            ),
+            (
+                supervised("web"),
+                "web",
+                "stop it first (Ctrl-C where it runs), then forget it; `tend stop web` would stop the installed service `web`, not this one",
+            ),
+            (
+                unknown("web"),
+                "web",
+                "`web` is installed: its state is in /var/lib/tend/web and goes with `tend uninstall web --purge`",
+            ),
+        ] {
+            assert_eq!(help(&e, name, &layout).as_deref(), Some(want));
+        }
     }
 }
