@@ -360,3 +360,90 @@ fn forget_removes_a_services_state_and_refuses_while_its_supervisor_runs() {
     let out = s.tend(&["status", "--json"]).output().unwrap();
     assert_eq!(stdout(&out).trim(), "[]");
 }
+
+/// A state file that says running, whose supervisor pid is now a live process that is
+/// no supervisor (a pid reused after a reboot; here this test): stale, without that
+/// process's pid or uptime, as `--prune` judges it.
+#[test]
+fn a_live_pid_that_holds_no_lock_is_not_a_running_supervisor() {
+    let s = Scratch::new();
+    let file = write_state(
+        &s,
+        "api",
+        "running",
+        std::process::id(),
+        "/srv/api/tend.toml",
+    );
+    let st = &status_json(&s, &["api"])[0];
+    assert_eq!(st["state"], "stale", "{st}");
+    assert_eq!(st["supervisor_alive"], false, "{st}");
+    assert_eq!(st["pid"], serde_json::Value::Null, "{st}");
+    assert_eq!(st["uptime_ms"], serde_json::Value::Null, "{st}");
+    let table = stdout(&s.tend(&["status", "api"]).output().unwrap());
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("api ") && l.contains(" stale ")),
+        "{table}"
+    );
+    let out = s.tend(&["status", "--prune"]).output().unwrap();
+    assert!(
+        stdout(&out).contains(&format!("removed `api`: {}", file.display())),
+        "{}",
+        stdout(&out)
+    );
+}
+
+/// `tend status` and `tend status --prune` take each service's lock for an instant;
+/// `tend up`s starting meanwhile wait for them and never fail with "already
+/// supervised".
+#[test]
+fn status_and_prune_in_a_loop_never_fail_a_start() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = Scratch::new();
+    let services: String = (0..8)
+        .map(|i| {
+            format!(
+                "[[service]]\n{}",
+                fixture_spec(&format!("s{i}"), &["--exit", "0"], "")
+            )
+        })
+        .collect();
+    let spec = s.spec("tend.toml", &services);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for args in [&["status", "--prune"][..], &["status", "--json"][..]] {
+            let (s, done) = (&s, &done);
+            scope.spawn(move || {
+                while !done.load(Ordering::Relaxed) {
+                    s.tend(args).output().unwrap();
+                }
+            });
+        }
+        for i in 0..40 {
+            let out = s.tend(&["up", spec.to_str().unwrap()]).output().unwrap();
+            if code(&out) != 0 {
+                done.store(true, Ordering::Relaxed);
+                panic!("start {i} failed: {}", stderr(&out));
+            }
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+}
+
+/// The state file records the spec without `..`: `tend status` shows it, and so
+/// does the error of a second supervisor.
+#[test]
+fn the_spec_is_recorded_without_dot_dot() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path("proj")).unwrap();
+    std::fs::create_dir_all(s.path("elsewhere")).unwrap();
+    let spec = s.spec("proj/tend.toml", &fixture_spec("d", &["--exit", "0"], ""));
+    let out = s
+        .tend(&["run", "elsewhere/../proj/tend.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let want = std::fs::canonicalize(&spec).unwrap();
+    assert_eq!(s.state("d").unwrap()["spec"], want.to_str().unwrap());
+}

@@ -46,11 +46,14 @@ struct Row {
     drift: Option<bool>,
     /// The supervisor's view (from its state file).
     status: Option<state::Status>,
+    /// Why the state file could not be read, when it could not.
+    unreadable: Option<String>,
     /// The state file read (or looked for).
     state_file: PathBuf,
     /// The spec: the state file's, else the installed one.
     spec: Option<PathBuf>,
-    /// Whether the supervisor that wrote the state file is still running.
+    /// Whether the supervisor of the state file still runs: whether its lock is held,
+    /// not whether its pid is (a pid may have been reused since, after a reboot).
     supervisor_alive: bool,
     /// Since the current child started, while running.
     uptime_ms: Option<u64>,
@@ -58,8 +61,11 @@ struct Row {
 
 impl Row {
     /// The state shown: the state file's, or `stale` when its supervisor is gone while
-    /// it says the service is live; `None` without a state file.
+    /// it says the service is live, or `unreadable`; `None` without a state file.
     fn state_word(&self) -> Option<&'static str> {
+        if self.unreadable.is_some() {
+            return Some("unreadable");
+        }
         self.status.as_ref().map(|s| {
             if self.supervisor_alive || !is_live(s.state) {
                 s.state.as_str()
@@ -70,10 +76,39 @@ impl Row {
     }
 }
 
-fn row(name: String, status: Option<state::Status>, state_file: PathBuf, now: u64) -> Row {
-    let alive = status
-        .as_ref()
-        .is_some_and(|s| sys::alive(s.supervisor_pid as i32));
+/// What reading a state file gave: nothing (there is none), its state, or why it
+/// could not be read.
+type Read = Option<Result<state::Status, state::ReadError>>;
+
+/// Reads the state file at `file`.
+fn read(file: &Path) -> Read {
+    match state::read_one(file) {
+        Ok(s) => Some(Ok(s)),
+        Err(state::ReadError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            None
+        }
+        Err(e) => Some(Err(e)),
+    }
+}
+
+/// The row of the state file `name` in `dir` (read as `read`).
+fn row(name: String, read: Read, dir: &Path, now: u64) -> Row {
+    let state_file = state::state_path(dir, &name);
+    let (status, unreadable) = match read {
+        Some(Ok(s)) => (Some(s), None),
+        Some(Err(e)) => (None, Some(e.to_string())),
+        None => (None, None),
+    };
+    // Its lock says whether its supervisor runs; the pid only when the lock cannot be
+    // looked at (no permission).
+    let alive = (status.is_some() || unreadable.is_some())
+        && state::supervised(dir, &name).unwrap_or_else(|_| {
+            status
+                .as_ref()
+                .is_some_and(|s| sys::alive(s.supervisor_pid as i32))
+        });
     let uptime_ms = status
         .as_ref()
         .filter(|s| alive && s.state == state::State::Running)
@@ -87,10 +122,28 @@ fn row(name: String, status: Option<state::Status>, state_file: PathBuf, now: u6
         drift: None,
         spec: status.as_ref().map(|s| s.spec.clone()),
         status,
+        unreadable,
         state_file,
         supervisor_alive: alive,
         uptime_ms,
     }
+}
+
+/// Whether `a` and `b` are the same file or folder (the same path, or both exist and
+/// resolve to one).
+fn same_path(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
+}
+
+/// Whether the state of `name` in `dir` is that of the installed service `name` (its
+/// own state folder), rather than that of a `tend run`/`tend up` of a service with
+/// the same name.
+pub(super) fn installed_state(layout: &Layout, dir: &Path, name: &str) -> bool {
+    layout.record_path(name).exists() && same_path(dir, &layout.state_dir(name))
 }
 
 /// The names of the installed services, sorted.
@@ -113,9 +166,13 @@ fn installed_rows(layout: &Layout, only: &[ServiceName], now: u64) -> Vec<Row> {
         .into_iter()
         .filter(|n| only.is_empty() || only.iter().any(|o| o.as_str() == n))
         .map(|name| {
-            let file = state::state_path(&layout.state_dir(&name), &name);
-            let st = state::read_one(&file).ok();
-            let mut r = row(name.clone(), st, file, now);
+            let dir = layout.state_dir(&name);
+            let mut r = row(
+                name.clone(),
+                read(&state::state_path(&dir, &name)),
+                &dir,
+                now,
+            );
             r.installed = true;
             r.spec = r.spec.or_else(|| Some(layout.spec_path(&name)));
             if let Some(rec) = read_record(layout, &name) {
@@ -231,7 +288,10 @@ impl From<&Row> for JsonRow {
                 signal: e.signal.clone(),
                 at_ms: e.at_ms,
             }),
-            message: s.and_then(|s| s.message.clone()),
+            message: r
+                .unreadable
+                .clone()
+                .or_else(|| s.and_then(|s| s.message.clone())),
             last_stderr: s.and_then(|s| s.last_stderr.clone()),
             log_dropped_lines: s.map(|s| s.log_dropped_lines),
             log_dropped_bytes: s.map(|s| s.log_dropped_bytes),
@@ -247,27 +307,7 @@ pub fn status(a: StatusArgs) -> u8 {
     if a.prune {
         return prune(&dir, &layout);
     }
-    let mut rows = installed_rows(&layout, &a.names, now);
-    match state::read_all(&dir) {
-        Ok(all) => {
-            for r in all {
-                match r {
-                    Ok(s) if !rows.iter().any(|r| r.installed && r.name == s.name) => {
-                        let file = state::state_path(&dir, &s.name);
-                        rows.push(row(s.name.clone(), Some(s), file, now))
-                    }
-                    Ok(_) => {}
-                    Err(e) => errln!("warning: {e}"),
-                }
-            }
-        }
-        Err(e) => errln!(
-            "warning: cannot read {}: {}",
-            dir.display(),
-            crate::text::io_error(&e)
-        ),
-    }
-    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let rows = rows(&layout, &dir, &a.names, now);
     let (rows, unknown) = select(rows, &a.names);
     for n in &unknown {
         errln!(
@@ -301,6 +341,36 @@ pub fn status(a: StatusArgs) -> u8 {
         outln!("{line}");
     }
     code
+}
+
+/// The rows of the installed services of `layout` (of `only`, if any) and of the
+/// state files in `dir`, sorted by name. A row per state file: an installed service's
+/// (in its own state folder) and that of a `tend run`/`tend up` of a service with the
+/// same name are two rows, which the SPEC column tells apart.
+fn rows(layout: &Layout, dir: &Path, only: &[ServiceName], now: u64) -> Vec<Row> {
+    let mut rows = installed_rows(layout, only, now);
+    match state::names(dir) {
+        Ok(names) => {
+            for name in names {
+                let file = state::state_path(dir, &name);
+                if rows.iter().any(|r| same_path(&r.state_file, &file)) {
+                    continue;
+                }
+                // (Gone meanwhile: nothing to show.)
+                if let Some(read) = read(&file) {
+                    rows.push(row(name, Some(read), dir, now));
+                }
+            }
+        }
+        Err(e) => errln!(
+            "warning: cannot read {}: {}",
+            dir.display(),
+            crate::text::io_error(&e)
+        ),
+    }
+    // By name; of one name, the installed service first (the sort is stable).
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    rows
 }
 
 /// The rows of `names` (all without names), in order, and the names that have none.
@@ -392,10 +462,13 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
     let mut out = vec![line(HEADER)];
     for (r, c) in rows.iter().zip(&cells) {
         out.push(line(c.each_ref().map(String::as_str)));
+        if let Some(e) = &r.unreadable {
+            out.push(format!("{indent}{e}"));
+        }
         if let Some(s) = &r.status {
             if !r.supervisor_alive && is_live(s.state) {
                 out.push(format!(
-                    "{indent}(supervisor pid {} is gone; this is its last word)",
+                    "{indent}(its supervisor, pid {}, has ended; this is its last word)",
                     s.supervisor_pid
                 ));
             } else if let Some(m) = &s.message {
@@ -425,8 +498,9 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
     out
 }
 
-/// `tend status --prune`: forgets every service in `dir` whose supervisor is gone and
-/// which is not installed, and says what it removed and what it kept.
+/// `tend status --prune`: forgets every service in `dir` whose supervisor is gone
+/// (unless `dir` holds an installed service's own state), removes the lock files no
+/// one holds that have no state file, and says what it removed and what it kept.
 fn prune(dir: &Path, layout: &Layout) -> u8 {
     let names = match state::names(dir) {
         Ok(n) => n,
@@ -439,11 +513,12 @@ fn prune(dir: &Path, layout: &Layout) -> u8 {
             return exit::ERROR;
         }
     };
-    let installed = installed_names(layout);
     let (mut removed, mut code) = (0, exit::OK);
     for name in names {
-        if installed.contains(&name) {
-            outln!("kept `{name}`: installed (`tend uninstall {name}` removes it)");
+        // Only the installed service's own state; not that of a `tend run` of a
+        // service with the same name, kept elsewhere.
+        if installed_state(layout, dir, &name) {
+            outln!("kept `{name}`: the installed service's own state (it goes with `tend uninstall {name} --purge`)");
             continue;
         }
         match state::forget(dir, &name) {
@@ -461,6 +536,18 @@ fn prune(dir: &Path, layout: &Layout) -> u8 {
                 errln!("error: {e}");
                 code = exit::ERROR;
             }
+        }
+    }
+    match state::forget_lone_locks(dir) {
+        Ok(locks) => {
+            for lock in locks {
+                removed += 1;
+                outln!("removed {}: a lock file without state", lock.display());
+            }
+        }
+        Err(e) => {
+            errln!("error: {e}");
+            code = exit::ERROR;
         }
     }
     if removed == 0 {
@@ -527,6 +614,7 @@ mod tests {
                 log_dropped_lines: 0,
                 log_dropped_bytes: 0,
             }),
+            unreadable: None,
             state_file: PathBuf::new(),
             spec: Some(format!("/srv/{name}.toml").into()),
             supervisor_alive: true,
@@ -558,28 +646,172 @@ mod tests {
         );
     }
 
-    #[test]
-    fn prune_keeps_installed_services_and_removes_the_others() {
+    /// A layout in a temporary folder with `web` installed (its own state in
+    /// `lib/web/web.json`, from its installed spec), and a state folder `state` where a
+    /// `tend run` of another `web` (from a project), `old` and a corrupt `junk` left
+    /// their state.
+    fn installed_web_and_a_dev_web() -> (tempfile::TempDir, Layout, PathBuf) {
         let root = tempfile::tempdir().unwrap();
         let layout = Layout {
             spec_dir: root.path().join("etc"),
+            state_root: root.path().join("lib"),
             ..Layout::unix(PathBuf::new())
         };
         let dir = root.path().join("state");
         std::fs::create_dir_all(&layout.spec_dir).unwrap();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(layout.record_path("web"), "{}").unwrap();
-        // Unreadable state files are pruned too: they are named by their file.
-        for n in ["web", "old", "junk"] {
-            std::fs::write(state::state_path(&dir, n), "{}").unwrap();
-        }
-        assert_eq!(prune(&dir, &layout), exit::OK);
-        assert!(state::state_path(&dir, "web").exists(), "installed: kept");
-        assert!(!state::state_path(&dir, "old").exists());
-        assert!(!state::state_path(&dir, "junk").exists());
-        assert_eq!(state::names(&dir).unwrap(), ["web"]);
+        let stopped = |name: &str, spec: &Path| state::Status {
+            spec: spec.to_path_buf(),
+            supervisor_pid: 0,
+            pid: None,
+            state: state::State::Stopped,
+            ..at(name, state::State::Stopped, None).status.unwrap()
+        };
+        state::write_status(
+            &layout.state_dir("web"),
+            &stopped("web", &layout.spec_path("web")),
+        )
+        .unwrap();
+        state::write_status(&dir, &stopped("web", Path::new("/home/me/shop/tend.toml"))).unwrap();
+        state::write_status(&dir, &stopped("old", Path::new("/srv/old/tend.toml"))).unwrap();
+        std::fs::write(state::state_path(&dir, "junk"), "{}").unwrap();
+        (root, layout, dir)
     }
 
+    /// The installed `web` and a `tend run` of another `web` are two rows, told apart
+    /// by their SPEC and state file; a corrupt state file is a row too.
+    #[test]
+    fn a_row_per_state_file_even_of_one_name() {
+        let (_root, layout, dir) = installed_web_and_a_dev_web();
+        let all = rows(&layout, &dir, &[], 0);
+        let seen: Vec<(&str, bool, Option<&Path>, PathBuf)> = all
+            .iter()
+            .map(|r| {
+                (
+                    r.name.as_str(),
+                    r.installed,
+                    r.spec.as_deref(),
+                    r.state_file.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("junk", false, None, state::state_path(&dir, "junk")),
+                (
+                    "old",
+                    false,
+                    Some(Path::new("/srv/old/tend.toml")),
+                    state::state_path(&dir, "old")
+                ),
+                (
+                    "web",
+                    true,
+                    Some(layout.spec_path("web").as_path()),
+                    state::state_path(&layout.state_dir("web"), "web")
+                ),
+                (
+                    "web",
+                    false,
+                    Some(Path::new("/home/me/shop/tend.toml")),
+                    state::state_path(&dir, "web")
+                ),
+            ]
+        );
+        // The state folder given is the installed service's own: one row.
+        let own: Vec<(String, bool)> = rows(&layout, &layout.state_dir("web"), &[], 0)
+            .iter()
+            .map(|r| (r.name.clone(), r.installed))
+            .collect();
+        assert_eq!(own, [("web".to_string(), true)]);
+    }
+
+    /// A state file that cannot be read is a row (`unreadable`, the reason as its
+    /// message), in the table and the JSON alike, not only a warning: `--prune` removes
+    /// it, so a script must see it.
+    #[test]
+    fn an_unreadable_state_file_is_a_row_saying_why() {
+        let (_root, layout, dir) = installed_web_and_a_dev_web();
+        let rows = rows(&layout, &dir, &["junk".parse().unwrap()], 0);
+        let (rows, unknown) = select(rows, &["junk".parse().unwrap()]);
+        assert!(unknown.is_empty());
+        let json = serde_json::to_value(JsonRow::from(&rows[0])).unwrap();
+        assert_eq!(json["state"], "unreadable");
+        assert_eq!(json["recorded_state"], serde_json::Value::Null);
+        assert_eq!(json["supervisor_alive"], false);
+        let why = json["message"].as_str().unwrap();
+        assert!(
+            why.starts_with(&format!(
+                "{}: not a tend state file (",
+                state::state_path(&dir, "junk").display()
+            )),
+            "{why}"
+        );
+        let table = table(&rows, 0);
+        assert!(table[1].starts_with("junk -       unreadable"), "{table:?}");
+        assert_eq!(table[2], format!("     {why}"));
+    }
+
+    /// Whether a supervisor runs is whether it holds its lock: a state file that says
+    /// running, whose pid is a live process (reused after a reboot, say) that holds no
+    /// lock, is stale, with no pid or uptime of that stranger's.
+    #[test]
+    fn a_live_pid_without_the_lock_is_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let mut s = at("api", state::State::Running, None).status.unwrap();
+        s.supervisor_pid = std::process::id();
+        s.started_at_ms = Some(1_000);
+        state::write_status(dir, &s).unwrap();
+        let r = row(
+            "api".into(),
+            read(&state::state_path(dir, "api")),
+            dir,
+            5_000,
+        );
+        assert!(!r.supervisor_alive);
+        assert_eq!(r.state_word(), Some("stale"));
+        assert_eq!(r.uptime_ms, None);
+        let json = serde_json::to_value(JsonRow::from(&r)).unwrap();
+        assert_eq!(json["pid"], serde_json::Value::Null);
+        // Its supervisor holds the lock: running.
+        let _held = state::SupervisorLock::acquire(dir, "api").unwrap();
+        let r = row(
+            "api".into(),
+            read(&state::state_path(dir, "api")),
+            dir,
+            5_000,
+        );
+        assert!(r.supervisor_alive);
+        assert_eq!(r.state_word(), Some("running"));
+        assert_eq!(r.uptime_ms, Some(4_000));
+    }
+
+    /// `--prune` removes the state of a `tend run` of a service that has the name of an
+    /// installed one (another file), and keeps only the installed service's own state.
+    #[test]
+    fn prune_keeps_only_an_installed_services_own_state() {
+        let (_root, layout, dir) = installed_web_and_a_dev_web();
+        let own = state::state_path(&layout.state_dir("web"), "web");
+        // A lock file with no state file beside it, held by no one.
+        std::fs::write(state::lock_path(&dir, "lone"), "").unwrap();
+        assert_eq!(prune(&dir, &layout), exit::OK);
+        assert!(
+            state::names(&dir).unwrap().is_empty(),
+            "web, old and junk go"
+        );
+        #[cfg(unix)]
+        assert!(!state::lock_path(&dir, "lone").exists());
+        assert!(
+            own.exists(),
+            "the installed service's state is not in that folder"
+        );
+        // In the installed service's own state folder: kept.
+        assert_eq!(prune(&layout.state_dir("web"), &layout), exit::OK);
+        assert!(own.exists());
+    }
     #[test]
     fn names_select_rows_in_table_order_and_the_unknown_once_each() {
         let rows = vec![

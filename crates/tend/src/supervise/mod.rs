@@ -385,7 +385,7 @@ async fn supervise_locked(
     opts: &Options,
     extras: Extras,
 ) -> Result<Vec<(String, Outcome)>, SuperviseError> {
-    let spec_path = &std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
+    let spec_path = &recorded_spec_path(spec_path);
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
     if !opts.console {
@@ -414,6 +414,22 @@ async fn supervise_locked(
         let _ = c.await;
     }
     Ok(services.outcomes())
+}
+
+/// The spec file's path as the state file records it (and `tend status` shows it):
+/// absolute, and on Unix with its folder resolved, so no `..` or symlinked folder is
+/// left (`/tmp/d/elsewhere/../proj/tend.toml` is `/tmp/d/proj/tend.toml`). The file's
+/// own name is kept: a spec that is a symlink is still read from where it is linked, as
+/// its relative paths are. (Windows: `absolute` already removes `..`.)
+fn recorded_spec_path(spec_path: &Path) -> PathBuf {
+    let abs = std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_path_buf());
+    #[cfg(unix)]
+    if let (Some(dir), Some(file)) = (abs.parent(), abs.file_name()) {
+        if let Ok(dir) = std::fs::canonicalize(dir) {
+            return dir.join(file);
+        }
+    }
+    abs
 }
 
 /// Wraps an I/O error with what was being done.

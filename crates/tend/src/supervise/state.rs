@@ -5,7 +5,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -322,35 +322,160 @@ pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
 }
 
 impl SupervisorLock {
-    /// Takes the lock of `name` in `dir`, without waiting.
+    /// Takes the lock of `name` in `dir` for a supervisor. A holder that is not a live
+    /// supervisor (its state file names none) is waited for a moment: `tend status`,
+    /// `tend status --prune` and `tend forget` hold the lock for an instant, and must
+    /// not make a start fail.
     pub fn acquire(dir: &Path, name: &str) -> Result<SupervisorLock, LockError> {
+        Self::acquire_within(dir, name, SUPERVISOR_PATIENCE)
+    }
+
+    /// [`Self::acquire`], waiting for a holder as long as `patience` says.
+    fn acquire_within(
+        dir: &Path,
+        name: &str,
+        patience: Patience,
+    ) -> Result<SupervisorLock, LockError> {
         let path = lock_path(dir, name);
         let io_err = |source| LockError::Io {
             path: path.clone(),
             source,
         };
-        // [`forget`] removes a lock file while it holds it: a lock taken on the file it
-        // removed (opened just before) guards nothing, so take it again on the new one.
-        loop {
+        patiently(dir, name, patience, || {
             let file = fs::OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(&path)
-                .map_err(io_err)?;
+                .open(&path)?;
             match file.try_lock() {
-                Ok(()) if still_at(&file, &path) => return Ok(SupervisorLock { _file: file }),
-                Ok(()) => continue,
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(LockError::Held {
-                        name: name.to_string(),
-                        holder: holder(dir, name),
-                    })
+                Ok(()) if still_at(&file, &path) => {
+                    Ok(Attempt::Got(SupervisorLock { _file: file }))
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err(e)),
+                // [`forget`] removes a lock file while it holds it: a lock taken on the
+                // file it removed (opened just before) guards nothing, so take it again
+                // on the new one.
+                Ok(()) => Ok(Attempt::Again),
+                Err(fs::TryLockError::WouldBlock) => Ok(Attempt::Busy),
+                Err(fs::TryLockError::Error(e)) => Err(e),
             }
+        })
+        .map_err(|e| match e {
+            Busy::Held(holder) => LockError::Held {
+                name: name.to_string(),
+                holder,
+            },
+            Busy::Io(e) => io_err(e),
+        })
+    }
+}
+
+/// How long to wait for the lock of a service while someone else holds it, by who
+/// that is as far as the state file tells.
+#[derive(Clone, Copy, Debug)]
+struct Patience {
+    /// The state file names no live supervisor: most likely a reader or a forgetter
+    /// holding the lock for an instant (or a supervisor that has not written its state
+    /// file yet, which holds it for good).
+    unnamed: Duration,
+    /// The state file names a live supervisor: most likely it, holding the lock for
+    /// good (unless its pid has been reused since).
+    named: Duration,
+}
+
+/// A supervisor that starts: a moment for readers, and a short one even when a live
+/// supervisor is named, in case that is a reused pid.
+const SUPERVISOR_PATIENCE: Patience = Patience {
+    unnamed: Duration::from_secs(1),
+    named: Duration::from_millis(50),
+};
+
+/// `tend forget` and `tend status --prune`: a moment for readers, none for a named
+/// supervisor (they keep its state, which is what they should do).
+const FORGET_PATIENCE: Patience = Patience {
+    unnamed: Duration::from_secs(1),
+    named: Duration::ZERO,
+};
+
+/// `tend status`: as [`FORGET_PATIENCE`]; a lock still held after that is a
+/// supervisor's.
+const READER_PATIENCE: Patience = FORGET_PATIENCE;
+
+/// The wait between two tries of a lock that is held.
+const RETRY_EVERY: Duration = Duration::from_millis(5);
+
+/// What one try of a lock gave.
+enum Attempt<T> {
+    /// The lock.
+    Got(T),
+    /// Someone else holds it.
+    Busy,
+    /// Nothing to hold: try again at once.
+    Again,
+}
+
+/// Why [`patiently`] gave up.
+enum Busy {
+    /// The lock is held; by whom, as far as the state file tells.
+    Held(Option<Holder>),
+    /// The lock file could not be opened or locked.
+    Io(io::Error),
+}
+
+/// Tries `attempt` until it gets the lock, waiting a little between tries while the
+/// lock is held and for no longer than `patience` says.
+fn patiently<T>(
+    dir: &Path,
+    name: &str,
+    patience: Patience,
+    mut attempt: impl FnMut() -> io::Result<Attempt<T>>,
+) -> Result<T, Busy> {
+    let start = Instant::now();
+    loop {
+        match attempt().map_err(Busy::Io)? {
+            Attempt::Got(t) => return Ok(t),
+            Attempt::Again => continue,
+            Attempt::Busy => {}
         }
+        let holder = holder(dir, name);
+        let limit = if holder.is_some() {
+            patience.named
+        } else {
+            patience.unnamed
+        };
+        if start.elapsed() >= limit {
+            return Err(Busy::Held(holder));
+        }
+        std::thread::sleep(RETRY_EVERY);
+    }
+}
+
+/// Whether a supervisor holds `name` in `dir`: its lock says so, not the pid in its
+/// state file, which may have been reused by another process since (after a reboot,
+/// say). The lock is tried shared and let go at once; a holder that is not a live
+/// supervisor is waited for a moment (a `tend forget` holds it for an instant). The
+/// lock file is not created. An error when the lock file cannot be opened (no
+/// permission: the state of another user's service).
+pub fn supervised(dir: &Path, name: &str) -> io::Result<bool> {
+    let path = lock_path(dir, name);
+    let held = patiently(dir, name, READER_PATIENCE, || {
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            // No lock file: never supervised here, or forgotten.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Got(false)),
+            Err(e) => return Err(e),
+        };
+        match file.try_lock_shared() {
+            // Let go at once (closing the file releases it).
+            Ok(()) => Ok(Attempt::Got(false)),
+            Err(fs::TryLockError::WouldBlock) => Ok(Attempt::Busy),
+            Err(fs::TryLockError::Error(e)) => Err(e),
+        }
+    });
+    match held {
+        Ok(held) => Ok(held),
+        Err(Busy::Held(_)) => Ok(true),
+        Err(Busy::Io(e)) => Err(e),
     }
 }
 
@@ -386,6 +511,11 @@ fn holder(dir: &Path, name: &str) -> Option<Holder> {
 /// The names of the services with a state file in `dir` (the files' names, whether or
 /// not they parse), sorted.
 pub fn names(dir: &Path) -> io::Result<Vec<String>> {
+    names_of(dir, ".json")
+}
+
+/// The names of the files in `dir` ending in `suffix`, without it, sorted.
+fn names_of(dir: &Path, suffix: &str) -> io::Result<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -393,11 +523,52 @@ pub fn names(dir: &Path) -> io::Result<Vec<String>> {
     };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|f| f.strip_suffix(".json").map(str::to_string))
+        .filter_map(|f| f.strip_suffix(suffix).map(str::to_string))
         .filter(|n| !n.is_empty())
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// Removes the lock files in `dir` that have no state file beside them and that no one
+/// holds (left by a supervisor that never wrote its state, or by an older `tend
+/// forget`), and returns them. A held one is kept without waiting: a supervisor that
+/// is starting holds it. Nothing on Windows, where lock files are kept (see
+/// `still_at`).
+pub fn forget_lone_locks(dir: &Path) -> Result<Vec<PathBuf>, ForgetError> {
+    let mut removed = Vec::new();
+    if !cfg!(unix) {
+        return Ok(removed);
+    }
+    let lone = names_of(dir, ".lock").map_err(|source| ForgetError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for name in lone {
+        if state_path(dir, &name).exists() {
+            continue;
+        }
+        let now = Patience {
+            unnamed: Duration::ZERO,
+            named: Duration::ZERO,
+        };
+        let lock = match SupervisorLock::acquire_within(dir, &name, now) {
+            Ok(l) => l,
+            Err(LockError::Held { .. }) => continue,
+            Err(LockError::Io { path, source }) => return Err(ForgetError::Lock { path, source }),
+        };
+        // A supervisor may have written its state file (and ended) meanwhile.
+        if !state_path(dir, &name).exists() {
+            let path = lock_path(dir, &name);
+            match fs::remove_file(&path) {
+                Ok(()) => removed.push(path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => return Err(ForgetError::Io { path, source }),
+            }
+        }
+        drop(lock);
+    }
+    Ok(removed)
 }
 
 /// What [`forget`] did.
@@ -446,8 +617,9 @@ pub enum ForgetError {
 
 /// Removes the state of `name` in `dir` (its state file and lock file), unless a
 /// supervisor runs it. The supervisor's own lock says so, not a pid that may have been
-/// reused: the files are removed while this holds the lock, so a supervisor starting
-/// meanwhile is refused (it may try again) and never loses its files.
+/// reused: the files are removed while this holds the lock, for an instant, so a
+/// supervisor starting meanwhile waits for it (see [`SupervisorLock::acquire`]) and never
+/// loses its files.
 pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
     let state = state_path(dir, name);
     if !state.exists() {
@@ -456,7 +628,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
             dir: dir.to_path_buf(),
         });
     }
-    let lock = match SupervisorLock::acquire(dir, name) {
+    let lock = match SupervisorLock::acquire_within(dir, name, FORGET_PATIENCE) {
         Ok(l) => l,
         Err(LockError::Held { holder, .. }) => {
             return Err(ForgetError::Supervised {
@@ -629,6 +801,110 @@ mod tests {
                 std::process::id()
             )
         );
+    }
+
+    /// A pid in a state file proves nothing (it may have been reused after a reboot):
+    /// whether a supervisor runs is whether its lock is held.
+    #[test]
+    fn supervised_is_the_lock_held_not_the_pid_alive() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // No lock file: not supervised, and none is made.
+        assert!(!supervised(dir, "api").unwrap());
+        assert!(!lock_path(dir, "api").exists());
+        // The state file names a live process (this one) that holds no lock.
+        let mut s = stopped("api");
+        s.state = State::Running;
+        write_status(dir, &s).unwrap();
+        fs::write(lock_path(dir, "api"), "").unwrap();
+        assert!(!supervised(dir, "api").unwrap());
+        let held = SupervisorLock::acquire(dir, "api").unwrap();
+        assert!(supervised(dir, "api").unwrap());
+        drop(held);
+        assert!(!supervised(dir, "api").unwrap());
+        // The probe holds nothing afterwards: a supervisor takes the lock at once.
+        let _held = SupervisorLock::acquire_within(
+            dir,
+            "api",
+            Patience {
+                unnamed: Duration::ZERO,
+                named: Duration::ZERO,
+            },
+        )
+        .unwrap();
+    }
+
+    /// `tend status`, `tend status --prune` and `tend forget` take a service's lock for
+    /// an instant: a supervisor starting at that instant waits for them instead of
+    /// failing with "already supervised".
+    #[cfg(unix)]
+    #[test]
+    fn readers_and_forgetters_never_fail_a_start() {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        // The state a supervisor that has ended leaves: its pid names no process.
+        let gone = {
+            let mut c = std::process::Command::new("true").spawn().unwrap();
+            let pid = c.id();
+            c.wait().unwrap();
+            pid
+        };
+        let mut s = stopped("api");
+        s.supervisor_pid = gone;
+        let done = AtomicBool::new(false);
+        let (probes, forgets) = (AtomicUsize::new(0), AtomicUsize::new(0));
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let _ = supervised(dir, "api");
+                    probes.fetch_add(1, Ordering::Relaxed);
+                }
+            });
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    if forget(dir, "api").is_ok() {
+                        forgets.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+            let starts = (0..500)
+                .map(|_| {
+                    let lock = SupervisorLock::acquire(dir, "api");
+                    if lock.is_ok() {
+                        write_status(dir, &s).unwrap();
+                    }
+                    lock.map(drop).map_err(|e| e.to_string())
+                })
+                .collect::<Vec<_>>();
+            done.store(true, Ordering::Relaxed);
+            let failed: Vec<_> = starts.iter().filter_map(|r| r.as_ref().err()).collect();
+            assert!(
+                failed.is_empty(),
+                "{} of 500 starts failed: {:?}",
+                failed.len(),
+                failed.first()
+            );
+        });
+        // The two really ran against the starts.
+        assert!(probes.into_inner() > 0 && forgets.into_inner() > 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lone_lock_files_go_unless_held_or_beside_a_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        for n in ["lone", "held", "kept"] {
+            fs::write(lock_path(dir, n), "").unwrap();
+        }
+        write_status(dir, &stopped("kept")).unwrap();
+        let _held = SupervisorLock::acquire(dir, "held").unwrap();
+        assert_eq!(forget_lone_locks(dir).unwrap(), [lock_path(dir, "lone")]);
+        assert!(!lock_path(dir, "lone").exists());
+        assert!(lock_path(dir, "held").exists(), "a starting supervisor's");
+        assert!(lock_path(dir, "kept").exists(), "a state file's");
+        assert!(forget_lone_locks(&dir.join("missing")).unwrap().is_empty());
     }
 
     #[test]
