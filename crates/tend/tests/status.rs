@@ -447,3 +447,24 @@ fn the_spec_is_recorded_without_dot_dot() {
     let want = std::fs::canonicalize(&spec).unwrap();
     assert_eq!(s.state("d").unwrap()["spec"], want.to_str().unwrap());
 }
+
+/// A supervisor killed with SIGKILL leaves its control socket; `tend forget` removes it
+/// with the state, so nothing of the service is left in the state folder.
+#[test]
+fn forget_removes_the_socket_a_killed_supervisor_left() {
+    let s = Scratch::new();
+    let (tend, supervisor) = running(&s, "k");
+    let sock = s.state_dir().join("k.sock");
+    assert!(sock.exists(), "the control socket {}", sock.display());
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    let _ = tend.wait(20 * SECS);
+    assert!(sock.exists(), "a killed supervisor leaves its socket");
+    let out = s.tend(&["forget", "k"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!sock.exists(), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(&sock.display().to_string()),
+        "forget names what it removed: {}",
+        stdout(&out)
+    );
+}

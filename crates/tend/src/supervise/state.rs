@@ -650,6 +650,10 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
     // The state file first: a supervisor that starts once the lock file is gone takes a
     // new one, and writes its state file after this.
     remove(state, &mut removed)?;
+    // A socket of the control channel that a killed supervisor left.
+    if let Some(channel) = super::sys::control_file(dir, name) {
+        remove(channel, &mut removed)?;
+    }
     if cfg!(unix) {
         remove(lock_path(dir, name), &mut removed)?;
     }

@@ -27,6 +27,12 @@ pub fn control_path(state_dir: &Path, name: &str) -> PathBuf {
     state_dir.join(format!("{name}.sock"))
 }
 
+/// The file of the channel of `name`, which a dead supervisor leaves behind and `tend
+/// forget` removes: its socket.
+pub fn control_file(state_dir: &Path, name: &str) -> Option<PathBuf> {
+    Some(control_path(state_dir, name))
+}
+
 /// The channel of `name` as people read it.
 pub fn control_address(state_dir: &Path, name: &str) -> String {
     control_path(state_dir, name).display().to_string()

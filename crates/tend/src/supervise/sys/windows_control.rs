@@ -34,6 +34,12 @@ pub type ControlStream = NamedPipeServer;
 /// A connection as the client sees it.
 pub type ControlClient = NamedPipeClient;
 
+/// The file of the channel of `name` that a dead supervisor leaves behind: none (a
+/// named pipe ends with its last handle).
+pub fn control_file(_state_dir: &Path, _name: &str) -> Option<std::path::PathBuf> {
+    None
+}
+
 /// The pipe of `name` for the state folder `state_dir`.
 pub fn control_address(state_dir: &Path, name: &str) -> String {
     let dir = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_path_buf());
