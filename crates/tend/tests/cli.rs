@@ -344,6 +344,28 @@ fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
             "{backend}: {err}"
         );
     }
+    // The warning says what the unit has, not always `yes`.
+    let spec = s.spec(
+        "d.toml",
+        "name = \"d\"\ncommand = \"/bin/true\"\nworking_dir = \"/var/tmp\"\n[systemd.service]\nPrivateTmp = \"disconnected\"\n",
+    );
+    let out = s
+        .tend(&[
+            "install",
+            "--dry-run",
+            "--backend",
+            "systemd",
+            spec.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("which the unit's PrivateTmp=disconnected replaces"),
+        "{err}"
+    );
+    assert!(!err.contains("PrivateTmp=yes"), "{err}");
 }
 
 /// `tend check --json` prints one object whatever the outcome: every error and
