@@ -728,3 +728,38 @@ fn check_json_places_warnings_and_names_the_service() {
         stderr(&human)
     );
 }
+
+/// `tend init` writes the tend.schema.json its `#:schema` line names when there is
+/// none next to the spec, and says so; one already there is left alone.
+#[cfg(unix)]
+#[test]
+fn init_writes_the_schema_its_first_line_names() {
+    let s = Scratch::new();
+    let spec = s.path("web.toml");
+    let out = s
+        .tend(&["init", "-o", spec.to_str().unwrap(), "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let schema = s.path("tend.schema.json");
+    assert!(
+        said.contains(&format!("wrote {}", schema.display())),
+        "{said}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema).unwrap()).unwrap();
+    let printed = s.tend(&["schema"]).output().unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(written, printed);
+
+    std::fs::write(&schema, "mine").unwrap();
+    let other = s.path("api.toml");
+    let out = s
+        .tend(&["init", "-o", other.to_str().unwrap(), "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("schema"));
+    assert_eq!(std::fs::read_to_string(&schema).unwrap(), "mine");
+}
