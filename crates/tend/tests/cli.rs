@@ -370,6 +370,28 @@ fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
             "{backend}: {err}"
         );
     }
+    // The warning says what the unit has, not always `yes`.
+    let spec = s.spec(
+        "d.toml",
+        "name = \"d\"\ncommand = \"/bin/true\"\nworking_dir = \"/var/tmp\"\n[systemd.service]\nPrivateTmp = \"disconnected\"\n",
+    );
+    let out = s
+        .tend(&[
+            "install",
+            "--dry-run",
+            "--backend",
+            "systemd",
+            spec.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("which the unit's PrivateTmp=disconnected replaces"),
+        "{err}"
+    );
+    assert!(!err.contains("PrivateTmp=yes"), "{err}");
 }
 
 /// `tend check --json` prints one object whatever the outcome: every error and
@@ -379,7 +401,9 @@ fn a_dry_run_warns_of_paths_a_private_tmp_hides() {
 #[test]
 fn check_json_carries_errors_and_warnings_as_objects() {
     let s = Scratch::new();
-    let fields = ["message", "file", "line", "column", "key", "help", "source"];
+    let fields = [
+        "message", "file", "line", "column", "key", "help", "source", "service",
+    ];
     let json = |args: &[&str]| {
         let out = s.tend(args).output().unwrap();
         assert!(out.stderr.is_empty(), "tend {args:?}: {}", stderr(&out));
@@ -521,4 +545,247 @@ fn a_missing_spec_file_says_what_was_looked_for_and_how_to_create_one() {
         assert!(!err.contains("os error"), "tend {args:?}: {err}");
         assert!(err.starts_with("error: "), "tend {args:?}: {err}");
     }
+}
+
+/// The `--> file:line` places of a human `tend check`, in the order printed.
+#[cfg(unix)]
+fn places(err: &str) -> Vec<usize> {
+    err.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--> "))
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// `tend check --json` lists the errors in the order the human output does, that of the
+/// file, the checks of this machine among them; overrides in the order they were given.
+#[cfg(unix)]
+#[test]
+fn check_json_lists_errors_in_the_order_of_the_human_output() {
+    let s = Scratch::new();
+    // `tend run`'s checks find env_file before command; the file has command first.
+    let spec = s.spec(
+        "o.toml",
+        "name = \"o\"\ncommand = \"/nope/prog\"\nenv_file = \"missing.env\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let human = s.tend(&["check", spec]).output().unwrap();
+    assert_eq!(places(&stderr(&human)), [2, 3], "{}", stderr(&human));
+    let out = s.tend(&["check", "--json", spec]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["command", "env_file"], "{v}");
+
+    // Overrides: in command-line order, not by key.
+    let good = s.spec("g.toml", "name = \"g\"\ncommand = \"/bin/true\"\n");
+    let good = good.to_str().unwrap();
+    let sets = [
+        "--set",
+        "restart.policy=x",
+        "--set",
+        "log.keep=-3",
+        "--set",
+        "env=1",
+    ];
+    let out = s
+        .tend(&[&["check", "--json", good][..], &sets[..]].concat())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sources: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        sources,
+        ["--set restart.policy=x", "--set log.keep=-3", "--set env=1"],
+        "{v}"
+    );
+    let human = s
+        .tend(&[&["check", good][..], &sets[..]].concat())
+        .output()
+        .unwrap();
+    let shown: Vec<String> = stderr(&human)
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--> "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(shown, sources, "{}", stderr(&human));
+}
+
+/// A spec with errors in its values is still checked against this machine: the
+/// program, working_dir and env_file problems come in the same run. What stands in for
+/// a value in error makes no problem of its own.
+#[cfg(unix)]
+#[test]
+fn check_reports_this_machines_problems_when_the_spec_has_errors() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "e.toml",
+        "name = \"e\"\ncommand = \"/nope/prog\"\nworking_dir = \"/does/not/exist\"\nenv_file = \"missing.env\"\n[restart]\nmax_restarts = -1\n",
+    );
+    let out = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert_eq!(places(&err), [2, 3, 4, 6], "{err}");
+    assert!(err.contains("error: 4 problems in"), "{err}");
+    assert!(err.contains("`tend run` refuses to start this"), "{err}");
+    let out = s
+        .tend(&["check", "--json", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let keys: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["command", "working_dir", "env_file", "restart.max_restarts"],
+        "{v}"
+    );
+
+    // Values in error, missing or misspelt: their stand-ins and defaults are not
+    // checked as if the spec said them.
+    for (body, only) in [
+        // the program is missing: no "cannot start" about a stand-in
+        ("name = \"e\"\nworking_dir = \"/does/not/exist\"\n", 2),
+        (
+            "name = \"e\"\ncomand = \"/bin/true\"\nworking_dir = \"/does/not/exist\"\n",
+            2,
+        ),
+        // a working_dir of the wrong kind is not replaced by the spec's folder's check
+        (
+            "name = \"e\"\ncommand = \"/nope/prog\"\nworking_dir = 5\n",
+            2,
+        ),
+        // a name in error: the program's problem does not name the stand-in
+        ("name = \"../e\"\ncommand = \"/nope/prog\"\n", 2),
+    ] {
+        let spec = s.spec("f.toml", body);
+        let out = s.tend(&["check", spec.to_str().unwrap()]).output().unwrap();
+        let err = stderr(&out);
+        assert_eq!(code(&out), 1, "{body}: {err}");
+        assert_eq!(places(&err).len(), only, "{body}: {err}");
+        assert!(!err.contains("stand-in"), "{body}: {err}");
+    }
+}
+
+/// `tend check --json`: a warning about a key has the key and its place; a problem of
+/// a service of a `[[service]]` file names it in `service` (null in a single-service
+/// file), the message does not repeat it; two services of one name are reported at
+/// the second `name`.
+#[cfg(unix)]
+#[test]
+fn check_json_places_warnings_and_names_the_service() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let env = s.spec("open.env", "KEY=1\n");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let one = s.spec(
+        "one.toml",
+        "name = \"g\"\ncommand = \"/bin/true\"\nenv_file = \"open.env\"\n",
+    );
+    let out = s
+        .tend(&["check", "--json", one.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 0, "{v}");
+    let w = &v["warnings"][0];
+    assert_eq!(w["key"], "env_file", "{v}");
+    assert_eq!(w["line"], 3, "{v}");
+    assert!(w["file"].as_str().unwrap().ends_with("one.toml"), "{v}");
+    assert!(w["service"].is_null(), "{v}");
+    assert!(
+        w["message"].as_str().unwrap().starts_with("env_file "),
+        "{v}"
+    );
+    let human = s.tend(&["check", one.to_str().unwrap()]).output().unwrap();
+    assert!(
+        stderr(&human).starts_with("warning: env_file "),
+        "{}",
+        stderr(&human)
+    );
+
+    let many = s.spec(
+        "many.toml",
+        "[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n\n[[service]]\nname = \"b\"\ncommand = \"/nope/prog\"\n\n[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\ndepends_on = [\"b\"]\n",
+    );
+    let out = s
+        .tend(&["check", "--json", many.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors: Vec<_> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["service"].as_str().unwrap(),
+                e["key"].as_str().unwrap(),
+                e["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(errors, [("b", "command", 7), ("a", "name", 10)], "{v}");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot start"),
+        "{v}"
+    );
+    // The human output names the service of a check of this machine.
+    let human = s.tend(&["check", many.to_str().unwrap()]).output().unwrap();
+    assert!(
+        stderr(&human).contains("error: b: cannot start"),
+        "{}",
+        stderr(&human)
+    );
+}
+
+/// `tend init` writes the tend.schema.json its `#:schema` line names when there is
+/// none next to the spec, and says so; one already there is left alone.
+#[cfg(unix)]
+#[test]
+fn init_writes_the_schema_its_first_line_names() {
+    let s = Scratch::new();
+    let spec = s.path("web.toml");
+    let out = s
+        .tend(&["init", "-o", spec.to_str().unwrap(), "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let schema = s.path("tend.schema.json");
+    assert!(
+        said.contains(&format!("wrote {}", schema.display())),
+        "{said}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&schema).unwrap()).unwrap();
+    let printed = s.tend(&["schema"]).output().unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(written, printed);
+
+    std::fs::write(&schema, "mine").unwrap();
+    let other = s.path("api.toml");
+    let out = s
+        .tend(&["init", "-o", other.to_str().unwrap(), "/bin/true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("schema"));
+    assert_eq!(std::fs::read_to_string(&schema).unwrap(), "mine");
 }

@@ -436,3 +436,54 @@ fn value_errors_use_the_specs_words() {
         }
     }
 }
+
+/// A float where a whole number goes is shown as written, not as the whole number the
+/// message asks for (`not 1000`); the help says what to write.
+#[test]
+fn a_float_for_a_whole_number_is_shown_as_written() {
+    for (written, whole) in [("1000.0", "1000"), ("1e3", "1000"), ("2.5", "")] {
+        let e = error(
+            &format!("name = \"orders\"\ncommand = \"x\"\n[restart]\nmax_restarts = {written}\n"),
+            &LoadOptions::default(),
+        );
+        assert!(
+            e.contains(&format!("from 0 to 4294967295, not {written}\n")),
+            "{written}: {e}"
+        );
+        if !whole.is_empty() {
+            assert!(
+                e.contains(&format!(
+                    "help: write a whole number: max_restarts = {whole}"
+                )),
+                "{written}: {e}"
+            );
+        }
+    }
+}
+
+/// The signals a spec can name are listed in the order of the schema, then the short
+/// spellings also accepted.
+#[test]
+fn the_stop_signals_are_listed_in_order() {
+    let e = error(
+        "name = \"orders\"\ncommand = \"x\"\n[stop]\nsignal = \"FOO\"\n",
+        &LoadOptions::default(),
+    );
+    assert!(
+        e.contains("help: expected one of: SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGKILL; also TERM, INT, QUIT, HUP, USR1, USR2, KILL\n")
+            || e.ends_with("help: expected one of: SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGKILL; also TERM, INT, QUIT, HUP, USR1, USR2, KILL"),
+        "{e}"
+    );
+}
+
+/// A duration without a unit says that it needs one.
+#[test]
+fn a_duration_without_a_unit_says_so() {
+    let e = error(
+        "name = \"orders\"\ncommand = \"x\"\n[stop]\ntimeout = \"10\"\n",
+        &LoadOptions::default(),
+    );
+    assert!(e.contains("a duration needs a unit"), "{e}");
+    assert!(e.contains("\"10s\""), "{e}");
+    assert!(!e.contains("unknown unit"), "{e}");
+}

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{exit, spec_error, SpecArgs};
-use crate::spec::{Diagnostic, Loaded, SpecError};
+use super::{exit, SpecArgs};
+use crate::spec::{Diagnostic, Loaded, Salvaged, SpecError};
 use crate::supervise::prepare;
 
 /// Arguments of `tend check`.
@@ -31,38 +31,81 @@ pub struct CheckArgs {
 
 /// `tend check`.
 pub fn check(a: CheckArgs) -> u8 {
-    let loaded = match a.spec_args.load(&a.spec) {
-        Ok(l) => l,
-        Err(e) if a.json && !a.quiet => {
-            return report(&a.spec, &e.problems(), &[], None);
-        }
+    // A spec with problems is still read as far as it can be, and the checks of this
+    // machine run on what was read: every problem in one run.
+    let (path, multi, services, loaded, found) = match a.spec_args.load_or_salvage(&a.spec) {
+        Ok(l) => (
+            l.path.clone(),
+            l.multi,
+            Salvaged::all_of(&l),
+            Some(l),
+            Vec::new(),
+        ),
         Err(_) if a.quiet => return exit::ERROR,
-        Err(e) => return spec_error(&e),
+        Err(f) => (
+            a.spec.clone(),
+            f.multi,
+            f.salvaged,
+            None,
+            f.error.problems(),
+        ),
     };
-    let (problems, warnings) = if a.syntax_only {
+    let (machine, warnings) = if a.syntax_only {
         (Vec::new(), Vec::new())
     } else {
-        preflight(&loaded)
+        preflight(&path, multi, &services)
     };
     if a.quiet {
-        return if problems.is_empty() {
+        return if machine.is_empty() {
             exit::OK
         } else {
             exit::ERROR
         };
     }
+    let mut errors: Vec<(Diagnostic, bool)> = found
+        .into_iter()
+        .map(|d| (d, false))
+        .chain(machine.into_iter().map(|d| (d, true)))
+        .collect();
+    // One order for people and for scripts: that of the file.
+    errors.sort_by_key(|(d, _)| d.position());
     if a.json {
-        let spec = problems.is_empty().then(|| resolved_json(&loaded));
-        return report(&loaded.path, &problems, &warnings, spec);
+        let spec = loaded
+            .as_ref()
+            .filter(|_| errors.is_empty())
+            .map(resolved_json);
+        let errors: Vec<Diagnostic> = errors.into_iter().map(|(d, _)| d).collect();
+        return report(&path, &errors, &warnings, spec);
     }
     for w in &warnings {
-        errln!("warning: {}", w.message);
+        errln!("warning: {}", with_service(w));
     }
-    if !problems.is_empty() {
-        errln!("{}", SpecError::invalid(&loaded.path, problems));
-        errln!("  = note: `tend run` refuses to start this; `--syntax-only` checks the spec without this machine");
+    if !errors.is_empty() {
+        let of_machine = errors.iter().any(|(_, m)| *m);
+        // A check of this machine names its service in a file of several; a problem
+        // of the file is at its line.
+        let shown: Vec<Diagnostic> = errors
+            .into_iter()
+            .map(|(d, m)| {
+                if m {
+                    Diagnostic {
+                        message: with_service(&d),
+                        ..d
+                    }
+                } else {
+                    d
+                }
+            })
+            .collect();
+        errln!("{}", SpecError::invalid(&path, shown));
+        if of_machine {
+            errln!("  = note: `tend run` refuses to start this; `--syntax-only` checks the spec without this machine");
+        }
         return exit::ERROR;
     }
+    let Some(loaded) = loaded else {
+        return exit::ERROR;
+    };
     let out = if loaded.multi {
         toml::to_string(&crate::spec::ServiceSet {
             service: loaded.services.clone(),
@@ -80,6 +123,14 @@ pub fn check(a: CheckArgs) -> u8 {
             errln!("error: cannot print the resolved spec: {e}");
             exit::ERROR
         }
+    }
+}
+
+/// `d`'s message, after the name of its service in a file of several.
+fn with_service(d: &Diagnostic) -> String {
+    match &d.service {
+        Some(s) => format!("{s}: {}", d.message),
+        None => d.message.clone(),
     }
 }
 
@@ -134,6 +185,7 @@ pub(crate) fn check_json(
             "key": d.key,
             "help": d.help,
             "source": source,
+            "service": d.service,
         })
     };
     serde_json::json!({
@@ -145,45 +197,63 @@ pub(crate) fn check_json(
     })
 }
 
-/// What `tend run` checks before it starts anything, for every service of `loaded`:
-/// each problem at the line of the key it is about, and the warnings.
-fn preflight(loaded: &Loaded) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
-    let base = prepare::spec_base(&loaded.path);
+/// What `tend run` checks before it starts anything, for each of `services` of the spec
+/// at `path` (all of them, or what could be read of a spec in error): each problem at
+/// the line of the key it is about, and the warnings. A key the spec had in error is
+/// left out: its value here is a default or a stand-in, not the spec's.
+fn preflight(
+    path: &Path,
+    multi: bool,
+    services: &[Salvaged],
+) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    let base = prepare::spec_base(path);
     let env: Vec<_> = std::env::vars_os().collect();
-    let text = std::fs::read_to_string(&loaded.path).unwrap_or_default();
+    let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut diags = Vec::new();
     let mut warnings = Vec::new();
-    for (i, spec) in loaded.services.iter().enumerate() {
+    for s in services {
+        let mut spec = s.spec.clone();
+        // A program in error stands in as this one, which runs, so the checks after it
+        // (the stop command, the warnings) still run.
+        if !s.trusts("command") {
+            if let Ok(me) = std::env::current_exe() {
+                spec.command = me.display().to_string();
+            }
+        }
+        let spec = &spec;
+        let diagnostic = |key: &str, message: String| {
+            // A name in error stands in: do not show the stand-in.
+            let message = if s.trusts("name") {
+                message
+            } else {
+                message.replace(&format!("`{}`", spec.name), "the service")
+            };
+            Diagnostic {
+                location: crate::spec::locate(path, &text, multi, s.index, key),
+                message,
+                help: None,
+                key: Some(key.to_string()),
+                service: s.service.clone(),
+            }
+        };
         let problems = match prepare::prepare(spec, &base, &env, false) {
             Ok((prepared, w)) => {
-                warnings.extend(w.into_iter().map(|w| Diagnostic {
-                    message: format!("{}: {w}", spec.name),
-                    ..Diagnostic::default()
-                }));
+                warnings.extend(
+                    w.into_iter()
+                        .filter(|w| s.trusts(w.key))
+                        .map(|w| diagnostic(w.key, w.message)),
+                );
                 prepare::prepare_hook(spec, &base, &prepared)
                     .err()
                     .map_or_else(Vec::new, |e| e.0)
             }
             Err(e) => e.0,
         };
+        let problems = problems.into_iter().filter(|p| s.trusts(p.key));
         // Who runs `tend check` is not who will run the service: say it, do not fail.
-        let (invoker, problems): (Vec<_>, Vec<_>) = problems.into_iter().partition(|p| p.invoker);
-        warnings.extend(invoker.into_iter().map(|p| Diagnostic {
-            location: crate::spec::locate(&loaded.path, &text, loaded.multi, i, p.key),
-            message: p.message,
-            key: Some(p.key.to_string()),
-            ..Diagnostic::default()
-        }));
-        diags.extend(problems.into_iter().map(|p| Diagnostic {
-            location: crate::spec::locate(&loaded.path, &text, loaded.multi, i, p.key),
-            message: if loaded.multi {
-                format!("{}: {}", spec.name, p.message)
-            } else {
-                p.message
-            },
-            help: None,
-            key: Some(p.key.to_string()),
-        }));
+        let (invoker, problems): (Vec<_>, Vec<_>) = problems.partition(|p| p.invoker);
+        warnings.extend(invoker.into_iter().map(|p| diagnostic(p.key, p.message)));
+        diags.extend(problems.into_iter().map(|p| diagnostic(p.key, p.message)));
     }
     (diags, warnings)
 }

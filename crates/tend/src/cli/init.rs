@@ -1,4 +1,4 @@
-//! `tend init BINARY`: write a commented spec for a program, as `cargo init` writes a
+//! `tend init PROGRAM`: write a commented spec for a program, as `cargo init` writes a
 //! manifest: every common setting present, most of them commented out with defaults.
 
 use std::path::{Path, PathBuf};
@@ -12,7 +12,8 @@ use crate::spec::ServiceName;
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// The program the service runs.
-    pub binary: PathBuf,
+    #[arg(value_name = "PROGRAM")]
+    pub program: PathBuf,
     /// The program's arguments, after `--`: `tend init /usr/bin/python3 -- -m
     /// http.server 8000`.
     #[arg(last = true, value_name = "ARGS")]
@@ -31,7 +32,7 @@ pub struct InitArgs {
 /// `tend init`.
 pub fn init(a: InitArgs) -> u8 {
     let stem = a
-        .binary
+        .program
         .file_stem()
         .map(|s| s.to_string_lossy().to_string())
         .unwrap_or_default();
@@ -55,14 +56,14 @@ pub fn init(a: InitArgs) -> u8 {
     } else {
         crate::supervise::prepare::spec_base(&out)
     };
-    let program = std::fs::canonicalize(base.join(&a.binary)).ok();
-    if let Some(w) = program_warning(&a.binary, &base) {
+    let program = std::fs::canonicalize(base.join(&a.program)).ok();
+    if let Some(w) = program_warning(&a.program, &base) {
         errln!("warning: {w}");
     }
     let hint = program
         .as_deref()
-        .and_then(|p| env_hint(&a.binary, &program_head(p)));
-    let text = render(&name, &a.binary, &a.args, hint);
+        .and_then(|p| env_hint(&a.program, &program_head(p)));
+    let text = render(&name, &a.program, &a.args, hint);
     if to_stdout {
         {
             use std::io::Write as _;
@@ -89,8 +90,29 @@ pub fn init(a: InitArgs) -> u8 {
         out.display(),
         out.display()
     );
+    // The spec's `#:schema` line names tend.schema.json next to it: write it when it is
+    // not there (one already there, perhaps the user's, is left alone).
+    let schema = out.with_file_name(SCHEMA_FILE);
+    if !schema.exists() {
+        let text = serde_json::to_string_pretty(&crate::spec::schema()).unwrap_or_default();
+        match std::fs::write(&schema, text + "\n") {
+            Ok(()) => outln!(
+                "wrote {}, which editors read to complete the spec",
+                schema.display()
+            ),
+            Err(e) => errln!(
+                "warning: cannot write {}: {}; write it with `tend schema > {}`",
+                schema.display(),
+                crate::text::io_error(&e),
+                schema.display()
+            ),
+        }
+    }
     exit::OK
 }
+
+/// The schema file a spec's `#:schema` line names, next to the spec.
+const SCHEMA_FILE: &str = "tend.schema.json";
 
 /// Why `tend run` could not start `binary` from a spec in `base`, if it could not.
 fn program_warning(binary: &Path, base: &Path) -> Option<String> {
@@ -202,8 +224,8 @@ pub fn render(name: &ServiceName, binary: &Path, args: &[String], hint: Option<E
     };
     format!(
         r#"#:schema ./tend.schema.json
-# tend spec for {name}. Editors complete it from tend.schema.json next to this file:
-# write it with `tend schema > tend.schema.json`. Check the spec with `tend check`.
+# tend spec for {name}. Editors complete it from tend.schema.json next to this file;
+# `tend schema > tend.schema.json` writes it afresh. Check the spec with `tend check`.
 name = "{name}"
 description = "{name} service"
 command = {cmd}

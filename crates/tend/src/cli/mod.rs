@@ -202,6 +202,16 @@ impl SpecArgs {
         };
         spec::load_file(path, &opts)
     }
+
+    /// [`SpecArgs::load`], and when the spec has problems, what could be read of it.
+    pub fn load_or_salvage(&self, path: &Path) -> Result<Loaded, spec::Failed> {
+        let opts = LoadOptions {
+            profile: self.profile.clone(),
+            sets: self.sets.clone(),
+            env: std::env::vars().collect(),
+        };
+        spec::load_file_or_salvage(path, &opts)
+    }
 }
 
 /// Parses the command line and runs the command; returns the process exit code.

@@ -403,14 +403,15 @@ use super::record::spec_base;
 
 /// What of `spec` (installed: paths absolute) the service will not find where the
 /// spec says, through `backend`: under /tmp and /var/tmp only where the unit hides
-/// them (systemd's `PrivateTmp=yes`), under /dev/shm everywhere (see
+/// them (systemd's `PrivateTmp=`), under /dev/shm everywhere (see
 /// [`super::systemd::temporary_places`]).
 #[cfg(unix)]
 fn temporary_places(spec: &Spec, backend: &str, layout: &Layout) -> Vec<String> {
     use super::systemd;
-    let private_tmp = super::backend(backend).is_some_and(|b| b.name() == "systemd")
-        && systemd::unit_private_tmp(&systemd::render_unit(spec, layout));
-    systemd::temporary_places(spec, private_tmp)
+    let private_tmp = super::backend(backend)
+        .filter(|b| b.name() == "systemd")
+        .and_then(|_| systemd::unit_private_tmp(&systemd::render_unit(spec, layout)));
+    systemd::temporary_places(spec, private_tmp.as_deref())
 }
 
 /// What `tend install --dry-run` prints: the plan of installing `r.spec` through

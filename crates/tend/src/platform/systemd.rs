@@ -31,26 +31,28 @@ fn under_home(p: &Path) -> bool {
         .any(|h| p.starts_with(h))
 }
 
-/// Whether a unit's text gives the service private `/tmp` and `/var/tmp` folders
-/// (`PrivateTmp=`, the last one set: a spec's `[systemd.service]` may turn it off).
-pub fn unit_private_tmp(unit: &str) -> bool {
-    unit.lines()
+/// The `PrivateTmp=` setting of a unit's text when it gives the service private `/tmp`
+/// and `/var/tmp` folders (`yes`, `disconnected`): the last one set, as systemd reads
+/// it (a spec's `[systemd.service]` may turn it off); `None` when it does not.
+pub fn unit_private_tmp(unit: &str) -> Option<String> {
+    let v = unit
+        .lines()
         .filter_map(|l| l.trim().strip_prefix("PrivateTmp="))
-        .next_back()
-        .is_some_and(|v| {
-            !matches!(
-                v.trim().to_ascii_lowercase().as_str(),
-                "" | "no" | "false" | "0" | "off"
-            )
-        })
+        .next_back()?
+        .trim();
+    let off = matches!(
+        v.to_ascii_lowercase().as_str(),
+        "" | "no" | "false" | "0" | "off"
+    );
+    (!off).then(|| v.to_string())
 }
 
 /// The files and folders of an installed spec (paths made absolute) that the service
 /// will not find where the spec says: under `/tmp` or `/var/tmp`, which a unit with
-/// `private_tmp` replaces with empty folders of the service's own, and under
-/// `/dev/shm`, a memory file system emptied at every boot (on every backend). One
-/// line each.
-pub fn temporary_places(spec: &Spec, private_tmp: bool) -> Vec<String> {
+/// `PrivateTmp=` set (`private_tmp`, its value as the unit writes it) replaces with
+/// empty folders of the service's own, and under `/dev/shm`, a memory file system
+/// emptied at every boot (on every backend). One line each.
+pub fn temporary_places(spec: &Spec, private_tmp: Option<&str>) -> Vec<String> {
     let command = Path::new(&spec.command);
     let places = [
         ("command", command.is_absolute().then_some(command)),
@@ -70,13 +72,13 @@ pub fn temporary_places(spec: &Spec, private_tmp: bool) -> Vec<String> {
     for (key, path) in places {
         let Some(path) = path else { continue };
         let shown = path.display();
-        if private_tmp {
+        if let Some(setting) = private_tmp {
             if let Some(tmp) = ["/tmp", "/var/tmp"]
                 .into_iter()
                 .find(|t| path.starts_with(t))
             {
                 out.push(format!(
-                    "`{key}` {shown} is under {tmp}, which the unit's PrivateTmp=yes replaces with an empty folder of the service's own: the service will not find it there; move it (e.g. under /opt or /srv)"
+                    "`{key}` {shown} is under {tmp}, which the unit's PrivateTmp={setting} replaces with an empty folder of the service's own: the service will not find it there; move it (e.g. under /opt or /srv)"
                 ));
                 continue;
             }
@@ -283,14 +285,21 @@ mod tests {
     fn the_rendered_unit_has_a_private_tmp_unless_the_spec_says_no() {
         let layout = Layout::unix("/usr/local/bin/tend".into());
         let cases = [
-            ("", true),
-            ("[systemd.service]\nPrivateTmp = \"no\"\n", false),
-            ("[systemd.service]\nPrivateTmp = \"false\"\n", false),
-            ("[systemd.service]\nPrivateTmp = \"disconnected\"\n", true),
+            ("", Some("yes")),
+            ("[systemd.service]\nPrivateTmp = \"no\"\n", None),
+            ("[systemd.service]\nPrivateTmp = \"false\"\n", None),
+            (
+                "[systemd.service]\nPrivateTmp = \"disconnected\"\n",
+                Some("disconnected"),
+            ),
         ];
         for (extra, private) in cases {
             let unit = render_unit(&spec(extra), &layout);
-            assert_eq!(unit_private_tmp(&unit), private, "{extra}\n{unit}");
+            assert_eq!(
+                unit_private_tmp(&unit).as_deref(),
+                private,
+                "{extra}\n{unit}"
+            );
         }
     }
 
@@ -312,17 +321,21 @@ mod tests {
             ("[stop]\ncommand = [\"/tmp/drain\"]\n", true, &["stop.command"]),
         ];
         for (extra, private, keys) in cases {
-            let found = temporary_places(&spec(extra), *private);
+            let found = temporary_places(&spec(extra), private.then_some("yes"));
             let named: Vec<&str> = found.iter().filter_map(|w| w.split('`').nth(1)).collect();
             assert_eq!(named, *keys, "{extra} private={private}: {found:?}");
         }
         let mut s = spec("");
         s.command = "/tmp/web".into();
-        let w = temporary_places(&s, true);
+        let w = temporary_places(&s, Some("yes"));
         assert_eq!(w.len(), 1);
         assert!(w[0].contains("PrivateTmp=yes"), "{w:?}");
+        // The warning names the setting the unit has.
+        let w = temporary_places(&s, Some("disconnected"));
+        assert!(w[0].contains("PrivateTmp=disconnected"), "{w:?}");
+        assert!(!w[0].contains("PrivateTmp=yes"), "{w:?}");
         // A bare name is looked up on PATH, not a place in /tmp.
         s.command = "tmp".into();
-        assert!(temporary_places(&s, true).is_empty());
+        assert!(temporary_places(&s, Some("yes")).is_empty());
     }
 }

@@ -17,6 +17,9 @@ pub struct Location {
     pub line_text: String,
     /// How many characters to mark.
     pub width: usize,
+    /// For an override (line 0): its place among the overrides, in the order they were
+    /// given (`TEND_*` variables, then `--set` arguments in command-line order).
+    pub order: usize,
 }
 
 impl Location {
@@ -35,6 +38,20 @@ impl Location {
             column,
             line_text: line_text.to_string(),
             width,
+            order: 0,
+        }
+    }
+
+    /// The location of an override: it has no line; `order` is its place among the
+    /// overrides.
+    pub fn of_override(origin: &str, order: usize) -> Location {
+        Location {
+            origin: origin.to_string(),
+            line: 0,
+            column: 0,
+            line_text: String::new(),
+            width: 0,
+            order,
         }
     }
 }
@@ -51,16 +68,19 @@ pub struct Diagnostic {
     /// The dotted key of the service's spec it is about (`restart.policy`), when it is
     /// about one.
     pub key: Option<String>,
+    /// In a file of `[[service]]` tables, the name of the service it is about (as the
+    /// file writes it); `None` in a single-service file and for the whole file.
+    pub service: Option<String>,
 }
 
 impl Diagnostic {
     /// Where it sorts among the problems of one spec: problems of the whole spec first
     /// (an unknown profile), then the file's in the order of their lines and columns,
     /// then those of overrides (`--set`, `TEND_*`) in the order they were given.
-    fn position(&self) -> (u8, usize, usize) {
+    pub(crate) fn position(&self) -> (u8, usize, usize) {
         match &self.location {
             None => (0, 0, 0),
-            Some(l) if l.line == 0 => (2, 0, 0),
+            Some(l) if l.line == 0 => (2, l.order, 0),
             Some(l) => (1, l.line, l.column),
         }
     }
@@ -68,7 +88,7 @@ impl Diagnostic {
 
 /// Puts the problems of one spec in the order a person reads the file (stable: two at
 /// the same place keep the order they were found in).
-pub(crate) fn sort(diags: &mut [Diagnostic]) {
+pub fn sort(diags: &mut [Diagnostic]) {
     diags.sort_by_key(Diagnostic::position);
 }
 
@@ -168,6 +188,7 @@ fn read_problem(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
         location: None,
         help,
         key: None,
+        service: None,
     }
 }
 

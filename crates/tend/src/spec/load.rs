@@ -71,16 +71,98 @@ pub struct Loaded {
 
 /// Reads and loads the spec at `path`.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    load_str(path, &text, opts)
+    load_file_or_salvage(path, opts).map_err(|f| f.error)
 }
 
-/// Loads a spec from `text`, which came from `path` (used in messages and for
-/// `depends_on` checks; nothing is read from disk).
+/// Loads `text`, which came from `path` (used in messages and for `depends_on` checks;
+/// nothing is read from disk).
 pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, SpecError> {
+    load_str_or_salvage(path, text, opts).map_err(|f| f.error)
+}
+
+/// One service of a spec in error, read as far as it could be: a default in place of
+/// each value in error, a stand-in for a required value missing or wrong. Enough to
+/// run the checks of this machine on the rest (`tend check` reports every problem in
+/// one run), as long as the keys it does not [`trust`](Salvaged::trusts) are left out.
+#[derive(Clone, Debug)]
+pub struct Salvaged {
+    /// Its place among the file's services.
+    pub index: usize,
+    /// The service as read.
+    pub spec: Spec,
+    /// In a `[[service]]` file, its name as the file writes it.
+    pub service: Option<String>,
+    /// The dotted keys whose value is not the spec's: in error, or stood in for.
+    in_error: Vec<String>,
+}
+
+impl Salvaged {
+    /// Every service of a spec that loaded, every key trusted.
+    pub fn all_of(loaded: &Loaded) -> Vec<Salvaged> {
+        loaded
+            .services
+            .iter()
+            .enumerate()
+            .map(|(index, spec)| Salvaged {
+                index,
+                spec: spec.clone(),
+                service: loaded.multi.then(|| spec.name.to_string()),
+                in_error: Vec::new(),
+            })
+            .collect()
+    }
+
+    /// Whether `key` (dotted, `stop.command`) holds what the spec says: neither it, a
+    /// table above it nor a value within it was in error.
+    pub fn trusts(&self, key: &str) -> bool {
+        let within = |long: &str, short: &str| {
+            long == short
+                || long
+                    .strip_prefix(short)
+                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        };
+        !self
+            .in_error
+            .iter()
+            .any(|e| within(e, key) || within(key, e))
+    }
+}
+
+/// Why a spec could not be loaded, and what could still be read of it.
+#[derive(Debug)]
+pub struct Failed {
+    /// Every problem, in the order of the file.
+    pub error: SpecError,
+    /// Whether the file is a `[[service]]` list.
+    pub multi: bool,
+    /// The services that could be read in spite of the problems (none when the file
+    /// could not be read or is not TOML).
+    pub salvaged: Vec<Salvaged>,
+}
+
+impl Failed {
+    fn only(error: SpecError) -> Failed {
+        Failed {
+            error,
+            multi: false,
+            salvaged: Vec::new(),
+        }
+    }
+}
+
+/// [`load_file`], and when the spec has problems, what could be read of it.
+pub fn load_file_or_salvage(path: &Path, opts: &LoadOptions) -> Result<Loaded, Failed> {
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        Failed::only(SpecError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
+    })?;
+    load_str_or_salvage(path, &text, opts)
+}
+
+/// [`load_str`], and when the spec has problems, what could be read of it.
+pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, Failed> {
     let file = SourceText {
         origin: path.display().to_string(),
         text: text.to_string(),
@@ -88,17 +170,18 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
     };
     let doc = DeTable::parse(text).map_err(|e| {
         let loc = e.span().map(|s| Location::in_text(&file.origin, text, s));
-        SpecError::invalid(
+        Failed::only(SpecError::invalid(
             path,
             vec![Diagnostic {
                 message: format!("invalid TOML: {}", e.message().trim()),
                 location: loc,
                 help: Some("see https://toml.io for the syntax".into()),
                 key: None,
+                service: None,
             }],
-        )
+        ))
     })?;
-    let table: Table = toml::from_str(text).map_err(|e| invalid(path, &file, e))?;
+    let table: Table = toml::from_str(text).map_err(|e| Failed::only(invalid(path, &file, e)))?;
     let mut sources = vec![file];
     let mut diags = Vec::new();
 
@@ -168,6 +251,7 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                 location: None,
                 help: Some(help),
                 key: None,
+                service: None,
             });
         }
     }
@@ -190,9 +274,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
             if o.keys.len() < 2 && !o.from_env {
                 diags.push(Diagnostic {
                     message: format!("override `{}` names a service but no setting", o.keys.join(".")),
-                    location: Some(Location { origin: sources[o.source].origin.clone(), line: 0, column: 0, line_text: String::new(), width: 0 }),
+                    location: Some(Location::of_override(&sources[o.source].origin, o.source)),
                     help: Some(format!("in a `[[service]]` file write SERVICE.KEY=VALUE, e.g. `{target}.restart.policy=always`")),
                     key: None,
+                    service: None,
                 });
                 continue;
             }
@@ -210,15 +295,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                         "override `{}` names no service of this file",
                         o.keys.join(".")
                     ),
-                    location: Some(Location {
-                        origin: sources[o.source].origin.clone(),
-                        line: 0,
-                        column: 0,
-                        line_text: String::new(),
-                        width: 0,
-                    }),
+                    location: Some(Location::of_override(&sources[o.source].origin, o.source)),
                     help: Some(help),
                     key: None,
+                    service: None,
                 });
             }
         }
@@ -227,8 +307,10 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
     // Every service is read to the end, each problem set aside, so that one run reports
     // them all; the cross-service checks need every service and its real name.
     let mut specs = Vec::new();
+    let mut salvaged = Vec::new();
     let mut whole = true;
-    for ((prefix, table), name) in services.into_iter().zip(&names) {
+    for (index, ((prefix, table), name)) in services.into_iter().zip(&names).enumerate() {
+        let first = diags.len();
         let (merged, layer_problems) = layer_service(
             &prefix,
             table,
@@ -266,28 +348,45 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Result<Loaded, S
                 {
                     whole = false;
                 }
+                let in_error = diags[first..]
+                    .iter()
+                    .filter_map(|d| d.key.clone())
+                    .chain(read.stand_ins.iter().map(|s| show_path(s)))
+                    .collect();
+                salvaged.push(Salvaged {
+                    index,
+                    spec: spec.clone(),
+                    service: name.clone().filter(|_| multi),
+                    in_error,
+                });
                 specs.push(spec);
             }
             None => whole = false,
         }
+        if multi {
+            for d in &mut diags[first..] {
+                d.service = name.clone();
+            }
+        }
     }
     if whole && multi {
-        for (i, msg, help) in super::validate::check_set(&specs) {
+        for (i, key, msg, help) in super::validate::check_set(&specs) {
             let o = Origin {
                 source: 0,
-                path: vec![
-                    Seg::Key("service".into()),
-                    Seg::Index(i),
-                    Seg::Key("depends_on".into()),
-                ],
+                path: [vec![Seg::Key("service".into()), Seg::Index(i)], key.clone()].concat(),
             };
             let mut d = diag_at(&sources, &doc, o, msg, help, false);
-            d.key = Some("depends_on".into());
+            d.key = Some(show_path(&key));
+            d.service = names[i].clone();
             diags.push(d);
         }
     }
     if !diags.is_empty() {
-        return Err(SpecError::invalid(path, diags));
+        return Err(Failed {
+            error: SpecError::invalid(path, diags),
+            multi,
+            salvaged,
+        });
     }
     Ok(Loaded {
         path: path.to_path_buf(),
@@ -538,6 +637,7 @@ fn parse_overrides(
                         .into(),
                 ),
                 key: None,
+                service: None,
             });
             continue;
         }
@@ -565,6 +665,7 @@ fn parse_overrides(
                 location: None,
                 help: Some("write --set key=value, e.g. --set restart.policy=always".into()),
                 key: None,
+                service: None,
             });
             continue;
         };
@@ -579,6 +680,7 @@ fn parse_overrides(
                 location: None,
                 help: Some("write dotted keys, e.g. --set log.max_size=100MB".into()),
                 key: None,
+                service: None,
             });
             continue;
         }
@@ -794,7 +896,7 @@ fn deserialize_all(
                     && matches!(p.last(), Some(Seg::Key(k)) if did_you_mean(k, [field]).is_some())
             });
             if !set_aside.contains(&at) && !misspelt {
-                let (message, help, at_key) = explain_serde(&msg, &path, None);
+                let (message, help, at_key) = explain_serde(&msg, &path, None, None);
                 let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
                 d.key = Some(show_path(&at));
                 out.diagnostics.push(d);
@@ -806,7 +908,9 @@ fn deserialize_all(
             continue;
         }
         let value = value_at(&table, &path).cloned();
-        let (message, help, at_key) = explain_serde(&msg, &path, value.as_ref());
+        let written = written_at(sources, doc, &merged.origin_of(&path));
+        let (message, help, at_key) =
+            explain_serde(&msg, &path, value.as_ref(), written.as_deref());
         let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
         d.key = Some(show_path(&path));
         out.diagnostics.push(d);
@@ -823,6 +927,18 @@ fn deserialize_all(
         set_aside.push(aside);
     }
     out
+}
+
+/// The value at `origin` as the spec file writes it (`1e3`), when it is in the file.
+fn written_at(
+    sources: &[SourceText],
+    doc: &toml::Spanned<DeTable<'_>>,
+    origin: &Origin,
+) -> Option<String> {
+    let src = sources.get(origin.source).filter(|s| s.is_file)?;
+    let (span, complete) = walk_span(doc, &origin.path, false);
+    let text = src.text.get(span.filter(|_| complete)?)?.trim();
+    (!text.is_empty() && !text.contains('\n')).then(|| text.to_string())
 }
 
 /// The value at `path` in `table`.
@@ -877,8 +993,14 @@ fn insert_at(table: &mut Table, path: &[Seg], value: Value) -> bool {
 }
 
 /// Rewords a serde message in the spec's terms; for an unknown key, adds the likely
-/// intended one. `value` is the value in error, when there is one.
-fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Option<String>, bool) {
+/// intended one. `value` is the value in error, when there is one, and `written` how
+/// the file writes it.
+fn explain_serde(
+    msg: &str,
+    path: &[Seg],
+    value: Option<&Value>,
+    written: Option<&str>,
+) -> (String, Option<String>, bool) {
     let msg = msg.trim();
     let place = if path.len() > 1 {
         let parent = show_path(&path[..path.len() - 1]);
@@ -901,7 +1023,7 @@ fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Opt
         let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
         let help = match did_you_mean(variant, candidates.iter().copied()) {
             Some(s) => format!("did you mean \"{s}\"?"),
-            None => format!("expected one of: {}", candidates.join(", ")),
+            None => format!("expected one of: {}", in_schema_order(path, &candidates)),
         };
         let key = show_path(path);
         return (
@@ -940,7 +1062,11 @@ fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Opt
                 .and_then(expectation)
                 .unwrap_or_else(|| "another kind of value".to_string())
         };
-        let found = value.map_or_else(|| "this".to_string(), describe);
+        // A number as written (`1e3`, `1000.0`): TOML keeps no trace of how.
+        let found = match (value, written) {
+            (Some(Value::Float(_) | Value::Integer(_)), Some(w)) => w.to_string(),
+            _ => value.map_or_else(|| "this".to_string(), describe),
+        };
         if key == "command" {
             if let Some(Value::Array(items)) = value {
                 return command_as_list(items);
@@ -954,6 +1080,15 @@ fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Opt
             (Some(Value::String(s)), Some("integer")) if s.trim().parse::<i64>().is_ok() => Some(
                 format!("write it without quotes: {} = {}", last_key(path), s.trim()),
             ),
+            (Some(Value::Float(f)), Some("integer"))
+                if f.is_finite() && f.fract() == 0.0 && f.abs() < 1e18 =>
+            {
+                Some(if in_list {
+                    format!("write a whole number: {}", *f as i64)
+                } else {
+                    format!("write a whole number: {} = {}", last_key(path), *f as i64)
+                })
+            }
             (Some(Value::String(s)), Some("boolean")) if matches!(s.trim(), "true" | "false") => {
                 Some(format!(
                     "write it without quotes: {} = {}",
@@ -993,6 +1128,42 @@ fn explain_serde(msg: &str, path: &[Seg], value: Option<&Value>) -> (String, Opt
     } else {
         (format!("invalid value for `{key}`: {what}"), help, false)
     }
+}
+
+/// The words a key takes, in the order of the schema (`SIGTERM, SIGINT, ...`), then the
+/// other spellings serde accepts, in the order of the word each shortens (`also TERM,
+/// INT, ...`). serde lists names and aliases in no useful order.
+fn in_schema_order(path: &[Seg], candidates: &[&str]) -> String {
+    let words: Vec<String> = schema_at(path)
+        .and_then(|n| n.get("oneOf").and_then(|a| a.as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| a.get("const").and_then(|c| c.as_str()))
+        .filter(|w| candidates.contains(w))
+        .map(str::to_string)
+        .collect();
+    if words.is_empty() {
+        return candidates.join(", ");
+    }
+    let mut others: Vec<&str> = candidates
+        .iter()
+        .copied()
+        .filter(|c| !words.iter().any(|w| w == c))
+        .collect();
+    others.sort_by_key(|o| {
+        (
+            words
+                .iter()
+                .position(|w| w.ends_with(o))
+                .unwrap_or(usize::MAX),
+            o.to_string(),
+        )
+    });
+    let mut out = words.join(", ");
+    if !others.is_empty() {
+        out.push_str(&format!("; also {}", others.join(", ")));
+    }
+    out
 }
 
 /// The most common mistake: `command = ["/bin/sh", "-c", "x"]`. The program and its
@@ -1038,7 +1209,10 @@ fn describe(v: &Value) -> String {
             format!("the text {:?}", format!("{short}{more}"))
         }
         Value::Integer(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
+        // With its decimal point or exponent, as TOML writes a float: `1000.0`, not
+        // `1000`, which would read as the whole number asked for.
+        Value::Float(f) if f.is_nan() => "nan".to_string(),
+        Value::Float(f) => format!("{f:?}"),
         Value::Boolean(b) => b.to_string(),
         Value::Datetime(d) => format!("the date {d}"),
         Value::Array(_) => "a list".to_string(),
@@ -1200,6 +1374,7 @@ fn invalid(path: &Path, file: &SourceText, e: toml::de::Error) -> SpecError {
                 .map(|span| Location::in_text(&file.origin, &file.text, span)),
             help,
             key: None,
+            service: None,
         }],
     )
 }
@@ -1218,19 +1393,14 @@ fn diag_at(
         let span = find_span(doc, &origin.path, at_key).unwrap_or(0..0);
         Some(Location::in_text(&src.origin, &src.text, span))
     } else {
-        Some(Location {
-            origin: src.origin.clone(),
-            line: 0,
-            column: 0,
-            line_text: String::new(),
-            width: 0,
-        })
+        Some(Location::of_override(&src.origin, origin.source))
     };
     Diagnostic {
         message,
         location,
         help,
         key: None,
+        service: None,
     }
 }
 

@@ -9,7 +9,10 @@ mod values;
 
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, Location, SpecError};
-pub use load::{load_file, load_str, locate, schema, LoadOptions, Loaded};
+pub use load::{
+    load_file, load_file_or_salvage, load_str, load_str_or_salvage, locate, schema, Failed,
+    LoadOptions, Loaded, Salvaged,
+};
 pub use model::*;
 pub use validate::start_order;
 pub use values::{parse_duration, parse_size, Duration, HttpUrl, ServiceName, Signal, Size};

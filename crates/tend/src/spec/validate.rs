@@ -181,7 +181,7 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
                 p.push(Seg::Index(i));
                 out.push((
                     p,
-                    format!("exit code {c} is out of range"),
+                    format!("`restart.{key}`: exit code {c} is out of range"),
                     Some("exit codes are 0 to 255".into()),
                 ));
             }
@@ -313,20 +313,22 @@ fn ends_in_backslash(text: &str) -> bool {
 
 /// Problems across the services of one file: duplicate names, unknown dependencies,
 /// dependency cycles. Each is reported against the index of the service it concerns.
-pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> {
+pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, KeyPath, String, Option<String>)> {
     let mut out = Vec::new();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, s) in specs.iter().enumerate() {
+        // At the second `name`: the first is where the name belongs.
         if index.insert(s.name.as_str(), i).is_some() {
             out.push((
                 i,
+                at(&["name"]),
                 format!("two services are named `{}`", s.name),
                 Some("service names must be unique within a file".into()),
             ));
         }
     }
     for (i, s) in specs.iter().enumerate() {
-        for d in &s.depends_on {
+        for (j, d) in s.depends_on.iter().enumerate() {
             if !index.contains_key(d.as_str()) {
                 let help = match did_you_mean(d.as_str(), index.keys().copied()) {
                     Some(m) => format!("did you mean `{m}`?"),
@@ -335,8 +337,11 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> 
                         index.keys().copied().collect::<Vec<_>>().join(", ")
                     ),
                 };
+                let mut key = at(&["depends_on"]);
+                key.push(Seg::Index(j));
                 out.push((
                     i,
+                    key,
                     format!(
                         "`{}` depends on `{d}`, which is not a service in this file",
                         s.name
@@ -351,6 +356,7 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, String, Option<String>)> 
             let first = index.get(cycle[0].as_str()).copied().unwrap_or(0);
             out.push((
                 first,
+                at(&["depends_on"]),
                 format!("dependency cycle: {}", cycle.join(" -> ")),
                 Some("remove one of these depends_on entries".into()),
             ));

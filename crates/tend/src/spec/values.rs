@@ -50,6 +50,10 @@ pub fn parse_duration(text: &str) -> Result<StdDuration, String> {
     humantime::parse_duration(t).map_err(|e| {
         let hint = "write e.g. \"10s\", \"500ms\" or \"1m 30s\"";
         match e {
+            // humantime reads "10" as a number whose unit is "".
+            humantime::DurationError::UnknownUnit { unit, value, .. } if unit.is_empty() => {
+                format!("{text:?} is not a duration: a duration needs a unit: write e.g. \"{value}s\" or \"{value}ms\"")
+            }
             humantime::DurationError::UnknownUnit { unit, .. } => {
                 format!("{text:?} is not a duration: unknown unit {unit:?}: {hint}")
             }
@@ -392,6 +396,10 @@ mod tests {
         for bad in ["", "10", "ten seconds", "10 parsecs", "-1s"] {
             assert!(parse_duration(bad).is_err(), "{bad} should fail");
         }
+        // A number without a unit is told so, not "unknown unit \"\"".
+        let e = parse_duration("10").unwrap_err();
+        assert!(e.contains("needs a unit") && e.contains("\"10s\""), "{e}");
+        assert!(!e.contains("unknown unit"), "{e}");
     }
 
     #[test]

@@ -50,8 +50,24 @@ pub(crate) fn problem(key: &'static str, message: String) -> Problem {
     }
 }
 
-/// A warning found while preparing (e.g. a readable secrets file).
-pub type Warnings = Vec<String>;
+/// A warning found while preparing (e.g. a readable secrets file), and the spec key it
+/// is about, so `tend check` can point at its line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The spec key, dotted.
+    pub key: &'static str,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The warnings found while preparing.
+pub type Warnings = Vec<Warning>;
 
 /// Builds the command for `spec`. `base` is the folder relative paths are taken from
 /// (the spec file's folder); `env` is tend's own environment.
@@ -80,8 +96,11 @@ pub fn prepare(
                 ),
             )),
             Ok(text) => {
-                if let Some(w) = sys::secrets_mode_warning(&path) {
-                    warnings.push(w);
+                if let Some(message) = sys::secrets_mode_warning(&path) {
+                    warnings.push(Warning {
+                        key: "env_file",
+                        message,
+                    });
                 }
                 match parse_env_file(&text) {
                     Err((line, msg)) => problems.push(problem(

@@ -157,10 +157,11 @@ pub fn account(
     warnings: &mut Warnings,
 ) -> Option<Credentials> {
     if spec.user.is_some() || spec.group.is_some() {
-        warnings.push(
-            "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
+        warnings.push(crate::supervise::prepare::Warning {
+            key: if spec.user.is_some() { "user" } else { "group" },
+            message: "`user` and `group` are for Unix: on Windows the child runs as the service's account (`windows.account`)"
                 .into(),
-        );
+        });
     }
     None
 }
