@@ -166,7 +166,7 @@ fn follow_waits_for_a_log_file_then_prints_its_lines() {
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
     let child = Killed(child);
-    let seen = expect_line(&err, "waiting for", "tend logs -f");
+    let seen = expect_line(&err, "note: waiting for", "tend logs -f");
     assert!(
         seen.iter()
             .any(|l| l.contains(&s.path("proj/l/late.out.log").display().to_string())),
@@ -487,4 +487,63 @@ fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
         !errs.iter().any(|l| l.contains("waiting for")),
         "the file exists: {errs:?}"
     );
+}
+
+#[test]
+fn follow_prints_every_line_when_many_rotations_come_between_two_looks() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "fl", &["--print", "first run"], "dir = \"l\"");
+    run_once(&s, &spec);
+    // Known, with no log yet: following starts before the flood.
+    std::fs::remove_dir_all(s.path("proj/l")).unwrap();
+    let n = 20_000u64;
+    std::fs::write(
+        &spec,
+        fixture_spec(
+            "fl",
+            &["--flood", &n.to_string(), "--line-bytes", "40"],
+            "[restart]\npolicy = \"never\"\n[log]\ndir = \"l\"\nmax_size = \"4KiB\"\nkeep = 100000\ncompress = true\n",
+        ),
+    )
+    .unwrap();
+    let mut child = s
+        .tend(&["logs", "-f", "fl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let _child = Killed(child);
+    expect_line(&err, "note: waiting for", "tend logs -f");
+    // About 800KB at 4KiB: some 200 rotations, many between two looks of the follower.
+    run_once(&s, &spec);
+    let deadline = Instant::now() + 60 * SECS;
+    let mut got = Vec::new();
+    while (got.len() as u64) < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match out.recv_timeout(left) {
+            Ok(l) => got.push(l),
+            Err(_) => break,
+        }
+    }
+    let numbers: Vec<u64> = got
+        .iter()
+        .map(|l| {
+            l[1..11]
+                .parse()
+                .unwrap_or_else(|_| panic!("a flood line: {l:?}"))
+        })
+        .collect();
+    let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    assert_eq!(
+        (numbers.len() as u64, gaps),
+        (n, 0),
+        "every line once, in order; first {:?}, last {:?}",
+        numbers.first(),
+        numbers.last()
+    );
+    assert_eq!(numbers.first(), Some(&1));
+    let errs: Vec<String> = err.try_iter().collect();
+    assert!(!errs.iter().any(|l| l.contains("warning")), "{errs:?}");
 }
