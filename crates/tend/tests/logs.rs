@@ -547,3 +547,54 @@ fn follow_prints_every_line_when_many_rotations_come_between_two_looks() {
     let errs: Vec<String> = err.try_iter().collect();
     assert!(!errs.iter().any(|l| l.contains("warning")), "{errs:?}");
 }
+
+#[test]
+fn without_timestamps_a_file_written_now_is_not_before_an_old_until() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "plain", &["--print", "written today"], "dir = \"l\"");
+    run_once(&s, &spec);
+    // A lone live file: no rotation says when it was started.
+    let (code, out, err) = logs(&s, &["logs", "--until", "2020-01-01", "plain"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    // A rotated file with no rotation before it, gzipped (its creation is when it was
+    // compressed): taken as written at its rotation, which is after --until.
+    let dir = s.path("proj/l");
+    let text = std::fs::read(dir.join("plain.out.log")).unwrap();
+    std::fs::remove_file(dir.join("plain.out.log")).unwrap();
+    let gz = dir.join("plain.out.20261129T100000.000Z.log.gz");
+    {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        w.write_all(&text).unwrap();
+        w.finish().unwrap();
+    }
+    let (code, out, err) = logs(&s, &["logs", "--until", "2020-01-01", "plain"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(
+        err.contains(&format!(
+            "note: when the first line of {} was written is unknown",
+            gz.display()
+        )),
+        "{err}"
+    );
+    let (_, out, err) = logs(&s, &["logs", "--since", "2026-11-29 09:00", "plain"]);
+    assert_eq!(out, "written today\n", "{err}");
+}
+
+#[test]
+fn a_reversed_range_is_refused() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "hi"], "dir = \"l\"");
+    run_once(&s, &spec);
+    for (since, until) in [("2026-11-30", "2026-11-29"), ("2026-11-30", "2026-11-30")] {
+        let (code, out, err) = logs(&s, &["logs", "--since", since, "--until", until, "api"]);
+        assert_eq!((code, out.as_str()), (2, ""), "{err}");
+        assert!(
+            err.starts_with(&format!("error: --since ({since}T00:00:00.000Z) is not before --until ({until}T00:00:00.000Z): no line is in that range\n")),
+            "{err}"
+        );
+    }
+}

@@ -121,6 +121,17 @@ pub fn logs(a: LogsArgs) -> u8 {
             }
         }
     }
+    if let (Some(since), Some(until)) = (range.since, range.until) {
+        if since >= until {
+            errln!(
+                "error: --since ({}) is not before --until ({}): no line is in that range",
+                humantime::format_rfc3339_millis(since),
+                humantime::format_rfc3339_millis(until)
+            );
+            errln!("  = help: --since is the first moment shown, --until the first one no longer shown");
+            return exit::USAGE;
+        }
+    }
     let state_dir = a
         .state_dir
         .clone()
@@ -165,7 +176,7 @@ pub fn logs(a: LogsArgs) -> u8 {
     if !range.is_all() {
         for l in logs.iter().filter(|l| !l.timestamps) {
             errln!(
-                "note: the lines of `{}` carry no timestamps (log.timestamps = false): --since/--until select whole files, by when each was written",
+                "note: the lines of `{}` carry no timestamps (log.timestamps = false): --since/--until select whole files, each written from the rotation before it (else its creation) to its own rotation (the live file: its last write)",
                 l.name
             );
         }

@@ -18,10 +18,12 @@ pub struct Piece {
     pub path: PathBuf,
     /// Gzipped.
     pub gz: bool,
-    /// Its lines were written after this (the previous rotation, else the file's
-    /// creation when the system knows it and the file is not gzipped: a `.gz` is
-    /// created when compressed, after its lines); `None`: unknown.
+    /// Its lines were written after this (the previous rotation); `None`: unknown.
     pub start: Option<SystemTime>,
+    /// When the file was created, where the system records it (Linux statx, macOS,
+    /// Windows), for a file without `start` that is not gzipped (a `.gz` is created
+    /// when compressed, after its lines).
+    pub born: Option<SystemTime>,
     /// ... and up to this (its rotation, or the live file's last write); `None`:
     /// unknown.
     pub end: Option<SystemTime>,
@@ -50,6 +52,7 @@ pub fn pieces(
             end: r.at,
             live: false,
             id: None,
+            born: None,
         });
         start = r.at.or(start);
     }
@@ -62,6 +65,7 @@ pub fn pieces(
             end: live_mtime,
             live: true,
             id: None,
+            born: None,
         });
     }
     out
@@ -82,8 +86,7 @@ pub fn names_in(dir: &Path) -> io::Result<Vec<String>> {
 /// Lists `dir` and returns the pieces of `stem` in it (none when `dir` does not exist).
 /// The live file is looked at before the listing, so that a reader that opens it and
 /// finds the same identity knows no rotation came between (see [`last_lines`]). A
-/// file whose start is unknown from the names gets its creation time, where the
-/// system records one (Linux statx, macOS, Windows) and the file is not gzipped.
+/// file whose start is unknown from the names gets its creation time ([`Piece::born`]).
 pub fn list(dir: &Path, stem: &str) -> io::Result<Vec<Piece>> {
     let live = std::fs::metadata(dir.join(format!("{stem}.log"))).ok();
     let names = names_in(dir)?;
@@ -103,7 +106,7 @@ pub fn list(dir: &Path, stem: &str) -> io::Result<Vec<Piece>> {
             } else {
                 std::fs::metadata(&p.path).ok()
             };
-            p.start = meta.and_then(|m| m.created().ok());
+            p.born = meta.and_then(|m| m.created().ok());
         }
     }
     Ok(out)
@@ -215,13 +218,18 @@ pub enum TailError {
     Moved,
 }
 
-/// Whether a file whose lines were written after `start` and up to `end` is read for
-/// `sel`. With timestamps the lines decide, so only a file known to be out of the range
-/// is not read (an unknown start is any time before). Without, the file stands for its
-/// lines: an unknown start is taken as its end, the only time known of it.
-pub fn wanted(sel: &Select, start: Option<SystemTime>, end: Option<SystemTime>) -> bool {
-    let start = if sel.timestamps { start } else { start.or(end) };
-    sel.range.overlaps(start, end)
+/// Whether the file `p` is read for `sel`. With timestamps the lines decide, so only a
+/// file known from its name to be out of the range is not read (an unknown start is
+/// any time before). Without, the file stands for its lines, written from the rotation
+/// before it (else its creation) to its own rotation (the live file: its last write);
+/// when neither start is known, from its end, the only time known of it.
+pub fn wanted(sel: &Select, p: &Piece) -> bool {
+    let start = if sel.timestamps {
+        p.start
+    } else {
+        p.start.or(p.born).or(p.end)
+    };
+    sel.range.overlaps(start, p.end)
 }
 
 /// The last lines `sel` keeps across `pieces`, newest files read first and older ones
@@ -237,8 +245,8 @@ pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, TailError> {
         if room == Some(0) {
             break;
         }
-        if !wanted(sel, p.start, p.end) {
-            if p.start.is_none() && sel.range.overlaps(None, p.end) {
+        if !wanted(sel, p) {
+            if p.start.or(p.born).is_none() && sel.range.overlaps(None, p.end) {
                 undated.push(p.path.clone());
             }
             continue;
@@ -507,6 +515,7 @@ mod tests {
                 end: Some(at("2026-11-30T01:00:00Z")),
                 live: false,
                 id: None,
+                born: None,
             },
             Piece {
                 path: dir.join(t(2, "log")),
@@ -515,6 +524,7 @@ mod tests {
                 end: Some(at("2026-11-30T02:00:00Z")),
                 live: false,
                 id: None,
+                born: None,
             },
             Piece {
                 path: dir.join("o.out.log"),
@@ -523,6 +533,7 @@ mod tests {
                 end: Some(m),
                 live: true,
                 id: None,
+                born: None,
             },
         ];
         assert_eq!(got, want);
