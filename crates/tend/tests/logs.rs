@@ -112,6 +112,35 @@ fn an_unknown_service_is_named_as_such() {
     let (code, _, err) = logs(&s, &["logs", "zzzzzzzz"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("known services: api"), "{err}");
+    // Forgotten: its logs are kept, and the help says how to read them.
+    let (code, _, err) = logs(&s, &["forget", "api"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = logs(&s, &["logs", "api"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--log-dir DIR reads the log files in DIR"),
+        "{err}"
+    );
+    let (code, out, err) = logs(&s, &["logs", "--log-dir", "proj/l", "api"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
+}
+
+#[test]
+fn the_known_services_are_shown_and_the_unknown_ones_named() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "hi"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let (code, out, err) = logs(&s, &["logs", "api", "nosuch", "api"]);
+    assert_eq!(code, 1, "{err}");
+    // api once (a name given twice is shown once, without a prefix: one service).
+    assert_eq!(out, "hi\n", "{err}");
+    assert!(
+        err.starts_with("error: no service `nosuch`: not installed"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    let (code, out, err) = logs(&s, &["logs", "api", "api"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
 }
 
 /// Lines of a child's pipe, as they come.

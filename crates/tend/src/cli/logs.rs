@@ -148,30 +148,41 @@ pub fn logs(a: LogsArgs) -> u8 {
         forced_dir: a.log_dir.clone(),
         statuses,
     };
+    // Each name once, in the order given.
+    let mut names: Vec<&ServiceName> = Vec::new();
+    for n in &a.names {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     let mut logs = Vec::new();
-    for name in &a.names {
+    // Like `tend status a b`: the services found are shown, and each one that is not
+    // is an error (exit 1).
+    let mut missing = false;
+    for &name in &names {
         match find(name.as_str(), a.stderr, &places) {
             Ok(Found::Files(log)) => logs.push(log),
-            Ok(Found::Journal) if a.names.len() == 1 => return journal(name.as_str(), &a, &range),
+            Ok(Found::Journal) if names.len() == 1 => return journal(name.as_str(), &a, &range),
             Ok(Found::Journal) => {
                 errln!("error: `{name}` logs to the journal (log.{} = \"inherit\" under systemd), which tend cannot merge with other services' files", stream(a.stderr));
                 errln!("  = help: show it alone: `tend logs {name}`");
-                return exit::ERROR;
+                missing = true;
             }
             Ok(Found::Discarded) => errln!(
                 "note: `{name}` discards this stream (log.{} = \"null\")",
                 stream(a.stderr)
             ),
-            Err(unknown) => {
-                for line in unknown.lines() {
+            Err(problem) => {
+                for line in problem.lines() {
                     errln!("{line}");
                 }
-                return exit::ERROR;
+                missing = true;
             }
         }
     }
+    let done = |code: u8| if missing { exit::ERROR } else { code };
     if logs.is_empty() {
-        return exit::OK;
+        return done(exit::OK);
     }
     if !range.is_all() {
         for l in logs.iter().filter(|l| !l.timestamps) {
@@ -182,7 +193,7 @@ pub fn logs(a: LogsArgs) -> u8 {
         }
     }
     let last = a.lines.or(range.is_all().then_some(50));
-    show(&logs, last, range, a.follow)
+    done(show(&logs, last, range, a.follow))
 }
 
 fn stream(stderr: bool) -> &'static str {
@@ -194,10 +205,13 @@ fn stream(stderr: bool) -> &'static str {
 }
 
 /// Finds the log of `name` (notes on the way are printed).
-fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
-    let installed = crate::spec::load_file(&p.layout.spec_path(name), &Default::default())
-        .ok()
-        .and_then(|l| l.services.into_iter().next());
+fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
+    let spec_path = p.layout.spec_path(name);
+    let installed = installed_spec(
+        name,
+        &spec_path,
+        crate::spec::load_file(&spec_path, &Default::default()),
+    )?;
     let (spec, dir, installed) = match installed {
         Some(s) => {
             let dir = p.layout.log_dir(&s);
@@ -253,7 +267,7 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
 /// The spec and log directory of a service that is not installed, through the state
 /// file its supervisor wrote; without one, the default log directory if the service's
 /// files are there.
-fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown> {
+fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Missing> {
     // The latest supervisor of that name, whatever its state file is called.
     let status = p
         .statuses
@@ -268,11 +282,11 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown
         if has_files {
             return Ok((None, dir.clone()));
         }
-        return Err(Unknown {
+        return Err(Missing::Unknown(Unknown {
             name: name.to_string(),
             state_dir: p.state_dir.clone(),
             known: known_names(p),
-        });
+        }));
     };
     // A relative spec path is relative to where `tend run` ran, which the state file
     // does not say: the current directory is the best guess.
@@ -311,6 +325,110 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown
     }
 }
 
+/// The installed spec of `name` from what loading `path` gave: `None` when there is
+/// none (not installed); an error when there is one that cannot be read or loaded
+/// (never taken for "not installed").
+fn installed_spec(
+    name: &str,
+    path: &Path,
+    loaded: Result<crate::spec::Loaded, crate::spec::SpecError>,
+) -> Result<Option<Spec>, Missing> {
+    match loaded {
+        Ok(l) => Ok(l.services.into_iter().next()),
+        Err(crate::spec::SpecError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(crate::spec::SpecError::Read { source, .. }) => Err(Missing::Unreadable {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            denied: source.kind() == std::io::ErrorKind::PermissionDenied,
+            why: io_error(&source),
+            group: group_of(path),
+        }),
+        Err(_) => Err(Missing::Broken {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The group that owns `path` (or, when it cannot be looked at, its folder), by name.
+#[cfg(unix)]
+fn group_of(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .ok()
+        .or_else(|| std::fs::metadata(path.parent()?).ok())?;
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid())).ok()??;
+    Some(group.name)
+}
+
+#[cfg(not(unix))]
+fn group_of(_: &Path) -> Option<String> {
+    None
+}
+
+/// Why a service's logs cannot be found.
+#[derive(Debug)]
+enum Missing {
+    /// Neither installed nor run.
+    Unknown(Unknown),
+    /// Installed, with a spec this user cannot read.
+    Unreadable {
+        name: String,
+        /// The installed spec.
+        path: PathBuf,
+        /// Permission denied (rather than another I/O error).
+        denied: bool,
+        /// The I/O error, in words.
+        why: String,
+        /// The spec's group, if known.
+        group: Option<String>,
+    },
+    /// Installed, with a spec that no longer loads.
+    Broken { name: String, path: PathBuf },
+}
+
+impl Missing {
+    /// The error, then what to do.
+    fn lines(&self) -> Vec<String> {
+        match self {
+            Missing::Unknown(u) => u.lines(),
+            Missing::Unreadable {
+                name,
+                path,
+                denied,
+                why,
+                group,
+            } => {
+                let mut out = vec![format!(
+                    "error: `{name}` is installed, but its spec {} cannot be read: {why}",
+                    path.display()
+                )];
+                if *denied {
+                    out.push(match group {
+                        Some(g) => format!("  = help: run as root, or as a member of the group `{g}` that may read it"),
+                        None => "  = help: run as root, or as a user that may read it".into(),
+                    });
+                }
+                out
+            }
+            Missing::Broken { name, path } => vec![
+                format!(
+                    "error: `{name}` is installed, but its spec {} no longer loads, so where its logs are is unknown",
+                    path.display()
+                ),
+                format!(
+                    "  = help: see `tend check {}`, or pass --log-dir DIR to read the log files in DIR",
+                    path.display()
+                ),
+            ],
+        }
+    }
+}
+
 /// A name that is neither installed nor has a state file (nor log files in the
 /// default log directory).
 #[derive(Debug)]
@@ -324,7 +442,7 @@ struct Unknown {
 
 impl Unknown {
     /// The error, then what to do.
-    fn lines(&self) -> [String; 2] {
+    fn lines(&self) -> Vec<String> {
         let Unknown {
             name,
             state_dir,
@@ -334,15 +452,16 @@ impl Unknown {
             "error: no service `{name}`: not installed, and no state file in {}",
             state_dir.display()
         );
-        const ELSEWHERE: &str = "pass --state-dir (or TEND_STATE_DIR) if it ran with another";
-        let help = match closest(name, known) {
+        let first = match closest(name, known) {
             Some(m) => format!("  = help: did you mean `{m}`?"),
-            None if known.is_empty() => format!(
-                "  = help: a service run with `tend run` or `tend up` writes its state file there; {ELSEWHERE}"
-            ),
-            None => format!("  = help: known services: {}; {ELSEWHERE}", known.join(", ")),
+            None if known.is_empty() => {
+                "  = help: a service run with `tend run` or `tend up` writes its state file there"
+                    .into()
+            }
+            None => format!("  = help: known services: {}", known.join(", ")),
         };
-        [error, help]
+        let elsewhere = "  = help: pass --state-dir (or TEND_STATE_DIR) if it ran with another; its logs outlive its state (`tend forget`): --log-dir DIR reads the log files in DIR";
+        vec![error, first, elsewhere.into()]
     }
 }
 
@@ -368,7 +487,7 @@ fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (strsim::levenshtein(name, k), k.as_str()))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| (1..=limit).contains(d))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -848,18 +967,81 @@ mod tests {
             .lines()
         };
         let error = "error: no service `apj`: not installed, and no state file in /st";
+        let elsewhere = "  = help: pass --state-dir (or TEND_STATE_DIR) if it ran with another; its logs outlive its state (`tend forget`): --log-dir DIR reads the log files in DIR";
         assert_eq!(
             unknown("apj", &["api", "db"]),
-            [error, "  = help: did you mean `api`?"]
+            [error, "  = help: did you mean `api`?", elsewhere]
         );
         assert_eq!(
             unknown("apj", &[]),
-            [error, "  = help: a service run with `tend run` or `tend up` writes its state file there; pass --state-dir (or TEND_STATE_DIR) if it ran with another"]
+            [
+                error,
+                "  = help: a service run with `tend run` or `tend up` writes its state file there",
+                elsewhere
+            ]
         );
         assert_eq!(
             unknown("apj", &["database", "worker"])[1],
-            "  = help: known services: database, worker; pass --state-dir (or TEND_STATE_DIR) if it ran with another"
+            "  = help: known services: database, worker"
         );
+        // Never the name itself (known, say, by its install record alone).
+        assert_eq!(unknown("web", &["web"])[1], "  = help: known services: web");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_installed_spec_that_cannot_be_read_is_not_taken_for_none() {
+        let path = Path::new("/etc/tend/web.toml");
+        let read = |source: std::io::Error| {
+            Err(crate::spec::SpecError::Read {
+                path: path.into(),
+                source,
+            })
+        };
+        // Not there: not installed.
+        assert!(matches!(
+            installed_spec("web", path, read(std::io::ErrorKind::NotFound.into())),
+            Ok(None)
+        ));
+        let lines = |r: Result<Option<Spec>, Missing>| r.unwrap_err().lines();
+        let denied = lines(installed_spec(
+            "web",
+            path,
+            read(std::io::Error::from_raw_os_error(
+                nix::errno::Errno::EACCES as i32,
+            )),
+        ));
+        assert_eq!(
+            denied[0],
+            "error: `web` is installed, but its spec /etc/tend/web.toml cannot be read: Permission denied"
+        );
+        assert!(
+            denied[1].starts_with("  = help: run as root, or as a member of the group `")
+                || denied[1] == "  = help: run as root, or as a user that may read it",
+            "{denied:?}"
+        );
+        let broken = crate::spec::load_str(path, "name = 1\n", &Default::default());
+        assert_eq!(
+            lines(installed_spec("web", path, broken)),
+            [
+                "error: `web` is installed, but its spec /etc/tend/web.toml no longer loads, so where its logs are is unknown",
+                "  = help: see `tend check /etc/tend/web.toml`, or pass --log-dir DIR to read the log files in DIR"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_group_of_a_spec_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("web.toml");
+        std::fs::write(&f, "").unwrap();
+        let gid = nix::unistd::getegid();
+        let want = nix::unistd::Group::from_gid(gid).unwrap().map(|g| g.name);
+        assert_eq!(group_of(&f), want);
+        // The file cannot be looked at: its folder's.
+        assert_eq!(group_of(&d.path().join("nothing/here")), None);
+        assert_eq!(group_of(&d.path().join("nothing")), want);
     }
 
     #[test]
