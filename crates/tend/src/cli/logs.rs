@@ -876,13 +876,19 @@ impl Follower {
         if let Some(kind) = stdout_gone {
             return Err(kind.into());
         }
-        if let Err(e) = read {
-            self.warnings.push(format!(
+        match read {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.warnings.push(format!(
+                "warning: `{}`: {} was removed (log.keep) before it could be read: its lines are missing here",
+                self.name,
+                path.display()
+            )),
+            Err(e) => self.warnings.push(format!(
                 "warning: `{}`: cannot read {}: {}; its lines are missing here",
                 self.name,
                 path.display(),
                 io_error(&e)
-            ));
+            )),
         }
         Ok(())
     }

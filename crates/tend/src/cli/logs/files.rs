@@ -735,4 +735,63 @@ early line without a stamp
         };
         assert!(run(s).is_empty());
     }
+    #[test]
+    fn a_rotation_between_the_listing_and_the_reading_is_noticed() {
+        let d = dir_with(&[("o.out.log", &["1", "2"])]);
+        let listed = list(d.path(), "o.out").unwrap();
+        let live = d.path().join("o.out.log");
+        std::fs::rename(&live, d.path().join("o.out.20261130T010000.000Z.log")).unwrap();
+        std::fs::write(&live, "3\n").unwrap();
+        // Reading the new live file alone would skip the lines of the rotated one.
+        assert!(matches!(
+            last_lines(&listed, &Select::default()),
+            Err(TailError::Moved)
+        ));
+        let again = list(d.path(), "o.out").unwrap();
+        let tail = last_lines(&again, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn without_timestamps_a_file_spans_from_its_best_known_start() {
+        let t = |h: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(h * 3600));
+        let range = Range {
+            since: t(10),
+            until: t(20),
+        };
+        let piece = |start, born, end| Piece {
+            path: PathBuf::new(),
+            gz: false,
+            start,
+            born,
+            end,
+            live: false,
+            id: None,
+        };
+        for (start, born, end, plain, stamped) in [
+            // Known start: from it.
+            (t(25), None, t(30), false, false),
+            (t(15), None, t(30), true, true),
+            // Unknown start: from its creation, else its end; with timestamps the lines
+            // decide (any time before).
+            (None, t(25), t(30), false, true),
+            (None, t(15), t(30), true, true),
+            (None, None, t(30), false, true),
+            (None, None, t(15), true, true),
+            (None, None, t(5), false, false),
+        ] {
+            for (timestamps, want) in [(false, plain), (true, stamped)] {
+                let sel = Select {
+                    last: None,
+                    range,
+                    timestamps,
+                };
+                assert_eq!(
+                    wanted(&sel, &piece(start, born, end)),
+                    want,
+                    "{start:?} {born:?} {end:?} timestamps {timestamps}"
+                );
+            }
+        }
+    }
 }
