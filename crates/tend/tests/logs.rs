@@ -112,6 +112,35 @@ fn an_unknown_service_is_named_as_such() {
     let (code, _, err) = logs(&s, &["logs", "zzzzzzzz"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("known services: api"), "{err}");
+    // Forgotten: its logs are kept, and the help says how to read them.
+    let (code, _, err) = logs(&s, &["forget", "api"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = logs(&s, &["logs", "api"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--log-dir DIR reads the log files in DIR"),
+        "{err}"
+    );
+    let (code, out, err) = logs(&s, &["logs", "--log-dir", "proj/l", "api"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
+}
+
+#[test]
+fn the_known_services_are_shown_and_the_unknown_ones_named() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "hi"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let (code, out, err) = logs(&s, &["logs", "api", "nosuch", "api"]);
+    assert_eq!(code, 1, "{err}");
+    // api once (a name given twice is shown once, without a prefix: one service).
+    assert_eq!(out, "hi\n", "{err}");
+    assert!(
+        err.starts_with("error: no service `nosuch`: not installed"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+    let (code, out, err) = logs(&s, &["logs", "api", "api"]);
+    assert_eq!((code, out.as_str()), (0, "hi\n"), "{err}");
 }
 
 /// Lines of a child's pipe, as they come.
@@ -166,7 +195,7 @@ fn follow_waits_for_a_log_file_then_prints_its_lines() {
     let out = lines_of(child.stdout.take().unwrap());
     let err = lines_of(child.stderr.take().unwrap());
     let child = Killed(child);
-    let seen = expect_line(&err, "waiting for", "tend logs -f");
+    let seen = expect_line(&err, "note: waiting for", "tend logs -f");
     assert!(
         seen.iter()
             .any(|l| l.contains(&s.path("proj/l/late.out.log").display().to_string())),
@@ -487,4 +516,114 @@ fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
         !errs.iter().any(|l| l.contains("waiting for")),
         "the file exists: {errs:?}"
     );
+}
+
+#[test]
+fn follow_prints_every_line_when_many_rotations_come_between_two_looks() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "fl", &["--print", "first run"], "dir = \"l\"");
+    run_once(&s, &spec);
+    // Known, with no log yet: following starts before the flood.
+    std::fs::remove_dir_all(s.path("proj/l")).unwrap();
+    let n = 20_000u64;
+    std::fs::write(
+        &spec,
+        fixture_spec(
+            "fl",
+            &["--flood", &n.to_string(), "--line-bytes", "40"],
+            "[restart]\npolicy = \"never\"\n[log]\ndir = \"l\"\nmax_size = \"4KiB\"\nkeep = 100000\ncompress = true\n",
+        ),
+    )
+    .unwrap();
+    let mut child = s
+        .tend(&["logs", "-f", "fl"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = lines_of(child.stdout.take().unwrap());
+    let err = lines_of(child.stderr.take().unwrap());
+    let _child = Killed(child);
+    expect_line(&err, "note: waiting for", "tend logs -f");
+    // About 800KB at 4KiB: some 200 rotations, many between two looks of the follower.
+    run_once(&s, &spec);
+    let deadline = Instant::now() + 60 * SECS;
+    let mut got = Vec::new();
+    while (got.len() as u64) < n {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match out.recv_timeout(left) {
+            Ok(l) => got.push(l),
+            Err(_) => break,
+        }
+    }
+    let numbers: Vec<u64> = got
+        .iter()
+        .map(|l| {
+            l[1..11]
+                .parse()
+                .unwrap_or_else(|_| panic!("a flood line: {l:?}"))
+        })
+        .collect();
+    let gaps = numbers.windows(2).filter(|w| w[1] != w[0] + 1).count();
+    assert_eq!(
+        (numbers.len() as u64, gaps),
+        (n, 0),
+        "every line once, in order; first {:?}, last {:?}",
+        numbers.first(),
+        numbers.last()
+    );
+    assert_eq!(numbers.first(), Some(&1));
+    let errs: Vec<String> = err.try_iter().collect();
+    assert!(!errs.iter().any(|l| l.contains("warning")), "{errs:?}");
+}
+
+#[test]
+fn without_timestamps_a_file_written_now_is_not_before_an_old_until() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "plain", &["--print", "written today"], "dir = \"l\"");
+    run_once(&s, &spec);
+    // A lone live file: no rotation says when it was started.
+    let (code, out, err) = logs(&s, &["logs", "--until", "2020-01-01", "plain"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    // A rotated file with no rotation before it, gzipped (its creation is when it was
+    // compressed): taken as written at its rotation, which is after --until.
+    let dir = s.path("proj/l");
+    let text = std::fs::read(dir.join("plain.out.log")).unwrap();
+    std::fs::remove_file(dir.join("plain.out.log")).unwrap();
+    let gz = dir.join("plain.out.20261129T100000.000Z.log.gz");
+    {
+        use std::io::Write;
+        let mut w = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        w.write_all(&text).unwrap();
+        w.finish().unwrap();
+    }
+    let (code, out, err) = logs(&s, &["logs", "--until", "2020-01-01", "plain"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(
+        err.contains(&format!(
+            "note: when the first line of {} was written is unknown",
+            gz.display()
+        )),
+        "{err}"
+    );
+    let (_, out, err) = logs(&s, &["logs", "--since", "2026-11-29 09:00", "plain"]);
+    assert_eq!(out, "written today\n", "{err}");
+}
+
+#[test]
+fn a_reversed_range_is_refused() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "hi"], "dir = \"l\"");
+    run_once(&s, &spec);
+    for (since, until) in [("2026-11-30", "2026-11-29"), ("2026-11-30", "2026-11-30")] {
+        let (code, out, err) = logs(&s, &["logs", "--since", since, "--until", until, "api"]);
+        assert_eq!((code, out.as_str()), (2, ""), "{err}");
+        assert!(
+            err.starts_with(&format!("error: --since ({since}T00:00:00.000Z) is not before --until ({until}T00:00:00.000Z): no line is in that range\n")),
+            "{err}"
+        );
+    }
 }

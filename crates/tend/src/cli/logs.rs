@@ -12,7 +12,7 @@ mod files;
 mod when;
 
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
@@ -23,7 +23,7 @@ use crate::platform::Layout;
 use crate::spec::{LogTarget, ServiceName, Spec};
 use crate::supervise::{self, logfile, prepare, state, sys};
 use crate::text::io_error;
-use files::{Line, LiveEnd, Select};
+use files::{Line, LiveEnd, Select, TailError};
 use when::Range;
 
 /// Arguments of `tend logs`.
@@ -121,6 +121,17 @@ pub fn logs(a: LogsArgs) -> u8 {
             }
         }
     }
+    if let (Some(since), Some(until)) = (range.since, range.until) {
+        if since >= until {
+            errln!(
+                "error: --since ({}) is not before --until ({}): no line is in that range",
+                humantime::format_rfc3339_millis(since),
+                humantime::format_rfc3339_millis(until)
+            );
+            errln!("  = help: --since is the first moment shown, --until the first one no longer shown");
+            return exit::USAGE;
+        }
+    }
     let state_dir = a
         .state_dir
         .clone()
@@ -137,41 +148,52 @@ pub fn logs(a: LogsArgs) -> u8 {
         forced_dir: a.log_dir.clone(),
         statuses,
     };
+    // Each name once, in the order given.
+    let mut names: Vec<&ServiceName> = Vec::new();
+    for n in &a.names {
+        if !names.contains(&n) {
+            names.push(n);
+        }
+    }
     let mut logs = Vec::new();
-    for name in &a.names {
+    // Like `tend status a b`: the services found are shown, and each one that is not
+    // is an error (exit 1).
+    let mut missing = false;
+    for &name in &names {
         match find(name.as_str(), a.stderr, &places) {
             Ok(Found::Files(log)) => logs.push(log),
-            Ok(Found::Journal) if a.names.len() == 1 => return journal(name.as_str(), &a, &range),
+            Ok(Found::Journal) if names.len() == 1 => return journal(name.as_str(), &a, &range),
             Ok(Found::Journal) => {
                 errln!("error: `{name}` logs to the journal (log.{} = \"inherit\" under systemd), which tend cannot merge with other services' files", stream(a.stderr));
                 errln!("  = help: show it alone: `tend logs {name}`");
-                return exit::ERROR;
+                missing = true;
             }
             Ok(Found::Discarded) => errln!(
                 "note: `{name}` discards this stream (log.{} = \"null\")",
                 stream(a.stderr)
             ),
-            Err(unknown) => {
-                for line in unknown.lines() {
+            Err(problem) => {
+                for line in problem.lines() {
                     errln!("{line}");
                 }
-                return exit::ERROR;
+                missing = true;
             }
         }
     }
+    let done = |code: u8| if missing { exit::ERROR } else { code };
     if logs.is_empty() {
-        return exit::OK;
+        return done(exit::OK);
     }
     if !range.is_all() {
         for l in logs.iter().filter(|l| !l.timestamps) {
             errln!(
-                "note: the lines of `{}` carry no timestamps (log.timestamps = false): --since/--until select whole files, by when each was written",
+                "note: the lines of `{}` carry no timestamps (log.timestamps = false): --since/--until select whole files, each written from the rotation before it (else its creation) to its own rotation (the live file: its last write)",
                 l.name
             );
         }
     }
     let last = a.lines.or(range.is_all().then_some(50));
-    show(&logs, last, range, a.follow)
+    done(show(&logs, last, range, a.follow))
 }
 
 fn stream(stderr: bool) -> &'static str {
@@ -183,10 +205,13 @@ fn stream(stderr: bool) -> &'static str {
 }
 
 /// Finds the log of `name` (notes on the way are printed).
-fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
-    let installed = crate::spec::load_file(&p.layout.spec_path(name), &Default::default())
-        .ok()
-        .and_then(|l| l.services.into_iter().next());
+fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
+    let spec_path = p.layout.spec_path(name);
+    let installed = installed_spec(
+        name,
+        &spec_path,
+        crate::spec::load_file(&spec_path, &Default::default()),
+    )?;
     let (spec, dir, installed) = match installed {
         Some(s) => {
             let dir = p.layout.log_dir(&s);
@@ -242,7 +267,7 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Unknown> {
 /// The spec and log directory of a service that is not installed, through the state
 /// file its supervisor wrote; without one, the default log directory if the service's
 /// files are there.
-fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown> {
+fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Missing> {
     // The latest supervisor of that name, whatever its state file is called.
     let status = p
         .statuses
@@ -257,11 +282,11 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown
         if has_files {
             return Ok((None, dir.clone()));
         }
-        return Err(Unknown {
+        return Err(Missing::Unknown(Unknown {
             name: name.to_string(),
             state_dir: p.state_dir.clone(),
             known: known_names(p),
-        });
+        }));
     };
     // A relative spec path is relative to where `tend run` ran, which the state file
     // does not say: the current directory is the best guess.
@@ -300,6 +325,110 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Unknown
     }
 }
 
+/// The installed spec of `name` from what loading `path` gave: `None` when there is
+/// none (not installed); an error when there is one that cannot be read or loaded
+/// (never taken for "not installed").
+fn installed_spec(
+    name: &str,
+    path: &Path,
+    loaded: Result<crate::spec::Loaded, crate::spec::SpecError>,
+) -> Result<Option<Spec>, Missing> {
+    match loaded {
+        Ok(l) => Ok(l.services.into_iter().next()),
+        Err(crate::spec::SpecError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            Ok(None)
+        }
+        Err(crate::spec::SpecError::Read { source, .. }) => Err(Missing::Unreadable {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            denied: source.kind() == std::io::ErrorKind::PermissionDenied,
+            why: io_error(&source),
+            group: group_of(path),
+        }),
+        Err(_) => Err(Missing::Broken {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+        }),
+    }
+}
+
+/// The group that owns `path` (or, when it cannot be looked at, its folder), by name.
+#[cfg(unix)]
+fn group_of(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .ok()
+        .or_else(|| std::fs::metadata(path.parent()?).ok())?;
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid())).ok()??;
+    Some(group.name)
+}
+
+#[cfg(not(unix))]
+fn group_of(_: &Path) -> Option<String> {
+    None
+}
+
+/// Why a service's logs cannot be found.
+#[derive(Debug)]
+enum Missing {
+    /// Neither installed nor run.
+    Unknown(Unknown),
+    /// Installed, with a spec this user cannot read.
+    Unreadable {
+        name: String,
+        /// The installed spec.
+        path: PathBuf,
+        /// Permission denied (rather than another I/O error).
+        denied: bool,
+        /// The I/O error, in words.
+        why: String,
+        /// The spec's group, if known.
+        group: Option<String>,
+    },
+    /// Installed, with a spec that no longer loads.
+    Broken { name: String, path: PathBuf },
+}
+
+impl Missing {
+    /// The error, then what to do.
+    fn lines(&self) -> Vec<String> {
+        match self {
+            Missing::Unknown(u) => u.lines(),
+            Missing::Unreadable {
+                name,
+                path,
+                denied,
+                why,
+                group,
+            } => {
+                let mut out = vec![format!(
+                    "error: `{name}` is installed, but its spec {} cannot be read: {why}",
+                    path.display()
+                )];
+                if *denied {
+                    out.push(match group {
+                        Some(g) => format!("  = help: run as root, or as a member of the group `{g}` that may read it"),
+                        None => "  = help: run as root, or as a user that may read it".into(),
+                    });
+                }
+                out
+            }
+            Missing::Broken { name, path } => vec![
+                format!(
+                    "error: `{name}` is installed, but its spec {} no longer loads, so where its logs are is unknown",
+                    path.display()
+                ),
+                format!(
+                    "  = help: see `tend check {}`, or pass --log-dir DIR to read the log files in DIR",
+                    path.display()
+                ),
+            ],
+        }
+    }
+}
+
 /// A name that is neither installed nor has a state file (nor log files in the
 /// default log directory).
 #[derive(Debug)]
@@ -313,7 +442,7 @@ struct Unknown {
 
 impl Unknown {
     /// The error, then what to do.
-    fn lines(&self) -> [String; 2] {
+    fn lines(&self) -> Vec<String> {
         let Unknown {
             name,
             state_dir,
@@ -323,15 +452,16 @@ impl Unknown {
             "error: no service `{name}`: not installed, and no state file in {}",
             state_dir.display()
         );
-        const ELSEWHERE: &str = "pass --state-dir (or TEND_STATE_DIR) if it ran with another";
-        let help = match closest(name, known) {
+        let first = match closest(name, known) {
             Some(m) => format!("  = help: did you mean `{m}`?"),
-            None if known.is_empty() => format!(
-                "  = help: a service run with `tend run` or `tend up` writes its state file there; {ELSEWHERE}"
-            ),
-            None => format!("  = help: known services: {}; {ELSEWHERE}", known.join(", ")),
+            None if known.is_empty() => {
+                "  = help: a service run with `tend run` or `tend up` writes its state file there"
+                    .into()
+            }
+            None => format!("  = help: known services: {}", known.join(", ")),
         };
-        [error, help]
+        let elsewhere = "  = help: pass --state-dir (or TEND_STATE_DIR) if it ran with another; its logs outlive its state (`tend forget`): --log-dir DIR reads the log files in DIR";
+        vec![error, first, elsewhere.into()]
     }
 }
 
@@ -357,7 +487,7 @@ fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
     known
         .iter()
         .map(|k| (strsim::levenshtein(name, k), k.as_str()))
-        .filter(|(d, _)| *d <= limit)
+        .filter(|(d, _)| (1..=limit).contains(d))
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
@@ -415,12 +545,17 @@ fn prefixes(logs: &[Log]) -> Vec<String> {
 fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
     let prefix = prefixes(logs);
     let mut per_log: Vec<Vec<Line>> = Vec::new();
-    let mut ends: Vec<Option<LiveEnd>> = Vec::new();
+    let mut ends: Vec<(Option<LiveEnd>, Option<String>)> = Vec::new();
     for l in logs {
-        let pieces = match files::list(&l.dir, &l.stem) {
-            Ok(p) => p,
+        let sel = Select {
+            last,
+            range,
+            timestamps: l.timestamps,
+        };
+        let (pieces, tail) = match tail_of_log(l, &sel) {
+            Ok(t) => t,
             Err(e) => {
-                errln!("error: cannot list {}: {}", l.dir.display(), io_error(&e));
+                errln!("error: {e}");
                 errln!("  = help: check that you may read it (the logs of an installed service may need root)");
                 return exit::ERROR;
             }
@@ -433,25 +568,24 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
             );
             errln!("  = help: if it ran with --log-dir, pass the same --log-dir here; `tend up` writes log files only with --log-files");
         }
-        let sel = Select {
-            last,
-            range,
-            timestamps: l.timestamps,
-        };
-        match files::last_lines(&pieces, &sel) {
-            Ok(tail) => {
-                for e in &tail.skipped {
-                    errln!("warning: {e}: skipped, its lines are missing here");
-                }
-                per_log.push(tail.lines);
-                ends.push(tail.live);
-            }
-            Err(e) => {
-                errln!("error: {e}");
-                errln!("  = help: check that you may read it (the logs of an installed service may need root)");
-                return exit::ERROR;
-            }
+        for e in &tail.skipped {
+            errln!("warning: {e}: skipped, its lines are missing here");
         }
+        for f in &tail.undated {
+            errln!(
+                "note: when the first line of {} was written is unknown (no earlier rotation, no creation time): taken as its last write, which is out of the range; left out",
+                f.display()
+            );
+        }
+        per_log.push(tail.lines);
+        // The newest rotation listed: following reads the rotations after it.
+        let cursor = pieces.iter().rev().find(|p| !p.live).and_then(|p| {
+            p.path
+                .file_name()?
+                .to_str()
+                .map(|n| files::plain_name(n).to_string())
+        });
+        ends.push((tail.live, cursor));
     }
     let merged = merge(per_log, logs.iter().all(|l| l.timestamps), last);
     if logs.len() > 1 && !logs.iter().all(|l| l.timestamps) {
@@ -471,7 +605,7 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
         .iter()
         .zip(ends)
         .zip(prefix)
-        .map(|((l, end), prefix)| Follower::new(l.live(), end, prefix))
+        .map(|((l, (end, cursor)), prefix)| Follower::new(l, end, cursor, prefix))
         .collect();
     let mut out = std::io::stdout();
     loop {
@@ -481,6 +615,31 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
             }
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// How many times a log is listed again when its live file rotates while it is read.
+const RELIST: usize = 20;
+
+/// The files of a log and the last lines `sel` keeps: listed again when the live file
+/// was rotated between the listing and its reading (the file it became is not in the
+/// listing, and its lines would be skipped).
+fn tail_of_log(l: &Log, sel: &Select) -> Result<(Vec<files::Piece>, files::Tail), String> {
+    let mut tries = 0;
+    loop {
+        let pieces = files::list(&l.dir, &l.stem)
+            .map_err(|e| format!("cannot list {}: {}", l.dir.display(), io_error(&e)))?;
+        match files::last_lines(&pieces, sel) {
+            Ok(tail) => return Ok((pieces, tail)),
+            Err(TailError::Read(e)) => return Err(e.to_string()),
+            Err(TailError::Moved) if tries < RELIST => tries += 1,
+            Err(TailError::Moved) => {
+                return Err(format!(
+                    "{} rotates faster than it can be read; try again",
+                    l.live().display()
+                ))
+            }
+        }
     }
 }
 
@@ -508,65 +667,230 @@ fn write_line(out: &mut impl Write, prefix: &str, text: &[u8]) -> std::io::Resul
     out.write_all(b"\n")
 }
 
-/// Follows one live log file: through rotations (a new file at the path), and from
-/// before it exists.
+/// The followed file: open, how far it was read, its identity.
+struct Followed {
+    file: std::fs::File,
+    pos: u64,
+    id: u64,
+}
+
+/// The live file of a log, opened, and the rotations listed while it was the live file
+/// (looked at again after the listing: a rotation in between gives another identity,
+/// and the listing is made again); `None` when there is no live file.
+fn open_listed(dir: &Path, stem: &str) -> (Option<Followed>, Vec<logfile::Rotated>) {
+    let live = dir.join(format!("{stem}.log"));
+    let mut tries = 0;
+    loop {
+        let file = std::fs::File::open(&live).ok().and_then(|file| {
+            let id = sys::file_id(&file.metadata().ok()?);
+            Some(Followed { file, pos: 0, id })
+        });
+        let names = files::names_in(dir).unwrap_or_default();
+        let rotations = logfile::rotated_files(&names, stem);
+        let after = std::fs::metadata(&live).ok().map(|m| sys::file_id(&m));
+        tries += 1;
+        if file.as_ref().map(|f| f.id) == after || tries > RELIST {
+            return (file, rotations);
+        }
+    }
+}
+
+/// Follows one log: its live file, through rotations (a new file at the path), and
+/// from before it exists. Several rotations between two looks are read in order: the
+/// rest of the followed file, the rotated files after it, then the new live file.
 struct Follower {
-    path: PathBuf,
+    /// The service (for warnings).
+    name: String,
+    dir: PathBuf,
+    /// `<name>.out`.
+    stem: String,
     prefix: String,
-    /// The file being read, where, and its identity; `None` until it exists.
-    file: Option<(std::fs::File, u64, u64)>,
+    /// The live file being read; `None` until it exists.
+    file: Option<Followed>,
+    /// The newest rotation whose lines are accounted for (shown, or before what was
+    /// asked for), as its plain `.log` name: the rotations after it are new.
+    cursor: Option<String>,
     /// The start of a line not ended yet.
     partial: Vec<u8>,
+    /// Warnings not printed yet (lines that may be missing).
+    warnings: Vec<String>,
 }
 
 impl Follower {
-    fn new(path: PathBuf, end: Option<LiveEnd>, prefix: String) -> Follower {
-        // None of its lines shown (-n 0, or out of --since): follow from its end.
-        let end = end.or_else(|| files::open_end(&path).ok());
-        let file = end.map(|e| {
-            let id = e.file.metadata().map_or(0, |m| sys::file_id(&m));
-            (e.file, e.complete, id)
-        });
-        if file.is_none() {
-            errln!("tend: waiting for {} to be created", path.display());
-        }
-        Follower {
-            path,
+    fn new(l: &Log, end: Option<LiveEnd>, cursor: Option<String>, prefix: String) -> Follower {
+        let mut f = Follower {
+            name: l.name.clone(),
+            dir: l.dir.clone(),
+            stem: l.stem.clone(),
             prefix,
-            file,
+            file: None,
+            cursor,
             partial: Vec::new(),
+            warnings: Vec::new(),
+        };
+        if let Some(e) = end {
+            let id = e.file.metadata().map_or(0, |m| sys::file_id(&m));
+            f.file = Some(Followed {
+                file: e.file,
+                pos: e.complete,
+                id,
+            });
+            return f;
+        }
+        // None of its lines shown (-n 0, or out of --since): follow from its end, and
+        // from the rotations listed with it.
+        if let (Some(mut live), rotations) = open_listed(&f.dir, &f.stem) {
+            live.pos = files::end_of_lines(&mut live.file).unwrap_or(0);
+            f.file = Some(live);
+            f.cursor = newest(&rotations).or(f.cursor);
+        } else {
+            errln!("note: waiting for {} to be created", l.live().display());
+        }
+        f
+    }
+
+    /// Prints what is new (warnings on stderr); `Err` when stdout is gone (`| head`).
+    fn poll(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        let r = self.poll_lines(out);
+        for w in self.warnings.drain(..) {
+            errln!("{w}");
+        }
+        r
+    }
+
+    /// Prints what is new, keeping warnings in `warnings`.
+    fn poll_lines(&mut self, out: &mut impl Write) -> std::io::Result<()> {
+        let live = self.dir.join(format!("{}.log", self.stem));
+        let now = std::fs::metadata(&live).ok();
+        match (self.file.take(), now) {
+            (None, Some(_)) => self.rotated(None, out)?,
+            // A rotation replaced the file (or, where a file's identity is not
+            // reliable, the file there is now smaller than what was read).
+            (Some(f), Some(m)) if sys::file_id(&m) != f.id || m.len() < f.pos => {
+                self.rotated(Some(f), out)?
+            }
+            (f, _) => self.file = f,
+        }
+        let Some(f) = &mut self.file else {
+            return Ok(());
+        };
+        let chunk = files::read_from(&mut f.file, f.pos).unwrap_or_default();
+        f.pos += chunk.len() as u64;
+        self.emit(&chunk, out)
+    }
+
+    /// After a rotation (or the live file's first appearance, `old` = `None`): the rest
+    /// of the old file, the rotated files after it, then the new live file is followed.
+    fn rotated(&mut self, old: Option<Followed>, out: &mut impl Write) -> std::io::Result<()> {
+        let mut shrunk = false;
+        let mut old = old;
+        if let Some(o) = &mut old {
+            let chunk = files::read_from(&mut o.file, o.pos).unwrap_or_default();
+            o.pos += chunk.len() as u64;
+            self.emit(&chunk, out)?;
+            shrunk = o.file.metadata().is_ok_and(|m| sys::file_id(&m) == o.id)
+                && std::fs::metadata(self.dir.join(format!("{}.log", self.stem)))
+                    .is_ok_and(|m| sys::file_id(&m) == o.id);
+        }
+        let (new, rotations) = open_listed(&self.dir, &self.stem);
+        let listed = |c: &str| rotations.iter().any(|r| files::plain_name(&r.name) == c);
+        let cursor_listed = self.cursor.as_deref().is_some_and(listed);
+        let after: Vec<&logfile::Rotated> = rotations
+            .iter()
+            .filter(|r| {
+                self.cursor
+                    .as_deref()
+                    .is_none_or(|c| files::plain_name(&r.name) > c)
+            })
+            .collect();
+        // Which of them the followed file became: the first (sweeps remove the oldest
+        // rotations first, so when the one before it is still there, so is it; else it
+        // is recognised by its identity, or by its content once compressed), or none
+        // (removed beyond log.keep).
+        let mut rest = &after[..];
+        let mut skip = None;
+        if let (Some(o), Some(first)) = (&mut old, after.first()) {
+            let ours = shrunk || cursor_listed || self.is_ours(first, o);
+            if ours {
+                rest = &after[1..];
+                // A copy of the followed file, which was then emptied (Windows, when
+                // a reader blocks the rename): what was not read yet is in the copy.
+                if shrunk {
+                    skip = Some((*first, o.pos));
+                }
+            }
+            if !ours {
+                self.missed(first);
+            }
+        }
+        if let Some((r, pos)) = skip {
+            self.read_whole(r, pos, out)?;
+        }
+        for r in rest {
+            self.read_whole(r, 0, out)?;
+        }
+        self.cursor = newest(&rotations).or(self.cursor.take());
+        self.file = new;
+        Ok(())
+    }
+
+    /// Whether the rotated file `r` is what `old` (the followed file) became.
+    fn is_ours(&self, r: &logfile::Rotated, old: &mut Followed) -> bool {
+        let plain = self.dir.join(files::plain_name(&r.name));
+        match std::fs::metadata(&plain) {
+            Ok(m) => sys::file_id(&m) == old.id,
+            // Compressed (and the plain file removed): the same bytes.
+            Err(_) => files::same_content(
+                &mut old.file,
+                &self.dir.join(format!("{}.gz", plain.display())),
+            ),
         }
     }
 
-    /// Prints what is new; `Err` when stdout is gone (`| head`).
-    fn poll(&mut self, out: &mut impl Write) -> std::io::Result<()> {
-        let now = std::fs::metadata(&self.path).ok();
-        match (&mut self.file, now) {
-            (None, Some(_)) => {
-                if let Ok(f) = std::fs::File::open(&self.path) {
-                    let id = f.metadata().map_or(0, |m| sys::file_id(&m));
-                    self.file = Some((f, 0, id));
-                }
-            }
-            // A rotation replaced the file (or, where a file's identity is not
-            // reliable, the file there is now smaller than what was read): the rest of
-            // the old one, then the new one from its start.
-            (Some((f, pos, id)), Some(m)) if sys::file_id(&m) != *id || m.len() < *pos => {
-                if let Ok(nf) = std::fs::File::open(&self.path) {
-                    let chunk = files::read_from(f, *pos).unwrap_or_default();
-                    self.emit(&chunk, out)?;
-                    let id = nf.metadata().map_or(0, |m| sys::file_id(&m));
-                    self.file = Some((nf, 0, id));
-                }
-            }
-            _ => {}
+    /// Says that lines may be missing: the followed file was rotated and removed
+    /// (beyond log.keep) before it was read to its end, and so may have been the
+    /// rotations after it, up to `first`, the oldest one left.
+    fn missed(&mut self, first: &logfile::Rotated) {
+        self.warnings.push(format!(
+            "warning: `{}`: rotated files of {} were removed (log.keep) before they could be read: lines written between the last one shown and those of {} may be missing",
+            self.name,
+            self.stem,
+            first.name
+        ));
+    }
+
+    /// Prints a rotated file from byte `skip` on.
+    fn read_whole(
+        &mut self,
+        r: &logfile::Rotated,
+        skip: u64,
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        let path = self.dir.join(&r.name);
+        let mut stdout_gone = None;
+        let read = files::read_rotated(&path, r.gz, skip, |chunk| {
+            self.emit(chunk, out).inspect_err(|e| {
+                stdout_gone = Some(e.kind());
+            })
+        });
+        if let Some(kind) = stdout_gone {
+            return Err(kind.into());
         }
-        let Some((f, pos, _)) = &mut self.file else {
-            return Ok(());
-        };
-        let chunk = files::read_from(f, *pos).unwrap_or_default();
-        *pos += chunk.len() as u64;
-        self.emit(&chunk, out)
+        match read {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.warnings.push(format!(
+                "warning: `{}`: {} was removed (log.keep) before it could be read: its lines are missing here",
+                self.name,
+                path.display()
+            )),
+            Err(e) => self.warnings.push(format!(
+                "warning: `{}`: cannot read {}: {}; its lines are missing here",
+                self.name,
+                path.display(),
+                io_error(&e)
+            )),
+        }
+        Ok(())
     }
 
     /// Prints the complete lines of `chunk` (after what was left of the last one).
@@ -586,6 +910,13 @@ impl Follower {
         out.write_all(&buf)?;
         out.flush()
     }
+}
+
+/// The newest of `rotations` (listed oldest first), as its plain `.log` name.
+fn newest(rotations: &[logfile::Rotated]) -> Option<String> {
+    rotations
+        .last()
+        .map(|r| files::plain_name(&r.name).to_string())
 }
 
 #[cfg(test)]
@@ -642,18 +973,81 @@ mod tests {
             .lines()
         };
         let error = "error: no service `apj`: not installed, and no state file in /st";
+        let elsewhere = "  = help: pass --state-dir (or TEND_STATE_DIR) if it ran with another; its logs outlive its state (`tend forget`): --log-dir DIR reads the log files in DIR";
         assert_eq!(
             unknown("apj", &["api", "db"]),
-            [error, "  = help: did you mean `api`?"]
+            [error, "  = help: did you mean `api`?", elsewhere]
         );
         assert_eq!(
             unknown("apj", &[]),
-            [error, "  = help: a service run with `tend run` or `tend up` writes its state file there; pass --state-dir (or TEND_STATE_DIR) if it ran with another"]
+            [
+                error,
+                "  = help: a service run with `tend run` or `tend up` writes its state file there",
+                elsewhere
+            ]
         );
         assert_eq!(
             unknown("apj", &["database", "worker"])[1],
-            "  = help: known services: database, worker; pass --state-dir (or TEND_STATE_DIR) if it ran with another"
+            "  = help: known services: database, worker"
         );
+        // Never the name itself (known, say, by its install record alone).
+        assert_eq!(unknown("web", &["web"])[1], "  = help: known services: web");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn an_installed_spec_that_cannot_be_read_is_not_taken_for_none() {
+        let path = Path::new("/etc/tend/web.toml");
+        let read = |source: std::io::Error| {
+            Err(crate::spec::SpecError::Read {
+                path: path.into(),
+                source,
+            })
+        };
+        // Not there: not installed.
+        assert!(matches!(
+            installed_spec("web", path, read(std::io::ErrorKind::NotFound.into())),
+            Ok(None)
+        ));
+        let lines = |r: Result<Option<Spec>, Missing>| r.unwrap_err().lines();
+        let denied = lines(installed_spec(
+            "web",
+            path,
+            read(std::io::Error::from_raw_os_error(
+                nix::errno::Errno::EACCES as i32,
+            )),
+        ));
+        assert_eq!(
+            denied[0],
+            "error: `web` is installed, but its spec /etc/tend/web.toml cannot be read: Permission denied"
+        );
+        assert!(
+            denied[1].starts_with("  = help: run as root, or as a member of the group `")
+                || denied[1] == "  = help: run as root, or as a user that may read it",
+            "{denied:?}"
+        );
+        let broken = crate::spec::load_str(path, "name = 1\n", &Default::default());
+        assert_eq!(
+            lines(installed_spec("web", path, broken)),
+            [
+                "error: `web` is installed, but its spec /etc/tend/web.toml no longer loads, so where its logs are is unknown",
+                "  = help: see `tend check /etc/tend/web.toml`, or pass --log-dir DIR to read the log files in DIR"
+            ]
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_group_of_a_spec_is_named() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("web.toml");
+        std::fs::write(&f, "").unwrap();
+        let gid = nix::unistd::getegid();
+        let want = nix::unistd::Group::from_gid(gid).unwrap().map(|g| g.name);
+        assert_eq!(group_of(&f), want);
+        // The file cannot be looked at: its folder's.
+        assert_eq!(group_of(&d.path().join("nothing/here")), None);
+        assert_eq!(group_of(&d.path().join("nothing")), want);
     }
 
     #[test]
@@ -671,13 +1065,145 @@ mod tests {
         );
     }
 
+    /// A follower of `dir/o.out.log` from its start.
+    fn follower(dir: &Path) -> Follower {
+        let log = Log {
+            name: "o".into(),
+            dir: dir.to_path_buf(),
+            stem: "o.out".into(),
+            timestamps: false,
+        };
+        let file = std::fs::File::open(dir.join("o.out.log")).unwrap();
+        Follower::new(
+            &log,
+            Some(LiveEnd { file, complete: 0 }),
+            None,
+            String::new(),
+        )
+    }
+
+    fn append(dir: &Path, file: &str, text: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(dir.join(file))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Rotates `o.out.log` as the supervisor does, to the rotation named `n`.
+    fn rotate(dir: &Path, n: u32) -> String {
+        let name = format!("o.out.20261130T0000{n:02}.000Z.log");
+        std::fs::rename(dir.join("o.out.log"), dir.join(&name)).unwrap();
+        name
+    }
+
+    fn gzip(dir: &Path, name: &str) {
+        use std::io::Write;
+        let text = std::fs::read(dir.join(name)).unwrap();
+        let mut w = flate2::write::GzEncoder::new(
+            std::fs::File::create(dir.join(format!("{name}.gz"))).unwrap(),
+            flate2::Compression::fast(),
+        );
+        w.write_all(&text).unwrap();
+        w.finish().unwrap();
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+
+    fn polled(f: &mut Follower) -> String {
+        let mut out = Vec::new();
+        f.poll_lines(&mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn following_reads_every_rotation_made_between_two_looks() {
+        // (compress each rotation at once, rotations removed as log.keep would)
+        for (compress, removed, want, warned) in [
+            (false, 0, "2\n3\n4\n5\n", false),
+            (true, 0, "2\n3\n4\n5\n", false),
+            // The followed file and the next one removed: read to its end through the
+            // open file, but the next one's lines are gone, and that is said.
+            (false, 2, "2\n4\n5\n", true),
+            (true, 2, "2\n4\n5\n", true),
+        ] {
+            let d = tempfile::tempdir().unwrap();
+            let dir = d.path();
+            std::fs::write(dir.join("o.out.20261130T000000.000Z.log"), "0\n").unwrap();
+            std::fs::write(dir.join("o.out.log"), "1\n").unwrap();
+            let mut f = follower(dir);
+            assert_eq!(polled(&mut f), "1\n");
+            // Three rotations before the follower looks again.
+            append(dir, "o.out.log", "2\n");
+            let mut rotated = Vec::new();
+            for (n, line) in [(1, "3\n"), (2, "4\n"), (3, "5\n")] {
+                rotated.push(rotate(dir, n));
+                append(dir, "o.out.log", line);
+            }
+            if compress {
+                for r in &rotated {
+                    gzip(dir, r);
+                }
+            }
+            std::fs::remove_file(dir.join("o.out.20261130T000000.000Z.log")).unwrap();
+            for r in &rotated[..removed] {
+                let gz = format!("{r}.gz");
+                std::fs::remove_file(dir.join(if compress { &gz } else { r })).unwrap();
+            }
+            assert_eq!(
+                polled(&mut f),
+                want,
+                "compress {compress}, removed {removed}"
+            );
+            assert_eq!(f.warnings.len(), usize::from(warned), "{:?}", f.warnings);
+            if warned {
+                assert!(
+                    f.warnings[0].contains(
+                        "rotated files of o.out were removed (log.keep) before they could be read"
+                    ) && f.warnings[0].contains("o.out.20261130T000003.000Z.log"),
+                    "{:?}",
+                    f.warnings
+                );
+            }
+            // Then on from the new live file.
+            append(dir, "o.out.log", "6\n");
+            rotate(dir, 4);
+            append(dir, "o.out.log", "7\n");
+            assert_eq!(polled(&mut f), "6\n7\n");
+        }
+    }
+
+    #[test]
+    fn following_a_file_that_appears_reads_the_rotations_made_before() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = d.path();
+        let log = Log {
+            name: "o".into(),
+            dir: dir.to_path_buf(),
+            stem: "o.out".into(),
+            timestamps: false,
+        };
+        let mut f = Follower::new(&log, None, None, String::new());
+        assert_eq!(polled(&mut f), "");
+        append(dir, "o.out.log", "1\n");
+        let r = rotate(dir, 1);
+        gzip(dir, &r);
+        append(dir, "o.out.log", "2\n");
+        assert_eq!(polled(&mut f), "1\n2\n");
+    }
+
     #[test]
     fn following_prints_whole_lines_with_their_prefix() {
         let mut f = Follower {
-            path: PathBuf::new(),
+            name: "db".into(),
+            dir: PathBuf::new(),
+            stem: "db.out".into(),
             prefix: "db | ".into(),
             file: None,
+            cursor: None,
             partial: Vec::new(),
+            warnings: Vec::new(),
         };
         let mut out = Vec::new();
         f.emit(b"one\ntw", &mut out).unwrap();

@@ -20,11 +20,17 @@ pub struct Piece {
     pub gz: bool,
     /// Its lines were written after this (the previous rotation); `None`: unknown.
     pub start: Option<SystemTime>,
+    /// When the file was created, where the system records it (Linux statx, macOS,
+    /// Windows), for a file without `start` that is not gzipped (a `.gz` is created
+    /// when compressed, after its lines).
+    pub born: Option<SystemTime>,
     /// ... and up to this (its rotation, or the live file's last write); `None`:
     /// unknown.
     pub end: Option<SystemTime>,
     /// The live file (the one a supervisor appends to).
     pub live: bool,
+    /// The live file's identity when it was listed (a rotation since gives another).
+    pub id: Option<u64>,
 }
 
 /// The files of the log `stem` (`orders.out`) among `names` (a listing of `dir`),
@@ -45,6 +51,8 @@ pub fn pieces(
             start,
             end: r.at,
             live: false,
+            id: None,
+            born: None,
         });
         start = r.at.or(start);
     }
@@ -56,24 +64,52 @@ pub fn pieces(
             start,
             end: live_mtime,
             live: true,
+            id: None,
+            born: None,
         });
     }
     out
 }
 
-/// Lists `dir` and returns the pieces of `stem` in it (none when `dir` does not exist).
-pub fn list(dir: &Path, stem: &str) -> io::Result<Vec<Piece>> {
-    let names: Vec<String> = match std::fs::read_dir(dir) {
-        Ok(d) => d
+/// The names in `dir` (none when it does not exist).
+pub fn names_in(dir: &Path) -> io::Result<Vec<String>> {
+    match std::fs::read_dir(dir) {
+        Ok(d) => Ok(d
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().into_string().ok())
-            .collect(),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let live = dir.join(format!("{stem}.log"));
-    let mtime = std::fs::metadata(&live).and_then(|m| m.modified()).ok();
-    Ok(pieces(dir, &names, stem, mtime))
+            .collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Lists `dir` and returns the pieces of `stem` in it (none when `dir` does not exist).
+/// The live file is looked at before the listing, so that a reader that opens it and
+/// finds the same identity knows no rotation came between (see [`last_lines`]). A
+/// file whose start is unknown from the names gets its creation time ([`Piece::born`]).
+pub fn list(dir: &Path, stem: &str) -> io::Result<Vec<Piece>> {
+    let live = std::fs::metadata(dir.join(format!("{stem}.log"))).ok();
+    let names = names_in(dir)?;
+    let mut out = pieces(
+        dir,
+        &names,
+        stem,
+        live.as_ref().and_then(|m| m.modified().ok()),
+    );
+    for p in out.iter_mut() {
+        if p.live {
+            p.id = live.as_ref().map(crate::supervise::sys::file_id);
+        }
+        if p.start.is_none() && !p.gz {
+            let meta = if p.live {
+                live.clone()
+            } else {
+                std::fs::metadata(&p.path).ok()
+            };
+            p.born = meta.and_then(|m| m.created().ok());
+        }
+    }
+    Ok(out)
 }
 
 /// One line of a log, without its newline.
@@ -167,51 +203,84 @@ pub struct Tail {
     pub live: Option<LiveEnd>,
     /// Gzipped files that are not valid gzip (damaged): skipped, their lines missing.
     pub skipped: Vec<ReadError>,
+    /// Files of a log without timestamps that a time range left out only because when
+    /// they were started is unknown (taken as their last write, [`Piece::end`]).
+    pub undated: Vec<PathBuf>,
+}
+
+/// Why [`last_lines`] gave no lines.
+#[derive(Debug)]
+pub enum TailError {
+    /// A file could not be read.
+    Read(ReadError),
+    /// The live file was rotated since the listing: list again (the rotated file is
+    /// not in the listing).
+    Moved,
+}
+
+/// Whether the file `p` is read for `sel`. With timestamps the lines decide, so only a
+/// file known from its name to be out of the range is not read (an unknown start is
+/// any time before). Without, the file stands for its lines, written from the rotation
+/// before it (else its creation) to its own rotation (the live file: its last write);
+/// when neither start is known, from its end, the only time known of it.
+pub fn wanted(sel: &Select, p: &Piece) -> bool {
+    let start = if sel.timestamps {
+        p.start
+    } else {
+        p.start.or(p.born).or(p.end)
+    };
+    sel.range.overlaps(start, p.end)
 }
 
 /// The last lines `sel` keeps across `pieces`, newest files read first and older ones
 /// only while lines are missing.
-pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, ReadError> {
+pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, TailError> {
     let mut chunks: Vec<VecDeque<Line>> = Vec::new();
     let mut have = 0usize;
     let mut live_end = None;
     let mut skipped = Vec::new();
+    let mut undated = Vec::new();
     for p in pieces.iter().rev() {
         let room = sel.last.map(|n| n.saturating_sub(have));
         if room == Some(0) {
             break;
         }
-        if !sel.range.overlaps(p.start, p.end) {
+        if !wanted(sel, p) {
+            if p.start.or(p.born).is_none() && sel.range.overlaps(None, p.end) {
+                undated.push(p.path.clone());
+            }
             continue;
         }
-        let err = |source| ReadError {
-            path: p.path.clone(),
-            source,
+        let err = |source| {
+            TailError::Read(ReadError {
+                path: p.path.clone(),
+                source,
+            })
         };
         let (lines, _) = if p.live {
             let mut f = match File::open(&p.path) {
                 Ok(f) => f,
                 // Rotated away since the listing: its lines are in a file not listed.
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(TailError::Moved),
                 Err(e) => return Err(err(e)),
             };
+            let id = f.metadata().map(|m| crate::supervise::sys::file_id(&m));
+            if p.id.is_some() && id.ok() != p.id {
+                return Err(TailError::Moved);
+            }
             let (lines, complete) = tail_plain(&mut f, sel, room).map_err(err)?;
             live_end = Some(LiveEnd { file: f, complete });
             (lines, complete)
         } else {
-            match open_rotated(p) {
+            match open_rotated(&p.path, p.gz) {
                 Ok(Rotated::Plain(mut f)) => tail_plain(&mut f, sel, room).map_err(err)?,
                 Ok(Rotated::Gz(r)) => match tail_of(r, sel, room) {
                     Ok(t) => t,
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::InvalidData
-                                | io::ErrorKind::InvalidInput
-                                | io::ErrorKind::UnexpectedEof
-                        ) =>
-                    {
-                        skipped.push(err(e));
+                    Err(e) if is_damaged(&e) => {
+                        skipped.push(ReadError {
+                            path: p.path.clone(),
+                            source: e,
+                        });
                         continue;
                     }
                     Err(e) => return Err(err(e)),
@@ -225,11 +294,95 @@ pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, ReadError> {
         chunks.push(lines);
     }
     skipped.reverse();
+    undated.reverse();
     Ok(Tail {
         lines: chunks.into_iter().rev().flatten().collect(),
         live: live_end,
         skipped,
+        undated,
     })
+}
+
+/// Whether a read error of a gzipped file means it is not valid gzip.
+fn is_damaged(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput | io::ErrorKind::UnexpectedEof
+    )
+}
+
+/// The rotation a rotated file name stands for, as its plain `.log` name (`.gz` taken
+/// off): names of one log sort in time order.
+pub fn plain_name(name: &str) -> &str {
+    name.strip_suffix(".gz").unwrap_or(name)
+}
+
+/// Reads a whole rotated file, decompressed, in chunks given to `each`, after its
+/// first `skip` bytes.
+pub fn read_rotated(
+    path: &Path,
+    gz: bool,
+    mut skip: u64,
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut r: Box<dyn Read> = match open_rotated(path, gz)? {
+        Rotated::Plain(f) => Box::new(f),
+        Rotated::Gz(r) => Box::new(r),
+    };
+    let mut buf = vec![0; 64 * 1024];
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let cut = usize::try_from(skip).unwrap_or(usize::MAX).min(n);
+        skip -= cut as u64;
+        if cut < n {
+            each(&buf[cut..n])?;
+        }
+    }
+}
+
+/// Whether `a` (from its start) and the decompressed `gz` hold the same bytes: a
+/// followed file (open, perhaps already removed) and the rotated file it may have been
+/// compressed to.
+pub fn same_content(a: &mut File, gz: &Path) -> bool {
+    use std::io::Seek;
+    let Ok(f) = File::open(gz) else {
+        return false;
+    };
+    if a.seek(io::SeekFrom::Start(0)).is_err() {
+        return false;
+    }
+    let mut b = flate2::read::MultiGzDecoder::new(BufReader::new(f));
+    let (mut x, mut y) = (vec![0; 64 * 1024], vec![0; 64 * 1024]);
+    loop {
+        let n = match read_full(&mut b, &mut y) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        match read_full(a, &mut x[..n.max(1)]) {
+            Ok(m) if n == 0 => return m == 0,
+            Ok(m) if m == n && x[..n] == y[..n] => {}
+            _ => return false,
+        }
+    }
+}
+
+/// Reads until `buf` is full or the end; how much was read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// A rotated file, opened.
@@ -240,19 +393,19 @@ enum Rotated {
 
 /// A rotated file, decompressed when gzipped. A `.log` compressed since the listing is
 /// read from its `.gz`.
-fn open_rotated(p: &Piece) -> io::Result<Rotated> {
+fn open_rotated(path: &Path, is_gz: bool) -> io::Result<Rotated> {
     let gz = |f: File| {
         Rotated::Gz(Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(
             f,
         ))))
     };
-    if p.gz {
-        return File::open(&p.path).map(gz);
+    if is_gz {
+        return File::open(path).map(gz);
     }
-    match File::open(&p.path) {
+    match File::open(path) {
         Ok(f) => Ok(Rotated::Plain(f)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let mut name = p.path.clone().into_os_string();
+            let mut name = path.to_path_buf().into_os_string();
             name.push(".gz");
             File::open(PathBuf::from(name)).map(gz)
         }
@@ -308,12 +461,11 @@ fn tail_backwards(
     Ok((lines, start + skip as u64 + complete))
 }
 
-/// The live file at `path`, opened, for following from its end (none of its lines were
-/// shown).
-pub fn open_end(path: &Path) -> io::Result<LiveEnd> {
-    let mut file = File::open(path)?;
-    let (_, complete) = tail_backwards(&mut file, 0, BLOCK, &Select::default())?;
-    Ok(LiveEnd { file, complete })
+/// Where the complete lines of `file` end: following it from its end (none of its
+/// lines were shown) starts there.
+pub fn end_of_lines(file: &mut File) -> io::Result<u64> {
+    let (_, complete) = tail_backwards(file, 0, BLOCK, &Select::default())?;
+    Ok(complete)
 }
 
 /// Reads what is new in `f` from `pos` (for following).
@@ -362,6 +514,8 @@ mod tests {
                 start: None,
                 end: Some(at("2026-11-30T01:00:00Z")),
                 live: false,
+                id: None,
+                born: None,
             },
             Piece {
                 path: dir.join(t(2, "log")),
@@ -369,6 +523,8 @@ mod tests {
                 start: Some(at("2026-11-30T01:00:00Z")),
                 end: Some(at("2026-11-30T02:00:00Z")),
                 live: false,
+                id: None,
+                born: None,
             },
             Piece {
                 path: dir.join("o.out.log"),
@@ -376,6 +532,8 @@ mod tests {
                 start: Some(at("2026-11-30T02:00:00Z")),
                 end: Some(m),
                 live: true,
+                id: None,
+                born: None,
             },
         ];
         assert_eq!(got, want);
@@ -576,5 +734,64 @@ early line without a stamp
             timestamps: false,
         };
         assert!(run(s).is_empty());
+    }
+    #[test]
+    fn a_rotation_between_the_listing_and_the_reading_is_noticed() {
+        let d = dir_with(&[("o.out.log", &["1", "2"])]);
+        let listed = list(d.path(), "o.out").unwrap();
+        let live = d.path().join("o.out.log");
+        std::fs::rename(&live, d.path().join("o.out.20261130T010000.000Z.log")).unwrap();
+        std::fs::write(&live, "3\n").unwrap();
+        // Reading the new live file alone would skip the lines of the rotated one.
+        assert!(matches!(
+            last_lines(&listed, &Select::default()),
+            Err(TailError::Moved)
+        ));
+        let again = list(d.path(), "o.out").unwrap();
+        let tail = last_lines(&again, &Select::default()).unwrap();
+        assert_eq!(texts(&tail.lines), ["1", "2", "3"]);
+    }
+
+    #[test]
+    fn without_timestamps_a_file_spans_from_its_best_known_start() {
+        let t = |h: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(h * 3600));
+        let range = Range {
+            since: t(10),
+            until: t(20),
+        };
+        let piece = |start, born, end| Piece {
+            path: PathBuf::new(),
+            gz: false,
+            start,
+            born,
+            end,
+            live: false,
+            id: None,
+        };
+        for (start, born, end, plain, stamped) in [
+            // Known start: from it.
+            (t(25), None, t(30), false, false),
+            (t(15), None, t(30), true, true),
+            // Unknown start: from its creation, else its end; with timestamps the lines
+            // decide (any time before).
+            (None, t(25), t(30), false, true),
+            (None, t(15), t(30), true, true),
+            (None, None, t(30), false, true),
+            (None, None, t(15), true, true),
+            (None, None, t(5), false, false),
+        ] {
+            for (timestamps, want) in [(false, plain), (true, stamped)] {
+                let sel = Select {
+                    last: None,
+                    range,
+                    timestamps,
+                };
+                assert_eq!(
+                    wanted(&sel, &piece(start, born, end)),
+                    want,
+                    "{start:?} {born:?} {end:?} timestamps {timestamps}"
+                );
+            }
+        }
     }
 }
