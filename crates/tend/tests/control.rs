@@ -165,7 +165,7 @@ fn tend_run_stays_up_while_its_service_is_stopped() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "one stays stopped until `tend start one`; Ctrl-C (or SIGTERM) ends the supervisor"
+            "tend: one: stays stopped until `tend start one`; Ctrl-C (or SIGTERM) ends the supervisor"
         ),
         "{err}"
     );
@@ -394,4 +394,181 @@ fn under_a_service_manager_the_channel_only_reopens_logs() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     run.signal(libc::SIGTERM);
     assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+/// A service whose program cannot start (its interpreter is missing) until
+/// [`make_ready`] (e.g. until its database is up); it waits an hour between attempts.
+fn fails_until_ready(s: &Scratch, name: &str, extra: &str) -> String {
+    let script = s.path(&format!("{name}.sh"));
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "[[service]]\nname = \"{name}\"\ncommand = {}\n{extra}\n[service.restart.backoff]\ninitial = \"1h\"\nmax = \"1h\"\n\n",
+        q(&script)
+    )
+}
+
+/// The program of [`fails_until_ready`] `name` can start now.
+fn make_ready(s: &Scratch, name: &str) {
+    let tmp = s.path("ready.tmp");
+    std::fs::write(
+        &tmp,
+        format!("#!/bin/sh\nexec {} --hang\n", fixture_bin().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, s.path(&format!("{name}.sh"))).unwrap();
+}
+
+fn state_is(s: &Scratch, name: &str, state: &str) -> bool {
+    s.state(name).is_some_and(|st| st["state"] == state)
+}
+
+/// While `tend up` waits for a dependency (here one in a crash loop), requests to the
+/// services that run are carried out completely: a stop is answered, and the service
+/// can be started again.
+#[test]
+fn requests_while_a_dependency_is_awaited() {
+    let s = Scratch::new();
+    // A program whose interpreter is missing: it cannot start, and waits to retry.
+    let script = s.path("broken.sh");
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "{}[[service]]\nname = \"c\"\ncommand = {}\n[service.restart.backoff]\ninitial = \"1h\"\nmax = \"1h\"\n\n{}",
+        service(&s, "z", "[service.stop]\ntimeout = \"2s\""),
+        q(&script),
+        service(&s, "b", "depends_on = [\"c\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "z running, c in backoff", || {
+        running(&s, "z") && state_is(&s, "c", "backoff")
+    });
+    let z = child_pid(&s, "z");
+    let out = tend(&s, &["stop", "z"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`z` is stopped"), "{}", stdout(&out));
+    assert!(!alive(z));
+    let out = tend(&s, &["start", "z"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`z` is running"), "{}", stdout(&out));
+    // A start during the backoff tries now, and says that it did not come up.
+    let out = tend(&s, &["start", "c"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("error: `c` is in backoff: "),
+        "{}",
+        stderr(&out)
+    );
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+/// A service stopped before it started holds its dependents back (waiting, not
+/// failed); `tend start` of it starts them too, a Ctrl-C stops dependents before
+/// their dependencies, and nothing counts as failed.
+#[test]
+fn a_dependency_stopped_before_it_started_holds_its_dependents() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}",
+        fails_until_ready(&s, "c", ""),
+        service(&s, "b", "depends_on = [\"c\"]"),
+        service(&s, "a", "depends_on = [\"b\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "c in backoff", || state_is(&s, "c", "backoff"));
+    let out = tend(&s, &["stop", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`b` will not be started (until `tend start b`)"),
+        "{}",
+        stdout(&out)
+    );
+    wait_until(5 * SECS, "a says it waits for b", || {
+        s.state("a").is_some_and(|st| {
+            st["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("waiting for `b`"))
+        })
+    });
+    // c comes up (and is started now, not in an hour).
+    make_ready(&s, "c");
+    let out = tend(&s, &["start", "c"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`c` is running"), "{}", stdout(&out));
+    assert!(
+        s.state("b").is_none() || !running(&s, "b"),
+        "b stays stopped"
+    );
+    // Starting b starts a, which waited for it.
+    let out = tend(&s, &["start", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(10 * SECS, "a running", || running(&s, "a"));
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let at = |name: &str| {
+        err.find(&format!("tend: {name}: stopping on SIGINT"))
+            .unwrap_or_else(|| panic!("{name} stopped: {err}"))
+    };
+    assert!(at("a") < at("b") && at("b") < at("c"), "{err}");
+    assert!(!err.contains("not started"), "{err}");
+}
+
+/// `tend start` of a service starts its stopped dependencies first.
+#[test]
+fn start_starts_the_stopped_dependencies() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}",
+        service(&s, "db", ""),
+        service(&s, "api", "depends_on = [\"db\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    for name in ["api", "db"] {
+        let out = tend(&s, &["stop", name]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = tend(&s, &["start", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(running(&s, "db") && running(&s, "api"));
+    // Started out of order: still stopped dependents first.
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let api = err
+        .rfind("tend: api: stopping on SIGINT")
+        .expect("api stopped");
+    let db = err
+        .rfind("tend: db: stopping on SIGINT")
+        .expect("db stopped");
+    assert!(api < db, "{err}");
+}
+
+/// A Ctrl-C while `tend stop` is stopping a service says so.
+#[test]
+fn ctrl_c_while_a_service_is_being_stopped_says_so() {
+    let s = Scratch::new();
+    let (spec, _) = ignoring_child(&s, "3s");
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "i running", || running(&s, "i"));
+    let stop = s.spawn(&["stop", "i"]);
+    wait_until(5 * SECS, "i stopping", || state_is(&s, "i", "stopping"));
+    run.signal(libc::SIGINT);
+    let out = run.wait(10 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("tend: i: already stopping (waiting up to 3s for it)"),
+        "{err}"
+    );
+    assert_eq!(code(&stop.wait(10 * SECS)), 0);
 }
