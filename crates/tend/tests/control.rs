@@ -572,3 +572,20 @@ fn ctrl_c_while_a_service_is_being_stopped_says_so() {
     );
     assert_eq!(code(&stop.wait(10 * SECS)), 0);
 }
+
+/// `tend up api` where ./tend.toml has a service `api` (and there is no file `api`)
+/// says how to run that service.
+#[test]
+fn up_with_a_service_name_for_a_file() {
+    let s = Scratch::new();
+    s.spec("tend.toml", &service(&s, "api", ""));
+    let out = tend(&s, &["up", "api"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out),
+        "error: no spec file api; `api` is a service of tend.toml\n  = help: `tend up tend.toml api` runs it (and what it depends on)\n"
+    );
+    // Any other missing file: as before.
+    let out = tend(&s, &["up", "web"]);
+    assert!(stderr(&out).starts_with("error: no spec file web (looked for "));
+}
