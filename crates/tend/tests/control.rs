@@ -589,3 +589,25 @@ fn up_with_a_service_name_for_a_file() {
     let out = tend(&s, &["up", "web"]);
     assert!(stderr(&out).starts_with("error: no spec file web (looked for "));
 }
+
+/// A `NOTIFY_SOCKET` that nobody listens on (leaked from a unit into a shell) does not
+/// make the supervisor a service manager's: `tend stop` works.
+#[test]
+fn a_leaked_notify_socket_does_not_turn_off_stop() {
+    let s = Scratch::new();
+    let spec = s.spec("m.toml", &fixture_spec("m", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", s.path("gone"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run m.toml (a leaked NOTIFY_SOCKET)");
+    wait_until(10 * SECS, "m running", || running(&s, "m"));
+    let out = tend(&s, &["stop", "m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}

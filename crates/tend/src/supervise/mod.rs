@@ -403,8 +403,14 @@ async fn supervise_locked(
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
     // Hosted by a service manager (the SCM's requests, systemd's notify socket): it owns
     // the start and stop of the service, and the channel only reopens the logs.
-    let managed = extras.requests.is_some()
-        || (opts.notify && std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty()));
+    let managed = hosted(
+        extras.requests.is_some(),
+        opts.notify && notify_socket_listens(),
+        {
+            use std::io::IsTerminal as _;
+            std::io::stdin().is_terminal()
+        },
+    );
     let mut requests = listen(extras.requests)?;
     let (commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
@@ -417,6 +423,40 @@ async fn supervise_locked(
         let _ = c.await;
     }
     Ok(services.outcomes())
+}
+
+/// Whether a service manager hosts the supervisor (and owns the start and stop of its
+/// service): the SCM's requests come (`scm`), or systemd's notify socket takes messages
+/// (`notify`) and stdin is not a terminal: a `NOTIFY_SOCKET` leaked into a shell (a
+/// tmux started inside a `Type=notify` unit) does not make a `tend run` typed there
+/// a service manager's.
+fn hosted(scm: bool, notify: bool, stdin_terminal: bool) -> bool {
+    scm || (notify && !stdin_terminal)
+}
+
+/// Whether `NOTIFY_SOCKET` names a socket that takes messages (a datagram socket can
+/// be connected to it): one left over from a unit that is gone does not.
+#[cfg(target_os = "linux")]
+fn notify_socket_listens() -> bool {
+    use std::os::linux::net::SocketAddrExt as _;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(value) = std::env::var_os("NOTIFY_SOCKET") else {
+        return false;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(value.as_os_str());
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) if !name.is_empty() => SocketAddr::from_abstract_name(name),
+        _ if bytes.starts_with(b"/") => SocketAddr::from_pathname(Path::new(&value)),
+        _ => return false,
+    };
+    let Ok(addr) = addr else { return false };
+    UnixDatagram::unbound().is_ok_and(|sock| sock.connect_addr(&addr).is_ok())
+}
+
+/// Elsewhere there is no systemd: a `NOTIFY_SOCKET` is taken at its word.
+#[cfg(not(target_os = "linux"))]
+fn notify_socket_listens() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty())
 }
 
 /// The spec file's path as the state file records it (and `tend status` shows it):
@@ -1284,6 +1324,22 @@ mod tests {
         ];
         for (log, event, lines) in table {
             assert_eq!(log.render(&event), lines, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn who_hosts_the_supervisor() {
+        // (scm, notify socket reachable, stdin a terminal) -> hosted
+        #[rustfmt::skip]
+        let table = [
+            ((true, false, false), true),
+            ((true, false, true), true),
+            ((false, true, false), true),
+            ((false, true, true), false),
+            ((false, false, false), false),
+        ];
+        for ((scm, notify, tty), want) in table {
+            assert_eq!(hosted(scm, notify, tty), want, "{scm} {notify} {tty}");
         }
     }
 
