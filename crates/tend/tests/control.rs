@@ -611,3 +611,69 @@ fn a_leaked_notify_socket_does_not_turn_off_stop() {
     run.signal(libc::SIGTERM);
     assert_eq!(code(&run.wait(10 * SECS)), 0);
 }
+
+/// A state folder whose socket path is longer than a socket's address holds (as
+/// /var/lib/tend/NAME/NAME.sock is for a long NAME): the channel works all the same.
+#[test]
+fn a_socket_path_longer_than_an_address_holds() {
+    let s = Scratch::new();
+    let dir = s.path(&"d".repeat(100));
+    let spec = s.spec("long.toml", &fixture_spec("long", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("TEND_STATE_DIR", &dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run long.toml");
+    let state = || {
+        std::fs::read_to_string(dir.join("long.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    wait_until(10 * SECS, "long running", || {
+        state().is_some_and(|st| st["state"] == "running")
+    });
+    assert!(dir.join("long.sock").as_os_str().len() > 108);
+    let out = s
+        .tend(&["stop", "long"])
+        .env("TEND_STATE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`long` is stopped"),
+        "{}",
+        stdout(&out)
+    );
+    run.signal(libc::SIGTERM);
+    let out = run.wait(10 * SECS);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+/// A request that is not UTF-8 gets an answer that says so.
+#[test]
+fn a_request_that_is_not_utf8_is_answered() {
+    use std::io::{BufRead, Write};
+    let s = Scratch::new();
+    let spec = s.spec("u.toml", &fixture_spec("u", &["--hang"], ""));
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "u running", || running(&s, "u"));
+    let mut sock = std::os::unix::net::UnixStream::connect(s.state_dir().join("u.sock")).unwrap();
+    sock.set_read_timeout(Some(5 * SECS)).unwrap();
+    sock.write_all(b"{\"verb\":\"stop\",\"service\":\"\xff\"}\n")
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&sock).read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with(
+            r#"{"ok":false,"state":null,"message":"not a control request (not UTF-8)"#
+        ),
+        "{line}"
+    );
+    assert!(running(&s, "u"));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
