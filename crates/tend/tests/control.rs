@@ -324,16 +324,38 @@ fn up_runs_only_the_named_services_and_their_dependencies() {
 }
 
 /// `tend completions bash`, sourced in bash, offers the service names of the state
-/// folder for `tend stop `.
+/// folder for `tend stop ` (that of `--state-dir` when the line has one) and those of
+/// the spec file for `tend up FILE `; the script calls `tend`, not the path it was
+/// made by.
 #[test]
 fn completions_offer_service_names() {
     let s = Scratch::new();
-    std::fs::create_dir_all(s.state_dir()).unwrap();
-    for name in ["api", "worker"] {
-        std::fs::write(s.state_dir().join(format!("{name}.json")), "{}").unwrap();
+    for (dir, names) in [
+        (s.state_dir(), ["api", "worker"]),
+        (s.path("other"), ["db", "web"]),
+    ] {
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in names {
+            std::fs::write(dir.join(format!("{name}.json")), "{}").unwrap();
+        }
     }
+    s.spec(
+        "dev.toml",
+        &format!("{}{}", service(&s, "front", ""), service(&s, "back", "")),
+    );
     let script = tend(&s, &["completions", "bash"]);
     assert_eq!(code(&script), 0);
+    let bin = tend_bin();
+    assert!(
+        !stdout(&script).contains(bin.to_str().unwrap()),
+        "{}",
+        stdout(&script)
+    );
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let complete = |line: &[&str]| {
         let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
         let program = format!(
@@ -347,6 +369,8 @@ fn completions_offer_service_names() {
         let out = std::process::Command::new("bash")
             .args(["--norc", "-c", &program])
             .env("TEND_STATE_DIR", s.state_dir())
+            .env("PATH", &path)
+            .current_dir(s.dir.path())
             .output()
             .expect("run bash");
         assert!(out.status.success(), "{}", stderr(&out));
@@ -361,6 +385,13 @@ fn completions_offer_service_names() {
     };
     assert_eq!(complete(&["tend", "stop", ""]), ["api", "worker"]);
     assert_eq!(complete(&["tend", "restart", "w"]), ["worker"]);
+    let other = s.path("other");
+    let other = other.to_str().unwrap();
+    assert_eq!(
+        complete(&["tend", "stop", "--state-dir", other, ""]),
+        ["db", "web"]
+    );
+    assert_eq!(complete(&["tend", "up", "dev.toml", ""]), ["back", "front"]);
 }
 
 /// A supervisor hosted by a service manager (here: systemd's notify socket) leaves
