@@ -171,13 +171,16 @@ fn tend_run_stays_up_while_its_service_is_stopped() {
     );
 }
 
-/// A service that ended by itself can be started again while the supervisor runs.
+/// A service that ended by itself can be started again while the supervisor runs
+/// (another service keeps it up).
 #[test]
 fn a_service_that_exited_can_be_started_again() {
     let s = Scratch::new();
     let fx = q(&fixture_bin());
+    let pidf = s.path("once.pids");
     let text = format!(
-        "[[service]]\nname = \"once\"\ncommand = {fx}\nargs = [\"--exit\", \"0\"]\nrestart = {{ policy = \"never\" }}\n\n{}",
+        "[[service]]\nname = \"once\"\ncommand = {fx}\nargs = [\"--pid-file\", {}, \"--exit\", \"0\"]\nrestart = {{ policy = \"never\" }}\n\n{}",
+        q(&pidf),
         service(&s, "keep", "")
     );
     let file = s.spec("tend.toml", &text);
@@ -185,6 +188,7 @@ fn a_service_that_exited_can_be_started_again() {
     wait_until(10 * SECS, "once exited, keep running", || {
         s.state("once").is_some_and(|st| st["state"] == "exited") && running(&s, "keep")
     });
+    assert_eq!(pids(&pidf).len(), 1);
     let out = tend(&s, &["start", "once"]);
     // It runs, then exits at once again: the answer says which.
     assert!(
@@ -192,8 +196,10 @@ fn a_service_that_exited_can_be_started_again() {
         "{out:?}"
     );
     wait_until(5 * SECS, "once ran a second time", || {
-        s.state("once")
-            .is_some_and(|st| st["state"] == "exited" && st["started_at_ms"].as_u64().is_some())
+        pids(&pidf).len() == 2
+    });
+    wait_until(5 * SECS, "once exited again", || {
+        s.state("once").is_some_and(|st| st["state"] == "exited")
     });
     up.signal(libc::SIGINT);
     assert_eq!(code(&up.wait(10 * SECS)), 0);
