@@ -384,7 +384,7 @@ pub async fn supervise_with(
 }
 
 /// [`supervise_with`], once the services are locked: prepare every service, start them
-/// in order, wait, stop them in reverse order.
+/// once their dependencies run, serve requests, stop them dependents first.
 async fn supervise_locked(
     specs: &[Spec],
     order: &[usize],
