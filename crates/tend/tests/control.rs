@@ -714,3 +714,35 @@ fn a_request_that_is_not_utf8_is_answered() {
     run.signal(libc::SIGTERM);
     assert_eq!(code(&run.wait(10 * SECS)), 0);
 }
+
+/// A service that waited for a dependency stopped on request, never started: its
+/// state file says it waited, then that it was stopped; the supervisor exits 0.
+#[test]
+fn a_waiting_service_that_never_started_ends_stopped() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}",
+        fails_until_ready(&s, "c", ""),
+        service(&s, "b", "depends_on = [\"c\"]"),
+        service(&s, "a", "depends_on = [\"b\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "c in backoff", || state_is(&s, "c", "backoff"));
+    let out = tend(&s, &["stop", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(5 * SECS, "a waits", || state_is(&s, "a", "starting"));
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let a = s.state("a").unwrap();
+    assert_eq!(a["state"], "stopped");
+    assert_eq!(a["message"], "not started: the supervisor stopped");
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "tend: a: waiting for `b`, which is stopped: starts once `b` runs (`tend start b`)"
+        ),
+        "{err}"
+    );
+}

@@ -774,7 +774,13 @@ impl<'a> Services<'a> {
         for i in 0..self.specs.len() {
             if self.pending[i] {
                 self.pending[i] = false;
-                self.waiting_on[i] = None;
+                if self.waiting_on[i].take().is_some() {
+                    self.write_unstarted(
+                        i,
+                        State::Stopped,
+                        "not started: the supervisor stopped".into(),
+                    );
+                }
                 self.outcomes[i] = Some(Outcome::Stopped);
                 if let Some(tx) = self.senders[i].take() {
                     let _ = tx.send(Seen {
@@ -916,9 +922,16 @@ impl<'a> Services<'a> {
                 message: Some(why.clone()),
             });
         }
+        self.write_unstarted(i, State::Starting, why);
+    }
+
+    /// The state file of service `i`, which has no actor (it waits for a dependency,
+    /// or was stopped before it started), as `state` with `message`: for `tend
+    /// status`. Only once it waited: a service that never started otherwise has none.
+    fn write_unstarted(&self, i: usize, state: State, message: String) {
         let status = Status {
-            name: name.to_string(),
-            state: State::Starting,
+            name: self.specs[i].name.to_string(),
+            state,
             spec: self.setups[i].spec_path.clone(),
             supervisor_pid: std::process::id(),
             pid: None,
@@ -926,7 +939,7 @@ impl<'a> Services<'a> {
             since_ms: state::now_ms(),
             restarts: 0,
             last_exit: None,
-            message: Some(why),
+            message: Some(message),
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
             last_stderr: None,
@@ -1110,7 +1123,9 @@ impl<'a> Services<'a> {
             // and its dependents wait for it.
             Verb::Stop if self.pending[i] => {
                 self.pending[i] = false;
-                self.waiting_on[i] = None;
+                if self.waiting_on[i].take().is_some() {
+                    self.write_unstarted(i, State::Stopped, "stopped before it started".into());
+                }
                 self.outcomes[i] = Some(Outcome::Stopped);
                 self.held[i] = true;
                 if let Some(tx) = &self.senders[i] {
