@@ -596,7 +596,8 @@ fn start_starts_the_stopped_dependencies() {
 fn ctrl_c_while_a_service_is_being_stopped_says_so() {
     let s = Scratch::new();
     let (spec, _) = ignoring_child(&s, "3s");
-    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    // (`tend up` is a person's at a terminal: the hint is given.)
+    let run = s.spawn(&["up", spec.to_str().unwrap()]);
     wait_until(10 * SECS, "i running", || running(&s, "i"));
     let stop = s.spawn(&["stop", "i"]);
     wait_until(5 * SECS, "i stopping", || state_is(&s, "i", "stopping"));
@@ -604,7 +605,9 @@ fn ctrl_c_while_a_service_is_being_stopped_says_so() {
     let out = run.wait(10 * SECS);
     let err = stderr(&out);
     assert!(
-        err.contains("tend: i: already stopping (waiting up to 3s for it)"),
+        err.contains(
+            "tend: i: already stopping (waiting up to 3s for it); Ctrl-C again to kill now"
+        ),
         "{err}"
     );
     assert_eq!(code(&stop.wait(10 * SECS)), 0);
