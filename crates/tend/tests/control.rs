@@ -165,19 +165,22 @@ fn tend_run_stays_up_while_its_service_is_stopped() {
     let err = stderr(&out);
     assert!(
         err.contains(
-            "one stays stopped until `tend start one`; Ctrl-C (or SIGTERM) ends the supervisor"
+            "tend: one: stays stopped until `tend start one`; Ctrl-C (or SIGTERM) ends the supervisor"
         ),
         "{err}"
     );
 }
 
-/// A service that ended by itself can be started again while the supervisor runs.
+/// A service that ended by itself can be started again while the supervisor runs
+/// (another service keeps it up).
 #[test]
 fn a_service_that_exited_can_be_started_again() {
     let s = Scratch::new();
     let fx = q(&fixture_bin());
+    let pidf = s.path("once.pids");
     let text = format!(
-        "[[service]]\nname = \"once\"\ncommand = {fx}\nargs = [\"--exit\", \"0\"]\nrestart = {{ policy = \"never\" }}\n\n{}",
+        "[[service]]\nname = \"once\"\ncommand = {fx}\nargs = [\"--pid-file\", {}, \"--exit\", \"0\"]\nrestart = {{ policy = \"never\" }}\n\n{}",
+        q(&pidf),
         service(&s, "keep", "")
     );
     let file = s.spec("tend.toml", &text);
@@ -185,6 +188,7 @@ fn a_service_that_exited_can_be_started_again() {
     wait_until(10 * SECS, "once exited, keep running", || {
         s.state("once").is_some_and(|st| st["state"] == "exited") && running(&s, "keep")
     });
+    assert_eq!(pids(&pidf).len(), 1);
     let out = tend(&s, &["start", "once"]);
     // It runs, then exits at once again: the answer says which.
     assert!(
@@ -192,8 +196,10 @@ fn a_service_that_exited_can_be_started_again() {
         "{out:?}"
     );
     wait_until(5 * SECS, "once ran a second time", || {
-        s.state("once")
-            .is_some_and(|st| st["state"] == "exited" && st["started_at_ms"].as_u64().is_some())
+        pids(&pidf).len() == 2
+    });
+    wait_until(5 * SECS, "once exited again", || {
+        s.state("once").is_some_and(|st| st["state"] == "exited")
     });
     up.signal(libc::SIGINT);
     assert_eq!(code(&up.wait(10 * SECS)), 0);
@@ -324,16 +330,38 @@ fn up_runs_only_the_named_services_and_their_dependencies() {
 }
 
 /// `tend completions bash`, sourced in bash, offers the service names of the state
-/// folder for `tend stop `.
+/// folder for `tend stop ` (that of `--state-dir` when the line has one) and those of
+/// the spec file for `tend up FILE `; the script calls `tend`, not the path it was
+/// made by.
 #[test]
 fn completions_offer_service_names() {
     let s = Scratch::new();
-    std::fs::create_dir_all(s.state_dir()).unwrap();
-    for name in ["api", "worker"] {
-        std::fs::write(s.state_dir().join(format!("{name}.json")), "{}").unwrap();
+    for (dir, names) in [
+        (s.state_dir(), ["api", "worker"]),
+        (s.path("other"), ["db", "web"]),
+    ] {
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in names {
+            std::fs::write(dir.join(format!("{name}.json")), "{}").unwrap();
+        }
     }
+    s.spec(
+        "dev.toml",
+        &format!("{}{}", service(&s, "front", ""), service(&s, "back", "")),
+    );
     let script = tend(&s, &["completions", "bash"]);
     assert_eq!(code(&script), 0);
+    let bin = tend_bin();
+    assert!(
+        !stdout(&script).contains(bin.to_str().unwrap()),
+        "{}",
+        stdout(&script)
+    );
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     let complete = |line: &[&str]| {
         let words: Vec<String> = line.iter().map(|w| format!("'{w}'")).collect();
         let program = format!(
@@ -347,6 +375,8 @@ fn completions_offer_service_names() {
         let out = std::process::Command::new("bash")
             .args(["--norc", "-c", &program])
             .env("TEND_STATE_DIR", s.state_dir())
+            .env("PATH", &path)
+            .current_dir(s.dir.path())
             .output()
             .expect("run bash");
         assert!(out.status.success(), "{}", stderr(&out));
@@ -361,6 +391,13 @@ fn completions_offer_service_names() {
     };
     assert_eq!(complete(&["tend", "stop", ""]), ["api", "worker"]);
     assert_eq!(complete(&["tend", "restart", "w"]), ["worker"]);
+    let other = s.path("other");
+    let other = other.to_str().unwrap();
+    assert_eq!(
+        complete(&["tend", "stop", "--state-dir", other, ""]),
+        ["db", "web"]
+    );
+    assert_eq!(complete(&["tend", "up", "dev.toml", ""]), ["back", "front"]);
 }
 
 /// A supervisor hosted by a service manager (here: systemd's notify socket) leaves
@@ -394,4 +431,321 @@ fn under_a_service_manager_the_channel_only_reopens_logs() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     run.signal(libc::SIGTERM);
     assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+/// A service whose program cannot start (its interpreter is missing) until
+/// [`make_ready`] (e.g. until its database is up); it waits an hour between attempts.
+fn fails_until_ready(s: &Scratch, name: &str, extra: &str) -> String {
+    let script = s.path(&format!("{name}.sh"));
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!(
+        "[[service]]\nname = \"{name}\"\ncommand = {}\n{extra}\n[service.restart.backoff]\ninitial = \"1h\"\nmax = \"1h\"\n\n",
+        q(&script)
+    )
+}
+
+/// The program of [`fails_until_ready`] `name` can start now.
+fn make_ready(s: &Scratch, name: &str) {
+    let tmp = s.path("ready.tmp");
+    std::fs::write(
+        &tmp,
+        format!("#!/bin/sh\nexec {} --hang\n", fixture_bin().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, s.path(&format!("{name}.sh"))).unwrap();
+}
+
+fn state_is(s: &Scratch, name: &str, state: &str) -> bool {
+    s.state(name).is_some_and(|st| st["state"] == state)
+}
+
+/// While `tend up` waits for a dependency (here one in a crash loop), requests to the
+/// services that run are carried out completely: a stop is answered, and the service
+/// can be started again.
+#[test]
+fn requests_while_a_dependency_is_awaited() {
+    let s = Scratch::new();
+    // A program whose interpreter is missing: it cannot start, and waits to retry.
+    let script = s.path("broken.sh");
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "{}[[service]]\nname = \"c\"\ncommand = {}\n[service.restart.backoff]\ninitial = \"1h\"\nmax = \"1h\"\n\n{}",
+        service(&s, "z", "[service.stop]\ntimeout = \"2s\""),
+        q(&script),
+        service(&s, "b", "depends_on = [\"c\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "z running, c in backoff", || {
+        running(&s, "z") && state_is(&s, "c", "backoff")
+    });
+    let z = child_pid(&s, "z");
+    let out = tend(&s, &["stop", "z"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`z` is stopped"), "{}", stdout(&out));
+    assert!(!alive(z));
+    let out = tend(&s, &["start", "z"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`z` is running"), "{}", stdout(&out));
+    // A start during the backoff tries now, and says that it did not come up.
+    let out = tend(&s, &["start", "c"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("error: `c` is in backoff: "),
+        "{}",
+        stderr(&out)
+    );
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+/// A service stopped before it started holds its dependents back (waiting, not
+/// failed); `tend start` of it starts them too, a Ctrl-C stops dependents before
+/// their dependencies, and nothing counts as failed.
+#[test]
+fn a_dependency_stopped_before_it_started_holds_its_dependents() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}",
+        fails_until_ready(&s, "c", ""),
+        service(&s, "b", "depends_on = [\"c\"]"),
+        service(&s, "a", "depends_on = [\"b\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "c in backoff", || state_is(&s, "c", "backoff"));
+    let out = tend(&s, &["stop", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`b` will not be started (until `tend start b`)"),
+        "{}",
+        stdout(&out)
+    );
+    wait_until(5 * SECS, "a says it waits for b", || {
+        s.state("a").is_some_and(|st| {
+            st["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("waiting for `b`"))
+        })
+    });
+    // c comes up (and is started now, not in an hour).
+    make_ready(&s, "c");
+    let out = tend(&s, &["start", "c"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("`c` is running"), "{}", stdout(&out));
+    assert!(
+        s.state("b").is_none() || !running(&s, "b"),
+        "b stays stopped"
+    );
+    // Starting b starts a, which waited for it.
+    let out = tend(&s, &["start", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(10 * SECS, "a running", || running(&s, "a"));
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let at = |name: &str| {
+        err.find(&format!("tend: {name}: stopping on SIGINT"))
+            .unwrap_or_else(|| panic!("{name} stopped: {err}"))
+    };
+    assert!(at("a") < at("b") && at("b") < at("c"), "{err}");
+    assert!(!err.contains("not started"), "{err}");
+}
+
+/// `tend start` of a service starts its stopped dependencies first.
+#[test]
+fn start_starts_the_stopped_dependencies() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}",
+        service(&s, "db", ""),
+        service(&s, "api", "depends_on = [\"db\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    for name in ["api", "db"] {
+        let out = tend(&s, &["stop", name]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let out = tend(&s, &["start", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(running(&s, "db") && running(&s, "api"));
+    // Started out of order: still stopped dependents first.
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let api = err
+        .rfind("tend: api: stopping on SIGINT")
+        .expect("api stopped");
+    let db = err
+        .rfind("tend: db: stopping on SIGINT")
+        .expect("db stopped");
+    assert!(api < db, "{err}");
+}
+
+/// A Ctrl-C while `tend stop` is stopping a service says so.
+#[test]
+fn ctrl_c_while_a_service_is_being_stopped_says_so() {
+    let s = Scratch::new();
+    let (spec, _) = ignoring_child(&s, "3s");
+    // (`tend up` is a person's at a terminal: the hint is given.)
+    let run = s.spawn(&["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "i running", || running(&s, "i"));
+    let stop = s.spawn(&["stop", "i"]);
+    wait_until(5 * SECS, "i stopping", || state_is(&s, "i", "stopping"));
+    run.signal(libc::SIGINT);
+    let out = run.wait(10 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "tend: i: already stopping (waiting up to 3s for it); Ctrl-C again to kill now"
+        ),
+        "{err}"
+    );
+    assert_eq!(code(&stop.wait(10 * SECS)), 0);
+}
+
+/// `tend up api` where ./tend.toml has a service `api` (and there is no file `api`)
+/// says how to run that service.
+#[test]
+fn up_with_a_service_name_for_a_file() {
+    let s = Scratch::new();
+    s.spec("tend.toml", &service(&s, "api", ""));
+    let out = tend(&s, &["up", "api"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(
+        stderr(&out),
+        "error: no spec file api; `api` is a service of tend.toml\n  = help: `tend up tend.toml api` runs it (and what it depends on)\n"
+    );
+    // Any other missing file: as before.
+    let out = tend(&s, &["up", "web"]);
+    assert!(stderr(&out).starts_with("error: no spec file web (looked for "));
+}
+
+/// A `NOTIFY_SOCKET` that nobody listens on (leaked from a unit into a shell) does not
+/// make the supervisor a service manager's: `tend stop` works.
+#[test]
+fn a_leaked_notify_socket_does_not_turn_off_stop() {
+    let s = Scratch::new();
+    let spec = s.spec("m.toml", &fixture_spec("m", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("NOTIFY_SOCKET", s.path("gone"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run m.toml (a leaked NOTIFY_SOCKET)");
+    wait_until(10 * SECS, "m running", || running(&s, "m"));
+    let out = tend(&s, &["stop", "m"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+/// A state folder whose socket path is longer than a socket's address holds (as
+/// /var/lib/tend/NAME/NAME.sock is for a long NAME): the channel works all the same.
+#[test]
+fn a_socket_path_longer_than_an_address_holds() {
+    let s = Scratch::new();
+    let dir = s.path(&"d".repeat(100));
+    let spec = s.spec("long.toml", &fixture_spec("long", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("TEND_STATE_DIR", &dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run long.toml");
+    let state = || {
+        std::fs::read_to_string(dir.join("long.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+    };
+    wait_until(10 * SECS, "long running", || {
+        state().is_some_and(|st| st["state"] == "running")
+    });
+    assert!(dir.join("long.sock").as_os_str().len() > 108);
+    let out = s
+        .tend(&["stop", "long"])
+        .env("TEND_STATE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`long` is stopped"),
+        "{}",
+        stdout(&out)
+    );
+    run.signal(libc::SIGTERM);
+    let out = run.wait(10 * SECS);
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+}
+
+/// A request that is not UTF-8 gets an answer that says so.
+#[test]
+fn a_request_that_is_not_utf8_is_answered() {
+    use std::io::{BufRead, Write};
+    let s = Scratch::new();
+    let spec = s.spec("u.toml", &fixture_spec("u", &["--hang"], ""));
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "u running", || running(&s, "u"));
+    let mut sock = std::os::unix::net::UnixStream::connect(s.state_dir().join("u.sock")).unwrap();
+    sock.set_read_timeout(Some(5 * SECS)).unwrap();
+    sock.write_all(b"{\"verb\":\"stop\",\"service\":\"\xff\"}\n")
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(&sock).read_line(&mut line).unwrap();
+    assert!(
+        line.starts_with(
+            r#"{"ok":false,"state":null,"message":"not a control request (not UTF-8)"#
+        ),
+        "{line}"
+    );
+    assert!(running(&s, "u"));
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(10 * SECS)), 0);
+}
+
+/// A service that waited for a dependency stopped on request, never started: its
+/// state file says it waited, then that it was stopped; the supervisor exits 0.
+#[test]
+fn a_waiting_service_that_never_started_ends_stopped() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}",
+        fails_until_ready(&s, "c", ""),
+        service(&s, "b", "depends_on = [\"c\"]"),
+        service(&s, "a", "depends_on = [\"b\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "c in backoff", || state_is(&s, "c", "backoff"));
+    let out = tend(&s, &["stop", "b"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(5 * SECS, "a waits", || state_is(&s, "a", "starting"));
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let a = s.state("a").unwrap();
+    assert_eq!(a["state"], "stopped");
+    assert_eq!(a["message"], "not started: the supervisor stopped");
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "tend: a: waiting for `b`, which is stopped: starts once `b` runs (`tend start b`)"
+        ),
+        "{err}"
+    );
 }

@@ -28,9 +28,12 @@ const NAMED: &[&str] = &[
 ];
 
 /// `cmd` with service names offered for the `NAME` arguments of [`NAMED`]
-/// subcommands.
+/// subcommands, and for `tend up FILE NAME...` the services of FILE.
 pub fn with_service_names(cmd: clap::Command) -> clap::Command {
     cmd.mut_subcommands(|sub| {
+        if sub.get_name() == "up" {
+            return sub.mut_arg("names", |a| a.add(ArgValueCandidates::new(up_candidates)));
+        }
         if !NAMED.contains(&sub.get_name()) {
             return sub;
         }
@@ -44,26 +47,114 @@ pub fn with_service_names(cmd: clap::Command) -> clap::Command {
     })
 }
 
-/// `tend completions SHELL`: the script to source, which asks this tend (as it was
-/// called: a bare `tend` is looked up on `PATH` when completing) for the candidates.
+/// `tend completions SHELL`: the script to source, which asks `tend` (looked up on
+/// `PATH` when completing) for the candidates. Always the program's name, never the
+/// path it was run by: the script is written to a file (a package's completions
+/// folder, a shell's startup file), where a build folder's path would go stale. (A
+/// tend that is not on `PATH` prints a script that calls it by its path with
+/// `COMPLETE=bash path/to/tend`, clap_complete's own way in.)
 pub fn registration(shell: clap_complete::Shell) -> u8 {
     // What `COMPLETE=SHELL tend` prints; the variable is removed again at once.
     std::env::set_var("COMPLETE", shell.to_string());
-    let argv0 = std::env::args_os().next().unwrap_or_else(|| "tend".into());
     let cwd = std::env::current_dir().ok();
     // Its only error is a failed write (a closed stdout: a normal end, like every
     // command's output).
     let _ = clap_complete::CompleteEnv::with_factory(super::command)
-        .try_complete([argv0], cwd.as_deref());
+        .completer("tend")
+        .try_complete(["tend"], cwd.as_deref());
     super::exit::OK
+}
+
+/// The words of the command line being completed: what follows the `--` of
+/// `COMPLETE=bash tend -- tend stop --state-dir x a`, the program's name first.
+fn line() -> Vec<String> {
+    let args: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match args.iter().position(|a| a == "--") {
+        Some(i) => args[i + 1..].to_vec(),
+        None => Vec::new(),
+    }
+}
+
+/// The value of `--state-dir` on the command line `words` (the last one given), as
+/// `--state-dir DIR` or `--state-dir=DIR`.
+fn state_dir_on(words: &[String]) -> Option<PathBuf> {
+    let mut found = None;
+    for (i, w) in words.iter().enumerate() {
+        if w == "--state-dir" {
+            found = words
+                .get(i + 1)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from);
+        } else if let Some(v) = w.strip_prefix("--state-dir=") {
+            found = Some(PathBuf::from(v));
+        }
+    }
+    found
+}
+
+/// The spec file of `tend up` on the command line `words` (its first word that is not
+/// an option, the word being completed (the last) aside), and tend.toml if none.
+fn up_file(words: &[String]) -> Option<PathBuf> {
+    let up = words.iter().position(|w| w == "up")?;
+    let cmd = super::command();
+    let sub = cmd.find_subcommand("up")?;
+    let takes_value = |w: &str| {
+        sub.get_arguments().any(|a| {
+            let named = match w.strip_prefix("--") {
+                Some(long) => a.get_long() == Some(long),
+                None => w.len() == 2 && a.get_short() == w.chars().nth(1),
+            };
+            named && a.get_action().takes_values()
+        })
+    };
+    let typed = &words[up + 1..words.len().saturating_sub(1).max(up + 1)];
+    let mut skip = false;
+    for w in typed {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        if w.starts_with('-') {
+            skip = !w.contains('=') && takes_value(w);
+            continue;
+        }
+        return Some(PathBuf::from(w));
+    }
+    Some(super::default_up_file())
+}
+
+/// The services of the spec file of the `tend up` being completed.
+fn up_candidates() -> Vec<CompletionCandidate> {
+    let Some(file) = up_file(&line()) else {
+        return Vec::new();
+    };
+    let Ok(loaded) = super::SpecArgs {
+        profile: None,
+        sets: Vec::new(),
+    }
+    .load(&file) else {
+        return Vec::new();
+    };
+    loaded
+        .services
+        .iter()
+        .map(|s| {
+            CompletionCandidate::new(s.name.as_str()).help(Some(file.display().to_string().into()))
+        })
+        .collect()
 }
 
 /// The candidates of this machine (see the module's doc).
 fn candidates() -> Vec<CompletionCandidate> {
     let layout = Layout::system(PathBuf::new());
-    let state_dir = std::env::var_os("TEND_STATE_DIR")
-        .filter(|d| !d.is_empty())
-        .map_or_else(supervise::default_state_dir, PathBuf::from);
+    let state_dir = state_dir_on(&line())
+        .or_else(|| {
+            std::env::var_os("TEND_STATE_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+        })
+        .unwrap_or_else(supervise::default_state_dir);
     service_names(&layout.spec_dir, &state_dir)
         .into_iter()
         .map(|(name, what)| CompletionCandidate::new(name).help(Some(what.into())))
@@ -103,6 +194,47 @@ fn files(dir: &Path, suffix: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn words(line: &str) -> Vec<String> {
+        line.split(' ').map(str::to_string).collect()
+    }
+
+    #[test]
+    fn the_state_dir_on_the_line() {
+        #[rustfmt::skip]
+        let table: &[(&str, Option<&str>)] = &[
+            ("tend stop --state-dir /x a", Some("/x")),
+            ("tend stop --state-dir=/y ", Some("/y")),
+            ("tend --state-dir /x stop --state-dir=/z ", Some("/z")),
+            ("tend stop --state-dir", None),
+            ("tend stop a", None),
+        ];
+        for (line, want) in table {
+            assert_eq!(
+                state_dir_on(&words(line)),
+                want.map(PathBuf::from),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_file_of_tend_up_on_the_line() {
+        #[rustfmt::skip]
+        let table: &[(&str, &str)] = &[
+            ("tend up dev.toml ", "dev.toml"),
+            ("tend up dev.toml api w", "dev.toml"),
+            ("tend up --state-dir /s dev.toml ", "dev.toml"),
+            ("tend up -p prod --set a=b dev.toml ", "dev.toml"),
+            ("tend up --log-files dev.toml ", "dev.toml"),
+            ("tend up --state-dir=/s ", "tend.toml"),
+            ("tend up ", "tend.toml"),
+            ("tend up dev", "tend.toml"),
+        ];
+        for (line, want) in table {
+            assert_eq!(up_file(&words(line)), Some(PathBuf::from(want)), "{line}");
+        }
+    }
 
     #[test]
     fn names_come_from_install_records_and_state_files() {

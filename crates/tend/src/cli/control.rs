@@ -93,8 +93,8 @@ fn through_channel(
             errln!("error: {e}");
             let help = match e {
                 ClientError::Stale { .. } => format!("its supervisor was killed: run it again with `tend run SPEC` or `tend up FILE` (that replaces {})", sys::control_address(dir, name)),
-                ClientError::Connect { .. } => "the channel belongs to the user who runs the supervisor: run this command as that user (or as root)".to_string(),
-                ClientError::Timeout { .. } => format!("`tend status {name}` shows where it is; the request goes on in the supervisor"),
+                ClientError::Connect { denied: true, .. } => "the channel belongs to the user who runs the supervisor: run this command as that user (or as root)".to_string(),
+                ClientError::Timeout { .. } | ClientError::Unfinished { .. } => format!("`tend status {name}` shows where it is; the request goes on in the supervisor"),
                 _ => format!("`tend status {name}` shows its state"),
             };
             errln!("  = help: {help}");

@@ -172,7 +172,24 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
 
 /// `tend up`.
 pub fn up(a: UpArgs) -> u8 {
-    if let Err(code) = spec_file_exists(&a.file, a.file == default_up_file()) {
+    let default = a.file == default_up_file();
+    if !default && !a.file.try_exists().unwrap_or(true) {
+        // `tend up api`: a service of ./tend.toml, not a file.
+        if let Some(here) = service_of_default_file(&a.spec_args, &a.file) {
+            errln!(
+                "error: no spec file {0}; `{0}` is a service of {1}",
+                a.file.display(),
+                here.display()
+            );
+            errln!(
+                "  = help: `tend up {} {}` runs it (and what it depends on)",
+                here.display(),
+                a.file.display()
+            );
+            return exit::ERROR;
+        }
+    }
+    if let Err(code) = spec_file_exists(&a.file, default) {
         return code;
     }
     let mut loaded = match a.spec_args.load(&a.file) {
@@ -229,6 +246,25 @@ fn color_on(terminal: bool) -> bool {
         && std::env::var_os("NO_COLOR").is_none()
         && std::env::var("TEND_COLOR").map_or(true, |v| v != "never")
         && sys::enable_ansi()
+}
+
+/// The default spec file (./tend.toml), when `file` (which does not exist) is rather
+/// the name of one of its services.
+fn service_of_default_file(spec_args: &SpecArgs, file: &Path) -> Option<PathBuf> {
+    let name = file.to_str()?;
+    if file.components().count() != 1 {
+        return None;
+    }
+    let here = default_up_file();
+    if !here.is_file() {
+        return None;
+    }
+    let loaded = spec_args.load(&here).ok()?;
+    loaded
+        .services
+        .iter()
+        .any(|s| s.name.as_str() == name)
+        .then_some(here)
 }
 
 /// Says so, with what to do, when the spec file does not exist (`default`: `tend up`

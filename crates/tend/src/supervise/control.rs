@@ -118,6 +118,13 @@ const MAX_REQUEST: u64 = 4096;
 /// How long a client may take to send its request.
 const REQUEST_WITHIN: Duration = Duration::from_secs(5);
 
+/// The longest answer line the client reads.
+const MAX_ANSWER: u64 = 64 * 1024;
+
+/// The longest the client waits after the request was accepted, whatever the
+/// supervisor says.
+const MAX_WAIT: Duration = Duration::from_secs(3600);
+
 /// How long the client waits for the first answer line.
 pub const ACCEPT_WITHIN: Duration = Duration::from_secs(10);
 
@@ -161,13 +168,21 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     commands: &mpsc::UnboundedSender<Command>,
 ) -> io::Result<()> {
     let (read, mut write) = tokio::io::split(stream);
-    let mut line = String::new();
+    let mut bytes = Vec::new();
     let mut reader = BufReader::new(read.take(MAX_REQUEST));
-    let got = tokio::time::timeout(REQUEST_WITHIN, reader.read_line(&mut line)).await;
+    let got = tokio::time::timeout(REQUEST_WITHIN, reader.read_until(b'\n', &mut bytes)).await;
     let done = match got {
         Err(_) => Done::new(false, None, "no request within 5s"),
         Ok(Err(e)) => return Err(e),
-        Ok(Ok(_)) => match allowed.and_then(|()| parse_request(&line, name)) {
+        Ok(Ok(_)) => match allowed.and_then(|()| {
+            let line = std::str::from_utf8(&bytes).map_err(|_| {
+                format!(
+                    "not a control request (not UTF-8): {:?}",
+                    String::from_utf8_lossy(&bytes).trim()
+                )
+            })?;
+            parse_request(line, name)
+        }) {
             Err(why) => Done::new(false, None, why),
             Ok(verb) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
@@ -247,13 +262,15 @@ pub enum ClientError {
         /// The connection error.
         why: String,
     },
-    /// Connecting failed for another reason (permissions: another user's supervisor).
+    /// Connecting failed for another reason.
     #[error("cannot connect to {address}: {why}")]
     Connect {
         /// The channel.
         address: String,
         /// Why.
         why: String,
+        /// For want of permission (another user's supervisor).
+        denied: bool,
     },
     /// The supervisor did not answer in time.
     #[error("the supervisor of `{name}` did not answer within {}s", waited.as_secs())]
@@ -261,6 +278,14 @@ pub enum ClientError {
         /// The service.
         name: String,
         /// How long the client waited.
+        waited: Duration,
+    },
+    /// The supervisor accepted the request but did not finish it in time.
+    #[error("the supervisor of `{name}` accepted the request but did not finish it within {}s", waited.as_secs())]
+    Unfinished {
+        /// The service.
+        name: String,
+        /// How long the client waited after the request was accepted.
         waited: Duration,
     },
     /// The conversation broke off or made no sense.
@@ -300,9 +325,10 @@ async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done,
                 address: address.clone(),
                 why: crate::text::io_error(&e),
             },
-            _ => ClientError::Connect {
+            kind => ClientError::Connect {
                 address: address.clone(),
                 why: crate::text::io_error(&e),
+                denied: kind == io::ErrorKind::PermissionDenied,
             },
         })?;
     let protocol = |why: String| ClientError::Protocol {
@@ -322,22 +348,44 @@ async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done,
             crate::text::io_error(&e)
         ))
     })?;
-    let mut lines = BufReader::new(read).lines();
+    let mut reader = BufReader::new(read);
     let mut within = ACCEPT_WITHIN;
+    let mut accepted = false;
     loop {
-        let line = tokio::time::timeout(within, lines.next_line())
-            .await
-            .map_err(|_| ClientError::Timeout {
-                name: name.into(),
-                waited: within,
-            })?
-            .map_err(|e| protocol(crate::text::io_error(&e)))?
-            .ok_or_else(|| {
-                protocol("the supervisor closed the channel without answering".into())
-            })?;
+        let mut line = Vec::new();
+        let mut limited = (&mut reader).take(MAX_ANSWER);
+        let read = limited.read_until(b'\n', &mut line);
+        let got = tokio::time::timeout(within, read).await.map_err(|_| {
+            if accepted {
+                ClientError::Unfinished {
+                    name: name.into(),
+                    waited: within,
+                }
+            } else {
+                ClientError::Timeout {
+                    name: name.into(),
+                    waited: within,
+                }
+            }
+        })?;
+        got.map_err(|e| protocol(crate::text::io_error(&e)))?;
+        if line.is_empty() {
+            return Err(protocol(
+                "the supervisor closed the channel without answering".into(),
+            ));
+        }
+        if !line.ends_with(b"\n") && line.len() as u64 == MAX_ANSWER {
+            return Err(protocol(format!(
+                "an answer line longer than {MAX_ANSWER} bytes"
+            )));
+        }
+        let line = String::from_utf8_lossy(&line);
         match serde_json::from_str::<Answer>(&line) {
             Ok(Answer::Done(d)) => return Ok(d),
-            Ok(Answer::Accepted { wait_ms, .. }) => within = Duration::from_millis(wait_ms),
+            Ok(Answer::Accepted { wait_ms, .. }) => {
+                accepted = true;
+                within = Duration::from_millis(wait_ms).min(MAX_WAIT);
+            }
             Err(e) => return Err(protocol(format!("unexpected answer ({e}): {line:?}"))),
         }
     }

@@ -181,17 +181,23 @@ impl Seen {
         }
     }
 
-    /// `` `api` is running (pid 42)``, `` `api` is failed: why``.
+    /// `` `api` is running (pid 42)``, `` `api` is failed: why``, `` `api` is in
+    /// backoff: why``.
     fn describe(&self, name: &str) -> String {
+        let state = match self.state {
+            State::Backoff => "in backoff",
+            st => st.as_str(),
+        };
         match (self.pid, &self.message) {
-            (Some(pid), _) => format!("`{name}` is {} (pid {pid})", self.state.as_str()),
-            (None, Some(m)) => format!("`{name}` is {}: {m}", self.state.as_str()),
-            (None, None) => format!("`{name}` is {}", self.state.as_str()),
+            (Some(pid), _) => format!("`{name}` is {state} (pid {pid})"),
+            (None, Some(m)) => format!("`{name}` is {state}: {m}"),
+            (None, None) => format!("`{name}` is {state}"),
         }
     }
 }
 
-struct StateWatch(watch::Sender<Seen>);
+/// Passes a service's state on to the supervisor's loop, and wakes it up.
+struct StateWatch(watch::Sender<Seen>, Rc<tokio::sync::Notify>);
 
 impl Observer for StateWatch {
     fn changed(&mut self, status: &Status, _event: &Event) {
@@ -200,6 +206,7 @@ impl Observer for StateWatch {
             pid: status.pid,
             message: status.message.clone(),
         });
+        self.1.notify_one();
     }
 }
 
@@ -377,7 +384,7 @@ pub async fn supervise_with(
 }
 
 /// [`supervise_with`], once the services are locked: prepare every service, start them
-/// in order, wait, stop them in reverse order.
+/// once their dependencies run, serve requests, stop them dependents first.
 async fn supervise_locked(
     specs: &[Spec],
     order: &[usize],
@@ -396,17 +403,19 @@ async fn supervise_locked(
     let reaper = Reaper::start().map_err(io_err("cannot watch for child exits".into()))?;
     // Hosted by a service manager (the SCM's requests, systemd's notify socket): it owns
     // the start and stop of the service, and the channel only reopens the logs.
-    let managed = extras.requests.is_some()
-        || (opts.notify && std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty()));
+    let managed = hosted(
+        extras.requests.is_some(),
+        opts.notify && notify_socket_listens(),
+        {
+            use std::io::IsTerminal as _;
+            std::io::stdin().is_terminal()
+        },
+    );
     let mut requests = listen(extras.requests)?;
     let (commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
     services.managed = managed;
-    services.start_in_order(order, &mut requests).await;
-    services.wait(&mut requests).await;
-    // From now on a client hears that every service is being stopped.
-    services.commands = None;
-    services.stop_in_reverse(&mut requests).await;
+    services.run(order, &mut requests).await;
     sys::kill_orphans(&BTreeSet::new());
     // The channels close (their sockets are removed) before the locks are released.
     for c in channels {
@@ -414,6 +423,40 @@ async fn supervise_locked(
         let _ = c.await;
     }
     Ok(services.outcomes())
+}
+
+/// Whether a service manager hosts the supervisor (and owns the start and stop of its
+/// service): the SCM's requests come (`scm`), or systemd's notify socket takes messages
+/// (`notify`) and stdin is not a terminal: a `NOTIFY_SOCKET` leaked into a shell (a
+/// tmux started inside a `Type=notify` unit) does not make a `tend run` typed there
+/// a service manager's.
+fn hosted(scm: bool, notify: bool, stdin_terminal: bool) -> bool {
+    scm || (notify && !stdin_terminal)
+}
+
+/// Whether `NOTIFY_SOCKET` names a socket that takes messages (a datagram socket can
+/// be connected to it): one left over from a unit that is gone does not.
+#[cfg(target_os = "linux")]
+fn notify_socket_listens() -> bool {
+    use std::os::linux::net::SocketAddrExt as _;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let Some(value) = std::env::var_os("NOTIFY_SOCKET") else {
+        return false;
+    };
+    let bytes = std::os::unix::ffi::OsStrExt::as_bytes(value.as_os_str());
+    let addr = match bytes.strip_prefix(b"@") {
+        Some(name) if !name.is_empty() => SocketAddr::from_abstract_name(name),
+        _ if bytes.starts_with(b"/") => SocketAddr::from_pathname(Path::new(&value)),
+        _ => return false,
+    };
+    let Ok(addr) = addr else { return false };
+    UnixDatagram::unbound().is_ok_and(|sock| sock.connect_addr(&addr).is_ok())
+}
+
+/// Elsewhere there is no systemd: a `NOTIFY_SOCKET` is taken at its word.
+#[cfg(not(target_os = "linux"))]
+fn notify_socket_listens() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty())
 }
 
 /// The spec file's path as the state file records it (and `tend status` shows it):
@@ -561,15 +604,27 @@ struct Services<'a> {
     states: Vec<watch::Receiver<Seen>>,
     /// The sending side of `states`, until the service starts (or cannot).
     senders: Vec<Option<watch::Sender<Seen>>>,
+    /// Told whenever a running service's state changes (its dependents may start).
+    changed: Rc<tokio::sync::Notify>,
     /// Each running service's actor.
     tasks: Vec<Option<tokio::task::JoinHandle<Outcome>>>,
     outcomes: Vec<Option<Outcome>>,
-    /// The services started, in start order.
+    /// The start order (dependencies first).
+    order: Vec<usize>,
+    /// To be started once its dependencies run.
+    pending: Vec<bool>,
+    /// A pending service waits for this dependency, stopped on request (said once).
+    waiting_on: Vec<Option<usize>>,
+    /// The services started, in start order (the last start counts).
     started: Vec<usize>,
-    /// A stop was requested, by whom.
+    /// A stop of every service was requested, by whom.
     stopping: Option<StopBy>,
-    /// The requests of the control channels (none once every service is stopping).
+    /// The service being stopped while every service is stopped, one after the other.
+    stopping_now: Option<usize>,
+    /// The requests of the control channels.
     commands: Option<mpsc::UnboundedReceiver<control::Command>>,
+    /// Whether the supervisor's requests (signals, the SCM's) can still come.
+    requests_open: bool,
     /// Stopped through the control channel: such a service keeps the supervisor up
     /// (waiting for `tend start NAME`) even when nothing else runs.
     held: Vec<bool>,
@@ -579,14 +634,18 @@ struct Services<'a> {
     managed: bool,
 }
 
-/// How waiting for a service's dependencies ended.
+/// Whether a pending service's dependencies let it start.
+#[derive(Debug, PartialEq, Eq)]
 enum Dependencies {
     /// All run: start the service.
     Running,
-    /// One ended or could not start: the service is not started.
-    Failed,
-    /// A stop was requested: start nothing more.
-    Stop(StopBy),
+    /// Some are starting (or pending): wait.
+    Starting,
+    /// This one was stopped on request: wait for `tend start` of it.
+    Stopped(usize),
+    /// This one ended by itself (or could not start), in this state: the service is
+    /// not started.
+    Ended(usize, State),
 }
 
 /// The next control request, or never when the channels are closed.
@@ -627,73 +686,265 @@ impl<'a> Services<'a> {
             controls: vec![None; specs.len()],
             states,
             senders,
+            changed: Rc::new(tokio::sync::Notify::new()),
             tasks: (0..specs.len()).map(|_| None).collect(),
             outcomes: vec![None; specs.len()],
+            order: Vec::new(),
+            pending: vec![false; specs.len()],
+            waiting_on: vec![None; specs.len()],
             started: Vec::new(),
             stopping: None,
+            stopping_now: None,
             commands: Some(commands),
+            requests_open: true,
             held: vec![false; specs.len()],
             owed: (0..specs.len()).map(|_| Vec::new()).collect(),
             managed: false,
         }
     }
 
-    /// Starts the services in dependency `order`, each after its dependencies are
-    /// running; a stop request ends the starting.
-    async fn start_in_order(
-        &mut self,
-        order: &[usize],
-        requests: &mut mpsc::UnboundedReceiver<Request>,
-    ) {
+    /// The supervisor's loop, from the first start to the last stop: starts each
+    /// service of `order` once its dependencies run, collects the ends of services,
+    /// carries out the requests of the OS and of the control channels, and once a stop
+    /// is requested stops the services one after the other, dependents first. Ends
+    /// when nothing runs any more and no service is held stopped by the channel.
+    async fn run(&mut self, order: &[usize], requests: &mut mpsc::UnboundedReceiver<Request>) {
+        self.order = order.to_vec();
         for &i in order {
-            match self.wait_for_dependencies(i, requests).await {
-                Dependencies::Running => {}
-                Dependencies::Failed => continue,
-                Dependencies::Stop(by) => {
-                    self.stopping = Some(by);
-                    break;
+            self.pending[i] = true;
+        }
+        loop {
+            let alive = self.tasks.iter().any(Option::is_some);
+            match self.stopping {
+                None => {
+                    self.start_ready();
+                    let alive = self.tasks.iter().any(Option::is_some);
+                    if !alive && !self.held.iter().any(|&h| h) {
+                        break;
+                    }
+                }
+                Some(by) => {
+                    if !alive {
+                        break;
+                    }
+                    self.stop_next(by);
                 }
             }
-            // Already started through the control channel meanwhile.
-            if self.tasks[i].is_none() && self.outcomes[i].is_none() {
-                self.start(i);
+            let changed = self.changed.clone();
+            let all: Vec<usize> = (0..self.specs.len()).collect();
+            let any_done = futures_any(&mut self.tasks, &all);
+            tokio::select! {
+                (i, out) = any_done => self.ended(i, out),
+                r = requests.recv(), if self.requests_open => self.request(r),
+                c = next_command(&mut self.commands) => self.command(c),
+                () = changed.notified() => {}
             }
         }
     }
 
-    /// Waits until every dependency of service `i` runs, passing on requests other
-    /// than stop meanwhile.
-    async fn wait_for_dependencies(
-        &mut self,
-        i: usize,
-        requests: &mut mpsc::UnboundedReceiver<Request>,
-    ) -> Dependencies {
-        let specs = self.specs;
-        for dep in &specs[i].depends_on {
-            let j = specs.iter().position(|s| s.name == *dep).unwrap_or(i);
-            let mut rx = self.states[j].clone();
-            loop {
-                let st = rx.borrow_and_update().state;
-                match st {
-                    State::Running => break,
-                    State::Failed | State::Exited | State::Stopped => {
-                        self.not_started(i, dep.as_str(), st);
-                        return Dependencies::Failed;
-                    }
-                    _ => {}
+    /// A request of the OS or the caller's (see [`Request`]).
+    fn request(&mut self, r: Option<Request>) {
+        match r {
+            Some(Request::Stop(by)) if self.stopping.is_some() => {
+                say!(
+                    "tend: {}: killing every remaining service at once",
+                    event::second(Some(by))
+                );
+                for c in self.controls.iter().flatten() {
+                    let _ = c.send(Control::Kill(by));
                 }
-                tokio::select! {
-                    r = rx.changed() => if r.is_err() { break },
-                    r = requests.recv() => match r {
-                        Some(Request::Stop(by)) => return Dependencies::Stop(by),
-                        None => return Dependencies::Stop(StopBy::Supervisor),
-                        Some(r) => forward(&self.controls, r),
-                    },
-                    c = next_command(&mut self.commands) => self.command(c),
+            }
+            Some(Request::Stop(by)) => self.begin_stopping(by),
+            None => {
+                self.requests_open = false;
+                if self.stopping.is_none() {
+                    self.begin_stopping(StopBy::Supervisor);
+                }
+            }
+            Some(Request::ReopenLogs) => forward(&self.controls, Request::ReopenLogs),
+            Some(_) if self.stopping.is_some() => {}
+            Some(r) => forward(&self.controls, r),
+        }
+    }
+
+    /// Every service is to stop (`by`): nothing more starts, and a service that a
+    /// `tend stop` is stopping already is said to be.
+    fn begin_stopping(&mut self, by: StopBy) {
+        self.stopping = Some(by);
+        for i in 0..self.specs.len() {
+            if self.pending[i] {
+                self.pending[i] = false;
+                if self.waiting_on[i].take().is_some() {
+                    self.write_unstarted(
+                        i,
+                        State::Stopped,
+                        "not started: the supervisor stopped".into(),
+                    );
+                }
+                self.outcomes[i] = Some(Outcome::Stopped);
+                if let Some(tx) = self.senders[i].take() {
+                    let _ = tx.send(Seen {
+                        state: State::Stopped,
+                        pid: None,
+                        message: Some("not started: the supervisor is stopping".into()),
+                    });
+                }
+            }
+            if self.tasks[i].is_some() && self.states[i].borrow().state == State::Stopping {
+                let hint = if self.opts.interactive && by.is_ctrl_c() {
+                    "; Ctrl-C again to kill now"
+                } else {
+                    ""
+                };
+                say!(
+                    "tend: {}: already stopping (waiting up to {} for it){hint}",
+                    self.specs[i].name,
+                    self.specs[i].stop.timeout
+                );
+            }
+        }
+    }
+
+    /// While every service stops: asks the next one to stop once the one before has
+    /// ended; the next is the last started that no running service depends on.
+    fn stop_next(&mut self, by: StopBy) {
+        if self.stopping_now.is_some_and(|i| self.tasks[i].is_some()) {
+            return;
+        }
+        let alive: Vec<usize> = (0..self.specs.len())
+            .filter(|&i| self.tasks[i].is_some())
+            .collect();
+        let next = self
+            .started
+            .iter()
+            .rev()
+            .copied()
+            .filter(|i| alive.contains(i))
+            .find(|&i| !alive.iter().any(|&j| j != i && self.needs(j, i)))
+            .or_else(|| alive.first().copied());
+        if let Some(i) = next {
+            self.stopping_now = Some(i);
+            if let Some(c) = &self.controls[i] {
+                let _ = c.send(Control::Stop(by));
+            }
+        }
+    }
+
+    /// The index of the service `name`.
+    fn index(&self, name: &str) -> Option<usize> {
+        self.specs.iter().position(|s| s.name.as_str() == name)
+    }
+
+    /// Whether service `j` needs service `i` (directly or through other services).
+    fn needs(&self, j: usize, i: usize) -> bool {
+        let mut seen = vec![false; self.specs.len()];
+        let mut stack = vec![j];
+        while let Some(k) = stack.pop() {
+            for dep in &self.specs[k].depends_on {
+                if let Some(d) = self.index(dep.as_str()) {
+                    if d == i {
+                        return true;
+                    }
+                    if !seen[d] {
+                        seen[d] = true;
+                        stack.push(d);
+                    }
                 }
             }
         }
-        Dependencies::Running
+        false
+    }
+
+    /// Whether the dependencies of service `i` let it start (an ended one first: then
+    /// it cannot; then one stopped on request).
+    fn dependencies(&self, i: usize) -> Dependencies {
+        let mut stopped = None;
+        let mut starting = false;
+        for dep in &self.specs[i].depends_on {
+            let Some(j) = self.index(dep.as_str()) else {
+                continue;
+            };
+            if self.tasks[j].is_some() {
+                starting |= self.states[j].borrow().state != State::Running;
+            } else if self.pending[j] {
+                starting = true;
+            } else if self.held[j] {
+                stopped = stopped.or(Some(j));
+            } else {
+                return Dependencies::Ended(j, self.states[j].borrow().state);
+            }
+        }
+        match (stopped, starting) {
+            (Some(j), _) => Dependencies::Stopped(j),
+            (None, true) => Dependencies::Starting,
+            (None, false) => Dependencies::Running,
+        }
+    }
+
+    /// Starts each pending service whose dependencies run, in start order; one whose
+    /// dependency ended is not started, one whose dependency was stopped on request
+    /// waits for it.
+    fn start_ready(&mut self) {
+        for i in self.order.clone() {
+            if !self.pending[i] {
+                continue;
+            }
+            match self.dependencies(i) {
+                Dependencies::Running => self.start(i),
+                Dependencies::Starting => {}
+                Dependencies::Stopped(j) => self.waiting(i, j),
+                Dependencies::Ended(j, st) => {
+                    self.pending[i] = false;
+                    self.waiting_on[i] = None;
+                    let dep = self.specs[j].name.to_string();
+                    self.not_started(i, &dep, st);
+                }
+            }
+        }
+    }
+
+    /// Pending service `i` waits for its dependency `j`, stopped on request: said
+    /// once, to people and to `tend status`.
+    fn waiting(&mut self, i: usize, j: usize) {
+        if self.waiting_on[i] == Some(j) {
+            return;
+        }
+        self.waiting_on[i] = Some(j);
+        let (name, dep) = (self.specs[i].name.as_str(), self.specs[j].name.as_str());
+        let why = format!(
+            "waiting for `{dep}`, which is stopped: starts once `{dep}` runs (`tend start {dep}`)"
+        );
+        say!("tend: {name}: {why}");
+        if let Some(tx) = &self.senders[i] {
+            let _ = tx.send(Seen {
+                state: State::Starting,
+                pid: None,
+                message: Some(why.clone()),
+            });
+        }
+        self.write_unstarted(i, State::Starting, why);
+    }
+
+    /// The state file of service `i`, which has no actor (it waits for a dependency,
+    /// or was stopped before it started), as `state` with `message`: for `tend
+    /// status`. Only once it waited: a service that never started otherwise has none.
+    fn write_unstarted(&self, i: usize, state: State, message: String) {
+        let status = Status {
+            name: self.specs[i].name.to_string(),
+            state,
+            spec: self.setups[i].spec_path.clone(),
+            supervisor_pid: std::process::id(),
+            pid: None,
+            started_at_ms: None,
+            since_ms: state::now_ms(),
+            restarts: 0,
+            last_exit: None,
+            message: Some(message),
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+            last_stderr: None,
+        };
+        let _ = state::write_status(&self.opts.state_dir, &status);
     }
 
     /// Service `i` is not started: its dependency `dep` is `st`.
@@ -718,6 +969,35 @@ impl<'a> Services<'a> {
         }
     }
 
+    /// Service `i` is to be started (`tend start`): pending, as is each of its
+    /// dependencies that does not run.
+    fn want(&mut self, i: usize) {
+        if self.tasks[i].is_some() {
+            return;
+        }
+        self.pending[i] = true;
+        self.held[i] = false;
+        self.outcomes[i] = None;
+        self.waiting_on[i] = None;
+        match &self.senders[i] {
+            Some(tx) => {
+                let _ = tx.send(Seen::starting());
+            }
+            None => {
+                let (tx, rx) = watch::channel(Seen::starting());
+                self.senders[i] = Some(tx);
+                self.states[i] = rx;
+            }
+        }
+        for dep in self.specs[i].depends_on.clone() {
+            if let Some(j) = self.index(dep.as_str()) {
+                if self.tasks[j].is_none() && !self.pending[j] {
+                    self.want(j);
+                }
+            }
+        }
+    }
+
     /// Starts service `i`'s actor (again, after it ended: with a new state watch).
     fn start(&mut self, i: usize) {
         let setup = self.setups[i].clone();
@@ -737,9 +1017,10 @@ impl<'a> Services<'a> {
         )));
         self.outcomes[i] = None;
         self.held[i] = false;
-        if !self.started.contains(&i) {
-            self.started.push(i);
-        }
+        self.pending[i] = false;
+        self.waiting_on[i] = None;
+        self.started.retain(|&s| s != i);
+        self.started.push(i);
     }
 
     /// The observers of service `i`: its state file, its events on stderr, its state
@@ -758,6 +1039,7 @@ impl<'a> Services<'a> {
             }),
             Box::new(StateWatch(
                 self.senders[i].take().expect("one watch per service"),
+                self.changed.clone(),
             )),
         ];
         if let Some(make) = &self.make_observers {
@@ -767,33 +1049,6 @@ impl<'a> Services<'a> {
             host::systemd::attach(&mut observers);
         }
         observers
-    }
-
-    /// Waits until every started service has ended (and none is held stopped by the
-    /// control channel), or for a stop request; carries out control requests meanwhile.
-    async fn wait(&mut self, requests: &mut mpsc::UnboundedReceiver<Request>) {
-        loop {
-            let running: Vec<usize> = self
-                .started
-                .iter()
-                .copied()
-                .filter(|&i| self.tasks[i].is_some())
-                .collect();
-            let held = self.held.iter().any(|&h| h);
-            if (running.is_empty() && !held) || self.stopping.is_some() {
-                break;
-            }
-            let any_done = futures_any(&mut self.tasks, &running);
-            tokio::select! {
-                (i, out) = any_done => self.ended(i, out),
-                r = requests.recv() => match r {
-                    Some(Request::Stop(by)) => self.stopping = Some(by),
-                    None => self.stopping = Some(StopBy::Supervisor),
-                    Some(r) => forward(&self.controls, r),
-                },
-                c = next_command(&mut self.commands) => self.command(c),
-            }
-        }
     }
 
     /// Service `i`'s actor ended with `out`: recorded, and the answers owed to `tend
@@ -811,7 +1066,7 @@ impl<'a> Services<'a> {
             )));
         }
         if self.held[i] && self.stopping.is_none() {
-            say!("tend: {name} stays stopped until `tend start {name}`; Ctrl-C (or SIGTERM) ends the supervisor");
+            say!("tend: {name}: stays stopped until `tend start {name}`; Ctrl-C (or SIGTERM) ends the supervisor");
         }
     }
 
@@ -832,6 +1087,10 @@ impl<'a> Services<'a> {
         let done = |ok: bool, state: State, message: String| {
             Answer::Done(Done::new(ok, Some(state.as_str()), message))
         };
+        let by = match c.verb {
+            Verb::Start => StopBy::Client("tend start"),
+            _ => StopBy::Client("tend restart"),
+        };
         match c.verb {
             Verb::Start | Verb::Stop | Verb::Restart if self.managed => {
                 let _ = c.reply.send(done(
@@ -843,22 +1102,33 @@ impl<'a> Services<'a> {
                     ),
                 ));
             }
+            Verb::Start | Verb::Restart if self.stopping.is_some() => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    "the supervisor is stopping every service".into(),
+                ));
+            }
             Verb::Stop if alive => {
-                if !stopping {
+                if !stopping && self.stopping.is_none() {
                     if let Some(tx) = &self.controls[i] {
                         let _ = tx.send(Control::Stop(StopBy::Client("tend stop")));
                     }
+                    self.held[i] = true;
                 }
-                self.held[i] = true;
                 let _ = c.reply.send(accepted);
                 self.owed[i].push(c.reply);
             }
             // Not started yet (its dependencies are starting): it is not started then,
-            // and its dependents are not either.
-            Verb::Stop if self.outcomes[i].is_none() => {
+            // and its dependents wait for it.
+            Verb::Stop if self.pending[i] => {
+                self.pending[i] = false;
+                if self.waiting_on[i].take().is_some() {
+                    self.write_unstarted(i, State::Stopped, "stopped before it started".into());
+                }
                 self.outcomes[i] = Some(Outcome::Stopped);
                 self.held[i] = true;
-                if let Some(tx) = self.senders[i].take() {
+                if let Some(tx) = &self.senders[i] {
                     let _ = tx.send(Seen {
                         state: State::Stopped,
                         pid: None,
@@ -885,22 +1155,33 @@ impl<'a> Services<'a> {
                     format!("`{name}` is being stopped; start it again once it has stopped"),
                 ));
             }
-            Verb::Start if alive => {
+            Verb::Start if alive && seen.state == State::Running => {
                 let _ = c.reply.send(done(true, seen.state, seen.describe(&name)));
             }
-            Verb::Restart if alive => {
+            // Running (restart), or waiting to be started again: now.
+            Verb::Start | Verb::Restart
+                if alive && matches!(seen.state, State::Running | State::Backoff) =>
+            {
                 let mut rx = self.states[i].clone();
                 rx.borrow_and_update();
                 if let Some(tx) = &self.controls[i] {
-                    let _ = tx.send(Control::Restart(StopBy::Client("tend restart")));
+                    let _ = tx.send(Control::Restart(by));
                 }
                 let _ = c.reply.send(accepted);
                 answer_when_started(rx, c.reply, name);
             }
-            Verb::Start | Verb::Restart => {
-                self.start(i);
+            // Starting, or stopping to be restarted: once it runs.
+            Verb::Start | Verb::Restart if alive => {
                 let mut rx = self.states[i].clone();
                 rx.borrow_and_update();
+                let _ = c.reply.send(accepted);
+                answer_when_started(rx, c.reply, name);
+            }
+            Verb::Start | Verb::Restart => {
+                self.want(i);
+                let mut rx = self.states[i].clone();
+                rx.borrow_and_update();
+                let _ = c.reply.send(accepted);
                 answer_when_started(rx, c.reply, name);
             }
             Verb::ReopenLogs => {
@@ -912,47 +1193,6 @@ impl<'a> Services<'a> {
                 ));
             }
         }
-    }
-
-    /// Stops the services still running in reverse start order, each completely
-    /// before the next.
-    async fn stop_in_reverse(&mut self, requests: &mut mpsc::UnboundedReceiver<Request>) {
-        for i in self.started.clone().into_iter().rev() {
-            if self.outcomes[i].is_none() {
-                self.stop(i, requests).await;
-            }
-        }
-    }
-
-    /// Stops service `i` and waits for its actor to end. A second stop request (Ctrl-C
-    /// again) means: no more waiting, kill every remaining service now.
-    async fn stop(&mut self, i: usize, requests: &mut mpsc::UnboundedReceiver<Request>) {
-        if let Some(c) = &self.controls[i] {
-            let by = self.stopping.unwrap_or(StopBy::Supervisor);
-            let _ = c.send(Control::Stop(by));
-        }
-        let Some(mut t) = self.tasks[i].take() else {
-            return;
-        };
-        let done = loop {
-            tokio::select! {
-                r = &mut t => break r,
-                r = requests.recv() => match r {
-                    Some(Request::Stop(by)) => {
-                        say!("tend: {}: killing every remaining service at once", event::second(Some(by)));
-                        for c in self.controls.iter().flatten() {
-                            let _ = c.send(Control::Kill(by));
-                        }
-                    }
-                    Some(Request::ReopenLogs) => forward(&self.controls, Request::ReopenLogs),
-                    Some(_) | None => {}
-                }
-            }
-        };
-        self.ended(
-            i,
-            done.unwrap_or_else(|e| Outcome::Failed(format!("supervisor task failed: {e}"))),
-        );
     }
 
     /// Each service's outcome, in spec order (stopped if it never ran).
@@ -1099,6 +1339,22 @@ mod tests {
         ];
         for (log, event, lines) in table {
             assert_eq!(log.render(&event), lines, "{event:?}");
+        }
+    }
+
+    #[test]
+    fn who_hosts_the_supervisor() {
+        // (scm, notify socket reachable, stdin a terminal) -> hosted
+        #[rustfmt::skip]
+        let table = [
+            ((true, false, false), true),
+            ((true, false, true), true),
+            ((false, true, false), true),
+            ((false, true, true), false),
+            ((false, false, false), false),
+        ];
+        for ((scm, notify, tty), want) in table {
+            assert_eq!(hosted(scm, notify, tty), want, "{scm} {notify} {tty}");
         }
     }
 
