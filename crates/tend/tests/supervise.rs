@@ -1322,10 +1322,26 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
     assert!(!alive(pids(&pidf)[0]));
 }
 
-/// `tend up` stopped on Ctrl-C says that a second one kills at once, and a second one
-/// says it did so.
+/// `tend up` stopped on Ctrl-C at a terminal says that a second one kills at once (not
+/// without a terminal, where nobody can press it), and a second one says it did so.
 #[test]
 fn up_a_second_ctrl_c_kills_at_once_and_says_so() {
+    // At a terminal: the wait says how not to wait.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "2s");
+    let (tend, mut terminal) = spawn_on_terminal(&s, &["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains(", waiting up to 2s; Ctrl-C again to kill now\n"),
+        "{err}"
+    );
+    assert!(err.contains("killed after the 2s stop timeout"), "{err}");
+
+    // Not at a terminal (stdin /dev/null, stderr a pipe): no hint, but a second Ctrl-C
+    // still kills at once.
     let s = Scratch::new();
     let (spec, pidf) = ignoring_child(&s, "60s");
     let tend = s.spawn(&["up", spec.to_str().unwrap()]);
@@ -1339,9 +1355,10 @@ fn up_a_second_ctrl_c_kills_at_once_and_says_so() {
     let err = stderr(&out);
     assert!(
         err.contains("tend: i: stopping on SIGINT: sent SIGTERM to pid ")
-            && err.contains(", waiting up to 1m; Ctrl-C again to kill now\n"),
+            && err.contains(", waiting up to 1m\n"),
         "{err}"
     );
+    assert!(!err.contains("Ctrl-C again"), "nobody can press it: {err}");
     assert!(
         err.contains("tend: i: killed at once on a second Ctrl-C\n"),
         "{err}"
