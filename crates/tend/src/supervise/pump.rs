@@ -165,7 +165,7 @@ pub struct StderrTail {
 impl StderrTail {
     /// Takes in the next chunk of the stream.
     pub fn push(&mut self, chunk: &[u8]) {
-        let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
+        let Some(last_nl) = memchr::memrchr(b'\n', chunk) else {
             self.partial.feed(chunk);
             return;
         };
@@ -176,7 +176,7 @@ impl StderrTail {
         let mut end = last_nl;
         let mut first_line = None;
         while n < TAIL_LINES {
-            let Some(nl) = chunk[..end].iter().rposition(|&b| b == b'\n') else {
+            let Some(nl) = memchr::memrchr(b'\n', &chunk[..end]) else {
                 first_line = Some(end);
                 break;
             };
@@ -325,7 +325,7 @@ impl Line {
         while !bytes.is_empty() {
             if self.cut {
                 // The text is full: only a `\r`, which starts it anew, matters.
-                let Some(i) = bytes.iter().position(|&b| b == b'\r') else {
+                let Some(i) = memchr::memchr(b'\r', bytes) else {
                     return;
                 };
                 self.carry_len = 0;
@@ -373,10 +373,30 @@ impl Line {
         let offset = |part: &[u8]| part.as_ptr() as usize - whole.as_ptr() as usize;
         for piece in whole.utf8_chunks() {
             let valid = piece.valid();
-            for (i, c) in valid.char_indices() {
-                self.char(c);
+            let mut i = 0;
+            while let Some(c) = valid[i..].chars().next() {
+                // Plain text, the common case, is taken a run at a time.
+                let run = match self.parse {
+                    Parse::Text => {
+                        // No further than what fits and one more (which cuts or not).
+                        let room = TAIL_LINE_BYTES.saturating_sub(self.text.len());
+                        let rest = &valid.as_bytes()[i..];
+                        let look = &rest[..rest.len().min(room + 1)];
+                        look.iter()
+                            .position(|b| !(b' '..=b'~').contains(b))
+                            .unwrap_or(look.len())
+                    }
+                    _ => 0,
+                };
+                if run > 0 {
+                    self.put_ascii(&valid[i..i + run]);
+                    i += run;
+                } else {
+                    self.char(c);
+                    i += c.len_utf8();
+                }
                 if self.cut {
-                    return &whole[offset(valid.as_bytes()) + i + c.len_utf8()..];
+                    return &whole[offset(valid.as_bytes()) + i..];
                 }
             }
             let bad = piece.invalid();
@@ -412,6 +432,27 @@ impl Line {
                 self.cut = !c.is_whitespace();
             }
             Shown::Char(c) => self.text.push(c),
+        }
+    }
+
+    /// A run of printable ASCII outside escapes: what [`Line::char`] does with each of
+    /// its characters, at once.
+    fn put_ascii(&mut self, run: &str) {
+        if self.cut {
+            return;
+        }
+        let run = if self.text.is_empty() {
+            run.trim_start_matches(' ')
+        } else {
+            run
+        };
+        let room = TAIL_LINE_BYTES.saturating_sub(self.text.len());
+        if run.len() <= room {
+            self.text.push_str(run);
+        } else {
+            self.text.push_str(&run[..room]);
+            // Space past the end is no loss.
+            self.cut = run[room..].bytes().any(|b| b != b' ');
         }
     }
 
