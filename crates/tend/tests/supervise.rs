@@ -79,6 +79,68 @@ fn success_codes_and_no_restart_codes() {
     );
 }
 
+/// The lines shown after a failed exit are what a terminal would show of them: escape
+/// sequences (hyperlinks too) go whole, a line rewritten with `\r` shows its last text,
+/// a line left empty once cleaned takes no place, and a long line is cut after cleaning.
+#[test]
+fn a_failed_exit_shows_the_reason_not_the_escapes_after_it() {
+    let s = Scratch::new();
+    let sh = |name: &str, script: &str| {
+        s.spec(
+            &format!("{name}.toml"),
+            &format!(
+                "name = \"{name}\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", {}]\n[restart]\npolicy = \"never\"\n",
+                toml_str(script)
+            ),
+        )
+    };
+    let why = "Error: listen tcp :8080: address already in use";
+    let e95 = "é".repeat(95);
+    let table = [
+        (
+            sh(
+                "resets",
+                &format!("printf '{why}\\n\\033[0m\\n\\033[2K\\n\\a\\n\\033[0m\\n' >&2; exit 1"),
+            ),
+            "resets",
+            vec![why.to_string()],
+        ),
+        (
+            sh(
+                "cleaned",
+                &format!(
+                    "printf '\\033]8;;https://example.com/docs\\033\\\\see docs\\033]8;;\\033\\\\ failed\\n' >&2; \
+                     printf '\\033[1;31m\\033[0m\\033[01;31m{e95}\\n' >&2; \
+                     printf 'downloading 10%%\\rdownloading 50%%\\rError: disk full\\n' >&2; exit 1"
+                ),
+            ),
+            "cleaned",
+            vec!["see docs failed".to_string(), e95.clone(), "Error: disk full".to_string()],
+        ),
+    ];
+    for (spec, name, want) in table {
+        let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(20 * SECS);
+        assert_eq!(code(&out), 3, "{name}: {}", stderr(&out));
+        let err = stderr(&out);
+        let lines: String = want.iter().map(|l| format!("\n  stderr: {l}")).collect();
+        assert!(
+            err.contains(&format!("; not restarting (policy never){lines}\n")),
+            "{name}: {err}"
+        );
+        assert_eq!(
+            err.matches("  stderr: ").count(),
+            want.len(),
+            "{name}: {err}"
+        );
+        let st = s.state(name).unwrap();
+        assert_eq!(
+            st["last_stderr"],
+            want[want.len() - 1].as_str(),
+            "{name}: {st}"
+        );
+    }
+}
+
 /// A crash loop says why: each failed exit is followed by the last lines the program
 /// wrote to stderr (which are otherwise only in its err log), giving up too, and the
 /// state file keeps the last one. A success shows none.
@@ -1260,10 +1322,26 @@ fn a_terminal_ctrl_c_is_one_stop_request_a_later_one_kills_at_once() {
     assert!(!alive(pids(&pidf)[0]));
 }
 
-/// `tend up` stopped on Ctrl-C says that a second one kills at once, and a second one
-/// says it did so.
+/// `tend up` stopped on Ctrl-C at a terminal says that a second one kills at once (not
+/// without a terminal, where nobody can press it), and a second one says it did so.
 #[test]
 fn up_a_second_ctrl_c_kills_at_once_and_says_so() {
+    // At a terminal: the wait says how not to wait.
+    let s = Scratch::new();
+    let (spec, pidf) = ignoring_child(&s, "2s");
+    let (tend, mut terminal) = spawn_on_terminal(&s, &["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the child to start", || pids(&pidf).len() == 1);
+    std::io::Write::write_all(&mut terminal, b"\x03").expect("type Ctrl-C");
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains(", waiting up to 2s; Ctrl-C again to kill now\n"),
+        "{err}"
+    );
+    assert!(err.contains("killed after the 2s stop timeout"), "{err}");
+
+    // Not at a terminal (stdin /dev/null, stderr a pipe): no hint, but a second Ctrl-C
+    // still kills at once.
     let s = Scratch::new();
     let (spec, pidf) = ignoring_child(&s, "60s");
     let tend = s.spawn(&["up", spec.to_str().unwrap()]);
@@ -1277,9 +1355,10 @@ fn up_a_second_ctrl_c_kills_at_once_and_says_so() {
     let err = stderr(&out);
     assert!(
         err.contains("tend: i: stopping on SIGINT: sent SIGTERM to pid ")
-            && err.contains(", waiting up to 1m; Ctrl-C again to kill now\n"),
+            && err.contains(", waiting up to 1m\n"),
         "{err}"
     );
+    assert!(!err.contains("Ctrl-C again"), "nobody can press it: {err}");
     assert!(
         err.contains("tend: i: killed at once on a second Ctrl-C\n"),
         "{err}"

@@ -163,8 +163,11 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
         console: false,
         color: false,
         color_events: !a.service && color_on(std::io::stderr().is_terminal()),
-        // Under a service manager nobody presses Ctrl-C.
-        interactive: !a.service && std::io::stdin().is_terminal(),
+        interactive: interactive(
+            a.service,
+            std::io::stdin().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
         notify: true,
     };
     Ok((loaded, opts))
@@ -232,11 +235,22 @@ pub fn up(a: UpArgs) -> u8 {
         console: !a.log_files,
         color: color_on(std::io::stdout().is_terminal()),
         color_events: color_on(std::io::stderr().is_terminal()),
-        // `tend up` is run by a person at a terminal (or a test acting as one).
-        interactive: true,
+        interactive: interactive(
+            false,
+            std::io::stdin().is_terminal(),
+            std::io::stderr().is_terminal(),
+        ),
         notify: false,
     };
     supervise_loaded(&loaded, &order, &opts, supervise::Extras::default())
+}
+
+/// Whether a person may press Ctrl-C and read that a second one kills at once (the
+/// hint of a stop on Ctrl-C): tend was started from a terminal, which stdin or stderr
+/// still is (`tend up > out.log`, `tend run < /dev/null` at a terminal). Never under a
+/// service manager (`service`), nor in a script or a pipeline with neither.
+fn interactive(service: bool, stdin_terminal: bool, stderr_terminal: bool) -> bool {
+    !service && (stdin_terminal || stderr_terminal)
 }
 
 /// Whether to colour a stream that is a terminal or not: never with `NO_COLOR` or
@@ -420,6 +434,27 @@ fn supervise_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ctrl_c_hint_only_where_a_person_can_press_it() {
+        // (under a service manager, stdin a terminal, stderr a terminal): interactive
+        #[rustfmt::skip]
+        let table = [
+            ((false, false, false), false),
+            ((false, true, false), true),
+            ((false, false, true), true),
+            ((false, true, true), true),
+            ((true, true, true), false),
+            ((true, false, false), false),
+        ];
+        for ((service, stdin, stderr), want) in table {
+            assert_eq!(
+                interactive(service, stdin, stderr),
+                want,
+                "{service} {stdin} {stderr}"
+            );
+        }
+    }
 
     #[test]
     fn up_selects_the_named_services_and_their_dependencies() {

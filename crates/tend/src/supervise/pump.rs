@@ -136,150 +136,368 @@ impl ConsoleSink {
 
 /// How many of the last stderr lines are kept (see [`StderrTail`]).
 pub const TAIL_LINES: usize = 3;
-/// How much of each of them is kept, in bytes (cut at a character boundary).
+/// How much of each of them is shown, in bytes of text once cleaned (cut at a
+/// character boundary, then marked with `…`).
 pub const TAIL_LINE_BYTES: usize = 200;
-/// The bytes of a line looked at: a few more than are shown, so that a line cut in
-/// the middle of a character, or one only just too long, is still seen as cut.
-const KEPT: usize = TAIL_LINE_BYTES + 8;
 
 /// The last few lines a child wrote to stderr, for the lifecycle line of a failed exit
 /// (`stderr: Error: listen tcp :8080: address already in use`): the reason a program
-/// gives is otherwise only in its log. Bounded ([`TAIL_LINES`] lines of at most
+/// gives is otherwise only in its log. Each line is kept as tend shows it ([`Line`]:
+/// no escapes or control characters, what a `\r` left), and only a line that says
+/// something once cleaned counts. Bounded ([`TAIL_LINES`] lines of at most
 /// [`TAIL_LINE_BYTES`] bytes) and cheap on the hot path: a chunk is only scanned back
-/// from its end until enough line ends are found.
+/// from its end until enough lines are found, and a line is cleaned only until its
+/// text is full.
 #[derive(Debug, Default)]
 pub struct StderrTail {
-    /// Complete lines, oldest first, at most [`TAIL_LINES`], each its first [`KEPT`]
-    /// bytes (made text only when taken: their buffers are reused meanwhile).
-    lines: std::collections::VecDeque<Vec<u8>>,
-    /// The start of the line being written (at most [`TAIL_LINE_BYTES`] bytes kept).
-    partial: Vec<u8>,
+    /// Complete lines as shown, oldest first, at most [`TAIL_LINES`] (their buffers
+    /// are reused).
+    lines: std::collections::VecDeque<String>,
+    /// The line being written, cleaned as its bytes come.
+    partial: Line,
+    /// Cleans the lines found in one chunk.
+    scan: Line,
+    /// The lines found in one chunk, newest first, and a spare buffer.
+    found: [String; TAIL_LINES],
+    spare: String,
 }
 
 impl StderrTail {
     /// Takes in the next chunk of the stream.
     pub fn push(&mut self, chunk: &[u8]) {
-        let Some(last_nl) = chunk.iter().rposition(|&b| b == b'\n') else {
-            self.extend_partial(chunk);
+        let Some(last_nl) = memchr::memrchr(b'\n', chunk) else {
+            self.partial.feed(chunk);
             return;
         };
         // The lines that end in this chunk and say something, newest first, scanned
         // back from its end until there are enough (or the chunk's first line, which
         // continues the partial line of earlier chunks, is reached).
-        let mut found = [(0, 0); TAIL_LINES];
         let mut n = 0;
         let mut end = last_nl;
         let mut first_line = None;
         while n < TAIL_LINES {
-            let Some(nl) = chunk[..end].iter().rposition(|&b| b == b'\n') else {
+            let Some(nl) = memchr::memrchr(b'\n', &chunk[..end]) else {
                 first_line = Some(end);
                 break;
             };
-            if !chunk[nl + 1..end].iter().all(u8::is_ascii_whitespace) {
-                found[n] = (nl + 1, end);
+            self.scan.feed(&chunk[nl + 1..end]);
+            if self.scan.finish(&mut self.found[n]) {
                 n += 1;
             }
             end = nl;
         }
         match first_line {
             Some(end) => {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(&chunk[..end.min(KEPT)]);
-                self.keep(&line);
-                line.clear();
-                self.partial = line;
+                self.partial.feed(&chunk[..end]);
+                if self.partial.finish(&mut self.spare) {
+                    keep(&mut self.lines, &mut self.spare);
+                }
             }
             // The partial line ended before the lines kept.
-            None => self.partial.clear(),
+            None => self.partial.reset(),
         }
-        for &(start, end) in found[..n].iter().rev() {
-            self.keep(&chunk[start..end]);
+        for text in self.found[..n].iter_mut().rev() {
+            keep(&mut self.lines, text);
         }
-        self.extend_partial(&chunk[last_nl + 1..]);
-    }
-
-    fn extend_partial(&mut self, bytes: &[u8]) {
-        let room = KEPT.saturating_sub(self.partial.len());
-        self.partial
-            .extend_from_slice(&bytes[..bytes.len().min(room)]);
-    }
-
-    /// Keeps a complete line (blank lines say nothing and are skipped).
-    fn keep(&mut self, line: &[u8]) {
-        let line = &line[..line.len().min(KEPT)];
-        if line
-            .iter()
-            .all(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return;
-        }
-        let mut buf = if self.lines.len() == TAIL_LINES {
-            self.lines.pop_front().unwrap_or_default()
-        } else {
-            Vec::with_capacity(KEPT)
-        };
-        buf.clear();
-        buf.extend_from_slice(line);
-        self.lines.push_back(buf);
+        self.partial.feed(&chunk[last_nl + 1..]);
     }
 
     /// The last lines, oldest first (a line the child did not end counts), and a fresh
     /// start for the next child.
     pub fn take(&mut self) -> Vec<String> {
-        let partial = std::mem::take(&mut self.partial);
-        self.keep(&partial);
-        self.lines
-            .drain(..)
-            .map(|l| show_line(&l))
-            .filter(|l| !l.is_empty())
-            .collect()
+        if self.partial.finish(&mut self.spare) {
+            keep(&mut self.lines, &mut self.spare);
+        }
+        self.lines.drain(..).collect()
     }
 
     /// Forgets everything (a new child starts).
     pub fn clear(&mut self) {
         self.lines.clear();
-        self.partial.clear();
+        self.partial.reset();
     }
 }
 
-/// A line of a child's output as tend shows it: valid UTF-8, without terminal escapes
-/// or other control characters (they must not reach the console or the journal), no
-/// trailing space, at most [`TAIL_LINE_BYTES`] bytes, cut at a character boundary with
-/// `…`.
-fn show_line(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(&bytes[..bytes.len().min(KEPT)]);
-    let mut out = String::with_capacity(text.len());
-    let mut cut = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        let c = match c {
-            '\t' => ' ',
-            // An escape sequence: `ESC [ ... final` (colours, cursor moves), else the
-            // escape and the character after it.
-            '\x1b' => {
-                if chars.next() == Some('[') {
-                    for c in chars.by_ref() {
-                        if ('@'..='~').contains(&c) {
-                            break;
-                        }
-                    }
+/// Keeps a line's text (swapped out of `text`, which gets a buffer to reuse).
+fn keep(lines: &mut std::collections::VecDeque<String>, text: &mut String) {
+    let mut buf = if lines.len() == TAIL_LINES {
+        lines.pop_front().unwrap_or_default()
+    } else {
+        String::new()
+    };
+    std::mem::swap(&mut buf, text);
+    lines.push_back(buf);
+}
+
+/// Where [`step`] is in a terminal escape sequence (ECMA-48, as terminals read it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Parse {
+    /// Text.
+    #[default]
+    Text,
+    /// After `ESC`.
+    Escape,
+    /// `ESC` and intermediate bytes (`ESC ( B`), until a final byte.
+    Intermediate,
+    /// A control sequence, `ESC [` or `CSI` (colours, cursor moves, erasing): parameter
+    /// and intermediate bytes until a final byte `@`..`~`.
+    Csi,
+    /// A string: OSC (`ESC ]`: titles, hyperlinks), DCS, SOS, PM, APC; its payload
+    /// until `BEL` or `ST` (`ESC \` or U+009C).
+    Str,
+    /// `ESC` in a string: `\` ends the string, anything else begins a new escape.
+    StrEscape,
+}
+
+/// What a character of a line does to the text shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Shown {
+    /// Nothing (part of an escape, a control character).
+    Nothing,
+    /// Shows this character.
+    Char(char),
+    /// `\r`: what follows is written over the text so far.
+    Return,
+}
+
+/// CAN and SUB: cancel an escape sequence.
+fn cancels(c: char) -> bool {
+    matches!(c, '\x18' | '\x1a')
+}
+
+/// One character of a line through the escape parser: the state after it and what
+/// it shows. Text outside escapes shows, tabs as spaces; other control characters
+/// (C0, DEL, C1) show nothing; an escape shows nothing from its `ESC` to its end. A
+/// character that cannot continue a sequence ends it and is read as text.
+fn step(parse: Parse, c: char) -> (Parse, Shown) {
+    match (parse, c) {
+        (Parse::Str, '\x07' | '\u{9c}') => (Parse::Text, Shown::Nothing),
+        (Parse::Str, '\x1b') => (Parse::StrEscape, Shown::Nothing),
+        (Parse::Str | Parse::StrEscape, c) if cancels(c) => (Parse::Text, Shown::Nothing),
+        (Parse::Str, _) => (Parse::Str, Shown::Nothing),
+        (Parse::StrEscape, '\\') => (Parse::Text, Shown::Nothing),
+        (Parse::StrEscape, c) => step(Parse::Escape, c),
+        (Parse::Escape, '[') => (Parse::Csi, Shown::Nothing),
+        (Parse::Escape, ']' | 'P' | 'X' | '^' | '_') => (Parse::Str, Shown::Nothing),
+        (Parse::Escape | Parse::Intermediate, ' '..='/') => (Parse::Intermediate, Shown::Nothing),
+        (Parse::Escape | Parse::Intermediate, '0'..='~') => (Parse::Text, Shown::Nothing),
+        (Parse::Csi, ' '..='?') => (Parse::Csi, Shown::Nothing),
+        (Parse::Csi, '@'..='~') => (Parse::Text, Shown::Nothing),
+        (Parse::Escape | Parse::Intermediate | Parse::Csi, c) if cancels(c) => {
+            (Parse::Text, Shown::Nothing)
+        }
+        (Parse::Escape | Parse::Intermediate | Parse::Csi, c) => step(Parse::Text, c),
+        (Parse::Text, '\x1b') => (Parse::Escape, Shown::Nothing),
+        (Parse::Text, '\u{9b}') => (Parse::Csi, Shown::Nothing),
+        (Parse::Text, '\u{9d}' | '\u{90}' | '\u{98}' | '\u{9e}' | '\u{9f}') => {
+            (Parse::Str, Shown::Nothing)
+        }
+        (Parse::Text, '\r') => (Parse::Text, Shown::Return),
+        (Parse::Text, '\t') => (Parse::Text, Shown::Char(' ')),
+        (Parse::Text, c) if c.is_control() => (Parse::Text, Shown::Nothing),
+        (Parse::Text, c) => (Parse::Text, Shown::Char(c)),
+    }
+}
+
+/// A line of a child's output made into what tend shows of it, from its bytes as they
+/// come: valid UTF-8 (a character cut between two pieces is put together), without
+/// terminal escapes or other control characters (they must not reach the console or
+/// the journal), without leading or trailing space, at most [`TAIL_LINE_BYTES`] bytes,
+/// cut at a character with `…`. A line rewritten with `\r` (progress) shows its last
+/// text, as a terminal would (a last part that only erases leaves the text before it).
+#[derive(Debug, Default)]
+struct Line {
+    parse: Parse,
+    /// The first bytes of a character the last piece ended in.
+    carry: [u8; 4],
+    carry_len: usize,
+    /// The text since the last `\r`, leading space left out.
+    text: String,
+    /// A character of it did not fit: the rest of the part changes nothing.
+    cut: bool,
+    /// The last earlier part (before a `\r`) that said something, as shown.
+    said: String,
+}
+
+impl Line {
+    /// Takes in the next bytes of the line.
+    fn feed(&mut self, mut bytes: &[u8]) {
+        while !bytes.is_empty() {
+            if self.cut {
+                // The text is full: only a `\r`, which starts it anew, matters.
+                let Some(i) = memchr::memchr(b'\r', bytes) else {
+                    return;
+                };
+                self.carry_len = 0;
+                self.parse = Parse::Text;
+                self.carriage_return();
+                bytes = &bytes[i + 1..];
+            } else {
+                bytes = self.feed_until_cut(bytes);
+            }
+        }
+    }
+
+    /// Reads `bytes` as characters until the text is full; what is left of them.
+    fn feed_until_cut<'a>(&mut self, mut bytes: &'a [u8]) -> &'a [u8] {
+        while self.carry_len > 0 {
+            let Some(&b) = bytes.first() else {
+                return bytes;
+            };
+            if b & 0xc0 != 0x80 {
+                // Not a continuation: the character was never finished.
+                self.carry_len = 0;
+                self.char(char::REPLACEMENT_CHARACTER);
+                break;
+            }
+            self.carry[self.carry_len] = b;
+            self.carry_len += 1;
+            bytes = &bytes[1..];
+            match std::str::from_utf8(&self.carry[..self.carry_len]) {
+                Ok(s) => {
+                    let c = s.chars().next().unwrap_or(char::REPLACEMENT_CHARACTER);
+                    self.carry_len = 0;
+                    self.char(c);
                 }
+                Err(e) if e.error_len().is_none() && self.carry_len < 4 => {}
+                Err(_) => {
+                    self.carry_len = 0;
+                    self.char(char::REPLACEMENT_CHARACTER);
+                }
+            }
+        }
+        if self.cut {
+            return bytes;
+        }
+        let whole = bytes;
+        let offset = |part: &[u8]| part.as_ptr() as usize - whole.as_ptr() as usize;
+        for piece in whole.utf8_chunks() {
+            let valid = piece.valid();
+            let mut i = 0;
+            while let Some(c) = valid[i..].chars().next() {
+                // Plain text, the common case, is taken a run at a time.
+                let run = match self.parse {
+                    Parse::Text => {
+                        // No further than what fits and one more (which cuts or not).
+                        let room = TAIL_LINE_BYTES.saturating_sub(self.text.len());
+                        let rest = &valid.as_bytes()[i..];
+                        let look = &rest[..rest.len().min(room + 1)];
+                        look.iter()
+                            .position(|b| !(b' '..=b'~').contains(b))
+                            .unwrap_or(look.len())
+                    }
+                    _ => 0,
+                };
+                if run > 0 {
+                    self.put_ascii(&valid[i..i + run]);
+                    i += run;
+                } else {
+                    self.char(c);
+                    i += c.len_utf8();
+                }
+                if self.cut {
+                    return &whole[offset(valid.as_bytes()) + i..];
+                }
+            }
+            let bad = piece.invalid();
+            if bad.is_empty() {
                 continue;
             }
-            c if c.is_control() => continue,
-            c => c,
-        };
-        if out.len() + c.len_utf8() > TAIL_LINE_BYTES {
-            cut = true;
-            break;
+            let after = offset(bad) + bad.len();
+            let unfinished = std::str::from_utf8(bad).is_err_and(|e| e.error_len().is_none());
+            if after == whole.len() && unfinished && bad.len() < 4 {
+                // Finished by the next piece.
+                self.carry[..bad.len()].copy_from_slice(bad);
+                self.carry_len = bad.len();
+                return &[];
+            }
+            self.char(char::REPLACEMENT_CHARACTER);
+            if self.cut {
+                return &whole[after..];
+            }
         }
-        out.push(c);
+        &[]
     }
-    let mut out = out.trim().to_string();
+
+    fn char(&mut self, c: char) {
+        let (parse, shown) = step(self.parse, c);
+        self.parse = parse;
+        match shown {
+            Shown::Nothing => {}
+            Shown::Return => self.carriage_return(),
+            Shown::Char(_) if self.cut => {}
+            Shown::Char(c) if c.is_whitespace() && self.text.is_empty() => {}
+            Shown::Char(c) if self.text.len() + c.len_utf8() > TAIL_LINE_BYTES => {
+                // Space past the end is no loss.
+                self.cut = !c.is_whitespace();
+            }
+            Shown::Char(c) => self.text.push(c),
+        }
+    }
+
+    /// A run of printable ASCII outside escapes: what [`Line::char`] does with each of
+    /// its characters, at once.
+    fn put_ascii(&mut self, run: &str) {
+        if self.cut {
+            return;
+        }
+        let run = if self.text.is_empty() {
+            run.trim_start_matches(' ')
+        } else {
+            run
+        };
+        let room = TAIL_LINE_BYTES.saturating_sub(self.text.len());
+        if run.len() <= room {
+            self.text.push_str(run);
+        } else {
+            self.text.push_str(&run[..room]);
+            // Space past the end is no loss.
+            self.cut = run[room..].bytes().any(|b| b != b' ');
+        }
+    }
+
+    /// A `\r`: the text so far is kept if it says something, until a later part does.
+    fn carriage_return(&mut self) {
+        if !self.text.is_empty() {
+            self.said.clear();
+            shown(&self.text, self.cut, &mut self.said);
+        }
+        self.text.clear();
+        self.cut = false;
+    }
+
+    /// Puts the line as shown in `out`, whether it says something, and starts afresh.
+    fn finish(&mut self, out: &mut String) -> bool {
+        if self.carry_len > 0 {
+            self.carry_len = 0;
+            self.char(char::REPLACEMENT_CHARACTER);
+        }
+        out.clear();
+        if self.text.is_empty() {
+            out.push_str(&self.said);
+        } else {
+            shown(&self.text, self.cut, out);
+        }
+        self.reset();
+        !out.is_empty()
+    }
+
+    /// Forgets the line.
+    fn reset(&mut self) {
+        self.parse = Parse::Text;
+        self.carry_len = 0;
+        self.text.clear();
+        self.cut = false;
+        self.said.clear();
+    }
+}
+
+/// `text` without trailing space, with `…` if it was cut, into `out`.
+fn shown(text: &str, cut: bool, out: &mut String) {
+    out.push_str(text.trim_end());
     if cut {
         out.push('…');
     }
-    out
 }
 
 /// The stderr tail of a service, shared by the pumps of its children and its actor.
@@ -470,6 +688,19 @@ mod tail_tests {
         t.take()
     }
 
+    /// A line as shown, its bytes given in pieces of `size` (0: at once).
+    fn clean(bytes: &[u8], size: usize) -> String {
+        let mut line = Line::default();
+        if size == 0 {
+            line.feed(bytes);
+        } else {
+            bytes.chunks(size).for_each(|piece| line.feed(piece));
+        }
+        let mut out = String::new();
+        line.finish(&mut out);
+        out
+    }
+
     /// What a row is about, the chunks, the tail.
     type Row<'a> = (&'a str, Vec<&'a [u8]>, Vec<&'a str>);
 
@@ -478,6 +709,11 @@ mod tail_tests {
         let long = "é".repeat(150); // 300 bytes, 2 a character
         let cut = format!("{}…", "é".repeat(100));
         let many: String = (1..=1000).map(|i| format!("line {i}\n")).collect();
+        let why = "Error: listen tcp :8080: address already in use";
+        let then_resets = format!("{why}\n\x1b[0m\n\x1b[2K\n\x1b[0m\n");
+        let then_bells = format!("{why}\n\x07\n\x07\x07\n\x07\n");
+        let e95 = "é".repeat(95);
+        let resets = "\x1b[0m".repeat(100);
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
             ("nothing", vec![], vec![]),
@@ -496,9 +732,131 @@ mod tail_tests {
             ("not UTF-8", vec![b"caf\xe9\n"], vec!["caf\u{fffd}"]),
             ("a long line is cut at a character", vec![long.as_bytes(), b"\n"], vec![cut.as_str()]),
             ("a long unfinished line too", vec![long.as_bytes()], vec![cut.as_str()]),
+            // Lines that are empty once cleaned say nothing and take no place.
+            ("escape-only lines after the reason", vec![then_resets.as_bytes()], vec![why]),
+            ("bell-only lines after the reason", vec![then_bells.as_bytes()], vec![why]),
+            ("escape-only lines, one a chunk", vec![why.as_bytes(), b"\n", b"\x1b[0m\n", b"\x1b[2K\n", b"\x1b[0m"], vec![why]),
+            ("escape-only lines before three that count", vec![b"a\n\x1b[0m\nb\n\x1b[0m\nc\n\x1b[K\n"], vec!["a", "b", "c"]),
+            // A line is cleaned before it is cut, across chunks too.
+            ("escapes do not count against the length", vec![b"\x1b[1;31m\x1b[0m\x1b[01;31m", e95.as_bytes(), b"\n"], vec![e95.as_str()]),
+            ("a character split between chunks", vec![b"caf\xc3", b"\xa9 au lait\n"], vec!["café au lait"]),
+            ("an escape split between chunks", vec![b"\x1b[3", b"1mred\x1b", b"[0m\n"], vec!["red"]),
+            ("a long run of escapes, then the reason", vec![resets.as_bytes(), b"Error: disk full\n"], vec!["Error: disk full"]),
+            ("a hyperlink shows its text", vec![b"\x1b]8;;https://example.com/docs\x1b\\see docs\x1b]8;;\x1b\\ failed\n"], vec!["see docs failed"]),
+            ("progress, then the reason", vec![b"downloading 10%\rdownloading 50%\rError: disk full\n"], vec!["Error: disk full"]),
+            ("progress across chunks", vec![b"downloading 10%\rdown", b"loading 50%\rError: disk", b" full"], vec!["Error: disk full"]),
         ];
         for (what, chunks, want) in table {
             assert_eq!(tail(&chunks), want, "{what}");
+        }
+    }
+
+    /// The escape parser alone: what a line shows, whether its bytes come at once, one
+    /// by one, or three at a time.
+    #[test]
+    fn a_line_shows_its_text_without_escapes() {
+        let long = "é".repeat(150);
+        let cut = format!("{}…", "é".repeat(100));
+        let e95 = "é".repeat(95);
+        // 19 bytes of escapes: in all, more than the bytes of a line shown.
+        let sgr_then_long = format!("\x1b[1;31m\x1b[0m\x1b[01;31m{e95}");
+        let over = format!("{}x{}", "a".repeat(200), " ".repeat(10));
+        let exact = format!("{}{}", "a".repeat(200), " ".repeat(10));
+        let four = format!("{}😀", "a".repeat(198));
+        let a200_cut = format!("{}…", "a".repeat(200));
+        let a198_cut = format!("{}…", "a".repeat(198));
+        let a200 = "a".repeat(200);
+        let rewritten = format!("{long}\rnext");
+        let erased = format!("{long}\r\x1b[K");
+        #[rustfmt::skip]
+        let table: Vec<(&str, &[u8], &str)> = vec![
+            ("plain", b"plain text", "plain text"),
+            ("SGR", b"\x1b[1;31mERROR\x1b[0m: x", "ERROR: x"),
+            ("CSI with intermediates and private marks", b"a\x1b[?25lb\x1b[1 qc", "abc"),
+            ("8-bit CSI", "a\u{9b}31mb".as_bytes(), "ab"),
+            ("OSC hyperlink ended by ST", b"\x1b]8;;https://example.com/docs\x1b\\see docs\x1b]8;;\x1b\\ failed", "see docs failed"),
+            ("OSC title ended by BEL", b"\x1b]0;my title\x07Error: x", "Error: x"),
+            ("OSC ended by 8-bit ST", "\x1b]0;t\u{9c}ok".as_bytes(), "ok"),
+            ("8-bit OSC", "\u{9d}0;title\x07ok".as_bytes(), "ok"),
+            ("DCS", b"\x1bPq#0;2;0;0;0\x1b\\after", "after"),
+            ("APC and PM", b"\x1b_apc\x1b\\a\x1b^pm\x1b\\b", "ab"),
+            ("charset designation", b"\x1b(Bplain\x1b)0", "plain"),
+            ("two-byte escapes", b"\x1b7saved\x1b8\x1bM", "saved"),
+            ("CAN cancels a sequence", b"\x1b[12\x18text", "text"),
+            ("an ESC in a string starts a new escape", b"\x1b]0;t\x1b[31mred", "red"),
+            ("a lone ESC at the end", b"text\x1b", "text"),
+            ("a sequence cut short by text", "\x1b[1é".as_bytes(), "é"),
+            ("bells and other controls", b"a\x07b\x08c\x00d\x7fe", "abcde"),
+            ("8-bit controls", "a\u{85}b\u{9c}c".as_bytes(), "abc"),
+            ("tabs", b"a\tb", "a b"),
+            ("leading and trailing space", b" \t a b \t ", "a b"),
+            ("only escapes", b"\x1b[0m\x1b[2K\x07", ""),
+            ("not UTF-8", b"caf\xe9!", "caf\u{fffd}!"),
+            ("a character never finished", b"caf\xc3", "caf\u{fffd}"),
+            ("a character broken by another", b"a\xe2\x82b", "a\u{fffd}b"),
+            ("\\r: what a terminal shows last", b"downloading 10%\rdownloading 50%\rError: disk full", "Error: disk full"),
+            ("\\r then only an erase", b"Error: disk full\r\x1b[2K", "Error: disk full"),
+            ("\\r at the end", b"50% done\r", "50% done"),
+            ("\\r inside a string is its payload", b"\x1b]0;a\rb\x07ok", "ok"),
+            ("cut after cleaning, at a character", long.as_bytes(), &cut),
+            ("escapes do not count against the length", sgr_then_long.as_bytes(), &e95),
+            ("one more character is a cut", over.as_bytes(), &a200_cut),
+            ("space past the end is no cut", exact.as_bytes(), &a200),
+            ("a character that does not fit is cut whole", four.as_bytes(), &a198_cut),
+            ("a full line rewritten", rewritten.as_bytes(), "next"),
+            ("a cut part kept through \\r", erased.as_bytes(), &cut),
+        ];
+        for (what, bytes, want) in table {
+            for size in [0, 1, 3] {
+                assert_eq!(clean(bytes, size), want, "{what}, pieces of {size}");
+            }
+        }
+    }
+
+    /// The parser's transitions, one character at a time.
+    #[test]
+    fn escape_steps() {
+        use Parse::{Csi, Escape, Intermediate, Str, StrEscape, Text};
+        use Shown::{Char as C, Nothing as N, Return as R};
+        #[rustfmt::skip]
+        let table: Vec<(Parse, char, (Parse, Shown))> = vec![
+            (Text, 'a', (Text, C('a'))),
+            (Text, '\t', (Text, C(' '))),
+            (Text, '\r', (Text, R)),
+            (Text, '\x07', (Text, N)),
+            (Text, '\x1b', (Escape, N)),
+            (Text, '\u{9b}', (Csi, N)),
+            (Text, '\u{9d}', (Str, N)),
+            (Text, '\u{85}', (Text, N)),
+            (Escape, '[', (Csi, N)),
+            (Escape, ']', (Str, N)),
+            (Escape, 'P', (Str, N)),
+            (Escape, '(', (Intermediate, N)),
+            (Escape, '7', (Text, N)),
+            (Escape, '\x1b', (Escape, N)),
+            (Escape, '\x18', (Text, N)),
+            (Escape, 'é', (Text, C('é'))),
+            (Intermediate, '(', (Intermediate, N)),
+            (Intermediate, 'B', (Text, N)),
+            (Csi, '1', (Csi, N)),
+            (Csi, ';', (Csi, N)),
+            (Csi, '?', (Csi, N)),
+            (Csi, ' ', (Csi, N)),
+            (Csi, 'm', (Text, N)),
+            (Csi, '\x1b', (Escape, N)),
+            (Csi, '\x1a', (Text, N)),
+            (Csi, 'é', (Text, C('é'))),
+            (Str, 'x', (Str, N)),
+            (Str, '\r', (Str, N)),
+            (Str, '\x07', (Text, N)),
+            (Str, '\u{9c}', (Text, N)),
+            (Str, '\x1b', (StrEscape, N)),
+            (Str, '\x18', (Text, N)),
+            (StrEscape, '\\', (Text, N)),
+            (StrEscape, '[', (Csi, N)),
+        ];
+        for (from, c, want) in table {
+            assert_eq!(step(from, c), want, "{from:?} {c:?}");
         }
     }
 
@@ -510,25 +868,37 @@ mod tail_tests {
         t.push(b"second\n");
         assert_eq!(t.take(), ["second"]);
         assert!(t.take().is_empty());
+        // A clear forgets a line half written, and the escape it was in.
+        t.push(b"\x1b]0;never ended");
+        t.clear();
+        t.push(b"third\n");
+        assert_eq!(t.take(), ["third"]);
     }
 
     #[test]
     fn a_flood_costs_only_its_tail() {
-        // A 256 KiB chunk of lines is scanned back only over its last few lines: the
-        // tail holds no more than it shows, however much went through.
+        // A 260 KB chunk of lines is scanned back only over its last few lines, and a
+        // line without an end is cleaned only until its text is full: the tail holds
+        // no more than it shows, however much went through.
         let chunk: Vec<u8> = b"x"
             .repeat(99)
             .into_iter()
             .chain(*b"\n")
             .cycle()
-            .take(256 * 1024)
+            .take(2600 * 100)
             .collect();
+        let endless = b"y".repeat(256 * 1024);
         let mut t = StderrTail::default();
         for _ in 0..64 {
             t.push(&chunk);
+            t.push(&endless);
         }
-        assert!(t.partial.capacity() <= 2 * KEPT, "{}", t.partial.capacity());
-        assert_eq!(t.take().len(), TAIL_LINES);
+        assert!(t.partial.text.capacity() <= 2 * TAIL_LINE_BYTES);
+        assert!(t.partial.said.capacity() <= 2 * TAIL_LINE_BYTES);
+        assert!(t.partial.cut, "the endless line's text is full");
+        let lines = t.take();
+        assert_eq!(lines.len(), TAIL_LINES);
+        assert_eq!(lines[2], format!("{}…", "y".repeat(TAIL_LINE_BYTES)));
     }
 }
 
