@@ -52,18 +52,18 @@ fn too_long(path: &Path) -> io::Error {
     )
 }
 
-/// The folder `dir`, opened without following a last symlink (an `O_PATH` handle on
-/// Linux): the folder itself, even if its name is swapped later.
+/// The folder `dir` as an `O_PATH` handle (Linux): the folder itself, even if its
+/// name is swapped later. `follow`: a last symlink is followed (a state folder may be
+/// one); else it is refused (the private folder of [`ControlListener::bind`]).
 #[cfg(target_os = "linux")]
-fn open_dir(dir: &Path) -> io::Result<std::os::fd::OwnedFd> {
+fn open_dir(dir: &Path, follow: bool) -> io::Result<std::os::fd::OwnedFd> {
     use nix::fcntl::{open, OFlag};
     use nix::sys::stat::Mode;
-    open(
-        dir,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(io::Error::from)
+    let mut flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    if !follow {
+        flags |= OFlag::O_NOFOLLOW;
+    }
+    open(dir, flags, Mode::empty()).map_err(io::Error::from)
 }
 
 /// `file` in the folder open as `dir`, by a short path through `/proc/self/fd`: any
@@ -132,7 +132,7 @@ fn bind_in(private: &Path, path: &Path) -> io::Result<UnixListener> {
     if !proc_fd() {
         return bind_by_path(private, path);
     }
-    let dir = open_dir(private)?;
+    let dir = open_dir(private, false)?;
     let st = fstat(&dir).map_err(io::Error::from)?;
     if st.st_uid != nix::unistd::geteuid().as_raw() || st.st_mode & 0o077 != 0 {
         return Err(io::Error::new(
@@ -226,11 +226,12 @@ async fn connect_long(path: &Path) -> io::Result<UnixStream> {
         return Err(too_long(path));
     }
     // The folder must be there: else the channel is not (NotFound, as for a short path).
-    let dir = open_dir(if dir.as_os_str().is_empty() {
+    let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
     } else {
         dir
-    })?;
+    };
+    let dir = open_dir(dir, true)?;
     UnixStream::connect(via_fd(&dir, file)).await
 }
 
