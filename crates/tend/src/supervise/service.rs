@@ -357,7 +357,10 @@ pub async fn run_actor<P: Procs>(
                         c @ (Control::Stop(_) | Control::Kill(_)) => {
                             let by = match c { Control::Stop(by) => Some(by), _ => None };
                             actor.status.pid = None;
-                            actor.report(State::Stopped, Event::StoppedWhileWaiting { by });
+                            // Not the "restarting in ..." of the backoff any more.
+                            let event = Event::StoppedWhileWaiting { by };
+                            actor.status.message = Some(event.to_string());
+                            actor.report(State::Stopped, event);
                             Phase::Done(Outcome::Stopped)
                         }
                         Control::Restart(_) => { let again = actor.again(); actor.start(again) }
