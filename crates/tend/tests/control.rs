@@ -577,7 +577,8 @@ fn start_starts_the_stopped_dependencies() {
     let out = tend(&s, &["start", "api"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(running(&s, "db") && running(&s, "api"));
-    // Started out of order: still stopped dependents first.
+    // db was started before api here (its dependency): a Ctrl-C stops api first.
+    // (a_dependency_started_last_still_stops_last has db started last.)
     up.signal(libc::SIGINT);
     let out = up.wait(10 * SECS);
     let err = stderr(&out);
@@ -747,4 +748,215 @@ fn a_waiting_service_that_never_started_ends_stopped() {
         ),
         "{err}"
     );
+}
+
+/// `tend start` of a service whose dependency waits to restart (backoff) starts that
+/// dependency now; when it cannot run, the start is answered at once (not after the
+/// client's timeout) with why, and the service's state file says what it waits for.
+#[test]
+fn start_tries_a_dependency_in_backoff_now_and_says_why_it_waits() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}",
+        fails_until_ready(&s, "db", ""),
+        service(&s, "api", "depends_on = [\"db\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "db in backoff", || state_is(&s, "db", "backoff"));
+    let out = tend(&s, &["stop", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let asked = std::time::Instant::now();
+    let out = tend(&s, &["start", "api"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(asked.elapsed() < 5 * SECS, "answered at once");
+    let err = stderr(&out);
+    assert!(
+        err.contains("error: `api` is not running: waiting for `db`, which was started for it and did not come up (`db` is in backoff: "),
+        "{err}"
+    );
+    let api = s.state("api").expect("a state file for api");
+    assert_eq!(api["state"], "starting");
+    assert!(
+        api["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("waiting for `db`, which was started for it")),
+        "{api}"
+    );
+    // Once db can run, `tend start api` starts it now (not in an hour), then api.
+    make_ready(&s, "db");
+    let out = tend(&s, &["start", "api"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(running(&s, "db") && running(&s, "api"));
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+/// `tend start x` where x <- d <- e and e was stopped (d waits for it): e, d and x are
+/// started, all the way down; while e cannot run, x's start says so at once.
+#[test]
+fn start_starts_dependencies_all_the_way_down() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}{}",
+        fails_until_ready(&s, "e", ""),
+        service(&s, "d", "depends_on = [\"e\"]"),
+        service(&s, "x", "depends_on = [\"d\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "e in backoff", || state_is(&s, "e", "backoff"));
+    let out = tend(&s, &["stop", "e"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = tend(&s, &["start", "x"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("error: `x` is not running: waiting for `d`: waiting for `e`, which was started for it and did not come up"),
+        "{}",
+        stderr(&out)
+    );
+    make_ready(&s, "e");
+    let out = tend(&s, &["start", "x"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(running(&s, "e") && running(&s, "d") && running(&s, "x"));
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+/// A state folder reached through a symlink, with a socket path longer than a
+/// socket's address holds: the client follows the symlink.
+#[test]
+fn a_long_socket_path_through_a_symlinked_state_dir() {
+    let s = Scratch::new();
+    let real = s.path("real");
+    std::fs::create_dir(&real).unwrap();
+    let dir = s.path(&"l".repeat(100));
+    std::os::unix::fs::symlink(&real, &dir).unwrap();
+    let spec = s.spec("long.toml", &fixture_spec("long", &["--hang"], ""));
+    let child = s
+        .tend(&["run", spec.to_str().unwrap()])
+        .env("TEND_STATE_DIR", &dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = Running::from(child, "tend run long.toml");
+    wait_until(10 * SECS, "long running", || {
+        std::fs::read_to_string(real.join("long.json")).is_ok_and(|t| t.contains("\"running\""))
+    });
+    assert!(dir.join("long.sock").as_os_str().len() > 108);
+    let out = s
+        .tend(&["stop", "long"])
+        .env("TEND_STATE_DIR", &dir)
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`long` is stopped"),
+        "{}",
+        stdout(&out)
+    );
+    run.signal(libc::SIGTERM);
+    run.wait(10 * SECS);
+}
+
+/// A service stopped while it waits to restart: the answer and its state file say
+/// so, not the "restarting in 1h" of the backoff.
+#[test]
+fn a_stop_during_backoff_says_stopped() {
+    let s = Scratch::new();
+    let file = s.spec("tend.toml", &fails_until_ready(&s, "c", ""));
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "c in backoff", || state_is(&s, "c", "backoff"));
+    let out = tend(&s, &["stop", "c"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("`c` is stopped: stopped on `tend stop` (was waiting to restart)"),
+        "{}",
+        stdout(&out)
+    );
+    let c = s.state("c").unwrap();
+    assert_eq!(c["state"], "stopped");
+    assert_eq!(
+        c["message"], "stopped on `tend stop` (was waiting to restart)",
+        "{c}"
+    );
+    up.signal(libc::SIGINT);
+    assert_eq!(code(&up.wait(10 * SECS)), 0);
+}
+
+/// `tend stop db` while a Ctrl-C stops everything: db stops after api, which
+/// depends on it; the client is told to wait for both stop timeouts, not db's alone.
+#[test]
+fn a_stop_during_shutdown_waits_for_the_dependents_first() {
+    use std::io::{BufRead, Write};
+    let s = Scratch::new();
+    let pidf = q(&s.path("api.pid"));
+    let text = format!(
+        "{}[[service]]\nname = \"api\"\ncommand = {}\nargs = [\"--ignore-term\", \"--pid-file\", {pidf}, \"--hang\"]\ndepends_on = [\"db\"]\n[service.stop]\ntimeout = \"30s\"\n",
+        service(&s, "db", "[service.stop]\ntimeout = \"1s\""),
+        q(&fixture_bin()),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    let api = child_pid(&s, "api");
+    up.signal(libc::SIGINT);
+    wait_until(5 * SECS, "api stopping", || state_is(&s, "api", "stopping"));
+    let mut sock = std::os::unix::net::UnixStream::connect(s.state_dir().join("db.sock")).unwrap();
+    sock.set_read_timeout(Some(10 * SECS)).unwrap();
+    sock.write_all(b"{\"verb\":\"stop\",\"service\":\"db\"}\n")
+        .unwrap();
+    let mut reader = std::io::BufReader::new(&sock);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let accepted: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let wait_ms = accepted["wait_ms"]
+        .as_u64()
+        .expect("accepted, with wait_ms");
+    assert!(wait_ms >= 31_000, "{line}");
+    // api goes (killed here, not after its 30s): then db stops, and the stop is
+    // answered.
+    unsafe { libc::kill(api, libc::SIGKILL) };
+    let out = up.wait(10 * SECS);
+    line.clear();
+    let _ = reader.read_line(&mut line);
+    assert!(line.contains(r#""ok":true"#), "{line}\n{}", stderr(&out));
+}
+
+/// Started again after its dependent (so it is the last started), a dependency is
+/// still stopped after that dependent: the stop order follows `depends_on`, not the
+/// reverse of the start order.
+#[test]
+fn a_dependency_started_last_still_stops_last() {
+    let s = Scratch::new();
+    let text = format!(
+        "{}{}",
+        service(&s, "db", ""),
+        service(&s, "api", "depends_on = [\"db\"]"),
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    let api = child_pid(&s, "api");
+    let out = tend(&s, &["stop", "db"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(alive(api), "api keeps running while db is stopped");
+    let out = tend(&s, &["start", "db"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(child_pid(&s, "api"), api, "api was not restarted");
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 0, "{err}");
+    let at = |name: &str| {
+        err.rfind(&format!("tend: {name}: stopping on SIGINT"))
+            .unwrap_or_else(|| panic!("{name} stopped: {err}"))
+    };
+    assert!(at("api") < at("db"), "{err}");
 }

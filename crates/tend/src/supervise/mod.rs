@@ -170,6 +170,9 @@ struct Seen {
     state: State,
     pid: Option<i32>,
     message: Option<String>,
+    /// Not started, waiting for a dependency that was started on request and could
+    /// not run (`message` says which): a `tend start` of it is answered at once.
+    blocked: bool,
 }
 
 impl Seen {
@@ -178,6 +181,7 @@ impl Seen {
             state: State::Starting,
             pid: None,
             message: None,
+            blocked: false,
         }
     }
 
@@ -205,6 +209,7 @@ impl Observer for StateWatch {
             state: status.state,
             pid: status.pid,
             message: status.message.clone(),
+            blocked: false,
         });
         self.1.notify_one();
     }
@@ -630,6 +635,11 @@ struct Services<'a> {
     held: Vec<bool>,
     /// The answers owed once each service's actor has ended (`tend stop NAME`).
     owed: Vec<Vec<mpsc::UnboundedSender<control::Answer>>>,
+    /// A service waiting to restart, asked to start now for a dependent's `tend
+    /// start`: its state as it was then (a change is the outcome of that attempt).
+    kicked: Vec<Option<watch::Receiver<Seen>>>,
+    /// Pending for a dependent's `tend start`: once started, it is [`Self::kicked`].
+    for_dependent: Vec<bool>,
     /// A service manager hosts the supervisor: start, stop and restart are its.
     managed: bool,
 }
@@ -643,6 +653,9 @@ enum Dependencies {
     Starting,
     /// This one was stopped on request: wait for `tend start` of it.
     Stopped(usize),
+    /// This one was started on request (`tend start` of a dependent) and could not
+    /// run: wait for it, and say so at once.
+    Blocked(usize),
     /// This one ended by itself (or could not start), in this state: the service is
     /// not started.
     Ended(usize, State),
@@ -699,6 +712,8 @@ impl<'a> Services<'a> {
             requests_open: true,
             held: vec![false; specs.len()],
             owed: (0..specs.len()).map(|_| Vec::new()).collect(),
+            kicked: vec![None; specs.len()],
+            for_dependent: vec![false; specs.len()],
             managed: false,
         }
     }
@@ -733,7 +748,10 @@ impl<'a> Services<'a> {
             let changed = self.changed.clone();
             let all: Vec<usize> = (0..self.specs.len()).collect();
             let any_done = futures_any(&mut self.tasks, &all);
+            // Biased: an actor that has ended is collected before a request is
+            // served, so the request is decided on what the service really is.
             tokio::select! {
+                biased;
                 (i, out) = any_done => self.ended(i, out),
                 r = requests.recv(), if self.requests_open => self.request(r),
                 c = next_command(&mut self.commands) => self.command(c),
@@ -787,6 +805,7 @@ impl<'a> Services<'a> {
                         state: State::Stopped,
                         pid: None,
                         message: Some("not started: the supervisor is stopping".into()),
+                        blocked: false,
                     });
                 }
             }
@@ -859,15 +878,26 @@ impl<'a> Services<'a> {
     /// it cannot; then one stopped on request).
     fn dependencies(&self, i: usize) -> Dependencies {
         let mut stopped = None;
+        let mut blocked = None;
         let mut starting = false;
         for dep in &self.specs[i].depends_on {
             let Some(j) = self.index(dep.as_str()) else {
                 continue;
             };
             if self.tasks[j].is_some() {
-                starting |= self.states[j].borrow().state != State::Running;
+                let st = self.states[j].borrow().state;
+                let tried = self.kicked[j]
+                    .as_ref()
+                    .is_some_and(|rx| rx.has_changed().unwrap_or(true));
+                if st == State::Backoff && tried {
+                    blocked = blocked.or(Some(j));
+                }
+                starting |= st != State::Running;
             } else if self.pending[j] {
                 starting = true;
+                if self.states[j].borrow().blocked {
+                    blocked = blocked.or(Some(j));
+                }
             } else if self.held[j] {
                 stopped = stopped.or(Some(j));
             } else {
@@ -876,6 +906,7 @@ impl<'a> Services<'a> {
         }
         match (stopped, starting) {
             (Some(j), _) => Dependencies::Stopped(j),
+            (None, true) if blocked.is_some() => Dependencies::Blocked(blocked.unwrap_or(i)),
             (None, true) => Dependencies::Starting,
             (None, false) => Dependencies::Running,
         }
@@ -885,6 +916,11 @@ impl<'a> Services<'a> {
     /// dependency ended is not started, one whose dependency was stopped on request
     /// waits for it.
     fn start_ready(&mut self) {
+        for j in 0..self.specs.len() {
+            if self.tasks[j].is_none() || self.states[j].borrow().state == State::Running {
+                self.kicked[j] = None;
+            }
+        }
         for i in self.order.clone() {
             if !self.pending[i] {
                 continue;
@@ -892,7 +928,26 @@ impl<'a> Services<'a> {
             match self.dependencies(i) {
                 Dependencies::Running => self.start(i),
                 Dependencies::Starting => {}
-                Dependencies::Stopped(j) => self.waiting(i, j),
+                Dependencies::Stopped(j) => {
+                    let dep = self.specs[j].name.as_str();
+                    let why = format!(
+                        "waiting for `{dep}`, which is stopped: starts once `{dep}` runs (`tend start {dep}`)"
+                    );
+                    self.waiting(i, j, why, false);
+                }
+                Dependencies::Blocked(j) => {
+                    let dep = self.specs[j].name.as_str();
+                    let seen = self.states[j].borrow().clone();
+                    let why = if seen.blocked {
+                        format!("waiting for `{dep}`: {}", seen.message.unwrap_or_default())
+                    } else {
+                        format!(
+                            "waiting for `{dep}`, which was started for it and did not come up ({}): starts once `{dep}` runs",
+                            seen.describe(dep)
+                        )
+                    };
+                    self.waiting(i, j, why, true);
+                }
                 Dependencies::Ended(j, st) => {
                     self.pending[i] = false;
                     self.waiting_on[i] = None;
@@ -903,23 +958,22 @@ impl<'a> Services<'a> {
         }
     }
 
-    /// Pending service `i` waits for its dependency `j`, stopped on request: said
-    /// once, to people and to `tend status`.
-    fn waiting(&mut self, i: usize, j: usize) {
+    /// Pending service `i` waits for its dependency `j` (stopped on request, or
+    /// `blocked`: started for it and not running), `why`: said once, to people, to
+    /// `tend status` and (`blocked`) to a `tend start` waiting for it.
+    fn waiting(&mut self, i: usize, j: usize, why: String, blocked: bool) {
         if self.waiting_on[i] == Some(j) {
             return;
         }
         self.waiting_on[i] = Some(j);
-        let (name, dep) = (self.specs[i].name.as_str(), self.specs[j].name.as_str());
-        let why = format!(
-            "waiting for `{dep}`, which is stopped: starts once `{dep}` runs (`tend start {dep}`)"
-        );
+        let name = self.specs[i].name.as_str();
         say!("tend: {name}: {why}");
         if let Some(tx) = &self.senders[i] {
             let _ = tx.send(Seen {
                 state: State::Starting,
                 pid: None,
                 message: Some(why.clone()),
+                blocked,
             });
         }
         self.write_unstarted(i, State::Starting, why);
@@ -949,6 +1003,12 @@ impl<'a> Services<'a> {
 
     /// Service `i` is not started: its dependency `dep` is `st`.
     fn not_started(&mut self, i: usize, dep: &str, st: State) {
+        self.for_dependent[i] = false;
+        self.write_unstarted(
+            i,
+            State::Failed,
+            format!("not started: dependency `{dep}` is {}", st.as_str()),
+        );
         say!(
             "tend: {}: not started: dependency `{dep}` is {}",
             self.specs[i].name,
@@ -965,16 +1025,53 @@ impl<'a> Services<'a> {
                 state: State::Failed,
                 pid: None,
                 message: Some(format!("dependency `{dep}` is {}", st.as_str())),
+                blocked: false,
             });
         }
     }
 
     /// Service `i` is to be started (`tend start`): pending, as is each of its
-    /// dependencies that does not run.
+    /// dependencies that does not run (see [`Services::want_dependencies`]).
     fn want(&mut self, i: usize) {
-        if self.tasks[i].is_some() {
-            return;
+        if self.tasks[i].is_none() {
+            self.pend(i);
         }
+        self.want_dependencies(i);
+    }
+
+    /// The dependencies of service `i`, to be started for a `tend start` of it, all
+    /// the way down: one that ended or was stopped (or waits, pending) is started
+    /// again; one waiting to restart (backoff) is started now. One that runs is left
+    /// alone (its own dependencies are not).
+    fn want_dependencies(&mut self, i: usize) {
+        for dep in self.specs[i].depends_on.clone() {
+            let Some(j) = self.index(dep.as_str()) else {
+                continue;
+            };
+            if self.tasks[j].is_none() {
+                self.for_dependent[j] = true;
+                self.want(j);
+                continue;
+            }
+            let waits = self.states[j].borrow().state == State::Backoff;
+            let trying = self.kicked[j]
+                .as_ref()
+                .is_some_and(|rx| !rx.has_changed().unwrap_or(true));
+            if waits && !trying {
+                let mut rx = self.states[j].clone();
+                rx.borrow_and_update();
+                if let Some(c) = &self.controls[j] {
+                    let _ = c.send(Control::Restart(StopBy::Client("tend start")));
+                }
+                self.kicked[j] = Some(rx);
+            }
+            self.want_dependencies(j);
+        }
+    }
+
+    /// Service `i`, which has no actor, is pending: to be started once its
+    /// dependencies run.
+    fn pend(&mut self, i: usize) {
         self.pending[i] = true;
         self.held[i] = false;
         self.outcomes[i] = None;
@@ -987,13 +1084,6 @@ impl<'a> Services<'a> {
                 let (tx, rx) = watch::channel(Seen::starting());
                 self.senders[i] = Some(tx);
                 self.states[i] = rx;
-            }
-        }
-        for dep in self.specs[i].depends_on.clone() {
-            if let Some(j) = self.index(dep.as_str()) {
-                if self.tasks[j].is_none() && !self.pending[j] {
-                    self.want(j);
-                }
             }
         }
     }
@@ -1021,6 +1111,11 @@ impl<'a> Services<'a> {
         self.waiting_on[i] = None;
         self.started.retain(|&s| s != i);
         self.started.push(i);
+        if std::mem::take(&mut self.for_dependent[i]) {
+            let mut rx = self.states[i].clone();
+            rx.borrow_and_update();
+            self.kicked[i] = Some(rx);
+        }
     }
 
     /// The observers of service `i`: its state file, its events on stderr, its state
@@ -1054,15 +1149,26 @@ impl<'a> Services<'a> {
     /// Service `i`'s actor ended with `out`: recorded, and the answers owed to `tend
     /// stop` clients sent.
     fn ended(&mut self, i: usize, out: Outcome) {
+        // A `tend stop` that raced the service's own end (it exited or gave up before
+        // the stop reached it) does not hold it: the supervisor ends as it would have.
+        let by_itself = !matches!(out, Outcome::Stopped);
+        if by_itself {
+            self.held[i] = false;
+        }
         self.outcomes[i] = Some(out);
         self.controls[i] = None;
         let seen = self.states[i].borrow().clone();
         let name = self.specs[i].name.as_str();
         for reply in self.owed[i].drain(..) {
+            let message = if by_itself {
+                format!("already ended: {}", seen.describe(name))
+            } else {
+                seen.describe(name)
+            };
             let _ = reply.send(control::Answer::Done(control::Done::new(
-                seen.state == State::Stopped,
+                seen.state != State::Running,
                 Some(seen.state.as_str()),
-                seen.describe(name),
+                message,
             )));
         }
         if self.held[i] && self.stopping.is_none() {
@@ -1079,7 +1185,16 @@ impl<'a> Services<'a> {
         let alive = self.tasks[i].is_some();
         let stopping = !self.owed[i].is_empty();
         let seen = self.states[i].borrow().clone();
-        let wait_ms = control::wait_for(self.specs[i].stop.timeout.get()).as_millis() as u64;
+        // While every service stops, this one stops after those still running before
+        // it (dependents first): the client waits for them all.
+        let timeout = match self.stopping {
+            None => self.specs[i].stop.timeout.get(),
+            Some(_) => (0..self.specs.len())
+                .filter(|&j| j == i || self.tasks[j].is_some())
+                .map(|j| self.specs[j].stop.timeout.get())
+                .sum(),
+        };
+        let wait_ms = control::wait_for(timeout).as_millis() as u64;
         let accepted = Answer::Accepted {
             accepted: true,
             wait_ms,
@@ -1133,6 +1248,7 @@ impl<'a> Services<'a> {
                         state: State::Stopped,
                         pid: None,
                         message: Some("stopped before it started".into()),
+                        blocked: false,
                     });
                 }
                 let _ = c.reply.send(done(
@@ -1155,7 +1271,9 @@ impl<'a> Services<'a> {
                     format!("`{name}` is being stopped; start it again once it has stopped"),
                 ));
             }
+            // Running: its dependencies that do not run are started (it needs them).
             Verb::Start if alive && seen.state == State::Running => {
+                self.want_dependencies(i);
                 let _ = c.reply.send(done(true, seen.state, seen.describe(&name)));
             }
             // Running (restart), or waiting to be started again: now.
@@ -1216,14 +1334,18 @@ fn answer_when_started(
         let seen = loop {
             let ended = rx.changed().await.is_err();
             let seen = rx.borrow_and_update().clone();
-            if ended || !matches!(seen.state, State::Starting | State::Stopping) {
+            if ended || seen.blocked || !matches!(seen.state, State::Starting | State::Stopping) {
                 break seen;
             }
+        };
+        let message = match (&seen.message, seen.blocked) {
+            (Some(m), true) => format!("`{name}` is not running: {m}"),
+            _ => seen.describe(&name),
         };
         let _ = reply.send(control::Answer::Done(control::Done::new(
             seen.state == State::Running,
             Some(seen.state.as_str()),
-            seen.describe(&name),
+            message,
         )));
     });
 }
