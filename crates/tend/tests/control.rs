@@ -960,3 +960,39 @@ fn a_dependency_started_last_still_stops_last() {
     };
     assert!(at("api") < at("db"), "{err}");
 }
+
+/// A second Ctrl-C kills what is left in stop order, dependents first, and says so
+/// in that order.
+#[test]
+fn a_second_ctrl_c_kills_in_stop_order() {
+    let s = Scratch::new();
+    let ignoring = |name: &str, extra: &str| {
+        let pidf = q(&s.path(&format!("{name}.pid")));
+        format!(
+            "[[service]]\nname = \"{name}\"\ncommand = {}\nargs = [\"--ignore-term\", \"--pid-file\", {pidf}, \"--hang\"]\n{extra}\n[service.stop]\ntimeout = \"30s\"\n\n",
+            q(&fixture_bin())
+        )
+    };
+    let text = format!(
+        "{}{}",
+        ignoring("db", ""),
+        ignoring("api", "depends_on = [\"db\"]")
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "both running", || {
+        running(&s, "api") && running(&s, "db")
+    });
+    let supervisor = s.state("db").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
+    up.signal(libc::SIGINT);
+    wait_until(5 * SECS, "api stopping", || state_is(&s, "api", "stopping"));
+    // To the supervisor itself: the guard takes a quick repeat for the same signal.
+    unsafe { libc::kill(supervisor, libc::SIGINT) };
+    let out = up.wait(10 * SECS);
+    let err = stderr(&out);
+    let at = |name: &str| {
+        err.find(&format!("tend: {name}: killing the process tree at once"))
+            .unwrap_or_else(|| panic!("{name} killed: {err}"))
+    };
+    assert!(at("api") < at("db"), "{err}");
+}

@@ -77,26 +77,45 @@ fn line() -> Vec<String> {
     }
 }
 
+/// A path as typed on the command line, where the shell has not expanded a leading
+/// `~` yet (the word being completed, or a quoted one): `~` and `~/...` are under
+/// `home`.
+fn typed_path(word: &str, home: Option<&Path>) -> PathBuf {
+    match (word, word.strip_prefix("~/"), home) {
+        ("~", _, Some(home)) => home.to_path_buf(),
+        (_, Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(word),
+    }
+}
+
+/// The home folder, for [`typed_path`].
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
 /// The value of `--state-dir` on the command line `words` (the last one given), as
-/// `--state-dir DIR` or `--state-dir=DIR`.
-fn state_dir_on(words: &[String]) -> Option<PathBuf> {
+/// `--state-dir DIR` or `--state-dir=DIR` (a leading `~` under `home`).
+fn state_dir_on(words: &[String], home: Option<&Path>) -> Option<PathBuf> {
     let mut found = None;
     for (i, w) in words.iter().enumerate() {
         if w == "--state-dir" {
             found = words
                 .get(i + 1)
                 .filter(|v| !v.is_empty())
-                .map(PathBuf::from);
+                .map(|v| typed_path(v, home));
         } else if let Some(v) = w.strip_prefix("--state-dir=") {
-            found = Some(PathBuf::from(v));
+            found = Some(typed_path(v, home));
         }
     }
     found
 }
 
 /// The spec file of `tend up` on the command line `words` (its first word that is not
-/// an option, the word being completed (the last) aside), and tend.toml if none.
-fn up_file(words: &[String]) -> Option<PathBuf> {
+/// an option, the word being completed (the last) aside), and tend.toml if none (a
+/// leading `~` under `home`).
+fn up_file(words: &[String], home: Option<&Path>) -> Option<PathBuf> {
     let up = words.iter().position(|w| w == "up")?;
     let cmd = super::command();
     let sub = cmd.find_subcommand("up")?;
@@ -119,14 +138,14 @@ fn up_file(words: &[String]) -> Option<PathBuf> {
             skip = !w.contains('=') && takes_value(w);
             continue;
         }
-        return Some(PathBuf::from(w));
+        return Some(typed_path(w, home));
     }
     Some(super::default_up_file())
 }
 
 /// The services of the spec file of the `tend up` being completed.
 fn up_candidates() -> Vec<CompletionCandidate> {
-    let Some(file) = up_file(&line()) else {
+    let Some(file) = up_file(&line(), home().as_deref()) else {
         return Vec::new();
     };
     let Ok(loaded) = super::SpecArgs {
@@ -148,7 +167,7 @@ fn up_candidates() -> Vec<CompletionCandidate> {
 /// The candidates of this machine (see the module's doc).
 fn candidates() -> Vec<CompletionCandidate> {
     let layout = Layout::system(PathBuf::new());
-    let state_dir = state_dir_on(&line())
+    let state_dir = state_dir_on(&line(), home().as_deref())
         .or_else(|| {
             std::env::var_os("TEND_STATE_DIR")
                 .filter(|d| !d.is_empty())
@@ -208,10 +227,12 @@ mod tests {
             ("tend --state-dir /x stop --state-dir=/z ", Some("/z")),
             ("tend stop --state-dir", None),
             ("tend stop a", None),
+            ("tend stop --state-dir ~/s a", Some("/home/me/s")),
+            ("tend stop --state-dir=~ a", Some("/home/me")),
         ];
         for (line, want) in table {
             assert_eq!(
-                state_dir_on(&words(line)),
+                state_dir_on(&words(line), Some(Path::new("/home/me"))),
                 want.map(PathBuf::from),
                 "{line}"
             );
@@ -230,9 +251,16 @@ mod tests {
             ("tend up --state-dir=/s ", "tend.toml"),
             ("tend up ", "tend.toml"),
             ("tend up dev", "tend.toml"),
+            ("tend up ~/x.toml ", "/home/me/x.toml"),
+            ("tend up ~other/x.toml ", "~other/x.toml"),
         ];
         for (line, want) in table {
-            assert_eq!(up_file(&words(line)), Some(PathBuf::from(want)), "{line}");
+            let home = Some(Path::new("/home/me"));
+            assert_eq!(
+                up_file(&words(line), home),
+                Some(PathBuf::from(want)),
+                "{line}"
+            );
         }
     }
 

@@ -758,6 +758,17 @@ impl<'a> Services<'a> {
                 () = changed.notified() => {}
             }
         }
+        // Requests that came too late are answered, not dropped.
+        if let Some(rx) = self.commands.as_mut() {
+            rx.close();
+            while let Ok(c) = rx.try_recv() {
+                let _ = c.reply.send(control::Answer::Done(control::Done::new(
+                    false,
+                    None,
+                    "the supervisor is ending",
+                )));
+            }
+        }
     }
 
     /// A request of the OS or the caller's (see [`Request`]).
@@ -768,8 +779,11 @@ impl<'a> Services<'a> {
                     "tend: {}: killing every remaining service at once",
                     event::second(Some(by))
                 );
-                for c in self.controls.iter().flatten() {
-                    let _ = c.send(Control::Kill(by));
+                // In stop order (dependents first), as they are said.
+                for i in self.stop_order() {
+                    if let Some(c) = &self.controls[i] {
+                        let _ = c.send(Control::Kill(by));
+                    }
                 }
             }
             Some(Request::Stop(by)) => self.begin_stopping(by),
@@ -830,23 +844,34 @@ impl<'a> Services<'a> {
         if self.stopping_now.is_some_and(|i| self.tasks[i].is_some()) {
             return;
         }
-        let alive: Vec<usize> = (0..self.specs.len())
-            .filter(|&i| self.tasks[i].is_some())
-            .collect();
-        let next = self
-            .started
-            .iter()
-            .rev()
-            .copied()
-            .filter(|i| alive.contains(i))
-            .find(|&i| !alive.iter().any(|&j| j != i && self.needs(j, i)))
-            .or_else(|| alive.first().copied());
-        if let Some(i) = next {
+        if let Some(&i) = self.stop_order().first() {
             self.stopping_now = Some(i);
             if let Some(c) = &self.controls[i] {
                 let _ = c.send(Control::Stop(by));
             }
         }
+    }
+
+    /// The running services in the order they are stopped: each time the last started
+    /// that no other running service depends on.
+    fn stop_order(&self) -> Vec<usize> {
+        let mut alive: Vec<usize> = (0..self.specs.len())
+            .filter(|&i| self.tasks[i].is_some())
+            .collect();
+        let mut order = Vec::with_capacity(alive.len());
+        while !alive.is_empty() {
+            let next = self
+                .started
+                .iter()
+                .rev()
+                .copied()
+                .filter(|i| alive.contains(i))
+                .find(|&i| !alive.iter().any(|&j| j != i && self.needs(j, i)))
+                .unwrap_or(alive[0]);
+            order.push(next);
+            alive.retain(|&i| i != next);
+        }
+        order
     }
 
     /// The index of the service `name`.

@@ -52,6 +52,20 @@ fn too_long(path: &Path) -> io::Error {
     )
 }
 
+/// The error for the path `tmp` a socket is first bound at (in its private folder),
+/// too long for a socket's address although the socket's own path may fit: named, with
+/// its length.
+fn bind_path_too_long(tmp: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "it is bound first as {}, {} bytes long, more than the {MAX_SOCKET_PATH} a socket's address holds: a shorter --state-dir (or TEND_STATE_DIR) makes it fit",
+            tmp.display(),
+            tmp.as_os_str().len()
+        ),
+    )
+}
+
 /// The folder `dir` as an `O_PATH` handle (Linux): the folder itself, even if its
 /// name is swapped later. `follow`: a last symlink is followed (a state folder may be
 /// one); else it is refused (the private folder of [`ControlListener::bind`]).
@@ -112,8 +126,16 @@ impl ControlListener {
     /// user (not root) may not, and is told why.
     pub async fn accept(&mut self) -> io::Result<(ControlStream, Result<(), String>)> {
         let (stream, _) = self.listener.accept().await?;
-        let peer = stream.peer_cred()?.uid();
         let own = nix::unistd::geteuid().as_raw();
+        // Who connected cannot be told: that connection is refused, saying so (the
+        // other connections are not held up).
+        let peer = match stream.peer_cred() {
+            Ok(c) => c.uid(),
+            Err(e) => {
+                let why = format!("cannot tell who connected: {}", crate::text::io_error(&e));
+                return Ok((stream, Err(why)));
+            }
+        };
         let allowed = if peer_allowed(peer, own) {
             Ok(())
         } else {
@@ -163,10 +185,11 @@ fn bind_in(private: &Path, path: &Path) -> io::Result<UnixListener> {
 /// [`bind_in`] by paths: a path too long for a socket's address is refused.
 fn bind_by_path(private: &Path, path: &Path) -> io::Result<UnixListener> {
     let tmp = private.join("s");
-    for p in [&tmp, path] {
-        if p.as_os_str().len() > MAX_SOCKET_PATH {
-            return Err(too_long(p));
-        }
+    if path.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(too_long(path));
+    }
+    if tmp.as_os_str().len() > MAX_SOCKET_PATH {
+        return Err(bind_path_too_long(&tmp));
     }
     let listener = UnixListener::bind(&tmp)?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
@@ -247,6 +270,38 @@ async fn connect_long(path: &Path) -> io::Result<UnixStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without a handle of the folder: the error names the path that is too long, and
+    /// its length (the socket's own, else the one it is bound at first).
+    #[test]
+    fn too_long_says_which_path() {
+        let base = |n: usize| PathBuf::from(format!("/{}", "d".repeat(n)));
+        // The socket's own path fits; the bind path (`.c<pid>/s`) does not.
+        let dir = base(MAX_SOCKET_PATH - 10);
+        let path = dir.join("a.sock");
+        let private = dir.join(".c1234567");
+        assert!(path.as_os_str().len() <= MAX_SOCKET_PATH);
+        let e = bind_by_path(&private, &path).unwrap_err().to_string();
+        let tmp = private.join("s");
+        assert!(
+            e.starts_with(&format!(
+                "it is bound first as {}, {} bytes long",
+                tmp.display(),
+                tmp.as_os_str().len()
+            )),
+            "{e}"
+        );
+        // The socket's own path is too long: its length.
+        let path = dir.join("a-long-name.sock");
+        let e = bind_by_path(&private, &path).unwrap_err().to_string();
+        assert!(
+            e.starts_with(&format!(
+                "its path is {} bytes long",
+                path.as_os_str().len()
+            )),
+            "{e}"
+        );
+    }
 
     #[test]
     fn who_may_connect() {
