@@ -635,6 +635,9 @@ struct Services<'a> {
     held: Vec<bool>,
     /// The answers owed once each service's actor has ended (`tend stop NAME`).
     owed: Vec<Vec<mpsc::UnboundedSender<control::Answer>>>,
+    /// The answers owed to `tend start` / `tend restart` of a service whose actor was
+    /// finishing: it is started again once it has ended.
+    again: Vec<Vec<mpsc::UnboundedSender<control::Answer>>>,
     /// A service waiting to restart, asked to start now for a dependent's `tend
     /// start`: its state as it was then (a change is the outcome of that attempt).
     kicked: Vec<Option<watch::Receiver<Seen>>>,
@@ -712,6 +715,7 @@ impl<'a> Services<'a> {
             requests_open: true,
             held: vec![false; specs.len()],
             owed: (0..specs.len()).map(|_| Vec::new()).collect(),
+            again: (0..specs.len()).map(|_| Vec::new()).collect(),
             kicked: vec![None; specs.len()],
             for_dependent: vec![false; specs.len()],
             managed: false,
@@ -1183,7 +1187,8 @@ impl<'a> Services<'a> {
         self.outcomes[i] = Some(out);
         self.controls[i] = None;
         let seen = self.states[i].borrow().clone();
-        let name = self.specs[i].name.as_str();
+        let specs = self.specs;
+        let name = specs[i].name.as_str();
         for reply in self.owed[i].drain(..) {
             let message = if by_itself {
                 format!("already ended: {}", seen.describe(name))
@@ -1195,6 +1200,26 @@ impl<'a> Services<'a> {
                 Some(seen.state.as_str()),
                 message,
             )));
+        }
+        // Starts asked for while it was ending (see `command`): now it has.
+        let again = std::mem::take(&mut self.again[i]);
+        if !again.is_empty() {
+            if self.stopping.is_none() {
+                self.want(i);
+                for reply in again {
+                    let mut rx = self.states[i].clone();
+                    rx.borrow_and_update();
+                    answer_when_started(rx, reply, name.to_string());
+                }
+            } else {
+                for reply in again {
+                    let _ = reply.send(control::Answer::Done(control::Done::new(
+                        false,
+                        Some(seen.state.as_str()),
+                        "the supervisor is stopping every service",
+                    )));
+                }
+            }
         }
         if self.held[i] && self.stopping.is_none() {
             say!("tend: {name}: stays stopped until `tend start {name}`; Ctrl-C (or SIGTERM) ends the supervisor");
@@ -1210,6 +1235,10 @@ impl<'a> Services<'a> {
         let alive = self.tasks[i].is_some();
         let stopping = !self.owed[i].is_empty();
         let seen = self.states[i].borrow().clone();
+        // Its actor reported its end (exited, gave up, stopped) and is finishing: the
+        // request is decided on that, not on the actor still being there.
+        let finishing =
+            alive && matches!(seen.state, State::Stopped | State::Exited | State::Failed);
         // While every service stops, this one stops after those still running before
         // it (dependents first): the client waits for them all.
         let timeout = match self.stopping {
@@ -1250,7 +1279,7 @@ impl<'a> Services<'a> {
                 ));
             }
             Verb::Stop if alive => {
-                if !stopping && self.stopping.is_none() {
+                if !stopping && !finishing && self.stopping.is_none() {
                     if let Some(tx) = &self.controls[i] {
                         let _ = tx.send(Control::Stop(StopBy::Client("tend stop")));
                     }
@@ -1295,6 +1324,11 @@ impl<'a> Services<'a> {
                     State::Stopping,
                     format!("`{name}` is being stopped; start it again once it has stopped"),
                 ));
+            }
+            // Ended by itself, its actor finishing: started again once it has ended.
+            Verb::Start | Verb::Restart if finishing => {
+                let _ = c.reply.send(accepted);
+                self.again[i].push(c.reply);
             }
             // Running: its dependencies that do not run are started (it needs them).
             Verb::Start if alive && seen.state == State::Running => {
