@@ -457,6 +457,12 @@ fn make_ready(s: &Scratch, name: &str) {
     std::fs::rename(&tmp, s.path(&format!("{name}.sh"))).unwrap();
 }
 
+/// Whether the fixture of `name` wrote its pid file (it does once its signal
+/// handlers are set: with `--ignore-term`, a SIGTERM is ignored from then on).
+fn pid_written(s: &Scratch, name: &str) -> bool {
+    std::fs::read_to_string(s.path(&format!("{name}.pid"))).is_ok_and(|t| t.ends_with('\n'))
+}
+
 fn state_is(s: &Scratch, name: &str, state: &str) -> bool {
     s.state(name).is_some_and(|st| st["state"] == state)
 }
@@ -903,6 +909,7 @@ fn a_stop_during_shutdown_waits_for_the_dependents_first() {
     wait_until(10 * SECS, "both running", || {
         running(&s, "api") && running(&s, "db")
     });
+    wait_until(5 * SECS, "api ignores SIGTERM", || pid_written(&s, "api"));
     let api = child_pid(&s, "api");
     up.signal(libc::SIGINT);
     wait_until(5 * SECS, "api stopping", || state_is(&s, "api", "stopping"));
@@ -982,6 +989,9 @@ fn a_second_ctrl_c_kills_in_stop_order() {
     let up = s.spawn(&["up", file.to_str().unwrap()]);
     wait_until(10 * SECS, "both running", || {
         running(&s, "api") && running(&s, "db")
+    });
+    wait_until(5 * SECS, "both ignore SIGTERM", || {
+        pid_written(&s, "api") && pid_written(&s, "db")
     });
     let supervisor = s.state("db").unwrap()["supervisor_pid"].as_i64().unwrap() as i32;
     up.signal(libc::SIGINT);
