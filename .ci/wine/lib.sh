@@ -43,6 +43,22 @@ svc_state_of() {
   echo "$state"
 }
 svc_field_of() { svc_query "$1" | awk -v f="$2" '$1 == f {print $3}'; }
+# svc_stopped_with NAME WIN32_EXIT_CODE SERVICE_EXIT_CODE: stopped, with those codes.
+svc_stopped_with() {
+  [ "$(svc_state_of "$1")" = STOPPED ] && [ "$(svc_field_of "$1" WIN32_EXIT_CODE)" = "$2" ] &&
+    [ "$(svc_field_of "$1" SERVICE_EXIT_CODE)" = "$3" ]
+}
+# sc_start NAME: `sc start NAME`, asked again when Wine failed to launch sc.exe (no
+# SERVICE_NAME in its answer), up to three times.
+sc_start() {
+  local out i
+  for i in 1 2 3; do
+    out=$(w sc start "$1" 2>&1 | tr -d '\r')
+    printf '%s\n' "$out" >>"$LOG"
+    grep -q SERVICE_NAME <<<"$out" && return 0
+  done
+  return 1
+}
 svc_absent_of() { local out; out=$(w sc query "$1" 2>&1 | tr -d '\r'); [ $? -ne 0 ] && ! grep -q SERVICE_NAME <<<"$out"; }
 # http_get PORT PATH: prints the response (headers and body).
 http_get() {

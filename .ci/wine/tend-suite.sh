@@ -196,10 +196,11 @@ start = "manual"
 SPEC
 out=$(t install "$SRC_WIN\\failing.toml"); rc=$?
 check "installed (exit $rc)" [ "$rc" = 0 ]
-w sc start failing >>"$LOG" 2>&1
-check "it stops by itself" wait_until 30 state_is failing STOPPED
-check "with the service-specific exit code 3 (WIN32_EXIT_CODE 1066)" \
-  bash -c '[ "$1" = 1066 ] && [ "$2" = 3 ]' _ "$(svc_field_of failing WIN32_EXIT_CODE)" "$(svc_field_of failing SERVICE_EXIT_CODE)"
+# (Waiting for the exit codes, not only for STOPPED: a query made before the start
+# took effect also reads STOPPED.)
+check "sc start failing" sc_start failing
+check "it stops by itself, with the service-specific exit code 3 (WIN32_EXIT_CODE 1066)" \
+  wait_until 30 svc_stopped_with failing 1066 3 || svc_query failing | sed 's/^/    | /'
 out=$(t status failing)
 check "tend status says why: the restart limit" grep -q "giving up" <<<"$out"
 t uninstall failing --purge >>"$LOG" 2>&1
