@@ -649,7 +649,7 @@ fn a_reversed_range_is_refused() {
 #[test]
 fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
     let s = Scratch::new();
-    let extra = "[profile.prod.log]\ndir = \"prodlogs\"";
+    let extra = "[profile.prod.log]\ndir = \"prodlogs\"\ntimestamps = true";
     let a = project_spec(&s, "a", &["--print", "from a"], extra);
     let out = s
         .spawn(&["run", "--profile", "prod", a.to_str().unwrap()])
@@ -657,7 +657,13 @@ fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(s.path("proj/prodlogs/a.out.log").exists());
     let (code_, out, err) = logs(&s, &["logs", "a"]);
-    assert_eq!((code_, out.as_str()), (0, "from a\n"), "{err}");
+    assert_eq!(code_, 0, "{err}");
+    assert!(out.ends_with(" from a\n"), "timestamped: {out:?} {err}");
+    // The profile's timestamps are known too: a range selects the lines by them.
+    let (code_, out, err) = logs(&s, &["logs", "--since", "1h", "a"]);
+    assert_eq!(code_, 0, "{err}");
+    assert!(out.ends_with(" from a\n"), "{out:?} {err}");
+    assert!(!err.contains("carry no timestamps"), "{err}");
 
     let b = project_spec(&s, "b", &["--print", "from b"], "");
     let out = s
