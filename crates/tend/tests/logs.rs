@@ -354,6 +354,11 @@ fn several_services_merge_by_time_with_their_names() {
     );
 }
 
+/// The state file of service `name`.
+fn state_path(s: &Scratch, name: &str) -> PathBuf {
+    s.state_dir().join(format!("{name}.json"))
+}
+
 #[test]
 fn a_spec_that_moved_is_said_and_the_default_log_dir_is_read() {
     let s = Scratch::new();
@@ -361,6 +366,16 @@ fn a_spec_that_moved_is_said_and_the_default_log_dir_is_read() {
     let spec = project_spec(&s, "mv", &["--print", "still here"], "");
     run_once(&s, &spec);
     std::fs::rename(&spec, s.path("proj/elsewhere.toml")).unwrap();
+    // The state file says where the logs are: the spec is not needed.
+    let (code, out, err) = logs(&s, &["logs", "mv"]);
+    assert_eq!((code, out.as_str(), err.as_str()), (0, "still here\n", ""));
+    // The state file of an older version does not: the spec is read again.
+    let state = state_path(&s, "mv");
+    let mut status: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert!(status["log"]["dir"].is_string(), "{status}");
+    status.as_object_mut().unwrap().remove("log");
+    std::fs::write(&state, status.to_string()).unwrap();
     let (code, out, err) = logs(&s, &["logs", "mv"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "still here\n");
@@ -626,4 +641,56 @@ fn a_reversed_range_is_refused() {
             "{err}"
         );
     }
+}
+
+/// `tend logs` reads where the supervisor wrote, which its state file records: a
+/// profile's or `--set`'s `log.dir`, or the `TEND_LOG_DIR` of the `tend run`, not
+/// where the spec alone (read again without them) would put the files.
+#[test]
+fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
+    let s = Scratch::new();
+    let extra = "[profile.prod.log]\ndir = \"prodlogs\"\ntimestamps = true";
+    let a = project_spec(&s, "a", &["--print", "from a"], extra);
+    let out = s
+        .spawn(&["run", "--profile", "prod", a.to_str().unwrap()])
+        .wait(60 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(s.path("proj/prodlogs/a.out.log").exists());
+    let (code_, out, err) = logs(&s, &["logs", "a"]);
+    assert_eq!(code_, 0, "{err}");
+    assert!(out.ends_with(" from a\n"), "timestamped: {out:?} {err}");
+    // The profile's timestamps are known too: a range selects the lines by them.
+    let (code_, out, err) = logs(&s, &["logs", "--since", "1h", "a"]);
+    assert_eq!(code_, 0, "{err}");
+    assert!(out.ends_with(" from a\n"), "{out:?} {err}");
+    assert!(!err.contains("carry no timestamps"), "{err}");
+
+    let b = project_spec(&s, "b", &["--print", "from b"], "");
+    let out = s
+        .spawn(&["run", "--set", "log.dir=setlogs", b.to_str().unwrap()])
+        .wait(60 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(s.path("proj/setlogs/b.out.log").exists());
+    let (code_, out, err) = logs(&s, &["logs", "b"]);
+    assert_eq!((code_, out.as_str()), (0, "from b\n"), "{err}");
+
+    // The run's default log directory, relative to where it ran.
+    let c = project_spec(&s, "c", &["--print", "from c"], "");
+    let out = s
+        .tend(&["run", c.to_str().unwrap()])
+        .env("TEND_LOG_DIR", "runlogs")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(s.path("runlogs/c.out.log").exists());
+    let (code_, out, err) = logs(&s, &["logs", "c"]);
+    assert_eq!((code_, out.as_str()), (0, "from c\n"), "{err}");
+    // Read from another folder too: the recorded directory is absolute.
+    let out = s
+        .tend(&["logs", "c"])
+        .current_dir(s.path("proj"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "from c\n");
 }

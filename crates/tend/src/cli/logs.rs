@@ -3,9 +3,10 @@
 //! service logs with `inherit` under systemd.
 //!
 //! The files are found the way the supervisor that wrote them found them: an installed
-//! service's through its installed spec; a `tend run`/`tend up` service's through its
-//! state file, which names its spec, whose `log.dir` is relative to the spec's folder
-//! ([`logfile::log_dir`]); else the default log directory (`TEND_LOG_DIR`).
+//! service's through its installed spec; a `tend run` service's through its state file,
+//! where the supervisor recorded where they are ([`state::Status::log`]); an older
+//! state file's through the spec it names, whose `log.dir` is relative to the spec's
+//! folder ([`logfile::log_dir`]); else the default log directory (`TEND_LOG_DIR`).
 //! `--log-dir` reads a directory whatever the spec says.
 
 mod files;
@@ -232,20 +233,23 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
                     timestamps: false,
                 }));
             }
-            (Some(s), dir, true)
+            (Some(Streams::of(&s)), dir, true)
         }
         None => {
             let (spec, dir) = from_state(name, p)?;
             (spec, dir, false)
         }
     };
-    let target = spec.as_ref().map_or(LogTarget::File, |s| {
-        if stderr {
-            s.log.stderr
-        } else {
-            s.log.stdout
-        }
-    });
+    let target = spec.as_ref().map_or(
+        LogTarget::File,
+        |s| {
+            if stderr {
+                s.stderr
+            } else {
+                s.stdout
+            }
+        },
+    );
     if target == LogTarget::Null {
         return Ok(Found::Discarded);
     }
@@ -260,14 +264,34 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
         name: name.to_string(),
         dir: p.forced_dir.clone().unwrap_or(dir),
         stem: format!("{name}.{}", if stderr { "err" } else { "out" }),
-        timestamps: spec.is_some_and(|s| s.log.timestamps),
+        timestamps: spec.is_some_and(|s| s.timestamps),
     }))
 }
 
-/// The spec and log directory of a service that is not installed, through the state
-/// file its supervisor wrote; without one, the default log directory if the service's
+/// What a service's spec says of its output, as its supervisor resolved it.
+#[derive(Debug, PartialEq, Eq)]
+struct Streams {
+    stdout: LogTarget,
+    stderr: LogTarget,
+    timestamps: bool,
+}
+
+impl Streams {
+    fn of(spec: &Spec) -> Streams {
+        Streams {
+            stdout: spec.log.stdout,
+            stderr: spec.log.stderr,
+            timestamps: spec.log.timestamps,
+        }
+    }
+}
+
+/// Where the output of a service that is not installed goes and its log directory,
+/// through the state file its supervisor wrote: as the supervisor recorded it (its
+/// profile, `--set` and log directory applied), else (an older supervisor) through the
+/// spec it names; without a state file, the default log directory if the service's
 /// files are there.
-fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Missing> {
+fn from_state(name: &str, p: &Places) -> Result<(Option<Streams>, PathBuf), Missing> {
     // The latest supervisor of that name, whatever its state file is called.
     let status = p
         .statuses
@@ -288,6 +312,14 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Missing
             known: known_names(p),
         }));
     };
+    if let Some(place) = &status.log {
+        let streams = Streams {
+            stdout: place.stdout,
+            stderr: place.stderr,
+            timestamps: place.timestamps,
+        };
+        return Ok((Some(streams), place.dir.clone()));
+    }
     // A relative spec path is relative to where `tend run` ran, which the state file
     // does not say: the current directory is the best guess.
     let spec_path = &status.spec;
@@ -311,7 +343,7 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Spec>, PathBuf), Missing
             Some(spec) => {
                 let base = prepare::spec_base(spec_path);
                 let dir = logfile::log_dir(&spec, &base, &p.default_dir);
-                Ok((Some(spec), dir))
+                Ok((Some(Streams::of(&spec)), dir))
             }
             None => fallback("which no longer has that service".into()),
         },

@@ -611,6 +611,7 @@ mod tests {
                 last_exit: None,
                 message: message.map(str::to_string),
                 last_stderr: None,
+                log: None,
                 log_dropped_lines: 0,
                 log_dropped_bytes: 0,
             }),

@@ -1165,6 +1165,7 @@ mod tests {
                     log_dropped_lines: 0,
                     log_dropped_bytes: 0,
                     last_stderr: None,
+                    log: None,
                 },
             }
         }

@@ -246,6 +246,22 @@ fn open_sink(
     Ok(Some(Rc::new(RefCell::new(sink))))
 }
 
+/// Where the log files of `spec` are written, as [`open_sink`] resolves it, for the
+/// state file: `tend logs` reads them there, not where the spec alone (without the
+/// run's profile, `--set` or log directory) would put them. None on the console.
+fn log_place(spec: &Spec, base: &Path, opts: &Options) -> Option<state::LogPlace> {
+    if opts.console {
+        return None;
+    }
+    let dir = logfile::log_dir(spec, base, &opts.log_dir);
+    Some(state::LogPlace {
+        dir: std::path::absolute(&dir).unwrap_or(dir),
+        stdout: spec.log.stdout,
+        stderr: spec.log.stderr,
+        timestamps: spec.log.timestamps,
+    })
+}
+
 /// Where one stream of a service's output goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Goes {
@@ -566,6 +582,7 @@ fn prepare_all(
             pumps: Default::default(),
             log_counters: Default::default(),
             stderr_tail: Default::default(),
+            log: log_place(spec, &base, opts),
         }));
     }
     Ok(setups)
@@ -1026,6 +1043,7 @@ impl<'a> Services<'a> {
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
             last_stderr: None,
+            log: self.setups[i].log.clone(),
         };
         let _ = state::write_status(&self.opts.state_dir, &status);
     }

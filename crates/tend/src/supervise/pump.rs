@@ -951,6 +951,7 @@ mod tests {
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
             last_stderr: None,
+            log: None,
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

@@ -95,6 +95,8 @@ pub struct ServiceSetup {
     pub log_counters: Rc<Notify>,
     /// The last lines the current child wrote to stderr (when piped).
     pub stderr_tail: SharedTail,
+    /// Where its output is written, for the state file ([`Status::log`]).
+    pub log: Option<crate::supervise::state::LogPlace>,
 }
 
 /// A started child, as [`Procs::spawn`] gives it.
@@ -296,6 +298,7 @@ pub async fn run_actor<P: Procs>(
         log_dropped_lines: 0,
         log_dropped_bytes: 0,
         last_stderr: None,
+        log: setup.log.clone(),
     };
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()
@@ -972,6 +975,7 @@ mod tests {
             pumps: Default::default(),
             log_counters: Default::default(),
             stderr_tail: Default::default(),
+            log: None,
         }
     }
 

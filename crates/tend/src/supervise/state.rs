@@ -97,6 +97,24 @@ pub struct Status {
     /// child wrote nothing to stderr or its stderr is not piped through tend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_stderr: Option<String>,
+    /// Where the supervisor writes the service's output, as it resolved it (profile,
+    /// `--set`, `TEND_LOG_DIR` applied), for `tend logs`. None on the console (`tend
+    /// up`) and in the state files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<LogPlace>,
+}
+
+/// Where a supervisor writes a service's output (see [`Status::log`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPlace {
+    /// The directory of its log files (absolute).
+    pub dir: PathBuf,
+    /// Where stdout goes (`log.stdout`).
+    pub stdout: crate::spec::LogTarget,
+    /// Where stderr goes (`log.stderr`).
+    pub stderr: crate::spec::LogTarget,
+    /// Its lines start with a timestamp (`log.timestamps`).
+    pub timestamps: bool,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -721,6 +739,7 @@ mod tests {
             last_exit: None,
             message: None,
             last_stderr: None,
+            log: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
         }
@@ -944,6 +963,7 @@ mod tests {
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
             last_stderr: None,
+            log: None,
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;

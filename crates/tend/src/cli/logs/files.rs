@@ -430,7 +430,9 @@ fn tail_plain(
     }
 }
 
-/// The last `room` lines of `f`, reading `block` bytes at a time from its end.
+/// The last `room` lines of `f`, reading `block` bytes at a time from its end. Each
+/// block is read, scanned for newlines and copied once: linear in what is read, which
+/// is no more than the blocks that hold the lines wanted (a long line is read whole).
 fn tail_backwards(
     f: &mut (impl Read + io::Seek),
     room: usize,
@@ -439,25 +441,41 @@ fn tail_backwards(
 ) -> io::Result<(VecDeque<Line>, u64)> {
     let len = f.seek(io::SeekFrom::End(0))?;
     let mut start = len;
-    let mut buf = Vec::new();
+    // The blocks read, first one first.
+    let mut blocks: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut newlines = 0usize;
     // One newline more than the lines wanted: the line cut at `start` is dropped.
-    while start > 0 && buf.iter().filter(|&&b| b == b'\n').count() <= room {
+    while start > 0 && newlines <= room {
         let step = start.min(block);
         start -= step;
         let mut head = vec![0; step as usize];
         f.seek(io::SeekFrom::Start(start))?;
         f.read_exact(&mut head)?;
-        head.extend_from_slice(&buf);
-        buf = head;
+        newlines += memchr::memchr_iter(b'\n', &head).count();
+        blocks.push_front(head);
     }
-    let skip = if start > 0 {
-        buf.iter()
-            .position(|&b| b == b'\n')
-            .map_or(buf.len(), |i| i + 1)
-    } else {
-        0
-    };
-    let (lines, complete) = tail_of(&buf[skip..], sel, Some(room))?;
+    let mut skip = 0usize;
+    if start > 0 {
+        // Past the first newline (there is one: the loop stopped on enough of them).
+        for b in &blocks {
+            match memchr::memchr(b'\n', b) {
+                Some(i) => {
+                    skip += i + 1;
+                    break;
+                }
+                None => skip += b.len(),
+            }
+        }
+    }
+    let total: usize = blocks.iter().map(Vec::len).sum();
+    let mut buf = Vec::with_capacity(total - skip);
+    let mut cut = skip;
+    for b in blocks {
+        let from = cut.min(b.len());
+        cut -= from;
+        buf.extend_from_slice(&b[from..]);
+    }
+    let (lines, complete) = tail_of(&buf[..], sel, Some(room))?;
     Ok((lines, start + skip as u64 + complete))
 }
 
@@ -624,6 +642,67 @@ early line without a stamp
                     assert_eq!(backward, forward, "{text:?} room {room} block {block}");
                 }
             }
+        }
+    }
+
+    /// Counts the bytes allocated on each thread: how much a reader copies.
+    struct Counting;
+
+    thread_local! {
+        static ALLOCATED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+
+    fn count(n: usize) {
+        let _ = ALLOCATED.try_with(|a| a.set(a.get() + n as u64));
+    }
+
+    // SAFETY: every call is passed on to the system allocator unchanged.
+    unsafe impl std::alloc::GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: std::alloc::Layout) -> *mut u8 {
+            count(l.size());
+            // SAFETY: the caller's contract is the system allocator's.
+            unsafe { std::alloc::System.alloc(l) }
+        }
+        unsafe fn alloc_zeroed(&self, l: std::alloc::Layout) -> *mut u8 {
+            count(l.size());
+            // SAFETY: as above.
+            unsafe { std::alloc::System.alloc_zeroed(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: std::alloc::Layout) {
+            // SAFETY: as above.
+            unsafe { std::alloc::System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, new: usize) -> *mut u8 {
+            count(new);
+            // SAFETY: as above.
+            unsafe { std::alloc::System.realloc(p, l, new) }
+        }
+    }
+
+    #[global_allocator]
+    static COUNTING: Counting = Counting;
+
+    #[test]
+    fn reading_backwards_copies_a_long_line_a_few_times_not_once_per_block() {
+        // One 1 MiB line read 4 KiB at a time: 256 blocks. Copying what was read so far
+        // on each block would allocate ~128 MiB; reading linearly, a few copies of it.
+        let len = 1 << 20;
+        let mut text = vec![b'x'; len];
+        text.push(b'\n');
+        for room in [0, 50, 10_000_000] {
+            let mut c = std::io::Cursor::new(&text[..]);
+            let before = ALLOCATED.with(|a| a.get());
+            let (lines, complete) = tail_backwards(&mut c, room, 4096, &Select::default()).unwrap();
+            let copied = ALLOCATED.with(|a| a.get()) - before;
+            assert_eq!(complete, len as u64 + 1);
+            if room > 0 {
+                assert_eq!(lines.len(), 1);
+                assert_eq!(lines[0].text.len(), len);
+            }
+            assert!(
+                copied < 8 * len as u64,
+                "room {room}: {copied} bytes allocated"
+            );
         }
     }
 
