@@ -789,3 +789,49 @@ fn init_writes_the_schema_its_first_line_names() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("schema"));
     assert_eq!(std::fs::read_to_string(&schema).unwrap(), "mine");
 }
+
+/// Each check of this machine is made on its own: a program that is not there hides
+/// neither the stop command's problem, nor working_dir's, nor env_file's warning.
+#[cfg(unix)]
+#[test]
+fn check_makes_every_machine_check_when_one_fails() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let env = s.spec("open.env", "KEY=1\n");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let keys = |v: &serde_json::Value, what: &str| -> Vec<String> {
+        v[what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (body, errors, warnings) in [
+        (
+            "name = \"x\"\ncommand = \"/nonexist1\"\n[stop]\ncommand = [\"/nonexist-stop\"]\n",
+            &["command", "stop.command"][..],
+            &[][..],
+        ),
+        (
+            "name = \"x\"\ncommand = \"/bin/true\"\nworking_dir = \"/nonexist-d\"\n[stop]\ncommand = [\"/nonexist-stop\"]\n",
+            &["working_dir", "stop.command"][..],
+            &[][..],
+        ),
+        (
+            "name = \"x\"\ncommand = \"/nonexist1\"\nenv_file = \"open.env\"\nworking_dir = \"/nonexist-d\"\n",
+            &["command", "working_dir"][..],
+            &["env_file"][..],
+        ),
+    ] {
+        let spec = s.spec("m.toml", body);
+        let out = s
+            .tend(&["check", "--json", spec.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{body}: {v}");
+        assert_eq!(keys(&v, "errors"), errors, "{body}: {v}");
+        assert_eq!(keys(&v, "warnings"), warnings, "{body}: {v}");
+    }
+}
