@@ -835,3 +835,55 @@ fn check_makes_every_machine_check_when_one_fails() {
         assert_eq!(keys(&v, "warnings"), warnings, "{body}: {v}");
     }
 }
+
+/// A check of this machine fails on the value a layer gave: it is placed where that
+/// layer sets it, a `--set` or `TEND_*` override as its source (no line of the file),
+/// a profile at its line.
+#[cfg(unix)]
+#[test]
+fn check_places_a_machine_problem_at_the_layer_that_set_the_key() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "s.toml",
+        "name = \"s\"\ncommand = \"/bin/true\"\n\n[profile.p]\ncommand = \"/nonexist3\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let first = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut c = s.tend(&[&["check", "--json", spec][..], args].concat());
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{args:?}: {v}");
+        assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{args:?}: {v}");
+        let e = v["errors"][0].clone();
+        assert_eq!(e["key"], "command", "{args:?}: {v}");
+        (e["line"].clone(), e["source"].clone())
+    };
+    assert_eq!(
+        first(&["--set", "command=/nonexist2"], None),
+        (serde_json::Value::Null, "--set command=/nonexist2".into())
+    );
+    assert_eq!(
+        first(&[], Some(("TEND_COMMAND", "/nonexist2"))),
+        (
+            serde_json::Value::Null,
+            "environment variable TEND_COMMAND".into()
+        )
+    );
+    assert_eq!(
+        first(&["--profile", "p"], None),
+        (5.into(), serde_json::Value::Null)
+    );
+    // The human output names the override.
+    let out = s
+        .tend(&["check", spec, "--set", "command=/nonexist2"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("--> --set command=/nonexist2"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -33,27 +33,15 @@ pub struct CheckArgs {
 pub fn check(a: CheckArgs) -> u8 {
     // A spec with problems is still read as far as it can be, and the checks of this
     // machine run on what was read: every problem in one run.
-    let (path, multi, services, loaded, found) = match a.spec_args.load_or_salvage(&a.spec) {
-        Ok(l) => (
-            l.path.clone(),
-            l.multi,
-            Salvaged::all_of(&l),
-            Some(l),
-            Vec::new(),
-        ),
+    let (path, services, loaded, found) = match a.spec_args.load_or_salvage(&a.spec) {
+        Ok(l) => (l.path.clone(), Salvaged::all_of(&l), Some(l), Vec::new()),
         Err(_) if a.quiet => return exit::ERROR,
-        Err(f) => (
-            a.spec.clone(),
-            f.multi,
-            f.salvaged,
-            None,
-            f.error.problems(),
-        ),
+        Err(f) => (a.spec.clone(), f.salvaged, None, f.error.problems()),
     };
     let (machine, warnings) = if a.syntax_only {
         (Vec::new(), Vec::new())
     } else {
-        preflight(&path, multi, &services)
+        preflight(&path, &services)
     };
     if a.quiet {
         return if machine.is_empty() {
@@ -201,14 +189,9 @@ pub(crate) fn check_json(
 /// at `path` (all of them, or what could be read of a spec in error): each problem at
 /// the line of the key it is about, and the warnings. A key the spec had in error is
 /// left out: its value here is a default or a stand-in, not the spec's.
-fn preflight(
-    path: &Path,
-    multi: bool,
-    services: &[Salvaged],
-) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+fn preflight(path: &Path, services: &[Salvaged]) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
     let base = prepare::spec_base(path);
     let env: Vec<_> = std::env::vars_os().collect();
-    let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut diags = Vec::new();
     let mut warnings = Vec::new();
     for s in services {
@@ -229,7 +212,7 @@ fn preflight(
                 message.replace(&format!("`{}`", spec.name), "the service")
             };
             Diagnostic {
-                location: crate::spec::locate(path, &text, multi, s.index, key),
+                location: s.place(key),
                 message,
                 help: None,
                 key: Some(key.to_string()),

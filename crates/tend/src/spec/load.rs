@@ -67,7 +67,25 @@ pub struct Loaded {
     pub services: Vec<Spec>,
     /// Whether the file is a `[[service]]` list.
     pub multi: bool,
+    /// For each service, where its layers set the keys the checks of this machine
+    /// are about.
+    places: Vec<Places>,
 }
+
+/// Where the layers set some keys of one service (dotted): at a line of the file (its
+/// base or a profile), an override (no line), or nowhere (`None`: the default).
+type Places = BTreeMap<String, Option<Location>>;
+
+/// The keys the checks of this machine (`tend run`'s, before it starts) are about.
+const MACHINE_KEYS: &[&str] = &[
+    "command",
+    "working_dir",
+    "env_file",
+    "user",
+    "group",
+    "stop.command",
+    "stop.http",
+];
 
 /// Reads and loads the spec at `path`.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, SpecError> {
@@ -94,6 +112,8 @@ pub struct Salvaged {
     pub service: Option<String>,
     /// The dotted keys whose value is not the spec's: in error, or stood in for.
     in_error: Vec<String>,
+    /// Where the layers set the keys of the checks of this machine.
+    places: Places,
 }
 
 impl Salvaged {
@@ -108,8 +128,16 @@ impl Salvaged {
                 spec: spec.clone(),
                 service: loaded.multi.then(|| spec.name.to_string()),
                 in_error: Vec::new(),
+                places: loaded.places.get(index).cloned().unwrap_or_default(),
             })
             .collect()
+    }
+
+    /// Where the layer that set `key` (dotted, one the checks of this machine are
+    /// about) sets it: a line of the file or of a profile in it, or an override (line
+    /// 0); `None` when no layer set it.
+    pub fn place(&self, key: &str) -> Option<Location> {
+        self.places.get(key).cloned().flatten()
     }
 
     /// Whether `key` (dotted, `stop.command`) holds what the spec says: neither it, a
@@ -358,6 +386,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
                     spec: spec.clone(),
                     service: name.clone().filter(|_| multi),
                     in_error,
+                    places: places_of(&merged, &sources, &doc),
                 });
                 specs.push(spec);
             }
@@ -392,7 +421,29 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
         path: path.to_path_buf(),
         services: specs,
         multi,
+        places: salvaged.into_iter().map(|s| s.places).collect(),
     })
+}
+
+/// Where the layers of `merged` set each of [`MACHINE_KEYS`].
+fn places_of(merged: &Merged, sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>) -> Places {
+    MACHINE_KEYS
+        .iter()
+        .map(|key| {
+            let path: KeyPath = key.split('.').map(|k| Seg::Key(k.to_string())).collect();
+            let origin = merged.origin_of(&path);
+            let place = match sources.get(origin.source) {
+                Some(src) if src.is_file => {
+                    let (span, complete) = walk_span(doc, &origin.path, false);
+                    span.filter(|_| complete)
+                        .map(|span| Location::in_text(&src.origin, &src.text, span))
+                }
+                Some(src) => Some(Location::of_override(&src.origin, origin.source)),
+                None => None,
+            };
+            (key.to_string(), place)
+        })
+        .collect()
 }
 
 /// The JSON Schema of a spec file (single service, or a `[[service]]` list), for editors.
@@ -1402,23 +1453,6 @@ fn diag_at(
         key: None,
         service: None,
     }
-}
-
-/// Where the dotted `key` (`working_dir`, `stop.command`) of a service is written in a
-/// spec file's `text`: service `index` of a `[[service]]` file, else the file's one
-/// service. `None` when the file does not set it (a profile or an override did, or the
-/// default applies).
-pub fn locate(path: &Path, text: &str, multi: bool, index: usize, key: &str) -> Option<Location> {
-    let doc = DeTable::parse(text).ok()?;
-    let mut segs: KeyPath = Vec::new();
-    if multi {
-        segs.push(Seg::Key("service".into()));
-        segs.push(Seg::Index(index));
-    }
-    segs.extend(key.split('.').map(|k| Seg::Key(k.to_string())));
-    let (span, complete) = walk_span(&doc, &segs, false);
-    let span = span.filter(|_| complete)?;
-    Some(Location::in_text(&path.display().to_string(), text, span))
 }
 
 /// The span of the deepest existing part of `path` in the parsed document.
