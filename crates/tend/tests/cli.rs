@@ -887,3 +887,56 @@ fn check_places_a_machine_problem_at_the_layer_that_set_the_key() {
         stderr(&out)
     );
 }
+
+/// `tend check` checks every profile, each layered over the file, and applies none: a
+/// profile's wrong value or unknown key is an error at its line, with or without
+/// `--profile` (the one selected is checked as applied).
+#[test]
+fn check_checks_every_profile_without_applying_any() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "s.toml",
+        "name = \"x\"\ncommand = \"/bin/true\"\n\n[profile.p.restart]\npolicy = 9\n\n[profile.q]\nbogus = 1\n\n[profile.ok]\nrestart.policy = \"never\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (args, expected) in [
+        (
+            &[][..],
+            vec![("profile.p.restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+        (
+            &["--profile", "p"][..],
+            vec![("restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+        (
+            &["--profile", "ok"][..],
+            vec![("profile.p.restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+    ] {
+        let out = s
+            .tend(&[&["check", "--json", "--syntax-only", spec][..], args].concat())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{args:?}: {v}");
+        let errors: Vec<(&str, u64)> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["key"].as_str().unwrap(), e["line"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(errors, expected, "{args:?}: {v}");
+    }
+    // Good profiles pass, and none is applied to what is printed.
+    let good = s.spec(
+        "g.toml",
+        "name = \"g\"\ncommand = \"/bin/true\"\n\n[profile.ok]\nrestart.policy = \"never\"\n",
+    );
+    let out = s
+        .tend(&["check", "--json", "--syntax-only", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 0, "{v}");
+    assert_ne!(v["spec"]["restart"]["policy"], "never", "{v}");
+}

@@ -56,6 +56,9 @@ pub struct LoadOptions {
     pub sets: Vec<String>,
     /// The process environment (only `TEND_*` variables are used).
     pub env: Vec<(String, String)>,
+    /// Also check every profile not selected, each layered over the file alone, and
+    /// report its problems at its lines (`tend check`); none is applied.
+    pub every_profile: bool,
 }
 
 /// A loaded spec file.
@@ -339,6 +342,19 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
     let mut whole = true;
     for (index, ((prefix, table), name)) in services.into_iter().zip(&names).enumerate() {
         let first = diags.len();
+        let others = if opts.every_profile {
+            profile_problems(
+                &prefix,
+                &table,
+                opts.profile.as_deref(),
+                multi,
+                name,
+                &sources,
+                &doc,
+            )
+        } else {
+            Vec::new()
+        };
         let (merged, layer_problems) = layer_service(
             &prefix,
             table,
@@ -392,6 +408,8 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
             }
             None => whole = false,
         }
+        // A profile's problems are not the service's: its keys in error are trusted.
+        diags.extend(others);
         if multi {
             for d in &mut diags[first..] {
                 d.service = name.clone();
@@ -423,6 +441,51 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
         multi,
         places: salvaged.into_iter().map(|s| s.places).collect(),
     })
+}
+
+/// The problems of each profile of one service but `selected` (applied already), each
+/// layered over the file alone: those of the values the profile sets, at its lines,
+/// their key named `profile.NAME.KEY`.
+fn profile_problems(
+    prefix: &[Seg],
+    table: &Table,
+    selected: Option<&str>,
+    multi: bool,
+    name: &Option<String>,
+    sources: &[SourceText],
+    doc: &toml::Spanned<DeTable<'_>>,
+) -> Vec<Diagnostic> {
+    let Some(Value::Table(profiles)) = table.get("profile") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pname in profiles.keys().filter(|p| Some(p.as_str()) != selected) {
+        let mut here = prefix.to_vec();
+        here.extend([Seg::Key("profile".into()), Seg::Key(pname.clone())]);
+        let ours = |o: &Origin| o.source == 0 && o.path.starts_with(&here);
+        let key = |p: &str| format!("profile.{pname}.{p}");
+        let (merged, _) = layer_service(prefix, table.clone(), Some(pname), &[], multi, name);
+        let read = deserialize_all(&merged, sources, doc);
+        for (mut d, o) in read.diagnostics.into_iter().zip(&read.origins) {
+            if ours(o) {
+                d.key = d.key.as_deref().map(key);
+                out.push(d);
+            }
+        }
+        let Some(spec) = read.spec else {
+            continue;
+        };
+        for (p, msg, help) in super::validate::check(&spec) {
+            let o = merged.origin_of(&p);
+            if read.stand_ins.iter().any(|s| p.starts_with(s)) || !ours(&o) {
+                continue;
+            }
+            let mut d = diag_at(sources, doc, o, msg, help, false);
+            d.key = Some(key(&show_path(&p)));
+            out.push(d);
+        }
+    }
+    out
 }
 
 /// Where the layers of `merged` set each of [`MACHINE_KEYS`].
@@ -879,6 +942,8 @@ fn layer_service(
 struct Read {
     spec: Option<Spec>,
     diagnostics: Vec<Diagnostic>,
+    /// Where the value of each of `diagnostics` came from.
+    origins: Vec<Origin>,
     /// Keys whose value is a stand-in: checks of them would only repeat a problem
     /// already reported.
     stand_ins: Vec<KeyPath>,
@@ -900,6 +965,7 @@ fn deserialize_all(
     let mut out = Read {
         spec: None,
         diagnostics: Vec::new(),
+        origins: Vec::new(),
         stand_ins: Vec::new(),
     };
     let mut set_aside: Vec<KeyPath> = Vec::new();
@@ -951,6 +1017,7 @@ fn deserialize_all(
                 let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
                 d.key = Some(show_path(&at));
                 out.diagnostics.push(d);
+                out.origins.push(merged.origin_of(&path));
             }
             if !insert_at(&mut table, &at, Value::String(STAND_IN.into())) {
                 return out;
@@ -965,6 +1032,7 @@ fn deserialize_all(
         let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
         d.key = Some(show_path(&path));
         out.diagnostics.push(d);
+        out.origins.push(merged.origin_of(&path));
         // An item of a list sets the whole list aside: the later items' places would
         // shift.
         let keys = path
