@@ -716,6 +716,8 @@ fn check_json_places_warnings_and_names_the_service() {
         "{}",
         stderr(&human)
     );
+    // The human warning has the place the JSON one has.
+    assert_eq!(places(&stderr(&human)), [3], "{}", stderr(&human));
 
     let many = s.spec(
         "many.toml",

@@ -66,7 +66,18 @@ pub fn check(a: CheckArgs) -> u8 {
         return report(&path, &errors, &warnings, spec);
     }
     for w in &warnings {
-        errln!("warning: {}", with_service(w));
+        // Like an error, with its place; only the first word differs.
+        let shown = Diagnostic {
+            message: with_service(w),
+            ..w.clone()
+        };
+        let text = shown.to_string();
+        errln!(
+            "{}",
+            text.strip_prefix("error: ")
+                .map_or(text.clone(), |t| format!("warning: {t}"))
+                .trim_end()
+        );
     }
     if !errors.is_empty() {
         let of_machine = errors.iter().any(|(_, m)| *m);
