@@ -942,3 +942,26 @@ fn check_checks_every_profile_without_applying_any() {
     assert_eq!(code(&out), 0, "{v}");
     assert_ne!(v["spec"]["restart"]["policy"], "never", "{v}");
 }
+
+/// In a `[[service]]` file, a problem of a service with no name names it by its place.
+#[test]
+fn check_names_a_service_without_a_name_by_its_place() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "n.toml",
+        "[[service]]\nname = \"a\"\ncommand = \"a\"\n\n[[service]]\ncommand = \"b\"\nrestart.policy = 9\n",
+    );
+    let out = s
+        .tend(&["check", "--json", "--syntax-only", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 1, "{v}");
+    let services: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["service"].as_str().unwrap_or("null"))
+        .collect();
+    assert_eq!(services, ["service #2", "service #2"], "{v}");
+}

@@ -111,7 +111,8 @@ pub struct Salvaged {
     pub index: usize,
     /// The service as read.
     pub spec: Spec,
-    /// In a `[[service]]` file, its name as the file writes it.
+    /// In a `[[service]]` file, its name as the file writes it (`service #N`, from 1,
+    /// when it has none).
     pub service: Option<String>,
     /// The dotted keys whose value is not the spec's: in error, or stood in for.
     in_error: Vec<String>,
@@ -340,6 +341,13 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
     let mut specs = Vec::new();
     let mut salvaged = Vec::new();
     let mut whole = true;
+    // How a problem names its service in a file of several: by its name, or by its
+    // place when it has none (`service #2`).
+    let labels: Vec<Option<String>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| multi.then(|| n.clone().unwrap_or_else(|| format!("service #{}", i + 1))))
+        .collect();
     for (index, ((prefix, table), name)) in services.into_iter().zip(&names).enumerate() {
         let first = diags.len();
         let others = if opts.every_profile {
@@ -400,7 +408,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
                 salvaged.push(Salvaged {
                     index,
                     spec: spec.clone(),
-                    service: name.clone().filter(|_| multi),
+                    service: labels[index].clone(),
                     in_error,
                     places: places_of(&merged, &sources, &doc),
                 });
@@ -412,7 +420,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
         diags.extend(others);
         if multi {
             for d in &mut diags[first..] {
-                d.service = name.clone();
+                d.service = labels[index].clone();
             }
         }
     }
@@ -424,7 +432,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
             };
             let mut d = diag_at(&sources, &doc, o, msg, help, false);
             d.key = Some(show_path(&key));
-            d.service = names[i].clone();
+            d.service = labels[i].clone();
             diags.push(d);
         }
     }
