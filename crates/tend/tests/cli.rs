@@ -965,3 +965,34 @@ fn check_names_a_service_without_a_name_by_its_place() {
         .collect();
     assert_eq!(services, ["service #2", "service #2"], "{v}");
 }
+
+/// In a `[[service]]` file, `TEND_RESTART__POLICY` names no service, and is refused as
+/// `--set restart.policy=...` is, not silently left alone.
+#[test]
+fn check_refuses_a_setting_variable_that_names_no_service() {
+    let s = Scratch::new();
+    let spec = s.spec("m.toml", "[[service]]\nname = \"api\"\ncommand = \"api\"\n");
+    let spec = spec.to_str().unwrap();
+    let run = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{v}");
+        v["errors"][0]["message"].as_str().unwrap().to_string()
+    };
+    let by_set = run(&mut s.tend(&[
+        "check",
+        "--json",
+        "--syntax-only",
+        spec,
+        "--set",
+        "restart.policy=zzz",
+    ]));
+    let by_env = run(s
+        .tend(&["check", "--json", "--syntax-only", spec])
+        .env("TEND_RESTART__POLICY", "zzz"));
+    assert_eq!(
+        by_set,
+        "override `restart.policy` names no service of this file"
+    );
+    assert_eq!(by_env, by_set);
+}

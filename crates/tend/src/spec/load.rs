@@ -769,7 +769,10 @@ fn parse_overrides(
         // A typo is one edit away (two in a long word): TEND_RESTRT__POLICY is an error
         // with a suggestion, TEND_HOME is not ours.
         let near = |f: &String| edit_distance(first, f) <= if first.len() >= 7 { 2 } else { 1 };
-        if !firsts.iter().any(near) {
+        // A setting's key where a `[[service]]` file wants a service name
+        // (TEND_RESTART__POLICY) is kept, to be refused as `--set restart.policy` is.
+        let setting = keys.len() >= 2 && TOP_KEYS.contains(&first);
+        if !firsts.iter().any(near) && !setting {
             continue;
         }
         // TEND_ENV=production or TEND_LOG=debug name a table with a plain value: some
