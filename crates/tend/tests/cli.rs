@@ -996,3 +996,26 @@ fn check_refuses_a_setting_variable_that_names_no_service() {
     );
     assert_eq!(by_env, by_set);
 }
+
+/// `env_file = ""` is an empty value, said so at its line, not a directory that cannot
+/// be read.
+#[test]
+fn check_says_an_empty_env_file_is_empty() {
+    let s = Scratch::new();
+    let spec = s.spec("e.toml", "name = \"e\"\ncommand = \"e\"\nenv_file = \"\"\n");
+    let out = s
+        .tend(&["check", "--json", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 1, "{v}");
+    let env_file: Vec<_> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["key"] == "env_file")
+        .collect();
+    assert_eq!(env_file.len(), 1, "{v}");
+    assert_eq!(env_file[0]["message"], "`env_file` is empty", "{v}");
+    assert_eq!(env_file[0]["line"], 3, "{v}");
+}
