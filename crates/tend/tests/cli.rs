@@ -716,6 +716,8 @@ fn check_json_places_warnings_and_names_the_service() {
         "{}",
         stderr(&human)
     );
+    // The human warning has the place the JSON one has.
+    assert_eq!(places(&stderr(&human)), [3], "{}", stderr(&human));
 
     let many = s.spec(
         "many.toml",
@@ -788,4 +790,232 @@ fn init_writes_the_schema_its_first_line_names() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("schema"));
     assert_eq!(std::fs::read_to_string(&schema).unwrap(), "mine");
+}
+
+/// Each check of this machine is made on its own: a program that is not there hides
+/// neither the stop command's problem, nor working_dir's, nor env_file's warning.
+#[cfg(unix)]
+#[test]
+fn check_makes_every_machine_check_when_one_fails() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new();
+    let env = s.spec("open.env", "KEY=1\n");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let keys = |v: &serde_json::Value, what: &str| -> Vec<String> {
+        v[what]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["key"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (body, errors, warnings) in [
+        (
+            "name = \"x\"\ncommand = \"/nonexist1\"\n[stop]\ncommand = [\"/nonexist-stop\"]\n",
+            &["command", "stop.command"][..],
+            &[][..],
+        ),
+        (
+            "name = \"x\"\ncommand = \"/bin/true\"\nworking_dir = \"/nonexist-d\"\n[stop]\ncommand = [\"/nonexist-stop\"]\n",
+            &["working_dir", "stop.command"][..],
+            &[][..],
+        ),
+        (
+            "name = \"x\"\ncommand = \"/nonexist1\"\nenv_file = \"open.env\"\nworking_dir = \"/nonexist-d\"\n",
+            &["command", "working_dir"][..],
+            &["env_file"][..],
+        ),
+    ] {
+        let spec = s.spec("m.toml", body);
+        let out = s
+            .tend(&["check", "--json", spec.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{body}: {v}");
+        assert_eq!(keys(&v, "errors"), errors, "{body}: {v}");
+        assert_eq!(keys(&v, "warnings"), warnings, "{body}: {v}");
+    }
+}
+
+/// A check of this machine fails on the value a layer gave: it is placed where that
+/// layer sets it, a `--set` or `TEND_*` override as its source (no line of the file),
+/// a profile at its line.
+#[cfg(unix)]
+#[test]
+fn check_places_a_machine_problem_at_the_layer_that_set_the_key() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "s.toml",
+        "name = \"s\"\ncommand = \"/bin/true\"\n\n[profile.p]\ncommand = \"/nonexist3\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let first = |args: &[&str], env: Option<(&str, &str)>| {
+        let mut c = s.tend(&[&["check", "--json", spec][..], args].concat());
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{args:?}: {v}");
+        assert_eq!(v["errors"].as_array().unwrap().len(), 1, "{args:?}: {v}");
+        let e = v["errors"][0].clone();
+        assert_eq!(e["key"], "command", "{args:?}: {v}");
+        (e["line"].clone(), e["source"].clone())
+    };
+    assert_eq!(
+        first(&["--set", "command=/nonexist2"], None),
+        (serde_json::Value::Null, "--set command=/nonexist2".into())
+    );
+    assert_eq!(
+        first(&[], Some(("TEND_COMMAND", "/nonexist2"))),
+        (
+            serde_json::Value::Null,
+            "environment variable TEND_COMMAND".into()
+        )
+    );
+    assert_eq!(
+        first(&["--profile", "p"], None),
+        (5.into(), serde_json::Value::Null)
+    );
+    // The human output names the override.
+    let out = s
+        .tend(&["check", spec, "--set", "command=/nonexist2"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("--> --set command=/nonexist2"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// `tend check` checks every profile, each layered over the file, and applies none: a
+/// profile's wrong value or unknown key is an error at its line, with or without
+/// `--profile` (the one selected is checked as applied).
+#[test]
+fn check_checks_every_profile_without_applying_any() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "s.toml",
+        "name = \"x\"\ncommand = \"/bin/true\"\n\n[profile.p.restart]\npolicy = 9\n\n[profile.q]\nbogus = 1\n\n[profile.ok]\nrestart.policy = \"never\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (args, expected) in [
+        (
+            &[][..],
+            vec![("profile.p.restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+        (
+            &["--profile", "p"][..],
+            vec![("restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+        (
+            &["--profile", "ok"][..],
+            vec![("profile.p.restart.policy", 5), ("profile.q.bogus", 8)],
+        ),
+    ] {
+        let out = s
+            .tend(&[&["check", "--json", "--syntax-only", spec][..], args].concat())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{args:?}: {v}");
+        let errors: Vec<(&str, u64)> = v["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["key"].as_str().unwrap(), e["line"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(errors, expected, "{args:?}: {v}");
+    }
+    // Good profiles pass, and none is applied to what is printed.
+    let good = s.spec(
+        "g.toml",
+        "name = \"g\"\ncommand = \"/bin/true\"\n\n[profile.ok]\nrestart.policy = \"never\"\n",
+    );
+    let out = s
+        .tend(&["check", "--json", "--syntax-only", good.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 0, "{v}");
+    assert_ne!(v["spec"]["restart"]["policy"], "never", "{v}");
+}
+
+/// In a `[[service]]` file, a problem of a service with no name names it by its place.
+#[test]
+fn check_names_a_service_without_a_name_by_its_place() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "n.toml",
+        "[[service]]\nname = \"a\"\ncommand = \"a\"\n\n[[service]]\ncommand = \"b\"\nrestart.policy = 9\n",
+    );
+    let out = s
+        .tend(&["check", "--json", "--syntax-only", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 1, "{v}");
+    let services: Vec<&str> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["service"].as_str().unwrap_or("null"))
+        .collect();
+    assert_eq!(services, ["service #2", "service #2"], "{v}");
+}
+
+/// In a `[[service]]` file, `TEND_RESTART__POLICY` names no service, and is refused as
+/// `--set restart.policy=...` is, not silently left alone.
+#[test]
+fn check_refuses_a_setting_variable_that_names_no_service() {
+    let s = Scratch::new();
+    let spec = s.spec("m.toml", "[[service]]\nname = \"api\"\ncommand = \"api\"\n");
+    let spec = spec.to_str().unwrap();
+    let run = |c: &mut std::process::Command| {
+        let out = c.output().unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(code(&out), 1, "{v}");
+        v["errors"][0]["message"].as_str().unwrap().to_string()
+    };
+    let by_set = run(&mut s.tend(&[
+        "check",
+        "--json",
+        "--syntax-only",
+        spec,
+        "--set",
+        "restart.policy=zzz",
+    ]));
+    let by_env = run(s
+        .tend(&["check", "--json", "--syntax-only", spec])
+        .env("TEND_RESTART__POLICY", "zzz"));
+    assert_eq!(
+        by_set,
+        "override `restart.policy` names no service of this file"
+    );
+    assert_eq!(by_env, by_set);
+}
+
+/// `env_file = ""` is an empty value, said so at its line, not a directory that cannot
+/// be read.
+#[test]
+fn check_says_an_empty_env_file_is_empty() {
+    let s = Scratch::new();
+    let spec = s.spec("e.toml", "name = \"e\"\ncommand = \"e\"\nenv_file = \"\"\n");
+    let out = s
+        .tend(&["check", "--json", spec.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(code(&out), 1, "{v}");
+    let env_file: Vec<_> = v["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["key"] == "env_file")
+        .collect();
+    assert_eq!(env_file.len(), 1, "{v}");
+    assert_eq!(env_file[0]["message"], "`env_file` is empty", "{v}");
+    assert_eq!(env_file[0]["line"], 3, "{v}");
 }

@@ -50,6 +50,7 @@ fn opts(profile: Option<&str>, sets: &[&str], env: &[(&str, &str)]) -> LoadOptio
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        every_profile: false,
     }
 }
 

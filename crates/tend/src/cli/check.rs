@@ -33,27 +33,15 @@ pub struct CheckArgs {
 pub fn check(a: CheckArgs) -> u8 {
     // A spec with problems is still read as far as it can be, and the checks of this
     // machine run on what was read: every problem in one run.
-    let (path, multi, services, loaded, found) = match a.spec_args.load_or_salvage(&a.spec) {
-        Ok(l) => (
-            l.path.clone(),
-            l.multi,
-            Salvaged::all_of(&l),
-            Some(l),
-            Vec::new(),
-        ),
+    let (path, services, loaded, found) = match a.spec_args.load_or_salvage(&a.spec) {
+        Ok(l) => (l.path.clone(), Salvaged::all_of(&l), Some(l), Vec::new()),
         Err(_) if a.quiet => return exit::ERROR,
-        Err(f) => (
-            a.spec.clone(),
-            f.multi,
-            f.salvaged,
-            None,
-            f.error.problems(),
-        ),
+        Err(f) => (a.spec.clone(), f.salvaged, None, f.error.problems()),
     };
     let (machine, warnings) = if a.syntax_only {
         (Vec::new(), Vec::new())
     } else {
-        preflight(&path, multi, &services)
+        preflight(&path, &services)
     };
     if a.quiet {
         return if machine.is_empty() {
@@ -78,7 +66,18 @@ pub fn check(a: CheckArgs) -> u8 {
         return report(&path, &errors, &warnings, spec);
     }
     for w in &warnings {
-        errln!("warning: {}", with_service(w));
+        // Like an error, with its place; only the first word differs.
+        let shown = Diagnostic {
+            message: with_service(w),
+            ..w.clone()
+        };
+        let text = shown.to_string();
+        errln!(
+            "{}",
+            text.strip_prefix("error: ")
+                .map_or(text.clone(), |t| format!("warning: {t}"))
+                .trim_end()
+        );
     }
     if !errors.is_empty() {
         let of_machine = errors.iter().any(|(_, m)| *m);
@@ -201,14 +200,9 @@ pub(crate) fn check_json(
 /// at `path` (all of them, or what could be read of a spec in error): each problem at
 /// the line of the key it is about, and the warnings. A key the spec had in error is
 /// left out: its value here is a default or a stand-in, not the spec's.
-fn preflight(
-    path: &Path,
-    multi: bool,
-    services: &[Salvaged],
-) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+fn preflight(path: &Path, services: &[Salvaged]) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
     let base = prepare::spec_base(path);
     let env: Vec<_> = std::env::vars_os().collect();
-    let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut diags = Vec::new();
     let mut warnings = Vec::new();
     for s in services {
@@ -229,26 +223,19 @@ fn preflight(
                 message.replace(&format!("`{}`", spec.name), "the service")
             };
             Diagnostic {
-                location: crate::spec::locate(path, &text, multi, s.index, key),
+                location: s.place(key),
                 message,
                 help: None,
                 key: Some(key.to_string()),
                 service: s.service.clone(),
             }
         };
-        let problems = match prepare::prepare(spec, &base, &env, false) {
-            Ok((prepared, w)) => {
-                warnings.extend(
-                    w.into_iter()
-                        .filter(|w| s.trusts(w.key))
-                        .map(|w| diagnostic(w.key, w.message)),
-                );
-                prepare::prepare_hook(spec, &base, &prepared)
-                    .err()
-                    .map_or_else(Vec::new, |e| e.0)
-            }
-            Err(e) => e.0,
-        };
+        let (problems, w) = machine_checks(spec, &base, &env);
+        warnings.extend(
+            w.into_iter()
+                .filter(|w| s.trusts(w.key))
+                .map(|w| diagnostic(w.key, w.message)),
+        );
         let problems = problems.into_iter().filter(|p| s.trusts(p.key));
         // Who runs `tend check` is not who will run the service: say it, do not fail.
         let (invoker, problems): (Vec<_>, Vec<_>) = problems.partition(|p| p.invoker);
@@ -256,4 +243,69 @@ fn preflight(
         diags.extend(problems.into_iter().map(|p| diagnostic(p.key, p.message)));
     }
     (diags, warnings)
+}
+
+/// Every check `tend run` makes of `spec` before it starts, each on its own: a problem
+/// with one key (the program, working_dir, env_file, the account) does not hide those
+/// of the others, the stop command nor the warnings. `prepare` stops at its problems,
+/// so each round sets the keys in error aside (the program stands in as this one) and
+/// prepares again, until it prepares and the stop command can be checked too.
+fn machine_checks(
+    spec: &crate::spec::Spec,
+    base: &Path,
+    env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> (Vec<prepare::Problem>, prepare::Warnings) {
+    let mut problems: Vec<prepare::Problem> = Vec::new();
+    let mut relaxed = spec.clone();
+    // Each round sets aside at least one more key, so there are few rounds.
+    for _ in 0..8 {
+        match prepare::prepare(&relaxed, base, env, false) {
+            Ok((prepared, warnings)) => {
+                if let Err(e) = prepare::prepare_hook(spec, base, &prepared) {
+                    problems.extend(e.0);
+                }
+                return (problems, warnings);
+            }
+            Err(e) => {
+                let mut new = false;
+                for p in e.0 {
+                    if problems
+                        .iter()
+                        .any(|q| q.key == p.key && q.message == p.message)
+                    {
+                        continue;
+                    }
+                    new |= set_aside(&mut relaxed, p.key);
+                    problems.push(p);
+                }
+                if !new {
+                    break;
+                }
+            }
+        }
+    }
+    (problems, Vec::new())
+}
+
+/// Takes `key` out of `spec`'s checks: its default, or for the program this one, which
+/// runs. Whether there was such a key to set aside.
+fn set_aside(spec: &mut crate::spec::Spec, key: &str) -> bool {
+    match key {
+        "command" => match std::env::current_exe() {
+            Ok(me) if spec.command != me.display().to_string() => {
+                spec.command = me.display().to_string();
+                spec.args.clear();
+                true
+            }
+            _ => false,
+        },
+        "working_dir" => spec.working_dir.take().is_some(),
+        "env_file" => spec.env_file.take().is_some(),
+        "user" => {
+            spec.group = None;
+            spec.user.take().is_some()
+        }
+        "group" => spec.group.take().is_some(),
+        _ => false,
+    }
 }

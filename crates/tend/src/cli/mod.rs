@@ -199,6 +199,7 @@ impl SpecArgs {
             profile: self.profile.clone(),
             sets: self.sets.clone(),
             env: std::env::vars().collect(),
+            every_profile: false,
         };
         spec::load_file(path, &opts)
     }
@@ -209,6 +210,7 @@ impl SpecArgs {
             profile: self.profile.clone(),
             sets: self.sets.clone(),
             env: std::env::vars().collect(),
+            every_profile: true,
         };
         spec::load_file_or_salvage(path, &opts)
     }

@@ -56,6 +56,9 @@ pub struct LoadOptions {
     pub sets: Vec<String>,
     /// The process environment (only `TEND_*` variables are used).
     pub env: Vec<(String, String)>,
+    /// Also check every profile not selected, each layered over the file alone, and
+    /// report its problems at its lines (`tend check`); none is applied.
+    pub every_profile: bool,
 }
 
 /// A loaded spec file.
@@ -67,7 +70,25 @@ pub struct Loaded {
     pub services: Vec<Spec>,
     /// Whether the file is a `[[service]]` list.
     pub multi: bool,
+    /// For each service, where its layers set the keys the checks of this machine
+    /// are about.
+    places: Vec<Places>,
 }
+
+/// Where the layers set some keys of one service (dotted): at a line of the file (its
+/// base or a profile), an override (no line), or nowhere (`None`: the default).
+type Places = BTreeMap<String, Option<Location>>;
+
+/// The keys the checks of this machine (`tend run`'s, before it starts) are about.
+const MACHINE_KEYS: &[&str] = &[
+    "command",
+    "working_dir",
+    "env_file",
+    "user",
+    "group",
+    "stop.command",
+    "stop.http",
+];
 
 /// Reads and loads the spec at `path`.
 pub fn load_file(path: &Path, opts: &LoadOptions) -> Result<Loaded, SpecError> {
@@ -90,10 +111,13 @@ pub struct Salvaged {
     pub index: usize,
     /// The service as read.
     pub spec: Spec,
-    /// In a `[[service]]` file, its name as the file writes it.
+    /// In a `[[service]]` file, its name as the file writes it (`service #N`, from 1,
+    /// when it has none).
     pub service: Option<String>,
     /// The dotted keys whose value is not the spec's: in error, or stood in for.
     in_error: Vec<String>,
+    /// Where the layers set the keys of the checks of this machine.
+    places: Places,
 }
 
 impl Salvaged {
@@ -108,8 +132,16 @@ impl Salvaged {
                 spec: spec.clone(),
                 service: loaded.multi.then(|| spec.name.to_string()),
                 in_error: Vec::new(),
+                places: loaded.places.get(index).cloned().unwrap_or_default(),
             })
             .collect()
+    }
+
+    /// Where the layer that set `key` (dotted, one the checks of this machine are
+    /// about) sets it: a line of the file or of a profile in it, or an override (line
+    /// 0); `None` when no layer set it.
+    pub fn place(&self, key: &str) -> Option<Location> {
+        self.places.get(key).cloned().flatten()
     }
 
     /// Whether `key` (dotted, `stop.command`) holds what the spec says: neither it, a
@@ -309,8 +341,28 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
     let mut specs = Vec::new();
     let mut salvaged = Vec::new();
     let mut whole = true;
+    // How a problem names its service in a file of several: by its name, or by its
+    // place when it has none (`service #2`).
+    let labels: Vec<Option<String>> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| multi.then(|| n.clone().unwrap_or_else(|| format!("service #{}", i + 1))))
+        .collect();
     for (index, ((prefix, table), name)) in services.into_iter().zip(&names).enumerate() {
         let first = diags.len();
+        let others = if opts.every_profile {
+            profile_problems(
+                &prefix,
+                &table,
+                opts.profile.as_deref(),
+                multi,
+                name,
+                &sources,
+                &doc,
+            )
+        } else {
+            Vec::new()
+        };
         let (merged, layer_problems) = layer_service(
             &prefix,
             table,
@@ -356,16 +408,19 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
                 salvaged.push(Salvaged {
                     index,
                     spec: spec.clone(),
-                    service: name.clone().filter(|_| multi),
+                    service: labels[index].clone(),
                     in_error,
+                    places: places_of(&merged, &sources, &doc),
                 });
                 specs.push(spec);
             }
             None => whole = false,
         }
+        // A profile's problems are not the service's: its keys in error are trusted.
+        diags.extend(others);
         if multi {
             for d in &mut diags[first..] {
-                d.service = name.clone();
+                d.service = labels[index].clone();
             }
         }
     }
@@ -377,7 +432,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
             };
             let mut d = diag_at(&sources, &doc, o, msg, help, false);
             d.key = Some(show_path(&key));
-            d.service = names[i].clone();
+            d.service = labels[i].clone();
             diags.push(d);
         }
     }
@@ -392,7 +447,74 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
         path: path.to_path_buf(),
         services: specs,
         multi,
+        places: salvaged.into_iter().map(|s| s.places).collect(),
     })
+}
+
+/// The problems of each profile of one service but `selected` (applied already), each
+/// layered over the file alone: those of the values the profile sets, at its lines,
+/// their key named `profile.NAME.KEY`.
+fn profile_problems(
+    prefix: &[Seg],
+    table: &Table,
+    selected: Option<&str>,
+    multi: bool,
+    name: &Option<String>,
+    sources: &[SourceText],
+    doc: &toml::Spanned<DeTable<'_>>,
+) -> Vec<Diagnostic> {
+    let Some(Value::Table(profiles)) = table.get("profile") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for pname in profiles.keys().filter(|p| Some(p.as_str()) != selected) {
+        let mut here = prefix.to_vec();
+        here.extend([Seg::Key("profile".into()), Seg::Key(pname.clone())]);
+        let ours = |o: &Origin| o.source == 0 && o.path.starts_with(&here);
+        let key = |p: &str| format!("profile.{pname}.{p}");
+        let (merged, _) = layer_service(prefix, table.clone(), Some(pname), &[], multi, name);
+        let read = deserialize_all(&merged, sources, doc);
+        for (mut d, o) in read.diagnostics.into_iter().zip(&read.origins) {
+            if ours(o) {
+                d.key = d.key.as_deref().map(key);
+                out.push(d);
+            }
+        }
+        let Some(spec) = read.spec else {
+            continue;
+        };
+        for (p, msg, help) in super::validate::check(&spec) {
+            let o = merged.origin_of(&p);
+            if read.stand_ins.iter().any(|s| p.starts_with(s)) || !ours(&o) {
+                continue;
+            }
+            let mut d = diag_at(sources, doc, o, msg, help, false);
+            d.key = Some(key(&show_path(&p)));
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// Where the layers of `merged` set each of [`MACHINE_KEYS`].
+fn places_of(merged: &Merged, sources: &[SourceText], doc: &toml::Spanned<DeTable<'_>>) -> Places {
+    MACHINE_KEYS
+        .iter()
+        .map(|key| {
+            let path: KeyPath = key.split('.').map(|k| Seg::Key(k.to_string())).collect();
+            let origin = merged.origin_of(&path);
+            let place = match sources.get(origin.source) {
+                Some(src) if src.is_file => {
+                    let (span, complete) = walk_span(doc, &origin.path, false);
+                    span.filter(|_| complete)
+                        .map(|span| Location::in_text(&src.origin, &src.text, span))
+                }
+                Some(src) => Some(Location::of_override(&src.origin, origin.source)),
+                None => None,
+            };
+            (key.to_string(), place)
+        })
+        .collect()
 }
 
 /// The JSON Schema of a spec file (single service, or a `[[service]]` list), for editors.
@@ -647,7 +769,10 @@ fn parse_overrides(
         // A typo is one edit away (two in a long word): TEND_RESTRT__POLICY is an error
         // with a suggestion, TEND_HOME is not ours.
         let near = |f: &String| edit_distance(first, f) <= if first.len() >= 7 { 2 } else { 1 };
-        if !firsts.iter().any(near) {
+        // A setting's key where a `[[service]]` file wants a service name
+        // (TEND_RESTART__POLICY) is kept, to be refused as `--set restart.policy` is.
+        let setting = keys.len() >= 2 && TOP_KEYS.contains(&first);
+        if !firsts.iter().any(near) && !setting {
             continue;
         }
         // TEND_ENV=production or TEND_LOG=debug name a table with a plain value: some
@@ -828,6 +953,8 @@ fn layer_service(
 struct Read {
     spec: Option<Spec>,
     diagnostics: Vec<Diagnostic>,
+    /// Where the value of each of `diagnostics` came from.
+    origins: Vec<Origin>,
     /// Keys whose value is a stand-in: checks of them would only repeat a problem
     /// already reported.
     stand_ins: Vec<KeyPath>,
@@ -849,6 +976,7 @@ fn deserialize_all(
     let mut out = Read {
         spec: None,
         diagnostics: Vec::new(),
+        origins: Vec::new(),
         stand_ins: Vec::new(),
     };
     let mut set_aside: Vec<KeyPath> = Vec::new();
@@ -900,6 +1028,7 @@ fn deserialize_all(
                 let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
                 d.key = Some(show_path(&at));
                 out.diagnostics.push(d);
+                out.origins.push(merged.origin_of(&path));
             }
             if !insert_at(&mut table, &at, Value::String(STAND_IN.into())) {
                 return out;
@@ -914,6 +1043,7 @@ fn deserialize_all(
         let mut d = diag_at(sources, doc, merged.origin_of(&path), message, help, at_key);
         d.key = Some(show_path(&path));
         out.diagnostics.push(d);
+        out.origins.push(merged.origin_of(&path));
         // An item of a list sets the whole list aside: the later items' places would
         // shift.
         let keys = path
@@ -1402,23 +1532,6 @@ fn diag_at(
         key: None,
         service: None,
     }
-}
-
-/// Where the dotted `key` (`working_dir`, `stop.command`) of a service is written in a
-/// spec file's `text`: service `index` of a `[[service]]` file, else the file's one
-/// service. `None` when the file does not set it (a profile or an override did, or the
-/// default applies).
-pub fn locate(path: &Path, text: &str, multi: bool, index: usize, key: &str) -> Option<Location> {
-    let doc = DeTable::parse(text).ok()?;
-    let mut segs: KeyPath = Vec::new();
-    if multi {
-        segs.push(Seg::Key("service".into()));
-        segs.push(Seg::Index(index));
-    }
-    segs.extend(key.split('.').map(|k| Seg::Key(k.to_string())));
-    let (span, complete) = walk_span(&doc, &segs, false);
-    let span = span.filter(|_| complete)?;
-    Some(Location::in_text(&path.display().to_string(), text, span))
 }
 
 /// The span of the deepest existing part of `path` in the parsed document.

@@ -10,8 +10,8 @@ mod values;
 pub(crate) use error::did_you_mean;
 pub use error::{Diagnostic, Location, SpecError};
 pub use load::{
-    load_file, load_file_or_salvage, load_str, load_str_or_salvage, locate, schema, Failed,
-    LoadOptions, Loaded, Salvaged,
+    load_file, load_file_or_salvage, load_str, load_str_or_salvage, schema, Failed, LoadOptions,
+    Loaded, Salvaged,
 };
 pub use model::*;
 pub use validate::start_order;

@@ -31,6 +31,17 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             None,
         ));
     }
+    if spec
+        .env_file
+        .as_ref()
+        .is_some_and(|p| p.as_os_str().to_string_lossy().trim().is_empty())
+    {
+        out.push((
+            at(&["env_file"]),
+            "`env_file` is empty".into(),
+            Some("name a file of KEY=VALUE lines, or remove `env_file`".into()),
+        ));
+    }
     // Paths end up in unit files and scripts, one per line: no control characters.
     let paths = [
         ("command", Some(spec.command.clone())),
