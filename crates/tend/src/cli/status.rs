@@ -93,10 +93,21 @@ fn read(file: &Path) -> Read {
     }
 }
 
-/// The row of the state file `name` in `dir` (read as `read`).
-fn row(name: String, read: Read, dir: &Path, now: u64) -> Row {
+/// The row of the state file `name` in `dir` (with neither status nor unreadable when
+/// there is none).
+fn row(name: String, dir: &Path, now: u64) -> Row {
+    row_between(name, dir, now, || {})
+}
+
+/// [`row`], running `between` after looking at the lock and before reading the state
+/// file. The lock first: a supervisor that writes its final state and ends between the
+/// two is seen holding its lock and then its final state (read the other way round,
+/// its last live state without a lock: stale).
+fn row_between(name: String, dir: &Path, now: u64, between: impl FnOnce()) -> Row {
     let state_file = state::state_path(dir, &name);
-    let (status, unreadable) = match read {
+    let locked = state::supervised(dir, &name);
+    between();
+    let (status, unreadable) = match read(&state_file) {
         Some(Ok(s)) => (Some(s), None),
         Some(Err(e)) => (None, Some(e.to_string())),
         None => (None, None),
@@ -104,7 +115,7 @@ fn row(name: String, read: Read, dir: &Path, now: u64) -> Row {
     // Its lock says whether its supervisor runs; the pid only when the lock cannot be
     // looked at (no permission).
     let alive = (status.is_some() || unreadable.is_some())
-        && state::supervised(dir, &name).unwrap_or_else(|_| {
+        && locked.unwrap_or_else(|_| {
             status
                 .as_ref()
                 .is_some_and(|s| sys::alive(s.supervisor_pid as i32))
@@ -167,12 +178,7 @@ fn installed_rows(layout: &Layout, only: &[ServiceName], now: u64) -> Vec<Row> {
         .filter(|n| only.is_empty() || only.iter().any(|o| o.as_str() == n))
         .map(|name| {
             let dir = layout.state_dir(&name);
-            let mut r = row(
-                name.clone(),
-                read(&state::state_path(&dir, &name)),
-                &dir,
-                now,
-            );
+            let mut r = row(name.clone(), &dir, now);
             r.installed = true;
             r.spec = r.spec.or_else(|| Some(layout.spec_path(&name)));
             if let Some(rec) = read_record(layout, &name) {
@@ -356,9 +362,10 @@ fn rows(layout: &Layout, dir: &Path, only: &[ServiceName], now: u64) -> Vec<Row>
                 if rows.iter().any(|r| same_path(&r.state_file, &file)) {
                     continue;
                 }
+                let r = row(name, dir, now);
                 // (Gone meanwhile: nothing to show.)
-                if let Some(read) = read(&file) {
-                    rows.push(row(name, Some(read), dir, now));
+                if r.status.is_some() || r.unreadable.is_some() {
+                    rows.push(r);
                 }
             }
         }
@@ -766,12 +773,7 @@ mod tests {
         s.supervisor_pid = std::process::id();
         s.started_at_ms = Some(1_000);
         state::write_status(dir, &s).unwrap();
-        let r = row(
-            "api".into(),
-            read(&state::state_path(dir, "api")),
-            dir,
-            5_000,
-        );
+        let r = row("api".into(), dir, 5_000);
         assert!(!r.supervisor_alive);
         assert_eq!(r.state_word(), Some("stale"));
         assert_eq!(r.uptime_ms, None);
@@ -779,15 +781,30 @@ mod tests {
         assert_eq!(json["pid"], serde_json::Value::Null);
         // Its supervisor holds the lock: running.
         let _held = state::SupervisorLock::acquire(dir, "api").unwrap();
-        let r = row(
-            "api".into(),
-            read(&state::state_path(dir, "api")),
-            dir,
-            5_000,
-        );
+        let r = row("api".into(), dir, 5_000);
         assert!(r.supervisor_alive);
         assert_eq!(r.state_word(), Some("running"));
         assert_eq!(r.uptime_ms, Some(4_000));
+    }
+
+    /// A supervisor that writes its final state and ends while status looks is shown in
+    /// that state, not stale: the lock is looked at before the state file is read.
+    #[test]
+    fn a_supervisor_ending_while_status_looks_is_not_stale() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let mut s = at("api", state::State::Running, None).status.unwrap();
+        s.supervisor_pid = std::process::id();
+        s.started_at_ms = Some(1_000);
+        state::write_status(dir, &s).unwrap();
+        let held = state::SupervisorLock::acquire(dir, "api").unwrap();
+        let r = row_between("api".into(), dir, 5_000, || {
+            // Its final state, then its end.
+            s.state = state::State::Stopped;
+            state::write_status(dir, &s).unwrap();
+            drop(held);
+        });
+        assert_eq!(r.state_word(), Some("stopped"));
     }
 
     /// `--prune` removes the state of a `tend run` of a service that has the name of an

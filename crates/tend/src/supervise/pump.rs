@@ -323,23 +323,29 @@ impl Line {
     /// Takes in the next bytes of the line.
     fn feed(&mut self, mut bytes: &[u8]) {
         while !bytes.is_empty() {
-            if self.cut {
-                // The text is full: only a `\r`, which starts it anew, matters.
-                let Some(i) = memchr::memchr(b'\r', bytes) else {
+            if self.skipping() {
+                // The text is full: only a `\r` outside escapes, which starts it anew,
+                // matters, and the escapes, to tell a `\r` in a string (payload) from
+                // one outside. Text is skipped to the next byte that may be either:
+                // `\r`, `ESC`, or the first byte of a C1 control (U+0080..U+009F).
+                let Some(i) = memchr::memchr3(b'\r', b'\x1b', 0xc2, bytes) else {
                     return;
                 };
-                self.carry_len = 0;
-                self.parse = Parse::Text;
-                self.carriage_return();
-                bytes = &bytes[i + 1..];
-            } else {
-                bytes = self.feed_until_cut(bytes);
+                bytes = &bytes[i..];
             }
+            bytes = self.feed_chars(bytes);
         }
     }
 
-    /// Reads `bytes` as characters until the text is full; what is left of them.
-    fn feed_until_cut<'a>(&mut self, mut bytes: &'a [u8]) -> &'a [u8] {
+    /// The text is full and no escape or character is under way: text changes nothing.
+    fn skipping(&self) -> bool {
+        self.cut && self.parse == Parse::Text && self.carry_len == 0
+    }
+
+    /// Reads `bytes` as characters until the text is full and no escape is under way
+    /// (or the bytes end); what is left of them.
+    fn feed_chars<'a>(&mut self, mut bytes: &'a [u8]) -> &'a [u8] {
+        let carried = self.carry_len > 0;
         while self.carry_len > 0 {
             let Some(&b) = bytes.first() else {
                 return bytes;
@@ -366,7 +372,7 @@ impl Line {
                 }
             }
         }
-        if self.cut {
+        if carried && self.skipping() {
             return bytes;
         }
         let whole = bytes;
@@ -395,7 +401,7 @@ impl Line {
                     self.char(c);
                     i += c.len_utf8();
                 }
-                if self.cut {
+                if self.skipping() {
                     return &whole[offset(valid.as_bytes()) + i..];
                 }
             }
@@ -412,7 +418,7 @@ impl Line {
                 return &[];
             }
             self.char(char::REPLACEMENT_CHARACTER);
-            if self.cut {
+            if self.skipping() {
                 return &whole[after..];
             }
         }
@@ -714,6 +720,9 @@ mod tail_tests {
         let then_bells = format!("{why}\n\x07\n\x07\x07\n\x07\n");
         let e95 = "é".repeat(95);
         let resets = "\x1b[0m".repeat(100);
+        let x200_cut = format!("{}…", "x".repeat(200));
+        let osc_cr_after_cut = format!("{}\x1b]0;title\rmore\x07\n", "x".repeat(250));
+        let osc_cr_then_error = format!("{osc_cr_after_cut}ERROR: bad\n");
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
             ("nothing", vec![], vec![]),
@@ -745,6 +754,9 @@ mod tail_tests {
             ("a hyperlink shows its text", vec![b"\x1b]8;;https://example.com/docs\x1b\\see docs\x1b]8;;\x1b\\ failed\n"], vec!["see docs failed"]),
             ("progress, then the reason", vec![b"downloading 10%\rdownloading 50%\rError: disk full\n"], vec!["Error: disk full"]),
             ("progress across chunks", vec![b"downloading 10%\rdown", b"loading 50%\rError: disk", b" full"], vec!["Error: disk full"]),
+            ("\\r in an OSC of a cut line", vec![osc_cr_after_cut.as_bytes(), b"ERROR: bad\n"], vec![&x200_cut, "ERROR: bad"]),
+            ("\\r in an OSC of a cut line, one chunk", vec![osc_cr_then_error.as_bytes()], vec![&x200_cut, "ERROR: bad"]),
+            ("\\r in an OSC of a cut line, byte by byte", osc_cr_then_error.as_bytes().chunks(1).collect(), vec![&x200_cut, "ERROR: bad"]),
         ];
         for (what, chunks, want) in table {
             assert_eq!(tail(&chunks), want, "{what}");
@@ -768,6 +780,16 @@ mod tail_tests {
         let a200 = "a".repeat(200);
         let rewritten = format!("{long}\rnext");
         let erased = format!("{long}\r\x1b[K");
+        // After the cut, escapes are still followed: a `\r` in a string is payload.
+        let x250 = "x".repeat(250);
+        let x200_cut = format!("{}…", "x".repeat(200));
+        let osc_cr_after_cut = format!("{x250}\x1b]0;title\rmore\x07");
+        let osc8_cr_after_cut = format!("{x250}\u{9d}0;title\rmore\x07");
+        let dcs_cr_after_cut = format!("{x250}\x1bPq\r#0\x1b\\");
+        let osc_then_cr_after_cut = format!("{x250}\x1b]0;t\x07\rnext");
+        let st_then_cr_after_cut = format!("{x250}\x1b]0;t\x1b\\\rnext");
+        let csi_then_cr_after_cut = format!("{x250}\x1b[31m\rnext");
+        let nel_then_cr_after_cut = format!("{x250}\u{85}é\rnext");
         #[rustfmt::skip]
         let table: Vec<(&str, &[u8], &str)> = vec![
             ("plain", b"plain text", "plain text"),
@@ -805,6 +827,13 @@ mod tail_tests {
             ("a character that does not fit is cut whole", four.as_bytes(), &a198_cut),
             ("a full line rewritten", rewritten.as_bytes(), "next"),
             ("a cut part kept through \\r", erased.as_bytes(), &cut),
+            ("\\r in an OSC after the cut is payload", osc_cr_after_cut.as_bytes(), &x200_cut),
+            ("\\r in an 8-bit OSC after the cut is payload", osc8_cr_after_cut.as_bytes(), &x200_cut),
+            ("\\r in a DCS after the cut is payload", dcs_cr_after_cut.as_bytes(), &x200_cut),
+            ("\\r after an OSC after the cut", osc_then_cr_after_cut.as_bytes(), "next"),
+            ("\\r after an OSC ended by ST after the cut", st_then_cr_after_cut.as_bytes(), "next"),
+            ("\\r after a CSI after the cut", csi_then_cr_after_cut.as_bytes(), "next"),
+            ("\\r after an 8-bit control after the cut", nel_then_cr_after_cut.as_bytes(), "next"),
         ];
         for (what, bytes, want) in table {
             for size in [0, 1, 3] {

@@ -295,6 +295,8 @@ pub fn read_one(path: &Path) -> Result<Status, ReadError> {
 #[derive(Debug)]
 pub struct SupervisorLock {
     _file: fs::File,
+    /// The lock file did not exist: taking the lock made it.
+    created: bool,
 }
 
 /// Why a service could not be locked.
@@ -360,16 +362,28 @@ impl SupervisorLock {
             source,
         };
         patiently(dir, name, patience, || {
-            let file = fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path)?;
+            let open = |new| {
+                fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create_new(new)
+                    .open(&path)
+            };
+            let (file, created) = match open(true) {
+                Ok(f) => (f, true),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => match open(false) {
+                    Ok(f) => (f, false),
+                    // Removed in between (by [`forget`]): make it.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Attempt::Again),
+                    Err(e) => return Err(e),
+                },
+                Err(e) => return Err(e),
+            };
             match file.try_lock() {
-                Ok(()) if still_at(&file, &path) => {
-                    Ok(Attempt::Got(SupervisorLock { _file: file }))
-                }
+                Ok(()) if still_at(&file, &path) => Ok(Attempt::Got(SupervisorLock {
+                    _file: file,
+                    created,
+                })),
                 // [`forget`] removes a lock file while it holds it: a lock taken on the
                 // file it removed (opened just before) guards nothing, so take it again
                 // on the new one.
@@ -422,6 +436,19 @@ const READER_PATIENCE: Patience = FORGET_PATIENCE;
 /// The wait between two tries of a lock that is held.
 const RETRY_EVERY: Duration = Duration::from_millis(5);
 
+/// How many times in a row [`patiently`] tries again at once ([`Attempt::Again`]) before
+/// it gives up: a lock file is only replaced that often by a filesystem whose file ids
+/// are not stable, never by [`forget`], which holds the lock while it removes it.
+const AGAIN_AT_MOST: u32 = 100;
+
+/// The lock file was another file each time it was locked ([`AGAIN_AT_MOST`] times).
+#[derive(Debug, thiserror::Error)]
+#[error("the file at its path changed each time it was locked ({tries} tries): does the filesystem of the state directory keep file ids (device, inode) stable?")]
+pub struct Unstable {
+    /// How many times it was locked.
+    pub tries: u32,
+}
+
 /// What one try of a lock gave.
 enum Attempt<T> {
     /// The lock.
@@ -449,11 +476,18 @@ fn patiently<T>(
     mut attempt: impl FnMut() -> io::Result<Attempt<T>>,
 ) -> Result<T, Busy> {
     let start = Instant::now();
+    let mut again = 0;
     loop {
         match attempt().map_err(Busy::Io)? {
             Attempt::Got(t) => return Ok(t),
-            Attempt::Again => continue,
-            Attempt::Busy => {}
+            Attempt::Again => {
+                again += 1;
+                if again >= AGAIN_AT_MOST {
+                    return Err(Busy::Io(io::Error::other(Unstable { tries: again })));
+                }
+                continue;
+            }
+            Attempt::Busy => again = 0,
         }
         let holder = holder(dir, name);
         let limit = if holder.is_some() {
@@ -579,6 +613,8 @@ pub fn forget_lone_locks(dir: &Path) -> Result<Vec<PathBuf>, ForgetError> {
         if !state_path(dir, &name).exists() {
             let path = lock_path(dir, &name);
             match fs::remove_file(&path) {
+                // Unless taking the lock made it (the one seen was removed meanwhile).
+                Ok(()) if lock.created => {}
                 Ok(()) => removed.push(path),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => return Err(ForgetError::Io { path, source }),
@@ -673,7 +709,12 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten, ForgetError> {
         remove(channel, &mut removed)?;
     }
     if cfg!(unix) {
+        let before = removed.len();
         remove(lock_path(dir, name), &mut removed)?;
+        if lock.created {
+            // Made by taking the lock just now: it was not there to remove.
+            removed.truncate(before);
+        }
     }
     drop(lock);
     Ok(Forgotten { removed })
@@ -778,6 +819,49 @@ mod tests {
             ForgetError::Unknown { .. }
         ));
         assert!(!lock_path(dir, "never").exists());
+    }
+
+    /// `forget` lists the files that were there, not a lock file it made by locking.
+    #[cfg(unix)]
+    #[test]
+    fn forget_lists_only_the_files_that_were_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        fs::write(state_path(dir, "broken"), "{bad\n").unwrap();
+        let f = forget(dir, "broken").unwrap();
+        assert_eq!(f.removed, [state_path(dir, "broken")]);
+        assert!(fs::read_dir(dir).unwrap().next().is_none(), "nothing left");
+        // With a lock file, it is listed.
+        fs::write(state_path(dir, "broken"), "{bad\n").unwrap();
+        fs::write(lock_path(dir, "broken"), "").unwrap();
+        let f = forget(dir, "broken").unwrap();
+        assert_eq!(
+            f.removed,
+            [state_path(dir, "broken"), lock_path(dir, "broken")]
+        );
+    }
+
+    /// A lock file that is another file each time it is locked (file ids that are not
+    /// stable) makes a clear error after a few tries, not an endless loop.
+    #[test]
+    fn a_lock_that_never_stays_gives_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tries = 0;
+        let got = patiently(dir.path(), "api", SUPERVISOR_PATIENCE, || {
+            tries += 1;
+            assert!(tries <= 10 * AGAIN_AT_MOST, "still trying");
+            Ok(Attempt::<()>::Again)
+        });
+        let Err(Busy::Io(e)) = got else {
+            panic!("not given up");
+        };
+        assert_eq!(tries, AGAIN_AT_MOST);
+        let why = e.get_ref().and_then(|e| e.downcast_ref::<Unstable>());
+        assert!(
+            matches!(why, Some(Unstable { tries }) if *tries == AGAIN_AT_MOST),
+            "{e}"
+        );
+        assert!(e.to_string().contains("file ids"), "{e}");
     }
 
     /// A supervisor that opened the lock file just before [`forget`] removed it must not
