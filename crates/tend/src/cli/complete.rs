@@ -174,20 +174,20 @@ fn candidates() -> Vec<CompletionCandidate> {
                 .map(PathBuf::from)
         })
         .unwrap_or_else(supervise::default_state_dir);
-    service_names(&layout.spec_dir, &state_dir)
+    service_names(&layout, &state_dir)
         .into_iter()
         .map(|(name, what)| CompletionCandidate::new(name).help(Some(what.into())))
         .collect()
 }
 
-/// The service names installed (records in `spec_dir`) or with a state file in
-/// `state_dir`, sorted, each with what it is (`installed`, or `tend run/up`).
-pub fn service_names(spec_dir: &Path, state_dir: &Path) -> Vec<(String, &'static str)> {
+/// The service names installed (in `layout`) or with a state file in `state_dir`,
+/// sorted, each with what it is (`installed`, or `tend run/up`).
+pub fn service_names(layout: &Layout, state_dir: &Path) -> Vec<(String, &'static str)> {
     let mut names = BTreeMap::new();
     for name in files(state_dir, ".json") {
         names.insert(name, "tend run/up");
     }
-    for name in files(spec_dir, ".install.json") {
+    for name in layout.installed_names() {
         names.insert(name, "installed");
     }
     names.into_iter().collect()
@@ -277,14 +277,20 @@ mod tests {
         std::fs::write(states.join("api.json.tmp.42"), "").unwrap();
         std::fs::write(states.join("bad name.json"), "").unwrap();
         std::fs::write(states.join("db.json"), "{}").unwrap();
+        let layout = |spec_dir: PathBuf| Layout {
+            spec_dir,
+            ..Layout::unix(PathBuf::new())
+        };
         assert_eq!(
-            service_names(&specs, &states),
+            service_names(&layout(specs), &states),
             [
                 ("api".to_string(), "tend run/up"),
                 ("db".to_string(), "tend run/up"),
                 ("web".to_string(), "installed")
             ]
         );
-        assert!(service_names(&dir.path().join("none"), &dir.path().join("none")).is_empty());
+        assert!(
+            service_names(&layout(dir.path().join("none")), &dir.path().join("none")).is_empty()
+        );
     }
 }

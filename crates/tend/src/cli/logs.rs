@@ -499,14 +499,7 @@ impl Unknown {
 
 /// The names of installed services and of state files, sorted, once each.
 fn known_names(p: &Places) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(&p.layout.spec_dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter_map(|f| f.strip_suffix(".install.json").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut names = p.layout.installed_names();
     names.extend(p.statuses.iter().map(|s| s.name.clone()));
     names.sort();
     names.dedup();

@@ -157,23 +157,10 @@ pub(super) fn installed_state(layout: &Layout, dir: &Path, name: &str) -> bool {
     layout.record_path(name).exists() && same_path(dir, &layout.state_dir(name))
 }
 
-/// The names of the installed services, sorted.
-fn installed_names(layout: &Layout) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(&layout.spec_dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter_map(|f| f.strip_suffix(".install.json").map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-}
-
 /// The installed services (of `only`, if any), with the manager's view and drift.
 fn installed_rows(layout: &Layout, only: &[ServiceName], now: u64) -> Vec<Row> {
-    installed_names(layout)
+    layout
+        .installed_names()
         .into_iter()
         .filter(|n| only.is_empty() || only.iter().any(|o| o.as_str() == n))
         .map(|name| {

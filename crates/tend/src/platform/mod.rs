@@ -95,6 +95,22 @@ impl Layout {
     pub fn record_path(&self, name: &str) -> PathBuf {
         join(&self.spec_dir, &format!("{name}.install.json"))
     }
+    /// The names of the services installed here (those with an install record), sorted;
+    /// none when the folder cannot be read.
+    pub fn installed_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.spec_dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter_map(|f| f.strip_suffix(".install.json").map(str::to_string))
+                    // Not a temporary file of an install.
+                    .filter(|n| crate::spec::ServiceName::new(n).is_ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
     /// The state directory of `name`.
     pub fn state_dir(&self, name: &str) -> PathBuf {
         join(&self.state_root, name)
