@@ -377,29 +377,13 @@ fn installed_spec(
             path: path.to_path_buf(),
             denied: source.kind() == std::io::ErrorKind::PermissionDenied,
             why: io_error(&source),
-            group: group_of(path),
+            group: sys::group_of(path),
         }),
         Err(_) => Err(Missing::Broken {
             name: name.to_string(),
             path: path.to_path_buf(),
         }),
     }
-}
-
-/// The group that owns `path` (or, when it cannot be looked at, its folder), by name.
-#[cfg(unix)]
-fn group_of(path: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path)
-        .ok()
-        .or_else(|| std::fs::metadata(path.parent()?).ok())?;
-    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid())).ok()??;
-    Some(group.name)
-}
-
-#[cfg(not(unix))]
-fn group_of(_: &Path) -> Option<String> {
-    None
 }
 
 /// Why a service's logs cannot be found.
@@ -1069,10 +1053,10 @@ mod tests {
         std::fs::write(&f, "").unwrap();
         let gid = nix::unistd::getegid();
         let want = nix::unistd::Group::from_gid(gid).unwrap().map(|g| g.name);
-        assert_eq!(group_of(&f), want);
+        assert_eq!(sys::group_of(&f), want);
         // The file cannot be looked at: its folder's.
-        assert_eq!(group_of(&d.path().join("nothing/here")), None);
-        assert_eq!(group_of(&d.path().join("nothing")), want);
+        assert_eq!(sys::group_of(&d.path().join("nothing/here")), None);
+        assert_eq!(sys::group_of(&d.path().join("nothing")), want);
     }
 
     #[test]

@@ -153,6 +153,17 @@ pub fn file_id(m: &std::fs::Metadata) -> u64 {
     std::os::unix::fs::MetadataExt::ino(m)
 }
 
+/// The name of the group that owns `path` (or, when it cannot be looked at, its
+/// folder): who besides root may read an installed spec.
+pub fn group_of(path: &std::path::Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)
+        .ok()
+        .or_else(|| std::fs::metadata(path.parent()?).ok())?;
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid())).ok()??;
+    Some(group.name)
+}
+
 /// Sets `key` in an environment being built: Unix names are case-sensitive.
 pub fn env_insert(vars: &mut BTreeMap<OsString, OsString>, key: &str, value: &str) {
     vars.insert(key.into(), value.into());

@@ -130,6 +130,12 @@ pub fn file_id(m: &std::fs::Metadata) -> u64 {
     std::os::windows::fs::MetadataExt::creation_time(m)
 }
 
+/// The group that owns `path`: none on Windows, where an access list says who may
+/// read it.
+pub fn group_of(_path: &std::path::Path) -> Option<String> {
+    None
+}
+
 /// Sets `key` in an environment being built: Windows names are case-insensitive, so
 /// `Path` replaces `PATH`.
 pub fn env_insert(vars: &mut BTreeMap<OsString, OsString>, key: &str, value: &str) {
