@@ -1,4 +1,6 @@
-//! Text for people: OS errors without Rust's `(os error N)` suffix.
+//! Text for people: OS errors without Rust's `(os error N)` suffix, and the words of a
+//! POSIX shell command line (what tend writes into init scripts, and the commands it
+//! suggests), proven against a real shell in `platform::escape`.
 
 use std::io;
 
@@ -27,6 +29,27 @@ fn strip_os_code(text: &str) -> &str {
         }
         _ => text,
     }
+}
+
+/// Escapes one argument for a POSIX shell: bare when plain, otherwise in single
+/// quotes (where nothing is special), with each `'` written as `'\''`.
+pub fn sh_word(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/-_.,:+=@%".contains(c));
+    if plain {
+        return arg.to_string();
+    }
+    format!("'{}'", arg.replace('\'', "'\\''"))
+}
+
+/// Escapes `args` for a POSIX shell command line.
+pub fn sh_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| sh_word(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
+use crate::text::sh_word;
+
 use super::{default_up_file, exit, spec_error, SpecArgs};
 use crate::spec::{start_order, Loaded, ServiceName};
 use crate::supervise::host::scm;
@@ -140,7 +142,7 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
             );
             errln!(
                 "  = help: pick one with --name NAME, or run them all with `tend up {}`",
-                a.spec.display()
+                sh_word(&a.spec.to_string_lossy())
             );
             return Err(exit::ERROR);
         };
@@ -186,8 +188,8 @@ pub fn up(a: UpArgs) -> u8 {
             );
             errln!(
                 "  = help: `tend up {} {}` runs it (and what it depends on)",
-                here.display(),
-                a.file.display()
+                sh_word(&here.to_string_lossy()),
+                sh_word(&a.file.to_string_lossy())
             );
             return exit::ERROR;
         }
@@ -306,7 +308,7 @@ fn missing_spec(file: &Path, default: bool, cwd: &Path) -> [String; 2] {
                 "error: no {shown} in {}: `tend up` runs the services of ./{shown} unless given a file",
                 cwd.display()
             ),
-            format!("  = help: create one with `tend init PROGRAM --output {name}`, or name a file: `tend up FILE`"),
+            format!("  = help: create one with `tend init PROGRAM --output {}`, or name a file: `tend up FILE`", sh_word(&name)),
         ]
     } else {
         let full = crate::supervise::prepare::join(cwd, file);
@@ -315,7 +317,10 @@ fn missing_spec(file: &Path, default: bool, cwd: &Path) -> [String; 2] {
                 "error: no spec file {shown} (looked for {})",
                 full.display()
             ),
-            format!("  = help: `tend init PROGRAM --output {shown}` writes a spec to start from"),
+            format!(
+                "  = help: `tend init PROGRAM --output {}` writes a spec to start from",
+                sh_word(&file.to_string_lossy())
+            ),
         ]
     }
 }
@@ -434,6 +439,32 @@ fn supervise_blocking(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The command a missing spec's help suggests is a shell command: a path with
+    /// spaces, quotes or `$` is a single, unexpanded word in it.
+    #[test]
+    fn the_suggested_command_quotes_the_path_for_a_shell() {
+        let cwd = Path::new("/srv");
+        for (file, default, help) in [
+            (
+                "my specs/$HOME's.toml",
+                false,
+                "  = help: `tend init PROGRAM --output 'my specs/$HOME'\\''s.toml'` writes a spec to start from",
+            ),
+            (
+                "plain/web.toml",
+                false,
+                "  = help: `tend init PROGRAM --output plain/web.toml` writes a spec to start from",
+            ),
+            (
+                "a b.toml",
+                true,
+                "  = help: create one with `tend init PROGRAM --output 'a b.toml'`, or name a file: `tend up FILE`",
+            ),
+        ] {
+            assert_eq!(missing_spec(Path::new(file), default, cwd)[1], help, "{file}");
+        }
+    }
 
     #[test]
     fn the_ctrl_c_hint_only_where_a_person_can_press_it() {

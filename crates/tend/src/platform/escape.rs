@@ -100,26 +100,9 @@ fn systemd_quoted(arg: &str, cx: Cx) -> String {
     out
 }
 
-/// Escapes one argument for a POSIX shell: bare when plain, otherwise in single
-/// quotes (where nothing is special), with each `'` written as `'\''`.
-pub fn sh_word(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/-_.,:+=@%".contains(c));
-    if plain {
-        return arg.to_string();
-    }
-    format!("'{}'", arg.replace('\'', "'\\''"))
-}
-
-/// Escapes `args` for a POSIX shell command line.
-pub fn sh_words(args: &[&str]) -> String {
-    args.iter()
-        .map(|a| sh_word(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
+// A POSIX shell's words: in `crate::text`, where the command lines suggested to people
+// (`spec`, `cli`) take them too; proven here like every escaper.
+pub use crate::text::{sh_word, sh_words};
 
 /// Escapes text for XML character data and attribute values (launchd plists).
 pub fn xml_text(s: &str) -> String {

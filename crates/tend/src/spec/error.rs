@@ -171,12 +171,7 @@ impl SpecError {
 /// A spec that cannot be read, and for a missing one how to write it.
 fn read_problem(path: &std::path::Path, e: &std::io::Error) -> Diagnostic {
     let help = (e.kind() == std::io::ErrorKind::NotFound).then(|| {
-        let shown = path.display().to_string();
-        let quoted = if shown.contains([' ', '\'', '"']) {
-            format!("'{}'", shown.replace('\'', "'\\''"))
-        } else {
-            shown
-        };
+        let quoted = crate::text::sh_word(&path.to_string_lossy());
         format!("write one with `tend init PROGRAM --output {quoted}`")
     });
     Diagnostic {
@@ -237,6 +232,29 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A missing spec's help is a shell command: the path is one unexpanded word in it.
+    #[test]
+    fn the_help_of_a_missing_spec_quotes_the_path_for_a_shell() {
+        let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
+        for (path, help) in [
+            (
+                "web.toml",
+                "write one with `tend init PROGRAM --output web.toml`",
+            ),
+            (
+                "$(reboot).toml",
+                "write one with `tend init PROGRAM --output '$(reboot).toml'`",
+            ),
+            (
+                "it's here.toml",
+                "write one with `tend init PROGRAM --output 'it'\\''s here.toml'`",
+            ),
+        ] {
+            let d = read_problem(std::path::Path::new(path), &missing);
+            assert_eq!(d.help.as_deref(), Some(help), "{path}");
+        }
+    }
 
     #[test]
     fn suggestions() {
