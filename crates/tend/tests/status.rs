@@ -15,6 +15,7 @@ const SECS: Duration = Duration::from_secs(1);
 /// Every key of an object of `tend status --json` (README: "tend status --json").
 const KEYS: &[&str] = &[
     "name",
+    "health",
     "state",
     "recorded_state",
     "spec",

@@ -74,6 +74,14 @@ impl Row {
             }
         })
     }
+
+    /// The service's health (with `[health]`), while its supervisor runs.
+    fn health(&self) -> Option<&state::Health> {
+        self.status
+            .as_ref()
+            .filter(|_| self.supervisor_alive)
+            .and_then(|s| s.health.as_ref())
+    }
 }
 
 /// What reading a state file gave: nothing (there is none), its state, or why it
@@ -243,6 +251,20 @@ struct JsonRow {
     last_stderr: Option<String>,
     log_dropped_lines: Option<u64>,
     log_dropped_bytes: Option<u64>,
+    /// With `[health]`: the state file's health record as is (state, since_ms,
+    /// failures, last_probe {at_ms, ok, took_ms, result} or null, last_error or null);
+    /// null without `[health]`, or when its supervisor has ended.
+    health: Option<JsonHealth>,
+}
+
+/// A service's health, in [`JsonRow`].
+#[derive(Debug, Serialize)]
+struct JsonHealth {
+    state: &'static str,
+    since_ms: u64,
+    failures: u32,
+    last_probe: Option<state::Probe>,
+    last_error: Option<String>,
 }
 
 /// How the last child ended, in [`JsonRow`].
@@ -288,6 +310,13 @@ impl From<&Row> for JsonRow {
             last_stderr: s.and_then(|s| s.last_stderr.clone()),
             log_dropped_lines: s.map(|s| s.log_dropped_lines),
             log_dropped_bytes: s.map(|s| s.log_dropped_bytes),
+            health: r.health().map(|h| JsonHealth {
+                state: h.state.as_str(),
+                since_ms: h.since_ms,
+                failures: h.failures,
+                last_probe: h.last_probe.clone(),
+                last_error: h.last_error.clone(),
+            }),
         }
     }
 }
@@ -392,10 +421,11 @@ fn select(rows: Vec<Row>, names: &[ServiceName]) -> (Vec<Row>, Vec<String>) {
 /// The table: a header and a line per service (and notes under it), every column as
 /// wide as its widest cell.
 fn table(rows: &[Row], now: u64) -> Vec<String> {
-    const HEADER: [&str; 8] = [
+    const HEADER: [&str; 9] = [
         "NAME",
         "SERVICE",
         "STATE",
+        "HEALTH",
         "PID",
         "UPTIME",
         "RESTARTS",
@@ -403,9 +433,9 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
         "SPEC",
     ];
     // Right-aligned: the numbers.
-    const RIGHT: [bool; 8] = [false, false, false, true, true, true, false, false];
+    const RIGHT: [bool; 9] = [false, false, false, false, true, true, true, false, false];
     let dash = || "-".to_string();
-    let cells: Vec<[String; 8]> = rows
+    let cells: Vec<[String; 9]> = rows
         .iter()
         .map(|r| {
             let s = r.status.as_ref();
@@ -413,6 +443,8 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
                 r.name.clone(),
                 r.native.as_ref().map_or_else(dash, |n| n.active.clone()),
                 r.state_word().map_or_else(dash, str::to_string),
+                r.health()
+                    .map_or_else(dash, |h| h.state.as_str().to_string()),
                 s.and_then(|s| s.pid)
                     .filter(|_| r.supervisor_alive)
                     .map_or_else(dash, |p| p.to_string()),
@@ -433,11 +465,11 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |c: [&str; 8]| {
+    let line = |c: [&str; 9]| {
         let mut out = String::new();
         for (i, cell) in c.iter().enumerate() {
             if i > 0 {
-                out.push_str(if i == 6 { "  " } else { " " });
+                out.push_str(if i == 7 { "  " } else { " " });
             }
             let pad = widths[i].saturating_sub(cell.chars().count());
             if RIGHT[i] {
@@ -472,6 +504,13 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
             }
             if let Some(line) = &s.last_stderr {
                 out.push(format!("{indent}last stderr: {line}"));
+            }
+            if let Some(h) = r.health() {
+                if h.state != state::HealthState::Healthy || h.failures > 0 {
+                    if let Some(p) = h.last_probe.as_ref().filter(|p| !p.ok) {
+                        out.push(format!("{indent}health: {}", p.result));
+                    }
+                }
             }
             if s.log_dropped_lines > 0 || s.log_dropped_bytes > 0 {
                 out.push(format!(
@@ -606,6 +645,7 @@ mod tests {
                 message: message.map(str::to_string),
                 last_stderr: None,
                 log: None,
+                health: None,
                 log_dropped_lines: 0,
                 log_dropped_bytes: 0,
             }),
@@ -620,23 +660,45 @@ mod tests {
     #[test]
     fn the_table_is_as_wide_as_its_cells_and_notes_sit_under_the_state() {
         let long = "x".repeat(40);
+        let mut unhealthy = at("api", state::State::Running, None);
+        unhealthy.status.as_mut().unwrap().health = Some(state::Health {
+            state: state::HealthState::Unhealthy,
+            since_ms: 0,
+            failures: 3,
+            last_probe: Some(state::Probe {
+                at_ms: 0,
+                ok: false,
+                took_ms: 2000,
+                result: "GET http://127.0.0.1:8080/healthz: no answer within 2s".into(),
+            }),
+            last_error: None,
+        });
         let rows = [
             at(&long, state::State::Running, None),
             at("db", state::State::Backoff, Some("restarting in 2s")),
+            unhealthy,
         ];
         assert_eq!(
             table(&rows, 0),
             [
                 format!(
-                    "{:<40} SERVICE STATE    PID UPTIME RESTARTS  LAST EXIT SPEC",
+                    "{:<40} SERVICE STATE   HEALTH     PID UPTIME RESTARTS  LAST EXIT SPEC",
                     "NAME"
                 ),
-                format!("{long} -       running 4242  2m 5s       12  -         /srv/{long}.toml"),
+                format!("{long} -       running -         4242  2m 5s       12  -         /srv/{long}.toml"),
                 format!(
-                    "{:<40} -       backoff 4242  2m 5s       12  -         /srv/db.toml",
+                    "{:<40} -       backoff -         4242  2m 5s       12  -         /srv/db.toml",
                     "db"
                 ),
                 format!("{:<41}restarting in 2s", ""),
+                format!(
+                    "{:<40} -       running unhealthy 4242  2m 5s       12  -         /srv/api.toml",
+                    "api"
+                ),
+                format!(
+                    "{:<41}health: GET http://127.0.0.1:8080/healthz: no answer within 2s",
+                    ""
+                ),
             ]
         );
     }

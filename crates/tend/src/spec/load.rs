@@ -40,12 +40,15 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "restart",
     "stop",
     "log",
+    "health",
     "systemd",
     "windows",
 ];
 
 /// The top-level keys that hold tables.
-const TABLE_KEYS: &[&str] = &["env", "restart", "stop", "log", "systemd", "windows"];
+const TABLE_KEYS: &[&str] = &[
+    "env", "restart", "stop", "log", "health", "systemd", "windows",
+];
 
 /// Where the settings come from, beyond the file.
 #[derive(Clone, Debug, Default)]

@@ -57,6 +57,9 @@ pub struct Spec {
     /// Where the child's output goes.
     #[serde(default)]
     pub log: Log,
+    /// How tend checks that the service works, not merely runs; none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
     /// systemd-only settings, used when installed as a systemd unit.
     #[serde(default, skip_serializing_if = "Systemd::is_empty")]
     pub systemd: Systemd,
@@ -322,6 +325,69 @@ impl Default for Stop {
     }
 }
 
+/// What tend does when a service turns unhealthy.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnUnhealthy {
+    /// Stop it the normal way (its tree is killed after `stop.timeout`) and start it
+    /// again, counted against the restart policy (default).
+    #[default]
+    Restart,
+    /// Only report it (`tend status`, the journal, the Event Log, metrics).
+    Report,
+}
+
+/// A health check: one of `http`, `tcp` or `command`, run every `interval`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Health {
+    /// `GET` this `http://` or `https://` URL: healthy when it answers 2xx (or
+    /// `expect_status`), e.g. `"http://127.0.0.1:8080/healthz"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<String>,
+    /// Connect to this `HOST:PORT`: healthy when it accepts, e.g. `"127.0.0.1:5432"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp: Option<String>,
+    /// Run this command (program and arguments, no shell) as the service's account with
+    /// its environment: healthy when it exits 0. Killed at `timeout`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Time between probes.
+    pub interval: Duration,
+    /// A probe that takes longer has failed.
+    pub timeout: Duration,
+    /// Failures during this grace period after a start do not count (until the first
+    /// healthy probe; meanwhile probes run every second at most).
+    pub start_period: Duration,
+    /// Consecutive failures before the service is unhealthy (at least 1).
+    pub retries: u32,
+    /// `restart` (default) or `report`.
+    pub on_unhealthy: OnUnhealthy,
+    /// `http`: the status that counts as healthy (default: any 2xx).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// `http`: the answer's body must contain this text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect_body: Option<String>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            http: None,
+            tcp: None,
+            command: Vec::new(),
+            interval: Duration::from_secs(5),
+            timeout: Duration::from_secs(2),
+            start_period: Duration::from_secs(0),
+            retries: 3,
+            on_unhealthy: OnUnhealthy::Restart,
+            expect_status: None,
+            expect_body: None,
+        }
+    }
+}
+
 /// Where one output stream goes.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -424,6 +490,7 @@ spelled_as_in_the_spec!(
     RestartPolicy,
     LogTarget,
     RotateEvery,
+    OnUnhealthy,
 );
 
 #[cfg(test)]
@@ -473,6 +540,10 @@ mod tests {
             (LogTarget::File, "file"),
             (LogTarget::Inherit, "inherit"),
             (LogTarget::Null, "null"),
+        ]);
+        check(&[
+            (OnUnhealthy::Restart, "restart"),
+            (OnUnhealthy::Report, "report"),
         ]);
         check(&[
             (RotateEvery::Never, "never"),

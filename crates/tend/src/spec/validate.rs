@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::Spec;
+use super::model::{Health, Spec};
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
 
@@ -263,6 +263,9 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(h) = &spec.health {
+        out.extend(check_health(h));
+    }
     let w = &spec.windows;
     if w.account.trim().is_empty() || w.account.chars().any(char::is_control) {
         out.push((
@@ -312,6 +315,95 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
                 Some("remove it from depends_on".into()),
             ));
         }
+    }
+    out
+}
+
+/// `[health]`: one probe, well-formed, with times and counts that can work.
+fn check_health(h: &Health) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let given = [h.http.is_some(), h.tcp.is_some(), !h.command.is_empty()];
+    match given.iter().filter(|g| **g).count() {
+        0 => out.push((
+            at(&["health"]),
+            "`[health]` names no probe".into(),
+            Some("give one of http = \"http://127.0.0.1:8080/healthz\", tcp = \"127.0.0.1:5432\" or command = [\"/opt/x/check\"]".into()),
+        )),
+        1 => {}
+        _ => out.push((
+            at(&["health", if h.command.is_empty() { "tcp" } else { "command" }]),
+            "`[health]` names more than one probe".into(),
+            Some("keep one of `http`, `tcp` and `command`".into()),
+        )),
+    }
+    if let Some(url) = &h.http {
+        if let Err(e) = super::values::HttpUrl::parse_with_tls(url) {
+            out.push((
+                at(&["health", "http"]),
+                format!("`health.http` {url:?} is not usable: {e}"),
+                Some(
+                    "write it as http://HOST:PORT/PATH, e.g. \"http://127.0.0.1:8080/healthz\""
+                        .into(),
+                ),
+            ));
+        }
+    }
+    if let Some(addr) = &h.tcp {
+        if let Err(e) = super::values::parse_host_port(addr) {
+            out.push((
+                at(&["health", "tcp"]),
+                format!("`health.tcp` {addr:?} is not usable: {e}"),
+                Some("write it as HOST:PORT, e.g. \"127.0.0.1:5432\" or \"[::1]:5432\"".into()),
+            ));
+        }
+    }
+    if let Some(first) = h.command.first() {
+        if first.trim().is_empty() || h.command.iter().any(|a| a.contains('\0')) {
+            out.push((
+                at(&["health", "command"]),
+                "`health.command` needs a program and no NUL characters".into(),
+                Some("e.g. command = [\"/opt/orders/orders\", \"check\"]".into()),
+            ));
+        }
+    }
+    if h.http.is_none() {
+        for (key, set) in [
+            ("expect_status", h.expect_status.is_some()),
+            ("expect_body", h.expect_body.is_some()),
+        ] {
+            if set {
+                out.push((
+                    at(&["health", key]),
+                    format!("`health.{key}` only applies to an `http` probe"),
+                    Some("remove it, or probe with http = \"...\"".into()),
+                ));
+            }
+        }
+    }
+    if let Some(code) = h.expect_status {
+        if !(100..=599).contains(&code) {
+            out.push((
+                at(&["health", "expect_status"]),
+                format!("{code} is not an HTTP status"),
+                Some("HTTP statuses are 100 to 599, e.g. 200 or 204".into()),
+            ));
+        }
+    }
+    for (key, d) in [("interval", h.interval), ("timeout", h.timeout)] {
+        if d.get().is_zero() {
+            out.push((
+                at(&["health", key]),
+                format!("`health.{key}` is 0"),
+                Some("give a time such as \"5s\"".into()),
+            ));
+        }
+    }
+    if h.retries == 0 {
+        out.push((
+            at(&["health", "retries"]),
+            "`health.retries` is 0".into(),
+            Some("at least 1: the failures in a row that make the service unhealthy".into()),
+        ));
     }
     out
 }

@@ -457,10 +457,12 @@ mod tests {
     }
 }
 
-/// An `http://` URL for a stop hook: where to connect and what to ask for. Only plain
-/// HTTP to a host and port (the hook talks to the service on the same machine).
+/// An `http://` URL for a stop hook (or an `https://` one for a health check): where
+/// to connect and what to ask for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HttpUrl {
+    /// `https://`: the exchange goes through TLS (health checks only).
+    pub tls: bool,
     /// Host name or address (without brackets for IPv6).
     pub host: String,
     /// Port (80 when not given).
@@ -475,6 +477,21 @@ impl HttpUrl {
         let rest = url
             .strip_prefix("http://")
             .ok_or_else(|| "only http:// URLs are supported".to_string())?;
+        Self::parse_rest(url, rest, false)
+    }
+
+    /// Parses `http://HOST[:PORT][/PATH]` or `https://HOST[:PORT][/PATH]`.
+    pub fn parse_with_tls(url: &str) -> Result<HttpUrl, String> {
+        match url.strip_prefix("https://") {
+            Some(rest) => Self::parse_rest(url, rest, true),
+            None => url
+                .strip_prefix("http://")
+                .ok_or_else(|| "only http:// and https:// URLs are supported".to_string())
+                .and_then(|rest| Self::parse_rest(url, rest, false)),
+        }
+    }
+
+    fn parse_rest(url: &str, rest: &str, tls: bool) -> Result<HttpUrl, String> {
         if url.chars().any(|c| c.is_control() || c == ' ') {
             return Err("it contains spaces or control characters".into());
         }
@@ -500,6 +517,7 @@ impl HttpUrl {
             return Err("it names no host".into());
         }
         let port = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -508,10 +526,70 @@ impl HttpUrl {
                 .ok_or_else(|| format!("{p:?} is not a port number"))?,
         };
         Ok(HttpUrl {
+            tls,
             host: host.to_string(),
             port,
             path: path.to_string(),
         })
+    }
+}
+
+/// Parses `HOST:PORT` (`[::1]:5432` for an IPv6 address): the host without brackets
+/// and the port.
+pub fn parse_host_port(text: &str) -> Result<(String, u16), String> {
+    if text.chars().any(|c| c.is_control() || c == ' ') {
+        return Err("it contains spaces or control characters".into());
+    }
+    let (host, port) = if let Some(v6) = text.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| "an IPv6 address lacks its closing ']'".to_string())?;
+        (h, after.strip_prefix(':'))
+    } else {
+        match text.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err("write an IPv6 address in brackets: [::1]:5432".into())
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (text, None),
+        }
+    };
+    if host.is_empty() {
+        return Err("it names no host".into());
+    }
+    let port = port.ok_or_else(|| "it names no port".to_string())?;
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("{port:?} is not a port number"))?;
+    Ok((host.to_string(), port))
+}
+
+#[cfg(test)]
+mod host_port_tests {
+    use super::parse_host_port;
+
+    #[test]
+    fn host_and_port() {
+        assert_eq!(
+            parse_host_port("127.0.0.1:5432"),
+            Ok(("127.0.0.1".into(), 5432))
+        );
+        assert_eq!(parse_host_port("[::1]:80"), Ok(("::1".into(), 80)));
+        assert_eq!(parse_host_port("db.local:1"), Ok(("db.local".into(), 1)));
+        for bad in [
+            "127.0.0.1",
+            ":80",
+            "h:0",
+            "h:x",
+            "::1:80",
+            "[::1",
+            "h :1",
+            "[::1]",
+        ] {
+            assert!(parse_host_port(bad).is_err(), "{bad}");
+        }
     }
 }
 
@@ -547,6 +625,20 @@ mod http_url_tests {
             "ftp://h",
         ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn health_checks_also_take_https() {
+        let u = HttpUrl::parse_with_tls("https://example.org/healthz").unwrap();
+        assert_eq!(
+            (u.tls, u.host.as_str(), u.port, u.path.as_str()),
+            (true, "example.org", 443, "/healthz")
+        );
+        let u = HttpUrl::parse_with_tls("http://127.0.0.1:8080").unwrap();
+        assert_eq!((u.tls, u.port, u.path.as_str()), (false, 8080, "/"));
+        for bad in ["ftp://h", "https://", "https://a@h/", "HTTP://h"] {
+            assert!(HttpUrl::parse_with_tls(bad).is_err(), "{bad}");
         }
     }
 }

@@ -55,6 +55,8 @@ pub enum Ended {
     Exited(Run),
     /// The program could not be started (decided as exit code 127, as a shell would).
     NotStarted(StartError),
+    /// Its health checks failed (`health.on_unhealthy = "restart"`) and it was stopped.
+    Unhealthy(Stopped),
 }
 
 impl fmt::Display for Ended {
@@ -62,6 +64,7 @@ impl fmt::Display for Ended {
         match self {
             Ended::Exited(run) => write!(f, "{} after {}", run.exit, show_duration(run.ran)),
             Ended::NotStarted(e) => e.fmt(f),
+            Ended::Unhealthy(stopped) => write!(f, "unhealthy, {stopped}"),
         }
     }
 }
@@ -183,6 +186,8 @@ pub enum StopBy {
     /// A command through the supervisor's control channel: `tend stop NAME`, `tend
     /// restart NAME`.
     Client(&'static str),
+    /// The service's health checks (`health.on_unhealthy = "restart"`).
+    Unhealthy,
 }
 
 impl fmt::Display for StopBy {
@@ -192,6 +197,7 @@ impl fmt::Display for StopBy {
             StopBy::ServiceManager => f.write_str("the service manager's request"),
             StopBy::Supervisor => f.write_str("the supervisor's own request"),
             StopBy::Client(command) => write!(f, "`{command}`"),
+            StopBy::Unhealthy => f.write_str("failed health checks"),
         }
     }
 }
@@ -212,6 +218,7 @@ pub(crate) fn second(by: Option<StopBy>) -> String {
         Some(StopBy::Signal(name) | StopBy::Console(name)) => format!("a second {name}"),
         Some(StopBy::ServiceManager) => "a second stop request from the service manager".into(),
         Some(StopBy::Client(command)) => format!("a second `{command}`"),
+        Some(StopBy::Unhealthy) => "a stop request after failed health checks".into(),
         Some(StopBy::Supervisor) | None => "a second stop request".into(),
     }
 }
@@ -321,6 +328,26 @@ pub enum Event {
         /// Who asked (none: a kill request, a second stop).
         by: Option<StopBy>,
     },
+    /// A health probe passed after none had since the start (or after the service was
+    /// unhealthy): `healthy: GET http://127.0.0.1:8080/healthz answered 200 (3ms)`.
+    Healthy {
+        /// The child.
+        pid: i32,
+        /// What the probe found.
+        result: String,
+        /// It was unhealthy until now (not merely starting).
+        again: bool,
+    },
+    /// `health.retries` probes in a row failed: `unhealthy: 3 probes in a row failed,
+    /// the last: GET http://127.0.0.1:8080/healthz: no answer within 2s`.
+    Unhealthy {
+        /// The child.
+        pid: i32,
+        /// Probes failed in a row.
+        failures: u32,
+        /// The last probe's result.
+        result: String,
+    },
 }
 
 impl Ended {
@@ -328,7 +355,7 @@ impl Ended {
     pub fn stderr(&self) -> &[String] {
         match self {
             Ended::Exited(run) => &run.stderr,
-            Ended::NotStarted(_) => &[],
+            Ended::NotStarted(_) | Ended::Unhealthy(_) => &[],
         }
     }
 }
@@ -420,6 +447,26 @@ impl fmt::Display for Event {
             }
             Event::StoppedWhileWaiting { by: None } => {
                 f.write_str("stopped (was waiting to restart)")
+            }
+            Event::Healthy {
+                result,
+                again: false,
+                ..
+            } => write!(f, "healthy: {result}"),
+            Event::Healthy {
+                result,
+                again: true,
+                ..
+            } => write!(f, "healthy again: {result}"),
+            Event::Unhealthy {
+                failures, result, ..
+            } => {
+                let probes = if *failures == 1 {
+                    "1 probe failed".to_string()
+                } else {
+                    format!("{failures} probes in a row failed")
+                };
+                write!(f, "unhealthy: {probes}, the last: {result}")
             }
         }
     }
@@ -596,6 +643,20 @@ mod tests {
             (Event::Stopped(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AtOnce(Some(StopBy::ServiceManager)) }),
                 "killed at once on a second stop request from the service manager"),
             (Event::StoppedWhileWaiting { by: None }, "stopped (was waiting to restart)"),
+            (Event::Healthy { pid: 42, result: "GET http://127.0.0.1:8080/healthz answered 200 (3ms)".into(), again: false },
+                "healthy: GET http://127.0.0.1:8080/healthz answered 200 (3ms)"),
+            (Event::Healthy { pid: 42, result: "connected to 127.0.0.1:5432 (1ms)".into(), again: true },
+                "healthy again: connected to 127.0.0.1:5432 (1ms)"),
+            (Event::Unhealthy { pid: 42, failures: 3, result: "GET http://127.0.0.1:8080/healthz: no answer within 2s".into() },
+                "unhealthy: 3 probes in a row failed, the last: GET http://127.0.0.1:8080/healthz: no answer within 2s"),
+            (Event::Unhealthy { pid: 42, failures: 1, result: "`/bin/check` ended with exit code 1".into() },
+                "unhealthy: 1 probe failed, the last: `/bin/check` ended with exit code 1"),
+            (Event::StopRequested { pid: 42, by: StopBy::Unhealthy, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: true },
+                "restarting on failed health checks: sent SIGTERM to pid 42, waiting up to 10s"),
+            (Event::Restarting { ended: Ended::Unhealthy(graceful.clone()), delay: Duration::from_millis(100) },
+                "unhealthy, stopped gracefully in 12ms (exit code 0); restarting in 100ms"),
+            (Event::Started { pid: 43, start: Start::AtOnce(Ended::Unhealthy(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout } })) },
+                "unhealthy, killed after the 10s stop timeout; restarted (pid 43)"),
             (Event::StoppedWhileWaiting { by: Some(StopBy::Signal("SIGTERM")) },
                 "stopped on SIGTERM (was waiting to restart)"),
         ];

@@ -105,10 +105,15 @@ pub enum EventId {
     /// 1008: tend ends the program's process tree at once (a second stop request,
     /// `windows.stop = "kill"`).
     Killing,
+    /// 1009: the service's health probe passed (the first time since the program
+    /// started, or after it was unhealthy).
+    Healthy,
     /// 2001: the program ended by itself with a failure (code or signal).
     ProgramFailed,
     /// 2002: the program did not stop within `stop.timeout`; its tree was ended.
     StopTimedOut,
+    /// 2003: `health.retries` health probes in a row failed.
+    Unhealthy,
     /// 3001: the program failed and is not restarted (policy or `no_restart_codes`).
     ServiceFailed,
     /// 3002: the restart limit was reached; tend gives up.
@@ -119,7 +124,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every event, in code order.
-    pub const ALL: [EventId; 14] = [
+    pub const ALL: [EventId; 16] = [
         EventId::SupervisorStarted,
         EventId::ProgramStarted,
         EventId::ProgramExited,
@@ -129,8 +134,10 @@ impl EventId {
         EventId::ServiceStopped,
         EventId::ServiceFinished,
         EventId::Killing,
+        EventId::Healthy,
         EventId::ProgramFailed,
         EventId::StopTimedOut,
+        EventId::Unhealthy,
         EventId::ServiceFailed,
         EventId::RestartLimit,
         EventId::CannotStart,
@@ -148,8 +155,10 @@ impl EventId {
             EventId::ServiceStopped => 1006,
             EventId::ServiceFinished => 1007,
             EventId::Killing => 1008,
+            EventId::Healthy => 1009,
             EventId::ProgramFailed => 2001,
             EventId::StopTimedOut => 2002,
+            EventId::Unhealthy => 2003,
             EventId::ServiceFailed => 3001,
             EventId::RestartLimit => 3002,
             EventId::CannotStart => 3003,
@@ -167,8 +176,9 @@ impl EventId {
             | EventId::ProgramStopped
             | EventId::ServiceStopped
             | EventId::ServiceFinished
-            | EventId::Killing => Kind::Information,
-            EventId::ProgramFailed | EventId::StopTimedOut => Kind::Warning,
+            | EventId::Killing
+            | EventId::Healthy => Kind::Information,
+            EventId::ProgramFailed | EventId::StopTimedOut | EventId::Unhealthy => Kind::Warning,
             EventId::ServiceFailed | EventId::RestartLimit | EventId::CannotStart => Kind::Error,
         }
     }
@@ -192,6 +202,8 @@ impl EventId {
             EventId::ServiceStopped => "TEND_SERVICE_STOPPED",
             EventId::ServiceFinished => "TEND_SERVICE_FINISHED",
             EventId::Killing => "TEND_KILLING",
+            EventId::Healthy => "TEND_HEALTHY",
+            EventId::Unhealthy => "TEND_UNHEALTHY",
             EventId::ProgramFailed => "TEND_PROGRAM_FAILED",
             EventId::StopTimedOut => "TEND_STOP_TIMED_OUT",
             EventId::ServiceFailed => "TEND_SERVICE_FAILED",
@@ -210,8 +222,10 @@ impl EventId {
             | EventId::StopTimedOut
             | EventId::Killing
             | EventId::RestartLimit
-            | EventId::CannotStart => 3,
+            | EventId::CannotStart
+            | EventId::Healthy => 3,
             EventId::ProgramExited
+            | EventId::Unhealthy
             | EventId::StopRequested
             | EventId::ProgramStopped
             | EventId::ProgramFailed => 4,
@@ -321,6 +335,27 @@ pub enum Entry {
         /// `%3`: the error.
         reason: String,
     },
+    /// See [`EventId::Healthy`].
+    Healthy {
+        /// `%1`
+        service: String,
+        /// `%2`
+        pid: i32,
+        /// `%3`: what the probe found, e.g. `GET http://127.0.0.1:8080/healthz
+        /// answered 200 (3ms)`.
+        result: String,
+    },
+    /// See [`EventId::Unhealthy`].
+    Unhealthy {
+        /// `%1`
+        service: String,
+        /// `%2`
+        pid: i32,
+        /// `%3`: probes failed in a row.
+        failures: u32,
+        /// `%4`: the last probe's result.
+        result: String,
+    },
 }
 
 /// How the program ended: the values of [`Entry::ProgramExited`],
@@ -355,6 +390,8 @@ impl Entry {
             Entry::ServiceFailed { .. } => EventId::ServiceFailed,
             Entry::RestartLimit { .. } => EventId::RestartLimit,
             Entry::CannotStart { .. } => EventId::CannotStart,
+            Entry::Healthy { .. } => EventId::Healthy,
+            Entry::Unhealthy { .. } => EventId::Unhealthy,
         }
     }
 
@@ -425,6 +462,22 @@ impl Entry {
                 program,
                 reason,
             } => vec![service.clone(), program.clone(), reason.clone()],
+            Entry::Healthy {
+                service,
+                pid,
+                result,
+            } => vec![service.clone(), pid.to_string(), result.clone()],
+            Entry::Unhealthy {
+                service,
+                pid,
+                failures,
+                result,
+            } => vec![
+                service.clone(),
+                pid.to_string(),
+                failures.to_string(),
+                result.clone(),
+            ],
         }
     }
 }
@@ -569,6 +622,21 @@ impl EventMapper {
             Lifecycle::StoppedWhileWaiting { .. } => {
                 out.push(Entry::ServiceStopped { service: service() })
             }
+            Lifecycle::Healthy { pid, result, .. } => out.push(Entry::Healthy {
+                service: service(),
+                pid: *pid,
+                result: result.clone(),
+            }),
+            Lifecycle::Unhealthy {
+                pid,
+                failures,
+                result,
+            } => out.push(Entry::Unhealthy {
+                service: service(),
+                pid: *pid,
+                failures: *failures,
+                result: result.clone(),
+            }),
         }
         out
     }
@@ -594,13 +662,20 @@ impl EventMapper {
     /// How the program's run ended: success or failure by `restart.success_codes`.
     /// A start that failed has had its own entry already.
     fn ended(&self, status: &Status, ended: &Ended, out: &mut Vec<Entry>) {
-        if let Ended::Exited(run) = ended {
-            let end = program_end(status, run);
-            out.push(if run.exit.is_success(&self.restart) {
-                Entry::ProgramExited(end)
-            } else {
-                Entry::ProgramFailed(end)
-            });
+        match ended {
+            Ended::Exited(run) => {
+                let end = program_end(status, run);
+                out.push(if run.exit.is_success(&self.restart) {
+                    Entry::ProgramExited(end)
+                } else {
+                    Entry::ProgramFailed(end)
+                });
+            }
+            // Stopped for failing its health checks (the unhealthy entry came first).
+            Ended::Unhealthy(stopped) => {
+                out.push(Entry::ProgramStopped(program_end(status, &stopped.run)))
+            }
+            Ended::NotStarted(_) => {}
         }
     }
 
@@ -896,6 +971,17 @@ mod tests {
                 program: r"C:\orders\orders.exe".into(),
                 reason: "The system cannot find the file specified. (os error 2)".into(),
             },
+            EventId::Healthy => Entry::Healthy {
+                service,
+                pid: 5012,
+                result: "GET http://127.0.0.1:8080/healthz answered 200 (3ms)".into(),
+            },
+            EventId::Unhealthy => Entry::Unhealthy {
+                service,
+                pid: 5012,
+                failures: 3,
+                result: "GET http://127.0.0.1:8080/healthz: no answer within 2s".into(),
+            },
         }
     }
 
@@ -987,8 +1073,10 @@ mod tests {
         ("TEND_SERVICE_STOPPED", 0x400003ee),
         ("TEND_SERVICE_FINISHED", 0x400003ef),
         ("TEND_KILLING", 0x400003f0),
+        ("TEND_HEALTHY", 0x400003f1),
         ("TEND_PROGRAM_FAILED", 0x800007d1),
         ("TEND_STOP_TIMED_OUT", 0x800007d2),
+        ("TEND_UNHEALTHY", 0x800007d3),
         ("TEND_SERVICE_FAILED", 0xc0000bb9),
         ("TEND_RESTART_LIMIT", 0xc0000bba),
         ("TEND_CANNOT_START", 0xc0000bbb),
@@ -1033,8 +1121,10 @@ mod tests {
             "1006 Information: The service orders stopped on request.",
             "1007 Information: The service orders has finished: its program ended successfully and is not started again (restart policy: on-failure).",
             "1008 Information: tend is ending the process tree of the program of the service orders (process ID 5012) at once: a second stop request.",
+            "1009 Information: The service orders is healthy: the health probe of its program (process ID 5012) passed: GET http://127.0.0.1:8080/healthz answered 200 (3ms).",
             "2001 Warning: The program of the service orders (process ID 5012) failed: it ended with exit code 0xC0000005 after running for 2.5s.",
             "2002 Warning: The program of the service orders (process ID 5012) did not stop within 10s, so tend ended its process tree.",
+            "2003 Warning: The service orders is unhealthy: 3 health probes in a row of its program (process ID 5012) failed; the last: GET http://127.0.0.1:8080/healthz: no answer within 2s.",
             "3001 Error: The service orders has failed: its program ended with a failure and is not started again (restart policy: never).",
             "3002 Error: The service orders has failed: its program was restarted 10 times within 2m (restart.max_restarts), so tend gives up.",
             r"3003 Error: The program C:\orders\orders.exe of the service orders cannot be started: The system cannot find the file specified. (os error 2).",
@@ -1166,6 +1256,7 @@ mod tests {
                     log_dropped_bytes: 0,
                     last_stderr: None,
                     log: None,
+                    health: None,
                 },
             }
         }

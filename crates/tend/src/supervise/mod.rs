@@ -1044,6 +1044,7 @@ impl<'a> Services<'a> {
             log_dropped_bytes: 0,
             last_stderr: None,
             log: self.setups[i].log.clone(),
+            health: None,
         };
         let _ = state::write_status(&self.opts.state_dir, &status);
     }

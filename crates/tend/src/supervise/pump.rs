@@ -981,6 +981,7 @@ mod tests {
             log_dropped_bytes: 0,
             last_stderr: None,
             log: None,
+            health: None,
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

@@ -68,6 +68,10 @@ pub trait Observer {
     /// Only the dropped-output counters changed (`log_dropped_*` in `status`): at most
     /// once per [`COUNTERS_EVERY`] while output is being dropped. Nothing by default.
     fn counters(&mut self, _status: &Status) {}
+
+    /// A health probe ended (its result is `status.health.last_probe`; `took` its exact
+    /// duration), whether or not the health state changed. Nothing by default.
+    fn probed(&mut self, _status: &Status, _took: Duration) {}
 }
 
 /// How often, at most, observers hear of dropped output between changes of state.
@@ -299,6 +303,7 @@ pub async fn run_actor<P: Procs>(
         log_dropped_bytes: 0,
         last_stderr: None,
         log: setup.log.clone(),
+        health: None,
     };
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()

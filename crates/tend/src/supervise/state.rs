@@ -57,6 +57,60 @@ pub struct LastExit {
     pub at_ms: u64,
 }
 
+/// Whether a service with `[health]` works, as its probes say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HealthState {
+    /// No probe has passed since the child started.
+    Starting,
+    /// The last probe passed (or fewer than `health.retries` have failed in a row since).
+    Healthy,
+    /// `health.retries` probes in a row have failed.
+    Unhealthy,
+}
+
+impl HealthState {
+    /// The state as shown to people.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthState::Starting => "starting",
+            HealthState::Healthy => "healthy",
+            HealthState::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One probe's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// When it ended (ms since the epoch).
+    pub at_ms: u64,
+    /// Whether it passed.
+    pub ok: bool,
+    /// How long it took, in milliseconds.
+    pub took_ms: u64,
+    /// What it found: `answered 200`, or why it failed (`cannot connect to
+    /// 127.0.0.1:8080: Connection refused`).
+    pub result: String,
+}
+
+/// A service's health (with `[health]`; see [`Status::health`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Health {
+    /// The state.
+    pub state: HealthState,
+    /// When the state last changed (ms since the epoch).
+    pub since_ms: u64,
+    /// Probes failed in a row.
+    pub failures: u32,
+    /// The last probe (none yet since the child started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_probe: Option<Probe>,
+    /// The last failed probe's result, kept after a probe passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
 /// Everything the supervisor knows about one service, as written to the state file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
@@ -102,6 +156,9 @@ pub struct Status {
     /// up`) and in the state files of older versions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<LogPlace>,
+    /// Its health, when the spec has `[health]` and a child runs (or ran last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 /// Where a supervisor writes a service's output (see [`Status::log`]).
@@ -781,6 +838,7 @@ mod tests {
             message: None,
             last_stderr: None,
             log: None,
+            health: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
         }
@@ -1048,6 +1106,7 @@ mod tests {
             log_dropped_bytes: 0,
             last_stderr: None,
             log: None,
+            health: None,
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;
