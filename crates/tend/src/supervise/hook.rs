@@ -154,7 +154,7 @@ async fn exchange(url: &HttpUrl) -> Result<u16, HttpError> {
 }
 
 /// Connects to the first address of `url`'s host that accepts.
-async fn connect(url: &HttpUrl) -> Result<TcpStream, HttpError> {
+pub(super) async fn connect(url: &HttpUrl) -> Result<TcpStream, HttpError> {
     let addrs = tokio::net::lookup_host((url.host.as_str(), url.port))
         .await
         .map_err(|source| HttpError::Resolve {
@@ -212,7 +212,7 @@ async fn status_line(stream: &mut TcpStream) -> Result<String, HttpError> {
 }
 
 /// The code of a status line such as `HTTP/1.1 204 No Content`.
-fn parse_status(line: &str) -> Option<u16> {
+pub(super) fn parse_status(line: &str) -> Option<u16> {
     let mut parts = line.splitn(3, ' ');
     let version = parts.next()?;
     let code = parts.next()?;
@@ -226,14 +226,14 @@ fn parse_status(line: &str) -> Option<u16> {
 }
 
 /// `host[:port]` as in a `Host` header: IPv6 addresses in brackets, the port left
-/// out when it is the default, 80.
-fn authority(url: &HttpUrl) -> String {
+/// out when it is the default, 80 (443 for `https://`).
+pub(super) fn authority(url: &HttpUrl) -> String {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
         url.host.clone()
     };
-    if url.port == 80 {
+    if url.port == if url.tls { 443 } else { 80 } {
         host
     } else {
         format!("{host}:{}", url.port)
@@ -241,12 +241,13 @@ fn authority(url: &HttpUrl) -> String {
 }
 
 /// The URL as a person would write it, for messages.
-fn show_url(url: &HttpUrl) -> String {
-    format!("http://{}{}", authority(url), url.path)
+pub(super) fn show_url(url: &HttpUrl) -> String {
+    let scheme = if url.tls { "https" } else { "http" };
+    format!("{scheme}://{}{}", authority(url), url.path)
 }
 
 /// Some bytes of an answer, quoted and shortened for a one-line message.
-fn quote(bytes: &[u8]) -> String {
+pub(super) fn quote(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut short: String = text.chars().take(MAX_QUOTED).collect();
     if text.chars().count() > MAX_QUOTED {

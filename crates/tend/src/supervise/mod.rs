@@ -35,6 +35,7 @@ pub(crate) use say;
 pub mod control;
 pub mod event;
 pub mod eventlog;
+pub mod health;
 pub mod hook;
 pub mod host;
 pub mod logfile;
@@ -44,6 +45,7 @@ pub mod pump;
 pub mod service;
 pub mod state;
 pub mod sys;
+pub mod tls;
 
 pub use sys::{default_log_dir, default_state_dir, Reaper};
 
@@ -96,6 +98,11 @@ impl Observer for StateFile {
     }
 
     fn changed(&mut self, status: &Status, _event: &Event) {
+        self.write(status);
+    }
+
+    /// Every probe: `tend status` shows the last one's result.
+    fn probed(&mut self, status: &Status, _took: std::time::Duration) {
         self.write(status);
     }
 }
@@ -173,6 +180,13 @@ struct Seen {
     /// Not started, waiting for a dependency that was started on request and could
     /// not run (`message` says which): a `tend start` of it is answered at once.
     blocked: bool,
+    /// Up for its dependents ([`Status::ready`]: with `[health]`, healthy).
+    ready: bool,
+    /// Its start came to something ([`Status::start_settled`]).
+    settled: bool,
+    /// With `[health]`, when it is not healthy: `unhealthy: ...` or `not healthy yet:
+    /// ...`, the last probe's result.
+    health: Option<String>,
 }
 
 impl Seen {
@@ -182,6 +196,45 @@ impl Seen {
             pid: None,
             message: None,
             blocked: false,
+            ready: false,
+            settled: false,
+            health: None,
+        }
+    }
+
+    /// A service without an actor, as `state` with `message`.
+    fn unstarted(state: State, message: Option<String>, blocked: bool) -> Seen {
+        Seen {
+            state,
+            message,
+            blocked,
+            settled: state != State::Starting,
+            ..Seen::starting()
+        }
+    }
+
+    /// What a supervisor's loop sees of `status`.
+    fn of(status: &Status) -> Seen {
+        let health = status.health.as_ref().and_then(|h| {
+            let last = h.last_probe.as_ref().map(|p| p.result.as_str());
+            match (h.state, last) {
+                (state::HealthState::Healthy, _) => None,
+                (state::HealthState::Unhealthy, Some(last)) => Some(format!("unhealthy: {last}")),
+                (state::HealthState::Unhealthy, None) => Some("unhealthy".into()),
+                (state::HealthState::Starting, Some(last)) => {
+                    Some(format!("not healthy yet: {last}"))
+                }
+                (state::HealthState::Starting, None) => Some("not probed yet".into()),
+            }
+        });
+        Seen {
+            state: status.state,
+            pid: status.pid,
+            message: status.message.clone(),
+            blocked: false,
+            ready: status.ready(),
+            settled: status.start_settled(),
+            health: health.filter(|_| status.state == State::Running),
         }
     }
 
@@ -193,6 +246,10 @@ impl Seen {
             st => st.as_str(),
         };
         match (self.pid, &self.message) {
+            (Some(pid), _) if self.health.is_some() => format!(
+                "`{name}` is {state} (pid {pid}) but {}",
+                self.health.as_deref().unwrap_or_default()
+            ),
             (Some(pid), _) => format!("`{name}` is {state} (pid {pid})"),
             (None, Some(m)) => format!("`{name}` is {state}: {m}"),
             (None, None) => format!("`{name}` is {state}"),
@@ -205,12 +262,7 @@ struct StateWatch(watch::Sender<Seen>, Rc<tokio::sync::Notify>);
 
 impl Observer for StateWatch {
     fn changed(&mut self, status: &Status, _event: &Event) {
-        let _ = self.0.send(Seen {
-            state: status.state,
-            pid: status.pid,
-            message: status.message.clone(),
-            blocked: false,
-        });
+        let _ = self.0.send(Seen::of(status));
         self.1.notify_one();
     }
 }
@@ -556,6 +608,7 @@ fn prepare_all(
     for (i, spec) in specs.iter().enumerate() {
         let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
         let hook = prepare::prepare_hook(spec, &base, &prepared)?;
+        let health = prepare::prepare_probe(spec, &base, &prepared)?;
         for w in warnings {
             say!("tend: {}: warning: {w}", spec.name);
         }
@@ -576,6 +629,7 @@ fn prepare_all(
             spec_path: spec_path.to_path_buf(),
             prepared,
             hook,
+            health,
             stdout,
             stderr,
             sole: specs.len() == 1,
@@ -836,12 +890,11 @@ impl<'a> Services<'a> {
                 }
                 self.outcomes[i] = Some(Outcome::Stopped);
                 if let Some(tx) = self.senders[i].take() {
-                    let _ = tx.send(Seen {
-                        state: State::Stopped,
-                        pid: None,
-                        message: Some("not started: the supervisor is stopping".into()),
-                        blocked: false,
-                    });
+                    let _ = tx.send(Seen::unstarted(
+                        State::Stopped,
+                        Some("not started: the supervisor is stopping".into()),
+                        false,
+                    ));
                 }
             }
             if self.tasks[i].is_some() && self.states[i].borrow().state == State::Stopping {
@@ -938,7 +991,7 @@ impl<'a> Services<'a> {
                 if st == State::Backoff && tried {
                     blocked = blocked.or(Some(j));
                 }
-                starting |= st != State::Running;
+                starting |= !self.states[j].borrow().ready;
             } else if self.pending[j] {
                 starting = true;
                 if self.states[j].borrow().blocked {
@@ -963,7 +1016,7 @@ impl<'a> Services<'a> {
     /// waits for it.
     fn start_ready(&mut self) {
         for j in 0..self.specs.len() {
-            if self.tasks[j].is_none() || self.states[j].borrow().state == State::Running {
+            if self.tasks[j].is_none() || self.states[j].borrow().ready {
                 self.kicked[j] = None;
             }
         }
@@ -1015,12 +1068,7 @@ impl<'a> Services<'a> {
         let name = self.specs[i].name.as_str();
         say!("tend: {name}: {why}");
         if let Some(tx) = &self.senders[i] {
-            let _ = tx.send(Seen {
-                state: State::Starting,
-                pid: None,
-                message: Some(why.clone()),
-                blocked,
-            });
+            let _ = tx.send(Seen::unstarted(State::Starting, Some(why.clone()), blocked));
         }
         self.write_unstarted(i, State::Starting, why);
     }
@@ -1069,12 +1117,11 @@ impl<'a> Services<'a> {
         // Its own dependents must not wait for it.
         if let Some(tx) = self.senders[i].take() {
             // The last value stays readable after the sender is gone.
-            let _ = tx.send(Seen {
-                state: State::Failed,
-                pid: None,
-                message: Some(format!("dependency `{dep}` is {}", st.as_str())),
-                blocked: false,
-            });
+            let _ = tx.send(Seen::unstarted(
+                State::Failed,
+                Some(format!("dependency `{dep}` is {}", st.as_str())),
+                false,
+            ));
         }
     }
 
@@ -1261,6 +1308,13 @@ impl<'a> Services<'a> {
         // While every service stops, this one stops after those still running before
         // it (dependents first): the client waits for them all.
         let timeout = match self.stopping {
+            // A start waits for the first healthy probe too.
+            None if c.verb != Verb::Stop => self.specs[i].stop.timeout.get().saturating_add(
+                self.specs[i]
+                    .health
+                    .as_ref()
+                    .map_or(std::time::Duration::ZERO, policy::ready_within),
+            ),
             None => self.specs[i].stop.timeout.get(),
             Some(_) => (0..self.specs.len())
                 .filter(|&j| j == i || self.tasks[j].is_some())
@@ -1317,12 +1371,11 @@ impl<'a> Services<'a> {
                 self.outcomes[i] = Some(Outcome::Stopped);
                 self.held[i] = true;
                 if let Some(tx) = &self.senders[i] {
-                    let _ = tx.send(Seen {
-                        state: State::Stopped,
-                        pid: None,
-                        message: Some("stopped before it started".into()),
-                        blocked: false,
-                    });
+                    let _ = tx.send(Seen::unstarted(
+                        State::Stopped,
+                        Some("stopped before it started".into()),
+                        false,
+                    ));
                 }
                 let _ = c.reply.send(done(
                     true,
@@ -1412,7 +1465,7 @@ fn answer_when_started(
         let seen = loop {
             let ended = rx.changed().await.is_err();
             let seen = rx.borrow_and_update().clone();
-            if ended || seen.blocked || !matches!(seen.state, State::Starting | State::Stopping) {
+            if ended || seen.blocked || (seen.settled && seen.state != State::Stopping) {
                 break seen;
             }
         };
@@ -1421,7 +1474,7 @@ fn answer_when_started(
             _ => seen.describe(&name),
         };
         let _ = reply.send(control::Answer::Done(control::Done::new(
-            seen.state == State::Running,
+            seen.ready,
             Some(seen.state.as_str()),
             message,
         )));

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 #[cfg(unix)]
 use crate::spec::Signal;
-use crate::spec::{Backoff, Restart, RestartPolicy};
+use crate::spec::{Backoff, Health, Restart, RestartPolicy};
 
 use super::event::NotRestarted;
+use super::state::HealthState;
 
 /// How a child process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +128,18 @@ impl RestartTracker {
                 };
             }
         }
+        self.after(cfg, success, ran_for, now)
+    }
+
+    /// Decides what follows a child stopped for failing its health checks: a failure,
+    /// whatever its exit (`restart.no_restart_codes` do not apply: it did not choose
+    /// to exit).
+    pub fn on_unhealthy(&mut self, cfg: &Restart, ran_for: Duration, now: Instant) -> Decision {
+        self.after(cfg, false, ran_for, now)
+    }
+
+    /// The policy, the backoff and the limit, for an end that was a `success` or not.
+    fn after(&mut self, cfg: &Restart, success: bool, ran_for: Duration, now: Instant) -> Decision {
         let restart = match cfg.policy {
             RestartPolicy::Always => true,
             RestartPolicy::OnFailure => !success,
@@ -159,6 +172,117 @@ impl RestartTracker {
             self.recent.push_back(now);
         }
         Decision::Restart { delay }
+    }
+}
+
+/// The longest wait between probes before the first healthy one, within
+/// `health.start_period`: a service is found ready soon after it is.
+pub const START_PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// What [`ready_within`] adds to the probes' own times.
+pub const READY_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long whoever waits for a start (`tend start`, `tend install --now`, a service
+/// manager) gives it to become healthy: the start period, then `retries` probes, each
+/// up to `timeout` and `interval` apart, and [`READY_MARGIN`]. By then the probes have
+/// found it healthy or unhealthy.
+pub fn ready_within(h: &Health) -> Duration {
+    let probe = h.interval.get().saturating_add(h.timeout.get());
+    h.start_period
+        .get()
+        .saturating_add(probe.saturating_mul(h.retries.max(1)))
+        .saturating_add(READY_MARGIN)
+}
+
+/// What a probe's result changes in a service's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthChange {
+    /// Nothing to report (a failure that does not count yet, or the same state).
+    Same,
+    /// It is healthy now: for the first time since the start, or `again` after it was
+    /// unhealthy.
+    Healthy {
+        /// It was unhealthy.
+        again: bool,
+    },
+    /// `health.retries` probes in a row failed.
+    Unhealthy,
+}
+
+/// One child's health, from its probes' results: `starting` until a probe passes,
+/// `unhealthy` after `health.retries` failures in a row (failures within
+/// `health.start_period` of the start, before the first pass, do not count), `healthy`
+/// again on the next pass. Time is passed in.
+#[derive(Clone, Debug)]
+pub struct HealthTracker {
+    state: HealthState,
+    failures: u32,
+    started: Instant,
+    /// Whether a probe has ended since the start.
+    probed: bool,
+}
+
+impl HealthTracker {
+    /// A child started at `started`.
+    pub fn new(started: Instant) -> HealthTracker {
+        HealthTracker {
+            state: HealthState::Starting,
+            failures: 0,
+            started,
+            probed: false,
+        }
+    }
+
+    /// The state.
+    pub fn state(&self) -> HealthState {
+        self.state
+    }
+
+    /// Probes failed in a row (those that count).
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Whether `now` is in the grace period: no probe passed yet and within
+    /// `start_period` of the start.
+    fn in_grace(&self, cfg: &Health, now: Instant) -> bool {
+        self.state == HealthState::Starting
+            && now.saturating_duration_since(self.started) < cfg.start_period.get()
+    }
+
+    /// A probe ended at `now`, passing or not.
+    pub fn on_probe(&mut self, cfg: &Health, ok: bool, now: Instant) -> HealthChange {
+        self.probed = true;
+        if ok {
+            self.failures = 0;
+            let was = std::mem::replace(&mut self.state, HealthState::Healthy);
+            return match was {
+                HealthState::Healthy => HealthChange::Same,
+                HealthState::Starting => HealthChange::Healthy { again: false },
+                HealthState::Unhealthy => HealthChange::Healthy { again: true },
+            };
+        }
+        if self.in_grace(cfg, now) {
+            return HealthChange::Same;
+        }
+        self.failures = self.failures.saturating_add(1);
+        if self.failures >= cfg.retries.max(1) && self.state != HealthState::Unhealthy {
+            self.state = HealthState::Unhealthy;
+            return HealthChange::Unhealthy;
+        }
+        HealthChange::Same
+    }
+
+    /// When the next probe starts, the last one having ended (or the child started)
+    /// at `now`: `health.interval` later, or sooner ([`START_PROBE_EVERY`]) for the
+    /// first probe and within the grace period.
+    pub fn next_probe(&self, cfg: &Health, now: Instant) -> Instant {
+        let every = cfg.interval.get();
+        if !self.probed || self.in_grace(cfg, now) {
+            now + every.min(START_PROBE_EVERY)
+        } else {
+            now + every
+        }
     }
 }
 
@@ -390,5 +514,137 @@ mod tests {
                 Decision::Restart { .. }
             ));
         }
+    }
+
+    fn health(start_period: u64, retries: u32) -> Health {
+        Health {
+            tcp: Some("127.0.0.1:1".into()),
+            interval: D::from_secs(5),
+            start_period: D::from_secs(start_period),
+            retries,
+            ..Health::default()
+        }
+    }
+
+    /// Each row: seconds after the start, the probe passed, the change, then the
+    /// state and the failures in a row.
+    #[test]
+    fn health_follows_the_probes() {
+        use HealthChange::{Healthy, Same, Unhealthy};
+        use HealthState as S;
+        let t0 = Instant::now();
+        #[rustfmt::skip]
+        let cases: &[(&str, Health, &[(u64, bool, HealthChange, S, u32)])] = &[
+            ("failures within the start period do not count; a pass ends it", health(30, 2), &[
+                (1, false, Same, S::Starting, 0),
+                (29, false, Same, S::Starting, 0),
+                (30, false, Same, S::Starting, 1),
+                (31, true, Healthy { again: false }, S::Healthy, 0),
+                (36, false, Same, S::Healthy, 1),
+                (41, false, Unhealthy, S::Unhealthy, 2),
+                (46, false, Same, S::Unhealthy, 3),
+                (51, true, Healthy { again: true }, S::Healthy, 0),
+                (56, true, Same, S::Healthy, 0),
+            ]),
+            ("after the first pass the start period is over", health(60, 1), &[
+                (1, true, Healthy { again: false }, S::Healthy, 0),
+                (6, false, Unhealthy, S::Unhealthy, 1),
+            ]),
+            ("never healthy: unhealthy after the retries, from starting", health(0, 3), &[
+                (1, false, Same, S::Starting, 1),
+                (6, false, Same, S::Starting, 2),
+                (11, false, Unhealthy, S::Unhealthy, 3),
+            ]),
+            ("a pass between failures starts the count over", health(0, 2), &[
+                (1, false, Same, S::Starting, 1),
+                (6, true, Healthy { again: false }, S::Healthy, 0),
+                (11, false, Same, S::Healthy, 1),
+                (16, true, Same, S::Healthy, 0),
+                (21, false, Same, S::Healthy, 1),
+            ]),
+        ];
+        for (what, cfg, steps) in cases {
+            let mut t = HealthTracker::new(t0);
+            for (i, &(at, ok, change, state, failures)) in steps.iter().enumerate() {
+                let got = t.on_probe(cfg, ok, t0 + Duration::from_secs(at));
+                assert_eq!(
+                    (got, t.state(), t.failures()),
+                    (change, state, failures),
+                    "{what}: step {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn probes_come_sooner_until_the_first_pass_within_the_start_period() {
+        let t0 = Instant::now();
+        let s = Duration::from_secs;
+        let cfg = health(10, 3);
+        let mut t = HealthTracker::new(t0);
+        assert_eq!(t.next_probe(&cfg, t0), t0 + s(1), "the first probe");
+        t.on_probe(&cfg, false, t0 + s(1));
+        assert_eq!(
+            t.next_probe(&cfg, t0 + s(1)),
+            t0 + s(2),
+            "in the start period"
+        );
+        t.on_probe(&cfg, false, t0 + s(10));
+        assert_eq!(t.next_probe(&cfg, t0 + s(10)), t0 + s(15), "after it");
+        let mut t = HealthTracker::new(t0);
+        t.on_probe(&cfg, true, t0 + s(1));
+        assert_eq!(t.next_probe(&cfg, t0 + s(1)), t0 + s(6), "healthy");
+        // No start period: only the first probe comes sooner.
+        let cfg = health(0, 3);
+        let mut t = HealthTracker::new(t0);
+        assert_eq!(t.next_probe(&cfg, t0), t0 + s(1));
+        t.on_probe(&cfg, false, t0 + s(1));
+        assert_eq!(t.next_probe(&cfg, t0 + s(1)), t0 + s(6));
+        // An interval under a second is kept.
+        let mut fast = health(10, 3);
+        fast.interval = D::from_millis(200);
+        let t = HealthTracker::new(t0);
+        assert_eq!(t.next_probe(&fast, t0), t0 + Duration::from_millis(200));
+    }
+
+    #[test]
+    fn a_start_may_take_the_start_period_and_the_retries() {
+        // 30s + 3 * (5s + 2s) + 5s
+        assert_eq!(ready_within(&health(30, 3)), Duration::from_secs(56));
+        assert_eq!(ready_within(&health(0, 1)), Duration::from_secs(12));
+    }
+
+    #[test]
+    fn an_unhealthy_stop_is_a_failure_whatever_the_exit() {
+        let t0 = Instant::now();
+        let mut c = cfg(RestartPolicy::OnFailure);
+        let mut t = RestartTracker::default();
+        assert_eq!(
+            t.on_unhealthy(&c, Duration::from_secs(60), t0),
+            Decision::Restart {
+                delay: Duration::ZERO
+            }
+        );
+        c.policy = RestartPolicy::Never;
+        assert_eq!(
+            t.on_unhealthy(&c, Duration::from_secs(60), t0),
+            Decision::Done {
+                success: false,
+                reason: NotRestarted::Policy(RestartPolicy::Never)
+            }
+        );
+        // Counted against the limit (3 within the window).
+        c.policy = RestartPolicy::Always;
+        let mut t = RestartTracker::default();
+        for _ in 0..3 {
+            assert!(matches!(
+                t.on_unhealthy(&c, Duration::ZERO, t0),
+                Decision::Restart { .. }
+            ));
+        }
+        assert_eq!(
+            t.on_unhealthy(&c, Duration::ZERO, t0),
+            Decision::GiveUp { restarts: 3 }
+        );
     }
 }

@@ -206,6 +206,51 @@ pub fn prepare_hook(
     })))
 }
 
+/// The health probe of `spec`, if it has `[health]`: a command is resolved like the
+/// service's own program and runs with its environment and account, its output
+/// discarded.
+pub fn prepare_probe(
+    spec: &Spec,
+    base: &Path,
+    service: &Prepared,
+) -> Result<Option<super::health::Prober>, PrepareError> {
+    let Some(health) = &spec.health else {
+        return Ok(None);
+    };
+    let command = match health.command.split_first() {
+        Some((program, args)) => {
+            let path_var = service
+                .env
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
+                .map(|(_, v)| v.clone());
+            let program =
+                sys::resolve_command(program, base, path_var.as_deref()).map_err(|e| {
+                    PrepareError(vec![problem(
+                        "health.command",
+                        format!("cannot use `health.command` of `{}`: {e}", spec.name),
+                    )])
+                })?;
+            Some(Prepared {
+                program,
+                args: args.iter().map(OsString::from).collect(),
+                stdout: Output::Null,
+                stderr: Output::Null,
+                ..service.clone()
+            })
+        }
+        None => None,
+    };
+    super::health::Prober::new(health, command)
+        .map(Some)
+        .map_err(|e| {
+            PrepareError(vec![problem(
+                "health",
+                format!("`[health]` of `{}`: {e}", spec.name),
+            )])
+        })
+}
+
 /// Parses `KEY=VALUE` lines: blank lines and `#` comments are skipped, an `export `
 /// prefix is allowed, and a value in single or double quotes is taken literally
 /// (without the quotes). Nothing is expanded. Errors carry the 1-based line number.

@@ -22,13 +22,14 @@ use tokio::time::{sleep_until, Instant};
 use crate::spec::Spec;
 
 use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRequest, Stopped};
+use super::health::{self, Prober};
 use super::hook::{self, Hook, HookError};
 use super::logfile::Dropped;
-use super::policy::{signal_name, Decision, Exit, RestartTracker};
+use super::policy::{signal_name, Decision, Exit, HealthChange, HealthTracker, RestartTracker};
 use super::pump::{
     self, keep_counters_current, report_counters, set_dropped, SharedSink, SharedTail, Stream,
 };
-use super::state::{now_ms, LastExit, State, Status};
+use super::state::{self as state_file, now_ms, LastExit, State, Status};
 use super::sys::{self, PipeReader, Prepared};
 use super::Reaper;
 
@@ -87,6 +88,8 @@ pub struct ServiceSetup {
     pub prepared: Prepared,
     /// The stop hook (`stop.http`, `stop.command`), tried before the stop signal.
     pub hook: Option<Hook>,
+    /// The health probe (`[health]`).
+    pub health: Option<Prober>,
     /// Sinks for stdout and stderr (when piped).
     pub stdout: Option<SharedSink>,
     /// See `stdout`.
@@ -120,6 +123,9 @@ pub struct Launched<T> {
 /// A stop hook's run: what it did, or why the stop request must be sent after all.
 pub type HookRun = Pin<Box<dyn Future<Output = Result<String, HookError>>>>;
 
+/// A health probe's run.
+pub type ProbeRun = Pin<Box<dyn Future<Output = health::Outcome>>>;
+
 /// What the actor does to processes.
 pub trait Procs {
     /// A child's process tree (a process group on Unix, a Job Object on Windows, which
@@ -145,6 +151,9 @@ pub trait Procs {
     }
     /// Runs a stop hook, bounded by `within`.
     fn run_hook(&self, hook: &Hook, within: Duration) -> HookRun;
+    /// Runs the health probe once (bounded by its timeout); nothing happens until the
+    /// future is polled.
+    fn probe(&self, prober: &Prober) -> ProbeRun;
 }
 
 /// The operating system's processes.
@@ -200,6 +209,11 @@ impl Procs for OsProcs {
     fn run_hook(&self, h: &Hook, within: Duration) -> HookRun {
         Box::pin(hook::run(h.clone(), within, self.reaper.clone()))
     }
+
+    fn probe(&self, prober: &Prober) -> ProbeRun {
+        let (prober, reaper) = (prober.clone(), self.reaper.clone());
+        Box::pin(async move { prober.run(reaper).await })
+    }
 }
 
 /// How long after a restart at once the orphans are swept: the new child's exec and
@@ -238,10 +252,23 @@ enum Killed {
 /// all.
 type HookResult = oneshot::Receiver<Result<String, HookError>>;
 
+/// What follows a stop, once the child has exited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterStop {
+    /// The service has ended (a stop request).
+    End,
+    /// Start it again at once (a restart request).
+    Restart,
+    /// It failed its health checks: the restart policy decides.
+    Decide,
+}
+
 enum Phase<T> {
     Running {
         child: Child<T>,
         exit: oneshot::Receiver<Exit>,
+        /// The next health probe (with `[health]`): it waits for its time, then runs.
+        probe: Option<ProbeRun>,
     },
     /// Waiting until `until`, then `start` (none: [`Actor::again`], as it is then).
     Backoff {
@@ -254,7 +281,7 @@ enum Phase<T> {
         /// When the stop began.
         since: Instant,
         killed: Option<Killed>,
-        restart_after: bool,
+        after: AfterStop,
         hook: Option<HookResult>,
     },
     Done(Outcome),
@@ -324,6 +351,7 @@ pub async fn run_actor<P: Procs>(
         procs,
         status,
         tracker: RestartTracker::default(),
+        health: None,
         sinks,
         shown,
         observers,
@@ -342,19 +370,30 @@ pub async fn run_actor<P: Procs>(
                 report_counters(&actor.sinks, &actor.shown, &actor.observers);
                 return outcome;
             }
-            Phase::Running { child, mut exit } => {
+            Phase::Running {
+                child,
+                mut exit,
+                mut probe,
+            } => {
                 tokio::select! {
+                    biased;
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
-                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit } }
+                        Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit, probe } }
                         Control::Kill(by) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
                             actor.report(State::Stopping, Event::Killing { pid: child.pid, by: Some(by) });
-                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce(by)), restart_after: false, hook: None }
+                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce(by)), after: AfterStop::End, hook: None }
                         }
-                        Control::Stop(by) => actor.begin_stop(child, exit, by, false),
-                        Control::Restart(by) => actor.begin_stop(child, exit, by, true),
+                        Control::Stop(by) => actor.begin_stop(child, exit, by, AfterStop::End),
+                        Control::Restart(by) => actor.begin_stop(child, exit, by, AfterStop::Restart),
+                    },
+                    o = async { match probe.as_mut() { Some(p) => p.await, None => std::future::pending().await } }, if probe.is_some() => {
+                        match actor.after_probe(&child, o) {
+                            Some(next) => Phase::Running { child, exit, probe: Some(next) },
+                            None => actor.begin_stop(child, exit, StopBy::Unhealthy, AfterStop::Decide),
+                        }
                     }
                 }
             }
@@ -381,7 +420,7 @@ pub async fn run_actor<P: Procs>(
                 mut exit,
                 since,
                 killed,
-                restart_after,
+                after,
                 mut hook,
             } => {
                 tokio::select! {
@@ -405,7 +444,12 @@ pub async fn run_actor<P: Procs>(
                                 None => StopEnd::Gracefully { took: since.elapsed() },
                             },
                         };
-                        if restart_after {
+                        if after == AfterStop::Decide {
+                            actor.procs.sweep_orphans(setup.sole);
+                            let ran = stopped.run.ran;
+                            let decision = actor.tracker.on_unhealthy(&spec.restart, ran, Instant::now().into_std());
+                            actor.follow(decision, Ended::Unhealthy(stopped))
+                        } else if after == AfterStop::Restart {
                             actor.status.restarts += 1;
                             let next = actor.start(Start::OnRequest(stopped));
                             // Orphans of the old child, once the new one runs (it is
@@ -431,7 +475,7 @@ pub async fn run_actor<P: Procs>(
                             }
                             Err(_) => {}
                         }
-                        Phase::Stopping { child, exit, since, killed, restart_after, hook }
+                        Phase::Stopping { child, exit, since, killed, after, hook }
                     }
                     _ = sleep_until(since + spec.stop.timeout.get()), if killed.is_none() => {
                         // The tree, and orphans only when they can only be this service's.
@@ -439,13 +483,13 @@ pub async fn run_actor<P: Procs>(
                         actor.procs.sweep_orphans(setup.sole);
                         actor.status.message = Some(format!("did not stop within {}; killing the process tree", spec.stop.timeout));
                         actor.report(State::Stopping, Event::StopTimedOut { pid: child.pid, timeout: spec.stop.timeout });
-                        Phase::Stopping { child, exit, since, killed: Some(Killed::AfterTimeout), restart_after, hook }
+                        Phase::Stopping { child, exit, since, killed: Some(Killed::AfterTimeout), after, hook }
                     }
                     c = control.recv(), if control_open => match c {
                         // A stop during a restart's stop: do not start it again.
-                        Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, restart_after: false, hook },
-                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, restart_after, hook } }
-                        Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, restart_after, hook },
+                        Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, after: AfterStop::End, hook },
+                        Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, after, hook } }
+                        Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, after, hook },
                         Some(Control::Kill(by)) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
@@ -453,12 +497,12 @@ pub async fn run_actor<P: Procs>(
                             if killed.is_none() {
                                 actor.report(State::Stopping, Event::Killing { pid: child.pid, by: Some(by) });
                             }
-                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce(by))), restart_after: false, hook }
+                            Phase::Stopping { child, exit, since, killed: killed.or(Some(Killed::AtOnce(by))), after: AfterStop::End, hook }
                         }
                         // Nobody can send commands any more: just finish stopping.
                         None => {
                             control_open = false;
-                            Phase::Stopping { child, exit, since, killed, restart_after: false, hook }
+                            Phase::Stopping { child, exit, since, killed, after: AfterStop::End, hook }
                         }
                     }
                 }
@@ -495,6 +539,8 @@ struct Actor<'a, P> {
     procs: P,
     status: Status,
     tracker: RestartTracker,
+    /// The current child's health (with `[health]`).
+    health: Option<HealthTracker>,
     sinks: Vec<SharedSink>,
     /// The status as the observers last heard it (for the counters task).
     shown: Rc<RefCell<Status>>,
@@ -505,6 +551,11 @@ impl<P: Procs> Actor<'_, P> {
     /// Sets the state and tells every observer, in order.
     fn report(&mut self, state: State, event: Event) {
         let status = &mut self.status;
+        // Health is a running child's; kept through a backoff (why it restarts).
+        if matches!(state, State::Stopped | State::Exited | State::Failed) {
+            status.health = None;
+            self.health = None;
+        }
         status.state = state;
         status.since_ms = now_ms();
         set_dropped(status, &self.sinks);
@@ -551,6 +602,20 @@ impl<P: Procs> Actor<'_, P> {
                 status.pid = Some(child.pid);
                 status.started_at_ms = Some(now_ms());
                 status.message = None;
+                let probe = if setup.health.is_some() {
+                    let tracker = HealthTracker::new(started.into_std());
+                    status.health = Some(state_file::Health {
+                        state: tracker.state(),
+                        since_ms: now_ms(),
+                        failures: 0,
+                        last_probe: None,
+                        last_error: None,
+                    });
+                    self.health = Some(tracker);
+                    Some(self.next_probe(started))
+                } else {
+                    None
+                };
                 self.report(
                     State::Running,
                     Event::Started {
@@ -566,6 +631,7 @@ impl<P: Procs> Actor<'_, P> {
                         stderr,
                     },
                     exit: child.exit,
+                    probe,
                 }
             }
             Err(e) => {
@@ -646,48 +712,152 @@ impl<P: Procs> Actor<'_, P> {
     /// one write), or an event to report and the phase after it.
     fn decide(&mut self, e: Exit, ran: Duration, ended: Ended) -> Next<P::Tree> {
         let spec = &self.setup.spec;
+        let decision = self
+            .tracker
+            .on_exit(&spec.restart, e, ran, Instant::now().into_std());
+        self.next(decision, ended)
+    }
+
+    /// What follows `decision` after `ended`.
+    fn next(&mut self, decision: Decision, ended: Ended) -> Next<P::Tree> {
+        let spec = &self.setup.spec;
         self.status.pid = None;
         let now = Instant::now();
-        let (state, event, phase) =
-            match self.tracker.on_exit(&spec.restart, e, ran, now.into_std()) {
-                Decision::Restart { delay } if delay.is_zero() => {
-                    return Next::AtOnce(Start::AtOnce(ended));
-                }
-                Decision::Restart { delay } => (
-                    State::Backoff,
-                    Event::Restarting { ended, delay },
-                    Phase::Backoff {
-                        until: now + delay,
-                        start: None,
-                    },
-                ),
-                Decision::Done { success, reason } => (
-                    if success {
-                        State::Exited
-                    } else {
-                        State::Failed
-                    },
-                    Event::Exited {
-                        ended,
-                        success,
-                        reason,
-                        policy: spec.restart.policy,
-                    },
-                    Phase::Done(Outcome::Exited { success }),
-                ),
-                Decision::GiveUp { restarts } => {
-                    let event = Event::GaveUp {
-                        ended,
-                        restarts,
-                        window: spec.restart.window,
-                        max_restarts: spec.restart.max_restarts,
-                    };
-                    let outcome = Outcome::Failed(event.to_string());
-                    (State::Failed, event, Phase::Done(outcome))
-                }
-            };
+        let (state, event, phase) = match decision {
+            Decision::Restart { delay } if delay.is_zero() => {
+                return Next::AtOnce(Start::AtOnce(ended));
+            }
+            Decision::Restart { delay } => (
+                State::Backoff,
+                Event::Restarting { ended, delay },
+                Phase::Backoff {
+                    until: now + delay,
+                    start: None,
+                },
+            ),
+            Decision::Done { success, reason } => (
+                if success {
+                    State::Exited
+                } else {
+                    State::Failed
+                },
+                Event::Exited {
+                    ended,
+                    success,
+                    reason,
+                    policy: spec.restart.policy,
+                },
+                Phase::Done(Outcome::Exited { success }),
+            ),
+            Decision::GiveUp { restarts } => {
+                let event = Event::GaveUp {
+                    ended,
+                    restarts,
+                    window: spec.restart.window,
+                    max_restarts: spec.restart.max_restarts,
+                };
+                let outcome = Outcome::Failed(event.to_string());
+                (State::Failed, event, Phase::Done(outcome))
+            }
+        };
         self.status.message = Some(event.to_string());
         Next::Report(state, event, phase)
+    }
+
+    /// Carries out `decision` after `ended` (a child stopped as unhealthy): a start at
+    /// once, or the event and the phase after it.
+    fn follow(&mut self, decision: Decision, ended: Ended) -> Phase<P::Tree> {
+        match self.next(decision, ended) {
+            Next::AtOnce(start) => {
+                self.status.restarts += 1;
+                self.start(start)
+            }
+            Next::Report(state, event, phase) => {
+                self.report(state, event);
+                if let Phase::Backoff { .. } = phase {
+                    self.status.restarts += 1;
+                }
+                phase
+            }
+        }
+    }
+
+    /// The next probe of the current child, after one ended (or the child started) at
+    /// `now`.
+    fn next_probe(&self, now: Instant) -> ProbeRun {
+        let (Some(prober), Some(tracker)) = (&self.setup.health, &self.health) else {
+            return Box::pin(std::future::pending());
+        };
+        let spec = self.setup.spec.health.as_ref();
+        let at = spec.map_or(now, |h| {
+            Instant::from_std(tracker.next_probe(h, now.into_std()))
+        });
+        let run = self.procs.probe(prober);
+        Box::pin(async move {
+            sleep_until(at).await;
+            run.await
+        })
+    }
+
+    /// A probe of `child` ended with `o`: records it, reports a change of health, and
+    /// gives the next probe, or `None` when the child must be restarted as unhealthy.
+    fn after_probe(&mut self, child: &Child<P::Tree>, o: health::Outcome) -> Option<ProbeRun> {
+        let cfg = self.setup.spec.health.as_ref()?;
+        let tracker = self.health.as_mut()?;
+        let change = tracker.on_probe(cfg, o.ok, Instant::now().into_std());
+        let now = now_ms();
+        let health = self.status.health.get_or_insert(state_file::Health {
+            state: tracker.state(),
+            since_ms: now,
+            failures: 0,
+            last_probe: None,
+            last_error: None,
+        });
+        if health.state != tracker.state() {
+            health.state = tracker.state();
+            health.since_ms = now;
+        }
+        health.failures = tracker.failures();
+        if !o.ok {
+            health.last_error = Some(o.result.clone());
+        }
+        health.last_probe = Some(state_file::Probe {
+            at_ms: now,
+            ok: o.ok,
+            took_ms: u64::try_from(o.took.as_millis()).unwrap_or(u64::MAX),
+            result: o.result.clone(),
+        });
+        set_dropped(&mut self.status, &self.sinks);
+        self.shown.borrow_mut().clone_from(&self.status);
+        for obs in self.observers.borrow_mut().iter_mut() {
+            obs.probed(&self.status, o.took);
+        }
+        match change {
+            HealthChange::Same => {}
+            HealthChange::Healthy { again } => self.report(
+                State::Running,
+                Event::Healthy {
+                    pid: child.pid,
+                    result: o.result,
+                    again,
+                },
+            ),
+            HealthChange::Unhealthy => {
+                let failures = self.health.as_ref().map_or(0, HealthTracker::failures);
+                self.report(
+                    State::Running,
+                    Event::Unhealthy {
+                        pid: child.pid,
+                        failures,
+                        result: o.result,
+                    },
+                );
+                if cfg.on_unhealthy == crate::spec::OnUnhealthy::Restart {
+                    return None;
+                }
+            }
+        }
+        Some(self.next_probe(Instant::now()))
     }
 
     fn begin_stop(
@@ -695,7 +865,7 @@ impl<P: Procs> Actor<'_, P> {
         child: Child<P::Tree>,
         exit: oneshot::Receiver<Exit>,
         by: StopBy,
-        restart_after: bool,
+        after: AfterStop,
     ) -> Phase<P::Tree> {
         let spec = &self.setup.spec;
         let (request, hook) = match &self.setup.hook {
@@ -718,7 +888,7 @@ impl<P: Procs> Actor<'_, P> {
                 by,
                 request,
                 timeout: spec.stop.timeout,
-                restart: restart_after,
+                restart: after != AfterStop::End,
             },
         );
         Phase::Stopping {
@@ -726,7 +896,7 @@ impl<P: Procs> Actor<'_, P> {
             exit,
             since: Instant::now(),
             killed: None,
-            restart_after,
+            after,
             hook,
         }
     }
@@ -837,6 +1007,11 @@ mod tests {
         log: Rc<RefCell<Vec<String>>>,
         /// The service's stderr tail, as its pump would fill it.
         stderr: SharedTail,
+        /// How the health probes go, in order: how long each takes (ms) and whether
+        /// it passes; once they are used up, each passes at once.
+        probes: RefCell<VecDeque<(u64, bool)>>,
+        /// Probes run so far.
+        probed: Cell<u32>,
     }
 
     #[derive(Clone)]
@@ -930,6 +1105,21 @@ mod tests {
         fn run_hook(&self, _: &Hook, _: Duration) -> HookRun {
             unreachable!("no stop hook in these tests")
         }
+
+        fn probe(&self, _: &Prober) -> ProbeRun {
+            let world = self.0.clone();
+            Box::pin(async move {
+                let (ms, ok) = world.probes.borrow_mut().pop_front().unwrap_or((0, true));
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+                let n = world.probed.get() + 1;
+                world.probed.set(n);
+                health::Outcome {
+                    ok,
+                    result: format!("probe {n} {}", if ok { "passed" } else { "failed" }),
+                    took: Duration::from_millis(ms),
+                }
+            })
+        }
     }
 
     /// Hears every event as `state: line`, in the log of what was done, and keeps
@@ -959,7 +1149,7 @@ mod tests {
             .services
             .remove(0);
         ServiceSetup {
-            spec,
+            spec: spec.clone(),
             spec_path: "/srv/app.toml".into(),
             prepared: Prepared {
                 program: "/srv/app".into(),
@@ -974,6 +1164,10 @@ mod tests {
                 code_page: Default::default(),
             },
             hook: None,
+            health: spec
+                .health
+                .as_ref()
+                .map(|h| Prober::new(h, None).expect("a tcp or http probe")),
             stdout: None,
             stderr: None,
             sole: true,
@@ -991,11 +1185,22 @@ mod tests {
         kids: &[Kid],
         controls: &[(u64, Control)],
     ) -> (Vec<String>, Outcome, Status) {
+        probed(extra, kids, &[], controls).await
+    }
+
+    /// [`scenario`] with health probes that go as `probes` says.
+    async fn probed(
+        extra: &str,
+        kids: &[Kid],
+        probes: &[(u64, bool)],
+        controls: &[(u64, Control)],
+    ) -> (Vec<String>, Outcome, Status) {
         tokio::task::LocalSet::new()
             .run_until(async {
                 let setup = setup(extra);
                 let world = Rc::new(World {
                     stderr: setup.stderr_tail.clone(),
+                    probes: RefCell::new(probes.iter().copied().collect()),
                     ..World::default()
                 });
                 world.kids.borrow_mut().extend(kids.iter().copied());
@@ -1025,6 +1230,161 @@ mod tests {
     }
 
     const LIMIT: &str = "[restart]\nmax_restarts = 3\nwindow = \"1m\"\n";
+
+    /// Probes every second, each failing after 500 ms, unhealthy after 2 failures.
+    const HEALTH: &str =
+        "[health]\ntcp = \"127.0.0.1:1\"\ninterval = \"1s\"\ntimeout = \"500ms\"\nretries = 2\n";
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hung_child_is_found_unhealthy_and_replaced() {
+        // It ignores the stop request, as a SIGSTOPped or deadlocked program does:
+        // its tree is killed after stop.timeout, and the restart counts.
+        let hung = Kid::Serves { on_stop: None };
+        let polite = Kid::Serves {
+            on_stop: Some((100, TERM)),
+        };
+        let extra = format!("{HEALTH}[stop]\ntimeout = \"2s\"\n");
+        let (log, outcome, last) = probed(
+            &extra,
+            &[hung, polite],
+            &[(0, true), (500, false), (500, false), (0, true)],
+            &[(12_000, Control::Stop(BY))],
+        )
+        .await;
+        assert_eq!(
+            log,
+            [
+                "spawn 1",
+                "running: started (pid 1)",
+                "running: healthy: probe 1 passed",
+                "running: unhealthy: 2 probes in a row failed, the last: probe 3 failed",
+                "stop 1",
+                "stopping: restarting on failed health checks: sent SIGTERM to pid 1, waiting up to 2s",
+                "kill 1",
+                "sweep",
+                "stopping: did not stop within 2s; killed the process tree",
+                "kill 1",
+                "sweep",
+                "spawn 2",
+                "running: unhealthy, killed after the 2s stop timeout; restarted (pid 2)",
+                "running: healthy: probe 4 passed",
+                "stop 2",
+                "stopping: stopping on SIGINT: sent SIGTERM to pid 2, waiting up to 2s",
+                "kill 2",
+                "sweep",
+                "stopped: stopped gracefully in 100ms (signal SIGTERM)",
+            ]
+        );
+        assert_eq!(outcome, Outcome::Stopped);
+        assert_eq!(last.restarts, 1);
+        assert_eq!(last.health, None, "no child runs");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn report_only_says_unhealthy_and_healthy_again() {
+        let serves = Kid::Serves {
+            on_stop: Some((0, TERM)),
+        };
+        let extra = format!("{HEALTH}on_unhealthy = \"report\"\n");
+        let (log, _, _) = probed(
+            &extra,
+            &[serves],
+            &[(0, true), (0, false), (0, false), (0, false), (0, true)],
+            &[(7_000, Control::Stop(BY))],
+        )
+        .await;
+        assert_eq!(
+            log[..5],
+            [
+                "spawn 1",
+                "running: started (pid 1)",
+                "running: healthy: probe 1 passed",
+                "running: unhealthy: 2 probes in a row failed, the last: probe 3 failed",
+                "running: healthy again: probe 5 passed",
+            ]
+        );
+        assert_eq!(log[5], "stop 1");
+    }
+
+    /// What the state file says after each probe.
+    struct Probes(Rc<RefCell<Vec<String>>>);
+
+    impl Observer for Probes {
+        fn changed(&mut self, _: &Status, _: &Event) {}
+
+        fn probed(&mut self, status: &Status, took: Duration) {
+            let h = status.health.as_ref().expect("a health record");
+            let p = h.last_probe.as_ref().expect("the probe");
+            self.0.borrow_mut().push(format!(
+                "{} {} {} {}ms {}",
+                h.state.as_str(),
+                h.failures,
+                p.result,
+                took.as_millis(),
+                h.last_error.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failures_in_the_start_period_do_not_count_and_each_probe_is_recorded() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let extra = format!("{HEALTH}start_period = \"3s\"\n");
+                let setup = setup(&extra);
+                let world = Rc::new(World {
+                    probes: RefCell::new(
+                        [(0, false), (0, false), (0, false), (0, true), (0, false)].into(),
+                    ),
+                    ..World::default()
+                });
+                world.kids.borrow_mut().push_back(Kid::Serves {
+                    on_stop: Some((0, TERM)),
+                });
+                let (tx, rx) = mpsc::unbounded_channel();
+                let seen = Rc::new(RefCell::new(Vec::new()));
+                let t0 = Instant::now();
+                let actor = tokio::task::spawn_local(run_actor(
+                    Rc::new(setup),
+                    Fake(world.clone()),
+                    rx,
+                    vec![Box::new(Probes(seen.clone()))],
+                ));
+                sleep_until(t0 + Duration::from_millis(5_500)).await;
+                tx.send(Control::Stop(BY)).unwrap();
+                actor.await.unwrap();
+                // Probes at 1s, 2s, 3s (the start period: every second), then 4s,
+                // and 5s after the pass.
+                assert_eq!(
+                    *seen.borrow(),
+                    [
+                        "starting 0 probe 1 failed 0ms probe 1 failed",
+                        "starting 0 probe 2 failed 0ms probe 2 failed",
+                        "starting 1 probe 3 failed 0ms probe 3 failed",
+                        "healthy 0 probe 4 passed 0ms probe 3 failed",
+                        "healthy 1 probe 5 failed 0ms probe 5 failed",
+                    ]
+                );
+            })
+            .await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unhealthy_child_counts_against_the_restart_policy() {
+        let serves = Kid::Serves {
+            on_stop: Some((0, TERM)),
+        };
+        let extra = format!("{HEALTH}[restart]\npolicy = \"never\"\n");
+        let (log, outcome, last) = probed(&extra, &[serves], &[(0, false), (0, false)], &[]).await;
+        let end =
+            "unhealthy, stopped gracefully in 0ms (signal SIGTERM); not restarting (policy never)";
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some(&*format!("failed: {end}"))
+        );
+        assert_eq!(outcome, Outcome::Exited { success: false });
+        assert_eq!(last.message.as_deref(), Some(end));
+    }
 
     #[tokio::test(start_paused = true)]
     async fn event_sequences() {

@@ -161,6 +161,32 @@ pub struct Status {
     pub health: Option<Health>,
 }
 
+impl Status {
+    /// Whether the service is up, for its dependents and its service manager: its
+    /// child runs and, with `[health]`, a probe has passed (and it is not unhealthy).
+    pub fn ready(&self) -> bool {
+        self.state == State::Running
+            && self
+                .health
+                .as_ref()
+                .is_none_or(|h| h.state == HealthState::Healthy)
+    }
+
+    /// Whether a start has come to something, for a service manager waiting on it:
+    /// ready, or anything but a child that runs and has not passed a probe yet (a
+    /// backoff, a failure, unhealthy).
+    pub fn start_settled(&self) -> bool {
+        match self.state {
+            State::Starting => false,
+            State::Running => self
+                .health
+                .as_ref()
+                .is_none_or(|h| h.state != HealthState::Starting),
+            _ => true,
+        }
+    }
+}
+
 /// Where a supervisor writes a service's output (see [`Status::log`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogPlace {

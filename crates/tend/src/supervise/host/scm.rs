@@ -14,7 +14,7 @@ use crate::platform::manager_stop_timeout_secs;
 use crate::spec::{ControlAction, Loaded, Spec};
 use crate::supervise::event::{Event as LifecycleEvent, StopBy};
 use crate::supervise::service::Observer;
-use crate::supervise::state::{State, Status};
+use crate::supervise::state::Status;
 use crate::supervise::{default_log_dir, eventlog, Extras, Options, Request};
 
 /// Whether this OS has a service control manager to run under.
@@ -37,7 +37,7 @@ const STOPPING: u8 = 2;
 const DONE: u8 = 3;
 
 /// `tend run --service`: the supervisor under the SCM's dispatcher. Reports
-/// StartPending until the child first runs, Running, StopPending with a checkpoint
+/// StartPending until the child first runs (with `[health]`: is healthy), Running, StopPending with a checkpoint
 /// every second while stopping, then Stopped; a service that failed for good (the
 /// restart limit) stops with the service-specific exit code 3, so the SCM's recovery
 /// actions fire.
@@ -146,8 +146,9 @@ fn service_main(
     }
 }
 
-/// Tells the SCM the service runs once its child first ran (or could not be started:
-/// the supervisor then runs, retrying with backoff, and must accept a stop).
+/// Tells the SCM the service runs once its child first ran (with `[health]`: passed a
+/// probe), or could not be started or turned unhealthy: the supervisor then runs,
+/// retrying with backoff, and must accept a stop.
 struct ScmReport {
     status: StatusHandle,
     phase: Arc<AtomicU8>,
@@ -156,8 +157,9 @@ struct ScmReport {
 impl Observer for ScmReport {
     fn changed(&mut self, status: &Status, _event: &LifecycleEvent) {
         // Once the first start is over, whatever came of it: a service that stays
-        // "start pending" cannot even be stopped.
-        if status.state != State::Starting
+        // "start pending" cannot even be stopped. With `[health]`, over means a probe
+        // passed, or the service turned unhealthy (or its child ended).
+        if status.start_settled()
             && self
                 .phase
                 .compare_exchange(STARTING, RUNNING, Ordering::SeqCst, Ordering::SeqCst)

@@ -3,33 +3,47 @@
 
 use crate::supervise::event::Event;
 use crate::supervise::service::Observer;
-use crate::supervise::state::{State, Status};
+use std::cell::Cell;
+use std::rc::Rc;
+
+use crate::supervise::state::{HealthState, State, Status};
 
 /// Adds systemd's observer to `observers` and starts the watchdog, when this process
 /// runs under a unit that listens (must be called inside a `LocalSet`).
 pub fn attach(observers: &mut Vec<Box<dyn Observer>>) {
+    let unhealthy = Rc::new(Cell::new(false));
     if let Some(n) = tend_service::systemd::Notifier::from_env() {
         observers.push(Box::new(SdNotify {
             notifier: n,
             ready: false,
+            unhealthy: unhealthy.clone(),
         }));
     }
     if let Some(n) = tend_service::systemd::Notifier::from_env() {
-        spawn_watchdog(n);
+        spawn_watchdog(n, unhealthy);
     }
 }
 
-/// Speaks systemd's notify protocol: `READY=1` once the child first runs, `STATUS=` on
-/// every change, `STOPPING=1` when a stop begins.
+/// Speaks systemd's notify protocol: `READY=1` once the child first runs (with
+/// `[health]`: once a probe first passes), `STATUS=` on every change, `STOPPING=1`
+/// when a stop begins.
 struct SdNotify {
     notifier: tend_service::systemd::Notifier,
     ready: bool,
+    /// Shared with the watchdog, which does not ping while it is set.
+    unhealthy: Rc<Cell<bool>>,
 }
 
 impl Observer for SdNotify {
     fn changed(&mut self, status: &Status, event: &Event) {
         let n = &self.notifier;
-        if status.state == State::Running && !self.ready {
+        self.unhealthy.set(
+            status
+                .health
+                .as_ref()
+                .is_some_and(|h| h.state == HealthState::Unhealthy),
+        );
+        if status.ready() && !self.ready {
             self.ready = n.ready().is_ok();
         }
         if status.state == State::Stopping {
@@ -39,14 +53,18 @@ impl Observer for SdNotify {
     }
 }
 
-/// Pings the systemd watchdog at half its interval while the supervisor's loop runs.
-fn spawn_watchdog(notifier: tend_service::systemd::Notifier) {
+/// Pings the systemd watchdog at half its interval while the supervisor's loop runs
+/// and the service is not unhealthy (so that `WatchdogSec=` acts on failed health
+/// checks too).
+fn spawn_watchdog(notifier: tend_service::systemd::Notifier, unhealthy: Rc<Cell<bool>>) {
     if let Some(interval) = tend_service::systemd::watchdog_interval_any_pid() {
         tokio::task::spawn_local(async move {
             let mut tick = tokio::time::interval(interval / 2);
             loop {
                 tick.tick().await;
-                let _ = notifier.watchdog();
+                if !unhealthy.get() {
+                    let _ = notifier.watchdog();
+                }
             }
         });
     }
