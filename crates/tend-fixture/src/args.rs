@@ -31,7 +31,8 @@ this fixed order, whatever the order of the flags:
   --on-term FILE          on SIGTERM/SIGINT append \"graceful\\n\" to FILE, exit 0
   --http-stop PORT        listen on 127.0.0.1:PORT (0: any free port) and print
                           http-stop-port=<port>; on POST /shutdown answer
-                          200 OK and exit 0 (other requests: 404/405/400);
+                          200 OK and exit 0 (GET /healthz: 200 OK; other
+                          requests: 404/405/400);
                           serves on a thread: pair it with --hang or --sleep
   --on-http-stop FILE     ... first appending \"http-stop\\n\" to FILE
   --grandchildren N       spawn N copies running --ignore-term --hang

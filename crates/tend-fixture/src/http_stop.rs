@@ -7,7 +7,7 @@
 //! string) appends [`MARKER`] to the `--on-http-stop` file if one was given,
 //! answers `200 OK`, and makes the fixture exit 0. Any other request gets an
 //! error status (404 for another path, 405 for another method, 400 for
-//! garbage) and the fixture keeps serving, so tests can also point tend at a
+//! garbage; `GET /healthz` answers 200, for health checks) and the fixture keeps serving, so tests can also point tend at a
 //! wrong URL and watch it fall back to the stop signal.
 //!
 //! std::net only, so it behaves the same on every platform.
@@ -25,6 +25,10 @@ pub const MARKER: &str = "http-stop\n";
 
 /// The path that stops the fixture.
 pub const SHUTDOWN_PATH: &str = "/shutdown";
+
+/// The path a health check gets: `GET /healthz` answers `200 OK` (while the fixture
+/// runs: a stopped or hung fixture does not answer).
+pub const HEALTH_PATH: &str = "/healthz";
 
 /// How long one client may take to send its request or read the answer.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +69,9 @@ fn handle(mut stream: TcpStream, marker: Option<&Path>) -> io::Result<bool> {
             "not an HTTP request\n".to_string(),
             false,
         ),
+        Some((method, path)) if path == HEALTH_PATH && method == "GET" => {
+            ("200 OK", "ok\n".to_string(), false)
+        }
         Some((_, path)) if path != SHUTDOWN_PATH => (
             "404 Not Found",
             format!("POST {SHUTDOWN_PATH} stops the fixture\n"),

@@ -1,0 +1,170 @@
+//! Health checks end to end: `tend run` probing a real child (the fixture's
+//! `GET /healthz`), finding it unhealthy when it hangs, and replacing it.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A service answering `GET /healthz` on a free port, probed every 200 ms.
+fn healthy_child(s: &Scratch, extra: &str) -> (std::path::PathBuf, std::path::PathBuf, u16) {
+    let pidf = s.path("pids");
+    let port = free_port();
+    let p = port.to_string();
+    let args = [
+        "--http-stop",
+        &p,
+        "--pid-file",
+        pidf.to_str().unwrap(),
+        "--hang",
+    ];
+    let extra = format!(
+        "[stop]\ntimeout = \"1s\"\n[health]\nhttp = \"http://127.0.0.1:{port}/healthz\"\ninterval = \"200ms\"\ntimeout = \"300ms\"\nretries = 2\n{extra}"
+    );
+    (
+        s.spec("h.toml", &fixture_spec("h", &args, &extra)),
+        pidf,
+        port,
+    )
+}
+
+fn health_of(s: &Scratch) -> Option<serde_json::Value> {
+    s.state("h").and_then(|v| v.get("health").cloned())
+}
+
+#[test]
+fn a_stopped_process_is_found_unhealthy_and_replaced() {
+    let s = Scratch::new();
+    let (spec, pidf, port) = healthy_child(&s, "");
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the first healthy probe", || {
+        health_of(&s).is_some_and(|h| h["state"] == "healthy")
+    });
+    let first = pids(&pidf)[0];
+    // Hung: it neither answers nor handles SIGTERM.
+    unsafe { libc::kill(first, libc::SIGSTOP) };
+    wait_until(20 * SECS, "a second child, healthy", || {
+        pids(&pidf).len() == 2 && health_of(&s).is_some_and(|h| h["state"] == "healthy")
+    });
+    assert!(!alive(first), "the hung child was killed");
+    let state = s.state("h").unwrap();
+    assert_eq!(state["restarts"], 1, "{state}");
+    // The new child's record starts over: what the old one failed is in the log.
+    assert_eq!(health_of(&s).unwrap()["failures"], 0);
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    for line in [
+        format!("h: healthy: GET http://127.0.0.1:{port}/healthz answered 200 ("),
+        format!("h: unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:{port}/healthz: no answer within 300ms"),
+        format!("h: restarting on failed health checks: sent SIGTERM to pid {first}, waiting up to 1s"),
+        "h: did not stop within 1s; killed the process tree".to_string(),
+        "h: unhealthy, killed after the 1s stop timeout; restarted (pid ".to_string(),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn status_shows_the_health_and_the_last_probe() {
+    let s = Scratch::new();
+    // Nothing listens where it is probed: starting, then unhealthy, reported only.
+    let port = free_port();
+    let spec = s.spec(
+        "h.toml",
+        &fixture_spec(
+            "h",
+            &["--hang"],
+            &format!("[health]\ntcp = \"127.0.0.1:{port}\"\ninterval = \"200ms\"\nretries = 2\non_unhealthy = \"report\"\n"),
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "unhealthy", || {
+        health_of(&s).is_some_and(|h| h["state"] == "unhealthy")
+    });
+    let out = s.tend(&["status", "--json", "h"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let h = &v[0]["health"];
+    assert_eq!(h["state"], "unhealthy", "{v}");
+    assert_eq!(h["last_probe"]["ok"], false, "{v}");
+    let result = h["last_probe"]["result"].as_str().unwrap();
+    assert!(
+        result.starts_with(&format!(
+            "connect to 127.0.0.1:{port}: cannot connect to 127.0.0.1:{port}: "
+        )),
+        "{result}"
+    );
+    let out = s.tend(&["status", "h"]).output().unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains(" running unhealthy "), "{table}");
+    assert!(
+        table.contains(&format!("health: connect to 127.0.0.1:{port}")),
+        "{table}"
+    );
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}
+
+#[test]
+fn up_starts_a_dependent_once_its_dependency_is_healthy() {
+    let s = Scratch::new();
+    let (db_pids, api_pids, ready) = (s.path("db-pids"), s.path("api-pids"), s.path("ready"));
+    // db runs at once, but its probe (a command) passes only once `ready` exists.
+    let text = format!(
+        r#"[[service]]
+name = "db"
+command = {fixture}
+args = ["--pid-file", {dbp}, "--hang"]
+[service.health]
+command = ["/usr/bin/test", "-e", {ready}]
+interval = "100ms"
+start_period = "1m"
+
+[[service]]
+name = "api"
+command = {fixture}
+args = ["--pid-file", {apip}, "--hang"]
+depends_on = ["db"]
+"#,
+        fixture = q(&fixture_bin()),
+        dbp = q(&db_pids),
+        apip = q(&api_pids),
+        ready = q(&ready),
+    );
+    let spec = s.spec("tend.toml", &text);
+    let tend = s.spawn(&["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "db to be probed a few times", || {
+        pids(&db_pids).len() == 1
+            && s.state("db").is_some_and(|v| {
+                v["health"]["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.ends_with("ended with exit code 1"))
+            })
+    });
+    assert!(
+        pids(&api_pids).is_empty(),
+        "api started before db was healthy"
+    );
+    std::fs::write(&ready, "").unwrap();
+    wait_until(10 * SECS, "api to start", || pids(&api_pids).len() == 1);
+    assert_eq!(s.state("db").unwrap()["health"]["state"], "healthy");
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    let err = stderr(&out);
+    let healthy = err.find("healthy: `/usr/bin/test` exited 0");
+    let api = err
+        .find("api | started")
+        .or_else(|| err.find("api: started"));
+    assert!(healthy.is_some() && api.is_some() && healthy < api, "{err}");
+}
