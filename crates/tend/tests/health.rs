@@ -168,3 +168,39 @@ depends_on = ["db"]
         .or_else(|| err.find("api: started"));
     assert!(healthy.is_some() && api.is_some() && healthy < api, "{err}");
 }
+
+#[test]
+fn restart_waits_for_the_first_healthy_probe_and_fails_with_the_probe_error() {
+    let s = Scratch::new();
+    let ready = s.path("ready");
+    let spec = s.spec(
+        "h.toml",
+        &fixture_spec(
+            "h",
+            &["--hang"],
+            &format!(
+                "[health]\ncommand = [\"/usr/bin/test\", \"-e\", {}]\ninterval = \"100ms\"\nretries = 3\non_unhealthy = \"report\"\n",
+                q(&ready)
+            ),
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "unhealthy", || {
+        health_of(&s).is_some_and(|h| h["state"] == "unhealthy")
+    });
+    // Never healthy: the restart fails, and says why.
+    let out = s.tend(&["restart", "h"]).output().unwrap();
+    let err = stderr(&out);
+    assert_ne!(code(&out), 0, "{err}");
+    assert!(
+        err.contains("unhealthy: `/usr/bin/test`: ended with exit code 1"),
+        "{err}"
+    );
+    // Healthy once the probe passes: the restart answers then, not at the start.
+    std::fs::write(&ready, "").unwrap();
+    let out = s.tend(&["restart", "h"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(health_of(&s).unwrap()["state"], "healthy");
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}

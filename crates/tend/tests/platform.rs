@@ -737,3 +737,21 @@ fn an_unknown_recorded_backend_is_refused_as_unknown() {
         .to_string()
         .ends_with("`--dry-run` shows what it would do"));
 }
+
+/// READY=1 waits for the first healthy probe: a unit whose probes may take longer
+/// than systemd's default start timeout (90s) gets one long enough.
+#[test]
+fn a_slow_health_check_lengthens_the_systemd_start_timeout() {
+    let base =
+        "name = \"orders\"\ncommand = \"/opt/orders/orders\"\n[health]\ntcp = \"127.0.0.1:8080\"\n";
+    let layout = &layouts()[0];
+    let quick = content("systemd", &spec(base), layout);
+    assert!(!quick.contains("TimeoutStartSec"), "{quick}");
+    // 2m + 3 * (5s + 2s) + 5s, and 30s more.
+    let slow = content(
+        "systemd",
+        &spec(&format!("{base}start_period = \"2m\"\n")),
+        layout,
+    );
+    assert!(slow.contains("\nTimeoutStartSec=176s\n"), "{slow}");
+}

@@ -264,6 +264,14 @@ use crate::spec::Spec;
 /// How long `install --now`, `start` and `restart` wait for the service to run.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long `install --now`, `start` and `restart` wait for `spec`'s service: with
+/// `[health]`, long enough for its probes to find it healthy or unhealthy.
+pub fn start_timeout(spec: &Spec) -> Duration {
+    spec.health.as_ref().map_or(START_TIMEOUT, |h| {
+        START_TIMEOUT.max(crate::supervise::policy::ready_within(h))
+    })
+}
+
 /// What `tend install` was asked to do.
 #[derive(Clone, Copy, Debug)]
 pub struct InstallRequest<'a> {
@@ -382,7 +390,7 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
     let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
     let start = |restart: bool| {
         let verb = if restart { Verb::Restart } else { Verb::Start };
-        start_and_wait(backend.as_ref(), &name, &layout, verb, START_TIMEOUT).map(|_| ())
+        start_and_wait(backend.as_ref(), &name, &layout, verb, start_timeout(&spec)).map(|_| ())
     };
     after_install(
         &Installed {
@@ -722,6 +730,15 @@ pub fn send_control_code(name: &str, code: u8) -> Result<String, InstallError> {
     super::windows::send_control_code(name, code)
 }
 
+/// [`start_timeout`] of the installed spec at `path` ([`START_TIMEOUT`] if it cannot be
+/// read).
+pub fn installed_start_timeout(path: &Path) -> Duration {
+    crate::spec::load_file(path, &Default::default())
+        .ok()
+        .and_then(|l| l.services.into_iter().next())
+        .map_or(START_TIMEOUT, |s| start_timeout(&s))
+}
+
 #[cfg(unix)]
 fn unix_control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
     use super::install::{read_record, start_and_wait};
@@ -738,8 +755,14 @@ fn unix_control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
             .control(name, verb)
             .run()
             .map(|_| format!("`{name}` stopped")),
-        _ => start_and_wait(backend.as_ref(), name, &layout, verb, START_TIMEOUT)
-            .map(|s| format!("`{name}` is running (pid {})", s.pid.unwrap_or(0))),
+        _ => start_and_wait(
+            backend.as_ref(),
+            name,
+            &layout,
+            verb,
+            installed_start_timeout(&layout.spec_path(name)),
+        )
+        .map(|s| format!("`{name}` is running (pid {})", s.pid.unwrap_or(0))),
     };
     result.map_err(|e| {
         if record.pending {

@@ -1275,7 +1275,8 @@ impl UninstallStep {
 }
 
 /// Starts (or restarts) the service and waits until its supervisor reports the
-/// program running, or fails with what the state file and the manager say.
+/// program running (with `[health]`: healthy), or fails with what the state file and
+/// the manager say (the probe's last result).
 pub fn start_and_wait(
     backend: &dyn Backend,
     name: &str,
@@ -1295,16 +1296,20 @@ pub fn start_and_wait(
         }
     }
     backend.control(name, verb).run()?;
+    let mut last = None;
     super::engine::wait_for(timeout, std::time::Duration::from_millis(50), |late| {
         if let Ok(s) = crate::supervise::state::read_one(&state_file) {
             let fresh = before
                 .as_ref()
                 .is_none_or(|b| b.supervisor_pid != s.supervisor_pid || b.since_ms != s.since_ms);
-            if fresh
-                && s.state == crate::supervise::state::State::Running
-                && sys::alive(s.supervisor_pid as i32)
-            {
-                return Ok(Some(s));
+            if fresh && sys::alive(s.supervisor_pid as i32) {
+                match s.start_outcome() {
+                    Some(Ok(())) => return Ok(Some(s)),
+                    Some(Err(why)) => {
+                        return Err(InstallError::Start(format!("`{name}` {why}")));
+                    }
+                    None => {}
+                }
             }
             if fresh && s.state == crate::supervise::state::State::Failed {
                 return Err(InstallError::Start(format!(
@@ -1312,8 +1317,17 @@ pub fn start_and_wait(
                     s.message.unwrap_or_default()
                 )));
             }
+            if fresh {
+                last = s.not_healthy_yet();
+            }
         }
         if late {
+            if let Some(why) = last.take() {
+                return Err(InstallError::Start(format!(
+                    "`{name}` is not healthy after {}s: {why}; see `tend logs {name}`",
+                    timeout.as_secs()
+                )));
+            }
             let native = backend
                 .query(name)
                 .map_or_else(|e| e.to_string(), |n| n.active);

@@ -161,6 +161,13 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
         "TimeoutStopSec",
         format!("{}s", super::manager_stop_timeout_secs(spec)),
     );
+    // READY=1 waits for the first healthy probe: systemd gives it that long.
+    if let Some(h) = &spec.health {
+        let ready = crate::supervise::policy::ready_within(h).as_secs() + 30;
+        if ready > 90 {
+            set("TimeoutStartSec", format!("{ready}s"));
+        }
+    }
     set("NoNewPrivileges", "yes".into());
     set("PrivateTmp", "yes".into());
     set("ProtectSystem", "strict".into());

@@ -172,6 +172,37 @@ impl Status {
                 .is_none_or(|h| h.state == HealthState::Healthy)
     }
 
+    /// What a start came to, for whoever waits for it (`tend start`, `tend install
+    /// --now`): `Some(Ok)` ready, `Some(Err(why))` failed or unhealthy (the probe's
+    /// last result), `None` not yet.
+    pub fn start_outcome(&self) -> Option<Result<(), String>> {
+        if self.ready() {
+            return Some(Ok(()));
+        }
+        match (self.state, &self.health) {
+            (State::Failed, _) => Some(Err(format!(
+                "failed: {}",
+                self.message.as_deref().unwrap_or("no reason recorded")
+            ))),
+            (State::Running, Some(h)) if h.state == HealthState::Unhealthy => Some(Err(format!(
+                "unhealthy: {}",
+                h.last_probe
+                    .as_ref()
+                    .map_or("no probe result", |p| p.result.as_str())
+            ))),
+            _ => None,
+        }
+    }
+
+    /// With `[health]`, while no probe has passed: what the last one found.
+    pub fn not_healthy_yet(&self) -> Option<String> {
+        let h = self.health.as_ref()?;
+        (h.state != HealthState::Healthy).then(|| match &h.last_probe {
+            Some(p) => format!("not healthy yet: {}", p.result),
+            None => "not probed yet".into(),
+        })
+    }
+
     /// Whether a start has come to something, for a service manager waiting on it:
     /// ready, or anything but a child that runs and has not passed a probe yet (a
     /// backoff, a failure, unhealthy).

@@ -142,7 +142,8 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     }
     let applied = engine::apply(WinApply::new(&spec), Vec::new(), &plan.steps, &mut out)
         .map_err(InstallError::admin_hint)?;
-    let start = |restart: bool| start_and_wait(&name, restart, START_TIMEOUT).map(|_| ());
+    let start =
+        |restart: bool| start_and_wait(&name, restart, engine::start_timeout(&spec)).map(|_| ());
     engine::after_install(
         &Installed {
             spec: &spec,
@@ -284,16 +285,17 @@ pub fn control(name: &str, verb: Verb) -> Result<String, InstallError> {
     if !is_tend_service(&layout, name) {
         return Err(InstallError::Refused(format!("`{name}` is not installed by tend\n  = help: install it with `tend install SPEC`, or run it in the foreground with `tend run SPEC`")));
     }
-    let stop_timeout = crate::spec::load_file(&layout.spec_path(name), &Default::default())
+    let spec = crate::spec::load_file(&layout.spec_path(name), &Default::default())
         .ok()
-        .and_then(|l| l.services.into_iter().next())
-        .map_or(Duration::from_secs(30), |s| {
-            Duration::from_secs(manager_stop_timeout_secs(&s))
-        });
+        .and_then(|l| l.services.into_iter().next());
+    let stop_timeout = spec.as_ref().map_or(Duration::from_secs(30), |s| {
+        Duration::from_secs(manager_stop_timeout_secs(s))
+    });
+    let start_timeout = spec.as_ref().map_or(START_TIMEOUT, engine::start_timeout);
     let result = match verb {
         Verb::Stop => stop(name, stop_timeout).map(|o| format!("`{name}` {o}")),
         Verb::Start | Verb::Restart => {
-            start_and_wait(name, verb == Verb::Restart, START_TIMEOUT.max(stop_timeout)).map(|_| {
+            start_and_wait(name, verb == Verb::Restart, start_timeout.max(stop_timeout)).map(|_| {
                 let child = crate::supervise::state::read_one(
                     &crate::supervise::state::state_path(&layout.state_dir(name), name),
                 )
@@ -735,7 +737,8 @@ fn native_status(info: &ServiceInfo) -> NativeStatus {
 }
 
 /// Starts `name` (or restarts it) and waits until the supervisor reports its child
-/// running (the SCM says RUNNING only then), or the service stops, or `timeout`.
+/// running and, with `[health]`, healthy (the SCM says RUNNING only then), or the
+/// service stops or turns unhealthy, or `timeout`.
 fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, InstallError> {
     if restart {
         stop(name, timeout)?;
@@ -758,13 +761,25 @@ fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, I
                 // (Only this supervisor's word: not a state file an earlier run left.)
                 let st = st.filter(|st| info.pid == Some(st.supervisor_pid));
                 match st {
-                    // Running, or ran and ended as it should (a one-shot program).
+                    // Running (with `[health]`: healthy), or ran and ended as it should
+                    // (a one-shot program).
                     Some(st)
-                        if st.state == crate::supervise::state::State::Running
+                        if st.ready()
                             || (st.state == crate::supervise::state::State::Exited
                                 && st.started_at_ms.is_some()) =>
                     {
                         Ok(Some(info.pid.unwrap_or(0)))
+                    }
+                    Some(st) if matches!(st.start_outcome(), Some(Err(_))) => {
+                        let why = st.start_outcome().and_then(Result::err).unwrap_or_default();
+                        Err(InstallError::Start(format!("{name}'s program is {why}")))
+                    }
+                    Some(st) if late && st.not_healthy_yet().is_some() => {
+                        Err(InstallError::Start(format!(
+                            "{name}'s program is {} after {}s",
+                            st.not_healthy_yet().unwrap_or_default(),
+                            timeout.as_secs()
+                        )))
                     }
                     Some(st) if late || st.state == crate::supervise::state::State::Failed => {
                         Err(InstallError::Start(format!(
