@@ -534,34 +534,51 @@ mod tests {
         use HealthState as S;
         let t0 = Instant::now();
         #[rustfmt::skip]
-        let cases: &[(&str, Health, &[(u64, bool, HealthChange, S, u32)])] = &[
-            ("failures within the start period do not count; a pass ends it", health(30, 2), &[
-                (1, false, Same, S::Starting, 0),
-                (29, false, Same, S::Starting, 0),
-                (30, false, Same, S::Starting, 1),
-                (31, true, Healthy { again: false }, S::Healthy, 0),
-                (36, false, Same, S::Healthy, 1),
-                (41, false, Unhealthy, S::Unhealthy, 2),
-                (46, false, Same, S::Unhealthy, 3),
-                (51, true, Healthy { again: true }, S::Healthy, 0),
-                (56, true, Same, S::Healthy, 0),
-            ]),
-            ("after the first pass the start period is over", health(60, 1), &[
-                (1, true, Healthy { again: false }, S::Healthy, 0),
-                (6, false, Unhealthy, S::Unhealthy, 1),
-            ]),
-            ("never healthy: unhealthy after the retries, from starting", health(0, 3), &[
-                (1, false, Same, S::Starting, 1),
-                (6, false, Same, S::Starting, 2),
-                (11, false, Unhealthy, S::Unhealthy, 3),
-            ]),
-            ("a pass between failures starts the count over", health(0, 2), &[
-                (1, false, Same, S::Starting, 1),
-                (6, true, Healthy { again: false }, S::Healthy, 0),
-                (11, false, Same, S::Healthy, 1),
-                (16, true, Same, S::Healthy, 0),
-                (21, false, Same, S::Healthy, 1),
-            ]),
+        type Step = (u64, bool, HealthChange, S, u32);
+        let cases: &[(&str, Health, &[Step])] = &[
+            (
+                "failures within the start period do not count; a pass ends it",
+                health(30, 2),
+                &[
+                    (1, false, Same, S::Starting, 0),
+                    (29, false, Same, S::Starting, 0),
+                    (30, false, Same, S::Starting, 1),
+                    (31, true, Healthy { again: false }, S::Healthy, 0),
+                    (36, false, Same, S::Healthy, 1),
+                    (41, false, Unhealthy, S::Unhealthy, 2),
+                    (46, false, Same, S::Unhealthy, 3),
+                    (51, true, Healthy { again: true }, S::Healthy, 0),
+                    (56, true, Same, S::Healthy, 0),
+                ],
+            ),
+            (
+                "after the first pass the start period is over",
+                health(60, 1),
+                &[
+                    (1, true, Healthy { again: false }, S::Healthy, 0),
+                    (6, false, Unhealthy, S::Unhealthy, 1),
+                ],
+            ),
+            (
+                "never healthy: unhealthy after the retries, from starting",
+                health(0, 3),
+                &[
+                    (1, false, Same, S::Starting, 1),
+                    (6, false, Same, S::Starting, 2),
+                    (11, false, Unhealthy, S::Unhealthy, 3),
+                ],
+            ),
+            (
+                "a pass between failures starts the count over",
+                health(0, 2),
+                &[
+                    (1, false, Same, S::Starting, 1),
+                    (6, true, Healthy { again: false }, S::Healthy, 0),
+                    (11, false, Same, S::Healthy, 1),
+                    (16, true, Same, S::Healthy, 0),
+                    (21, false, Same, S::Healthy, 1),
+                ],
+            ),
         ];
         for (what, cfg, steps) in cases {
             let mut t = HealthTracker::new(t0);
