@@ -651,6 +651,73 @@ lifecycle_flow() {
   flow_uninstall_purge "$n"
 }
 
+# ---------------------------------------------------------------- health checks
+#
+# health_flow: a service with [health] is ready only when its probe passes; a hung
+# child (SIGSTOP: it neither answers nor handles SIGTERM) is found unhealthy, killed
+# after stop.timeout and replaced; an install --now whose probe never passes fails with
+# the probe's error and leaves nothing installed.
+health_flow() {
+  require_install health_flow || return 1
+  local n=hale spec pid sup t
+  spec=$(ct_spec "$n" '[stop]' 'timeout = "2s"' '[health]' \
+    'http = "http://127.0.0.1:18083/healthz"' 'interval = "500ms"' 'timeout = "500ms"' 'retries = 2')
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && [ "$(sf "$n" health.state)" = healthy ]; then
+    pass "health: install --now returns once the probe passed: $(sf "$n" health.last_probe.result)"
+  else
+    fail "health: install --now (exit $RC) did not wait for a healthy probe"
+    evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+    in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
+    return 1
+  fi
+  check "health: tend status shows HEALTH healthy" \
+    grep -qE "^$n +$BE_ACTIVE +running +healthy " <<<"$(in_ct "$TEND" status "$n" 2>&1)" \
+    || evidence <<<"$(in_ct "$TEND" status "$n" 2>&1)"
+  pid=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid) t=$EPOCHREALTIME
+  in_ct kill -STOP "$pid"
+  _replaced() {
+    local p; p=$(sf "$n" pid)
+    [ -n "$p" ] && [ "$p" != "$pid" ] && [ "$(sf "$n" health.state)" = healthy ] && [ "$(sf "$n" restarts)" -ge 1 ]
+  }
+  if wait_until 20 _replaced; then
+    pass "health: SIGSTOPped child $pid found unhealthy and replaced by $(sf "$n" pid) in $(_elapsed "$t")s"
+  else
+    fail "health: SIGSTOPped child $pid not replaced within 20 s"; evidence <<<"$(state_json "$n")"
+  fi
+  _gone() { ! in_ct kill -0 "$pid" 2>/dev/null; }
+  check "health: the stopped child is gone" wait_until 5 _gone
+  # tend's own lines: the journal (systemd) or tend.log (OpenRC's supervise-daemon)
+  _said() {
+    local said
+    said=$(in_ct sh -c 'journalctl -u "$1.service" -o cat --no-pager 2>/dev/null; cat "/var/log/tend/$1/tend.log" 2>/dev/null' _ "$n")
+    grep -qF "unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:18083/healthz: no answer within 500ms" <<<"$said"
+  }
+  check "health: the log says why it was replaced" wait_until 5 _said \
+    || evidence 30 <<<"$(in_ct sh -c 'journalctl -u "$1.service" -o cat --no-pager 2>/dev/null | tail -n 30; tail -n 30 "/var/log/tend/$1/tend.log" 2>/dev/null' _ "$n")"
+  # A restart within the supervisor: the init system neither saw a stop nor restarted it.
+  if [ "$(sf "$n" supervisor_pid)" = "$sup" ] && be_running "$n"; then
+    pass "health: the same supervisor ($sup) replaced it; the init system still has it running"
+  else
+    fail "health: after the replacement, supervisor $(sf "$n" supervisor_pid) (was $sup), init system: $(be_describe "$n")"
+  fi
+  tend uninstall "$n" --purge
+  # never healthy: nothing listens where it is probed
+  # (restarted twice, then given up: the init system's start fails soon)
+  spec=$(ct_spec "$n" '[health]' 'http = "http://127.0.0.1:18099/healthz"' 'interval = "200ms"' 'retries = 1' \
+    '[restart]' 'max_restarts = 2')
+  t=$EPOCHREALTIME
+  tend install "$spec" --now
+  if [ "$RC" = 1 ] && grep -qF "GET http://127.0.0.1:18099/healthz: cannot connect to 127.0.0.1:18099" <<<"$OUT"; then
+    log "never-healthy install --now failed in $(_elapsed "$t")s: $(grep -F 18099 <<<"$OUT" | head -n 1 | cut -c1-200)"
+    pass "health: install --now of a service whose probe never passes fails naming the probe's error"
+  else
+    fail "health: install --now of a never-healthy service: exit $RC (want 1 and the probe's error)"
+    evidence <<<"$OUT"
+  fi
+  check "health: the failed install left nothing behind" no_leftovers "$n" || evidence <<<"left: $LEFTOVERS"
+}
+
 # ---------------------------------------------------------------- what is not tend's
 #
 # Hooks the suite may define for refusals_flow:

@@ -69,6 +69,7 @@ ensure_rootfs openrc
 stage_opt_tend
 boot_ct openrc
 lifecycle_flow
+health_flow
 hostile_flow ""
 refusals_flow
 kept_flow

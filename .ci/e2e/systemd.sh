@@ -119,6 +119,7 @@ ensure_rootfs systemd
 stage_opt_tend
 boot_ct systemd
 lifecycle_flow
+health_flow
 journal_flow
 hostile_flow --no-guard
 refusals_flow

@@ -70,7 +70,7 @@ fn a_stopped_process_is_found_unhealthy_and_replaced() {
         format!("h: unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:{port}/healthz: no answer within 300ms"),
         format!("h: restarting on failed health checks: sent SIGTERM to pid {first}, waiting up to 1s"),
         "h: did not stop within 1s; killed the process tree".to_string(),
-        "h: unhealthy, killed after the 1s stop timeout; restarted (pid ".to_string(),
+        format!("h: unhealthy (GET http://127.0.0.1:{port}/healthz: no answer within 300ms), killed after the 1s stop timeout; restarted (pid "),
     ] {
         assert!(err.contains(&line), "missing {line:?} in:\n{err}");
     }
@@ -203,4 +203,75 @@ fn restart_waits_for_the_first_healthy_probe_and_fails_with_the_probe_error() {
     assert_eq!(health_of(&s).unwrap()["state"], "healthy");
     tend.signal(libc::SIGTERM);
     assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}
+
+/// Under systemd: READY=1 only once a probe passed; an unhealthy child's restart is the
+/// supervisor's own (no STOPPING=1, which would make systemd stop the whole unit).
+#[test]
+fn systemd_hears_ready_when_healthy_and_no_stopping_on_an_unhealthy_restart() {
+    use std::os::unix::net::UnixDatagram;
+    let s = Scratch::new();
+    let sock_path = s.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    let ready = s.path("ready");
+    let spec = s.spec(
+        "h.toml",
+        &fixture_spec(
+            "h",
+            &["--hang"],
+            &format!(
+                "[health]\ncommand = [\"/usr/bin/test\", \"-e\", {}]\ninterval = \"100ms\"\nretries = 2\n",
+                q(&ready)
+            ),
+        ),
+    );
+    let mut cmd = s.tend(&["run", spec.to_str().unwrap()]);
+    cmd.env("NOTIFY_SOCKET", &sock_path)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let tend = Running::from(cmd.spawn().unwrap(), "tend run (notify)");
+    let mut got: Vec<String> = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut drain = |got: &mut Vec<String>| {
+        sock.set_nonblocking(true).unwrap();
+        while let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).to_string());
+        }
+    };
+    // Probed and failing (not yet counted: its first failures, in a row, make it
+    // unhealthy only at 2): no READY=1.
+    wait_until(10 * SECS, "a failed probe", || {
+        health_of(&s).is_some_and(|h| h["last_error"].is_string())
+    });
+    drain(&mut got);
+    assert!(!got.iter().any(|m| m.contains("READY=1")), "{got:?}");
+    std::fs::write(&ready, "").unwrap();
+    wait_until(10 * SECS, "READY=1", || {
+        drain(&mut got);
+        got.iter().any(|m| m.contains("READY=1"))
+    });
+    assert_eq!(health_of(&s).unwrap()["state"], "healthy");
+    // Unhealthy: restarted by the supervisor, without a word of stopping to systemd.
+    let restarts = |s: &Scratch| {
+        s.state("h")
+            .map_or(0, |v| v["restarts"].as_u64().unwrap_or(0))
+    };
+    std::fs::remove_file(&ready).unwrap();
+    wait_until(10 * SECS, "an unhealthy restart", || restarts(&s) >= 1);
+    std::fs::write(&ready, "").unwrap();
+    wait_until(10 * SECS, "healthy again", || {
+        health_of(&s).is_some_and(|h| h["state"] == "healthy")
+    });
+    drain(&mut got);
+    assert!(
+        got.iter()
+            .any(|m| m.contains("STATUS=stopping: restarting on failed health checks")),
+        "{got:?}"
+    );
+    assert!(!got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    drain(&mut got);
+    assert!(got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
 }

@@ -1295,7 +1295,26 @@ pub fn start_and_wait(
             return Ok(s.clone());
         }
     }
-    backend.control(name, verb).run()?;
+    if let Err(e) = backend.control(name, verb).run() {
+        // A manager that waits for readiness (systemd) only says its job failed: the
+        // supervisor's state says why.
+        let why = crate::supervise::state::read_one(&state_file)
+            .ok()
+            .filter(|s| {
+                before.as_ref().is_none_or(|b| {
+                    b.supervisor_pid != s.supervisor_pid || b.since_ms != s.since_ms
+                })
+            })
+            .and_then(|s| {
+                s.start_outcome()
+                    .and_then(Result::err)
+                    .or_else(|| s.message.clone())
+            });
+        return Err(match why {
+            Some(why) => InstallError::Start(format!("{e}\n  `{name}` {why}")),
+            None => e,
+        });
+    }
     let mut last = None;
     super::engine::wait_for(timeout, std::time::Duration::from_millis(50), |late| {
         if let Ok(s) = crate::supervise::state::read_one(&state_file) {

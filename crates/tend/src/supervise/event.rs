@@ -56,7 +56,12 @@ pub enum Ended {
     /// The program could not be started (decided as exit code 127, as a shell would).
     NotStarted(StartError),
     /// Its health checks failed (`health.on_unhealthy = "restart"`) and it was stopped.
-    Unhealthy(Stopped),
+    Unhealthy {
+        /// The last probe's result.
+        result: String,
+        /// How it stopped.
+        stopped: Stopped,
+    },
 }
 
 impl fmt::Display for Ended {
@@ -64,7 +69,7 @@ impl fmt::Display for Ended {
         match self {
             Ended::Exited(run) => write!(f, "{} after {}", run.exit, show_duration(run.ran)),
             Ended::NotStarted(e) => e.fmt(f),
-            Ended::Unhealthy(stopped) => write!(f, "unhealthy, {stopped}"),
+            Ended::Unhealthy { result, stopped } => write!(f, "unhealthy ({result}), {stopped}"),
         }
     }
 }
@@ -355,7 +360,7 @@ impl Ended {
     pub fn stderr(&self) -> &[String] {
         match self {
             Ended::Exited(run) => &run.stderr,
-            Ended::NotStarted(_) | Ended::Unhealthy(_) => &[],
+            Ended::NotStarted(_) | Ended::Unhealthy { .. } => &[],
         }
     }
 }
@@ -653,10 +658,10 @@ mod tests {
                 "unhealthy: 1 probe failed, the last: `/bin/check` ended with exit code 1"),
             (Event::StopRequested { pid: 42, by: StopBy::Unhealthy, request: StopRequest::Sent("sent SIGTERM to pid 42".into()), timeout, restart: true },
                 "restarting on failed health checks: sent SIGTERM to pid 42, waiting up to 10s"),
-            (Event::Restarting { ended: Ended::Unhealthy(graceful.clone()), delay: Duration::from_millis(100) },
-                "unhealthy, stopped gracefully in 12ms (exit code 0); restarting in 100ms"),
-            (Event::Started { pid: 43, start: Start::AtOnce(Ended::Unhealthy(Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout } })) },
-                "unhealthy, killed after the 10s stop timeout; restarted (pid 43)"),
+            (Event::Restarting { ended: Ended::Unhealthy { result: "GET http://127.0.0.1:8080/healthz: answered \"HTTP/1.1 503\"".into(), stopped: graceful.clone() }, delay: Duration::from_millis(100) },
+                "unhealthy (GET http://127.0.0.1:8080/healthz: answered \"HTTP/1.1 503\"), stopped gracefully in 12ms (exit code 0); restarting in 100ms"),
+            (Event::Started { pid: 43, start: Start::AtOnce(Ended::Unhealthy { result: "`/bin/check` ended with exit code 1".into(), stopped: Stopped { run: run(Exit::Signal(9), 2_000), how: StopEnd::AfterTimeout { timeout } } }) },
+                "unhealthy (`/bin/check` ended with exit code 1), killed after the 10s stop timeout; restarted (pid 43)"),
             (Event::StoppedWhileWaiting { by: Some(StopBy::Signal("SIGTERM")) },
                 "stopped on SIGTERM (was waiting to restart)"),
         ];

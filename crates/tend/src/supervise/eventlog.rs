@@ -672,7 +672,7 @@ impl EventMapper {
                 });
             }
             // Stopped for failing its health checks (the unhealthy entry came first).
-            Ended::Unhealthy(stopped) => {
+            Ended::Unhealthy { stopped, .. } => {
                 out.push(Entry::ProgramStopped(program_end(status, &stopped.run)))
             }
             Ended::NotStarted(_) => {}

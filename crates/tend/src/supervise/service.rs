@@ -448,7 +448,11 @@ pub async fn run_actor<P: Procs>(
                             actor.procs.sweep_orphans(setup.sole);
                             let ran = stopped.run.ran;
                             let decision = actor.tracker.on_unhealthy(&spec.restart, ran, Instant::now().into_std());
-                            actor.follow(decision, Ended::Unhealthy(stopped))
+                            let result = actor.status.health.as_ref()
+                                .and_then(|h| h.last_probe.as_ref())
+                                .map(|p| p.result.clone())
+                                .unwrap_or_default();
+                            actor.follow(decision, Ended::Unhealthy { result, stopped })
                         } else if after == AfterStop::Restart {
                             actor.status.restarts += 1;
                             let next = actor.start(Start::OnRequest(stopped));
@@ -1266,7 +1270,7 @@ mod tests {
                 "kill 1",
                 "sweep",
                 "spawn 2",
-                "running: unhealthy, killed after the 2s stop timeout; restarted (pid 2)",
+                "running: unhealthy (probe 3 failed), killed after the 2s stop timeout; restarted (pid 2)",
                 "running: healthy: probe 4 passed",
                 "stop 2",
                 "stopping: stopping on SIGINT: sent SIGTERM to pid 2, waiting up to 2s",
@@ -1377,7 +1381,7 @@ mod tests {
         let extra = format!("{HEALTH}[restart]\npolicy = \"never\"\n");
         let (log, outcome, last) = probed(&extra, &[serves], &[(0, false), (0, false)], &[]).await;
         let end =
-            "unhealthy, stopped gracefully in 0ms (signal SIGTERM); not restarting (policy never)";
+            "unhealthy (probe 2 failed), stopped gracefully in 0ms (signal SIGTERM); not restarting (policy never)";
         assert_eq!(
             log.last().map(String::as_str),
             Some(&*format!("failed: {end}"))

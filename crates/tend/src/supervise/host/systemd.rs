@@ -6,7 +6,7 @@ use crate::supervise::service::Observer;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::supervise::state::{HealthState, State, Status};
+use crate::supervise::state::{HealthState, Status};
 
 /// Adds systemd's observer to `observers` and starts the watchdog, when this process
 /// runs under a unit that listens (must be called inside a `LocalSet`).
@@ -26,7 +26,7 @@ pub fn attach(observers: &mut Vec<Box<dyn Observer>>) {
 
 /// Speaks systemd's notify protocol: `READY=1` once the child first runs (with
 /// `[health]`: once a probe first passes), `STATUS=` on every change, `STOPPING=1`
-/// when a stop begins.
+/// when a stop that ends the service begins.
 struct SdNotify {
     notifier: tend_service::systemd::Notifier,
     ready: bool,
@@ -46,7 +46,13 @@ impl Observer for SdNotify {
         if status.ready() && !self.ready {
             self.ready = n.ready().is_ok();
         }
-        if status.state == State::Stopping {
+        // A stop that ends the service; not one followed by a start (a restart on
+        // request, or of an unhealthy child), after which systemd would wait for the
+        // main process to exit and kill it at TimeoutStopSec.
+        if matches!(
+            event,
+            Event::StopRequested { restart: false, .. } | Event::Killing { .. }
+        ) {
             let _ = n.stopping();
         }
         let _ = n.status(&format!("{}: {event}", status.state.as_str()));
