@@ -14,7 +14,8 @@
 //!   that outlives the child;
 //! - **observers** receive every status change: the state file ([`state`]), the
 //!   console, and the manager that hosts the supervisor ([`host`]: systemd's notify
-//!   protocol, the Windows SCM).
+//!   protocol, the Windows SCM), and the metrics ([`metrics`], `GET /metrics`, when
+//!   asked for).
 //!
 //! Platform differences live in [`sys`], which has the same names on every OS.
 //!
@@ -38,6 +39,7 @@ pub mod eventlog;
 pub mod hook;
 pub mod host;
 pub mod logfile;
+pub mod metrics;
 pub mod policy;
 pub mod prepare;
 pub mod pump;
@@ -83,6 +85,9 @@ pub struct Options {
     pub interactive: bool,
     /// Report readiness and status to the init system (systemd's `NOTIFY_SOCKET`).
     pub notify: bool,
+    /// Serve the services' metrics at `GET /metrics` on this address (`[metrics]
+    /// listen`, `--metrics`).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 struct StateFile {
@@ -351,6 +356,14 @@ pub enum SuperviseError {
     /// Another supervisor already runs one of the services.
     #[error("{0}")]
     Locked(#[from] state::LockError),
+    /// The metrics address cannot be listened on.
+    #[error("cannot serve the metrics on {addr}: {}{}", crate::text::io_error(source), if source.kind() == io::ErrorKind::AddrInUse { "; another program listens there: stop it, or pick another address (`[metrics] listen`, `--metrics`)" } else { "" })]
+    Metrics {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
     /// The log or state directory, or a signal handler, could not be set up.
     #[error("{what}: {}", crate::text::io_error(source))]
     Io {
@@ -416,6 +429,21 @@ async fn supervise_locked(
     let spec_path = &recorded_spec_path(spec_path);
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
+    // Then the metrics address: taken by another program, nothing starts either.
+    let metrics = match opts.metrics {
+        Some(addr) => {
+            let listener =
+                metrics::bind(addr).map_err(|source| SuperviseError::Metrics { addr, source })?;
+            let shown = listener.local_addr().unwrap_or(addr);
+            say!("tend: metrics: http://{shown}/metrics");
+            let m = Rc::new(metrics::Metrics::new(&setups));
+            Some((
+                tokio::task::spawn_local(metrics::serve(listener, m.clone())),
+                m,
+            ))
+        }
+        None => None,
+    };
     if !opts.console {
         for setup in &setups {
             say!("{}", output_line(setup));
@@ -436,10 +464,11 @@ async fn supervise_locked(
     let (commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
     services.managed = managed;
+    services.metrics = metrics.as_ref().map(|(_, m)| m.clone());
     services.run(order, &mut requests).await;
     sys::kill_orphans(&BTreeSet::new());
     // The channels close (their sockets are removed) before the locks are released.
-    for c in channels {
+    for c in channels.into_iter().chain(metrics.map(|(task, _)| task)) {
         c.abort();
         let _ = c.await;
     }
@@ -662,6 +691,8 @@ struct Services<'a> {
     for_dependent: Vec<bool>,
     /// A service manager hosts the supervisor: start, stop and restart are its.
     managed: bool,
+    /// The services' metrics, when served.
+    metrics: Option<Rc<metrics::Metrics>>,
 }
 
 /// Whether a pending service's dependencies let it start.
@@ -736,6 +767,7 @@ impl<'a> Services<'a> {
             kicked: vec![None; specs.len()],
             for_dependent: vec![false; specs.len()],
             managed: false,
+            metrics: None,
         }
     }
 
@@ -1187,6 +1219,9 @@ impl<'a> Services<'a> {
         ];
         if let Some(make) = &self.make_observers {
             observers.extend(make(&specs[i]));
+        }
+        if let Some(m) = &self.metrics {
+            observers.push(m.observer(i));
         }
         if opts.notify && specs.len() == 1 {
             host::systemd::attach(&mut observers);
