@@ -28,7 +28,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::event::{Ended, Event, Run, Start};
 use super::policy::{signal_name, Exit};
-use super::pump::SharedSink;
+use super::pump::{SharedSink, Sink};
 use super::service::{Observer, ServiceSetup};
 use super::state::{now_ms, HealthState, Status};
 use super::sys;
@@ -90,9 +90,35 @@ struct Sampled {
     dropped: [u64; 2],
 }
 
+/// What the metrics watch of one service.
+pub struct Watched {
+    /// Its name (the `service` label).
+    pub name: String,
+    /// Whether it has health checks (`[health]`): the health series exist.
+    pub health: bool,
+    /// The log files its stdout and stderr go to (not the console's sinks).
+    pub log_files: [Option<SharedSink>; 2],
+}
+
+impl Watched {
+    /// What the metrics watch of the service of `setup`.
+    pub fn of(setup: &ServiceSetup) -> Watched {
+        let file = |s: &Option<SharedSink>| {
+            s.as_ref()
+                .filter(|s| matches!(&*s.borrow(), Sink::File(_)))
+                .cloned()
+        };
+        Watched {
+            name: setup.spec.name.to_string(),
+            health: setup.spec.health.is_some(),
+            log_files: [file(&setup.stdout), file(&setup.stderr)],
+        }
+    }
+}
+
 struct Service {
     name: String,
-    /// Its stdout and stderr sinks (when piped).
+    /// Its stdout and stderr log files (when written to files).
     sinks: [Option<SharedSink>; 2],
     sampled: RefCell<Sampled>,
 }
@@ -132,9 +158,9 @@ fn with(name: &str, key: &'static str, value: &str) -> Labels {
 }
 
 impl Metrics {
-    /// The metrics of `setups`' services, each series that is known in advance
-    /// created at once (at zero), so a dashboard has them from the first scrape.
-    pub fn new(setups: &[Rc<ServiceSetup>]) -> Metrics {
+    /// The metrics of `services`, each series that is known in advance created at
+    /// once (at zero), so a dashboard has them from the first scrape.
+    pub fn new(services: impl IntoIterator<Item = Watched>) -> Metrics {
         let families = Families {
             up: Family::default(),
             health: Family::default(),
@@ -220,10 +246,10 @@ impl Metrics {
             "Health probes of the service, by result (ok or failed)",
             f.probes.clone(),
         );
-        let services = setups
-            .iter()
-            .map(|setup| {
-                let name = setup.spec.name.as_str();
+        let services = services
+            .into_iter()
+            .map(|w| {
+                let name = w.name.as_str();
                 let me = service(name);
                 f.up.get_or_create_owned(&me).set(0);
                 f.restarts.get_or_create_owned(&me);
@@ -231,10 +257,7 @@ impl Metrics {
                 f.uptime.get_or_create_owned(&me);
                 f.cpu.get_or_create_owned(&me);
                 f.resident.get_or_create_owned(&me);
-                for (stream, sink) in ["stdout", "stderr"]
-                    .iter()
-                    .zip([&setup.stdout, &setup.stderr])
-                {
+                for (stream, sink) in ["stdout", "stderr"].iter().zip(&w.log_files) {
                     if sink.is_some() {
                         f.log_written
                             .get_or_create_owned(&with(name, "stream", stream));
@@ -242,7 +265,7 @@ impl Metrics {
                             .get_or_create_owned(&with(name, "stream", stream));
                     }
                 }
-                if setup.spec.health.is_some() {
+                if w.health {
                     for st in HEALTH_STATES {
                         f.health
                             .get_or_create_owned(&with(name, "state", st.as_str()));
@@ -253,8 +276,8 @@ impl Metrics {
                     }
                 }
                 Service {
-                    name: name.to_string(),
-                    sinks: [setup.stdout.clone(), setup.stderr.clone()],
+                    name: w.name,
+                    sinks: w.log_files,
                     sampled: RefCell::default(),
                 }
             })
@@ -817,5 +840,165 @@ mod tests {
             assert_eq!(ended_run(&event).map(|r| r.exit), want, "{event:?}");
         }
         assert_eq!(exit_label(Exit::Code(3)), ("code", "3".to_string()));
+    }
+
+    fn status(pid: Option<i32>, health: Option<(HealthState, bool)>) -> Status {
+        use super::super::state::{Health, Probe, State};
+        Status {
+            name: "web".into(),
+            state: State::Running,
+            spec: "web.toml".into(),
+            supervisor_pid: 1,
+            pid,
+            started_at_ms: pid.map(|_| 1_700_000_000_000),
+            since_ms: 0,
+            restarts: 0,
+            last_exit: None,
+            message: None,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+            last_stderr: None,
+            log: None,
+            health: health.map(|(state, ok)| Health {
+                state,
+                since_ms: 0,
+                failures: 0,
+                last_probe: Some(Probe {
+                    at_ms: 0,
+                    ok,
+                    took_ms: 0,
+                    result: String::new(),
+                }),
+                last_error: None,
+            }),
+        }
+    }
+
+    /// The observer's view of a service's life, as a scrape renders it: a start,
+    /// probes (the histogram), a kill and a restart, the health state, the bytes
+    /// written to its log file; a service without health checks has no health series.
+    #[test]
+    fn the_observer_keeps_the_series_current() {
+        use super::super::logfile::{RotateConfig, RotatingFile};
+        use crate::spec::RotateEvery;
+        let dir = tempfile::tempdir().unwrap();
+        let file = RotatingFile::open(RotateConfig {
+            dir: dir.path().to_path_buf(),
+            stem: "web.out".into(),
+            max_size: 1 << 20,
+            every: RotateEvery::Never,
+            keep: 1,
+            compress: false,
+            timestamps: false,
+        })
+        .unwrap();
+        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(file)));
+        let metrics = Rc::new(Metrics::new([
+            Watched {
+                name: "web".into(),
+                health: true,
+                log_files: [Some(sink.clone()), None],
+            },
+            Watched {
+                name: "db".into(),
+                health: false,
+                log_files: [None, None],
+            },
+        ]));
+        let mut web = metrics.observer(0);
+        // No process has this pid: its tree has no usage.
+        let (first, second) = (999_999_998, 999_999_999);
+        let starting = Some((HealthState::Starting, false));
+        web.changed(
+            &status(Some(first), starting),
+            &Event::Started {
+                pid: first,
+                start: Start::First,
+            },
+        );
+        web.probed(
+            &status(Some(first), Some((HealthState::Healthy, true))),
+            Duration::from_millis(3),
+        );
+        web.probed(
+            &status(Some(first), Some((HealthState::Unhealthy, false))),
+            Duration::from_secs(2),
+        );
+        let killed = Ended::Exited(Run {
+            pid: first,
+            exit: Exit::Signal(9),
+            ran: Duration::from_secs(5),
+            stderr: Vec::new(),
+        });
+        web.changed(
+            &status(Some(second), starting),
+            &Event::Started {
+                pid: second,
+                start: Start::AtOnce(killed),
+            },
+        );
+        if let Sink::File(f) = &mut *sink.borrow_mut() {
+            f.write_chunk(b"hello\n");
+        }
+        let text = metrics.render(Format::Prometheus);
+        for line in [
+            "tend_service_up{service=\"web\"} 1",
+            "tend_service_up{service=\"db\"} 0",
+            "tend_service_restarts_total{service=\"web\"} 1",
+            "tend_service_restarts_total{service=\"db\"} 0",
+            "tend_service_exits_total{service=\"web\",signal=\"SIGKILL\"} 1",
+            "tend_service_health{service=\"web\",state=\"starting\"} 1",
+            "tend_service_health{service=\"web\",state=\"healthy\"} 0",
+            "tend_service_health{service=\"web\",state=\"unhealthy\"} 0",
+            "tend_service_probes_total{service=\"web\",result=\"ok\"} 1",
+            "tend_service_probes_total{service=\"web\",result=\"failed\"} 1",
+            "tend_service_probe_duration_seconds_bucket{service=\"web\",le=\"0.005\"} 1",
+            "tend_service_probe_duration_seconds_bucket{service=\"web\",le=\"1\"} 1",
+            "tend_service_probe_duration_seconds_bucket{service=\"web\",le=\"2.5\"} 2",
+            "tend_service_probe_duration_seconds_count{service=\"web\"} 2",
+            "tend_service_probe_duration_seconds_sum{service=\"web\"} 2.003",
+            "tend_service_start_time_seconds{service=\"web\"} 1700000000.0",
+            "tend_service_resident_memory_bytes{service=\"web\"} 0",
+            "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 6",
+            "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stdout\"} 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
+        }
+        for absent in [
+            "tend_service_health{service=\"db\"",
+            "stream=\"stderr\"",
+            "tend_service_probes_total{service=\"db\"",
+        ] {
+            assert!(!text.contains(absent), "{absent} in:\n{text}");
+        }
+        // A second scrape adds only what was written since.
+        if let Sink::File(f) = &mut *sink.borrow_mut() {
+            f.write_chunk(b"again\n");
+        }
+        let text = metrics.render(Format::Prometheus);
+        assert!(
+            text.contains(
+                "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 12\n"
+            ),
+            "{text}"
+        );
+        // No child: down, and no health state.
+        web.changed(
+            &status(None, starting),
+            &Event::StoppedWhileWaiting { by: None },
+        );
+        let text = metrics.render(Format::Prometheus);
+        assert!(
+            text.contains("tend_service_up{service=\"web\"} 0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tend_service_uptime_seconds{service=\"web\"} 0.0\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("tend_service_health{service=\"web\",state=\"starting\"} 0\n"),
+            "{text}"
+        );
     }
 }

@@ -436,7 +436,9 @@ async fn supervise_locked(
                 metrics::bind(addr).map_err(|source| SuperviseError::Metrics { addr, source })?;
             let shown = listener.local_addr().unwrap_or(addr);
             say!("tend: metrics: http://{shown}/metrics");
-            let m = Rc::new(metrics::Metrics::new(&setups));
+            let m = Rc::new(metrics::Metrics::new(
+                setups.iter().map(|s| metrics::Watched::of(s)),
+            ));
             Some((
                 tokio::task::spawn_local(metrics::serve(listener, m.clone())),
                 m,
