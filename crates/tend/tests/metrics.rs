@@ -349,8 +349,13 @@ fn an_address_in_use_stops_tend_and_the_flag_wins_over_the_spec() {
     let err = stderr(&out);
     assert_eq!(code(&out), 1, "{err}");
     assert!(
-        err.contains(&format!("error: cannot serve the metrics on {addr}: "))
-            && err.contains("another program listens there"),
+        err.contains(&format!("error: cannot serve the metrics on {addr}: ")),
+        "{err}"
+    );
+    // The test itself holds the port: tend names it.
+    assert!(
+        err.contains(&format!("; pid {} (", std::process::id()))
+            && err.contains(") listens there: stop it, or pick another address"),
         "{err}"
     );
     assert!(pids(&pidf).is_empty(), "nothing started: {err}");

@@ -357,12 +357,14 @@ pub enum SuperviseError {
     #[error("{0}")]
     Locked(#[from] state::LockError),
     /// The metrics address cannot be listened on.
-    #[error("cannot serve the metrics on {addr}: {}{}", crate::text::io_error(source), if source.kind() == io::ErrorKind::AddrInUse { "; another program listens there: stop it, or pick another address (`[metrics] listen`, `--metrics`)" } else { "" })]
+    #[error("cannot serve the metrics on {addr}: {}{}", crate::text::io_error(source), in_use_hint(source, holder.as_deref()))]
     Metrics {
         /// The address.
         addr: std::net::SocketAddr,
         /// Why.
         source: io::Error,
+        /// The process that listens there, when it is known (`pid 42 (nginx)`).
+        holder: Option<String>,
     },
     /// The log or state directory, or a signal handler, could not be set up.
     #[error("{what}: {}", crate::text::io_error(source))]
@@ -372,6 +374,18 @@ pub enum SuperviseError {
         /// The error.
         source: io::Error,
     },
+}
+
+/// What to do about an address in use: stop what listens there (named when known), or
+/// pick another.
+fn in_use_hint(e: &io::Error, holder: Option<&str>) -> String {
+    if e.kind() != io::ErrorKind::AddrInUse {
+        return String::new();
+    }
+    let who = holder.map_or_else(|| "another program".to_string(), str::to_string);
+    format!(
+        "; {who} listens there: stop it, or pick another address (`[metrics] listen`, `--metrics`)"
+    )
 }
 
 /// Runs `specs` (from the file at `spec_path`) until they end or a stop signal arrives,
@@ -432,8 +446,13 @@ async fn supervise_locked(
     // Then the metrics address: taken by another program, nothing starts either.
     let metrics = match opts.metrics {
         Some(addr) => {
-            let listener =
-                metrics::bind(addr).map_err(|source| SuperviseError::Metrics { addr, source })?;
+            let listener = metrics::bind(addr).map_err(|source| SuperviseError::Metrics {
+                holder: (source.kind() == io::ErrorKind::AddrInUse)
+                    .then(|| sys::listener_of(addr.port()))
+                    .flatten(),
+                addr,
+                source,
+            })?;
             let shown = listener.local_addr().unwrap_or(addr);
             say!("tend: metrics: http://{shown}/metrics");
             let m = Rc::new(metrics::Metrics::new(

@@ -758,9 +758,73 @@ fn parse_stat(text: &str) -> Option<Stat> {
     })
 }
 
+/// Which process listens on TCP `port` (any address), as `pid 42 (nginx)`: from
+/// /proc/net/tcp{,6} and the processes' open files, on Linux; None where that cannot
+/// be read (another account's processes, unless root; no /proc).
+pub fn listener_of(port: u16) -> Option<String> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|text| listening_inodes(&text, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+        });
+        if holds {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            return Some(format!("pid {pid} ({})", comm.trim()));
+        }
+    }
+    None
+}
+
+/// The inodes of the sockets listening on `port` in a /proc/net/tcp table (the local
+/// address is `HEXIP:HEXPORT`; state `0A` is LISTEN).
+fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_ascii_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (local_port == port && *f.get(3)? == "0A").then(|| f.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod usage_tests {
     use super::{parse_stat, Stat};
+
+    #[test]
+    fn listening_sockets() {
+        // /proc/net/tcp as Linux writes it: a listener on 127.0.0.1:9464 (0x24F8), one
+        // connected from that port (state 01), and a listener on another port.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:24F8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:24F8 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(super::listening_inodes(table, 9464), vec![31337]);
+        assert_eq!(super::listening_inodes(table, 80), vec![777]);
+        assert_eq!(super::listening_inodes(table, 81), Vec::<u64>::new());
+    }
 
     #[test]
     fn stat_lines() {

@@ -553,6 +553,12 @@ pub fn enable_ctrl_c_for_children() {
     unsafe { SetConsoleCtrlHandler(None, 0) };
 }
 
+/// Which process listens on TCP `port`: not looked up on Windows (`netstat -abno`
+/// says).
+pub fn listener_of(_port: u16) -> Option<String> {
+    None
+}
+
 /// The processes in the tree's job.
 fn job_pids(tree: &Tree) -> Vec<u32> {
     pids_in_job(tree.job.as_raw_handle() as HANDLE).unwrap_or_else(|| vec![tree.pid])
