@@ -359,7 +359,14 @@ impl Metrics {
     /// Reads what only the system and the sinks know, at `now` (ms since the epoch).
     fn sample(&self, now: u64) {
         let f = &self.families;
-        for svc in &self.services {
+        // One pass over the system's processes for every service.
+        let pids: Vec<i32> = self
+            .services
+            .iter()
+            .map(|svc| svc.sampled.borrow().pid.unwrap_or(-1))
+            .collect();
+        let usages = sys::tree_usage(&pids);
+        for (svc, usage) in self.services.iter().zip(usages) {
             let me = service(&svc.name);
             let mut s = svc.sampled.borrow_mut();
             let uptime = match (s.pid, s.started_at_ms) {
@@ -367,7 +374,7 @@ impl Metrics {
                 _ => 0.0,
             };
             f.uptime.get_or_create(&me).set(uptime);
-            let usage = s.pid.and_then(|pid| sys::tree_usage(pid).map(|u| (pid, u)));
+            let usage = s.pid.zip(usage);
             let resident = usage.map_or(0, |(_, u)| u.resident_bytes);
             f.resident
                 .get_or_create(&me)

@@ -11,7 +11,7 @@
 //! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
 //! an OS it is a no-op (`fork_guard` on Windows); `ctrl_c_helper` on Unix is never
 //! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
-//! a platform `cfg`. For the metrics, `tree_usage` measures a child's whole process tree
+//! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
 #[cfg(unix)]
 mod unix;
@@ -148,7 +148,7 @@ pub struct Spawned {
     pub exit: Option<tokio::sync::oneshot::Receiver<crate::supervise::policy::Exit>>,
 }
 
-/// What a child's whole process tree uses, as [`tree_usage`] measures it.
+/// What a child's whole process tree uses, as `tree_usage` measures it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TreeUsage {
     /// CPU time, user and system, in seconds: of the processes in the tree and of

@@ -691,13 +691,16 @@ mod tests {
     }
 }
 
-/// What the process tree of the child `pid` uses: the processes of its process group
-/// (the child leads it), from /proc. None where there is no /proc (macOS) or when no
-/// process of the group is left. A process that left the group (`setsid`) is not
-/// counted. Reads one small file per process of the system: called at a scrape, not
-/// on any path of the service's life.
-pub fn tree_usage(pid: i32) -> Option<TreeUsage> {
-    let dir = std::fs::read_dir("/proc").ok()?;
+/// What the process tree of each child of `pids` uses: the processes of its process
+/// group (the child leads it), from /proc, read once for all of them. None where there
+/// is no /proc (macOS) or when no process of the group is left. A process that left
+/// the group (`setsid`) is not counted. Reads one small file per process of the
+/// system: called at a scrape, not on any path of the service's life.
+pub fn tree_usage(pids: &[i32]) -> Vec<Option<TreeUsage>> {
+    let mut out = vec![None; pids.len()];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
     // SAFETY: sysconf has no preconditions.
     let (ticks, page) = unsafe {
         (
@@ -706,8 +709,6 @@ pub fn tree_usage(pid: i32) -> Option<TreeUsage> {
         )
     };
     let (ticks, page) = (ticks.max(1) as f64, page.max(0) as u64);
-    let mut found = false;
-    let mut usage = TreeUsage::default();
     for entry in dir.flatten() {
         let Some(p) = entry
             .file_name()
@@ -719,16 +720,16 @@ pub fn tree_usage(pid: i32) -> Option<TreeUsage> {
         let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
             continue;
         };
-        match parse_stat(&text) {
-            Some(s) if s.pgrp == pid => {
-                found = true;
-                usage.cpu_seconds += s.ticks as f64 / ticks;
-                usage.resident_bytes += s.rss_pages.saturating_mul(page);
-            }
-            _ => {}
+        let Some(stat) = parse_stat(&text) else {
+            continue;
+        };
+        if let Some(i) = pids.iter().position(|&pid| pid == stat.pgrp) {
+            let usage = out[i].get_or_insert_with(TreeUsage::default);
+            usage.cpu_seconds += stat.ticks as f64 / ticks;
+            usage.resident_bytes += stat.rss_pages.saturating_mul(page);
         }
     }
-    found.then_some(usage)
+    out
 }
 
 /// What [`tree_usage`] reads of one /proc/PID/stat line.
@@ -864,7 +865,7 @@ mod usage_tests {
         let pid = child.id() as i32;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         let usage = loop {
-            let u = super::tree_usage(pid);
+            let u = super::tree_usage(&[1, pid])[1];
             if u.is_some_and(|u| u.cpu_seconds >= 0.05) || std::time::Instant::now() > deadline {
                 break u;
             }
@@ -877,9 +878,9 @@ mod usage_tests {
         assert!(usage.resident_bytes > 100 * 1024, "{usage:?}");
         // Its last process (the loop, re-parented) is gone once reaped.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while super::tree_usage(pid).is_some() && std::time::Instant::now() < deadline {
+        while super::tree_usage(&[pid])[0].is_some() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-        assert_eq!(super::tree_usage(pid), None, "the group is gone");
+        assert_eq!(super::tree_usage(&[pid]), [None], "the group is gone");
     }
 }

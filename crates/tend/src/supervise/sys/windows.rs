@@ -564,10 +564,15 @@ fn job_pids(tree: &Tree) -> Vec<u32> {
     pids_in_job(tree.job.as_raw_handle() as HANDLE).unwrap_or_else(|| vec![tree.pid])
 }
 
+/// What the job of each child of `pids` uses (see [`job_usage`]).
+pub fn tree_usage(pids: &[i32]) -> Vec<Option<TreeUsage>> {
+    pids.iter().map(|&pid| job_usage(pid)).collect()
+}
+
 /// What the job of the child `pid` uses: the job's CPU time (every process it has
 /// held, user and kernel) and the working sets of the processes in it now. None when
 /// `pid` is not a supervised child or the job cannot be queried.
-pub fn tree_usage(pid: i32) -> Option<TreeUsage> {
+fn job_usage(pid: i32) -> Option<TreeUsage> {
     let jobs = JOBS.lock().ok()?;
     let job = jobs.get(&u32::try_from(pid).ok()?)?.as_raw_handle() as HANDLE;
     // SAFETY: an all-zero structure is valid.
