@@ -385,3 +385,26 @@ fn an_address_in_use_stops_tend_and_the_flag_wins_over_the_spec() {
         stderr(&bad)
     );
 }
+
+/// `tend up` of a `[[service]]` file: its one `[metrics]` table serves every service.
+#[test]
+fn one_endpoint_serves_every_service_of_tend_up() {
+    let s = Scratch::new();
+    let fixture = q(&fixture_bin());
+    let file = s.spec(
+        "tend.toml",
+        &format!(
+            "[metrics]\nlisten = \"127.0.0.1:0\"\n\n\
+             [[service]]\nname = \"api\"\ncommand = {fixture}\nargs = [\"--hang\"]\n\n\
+             [[service]]\nname = \"worker\"\ncommand = {fixture}\nargs = [\"--hang\"]\ndepends_on = [\"api\"]\n"
+        ),
+    );
+    let (tend, addr) = start(&s, &["up", "--log-files", file.to_str().unwrap()]);
+    wait_until(Duration::from_secs(20), "both services run", || {
+        let text = scrape(&addr);
+        value(&text, "tend_service_up{service=\"api\"}") == Some(1.0)
+            && value(&text, "tend_service_up{service=\"worker\"}") == Some(1.0)
+    });
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(Duration::from_secs(20))), 0);
+}
