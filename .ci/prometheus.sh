@@ -3,7 +3,8 @@
 # script causes: `tend up` serves /metrics ([metrics] listen, any free port), a
 # Prometheus (Debian's `prometheus` package) scrapes it every second, the script kills
 # one service's child, and the PromQL queries over Prometheus's HTTP API must show
-# that restart, and no restart of the other service. Bounded: well under a minute.
+# that restart, and no restart of the other service; then every query of the Grafana
+# dashboard must be PromQL this Prometheus evaluates. Bounded: well under a minute.
 #
 # Usage: .ci/prometheus.sh        (after `cargo build --workspace`)
 #   TEND_BIN_DIR   folder with tend and tend-fixture (default target/debug)
@@ -145,3 +146,23 @@ check 'the api service runs again' wait_until 10 is 'tend_service_up{service="ap
   || echo "    last answer: $LAST"
 check 'the worker did not restart' is 'tend_service_restarts_total{service="worker"}' 0 \
   || echo "    last answer: $LAST"
+
+# ---------------------------------------------------------------- the dashboard
+
+# Every query of the Grafana dashboard is valid PromQL that this Prometheus evaluates
+# (Grafana's variables replaced as Grafana would: all supervisors, all services).
+bad=0
+n=0
+while IFS= read -r expr; do
+  n=$((n + 1))
+  q=${expr//\$__rate_interval/1m}
+  q=${q//\$instance/.*}
+  q=${q//\$service/.*}
+  status=$(query "$q" | jq -r '.status' 2>/dev/null)
+  if [ "$status" != success ]; then
+    bad=$((bad + 1))
+    echo "    $expr"
+    echo "    -> ${LAST:-no answer}"
+  fi
+done < <(jq -r '.panels[].targets[].expr' contrib/grafana/tend-dashboard.json)
+check "Prometheus evaluates the dashboard's $n queries" test "$bad" = 0 -a "$n" -ge 10
