@@ -191,8 +191,8 @@ fn a_live_supervisor_exposes_its_services() {
         &fixture_spec(
             "m",
             &["--print", "hello", "--pid-file", pidf.to_str().unwrap(), "--hang"],
-            // Health checks that never run in the time of the test: the health
-            // series exist, and nothing restarts but the kill below.
+            // Health checks that cannot restart the service (`report`, a long start
+            // period): the health series exist, and nothing restarts but the kill below.
             "[health]\ntcp = \"127.0.0.1:9\"\nstart_period = \"1h\"\ninterval = \"1h\"\non_unhealthy = \"report\"\n",
         ),
     );
@@ -244,21 +244,22 @@ fn a_live_supervisor_exposes_its_services() {
             "tend_service_log_dropped_lines_total{service=\"m\",stream=\"stdout\"}",
             0.0,
         ),
-        (
-            "tend_service_probes_total{service=\"m\",result=\"failed\"}",
-            0.0,
-        ),
-        (
-            "tend_service_probe_duration_seconds_count{service=\"m\"}",
-            0.0,
-        ),
         ("tend_build_info{version=\"0.1.0\"}", 1.0),
     ] {
         assert_eq!(value(&text, series), Some(want), "{series} in:\n{text}");
     }
-    for state in ["starting", "healthy", "unhealthy"] {
-        let series = format!("tend_service_health{{service=\"m\",state=\"{state}\"}}");
-        assert!(value(&text, &series).is_some(), "{series} in:\n{text}");
+    // The health series exist from the start (whether probes have run yet or not:
+    // during the start period they may, failing without consequence).
+    for series in [
+        "tend_service_health{service=\"m\",state=\"starting\"}",
+        "tend_service_health{service=\"m\",state=\"healthy\"}",
+        "tend_service_health{service=\"m\",state=\"unhealthy\"}",
+        "tend_service_probes_total{service=\"m\",result=\"ok\"}",
+        "tend_service_probes_total{service=\"m\",result=\"failed\"}",
+        "tend_service_probe_duration_seconds_count{service=\"m\"}",
+        "tend_service_probe_duration_seconds_bucket{service=\"m\",le=\"+Inf\"}",
+    ] {
+        assert!(value(&text, series).is_some(), "{series} in:\n{text}");
     }
 
     match promtool(&text) {
