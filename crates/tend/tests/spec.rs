@@ -488,3 +488,48 @@ fn a_duration_without_a_unit_says_so() {
     assert!(e.contains("\"10s\""), "{e}");
     assert!(!e.contains("unknown unit"), "{e}");
 }
+
+/// `[metrics]`: the address of a single service's spec, and the one table of a
+/// `[[service]]` file (for every service), each checked at its line.
+#[test]
+fn metrics_listen_is_read_and_checked_at_its_line() {
+    let one = "name = \"web\"\ncommand = \"/bin/true\"\n[metrics]\nlisten = \"127.0.0.1:9464\"\n";
+    let l = load(one, &LoadOptions::default()).unwrap();
+    assert_eq!(l.metrics.unwrap().listen, "127.0.0.1:9464");
+    let none = load(
+        "name = \"web\"\ncommand = \"/bin/true\"\n",
+        &LoadOptions::default(),
+    );
+    assert_eq!(none.unwrap().metrics, None);
+    // A profile and an override set it like any key.
+    let set = load(one, &opts(None, &["metrics.listen=[::1]:9000"], &[])).unwrap();
+    assert_eq!(set.metrics.unwrap().listen, "[::1]:9000");
+
+    let many = "[metrics]\nlisten = \"0.0.0.0:9464\"\n\n[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n\n[[service]]\nname = \"b\"\ncommand = \"/bin/true\"\n";
+    let l = load(many, &LoadOptions::default()).unwrap();
+    assert!(l.multi);
+    assert_eq!(l.metrics.unwrap().listen, "0.0.0.0:9464");
+    assert!(l.services.iter().all(|s| s.metrics.is_none()));
+
+    #[rustfmt::skip]
+    let bad: &[(&str, &[&str])] = &[
+        ("name = \"web\"\ncommand = \"/bin/true\"\n[metrics]\nlisten = \"metrics.local:9464\"\n",
+            &["orders.toml:4:10", "`metrics.listen` \"metrics.local:9464\" is not usable: \"metrics.local\" is not an IP address", "e.g. \"127.0.0.1:9464\""]),
+        ("name = \"web\"\ncommand = \"/bin/true\"\n[metrics]\nport = 9464\n",
+            &["orders.toml:4:1", "port"]),
+        ("[metrics]\nlisten = \"9464\"\n[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n",
+            &["orders.toml:2:10", "`metrics.listen` \"9464\" is not usable: it names no port"]),
+        ("[metrics]\nlisten = 9464\n[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n",
+            &["orders.toml:2:10", "`metrics.listen` must be a string"]),
+        ("[metrics]\nlisen = \"127.0.0.1:9464\"\n[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n",
+            &["orders.toml:2:1", "unknown key `metrics.lisen`", "did you mean `listen`?", "`[metrics]` lacks `listen`"]),
+        ("[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n[service.metrics]\nlisten = \"127.0.0.1:9464\"\n",
+            &["orders.toml:4:", "`[metrics]` inside a service of a `[[service]]` file", "one `[metrics]` table for the whole file"]),
+    ];
+    for (text, wants) in bad {
+        let e = error(text, &LoadOptions::default());
+        for want in *wants {
+            assert!(e.contains(want), "{want:?} not in:\n{e}");
+        }
+    }
+}

@@ -108,6 +108,7 @@ pub fn check(a: CheckArgs) -> u8 {
     let out = if loaded.multi {
         toml::to_string(&crate::spec::ServiceSet {
             service: loaded.services.clone(),
+            metrics: loaded.metrics.clone(),
         })
         .map_err(|e| e.to_string())
     } else {
@@ -137,7 +138,10 @@ fn with_service(d: &Diagnostic) -> String {
 /// `{"service": [...]}` for a file of several.
 fn resolved_json(loaded: &Loaded) -> serde_json::Value {
     if loaded.multi {
-        serde_json::json!({ "service": loaded.services })
+        match &loaded.metrics {
+            Some(m) => serde_json::json!({ "service": loaded.services, "metrics": m }),
+            None => serde_json::json!({ "service": loaded.services }),
+        }
     } else {
         serde_json::to_value(&loaded.services[0]).unwrap_or_default()
     }

@@ -38,6 +38,29 @@ pub struct RunArgs {
     /// themselves (systemd's cgroups), so a killed supervisor leaves nothing behind.
     #[arg(long)]
     pub no_guard: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (IP:PORT; overrides the spec's
+    /// `[metrics] listen`).
+    #[arg(long, value_name = "ADDR", value_parser = listen_addr)]
+    pub metrics: Option<std::net::SocketAddr>,
+}
+
+/// `--metrics ADDR`, read as `[metrics] listen` is.
+fn listen_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    crate::spec::parse_listen(text).map_err(|e| format!("{e}; write IP:PORT, e.g. 127.0.0.1:9464"))
+}
+
+/// Where the metrics are served: `--metrics`, else the spec's `[metrics] listen`
+/// (checked when the spec was loaded).
+fn metrics_addr(
+    flag: Option<std::net::SocketAddr>,
+    loaded: &Loaded,
+) -> Option<std::net::SocketAddr> {
+    flag.or_else(|| {
+        loaded
+            .metrics
+            .as_ref()
+            .and_then(|m| crate::spec::parse_listen(&m.listen).ok())
+    })
 }
 
 /// What `tend run` also takes where there is a Windows service control manager.
@@ -80,6 +103,10 @@ pub struct UpArgs {
     /// Where log files go with --log-files.
     #[arg(long, env = "TEND_LOG_DIR")]
     pub log_dir: Option<PathBuf>,
+    /// Serve Prometheus metrics of every service at http://ADDR/metrics (IP:PORT;
+    /// overrides the file's `[metrics] listen`).
+    #[arg(long, value_name = "ADDR", value_parser = listen_addr)]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// `tend run`.
@@ -171,6 +198,7 @@ fn load_one(a: &RunArgs) -> Result<(Loaded, Options), u8> {
             std::io::stderr().is_terminal(),
         ),
         notify: true,
+        metrics: metrics_addr(a.metrics, &loaded),
     };
     Ok((loaded, opts))
 }
@@ -243,6 +271,7 @@ pub fn up(a: UpArgs) -> u8 {
             std::io::stderr().is_terminal(),
         ),
         notify: false,
+        metrics: metrics_addr(a.metrics, &loaded),
     };
     supervise_loaded(&loaded, &order, &opts, supervise::Extras::default())
 }

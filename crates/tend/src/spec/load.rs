@@ -41,13 +41,14 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "stop",
     "log",
     "health",
+    "metrics",
     "systemd",
     "windows",
 ];
 
 /// The top-level keys that hold tables.
 const TABLE_KEYS: &[&str] = &[
-    "env", "restart", "stop", "log", "health", "systemd", "windows",
+    "env", "restart", "stop", "log", "health", "metrics", "systemd", "windows",
 ];
 
 /// Where the settings come from, beyond the file.
@@ -73,6 +74,8 @@ pub struct Loaded {
     pub services: Vec<Spec>,
     /// Whether the file is a `[[service]]` list.
     pub multi: bool,
+    /// `[metrics]`: the single service's, or the one table of a `[[service]]` file.
+    pub metrics: Option<super::model::Metrics>,
     /// For each service, where its layers set the keys the checks of this machine
     /// are about.
     places: Vec<Places>,
@@ -221,8 +224,27 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
     let mut diags = Vec::new();
 
     let multi = table.contains_key("service");
+    // A `[[service]]` file's `[metrics]`: one for all its services.
+    let mut top_metrics = None;
+    if let (true, Some(value)) = (multi, table.get("metrics")) {
+        match super::validate::read_top_metrics(value) {
+            Ok(m) => top_metrics = Some(m),
+            Err(problems) => {
+                for (p, msg, help) in problems {
+                    let at_key = msg.starts_with("unknown key");
+                    let o = Origin {
+                        source: 0,
+                        path: p.clone(),
+                    };
+                    let mut d = diag_at(&sources, &doc, o, msg, help, at_key);
+                    d.key = Some(show_path(&p));
+                    diags.push(d);
+                }
+            }
+        }
+    }
     let services: Vec<(KeyPath, Table)> = if multi {
-        for key in table.keys().filter(|k| *k != "service") {
+        for key in table.keys().filter(|k| *k != "service" && *k != "metrics") {
             diags.push(diag_at(
                 &sources,
                 &doc,
@@ -446,8 +468,14 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
             salvaged,
         });
     }
+    let metrics = if multi {
+        top_metrics
+    } else {
+        specs.first().and_then(|s| s.metrics.clone())
+    };
     Ok(Loaded {
         path: path.to_path_buf(),
+        metrics,
         services: specs,
         multi,
         places: salvaged.into_iter().map(|s| s.places).collect(),

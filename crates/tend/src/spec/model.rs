@@ -60,6 +60,10 @@ pub struct Spec {
     /// How tend checks that the service works, not merely runs; none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// Serve the supervisor's Prometheus metrics (in a `[[service]]` file, one
+    /// `[metrics]` table at the top of the file, for every service); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
     /// systemd-only settings, used when installed as a systemd unit.
     #[serde(default, skip_serializing_if = "Systemd::is_empty")]
     pub systemd: Systemd,
@@ -465,6 +469,19 @@ impl Spec {
 pub struct ServiceSet {
     /// The services, each as in a single-service spec.
     pub service: Vec<Spec>,
+    /// Serve the Prometheus metrics of every service of the file, on one address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}
+
+/// `[metrics]`: the supervisor serves `GET /metrics` (Prometheus text format, or
+/// OpenMetrics when asked for) for its services.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// The address to listen on, `IP:PORT` (`localhost:PORT` for 127.0.0.1), e.g.
+    /// `"127.0.0.1:9464"`; port 0 takes any free port (said at the start).
+    pub listen: String,
 }
 
 /// `Display` for the spec's word-valued settings, spelled as a spec writes them

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::{Health, Spec};
+use super::model::{Health, Metrics, Spec};
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
 
@@ -263,6 +263,9 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             ));
         }
     }
+    if let Some(m) = &spec.metrics {
+        out.extend(check_metrics(m));
+    }
     if let Some(h) = &spec.health {
         out.extend(check_health(h));
     }
@@ -317,6 +320,75 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
         }
     }
     out
+}
+
+/// `[metrics]`: an address to listen on.
+pub(crate) fn check_metrics(m: &Metrics) -> Vec<Problem> {
+    match super::values::parse_listen(&m.listen) {
+        Ok(_) => Vec::new(),
+        Err(e) => vec![(
+            at(&["metrics", "listen"]),
+            format!("`metrics.listen` {:?} is not usable: {e}", m.listen),
+            Some(
+                "write it as IP:PORT, e.g. \"127.0.0.1:9464\", \"0.0.0.0:9464\" or \"[::1]:9464\""
+                    .into(),
+            ),
+        )],
+    }
+}
+
+/// The `[metrics]` table at the top of a `[[service]]` file: read as serde would, each
+/// problem at its key (the `[[service]]` tables are read as services, this one alone).
+pub(crate) fn read_top_metrics(value: &toml::Value) -> Result<Metrics, Vec<Problem>> {
+    let Some(table) = value.as_table() else {
+        return Err(vec![(
+            at(&["metrics"]),
+            "`metrics` must be a table".into(),
+            Some("write it as [metrics] with listen = \"127.0.0.1:9464\"".into()),
+        )]);
+    };
+    let mut out: Vec<Problem> = table
+        .keys()
+        .filter(|k| *k != "listen")
+        .map(|k| {
+            let help = match did_you_mean(k, ["listen"]) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => "`[metrics]` takes `listen`".into(),
+            };
+            (
+                at(&["metrics", k]),
+                format!("unknown key `metrics.{k}`"),
+                Some(help),
+            )
+        })
+        .collect();
+    let listen = match table.get("listen") {
+        Some(toml::Value::String(l)) => Some(l.clone()),
+        Some(_) => {
+            out.push((
+                at(&["metrics", "listen"]),
+                "`metrics.listen` must be a string".into(),
+                Some("e.g. listen = \"127.0.0.1:9464\"".into()),
+            ));
+            None
+        }
+        None => {
+            out.push((
+                at(&["metrics"]),
+                "`[metrics]` lacks `listen`".into(),
+                Some("add listen = \"127.0.0.1:9464\"".into()),
+            ));
+            None
+        }
+    };
+    if let Some(listen) = listen {
+        let m = Metrics { listen };
+        out.extend(check_metrics(&m));
+        if out.is_empty() {
+            return Ok(m);
+        }
+    }
+    Err(out)
 }
 
 /// `[health]`: one probe, well-formed, with times and counts that can work.
@@ -462,6 +534,17 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, KeyPath, String, Option<S
                 at(&["depends_on"]),
                 format!("dependency cycle: {}", cycle.join(" -> ")),
                 Some("remove one of these depends_on entries".into()),
+            ));
+        }
+    }
+    // One endpoint per supervisor: the file's, not a service's.
+    for (i, s) in specs.iter().enumerate() {
+        if s.metrics.is_some() {
+            out.push((
+                i,
+                at(&["metrics"]),
+                "`[metrics]` inside a service of a `[[service]]` file".into(),
+                Some("a supervisor serves one /metrics for all its services: write one `[metrics]` table for the whole file (not `[service.metrics]`)".into()),
             ));
         }
     }

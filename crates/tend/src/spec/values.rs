@@ -566,6 +566,69 @@ pub fn parse_host_port(text: &str) -> Result<(String, u16), String> {
     Ok((host.to_string(), port))
 }
 
+/// Parses a listen address: `IP:PORT`, `[IPv6]:PORT`, or `localhost:PORT` (127.0.0.1).
+/// Port 0 is any free port. A host name other than `localhost` is refused: what it
+/// resolves to is not known before the supervisor runs.
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Some(port) = text.strip_prefix("localhost:") {
+        return port
+            .parse::<u16>()
+            .map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| format!("{port:?} is not a port number"));
+    }
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    let (host, _) = match text.strip_suffix(":0") {
+        Some(h) if !h.is_empty() => (h.to_string(), 0),
+        _ => parse_host_port(text)?,
+    };
+    if host.parse::<std::net::IpAddr>().is_err() {
+        return Err(format!("{host:?} is not an IP address"));
+    }
+    Err("it is not an address to listen on".into())
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::parse_listen;
+
+    #[test]
+    fn listen_addresses() {
+        for (text, want) in [
+            ("127.0.0.1:9464", "127.0.0.1:9464"),
+            ("0.0.0.0:9464", "0.0.0.0:9464"),
+            ("[::]:9464", "[::]:9464"),
+            ("[::1]:0", "[::1]:0"),
+            ("localhost:9464", "127.0.0.1:9464"),
+        ] {
+            assert_eq!(
+                parse_listen(text).map(|a| a.to_string()),
+                Ok(want.into()),
+                "{text}"
+            );
+        }
+        for (text, why) in [
+            ("9464", "it names no port"),
+            (":9464", "it names no host"),
+            ("127.0.0.1", "it names no port"),
+            ("127.0.0.1:99999", "\"99999\" is not a port number"),
+            (
+                "metrics.local:9464",
+                "\"metrics.local\" is not an IP address",
+            ),
+            ("::1:9464", "write an IPv6 address in brackets: [::1]:5432"),
+            ("localhost:x", "\"x\" is not a port number"),
+            (
+                "127.0.0.1 :9464",
+                "it contains spaces or control characters",
+            ),
+        ] {
+            assert_eq!(parse_listen(text), Err(why.to_string()), "{text}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod host_port_tests {
     use super::parse_host_port;

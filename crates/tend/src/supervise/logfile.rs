@@ -92,6 +92,8 @@ pub struct RotatingFile {
     skip_line: bool,
     /// What could not be written.
     pub dropped: Dropped,
+    /// Bytes written to the log files since it was opened (timestamps included).
+    pub written: u64,
     /// The last write error, until reported.
     pub last_error: Option<io::Error>,
 }
@@ -118,6 +120,7 @@ impl RotatingFile {
             cut_in_file: false,
             skip_line: false,
             dropped: Dropped::default(),
+            written: 0,
             last_error: None,
         };
         w.reopen()?;
@@ -289,6 +292,7 @@ impl RotatingFile {
         }
         if done > 0 {
             self.size += done as u64;
+            self.written += done as u64;
             self.file_at_line_start = bytes[done - 1] == b'\n';
         }
         result.map_err(|e| (done, e))
@@ -1032,6 +1036,7 @@ mod tests {
         assert!(files.len() > 5, "rotated {} times", files.len());
         assert_eq!(joined, all, "every byte, in order");
         assert_eq!(w.dropped, Dropped::default());
+        assert_eq!(w.written, all.len() as u64, "every byte counted as written");
     }
 
     /// The disk fills up: every write fails with ENOSPC, as writes to /dev/full do.
@@ -1057,6 +1062,7 @@ mod tests {
         // tail is not written without its head. L2 to L5 count as dropped.
         assert_eq!(text, "L1 aaa\nL2 bb\nL6 fff\n");
         assert_eq!(w.dropped.lines, 4);
+        assert_eq!(w.written, text.len() as u64, "only what reached the file");
     }
 
     #[cfg(unix)]

@@ -14,7 +14,8 @@
 //!   that outlives the child;
 //! - **observers** receive every status change: the state file ([`state`]), the
 //!   console, and the manager that hosts the supervisor ([`host`]: systemd's notify
-//!   protocol, the Windows SCM).
+//!   protocol, the Windows SCM), and the metrics ([`metrics`], `GET /metrics`, when
+//!   asked for).
 //!
 //! Platform differences live in [`sys`], which has the same names on every OS.
 //!
@@ -39,6 +40,7 @@ pub mod health;
 pub mod hook;
 pub mod host;
 pub mod logfile;
+pub mod metrics;
 pub mod policy;
 pub mod prepare;
 pub mod pump;
@@ -85,6 +87,9 @@ pub struct Options {
     pub interactive: bool,
     /// Report readiness and status to the init system (systemd's `NOTIFY_SOCKET`).
     pub notify: bool,
+    /// Serve the services' metrics at `GET /metrics` on this address (`[metrics]
+    /// listen`, `--metrics`).
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 struct StateFile {
@@ -403,6 +408,16 @@ pub enum SuperviseError {
     /// Another supervisor already runs one of the services.
     #[error("{0}")]
     Locked(#[from] state::LockError),
+    /// The metrics address cannot be listened on.
+    #[error("cannot serve the metrics on {addr}: {}{}", crate::text::io_error(source), in_use_hint(source, holder.as_deref()))]
+    Metrics {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: io::Error,
+        /// The process that listens there, when it is known (`pid 42 (nginx)`).
+        holder: Option<String>,
+    },
     /// The log or state directory, or a signal handler, could not be set up.
     #[error("{what}: {}", crate::text::io_error(source))]
     Io {
@@ -411,6 +426,18 @@ pub enum SuperviseError {
         /// The error.
         source: io::Error,
     },
+}
+
+/// What to do about an address in use: stop what listens there (named when known), or
+/// pick another.
+fn in_use_hint(e: &io::Error, holder: Option<&str>) -> String {
+    if e.kind() != io::ErrorKind::AddrInUse {
+        return String::new();
+    }
+    let who = holder.map_or_else(|| "another program".to_string(), str::to_string);
+    format!(
+        "; {who} listens there: stop it, or pick another address (`[metrics] listen`, `--metrics`)"
+    )
 }
 
 /// Runs `specs` (from the file at `spec_path`) until they end or a stop signal arrives,
@@ -468,6 +495,28 @@ async fn supervise_locked(
     let spec_path = &recorded_spec_path(spec_path);
     // Prepare everything first: nothing starts if any service cannot.
     let setups = prepare_all(specs, spec_path, opts)?;
+    // Then the metrics address: taken by another program, nothing starts either.
+    let metrics = match opts.metrics {
+        Some(addr) => {
+            let listener = metrics::bind(addr).map_err(|source| SuperviseError::Metrics {
+                holder: (source.kind() == io::ErrorKind::AddrInUse)
+                    .then(|| sys::listener_of(addr.port()))
+                    .flatten(),
+                addr,
+                source,
+            })?;
+            let shown = listener.local_addr().unwrap_or(addr);
+            say!("tend: metrics: http://{shown}/metrics");
+            let m = Rc::new(metrics::Metrics::new(
+                setups.iter().map(|s| metrics::Watched::of(s)),
+            ));
+            Some((
+                tokio::task::spawn_local(metrics::serve(listener, m.clone())),
+                m,
+            ))
+        }
+        None => None,
+    };
     if !opts.console {
         for setup in &setups {
             say!("{}", output_line(setup));
@@ -488,10 +537,11 @@ async fn supervise_locked(
     let (commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
     services.managed = managed;
+    services.metrics = metrics.as_ref().map(|(_, m)| m.clone());
     services.run(order, &mut requests).await;
     sys::kill_orphans(&BTreeSet::new());
     // The channels close (their sockets are removed) before the locks are released.
-    for c in channels {
+    for c in channels.into_iter().chain(metrics.map(|(task, _)| task)) {
         c.abort();
         let _ = c.await;
     }
@@ -716,6 +766,8 @@ struct Services<'a> {
     for_dependent: Vec<bool>,
     /// A service manager hosts the supervisor: start, stop and restart are its.
     managed: bool,
+    /// The services' metrics, when served.
+    metrics: Option<Rc<metrics::Metrics>>,
 }
 
 /// Whether a pending service's dependencies let it start.
@@ -790,6 +842,7 @@ impl<'a> Services<'a> {
             kicked: vec![None; specs.len()],
             for_dependent: vec![false; specs.len()],
             managed: false,
+            metrics: None,
         }
     }
 
@@ -1234,6 +1287,9 @@ impl<'a> Services<'a> {
         ];
         if let Some(make) = &self.make_observers {
             observers.extend(make(&specs[i]));
+        }
+        if let Some(m) = &self.metrics {
+            observers.push(m.observer(i));
         }
         if opts.notify && specs.len() == 1 {
             host::systemd::attach(&mut observers);

@@ -60,6 +60,14 @@ impl Sink {
         }
     }
 
+    /// Bytes written to the log files (none on the console).
+    pub fn written(&self) -> u64 {
+        match self {
+            Sink::File(f) => f.written,
+            Sink::Console(_) => 0,
+        }
+    }
+
     /// Takes the last write error, if any.
     pub fn take_error(&mut self) -> Option<io::Error> {
         match self {

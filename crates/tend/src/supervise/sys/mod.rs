@@ -11,7 +11,8 @@
 //! signals; Windows uses Job Objects and console Ctrl-C. Where a call means nothing on
 //! an OS it is a no-op (`fork_guard` on Windows); `ctrl_c_helper` on Unix is never
 //! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
-//! a platform `cfg`.
+//! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
+//! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -145,4 +146,16 @@ pub struct Spawned {
     /// Unix: the reaper delivers it).
     #[cfg(windows)]
     pub exit: Option<tokio::sync::oneshot::Receiver<crate::supervise::policy::Exit>>,
+}
+
+/// What a child's whole process tree uses, as `tree_usage` measures it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TreeUsage {
+    /// CPU time, user and system, in seconds: of the processes in the tree and of
+    /// the children they have waited for (Unix), or of every process the job has
+    /// held (Windows).
+    pub cpu_seconds: f64,
+    /// Resident memory of the processes in the tree now, in bytes (Unix: resident
+    /// set sizes; Windows: working sets).
+    pub resident_bytes: u64,
 }

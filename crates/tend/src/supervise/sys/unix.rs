@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 
-use super::{Prepared, Spawned};
+use super::{Prepared, Spawned, TreeUsage};
 use crate::supervise::policy::Exit;
 
 /// The account a child runs as, resolved before spawning.
@@ -688,5 +688,199 @@ mod tests {
                 "{last:?} then {sig} from {sender} at {now}"
             );
         }
+    }
+}
+
+/// What the process tree of each child of `pids` uses: the processes of its process
+/// group (the child leads it), from /proc, read once for all of them. None where there
+/// is no /proc (macOS) or when no process of the group is left. A process that left
+/// the group (`setsid`) is not counted. Reads one small file per process of the
+/// system: called at a scrape, not on any path of the service's life.
+pub fn tree_usage(pids: &[i32]) -> Vec<Option<TreeUsage>> {
+    let mut out = vec![None; pids.len()];
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let (ticks, page) = (ticks.max(1) as f64, page.max(0) as u64);
+    for entry in dir.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let Some(stat) = parse_stat(&text) else {
+            continue;
+        };
+        if let Some(i) = pids.iter().position(|&pid| pid == stat.pgrp) {
+            let usage = out[i].get_or_insert_with(TreeUsage::default);
+            usage.cpu_seconds += stat.ticks as f64 / ticks;
+            usage.resident_bytes += stat.rss_pages.saturating_mul(page);
+        }
+    }
+    out
+}
+
+/// What [`tree_usage`] reads of one /proc/PID/stat line.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat {
+    /// The process group (field 5).
+    pgrp: i32,
+    /// utime + stime + cutime + cstime (fields 14 to 17), in clock ticks.
+    ticks: u64,
+    /// The resident set size (field 24), in pages.
+    rss_pages: u64,
+}
+
+/// Parses a /proc/PID/stat line (see proc(5)); the command name (field 2) is in
+/// parentheses and may itself hold spaces and parentheses.
+fn parse_stat(text: &str) -> Option<Stat> {
+    let after = text.get(text.rfind(')')? + 2..)?;
+    // Field 3 (the state) is the first after the name.
+    let fields: Vec<&str> = after.split_ascii_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3).copied();
+    let num = |n: usize| field(n)?.parse::<i64>().ok();
+    let ticks = (14..=17).map(num).sum::<Option<i64>>()?;
+    Some(Stat {
+        pgrp: field(5)?.parse().ok()?,
+        ticks: ticks.max(0) as u64,
+        rss_pages: num(24)?.max(0) as u64,
+    })
+}
+
+/// Which process listens on TCP `port` (any address), as `pid 42 (nginx)`: from
+/// /proc/net/tcp{,6} and the processes' open files, on Linux; None where that cannot
+/// be read (another account's processes, unless root; no /proc).
+pub fn listener_of(port: u16) -> Option<String> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|text| listening_inodes(&text, port))
+        .collect();
+    if inodes.is_empty() {
+        return None;
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| wanted.iter().any(|w| target.as_os_str() == w.as_str()))
+        });
+        if holds {
+            let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            return Some(format!("pid {pid} ({})", comm.trim()));
+        }
+    }
+    None
+}
+
+/// The inodes of the sockets listening on `port` in a /proc/net/tcp table (the local
+/// address is `HEXIP:HEXPORT`; state `0A` is LISTEN).
+fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_ascii_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit(':').next()?, 16).ok()?;
+            (local_port == port && *f.get(3)? == "0A").then(|| f.get(9)?.parse().ok())?
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod usage_tests {
+    use super::{parse_stat, Stat};
+
+    #[test]
+    fn listening_sockets() {
+        // /proc/net/tcp as Linux writes it: a listener on 127.0.0.1:9464 (0x24F8), one
+        // connected from that port (state 01), and a listener on another port.
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:24F8 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 31337 1 0000000000000000 100 0 0 10 0
+   1: 0100007F:24F8 0100007F:A1B2 01 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 20 4 30 10 -1
+   2: 00000000:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0
+";
+        assert_eq!(super::listening_inodes(table, 9464), vec![31337]);
+        assert_eq!(super::listening_inodes(table, 80), vec![777]);
+        assert_eq!(super::listening_inodes(table, 81), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn stat_lines() {
+        // A real line of proc(5)'s format (a shell), and one whose name holds `) (`.
+        let sh = "4242 (sh) S 4200 4242 4200 34816 4242 4194304 120 0 0 0 7 3 11 2 20 0 1 0 123456 8859648 230 18446744073709551615 1 1 0 0 0 0 0 0 65538 0 0 0 17 1 0 0 0 0 0";
+        assert_eq!(
+            parse_stat(sh),
+            Some(Stat {
+                pgrp: 4242,
+                ticks: 7 + 3 + 11 + 2,
+                rss_pages: 230
+            })
+        );
+        let odd = "77 (a) (b c) R 1 70 70 0 -1 0 0 0 0 0 100 50 0 0 20 0 1 0 9 1000 5 0";
+        assert_eq!(
+            parse_stat(odd),
+            Some(Stat {
+                pgrp: 70,
+                ticks: 150,
+                rss_pages: 5
+            })
+        );
+        assert_eq!(parse_stat("12 (cut short) S 1 12"), None);
+        assert_eq!(parse_stat("no parenthesis"), None);
+    }
+
+    /// A real tree: a shell whose child burns CPU and holds memory is measured with
+    /// both, and its usage is that of its group.
+    #[test]
+    fn a_running_tree_is_measured() {
+        use std::os::unix::process::CommandExt as _;
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "x=0; while :; do x=$((x+1)); done & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("sh");
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let usage = loop {
+            let u = super::tree_usage(&[1, pid])[1];
+            if u.is_some_and(|u| u.cpu_seconds >= 0.05) || std::time::Instant::now() > deadline {
+                break u;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let _ = super::signal_group(pid, libc::SIGKILL);
+        let _ = child.wait();
+        let usage = usage.expect("the group is found");
+        assert!(usage.cpu_seconds >= 0.05, "{usage:?}");
+        assert!(usage.resident_bytes > 100 * 1024, "{usage:?}");
+        // Its last process (the loop, re-parented) is gone once reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while super::tree_usage(&[pid])[0].is_some() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(super::tree_usage(&[pid]), [None], "the group is gone");
     }
 }

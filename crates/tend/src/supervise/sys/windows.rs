@@ -41,11 +41,13 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicProcessIdList,
-    JobObjectExtendedLimitInformation, QueryInformationJobObject, SetInformationJobObject,
-    TerminateJobObject, JOBOBJECT_BASIC_PROCESS_ID_LIST, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicAccountingInformation,
+    JobObjectBasicProcessIdList, JobObjectExtendedLimitInformation, QueryInformationJobObject,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    JOBOBJECT_BASIC_PROCESS_ID_LIST, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
+use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
     OpenThread, ResumeThread, WaitForSingleObject, CREATE_NO_WINDOW, CREATE_SUSPENDED,
     THREAD_SUSPEND_RESUME,
@@ -54,7 +56,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
 };
 
-use super::{Prepared, Spawned};
+use super::{Prepared, Spawned, TreeUsage};
 use crate::spec::{CodePage, WinStop};
 use crate::supervise::policy::Exit;
 
@@ -83,6 +85,22 @@ impl Tree {
         unsafe { WaitForSingleObject(self.process.as_raw_handle() as HANDLE, 0) == 0 }
     }
 }
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        // The job's handle for the metrics goes first: with kill-on-close, the job
+        // must close with the tree's own handle.
+        if let Ok(mut jobs) = JOBS.lock() {
+            jobs.remove(&self.pid);
+        }
+    }
+}
+
+/// A handle to each supervised child's job, by the child's pid, for [`tree_usage`]:
+/// the [`Tree`] itself is its service actor's. Added at the spawn, removed when the
+/// tree is dropped.
+static JOBS: std::sync::Mutex<std::collections::BTreeMap<u32, OwnedHandle>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
 
 /// The output of one stream: chunks read by a thread (anonymous pipes cannot be read
 /// asynchronously), bounded so that a flooding child waits for the log writer.
@@ -207,6 +225,9 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
             return Err(e);
         }
     };
+    if let (Ok(dup), Ok(mut jobs)) = (duplicate(job.as_raw_handle()), JOBS.lock()) {
+        jobs.insert(pid, dup);
+    }
     let oem = p.code_page == CodePage::Oem;
     let stdout = child.stdout.take().map(|s| read_pipe(s, oem));
     let stderr = child.stderr.take().map(|s| read_pipe(s, oem));
@@ -532,8 +553,83 @@ pub fn enable_ctrl_c_for_children() {
     unsafe { SetConsoleCtrlHandler(None, 0) };
 }
 
+/// Which process listens on TCP `port`: not looked up on Windows (`netstat -abno`
+/// says).
+pub fn listener_of(_port: u16) -> Option<String> {
+    None
+}
+
 /// The processes in the tree's job.
 fn job_pids(tree: &Tree) -> Vec<u32> {
+    pids_in_job(tree.job.as_raw_handle() as HANDLE).unwrap_or_else(|| vec![tree.pid])
+}
+
+/// What the job of each child of `pids` uses (see [`job_usage`]).
+pub fn tree_usage(pids: &[i32]) -> Vec<Option<TreeUsage>> {
+    pids.iter().map(|&pid| job_usage(pid)).collect()
+}
+
+/// What the job of the child `pid` uses: the job's CPU time (every process it has
+/// held, user and kernel) and the working sets of the processes in it now. None when
+/// `pid` is not a supervised child or the job cannot be queried.
+fn job_usage(pid: i32) -> Option<TreeUsage> {
+    let jobs = JOBS.lock().ok()?;
+    let job = jobs.get(&u32::try_from(pid).ok()?)?.as_raw_handle() as HANDLE;
+    // SAFETY: an all-zero structure is valid.
+    let mut acct: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: `job` is a valid job handle (held in JOBS, locked); `acct` is the
+    // structure this information class expects, and its size is passed.
+    let ok = unsafe {
+        QueryInformationJobObject(
+            job,
+            JobObjectBasicAccountingInformation,
+            &mut acct as *mut _ as *mut _,
+            std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
+            std::ptr::null_mut(),
+        )
+    };
+    if ok == 0 {
+        return None;
+    }
+    // 100-nanosecond units.
+    let cpu = (acct.TotalUserTime.max(0) + acct.TotalKernelTime.max(0)) as f64 / 1e7;
+    let resident = pids_in_job(job)
+        .unwrap_or_default()
+        .into_iter()
+        .map(working_set)
+        .sum();
+    Some(TreeUsage {
+        cpu_seconds: cpu,
+        resident_bytes: resident,
+    })
+}
+
+/// The working set of process `pid`, in bytes (0 when it cannot be read).
+fn working_set(pid: u32) -> u64 {
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
+    // SAFETY: plain call; a null handle is checked below.
+    let raw = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if raw.is_null() {
+        return 0;
+    }
+    // SAFETY: a fresh handle that nothing else owns.
+    let process = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
+    // SAFETY: an all-zero structure is valid.
+    let mut counters: PROCESS_MEMORY_COUNTERS = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+    counters.cb = size;
+    // SAFETY: a valid process handle; `counters` is as large as `size` says.
+    let ok =
+        unsafe { K32GetProcessMemoryInfo(process.as_raw_handle() as HANDLE, &mut counters, size) };
+    if ok == 0 {
+        0
+    } else {
+        counters.WorkingSetSize as u64
+    }
+}
+
+/// The processes in the job `job` (at most 256); None when it cannot be queried.
+fn pids_in_job(job: HANDLE) -> Option<Vec<u32>> {
     #[repr(C)]
     struct List {
         head: JOBOBJECT_BASIC_PROCESS_ID_LIST,
@@ -544,7 +640,7 @@ fn job_pids(tree: &Tree) -> Vec<u32> {
     // SAFETY: `list` is large enough for 256 ids and its size is passed.
     let ok = unsafe {
         QueryInformationJobObject(
-            tree.job.as_raw_handle() as HANDLE,
+            job,
             JobObjectBasicProcessIdList,
             &mut list as *mut _ as *mut _,
             std::mem::size_of::<List>() as u32,
@@ -552,11 +648,11 @@ fn job_pids(tree: &Tree) -> Vec<u32> {
         )
     };
     if ok == 0 {
-        return vec![tree.pid];
+        return None;
     }
     let n = (list.head.NumberOfProcessIdsInList as usize).min(256);
     let ids = std::iter::once(list.head.ProcessIdList[0]).chain(list.more.iter().copied());
-    ids.take(n).map(|id| id as u32).collect()
+    Some(ids.take(n).map(|id| id as u32).collect())
 }
 
 /// Posts `WM_CLOSE` to the top-level windows of `pids`; returns how many.
