@@ -208,6 +208,15 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             Some("a typical value is \"50MB\"".into()),
         ));
     }
+    if let Some(addr) = &spec.log.syslog {
+        if let Err(e) = crate::supervise::syslog::parse_address(addr) {
+            out.push((
+                at(&["log", "syslog"]),
+                format!("`log.syslog`: {e}"),
+                Some("leave it out to send to the local /dev/log".into()),
+            ));
+        }
+    }
     for (section, map) in [
         ("unit", &spec.systemd.unit),
         ("service", &spec.systemd.service),
