@@ -63,7 +63,7 @@ journal_flow() {
   else
     fail "stdout=inherit: no 'GET / 200' in journalctl -u $n"; evidence <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager -n 15)"
   fi
-  check "stdout=inherit: no $n.out.log file" bash -c "! nsenter -t $CPID -a test -e /var/log/tend/$n/$n.out.log"
+  check "stdout=inherit: no $n.log file" bash -c "! nsenter -t $CPID -a test -e /var/log/tend/$n/$n.log"
   tend logs "$n" -n 20
   if [ "$RC" = 0 ] && grep -q 'GET / 200' <<<"$OUT"; then
     pass "tend logs $n reads the journal"
@@ -120,6 +120,7 @@ stage_opt_tend
 boot_ct systemd
 lifecycle_flow
 journal_flow
+stderr_logs_flow
 hostile_flow --no-guard
 refusals_flow
 kept_flow

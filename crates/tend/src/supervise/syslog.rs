@@ -26,6 +26,8 @@ pub const QUEUE: usize = 4096;
 pub const MAX_MESSAGE: usize = 8192;
 /// The facility of every message: `daemon` (3), system daemons.
 const FACILITY: u8 = 3;
+/// How long the end of a stream waits for its queued messages to be sent.
+pub const FLUSH_WAIT: Duration = Duration::from_millis(500);
 /// How long a sender waits before connecting again after a TCP failure.
 const RECONNECT_EVERY: Duration = Duration::from_secs(1);
 
@@ -70,9 +72,11 @@ pub fn parse_address(text: &str) -> Result<Destination, String> {
     let make: fn(String) -> Destination = match scheme {
         "udp" => Destination::Udp,
         "tcp" => Destination::Tcp,
-        _ => return Err(format!(
+        _ => {
+            return Err(format!(
             "{text:?}: unknown scheme `{scheme}`: {form} (without log.syslog, the local /dev/log)"
-        )),
+        ))
+        }
     };
     let (host, port) = match rest.strip_prefix('[') {
         Some(v6) => {
@@ -192,6 +196,8 @@ pub fn octet_counted(msg: &[u8]) -> Vec<u8> {
 struct Counters {
     lines: AtomicU64,
     bytes: AtomicU64,
+    /// Messages queued and not yet sent (or dropped).
+    pending: AtomicU64,
     error: Mutex<Option<String>>,
 }
 
@@ -241,6 +247,7 @@ impl Sender {
                             Some(format!("{}: {}", t.dest, crate::text::io_error(&e))),
                         );
                     }
+                    counters.pending.fetch_sub(1, Ordering::Release);
                 }
             });
         if let Err(e) = spawned {
@@ -305,11 +312,17 @@ impl SyslogSink {
         }
     }
 
-    /// The output ended: a line not ended is sent.
+    /// The output ended: a line not ended is sent, and what is queued is given up to
+    /// [`FLUSH_WAIT`] to be sent, so that the counters (in the state file the exit
+    /// writes) say what was dropped, and an exiting supervisor takes no line with it.
     pub fn finish_line(&mut self) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.send(&line);
+        }
+        let deadline = Instant::now() + FLUSH_WAIT;
+        while self.counters.pending.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(2));
         }
     }
 
@@ -323,10 +336,20 @@ impl SyslogSink {
         };
         let msg = format(&h, line, MAX_MESSAGE);
         let len = msg.len();
+        self.counters.pending.fetch_add(1, Ordering::AcqRel);
         match self.sender.tx.try_send((msg, self.counters.clone())) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => self.counters.drop_message(len, None),
-            Err(TrySendError::Disconnected(_)) => self.counters.drop_message(
+            Err(e) => {
+                self.counters.pending.fetch_sub(1, Ordering::AcqRel);
+                self.refused(e, len);
+            }
+        }
+    }
+
+    fn refused(&self, e: TrySendError<Message>, len: usize) {
+        match e {
+            TrySendError::Full(_) => self.counters.drop_message(len, None),
+            TrySendError::Disconnected(_) => self.counters.drop_message(
                 len,
                 Some(format!("{}: no thread sends to it", self.sender.dest)),
             ),
