@@ -65,7 +65,8 @@ be_foreign_cases() {
 
 # ---------------------------------------------------------------- syslog (rsyslog in the rootfs)
 # log.stdout / log.stderr = "syslog" of an installed service: to the local /dev/log
-# (the distribution's rsyslog, its imuxsock) and to rsyslog's UDP input on loopback.
+# (the distribution's rsyslog, its imuxsock with its default parser) and to rsyslog's
+# UDP input on loopback.
 # What rsyslog parsed of each message goes to a file of its own, one line each:
 # APP-NAME|severity|MSGID|input|MSG.
 SYSLOG_SEEN=/var/log/tend-e2e-syslog.log
@@ -94,9 +95,10 @@ CONF
     tend install "$spec" --now
     [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; continue; }
     SVC_UID=$(in_ct id -u "$n")
-    local input want
-    input=$([ "$n" = sludp ] && echo imudp || echo imuxsock)
-    for want in "$n|info|stdout|$input|listening on :8080" "$n|err|stderr|$input|shutting down gracefully"; do
+    # /dev/log gets the form syslog(3) writes (no MSGID), UDP RFC 5424
+    local input=imudp out=stdout err=stderr want
+    [ "$n" = sllocal ] && input=imuxsock out=- err=-
+    for want in "$n|info|$out|$input|listening on :8080" "$n|err|$err|$input|shutting down gracefully"; do
       _seen() { in_ct grep -F "${want%|*}|" "$SYSLOG_SEEN" 2>/dev/null | grep -qF "${want##*|}"; }
       if wait_until 10 _seen; then
         pass "rsyslog under OpenRC received from the installed $n: $want"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # End-to-end: `log.stdout` / `log.stderr = "syslog"` against a real rsyslog (Debian's
 # package), on the host's loopback: an unprivileged rsyslogd (its own config, work
-# folder and pid file in a temporary folder) listens on UDP and TCP, `tend run` sends a
-# service's lines to each, and rsyslog's own parse of each message (APP-NAME, severity,
-# MSGID, the input it came by) is written to a file and checked.
+# folder and pid file in a temporary folder) listens on UDP, TCP and a local socket
+# (imuxsock, as on /dev/log), `tend run` sends a service's lines to each, and rsyslog's
+# own parse of each message (APP-NAME, severity, MSGID, the input it came by) is
+# written to a file and checked.
 # Usage: .ci/e2e/rsyslog.sh   (TEND_BIN_DIR=... for prebuilt; rsyslogd must be installed,
 # run-all.sh installs it). Prints PASS:/FAIL: lines and ends with "N passed, M failed".
 # shellcheck source=lib.sh
@@ -43,6 +44,8 @@ module(load="imudp")
 input(type="imudp" address="127.0.0.1" port="$UDP_PORT")
 module(load="imtcp")
 input(type="imtcp" address="127.0.0.1" port="$TCP_PORT")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$RS_DIR/log")
 template(name="parsed" type="string" string="%app-name%|%syslogseverity-text%|%msgid%|%inputname%|%msg%\n")
 action(type="omfile" file="$RS_DIR/received.log" template="parsed")
 EOF
@@ -50,16 +53,21 @@ rsyslogd -N1 -f "$RS_DIR/rsyslog.conf" >"$RS_DIR/check.out" 2>&1 \
   || { evidence <"$RS_DIR/check.out"; die "rsyslogd -N1 refuses the config"; }
 rsyslogd -n -f "$RS_DIR/rsyslog.conf" -i "$RS_DIR/rsyslogd.pid" >"$RS_DIR/rsyslogd.out" 2>&1 &
 RS_PID=$!
-_listening() { ss -ltn "sport = :$TCP_PORT" | grep -q LISTEN && ss -lun "sport = :$UDP_PORT" | grep -q "$UDP_PORT"; }
-wait_until 10 _listening || { evidence <"$RS_DIR/rsyslogd.out"; die "rsyslogd does not listen on 127.0.0.1:$UDP_PORT/udp and :$TCP_PORT/tcp"; }
-log "rsyslogd $(rsyslogd -v | awk 'NR == 1 {print $2}') listening on udp $UDP_PORT, tcp $TCP_PORT"
+_listening() { ss -ltn "sport = :$TCP_PORT" | grep -q LISTEN && ss -lun "sport = :$UDP_PORT" | grep -q "$UDP_PORT" && [ -S "$RS_DIR/log" ]; }
+wait_until 10 _listening || { evidence <"$RS_DIR/rsyslogd.out"; die "rsyslogd does not listen on 127.0.0.1:$UDP_PORT/udp, :$TCP_PORT/tcp and $RS_DIR/log"; }
+log "rsyslogd $(rsyslogd -v | awk 'NR == 1 {print $2}') listening on udp $UDP_PORT, tcp $TCP_PORT, $RS_DIR/log"
 
 # run_to PROTO NAME: `tend run` of a service NAME whose stdout and stderr go to rsyslog
-# over PROTO; it writes a stdout line, a stderr line (as Go's log package does) and a
-# line in UTF-8 beyond ASCII, then exits.
+# over PROTO (udp, tcp, or unix: a local socket read as /dev/log is, by imuxsock with
+# its default parser); it writes a stdout line, a stderr line (as Go's log package
+# does) and a line in UTF-8 beyond ASCII, then exits.
 run_to() {
-  local proto=$1 name=$2 port spec
-  port=$([ "$proto" = udp ] && echo "$UDP_PORT" || echo "$TCP_PORT")
+  local proto=$1 name=$2 to spec
+  case $proto in
+    udp) to=udp://127.0.0.1:$UDP_PORT ;;
+    tcp) to=tcp://127.0.0.1:$TCP_PORT ;;
+    unix) to=unix://$RS_DIR/log ;;
+  esac
   spec=$RS_DIR/$name.toml
   cat >"$spec" <<EOF
 name = "$name"
@@ -70,16 +78,16 @@ policy = "never"
 [log]
 stdout = "syslog"
 stderr = "syslog"
-syslog = "$proto://127.0.0.1:$port"
+syslog = "$to"
 EOF
   if TEND_STATE_DIR=$RS_DIR/state TEND_LOG_DIR=$RS_DIR/logs timeout 30 "$E2E_BIN/tend" run "$spec" \
     </dev/null >"$RS_DIR/$name.out" 2>&1; then
-    pass "tend run $name (log to $proto://127.0.0.1:$port) exits 0"
+    pass "tend run $name (log to $to) exits 0"
   else
-    fail "tend run $name (log to $proto://127.0.0.1:$port) failed"; evidence <"$RS_DIR/$name.out"
+    fail "tend run $name (log to $to) failed"; evidence <"$RS_DIR/$name.out"
   fi
-  check "tend says where $name's output goes: syslog ($proto://127.0.0.1:$port)" \
-    grep -qF "stdout to syslog ($proto://127.0.0.1:$port), stderr to syslog ($proto://127.0.0.1:$port)" "$RS_DIR/$name.out" \
+  check "tend says where $name's output goes: syslog ($to)" \
+    grep -qF "stdout to syslog ($to), stderr to syslog ($to)" "$RS_DIR/$name.out" \
     || evidence <"$RS_DIR/$name.out"
 }
 
@@ -104,6 +112,9 @@ received slu "slu|info|stdout|imudp|listening on :8080" "slu|err|stderr|imudp|sh
 run_to tcp slt
 received slt "slt|info|stdout|imtcp|listening on :8080" "slt|err|stderr|imtcp|shutting down gracefully" \
   "slt|info|stdout|imtcp|grüße, 世界"
+run_to unix slx
+received slx "slx|info|-|imuxsock|listening on :8080" "slx|err|-|imuxsock|shutting down gracefully" \
+  "slx|info|-|imuxsock|grüße, 世界"
 # Octet counting: each message is one message, none glued to the next or split.
 n=$(grep -c '^slt|' "$RS_DIR/received.log")
 check "TCP: 3 messages, each whole (octet counting), got $n" [ "$n" = 3 ] || evidence <"$RS_DIR/received.log"

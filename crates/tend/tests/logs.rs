@@ -912,3 +912,43 @@ fn syslog_output_reaches_a_udp_server() {
         "{err}"
     );
 }
+
+/// `tend up --log-files` writes each service's two streams to its one file, which
+/// `tend logs` reads as for `tend run`.
+#[test]
+fn tend_up_with_log_files_keeps_both_streams_for_tend_logs() {
+    let s = Scratch::new();
+    let service = |name: &str| {
+        format!(
+            "[[service]]\n{}[service.restart]\npolicy = \"never\"\n",
+            fixture_spec(
+                name,
+                &[
+                    "--print",
+                    &format!("{name} out"),
+                    "--eprint",
+                    &format!("{name} err")
+                ],
+                ""
+            )
+        )
+    };
+    let spec = s.spec("up.toml", &(service("ua") + &service("ub")));
+    let out = s
+        .spawn(&["up", "--log-files", spec.to_str().unwrap()])
+        .wait(60 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for name in ["ua", "ub"] {
+        let (code, out, err) = logs(&s, &["logs", name]);
+        assert_eq!(code, 0, "{err}");
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [format!("{name} err"), format!("{name} out")],
+            "{err}"
+        );
+        let (_, out, _) = logs(&s, &["logs", "--stderr", name]);
+        assert_eq!(out, format!("{name} err\n"));
+    }
+}

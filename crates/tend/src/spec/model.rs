@@ -333,8 +333,8 @@ pub enum LogTarget {
     Inherit,
     /// Discarded.
     Null,
-    /// Each line as an RFC 5424 message to syslog: the local `/dev/log`, or
-    /// `log.syslog` (`udp://host:port`, `tcp://host:port`).
+    /// Each line as a message to syslog: the local `/dev/log`, or `log.syslog`
+    /// (`udp://host:port`, `tcp://host:port`: RFC 5424).
     Syslog,
 }
 
@@ -376,8 +376,9 @@ pub struct Log {
     /// `"1GB"`): the oldest rotated files are removed to stay under it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_total: Option<Size>,
-    /// Where `syslog` output goes: `"udp://host:port"` or `"tcp://host:port"`
-    /// (default: the local `/dev/log`).
+    /// Where `syslog` output goes: `"udp://host:port"`, `"tcp://host:port"` or a local
+    /// socket `"unix:///path"` (default: the local `/dev/log`, on macOS
+    /// `/var/run/syslog`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub syslog: Option<String>,
     /// Compress rotated files with gzip (in the background).

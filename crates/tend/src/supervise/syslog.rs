@@ -1,8 +1,13 @@
-//! Syslog output (`log.stdout` / `log.stderr = "syslog"`): each line of a stream as an
-//! RFC 5424 message, the service's name as APP-NAME, stderr at a higher severity than
-//! stdout, to the local `/dev/log` (a Unix datagram socket) or to `log.syslog`:
-//! `udp://host:port` (a datagram a message) or `tcp://host:port` (RFC 6587 octet
-//! counting: `LEN SP MSG`).
+//! Syslog output (`log.stdout` / `log.stderr = "syslog"`): each line of a stream as a
+//! message, the service's name as APP-NAME, stderr at a higher severity than stdout,
+//! to `log.syslog`: `udp://host:port` (an RFC 5424 message a datagram),
+//! `tcp://host:port` (RFC 5424, RFC 6587 octet counting: `LEN SP MSG`), or the local
+//! socket (`/dev/log`, `/var/run/syslog` on macOS, or `unix:///path`).
+//!
+//! The local socket gets the form syslog(3) writes, `<PRI>Mmm dd hh:mm:ss APP[PID]:
+//! MSG` ([`format_local`]): that is what its readers parse by default. rsyslog's
+//! imuxsock reads an RFC 5424 message there as a traditional one and takes its version
+//! (`1`) for the APP-NAME; journald reads the traditional form too.
 //!
 //! The child is never held up by syslog: a line is formatted ([`format`], pure) and
 //! handed to a bounded queue ([`QUEUE`] messages) that one thread per destination
@@ -42,11 +47,18 @@ pub enum Destination {
     Tcp(String),
 }
 
+/// The local syslog socket: `/dev/log`, on macOS `/var/run/syslog`.
+pub const LOCAL_SOCKET: &str = if cfg!(target_os = "macos") {
+    "/var/run/syslog"
+} else {
+    "/dev/log"
+};
+
 impl Destination {
-    /// The destination `log.syslog` names (`None`: `/dev/log`).
+    /// The destination `log.syslog` names (`None`: the local socket).
     pub fn of(syslog: Option<&str>) -> Result<Destination, String> {
         match syslog {
-            None => Ok(Destination::Local("/dev/log".into())),
+            None => Ok(Destination::Local(LOCAL_SOCKET.into())),
             Some(text) => parse_address(text),
         }
     }
@@ -55,7 +67,8 @@ impl Destination {
 impl fmt::Display for Destination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Destination::Local(p) => write!(f, "{}", p.display()),
+            Destination::Local(p) if p.as_os_str() == LOCAL_SOCKET => write!(f, "{}", p.display()),
+            Destination::Local(p) => write!(f, "unix://{}", p.display()),
             Destination::Udp(a) => write!(f, "udp://{a}"),
             Destination::Tcp(a) => write!(f, "tcp://{a}"),
         }
@@ -63,15 +76,22 @@ impl fmt::Display for Destination {
 }
 
 /// Reads `udp://host:port` or `tcp://host:port` (an IPv6 address in brackets:
-/// `udp://[::1]:514`); the error says what is wrong, for `tend check`.
+/// `udp://[::1]:514`), or `unix:///path` (a local socket); the error says what is
+/// wrong, for `tend check`.
 pub fn parse_address(text: &str) -> Result<Destination, String> {
-    let form = "write \"udp://host:port\" or \"tcp://host:port\", e.g. \"udp://127.0.0.1:514\"";
+    let form = "write \"udp://host:port\", \"tcp://host:port\" or \"unix:///path\", e.g. \"udp://127.0.0.1:514\"";
     let (scheme, rest) = text
         .split_once("://")
         .ok_or_else(|| format!("{text:?} is not a syslog address: {form}"))?;
     let make: fn(String) -> Destination = match scheme {
         "udp" => Destination::Udp,
         "tcp" => Destination::Tcp,
+        "unix" if rest.starts_with('/') => return Ok(Destination::Local(rest.into())),
+        "unix" => {
+            return Err(format!(
+                "{text:?}: the socket's path must be absolute (\"unix:///dev/log\")"
+            ))
+        }
         _ => {
             return Err(format!(
             "{text:?}: unknown scheme `{scheme}`: {form} (without log.syslog, the local /dev/log)"
@@ -181,6 +201,42 @@ pub fn format(h: &Header<'_>, line: &[u8], max: usize) -> Vec<u8> {
         }
         Err(_) => out.extend_from_slice(&line[..line.len().min(room)]),
     }
+    out
+}
+
+/// The message for the local socket in the form syslog(3) writes: `<PRI>Mmm dd
+/// hh:mm:ss APP[PID]: MSG`, the time in UTC (readers of the local socket take their
+/// own time of receipt), the line as it is (no BOM), cut to `max` bytes at a
+/// character boundary.
+pub fn format_local(h: &Header<'_>, line: &[u8], max: usize) -> Vec<u8> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let pri = FACILITY * 8 + severity(h.stream);
+    // 2026-11-30T07:50:00Z
+    let t = humantime::format_rfc3339_seconds(h.time).to_string();
+    let month = t
+        .get(5..7)
+        .and_then(|m| m.parse::<usize>().ok())
+        .and_then(|m| MONTHS.get(m.wrapping_sub(1)))
+        .unwrap_or(&"Jan");
+    let day = t.get(8..10).unwrap_or("01").trim_start_matches('0');
+    let clock = t.get(11..19).unwrap_or("00:00:00");
+    let mut out = format!(
+        "<{pri}>{month} {day:>2} {clock} {}[{}]: ",
+        field(h.app, 48),
+        h.procid
+    )
+    .into_bytes();
+    let room = max.saturating_sub(out.len());
+    let mut end = line.len().min(room);
+    if let Ok(text) = std::str::from_utf8(line) {
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+    }
+    out.extend_from_slice(&line[..end]);
     out
 }
 
@@ -334,7 +390,10 @@ impl SyslogSink {
             app: &self.app,
             procid: std::process::id(),
         };
-        let msg = format(&h, line, MAX_MESSAGE);
+        let msg = match self.sender.dest {
+            Destination::Local(_) => format_local(&h, line, MAX_MESSAGE),
+            _ => format(&h, line, MAX_MESSAGE),
+        };
         let len = msg.len();
         self.counters.pending.fetch_add(1, Ordering::AcqRel);
         match self.sender.tx.try_send((msg, self.counters.clone())) {
@@ -555,6 +614,32 @@ mod tests {
     }
 
     #[test]
+    fn the_local_socket_gets_what_syslog3_writes() {
+        let h = |stream| Header {
+            time: humantime::parse_rfc3339("2026-03-05T07:08:09.5Z").unwrap(),
+            ..header(stream)
+        };
+        #[rustfmt::skip]
+        let table: Vec<(Stream, &[u8], usize, &[u8])> = vec![
+            (Stream::Out, b"listening on :8080", 8192, b"<30>Mar  5 07:08:09 orders[42]: listening on :8080"),
+            (Stream::Err, b"shutting down gracefully\r", 8192, b"<27>Mar  5 07:08:09 orders[42]: shutting down gracefully"),
+            (Stream::Err, "grüße".as_bytes(), 8192, "<27>Mar  5 07:08:09 orders[42]: grüße".as_bytes()),
+            (Stream::Err, b"caf\xe9", 8192, b"<27>Mar  5 07:08:09 orders[42]: caf\xe9"),
+            // Cut at a character boundary: "gr" and not half of "ü".
+            (Stream::Out, "grüße".as_bytes(), 32 + 3, b"<30>Mar  5 07:08:09 orders[42]: gr"),
+        ];
+        for (stream, line, max, want) in table {
+            let got = format_local(&h(stream), line, max);
+            assert_eq!(got, want, "{}", String::from_utf8_lossy(&got));
+        }
+        let december = Header {
+            time: humantime::parse_rfc3339("2026-12-25T23:59:59Z").unwrap(),
+            ..header(Stream::Out)
+        };
+        assert!(format_local(&december, b"x", 100).starts_with(b"<30>Dec 25 23:59:59 "));
+    }
+
+    #[test]
     fn tcp_frames_count_octets() {
         assert_eq!(octet_counted(b"<30>1 x"), b"7 <30>1 x");
         let bom = "é\u{feff}";
@@ -577,6 +662,10 @@ mod tests {
                 Destination::Tcp("logs.example.com:6514".into()),
             ),
             ("udp://[::1]:514", Destination::Udp("[::1]:514".into())),
+            (
+                "unix:///run/my.sock",
+                Destination::Local("/run/my.sock".into()),
+            ),
         ];
         for (text, want) in ok {
             assert_eq!(parse_address(text), Ok(want.clone()), "{text}");
@@ -591,6 +680,7 @@ mod tests {
             ("udp://:514", "is not a host name"),
             ("tcp://a b:514", "is not a host name"),
             ("udp://[::1:514", "ends with `]`"),
+            ("unix://dev/log", "must be absolute"),
         ];
         for (text, why) in bad {
             let e = parse_address(text).unwrap_err();
@@ -598,7 +688,11 @@ mod tests {
         }
         assert_eq!(
             Destination::of(None),
-            Ok(Destination::Local("/dev/log".into()))
+            Ok(Destination::Local(LOCAL_SOCKET.into()))
+        );
+        assert_eq!(
+            Destination::Local(LOCAL_SOCKET.into()).to_string(),
+            LOCAL_SOCKET
         );
     }
 
