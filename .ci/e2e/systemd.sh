@@ -73,6 +73,27 @@ journal_flow() {
   flow_uninstall_purge "$n"
 }
 
+# stdout and stderr = "inherit": both streams reach the journal, and `tend logs` (which
+# runs journalctl) shows the line the service wrote to stderr, as Go's log package does.
+journal_stderr_flow() {
+  require_install journal_stderr_flow || return 1
+  local n=gojournal spec=/root/specs/gojournal.toml
+  printf '%s\n' 'name = "gojournal"' 'command = "/opt/tend/tend-fixture"' \
+    'args = ["--print", "listening on :8080", "--eprint", "shutting down gracefully", "--hang"]' \
+    'user = "gojournal"' '[stop]' 'timeout = "5s"' '[log]' 'stdout = "inherit"' 'stderr = "inherit"' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  _journal_shows() { tend logs "$n" && grep -qx 'shutting down gracefully' <<<"$OUT"; }
+  if wait_until 10 _journal_shows && grep -qx 'listening on :8080' <<<"$OUT"; then
+    pass "stderr=inherit: tend logs $n (the journal) shows the stderr line with the stdout one"
+  else
+    fail "stderr=inherit: tend logs $n (exit $RC) lacks a line"; evidence <<<"$OUT"
+  fi
+  flow_uninstall_purge "$n"
+}
+
 # ---------------------------------------------------------------- hostile paths (hostile.sh)
 . "$(dirname "$0")/hostile.sh"
 
@@ -120,6 +141,7 @@ stage_opt_tend
 boot_ct systemd
 lifecycle_flow
 journal_flow
+journal_stderr_flow
 stderr_logs_flow
 hostile_flow --no-guard
 refusals_flow
