@@ -952,3 +952,17 @@ fn tend_up_with_log_files_keeps_both_streams_for_tend_logs() {
         assert_eq!(out, format!("{name} err\n"));
     }
 }
+
+/// A total below the size of one file cannot be kept: `tend check` says so.
+#[test]
+fn check_refuses_a_max_total_below_max_size() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "t.toml",
+        "name = \"t\"\ncommand = \"/bin/true\"\n[log]\nmax_size = \"10MB\"\nmax_total = \"1MB\"\n",
+    );
+    let (code, _, err) = logs(&s, &["check", spec.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("t.toml:5:13"), "file:line:col: {err}");
+    assert!(err.contains("is below `log.max_size`"), "{err}");
+}
