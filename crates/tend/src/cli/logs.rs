@@ -729,7 +729,10 @@ fn tail_of_log(l: &Log, sel: &Select) -> Result<(Vec<files::Piece>, files::Tail)
                 p
             }));
         }
-        pieces.extend(listing(&l.stem)?);
+        pieces.extend(listing(&l.stem)?.into_iter().map(|mut p| {
+            p.holds = l.holds;
+            p
+        }));
         match files::last_lines(&pieces, sel) {
             Ok(tail) => return Ok((pieces, tail)),
             Err(TailError::Read(e)) => return Err(e.to_string()),
@@ -1156,6 +1159,47 @@ mod tests {
         // The file cannot be looked at: its folder's.
         assert_eq!(sys::group_of(&d.path().join("nothing/here")), None);
         assert_eq!(sys::group_of(&d.path().join("nothing")), want);
+    }
+
+    #[test]
+    fn tend_log_is_read_as_written_and_a_combined_log_without_tags() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("tend.log"), "out of memory\n").unwrap();
+        std::fs::write(d.path().join("web.log"), "out hello\nerr boom\n").unwrap();
+        std::fs::write(d.path().join("web.err.log"), "older\n").unwrap();
+        let log = |stem: &str, holds, want| Log {
+            name: "web".into(),
+            dir: d.path().to_path_buf(),
+            stem: stem.into(),
+            holds,
+            want,
+            timestamps: false,
+        };
+        let lines = |l: &Log| {
+            let sel = Select {
+                holds: l.holds,
+                want: l.want,
+                ..Select::default()
+            };
+            let (_, tail) = tail_of_log(l, &sel).unwrap();
+            tail.lines
+                .iter()
+                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+                .collect::<Vec<_>>()
+        };
+        let err = Want {
+            out: false,
+            err: true,
+        };
+        assert_eq!(
+            lines(&log("tend", Holds::Raw, Want::default())),
+            ["out of memory"]
+        );
+        assert_eq!(
+            lines(&log("web", Holds::Tagged, Want::default())),
+            ["older", "hello", "boom"]
+        );
+        assert_eq!(lines(&log("web", Holds::Tagged, err)), ["older", "boom"]);
     }
 
     #[test]

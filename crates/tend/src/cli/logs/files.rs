@@ -584,6 +584,46 @@ pub fn read_from(f: &mut File, pos: u64) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_shown_by_what_their_file_holds_and_the_streams_wanted() {
+        let both = Want::default();
+        let out = Want {
+            out: true,
+            err: false,
+        };
+        let err = Want {
+            out: false,
+            err: true,
+        };
+        let o = Holds::Only(Stream::Out);
+        #[rustfmt::skip]
+        let table: Vec<(Holds, Want, &str, Option<&str>)> = vec![
+            (Holds::Tagged, both, "out hello", Some("hello")),
+            (Holds::Tagged, both, "err boom", Some("boom")),
+            (Holds::Tagged, out, "err boom", None),
+            (Holds::Tagged, err, "err boom", Some("boom")),
+            (Holds::Tagged, err, "out hello", None),
+            // Untagged in a tagged file: shown only when both streams are.
+            (Holds::Tagged, both, "stray", Some("stray")),
+            (Holds::Tagged, out, "stray", None),
+            // An older tend's stdout file: its lines as they are, "err " and all.
+            (o, both, "err is just text here", Some("err is just text here")),
+            (o, out, "x", Some("x")),
+            (o, err, "x", None),
+            // tend.log: as written, whatever is asked.
+            (Holds::Raw, err, "out of memory", Some("out of memory")),
+        ];
+        for (holds, want, line, shown) in table {
+            let got = shown_line(holds, &want, line.as_bytes());
+            assert_eq!(
+                got.as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                shown.map(str::to_string),
+                "{holds:?} {want:?} {line:?}"
+            );
+        }
+    }
     use std::io::Write;
     use std::time::Duration;
 
