@@ -539,14 +539,15 @@ tp_tend() {
   tend_service flood "" never "$BIN/flood" "$FLOOD_LINES" "$TPD/start" >"$TPD/spec.toml"
   start_bg "$TPD/tend.log" env TEND_STATE_DIR="$TPD/state" TEND_LOG_DIR="$TPD/logs" "$TEND" run "$TPD/spec.toml"
   pid=$LASTPID
-  tp_wait tend "$pid" flood.out
+  # one file for both streams, each line tagged ("out "): 4 bytes more a line
+  FLOOD_BYTES=$((FLOOD_BYTES + 4 * FLOOD_LINES)) tp_wait tend "$pid" flood.
   # tend exits by itself once the child has exited and its output is drained.
   if wait_until 120 eval '! alive '"$pid"; then TX=$("$BIN/monotime"); else log "WARNING: tend did not exit"; fi
   stop_tree tp-tend "$pid" TERM
   dropped=$(grep -o '"log_dropped_lines": *[0-9]*' "$TPD/state/flood.json" | grep -o '[0-9]*$' || echo NA)
-  mapfile -t files < <(find "$TPD/logs" -name 'flood.out.2*.log' | sort)
+  mapfile -t files < <(find "$TPD/logs" -name 'flood.2*.log' | sort)
   NFILES=$((${#files[@]} + 1)) tp_record tend "$1" "$(cat "$TPD/start")" "$T1" "$TX" "$dropped" \
-    "${files[@]}" "$TPD/logs/flood.out.log"
+    "${files[@]}" "$TPD/logs/flood.log"
 }
 
 tp_supervisord() {

@@ -3,7 +3,8 @@
  * Order-independent (a bitmap of seen numbers), so rotated files may be listed in
  * any order. Prints: "lines=L distinct=D missing=M duplicates=U malformed=B bytes=Y
  * out_of_order=O" where out_of_order counts lines whose number is not the previous
- * one + 1 in the order given. Exit 0 only when L = D = N and nothing is malformed. */
+ * one + 1 in the order given. Exit 0 only when L = D = N and nothing is malformed.
+ * A line may carry tend's stream tag ("out ", the combined <name>.log), skipped. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,13 +32,15 @@ int main(int argc, char **argv) {
                 ll++;
                 if (c != '\n') continue;
                 lines++;
-                int ok = ll == 100 && line[10] == ' ';
+                int off = (ll == 104 && memcmp(line, "out ", 4) == 0) ? 4 : 0;
+                const char *l = line + off;
+                int ok = ll - off == 100 && l[10] == ' ';
                 unsigned long long v = 0;
                 for (int d = 0; ok && d < 10; d++) {
-                    if (line[d] < '0' || line[d] > '9') ok = 0;
-                    else v = v * 10 + (unsigned)(line[d] - '0');
+                    if (l[d] < '0' || l[d] > '9') ok = 0;
+                    else v = v * 10 + (unsigned)(l[d] - '0');
                 }
-                if (ok && line[98] != 'x') ok = 0;
+                if (ok && l[98] != 'x') ok = 0;
                 if (!ok || v >= n) { bad++; ll = 0; prev = -1; continue; }
                 if ((long long)v != prev + 1) ooo++;
                 prev = (long long)v;

@@ -54,7 +54,7 @@ hostile_flow() {
     fail "hostile: working directories: supervisor '$(pid_cwd "$sup")', child '$(pid_cwd "$pid")'; want '$HOSTILE_WD'"
   fi
   http "$port" / >/dev/null
-  _hostile_logged() { in_ct grep -q 'GET / 200' "$HOSTILE_LOG/$n.out.log"; }
+  _hostile_logged() { in_ct grep -q 'GET / 200' "$HOSTILE_LOG/$n.log"; }
   check "hostile: the child's output reaches the hostile log folder" wait_until 5 _hostile_logged \
     || evidence <<<"$(in_ct ls -la /var/log 2>&1)"
   check "hostile: still nothing ran while it runs (no /tmp/pwned-*)" no_pwned

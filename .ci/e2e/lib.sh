@@ -60,6 +60,7 @@ ensure_host_packages() {
   command -v jq >/dev/null || need+=(jq)
   command -v nsenter >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
+  command -v rsyslogd >/dev/null || need+=(rsyslog) # rsyslog.sh: syslog output
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing host packages: ${need[*]}"
   mkdir -p "$E2E_CACHE"
@@ -90,7 +91,7 @@ ensure_binaries() {
 _recipe() {
   case $1 in
     systemd) echo "bookworm minbase include=systemd,systemd-sysv,dbus,procps,curl,passwd" ;;
-    openrc) echo "bookworm minbase include=sysvinit-core,procps,curl,passwd +openrc -getty -aptcache" ;;
+    openrc) echo "bookworm minbase include=sysvinit-core,procps,curl,passwd +openrc +rsyslog -getty -aptcache" ;;
     *) die "unknown rootfs kind $1" ;;
   esac
 }
@@ -107,9 +108,12 @@ _debootstrap() { # KIND DIR LOG
       # so openrc is installed afterwards, from inside the new root.
       debootstrap --variant=minbase --include=sysvinit-core,procps,curl,passwd \
         bookworm "$dir" "$E2E_MIRROR" >"$blog" 2>&1 || return 1
+      # rsyslog for openrc.sh's syslog_flow; no service may start in the chroot meanwhile
       cp /etc/resolv.conf "$dir/etc/resolv.conf"
+      printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod 755 "$dir/usr/sbin/policy-rc.d"
       chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-        apt-get install -y -q openrc >>"$blog" 2>&1 || return 1
+        apt-get install -y -q openrc rsyslog >>"$blog" 2>&1 || return 1
+      rm -f "$dir/usr/sbin/policy-rc.d"
       : >"$dir/etc/resolv.conf"
       # no /dev/ttyN in a container: gettys would respawn forever
       sed -i -E 's/^([1-6]:[0-9]+:respawn:\/sbin\/getty)/#\1/' "$dir/etc/inittab"
@@ -551,7 +555,7 @@ flow_kill_supervisor() {
 
 # flow_file_logs NAME PORT: request lines reach the log file and `tend logs`.
 flow_file_logs() {
-  local n=$1 port=$2 f="/var/log/tend/$1/$1.out.log"
+  local n=$1 port=$2 f="/var/log/tend/$1/$1.log"
   http "$port" / >/dev/null
   _in_file() { in_ct grep -q 'GET / 200' "$f"; }
   check "request lines reach $f" wait_until 5 _in_file || evidence <<<"$(in_ct ls -la "/var/log/tend/$n" 2>&1)"
@@ -591,7 +595,7 @@ flow_stop() {
   else
     fail "no 'graceful $pid' in the shutdown marker"; evidence <<<"${marker:-(no marker file)}"
   fi
-  _graceful_logged() { in_ct grep -q 'graceful shutdown (SIGTERM)' "/var/log/tend/$n/$n.out.log"; }
+  _graceful_logged() { in_ct grep -q 'graceful shutdown (SIGTERM)' "/var/log/tend/$n/$n.log"; }
   check "the log shows 'graceful shutdown (SIGTERM)'" wait_until 2 _graceful_logged
   check "no process of user $n (uid $SVC_UID) left after stop" wait_until 5 no_procs_of "$SVC_UID" \
     || evidence <<<"$(in_ct ps -o pid,user,args -u "$SVC_UID")"
@@ -1002,4 +1006,44 @@ kill_flow() {
   else
     fail "the kills left only ${#stages[@]} different stages of an install (want 4 or more): $hist"
   fi
+}
+
+# ---------------------------------------------------------------- both streams in `tend logs`
+#
+# A service that logs to stderr, as Go's log package does ("shutting down gracefully"):
+# `tend logs NAME` of the installed service shows that line with its stdout, in the
+# order tend received them, and --stdout / --stderr show one stream each.
+
+stderr_logs_flow() {
+  require_install stderr_logs_flow || return 1
+  local n=golog spec=/root/specs/golog.toml
+  printf '%s\n' 'name = "golog"' 'command = "/opt/tend/tend-fixture"' \
+    'args = ["--print", "listening on :8080", "--eprint", "shutting down gracefully", "--hang"]' \
+    'user = "golog"' '[stop]' 'timeout = "5s"' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  _logs_show() { tend logs "$n" && grep -qx 'shutting down gracefully' <<<"$OUT"; }
+  if wait_until 10 _logs_show && grep -qx 'listening on :8080' <<<"$OUT"; then
+    pass "tend logs $n shows the line it wrote to stderr ('shutting down gracefully') with its stdout"
+  else
+    fail "tend logs $n (exit $RC) lacks the stderr line or the stdout line"; evidence <<<"$OUT"
+  fi
+  tend logs "$n" --stderr
+  if [ "$RC" = 0 ] && [ "$OUT" = "shutting down gracefully" ]; then
+    pass "tend logs $n --stderr shows only the stderr line"
+  else
+    fail "tend logs $n --stderr (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend logs "$n" --stdout
+  if [ "$RC" = 0 ] && [ "$OUT" = "listening on :8080" ]; then
+    pass "tend logs $n --stdout shows only the stdout line"
+  else
+    fail "tend logs $n --stdout (exit $RC)"; evidence <<<"$OUT"
+  fi
+  check "both streams are in one file, each line tagged: /var/log/tend/$n/$n.log" \
+    in_ct grep -qx 'err shutting down gracefully' "/var/log/tend/$n/$n.log" \
+    || evidence <<<"$(in_ct cat "/var/log/tend/$n/$n.log" 2>&1)"
+  flow_uninstall_purge "$n"
 }

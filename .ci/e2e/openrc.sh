@@ -62,6 +62,60 @@ be_foreign_cases() {
   echo "legacy|/etc/init.d/legacy|tend did not write it (a symlink to /etc/init.d/urandom)|ln -s /etc/init.d/urandom /etc/init.d/legacy"
 }
 
+
+# ---------------------------------------------------------------- syslog (rsyslog in the rootfs)
+# log.stdout / log.stderr = "syslog" of an installed service: to the local /dev/log
+# (the distribution's rsyslog, its imuxsock with its default parser) and to rsyslog's
+# UDP input on loopback.
+# What rsyslog parsed of each message goes to a file of its own, one line each:
+# APP-NAME|severity|MSGID|input|MSG.
+SYSLOG_SEEN=/var/log/tend-e2e-syslog.log
+
+syslog_flow() {
+  require_install syslog_flow || return 1
+  in_ct test -x /usr/sbin/rsyslogd || { fail "no rsyslogd in the OpenRC rootfs (see _debootstrap)"; return 1; }
+  in_ct sh -c 'cat >/etc/rsyslog.d/tend-e2e.conf' <<'CONF'
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="5514")
+template(name="tendE2e" type="string" string="%app-name%|%syslogseverity-text%|%msgid%|%inputname%|%msg%\n")
+if ($app-name startswith "sl") then { action(type="omfile" file="/var/log/tend-e2e-syslog.log" template="tendE2e") }
+CONF
+  in_ct /etc/init.d/rsyslog stop >/dev/null 2>&1
+  in_ct rsyslogd -i /run/tend-e2e-rsyslogd.pid >/dev/null 2>&1 || { fail "rsyslogd does not start in the container"; return 1; }
+  _rs_ready() { in_ct test -S /dev/log && nsenter -t "$CPID" -n ss -lun | grep -q ':5514 '; }
+  check "rsyslogd listens on /dev/log and 127.0.0.1:5514/udp in the container" wait_until 10 _rs_ready || return 1
+  local n to spec
+  for n in sllocal sludp; do
+    to=$([ "$n" = sludp ] && echo 'syslog = "udp://127.0.0.1:5514"')
+    spec=/root/specs/$n.toml
+    printf '%s\n' "name = \"$n\"" 'command = "/opt/tend/tend-fixture"' \
+      'args = ["--print", "listening on :8080", "--eprint", "shutting down gracefully", "--hang"]' \
+      "user = \"$n\"" '[stop]' 'timeout = "5s"' '[log]' 'stdout = "syslog"' 'stderr = "syslog"' "$to" \
+      | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+    tend install "$spec" --now
+    [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; continue; }
+    SVC_UID=$(in_ct id -u "$n")
+    # /dev/log gets the form syslog(3) writes (no MSGID), UDP RFC 5424
+    local input=imudp out=stdout err=stderr want
+    [ "$n" = sllocal ] && input=imuxsock out=- err=-
+    for want in "$n|info|$out|$input|listening on :8080" "$n|err|$err|$input|shutting down gracefully"; do
+      _seen() { in_ct grep -F "${want%|*}|" "$SYSLOG_SEEN" 2>/dev/null | grep -qF "${want##*|}"; }
+      if wait_until 10 _seen; then
+        pass "rsyslog under OpenRC received from the installed $n: $want"
+      else
+        fail "rsyslog under OpenRC did not receive from $n: $want"; evidence <<<"$(in_ct cat "$SYSLOG_SEEN" 2>&1)"
+      fi
+    done
+    tend logs "$n"
+    if [ "$RC" = 0 ] && grep -qF "sends its stdout to syslog" <<<"$OUT"; then
+      pass "tend logs $n says its output goes to syslog"
+    else
+      fail "tend logs $n (exit $RC) does not say where the output went"; evidence <<<"$OUT"
+    fi
+    flow_uninstall_purge "$n"
+  done
+}
+
 e2e_begin openrc
 ensure_host_packages
 ensure_binaries
@@ -70,6 +124,8 @@ stage_opt_tend
 boot_ct openrc
 lifecycle_flow
 health_flow
+stderr_logs_flow
+syslog_flow
 hostile_flow ""
 refusals_flow
 kept_flow

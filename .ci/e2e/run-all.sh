@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every end-to-end suite: tend installed as a real service under systemd and OpenRC,
-# each booted in a systemd-nspawn container. Needs root; installs debootstrap,
+# each booted in a systemd-nspawn container, and syslog output into a real rsyslogd on
+# the host (rsyslog.sh). Needs root; installs debootstrap,
 # systemd-container, zstd, jq if missing; builds (once) and caches the root filesystems
 # in ${TEND_E2E_CACHE:-/var/cache/tend-e2e}.
 #
@@ -15,7 +16,7 @@ E2E_SUITE=all
 . "$(dirname "$0")/lib.sh"
 
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(systemd openrc)
+[ ${#suites[@]} -gt 0 ] || suites=(systemd openrc rsyslog)
 
 finish() { check_summary; exit $?; }
 [ "$(id -u)" = 0 ] || { fail "must run as root (containers)"; finish; }

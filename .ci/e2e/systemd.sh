@@ -63,12 +63,33 @@ journal_flow() {
   else
     fail "stdout=inherit: no 'GET / 200' in journalctl -u $n"; evidence <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager -n 15)"
   fi
-  check "stdout=inherit: no $n.out.log file" bash -c "! nsenter -t $CPID -a test -e /var/log/tend/$n/$n.out.log"
+  check "stdout=inherit: no $n.log file" bash -c "! nsenter -t $CPID -a test -e /var/log/tend/$n/$n.log"
   tend logs "$n" -n 20
   if [ "$RC" = 0 ] && grep -q 'GET / 200' <<<"$OUT"; then
     pass "tend logs $n reads the journal"
   else
     fail "tend logs $n (exit $RC) lacks 'GET / 200'"; evidence <<<"$OUT"
+  fi
+  flow_uninstall_purge "$n"
+}
+
+# stdout and stderr = "inherit": both streams reach the journal, and `tend logs` (which
+# runs journalctl) shows the line the service wrote to stderr, as Go's log package does.
+journal_stderr_flow() {
+  require_install journal_stderr_flow || return 1
+  local n=gojournal spec=/root/specs/gojournal.toml
+  printf '%s\n' 'name = "gojournal"' 'command = "/opt/tend/tend-fixture"' \
+    'args = ["--print", "listening on :8080", "--eprint", "shutting down gracefully", "--hang"]' \
+    'user = "gojournal"' '[stop]' 'timeout = "5s"' '[log]' 'stdout = "inherit"' 'stderr = "inherit"' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  _journal_shows() { tend logs "$n" && grep -qx 'shutting down gracefully' <<<"$OUT"; }
+  if wait_until 10 _journal_shows && grep -qx 'listening on :8080' <<<"$OUT"; then
+    pass "stderr=inherit: tend logs $n (the journal) shows the stderr line with the stdout one"
+  else
+    fail "stderr=inherit: tend logs $n (exit $RC) lacks a line"; evidence <<<"$OUT"
   fi
   flow_uninstall_purge "$n"
 }
@@ -121,6 +142,8 @@ boot_ct systemd
 lifecycle_flow
 health_flow
 journal_flow
+journal_stderr_flow
+stderr_logs_flow
 hostile_flow --no-guard
 refusals_flow
 kept_flow

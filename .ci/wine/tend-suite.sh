@@ -19,7 +19,8 @@
 # tend's is neither taken over nor removed, and a shared log folder survives --purge.
 # Then `tend run` in a console: Ctrl-C stops the child gracefully through the helper
 # process, and tend itself survives it and exits 0. Last, `tend stop NAME` and `tend
-# start NAME` reach one service of a running `tend up` through its control pipe.
+# start NAME` reach one service of a running `tend up` through its control pipe; and
+# `tend logs NAME` of an installed service shows the line it wrote to stderr.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -134,9 +135,9 @@ check "no hello-service.exe left" wait_until 10 no_process 'hello-service\.exe'
 check "no tend.exe supervisor left" wait_until 10 no_process 'tend\.exe run'
 check "port $PORT closed" wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$PORT"
 check "the supervisor's own log says it stopped gracefully" grep -q "stopped gracefully" "$log"
-check "the child's output is in hello.out.log, its graceful shutdown too" \
+check "the child's output is in hello.log, its graceful shutdown too" \
   bash -c 'grep -q "listening on 127.0.0.1:$2" "$1" && grep -q "graceful shutdown" "$1"' \
-  _ "$DATA_UNIX/logs/hello/hello.out.log" "$PORT"
+  _ "$DATA_UNIX/logs/hello/hello.log" "$PORT"
 
 echo "==> 6. tend start / stop / logs / status"
 out=$(t start hello)
@@ -359,5 +360,39 @@ wait "$up_bg"; rc=$?
 tr -d '\r' <"$UP_OUT" | sed 's/^/    | /'
 check "tend up stopped after Ctrl-C: exit 0 ($rc)" [ "$rc" = 0 ]
 check "no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
+
+echo "==> 16. tend logs NAME of an installed service shows what it wrote to stderr"
+# As Go's log package does, the program logs to stderr: that line is in `tend logs`,
+# with its stdout, both streams in one file (each line tagged), and --stderr /
+# --stdout show one stream each.
+cat >"$SRC_UNIX/golog.toml" <<SPEC
+name = "golog"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--print", "listening on :8080", "--eprint", "shutting down gracefully", "--hang"]
+[stop]
+timeout = "5s"
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\golog.toml" --now); rc=$?
+check "install --now of golog: exit 0, running" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out" \
+  || echo "$out" | sed 's/^/    | /'
+logs_show_stderr() { t logs golog | grep -qx 'shutting down gracefully'; }
+check "tend logs golog shows the line it wrote to stderr" wait_until 20 logs_show_stderr \
+  || t logs golog | sed 's/^/    | /'
+out=$(t logs golog)
+check "  ... with its stdout line" grep -qx 'listening on :8080' <<<"$out" || echo "$out" | sed 's/^/    | /'
+out=$(t logs golog --stderr)
+check "tend logs golog --stderr: the stderr line only" \
+  bash -c 'grep -qx "shutting down gracefully" <<<"$1" && ! grep -q "listening" <<<"$1"' _ "$out" \
+  || echo "$out" | sed 's/^/    | /'
+out=$(t logs golog --stdout)
+check "tend logs golog --stdout: the stdout line only" \
+  bash -c 'grep -qx "listening on :8080" <<<"$1" && ! grep -q "shutting down" <<<"$1"' _ "$out" \
+  || echo "$out" | sed 's/^/    | /'
+check "both streams in one file, each line tagged: logs\\golog\\golog.log" \
+  bash -c 'tr -d "\r" <"$1" | grep -qx "err shutting down gracefully"' _ "$DATA_UNIX/logs/golog/golog.log"
+t uninstall golog --purge >>"$LOG" 2>&1
+check "  ... uninstalled" wait_until 20 svc_absent_of golog
 
 finish

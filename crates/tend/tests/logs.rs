@@ -1,6 +1,7 @@
 //! `tend logs` end to end: finding a `tend run` service's files through its state file
-//! and spec, reading across rotated and gzipped files, following a file that appears
-//! later, time ranges, and several services at once.
+//! and spec, both streams in the order tend received them, reading across rotated and
+//! gzipped files, following a file that appears later, time ranges, several services
+//! at once, the separate files of an older tend, retention and syslog.
 #![cfg(unix)]
 
 mod common;
@@ -64,7 +65,7 @@ fn every_line_across_rotated_and_gzipped_files_in_order_from_the_specs_log_dir()
     let gz = names.iter().filter(|n| n.ends_with(".log.gz")).count();
     assert!(gz >= 10, "about 120KB at 4KiB rotate many times: {names:?}");
     assert!(
-        names.iter().any(|n| n == "flood.out.log"),
+        names.iter().any(|n| n == "flood.log"),
         "the live file: {names:?}"
     );
     let (code, out, err) = logs(&s, &["logs", "-n", "1000000", "flood"]);
@@ -198,7 +199,7 @@ fn follow_waits_for_a_log_file_then_prints_its_lines() {
     let seen = expect_line(&err, "note: waiting for", "tend logs -f");
     assert!(
         seen.iter()
-            .any(|l| l.contains(&s.path("proj/l/late.out.log").display().to_string())),
+            .any(|l| l.contains(&s.path("proj/l/late.log").display().to_string())),
         "names the file it waits for: {seen:?}"
     );
     std::fs::write(
@@ -423,21 +424,21 @@ fn follow_follows_several_services_together_across_rotations() {
             .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     };
-    append("db.out.log", "from db\n");
+    append("db.log", "out from db\n");
     expect_line(&out, "db  | from db", "tend logs -f api db");
     // A line written in two parts is printed once, whole.
-    append("api.out.log", "from ");
-    append("api.out.log", "api\n");
+    append("api.log", "err from ");
+    append("api.log", "api\n");
     let seen = expect_line(&out, "from api", "tend logs -f api db");
     assert_eq!(seen, ["api | from api"]);
     // A rotation: the rest of the old file, then the new one.
-    append("api.out.log", "last of the old file\n");
+    append("api.log", "out last of the old file\n");
     std::fs::rename(
-        dir.join("api.out.log"),
-        dir.join("api.out.20261130T000000.000Z.log"),
+        dir.join("api.log"),
+        dir.join("api.20261130T000000.000Z.log"),
     )
     .unwrap();
-    append("api.out.log", "first of the new file\n");
+    append("api.log", "err first of the new file\n");
     let seen = expect_line(&out, "first of the new file", "tend logs -f api db");
     assert_eq!(
         seen,
@@ -452,9 +453,9 @@ fn without_timestamps_a_range_selects_whole_files_and_says_so() {
     run_once(&s, &spec);
     let dir = s.path("proj/l");
     for (file, text) in [
-        ("plain.out.20261129T100000.000Z.log", "written before ten\n"),
-        ("plain.out.20261129T110000.000Z.log.gz", ""),
-        ("plain.out.log", "written now\n"),
+        ("plain.20261129T100000.000Z.log", "out written before ten\n"),
+        ("plain.20261129T110000.000Z.log.gz", ""),
+        ("plain.log", "err written now\n"),
     ] {
         let path = dir.join(file);
         if file.ends_with(".gz") {
@@ -463,7 +464,7 @@ fn without_timestamps_a_range_selects_whole_files_and_says_so() {
                 std::fs::File::create(path).unwrap(),
                 flate2::Compression::fast(),
             );
-            w.write_all(b"written from ten to eleven\n").unwrap();
+            w.write_all(b"out written from ten to eleven\n").unwrap();
             w.finish().unwrap();
         } else {
             std::fs::write(path, text).unwrap();
@@ -505,7 +506,7 @@ fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
     let err = lines_of(child.stderr.take().unwrap());
     let _child = Killed(child);
     // No line to wait for before following starts: write until one comes through.
-    let file = s.path("proj/l/api.out.log");
+    let file = s.path("proj/l/api.log");
     let deadline = Instant::now() + 30 * SECS;
     let mut seen = Vec::new();
     let mut i = 0;
@@ -516,7 +517,7 @@ fn follow_with_no_line_shown_starts_at_the_end_of_the_file() {
             .append(true)
             .open(&file)
             .unwrap();
-        writeln!(f, "new line {i}").unwrap();
+        writeln!(f, "out new line {i}").unwrap();
         i += 1;
         if let Ok(l) = out.recv_timeout(Duration::from_millis(50)) {
             seen.push(l);
@@ -603,9 +604,9 @@ fn without_timestamps_a_file_written_now_is_not_before_an_old_until() {
     // A rotated file with no rotation before it, gzipped (its creation is when it was
     // compressed): taken as written at its rotation, which is after --until.
     let dir = s.path("proj/l");
-    let text = std::fs::read(dir.join("plain.out.log")).unwrap();
-    std::fs::remove_file(dir.join("plain.out.log")).unwrap();
-    let gz = dir.join("plain.out.20261129T100000.000Z.log.gz");
+    let text = std::fs::read(dir.join("plain.log")).unwrap();
+    std::fs::remove_file(dir.join("plain.log")).unwrap();
+    let gz = dir.join("plain.20261129T100000.000Z.log.gz");
     {
         use std::io::Write;
         let mut w = flate2::write::GzEncoder::new(
@@ -655,7 +656,7 @@ fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
         .spawn(&["run", "--profile", "prod", a.to_str().unwrap()])
         .wait(60 * SECS);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(s.path("proj/prodlogs/a.out.log").exists());
+    assert!(s.path("proj/prodlogs/a.log").exists());
     let (code_, out, err) = logs(&s, &["logs", "a"]);
     assert_eq!(code_, 0, "{err}");
     assert!(out.ends_with(" from a\n"), "timestamped: {out:?} {err}");
@@ -670,7 +671,7 @@ fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
         .spawn(&["run", "--set", "log.dir=setlogs", b.to_str().unwrap()])
         .wait(60 * SECS);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(s.path("proj/setlogs/b.out.log").exists());
+    assert!(s.path("proj/setlogs/b.log").exists());
     let (code_, out, err) = logs(&s, &["logs", "b"]);
     assert_eq!((code_, out.as_str()), (0, "from b\n"), "{err}");
 
@@ -683,7 +684,7 @@ fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(s.path("runlogs/c.out.log").exists());
+    assert!(s.path("runlogs/c.log").exists());
     let (code_, out, err) = logs(&s, &["logs", "c"]);
     assert_eq!((code_, out.as_str()), (0, "from c\n"), "{err}");
     // Read from another folder too: the recorded directory is absolute.
@@ -693,4 +694,275 @@ fn the_log_dir_of_a_profile_a_set_or_the_runs_log_dir_is_where_logs_are_read() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "from c\n");
+}
+
+/// A service that writes to stdout and stderr in turn, each line only once tend has
+/// written the one before to its log, so the order tend received them is known; at
+/// the end a stderr line cut short by the exit, held while stdout writes a line.
+fn both_streams_spec(s: &Scratch, name: &str) -> PathBuf {
+    std::fs::create_dir_all(s.path("proj")).unwrap();
+    let log = s.path(&format!("proj/l/{name}.log"));
+    let log = log.display();
+    let script = format!(
+        "w() {{ until grep -q \"$1\" '{log}' 2>/dev/null; do :; done; }}; \
+         echo 'listening on :8080'; w listening; \
+         echo 'shutting down gracefully' >&2; w shutting; \
+         echo 'bye'; w bye; \
+         printf 'cut short' >&2; echo 'a whole line'; w 'a whole line'"
+    );
+    s.spec(
+        &format!("proj/{name}.toml"),
+        &format!(
+            "name = \"{name}\"\ncommand = \"sh\"\nargs = [\"-c\", {}]\n[restart]\npolicy = \"never\"\n[log]\ndir = \"l\"\n",
+            toml_str(&script)
+        ),
+    )
+}
+
+#[test]
+fn logs_show_stdout_and_stderr_in_the_order_tend_received_them() {
+    let s = Scratch::new();
+    let spec = both_streams_spec(&s, "go");
+    run_once(&s, &spec);
+    // A Go program logs to stderr: its line is shown with the rest, in order.
+    let (code, out, err) = logs(&s, &["logs", "go"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out, "listening on :8080\nshutting down gracefully\nbye\na whole line\ncut short\n",
+        "{err}"
+    );
+    let (_, out, _) = logs(&s, &["logs", "--stderr", "go"]);
+    assert_eq!(out, "shutting down gracefully\ncut short\n");
+    let (_, out, _) = logs(&s, &["logs", "--stdout", "go"]);
+    assert_eq!(out, "listening on :8080\nbye\na whole line\n");
+    let (_, out, _) = logs(&s, &["logs", "--stderr", "-n", "1", "go"]);
+    assert_eq!(out, "cut short\n", "-n counts the lines shown");
+    // The raw file reads as it is, each line tagged with its stream.
+    let raw = std::fs::read_to_string(s.path("proj/l/go.log")).unwrap();
+    assert_eq!(
+        raw,
+        "out listening on :8080\nerr shutting down gracefully\nout bye\nout a whole line\nerr cut short\n"
+    );
+    let (code, _, err) = logs(&s, &["logs", "--stdout", "--stderr", "go"]);
+    assert_eq!(code, 2, "the filters exclude each other: {err}");
+}
+
+#[test]
+fn follow_shows_both_streams_and_filters_them() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "api", &["--print", "started"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let follow = |args: &[&str]| {
+        let mut child = s
+            .tend(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = lines_of(child.stdout.take().unwrap());
+        (out, Killed(child))
+    };
+    let (all, _a) = follow(&["logs", "-f", "api"]);
+    let (errs, _e) = follow(&["logs", "-f", "--stderr", "api"]);
+    expect_line(&all, "started", "tend logs -f api");
+    let dir = s.path("proj/l");
+    let append = |text: &str| {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.join("api.log"))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("out o1\nerr e1\n");
+    std::fs::rename(
+        dir.join("api.log"),
+        dir.join("api.20261130T000000.000Z.log"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("api.log"), "").unwrap();
+    append("err e2\nout o2\n");
+    assert_eq!(
+        expect_line(&all, "o2", "tend logs -f api"),
+        ["o1", "e1", "e2", "o2"]
+    );
+    assert_eq!(
+        expect_line(&errs, "e2", "tend logs -f --stderr api"),
+        ["e1", "e2"]
+    );
+}
+
+#[test]
+fn the_separate_files_of_an_older_tend_are_shown_before_the_combined_log() {
+    let s = Scratch::new();
+    let spec = project_spec(&s, "old", &["--print", "new stdout"], "dir = \"l\"");
+    run_once(&s, &spec);
+    let dir = s.path("proj/l");
+    // What a tend before the combined log wrote: one file a stream, untagged.
+    std::fs::write(dir.join("old.out.20261129T100000.000Z.log"), "old out 1\n").unwrap();
+    std::fs::write(dir.join("old.out.log"), "old out 2\n").unwrap();
+    std::fs::write(dir.join("old.err.log"), "old err\n").unwrap();
+    let (code, out, err) = logs(&s, &["logs", "old"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "old out 1\nold out 2\nold err\nnew stdout\n");
+    let (_, out, _) = logs(&s, &["logs", "--stderr", "old"]);
+    assert_eq!(out, "old err\n");
+    let (_, out, _) = logs(&s, &["logs", "--stdout", "-n", "2", "old"]);
+    assert_eq!(out, "old out 2\nnew stdout\n");
+}
+
+#[test]
+fn max_total_keeps_a_flood_within_its_size() {
+    let s = Scratch::new();
+    // About 400KB of output; at most 64KiB kept, in 8KiB files.
+    let spec = project_spec(
+        &s,
+        "big",
+        &["--flood", "10000", "--line-bytes", "40"],
+        "dir = \"l\"\nmax_size = \"8KiB\"\nkeep = 100000\nmax_total = \"64KiB\"",
+    );
+    run_once(&s, &spec);
+    let mut total = 0;
+    let mut files = 0;
+    for e in std::fs::read_dir(s.path("proj/l")).unwrap() {
+        let e = e.unwrap();
+        total += e.metadata().unwrap().len();
+        files += 1;
+    }
+    assert!(total <= 64 * 1024, "{total} bytes in {files} files");
+    assert!(
+        files >= 4,
+        "rotated files are kept up to the total: {files}"
+    );
+    // The newest lines are what is left.
+    let (_, out, _) = logs(&s, &["logs", "-n", "1", "big"]);
+    assert!(out.starts_with("L0000010000"), "{out}");
+}
+
+/// `tend check` points at a syslog address it cannot read.
+#[test]
+fn check_points_at_a_bad_syslog_address() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "sys.toml",
+        "name = \"sys\"\ncommand = \"/bin/true\"\n[log]\nstdout = \"syslog\"\nsyslog = \"udp://127.0.0.1\"\n",
+    );
+    let (code, _, err) = logs(&s, &["check", spec.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("sys.toml:5:10"), "file:line:col: {err}");
+    assert!(err.contains("has no port"), "{err}");
+}
+
+/// Lines to syslog over UDP, each an RFC 5424 message with the service's name and
+/// its stream's severity; `tend logs` says where they went.
+#[test]
+fn syslog_output_reaches_a_udp_server() {
+    let s = Scratch::new();
+    let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    server.set_read_timeout(Some(10 * SECS)).unwrap();
+    let addr = server.local_addr().unwrap();
+    let spec = s.spec(
+        "sl.toml",
+        &fixture_spec(
+            "sl",
+            &["--print", "to stdout", "--eprint", "to stderr"],
+            &format!(
+                "[restart]\npolicy = \"never\"\n[log]\nstdout = \"syslog\"\nstderr = \"syslog\"\nsyslog = \"udp://{addr}\"\n"
+            ),
+        ),
+    );
+    run_once(&s, &spec);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 9000];
+    for _ in 0..2 {
+        let n = server.recv(&mut buf).unwrap();
+        got.push(String::from_utf8(buf[..n].to_vec()).unwrap());
+    }
+    got.sort();
+    let re = |m: &str| {
+        let f: Vec<&str> = m.splitn(8, ' ').collect();
+        (
+            f[0].to_string(),
+            f[3].to_string(),
+            f[5].to_string(),
+            f[7].to_string(),
+        )
+    };
+    assert_eq!(
+        got.iter().map(|m| re(m)).collect::<Vec<_>>(),
+        [
+            (
+                "<27>1".into(),
+                "sl".into(),
+                "stderr".into(),
+                "\u{feff}to stderr".into()
+            ),
+            (
+                "<30>1".into(),
+                "sl".into(),
+                "stdout".into(),
+                "\u{feff}to stdout".into()
+            ),
+        ]
+    );
+    let (code, out, err) = logs(&s, &["logs", "sl"]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(
+        err.contains("note: `sl` sends its stdout to syslog (log.stdout = \"syslog\")"),
+        "{err}"
+    );
+}
+
+/// `tend up --log-files` writes each service's two streams to its one file, which
+/// `tend logs` reads as for `tend run`.
+#[test]
+fn tend_up_with_log_files_keeps_both_streams_for_tend_logs() {
+    let s = Scratch::new();
+    let service = |name: &str| {
+        format!(
+            "[[service]]\n{}[service.restart]\npolicy = \"never\"\n",
+            fixture_spec(
+                name,
+                &[
+                    "--print",
+                    &format!("{name} out"),
+                    "--eprint",
+                    &format!("{name} err")
+                ],
+                ""
+            )
+        )
+    };
+    let spec = s.spec("up.toml", &(service("ua") + &service("ub")));
+    let out = s
+        .spawn(&["up", "--log-files", spec.to_str().unwrap()])
+        .wait(60 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    for name in ["ua", "ub"] {
+        let (code, out, err) = logs(&s, &["logs", name]);
+        assert_eq!(code, 0, "{err}");
+        let mut lines: Vec<&str> = out.lines().collect();
+        lines.sort();
+        assert_eq!(
+            lines,
+            [format!("{name} err"), format!("{name} out")],
+            "{err}"
+        );
+        let (_, out, _) = logs(&s, &["logs", "--stderr", name]);
+        assert_eq!(out, format!("{name} err\n"));
+    }
+}
+
+/// A total below the size of one file cannot be kept: `tend check` says so.
+#[test]
+fn check_refuses_a_max_total_below_max_size() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "t.toml",
+        "name = \"t\"\ncommand = \"/bin/true\"\n[log]\nmax_size = \"10MB\"\nmax_total = \"1MB\"\n",
+    );
+    let (code, _, err) = logs(&s, &["check", spec.to_str().unwrap()]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("t.toml:5:13"), "file:line:col: {err}");
+    assert!(err.contains("is below `log.max_size`"), "{err}");
 }

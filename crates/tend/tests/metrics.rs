@@ -222,7 +222,7 @@ fn a_live_supervisor_exposes_its_services() {
         value(
             &scrape(&addr),
             "tend_service_log_written_bytes_total{service=\"m\",stream=\"stdout\"}",
-        ) == Some("hello\n".len() as f64)
+        ) == Some("out hello\n".len() as f64)
     });
 
     // The test kills the child: one exit by SIGKILL, one restart.

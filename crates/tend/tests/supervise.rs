@@ -179,8 +179,8 @@ fn a_failed_exit_shows_the_last_lines_the_child_wrote_to_stderr() {
     assert!(
         err.starts_with(&format!(
             "tend: web: output: stdout to {}, stderr to {}\n",
-            logs.join("web.out.log").display(),
-            logs.join("web.err.log").display()
+            logs.join("web.log").display(),
+            logs.join("web.log").display()
         )),
         "{err}"
     );
@@ -438,18 +438,18 @@ fn log_rotation_under_a_flood_loses_no_line() {
     let mut files: Vec<_> = std::fs::read_dir(s.log_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| n.starts_with("flood.out."))
+        .filter(|n| n.starts_with("flood."))
         .collect();
     files.sort();
     // Rotated files (timestamped) sort in time order; the live file is last.
-    files.retain(|f| f != "flood.out.log");
-    files.push("flood.out.log".into());
+    files.retain(|f| f != "flood.log");
+    files.push("flood.log".into());
     assert!(files.len() > 25, "rotated at 1MB: {} files", files.len());
     let mut expect = 1u64;
     for f in &files {
         let data = std::fs::read(s.log_dir().join(f)).unwrap();
         assert!(
-            data.len() as u64 <= 1_000_000 + 100,
+            data.len() as u64 <= 1_000_000 + 104,
             "{f} is {} bytes: rotation is at 1MB, plus at most one line",
             data.len()
         );
@@ -458,8 +458,10 @@ fn log_rotation_under_a_flood_loses_no_line() {
             "{f} ends in the middle of a line"
         );
         for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            assert_eq!(line.len(), 99, "a damaged line in {f}");
-            let num: u64 = std::str::from_utf8(&line[1..11]).unwrap().parse().unwrap();
+            // Tagged with its stream: "out L0000000001 ...".
+            assert_eq!(line.len(), 103, "a damaged line in {f}");
+            assert_eq!(&line[..4], b"out ", "{f}");
+            let num: u64 = std::str::from_utf8(&line[5..15]).unwrap().parse().unwrap();
             assert_eq!(num, expect, "line order in {f}");
             expect += 1;
         }
@@ -512,15 +514,15 @@ fn a_full_disk_drops_and_counts_lines_without_blocking_the_child() {
     );
     // Whole lines, and at most the head of a line a failed write cut (counted as
     // dropped): never two lines glued together.
-    let data = std::fs::read(mnt.join("full.out.log")).unwrap();
+    let data = std::fs::read(mnt.join("full.log")).unwrap();
     let mut written = 0u64;
     for line in data.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         assert!(
-            line.len() <= 99 && line.iter().filter(|&&b| b == b'L').count() == 1,
+            line.len() <= 103 && line.iter().filter(|&&b| b == b'L').count() <= 1,
             "a damaged line: {}",
             String::from_utf8_lossy(line)
         );
-        written += u64::from(line.len() == 99);
+        written += u64::from(line.len() == 103);
     }
     let dropped = s.state("full").unwrap()["log_dropped_lines"]
         .as_u64()
@@ -585,7 +587,7 @@ fn compression_finishes_before_exit_and_loses_no_line() {
     );
     let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(120 * SECS);
     assert_eq!(code(&out), 0);
-    let files = stream_files(&s.log_dir(), "seq.out");
+    let files = stream_files(&s.log_dir(), "seq");
     let (live, rotated) = files.split_last().unwrap();
     assert!(rotated.len() >= 13, "about 15MB at 1MB: {files:?}");
     for f in rotated {
@@ -594,7 +596,7 @@ fn compression_finishes_before_exit_and_loses_no_line() {
             "every rotated file is compressed, nothing half-done is left: {f} in {files:?}"
         );
     }
-    assert_eq!(live, "seq.out.log");
+    assert_eq!(live, "seq.log");
     let mut expect = 1u64;
     for f in &files {
         let text = log_text(&s.log_dir().join(f));
@@ -603,6 +605,7 @@ fn compression_finishes_before_exit_and_loses_no_line() {
             "{f} ends mid-line"
         );
         for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let line = line.strip_prefix(b"out ").expect("a stdout line");
             let got: u64 = std::str::from_utf8(line).unwrap().parse().unwrap();
             assert_eq!(got, expect, "line order in {f}");
             expect += 1;
@@ -630,7 +633,7 @@ fn an_interrupted_compression_is_finished_at_the_next_start() {
     let a = numbered(0, 300_000); // 8MB: a while to compress
     let b = numbered(1_000_000, 1_000_100);
     let c = numbered(1_000_100, 1_000_200);
-    let name = |t: &str| format!("res.out.20200101T0000{t}.000Z.log");
+    let name = |t: &str| format!("res.20200101T0000{t}.000Z.log");
     std::fs::write(dir.join(name("00")), &a).unwrap();
     std::fs::write(dir.join(format!("{}.gz.tmp", name("00"))), b"half a gzip").unwrap();
     std::fs::write(dir.join(name("01")), &b).unwrap();
@@ -651,20 +654,20 @@ fn an_interrupted_compression_is_finished_at_the_next_start() {
     );
     let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(120 * SECS);
     assert_eq!(code(&out), 0);
-    let files = stream_files(&dir, "res.out");
+    let files = stream_files(&dir, "res");
     assert_eq!(
         files,
         [
             format!("{}.gz", name("00")),
             format!("{}.gz", name("01")),
             format!("{}.gz", name("02")),
-            "res.out.log".to_string()
+            "res.log".to_string()
         ]
     );
     assert_eq!(log_text(&dir.join(&files[0])), a);
     assert_eq!(log_text(&dir.join(&files[1])), b);
     assert_eq!(log_text(&dir.join(&files[2])), c);
-    assert_eq!(log_text(&dir.join(&files[3])), b"bye\n");
+    assert_eq!(log_text(&dir.join(&files[3])), b"out bye\n");
 }
 
 /// Threads of `pid` whose name is `name`.
@@ -705,7 +708,7 @@ fn one_compression_thread_however_fast_files_rotate() {
     assert!(samples > 10, "watched the supervisor {samples} times");
     assert!(most <= 1, "{most} compression threads at once");
     // Pruning counts every form of a rotated file: exactly `keep` remain, compressed.
-    let files = stream_files(&s.log_dir(), "tiny.out");
+    let files = stream_files(&s.log_dir(), "tiny");
     assert_eq!(files.len(), 6, "the live file and keep = 5: {files:?}");
     assert!(
         files[..5].iter().all(|f| f.ends_with(".log.gz")),
@@ -719,7 +722,7 @@ fn dropped_lines_show_in_status_while_they_are_dropped() {
     // like a full disk, without mounting anything.
     let s = Scratch::new();
     std::fs::create_dir_all(s.log_dir()).unwrap();
-    std::os::unix::fs::symlink("/dev/full", s.log_dir().join("full.out.log")).unwrap();
+    std::os::unix::fs::symlink("/dev/full", s.log_dir().join("full.log")).unwrap();
     let n = 1000u64;
     let spec = s.spec(
         "full.toml",
@@ -741,11 +744,12 @@ fn dropped_lines_show_in_status_while_they_are_dropped() {
         st["state"] == "running" && st["log_dropped_lines"] == n
     });
     let st = status();
-    assert_eq!(st["log_dropped_bytes"], n * 100, "{st}");
+    // As they would have been written: tagged ("out ").
+    assert_eq!(st["log_dropped_bytes"], n * 104, "{st}");
     let text = s.tend(&["status", "full"]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(
-        text.contains("1000 output lines (100000 bytes) could not be written to the log"),
+        text.contains("1000 output lines (104000 bytes) could not be written to the log"),
         "{text}"
     );
     run.signal(libc::SIGTERM);
@@ -841,7 +845,7 @@ fn env_cwd_and_env_file_reach_the_child() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let log = std::fs::read_to_string(s.log_dir().join("env.out.log")).unwrap();
+    let log = std::fs::read_to_string(s.log_dir().join("env.log")).unwrap();
     assert!(log.contains("GREETING=hello world\n"), "{log}");
     assert!(log.contains("SECRET=s3cr3t\n"), "{log}");
     assert!(
@@ -956,14 +960,14 @@ fn the_last_words_of_a_stopped_child_reach_the_log() {
         ),
     );
     let tend = s.spawn(&["run", spec.to_str().unwrap()]);
-    let log = s.log_dir().join("bye.out.log");
+    let log = s.log_dir().join("bye.log");
     wait_until(10 * SECS, "hello in the log", || {
-        s.lines(&log).contains(&"hello".to_string())
+        s.lines(&log).contains(&"out hello".to_string())
     });
     tend.signal(libc::SIGTERM);
     let out = tend.wait(10 * SECS);
     assert_eq!(code(&out), 0);
-    assert_eq!(s.lines(&log), ["hello", "goodbye"]);
+    assert_eq!(s.lines(&log), ["out hello", "out goodbye"]);
 }
 
 #[test]
@@ -1024,7 +1028,7 @@ fn run_speaks_the_systemd_notify_protocol() {
         got.iter().any(|m| m.starts_with("STATUS=running: started")),
         "{got:?}"
     );
-    let log = std::fs::read_to_string(s.log_dir().join("n.out.log")).unwrap();
+    let log = std::fs::read_to_string(s.log_dir().join("n.log")).unwrap();
     assert!(
         log.contains("NOTIFY_SOCKET=(unset)"),
         "the child must not inherit tend's notify socket: {log}"

@@ -1,6 +1,8 @@
-//! `tend logs NAME... [-n N] [-f] [--since T] [--until T]`: the services' output, from
-//! their log files (rotated and gzipped ones included), or from the journal when a
-//! service logs with `inherit` under systemd.
+//! `tend logs NAME... [-n N] [-f] [--stdout|--stderr] [--since T] [--until T]`: the
+//! services' output, stdout and stderr in the order tend received them, from their log
+//! files (rotated and gzipped ones included, and the separate `.out`/`.err` files of
+//! an older tend before them), or from the journal when a service logs with `inherit`
+//! under systemd.
 //!
 //! The files are found the way the supervisor that wrote them found them: an installed
 //! service's through its installed spec; a `tend run` service's through its state file,
@@ -22,9 +24,10 @@ use super::exit;
 use crate::platform::record::read_record;
 use crate::platform::Layout;
 use crate::spec::{LogTarget, ServiceName, Spec};
+use crate::supervise::logfile::Stream;
 use crate::supervise::{self, logfile, prepare, state, sys};
 use crate::text::io_error;
-use files::{Line, LiveEnd, Select, TailError};
+use files::{Holds, Line, LiveEnd, Select, TailError, Want};
 use when::Range;
 
 /// Arguments of `tend logs`.
@@ -41,7 +44,10 @@ pub struct LogsArgs {
     /// that does not exist yet).
     #[arg(short, long, conflicts_with = "until")]
     pub follow: bool,
-    /// Show stderr instead of stdout.
+    /// Show only what the service wrote to stdout.
+    #[arg(long, conflicts_with = "stderr")]
+    pub stdout: bool,
+    /// Show only what the service wrote to stderr.
     #[arg(long)]
     pub stderr: bool,
     /// Only lines from TIME on: an RFC 3339 time, a UTC date and time (`2026-11-30
@@ -64,16 +70,35 @@ pub struct LogsArgs {
 /// How often `-f` looks for new output.
 const POLL: Duration = Duration::from_millis(100);
 
-/// One log to show: a service's stream, as files.
+/// One log to show: a service's output, as files.
 struct Log {
     /// The service.
     name: String,
     /// The directory of its files.
     dir: PathBuf,
-    /// `<name>.out` / `<name>.err` (`tend` for `tend.log`).
+    /// `<name>` (`tend` for `tend.log`).
     stem: String,
+    /// What the lines of its files are: tagged with their stream (`tend.log`: raw).
+    holds: Holds,
+    /// The streams shown.
+    want: Want,
     /// Its lines start with a timestamp.
     timestamps: bool,
+}
+
+impl Log {
+    /// The separate files an older tend wrote, one a stream (`<name>.out`,
+    /// `<name>.err`), of the streams shown.
+    fn legacy(&self) -> Vec<(String, Stream)> {
+        if self.holds == Holds::Raw {
+            return Vec::new();
+        }
+        [(Stream::Out, "out"), (Stream::Err, "err")]
+            .into_iter()
+            .filter(|(s, _)| self.want.admits(Some(*s)))
+            .map(|(s, suffix)| (format!("{}.{suffix}", self.name), s))
+            .collect()
+    }
 }
 
 impl Log {
@@ -88,7 +113,7 @@ enum Found {
     Files(Log),
     /// The journal (`inherit` under systemd).
     Journal,
-    /// Nothing: the stream is discarded.
+    /// Nothing in files: the streams wanted are discarded or go elsewhere.
     Discarded,
 }
 
@@ -160,19 +185,18 @@ pub fn logs(a: LogsArgs) -> u8 {
     // Like `tend status a b`: the services found are shown, and each one that is not
     // is an error (exit 1).
     let mut missing = false;
+    let want = wanted(&a);
     for &name in &names {
-        match find(name.as_str(), a.stderr, &places) {
+        match find(name.as_str(), want, &places) {
             Ok(Found::Files(log)) => logs.push(log),
             Ok(Found::Journal) if names.len() == 1 => return journal(name.as_str(), &a, &range),
             Ok(Found::Journal) => {
-                errln!("error: `{name}` logs to the journal (log.{} = \"inherit\" under systemd), which tend cannot merge with other services' files", stream(a.stderr));
+                errln!("error: `{name}` logs to the journal (`inherit` under systemd), which tend cannot merge with other services' files");
                 errln!("  = help: show it alone: `tend logs {name}`");
                 missing = true;
             }
-            Ok(Found::Discarded) => errln!(
-                "note: `{name}` discards this stream (log.{} = \"null\")",
-                stream(a.stderr)
-            ),
+            // What goes where was said.
+            Ok(Found::Discarded) => {}
             Err(problem) => {
                 for line in problem.lines() {
                     errln!("{line}");
@@ -197,31 +221,89 @@ pub fn logs(a: LogsArgs) -> u8 {
     done(show(&logs, last, range, a.follow))
 }
 
-fn stream(stderr: bool) -> &'static str {
-    if stderr {
-        "stderr"
-    } else {
-        "stdout"
+/// The streams `--stdout` / `--stderr` ask for (both without either).
+fn wanted(a: &LogsArgs) -> Want {
+    Want {
+        out: !a.stderr,
+        err: !a.stdout,
     }
 }
 
-/// Finds the log of `name` (notes on the way are printed).
-fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
+fn stream_name(s: Stream) -> &'static str {
+    match s {
+        Stream::Out => "stdout",
+        Stream::Err => "stderr",
+    }
+}
+
+/// Finds the log of `name` (notes on the way are printed): the wanted streams that go
+/// to files, with a note for each that goes elsewhere.
+fn find(name: &str, want: Want, p: &Places) -> Result<Found, Missing> {
     let spec_path = p.layout.spec_path(name);
     let installed = installed_spec(
         name,
         &spec_path,
         crate::spec::load_file(&spec_path, &Default::default()),
     )?;
-    let (spec, dir, installed) = match installed {
-        Some(s) => {
-            let dir = p.layout.log_dir(&s);
-            let target = if stderr { s.log.stderr } else { s.log.stdout };
-            if target == LogTarget::Inherit && p.forced_dir.is_none() {
-                if read_record(&p.layout, name).is_some_and(|r| r.backend == "systemd") {
-                    return Ok(Found::Journal);
-                }
-                let log = dir.join("tend.log");
+    let (streams, dir, installed) = match installed {
+        Some(s) => (Some(Streams::of(&s)), p.layout.log_dir(&s), true),
+        None => {
+            let (streams, dir) = from_state(name, p)?;
+            (streams, dir, false)
+        }
+    };
+    let timestamps = streams.as_ref().is_some_and(|s| s.timestamps);
+    let files = |want: Want, dir: PathBuf| {
+        Found::Files(Log {
+            name: name.to_string(),
+            dir,
+            stem: name.to_string(),
+            holds: Holds::Tagged,
+            want,
+            timestamps,
+        })
+    };
+    if let Some(dir) = &p.forced_dir {
+        return Ok(files(want, dir.clone()));
+    }
+    let mut in_files = Want {
+        out: false,
+        err: false,
+    };
+    let mut inherited = Vec::new();
+    for s in [Stream::Out, Stream::Err] {
+        if !want.admits(Some(s)) {
+            continue;
+        }
+        let target = streams.as_ref().map_or(LogTarget::File, |t| match s {
+            Stream::Out => t.stdout,
+            Stream::Err => t.stderr,
+        });
+        let word = stream_name(s);
+        match target {
+            LogTarget::File => match s {
+                Stream::Out => in_files.out = true,
+                Stream::Err => in_files.err = true,
+            },
+            LogTarget::Null => errln!("note: `{name}` discards its {word} (log.{word} = \"null\")"),
+            LogTarget::Syslog => errln!(
+                "note: `{name}` sends its {word} to syslog (log.{word} = \"syslog\"): read it there"
+            ),
+            LogTarget::Inherit => inherited.push(s),
+        }
+    }
+    let none_in_files = !in_files.out && !in_files.err;
+    if !inherited.is_empty() {
+        let words: Vec<&str> = inherited.iter().map(|s| stream_name(*s)).collect();
+        let words = words.join(" and ");
+        if installed && read_record(&p.layout, name).is_some_and(|r| r.backend == "systemd") {
+            if none_in_files {
+                return Ok(Found::Journal);
+            }
+            errln!("note: `{name}` writes its {words} to the journal (`inherit`): see `journalctl -u {name}`");
+        } else if installed {
+            let log = dir.join("tend.log");
+            if none_in_files {
                 errln!(
                     "note: `{name}` logs to the service manager (`inherit`); showing {}",
                     log.display()
@@ -230,42 +312,25 @@ fn find(name: &str, stderr: bool, p: &Places) -> Result<Found, Missing> {
                     name: name.to_string(),
                     dir,
                     stem: "tend".into(),
+                    holds: Holds::Raw,
+                    want: Want::default(),
                     timestamps: false,
                 }));
             }
-            (Some(Streams::of(&s)), dir, true)
+            errln!(
+                "note: `{name}` writes its {words} to the service manager (`inherit`): see {}",
+                log.display()
+            );
+        } else {
+            errln!(
+                "note: `{name}` writes its {words} to the terminal of its `tend run` (`inherit`)"
+            );
         }
-        None => {
-            let (spec, dir) = from_state(name, p)?;
-            (spec, dir, false)
-        }
-    };
-    let target = spec.as_ref().map_or(
-        LogTarget::File,
-        |s| {
-            if stderr {
-                s.stderr
-            } else {
-                s.stdout
-            }
-        },
-    );
-    if target == LogTarget::Null {
+    }
+    if none_in_files {
         return Ok(Found::Discarded);
     }
-    if target == LogTarget::Inherit && !installed && p.forced_dir.is_none() {
-        errln!(
-            "note: `{name}` writes its {} to the terminal of its `tend run` (log.{} = \"inherit\"); looking for files anyway",
-            stream(stderr),
-            stream(stderr)
-        );
-    }
-    Ok(Found::Files(Log {
-        name: name.to_string(),
-        dir: p.forced_dir.clone().unwrap_or(dir),
-        stem: format!("{name}.{}", if stderr { "err" } else { "out" }),
-        timestamps: spec.is_some_and(|s| s.timestamps),
-    }))
+    Ok(files(in_files, dir))
 }
 
 /// What a service's spec says of its output, as its supervisor resolved it.
@@ -300,9 +365,13 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Streams>, PathBuf), Miss
         .max_by_key(|s| s.since_ms);
     let Some(status) = status else {
         let dir = p.forced_dir.as_ref().unwrap_or(&p.default_dir);
-        let has_files = ["out", "err"]
-            .iter()
-            .any(|s| files::list(dir, &format!("{name}.{s}")).is_ok_and(|f| !f.is_empty()));
+        let has_files = [
+            name.to_string(),
+            format!("{name}.out"),
+            format!("{name}.err"),
+        ]
+        .iter()
+        .any(|stem| files::list(dir, stem).is_ok_and(|f| !f.is_empty()));
         if has_files {
             return Ok((None, dir.clone()));
         }
@@ -503,6 +572,9 @@ fn closest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
 
 /// `journalctl` for a service that logs to the journal.
 fn journal(name: &str, a: &LogsArgs, range: &Range) -> u8 {
+    if a.stdout || a.stderr {
+        errln!("note: the journal does not say which stream a line came from: showing both");
+    }
     // The service's own processes only, not systemd's "Starting ..." lines.
     let mut args = vec![
         format!("_SYSTEMD_UNIT={name}.service"),
@@ -560,6 +632,8 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
             last,
             range,
             timestamps: l.timestamps,
+            want: l.want,
+            holds: l.holds,
         };
         let (pieces, tail) = match tail_of_log(l, &sel) {
             Ok(t) => t,
@@ -588,12 +662,16 @@ fn show(logs: &[Log], last: Option<usize>, range: Range, follow: bool) -> u8 {
         }
         per_log.push(tail.lines);
         // The newest rotation listed: following reads the rotations after it.
-        let cursor = pieces.iter().rev().find(|p| !p.live).and_then(|p| {
-            p.path
-                .file_name()?
-                .to_str()
-                .map(|n| files::plain_name(n).to_string())
-        });
+        let cursor = pieces
+            .iter()
+            .rev()
+            .find(|p| !p.live && p.holds == l.holds)
+            .and_then(|p| {
+                p.path
+                    .file_name()?
+                    .to_str()
+                    .map(|n| files::plain_name(n).to_string())
+            });
         ends.push((tail.live, cursor));
     }
     let merged = merge(per_log, logs.iter().all(|l| l.timestamps), last);
@@ -636,8 +714,25 @@ const RELIST: usize = 20;
 fn tail_of_log(l: &Log, sel: &Select) -> Result<(Vec<files::Piece>, files::Tail), String> {
     let mut tries = 0;
     loop {
-        let pieces = files::list(&l.dir, &l.stem)
-            .map_err(|e| format!("cannot list {}: {}", l.dir.display(), io_error(&e)))?;
+        let listing = |stem: &str| {
+            files::list(&l.dir, stem)
+                .map_err(|e| format!("cannot list {}: {}", l.dir.display(), io_error(&e)))
+        };
+        // An older tend's separate files first (read through, never followed), then
+        // the combined log.
+        let mut pieces = Vec::new();
+        for (stem, stream) in l.legacy() {
+            pieces.extend(listing(&stem)?.into_iter().map(|mut p| {
+                p.live = false;
+                p.id = None;
+                p.holds = Holds::Only(stream);
+                p
+            }));
+        }
+        pieces.extend(listing(&l.stem)?.into_iter().map(|mut p| {
+            p.holds = l.holds;
+            p
+        }));
         match files::last_lines(&pieces, sel) {
             Ok(tail) => return Ok((pieces, tail)),
             Err(TailError::Read(e)) => return Err(e.to_string()),
@@ -714,6 +809,9 @@ struct Follower {
     /// `<name>.out`.
     stem: String,
     prefix: String,
+    /// What its lines are, and which are shown.
+    holds: Holds,
+    want: Want,
     /// The live file being read; `None` until it exists.
     file: Option<Followed>,
     /// The newest rotation whose lines are accounted for (shown, or before what was
@@ -732,6 +830,8 @@ impl Follower {
             dir: l.dir.clone(),
             stem: l.stem.clone(),
             prefix,
+            holds: l.holds,
+            want: l.want,
             file: None,
             cursor,
             partial: Vec::new(),
@@ -913,7 +1013,9 @@ impl Follower {
         };
         let mut buf = Vec::with_capacity(end + 1);
         for line in self.partial[..end].split(|&b| b == b'\n') {
-            write_line(&mut buf, &self.prefix, line)?;
+            if let Some(text) = files::shown_line(self.holds, &self.want, line) {
+                write_line(&mut buf, &self.prefix, &text)?;
+            }
         }
         self.partial.drain(..=end);
         out.write_all(&buf)?;
@@ -1060,11 +1162,54 @@ mod tests {
     }
 
     #[test]
+    fn tend_log_is_read_as_written_and_a_combined_log_without_tags() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("tend.log"), "out of memory\n").unwrap();
+        std::fs::write(d.path().join("web.log"), "out hello\nerr boom\n").unwrap();
+        std::fs::write(d.path().join("web.err.log"), "older\n").unwrap();
+        let log = |stem: &str, holds, want| Log {
+            name: "web".into(),
+            dir: d.path().to_path_buf(),
+            stem: stem.into(),
+            holds,
+            want,
+            timestamps: false,
+        };
+        let lines = |l: &Log| {
+            let sel = Select {
+                holds: l.holds,
+                want: l.want,
+                ..Select::default()
+            };
+            let (_, tail) = tail_of_log(l, &sel).unwrap();
+            tail.lines
+                .iter()
+                .map(|l| String::from_utf8_lossy(&l.text).into_owned())
+                .collect::<Vec<_>>()
+        };
+        let err = Want {
+            out: false,
+            err: true,
+        };
+        assert_eq!(
+            lines(&log("tend", Holds::Raw, Want::default())),
+            ["out of memory"]
+        );
+        assert_eq!(
+            lines(&log("web", Holds::Tagged, Want::default())),
+            ["older", "hello", "boom"]
+        );
+        assert_eq!(lines(&log("web", Holds::Tagged, err)), ["older", "boom"]);
+    }
+
+    #[test]
     fn prefixes_are_aligned_and_only_for_several() {
         let log = |n: &str| Log {
             name: n.into(),
             dir: PathBuf::new(),
             stem: String::new(),
+            holds: Holds::Tagged,
+            want: Want::default(),
             timestamps: false,
         };
         assert_eq!(prefixes(&[log("api")]), [""]);
@@ -1080,6 +1225,8 @@ mod tests {
             name: "o".into(),
             dir: dir.to_path_buf(),
             stem: "o.out".into(),
+            holds: Holds::Tagged,
+            want: Want::default(),
             timestamps: false,
         };
         let file = std::fs::File::open(dir.join("o.out.log")).unwrap();
@@ -1191,6 +1338,8 @@ mod tests {
             name: "o".into(),
             dir: dir.to_path_buf(),
             stem: "o.out".into(),
+            holds: Holds::Tagged,
+            want: Want::default(),
             timestamps: false,
         };
         let mut f = Follower::new(&log, None, None, String::new());
@@ -1209,16 +1358,41 @@ mod tests {
             dir: PathBuf::new(),
             stem: "db.out".into(),
             prefix: "db | ".into(),
+            holds: Holds::Tagged,
+            want: Want::default(),
             file: None,
             cursor: None,
             partial: Vec::new(),
             warnings: Vec::new(),
         };
         let mut out = Vec::new();
-        f.emit(b"one\ntw", &mut out).unwrap();
+        f.emit(b"out one\nerr tw", &mut out).unwrap();
         f.emit(b"o\n", &mut out).unwrap();
         f.emit(b"", &mut out).unwrap();
-        f.emit(b"three", &mut out).unwrap();
+        f.emit(b"out three", &mut out).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "db | one\ndb | two\n");
+        // --stderr: only the lines tagged so; --stdout: only the others.
+        for (want, shown) in [
+            (
+                Want {
+                    out: false,
+                    err: true,
+                },
+                "db | two\n",
+            ),
+            (
+                Want {
+                    out: true,
+                    err: false,
+                },
+                "db | one\ndb | three\n",
+            ),
+        ] {
+            f.want = want;
+            f.partial.clear();
+            let mut out = Vec::new();
+            f.emit(b"out one\nerr two\nout three\n", &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), shown, "{want:?}");
+        }
     }
 }

@@ -625,6 +625,7 @@ pub fn show_log_tail(layout: &Layout, spec: &Spec) {
     let mut err = std::io::stderr();
     let dir = layout.log_dir(spec);
     for file in [
+        format!("{}.log", spec.name),
         format!("{}.err.log", spec.name),
         format!("{}.out.log", spec.name),
         "tend.log".to_string(),

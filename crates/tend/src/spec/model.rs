@@ -403,6 +403,9 @@ pub enum LogTarget {
     Inherit,
     /// Discarded.
     Null,
+    /// Each line as a message to syslog: the local `/dev/log`, or `log.syslog`
+    /// (`udp://host:port`, `tcp://host:port`: RFC 5424).
+    Syslog,
 }
 
 /// Rotation by time, in addition to rotation by size.
@@ -425,16 +428,29 @@ pub struct Log {
     /// The log directory (default: tend's log directory for this service).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dir: Option<PathBuf>,
-    /// Where stdout goes: `file`, `inherit` or `null`.
+    /// Where stdout goes: `file`, `inherit`, `null` or `syslog`. Both streams that go
+    /// to `file` share one file, `<name>.log`, in the order tend received their lines.
     pub stdout: LogTarget,
-    /// Where stderr goes: `file`, `inherit` or `null`.
+    /// Where stderr goes: `file`, `inherit`, `null` or `syslog`.
     pub stderr: LogTarget,
     /// Rotate a file when it reaches this size.
     pub max_size: Size,
     /// Also rotate hourly or daily.
     pub rotate: RotateEvery,
-    /// How many rotated files to keep per stream.
+    /// How many rotated files to keep.
     pub keep: u32,
+    /// Remove rotated files older than this (e.g. `"30d"`), whatever `keep` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<Duration>,
+    /// The most the log may take on disk, live file and rotated files together (e.g.
+    /// `"1GB"`): the oldest rotated files are removed to stay under it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_total: Option<Size>,
+    /// Where `syslog` output goes: `"udp://host:port"`, `"tcp://host:port"` or a local
+    /// socket `"unix:///path"` (default: the local `/dev/log`, on macOS
+    /// `/var/run/syslog`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub syslog: Option<String>,
     /// Compress rotated files with gzip (in the background).
     pub compress: bool,
     /// Prefix each line with an RFC 3339 timestamp.
@@ -450,6 +466,9 @@ impl Default for Log {
             max_size: Size(10_000_000),
             rotate: RotateEvery::Never,
             keep: 5,
+            max_age: None,
+            max_total: None,
+            syslog: None,
             compress: false,
             timestamps: false,
         }
@@ -557,6 +576,7 @@ mod tests {
             (LogTarget::File, "file"),
             (LogTarget::Inherit, "inherit"),
             (LogTarget::Null, "null"),
+            (LogTarget::Syslog, "syslog"),
         ]);
         check(&[
             (OnUnhealthy::Restart, "restart"),

@@ -208,6 +208,25 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             Some("a typical value is \"50MB\"".into()),
         ));
     }
+    if let Some(total) = spec.log.max_total.filter(|t| t.0 < spec.log.max_size.0) {
+        out.push((
+            at(&["log", "max_total"]),
+            format!(
+                "`log.max_total` ({total}) is below `log.max_size` ({}): the live file alone grows to max_size",
+                spec.log.max_size
+            ),
+            Some("make max_total a few times max_size, e.g. max_size = \"10MB\", max_total = \"100MB\"".into()),
+        ));
+    }
+    if let Some(addr) = &spec.log.syslog {
+        if let Err(e) = crate::supervise::syslog::parse_address(addr) {
+            out.push((
+                at(&["log", "syslog"]),
+                format!("`log.syslog`: {e}"),
+                Some("leave it out to send to the local /dev/log".into()),
+            ));
+        }
+    }
     for (section, map) in [
         ("unit", &spec.systemd.unit),
         ("service", &spec.systemd.service),

@@ -1,8 +1,19 @@
 //! The rotating log writer. The child's output arrives in chunks; the writer appends
-//! them to `<name>.<stream>.log` and rotates by size and by time, always at a line
-//! boundary, so a line never splits across two files. Rotated files are renamed with
-//! a UTC timestamp (`orders.out.20261126T064928.123Z.log`), optionally gzipped in the
-//! background, and the oldest beyond `keep` are removed.
+//! them to `<name>.log` and rotates by size and by time, always at a line boundary, so
+//! a line never splits across two files. Rotated files are renamed with a UTC
+//! timestamp (`orders.20261126T064928.123Z.log`), optionally gzipped in the
+//! background, and the oldest beyond `keep`, older than `max_age` or over `max_total`
+//! are removed.
+//!
+//! # One file, both streams
+//!
+//! stdout and stderr share one file ([`CombinedLog`]), each line in the order tend
+//! received it (when its newline came), tagged with its stream after its timestamp, if
+//! any: `out ` or `err ` ([`Stream::tag`]), as Kubernetes' CRI log files and the
+//! journal keep both streams in one place. A stream's line is held until its newline
+//! (or [`MAX_LINE`]), so a line of one stream is never cut by or glued to a line of the
+//! other; `tend logs` shows the lines without their tags, `--stdout`/`--stderr` select
+//! by tag ([`split_tag`]).
 //!
 //! # Failed writes
 //!
@@ -43,6 +54,215 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::spec::RotateEvery;
 
+/// Which of the child's output streams a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// stdout.
+    Out,
+    /// stderr.
+    Err,
+}
+
+impl Stream {
+    /// The tag a line of this stream carries in a combined log: `out ` or `err `.
+    pub fn tag(self) -> &'static [u8; 4] {
+        match self {
+            Stream::Out => b"out ",
+            Stream::Err => b"err ",
+        }
+    }
+
+    fn index(self) -> usize {
+        match self {
+            Stream::Out => 0,
+            Stream::Err => 1,
+        }
+    }
+}
+
+/// A line of a combined log split into its stream and its text: after the timestamp
+/// (`log.timestamps`, kept in the text) comes `out ` or `err `. A line without a tag
+/// (written by hand, or by an older tend) belongs to no stream: `None`, the line whole.
+pub fn split_tag(line: &[u8]) -> (Option<Stream>, std::borrow::Cow<'_, [u8]>) {
+    use std::borrow::Cow;
+    // After "2026-11-26T06:49:28.123Z " (see `timestamp_now`), else at the start.
+    let stamped = line.len() >= 29 && line[23] == b'Z' && line[24] == b' ';
+    for s in [Stream::Out, Stream::Err] {
+        if stamped && line[25..].starts_with(s.tag()) {
+            let mut v = Vec::with_capacity(line.len() - 4);
+            v.extend_from_slice(&line[..25]);
+            v.extend_from_slice(&line[29..]);
+            return (Some(s), Cow::Owned(v));
+        }
+        if let Some(text) = line.strip_prefix(s.tag()) {
+            return (Some(s), Cow::Borrowed(text));
+        }
+    }
+    (None, Cow::Borrowed(line))
+}
+
+/// The longest line a combined log holds whole: a longer one is written in pieces of
+/// this size, each a line of its own (tagged), so that the other stream's lines never
+/// wait long and no piece is cut by the rotation's hard cap (twice `max_size`).
+pub const MAX_LINE: usize = 64 * 1024;
+
+thread_local! {
+    /// The tagged lines of one chunk, before they are written (one buffer for every
+    /// log of the thread: a chunk is written before the next is taken).
+    static TAGGED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Appends to `out` the lines of `chunk` that end in it, each tagged with `tag`, the
+/// first after what `partial` held of it; keeps the unfinished rest in `partial`, or
+/// writes it out as a line of its own once it reaches `max_line`.
+pub fn tag_lines(
+    out: &mut Vec<u8>,
+    partial: &mut Vec<u8>,
+    tag: &[u8],
+    chunk: &[u8],
+    max_line: usize,
+) {
+    let max_line = max_line.max(1);
+    let mut rest = chunk;
+    while !rest.is_empty() {
+        // What the line may still take (`partial` is always shorter than `max_line`).
+        let room = max_line.saturating_sub(partial.len());
+        let look = &rest[..rest.len().min(room + 1)];
+        match memchr::memchr(b'\n', look) {
+            Some(i) => {
+                out.extend_from_slice(tag);
+                out.append(partial);
+                out.extend_from_slice(&rest[..=i]);
+                rest = &rest[i + 1..];
+            }
+            None => {
+                let take = rest.len().min(room);
+                partial.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if partial.len() >= max_line {
+                    out.extend_from_slice(tag);
+                    out.append(partial);
+                    out.push(b'\n');
+                }
+            }
+        }
+    }
+    if partial.is_empty() && partial.capacity() > 4096 {
+        // A long line is over: its buffer goes with it.
+        *partial = Vec::new();
+    }
+}
+
+/// One service's log file, holding both streams (see the module doc).
+pub struct CombinedLog {
+    file: RotatingFile,
+    /// Each stream's unfinished line.
+    partial: [Vec<u8>; 2],
+    /// What could not be written, by stream.
+    dropped: [Dropped; 2],
+    /// Bytes written, by stream (tags and timestamps included).
+    written: [u64; 2],
+    /// The longest line held whole.
+    max_line: usize,
+}
+
+impl CombinedLog {
+    /// Opens the log (see [`RotatingFile::open`]); `cfg.stem` is the service's name.
+    pub fn open(cfg: RotateConfig) -> io::Result<CombinedLog> {
+        CombinedLog::open_with(cfg, &Compressor::shared())
+    }
+
+    /// [`CombinedLog::open`] with a compression worker of the caller's.
+    pub fn open_with(cfg: RotateConfig, gzip: &Compressor) -> io::Result<CombinedLog> {
+        // Half of `max_size`: a whole line, with its stamp and tag, always fits under
+        // the hard cap, so no line is cut without its tag.
+        let max_line = MAX_LINE
+            .min(usize::try_from(cfg.max_size / 2).unwrap_or(MAX_LINE))
+            .max(64);
+        Ok(CombinedLog {
+            file: RotatingFile::open_with(cfg, gzip)?,
+            partial: [Vec::new(), Vec::new()],
+            dropped: [Dropped::default(); 2],
+            written: [0; 2],
+            max_line,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> PathBuf {
+        self.file.path()
+    }
+
+    /// Takes in a chunk of `stream`: its lines that end in it are written, tagged.
+    pub fn write(&mut self, stream: Stream, chunk: &[u8]) {
+        TAGGED.with(|b| {
+            let mut out = b.borrow_mut();
+            out.clear();
+            let i = stream.index();
+            tag_lines(
+                &mut out,
+                &mut self.partial[i],
+                stream.tag(),
+                chunk,
+                self.max_line,
+            );
+            self.put(stream, &out);
+            if out.capacity() > 1 << 20 {
+                *out = Vec::new();
+            }
+        });
+    }
+
+    /// The stream's output ended (its child exited): a line it did not end is written
+    /// with a newline.
+    pub fn finish(&mut self, stream: Stream) {
+        let i = stream.index();
+        if self.partial[i].is_empty() {
+            return;
+        }
+        let mut line = Vec::with_capacity(self.partial[i].len() + 5);
+        line.extend_from_slice(stream.tag());
+        line.append(&mut self.partial[i]);
+        line.push(b'\n');
+        self.partial[i] = Vec::new();
+        self.put(stream, &line);
+    }
+
+    /// Writes whole tagged lines, counting what is dropped against `stream`.
+    fn put(&mut self, stream: Stream, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
+        }
+        let (before, written) = (self.file.dropped, self.file.written);
+        self.file.write_chunk(lines);
+        let after = self.file.dropped;
+        let d = &mut self.dropped[stream.index()];
+        d.lines += after.lines - before.lines;
+        d.bytes += after.bytes - before.bytes;
+        self.written[stream.index()] += self.file.written - written;
+    }
+
+    /// Bytes of `stream` written to the file (tags and timestamps included).
+    pub fn written(&self, stream: Stream) -> u64 {
+        self.written[stream.index()]
+    }
+
+    /// What could not be written of `stream`.
+    pub fn dropped(&self, stream: Stream) -> Dropped {
+        self.dropped[stream.index()]
+    }
+
+    /// Takes the last write error, if any.
+    pub fn take_error(&mut self) -> Option<io::Error> {
+        self.file.last_error.take()
+    }
+
+    /// Reopens the file (after an external rotation).
+    pub fn reopen(&mut self) -> io::Result<()> {
+        self.file.reopen()
+    }
+}
+
 /// Settings of one rotating file.
 #[derive(Clone, Debug)]
 pub struct RotateConfig {
@@ -54,8 +274,8 @@ pub struct RotateConfig {
     pub max_size: u64,
     /// Also rotate each hour or day.
     pub every: RotateEvery,
-    /// Rotated files to keep.
-    pub keep: u32,
+    /// Rotated files to keep, and what else removes them.
+    pub retention: Retention,
     /// Gzip rotated files.
     pub compress: bool,
     /// Prefix each line with an RFC 3339 timestamp.
@@ -84,6 +304,8 @@ pub struct RotatingFile {
     file_at_line_start: bool,
     /// The child's next byte begins a line (where a timestamp goes).
     stream_at_line_start: bool,
+    /// When rotated files are next looked at for their age (`retention.max_age`).
+    next_age_sweep: SystemTime,
     /// The live file ends with the head of a line whose rest was dropped: the next
     /// write ends it with a newline first.
     cut_in_file: bool,
@@ -117,6 +339,7 @@ impl RotatingFile {
             period: 0,
             file_at_line_start: true,
             stream_at_line_start: true,
+            next_age_sweep: SystemTime::now() + AGE_SWEEP_EVERY,
             cut_in_file: false,
             skip_line: false,
             dropped: Dropped::default(),
@@ -168,6 +391,14 @@ impl RotatingFile {
 
     /// Appends `chunk`, rotating at line boundaries as needed.
     pub fn write_chunk(&mut self, chunk: &[u8]) {
+        if self.cfg.retention.max_age.is_some() {
+            // Rotated files age without a rotation: looked at now and then.
+            let now = SystemTime::now();
+            if now >= self.next_age_sweep {
+                self.next_age_sweep = now + AGE_SWEEP_EVERY;
+                self.tidy();
+            }
+        }
         let chunk = self.skip_cut_line(chunk);
         let Some(&last) = chunk.last() else {
             return;
@@ -351,10 +582,10 @@ impl RotatingFile {
             Some(gzip) => gzip.submit(Tidy {
                 dir: c.dir.clone(),
                 stem: c.stem.clone(),
-                keep: c.keep,
+                retention: c.retention,
             }),
             None => {
-                let _ = sweep(&c.dir, &c.stem, c.keep, false);
+                let _ = sweep(&c.dir, &c.stem, &c.retention, false);
             }
         }
     }
@@ -462,30 +693,89 @@ struct Forms<'a> {
     tmp: Option<&'a str>,
 }
 
-/// Among `names` (a directory listing), what to do with the rotated files of `stem`
-/// (`<stem>.<timestamp>.log`, `.log.gz` while or after compressing, `.log.gz.tmp`
-/// while compressing) so that `keep` rotations remain, each in one form: the oldest
-/// rotations beyond `keep` go, whatever their form; a `.gz.tmp` is a leftover (no
-/// compression runs while a sweep plans), and so is a `.log` whose `.gz` exists (the
-/// `.gz` is renamed into place only once complete); a `.log` alone is compressed when
-/// `compress`. A `.gz.tmp` alone is no rotation, only a leftover.
-pub fn plan_sweep(names: &[String], stem: &str, keep: u32, compress: bool) -> Sweep {
-    let rotations = rotation_forms(names, stem);
+/// How often rotated files are looked at for their age between rotations.
+const AGE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// What removes rotated files: their number, their age, the log's size on disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Rotations to keep at most (`log.keep`).
+    pub keep: u32,
+    /// Rotations rotated longer ago than this go (`log.max_age`).
+    pub max_age: Option<std::time::Duration>,
+    /// The live file and the rotations together stay within this many bytes, the
+    /// oldest rotations going first (`log.max_total`); the live file itself is never
+    /// removed.
+    pub max_total: Option<u64>,
+}
+
+/// Among `files` (a directory listing: names and sizes), what to do with the rotated
+/// files of `stem` (`<stem>.<timestamp>.log`, `.log.gz` while or after compressing,
+/// `.log.gz.tmp` while compressing) so that what `retention` allows remains, each
+/// rotation in one form: the oldest rotations beyond `keep` go, whatever their form,
+/// then those rotated more than `max_age` before `now` (by the timestamp in their
+/// name), then the oldest until the live file and the rotations left take at most
+/// `max_total` bytes (as they are on disk now: a rotation still to be compressed
+/// counts whole). A `.gz.tmp` is a leftover (no compression runs while a sweep
+/// plans), and so is a `.log` whose `.gz` exists (the `.gz` is renamed into place only
+/// once complete); a `.log` alone is compressed when `compress`. A `.gz.tmp` alone is
+/// no rotation, only a leftover.
+pub fn plan_sweep(
+    files: &[(String, u64)],
+    stem: &str,
+    retention: &Retention,
+    compress: bool,
+    now: SystemTime,
+) -> Sweep {
+    let names: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    let size_of = |n: &str| files.iter().find(|(f, _)| f == n).map_or(0, |(_, s)| *s);
+    let rotations = rotation_forms(&names, stem);
+    let real: Vec<(&str, &Forms)> = rotations
+        .iter()
+        .filter(|(_, f)| f.log.is_some() || f.gz.is_some())
+        .map(|(k, f)| (*k, f))
+        .collect();
+    // Which rotations go, oldest first.
+    let mut gone = vec![false; real.len()];
+    let excess = real.len().saturating_sub(retention.keep as usize);
+    gone[..excess].iter_mut().for_each(|g| *g = true);
+    if let Some(age) = retention.max_age {
+        for (g, (stamp, _)) in gone.iter_mut().zip(&real) {
+            let at = parse_rotated_stamp(stamp).unwrap_or(UNIX_EPOCH);
+            if now.duration_since(at).is_ok_and(|d| d > age) {
+                *g = true;
+            }
+        }
+    }
+    if let Some(max) = retention.max_total {
+        let kept_size = |f: &Forms| f.gz.or(f.log).map_or(0, size_of);
+        let mut total = size_of(&format!("{stem}.log"))
+            + real
+                .iter()
+                .zip(&gone)
+                .filter(|(_, g)| !**g)
+                .map(|((_, f), _)| kept_size(f))
+                .sum::<u64>();
+        for (g, (_, f)) in gone.iter_mut().zip(&real) {
+            if total <= max {
+                break;
+            }
+            if !*g {
+                *g = true;
+                total -= kept_size(f);
+            }
+        }
+    }
     let mut sweep = Sweep::default();
     let mut remove = |n: Option<&str>| sweep.remove.extend(n.map(str::to_string));
-    let real = rotations
-        .values()
-        .filter(|f| f.log.is_some() || f.gz.is_some())
-        .count();
-    let mut excess = real.saturating_sub(keep as usize);
     let mut to_compress = Vec::new();
-    for forms in rotations.values() {
+    let mut next = real.iter().zip(&gone).peekable();
+    for (stamp, forms) in &rotations {
         remove(forms.tmp);
-        if forms.log.is_none() && forms.gz.is_none() {
+        let Some(((_, _), &g)) = next.next_if(|((k, _), _)| k == stamp) else {
             continue;
-        }
-        if excess > 0 {
-            excess -= 1;
+        };
+        if g {
             remove(forms.log);
             remove(forms.gz);
         } else if forms.gz.is_some() {
@@ -507,17 +797,26 @@ fn rotation_forms<'a>(names: &'a [String], stem: &str) -> BTreeMap<&'a str, Form
         let Some(rest) = name.strip_prefix(&prefix) else {
             continue;
         };
-        // <timestamp>.log..., the timestamp starting with a digit (not the live file).
-        if !rest.starts_with(|c: char| c.is_ascii_digit()) {
+        // <timestamp>.log..., a timestamp as `rotated_name` writes it: not the live
+        // file, nor the file of a service whose name goes on (`orders.2.log`).
+        let name = Some(name.as_str());
+        let (k, form) = if let Some(k) = rest.strip_suffix(".log.gz.tmp") {
+            (k, 2)
+        } else if let Some(k) = rest.strip_suffix(".log.gz") {
+            (k, 1)
+        } else if let Some(k) = rest.strip_suffix(".log") {
+            (k, 0)
+        } else {
+            continue;
+        };
+        if parse_rotated_stamp(k).is_none() {
             continue;
         }
-        let name = Some(name.as_str());
-        if let Some(k) = rest.strip_suffix(".log.gz.tmp") {
-            rotations.entry(k).or_default().tmp = name;
-        } else if let Some(k) = rest.strip_suffix(".log.gz") {
-            rotations.entry(k).or_default().gz = name;
-        } else if let Some(k) = rest.strip_suffix(".log") {
-            rotations.entry(k).or_default().log = name;
+        let forms = rotations.entry(k).or_default();
+        match form {
+            0 => forms.log = name,
+            1 => forms.gz = name,
+            _ => forms.tmp = name,
         }
     }
     rotations
@@ -595,12 +894,15 @@ pub fn log_dir(spec: &crate::spec::Spec, base: &Path, default: &Path) -> PathBuf
 
 /// Tidies the rotated files of `stem` in `dir` as [`plan_sweep`] says. Stops at the
 /// first file that cannot be compressed (it stays as it is, for a later sweep).
-fn sweep(dir: &Path, stem: &str, keep: u32, compress: bool) -> io::Result<()> {
-    let names: Vec<String> = fs::read_dir(dir)?
+fn sweep(dir: &Path, stem: &str, retention: &Retention, compress: bool) -> io::Result<()> {
+    let files: Vec<(String, u64)> = fs::read_dir(dir)?
         .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
+        .filter_map(|e| {
+            let size = e.metadata().map_or(0, |m| m.len());
+            Some((e.file_name().into_string().ok()?, size))
+        })
         .collect();
-    let plan = plan_sweep(&names, stem, keep, compress);
+    let plan = plan_sweep(&files, stem, retention, compress, SystemTime::now());
     for n in &plan.remove {
         let _ = fs::remove_file(dir.join(n));
     }
@@ -647,7 +949,7 @@ fn gzip_file(path: &Path) -> io::Result<()> {
 struct Tidy {
     dir: PathBuf,
     stem: String,
-    keep: u32,
+    retention: Retention,
 }
 
 /// The compression worker: one thread, started at the first request, that sweeps the
@@ -751,7 +1053,7 @@ fn work(shared: &Shared) {
                 q = shared.wake.wait(q).unwrap_or_else(PoisonError::into_inner);
             }
         };
-        if let Err(e) = sweep(&tidy.dir, &tidy.stem, tidy.keep, true) {
+        if let Err(e) = sweep(&tidy.dir, &tidy.stem, &tidy.retention, true) {
             super::say!(
                 "tend: error: cannot compress a rotated log ({}); it stays uncompressed until the next rotation",
                 crate::text::io_error(&e)
@@ -979,14 +1281,22 @@ mod tests {
                 ),
             ),
         ];
+        let all = sized(&all);
         for (keep, compress, want) in table {
+            let r = Retention {
+                keep,
+                ..Default::default()
+            };
             assert_eq!(
-                plan_sweep(&all, "o.out", keep, compress),
+                plan_sweep(&all, "o.out", &r, compress, UNIX_EPOCH),
                 want,
                 "keep {keep}, compress {compress}"
             );
         }
-        assert_eq!(plan_sweep(&[], "o.out", 0, true), Sweep::default());
+        assert_eq!(
+            plan_sweep(&[], "o.out", &Retention::default(), true, UNIX_EPOCH),
+            Sweep::default()
+        );
     }
 
     fn cfg(dir: &Path, max: u64) -> RotateConfig {
@@ -995,10 +1305,18 @@ mod tests {
             stem: "t.out".into(),
             max_size: max,
             every: RotateEvery::Never,
-            keep: 100,
+            retention: Retention {
+                keep: 100,
+                ..Default::default()
+            },
             compress: false,
             timestamps: false,
         }
+    }
+
+    /// A listing of `names`, each of size 0.
+    fn sized(names: &[String]) -> Vec<(String, u64)> {
+        names.iter().map(|n| (n.clone(), 0)).collect()
     }
 
     #[test]
@@ -1180,10 +1498,198 @@ mod tests {
     }
 
     #[test]
+    fn lines_carry_their_stream_and_read_back_without_it() {
+        let stamp = "2026-11-26T06:49:28.123Z ";
+        #[rustfmt::skip]
+        let table: Vec<(String, Option<Stream>, String)> = vec![
+            ("out hello".into(), Some(Stream::Out), "hello".into()),
+            ("err shutting down gracefully".into(), Some(Stream::Err), "shutting down gracefully".into()),
+            ("out ".into(), Some(Stream::Out), "".into()),
+            (format!("{stamp}err boom"), Some(Stream::Err), format!("{stamp}boom")),
+            (format!("{stamp}out err x"), Some(Stream::Out), format!("{stamp}err x")),
+            // Untagged (an older file, a line written by hand): no stream, whole.
+            ("plain".into(), None, "plain".into()),
+            ("outlier".into(), None, "outlier".into()),
+            (format!("{stamp}plain"), None, format!("{stamp}plain")),
+            ("".into(), None, "".into()),
+        ];
+        for (line, stream, text) in table {
+            let (s, t) = split_tag(line.as_bytes());
+            assert_eq!(
+                (s, String::from_utf8_lossy(&t).into_owned()),
+                (stream, text),
+                "{line:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn tagging_keeps_lines_whole_whatever_the_chunks() {
+        // (chunks, max line, lines written, left over)
+        #[rustfmt::skip]
+        let table: Vec<(Vec<&str>, usize, &str, &str)> = vec![
+            (vec!["a\nb\n"], 100, "T a\nT b\n", ""),
+            (vec!["a\nb"], 100, "T a\n", "b"),
+            (vec!["a", "b", "c\n"], 100, "T abc\n", ""),
+            (vec!["", "\n"], 100, "T \n", ""),
+            // A line longer than the most held whole: pieces, each a line.
+            (vec!["abcdefghij"], 4, "T abcd\nT efgh\n", "ij"),
+            (vec!["ab", "cdef\n"], 4, "T abcd\nT ef\n", ""),
+            (vec!["abcd\n"], 4, "T abcd\n", ""),
+            (vec!["abc", "d\ne"], 4, "T abcd\n", "e"),
+        ];
+        for (chunks, max, want, left) in table {
+            let mut out = Vec::new();
+            let mut partial = Vec::new();
+            for c in &chunks {
+                tag_lines(&mut out, &mut partial, b"T ", c.as_bytes(), max);
+            }
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{chunks:?}");
+            assert_eq!(String::from_utf8(partial).unwrap(), left, "{chunks:?}");
+        }
+    }
+
+    fn combined(dir: &Path, max: u64) -> CombinedLog {
+        let mut c = cfg(dir, max);
+        c.stem = "t".into();
+        CombinedLog::open(c).unwrap()
+    }
+
+    #[test]
+    fn both_streams_share_one_file_in_the_order_their_lines_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = combined(dir.path(), 1 << 20);
+        log.write(Stream::Out, b"starting\nlisten");
+        // stderr writes while stdout is mid-line: neither is cut by the other.
+        log.write(Stream::Err, b"warning: low memory\nshutting ");
+        log.write(Stream::Out, b"ing on :8080\n");
+        log.write(Stream::Err, b"down gracefully\n");
+        log.write(Stream::Out, b"bye");
+        log.finish(Stream::Out);
+        log.finish(Stream::Err);
+        let text = fs::read_to_string(log.path()).unwrap();
+        assert_eq!(
+            text,
+            "out starting\nerr warning: low memory\nout listening on :8080\nerr shutting down gracefully\nout bye\n"
+        );
+        assert_eq!(log.path(), dir.path().join("t.log"));
+    }
+
+    #[test]
+    fn the_combined_log_rotates_whole_tagged_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = combined(dir.path(), 1024);
+        let mut want = Vec::new();
+        for i in 0..300 {
+            let (s, tag) = if i % 3 == 0 {
+                (Stream::Err, "err")
+            } else {
+                (Stream::Out, "out")
+            };
+            // Some lines longer than half of max_size: written in pieces, each tagged.
+            let line = format!("{i:04} {}\n", "x".repeat((i * 7) % 700));
+            let body = line.trim_end_matches('\n');
+            for piece in body.as_bytes().chunks(512) {
+                want.push(format!("{tag} {}", String::from_utf8_lossy(piece)));
+            }
+            for c in line.as_bytes().chunks(97) {
+                log.write(s, c);
+            }
+        }
+        let mut names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        // Rotations (t.2026...) sort before the live t.log.
+        assert!(names.len() > 10, "{names:?}");
+        let mut got = Vec::new();
+        for n in &names {
+            let data = fs::read_to_string(dir.path().join(n)).unwrap();
+            assert!(data.ends_with('\n'), "{n} ends mid-line");
+            assert!(data.len() <= 2048, "{n}: {} bytes", data.len());
+            got.extend(data.lines().map(str::to_string));
+        }
+        assert_eq!(got, want);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn what_a_full_disk_drops_is_counted_against_its_stream() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = combined(dir.path(), 1 << 20);
+        log.write(Stream::Out, b"kept\n");
+        fill_the_disk(&mut log.file);
+        log.write(Stream::Err, b"e1\ne2\n");
+        log.write(Stream::Out, b"o1\n");
+        assert_eq!(
+            log.dropped(Stream::Err),
+            Dropped {
+                lines: 2,
+                bytes: 14
+            }
+        );
+        assert_eq!(log.dropped(Stream::Out), Dropped { lines: 1, bytes: 7 });
+        assert!(log.take_error().is_some());
+    }
+
+    #[test]
+    fn retention_removes_by_number_age_and_total_size() {
+        let t = |n: u32, ext: &str| format!("o.20261126T0{n}0000.000Z.{ext}");
+        let at = |h: u64| humantime::parse_rfc3339(&format!("2026-11-26T{h:02}:00:00Z")).unwrap();
+        // Rotations at 01:00 to 04:00, 100 bytes each (03 compressed to 10), live 50.
+        let files: Vec<(String, u64)> = vec![
+            ("o.log".into(), 50),
+            (t(1, "log"), 100),
+            (t(2, "log"), 100),
+            (t(3, "log.gz"), 10),
+            (t(4, "log"), 100),
+            ("other.20261126T000000.000Z.log".into(), 1000),
+            ("o.2.log".into(), 1000), // another service's live file (`o.2`)
+        ];
+        let h = std::time::Duration::from_secs(3600);
+        let r = |keep, max_age, max_total| Retention {
+            keep,
+            max_age,
+            max_total,
+        };
+        #[rustfmt::skip]
+        let table: Vec<(&str, Retention, u64, Vec<String>)> = vec![
+            ("nothing to do", r(10, None, None), 5, vec![]),
+            ("keep", r(2, None, None), 5, vec![t(1, "log"), t(2, "log")]),
+            ("older than 2h at 05:00: 01 and 02 (03 is exactly 2h)", r(10, Some(2 * h), None), 5, vec![t(1, "log"), t(2, "log")]),
+            ("age and keep together", r(1, Some(3 * h), None), 5, vec![t(1, "log"), t(2, "log"), t(3, "log.gz")]),
+            ("a total of 360 bytes: 01 goes (360 - 100 = 260)", r(10, None, Some(300)), 5, vec![t(1, "log")]),
+            ("a total of 150: the compressed one counts at its size", r(10, None, Some(150)), 5, vec![t(1, "log"), t(2, "log"), t(3, "log.gz")]),
+            ("below the live file alone: every rotation, never the live file", r(10, None, Some(10)), 5, vec![t(1, "log"), t(2, "log"), t(3, "log.gz"), t(4, "log")]),
+            ("exactly the total: nothing", r(10, None, Some(360)), 5, vec![]),
+            ("a clock before the rotations: no age", r(10, Some(h), None), 0, vec![]),
+        ];
+        for (what, ret, now, want) in table {
+            let plan = plan_sweep(&files, "o", &ret, false, at(now));
+            assert_eq!(plan.remove, want, "{what}");
+        }
+    }
+
+    #[test]
+    fn names_that_only_look_like_rotations_are_not_swept() {
+        let files = sized(&[
+            "web.log".into(),
+            "web.1.log".into(),
+            "web.2026.log".into(),
+            "web.20261126T010000.000Z.log".into(),
+            "web.out.log".into(),
+        ]);
+        let r = Retention::default(); // keep 0
+        let plan = plan_sweep(&files, "web", &r, false, UNIX_EPOCH);
+        assert_eq!(plan.remove, ["web.20261126T010000.000Z.log"]);
+    }
+
+    #[test]
     fn keep_limits_rotated_files() {
         let dir = tempfile::tempdir().unwrap();
         let mut c = cfg(dir.path(), 1024);
-        c.keep = 2;
+        c.retention.keep = 2;
         let mut w = RotatingFile::open(c).unwrap();
         for _ in 0..20 {
             w.write_chunk(&[b'y'; 1023]);
@@ -1240,7 +1746,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = cfg(dir.path(), 1024);
         c.compress = true;
-        c.keep = 3;
+        c.retention.keep = 3;
         let gzip = Compressor::new();
         let mut w = RotatingFile::open_with(c.clone(), &gzip).unwrap();
         gzip.finish();

@@ -105,7 +105,7 @@ impl Watched {
     pub fn of(setup: &ServiceSetup) -> Watched {
         let file = |s: &Option<SharedSink>| {
             s.as_ref()
-                .filter(|s| matches!(&*s.borrow(), Sink::File(_)))
+                .filter(|s| matches!(&*s.borrow(), Sink::File(..)))
                 .cloned()
         };
         Watched {
@@ -889,20 +889,24 @@ mod tests {
     /// written to its log file; a service without health checks has no health series.
     #[test]
     fn the_observer_keeps_the_series_current() {
-        use super::super::logfile::{RotateConfig, RotatingFile};
+        use super::super::logfile::{CombinedLog, Retention, RotateConfig, Stream};
         use crate::spec::RotateEvery;
         let dir = tempfile::tempdir().unwrap();
-        let file = RotatingFile::open(RotateConfig {
+        let file = CombinedLog::open(RotateConfig {
             dir: dir.path().to_path_buf(),
-            stem: "web.out".into(),
+            stem: "web".into(),
             max_size: 1 << 20,
             every: RotateEvery::Never,
-            keep: 1,
+            retention: Retention {
+                keep: 1,
+                ..Default::default()
+            },
             compress: false,
             timestamps: false,
         })
         .unwrap();
-        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(file)));
+        let log = Rc::new(RefCell::new(file));
+        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(log.clone(), Stream::Out)));
         let metrics = Rc::new(Metrics::new([
             Watched {
                 name: "web".into(),
@@ -947,9 +951,8 @@ mod tests {
                 start: Start::AtOnce(killed),
             },
         );
-        if let Sink::File(f) = &mut *sink.borrow_mut() {
-            f.write_chunk(b"hello\n");
-        }
+        // Tagged in the combined log: "out hello\n".
+        log.borrow_mut().write(Stream::Out, b"hello\n");
         let text = metrics.render(Format::Prometheus);
         for line in [
             "tend_service_up{service=\"web\"} 1",
@@ -969,7 +972,7 @@ mod tests {
             "tend_service_probe_duration_seconds_sum{service=\"web\"} 2.003",
             "tend_service_start_time_seconds{service=\"web\"} 1700000000.0",
             "tend_service_resident_memory_bytes{service=\"web\"} 0",
-            "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 6",
+            "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 10",
             "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stdout\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
@@ -982,13 +985,11 @@ mod tests {
             assert!(!text.contains(absent), "{absent} in:\n{text}");
         }
         // A second scrape adds only what was written since.
-        if let Sink::File(f) = &mut *sink.borrow_mut() {
-            f.write_chunk(b"again\n");
-        }
+        log.borrow_mut().write(Stream::Out, b"again\n");
         let text = metrics.render(Format::Prometheus);
         assert!(
             text.contains(
-                "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 12\n"
+                "tend_service_log_written_bytes_total{service=\"web\",stream=\"stdout\"} 20\n"
             ),
             "{text}"
         );

@@ -47,6 +47,7 @@ pub mod pump;
 pub mod service;
 pub mod state;
 pub mod sys;
+pub mod syslog;
 pub mod tls;
 
 pub use sys::{default_log_dir, default_state_dir, Reaper};
@@ -63,7 +64,7 @@ use tokio::sync::{mpsc, watch};
 use crate::spec::{LogTarget, Spec};
 
 use event::{Event, StopBy};
-use logfile::{RotateConfig, RotatingFile};
+use logfile::{CombinedLog, RotateConfig};
 use pump::{ConsoleSink, SharedSink, Sink};
 use service::{Control, Observer, Outcome, ServiceSetup};
 use state::{State, Status};
@@ -274,36 +275,75 @@ impl Observer for StateWatch {
 
 const COLORS: [&str; 6] = ["36", "33", "35", "32", "34", "31"];
 
-fn open_sink(
+fn open_sinks(
     spec: &Spec,
     base: &Path,
-    target: LogTarget,
-    stream: &str,
     opts: &Options,
     prefix: &str,
-) -> io::Result<Option<SharedSink>> {
-    let sink = match (target, opts.console) {
-        (LogTarget::Null, _) => return Ok(None),
-        (_, true) => Sink::Console(ConsoleSink::new(prefix.to_string(), stream == "err")),
-        (LogTarget::Inherit, false) => return Ok(None),
-        (LogTarget::File, false) => {
-            let log = &spec.log;
-            Sink::File(RotatingFile::open(RotateConfig {
-                // Relative to the spec's folder, like every path in a spec.
-                dir: logfile::log_dir(spec, base, &opts.log_dir),
-                stem: format!("{}.{stream}", spec.name),
-                max_size: log.max_size.0,
-                every: log.rotate,
+) -> Result<(Option<SharedSink>, Option<SharedSink>), SuperviseError> {
+    let log = &spec.log;
+    // One file for both streams (see logfile's module doc), opened if one goes there.
+    let file = if !opts.console && [log.stdout, log.stderr].contains(&LogTarget::File) {
+        let f = CombinedLog::open(RotateConfig {
+            // Relative to the spec's folder, like every path in a spec.
+            dir: logfile::log_dir(spec, base, &opts.log_dir),
+            stem: spec.name.to_string(),
+            max_size: log.max_size.0,
+            every: log.rotate,
+            retention: logfile::Retention {
                 keep: log.keep,
-                compress: log.compress,
-                timestamps: log.timestamps,
-            })?)
-        }
+                max_age: log.max_age.map(|d| d.0),
+                max_total: log.max_total.map(|s| s.0),
+            },
+            compress: log.compress,
+            timestamps: log.timestamps,
+        })
+        .map_err(io_err(format!("cannot open the log of {}", spec.name)))?;
+        Some(Rc::new(RefCell::new(f)))
+    } else {
+        None
     };
-    Ok(Some(Rc::new(RefCell::new(sink))))
+    let mut syslog = None;
+    let mut sink = |target: LogTarget, which: logfile::Stream| -> Result<_, SuperviseError> {
+        let sink = match (target, opts.console) {
+            (LogTarget::Null, _) => return Ok(None),
+            (_, true) => Sink::Console(ConsoleSink::new(
+                prefix.to_string(),
+                which == logfile::Stream::Err,
+            )),
+            (LogTarget::Inherit, false) => return Ok(None),
+            (LogTarget::File, false) => match &file {
+                Some(f) => Sink::File(f.clone(), which),
+                None => return Ok(None),
+            },
+            (LogTarget::Syslog, false) => {
+                if syslog.is_none() {
+                    let dest = syslog::Destination::of(log.syslog.as_deref()).map_err(|e| {
+                        SuperviseError::Io {
+                            what: format!("log.syslog of {}", spec.name),
+                            source: io::Error::new(io::ErrorKind::InvalidInput, e),
+                        }
+                    })?;
+                    syslog = Some(syslog::Sender::start(dest));
+                }
+                let Some(sender) = &syslog else {
+                    return Ok(None);
+                };
+                Sink::Syslog(syslog::SyslogSink::new(
+                    sender.clone(),
+                    spec.name.to_string(),
+                    which,
+                ))
+            }
+        };
+        Ok(Some(Rc::new(RefCell::new(sink))))
+    };
+    let stdout = sink(log.stdout, logfile::Stream::Out)?;
+    let stderr = sink(log.stderr, logfile::Stream::Err)?;
+    Ok((stdout, stderr))
 }
 
-/// Where the log files of `spec` are written, as [`open_sink`] resolves it, for the
+/// Where the log files of `spec` are written, as [`open_sinks`] resolves it, for the
 /// state file: `tend logs` reads them there, not where the spec alone (without the
 /// run's profile, `--set` or log directory) would put them. None on the console.
 fn log_place(spec: &Spec, base: &Path, opts: &Options) -> Option<state::LogPlace> {
@@ -328,14 +368,17 @@ enum Goes {
     Inherited,
     /// Nowhere (`null`).
     Discarded,
+    /// To syslog, at this address.
+    Syslog(String),
 }
 
 impl Goes {
     fn of(target: LogTarget, sink: Option<&SharedSink>) -> Goes {
         match (target, sink.map(|s| s.borrow())) {
             (_, Some(s)) => match &*s {
-                Sink::File(f) => Goes::File(f.path()),
+                Sink::File(f, _) => Goes::File(f.borrow().path()),
                 Sink::Console(_) => Goes::Inherited,
+                Sink::Syslog(s) => Goes::Syslog(s.destination()),
             },
             (LogTarget::Null, None) => Goes::Discarded,
             (_, None) => Goes::Inherited,
@@ -369,6 +412,7 @@ fn describe_output(streams: &[(&str, Goes)]) -> String {
                 format!("{stream} inherited (the terminal, or the service manager's log)")
             }
             Goes::Discarded => format!("{stream} discarded"),
+            Goes::Syslog(to) => format!("{stream} to syslog ({to})"),
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -668,12 +712,7 @@ fn prepare_all(
         } else {
             plain
         };
-        let stdout = open_sink(spec, &base, spec.log.stdout, "out", opts, &prefix).map_err(
-            io_err(format!("cannot open the stdout log of {}", spec.name)),
-        )?;
-        let stderr = open_sink(spec, &base, spec.log.stderr, "err", opts, &prefix).map_err(
-            io_err(format!("cannot open the stderr log of {}", spec.name)),
-        )?;
+        let (stdout, stderr) = open_sinks(spec, &base, opts, &prefix)?;
         setups.push(Rc::new(ServiceSetup {
             spec: spec.clone(),
             spec_path: spec_path.to_path_buf(),

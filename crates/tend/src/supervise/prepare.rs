@@ -147,7 +147,7 @@ pub fn prepare(
         return Err(PrepareError(problems));
     };
     let output = |t: LogTarget| match t {
-        LogTarget::File => Output::Pipe,
+        LogTarget::File | LogTarget::Syslog => Output::Pipe,
         LogTarget::Inherit if console => Output::Pipe,
         LogTarget::Inherit => Output::Inherit,
         LogTarget::Null => Output::Null,

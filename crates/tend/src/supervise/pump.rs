@@ -14,7 +14,7 @@ use std::rc::Rc;
 
 use tokio::sync::Notify;
 
-use super::logfile::{Dropped, RotatingFile};
+use super::logfile::{CombinedLog, Dropped, Stream as Which};
 use super::service::{Observer, COUNTERS_EVERY};
 use super::state::Status;
 use super::sys::PipeReader;
@@ -27,19 +27,25 @@ thread_local! {
     static BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// A service's log file, shared by the sinks of its two streams.
+pub type SharedLog = Rc<RefCell<CombinedLog>>;
+
 /// Where a stream's bytes go.
 pub enum Sink {
-    /// A rotating file.
-    File(RotatingFile),
+    /// The service's rotating log file, holding both streams, as this stream.
+    File(SharedLog, Which),
     /// The terminal, each line prefixed with the (coloured) service name.
     Console(ConsoleSink),
+    /// Syslog, a message per line.
+    Syslog(super::syslog::SyslogSink),
 }
 
 impl Sink {
     fn write(&mut self, chunk: &[u8]) {
         match self {
-            Sink::File(f) => f.write_chunk(chunk),
+            Sink::File(f, which) => f.borrow_mut().write(*which, chunk),
             Sink::Console(c) => c.write(chunk),
+            Sink::Syslog(s) => s.write(chunk),
         }
     }
 
@@ -47,40 +53,44 @@ impl Sink {
     /// starts on a line of its own.
     fn finish_line(&mut self) {
         match self {
-            Sink::File(f) => f.finish_line(),
+            Sink::File(f, which) => f.borrow_mut().finish(*which),
             Sink::Console(c) => c.flush_partial(),
+            Sink::Syslog(s) => s.finish_line(),
         }
     }
 
-    /// What could not be written.
+    /// What could not be written (of this stream).
     pub fn dropped(&self) -> Dropped {
         match self {
-            Sink::File(f) => f.dropped,
+            Sink::File(f, which) => f.borrow().dropped(*which),
             Sink::Console(_) => Dropped::default(),
+            Sink::Syslog(s) => s.dropped(),
         }
     }
 
-    /// Bytes written to the log files (none on the console).
+    /// Bytes of this stream written to the log file (none on the console or to
+    /// syslog).
     pub fn written(&self) -> u64 {
         match self {
-            Sink::File(f) => f.written,
-            Sink::Console(_) => 0,
+            Sink::File(f, which) => f.borrow().written(*which),
+            Sink::Console(_) | Sink::Syslog(_) => 0,
         }
     }
 
     /// Takes the last write error, if any.
     pub fn take_error(&mut self) -> Option<io::Error> {
         match self {
-            Sink::File(f) => f.last_error.take(),
+            Sink::File(f, _) => f.borrow_mut().take_error(),
             Sink::Console(_) => None,
+            Sink::Syslog(s) => s.take_error(),
         }
     }
 
     /// Reopens the file (after an external rotation).
     pub fn reopen(&mut self) -> io::Result<()> {
         match self {
-            Sink::File(f) => f.reopen(),
-            Sink::Console(_) => Ok(()),
+            Sink::File(f, _) => f.borrow_mut().reopen(),
+            Sink::Console(_) | Sink::Syslog(_) => Ok(()),
         }
     }
 }
@@ -943,7 +953,7 @@ mod tail_tests {
 mod tests {
     use super::*;
     use crate::spec::RotateEvery;
-    use crate::supervise::logfile::RotateConfig;
+    use crate::supervise::logfile::{Retention, RotateConfig};
     use crate::supervise::state::State;
 
     struct Heard(Rc<RefCell<Vec<(u64, u64)>>>);
@@ -961,18 +971,24 @@ mod tests {
     fn counters_are_reported_when_they_grow_and_only_then() {
         // A log file on a full disk: /dev/full fails every write with ENOSPC.
         let dir = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink("/dev/full", dir.path().join("t.out.log")).unwrap();
-        let file = RotatingFile::open(RotateConfig {
+        std::os::unix::fs::symlink("/dev/full", dir.path().join("t.log")).unwrap();
+        let file = CombinedLog::open(RotateConfig {
             dir: dir.path().to_path_buf(),
-            stem: "t.out".into(),
+            stem: "t".into(),
             max_size: 1 << 20,
             every: RotateEvery::Never,
-            keep: 1,
+            retention: Retention {
+                keep: 1,
+                ..Default::default()
+            },
             compress: false,
             timestamps: false,
         })
         .unwrap();
-        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(file)));
+        let sink: SharedSink = Rc::new(RefCell::new(Sink::File(
+            Rc::new(RefCell::new(file)),
+            Which::Out,
+        )));
         let sinks = [sink.clone()];
         let shown = RefCell::new(Status {
             name: "t".into(),
@@ -1002,7 +1018,8 @@ mod tests {
         report_counters(&sinks, &shown, &observers);
         sink.borrow_mut().write(b"cc\n");
         report_counters(&sinks, &shown, &observers);
-        assert_eq!(*heard.borrow(), [(2, 4), (3, 7)]);
+        // Dropped bytes as they would have been written: tagged ("out a\n").
+        assert_eq!(*heard.borrow(), [(2, 12), (3, 19)]);
         assert_eq!(shown.borrow().state, State::Running, "no change of state");
     }
 }

@@ -1,6 +1,9 @@
-//! A log as files on disk: the live `<name>.<stream>.log` and its rotations
-//! (`<name>.<stream>.<UTC timestamp>.log`, `.log.gz` once compressed), named as
-//! [`logfile`] names them, and the last lines across them, oldest first.
+//! A log as files on disk: the live `<name>.log` and its rotations (`<name>.<UTC
+//! timestamp>.log`, `.log.gz` once compressed), named as [`logfile`] names them, and
+//! the last lines across them, oldest first. Their lines carry their stream's tag
+//! (`out `, `err `), which is taken off as they are read ([`logfile::split_tag`]).
+//! The separate files of an older tend (`<name>.out.log`, `<name>.err.log`) hold one
+//! stream each, untagged ([`Holds`]).
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -9,7 +12,73 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::when::{line_stamp, Range};
-use crate::supervise::logfile;
+use crate::supervise::logfile::{self, Stream};
+
+/// What the lines of a file are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Holds {
+    /// Both streams, each line tagged (`<name>.log`).
+    #[default]
+    Tagged,
+    /// One stream, untagged (an older tend's `<name>.out.log`, `<name>.err.log`).
+    Only(Stream),
+    /// Lines as written, of no stream in particular (`tend.log`).
+    Raw,
+}
+
+/// The streams wanted (`--stdout`, `--stderr`, or both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    /// stdout lines.
+    pub out: bool,
+    /// stderr lines.
+    pub err: bool,
+}
+
+impl Default for Want {
+    fn default() -> Self {
+        Want {
+            out: true,
+            err: true,
+        }
+    }
+}
+
+impl Want {
+    /// Whether a line of `stream` is shown (a line of no known stream: only when
+    /// both are).
+    pub fn admits(&self, stream: Option<Stream>) -> bool {
+        match stream {
+            Some(Stream::Out) => self.out,
+            Some(Stream::Err) => self.err,
+            None => self.out && self.err,
+        }
+    }
+
+    /// Whether every line is shown.
+    pub fn all(&self) -> bool {
+        self.out && self.err
+    }
+}
+
+/// A line of a file that holds `holds` as shown when `want` is asked for: its text
+/// without its tag, or `None` when it is of a stream not wanted.
+pub fn shown_line<'a>(
+    holds: Holds,
+    want: &Want,
+    line: &'a [u8],
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    match holds {
+        Holds::Raw => Some(std::borrow::Cow::Borrowed(line)),
+        Holds::Only(s) => want
+            .admits(Some(s))
+            .then_some(std::borrow::Cow::Borrowed(line)),
+        Holds::Tagged => {
+            let (s, text) = logfile::split_tag(line);
+            want.admits(s).then_some(text)
+        }
+    }
+}
 
 /// One file of a log, with the time span its lines were written in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,6 +100,8 @@ pub struct Piece {
     pub live: bool,
     /// The live file's identity when it was listed (a rotation since gives another).
     pub id: Option<u64>,
+    /// What its lines are.
+    pub holds: Holds,
 }
 
 /// The files of the log `stem` (`orders.out`) among `names` (a listing of `dir`),
@@ -53,6 +124,7 @@ pub fn pieces(
             live: false,
             id: None,
             born: None,
+            holds: Holds::Tagged,
         });
         start = r.at.or(start);
     }
@@ -66,6 +138,7 @@ pub fn pieces(
             live: true,
             id: None,
             born: None,
+            holds: Holds::Tagged,
         });
     }
     out
@@ -130,6 +203,10 @@ pub struct Select {
     pub range: Range,
     /// The lines start with a timestamp (`log.timestamps = true`).
     pub timestamps: bool,
+    /// The streams shown.
+    pub want: Want,
+    /// What the lines of the file read are (set for each file by [`last_lines`]).
+    pub holds: Holds,
 }
 
 /// The last lines of `read` that `sel` keeps (`last` is taken as at most `room`),
@@ -155,8 +232,11 @@ pub fn tail_of(
             complete += n as u64;
             buf.pop();
         }
+        let Some(text) = shown_line(sel.holds, &sel.want, &buf) else {
+            continue;
+        };
         if sel.timestamps {
-            stamp = line_stamp(&buf).or(stamp);
+            stamp = line_stamp(&text).or(stamp);
         }
         // A line before any timestamp (written before `log.timestamps` was set) has no
         // time: outside every range.
@@ -168,7 +248,7 @@ pub fn tail_of(
         }
         kept.push_back(Line {
             stamp,
-            text: buf.clone(),
+            text: text.into_owned(),
         });
         if room.is_some_and(|r| kept.len() > r) {
             kept.pop_front();
@@ -256,6 +336,10 @@ pub fn last_lines(pieces: &[Piece], sel: &Select) -> Result<Tail, TailError> {
                 path: p.path.clone(),
                 source,
             })
+        };
+        let sel = &Select {
+            holds: p.holds,
+            ..*sel
         };
         let (lines, _) = if p.live {
             let mut f = match File::open(&p.path) {
@@ -423,7 +507,9 @@ fn tail_plain(
     sel: &Select,
     room: Option<usize>,
 ) -> io::Result<(VecDeque<Line>, u64)> {
-    let filter = sel.timestamps && !sel.range.is_all();
+    // Lines left out (by time, or of a stream not wanted) would not count.
+    let filter =
+        (sel.timestamps && !sel.range.is_all()) || (sel.holds != Holds::Raw && !sel.want.all());
     match room {
         Some(room) if !filter => tail_backwards(f, room, BLOCK, sel),
         _ => tail_of(BufReader::new(f), sel, room),
@@ -498,6 +584,46 @@ pub fn read_from(f: &mut File, pos: u64) -> io::Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_shown_by_what_their_file_holds_and_the_streams_wanted() {
+        let both = Want::default();
+        let out = Want {
+            out: true,
+            err: false,
+        };
+        let err = Want {
+            out: false,
+            err: true,
+        };
+        let o = Holds::Only(Stream::Out);
+        #[rustfmt::skip]
+        let table: Vec<(Holds, Want, &str, Option<&str>)> = vec![
+            (Holds::Tagged, both, "out hello", Some("hello")),
+            (Holds::Tagged, both, "err boom", Some("boom")),
+            (Holds::Tagged, out, "err boom", None),
+            (Holds::Tagged, err, "err boom", Some("boom")),
+            (Holds::Tagged, err, "out hello", None),
+            // Untagged in a tagged file: shown only when both streams are.
+            (Holds::Tagged, both, "stray", Some("stray")),
+            (Holds::Tagged, out, "stray", None),
+            // An older tend's stdout file: its lines as they are, "err " and all.
+            (o, both, "err is just text here", Some("err is just text here")),
+            (o, out, "x", Some("x")),
+            (o, err, "x", None),
+            // tend.log: as written, whatever is asked.
+            (Holds::Raw, err, "out of memory", Some("out of memory")),
+        ];
+        for (holds, want, line, shown) in table {
+            let got = shown_line(holds, &want, line.as_bytes());
+            assert_eq!(
+                got.as_deref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned()),
+                shown.map(str::to_string),
+                "{holds:?} {want:?} {line:?}"
+            );
+        }
+    }
     use std::io::Write;
     use std::time::Duration;
 
@@ -534,6 +660,7 @@ mod tests {
                 live: false,
                 id: None,
                 born: None,
+                holds: Holds::Tagged,
             },
             Piece {
                 path: dir.join(t(2, "log")),
@@ -543,6 +670,7 @@ mod tests {
                 live: false,
                 id: None,
                 born: None,
+                holds: Holds::Tagged,
             },
             Piece {
                 path: dir.join("o.out.log"),
@@ -552,6 +680,7 @@ mod tests {
                 live: true,
                 id: None,
                 born: None,
+                holds: Holds::Tagged,
             },
         ];
         assert_eq!(got, want);
@@ -598,6 +727,7 @@ early line without a stamp
                 until: until.map(at),
             },
             timestamps,
+            ..Select::default()
         };
         let run = |s: Select| texts(&Vec::from(tail_of(text.as_bytes(), &s, None).unwrap().0));
         assert_eq!(
@@ -789,6 +919,7 @@ early line without a stamp
                 until: Some(at(until)),
             },
             timestamps: false,
+            ..Select::default()
         };
         let run = |s| texts(&last_lines(&p, &s).unwrap().lines);
         assert_eq!(
@@ -811,6 +942,7 @@ early line without a stamp
                 until: None,
             },
             timestamps: false,
+            ..Select::default()
         };
         assert!(run(s).is_empty());
     }
@@ -846,6 +978,7 @@ early line without a stamp
             end,
             live: false,
             id: None,
+            holds: Holds::Tagged,
         };
         for (start, born, end, plain, stamped) in [
             // Known start: from it.
@@ -864,6 +997,7 @@ early line without a stamp
                     last: None,
                     range,
                     timestamps,
+                    ..Select::default()
                 };
                 assert_eq!(
                     wanted(&sel, &piece(start, born, end)),
