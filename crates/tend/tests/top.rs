@@ -256,6 +256,26 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
             .is_some_and(|(_, pane)| pane.contains("hello from api"))
     });
     assert!(screen.contains("Esc close"), "{screen}");
+    let hellos = |sc: &str| {
+        sc.split_once("tend logs -f api")
+            .map_or(0, |(_, pane)| pane.matches("hello from api").count())
+    };
+    // (As many as its log files hold: the pane shows them all.)
+    let in_files = || {
+        std::fs::read_dir(s.log_dir())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with("api."))
+            .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+            .map(|t| t.matches("hello from api").count())
+            .sum::<usize>()
+    };
+    let before = in_files();
+    tmux.wait_for("every line in the pane", |sc| hellos(sc) == before);
+    // It follows: api restarted from elsewhere says hello again, in the pane.
+    let out = s.tend(&["restart", "api"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    tmux.wait_for("the new line in the pane", |sc| hellos(sc) == before + 1);
     tmux.keys(&["Escape"]);
     tmux.wait_for("the pane closed", |sc| !sc.contains("tend logs -f api"));
 
