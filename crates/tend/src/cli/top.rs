@@ -288,22 +288,7 @@ impl App {
                 self.refresh();
                 next = Instant::now() + self.interval;
             }
-            if let Some(done) = self.running.as_ref().and_then(|r| r.try_recv().ok()) {
-                self.running = None;
-                self.note = match done {
-                    Ok(msg) => Note {
-                        text: msg,
-                        error: false,
-                    },
-                    Err(f) => Note {
-                        text: format!(
-                            "error: {}{}",
-                            f.error.replace('\n', " "),
-                            f.help.map(|h| format!(" (help: {h})")).unwrap_or_default()
-                        ),
-                        error: true,
-                    },
-                };
+            if self.take_answer() {
                 self.refresh();
                 next = Instant::now() + self.interval;
             }
@@ -323,6 +308,30 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Shows the answer of the action under way in the status line, once it has come;
+    /// whether it has.
+    fn take_answer(&mut self) -> bool {
+        let Some(done) = self.running.as_ref().and_then(answer) else {
+            return false;
+        };
+        self.running = None;
+        self.note = match done {
+            Ok(msg) => Note {
+                text: one_line(&msg),
+                error: false,
+            },
+            Err(f) => Note {
+                text: one_line(&format!(
+                    "error: {}{}",
+                    f.error,
+                    f.help.map(|h| format!(" (help: {h})")).unwrap_or_default()
+                )),
+                error: true,
+            },
+        };
+        true
     }
 
     /// Handles a key; false: quit.
@@ -510,6 +519,24 @@ fn read_lines(pipe: Box<dyn std::io::Read + Send>, lines: &Mutex<VecDeque<String
     }
 }
 
+/// The answer of the action under way, once there is one.
+fn answer(rx: &mpsc::Receiver<Result<String, Failed>>) -> Option<Result<String, Failed>> {
+    match rx.try_recv() {
+        Ok(done) => Some(done),
+        Err(mpsc::TryRecvError::Empty) => None,
+        Err(mpsc::TryRecvError::Disconnected) => Some(Err(Failed {
+            error: "the action ended without an answer".into(),
+            help: None,
+        })),
+    }
+}
+
+/// `text` on one line, as the terminal should show it (a service's message may hold
+/// what it wrote, escape sequences included).
+fn one_line(text: &str) -> String {
+    visible(&text.replace('\n', " "))
+}
+
 fn busy() -> Note {
     Note {
         text: "another action is under way".into(),
@@ -560,5 +587,151 @@ fn facts(r: &Row, usage: usage::Usage) -> Facts {
         last_line: s
             .and_then(|s| s.log.as_ref())
             .and_then(|place| last_log_line(&r.name, place)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(app: &mut App, c: KeyCode) -> bool {
+        app.key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    /// A `tend top` of a state folder where `api` and `db` were stopped and their
+    /// supervisors have ended, with no installed service.
+    fn app() -> (tempfile::TempDir, App) {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state");
+        for name in ["api", "db"] {
+            state::write_status(
+                &dir,
+                &state::Status {
+                    name: name.into(),
+                    state: state::State::Stopped,
+                    spec: format!("/srv/{name}.toml").into(),
+                    supervisor_pid: 0,
+                    pid: None,
+                    started_at_ms: None,
+                    since_ms: 0,
+                    restarts: 0,
+                    last_exit: None,
+                    message: None,
+                    last_stderr: None,
+                    log: None,
+                    health: None,
+                    log_dropped_lines: 0,
+                    log_dropped_bytes: 0,
+                },
+            )
+            .unwrap();
+        }
+        let mut app = App::new(dir, Duration::from_secs(1));
+        app.layout = Layout {
+            spec_dir: root.path().join("etc"),
+            state_root: root.path().join("lib"),
+            ..Layout::unix(PathBuf::new())
+        };
+        app.refresh();
+        (root, app)
+    }
+
+    fn selected(app: &App) -> Option<&str> {
+        app.selected().map(|(r, _)| r.name.as_str())
+    }
+
+    #[test]
+    fn the_selection_moves_within_the_rows_and_stays_on_its_row() {
+        let (_root, mut app) = app();
+        assert_eq!(selected(&app), Some("api"));
+        for (k, want) in [
+            (KeyCode::Char('j'), "db"),
+            (KeyCode::Down, "db"),
+            (KeyCode::Char('k'), "api"),
+            (KeyCode::Up, "api"),
+            (KeyCode::Char('G'), "db"),
+            (KeyCode::Char('g'), "api"),
+            (KeyCode::Down, "db"),
+        ] {
+            assert!(press(&mut app, k));
+            assert_eq!(selected(&app), Some(want), "after {k:?}");
+        }
+        // A new row before it: the selection stays on db.
+        std::fs::copy(
+            state::state_path(&app.dir, "api"),
+            state::state_path(&app.dir, "aaa"),
+        )
+        .unwrap();
+        app.refresh();
+        assert_eq!(selected(&app), Some("db"));
+        // Its row gone: the last row.
+        std::fs::remove_file(state::state_path(&app.dir, "db")).unwrap();
+        app.refresh();
+        assert_eq!(selected(&app), Some("api"));
+    }
+
+    /// `r` and `s` ask first; anything but `y` cancels; `y` runs the action (here on a
+    /// service no supervisor runs any longer) and its error reaches the status line.
+    #[test]
+    fn stop_and_restart_ask_first_and_the_answer_reaches_the_status_line() {
+        let (_root, mut app) = app();
+        for (k, verb) in [
+            (KeyCode::Char('r'), "restart"),
+            (KeyCode::Char('s'), "stop"),
+        ] {
+            assert!(press(&mut app, k));
+            assert_eq!(app.note.text, format!("{verb} `api`? (y/n)"));
+            assert!(press(&mut app, KeyCode::Char('n')));
+            assert_eq!(app.note.text, format!("{verb} `api`: cancelled"));
+            assert!(app.running.is_none() && app.asked.is_none());
+        }
+        // Cancelled by q too, which then does not quit.
+        assert!(press(&mut app, KeyCode::Char('s')));
+        assert!(press(&mut app, KeyCode::Char('q')));
+        assert_eq!(app.note.text, "stop `api`: cancelled");
+
+        assert!(press(&mut app, KeyCode::Char('s')));
+        assert!(press(&mut app, KeyCode::Char('y')));
+        assert_eq!(app.note.text, "stopping `api`…");
+        assert!(app.running.is_some());
+        // Another action meanwhile is refused.
+        assert!(press(&mut app, KeyCode::Char('r')));
+        assert!(app.asked.is_none());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !app.take_answer() {
+            assert!(Instant::now() < deadline, "no answer");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(app.note.error);
+        assert!(
+            app.note
+                .text
+                .starts_with("error: `api` is not installed (no "),
+            "{}",
+            app.note.text
+        );
+        assert!(
+            app.note.text.contains("(help: run it with"),
+            "{}",
+            app.note.text
+        );
+        assert!(!app.note.text.contains('\n'));
+    }
+
+    #[test]
+    fn q_esc_and_ctrl_c_quit() {
+        let (_root, mut app) = app();
+        assert!(!press(&mut app, KeyCode::Char('q')));
+        assert!(!press(&mut app, KeyCode::Esc));
+        assert!(!app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
+        assert!(press(&mut app, KeyCode::Char('c')));
+    }
+
+    #[test]
+    fn messages_are_shown_on_one_line_without_escape_sequences() {
+        assert_eq!(
+            one_line("failed: \x1b[31mboom\x1b[0m\n  = help: x"),
+            "failed: ?[31mboom?[0m   = help: x"
+        );
     }
 }
