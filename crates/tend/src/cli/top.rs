@@ -15,6 +15,7 @@ use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -134,6 +135,7 @@ struct Tty {
 
 impl Tty {
     fn enter() -> std::io::Result<Tty> {
+        ENTERED.store(true, Ordering::SeqCst);
         terminal::enable_raw_mode()?;
         execute!(
             std::io::stdout(),
@@ -152,9 +154,16 @@ impl Drop for Tty {
     }
 }
 
-/// Leaves raw mode and the alternate screen and shows the cursor (harmless when the
-/// terminal is not in that state).
+/// Whether the terminal was set up and not restored since.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Leaves raw mode and the alternate screen and shows the cursor, once: leaving the
+/// alternate screen again would move the cursor back over what was printed since (a
+/// panic's message, restored by the hook, then again as the stack unwinds).
 fn restore() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = execute!(
         std::io::stdout(),
