@@ -401,7 +401,7 @@ mod tests {
         // A newer stderr file.
         let err = dir.path().join("api.err.log");
         std::fs::write(&err, "warning: slow\n").unwrap();
-        let f = std::fs::File::options().append(true).open(&err).unwrap();
+        let f = std::fs::File::options().write(true).open(&err).unwrap();
         f.set_modified(SystemTime::now() + std::time::Duration::from_secs(5))
             .unwrap();
         assert_eq!(
