@@ -103,6 +103,31 @@ impl Tmux {
         self.keys(&["Enter"]);
     }
 
+    /// The shell's process.
+    fn pane_pid(&self) -> i32 {
+        let out = self
+            .tmux(&["display-message", "-p", "-t", "top", "#{pane_pid}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+
+    /// Waits for the shell's prompt on a screen without `tend top`, and checks that
+    /// the terminal is in the shell's modes again (`stty`: canonical, echoing, with
+    /// signal keys).
+    fn back_at_the_prompt(&self) {
+        self.wait_for("the prompt back", |sc| {
+            !sc.contains("tend top ·") && sc.trim_end().ends_with("top-test$")
+        });
+        // (The screen cleared first: only this stty's answer on it.)
+        self.type_line("printf '\\033[2J\\033[H'; stty -a");
+        let screen = self.wait_for("stty's answer", |sc| sc.contains("icanon"));
+        let words: Vec<&str> = screen.split_whitespace().collect();
+        for on in ["icanon", "echo", "isig"] {
+            assert!(words.contains(&on), "{on} restored:\n{screen}");
+        }
+    }
+
     /// The screen, as text.
     fn screen(&self) -> String {
         let out: Output = self
@@ -171,11 +196,12 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
     let api = status(&s, "api")["pid"].as_i64().unwrap().to_string();
     let worker = status(&s, "worker")["pid"].as_i64().unwrap().to_string();
 
-    tmux.type_line(&format!(
+    let top = format!(
         "'{}' top --state-dir '{}'",
         tend_bin().display(),
         s.state_dir().display()
-    ));
+    );
+    tmux.type_line(&top);
     let screen = tmux.wait_for("both services, running, with their pids", |sc| {
         shown(sc, "api") == Some(("running".into(), api.clone()))
             && shown(sc, "worker") == Some(("running".into(), worker.clone()))
@@ -281,15 +307,21 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
 
     // q: the screen and the terminal's settings are the shell's again.
     tmux.keys(&["q"]);
-    tmux.wait_for("the prompt back", |sc| {
-        !sc.contains("tend top ·") && sc.trim_end().ends_with("top-test$")
-    });
-    tmux.type_line("stty -a");
-    let screen = tmux.wait_for("stty's answer", |sc| sc.contains("icanon"));
-    let words: Vec<&str> = screen.split_whitespace().collect();
-    for on in ["icanon", "echo", "isig"] {
-        assert!(words.contains(&on), "{on} restored:\n{screen}");
-    }
+    tmux.back_at_the_prompt();
+
+    // So after a SIGTERM from elsewhere.
+    tmux.type_line(&top);
+    tmux.wait_for("top again", |sc| sc.starts_with("tend top · 2 services"));
+    let shell = tmux.pane_pid();
+    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let status = Command::new("kill")
+        .args(["-s", "TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tmux.back_at_the_prompt();
+    wait_until(5 * SECS, "top gone", || !alive(pid));
 }
 
 /// Without a terminal, `tend top` says what to use instead; `--once` prints a frame.

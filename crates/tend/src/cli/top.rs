@@ -88,7 +88,7 @@ pub fn top(a: TopArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let result = app.run(&mut tty.terminal);
+    let result = app.run(&mut tty.terminal, &stop_requests());
     drop(tty);
     match result {
         Ok(()) => exit::OK,
@@ -126,6 +126,36 @@ fn once(app: &mut App) -> u8 {
         }
     }
     exit::OK
+}
+
+/// Quit requests from the OS: the signals that would end `tend top` (SIGTERM, SIGINT,
+/// SIGQUIT, SIGHUP, SIGUSR1; a `kill` from elsewhere, a closed terminal) or the console
+/// events on Windows, caught so that the terminal is restored first. Listened to in a
+/// thread of its own, as the supervisor listens ([`supervise::sys::listen_os`]);
+/// without it they keep their default action.
+fn stop_requests() -> mpsc::Receiver<()> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async move {
+            let (req_tx, mut requests) = tokio::sync::mpsc::unbounded_channel();
+            if supervise::sys::listen_os(req_tx).is_err() {
+                return;
+            }
+            while let Some(r) = requests.recv().await {
+                if !matches!(r, supervise::Request::Ignored(_)) && tx.send(()).is_err() {
+                    return;
+                }
+            }
+        });
+    });
+    rx
 }
 
 /// The terminal in raw mode on its alternate screen; restored when dropped.
@@ -290,30 +320,43 @@ impl App {
         }
     }
 
-    fn run(&mut self, terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    /// Refreshes, draws and handles keys until a key or `stop` says to quit.
+    fn run(
+        &mut self,
+        terminal: &mut ratatui::DefaultTerminal,
+        stop: &mpsc::Receiver<()>,
+    ) -> std::io::Result<()> {
         let mut next = Instant::now();
+        let mut dirty = true;
         loop {
-            if Instant::now() >= next {
+            if stop.try_recv().is_ok() {
+                return Ok(());
+            }
+            if Instant::now() >= next || self.take_answer() {
                 self.refresh();
                 next = Instant::now() + self.interval;
+                dirty = true;
             }
-            if self.take_answer() {
-                self.refresh();
-                next = Instant::now() + self.interval;
+            // (A followed log may have new lines.)
+            if dirty || self.follow.is_some() {
+                let view = self.view();
+                terminal.draw(|f| view::draw(f, &view, &mut self.table))?;
+                dirty = false;
             }
-            let view = self.view();
-            terminal.draw(|f| view::draw(f, &view, &mut self.table))?;
-            // Quicker while something comes in between refreshes.
+            // Quicker while something comes in between refreshes; a stop request is
+            // seen within a quarter of a second.
             let wait = if self.running.is_some() || self.follow.is_some() {
                 Duration::from_millis(100)
             } else {
-                next.saturating_duration_since(Instant::now())
+                Duration::from_millis(250)
             };
-            if event::poll(wait.min(next.saturating_duration_since(Instant::now())))? {
-                if let Event::Key(k) = event::read()? {
-                    if k.kind != KeyEventKind::Release && !self.key(k) {
-                        return Ok(());
-                    }
+            if !event::poll(wait.min(next.saturating_duration_since(Instant::now())))? {
+                continue;
+            }
+            dirty = true;
+            if let Event::Key(k) = event::read()? {
+                if k.kind != KeyEventKind::Release && !self.key(k) {
+                    return Ok(());
                 }
             }
         }
