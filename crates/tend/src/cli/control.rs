@@ -145,18 +145,8 @@ fn through_channel(
 
 /// `tend control NAME CODE`: a custom control code to an installed Windows service.
 pub fn send_control_code(name: &str, code: u8) -> u8 {
-    report(engine::send_control_code(name, code))
-}
-
-fn report(result: Result<String, crate::platform::InstallError>) -> u8 {
-    match result {
-        Ok(msg) => {
-            outln!("{msg}");
-            exit::OK
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            exit::ERROR
-        }
-    }
+    say(engine::send_control_code(name, code).map_err(|e| Failed {
+        error: e.to_string(),
+        help: None,
+    }))
 }
