@@ -322,6 +322,25 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
     assert!(status.success());
     tmux.back_at_the_prompt();
     wait_until(5 * SECS, "top gone", || !alive(pid));
+
+    // The terminal closed under it (the pane killed: a hangup): it ends, rather than
+    // spin on a terminal that is gone.
+    tmux.type_line(&format!("exec {top}"));
+    tmux.wait_for("top again", |sc| sc.starts_with("tend top · 2 services"));
+    let pid = tmux.pane_pid();
+    let out = tmux.tmux(&["kill-pane", "-t", "top"]).output().unwrap();
+    assert!(out.status.success());
+    let deadline = Instant::now() + 5 * SECS;
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    if alive(pid) {
+        // (Not left spinning after the test.)
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", &pid.to_string()])
+            .status();
+        panic!("tend top still runs 5s after its terminal hung up");
+    }
 }
 
 /// Without a terminal, `tend top` says what to use instead; `--once` prints a frame.

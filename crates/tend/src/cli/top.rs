@@ -132,7 +132,8 @@ fn once(app: &mut App) -> u8 {
 /// SIGQUIT, SIGHUP, SIGUSR1; a `kill` from elsewhere, a closed terminal) or the console
 /// events on Windows, caught so that the terminal is restored first. Listened to in a
 /// thread of its own, as the supervisor listens ([`supervise::sys::listen_os`]);
-/// without it they keep their default action.
+/// without it they keep their default action. A loop that has not quit a second after
+/// such a request is ended from this thread.
 fn stop_requests() -> mpsc::Receiver<()> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -149,9 +150,18 @@ fn stop_requests() -> mpsc::Receiver<()> {
                 return;
             }
             while let Some(r) = requests.recv().await {
-                if !matches!(r, supervise::Request::Ignored(_)) && tx.send(()).is_err() {
+                if matches!(r, supervise::Request::Ignored(_)) {
+                    continue;
+                }
+                if tx.send(()).is_err() {
                     return;
                 }
+                // The loop quits within a quarter of a second, unless it cannot: after
+                // a hangup crossterm's reader spins on the dead terminal and never
+                // returns. Then tend top ends here.
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                restore();
+                std::process::exit(exit::ERROR.into());
             }
         });
     });
