@@ -112,6 +112,14 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     }
 
+    /// The process the shell runs (`tend top`).
+    fn child_of_the_shell(&self) -> i32 {
+        let shell = self.pane_pid();
+        let children =
+            std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
+        children.split_whitespace().next().unwrap().parse().unwrap()
+    }
+
     /// Waits for the shell's prompt on a screen without `tend top`, and checks that
     /// the terminal is in the shell's modes again (`stty`: canonical, echoing, with
     /// signal keys).
@@ -312,9 +320,7 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
     // So after a SIGTERM from elsewhere.
     tmux.type_line(&top);
     tmux.wait_for("top again", |sc| sc.starts_with("tend top · 2 services"));
-    let shell = tmux.pane_pid();
-    let children = std::fs::read_to_string(format!("/proc/{shell}/task/{shell}/children")).unwrap();
-    let pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let pid = tmux.child_of_the_shell();
     let status = Command::new("kill")
         .args(["-s", "TERM", &pid.to_string()])
         .status()
@@ -323,11 +329,11 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
     tmux.back_at_the_prompt();
     wait_until(5 * SECS, "top gone", || !alive(pid));
 
-    // The terminal closed under it (the pane killed: a hangup): it ends, rather than
-    // spin on a terminal that is gone.
-    tmux.type_line(&format!("exec {top}"));
+    // The terminal closed under it (the pane killed: a hangup, the shell gone): it
+    // ends, rather than spin on a terminal that is gone.
+    tmux.type_line(&top);
     tmux.wait_for("top again", |sc| sc.starts_with("tend top · 2 services"));
-    let pid = tmux.pane_pid();
+    let pid = tmux.child_of_the_shell();
     let out = tmux.tmux(&["kill-pane", "-t", "top"]).output().unwrap();
     assert!(out.status.success());
     let deadline = Instant::now() + 5 * SECS;
