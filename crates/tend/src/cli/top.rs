@@ -158,7 +158,7 @@ fn stop_requests() -> mpsc::Receiver<()> {
                 }
                 // The loop quits within a quarter of a second, unless it cannot: after
                 // a hangup crossterm's reader spins on the dead terminal and never
-                // returns. Then tend top ends here.
+                // returns (crossterm-rs/crossterm#793). Then tend top ends here.
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 restore();
                 std::process::exit(exit::ERROR.into());
