@@ -5,7 +5,7 @@
 //! or `tend up` that supervises the service through its control channel
 //! ([`crate::supervise::control`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -33,16 +33,41 @@ pub struct ControlArgs {
 pub fn control(a: ControlArgs, verb: Verb) -> u8 {
     let name = a.name.as_str();
     let layout = Layout::system(PathBuf::new());
-    if read_record(&layout, name).is_some() {
-        return report(engine::control(name, verb));
+    let installed = read_record(&layout, name).is_some();
+    let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
+    say(act(name, verb, installed, &dir, &layout))
+}
+
+/// Why a request to a service failed: the error, and what to do about it.
+#[derive(Debug)]
+pub(crate) struct Failed {
+    pub(crate) error: String,
+    pub(crate) help: Option<String>,
+}
+
+/// Runs `verb` on service `name` and returns what to say: through its service manager
+/// when `installed` (see [`engine::control`]), else through the control channel of the
+/// supervisor with state folder `dir`; `layout` is where an install was looked for.
+/// What `tend start|stop|restart NAME` and `tend top` do.
+pub(crate) fn act(
+    name: &str,
+    verb: Verb,
+    installed: bool,
+    dir: &Path,
+    layout: &Layout,
+) -> Result<String, Failed> {
+    if installed {
+        return engine::control(name, verb).map_err(|e| Failed {
+            error: e.to_string(),
+            help: None,
+        });
     }
     let verb = match verb {
         Verb::Start => control::Verb::Start,
         Verb::Stop => control::Verb::Stop,
         Verb::Restart => control::Verb::Restart,
     };
-    let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
-    through_channel(&dir, name, verb, Some(&layout))
+    through_channel(dir, name, verb, Some(layout))
 }
 
 /// `tend reopen-logs NAME`: through the control channel of the supervisor, installed
@@ -55,68 +80,73 @@ pub fn reopen_logs(a: ControlArgs) -> u8 {
     } else {
         a.state_dir.unwrap_or_else(supervise::default_state_dir)
     };
-    through_channel(&dir, name, control::Verb::ReopenLogs, None)
+    say(through_channel(&dir, name, control::Verb::ReopenLogs, None))
+}
+
+/// Prints what a request gave and returns the exit code.
+fn say(result: Result<String, Failed>) -> u8 {
+    match result {
+        Ok(msg) => {
+            outln!("{msg}");
+            exit::OK
+        }
+        Err(f) => {
+            errln!("error: {}", f.error);
+            if let Some(help) = f.help {
+                errln!("  = help: {help}");
+            }
+            exit::ERROR
+        }
+    }
 }
 
 /// Sends `verb` to `name`'s supervisor with state folder `dir`; `layout` is where an
 /// install was looked for (for the error when there is neither).
 fn through_channel(
-    dir: &std::path::Path,
+    dir: &Path,
     name: &str,
     verb: control::Verb,
     layout: Option<&Layout>,
-) -> u8 {
+) -> Result<String, Failed> {
     match control::request(dir, name, verb) {
-        Ok(done) if done.ok => {
-            outln!("{}", done.message);
-            exit::OK
-        }
-        Ok(done) => {
-            errln!("error: {}", done.message);
-            errln!("  = help: `tend status {name}` shows its state, `tend logs {name}` its output");
-            exit::ERROR
-        }
-        Err(ClientError::NotRunning { address, .. }) => {
-            match layout {
-                Some(layout) => errln!(
-                    "error: `{name}` is not installed (no {}) and no `tend run` or `tend up` supervises it (no control channel {address})",
+        Ok(done) if done.ok => Ok(done.message),
+        Ok(done) => Err(Failed {
+            error: done.message,
+            help: Some(format!(
+                "`tend status {name}` shows its state, `tend logs {name}` its output"
+            )),
+        }),
+        Err(ClientError::NotRunning { address, .. }) => Err(Failed {
+            error: match layout {
+                Some(layout) => format!(
+                    "`{name}` is not installed (no {}) and no `tend run` or `tend up` supervises it (no control channel {address})",
                     layout.record_path(name).display()
                 ),
-                None => errln!(
-                    "error: no `tend run` or `tend up` supervises `{name}` (no control channel {address})"
+                None => format!(
+                    "no `tend run` or `tend up` supervises `{name}` (no control channel {address})"
                 ),
-            }
-            errln!("  = help: run it with `tend run SPEC` or `tend up FILE`, or install it with `tend install SPEC`; a supervisor with another state folder is reached with --state-dir (or TEND_STATE_DIR)");
-            exit::ERROR
-        }
+            },
+            help: Some("run it with `tend run SPEC` or `tend up FILE`, or install it with `tend install SPEC`; a supervisor with another state folder is reached with --state-dir (or TEND_STATE_DIR)".to_string()),
+        }),
         Err(e) => {
-            errln!("error: {e}");
             let help = match e {
                 ClientError::Stale { .. } => format!("its supervisor was killed: run it again with `tend run SPEC` or `tend up FILE` (that replaces {})", sys::control_address(dir, name)),
                 ClientError::Connect { denied: true, .. } => "the channel belongs to the user who runs the supervisor: run this command as that user (or as root)".to_string(),
                 ClientError::Timeout { .. } | ClientError::Unfinished { .. } => format!("`tend status {name}` shows where it is; the request goes on in the supervisor"),
                 _ => format!("`tend status {name}` shows its state"),
             };
-            errln!("  = help: {help}");
-            exit::ERROR
+            Err(Failed {
+                error: e.to_string(),
+                help: Some(help),
+            })
         }
     }
 }
 
 /// `tend control NAME CODE`: a custom control code to an installed Windows service.
 pub fn send_control_code(name: &str, code: u8) -> u8 {
-    report(engine::send_control_code(name, code))
-}
-
-fn report(result: Result<String, crate::platform::InstallError>) -> u8 {
-    match result {
-        Ok(msg) => {
-            outln!("{msg}");
-            exit::OK
-        }
-        Err(e) => {
-            errln!("error: {e}");
-            exit::ERROR
-        }
-    }
+    say(engine::send_control_code(name, code).map_err(|e| Failed {
+        error: e.to_string(),
+        help: None,
+    }))
 }

@@ -29,6 +29,7 @@ mod install;
 mod logs;
 mod run;
 mod status;
+mod top;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -91,6 +92,8 @@ enum Command {
     ReopenLogs(control::ControlArgs),
     /// Show a service's output.
     Logs(logs::LogsArgs),
+    /// Watch the services live; keys restart, stop, start them and follow their logs.
+    Top(top::TopArgs),
     /// Validate a spec and print it resolved (profile and overrides applied).
     Check(check::CheckArgs),
     /// Write a commented spec for a program.
@@ -248,6 +251,7 @@ pub fn main() -> ExitCode {
         Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
         Command::ReopenLogs(a) => control::reopen_logs(a),
         Command::Logs(a) => logs::logs(a),
+        Command::Top(a) => top::top(a),
         Command::Check(a) => check::check(a),
         Command::Init(a) => init::init(a),
         Command::Schema => {

@@ -35,34 +35,34 @@ pub struct StatusArgs {
 }
 
 /// What is known of one service.
-struct Row {
-    name: String,
+pub(crate) struct Row {
+    pub(crate) name: String,
     /// Installed as a native service (`tend install`).
-    installed: bool,
+    pub(crate) installed: bool,
     backend: Option<String>,
     /// The service manager's view.
-    native: Option<NativeStatus>,
+    pub(crate) native: Option<NativeStatus>,
     /// The installed unit differs from what the installed spec renders now.
     drift: Option<bool>,
     /// The supervisor's view (from its state file).
-    status: Option<state::Status>,
+    pub(crate) status: Option<state::Status>,
     /// Why the state file could not be read, when it could not.
     unreadable: Option<String>,
     /// The state file read (or looked for).
-    state_file: PathBuf,
+    pub(crate) state_file: PathBuf,
     /// The spec: the state file's, else the installed one.
     spec: Option<PathBuf>,
     /// Whether the supervisor of the state file still runs: whether its lock is held,
     /// not whether its pid is (a pid may have been reused since, after a reboot).
-    supervisor_alive: bool,
+    pub(crate) supervisor_alive: bool,
     /// Since the current child started, while running.
-    uptime_ms: Option<u64>,
+    pub(crate) uptime_ms: Option<u64>,
 }
 
 impl Row {
     /// The state shown: the state file's, or `stale` when its supervisor is gone while
     /// it says the service is live, or `unreadable`; `None` without a state file.
-    fn state_word(&self) -> Option<&'static str> {
+    pub(crate) fn state_word(&self) -> Option<&'static str> {
         if self.unreadable.is_some() {
             return Some("unreadable");
         }
@@ -76,7 +76,7 @@ impl Row {
     }
 
     /// The service's health (with `[health]`), while its supervisor runs.
-    fn health(&self) -> Option<&state::Health> {
+    pub(crate) fn health(&self) -> Option<&state::Health> {
         self.status
             .as_ref()
             .filter(|_| self.supervisor_alive)
@@ -369,7 +369,7 @@ pub fn status(a: StatusArgs) -> u8 {
 /// state files in `dir`, sorted by name. A row per state file: an installed service's
 /// (in its own state folder) and that of a `tend run`/`tend up` of a service with the
 /// same name are two rows, which the SPEC column tells apart.
-fn rows(layout: &Layout, dir: &Path, only: &[ServiceName], now: u64) -> Vec<Row> {
+pub(crate) fn rows(layout: &Layout, dir: &Path, only: &[ServiceName], now: u64) -> Vec<Row> {
     let mut rows = installed_rows(layout, only, now);
     match state::names(dir) {
         Ok(names) => {
