@@ -19,8 +19,9 @@
 # tend's is neither taken over nor removed, and a shared log folder survives --purge.
 # Then `tend run` in a console: Ctrl-C stops the child gracefully through the helper
 # process, and tend itself survives it and exits 0. Last, `tend stop NAME` and `tend
-# start NAME` reach one service of a running `tend up` through its control pipe; and
-# `tend logs NAME` of an installed service shows the line it wrote to stderr.
+# start NAME` reach one service of a running `tend up` through its control pipe;
+# `tend logs NAME` of an installed service shows the line it wrote to stderr; and a
+# service with health checks is RUNNING once healthy, and replaced when it hangs.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -394,5 +395,69 @@ check "both streams in one file, each line tagged: logs\\golog\\golog.log" \
   bash -c 'tr -d "\r" <"$1" | grep -qx "err shutting down gracefully"' _ "$DATA_UNIX/logs/golog/golog.log"
 t uninstall golog --purge >>"$LOG" 2>&1
 check "  ... uninstalled" wait_until 20 svc_absent_of golog
+
+echo "==> 17. health checks under the SCM"
+# Ready (RUNNING) only once the probe passes; a hung child (every thread suspended:
+# it neither answers nor handles its Ctrl-C) is found unhealthy, killed after the stop
+# timeout and replaced by the supervisor, the SCM seeing it RUNNING throughout; an
+# install --now whose probe never passes fails with the probe's error, leaving nothing.
+HPORT=$(free_port)
+cat >"$SRC_UNIX/hale.toml" <<SPEC
+name = "hale"
+command = '$APP_WIN\\hello-service.exe'
+args = ["--listen", "127.0.0.1:$HPORT"]
+[stop]
+timeout = "3s"
+[health]
+http = "http://127.0.0.1:$HPORT/healthz"
+interval = "500ms"
+timeout = "1s"
+retries = 2
+[windows]
+start = "manual"
+SPEC
+hale_health() { status_json hale | jq -r '.health.state // empty'; }
+out=$(t install "$SRC_WIN\\hale.toml" --now); rc=$?
+check "install --now of hale: exit 0, running" bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out" \
+  || echo "$out" | sed 's/^/    | /'
+check "  ... healthy when it returns ($(status_json hale | jq -c '.health.last_probe.result'))" [ "$(hale_health)" = healthy ]
+check "  ... sc query: RUNNING" state_is hale RUNNING
+hpid=$(status_field hale pid)
+out=$(w "$APP_WIN\\tend-fixture.exe" --suspend "$hpid" 2>&1 | tr -d '\r'); rc=$?
+check "every thread of the child $hpid suspended (exit $rc)" [ "$rc" = 0 ] || echo "$out" | sed 's/^/    | /'
+hale_replaced() {
+  local p; p=$(status_field hale pid)
+  [ -n "$p" ] && [ "$p" != "$hpid" ] && [ "$(hale_health)" = healthy ] && [ "$(status_field hale restarts)" -ge 1 ]
+}
+check "the hung child is found unhealthy and replaced" wait_until 40 hale_replaced \
+  || status_json hale | sed 's/^/    | /'
+check "  ... the SCM still says RUNNING" state_is hale RUNNING
+check "  ... tend.log says why" \
+  bash -c 'tr -d "\r" <"$1" | grep -qF "hale: unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:$2/healthz: no answer within 1s"' \
+  _ "$DATA_UNIX/logs/hale/tend.log" "$HPORT" || tr -d '\r' <"$DATA_UNIX/logs/hale/tend.log" | tail -n 15 | sed 's/^/    | /'
+t uninstall hale --purge >>"$LOG" 2>&1
+check "  ... uninstalled" wait_until 20 svc_absent_of hale
+NPORT=$(free_port)
+cat >"$SRC_UNIX/hale.toml" <<SPEC
+name = "hale"
+command = '$APP_WIN\\hello-service.exe'
+args = ["--listen", "127.0.0.1:$HPORT"]
+[health]
+http = "http://127.0.0.1:$NPORT/healthz"
+interval = "300ms"
+retries = 1
+[restart]
+max_restarts = 1
+[windows]
+start = "manual"
+recovery = []
+SPEC
+out=$(t install "$SRC_WIN\\hale.toml" --now); rc=$?
+check "install --now of a never-healthy service fails naming the probe's error (exit $rc)" \
+  bash -c '[ "$1" = 1 ] && grep -qF "GET http://127.0.0.1:$3/healthz: cannot connect to 127.0.0.1:$3" <<<"$2"' _ "$rc" "$out" "$NPORT" \
+  || echo "$out" | sed 's/^/    | /'
+check "  ... and leaves nothing: no service, no spec" \
+  bash -c '! [ -e "$1/hale.toml" ]' _ "$DATA_UNIX"
+check "  ... sc query knows no hale" wait_until 20 svc_absent_of hale
 
 finish

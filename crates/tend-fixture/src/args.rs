@@ -44,6 +44,8 @@ this fixed order, whatever the order of the flags:
   --line-bytes B          bytes per flood line incl. '\\n' (default 100, min 13);
                           line = 'L' + 10-digit number from 1 + ' ' + 'x'... + '\\n'
   --sleep MS              sleep MS milliseconds
+  --suspend PID           only suspend process PID (SIGSTOP; on Windows every
+                          thread of it) and exit 0: a hung service, for tests
 final action (last one wins, default --exit 0):
   --exit N                exit with code N
   --abort                 abort() (SIGABRT: a crash)
@@ -126,6 +128,8 @@ pub struct Args {
     pub flood_stderr: Option<FloodSize>,
     pub line_bytes: usize,
     pub sleep_ms: Option<u64>,
+    /// `--suspend PID`.
+    pub suspend: Option<u32>,
     pub final_action: Final,
 }
 
@@ -150,6 +154,7 @@ impl Default for Args {
             flood_stderr: None,
             line_bytes: 100,
             sleep_ms: None,
+            suspend: None,
             final_action: Final::Exit(0),
         }
     }
@@ -223,6 +228,7 @@ where
             }
             "--line-bytes" => out.line_bytes = number("--line-bytes", value)?,
             "--sleep" => out.sleep_ms = Some(number("--sleep", value)?),
+            "--suspend" => out.suspend = Some(number("--suspend", value)?),
             "--exit" => out.final_action = Final::Exit(number("--exit", value)?),
             "--abort" => out.final_action = Final::Abort,
             "--kill-self" => out.final_action = Final::KillSelf(number("--kill-self", value)?),

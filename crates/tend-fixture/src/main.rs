@@ -46,6 +46,10 @@ fn main() {
         emit(Stream::Stdout, args::USAGE.trim_end());
         exit(0);
     }
+    if let Some(pid) = args.suspend {
+        sys::suspend(pid).unwrap_or_else(|e| fail("--suspend", e));
+        exit(0);
+    }
     run(&args, started);
 }
 

@@ -61,6 +61,10 @@ pub fn raise(_signal: i32) -> io::Result<()> {
 }
 
 /// Terminates abnormally (a "crash").
+pub fn suspend(_pid: u32) -> io::Result<()> {
+    Err(unsupported("--suspend"))
+}
+
 pub fn abort() -> ! {
     std::process::abort()
 }

@@ -131,6 +131,17 @@ pub fn stop_stdio_inheritance() -> io::Result<()> {
     Ok(())
 }
 
+/// Stops process `pid` (SIGSTOP): it runs no more, as a hung program.
+pub fn suspend(pid: u32) -> io::Result<()> {
+    let pid =
+        libc::pid_t::try_from(pid).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: kill takes plain integers; a bad pid yields an error.
+    if unsafe { libc::kill(pid, libc::SIGSTOP) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sends `signal` to this process. Returns if the signal did not kill it.
 pub fn raise(signal: i32) -> io::Result<()> {
     // SAFETY: raise takes a plain integer; an invalid one yields an error.

@@ -131,6 +131,58 @@ pub fn raise(code: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Suspends every thread of process `pid` (a snapshot of the system's threads, each
+/// of `pid` opened and suspended): it runs no more, as a hung program.
+pub fn suspend(pid: u32) -> io::Result<()> {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+        CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
+    };
+    use windows_sys::Win32::System::Threading::{OpenThread, SuspendThread, THREAD_SUSPEND_RESUME};
+    // SAFETY: a snapshot of all threads; the handle is closed below.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    if snap == INVALID_HANDLE_VALUE {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: THREADENTRY32 is plain data, valid as all zeroes.
+    let mut entry: THREADENTRY32 = unsafe { std::mem::zeroed() };
+    entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+    let mut suspended = 0;
+    let mut error = None;
+    // SAFETY: `snap` is a live snapshot and `entry` is sized for it.
+    let mut more = unsafe { Thread32First(snap, &mut entry) } != 0;
+    while more {
+        if entry.th32OwnerProcessID == pid {
+            // SAFETY: opening a thread by id; the handle is closed below.
+            let thread = unsafe { OpenThread(THREAD_SUSPEND_RESUME, FALSE, entry.th32ThreadID) };
+            if thread.is_null() {
+                error = Some(io::Error::last_os_error());
+            } else {
+                // SAFETY: `thread` is an open handle with THREAD_SUSPEND_RESUME.
+                if unsafe { SuspendThread(thread) } == u32::MAX {
+                    error = Some(io::Error::last_os_error());
+                } else {
+                    suspended += 1;
+                }
+                // SAFETY: closing the handle opened above.
+                unsafe { CloseHandle(thread) };
+            }
+        }
+        // SAFETY: as for Thread32First.
+        more = unsafe { Thread32Next(snap, &mut entry) } != 0;
+    }
+    // SAFETY: closing the snapshot taken above.
+    unsafe { CloseHandle(snap) };
+    match (suspended, error) {
+        (0, Some(e)) => Err(e),
+        (0, None) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no thread of process {pid}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Makes this process's own stdin, stdout and stderr non-inheritable, so the
 /// grandchildren, which get null stdio, do not also inherit the supervisor's
 /// pipes: std spawns with `bInheritHandles = TRUE`, and handles this process
