@@ -123,30 +123,35 @@ pub fn tag_lines(
     max_line: usize,
 ) {
     let max_line = max_line.max(1);
-    let mut rest = chunk;
-    while !rest.is_empty() {
-        // What the line may still take (`partial` is always shorter than `max_line`).
-        let room = max_line.saturating_sub(partial.len());
-        let look = &rest[..rest.len().min(room + 1)];
-        match memchr::memchr(b'\n', look) {
-            Some(i) => {
-                out.extend_from_slice(tag);
-                out.append(partial);
-                out.extend_from_slice(&rest[..=i]);
-                rest = &rest[i + 1..];
-            }
-            None => {
-                let take = rest.len().min(room);
-                partial.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if partial.len() >= max_line {
-                    out.extend_from_slice(tag);
-                    out.append(partial);
-                    out.push(b'\n');
-                }
-            }
+    // Lines of 100 bytes: a tag each adds 4%.
+    out.reserve(chunk.len() + partial.len() + chunk.len() / 16 + tag.len() + 1);
+    // `partial` is always shorter than `max_line`. A line whose text (without its
+    // newline) fits `max_line` is written whole; a longer one in pieces of `max_line`.
+    let piece = |out: &mut Vec<u8>, partial: &mut Vec<u8>, text: &[u8]| {
+        out.extend_from_slice(tag);
+        out.append(partial);
+        out.extend_from_slice(text);
+        out.push(b'\n');
+    };
+    let mut start = 0;
+    // One scan of the chunk for every newline, not one call a line.
+    for nl in memchr::memchr_iter(b'\n', chunk) {
+        let mut text = &chunk[start..nl];
+        while partial.len() + text.len() > max_line {
+            let room = max_line - partial.len();
+            piece(out, partial, &text[..room]);
+            text = &text[room..];
         }
+        piece(out, partial, text);
+        start = nl + 1;
     }
+    let mut text = &chunk[start..];
+    while !text.is_empty() && partial.len() + text.len() >= max_line {
+        let room = max_line - partial.len();
+        piece(out, partial, &text[..room]);
+        text = &text[room..];
+    }
+    partial.extend_from_slice(text);
     if partial.is_empty() && partial.capacity() > 4096 {
         // A long line is over: its buffer goes with it.
         *partial = Vec::new();
@@ -1537,6 +1542,9 @@ mod tests {
             (vec!["ab", "cdef\n"], 4, "T abcd\nT ef\n", ""),
             (vec!["abcd\n"], 4, "T abcd\n", ""),
             (vec!["abc", "d\ne"], 4, "T abcd\n", "e"),
+            (vec!["abcde\n"], 4, "T abcd\nT e\n", ""),
+            (vec!["abcd"], 4, "T abcd\n", ""),
+            (vec!["ab", "cdefghijk\nxy\n"], 4, "T abcd\nT efgh\nT ijk\nT xy\n", ""),
         ];
         for (chunks, max, want, left) in table {
             let mut out = Vec::new();
