@@ -446,8 +446,6 @@ args = ["--listen", "127.0.0.1:$HPORT"]
 http = "http://127.0.0.1:$NPORT/healthz"
 interval = "300ms"
 retries = 1
-[restart]
-max_restarts = 1
 [windows]
 start = "manual"
 recovery = []

@@ -16,7 +16,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// A service answering `GET /healthz` on a free port, probed every 200 ms.
+/// A service answering `GET /healthz` on a free port, probed every 200 ms (with time
+/// to answer on a loaded machine: 1 s).
 fn healthy_child(s: &Scratch, extra: &str) -> (std::path::PathBuf, std::path::PathBuf, u16) {
     let pidf = s.path("pids");
     let port = free_port();
@@ -29,7 +30,7 @@ fn healthy_child(s: &Scratch, extra: &str) -> (std::path::PathBuf, std::path::Pa
         "--hang",
     ];
     let extra = format!(
-        "[stop]\ntimeout = \"1s\"\n[health]\nhttp = \"http://127.0.0.1:{port}/healthz\"\ninterval = \"200ms\"\ntimeout = \"300ms\"\nretries = 2\n{extra}"
+        "[stop]\ntimeout = \"1s\"\n[health]\nhttp = \"http://127.0.0.1:{port}/healthz\"\ninterval = \"200ms\"\ntimeout = \"1s\"\nretries = 2\n{extra}"
     );
     (
         s.spec("h.toml", &fixture_spec("h", &args, &extra)),
@@ -67,10 +68,10 @@ fn a_stopped_process_is_found_unhealthy_and_replaced() {
     let err = stderr(&out);
     for line in [
         format!("h: healthy: GET http://127.0.0.1:{port}/healthz answered 200 ("),
-        format!("h: unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:{port}/healthz: no answer within 300ms"),
+        format!("h: unhealthy: 2 probes in a row failed, the last: GET http://127.0.0.1:{port}/healthz: no answer within 1s"),
         format!("h: restarting on failed health checks: sent SIGTERM to pid {first}, waiting up to 1s"),
         "h: did not stop within 1s; killed the process tree".to_string(),
-        format!("h: unhealthy (GET http://127.0.0.1:{port}/healthz: no answer within 300ms), killed after the 1s stop timeout; restarted (pid "),
+        format!("h: unhealthy (GET http://127.0.0.1:{port}/healthz: no answer within 1s), killed after the 1s stop timeout; restarted (pid "),
     ] {
         assert!(err.contains(&line), "missing {line:?} in:\n{err}");
     }
@@ -256,8 +257,9 @@ fn systemd_hears_ready_when_healthy_and_no_stopping_on_an_unhealthy_restart() {
         s.state("h")
             .map_or(0, |v| v["restarts"].as_u64().unwrap_or(0))
     };
+    let before = restarts(&s);
     std::fs::remove_file(&ready).unwrap();
-    wait_until(10 * SECS, "an unhealthy restart", || restarts(&s) >= 1);
+    wait_until(10 * SECS, "an unhealthy restart", || restarts(&s) > before);
     std::fs::write(&ready, "").unwrap();
     wait_until(10 * SECS, "healthy again", || {
         health_of(&s).is_some_and(|h| h["state"] == "healthy")
@@ -274,4 +276,89 @@ fn systemd_hears_ready_when_healthy_and_no_stopping_on_an_unhealthy_restart() {
     assert_eq!(code(&out), 0);
     drain(&mut got);
     assert!(got.iter().any(|m| m.contains("STOPPING=1")), "{got:?}");
+}
+
+/// A probe command that hangs is killed when its probe is given up (the service is
+/// stopped), not left running until its own timeout.
+#[test]
+fn a_hanging_probe_command_is_killed_when_the_service_stops() {
+    let s = Scratch::new();
+    let probe_pids = s.path("probe-pids");
+    let text = format!(
+        r#"[[service]]
+name = "h"
+command = {fixture}
+args = ["--hang"]
+[service.health]
+command = [{fixture}, "--pid-file", {pp}, "--hang"]
+interval = "100ms"
+timeout = "1h"
+
+[[service]]
+name = "other"
+command = {fixture}
+args = ["--hang"]
+"#,
+        fixture = q(&fixture_bin()),
+        pp = q(&probe_pids),
+    );
+    let spec = s.spec("tend.toml", &text);
+    let tend = s.spawn(&["up", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "the probe command to run", || {
+        pids(&probe_pids).len() == 1
+    });
+    let probe = pids(&probe_pids)[0];
+    let out = s.tend(&["stop", "h"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(10 * SECS, "the hanging probe to be killed", || {
+        !alive(probe)
+    });
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
+}
+
+/// In `tend up`, a service waits for a dependency that runs but is unhealthy, and says
+/// so; `tend start` of the unhealthy one fails, naming the probe's error.
+#[test]
+fn a_dependent_waits_for_an_unhealthy_dependency_and_says_why() {
+    let s = Scratch::new();
+    let port = free_port();
+    let text = format!(
+        r#"[[service]]
+name = "db"
+command = {fixture}
+args = ["--hang"]
+[service.health]
+tcp = "127.0.0.1:{port}"
+interval = "100ms"
+retries = 1
+on_unhealthy = "report"
+
+[[service]]
+name = "api"
+command = {fixture}
+args = ["--hang"]
+depends_on = ["db"]
+"#,
+        fixture = q(&fixture_bin()),
+    );
+    let spec = s.spec("tend.toml", &text);
+    let tend = s.spawn(&["up", spec.to_str().unwrap()]);
+    let why = format!(
+        "waiting for `db`, which is unhealthy: connect to 127.0.0.1:{port}: cannot connect to 127.0.0.1:{port}"
+    );
+    wait_until(10 * SECS, "api to say why it waits", || {
+        s.state("api")
+            .and_then(|v| v["message"].as_str().map(str::to_string))
+            .is_some_and(|m| m.starts_with(&why))
+    });
+    let out = s.tend(&["start", "db"]).output().unwrap();
+    let err = stderr(&out);
+    assert_ne!(code(&out), 0, "{err}");
+    assert!(
+        err.contains(&format!("but unhealthy: connect to 127.0.0.1:{port}")),
+        "{err}"
+    );
+    tend.signal(libc::SIGTERM);
+    assert_eq!(code(&tend.wait(10 * SECS)), 0);
 }

@@ -738,15 +738,18 @@ fn an_unknown_recorded_backend_is_refused_as_unknown() {
         .ends_with("`--dry-run` shows what it would do"));
 }
 
-/// READY=1 waits for the first healthy probe: a unit whose probes may take longer
-/// than systemd's default start timeout (90s) gets one long enough.
+/// READY=1 waits for the first healthy probe: a unit with a health check gets a start
+/// timeout long enough for its probes, whatever the host's default.
 #[test]
-fn a_slow_health_check_lengthens_the_systemd_start_timeout() {
-    let base =
-        "name = \"orders\"\ncommand = \"/opt/orders/orders\"\n[health]\ntcp = \"127.0.0.1:8080\"\n";
+fn a_health_check_sets_the_systemd_start_timeout() {
+    let plain = "name = \"orders\"\ncommand = \"/opt/orders/orders\"\n";
+    let base = format!("{plain}[health]\ntcp = \"127.0.0.1:8080\"\n");
     let layout = &layouts()[0];
-    let quick = content("systemd", &spec(base), layout);
-    assert!(!quick.contains("TimeoutStartSec"), "{quick}");
+    let none = content("systemd", &spec(plain), layout);
+    assert!(!none.contains("TimeoutStartSec"), "{none}");
+    // 3 * (5s + 2s) + 5s, and 30s more.
+    let quick = content("systemd", &spec(&base), layout);
+    assert!(quick.contains("\nTimeoutStartSec=56s\n"), "{quick}");
     // 2m + 3 * (5s + 2s) + 5s, and 30s more.
     let slow = content(
         "systemd",

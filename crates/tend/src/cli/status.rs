@@ -75,11 +75,12 @@ impl Row {
         })
     }
 
-    /// The service's health (with `[health]`), while its supervisor runs.
+    /// The service's health (with `[health]`), while its supervisor runs and a child
+    /// does (not the last child's, through a backoff).
     pub(crate) fn health(&self) -> Option<&state::Health> {
         self.status
             .as_ref()
-            .filter(|_| self.supervisor_alive)
+            .filter(|s| self.supervisor_alive && s.pid.is_some())
             .and_then(|s| s.health.as_ref())
     }
 }
@@ -646,6 +647,7 @@ mod tests {
                 last_stderr: None,
                 log: None,
                 health: None,
+                unhealthy: None,
                 log_dropped_lines: 0,
                 log_dropped_bytes: 0,
             }),

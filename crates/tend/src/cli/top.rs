@@ -682,6 +682,7 @@ mod tests {
                     last_stderr: None,
                     log: None,
                     health: None,
+                    unhealthy: None,
                     log_dropped_lines: 0,
                     log_dropped_bytes: 0,
                 },

@@ -1287,15 +1287,15 @@ pub fn start_and_wait(
     let state_file = crate::supervise::state::state_path(&layout.state_dir(name), name);
     let before = crate::supervise::state::read_one(&state_file).ok();
     if verb == Verb::Start {
-        if let Some(s) = before.as_ref().filter(|s| {
-            s.state == crate::supervise::state::State::Running
-                && sys::alive(s.supervisor_pid as i32)
-        }) {
+        if let Some(s) = before
+            .as_ref()
+            .filter(|s| s.ready() && sys::alive(s.supervisor_pid as i32))
+        {
             // Already running: starting it is a no-op, and nothing new will be reported.
             return Ok(s.clone());
         }
     }
-    if let Err(e) = backend.control(name, verb).run() {
+    if let Err(e) = backend.control_no_wait(name, verb).run() {
         // A manager that waits for readiness (systemd) only says its job failed: the
         // supervisor's state says why.
         let why = crate::supervise::state::read_one(&state_file)
@@ -1316,6 +1316,7 @@ pub fn start_and_wait(
         });
     }
     let mut last = None;
+    let mut asked = std::time::Instant::now();
     super::engine::wait_for(timeout, std::time::Duration::from_millis(50), |late| {
         if let Ok(s) = crate::supervise::state::read_one(&state_file) {
             let fresh = before
@@ -1338,6 +1339,17 @@ pub fn start_and_wait(
             }
             if fresh {
                 last = s.not_healthy_yet();
+            }
+        }
+        // The manager gave up on it (systemd: its start job failed, or the supervisor
+        // did not run): once a second, as asking costs a process.
+        if asked.elapsed() >= std::time::Duration::from_secs(1) {
+            asked = std::time::Instant::now();
+            if backend.query(name).is_ok_and(|n| n.active == "failed") {
+                let why = last.take().map(|w| format!(": {w}")).unwrap_or_default();
+                return Err(InstallError::Start(format!(
+                    "`{name}` failed to start (the service manager says: failed){why}; see `tend logs {name}`"
+                )));
             }
         }
         if late {

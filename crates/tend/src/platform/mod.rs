@@ -303,6 +303,13 @@ pub trait Backend {
     fn forget(&self, name: &str) -> Vec<Cmd>;
     /// Start, stop, restart.
     fn control(&self, name: &str, verb: Verb) -> Cmd;
+    /// [`Backend::control`] for tend's own wait on the supervisor's state: a manager
+    /// whose start waits for readiness (systemd) is asked not to, so that tend says
+    /// why a start does not come up (a health probe's error) as soon as it knows,
+    /// with its own timeout. The same command where the manager does not wait.
+    fn control_no_wait(&self, name: &str, verb: Verb) -> Cmd {
+        self.control(name, verb)
+    }
     /// The manager's view of the service.
     fn query(&self, name: &str) -> Result<NativeStatus, InstallError>;
     /// Whether this backend can run on this machine at all (its tools exist).

@@ -161,12 +161,11 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
         "TimeoutStopSec",
         format!("{}s", super::manager_stop_timeout_secs(spec)),
     );
-    // READY=1 waits for the first healthy probe: systemd gives it that long.
+    // READY=1 waits for the first healthy probe: systemd gives it that long, and a
+    // margin (whatever the host's DefaultTimeoutStartSec).
     if let Some(h) = &spec.health {
         let ready = crate::supervise::policy::ready_within(h).as_secs() + 30;
-        if ready > 90 {
-            set("TimeoutStartSec", format!("{ready}s"));
-        }
+        set("TimeoutStartSec", format!("{ready}s"));
     }
     set("NoNewPrivileges", "yes".into());
     set("PrivateTmp", "yes".into());
@@ -239,6 +238,16 @@ impl Backend for Systemd {
 
     fn control(&self, name: &str, verb: Verb) -> Cmd {
         Cmd::new("systemctl", &[verb.as_str(), &format!("{name}.service")])
+    }
+
+    fn control_no_wait(&self, name: &str, verb: Verb) -> Cmd {
+        match verb {
+            Verb::Stop => self.control(name, verb),
+            _ => Cmd::new(
+                "systemctl",
+                &["--no-block", verb.as_str(), &format!("{name}.service")],
+            ),
+        }
     }
 
     fn query(&self, name: &str) -> Result<NativeStatus, InstallError> {

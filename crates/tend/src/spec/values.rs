@@ -506,9 +506,15 @@ impl HttpUrl {
             let (h, after) = v6
                 .split_once(']')
                 .ok_or_else(|| "an IPv6 address lacks its closing ']'".to_string())?;
+            if !after.is_empty() && !after.starts_with(':') {
+                return Err(format!("{after:?} follows the IPv6 address"));
+            }
             (h, after.strip_prefix(':'))
         } else {
             match authority.rsplit_once(':') {
+                Some((h, _)) if h.contains(':') => {
+                    return Err("write an IPv6 address in brackets: http://[::1]:8080/".into())
+                }
                 Some((h, p)) => (h, Some(p)),
                 None => (authority, None),
             }
@@ -516,6 +522,9 @@ impl HttpUrl {
         if host.is_empty() {
             return Err("it names no host".into());
         }
+        // A fragment is the client's own: never sent.
+        let path = path.split('#').next().unwrap_or("/");
+        let path = if path.is_empty() { "/" } else { path };
         let port = match port {
             None if tls => 443,
             None => 80,
@@ -700,7 +709,19 @@ mod http_url_tests {
         );
         let u = HttpUrl::parse_with_tls("http://127.0.0.1:8080").unwrap();
         assert_eq!((u.tls, u.port, u.path.as_str()), (false, 8080, "/"));
-        for bad in ["ftp://h", "https://", "https://a@h/", "HTTP://h"] {
+        let u = HttpUrl::parse_with_tls("http://[::1]:9000/q#frag").unwrap();
+        assert_eq!(
+            (u.host.as_str(), u.port, u.path.as_str()),
+            ("::1", 9000, "/q")
+        );
+        for bad in [
+            "ftp://h",
+            "https://",
+            "https://a@h/",
+            "HTTP://h",
+            "http://fe80::1/",
+            "http://[::1]junk/",
+        ] {
             assert!(HttpUrl::parse_with_tls(bad).is_err(), "{bad}");
         }
     }

@@ -1257,6 +1257,7 @@ mod tests {
                     last_stderr: None,
                     log: None,
                     health: None,
+                    unhealthy: None,
                 },
             }
         }

@@ -378,22 +378,37 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || find(hay, needle).is_some()
 }
 
-/// Runs the probe command, killing its tree at `timeout`.
+/// Runs the probe command, killing its tree at `timeout`, or when the probe is given up
+/// (its future dropped: the child it checks exited, or a stop came).
 async fn command(p: &Prepared, timeout: Duration, reaper: Rc<Reaper>) -> Result<String, String> {
     let program = p.program.display().to_string();
     let mut child =
         sys::spawn(p).map_err(|e| format!("cannot be started: {}", crate::text::io_error(&e)))?;
     let exit = reaper.watch(&mut child);
-    match tokio::time::timeout(timeout, exit).await {
+    let mut running = KillOnDrop(Some(child.tree));
+    let result = match tokio::time::timeout(timeout, exit).await {
         Ok(Ok(Exit::Code(0))) => Ok(format!("`{program}` exited 0")),
         Ok(Ok(exit)) => Err(format!("ended with {exit}")),
         Ok(Err(_)) => Err("its exit status was lost".into()),
         Err(_) => {
-            let _ = sys::kill_tree(&child.tree);
-            Err(format!(
+            return Err(format!(
                 "did not finish within {}; killed",
                 show_duration(timeout)
             ))
+        }
+    };
+    // It exited: nothing to kill (what it left in its group goes with the tree).
+    running.0.take();
+    result
+}
+
+/// A probe command's process tree, killed when dropped unless taken out.
+struct KillOnDrop(Option<sys::Tree>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(tree) = &self.0 {
+            let _ = sys::kill_tree(tree);
         }
     }
 }

@@ -881,6 +881,7 @@ mod tests {
                 }),
                 last_error: None,
             }),
+            unhealthy: None,
         }
     }
 

@@ -193,6 +193,9 @@ struct Seen {
     /// With `[health]`, when it is not healthy: `unhealthy: ...` or `not healthy yet:
     /// ...`, the last probe's result.
     health: Option<String>,
+    /// Not ready, and it turned unhealthy (maybe restarted since): its dependents
+    /// wait, and say why.
+    unhealthy: bool,
 }
 
 impl Seen {
@@ -205,6 +208,7 @@ impl Seen {
             ready: false,
             settled: false,
             health: None,
+            unhealthy: false,
         }
     }
 
@@ -221,6 +225,7 @@ impl Seen {
 
     /// What a supervisor's loop sees of `status`.
     fn of(status: &Status) -> Seen {
+        let unhealthy = status.unhealthy.as_ref().filter(|_| !status.ready());
         let health = status.health.as_ref().and_then(|h| {
             let last = h.last_probe.as_ref().map(|p| p.result.as_str());
             match (h.state, last) {
@@ -240,7 +245,10 @@ impl Seen {
             blocked: false,
             ready: status.ready(),
             settled: status.start_settled(),
-            health: health.filter(|_| status.state == State::Running),
+            health: unhealthy
+                .map(|why| format!("unhealthy: {why}"))
+                .or(health.filter(|_| status.state == State::Running)),
+            unhealthy: unhealthy.is_some(),
         }
     }
 
@@ -1080,7 +1088,7 @@ impl<'a> Services<'a> {
                 let tried = self.kicked[j]
                     .as_ref()
                     .is_some_and(|rx| rx.has_changed().unwrap_or(true));
-                if st == State::Backoff && tried {
+                if (st == State::Backoff && tried) || self.states[j].borrow().unhealthy {
                     blocked = blocked.or(Some(j));
                 }
                 starting |= !self.states[j].borrow().ready;
@@ -1131,6 +1139,11 @@ impl<'a> Services<'a> {
                     let seen = self.states[j].borrow().clone();
                     let why = if seen.blocked {
                         format!("waiting for `{dep}`: {}", seen.message.unwrap_or_default())
+                    } else if seen.unhealthy {
+                        format!(
+                            "waiting for `{dep}`, which is {}: starts once `{dep}` is healthy",
+                            seen.health.as_deref().unwrap_or("unhealthy")
+                        )
                     } else {
                         format!(
                             "waiting for `{dep}`, which was started for it and did not come up ({}): starts once `{dep}` runs",
@@ -1185,6 +1198,7 @@ impl<'a> Services<'a> {
             last_stderr: None,
             log: self.setups[i].log.clone(),
             health: None,
+            unhealthy: None,
         };
         let _ = state::write_status(&self.opts.state_dir, &status);
     }
@@ -1498,9 +1512,20 @@ impl<'a> Services<'a> {
                 self.again[i].push(c.reply);
             }
             // Running: its dependencies that do not run are started (it needs them).
+            // (With `[health]`: healthy, or unhealthy, which a start does not change.)
+            Verb::Start if alive && seen.state == State::Running && seen.settled => {
+                self.want_dependencies(i);
+                let _ = c
+                    .reply
+                    .send(done(seen.ready, seen.state, seen.describe(&name)));
+            }
+            // Running, not healthy yet: once it is (or is found unhealthy).
             Verb::Start if alive && seen.state == State::Running => {
                 self.want_dependencies(i);
-                let _ = c.reply.send(done(true, seen.state, seen.describe(&name)));
+                let mut rx = self.states[i].clone();
+                rx.borrow_and_update();
+                let _ = c.reply.send(accepted);
+                answer_when_started(rx, c.reply, name);
             }
             // Running (restart), or waiting to be started again: now.
             Verb::Start | Verb::Restart

@@ -1006,6 +1006,7 @@ mod tests {
             last_stderr: None,
             log: None,
             health: None,
+            unhealthy: None,
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

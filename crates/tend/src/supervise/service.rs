@@ -331,6 +331,7 @@ pub async fn run_actor<P: Procs>(
         last_stderr: None,
         log: setup.log.clone(),
         health: None,
+        unhealthy: None,
     };
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()
@@ -806,8 +807,11 @@ impl<P: Procs> Actor<'_, P> {
     /// A probe of `child` ended with `o`: records it, reports a change of health, and
     /// gives the next probe, or `None` when the child must be restarted as unhealthy.
     fn after_probe(&mut self, child: &Child<P::Tree>, o: health::Outcome) -> Option<ProbeRun> {
-        let cfg = self.setup.spec.health.as_ref()?;
-        let tracker = self.health.as_mut()?;
+        let (Some(cfg), Some(tracker)) = (self.setup.spec.health.as_ref(), self.health.as_mut())
+        else {
+            // (Not reached: a probe runs only with both.)
+            return Some(Box::pin(std::future::pending()));
+        };
         let change = tracker.on_probe(cfg, o.ok, Instant::now().into_std());
         let now = now_ms();
         let health = self.status.health.get_or_insert(state_file::Health {
@@ -838,15 +842,19 @@ impl<P: Procs> Actor<'_, P> {
         }
         match change {
             HealthChange::Same => {}
-            HealthChange::Healthy { again } => self.report(
-                State::Running,
-                Event::Healthy {
-                    pid: child.pid,
-                    result: o.result,
-                    again,
-                },
-            ),
+            HealthChange::Healthy { again } => {
+                self.status.unhealthy = None;
+                self.report(
+                    State::Running,
+                    Event::Healthy {
+                        pid: child.pid,
+                        result: o.result,
+                        again,
+                    },
+                )
+            }
             HealthChange::Unhealthy => {
+                self.status.unhealthy = Some(o.result.clone());
                 let failures = self.health.as_ref().map_or(0, HealthTracker::failures);
                 self.report(
                     State::Running,
@@ -872,6 +880,10 @@ impl<P: Procs> Actor<'_, P> {
         after: AfterStop,
     ) -> Phase<P::Tree> {
         let spec = &self.setup.spec;
+        if after == AfterStop::Restart {
+            // A restart asked for starts over: whoever waits for it waits for this one.
+            self.status.unhealthy = None;
+        }
         let (request, hook) = match &self.setup.hook {
             Some(h) => {
                 let (tx, rx) = oneshot::channel();

@@ -159,6 +159,11 @@ pub struct Status {
     /// Its health, when the spec has `[health]` and a child runs (or ran last).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<Health>,
+    /// The probe result that last made the service unhealthy, until a probe passes or
+    /// a restart is asked for: kept through the restarts it causes (the health record
+    /// starts over with each child), so whoever waits for a start sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unhealthy: Option<String>,
 }
 
 impl Status {
@@ -179,19 +184,15 @@ impl Status {
         if self.ready() {
             return Some(Ok(()));
         }
-        match (self.state, &self.health) {
-            (State::Failed, _) => Some(Err(format!(
+        if self.state == State::Failed {
+            return Some(Err(format!(
                 "failed: {}",
                 self.message.as_deref().unwrap_or("no reason recorded")
-            ))),
-            (State::Running, Some(h)) if h.state == HealthState::Unhealthy => Some(Err(format!(
-                "unhealthy: {}",
-                h.last_probe
-                    .as_ref()
-                    .map_or("no probe result", |p| p.result.as_str())
-            ))),
-            _ => None,
+            )));
         }
+        self.unhealthy
+            .as_ref()
+            .map(|why| Err(format!("unhealthy: {why}")))
     }
 
     /// With `[health]`, while no probe has passed: what the last one found.
@@ -207,6 +208,9 @@ impl Status {
     /// ready, or anything but a child that runs and has not passed a probe yet (a
     /// backoff, a failure, unhealthy).
     pub fn start_settled(&self) -> bool {
+        if self.unhealthy.is_some() {
+            return true;
+        }
         match self.state {
             State::Starting => false,
             State::Running => self
@@ -896,6 +900,7 @@ mod tests {
             last_stderr: None,
             log: None,
             health: None,
+            unhealthy: None,
             log_dropped_lines: 0,
             log_dropped_bytes: 0,
         }
@@ -1164,6 +1169,7 @@ mod tests {
             last_stderr: None,
             log: None,
             health: None,
+            unhealthy: None,
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;

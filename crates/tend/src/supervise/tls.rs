@@ -14,8 +14,15 @@ pub type Stream = tokio_rustls::client::TlsStream<TcpStream>;
 pub async fn connect(host: &str, tcp: TcpStream) -> Result<Stream, String> {
     use std::sync::{Arc, OnceLock};
 
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    let config = CONFIG.get_or_init(config).clone()?;
+    // Kept once loaded; an error is not (a bundle mounted later is found then).
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    let config = match CONFIG.get() {
+        Some(c) => c.clone(),
+        None => {
+            let c = config()?;
+            CONFIG.get_or_init(|| c).clone()
+        }
+    };
     let name = rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| format!("{host:?} is not a TLS server name: {e}"))?;
     tokio_rustls::TlsConnector::from(config)

@@ -6,7 +6,7 @@ use crate::supervise::service::Observer;
 use std::cell::Cell;
 use std::rc::Rc;
 
-use crate::supervise::state::{HealthState, Status};
+use crate::supervise::state::{HealthState, State, Status};
 
 /// Adds systemd's observer to `observers` and starts the watchdog, when this process
 /// runs under a unit that listens (must be called inside a `LocalSet`).
@@ -37,11 +37,13 @@ struct SdNotify {
 impl Observer for SdNotify {
     fn changed(&mut self, status: &Status, event: &Event) {
         let n = &self.notifier;
+        // Not while tend restarts it (a stop and a backoff can outlast WatchdogSec).
         self.unhealthy.set(
-            status
-                .health
-                .as_ref()
-                .is_some_and(|h| h.state == HealthState::Unhealthy),
+            status.state == State::Running
+                && status
+                    .health
+                    .as_ref()
+                    .is_some_and(|h| h.state == HealthState::Unhealthy),
         );
         if status.ready() && !self.ready {
             self.ready = n.ready().is_ok();
