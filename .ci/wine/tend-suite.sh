@@ -401,7 +401,7 @@ echo "==> 17. health checks under the SCM"
 # it neither answers nor handles its Ctrl-C) is found unhealthy, killed after the stop
 # timeout and replaced by the supervisor, the SCM seeing it RUNNING throughout; an
 # install --now whose probe never passes fails with the probe's error, leaving nothing.
-HPORT=$(free_port)
+HPORT=$(free_port 17)
 cat >"$SRC_UNIX/hale.toml" <<SPEC
 name = "hale"
 command = '$APP_WIN\\hello-service.exe'
@@ -437,7 +437,7 @@ check "  ... tend.log says why" \
   _ "$DATA_UNIX/logs/hale/tend.log" "$HPORT" || tr -d '\r' <"$DATA_UNIX/logs/hale/tend.log" | tail -n 15 | sed 's/^/    | /'
 t uninstall hale --purge >>"$LOG" 2>&1
 check "  ... uninstalled" wait_until 20 svc_absent_of hale
-NPORT=$(free_port)
+NPORT=$(free_port 1717)  # (not HPORT, where hello-service listens)
 cat >"$SRC_UNIX/hale.toml" <<SPEC
 name = "hale"
 command = '$APP_WIN\\hello-service.exe'
