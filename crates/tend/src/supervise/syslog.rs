@@ -319,6 +319,37 @@ impl Sender {
     }
 }
 
+/// The messages of one sink still on their way, to await at the end of a stream.
+pub struct Queued(Arc<Counters>);
+
+impl Queued {
+    /// Waits (on the runtime's timer, never blocking the thread) until the messages
+    /// queued are sent or dropped, at most `limit`: the counters in the state file the
+    /// exit writes then say what was dropped, and an exiting supervisor takes no line
+    /// with it. A destination that does not answer costs this stream's end `limit`,
+    /// and nobody else anything.
+    pub async fn settled(self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.pending.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+impl Sender {
+    /// A sender to `dest` whose queue (of `bound` messages) nobody empties while the
+    /// [`Unsent`] lives: what a destination that never answers looks like.
+    pub(crate) fn unemptied(dest: Destination, bound: usize) -> (Sender, Unsent) {
+        let (tx, rx) = sync_channel::<Message>(bound);
+        (Sender { tx, dest }, Unsent(rx))
+    }
+}
+
+/// The other end of an [`Sender::unemptied`] queue.
+#[cfg(test)]
+pub(crate) struct Unsent(#[allow(dead_code)] std::sync::mpsc::Receiver<Message>);
+
 /// One stream of one service, as syslog messages.
 pub struct SyslogSink {
     sender: Sender,
@@ -368,18 +399,19 @@ impl SyslogSink {
         }
     }
 
-    /// The output ended: a line not ended is sent, and what is queued is given up to
-    /// [`FLUSH_WAIT`] to be sent, so that the counters (in the state file the exit
-    /// writes) say what was dropped, and an exiting supervisor takes no line with it.
+    /// The output ended: a line not ended is sent. Never waits: the pump then gives
+    /// the queue up to [`FLUSH_WAIT`] ([`Queued::settled`]) without holding up the
+    /// supervisor's thread.
     pub fn finish_line(&mut self) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.send(&line);
         }
-        let deadline = Instant::now() + FLUSH_WAIT;
-        while self.counters.pending.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+    }
+
+    /// This sink's messages still queued, to be awaited.
+    pub fn queued(&self) -> Queued {
+        Queued(self.counters.clone())
     }
 
     fn send(&self, line: &[u8]) {
