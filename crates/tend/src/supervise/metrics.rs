@@ -96,29 +96,40 @@ pub struct Watched {
     pub name: String,
     /// Whether it has health checks (`[health]`): the health series exist.
     pub health: bool,
-    /// The log files its stdout and stderr go to (not the console's sinks).
+    /// Where its stdout and stderr go when that is a log file or syslog (not the
+    /// console's sinks, which count nothing).
     pub log_files: [Option<SharedSink>; 2],
 }
 
 impl Watched {
     /// What the metrics watch of the service of `setup`.
     pub fn of(setup: &ServiceSetup) -> Watched {
-        let file = |s: &Option<SharedSink>| {
+        Watched::sinks(
+            setup.spec.name.to_string(),
+            setup.spec.health.is_some(),
+            [&setup.stdout, &setup.stderr],
+        )
+    }
+
+    /// What the metrics watch of a service named `name` whose stdout and stderr go to
+    /// `sinks`: those that count what they write (a file, syslog).
+    fn sinks(name: String, health: bool, sinks: [&Option<SharedSink>; 2]) -> Watched {
+        let counted = |s: &Option<SharedSink>| {
             s.as_ref()
-                .filter(|s| matches!(&*s.borrow(), Sink::File(..)))
+                .filter(|s| matches!(&*s.borrow(), Sink::File(..) | Sink::Syslog(_)))
                 .cloned()
         };
         Watched {
-            name: setup.spec.name.to_string(),
-            health: setup.spec.health.is_some(),
-            log_files: [file(&setup.stdout), file(&setup.stderr)],
+            name,
+            health,
+            log_files: sinks.map(counted),
         }
     }
 }
 
 struct Service {
     name: String,
-    /// Its stdout and stderr log files (when written to files).
+    /// Its stdout and stderr sinks (when written to files or sent to syslog).
     sinks: [Option<SharedSink>; 2],
     sampled: RefCell<Sampled>,
 }
@@ -228,12 +239,12 @@ impl Metrics {
         );
         registry.register(
             "tend_service_log_written_bytes",
-            "Bytes of the service's output written to its log files, by stream",
+            "Bytes of the service's output written to its log file, or sent to syslog (the messages' bytes), by stream",
             f.log_written.clone(),
         );
         registry.register(
             "tend_service_log_dropped_lines",
-            "Lines of the service's output that could not be written to its log files (a full disk), by stream",
+            "Lines of the service's output that could not be written to its log file (a full disk) or sent to syslog (a full queue, the server down), by stream",
             f.log_dropped.clone(),
         );
         registry.register(
@@ -881,6 +892,51 @@ mod tests {
                 }),
                 last_error: None,
             }),
+        }
+    }
+
+    /// A stream sent to syslog has its log series: lines a full queue refused are
+    /// counted as dropped, the messages that went out as bytes written.
+    #[test]
+    fn a_stream_sent_to_syslog_has_its_log_series() {
+        use super::super::logfile::Stream;
+        use super::super::syslog::{Destination, Sender, SyslogSink};
+        // stderr: a queue of one message that nobody empties.
+        let (stuck, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), 1);
+        let mut e = SyslogSink::new(stuck, "web".into(), Stream::Err);
+        e.write(b"one\ntwo\nthree\n");
+        let err: SharedSink = Rc::new(RefCell::new(Sink::Syslog(e)));
+        // stdout: a server that receives.
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dest = Destination::Udp(server.local_addr().unwrap().to_string());
+        let mut o = SyslogSink::new(Sender::start(dest), "web".into(), Stream::Out);
+        o.write(b"hello\n");
+        let out: SharedSink = Rc::new(RefCell::new(Sink::Syslog(o)));
+        let metrics = Metrics::new([Watched::sinks(
+            "web".into(),
+            false,
+            [&Some(out.clone()), &Some(err)],
+        )]);
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 9000];
+        let n = server.recv(&mut buf).unwrap();
+        // The thread counts a message sent after sending it: poll, with a deadline.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while out.borrow().written() < n as u64 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let text = metrics.render(Format::Prometheus);
+        for line in [
+            "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stderr\"} 2".to_string(),
+            "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stdout\"} 0".to_string(),
+            "tend_service_log_written_bytes_total{service=\"web\",stream=\"stderr\"} 0".to_string(),
+            format!(
+                "tend_service_log_written_bytes_total{{service=\"web\",stream=\"stdout\"}} {n}"
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
         }
     }
 

@@ -68,12 +68,13 @@ impl Sink {
         }
     }
 
-    /// Bytes of this stream written to the log file (none on the console or to
-    /// syslog).
+    /// Bytes of this stream written to the log file, or sent to syslog (the
+    /// messages' bytes); none on the console.
     pub fn written(&self) -> u64 {
         match self {
             Sink::File(f, which) => f.borrow().written(*which),
-            Sink::Console(_) | Sink::Syslog(_) => 0,
+            Sink::Syslog(s) => s.sent(),
+            Sink::Console(_) => 0,
         }
     }
 

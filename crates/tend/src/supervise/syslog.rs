@@ -254,6 +254,8 @@ struct Counters {
     bytes: AtomicU64,
     /// Messages queued and not yet sent (or dropped).
     pending: AtomicU64,
+    /// Bytes of the messages sent.
+    sent: AtomicU64,
     error: Mutex<Option<String>>,
 }
 
@@ -297,11 +299,14 @@ impl Sender {
             .spawn(move || {
                 let mut t = Transport::new(d);
                 while let Ok((msg, counters)) = rx.recv() {
-                    if let Err(e) = t.send(&msg) {
-                        counters.drop_message(
+                    match t.send(&msg) {
+                        Ok(()) => {
+                            counters.sent.fetch_add(msg.len() as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => counters.drop_message(
                             msg.len(),
                             Some(format!("{}: {}", t.dest, crate::text::io_error(&e))),
-                        );
+                        ),
                     }
                     counters.pending.fetch_sub(1, Ordering::Release);
                 }
@@ -453,6 +458,11 @@ impl SyslogSink {
             lines: self.counters.lines.load(Ordering::Relaxed),
             bytes: self.counters.bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Bytes of the messages sent so far (as they went out, headers included).
+    pub fn sent(&self) -> u64 {
+        self.counters.sent.load(Ordering::Relaxed)
     }
 
     /// The last reason a message could not be sent, once.
