@@ -6,10 +6,12 @@
 //! [`Observer`] of each service (up, health, restarts, exits, start time, probe
 //! durations); what only the system knows (the process tree's CPU time and resident
 //! memory, the uptime) and the log sinks' counters are read when a scrape comes, on the
-//! supervisor's thread. The HTTP server is the smallest that does the job: one
-//! connection at a time, a request head of at most [`MAX_HEAD`] bytes, the whole
-//! exchange within [`EXCHANGE_LIMIT`], `Connection: close`; a slow or hostile client
-//! delays the next scrape, never the services.
+//! supervisor's thread, at most once per [`SAMPLE_EVERY`] (back-to-back scrapes share
+//! a sample). The HTTP server is the smallest that does the job: a task per connection,
+//! at most [`MAX_CONNECTIONS`] at once, a request head of at most [`MAX_HEAD`] bytes
+//! within [`HEAD_LIMIT`], the whole exchange within [`EXCHANGE_LIMIT`], `Connection:
+//! close`; idle or slow clients cost a scrape at most [`HEAD_LIMIT`], and the services
+//! nothing.
 
 use std::cell::RefCell;
 use std::io;
@@ -38,6 +40,15 @@ pub const MAX_HEAD: usize = 8 * 1024;
 
 /// The longest a connection may take, from its accept to the last byte of the answer.
 pub const EXCHANGE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The longest a client may take to send its request head.
+pub const HEAD_LIMIT: Duration = Duration::from_secs(1);
+
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 4;
+
+/// How long a sample of the processes' usage serves further scrapes.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// The upper bounds of the probe duration histogram's buckets, in seconds.
 pub const PROBE_BUCKETS: [f64; 13] = [
@@ -139,6 +150,15 @@ pub struct Metrics {
     registry: Registry,
     families: Families,
     services: Vec<Service>,
+    /// The last reading of the process trees: when, of which children, what.
+    usage: RefCell<Option<UsageSample>>,
+}
+
+/// A reading of the services' process trees ([`sys::tree_usage`]).
+struct UsageSample {
+    at: std::time::Instant,
+    pids: Vec<i32>,
+    usages: Vec<Option<sys::TreeUsage>>,
 }
 
 /// The exposition formats.
@@ -297,6 +317,7 @@ impl Metrics {
             registry,
             families,
             services,
+            usage: RefCell::new(None),
         }
     }
 
@@ -376,7 +397,7 @@ impl Metrics {
             .iter()
             .map(|svc| svc.sampled.borrow().pid.unwrap_or(-1))
             .collect();
-        let usages = sys::tree_usage(&pids);
+        let usages = self.usages(pids);
         for (svc, usage) in self.services.iter().zip(usages) {
             let me = service(&svc.name);
             let mut s = svc.sampled.borrow_mut();
@@ -414,6 +435,28 @@ impl Metrics {
                 s.dropped[k] = s.dropped[k].max(dropped);
             }
         }
+    }
+}
+
+impl Metrics {
+    /// The usage of the trees of `pids`: the last reading if it is of the same
+    /// children and younger than [`SAMPLE_EVERY`], else a new one (one pass over
+    /// `/proc`).
+    fn usages(&self, pids: Vec<i32>) -> Vec<Option<sys::TreeUsage>> {
+        let now = std::time::Instant::now();
+        let mut last = self.usage.borrow_mut();
+        if let Some(u) = last.as_ref() {
+            if u.pids == pids && now.saturating_duration_since(u.at) < SAMPLE_EVERY {
+                return u.usages.clone();
+            }
+        }
+        let usages = sys::tree_usage(&pids);
+        *last = Some(UsageSample {
+            at: now,
+            pids,
+            usages: usages.clone(),
+        });
+        usages
     }
 }
 
@@ -499,13 +542,26 @@ pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(std)
 }
 
-/// Serves `GET /metrics` on `listener` until the task is dropped, one connection at a
-/// time (inside a `LocalSet`: the metrics are the supervisor thread's).
+/// Serves `GET /metrics` on `listener` until the task is dropped (and with it the
+/// connections' tasks): each connection in a task of its own, at most
+/// [`MAX_CONNECTIONS`] at once (inside a `LocalSet`: the metrics are the supervisor
+/// thread's).
 pub async fn serve(listener: TcpListener, metrics: Rc<Metrics>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
+        // A slot first: beyond the cap, clients wait in the listen queue.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         match listener.accept().await {
             Ok((stream, _)) => {
-                let _ = tokio::time::timeout(EXCHANGE_LIMIT, exchange(stream, &metrics)).await;
+                let metrics = metrics.clone();
+                connections.spawn_local(async move {
+                    let _ = tokio::time::timeout(EXCHANGE_LIMIT, exchange(stream, &metrics)).await;
+                    drop(slot);
+                });
             }
             // Out of file descriptors, most likely: wait rather than spin.
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -513,26 +569,36 @@ pub async fn serve(listener: TcpListener, metrics: Rc<Metrics>) {
     }
 }
 
-/// Reads one request on `stream` and answers it.
+/// Reads one request on `stream` (its head within [`HEAD_LIMIT`]) and answers it.
 async fn exchange(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    let request = loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-        match parse_head(&head) {
-            Head::Partial if head.len() < MAX_HEAD => {}
-            Head::Partial => break Err(Refusal::TooLarge),
-            Head::Bad => break Err(Refusal::Bad),
-            Head::Complete(r) => break Ok(r),
-        }
+    let Ok(request) = tokio::time::timeout(HEAD_LIMIT, read_head(&mut stream)).await else {
+        return Ok(());
+    };
+    let Some(request) = request? else {
+        return Ok(());
     };
     let answer = respond(request, |format| metrics.render(format));
     stream.write_all(&answer).await?;
     stream.shutdown().await
+}
+
+/// Reads a request head; `None` if the client closed the connection first.
+async fn read_head(stream: &mut TcpStream) -> io::Result<Option<Result<Request, Refusal>>> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+        match parse_head(&head) {
+            Head::Partial if head.len() < MAX_HEAD => {}
+            Head::Partial => return Ok(Some(Err(Refusal::TooLarge))),
+            Head::Bad => return Ok(Some(Err(Refusal::Bad))),
+            Head::Complete(r) => return Ok(Some(Ok(r))),
+        }
+    }
 }
 
 /// A request head as far as it was read.
@@ -893,6 +959,84 @@ mod tests {
                 last_error: None,
             }),
         }
+    }
+
+    /// Clients holding connections open without a word do not keep a scrape waiting,
+    /// and their connections are closed after [`HEAD_LIMIT`].
+    #[test]
+    fn idle_connections_do_not_hold_up_a_scrape() {
+        use std::io::{Read as _, Write as _};
+        use std::time::Instant;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let metrics = Rc::new(Metrics::new([Watched::sinks(
+                "web".into(),
+                false,
+                [&None, &None],
+            )]));
+            let _server = tokio::task::spawn_local(serve(listener, metrics));
+            // The blocking client runs on a thread of its own: the server has this one.
+            let client = tokio::task::spawn_blocking(move || {
+                let idle: Vec<std::net::TcpStream> = (1..MAX_CONNECTIONS)
+                    .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                    .collect();
+                let began = Instant::now();
+                let mut scrape = std::net::TcpStream::connect(addr).unwrap();
+                scrape
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                scrape
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                let mut answer = String::new();
+                scrape.read_to_string(&mut answer).unwrap();
+                let took = began.elapsed();
+                // The idle connections are closed by the server: end of file.
+                let closed_by = Instant::now() + Duration::from_secs(30);
+                for mut c in idle {
+                    c.set_read_timeout(Some(closed_by - Instant::now()))
+                        .unwrap();
+                    assert_eq!(c.read(&mut [0u8; 16]).unwrap(), 0, "closed");
+                }
+                (answer, took)
+            });
+            let (answer, took) = client.await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+            assert!(
+                answer.contains("tend_service_up{service=\"web\"} 0"),
+                "{answer}"
+            );
+            assert!(
+                took < HEAD_LIMIT,
+                "the scrape waited {took:?} behind idle connections"
+            );
+        });
+    }
+
+    /// Back-to-back scrapes share one reading of the processes.
+    #[test]
+    fn a_sample_serves_scrapes_for_a_while() {
+        let metrics = Metrics::new([Watched::sinks("web".into(), false, [&None, &None])]);
+        let me = std::process::id() as i32;
+        let first = metrics.usages(vec![me]);
+        let at = metrics.usage.borrow().as_ref().unwrap().at;
+        assert!(first[0].is_some(), "this process is measured");
+        let again = metrics.usages(vec![me]);
+        assert_eq!(again, first);
+        assert_eq!(
+            metrics.usage.borrow().as_ref().unwrap().at,
+            at,
+            "not read again"
+        );
+        // Another child: read at once.
+        metrics.usages(vec![-1]);
+        assert_ne!(metrics.usage.borrow().as_ref().unwrap().at, at);
     }
 
     /// A stream sent to syslog has its log series: lines a full queue refused are
