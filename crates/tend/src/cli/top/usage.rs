@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 use crate::spec::LogTarget;
+use crate::supervise::logfile::split_tag;
 use crate::supervise::state::LogPlace;
 
 /// One process, from `/proc/PID/stat`.
@@ -179,42 +180,50 @@ fn all_procs(dir: &Path) -> Vec<Proc> {
 /// How much of a log file's end is read for its last line.
 const TAIL: u64 = 4096;
 
-/// The last line of the service's log, from the newest of its live log files (the
-/// combined `NAME.log`, or `NAME.out.log` / `NAME.err.log`) in `place`; none when it
-/// writes no files or they are empty.
+/// The last line of the service's log in `place`: of its combined `NAME.log` (tagged
+/// with the streams), or, while there is none, of the newer of the separate
+/// `NAME.out.log` / `NAME.err.log` an older tend wrote (untagged); none when it writes
+/// no files or they are empty.
 pub fn last_log_line(name: &str, place: &LogPlace) -> Option<String> {
-    let mut files = vec![format!("{name}.log")];
-    if place.stdout == LogTarget::File {
-        files.push(format!("{name}.out.log"));
-    }
-    if place.stderr == LogTarget::File {
-        files.push(format!("{name}.err.log"));
-    }
-    if files.len() == 1 {
+    if place.stdout != LogTarget::File && place.stderr != LogTarget::File {
         return None;
     }
-    let newest = files
-        .iter()
-        .map(|f| place.dir.join(f))
-        .filter_map(|p| {
-            let m = std::fs::metadata(&p).ok()?;
-            (m.len() > 0).then(|| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), p))
-        })
-        .max()?
-        .1;
-    let mut f = std::fs::File::open(newest).ok()?;
+    let combined = place.dir.join(format!("{name}.log"));
+    let (path, tagged) = if combined.exists() {
+        (combined, true)
+    } else {
+        let mut legacy = Vec::new();
+        if place.stdout == LogTarget::File {
+            legacy.push(format!("{name}.out.log"));
+        }
+        if place.stderr == LogTarget::File {
+            legacy.push(format!("{name}.err.log"));
+        }
+        let newest = legacy
+            .iter()
+            .map(|f| place.dir.join(f))
+            .filter_map(|p| {
+                let m = std::fs::metadata(&p).ok()?;
+                (m.len() > 0).then(|| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), p))
+            })
+            .max()?
+            .1;
+        (newest, false)
+    };
+    let mut f = std::fs::File::open(path).ok()?;
     let len = f.metadata().ok()?.len();
     f.seek(SeekFrom::Start(len.saturating_sub(TAIL))).ok()?;
     let mut tail = Vec::new();
     f.take(TAIL).read_to_end(&mut tail).ok()?;
-    last_line(&tail, len > TAIL)
+    last_line(&tail, len > TAIL, tagged)
 }
 
 /// The last line of `tail` (the end of a log; `cut`: its first line may be the end of
-/// a longer one), without its timestamp (`log.timestamps`) or stream tag (`out ` /
-/// `err ` in a combined log), control characters made visible. An unfinished last line
-/// is shown when it is all there is.
-pub fn last_line(tail: &[u8], cut: bool) -> Option<String> {
+/// a longer one), without its timestamp (`log.timestamps`) or, when `tagged` (a
+/// combined log), its stream tag (`out ` / `err `, one, as [`split_tag`] reads it),
+/// control characters made visible. An unfinished last line is shown when it is all
+/// there is.
+pub fn last_line(tail: &[u8], cut: bool, tagged: bool) -> Option<String> {
     let mut lines: Vec<&[u8]> = tail.split(|&b| b == b'\n').collect();
     if cut && lines.len() > 1 {
         lines.remove(0);
@@ -230,15 +239,15 @@ pub fn last_line(tail: &[u8], cut: bool) -> Option<String> {
             .map(|l| l.to_vec())
     };
     let line = pick(&complete).or_else(|| pick(&lines))?;
+    let line = if tagged {
+        split_tag(&line).1.into_owned()
+    } else {
+        line
+    };
     let mut text: &[u8] = &line;
     // "2026-11-26T06:49:28.123Z " (see logfile::timestamp_now).
     if text.len() >= 25 && text[23] == b'Z' && text[24] == b' ' && text[10] == b'T' {
         text = &text[25..];
-    }
-    for tag in [b"out ", b"err "] {
-        if let Some(rest) = text.strip_prefix(tag) {
-            text = rest;
-        }
     }
     Some(visible(&String::from_utf8_lossy(text)))
 }
@@ -366,22 +375,39 @@ mod tests {
                 Some("listening"),
             ),
             (
-                b"2026-11-26T06:49:28.123Z shutting down\r\n",
+                b"2026-11-26T06:49:28.123Z out shutting down\r\n",
                 false,
                 Some("shutting down"),
             ),
             (b"err panic: boom\n", false, Some("panic: boom")),
-            (b"\x1b[31mred\x1b[0m\tx\n", false, Some("?[31mred?[0m x")),
-            (b"caf\xc3\xa9 \xff\n", false, Some("caf\u{e9} \u{fffd}")),
+            // One tag, the stream's: the text keeps what follows it.
+            (b"out err retrying\n", false, Some("err retrying")),
+            (b"err out of memory\n", false, Some("out of memory")),
+            // A line without a tag (written by hand) is shown whole.
+            (b"of memory\n", false, Some("of memory")),
+            (
+                b"out \x1b[31mred\x1b[0m\tx\n",
+                false,
+                Some("?[31mred?[0m x"),
+            ),
+            (b"out caf\xc3\xa9 \xff\n", false, Some("caf\u{e9} \u{fffd}")),
             (b"", false, None),
             (b"\n\n", false, None),
         ] {
             assert_eq!(
-                last_line(tail, cut).as_deref(),
+                last_line(tail, cut, true).as_deref(),
                 shown,
                 "{:?}",
                 String::from_utf8_lossy(tail)
             );
+        }
+        // The separate files of an older tend hold no tags: a line is the text.
+        for (tail, shown) in [
+            (&b"out of memory\n"[..], "out of memory"),
+            (b"err on line 3\n", "err on line 3"),
+            (b"2026-11-26T06:49:28.123Z out of memory\n", "out of memory"),
+        ] {
+            assert_eq!(last_line(tail, false, false).as_deref(), Some(shown));
         }
     }
 
@@ -423,5 +449,21 @@ mod tests {
         std::fs::write(dir.path().join("api.out.log"), long).unwrap();
         std::fs::remove_file(&err).unwrap();
         assert_eq!(last_log_line("api", &both).as_deref(), Some("last"));
+        // The separate files are untagged: "out of memory" is what was written.
+        std::fs::write(dir.path().join("api.out.log"), "out of memory\n").unwrap();
+        assert_eq!(
+            last_log_line("api", &both).as_deref(),
+            Some("out of memory")
+        );
+        // A combined log is the log, its one tag taken off; the older files are not
+        // looked at next to it.
+        std::fs::write(dir.path().join("api.log"), "out err retrying\n").unwrap();
+        let old = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("api.out.log"))
+            .unwrap();
+        old.set_modified(SystemTime::now() + std::time::Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(last_log_line("api", &both).as_deref(), Some("err retrying"));
     }
 }
