@@ -10,7 +10,7 @@
 //! (`1`) for the APP-NAME; journald reads the traditional form too.
 //!
 //! The child is never held up by syslog: a line is formatted ([`format`], pure) and
-//! handed to a bounded queue ([`QUEUE`] messages) that one thread per destination
+//! handed to a bounded queue ([`QUEUE`] messages, [`QUEUE_BYTES`]) that one thread per destination
 //! empties. A full queue, or a message the thread could not send (no `/dev/log`, the
 //! server down), is dropped and counted like a line a full disk refused
 //! ([`Dropped`]), in the service's `log_dropped_lines` / `log_dropped_bytes`.
@@ -26,6 +26,9 @@ use super::logfile::{Dropped, Stream};
 
 /// Messages waiting to be sent, per destination, beyond which lines are dropped.
 pub const QUEUE: usize = 4096;
+/// Bytes of messages waiting to be sent, per destination, beyond which lines are
+/// dropped (what a destination that does not answer may hold of tend's memory).
+pub const QUEUE_BYTES: u64 = 1 << 20;
 /// The longest message sent, in bytes (rsyslog's default `maxMessageSize`): a longer
 /// line is cut at a character boundary.
 pub const MAX_MESSAGE: usize = 8192;
@@ -277,6 +280,8 @@ type Message = (Vec<u8>, Arc<Counters>);
 pub struct Sender {
     tx: SyncSender<Message>,
     dest: Destination,
+    /// Bytes of the messages in the queue.
+    queued: Arc<AtomicU64>,
 }
 
 impl Sender {
@@ -293,12 +298,15 @@ impl Sender {
         }
         let (tx, rx) = sync_channel::<Message>(QUEUE);
         let d = dest.clone();
+        let queued = Arc::new(AtomicU64::new(0));
+        let taken = queued.clone();
         let spawned = std::thread::Builder::new()
             .name("tend-syslog".into())
             .stack_size(256 << 10)
             .spawn(move || {
                 let mut t = Transport::new(d);
                 while let Ok((msg, counters)) = rx.recv() {
+                    taken.fetch_sub(msg.len() as u64, Ordering::AcqRel);
                     match t.send(&msg) {
                         Ok(()) => {
                             counters.sent.fetch_add(msg.len() as u64, Ordering::Relaxed);
@@ -318,7 +326,7 @@ impl Sender {
             );
         }
         // Without a thread the receiver is gone: every send fails, and is counted.
-        let s = Sender { tx, dest };
+        let s = Sender { tx, dest, queued };
         all.push(s.clone());
         s
     }
@@ -347,7 +355,8 @@ impl Sender {
     /// [`Unsent`] lives: what a destination that never answers looks like.
     pub(crate) fn unemptied(dest: Destination, bound: usize) -> (Sender, Unsent) {
         let (tx, rx) = sync_channel::<Message>(bound);
-        (Sender { tx, dest }, Unsent(rx))
+        let queued = Default::default();
+        (Sender { tx, dest, queued }, Unsent(rx))
     }
 }
 
@@ -432,11 +441,18 @@ impl SyslogSink {
             _ => format(&h, line, MAX_MESSAGE),
         };
         let len = msg.len();
+        let queued = &self.sender.queued;
+        if queued.fetch_add(len as u64, Ordering::AcqRel) + len as u64 > QUEUE_BYTES {
+            queued.fetch_sub(len as u64, Ordering::AcqRel);
+            self.counters.drop_message(len, None);
+            return;
+        }
         self.counters.pending.fetch_add(1, Ordering::AcqRel);
         match self.sender.tx.try_send((msg, self.counters.clone())) {
             Ok(()) => {}
             Err(e) => {
                 self.counters.pending.fetch_sub(1, Ordering::AcqRel);
+                queued.fetch_sub(len as u64, Ordering::AcqRel);
                 self.refused(e, len);
             }
         }
@@ -769,15 +785,35 @@ mod tests {
     /// A full queue drops (and counts) rather than waits.
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (tx, _rx) = sync_channel::<Message>(2);
-        let sender = Sender {
-            tx,
-            dest: Destination::Udp("127.0.0.1:9".into()),
-        };
+        let (sender, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), 2);
         let mut sink = SyslogSink::new(sender, "web".into(), Stream::Out);
         sink.write(b"1\n2\n3\n4\n");
         let d = sink.dropped();
         assert_eq!(d.lines, 2, "two queued, two dropped");
         assert!(d.bytes > 2 * 50, "{d:?}");
+    }
+
+    /// The queue holds at most [`QUEUE_BYTES`], however few messages that is: long
+    /// lines to a destination that does not answer are dropped past it, and counted.
+    #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let (sender, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), QUEUE);
+        let queued = sender.queued.clone();
+        let mut sink = SyslogSink::new(sender, "web".into(), Stream::Out);
+        let line = format!("{}\n", "x".repeat(MAX_MESSAGE));
+        let lines = 4 * QUEUE_BYTES as usize / MAX_MESSAGE;
+        for _ in 0..lines {
+            sink.write(line.as_bytes());
+        }
+        let held = queued.load(Ordering::Acquire);
+        assert!(held <= QUEUE_BYTES, "{held} bytes queued");
+        assert!(
+            held > QUEUE_BYTES - MAX_MESSAGE as u64,
+            "{held}: it filled up"
+        );
+        let d = sink.dropped();
+        let kept = held as usize / MAX_MESSAGE;
+        assert_eq!(d.lines as usize, lines - kept, "{d:?}");
+        assert_eq!(d.bytes, (d.lines as usize * MAX_MESSAGE) as u64, "{d:?}");
     }
 }
