@@ -210,19 +210,21 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
         s.state_dir().display()
     );
     tmux.type_line(&top);
-    let screen = tmux.wait_for("both services, running, with their pids", |sc| {
-        shown(sc, "api") == Some(("running".into(), api.clone()))
-            && shown(sc, "worker") == Some(("running".into(), worker.clone()))
-    });
+    // The last log line and the memory are read apart from the state and pid: the
+    // wait covers them too.
+    let screen = tmux.wait_for(
+        "both services, running, with their pids, api's last log line and memory",
+        |sc| {
+            shown(sc, "api") == Some(("running".into(), api.clone()))
+                && shown(sc, "worker") == Some(("running".into(), worker.clone()))
+                && row(sc, "api").is_some_and(|c| {
+                    c[9..] == ["hello", "from", "api"]
+                        && (c[8].ends_with('M') || c[8].ends_with('K'))
+                })
+        },
+    );
     assert!(screen.starts_with("tend top · 2 services · "), "{screen}");
     assert_eq!(selected(&screen), Some("api"), "{screen}");
-    // The last log line, and memory measured (CPU too, from the second refresh).
-    let cells = row(&screen, "api").unwrap();
-    assert_eq!(cells[9..], ["hello", "from", "api"], "{screen}");
-    assert!(
-        cells[8].ends_with('M') || cells[8].ends_with('K'),
-        "{screen}"
-    );
     tmux.wait_for("a CPU share", |sc| {
         row(sc, "api").is_some_and(|c| c[7].ends_with('%'))
     });
