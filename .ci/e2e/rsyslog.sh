@@ -30,6 +30,7 @@ trap _rs_exit EXIT
 trap 'fail "interrupted"; exit 130' INT TERM
 
 command -v rsyslogd >/dev/null || die "rsyslogd is missing (apt-get install rsyslog; run-all.sh does)"
+command -v python3 >/dev/null || die "python3 is missing (apt-get install python3): it picks the free ports"
 ensure_binaries
 
 # Two free ports on loopback (bound and released by the kernel's choice).

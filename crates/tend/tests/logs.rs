@@ -793,22 +793,46 @@ fn follow_shows_both_streams_and_filters_them() {
 }
 
 #[test]
-fn the_separate_files_of_an_older_tend_are_shown_before_the_combined_log() {
+fn the_separate_files_of_an_older_tend_are_shown_until_a_combined_log_exists() {
     let s = Scratch::new();
     let spec = project_spec(&s, "old", &["--print", "new stdout"], "dir = \"l\"");
     run_once(&s, &spec);
     let dir = s.path("proj/l");
+    let combined = std::fs::read(dir.join("old.log")).unwrap();
+    std::fs::remove_file(dir.join("old.log")).unwrap();
     // What a tend before the combined log wrote: one file a stream, untagged.
     std::fs::write(dir.join("old.out.20261129T100000.000Z.log"), "old out 1\n").unwrap();
     std::fs::write(dir.join("old.out.log"), "old out 2\n").unwrap();
     std::fs::write(dir.join("old.err.log"), "old err\n").unwrap();
     let (code, out, err) = logs(&s, &["logs", "old"]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, "old out 1\nold out 2\nold err\nnew stdout\n");
+    assert_eq!(out, "old out 1\nold out 2\nold err\n");
     let (_, out, _) = logs(&s, &["logs", "--stderr", "old"]);
     assert_eq!(out, "old err\n");
-    let (_, out, _) = logs(&s, &["logs", "--stdout", "-n", "2", "old"]);
-    assert_eq!(out, "old out 2\nnew stdout\n");
+    let (_, out, _) = logs(&s, &["logs", "--stdout", "-n", "1", "old"]);
+    assert_eq!(out, "old out 2\n");
+    // Once the combined log is there, it alone is the service's log.
+    std::fs::write(dir.join("old.log"), combined).unwrap();
+    let (_, out, _) = logs(&s, &["logs", "old"]);
+    assert_eq!(out, "new stdout\n");
+}
+
+/// In a shared folder, the combined log of a service named `web.err` is not web's
+/// stderr.
+#[test]
+fn a_dotted_services_log_is_not_read_as_anothers_stderr() {
+    let s = Scratch::new();
+    for (name, line) in [("web", "web line"), ("web.err", "web.err line")] {
+        let spec = project_spec(&s, name, &["--print", line], "dir = \"l\"");
+        run_once(&s, &spec);
+    }
+    let (code, out, err) = logs(&s, &["logs", "web"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "web line\n");
+    let (_, out, _) = logs(&s, &["logs", "--stderr", "web"]);
+    assert_eq!(out, "");
+    let (_, out, _) = logs(&s, &["logs", "web.err"]);
+    assert_eq!(out, "web.err line\n");
 }
 
 #[test]

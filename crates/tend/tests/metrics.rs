@@ -244,10 +244,14 @@ fn a_live_supervisor_exposes_its_services() {
             "tend_service_log_dropped_lines_total{service=\"m\",stream=\"stdout\"}",
             0.0,
         ),
-        ("tend_build_info{version=\"0.1.0\"}", 1.0),
     ] {
         assert_eq!(value(&text, series), Some(want), "{series} in:\n{text}");
     }
+    let build = format!(
+        "tend_build_info{{version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(value(&text, &build), Some(1.0), "{build} in:\n{text}");
     // The health series exist from the start (whether probes have run yet or not:
     // during the start period they may, failing without consequence).
     for series in [

@@ -210,19 +210,21 @@ fn top_in_a_terminal_restarts_stops_starts_and_follows_a_log() {
         s.state_dir().display()
     );
     tmux.type_line(&top);
-    let screen = tmux.wait_for("both services, running, with their pids", |sc| {
-        shown(sc, "api") == Some(("running".into(), api.clone()))
-            && shown(sc, "worker") == Some(("running".into(), worker.clone()))
-    });
+    // The last log line and the memory are read apart from the state and pid: the
+    // wait covers them too.
+    let screen = tmux.wait_for(
+        "both services, running, with their pids, api's last log line and memory",
+        |sc| {
+            shown(sc, "api") == Some(("running".into(), api.clone()))
+                && shown(sc, "worker") == Some(("running".into(), worker.clone()))
+                && row(sc, "api").is_some_and(|c| {
+                    c[9..] == ["hello", "from", "api"]
+                        && (c[8].ends_with('M') || c[8].ends_with('K'))
+                })
+        },
+    );
     assert!(screen.starts_with("tend top · 2 services · "), "{screen}");
     assert_eq!(selected(&screen), Some("api"), "{screen}");
-    // The last log line, and memory measured (CPU too, from the second refresh).
-    let cells = row(&screen, "api").unwrap();
-    assert_eq!(cells[9..], ["hello", "from", "api"], "{screen}");
-    assert!(
-        cells[8].ends_with('M') || cells[8].ends_with('K'),
-        "{screen}"
-    );
     tmux.wait_for("a CPU share", |sc| {
         row(sc, "api").is_some_and(|c| c[7].ends_with('%'))
     });
@@ -387,4 +389,93 @@ fn without_a_terminal_top_refuses_and_once_prints_a_frame() {
     }
     assert_eq!(row(&text, "api").unwrap()[9..], ["hello", "from", "api"]);
     assert_eq!(lines.len(), 4, "no key help: {text}");
+}
+
+/// The resident memory (bytes) of the processes of `/proc` that `keep` picks by pid and
+/// process group, from their stat lines.
+fn rss_of(keep: impl Fn(i32, i32) -> bool) -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    let mut sum = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, after)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let (Some(pgrp), Some(rss)) = (
+            f.get(2).and_then(|v| v.parse::<i32>().ok()),
+            f.get(21).and_then(|v| v.parse::<u64>().ok()),
+        ) else {
+            continue;
+        };
+        if keep(pid, pgrp) {
+            sum += rss * page;
+        }
+    }
+    sum
+}
+
+/// `tend top` shows a service's memory as the metrics measure it (the child's process
+/// group: grandchildren that left it with `setsid` are not counted), not a tree of
+/// its own definition.
+#[test]
+fn top_measures_a_tree_as_the_metrics_do() {
+    if !std::path::Path::new("/proc/self/stat").exists() {
+        eprintln!("SKIPPED: no /proc here");
+        return;
+    }
+    let s = Scratch::new();
+    let gpids = s.path("gpids");
+    let spec = s.spec(
+        "g.toml",
+        &fixture_spec(
+            "g",
+            &[
+                "--grandchildren",
+                "4",
+                "--grandchild-setsid",
+                "--grandchild-pids",
+                gpids.to_str().unwrap(),
+                "--hang",
+            ],
+            "",
+        ),
+    );
+    let _run = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(20 * SECS, "the child and its four grandchildren", || {
+        pids(&gpids).len() == 4 && s.state("g").is_some_and(|st| st["pid"].is_i64())
+    });
+    let grandchildren = pids(&gpids);
+    let child = status(&s, "g")["pid"].as_i64().unwrap() as i32;
+    let group = rss_of(|_, pgrp| pgrp == child);
+    let with_grandchildren = group + rss_of(|pid, _| grandchildren.contains(&pid));
+    let out = s.tend(&["top", "--once"]).output().unwrap();
+    for g in &grandchildren {
+        // SAFETY: kill(2) of the fixture's grandchildren, which left tend's reach.
+        unsafe { libc::kill(*g, libc::SIGKILL) };
+    }
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mem = &row(&text, "g").unwrap()[8];
+    let (num, unit) = mem.split_at(mem.len() - 1);
+    let shown = num.parse::<f64>().unwrap()
+        * match unit {
+            "K" => 1024.0,
+            "M" => 1024.0 * 1024.0,
+            _ => panic!("{mem}: {text}"),
+        };
+    assert!(
+        with_grandchildren as f64 > 2.0 * group as f64,
+        "the grandchildren weigh: {group} vs {with_grandchildren}"
+    );
+    assert!(
+        (shown - group as f64).abs() < 0.25 * group as f64,
+        "tend top shows {mem}; the child's process group holds {group} bytes, with the grandchildren that left it {with_grandchildren}:\n{text}"
+    );
 }

@@ -718,21 +718,28 @@ fn tail_of_log(l: &Log, sel: &Select) -> Result<(Vec<files::Piece>, files::Tail)
             files::list(&l.dir, stem)
                 .map_err(|e| format!("cannot list {}: {}", l.dir.display(), io_error(&e)))
         };
-        // An older tend's separate files first (read through, never followed), then
-        // the combined log.
-        let mut pieces = Vec::new();
-        for (stem, stream) in l.legacy() {
-            pieces.extend(listing(&stem)?.into_iter().map(|mut p| {
-                p.live = false;
-                p.id = None;
-                p.holds = Holds::Only(stream);
+        let combined: Vec<files::Piece> = listing(&l.stem)?
+            .into_iter()
+            .map(|mut p| {
+                p.holds = l.holds;
                 p
-            }));
+            })
+            .collect();
+        // An older tend's separate files (read through, never followed), only while
+        // the service has no combined log: in a shared folder, `<name>.err.log` may
+        // be the combined log of a service named `<name>.err`.
+        let mut pieces = Vec::new();
+        if combined.is_empty() {
+            for (stem, stream) in l.legacy() {
+                pieces.extend(listing(&stem)?.into_iter().map(|mut p| {
+                    p.live = false;
+                    p.id = None;
+                    p.holds = Holds::Only(stream);
+                    p
+                }));
+            }
         }
-        pieces.extend(listing(&l.stem)?.into_iter().map(|mut p| {
-            p.holds = l.holds;
-            p
-        }));
+        pieces.extend(combined);
         match files::last_lines(&pieces, sel) {
             Ok(tail) => return Ok((pieces, tail)),
             Err(TailError::Read(e)) => return Err(e.to_string()),
@@ -1166,7 +1173,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join("tend.log"), "out of memory\n").unwrap();
         std::fs::write(d.path().join("web.log"), "out hello\nerr boom\n").unwrap();
-        std::fs::write(d.path().join("web.err.log"), "older\n").unwrap();
+        // The combined log of a service named `web.err`, not web's older stderr.
+        std::fs::write(d.path().join("web.err.log"), "out web.err's\n").unwrap();
         let log = |stem: &str, holds, want| Log {
             name: "web".into(),
             dir: d.path().to_path_buf(),
@@ -1197,9 +1205,15 @@ mod tests {
         );
         assert_eq!(
             lines(&log("web", Holds::Tagged, Want::default())),
-            ["older", "hello", "boom"]
+            ["hello", "boom"]
         );
-        assert_eq!(lines(&log("web", Holds::Tagged, err)), ["older", "boom"]);
+        assert_eq!(lines(&log("web", Holds::Tagged, err)), ["boom"]);
+        // Without a combined log, `web.err.log` is the stderr an older tend wrote.
+        std::fs::remove_file(d.path().join("web.log")).unwrap();
+        assert_eq!(
+            lines(&log("web", Holds::Tagged, Want::default())),
+            ["out web.err's"]
+        );
     }
 
     #[test]

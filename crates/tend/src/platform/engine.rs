@@ -128,6 +128,28 @@ pub fn wait_for<T>(
 mod tests {
     use super::*;
 
+    /// A service's combined log is shown, not a dotted neighbour's (`web.err.log` is the
+    /// log of `web.err`); without it, the separate files of an older tend.
+    #[test]
+    fn the_log_tail_is_of_the_service_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let names = |files: Vec<std::path::PathBuf>| {
+            files
+                .iter()
+                .map(|f| f.strip_prefix(d.path()).unwrap().display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(log_tail_files(d.path(), "web")),
+            ["web.err.log", "web.out.log", "tend.log"]
+        );
+        std::fs::write(d.path().join("web.log"), "out hi\n").unwrap();
+        assert_eq!(
+            names(log_tail_files(d.path(), "web")),
+            ["web.log", "tend.log"]
+        );
+    }
+
     /// Steps are numbers; a step fails when it is negative (after changing something
     /// half-way, with an undo, when it is below -100), an undo when its number is in
     /// `failing_undos`. Every applied undo is logged.
@@ -624,13 +646,7 @@ pub fn after_install(
 pub fn show_log_tail(layout: &Layout, spec: &Spec) {
     let mut err = std::io::stderr();
     let dir = layout.log_dir(spec);
-    for file in [
-        format!("{}.log", spec.name),
-        format!("{}.err.log", spec.name),
-        format!("{}.out.log", spec.name),
-        "tend.log".to_string(),
-    ] {
-        let path = dir.join(&file);
+    for path in log_tail_files(&dir, spec.name.as_str()) {
         let Ok(text) = std::fs::read_to_string(&path) else {
             continue;
         };
@@ -643,6 +659,22 @@ pub fn show_log_tail(layout: &Layout, spec: &Spec) {
             let _ = writeln!(err, "    {l}");
         }
     }
+}
+
+/// The files [`show_log_tail`] shows, in `dir`, of the service `name`: its combined
+/// log, or (without one) the separate files of an older tend, then tend's own log. The
+/// separate files are not read next to a combined log: `<name>.err.log` may be the
+/// combined log of a service named `<name>.err`.
+fn log_tail_files(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> {
+    let combined = dir.join(format!("{name}.log"));
+    let mut files = vec![];
+    if combined.exists() {
+        files.push(combined);
+    } else {
+        files.extend(["err", "out"].map(|s| dir.join(format!("{name}.{s}.log"))));
+    }
+    files.push(dir.join("tend.log"));
+    files
 }
 
 /// `tend uninstall NAME`: prints each step (and does it, unless `dry_run`); returns

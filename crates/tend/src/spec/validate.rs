@@ -227,6 +227,7 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
             ));
         }
     }
+    out.extend(no_local_syslog(spec, cfg!(windows)));
     for (section, map) in [
         ("unit", &spec.systemd.unit),
         ("service", &spec.systemd.service),
@@ -618,4 +619,88 @@ pub fn start_order(specs: &[Spec]) -> Result<Vec<usize>, Vec<String>> {
         visit(i, specs, &index, &mut mark, &mut order, &mut Vec::new())?;
     }
     Ok(order)
+}
+
+/// On Windows (`windows`: where tend runs, so where `tend check`, `tend install` and
+/// `tend run` check the spec) there is no local syslog socket: a stream sent to syslog
+/// needs a `log.syslog` server over UDP or TCP, else every line would be dropped.
+fn no_local_syslog(spec: &Spec, windows: bool) -> Vec<Problem> {
+    use super::model::LogTarget;
+    use crate::supervise::syslog::{parse_address, Destination};
+    let log = &spec.log;
+    if !windows {
+        return Vec::new();
+    }
+    let hint = || {
+        Some("set log.syslog = \"udp://HOST:514\" (or \"tcp://HOST:PORT\"), a syslog server".into())
+    };
+    match log.syslog.as_deref().map(parse_address) {
+        None => [("stdout", log.stdout), ("stderr", log.stderr)]
+            .into_iter()
+            .filter(|(_, t)| *t == LogTarget::Syslog)
+            .map(|(key, _)| {
+                (
+                    at(&["log", key]),
+                    format!("`log.{key} = \"syslog\"` sends to the local /dev/log, which Windows does not have"),
+                    hint(),
+                )
+            })
+            .collect(),
+        Some(Ok(Destination::Local(_))) => vec![(
+            at(&["log", "syslog"]),
+            "`log.syslog`: Windows has no local syslog socket (`unix://`)".into(),
+            hint(),
+        )],
+        Some(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::model::LogTarget;
+
+    /// Windows has no /dev/log: a stream sent to syslog needs a server there; elsewhere
+    /// the local socket is the default.
+    #[test]
+    fn syslog_on_windows_needs_a_server() {
+        let spec = |stdout, stderr, syslog: Option<&str>| {
+            let mut s: Spec = toml::from_str("name = \"w\"\ncommand = \"x\"\n").unwrap();
+            s.log.stdout = stdout;
+            s.log.stderr = stderr;
+            s.log.syslog = syslog.map(str::to_string);
+            s
+        };
+        use LogTarget::{File, Syslog};
+        #[rustfmt::skip]
+        let table: &[(LogTarget, LogTarget, Option<&str>, &[&str])] = &[
+            (Syslog, File, None, &["log.stdout"]),
+            (Syslog, Syslog, None, &["log.stdout", "log.stderr"]),
+            (File, Syslog, Some("unix:///dev/log"), &["log.syslog"]),
+            (Syslog, Syslog, Some("udp://10.0.0.1:514"), &[]),
+            (File, Syslog, Some("tcp://logs:6514"), &[]),
+            (File, File, None, &[]),
+            // A bad address is the address check's to name.
+            (Syslog, File, Some("udp://x"), &[]),
+        ];
+        for (out, err, syslog, want) in table {
+            let s = spec(*out, *err, *syslog);
+            let got: Vec<String> = no_local_syslog(&s, true)
+                .into_iter()
+                .map(|(path, msg, hint)| {
+                    assert!(msg.contains("Windows"), "{msg}");
+                    assert!(hint.unwrap().contains("udp://"));
+                    path.iter()
+                        .map(|p| match p {
+                            Seg::Key(k) => k.clone(),
+                            Seg::Index(i) => i.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+                .collect();
+            assert_eq!(got, *want, "{out:?} {err:?} {syslog:?}");
+            assert!(no_local_syslog(&s, false).is_empty(), "not on Unix");
+        }
+    }
 }

@@ -300,9 +300,15 @@ impl fmt::Display for Signal {
 
 /// A service name: letters, digits, `-`, `_` and `.`, starting with a letter or digit,
 /// at most 64 characters. It becomes a unit name, a Windows service name and file names,
-/// so nothing that could be a path or need quoting is allowed.
+/// so nothing that could be a path or need quoting is allowed. `tend` (in any case) is
+/// reserved: the service managers write the supervisor's own output to `tend.log` in
+/// the service's log folder, which would be the service's combined log.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ServiceName(String);
+
+/// The service name that is not allowed (in any case): the stem of the supervisor's
+/// own log file.
+const RESERVED_NAME: &str = "tend";
 
 impl ServiceName {
     /// Validates `name`.
@@ -331,6 +337,11 @@ impl ServiceName {
         if !first_ok {
             return Err(format!(
                 "the service name {name:?} must start with a letter or digit"
+            ));
+        }
+        if name.eq_ignore_ascii_case(RESERVED_NAME) {
+            return Err(format!(
+                "the service name {name:?} is reserved: tend writes its own log to `tend.log` in the log folder, which would be this service's log; choose another name"
             ));
         }
         Ok(ServiceName(name.to_string()))
@@ -369,9 +380,10 @@ impl JsonSchema for ServiceName {
     }
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
         schemars::json_schema!({
-            "description": "Letters, digits, '-', '_' and '.', starting with a letter or digit; at most 64 characters.",
+            "description": "Letters, digits, '-', '_' and '.', starting with a letter or digit; at most 64 characters; not `tend` (in any case).",
             "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+            "not": { "pattern": "^[Tt][Ee][Nn][Dd]$" }
         })
     }
 }
@@ -453,6 +465,14 @@ mod tests {
             &"x".repeat(65),
         ] {
             assert!(ServiceName::new(bad).is_err(), "{bad}");
+        }
+        // tend's own log is `tend.log`: a service of that name would share it.
+        for reserved in ["tend", "Tend", "TEND"] {
+            let e = ServiceName::new(reserved).unwrap_err();
+            assert!(e.contains("is reserved"), "{reserved}: {e}");
+        }
+        for ok in ["tend-web", "tend.x", "attend"] {
+            assert!(ServiceName::new(ok).is_ok(), "{ok}");
         }
     }
 }

@@ -6,10 +6,12 @@
 //! [`Observer`] of each service (up, health, restarts, exits, start time, probe
 //! durations); what only the system knows (the process tree's CPU time and resident
 //! memory, the uptime) and the log sinks' counters are read when a scrape comes, on the
-//! supervisor's thread. The HTTP server is the smallest that does the job: one
-//! connection at a time, a request head of at most [`MAX_HEAD`] bytes, the whole
-//! exchange within [`EXCHANGE_LIMIT`], `Connection: close`; a slow or hostile client
-//! delays the next scrape, never the services.
+//! supervisor's thread, at most once per [`SAMPLE_EVERY`] (back-to-back scrapes share
+//! a sample). The HTTP server is the smallest that does the job: a task per connection,
+//! at most [`MAX_CONNECTIONS`] at once, a request head of at most [`MAX_HEAD`] bytes
+//! within [`HEAD_LIMIT`], the whole exchange within [`EXCHANGE_LIMIT`], `Connection:
+//! close`; idle or slow clients cost a scrape at most [`HEAD_LIMIT`], and the services
+//! nothing.
 
 use std::cell::RefCell;
 use std::io;
@@ -38,6 +40,15 @@ pub const MAX_HEAD: usize = 8 * 1024;
 
 /// The longest a connection may take, from its accept to the last byte of the answer.
 pub const EXCHANGE_LIMIT: Duration = Duration::from_secs(5);
+
+/// The longest a client may take to send its request head.
+pub const HEAD_LIMIT: Duration = Duration::from_secs(1);
+
+/// Connections served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 4;
+
+/// How long a sample of the processes' usage serves further scrapes.
+pub const SAMPLE_EVERY: Duration = Duration::from_secs(1);
 
 /// The upper bounds of the probe duration histogram's buckets, in seconds.
 pub const PROBE_BUCKETS: [f64; 13] = [
@@ -96,29 +107,40 @@ pub struct Watched {
     pub name: String,
     /// Whether it has health checks (`[health]`): the health series exist.
     pub health: bool,
-    /// The log files its stdout and stderr go to (not the console's sinks).
+    /// Where its stdout and stderr go when that is a log file or syslog (not the
+    /// console's sinks, which count nothing).
     pub log_files: [Option<SharedSink>; 2],
 }
 
 impl Watched {
     /// What the metrics watch of the service of `setup`.
     pub fn of(setup: &ServiceSetup) -> Watched {
-        let file = |s: &Option<SharedSink>| {
+        Watched::sinks(
+            setup.spec.name.to_string(),
+            setup.spec.health.is_some(),
+            [&setup.stdout, &setup.stderr],
+        )
+    }
+
+    /// What the metrics watch of a service named `name` whose stdout and stderr go to
+    /// `sinks`: those that count what they write (a file, syslog).
+    fn sinks(name: String, health: bool, sinks: [&Option<SharedSink>; 2]) -> Watched {
+        let counted = |s: &Option<SharedSink>| {
             s.as_ref()
-                .filter(|s| matches!(&*s.borrow(), Sink::File(..)))
+                .filter(|s| matches!(&*s.borrow(), Sink::File(..) | Sink::Syslog(_)))
                 .cloned()
         };
         Watched {
-            name: setup.spec.name.to_string(),
-            health: setup.spec.health.is_some(),
-            log_files: [file(&setup.stdout), file(&setup.stderr)],
+            name,
+            health,
+            log_files: sinks.map(counted),
         }
     }
 }
 
 struct Service {
     name: String,
-    /// Its stdout and stderr log files (when written to files).
+    /// Its stdout and stderr sinks (when written to files or sent to syslog).
     sinks: [Option<SharedSink>; 2],
     sampled: RefCell<Sampled>,
 }
@@ -128,6 +150,15 @@ pub struct Metrics {
     registry: Registry,
     families: Families,
     services: Vec<Service>,
+    /// The last reading of the process trees: when, of which children, what.
+    usage: RefCell<Option<UsageSample>>,
+}
+
+/// A reading of the services' process trees ([`sys::tree_usage`]).
+struct UsageSample {
+    at: std::time::Instant,
+    pids: Vec<i32>,
+    usages: Vec<Option<sys::TreeUsage>>,
 }
 
 /// The exposition formats.
@@ -228,12 +259,12 @@ impl Metrics {
         );
         registry.register(
             "tend_service_log_written_bytes",
-            "Bytes of the service's output written to its log files, by stream",
+            "Bytes of the service's output written to its log file, or sent to syslog (the messages' bytes), by stream",
             f.log_written.clone(),
         );
         registry.register(
             "tend_service_log_dropped_lines",
-            "Lines of the service's output that could not be written to its log files (a full disk), by stream",
+            "Lines of the service's output that could not be written to its log file (a full disk) or sent to syslog (a full queue, the server down), by stream",
             f.log_dropped.clone(),
         );
         registry.register(
@@ -286,6 +317,7 @@ impl Metrics {
             registry,
             families,
             services,
+            usage: RefCell::new(None),
         }
     }
 
@@ -365,7 +397,7 @@ impl Metrics {
             .iter()
             .map(|svc| svc.sampled.borrow().pid.unwrap_or(-1))
             .collect();
-        let usages = sys::tree_usage(&pids);
+        let usages = self.usages(pids);
         for (svc, usage) in self.services.iter().zip(usages) {
             let me = service(&svc.name);
             let mut s = svc.sampled.borrow_mut();
@@ -403,6 +435,28 @@ impl Metrics {
                 s.dropped[k] = s.dropped[k].max(dropped);
             }
         }
+    }
+}
+
+impl Metrics {
+    /// The usage of the trees of `pids`: the last reading if it is of the same
+    /// children and younger than [`SAMPLE_EVERY`], else a new one (one pass over
+    /// `/proc`).
+    fn usages(&self, pids: Vec<i32>) -> Vec<Option<sys::TreeUsage>> {
+        let now = std::time::Instant::now();
+        let mut last = self.usage.borrow_mut();
+        if let Some(u) = last.as_ref() {
+            if u.pids == pids && now.saturating_duration_since(u.at) < SAMPLE_EVERY {
+                return u.usages.clone();
+            }
+        }
+        let usages = sys::tree_usage(&pids);
+        *last = Some(UsageSample {
+            at: now,
+            pids,
+            usages: usages.clone(),
+        });
+        usages
     }
 }
 
@@ -488,13 +542,26 @@ pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(std)
 }
 
-/// Serves `GET /metrics` on `listener` until the task is dropped, one connection at a
-/// time (inside a `LocalSet`: the metrics are the supervisor thread's).
+/// Serves `GET /metrics` on `listener` until the task is dropped (and with it the
+/// connections' tasks): each connection in a task of its own, at most
+/// [`MAX_CONNECTIONS`] at once (inside a `LocalSet`: the metrics are the supervisor
+/// thread's).
 pub async fn serve(listener: TcpListener, metrics: Rc<Metrics>) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = tokio::task::JoinSet::new();
     loop {
+        while connections.try_join_next().is_some() {}
+        // A slot first: beyond the cap, clients wait in the listen queue.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         match listener.accept().await {
             Ok((stream, _)) => {
-                let _ = tokio::time::timeout(EXCHANGE_LIMIT, exchange(stream, &metrics)).await;
+                let metrics = metrics.clone();
+                connections.spawn_local(async move {
+                    let _ = tokio::time::timeout(EXCHANGE_LIMIT, exchange(stream, &metrics)).await;
+                    drop(slot);
+                });
             }
             // Out of file descriptors, most likely: wait rather than spin.
             Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -502,26 +569,36 @@ pub async fn serve(listener: TcpListener, metrics: Rc<Metrics>) {
     }
 }
 
-/// Reads one request on `stream` and answers it.
+/// Reads one request on `stream` (its head within [`HEAD_LIMIT`]) and answers it.
 async fn exchange(mut stream: TcpStream, metrics: &Metrics) -> io::Result<()> {
-    let mut head = Vec::with_capacity(512);
-    let mut buf = [0u8; 1024];
-    let request = loop {
-        let n = stream.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        head.extend_from_slice(&buf[..n]);
-        match parse_head(&head) {
-            Head::Partial if head.len() < MAX_HEAD => {}
-            Head::Partial => break Err(Refusal::TooLarge),
-            Head::Bad => break Err(Refusal::Bad),
-            Head::Complete(r) => break Ok(r),
-        }
+    let Ok(request) = tokio::time::timeout(HEAD_LIMIT, read_head(&mut stream)).await else {
+        return Ok(());
+    };
+    let Some(request) = request? else {
+        return Ok(());
     };
     let answer = respond(request, |format| metrics.render(format));
     stream.write_all(&answer).await?;
     stream.shutdown().await
+}
+
+/// Reads a request head; `None` if the client closed the connection first.
+async fn read_head(stream: &mut TcpStream) -> io::Result<Option<Result<Request, Refusal>>> {
+    let mut head = Vec::with_capacity(512);
+    let mut buf = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&buf[..n]);
+        match parse_head(&head) {
+            Head::Partial if head.len() < MAX_HEAD => {}
+            Head::Partial => return Ok(Some(Err(Refusal::TooLarge))),
+            Head::Bad => return Ok(Some(Err(Refusal::Bad))),
+            Head::Complete(r) => return Ok(Some(Ok(r))),
+        }
+    }
 }
 
 /// A request head as far as it was read.
@@ -882,6 +959,133 @@ mod tests {
                 last_error: None,
             }),
             unhealthy: None,
+        }
+    }
+
+    /// Clients holding connections open without a word do not keep a scrape waiting,
+    /// and their connections are closed after [`HEAD_LIMIT`].
+    #[test]
+    fn idle_connections_do_not_hold_up_a_scrape() {
+        use std::io::{Read as _, Write as _};
+        use std::time::Instant;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            let listener = bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let metrics = Rc::new(Metrics::new([Watched::sinks(
+                "web".into(),
+                false,
+                [&None, &None],
+            )]));
+            let _server = tokio::task::spawn_local(serve(listener, metrics));
+            // The blocking client runs on a thread of its own: the server has this one.
+            let client = tokio::task::spawn_blocking(move || {
+                let idle: Vec<std::net::TcpStream> = (1..MAX_CONNECTIONS)
+                    .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                    .collect();
+                let began = Instant::now();
+                let mut scrape = std::net::TcpStream::connect(addr).unwrap();
+                scrape
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                scrape
+                    .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+                    .unwrap();
+                let mut answer = String::new();
+                scrape.read_to_string(&mut answer).unwrap();
+                let took = began.elapsed();
+                // The idle connections are closed by the server: end of file.
+                let closed_by = Instant::now() + Duration::from_secs(30);
+                for mut c in idle {
+                    c.set_read_timeout(Some(closed_by - Instant::now()))
+                        .unwrap();
+                    assert_eq!(c.read(&mut [0u8; 16]).unwrap(), 0, "closed");
+                }
+                (answer, took)
+            });
+            let (answer, took) = client.await.unwrap();
+            assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+            assert!(
+                answer.contains("tend_service_up{service=\"web\"} 0"),
+                "{answer}"
+            );
+            assert!(
+                took < HEAD_LIMIT,
+                "the scrape waited {took:?} behind idle connections"
+            );
+        });
+    }
+
+    /// Back-to-back scrapes share one reading of the processes.
+    #[cfg(unix)]
+    #[test]
+    fn a_sample_serves_scrapes_for_a_while() {
+        let metrics = Metrics::new([Watched::sinks("web".into(), false, [&None, &None])]);
+        // This test's process group (tree_usage measures a child's group).
+        let me = nix::unistd::getpgrp().as_raw();
+        let first = metrics.usages(vec![me]);
+        let at = metrics.usage.borrow().as_ref().unwrap().at;
+        if std::path::Path::new("/proc/self/stat").exists() {
+            assert!(first[0].is_some(), "this process group is measured");
+        }
+        let again = metrics.usages(vec![me]);
+        assert_eq!(again, first);
+        assert_eq!(
+            metrics.usage.borrow().as_ref().unwrap().at,
+            at,
+            "not read again"
+        );
+        // Another child: read at once.
+        metrics.usages(vec![-1]);
+        assert_ne!(metrics.usage.borrow().as_ref().unwrap().at, at);
+    }
+
+    /// A stream sent to syslog has its log series: lines a full queue refused are
+    /// counted as dropped, the messages that went out as bytes written.
+    #[test]
+    fn a_stream_sent_to_syslog_has_its_log_series() {
+        use super::super::logfile::Stream;
+        use super::super::syslog::{Destination, Sender, SyslogSink};
+        // stderr: a queue of one message that nobody empties.
+        let (stuck, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), 1);
+        let mut e = SyslogSink::new(stuck, "web".into(), Stream::Err);
+        e.write(b"one\ntwo\nthree\n");
+        let err: SharedSink = Rc::new(RefCell::new(Sink::Syslog(e)));
+        // stdout: a server that receives.
+        let server = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dest = Destination::Udp(server.local_addr().unwrap().to_string());
+        let mut o = SyslogSink::new(Sender::start(dest), "web".into(), Stream::Out);
+        o.write(b"hello\n");
+        let out: SharedSink = Rc::new(RefCell::new(Sink::Syslog(o)));
+        let metrics = Metrics::new([Watched::sinks(
+            "web".into(),
+            false,
+            [&Some(out.clone()), &Some(err)],
+        )]);
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut buf = [0u8; 9000];
+        let n = server.recv(&mut buf).unwrap();
+        // The thread counts a message sent after sending it: poll, with a deadline.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while out.borrow().written() < n as u64 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+        }
+        let text = metrics.render(Format::Prometheus);
+        for line in [
+            "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stderr\"} 2".to_string(),
+            "tend_service_log_dropped_lines_total{service=\"web\",stream=\"stdout\"} 0".to_string(),
+            "tend_service_log_written_bytes_total{service=\"web\",stream=\"stderr\"} 0".to_string(),
+            format!(
+                "tend_service_log_written_bytes_total{{service=\"web\",stream=\"stdout\"}} {n}"
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} not in:\n{text}");
         }
     }
 

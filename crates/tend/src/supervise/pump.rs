@@ -68,12 +68,13 @@ impl Sink {
         }
     }
 
-    /// Bytes of this stream written to the log file (none on the console or to
-    /// syslog).
+    /// Bytes of this stream written to the log file, or sent to syslog (the
+    /// messages' bytes); none on the console.
     pub fn written(&self) -> u64 {
         match self {
             Sink::File(f, which) => f.borrow().written(*which),
-            Sink::Console(_) | Sink::Syslog(_) => 0,
+            Sink::Syslog(s) => s.sent(),
+            Sink::Console(_) => 0,
         }
     }
 
@@ -652,6 +653,23 @@ pub fn drain_now(stream: &Stream) {
 #[cfg(windows)]
 pub fn drain_now(_stream: &Stream) {}
 
+/// The stream ended: ends its last line, and gives syslog's queue (if it goes there)
+/// up to [`FLUSH_WAIT`](super::syslog::FLUSH_WAIT) to be sent, awaiting it: the
+/// supervisor's other services, its control channel and `/metrics` go on meanwhile.
+async fn finish(stream: &Stream) {
+    let queued = {
+        let mut sink = stream.sink.borrow_mut();
+        sink.finish_line();
+        match &*sink {
+            Sink::Syslog(s) => Some(s.queued()),
+            _ => None,
+        }
+    };
+    if let Some(q) = queued {
+        q.settled(super::syslog::FLUSH_WAIT).await;
+    }
+}
+
 /// Drains the stream into its sink until end of file (every writer, including
 /// grandchildren that inherited the pipe, has closed it). `on_write` runs after each
 /// chunk.
@@ -681,7 +699,7 @@ pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io
             Err(e) => return Err(e),
         }
     }
-    stream.sink.borrow_mut().finish_line();
+    finish(&stream).await;
     Ok(())
 }
 
@@ -695,7 +713,7 @@ pub async fn pump(stream: Rc<Stream>, mut on_write: impl FnMut(&mut Sink)) -> io
             on_write(&mut stream.take_in(&chunk));
         }
     }
-    stream.sink.borrow_mut().finish_line();
+    finish(&stream).await;
     Ok(())
 }
 
@@ -965,6 +983,69 @@ mod tests {
                 .borrow_mut()
                 .push((status.log_dropped_lines, status.log_dropped_bytes));
         }
+    }
+
+    /// The end of a stream sent to syslog waits for its queue on the runtime's timer:
+    /// with a destination that never answers, the supervisor's thread goes on with
+    /// everything else (other services, control answers, `/metrics`) meanwhile.
+    #[test]
+    fn the_end_of_a_syslog_stream_holds_up_nothing_else() {
+        use crate::supervise::syslog::{Destination, Sender, SyslogSink, FLUSH_WAIT};
+        use std::future::Future as _;
+        use std::time::{Duration, Instant};
+
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let local = tokio::task::LocalSet::new();
+        local.block_on(&rt, async {
+            // A TCP server that never answers: nothing empties the queue.
+            let (sender, _unsent) = Sender::unemptied(Destination::Tcp("192.0.2.1:514".into()), 16);
+            let sink: SharedSink = Rc::new(RefCell::new(Sink::Syslog(SyslogSink::new(
+                sender,
+                "web".into(),
+                Which::Out,
+            ))));
+            let (r, mut w) = std::io::pipe().unwrap();
+            w.write_all(b"one\ntwo").unwrap();
+            drop(w);
+            let stream = open(r.into(), sink, None).unwrap();
+
+            // Another task of the supervisor's thread, ticking.
+            let ticks = Rc::new(std::cell::Cell::new(0u32));
+            let t = ticks.clone();
+            let _ticker = tokio::task::spawn_local(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    t.set(t.get() + 1);
+                }
+            });
+
+            let began = Instant::now();
+            let mut longest = Duration::ZERO;
+            let mut pumped = std::pin::pin!(pump(stream, |_| {}));
+            std::future::poll_fn(|cx| {
+                let t = Instant::now();
+                let p = pumped.as_mut().poll(cx);
+                longest = longest.max(t.elapsed());
+                p
+            })
+            .await
+            .unwrap();
+            let took = began.elapsed();
+            assert!(
+                longest < FLUSH_WAIT / 2,
+                "one poll of the pump held the thread for {longest:?}"
+            );
+            assert!(took >= FLUSH_WAIT, "the queue was given its time: {took:?}");
+            assert!(took < FLUSH_WAIT * 10, "and no more: {took:?}");
+            assert!(
+                ticks.get() >= 5,
+                "the other task ran {} times while the stream ended",
+                ticks.get()
+            );
+        });
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! (`1`) for the APP-NAME; journald reads the traditional form too.
 //!
 //! The child is never held up by syslog: a line is formatted ([`format`], pure) and
-//! handed to a bounded queue ([`QUEUE`] messages) that one thread per destination
+//! handed to a bounded queue ([`QUEUE`] messages, [`QUEUE_BYTES`]) that one thread per destination
 //! empties. A full queue, or a message the thread could not send (no `/dev/log`, the
 //! server down), is dropped and counted like a line a full disk refused
 //! ([`Dropped`]), in the service's `log_dropped_lines` / `log_dropped_bytes`.
@@ -26,6 +26,9 @@ use super::logfile::{Dropped, Stream};
 
 /// Messages waiting to be sent, per destination, beyond which lines are dropped.
 pub const QUEUE: usize = 4096;
+/// Bytes of messages waiting to be sent, per destination, beyond which lines are
+/// dropped (what a destination that does not answer may hold of tend's memory).
+pub const QUEUE_BYTES: u64 = 1 << 20;
 /// The longest message sent, in bytes (rsyslog's default `maxMessageSize`): a longer
 /// line is cut at a character boundary.
 pub const MAX_MESSAGE: usize = 8192;
@@ -254,6 +257,8 @@ struct Counters {
     bytes: AtomicU64,
     /// Messages queued and not yet sent (or dropped).
     pending: AtomicU64,
+    /// Bytes of the messages sent.
+    sent: AtomicU64,
     error: Mutex<Option<String>>,
 }
 
@@ -275,6 +280,8 @@ type Message = (Vec<u8>, Arc<Counters>);
 pub struct Sender {
     tx: SyncSender<Message>,
     dest: Destination,
+    /// Bytes of the messages in the queue.
+    queued: Arc<AtomicU64>,
 }
 
 impl Sender {
@@ -291,17 +298,23 @@ impl Sender {
         }
         let (tx, rx) = sync_channel::<Message>(QUEUE);
         let d = dest.clone();
+        let queued = Arc::new(AtomicU64::new(0));
+        let taken = queued.clone();
         let spawned = std::thread::Builder::new()
             .name("tend-syslog".into())
             .stack_size(256 << 10)
             .spawn(move || {
                 let mut t = Transport::new(d);
                 while let Ok((msg, counters)) = rx.recv() {
-                    if let Err(e) = t.send(&msg) {
-                        counters.drop_message(
+                    taken.fetch_sub(msg.len() as u64, Ordering::AcqRel);
+                    match t.send(&msg) {
+                        Ok(()) => {
+                            counters.sent.fetch_add(msg.len() as u64, Ordering::Relaxed);
+                        }
+                        Err(e) => counters.drop_message(
                             msg.len(),
                             Some(format!("{}: {}", t.dest, crate::text::io_error(&e))),
-                        );
+                        ),
                     }
                     counters.pending.fetch_sub(1, Ordering::Release);
                 }
@@ -313,11 +326,43 @@ impl Sender {
             );
         }
         // Without a thread the receiver is gone: every send fails, and is counted.
-        let s = Sender { tx, dest };
+        let s = Sender { tx, dest, queued };
         all.push(s.clone());
         s
     }
 }
+
+/// The messages of one sink still on their way, to await at the end of a stream.
+pub struct Queued(Arc<Counters>);
+
+impl Queued {
+    /// Waits (on the runtime's timer, never blocking the thread) until the messages
+    /// queued are sent or dropped, at most `limit`: the counters in the state file the
+    /// exit writes then say what was dropped, and an exiting supervisor takes no line
+    /// with it. A destination that does not answer costs this stream's end `limit`,
+    /// and nobody else anything.
+    pub async fn settled(self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.0.pending.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+impl Sender {
+    /// A sender to `dest` whose queue (of `bound` messages) nobody empties while the
+    /// [`Unsent`] lives: what a destination that never answers looks like.
+    pub(crate) fn unemptied(dest: Destination, bound: usize) -> (Sender, Unsent) {
+        let (tx, rx) = sync_channel::<Message>(bound);
+        let queued = Default::default();
+        (Sender { tx, dest, queued }, Unsent(rx))
+    }
+}
+
+/// The other end of an [`Sender::unemptied`] queue.
+#[cfg(test)]
+pub(crate) struct Unsent(#[allow(dead_code)] std::sync::mpsc::Receiver<Message>);
 
 /// One stream of one service, as syslog messages.
 pub struct SyslogSink {
@@ -368,18 +413,19 @@ impl SyslogSink {
         }
     }
 
-    /// The output ended: a line not ended is sent, and what is queued is given up to
-    /// [`FLUSH_WAIT`] to be sent, so that the counters (in the state file the exit
-    /// writes) say what was dropped, and an exiting supervisor takes no line with it.
+    /// The output ended: a line not ended is sent. Never waits: the pump then gives
+    /// the queue up to [`FLUSH_WAIT`] ([`Queued::settled`]) without holding up the
+    /// supervisor's thread.
     pub fn finish_line(&mut self) {
         if !self.partial.is_empty() {
             let line = std::mem::take(&mut self.partial);
             self.send(&line);
         }
-        let deadline = Instant::now() + FLUSH_WAIT;
-        while self.counters.pending.load(Ordering::Acquire) > 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(2));
-        }
+    }
+
+    /// This sink's messages still queued, to be awaited.
+    pub fn queued(&self) -> Queued {
+        Queued(self.counters.clone())
     }
 
     fn send(&self, line: &[u8]) {
@@ -395,11 +441,18 @@ impl SyslogSink {
             _ => format(&h, line, MAX_MESSAGE),
         };
         let len = msg.len();
+        let queued = &self.sender.queued;
+        if queued.fetch_add(len as u64, Ordering::AcqRel) + len as u64 > QUEUE_BYTES {
+            queued.fetch_sub(len as u64, Ordering::AcqRel);
+            self.counters.drop_message(len, None);
+            return;
+        }
         self.counters.pending.fetch_add(1, Ordering::AcqRel);
         match self.sender.tx.try_send((msg, self.counters.clone())) {
             Ok(()) => {}
             Err(e) => {
                 self.counters.pending.fetch_sub(1, Ordering::AcqRel);
+                queued.fetch_sub(len as u64, Ordering::AcqRel);
                 self.refused(e, len);
             }
         }
@@ -421,6 +474,11 @@ impl SyslogSink {
             lines: self.counters.lines.load(Ordering::Relaxed),
             bytes: self.counters.bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Bytes of the messages sent so far (as they went out, headers included).
+    pub fn sent(&self) -> u64 {
+        self.counters.sent.load(Ordering::Relaxed)
     }
 
     /// The last reason a message could not be sent, once.
@@ -727,15 +785,35 @@ mod tests {
     /// A full queue drops (and counts) rather than waits.
     #[test]
     fn a_full_queue_drops_and_counts() {
-        let (tx, _rx) = sync_channel::<Message>(2);
-        let sender = Sender {
-            tx,
-            dest: Destination::Udp("127.0.0.1:9".into()),
-        };
+        let (sender, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), 2);
         let mut sink = SyslogSink::new(sender, "web".into(), Stream::Out);
         sink.write(b"1\n2\n3\n4\n");
         let d = sink.dropped();
         assert_eq!(d.lines, 2, "two queued, two dropped");
         assert!(d.bytes > 2 * 50, "{d:?}");
+    }
+
+    /// The queue holds at most [`QUEUE_BYTES`], however few messages that is: long
+    /// lines to a destination that does not answer are dropped past it, and counted.
+    #[test]
+    fn the_queue_is_bounded_in_bytes_too() {
+        let (sender, _unsent) = Sender::unemptied(Destination::Udp("127.0.0.1:9".into()), QUEUE);
+        let queued = sender.queued.clone();
+        let mut sink = SyslogSink::new(sender, "web".into(), Stream::Out);
+        let line = format!("{}\n", "x".repeat(MAX_MESSAGE));
+        let lines = 4 * QUEUE_BYTES as usize / MAX_MESSAGE;
+        for _ in 0..lines {
+            sink.write(line.as_bytes());
+        }
+        let held = queued.load(Ordering::Acquire);
+        assert!(held <= QUEUE_BYTES, "{held} bytes queued");
+        assert!(
+            held > QUEUE_BYTES - MAX_MESSAGE as u64,
+            "{held}: it filled up"
+        );
+        let d = sink.dropped();
+        let kept = held as usize / MAX_MESSAGE;
+        assert_eq!(d.lines as usize, lines - kept, "{d:?}");
+        assert_eq!(d.bytes, (d.lines as usize * MAX_MESSAGE) as u64, "{d:?}");
     }
 }
