@@ -115,16 +115,16 @@ thread_local! {
 /// Appends to `out` the lines of `chunk` that end in it, each tagged with `tag`, the
 /// first after what `partial` held of it; keeps the unfinished rest in `partial`, or
 /// writes it out as a line of its own once it reaches `max_line`.
-pub fn tag_lines(
+pub fn tag_lines<const N: usize>(
     out: &mut Vec<u8>,
     partial: &mut Vec<u8>,
-    tag: &[u8],
+    tag: &[u8; N],
     chunk: &[u8],
     max_line: usize,
 ) {
     let max_line = max_line.max(1);
     // Lines of 100 bytes: a tag each adds 4%.
-    out.reserve(chunk.len() + partial.len() + chunk.len() / 16 + tag.len() + 1);
+    out.reserve(chunk.len() + partial.len() + chunk.len() / 16 + N + 1);
     // `partial` is always shorter than `max_line`. A line whose text (without its
     // newline) fits `max_line` is written whole; a longer one in pieces of `max_line`.
     let piece = |out: &mut Vec<u8>, partial: &mut Vec<u8>, text: &[u8]| {
@@ -136,6 +136,14 @@ pub fn tag_lines(
     let mut start = 0;
     // One scan of the chunk for every newline, not one call a line.
     for nl in memchr::memchr_iter(b'\n', chunk) {
+        // The common line: whole in the chunk and short, copied with its newline (the
+        // tag's size is known, so its copy is a store).
+        if partial.is_empty() && nl - start <= max_line {
+            out.extend_from_slice(tag);
+            out.extend_from_slice(&chunk[start..=nl]);
+            start = nl + 1;
+            continue;
+        }
         let mut text = &chunk[start..nl];
         while partial.len() + text.len() > max_line {
             let room = max_line - partial.len();
