@@ -123,11 +123,11 @@ p0=$(metric "$URL" "$PROBED") c0=$(cpu_ns "$sup") t0=$(now_us)
 wait_until 120 eval '[ "$(metric "$URL" "$PROBED")" -ge $((p0 + PROBES)) ]' || die "probes too slow"
 c1=$(cpu_ns "$sup") t1=$(now_us) p1=$(metric "$URL" "$PROBED")
 stop_all
-n=$((p1 - p0))
-PROBE_CPU_MS=$(awk -v a="$c0" -v b="$c1" -v n="$n" -v k="$PROBES" 'BEGIN{printf "%.1f", (b-a)/1e6*k/n}')
-PROBE_US=$(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN{printf "%.1f", (b-a)/1e3/n}')
+NPROBED=$((p1 - p0))
+PROBE_CPU_MS=$(awk -v a="$c0" -v b="$c1" -v n="$NPROBED" -v k="$PROBES" 'BEGIN{printf "%.1f", (b-a)/1e6*k/n}')
+PROBE_US=$(awk -v a="$c0" -v b="$c1" -v n="$NPROBED" 'BEGIN{printf "%.1f", (b-a)/1e3/n}')
 PROBE_WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", (b-a)/1e6}')
-log "   $n probes in ${PROBE_WALL}s: ${PROBE_CPU_MS} ms CPU per $PROBES (${PROBE_US} µs each)"
+log "   $NPROBED probes in ${PROBE_WALL}s: ${PROBE_CPU_MS} ms CPU per $PROBES (${PROBE_US} µs each)"
 
 # ---------------------------------------------------------------- 2 and 3. tend up
 # A tend up of N fixture services; with "on", each with [health] (tcp to one shared
@@ -176,9 +176,11 @@ for on in off on; do
       sleep 0.5
     done
     if [[ $on == on ]]; then
+      # One curl for every scrape (each its own connection: tend answers with
+      # Connection: close), each body to /dev/null.
       urls=()
-      for ((i = 0; i < SCRAPES; i++)); do urls+=("http://127.0.0.1:$mport/metrics"); done
-      curl -s -o /dev/null -w '%{time_total}\n' "${urls[@]}" >"$OUT/scrape-$n.txt"
+      for ((i = 0; i < SCRAPES; i++)); do urls+=(-o /dev/null "http://127.0.0.1:$mport/metrics"); done
+      curl -s -w '%{time_total}\n' "${urls[@]}" >"$OUT/scrape-$n.txt"
       SIZE[$n]=$(curl -s "http://127.0.0.1:$mport/metrics" | wc -c)
     fi
     kill -TERM "$guard"
@@ -219,12 +221,13 @@ S=$OUT/summary.md
   echo "## 1. CPU time of $PROBES HTTP probes"
   echo
   echo "\`tend run --no-guard\` of a fixture answering \`GET /healthz\`, probed every 10 ms; the"
-  echo "supervisor's CPU time (every thread, /proc/PID/task/*/schedstat) over $n probes"
-  echo "(${PROBE_WALL} s), its state file rewritten after each, and a /metrics scrape a second."
+  echo "supervisor's CPU time (every thread, /proc/PID/task/*/schedstat) over $NPROBED probes"
+  echo "(${PROBE_WALL} s), with the state file's rewrites (at most one a second for a probe) and"
+  echo "a /metrics scrape a second."
   echo
   echo "| probes | CPU per $PROBES probes | CPU per probe |"
   echo "|---:|---:|---:|"
-  echo "| $n | $PROBE_CPU_MS ms | $PROBE_US µs |"
+  echo "| $NPROBED | $PROBE_CPU_MS ms | $PROBE_US µs |"
   echo
   echo "## 2. /metrics scrape latency (curl's time_total, $SCRAPES scrapes, ms)"
   echo

@@ -96,7 +96,12 @@ pub struct Options {
 struct StateFile {
     dir: PathBuf,
     failed: bool,
+    /// When a probe's result was last written (a change of health is written at once).
+    probe_written: Option<std::time::Instant>,
 }
+
+/// How often, at most, the state file is rewritten for a probe's result alone.
+const PROBE_WRITE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Observer for StateFile {
     fn counters(&mut self, status: &Status) {
@@ -107,9 +112,16 @@ impl Observer for StateFile {
         self.write(status);
     }
 
-    /// Every probe: `tend status` shows the last one's result.
+    /// `tend status` shows the last probe's result: written at most once a second
+    /// (probes every 10 ms would otherwise cost a write each).
     fn probed(&mut self, status: &Status, _took: std::time::Duration) {
-        self.write(status);
+        if self
+            .probe_written
+            .is_none_or(|t| t.elapsed() >= PROBE_WRITE_EVERY)
+        {
+            self.probe_written = Some(std::time::Instant::now());
+            self.write(status);
+        }
     }
 }
 
@@ -1327,6 +1339,7 @@ impl<'a> Services<'a> {
             Box::new(StateFile {
                 dir: opts.state_dir.clone(),
                 failed: false,
+                probe_written: None,
             }),
             Box::new(EventLog {
                 prefix: format!("tend: {}: ", setup.spec.name),
