@@ -5,7 +5,9 @@
 #   3. memory per extra service in `tend up` with [health] and [metrics] on (and off),
 #   4. restart latency and log throughput of this tend against the tend before health
 #      checks and metrics (BENCH_BASE_REV, default 027f447), each through its own
-#      bench/run.sh --quick, one after the other.
+#      bench/run.sh --quick, one after the other,
+#   5. and the throughput of the two again, sharper: a 512 MiB flood through `tend run`
+#      into a tmpfs, 6 times each, the two binaries taking turns.
 #
 #   bench/observe.sh            (as root: run.sh mounts a tmpfs)
 #
@@ -203,6 +205,29 @@ BENCH_TEND=$TEND BENCH_OUT=$OUT/head bash "$BENCH_DIR/run.sh" --quick >"$OUT/hea
 lat() { awk -F, '$1=="tend" {print $6/1e6}' "$1/latency.csv" | stats; }
 tp() { awk -F, -v c="$2" '$1==c {print $5}' "$1/throughput.csv" | stats | awk '{print $2}'; }
 
+# ---------------------------------------------------------------- 5. throughput, in turns
+log "== 5. log throughput, 512 MiB, base and head in turns"
+TP=$W/tp
+mkdir -p "$TP"
+mountpoint -q "$TP" || mount -t tmpfs -o size=3G tmpfs "$TP" || die "cannot mount a tmpfs on $TP"
+gcc -O2 -o "$W/flood" "$BENCH_DIR/flood.c"
+printf 'name = "flood"\ncommand = "%s"\nargs = ["5368709", "%s"]\n[restart]\npolicy = "never"\n[log]\nmax_size = "64MiB"\nkeep = 100\n' \
+  "$W/flood" "$TP/start" >"$W/flood.toml"
+: >"$OUT/turns.txt"
+for r in 1 2 3 4 5 6; do
+  for which in base head; do
+    bin=$TEND
+    [[ $which == base ]] && bin=$BASE_TEND
+    rm -rf "${TP:?}"/*
+    t0=$(now_us)
+    TEND_STATE_DIR=$TP/state TEND_LOG_DIR=$TP/log "$bin" run --no-guard "$W/flood.toml" 2>/dev/null
+    echo "$which $(( ($(now_us) - t0) / 1000 ))" >>"$OUT/turns.txt"
+  done
+done
+rm -rf "${TP:?}"/*
+umount "$TP" 2>/dev/null || umount -l "$TP"
+turn() { awk -v w="$1" '$1==w {print $2}' "$OUT/turns.txt" | stats; }
+
 # ---------------------------------------------------------------- summary
 S=$OUT/summary.md
 {
@@ -259,6 +284,17 @@ S=$OUT/summary.md
     g=$(tp "$OUT/$which" tend) c=$(tp "$OUT/$which" cat)
     awk -v w="$which" -v lm="$lm" -v lp="$lp" -v g="$g" -v c="$c" \
       'BEGIN{printf "| %s | %.3f | %.3f | %.3f | %.3f | %.2f |\n", w, lm, lp, g, c, g/c}'
+  done
+  echo
+  echo "## 5. Log throughput in turns (ms)"
+  echo
+  echo "512 MiB (5,368,709 lines of 100 bytes) through \`tend run --no-guard\` into rotating files"
+  echo "(64 MiB) on tmpfs, until tend exits; 6 runs each, base and head taking turns."
+  echo
+  echo "| tend | runs | median | min | max | GB/s (median) |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  for which in base head; do
+    turn "$which" | awk -v w="$which" '{printf "| %s | %d | %d | %d | %d | %.2f |\n", w, $1, $2, $5, $6, 536870900/($2/1000)/1e9}'
   done
 } >"$S"
 cat "$S"
