@@ -178,8 +178,9 @@ impl Status {
     }
 
     /// What a start came to, for whoever waits for it (`tend start`, `tend install
-    /// --now`): `Some(Ok)` ready, `Some(Err(why))` failed or unhealthy (the probe's
-    /// last result), `None` not yet.
+    /// --now`): `Some(Ok)` ready, `Some(Err(why))` failed or unhealthy, `why` reading
+    /// after the service's name (`failed: ...`, `is unhealthy: ` and the probe's
+    /// result), `None` not yet.
     pub fn start_outcome(&self) -> Option<Result<(), String>> {
         if self.ready() {
             return Some(Ok(()));
@@ -192,7 +193,7 @@ impl Status {
         }
         self.unhealthy
             .as_ref()
-            .map(|why| Err(format!("unhealthy: {why}")))
+            .map(|why| Err(format!("is unhealthy: {why}")))
     }
 
     /// With `[health]`, while no probe has passed: what the last one found.

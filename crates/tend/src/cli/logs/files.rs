@@ -912,6 +912,8 @@ early line without a stamp
         ]);
         let mut p = list(d.path(), "o.out").unwrap();
         p.last_mut().unwrap().end = Some(at("2026-11-30T03:00:00Z"));
+        // The oldest file's start is its creation time: fixed here, not the clock's.
+        p[0].born = Some(at("2026-11-30T00:30:00Z"));
         let sel = |since: &str, until: &str| Select {
             last: None,
             range: Range {

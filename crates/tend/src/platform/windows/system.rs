@@ -772,7 +772,7 @@ fn start_and_wait(name: &str, restart: bool, timeout: Duration) -> Result<u32, I
                     }
                     Some(st) if matches!(st.start_outcome(), Some(Err(_))) => {
                         let why = st.start_outcome().and_then(Result::err).unwrap_or_default();
-                        Err(InstallError::Start(format!("{name}'s program is {why}")))
+                        Err(InstallError::Start(format!("{name}'s program {why}")))
                     }
                     Some(st) if late && st.not_healthy_yet().is_some() => {
                         Err(InstallError::Start(format!(
