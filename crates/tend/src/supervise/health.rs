@@ -11,12 +11,10 @@
 //! reads the status line and headers, and the body only when `expect_body` asks for it
 //! (at most [`MAX_BODY`] bytes, chunked or not).
 
-use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::spec::{Health, HttpUrl};
@@ -163,20 +161,11 @@ fn host_port(host: &str, port: u16) -> String {
 
 /// Connects to the first address of `host` that accepts.
 async fn tcp(host: &str, port: u16) -> Result<String, String> {
-    let addrs = tokio::net::lookup_host((host, port))
-        .await
-        .map_err(|e| format!("cannot resolve {host}: {}", crate::text::io_error(&e)))?;
-    let mut last: Option<(SocketAddr, std::io::Error)> = None;
-    for addr in addrs {
-        match TcpStream::connect(addr).await {
-            Ok(_) => return Ok(format!("connected to {addr}")),
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    Err(match last {
-        Some((addr, e)) => format!("cannot connect to {addr}: {}", crate::text::io_error(&e)),
-        None => format!("{host} resolves to no address"),
-    })
+    let stream = connect(host, port).await.map_err(|e| e.to_string())?;
+    let addr = stream
+        .peer_addr()
+        .map_or_else(|_| host_port(host, port), |a| a.to_string());
+    Ok(format!("connected to {addr}"))
 }
 
 /// `GET url`: `Ok` with what it answered when the status (and the body, if asked)
@@ -186,12 +175,13 @@ async fn http_get(
     expect_status: Option<u16>,
     expect_body: Option<&str>,
 ) -> Result<String, String> {
+    let stream = connect(&url.host, url.port)
+        .await
+        .map_err(|e| e.to_string())?;
     if url.tls {
-        let stream = connect(url).await.map_err(|e| e.to_string())?;
         let stream = super::tls::connect(&url.host, stream).await?;
         return exchange(stream, url, expect_status, expect_body).await;
     }
-    let stream = connect(url).await.map_err(|e| e.to_string())?;
     exchange(stream, url, expect_status, expect_body).await
 }
 

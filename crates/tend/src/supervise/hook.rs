@@ -139,7 +139,7 @@ pub async fn http_stop(url: &HttpUrl, timeout: Duration) -> Result<u16, HookErro
 
 /// Connects, sends the request and reads the status line (unbounded in time).
 async fn exchange(url: &HttpUrl) -> Result<u16, HttpError> {
-    let mut stream = connect(url).await?;
+    let mut stream = connect(&url.host, url.port).await?;
     stream
         .write_all(request(url).as_bytes())
         .await
@@ -153,12 +153,13 @@ async fn exchange(url: &HttpUrl) -> Result<u16, HttpError> {
     }
 }
 
-/// Connects to the first address of `url`'s host that accepts.
-pub(super) async fn connect(url: &HttpUrl) -> Result<TcpStream, HttpError> {
-    let addrs = tokio::net::lookup_host((url.host.as_str(), url.port))
+/// Connects to the first address of `host` that accepts (the stop hook's and the
+/// health probes' connection).
+pub(super) async fn connect(host: &str, port: u16) -> Result<TcpStream, HttpError> {
+    let addrs = tokio::net::lookup_host((host, port))
         .await
         .map_err(|source| HttpError::Resolve {
-            host: url.host.clone(),
+            host: host.to_string(),
             source,
         })?;
     let mut last: Option<(SocketAddr, io::Error)> = None;
@@ -170,7 +171,7 @@ pub(super) async fn connect(url: &HttpUrl) -> Result<TcpStream, HttpError> {
     }
     Err(match last {
         Some((addr, source)) => HttpError::Connect { addr, source },
-        None => HttpError::NoAddress(url.host.clone()),
+        None => HttpError::NoAddress(host.to_string()),
     })
 }
 
