@@ -669,22 +669,13 @@ mod tests {
             state::write_status(
                 &dir,
                 &state::Status {
-                    name: name.into(),
-                    state: state::State::Stopped,
-                    spec: format!("/srv/{name}.toml").into(),
                     supervisor_pid: 0,
-                    pid: None,
-                    started_at_ms: None,
                     since_ms: 0,
-                    restarts: 0,
-                    last_exit: None,
-                    message: None,
-                    last_stderr: None,
-                    log: None,
-                    health: None,
-                    unhealthy: None,
-                    log_dropped_lines: 0,
-                    log_dropped_bytes: 0,
+                    ..state::Status::new(
+                        name,
+                        state::State::Stopped,
+                        format!("/srv/{name}.toml").into(),
+                    )
                 },
             )
             .unwrap();

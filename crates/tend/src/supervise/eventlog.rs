@@ -1242,22 +1242,9 @@ mod tests {
                 mapper: EventMapper::new(&spec),
                 restart: spec.restart.clone(),
                 status: Status {
-                    name: "orders".into(),
-                    state: State::Starting,
-                    spec: "/etc/tend/orders.toml".into(),
                     supervisor_pid: 7,
-                    pid: None,
-                    started_at_ms: None,
                     since_ms: 0,
-                    restarts: 0,
-                    last_exit: None,
-                    message: None,
-                    log_dropped_lines: 0,
-                    log_dropped_bytes: 0,
-                    last_stderr: None,
-                    log: None,
-                    health: None,
-                    unhealthy: None,
+                    ..Status::new("orders", State::Starting, "/etc/tend/orders.toml".into())
                 },
             }
         }

@@ -932,20 +932,10 @@ mod tests {
     fn status(pid: Option<i32>, health: Option<(HealthState, bool)>) -> Status {
         use super::super::state::{Health, Probe, State};
         Status {
-            name: "web".into(),
-            state: State::Running,
-            spec: "web.toml".into(),
             supervisor_pid: 1,
             pid,
             started_at_ms: pid.map(|_| 1_700_000_000_000),
             since_ms: 0,
-            restarts: 0,
-            last_exit: None,
-            message: None,
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
-            last_stderr: None,
-            log: None,
             health: health.map(|(state, ok)| Health {
                 state,
                 since_ms: 0,
@@ -958,7 +948,7 @@ mod tests {
                 }),
                 last_error: None,
             }),
-            unhealthy: None,
+            ..Status::new("web", State::Running, "web.toml".into())
         }
     }
 

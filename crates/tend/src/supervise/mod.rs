@@ -1195,22 +1195,13 @@ impl<'a> Services<'a> {
     /// status`. Only once it waited: a service that never started otherwise has none.
     fn write_unstarted(&self, i: usize, state: State, message: String) {
         let status = Status {
-            name: self.specs[i].name.to_string(),
-            state,
-            spec: self.setups[i].spec_path.clone(),
-            supervisor_pid: std::process::id(),
-            pid: None,
-            started_at_ms: None,
-            since_ms: state::now_ms(),
-            restarts: 0,
-            last_exit: None,
             message: Some(message),
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
-            last_stderr: None,
             log: self.setups[i].log.clone(),
-            health: None,
-            unhealthy: None,
+            ..Status::new(
+                self.specs[i].name.as_str(),
+                state,
+                self.setups[i].spec_path.clone(),
+            )
         };
         let _ = state::write_status(&self.opts.state_dir, &status);
     }

@@ -1072,22 +1072,10 @@ mod tests {
         )));
         let sinks = [sink.clone()];
         let shown = RefCell::new(Status {
-            name: "t".into(),
-            state: State::Running,
-            spec: "t.toml".into(),
             supervisor_pid: 1,
             pid: Some(2),
-            started_at_ms: None,
             since_ms: 0,
-            restarts: 0,
-            last_exit: None,
-            message: None,
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
-            last_stderr: None,
-            log: None,
-            health: None,
-            unhealthy: None,
+            ..Status::new("t", State::Running, "t.toml".into())
         });
         let heard = Rc::new(RefCell::new(Vec::new()));
         let observers: RefCell<Vec<Box<dyn Observer>>> =

@@ -316,22 +316,8 @@ pub async fn run_actor<P: Procs>(
 ) -> Outcome {
     let spec = &setup.spec;
     let status = Status {
-        name: spec.name.to_string(),
-        state: State::Starting,
-        spec: setup.spec_path.clone(),
-        supervisor_pid: std::process::id(),
-        pid: None,
-        started_at_ms: None,
-        since_ms: now_ms(),
-        restarts: 0,
-        last_exit: None,
-        message: None,
-        log_dropped_lines: 0,
-        log_dropped_bytes: 0,
-        last_stderr: None,
         log: setup.log.clone(),
-        health: None,
-        unhealthy: None,
+        ..Status::new(spec.name.as_str(), State::Starting, setup.spec_path.clone())
     };
     let sinks: Vec<SharedSink> = [&setup.stdout, &setup.stderr]
         .into_iter()

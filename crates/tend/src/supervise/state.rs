@@ -167,6 +167,29 @@ pub struct Status {
 }
 
 impl Status {
+    /// A service's status before anything has happened to it: `state` since now, as
+    /// this process reports it; no child, nothing counted.
+    pub fn new(name: &str, state: State, spec: PathBuf) -> Status {
+        Status {
+            name: name.to_string(),
+            state,
+            spec,
+            supervisor_pid: std::process::id(),
+            pid: None,
+            started_at_ms: None,
+            since_ms: now_ms(),
+            restarts: 0,
+            last_exit: None,
+            message: None,
+            log_dropped_lines: 0,
+            log_dropped_bytes: 0,
+            last_stderr: None,
+            log: None,
+            health: None,
+            unhealthy: None,
+        }
+    }
+
     /// Whether the service is up, for its dependents and its service manager: its
     /// child runs and, with `[health]`, a probe has passed (and it is not unhealthy).
     pub fn ready(&self) -> bool {
@@ -888,22 +911,8 @@ mod tests {
 
     fn stopped(name: &str) -> Status {
         Status {
-            name: name.into(),
-            state: State::Stopped,
-            spec: "/srv/tend.toml".into(),
-            supervisor_pid: std::process::id(),
-            pid: None,
-            started_at_ms: None,
             since_ms: 1,
-            restarts: 0,
-            last_exit: None,
-            message: None,
-            last_stderr: None,
-            log: None,
-            health: None,
-            unhealthy: None,
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
+            ..Status::new(name, State::Stopped, "/srv/tend.toml".into())
         }
     }
 
@@ -1155,22 +1164,11 @@ mod tests {
     fn round_trip_and_atomic_replace() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Status {
-            name: "orders".into(),
-            state: State::Running,
-            spec: "/etc/tend/orders.toml".into(),
             supervisor_pid: 1,
             pid: Some(2),
             started_at_ms: Some(3),
             since_ms: 3,
-            restarts: 0,
-            last_exit: None,
-            message: None,
-            log_dropped_lines: 0,
-            log_dropped_bytes: 0,
-            last_stderr: None,
-            log: None,
-            health: None,
-            unhealthy: None,
+            ..Status::new("orders", State::Running, "/etc/tend/orders.toml".into())
         };
         write_status(dir.path(), &s).unwrap();
         s.restarts = 7;
