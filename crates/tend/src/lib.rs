@@ -7,3 +7,4 @@ pub mod platform;
 pub mod spec;
 pub mod supervise;
 pub mod text;
+pub mod update;
