@@ -64,6 +64,10 @@ pub struct Spec {
     /// `[metrics]` table at the top of the file, for every service); none by default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
+    /// Upgrades (`tend upgrade`, `tend rollback`): the keys a release must be signed
+    /// with; without it, upgrades are refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<Update>,
     /// systemd-only settings, used when installed as a systemd unit.
     #[serde(default, skip_serializing_if = "Systemd::is_empty")]
     pub systemd: Systemd,
@@ -388,6 +392,36 @@ impl Default for Health {
             on_unhealthy: OnUnhealthy::Restart,
             expect_status: None,
             expect_body: None,
+        }
+    }
+}
+
+/// `[update]`: how a service is upgraded to a signed release, and rolled back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Update {
+    /// minisign public keys, each the base64 line of a `minisign.pub` (`RW...`): a
+    /// release must be signed by one of them.
+    pub public_keys: Vec<String>,
+    /// Releases kept on disk, the current one included (at least 2: one to roll back
+    /// to).
+    pub keep: u32,
+    /// A new release must be ready within this (its first healthy probe; without
+    /// `[health]`, still running 3 s after its start), or tend rolls back.
+    pub verify_within: Duration,
+    /// The program's path inside a release (default: the file name of `command`), e.g.
+    /// `"bin/orders"` for an archive holding `bin/orders`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+}
+
+impl Default for Update {
+    fn default() -> Self {
+        Update {
+            public_keys: Vec::new(),
+            keep: 3,
+            verify_within: Duration::from_secs(60),
+            program: None,
         }
     }
 }

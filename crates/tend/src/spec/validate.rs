@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::{Health, Metrics, Spec};
+use super::model::{Health, Metrics, Spec, Update};
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
 
@@ -289,6 +289,9 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
     if let Some(h) = &spec.health {
         out.extend(check_health(h));
     }
+    if let Some(u) = &spec.update {
+        out.extend(check_update(u));
+    }
     let w = &spec.windows;
     if w.account.trim().is_empty() || w.account.chars().any(char::is_control) {
         out.push((
@@ -409,6 +412,59 @@ pub(crate) fn read_top_metrics(value: &toml::Value) -> Result<Metrics, Vec<Probl
         }
     }
     Err(out)
+}
+
+/// `[update]`: keys that are minisign public keys, a release to roll back to, a
+/// program path inside the release folder.
+fn check_update(u: &Update) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if u.public_keys.is_empty() {
+        out.push((
+            at(&["update", "public_keys"]),
+            "`update.public_keys` is empty: no release could be verified".into(),
+            Some("add the base64 line of your minisign.pub, e.g. public_keys = [\"RWQ...\"] (`minisign -G` makes a key pair)".into()),
+        ));
+    }
+    for (i, key) in u.public_keys.iter().enumerate() {
+        if let Err(e) = crate::update::minisign::Key::parse(key) {
+            let mut path = at(&["update", "public_keys"]);
+            path.push(Seg::Index(i));
+            out.push((
+                path,
+                format!("`update.public_keys[{i}]` is not a minisign public key: {e}"),
+                Some("give the second line of minisign.pub (56 characters starting with RW), not the file name or the secret key".into()),
+            ));
+        }
+    }
+    if u.keep < 2 {
+        out.push((
+            at(&["update", "keep"]),
+            format!("`update.keep` is {}: tend keeps the current release and at least one to roll back to", u.keep),
+            Some("use keep = 2 or more (default 3)".into()),
+        ));
+    }
+    if u.verify_within.get().is_zero() {
+        out.push((
+            at(&["update", "verify_within"]),
+            "`update.verify_within` is zero: no release could pass".into(),
+            Some(
+                "give the time a release needs to become healthy, e.g. verify_within = \"60s\""
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(p) = &u.program {
+        if let Err(e) = crate::update::release::check_program_path(p) {
+            out.push((
+                at(&["update", "program"]),
+                format!("`update.program` {p:?} {e}"),
+                Some(
+                    "give the program's path inside the release folder, e.g. \"bin/orders\"".into(),
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// `[health]`: one probe, well-formed, with times and counts that can work.

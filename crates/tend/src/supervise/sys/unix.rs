@@ -361,6 +361,26 @@ pub fn grow_pipe(fd: &OwnedFd, bytes: i32) {
     let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETPIPE_SZ(bytes));
 }
 
+/// Points the symbolic link `link` at `target`, atomically (a new link renamed over
+/// the old one).
+pub fn point_link(link: &Path, target: &Path) -> io::Result<()> {
+    let tmp = link.with_extension(format!("tmp.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(target, &tmp)?;
+    std::fs::rename(&tmp, link).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
+}
+
+/// Makes a file executable by everyone who can read it (`chmod a+x` for those with
+/// read access).
+pub fn make_executable(path: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    let exec = (mode & 0o444) >> 2;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | exec))
+}
+
 /// Whether a process exists.
 pub fn alive(pid: i32) -> bool {
     // No signal: only whether it exists (EPERM: it does, as someone else's).

@@ -724,6 +724,17 @@ pub fn resolve_command(
     })
 }
 
+/// Windows keeps no `current` link (creating one needs a privilege): the releases'
+/// index is what counts, so this does nothing.
+pub fn point_link(_link: &Path, _target: &Path) -> io::Result<()> {
+    Ok(())
+}
+
+/// Windows runs any file it can read as a program: nothing to do.
+pub fn make_executable(_path: &Path) -> io::Result<()> {
+    Ok(())
+}
+
 /// Whether the process `pid` still runs (for tests and status).
 pub fn alive(pid: i32) -> bool {
     use windows_sys::Win32::System::Threading::{
