@@ -30,6 +30,7 @@ mod logs;
 mod run;
 mod status;
 mod top;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -90,6 +91,14 @@ enum Command {
     Restart(control::ControlArgs),
     /// Reopen the log files of a running service (after an external rotation).
     ReopenLogs(control::ControlArgs),
+    /// Switch a service to a signed release, and roll back unless it becomes ready.
+    ///
+    /// The artifact (a program, or a .tar.gz or .zip of a folder) must be signed with
+    /// minisign by a key of the spec's `[update] public_keys`; it is refused before
+    /// anything changes otherwise.
+    Upgrade(upgrade::UpgradeArgs),
+    /// Switch a service back to the release it ran before.
+    Rollback(upgrade::RollbackArgs),
     /// Show a service's output.
     Logs(logs::LogsArgs),
     /// Watch the services live; keys restart, stop, start them and follow their logs.
@@ -250,6 +259,8 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => control::control(a, crate::platform::Verb::Stop),
         Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
         Command::ReopenLogs(a) => control::reopen_logs(a),
+        Command::Upgrade(a) => upgrade::upgrade(a),
+        Command::Rollback(a) => upgrade::rollback(a),
         Command::Logs(a) => logs::logs(a),
         Command::Top(a) => top::top(a),
         Command::Check(a) => check::check(a),

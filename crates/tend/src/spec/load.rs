@@ -42,13 +42,14 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "log",
     "health",
     "metrics",
+    "update",
     "systemd",
     "windows",
 ];
 
 /// The top-level keys that hold tables.
 const TABLE_KEYS: &[&str] = &[
-    "env", "restart", "stop", "log", "health", "metrics", "systemd", "windows",
+    "env", "restart", "stop", "log", "health", "metrics", "update", "systemd", "windows",
 ];
 
 /// Where the settings come from, beyond the file.

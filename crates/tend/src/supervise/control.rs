@@ -39,6 +39,10 @@ pub enum Verb {
     Restart,
     /// Reopen its log files (after an external rotation).
     ReopenLogs,
+    /// Switch to a new release (see [`Upgrade`]) and keep it if it becomes ready.
+    Upgrade,
+    /// Go back to the release before the current one.
+    Rollback,
 }
 
 impl Verb {
@@ -49,6 +53,8 @@ impl Verb {
             Verb::Stop => "stop",
             Verb::Restart => "restart",
             Verb::ReopenLogs => "reopen-logs",
+            Verb::Upgrade => "upgrade",
+            Verb::Rollback => "rollback",
         }
     }
 }
@@ -60,6 +66,27 @@ pub struct Request {
     pub verb: Verb,
     /// To which service (the channel's own; checked).
     pub service: String,
+    /// What to upgrade to (`upgrade` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Upgrade>,
+}
+
+/// An `upgrade` request: an artifact that the client has put where the supervisor can
+/// read it, and its signature.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upgrade {
+    /// The artifact (a program, a `.tar.gz`, a `.zip`), an absolute path.
+    pub artifact: std::path::PathBuf,
+    /// The text of its minisign signature.
+    pub signature: String,
+    /// Where it came from, for people and the release's record (a path or URL).
+    pub source: String,
+    /// The release id asked for (`--version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Check only: verify, and say what would happen.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// A line of the answer.
@@ -75,6 +102,11 @@ pub enum Answer {
         /// How long the client should wait for the final line (the service's stop
         /// timeout and a margin).
         wait_ms: u64,
+    },
+    /// A step of a long request (an upgrade), for people.
+    Progress {
+        /// What was done.
+        progress: String,
     },
 }
 
@@ -108,12 +140,15 @@ pub struct Command {
     pub index: usize,
     /// What to do.
     pub verb: Verb,
+    /// What to upgrade to (`upgrade` only).
+    pub upgrade: Option<Upgrade>,
     /// The answer lines, the last one a [`Answer::Done`].
     pub reply: mpsc::UnboundedSender<Answer>,
 }
 
-/// The longest request line read (a request is a few dozen bytes).
-const MAX_REQUEST: u64 = 4096;
+/// The longest request line read (a request is a few dozen bytes; an upgrade's
+/// carries a signature and paths).
+const MAX_REQUEST: u64 = 16 * 1024;
 
 /// How long a client may take to send its request.
 const REQUEST_WITHIN: Duration = Duration::from_secs(5);
@@ -184,11 +219,12 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
             parse_request(line, name)
         }) {
             Err(why) => Done::new(false, None, why),
-            Ok(verb) => {
+            Ok(req) => {
                 let (tx, mut rx) = mpsc::unbounded_channel();
                 let sent = commands.send(Command {
                     index,
-                    verb,
+                    verb: req.verb,
+                    upgrade: req.upgrade,
                     reply: tx,
                 });
                 if sent.is_err() {
@@ -219,8 +255,8 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     write.shutdown().await
 }
 
-/// The verb of a request line for service `name`, or why it is not one.
-pub fn parse_request(line: &str, name: &str) -> Result<Verb, String> {
+/// The request line for service `name`, or why it is not one.
+pub fn parse_request(line: &str, name: &str) -> Result<Request, String> {
     let req: Request = serde_json::from_str(line.trim())
         .map_err(|e| format!("not a control request ({e}): {:?}", line.trim()))?;
     if req.service != name {
@@ -229,7 +265,10 @@ pub fn parse_request(line: &str, name: &str) -> Result<Verb, String> {
             req.service
         ));
     }
-    Ok(req.verb)
+    if (req.verb == Verb::Upgrade) != req.upgrade.is_some() {
+        return Err("an `upgrade` request, and only it, names what to upgrade to".into());
+    }
+    Ok(req)
 }
 
 async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, a: &Answer) -> io::Result<()> {
@@ -301,6 +340,23 @@ pub enum ClientError {
 /// Sends `verb` to service `name` through its channel in `state_dir` and waits for the
 /// final answer (blocking: the command line has no runtime of its own).
 pub fn request(state_dir: &Path, name: &str, verb: Verb) -> Result<Done, ClientError> {
+    let req = Request {
+        verb,
+        service: name.into(),
+        upgrade: None,
+    };
+    request_with(state_dir, req, &mut |_| {})
+}
+
+/// Sends `req` and waits for the final answer, handing each progress line to
+/// `progress` (blocking).
+pub fn request_with(
+    state_dir: &Path,
+    req: Request,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Done, ClientError> {
+    let name = req.service.clone();
+    let name = name.as_str();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -308,10 +364,15 @@ pub fn request(state_dir: &Path, name: &str, verb: Verb) -> Result<Done, ClientE
             name: name.into(),
             why: crate::text::io_error(&e),
         })?;
-    rt.block_on(request_async(state_dir, name, verb))
+    rt.block_on(request_async(state_dir, req, progress))
 }
 
-async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done, ClientError> {
+async fn request_async(
+    state_dir: &Path,
+    req: Request,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Done, ClientError> {
+    let name = req.service.as_str();
     let address = sys::control_address(state_dir, name);
     let stream = sys::control_connect(state_dir, name)
         .await
@@ -336,10 +397,6 @@ async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done,
         why,
     };
     let (read, mut write) = tokio::io::split(stream);
-    let req = Request {
-        verb,
-        service: name.into(),
-    };
     let mut bytes = serde_json::to_vec(&req).map_err(|e| protocol(e.to_string()))?;
     bytes.push(b'\n');
     write.write_all(&bytes).await.map_err(|e| {
@@ -386,6 +443,7 @@ async fn request_async(state_dir: &Path, name: &str, verb: Verb) -> Result<Done,
                 accepted = true;
                 within = Duration::from_millis(wait_ms).min(MAX_WAIT);
             }
+            Ok(Answer::Progress { progress: p }) => progress(&p),
             Err(e) => return Err(protocol(format!("unexpected answer ({e}): {line:?}"))),
         }
     }
@@ -422,6 +480,7 @@ mod tests {
         let req = Request {
             verb: Verb::ReopenLogs,
             service: "api".into(),
+            upgrade: None,
         };
         assert_eq!(
             serde_json::to_string(&req).unwrap(),
@@ -474,10 +533,13 @@ mod tests {
             (r#"{"verb":"start","service":"db"}"#, Err("this channel controls `api`, not `db`")),
             (r#"{"verb":"explode","service":"api"}"#, Err("not a control request")),
             ("stop api", Err("not a control request")),
+            (r#"{"verb":"upgrade","service":"api"}"#, Err("an `upgrade` request, and only it")),
+            (r#"{"verb":"rollback","service":"api"}"#, Ok(Verb::Rollback)),
+            (r#"{"verb":"upgrade","service":"api","upgrade":{"artifact":"/x","signature":"s","source":"x"}}"#, Ok(Verb::Upgrade)),
         ];
         for (line, want) in table {
             match (parse_request(line, "api"), want) {
-                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{line}"),
+                (Ok(got), Ok(want)) => assert_eq!(got.verb, *want, "{line}"),
                 (Err(got), Err(want)) => assert!(got.starts_with(want), "{line}: {got}"),
                 (got, want) => panic!("{line}: {got:?}, want {want:?}"),
             }

@@ -353,6 +353,25 @@ pub enum Event {
         /// The last probe's result.
         result: String,
     },
+    /// The service is switched to another release and restarted on it: `upgrading from
+    /// release 1.1 to release 1.2`, `rolling back from release 1.2 to release 1.1: not
+    /// ready within 60s (...)`. A release `None` is the spec's own `command`.
+    Switching {
+        /// The release it ran.
+        from: Option<String>,
+        /// The release it runs now.
+        to: Option<String>,
+        /// `None`: an upgrade; else a rollback, and why.
+        rollback: Option<String>,
+    },
+    /// A new release passed its check (`update.verify_within`): `upgraded to release
+    /// 1.2: ready after 1.4s`.
+    Upgraded {
+        /// The release.
+        to: String,
+        /// How long after the switch it was ready.
+        after: Duration,
+    },
 }
 
 impl Ended {
@@ -473,7 +492,39 @@ impl fmt::Display for Event {
                 };
                 write!(f, "unhealthy: {probes}, the last: {result}")
             }
+            Event::Switching {
+                from,
+                to,
+                rollback: None,
+            } => write!(
+                f,
+                "upgrading from {} to {}",
+                release_name(from.as_deref()),
+                release_name(to.as_deref())
+            ),
+            Event::Switching {
+                from,
+                to,
+                rollback: Some(why),
+            } => write!(
+                f,
+                "rolling back from {} to {}: {why}",
+                release_name(from.as_deref()),
+                release_name(to.as_deref())
+            ),
+            Event::Upgraded { to, after } => {
+                write!(f, "upgraded to release {to}: ready after {}", show_duration(*after))
+            }
         }
+    }
+}
+
+/// A release as events name it: `release 1.2`, or `the spec's command` (before any
+/// upgrade).
+pub fn release_name(id: Option<&str>) -> String {
+    match id {
+        Some(id) => format!("release {id}"),
+        None => "the spec's command".into(),
     }
 }
 

@@ -637,6 +637,7 @@ impl EventMapper {
                 failures: *failures,
                 result: result.clone(),
             }),
+            Lifecycle::Switching { .. } | Lifecycle::Upgraded { .. } => {}
         }
         out
     }

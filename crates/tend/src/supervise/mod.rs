@@ -49,6 +49,7 @@ pub mod state;
 pub mod sys;
 pub mod syslog;
 pub mod tls;
+mod upgrade;
 
 pub use sys::{default_log_dir, default_state_dir, Reaper};
 
@@ -720,7 +721,22 @@ fn prepare_all(
         .unwrap_or(0);
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
+        let (mut prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
+        // With `[update]`: the current release's program, if there is one.
+        let releases = upgrade::Releases::of(spec, &opts.state_dir, prepared.program.clone());
+        if let Some(rel) = &releases {
+            match rel.current_program() {
+                Ok((_, program)) => prepared.program = program,
+                Err(message) => {
+                    return Err(prepare::PrepareError(vec![prepare::Problem {
+                        key: "update",
+                        message,
+                        invoker: false,
+                    }])
+                    .into())
+                }
+            }
+        }
         let hook = prepare::prepare_hook(spec, &base, &prepared)?;
         let health = prepare::prepare_probe(spec, &base, &prepared)?;
         for w in warnings {
@@ -736,7 +752,8 @@ fn prepare_all(
         setups.push(Rc::new(ServiceSetup {
             spec: spec.clone(),
             spec_path: spec_path.to_path_buf(),
-            prepared,
+            prepared: std::cell::RefCell::new(prepared),
+            releases,
             hook,
             health,
             stdout,
@@ -827,6 +844,11 @@ struct Services<'a> {
     managed: bool,
     /// The services' metrics, when served.
     metrics: Option<Rc<metrics::Metrics>>,
+    /// An upgrade or rollback of this service is under way.
+    upgrading: Vec<bool>,
+    /// The steps of upgrades, from their tasks (see [`upgrade`]).
+    steps_tx: mpsc::UnboundedSender<upgrade::Step>,
+    steps: mpsc::UnboundedReceiver<upgrade::Step>,
 }
 
 /// Whether a pending service's dependencies let it start.
@@ -868,6 +890,7 @@ impl<'a> Services<'a> {
         setups: Vec<Rc<ServiceSetup>>,
         commands: mpsc::UnboundedReceiver<control::Command>,
     ) -> Self {
+        let (steps_tx, steps) = mpsc::unbounded_channel();
         let (senders, states) = specs
             .iter()
             .map(|_| {
@@ -902,6 +925,9 @@ impl<'a> Services<'a> {
             for_dependent: vec![false; specs.len()],
             managed: false,
             metrics: None,
+            upgrading: vec![false; specs.len()],
+            steps_tx,
+            steps,
         }
     }
 
@@ -942,6 +968,7 @@ impl<'a> Services<'a> {
                 (i, out) = any_done => self.ended(i, out),
                 r = requests.recv(), if self.requests_open => self.request(r),
                 c = next_command(&mut self.commands) => self.command(c),
+                Some(step) = self.steps.recv() => self.upgrade_step(step),
                 () = changed.notified() => {}
             }
         }
@@ -1557,6 +1584,29 @@ impl<'a> Services<'a> {
                 let _ = c.reply.send(accepted);
                 answer_when_started(rx, c.reply, name);
             }
+            Verb::Upgrade | Verb::Rollback if self.stopping.is_some() => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    "the supervisor is stopping every service".into(),
+                ));
+            }
+            Verb::Upgrade | Verb::Rollback if self.upgrading[i] => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!("an upgrade or rollback of `{name}` is under way: wait for it"),
+                ));
+            }
+            Verb::Upgrade => match c.upgrade {
+                Some(up) => self.begin_upgrade(i, up, c.reply),
+                None => {
+                    let _ = c
+                        .reply
+                        .send(done(false, seen.state, "no artifact named".into()));
+                }
+            },
+            Verb::Rollback => self.rollback(i, c.reply),
             Verb::ReopenLogs => {
                 service::reopen(&self.setups[i]);
                 let _ = c.reply.send(done(
@@ -1617,7 +1667,7 @@ fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {
         }
     };
     for tx in controls.iter().flatten() {
-        let _ = tx.send(c);
+        let _ = tx.send(c.clone());
     }
 }
 

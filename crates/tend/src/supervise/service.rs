@@ -34,7 +34,7 @@ use super::sys::{self, PipeReader, Prepared};
 use super::Reaper;
 
 /// Commands to a running service.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Control {
     /// Stop gracefully, then end the actor.
     Stop(StopBy),
@@ -45,6 +45,9 @@ pub enum Control {
     /// Stop without waiting: kill the process tree now (a second stop request, by
     /// whom).
     Kill(StopBy),
+    /// Tell the observers of this event (the supervisor's own: a release switch); the
+    /// state does not change.
+    Announce(Event),
 }
 
 /// How a service ended.
@@ -84,8 +87,10 @@ pub struct ServiceSetup {
     pub spec: Spec,
     /// The spec file.
     pub spec_path: PathBuf,
-    /// The prepared command.
-    pub prepared: Prepared,
+    /// The prepared command (its program changes with the release: see `upgrade`).
+    pub prepared: RefCell<Prepared>,
+    /// The service's releases (`[update]`).
+    pub(super) releases: Option<super::upgrade::Releases>,
     /// The stop hook (`stop.http`, `stop.command`), tried before the stop signal.
     pub hook: Option<Hook>,
     /// The health probe (`[health]`).
@@ -367,6 +372,7 @@ pub async fn run_actor<P: Procs>(
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit, probe } }
+                        Control::Announce(e) => { actor.announce(&e); Phase::Running { child, exit, probe } }
                         Control::Kill(by) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
@@ -399,6 +405,7 @@ pub async fn run_actor<P: Procs>(
                         }
                         Control::Restart(_) => { let again = actor.again(); actor.start(again) }
                         Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
+                        Control::Announce(e) => { actor.announce(&e); Phase::Backoff { until, start } }
                     }
                 }
             }
@@ -480,6 +487,7 @@ pub async fn run_actor<P: Procs>(
                         // A stop during a restart's stop: do not start it again.
                         Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, after: AfterStop::End, hook },
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, after, hook } }
+                        Some(Control::Announce(e)) => { actor.announce(&e); Phase::Stopping { child, exit, since, killed, after, hook } }
                         Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, after, hook },
                         Some(Control::Kill(by)) => {
                             actor.procs.kill_tree(&child.tree);
@@ -556,6 +564,14 @@ impl<P: Procs> Actor<'_, P> {
         }
     }
 
+    /// Tells every observer of `event` without changing the state.
+    fn announce(&mut self, event: &Event) {
+        let status = &self.status;
+        for o in self.observers.borrow_mut().iter_mut() {
+            o.changed(status, event);
+        }
+    }
+
     fn record_exit(&mut self, e: Exit) {
         // Set again by a failed exit (see `after_exit`).
         self.status.last_stderr = None;
@@ -575,7 +591,8 @@ impl<P: Procs> Actor<'_, P> {
 
     fn start(&mut self, start: Start) -> Phase<P::Tree> {
         let setup = self.setup;
-        match self.procs.spawn(&setup.prepared) {
+        let spawned = self.procs.spawn(&setup.prepared.borrow());
+        match spawned {
             Ok(child) => {
                 let started = Instant::now();
                 // What an earlier child (or its grandchildren) wrote is not this one's.
@@ -627,7 +644,7 @@ impl<P: Procs> Actor<'_, P> {
             }
             Err(e) => {
                 let error = StartError {
-                    program: setup.prepared.program.clone(),
+                    program: setup.prepared.borrow().program.clone(),
                     error: crate::text::io_error(&e),
                 };
                 self.status.pid = None;
@@ -1153,7 +1170,7 @@ mod tests {
         ServiceSetup {
             spec: spec.clone(),
             spec_path: "/srv/app.toml".into(),
-            prepared: Prepared {
+            prepared: RefCell::new(Prepared {
                 program: "/srv/app".into(),
                 args: Vec::new(),
                 env: Vec::new(),
@@ -1164,7 +1181,8 @@ mod tests {
                 stop: Default::default(),
                 kill_on_close: false,
                 code_page: Default::default(),
-            },
+            }),
+            releases: None,
             hook: None,
             health: spec
                 .health

@@ -178,7 +178,7 @@ pub struct Artifact {
     pub signature: String,
     /// Where it came from, for people (a path or URL).
     pub source: String,
-    /// The release id asked for (`--version`); else the signed `version:`, else the
+    /// The release id asked for (`--release`); else the signed `version:`, else the
     /// sha256's first 12 hex digits.
     pub version: Option<String>,
 }
@@ -203,16 +203,16 @@ pub enum StageError {
     /// The release id cannot be used.
     #[error("{0}")]
     Id(String),
-    /// `--version` and the signed `version:` disagree.
-    #[error("--version {given} differs from the signed version {signed}: the signature says which release this is")]
+    /// `--release` and the signed `version:` disagree.
+    #[error("--release {given} differs from the signed version {signed}: the signature says which release this is")]
     VersionMismatch {
-        /// `--version`.
+        /// `--release`.
         given: String,
         /// The trusted comment's.
         signed: String,
     },
     /// A release of that id exists with other content.
-    #[error("release {id} exists with another artifact (sha256 {had}, this one {has}): give another --version, or `tend rollback` and remove it")]
+    #[error("release {id} exists with another artifact (sha256 {had}, this one {has}): give another --release ID, or `tend rollback` and remove it")]
     Exists {
         /// The id.
         id: String,
@@ -354,6 +354,32 @@ impl Store {
         problems
     }
 
+    /// What staging `artifact` would give, without writing anything: the signature
+    /// checked, the release id decided (`--dry-run`).
+    pub fn check(&self, artifact: &Artifact, keys: &[Key]) -> Result<Staged, StageError> {
+        let what = artifact.source.as_str();
+        let verified = minisign::verify_file(&artifact.path, &artifact.signature, keys, what)?;
+        let size = fs::metadata(&artifact.path)
+            .map_err(io_err(format!("read {what}")))?
+            .len();
+        let sha = hex(&fetch::sha256_file(&artifact.path).map_err(io_err(format!("read {what}")))?);
+        let id = release_id(artifact, &verified, &sha)?;
+        let existed = self.meta(&id).is_some_and(|m| m.sha256 == sha);
+        Ok(Staged {
+            meta: Meta {
+                id: id.clone(),
+                sha256: sha,
+                size,
+                source: artifact.source.clone(),
+                key: verified.key,
+                trusted_comment: verified.trusted_comment,
+                added_ms: 0,
+            },
+            id,
+            existed,
+        })
+    }
+
     /// Verifies `artifact` against `keys` and puts it on disk as a release holding
     /// `program`, without switching to it. Refused before anything is written when the
     /// signature does not check out; on any failure nothing is left.
@@ -463,7 +489,7 @@ impl Store {
     }
 }
 
-/// The id of a release: `--version`, else the signed `version:`, else `sha256-` and
+/// The id of a release: `--release`, else the signed `version:`, else `sha256-` and
 /// the first 12 hex digits of its hash `sha`.
 fn release_id(artifact: &Artifact, verified: &Verified, sha: &str) -> Result<String, StageError> {
     let id = match (&artifact.version, verified.version()) {

@@ -1,0 +1,391 @@
+//! `tend upgrade NAME ARTIFACT` and `tend rollback NAME`: switch a service to a signed
+//! release, or back to the one before.
+//!
+//! The command puts the artifact where the supervisor can read it (the service's
+//! `releases/NAME/.incoming/`) and asks the supervisor through the control channel:
+//! the supervisor checks the signature against its spec's `[update] public_keys`,
+//! unpacks the release, restarts the service on it and keeps it only if it becomes
+//! ready within `update.verify_within` (see `supervise::upgrade`). An installed
+//! service that is not running is switched here, with the installed spec's keys: its
+//! next start runs the release.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use super::exit;
+use crate::platform::record::read_record;
+use crate::platform::Layout;
+use crate::spec::ServiceName;
+use crate::supervise::control::{self, ClientError, Request, Upgrade, Verb};
+use crate::supervise::{self, event::release_name};
+use crate::update::minisign::Key;
+use crate::update::release::{Artifact, Store};
+
+/// Arguments of `tend upgrade`.
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The service name.
+    pub name: ServiceName,
+    /// The release: a program file, or a .tar.gz or .zip of a folder; a path or an
+    /// http(s) URL.
+    pub artifact: String,
+    /// Its minisign signature, a path or URL (default: ARTIFACT.minisig).
+    #[arg(long, short = 's', value_name = "FILE")]
+    pub signature: Option<String>,
+    /// The release's id (default: the `version:` of the signature's trusted comment,
+    /// else sha256- and the artifact's first 12 hex digits).
+    #[arg(long, value_name = "ID")]
+    pub release: Option<String>,
+    /// Check the signature and say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the `tend run` / `tend up` of a service that is not installed keeps its
+    /// state (default: /var/lib/tend as root, else ~/.local/state/tend).
+    #[arg(long, env = "TEND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// Arguments of `tend rollback`.
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The service name.
+    pub name: ServiceName,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// As for `tend upgrade`.
+    #[arg(long, env = "TEND_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// The outcome, for people or as JSON.
+#[derive(Debug, serde::Serialize)]
+struct Outcome {
+    ok: bool,
+    service: String,
+    /// The release current afterwards (`null`: the spec's command).
+    release: Option<String>,
+    state: Option<String>,
+    message: String,
+}
+
+/// Where service `name` keeps its state: the install's folder, else `dir` or the
+/// default; and whether it is installed.
+fn state_dir_of(name: &str, dir: Option<PathBuf>) -> (PathBuf, Option<Layout>) {
+    let layout = Layout::system(PathBuf::new());
+    if read_record(&layout, name).is_some() {
+        (layout.state_dir(name), Some(layout))
+    } else {
+        (dir.unwrap_or_else(supervise::default_state_dir), None)
+    }
+}
+
+/// `tend upgrade`.
+pub fn upgrade(a: UpgradeArgs) -> u8 {
+    let name = a.name.as_str().to_string();
+    let (dir, installed) = state_dir_of(&name, a.state_dir.clone());
+    let store = Store::of(&dir, &name);
+    let result = (|| -> Result<Outcome, String> {
+        let signature_from = a
+            .signature
+            .clone()
+            .unwrap_or_else(|| format!("{}.minisig", a.artifact));
+        let signature = read_small(&signature_from).map_err(|e| {
+            format!(
+                "cannot read the signature {signature_from}: {e} (give it with --signature FILE)"
+            )
+        })?;
+        let source = a.artifact.clone();
+        let given = local_path(&a.artifact)?;
+        // The supervisor may run as another account: it reads a copy in its own
+        // folder (not for a dry run, which changes nothing).
+        let (artifact, copy) = if a.dry_run {
+            (absolute(&given), None)
+        } else {
+            let incoming = store.incoming();
+            std::fs::create_dir_all(&incoming).map_err(|e| {
+                format!(
+                    "cannot create {}: {}",
+                    incoming.display(),
+                    crate::text::io_error(&e)
+                )
+            })?;
+            let copy = incoming.join(format!("{}-{}", std::process::id(), file_name(&given)));
+            std::fs::copy(&given, &copy).map_err(|e| {
+                format!(
+                    "cannot copy {} to {}: {}",
+                    given.display(),
+                    copy.display(),
+                    crate::text::io_error(&e)
+                )
+            })?;
+            (copy.clone(), Some(copy))
+        };
+        let up = Upgrade {
+            artifact,
+            signature,
+            source,
+            version: a.release.clone(),
+            dry_run: a.dry_run,
+        };
+        let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
+        if let Some(copy) = copy {
+            let _ = std::fs::remove_file(copy);
+        }
+        outcome
+    })();
+    finish(result, &name, &store, a.json)
+}
+
+/// `tend rollback`.
+pub fn rollback(a: RollbackArgs) -> u8 {
+    let name = a.name.as_str().to_string();
+    let (dir, installed) = state_dir_of(&name, a.state_dir.clone());
+    let store = Store::of(&dir, &name);
+    let req = Request {
+        verb: Verb::Rollback,
+        service: name.clone(),
+        upgrade: None,
+    };
+    let result = match control::request_with(&dir, req, &mut |p| errln!("tend: {p}")) {
+        Ok(done) => Ok(Outcome {
+            ok: done.ok,
+            service: name.clone(),
+            release: None,
+            state: done.state,
+            message: done.message,
+        }),
+        Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
+            rollback_here(&name, &store)
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    finish(result, &name, &store, a.json)
+}
+
+/// Asks the supervisor of `name` to upgrade; an installed service that no supervisor
+/// runs is switched here.
+fn ask_or_do(
+    dir: &Path,
+    name: &str,
+    installed: Option<&Layout>,
+    store: &Store,
+    up: Upgrade,
+    json: bool,
+) -> Result<Outcome, String> {
+    let req = Request {
+        verb: Verb::Upgrade,
+        service: name.to_string(),
+        upgrade: Some(up.clone()),
+    };
+    let mut progress = |p: &str| {
+        if !json {
+            errln!("tend: {p}");
+        }
+    };
+    match control::request_with(dir, req, &mut progress) {
+        Ok(done) => Ok(Outcome {
+            ok: done.ok,
+            service: name.to_string(),
+            release: None,
+            state: done.state,
+            message: done.message,
+        }),
+        Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
+            let layout = installed.expect("checked");
+            upgrade_here(name, layout, store, up)
+        }
+        Err(e) => Err(format!("`{name}` not upgraded: {e}")),
+    }
+}
+
+/// Upgrades an installed service that is not running: staged and switched here,
+/// checked against the installed spec's keys; its next start runs it.
+fn upgrade_here(
+    name: &str,
+    layout: &Layout,
+    store: &Store,
+    up: Upgrade,
+) -> Result<Outcome, String> {
+    let spec_path = layout.spec_path(name);
+    let loaded = crate::spec::load_file(&spec_path, &Default::default()).map_err(|e| {
+        format!(
+            "cannot read the installed spec {}: {e}",
+            spec_path.display()
+        )
+    })?;
+    let spec = loaded
+        .services
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{} has no service", spec_path.display()))?;
+    let Some(update) = &spec.update else {
+        return Err(format!(
+            "`{name}` has no [update] in its spec ({}), so no release can be verified: add [update] public_keys = [\"RW...\"] and `tend install` it again",
+            spec_path.display()
+        ));
+    };
+    let keys: Vec<Key> = update
+        .public_keys
+        .iter()
+        .filter_map(|k| Key::parse(k).ok())
+        .collect();
+    let program = update.program.clone().unwrap_or_else(|| {
+        spec.command
+            .rsplit(['/', '\\'])
+            .next()
+            .unwrap_or(&spec.command)
+            .to_string()
+    });
+    let artifact = Artifact {
+        path: up.artifact,
+        signature: up.signature,
+        source: up.source,
+        version: up.version,
+    };
+    let index = store.index().map_err(|e| crate::text::io_error(&e))?;
+    let staged = if up.dry_run {
+        store.check(&artifact, &keys)
+    } else {
+        store.stage(&artifact, &keys, &program)
+    }
+    .map_err(|e| format!("`{name}` not upgraded: {e}; nothing changed"))?;
+    let to = staged.id;
+    let from = index.current.clone();
+    if from.as_deref() == Some(to.as_str()) {
+        return Ok(Outcome {
+            ok: true,
+            service: name.into(),
+            release: Some(to.clone()),
+            state: None,
+            message: format!("`{name}` has release {to} already: nothing to do"),
+        });
+    }
+    if up.dry_run {
+        return Ok(Outcome {
+            ok: true,
+            service: name.into(),
+            release: from.clone(),
+            state: None,
+            message: format!(
+                "would switch `{name}` from {} to release {to} (signed by key {}); it is not running, so its next start runs it; nothing changed (dry run)",
+                release_name(from.as_deref()),
+                staged.meta.key
+            ),
+        });
+    }
+    let next = index.switched(&to);
+    store.write_index(&next).map_err(|e| {
+        format!(
+            "cannot write the release index: {}",
+            crate::text::io_error(&e)
+        )
+    })?;
+    let mut message = format!(
+        "`{name}` switched from {} to release {to}; it is not running: `tend start {name}` runs it",
+        release_name(from.as_deref())
+    );
+    for problem in store.prune(&next, update.keep) {
+        message.push_str(&format!("; warning: {problem}"));
+    }
+    Ok(Outcome {
+        ok: true,
+        service: name.into(),
+        release: Some(to),
+        state: None,
+        message,
+    })
+}
+
+/// Rolls back an installed service that is not running.
+fn rollback_here(name: &str, store: &Store) -> Result<Outcome, String> {
+    let index = store.index().map_err(|e| crate::text::io_error(&e))?;
+    let Some(back) = index.rolled_back() else {
+        return Err(format!(
+            "`{name}` runs {} and has no release before it to roll back to",
+            release_name(index.current.as_deref())
+        ));
+    };
+    store.write_index(&back).map_err(|e| {
+        format!(
+            "cannot write the release index: {}",
+            crate::text::io_error(&e)
+        )
+    })?;
+    Ok(Outcome {
+        ok: true,
+        service: name.into(),
+        release: back.current.clone(),
+        state: None,
+        message: format!(
+            "`{name}` rolled back to {}; it is not running: `tend start {name}` runs it",
+            release_name(back.current.as_deref())
+        ),
+    })
+}
+
+/// Prints the outcome and returns the exit code.
+fn finish(result: Result<Outcome, String>, name: &str, store: &Store, json: bool) -> u8 {
+    let mut outcome = result.unwrap_or_else(|message| Outcome {
+        ok: false,
+        service: name.to_string(),
+        release: None,
+        state: None,
+        message,
+    });
+    outcome.release = store
+        .index()
+        .ok()
+        .and_then(|i| i.current)
+        .or(outcome.release);
+    if json {
+        outln!("{}", serde_json::to_string(&outcome).unwrap_or_default());
+    } else if outcome.ok {
+        outln!("{}", outcome.message);
+    } else {
+        errln!("error: {}", outcome.message);
+        errln!("  = help: `tend status {name}` shows its state and releases, `tend logs {name}` its output");
+    }
+    if outcome.ok {
+        exit::OK
+    } else {
+        exit::ERROR
+    }
+}
+
+/// The local file an artifact argument names.
+fn local_path(arg: &str) -> Result<PathBuf, String> {
+    if let Some(rest) = arg.strip_prefix("file://") {
+        return Ok(PathBuf::from(rest));
+    }
+    if arg.starts_with("http://") || arg.starts_with("https://") {
+        return Err(format!(
+            "{arg}: downloads are not supported yet: download it and give the path"
+        ));
+    }
+    Ok(PathBuf::from(arg))
+}
+
+/// A small file (a signature), from a path.
+fn read_small(arg: &str) -> Result<String, String> {
+    let path = local_path(arg)?;
+    let bytes = std::fs::read(&path).map_err(|e| crate::text::io_error(&e))?;
+    if bytes.len() > 8192 {
+        return Err("it is larger than a minisign signature".into());
+    }
+    String::from_utf8(bytes).map_err(|_| "it is not text".into())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "artifact".into())
+}

@@ -1,0 +1,660 @@
+//! Upgrades and rollbacks of a running service (`tend upgrade`, `tend rollback`): the
+//! supervisor's side.
+//!
+//! An upgrade is staged off the loop (the signature checked, the release unpacked: see
+//! [`crate::update::release`]), then the loop switches the release index, points the
+//! service's prepared command at the new program and restarts the child (with
+//! `[[listen]]` sockets held by the supervisor, nothing is refused meanwhile). A gate
+//! then watches the service's state: the release passes once the new child is ready
+//! (its first healthy probe; without `[health]`, still running [`SETTLE`] after its
+//! start) within `update.verify_within`. If not, the loop switches back, restarts the
+//! release before, and the client hears why. Each step reaches the observers as an
+//! [`Event::Switching`] or [`Event::Upgraded`].
+
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::control::{self, Answer, Done};
+use super::event::{release_name, Event, StopBy};
+use super::service::{Control, ServiceSetup};
+use super::state::State;
+use super::{Seen, Services};
+use crate::spec::Spec;
+use crate::update::minisign::Key;
+use crate::update::release::{Artifact, Index, StageError, Staged, Store};
+
+/// Without `[health]`, how long a new release must run to pass (or `verify_within`, if
+/// shorter): a program that exits at once fails the gate.
+pub const SETTLE: Duration = Duration::from_secs(3);
+
+/// How long a client waits for the staging (a large archive takes a while to check
+/// and unpack).
+const STAGE_WITHIN: Duration = Duration::from_secs(600);
+
+/// What the supervisor knows of a service's releases (`[update]`).
+pub(super) struct Releases {
+    store: Store,
+    keys: Vec<Key>,
+    /// `update.program`, or the file name of `command`.
+    program: String,
+    keep: u32,
+    verify_within: Duration,
+    /// The spec's own program, for a rollback to before the first upgrade.
+    base: PathBuf,
+}
+
+impl Releases {
+    /// The releases of `spec` in `state_dir`, when it has `[update]`; `base` is the
+    /// program prepared from `command`. The folders are created (so a `tend upgrade`
+    /// run by root writes into a folder that the supervisor's account owns).
+    pub(super) fn of(spec: &Spec, state_dir: &std::path::Path, base: PathBuf) -> Option<Releases> {
+        let u = spec.update.as_ref()?;
+        let store = Store::of(state_dir, spec.name.as_str());
+        let _ = std::fs::create_dir_all(store.incoming());
+        let program = u
+            .program
+            .clone()
+            .unwrap_or_else(|| program_name(&spec.command));
+        Some(Releases {
+            store,
+            keys: u
+                .public_keys
+                .iter()
+                .filter_map(|k| Key::parse(k).ok())
+                .collect(),
+            program,
+            keep: u.keep,
+            verify_within: u.verify_within.get(),
+            base,
+        })
+    }
+
+    /// The program to run for release `id` (`None`: the spec's own).
+    pub(super) fn program_of(&self, id: Option<&str>) -> PathBuf {
+        match id {
+            Some(id) => self.store.program(id, &self.program),
+            None => self.base.clone(),
+        }
+    }
+
+    /// The program of the current release, or why it cannot run.
+    pub(super) fn current_program(&self) -> Result<(Option<String>, PathBuf), String> {
+        let index = self.store.index().map_err(|e| crate::text::io_error(&e))?;
+        let program = self.program_of(index.current.as_deref());
+        if index.current.is_some() && !program.is_file() {
+            return Err(format!(
+                "the current release's program {} is missing (the index is {}): remove the index to run the spec's command",
+                program.display(),
+                self.store.dir().join("index.json").display()
+            ));
+        }
+        Ok((index.current, program))
+    }
+}
+
+/// The file name of `command` (what a release holds by default).
+fn program_name(command: &str) -> String {
+    command
+        .rsplit(['/', '\\'])
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(command)
+        .to_string()
+}
+
+/// A step of an upgrade, from its tasks back to the loop.
+pub(super) enum Step {
+    /// The artifact was verified and unpacked (or not).
+    Staged {
+        i: usize,
+        reply: mpsc::UnboundedSender<Answer>,
+        result: Result<Staged, StageError>,
+        dry_run: bool,
+    },
+    /// The gate's verdict on release `to`: ready after this long, or why not.
+    Gated {
+        i: usize,
+        reply: mpsc::UnboundedSender<Answer>,
+        from: Option<String>,
+        to: String,
+        result: Result<Duration, String>,
+    },
+}
+
+impl Services<'_> {
+    /// `tend upgrade`: stage the artifact off the loop; [`Self::upgrade_step`] goes on.
+    pub(super) fn begin_upgrade(
+        &mut self,
+        i: usize,
+        up: control::Upgrade,
+        reply: mpsc::UnboundedSender<Answer>,
+    ) {
+        let name = self.specs[i].name.to_string();
+        let setup = self.setups[i].clone();
+        let Some(rel) = &setup.releases else {
+            let _ = reply.send(Answer::Done(Done::new(
+                false,
+                None,
+                format!("`{name}` has no [update] in its spec, so no release can be verified: add [update] public_keys = [\"RW...\"]"),
+            )));
+            return;
+        };
+        self.upgrading[i] = true;
+        let _ = reply.send(Answer::Accepted {
+            accepted: true,
+            wait_ms: STAGE_WITHIN.as_millis() as u64,
+        });
+        let (store, keys, program) = (rel.store.clone(), rel.keys.clone(), rel.program.clone());
+        let steps = self.steps_tx.clone();
+        tokio::task::spawn_local(async move {
+            let dry_run = up.dry_run;
+            let artifact = Artifact {
+                path: up.artifact,
+                signature: up.signature,
+                source: up.source,
+                version: up.version,
+            };
+            let result = tokio::task::spawn_blocking(move || {
+                if dry_run {
+                    store.check(&artifact, &keys)
+                } else {
+                    store.stage(&artifact, &keys, &program)
+                }
+            })
+            .await
+            .unwrap_or_else(|e| {
+                Err(StageError::Io {
+                    what: "stage the release".into(),
+                    error: e.to_string(),
+                })
+            });
+            let _ = steps.send(Step::Staged {
+                i,
+                reply,
+                result,
+                dry_run,
+            });
+        });
+    }
+
+    /// The next step of an upgrade.
+    pub(super) fn upgrade_step(&mut self, step: Step) {
+        match step {
+            Step::Staged {
+                i,
+                reply,
+                result,
+                dry_run,
+            } => self.staged(i, reply, result, dry_run),
+            Step::Gated {
+                i,
+                reply,
+                from,
+                to,
+                result,
+            } => self.gated(i, reply, from, to, result),
+        }
+    }
+
+    fn staged(
+        &mut self,
+        i: usize,
+        reply: mpsc::UnboundedSender<Answer>,
+        result: Result<Staged, StageError>,
+        dry_run: bool,
+    ) {
+        let name = self.specs[i].name.to_string();
+        let seen = self.states[i].borrow().clone();
+        let fail = |this: &mut Self, message: String| {
+            this.upgrading[i] = false;
+            let _ = reply.send(Answer::Done(Done::new(
+                false,
+                Some(seen.state.as_str()),
+                message,
+            )));
+        };
+        let staged = match result {
+            Ok(s) => s,
+            Err(e) => return fail(self, format!("`{name}` not upgraded: {e}; nothing changed")),
+        };
+        let setup = self.setups[i].clone();
+        let rel = setup
+            .releases
+            .as_ref()
+            .expect("staged for a service with [update]");
+        let index = match rel.store.index() {
+            Ok(index) => index,
+            Err(e) => {
+                return fail(
+                    self,
+                    format!("`{name}` not upgraded: {}", crate::text::io_error(&e)),
+                )
+            }
+        };
+        let to = staged.id.clone();
+        let from = index.current.clone();
+        let verify_within = rel.verify_within;
+        if dry_run {
+            self.upgrading[i] = false;
+            let message = if from.as_deref() == Some(to.as_str()) {
+                format!("`{name}` runs release {to} already: nothing to do")
+            } else {
+                format!(
+                    "would switch `{name}` from {} to release {to} (signed by key {}), restart it, and roll back unless it is ready within {}; nothing changed (dry run)",
+                    release_name(from.as_deref()),
+                    staged.meta.key,
+                    crate::supervise::event::show_duration(verify_within),
+                )
+            };
+            let _ = reply.send(Answer::Done(Done::new(
+                true,
+                Some(seen.state.as_str()),
+                message,
+            )));
+            return;
+        }
+        if self.stopping.is_some() {
+            return fail(
+                self,
+                format!("`{name}` not upgraded: the supervisor is stopping every service"),
+            );
+        }
+        let _ = reply.send(Answer::Progress {
+            progress: format!(
+                "verified: signed by key {}; release {to} {} {}",
+                staged.meta.key,
+                if staged.existed {
+                    "was already in"
+                } else {
+                    "unpacked into"
+                },
+                rel.store.release_dir(&to).display()
+            ),
+        });
+        if from.as_deref() == Some(to.as_str()) {
+            self.upgrading[i] = false;
+            let _ = reply.send(Answer::Done(Done::new(
+                true,
+                Some(seen.state.as_str()),
+                format!("`{name}` runs release {to} already: nothing to do"),
+            )));
+            return;
+        }
+        if let Err(e) = self.switch(i, &index.switched(&to), None) {
+            return fail(self, format!("`{name}` not upgraded: {e}"));
+        }
+        let alive = self.tasks[i].is_some()
+            && matches!(
+                seen.state,
+                State::Running | State::Backoff | State::Starting
+            );
+        if !alive {
+            self.upgrading[i] = false;
+            let _ = reply.send(Answer::Done(Done::new(
+                true,
+                Some(seen.state.as_str()),
+                format!("release {to} is current; `{name}` is not running, and runs it at its next start (`tend start {name}`)"),
+            )));
+            return;
+        }
+        self.restart_on_release(i, from.clone(), Some(to.clone()), None);
+        let _ = reply.send(Answer::Accepted {
+            accepted: true,
+            wait_ms: control::wait_for(
+                self.specs[i]
+                    .stop
+                    .timeout
+                    .get()
+                    .saturating_add(verify_within),
+            )
+            .as_millis() as u64,
+        });
+        let _ = reply.send(Answer::Progress {
+            progress: format!(
+                "restarting `{name}` on release {to}; waiting up to {} for it to be ready",
+                crate::supervise::event::show_duration(verify_within)
+            ),
+        });
+        let has_health = self.specs[i].health.is_some();
+        let rx = {
+            let mut rx = self.states[i].clone();
+            rx.borrow_and_update();
+            rx
+        };
+        let steps = self.steps_tx.clone();
+        let old_pid = seen.pid;
+        tokio::task::spawn_local(async move {
+            let result = gate(rx, old_pid, has_health, verify_within).await;
+            let _ = steps.send(Step::Gated {
+                i,
+                reply,
+                from,
+                to,
+                result,
+            });
+        });
+    }
+
+    fn gated(
+        &mut self,
+        i: usize,
+        reply: mpsc::UnboundedSender<Answer>,
+        from: Option<String>,
+        to: String,
+        result: Result<Duration, String>,
+    ) {
+        let name = self.specs[i].name.to_string();
+        self.upgrading[i] = false;
+        let setup = self.setups[i].clone();
+        let rel = setup
+            .releases
+            .as_ref()
+            .expect("gated for a service with [update]");
+        match result {
+            Ok(after) => {
+                let mut message = format!(
+                    "`{name}` upgraded from {} to release {to}: ready after {}",
+                    release_name(from.as_deref()),
+                    crate::supervise::event::show_duration(after)
+                );
+                if let Ok(index) = rel.store.index() {
+                    for problem in rel.store.prune(&index, rel.keep) {
+                        message.push_str(&format!("; warning: {problem}"));
+                    }
+                }
+                self.announce(i, Event::Upgraded { to, after });
+                let seen = self.states[i].borrow().clone();
+                let _ = reply.send(Answer::Done(Done::new(
+                    true,
+                    Some(seen.state.as_str()),
+                    message,
+                )));
+            }
+            Err(why) => {
+                let why = format!(
+                    "release {to} was not ready within {}: {why}",
+                    crate::supervise::event::show_duration(rel.verify_within)
+                );
+                let back = rel.store.index().map(|index| index.rolled_back());
+                match back {
+                    Ok(Some(back)) => {
+                        let back_to = back.current.clone();
+                        if let Err(e) = self.switch(i, &back, None) {
+                            let _ = reply.send(Answer::Done(Done::new(
+                                false,
+                                None,
+                                format!("`{name}`: {why}; and the rollback failed: {e}"),
+                            )));
+                            return;
+                        }
+                        self.restart_on_release(i, Some(to), back_to.clone(), Some(why.clone()));
+                        let rx = {
+                            let mut rx = self.states[i].clone();
+                            rx.borrow_and_update();
+                            rx
+                        };
+                        let prefix = format!(
+                            "`{name}` rolled back to {}: {why}",
+                            release_name(back_to.as_deref())
+                        );
+                        answer_when_settled(rx, reply, name, prefix, false);
+                    }
+                    Ok(None) | Err(_) => {
+                        let _ = reply.send(Answer::Done(Done::new(
+                            false,
+                            None,
+                            format!("`{name}`: {why}; there is no release to roll back to"),
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
+    /// `tend rollback`: back to the release before the current one.
+    pub(super) fn rollback(&mut self, i: usize, reply: mpsc::UnboundedSender<Answer>) {
+        let name = self.specs[i].name.to_string();
+        let seen = self.states[i].borrow().clone();
+        let done = |ok: bool, message: String| {
+            let _ = reply.send(Answer::Done(Done::new(
+                ok,
+                Some(seen.state.as_str()),
+                message,
+            )));
+        };
+        let setup = self.setups[i].clone();
+        let Some(rel) = &setup.releases else {
+            return done(
+                false,
+                format!("`{name}` has no [update] in its spec: it has no releases"),
+            );
+        };
+        let index = match rel.store.index() {
+            Ok(index) => index,
+            Err(e) => {
+                return done(
+                    false,
+                    format!("`{name}` not rolled back: {}", crate::text::io_error(&e)),
+                )
+            }
+        };
+        let Some(back) = index.rolled_back() else {
+            return done(
+                false,
+                format!(
+                    "`{name}` runs {} and has no release before it to roll back to",
+                    release_name(index.current.as_deref())
+                ),
+            );
+        };
+        let (from, to) = (index.current.clone(), back.current.clone());
+        if let Err(e) = self.switch(i, &back, None) {
+            return done(false, format!("`{name}` not rolled back: {e}"));
+        }
+        let alive = self.tasks[i].is_some()
+            && matches!(
+                seen.state,
+                State::Running | State::Backoff | State::Starting
+            );
+        if !alive {
+            return done(
+                true,
+                format!(
+                    "`{name}` rolled back to {}; it is not running, and runs it at its next start",
+                    release_name(to.as_deref())
+                ),
+            );
+        }
+        self.restart_on_release(
+            i,
+            from,
+            to.clone(),
+            Some("on request (tend rollback)".into()),
+        );
+        let rx = {
+            let mut rx = self.states[i].clone();
+            rx.borrow_and_update();
+            rx
+        };
+        let _ = reply.send(Answer::Accepted {
+            accepted: true,
+            wait_ms: control::wait_for(
+                self.specs[i]
+                    .stop
+                    .timeout
+                    .get()
+                    .saturating_add(rel.verify_within),
+            )
+            .as_millis() as u64,
+        });
+        let prefix = format!("`{name}` rolled back to {}", release_name(to.as_deref()));
+        answer_when_settled(rx, reply, name, prefix, true);
+    }
+
+    /// Writes `index` and points the service's command at its current release.
+    fn switch(&mut self, i: usize, index: &Index, _why: Option<&str>) -> Result<(), String> {
+        let setup = self.setups[i].clone();
+        let rel = setup
+            .releases
+            .as_ref()
+            .expect("a switch of a service with [update]");
+        let program = rel.program_of(index.current.as_deref());
+        rel.store.write_index(index).map_err(|e| {
+            format!(
+                "cannot write the release index: {}",
+                crate::text::io_error(&e)
+            )
+        })?;
+        set_program(&self.setups[i], program);
+        Ok(())
+    }
+
+    /// Says the switch and restarts the child on the release now current.
+    fn restart_on_release(
+        &mut self,
+        i: usize,
+        from: Option<String>,
+        to: Option<String>,
+        rollback: Option<String>,
+    ) {
+        self.announce(i, Event::Switching { from, to, rollback });
+        if let Some(tx) = &self.controls[i] {
+            let _ = tx.send(Control::Restart(StopBy::Client("tend upgrade")));
+        }
+    }
+
+    /// Tells service `i`'s observers of `event` (through its actor, which owns them).
+    fn announce(&mut self, i: usize, event: Event) {
+        if let Some(tx) = &self.controls[i] {
+            let _ = tx.send(Control::Announce(event));
+        }
+    }
+}
+
+/// Points `setup`'s prepared command at `program` (for its next start).
+fn set_program(setup: &Rc<ServiceSetup>, program: PathBuf) {
+    setup.prepared.borrow_mut().program = program;
+}
+
+/// Waits for a child other than `old_pid` to be ready (with `[health]`: its first
+/// healthy probe; without: still running [`SETTLE`] after it started, or
+/// `verify_within` if shorter) within `verify_within`; else says why not, in the words
+/// of the service's state (the last probe's error, the exit).
+pub(super) async fn gate(
+    mut rx: watch::Receiver<Seen>,
+    old_pid: Option<i32>,
+    has_health: bool,
+    verify_within: Duration,
+) -> Result<Duration, String> {
+    let began = Instant::now();
+    let deadline = began + verify_within;
+    let settle = SETTLE.min(verify_within);
+    // Without [health]: when the new child was seen running, and its pid.
+    let mut running_since: Option<(Instant, Option<i32>)> = None;
+    let mut last = rx.borrow().clone();
+    loop {
+        let seen = last.clone();
+        let new_child = seen.pid.is_some() && seen.pid != old_pid;
+        if new_child && seen.state == State::Running {
+            if has_health {
+                if seen.ready && !seen.unhealthy {
+                    return Ok(began.elapsed());
+                }
+            } else {
+                match running_since {
+                    Some((at, pid)) if pid == seen.pid => {
+                        if at.elapsed() >= settle {
+                            return Ok(began.elapsed());
+                        }
+                    }
+                    _ => running_since = Some((Instant::now(), seen.pid)),
+                }
+            }
+        } else if !has_health {
+            running_since = None;
+        }
+        if matches!(seen.state, State::Failed | State::Exited | State::Stopped) && new_child {
+            return Err(why_not(&seen));
+        }
+        let wake = match running_since {
+            Some((at, _)) if !has_health => (at + settle).min(deadline),
+            _ => deadline,
+        };
+        tokio::select! {
+            changed = rx.changed() => {
+                if changed.is_err() {
+                    return Err(why_not(&rx.borrow().clone()));
+                }
+                last = rx.borrow_and_update().clone();
+            }
+            () = tokio::time::sleep_until(wake) => {
+                if Instant::now() >= deadline {
+                    return Err(why_not(&last));
+                }
+            }
+        }
+    }
+}
+
+/// Why a release did not pass, from what its service looks like.
+fn why_not(seen: &Seen) -> String {
+    if let Some(h) = &seen.health {
+        return h.clone();
+    }
+    match (&seen.message, seen.state) {
+        (Some(m), _) => m.clone(),
+        (None, state) => format!("it is {}", state.as_str()),
+    }
+}
+
+/// Answers once the service watched by `rx` has settled after a switch: `prefix`,
+/// then what it is now. `ok`: whether a ready service answers success.
+fn answer_when_settled(
+    mut rx: watch::Receiver<Seen>,
+    reply: mpsc::UnboundedSender<Answer>,
+    name: String,
+    prefix: String,
+    ok: bool,
+) {
+    let old_pid = rx.borrow().pid;
+    tokio::task::spawn_local(async move {
+        let seen = loop {
+            let ended = rx.changed().await.is_err();
+            let seen = rx.borrow_and_update().clone();
+            let new_child = seen.pid != old_pid;
+            if ended
+                || (new_child && seen.settled && seen.state != State::Stopping)
+                || matches!(seen.state, State::Failed | State::Exited | State::Stopped)
+            {
+                break seen;
+            }
+        };
+        let _ = reply.send(Answer::Done(Done::new(
+            ok && seen.ready,
+            Some(seen.state.as_str()),
+            format!("{prefix}; {}", seen.describe(&name)),
+        )));
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_program_a_release_holds_by_default() {
+        let cases = [
+            ("/opt/orders/orders", "orders"),
+            ("orders", "orders"),
+            (r"C:\Program Files\Orders\orders.exe", "orders.exe"),
+            ("./bin/app", "app"),
+        ];
+        for (command, want) in cases {
+            assert_eq!(program_name(command), want, "{command}");
+        }
+    }
+}

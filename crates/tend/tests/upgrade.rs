@@ -1,0 +1,261 @@
+//! Upgrades end to end under `tend run`: releases signed with the real `minisign`
+//! tool (Debian's package; `.ci/run` installs it), a good one made live once healthy,
+//! unsigned, wrongly signed and altered ones refused with nothing changed, one that
+//! never becomes healthy and one that exits rolled back by themselves, and `tend
+//! rollback` by hand.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+const SECS: Duration = Duration::from_secs(1);
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A minisign key pair made by the real tool: (public key line, secret key file).
+fn key_pair(s: &Scratch, name: &str) -> (String, PathBuf) {
+    let (public, secret) = (
+        s.path(&format!("{name}.pub")),
+        s.path(&format!("{name}.key")),
+    );
+    let out = Command::new("minisign")
+        .args(["-G", "-W", "-p"])
+        .arg(&public)
+        .arg("-s")
+        .arg(&secret)
+        .output()
+        .expect("minisign is installed (apt-get install minisign; .ci/run does)");
+    assert!(out.status.success(), "minisign -G: {out:?}");
+    let text = std::fs::read_to_string(&public).unwrap();
+    // The real tool names the key id in the comment line; tend reads the same id.
+    let mut lines = text.lines();
+    let comment = lines.next().unwrap();
+    let line = lines.next().unwrap().to_string();
+    let id = tend::update::minisign::Key::parse(&line).unwrap().id;
+    assert!(comment.ends_with(&id), "{comment} names key {id}");
+    (line, secret)
+}
+
+/// Signs `file` with the real tool, `version:VERSION` in the trusted comment.
+fn sign(file: &Path, secret: &Path, version: &str) -> PathBuf {
+    let out = Command::new("minisign")
+        .arg("-S")
+        .arg("-s")
+        .arg(secret)
+        .arg("-m")
+        .arg(file)
+        .args(["-t", &format!("version:{version}")])
+        .output()
+        .expect("minisign");
+    assert!(out.status.success(), "minisign -S: {out:?}");
+    PathBuf::from(format!("{}.minisig", file.display()))
+}
+
+/// A shell script as a release's program.
+fn script(s: &Scratch, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = s.path(name);
+    std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn index(s: &Scratch) -> serde_json::Value {
+    let text = std::fs::read_to_string(s.state_dir().join("releases/app/index.json"))
+        .unwrap_or_else(|_| "{}".into());
+    serde_json::from_str(&text).unwrap()
+}
+
+fn healthy(s: &Scratch) -> bool {
+    s.state("app")
+        .is_some_and(|v| v["state"] == "running" && v["health"]["state"] == "healthy")
+}
+
+fn pid(s: &Scratch) -> i64 {
+    s.state("app").and_then(|v| v["pid"].as_i64()).unwrap_or(0)
+}
+
+/// The program a process runs.
+fn exe(pid: i64) -> PathBuf {
+    std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default()
+}
+
+#[test]
+fn signed_releases_go_live_when_healthy_and_bad_ones_are_refused_or_rolled_back() {
+    let s = Scratch::new();
+    let (public, secret) = key_pair(&s, "release");
+    let (_, other_secret) = key_pair(&s, "stranger");
+    let port = free_port();
+    // The program before any upgrade: a copy of the fixture named `app`.
+    let app = s.path("app");
+    std::fs::copy(fixture_bin(), &app).unwrap();
+    let spec = s.spec(
+        "app.toml",
+        &format!(
+            r#"name = "app"
+command = {app:?}
+args = ["--http-stop", "{port}", "--hang"]
+[stop]
+timeout = "2s"
+[health]
+http = "http://127.0.0.1:{port}/healthz"
+interval = "200ms"
+timeout = "1s"
+retries = 2
+[update]
+public_keys = [{public:?}]
+verify_within = "4s"
+"#
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(15 * SECS, "the first healthy probe", || healthy(&s));
+    let first = pid(&s);
+    let upgrade = |artifact: &Path, extra: &[&str]| {
+        let mut args = vec!["upgrade", "app", artifact.to_str().unwrap()];
+        args.extend(extra);
+        s.tend(&args).output().unwrap()
+    };
+
+    // A good release: the fixture itself, signed as 2.0.
+    let good = s.path("release-2.0");
+    std::fs::copy(fixture_bin(), &good).unwrap();
+    sign(&good, &secret, "2.0");
+    let out = upgrade(&good, &["--dry-run"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("would switch `app` from the spec's command to release 2.0"),
+        "{out:?}"
+    );
+    assert_eq!(pid(&s), first, "a dry run changes nothing");
+    assert_eq!(index(&s)["current"], serde_json::Value::Null);
+    let out = upgrade(&good, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("upgraded from the spec's command to release 2.0: ready after"),
+        "{said}"
+    );
+    let second = pid(&s);
+    assert_ne!(second, first, "restarted on the new release");
+    let release_dir = s.state_dir().join("releases/app/2.0");
+    assert_eq!(
+        exe(second),
+        release_dir.join("app"),
+        "it runs the release's program"
+    );
+    assert_eq!(index(&s)["current"], "2.0");
+    assert_eq!(index(&s)["previous"], serde_json::json!([null]));
+    assert_eq!(
+        std::fs::read_link(s.state_dir().join("releases/app/current")).unwrap(),
+        PathBuf::from("2.0")
+    );
+    assert!(healthy(&s));
+
+    // Refused before anything changes: no signature, another key's, an altered file.
+    let unsigned = s.path("release-2.1");
+    std::fs::copy(fixture_bin(), &unsigned).unwrap();
+    let out = upgrade(&unsigned, &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("cannot read the signature"),
+        "{}",
+        stderr(&out)
+    );
+    let sig = sign(&unsigned, &other_secret, "2.1");
+    let out = upgrade(&unsigned, &["--signature", sig.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("which is not in update.public_keys"),
+        "{}",
+        stderr(&out)
+    );
+    sign(&unsigned, &secret, "2.1");
+    let mut bytes = std::fs::read(&unsigned).unwrap();
+    bytes.push(0);
+    std::fs::write(&unsigned, bytes).unwrap();
+    let out = upgrade(&unsigned, &[]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("the signature does not match"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("nothing changed"), "{}", stderr(&out));
+    assert_eq!(pid(&s), second, "still the same child");
+    assert_eq!(index(&s)["current"], "2.0");
+    assert!(
+        !s.state_dir().join("releases/app/2.1").exists(),
+        "nothing unpacked"
+    );
+
+    // A release that runs but never becomes healthy: rolled back after verify_within.
+    let deaf = script(
+        &s,
+        "release-3.0",
+        &format!("exec {:?} --hang", fixture_bin()),
+    );
+    sign(&deaf, &secret, "3.0");
+    let out = upgrade(&deaf, &[]);
+    assert_eq!(code(&out), 1, "{out:?}");
+    let err = stderr(&out);
+    assert!(err.contains("release 3.0 was not ready within 4s"), "{err}");
+    assert!(
+        err.contains("connection refused") || err.contains("Connection refused"),
+        "the probe's last error: {err}"
+    );
+    assert!(err.contains("rolled back to release 2.0"), "{err}");
+    assert_eq!(index(&s)["current"], "2.0");
+    assert_eq!(index(&s)["rolled_back"], serde_json::json!(["3.0"]));
+    wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
+    assert_eq!(exe(pid(&s)), release_dir.join("app"));
+
+    // A release that exits at once: rolled back without waiting it out.
+    let broken = script(&s, "release-4.0", "echo 'cannot open config' >&2; exit 3");
+    sign(&broken, &secret, "4.0");
+    let out = upgrade(&broken, &[]);
+    assert_eq!(code(&out), 1, "{out:?}");
+    assert!(
+        stderr(&out).contains("rolled back to release 2.0"),
+        "{}",
+        stderr(&out)
+    );
+    wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
+
+    // By hand: back to the spec's command.
+    let out = s.tend(&["rollback", "app"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rolled back to the spec's command"),
+        "{out:?}"
+    );
+    wait_until(10 * SECS, "healthy on the spec's command", || {
+        healthy(&s) && exe(pid(&s)) == app
+    });
+    assert_eq!(index(&s)["current"], serde_json::Value::Null);
+    let out = s.tend(&["rollback", "app"]).output().unwrap();
+    assert_eq!(code(&out), 1, "nothing before the spec's command");
+
+    // The events, as the console shows them.
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    for line in [
+        "upgrading from the spec's command to release 2.0",
+        "upgraded to release 2.0: ready after",
+        "rolling back from release 3.0 to release 2.0: release 3.0 was not ready within 4s",
+        "rolling back from release 2.0 to the spec's command: on request",
+    ] {
+        assert!(err.contains(line), "{line:?} in:\n{err}");
+    }
+}
