@@ -16,6 +16,7 @@ const SECS: Duration = Duration::from_secs(1);
 const KEYS: &[&str] = &[
     "name",
     "health",
+    "releases",
     "state",
     "recorded_state",
     "spec",

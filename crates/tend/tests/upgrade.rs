@@ -161,6 +161,17 @@ verify_within = "4s"
         PathBuf::from("2.0")
     );
     assert!(healthy(&s));
+    let out = s.tend(&["status", "app", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        rows[0]["releases"],
+        serde_json::json!({"current": "2.0", "previous": [null], "rolled_back": []})
+    );
+    let out = s.tend(&["status", "app"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("release 2.0 (before: the spec's command)"),
+        "{out:?}"
+    );
 
     // Refused before anything changes: no signature, another key's, an altered file.
     let unsigned = s.path("release-2.1");

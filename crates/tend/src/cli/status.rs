@@ -57,6 +57,8 @@ pub(crate) struct Row {
     pub(crate) supervisor_alive: bool,
     /// Since the current child started, while running.
     pub(crate) uptime_ms: Option<u64>,
+    /// Its releases (`tend upgrade`), when it has had any.
+    releases: Option<crate::update::release::Index>,
 }
 
 impl Row {
@@ -129,6 +131,10 @@ fn row_between(name: String, dir: &Path, now: u64, between: impl FnOnce()) -> Ro
                 .as_ref()
                 .is_some_and(|s| sys::alive(s.supervisor_pid as i32))
         });
+    let releases = crate::update::release::Store::of(dir, &name)
+        .index()
+        .ok()
+        .filter(|i| *i != Default::default());
     let uptime_ms = status
         .as_ref()
         .filter(|s| alive && s.state == state::State::Running)
@@ -141,6 +147,7 @@ fn row_between(name: String, dir: &Path, now: u64, between: impl FnOnce()) -> Ro
         native: None,
         drift: None,
         spec: status.as_ref().map(|s| s.spec.clone()),
+        releases,
         status,
         unreadable,
         state_file,
@@ -256,6 +263,9 @@ struct JsonRow {
     /// failures, last_probe {at_ms, ok, took_ms, result} or null, last_error or null);
     /// null without `[health]`, or when its supervisor has ended.
     health: Option<JsonHealth>,
+    /// After a `tend upgrade`: the release it runs (null: the spec's command), those
+    /// before it (most recent first), and those rolled back; null before any.
+    releases: Option<crate::update::release::Index>,
 }
 
 /// A service's health, in [`JsonRow`].
@@ -318,6 +328,7 @@ impl From<&Row> for JsonRow {
                 last_probe: h.last_probe.clone(),
                 last_error: h.last_error.clone(),
             }),
+            releases: r.releases.clone(),
         }
     }
 }
@@ -520,6 +531,24 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
                 ));
             }
         }
+        if let Some(i) = &r.releases {
+            let before: Vec<String> = i
+                .previous
+                .iter()
+                .map(|p| crate::supervise::event::release_name(p.as_deref()))
+                .collect();
+            let mut line = format!(
+                "{indent}{}",
+                crate::supervise::event::release_name(i.current.as_deref())
+            );
+            if !before.is_empty() {
+                line.push_str(&format!(" (before: {})", before.join(", ")));
+            }
+            if !i.rolled_back.is_empty() {
+                line.push_str(&format!("; rolled back: {}", i.rolled_back.join(", ")));
+            }
+            out.push(line);
+        }
         if r.drift == Some(true) {
             out.push(format!("{indent}drift: the installed service differs from what its spec gives now; run `tend install` again"));
         }
@@ -646,6 +675,7 @@ mod tests {
             spec: Some(format!("/srv/{name}.toml").into()),
             supervisor_alive: true,
             uptime_ms: Some(125_000),
+            releases: None,
         }
     }
 
@@ -692,6 +722,21 @@ mod tests {
                     ""
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn the_release_is_said_under_the_row() {
+        let mut api = at("api", state::State::Running, None);
+        api.releases = Some(crate::update::release::Index {
+            current: Some("2.1".into()),
+            previous: vec![Some("2.0".into()), None],
+            rolled_back: vec!["2.2".into()],
+        });
+        let lines = table(&[api], 0);
+        assert_eq!(
+            lines[2],
+            "     release 2.1 (before: release 2.0, the spec's command); rolled back: 2.2"
         );
     }
 
