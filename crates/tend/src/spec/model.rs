@@ -407,7 +407,8 @@ pub struct Update {
     /// to).
     pub keep: u32,
     /// A new release must be ready within this (its first healthy probe; without
-    /// `[health]`, still running 3 s after its start), or tend rolls back.
+    /// `[health]`, still running 3 s, or half of this if shorter, after its start), or
+    /// tend rolls back.
     pub verify_within: Duration,
     /// The program's path inside a release (default: the file name of `command`), e.g.
     /// `"bin/orders"` for an archive holding `bin/orders`.

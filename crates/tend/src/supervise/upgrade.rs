@@ -7,7 +7,7 @@
 //! `[[listen]]` sockets held by the supervisor, nothing is refused meanwhile). A gate
 //! then watches the service's state: the release passes once the new child is ready
 //! (its first healthy probe; without `[health]`, still running [`SETTLE`] after its
-//! start) within `update.verify_within`. If not, the loop switches back, restarts the
+//! start, or half of `verify_within`) within `update.verify_within`. If not, the loop switches back, restarts the
 //! release before, and the client hears why. Each step reaches the observers as an
 //! [`Event::Switching`] or [`Event::Upgraded`].
 
@@ -27,8 +27,8 @@ use crate::spec::Spec;
 use crate::update::minisign::Key;
 use crate::update::release::{Artifact, Index, StageError, Staged, Store};
 
-/// Without `[health]`, how long a new release must run to pass (or `verify_within`, if
-/// shorter): a program that exits at once fails the gate.
+/// Without `[health]`, how long a new release must run to pass (or half of
+/// `verify_within`, if shorter): a program that exits at once fails the gate.
 pub const SETTLE: Duration = Duration::from_secs(3);
 
 /// How long a client waits for the staging (a large archive takes a while to check
@@ -541,7 +541,7 @@ fn set_program(setup: &Rc<ServiceSetup>, program: PathBuf) {
 }
 
 /// Waits for a child other than `old_pid` to be ready (with `[health]`: its first
-/// healthy probe; without: still running [`SETTLE`] after it started, or
+/// healthy probe; without: still running [`SETTLE`] after it started, or half of
 /// `verify_within` if shorter) within `verify_within`; else says why not, in the words
 /// of the service's state (the last probe's error, the exit).
 pub(super) async fn gate(
@@ -552,7 +552,7 @@ pub(super) async fn gate(
 ) -> Result<Duration, String> {
     let began = Instant::now();
     let deadline = began + verify_within;
-    let settle = SETTLE.min(verify_within);
+    let settle = SETTLE.min(verify_within / 2);
     // Without [health]: when the new child was seen running, and its pid.
     let mut running_since: Option<(Instant, Option<i32>)> = None;
     let mut last = rx.borrow().clone();
@@ -645,16 +645,120 @@ fn answer_when_settled(
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_program_a_release_holds_by_default() {
-        let cases = [
-            ("/opt/orders/orders", "orders"),
-            ("orders", "orders"),
-            (r"C:\Program Files\Orders\orders.exe", "orders.exe"),
-            ("./bin/app", "app"),
-        ];
-        for (command, want) in cases {
-            assert_eq!(program_name(command), want, "{command}");
+    fn seen(state: State, pid: i32, ready: bool) -> Seen {
+        Seen {
+            state,
+            pid: Some(pid),
+            ready,
+            settled: true,
+            ..Seen::starting()
         }
+    }
+
+    /// Runs the gate over `changes` (after how long, what the service looks like),
+    /// starting from the old child (pid 1) running: its verdict and when it came.
+    async fn verdict(
+        has_health: bool,
+        within: Duration,
+        changes: Vec<(u64, Seen)>,
+    ) -> (Result<Duration, String>, Duration) {
+        let (tx, rx) = watch::channel(seen(State::Running, 1, true));
+        let began = Instant::now();
+        tokio::task::spawn(async move {
+            for (after_ms, s) in changes {
+                tokio::time::sleep(Duration::from_millis(after_ms)).await;
+                let _ = tx.send(s);
+            }
+            // Keep the sender: the gate decides by time, not by a closed channel.
+            std::future::pending::<()>().await;
+        });
+        let result = gate(rx, Some(1), has_health, within).await;
+        (result, began.elapsed())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_health_the_first_healthy_probe_of_the_new_child_passes() {
+        let unhealthy = Seen {
+            health: Some("not healthy yet: connection refused".into()),
+            ..seen(State::Running, 2, false)
+        };
+        let (result, at) = verdict(
+            true,
+            Duration::from_secs(10),
+            vec![
+                (100, seen(State::Stopping, 1, false)),
+                (100, seen(State::Starting, 2, false)),
+                (100, unhealthy),
+                (700, seen(State::Running, 2, true)),
+            ],
+        )
+        .await;
+        assert_eq!(result, Ok(Duration::from_millis(1000)));
+        assert_eq!(at, Duration::from_millis(1000));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_old_child_being_ready_does_not_pass() {
+        // Nothing changes: the old child stays up (the restart never happened).
+        let (result, at) = verdict(true, Duration::from_secs(5), vec![]).await;
+        assert_eq!(result, Err("it is running".into()));
+        assert_eq!(at, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn with_health_a_release_never_healthy_fails_with_the_probe_error_at_the_deadline() {
+        let unhealthy = Seen {
+            health: Some("not healthy yet: GET http://127.0.0.1:8080/healthz answered 503".into()),
+            ..seen(State::Running, 2, false)
+        };
+        let (result, at) = verdict(true, Duration::from_secs(5), vec![(300, unhealthy)]).await;
+        assert_eq!(
+            result,
+            Err("not healthy yet: GET http://127.0.0.1:8080/healthz answered 503".into())
+        );
+        assert_eq!(at, Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_health_the_new_child_must_keep_running_for_the_settle_time() {
+        // Crashes once (a new pid): the settle time starts again.
+        let (result, at) = verdict(
+            false,
+            Duration::from_secs(60),
+            vec![
+                (100, seen(State::Running, 2, true)),
+                (1_000, seen(State::Backoff, 2, false)),
+                (100, seen(State::Running, 3, true)),
+            ],
+        )
+        .await;
+        assert_eq!(result, Ok(Duration::from_millis(1_200) + SETTLE));
+        assert_eq!(at, Duration::from_millis(1_200) + SETTLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_release_that_gives_up_fails_at_once_with_why() {
+        let failed = Seen {
+            message: Some("exit code 3 after 5ms; 10 restarts within 2m: giving up".into()),
+            ..seen(State::Failed, 2, false)
+        };
+        let (result, at) = verdict(false, Duration::from_secs(60), vec![(500, failed)]).await;
+        assert_eq!(
+            result,
+            Err("exit code 3 after 5ms; 10 restarts within 2m: giving up".into())
+        );
+        assert_eq!(at, Duration::from_millis(500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_health_a_short_verify_within_halves_the_settle_time() {
+        let (result, at) = verdict(
+            false,
+            Duration::from_secs(2),
+            vec![(100, seen(State::Running, 2, true))],
+        )
+        .await;
+        assert_eq!(result, Ok(Duration::from_millis(1_100)));
+        assert_eq!(at, Duration::from_millis(1_100));
     }
 }
