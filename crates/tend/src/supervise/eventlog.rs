@@ -20,7 +20,8 @@
 //! checks, at compile time, that the IDs windmc compiled are the ones reported.
 
 use super::event::{
-    show_duration, Ended, Event as Lifecycle, NotRestarted, Run, Start, StartError, StopRequest,
+    release_name, show_duration, Ended, Event as Lifecycle, NotRestarted, Run, Start, StartError,
+    StopRequest,
 };
 use super::policy::Exit;
 use super::state::Status;
@@ -108,12 +109,21 @@ pub enum EventId {
     /// 1009: the service's health probe passed (the first time since the program
     /// started, or after it was unhealthy).
     Healthy,
+    /// 1010: the service is switched to another release (`tend upgrade`) and its
+    /// program restarted on it.
+    Upgrading,
+    /// 1011: the new release was ready within `update.verify_within`: the upgrade
+    /// is done.
+    Upgraded,
     /// 2001: the program ended by itself with a failure (code or signal).
     ProgramFailed,
     /// 2002: the program did not stop within `stop.timeout`; its tree was ended.
     StopTimedOut,
     /// 2003: `health.retries` health probes in a row failed.
     Unhealthy,
+    /// 2004: the service is switched back to the release before and its program
+    /// restarted on it: the new release was not ready in time, or `tend rollback`.
+    RollingBack,
     /// 3001: the program failed and is not restarted (policy or `no_restart_codes`).
     ServiceFailed,
     /// 3002: the restart limit was reached; tend gives up.
@@ -124,7 +134,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every event, in code order.
-    pub const ALL: [EventId; 16] = [
+    pub const ALL: [EventId; 19] = [
         EventId::SupervisorStarted,
         EventId::ProgramStarted,
         EventId::ProgramExited,
@@ -135,9 +145,12 @@ impl EventId {
         EventId::ServiceFinished,
         EventId::Killing,
         EventId::Healthy,
+        EventId::Upgrading,
+        EventId::Upgraded,
         EventId::ProgramFailed,
         EventId::StopTimedOut,
         EventId::Unhealthy,
+        EventId::RollingBack,
         EventId::ServiceFailed,
         EventId::RestartLimit,
         EventId::CannotStart,
@@ -156,9 +169,12 @@ impl EventId {
             EventId::ServiceFinished => 1007,
             EventId::Killing => 1008,
             EventId::Healthy => 1009,
+            EventId::Upgrading => 1010,
+            EventId::Upgraded => 1011,
             EventId::ProgramFailed => 2001,
             EventId::StopTimedOut => 2002,
             EventId::Unhealthy => 2003,
+            EventId::RollingBack => 2004,
             EventId::ServiceFailed => 3001,
             EventId::RestartLimit => 3002,
             EventId::CannotStart => 3003,
@@ -177,8 +193,13 @@ impl EventId {
             | EventId::ServiceStopped
             | EventId::ServiceFinished
             | EventId::Killing
-            | EventId::Healthy => Kind::Information,
-            EventId::ProgramFailed | EventId::StopTimedOut | EventId::Unhealthy => Kind::Warning,
+            | EventId::Healthy
+            | EventId::Upgrading
+            | EventId::Upgraded => Kind::Information,
+            EventId::ProgramFailed
+            | EventId::StopTimedOut
+            | EventId::Unhealthy
+            | EventId::RollingBack => Kind::Warning,
             EventId::ServiceFailed | EventId::RestartLimit | EventId::CannotStart => Kind::Error,
         }
     }
@@ -204,6 +225,9 @@ impl EventId {
             EventId::Killing => "TEND_KILLING",
             EventId::Healthy => "TEND_HEALTHY",
             EventId::Unhealthy => "TEND_UNHEALTHY",
+            EventId::Upgrading => "TEND_UPGRADING",
+            EventId::Upgraded => "TEND_UPGRADED",
+            EventId::RollingBack => "TEND_ROLLING_BACK",
             EventId::ProgramFailed => "TEND_PROGRAM_FAILED",
             EventId::StopTimedOut => "TEND_STOP_TIMED_OUT",
             EventId::ServiceFailed => "TEND_SERVICE_FAILED",
@@ -223,9 +247,12 @@ impl EventId {
             | EventId::Killing
             | EventId::RestartLimit
             | EventId::CannotStart
-            | EventId::Healthy => 3,
+            | EventId::Healthy
+            | EventId::Upgrading
+            | EventId::Upgraded => 3,
             EventId::ProgramExited
             | EventId::Unhealthy
+            | EventId::RollingBack
             | EventId::StopRequested
             | EventId::ProgramStopped
             | EventId::ProgramFailed => 4,
@@ -356,6 +383,37 @@ pub enum Entry {
         /// `%4`: the last probe's result.
         result: String,
     },
+    /// See [`EventId::Upgrading`].
+    Upgrading {
+        /// `%1`
+        service: String,
+        /// `%2`: the release it ran, as events name it: `release 1.1`, or `the
+        /// spec's command` (before the first upgrade).
+        from: String,
+        /// `%3`: the release it runs now: `release 1.2`.
+        to: String,
+    },
+    /// See [`EventId::Upgraded`].
+    Upgraded {
+        /// `%1`
+        service: String,
+        /// `%2`: `release 1.2`.
+        release: String,
+        /// `%3`: how long after the switch its program was ready.
+        after: String,
+    },
+    /// See [`EventId::RollingBack`].
+    RollingBack {
+        /// `%1`
+        service: String,
+        /// `%2`: the release it ran: `release 1.2`.
+        from: String,
+        /// `%3`: the release it runs now: `release 1.1`, or `the spec's command`.
+        to: String,
+        /// `%4`: why, e.g. `release 1.2 was not ready within 1m: ...`, or `on
+        /// request (tend rollback)`.
+        why: String,
+    },
 }
 
 /// How the program ended: the values of [`Entry::ProgramExited`],
@@ -392,6 +450,9 @@ impl Entry {
             Entry::CannotStart { .. } => EventId::CannotStart,
             Entry::Healthy { .. } => EventId::Healthy,
             Entry::Unhealthy { .. } => EventId::Unhealthy,
+            Entry::Upgrading { .. } => EventId::Upgrading,
+            Entry::Upgraded { .. } => EventId::Upgraded,
+            Entry::RollingBack { .. } => EventId::RollingBack,
         }
     }
 
@@ -478,6 +539,20 @@ impl Entry {
                 failures.to_string(),
                 result.clone(),
             ],
+            Entry::Upgrading { service, from, to } => {
+                vec![service.clone(), from.clone(), to.clone()]
+            }
+            Entry::Upgraded {
+                service,
+                release,
+                after,
+            } => vec![service.clone(), release.clone(), after.clone()],
+            Entry::RollingBack {
+                service,
+                from,
+                to,
+                why,
+            } => vec![service.clone(), from.clone(), to.clone(), why.clone()],
         }
     }
 }
@@ -637,7 +712,31 @@ impl EventMapper {
                 failures: *failures,
                 result: result.clone(),
             }),
-            Lifecycle::Switching { .. } | Lifecycle::Upgraded { .. } => {}
+            // The restart on the release follows as its own events (1004, 1005, 1001).
+            Lifecycle::Switching {
+                from,
+                to,
+                rollback: None,
+            } => out.push(Entry::Upgrading {
+                service: service(),
+                from: release_name(from.as_deref()),
+                to: release_name(to.as_deref()),
+            }),
+            Lifecycle::Switching {
+                from,
+                to,
+                rollback: Some(why),
+            } => out.push(Entry::RollingBack {
+                service: service(),
+                from: release_name(from.as_deref()),
+                to: release_name(to.as_deref()),
+                why: why.trim().trim_end_matches('.').to_string(),
+            }),
+            Lifecycle::Upgraded { to, after } => out.push(Entry::Upgraded {
+                service: service(),
+                release: release_name(Some(to)),
+                after: show_duration(*after),
+            }),
         }
         out
     }
@@ -983,6 +1082,22 @@ mod tests {
                 failures: 3,
                 result: "GET http://127.0.0.1:8080/healthz: no answer within 2s".into(),
             },
+            EventId::Upgrading => Entry::Upgrading {
+                service,
+                from: "release 1.1".into(),
+                to: "release 1.2".into(),
+            },
+            EventId::Upgraded => Entry::Upgraded {
+                service,
+                release: "release 1.2".into(),
+                after: "1.4s".into(),
+            },
+            EventId::RollingBack => Entry::RollingBack {
+                service,
+                from: "release 1.2".into(),
+                to: "release 1.1".into(),
+                why: "release 1.2 was not ready within 1m: GET http://127.0.0.1:8080/healthz: no answer within 2s".into(),
+            },
         }
     }
 
@@ -1075,9 +1190,12 @@ mod tests {
         ("TEND_SERVICE_FINISHED", 0x400003ef),
         ("TEND_KILLING", 0x400003f0),
         ("TEND_HEALTHY", 0x400003f1),
+        ("TEND_UPGRADING", 0x400003f2),
+        ("TEND_UPGRADED", 0x400003f3),
         ("TEND_PROGRAM_FAILED", 0x800007d1),
         ("TEND_STOP_TIMED_OUT", 0x800007d2),
         ("TEND_UNHEALTHY", 0x800007d3),
+        ("TEND_ROLLING_BACK", 0x800007d4),
         ("TEND_SERVICE_FAILED", 0xc0000bb9),
         ("TEND_RESTART_LIMIT", 0xc0000bba),
         ("TEND_CANNOT_START", 0xc0000bbb),
@@ -1123,9 +1241,12 @@ mod tests {
             "1007 Information: The service orders has finished: its program ended successfully and is not started again (restart policy: on-failure).",
             "1008 Information: tend is ending the process tree of the program of the service orders (process ID 5012) at once: a second stop request.",
             "1009 Information: The service orders is healthy: the health probe of its program (process ID 5012) passed: GET http://127.0.0.1:8080/healthz answered 200 (3ms).",
+            "1010 Information: tend is upgrading the service orders from release 1.1 to release 1.2 and restarting its program.",
+            "1011 Information: The service orders has been upgraded to release 1.2: its program was ready 1.4s after the switch, within update.verify_within.",
             "2001 Warning: The program of the service orders (process ID 5012) failed: it ended with exit code 0xC0000005 after running for 2.5s.",
             "2002 Warning: The program of the service orders (process ID 5012) did not stop within 10s, so tend ended its process tree.",
             "2003 Warning: The service orders is unhealthy: 3 health probes in a row of its program (process ID 5012) failed; the last: GET http://127.0.0.1:8080/healthz: no answer within 2s.",
+            "2004 Warning: tend is rolling back the service orders from release 1.2 to release 1.1 and restarting its program: release 1.2 was not ready within 1m: GET http://127.0.0.1:8080/healthz: no answer within 2s.",
             "3001 Error: The service orders has failed: its program ended with a failure and is not started again (restart policy: never).",
             "3002 Error: The service orders has failed: its program was restarted 10 times within 2m (restart.max_restarts), so tend gives up.",
             r"3003 Error: The program C:\orders\orders.exe of the service orders cannot be started: The system cannot find the file specified. (os error 2).",
@@ -1218,6 +1339,15 @@ mod tests {
         StopInBackoff,
         /// A kill request (a second stop request) while the child runs.
         Kill,
+        /// A switch of release, `from` and `to` (`None`: the spec's command), as
+        /// `tend upgrade` (`None`) or a rollback (`Some(why)`) announces it.
+        Switch(
+            Option<&'static str>,
+            Option<&'static str>,
+            Option<&'static str>,
+        ),
+        /// The release passed its check, ready `ms` after the switch.
+        Upgraded(&'static str, u64),
     }
 
     struct Sim {
@@ -1449,6 +1579,27 @@ mod tests {
                     let pid = self.status.pid.unwrap();
                     self.report(State::Stopping, Lifecycle::Killing { pid, by: None })
                 }
+                Op::Switch(from, to, rollback) => {
+                    let state = self.status.state;
+                    self.report(
+                        state,
+                        Lifecycle::Switching {
+                            from: from.map(Into::into),
+                            to: to.map(Into::into),
+                            rollback: rollback.map(Into::into),
+                        },
+                    )
+                }
+                Op::Upgraded(to, ms) => {
+                    let state = self.status.state;
+                    self.report(
+                        state,
+                        Lifecycle::Upgraded {
+                            to: to.into(),
+                            after: Duration::from_millis(ms),
+                        },
+                    )
+                }
             }
         }
 
@@ -1637,6 +1788,26 @@ mod tests {
                 (Op::Stop, &["1004 orders|42|sent an HTTP POST to http://127.0.0.1:8080/shutdown|10s"]),
                 (Op::Hook(false), &[]),
                 (Op::StopExit(Code(0), 300, None), &["1005 orders|42|exit code 0|300ms", "1006 orders"]),
+            ]),
+            ("an upgrade from the spec's command: the switch, the restart on the release, its check", "", &[
+                (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Switch(None, Some("1.2"), None), &["1010 orders|the spec's command|release 1.2"]),
+                (Op::Stop, &["1004 orders|42|sent a Ctrl-C event|10s"]),
+                (Op::StopExit(Code(0), 2_000, Some(43)), &["1005 orders|42|exit code 0|2s", "1001 orders|43|1"]),
+                (Op::Upgraded("1.2", 1_400), &["1011 orders|release 1.2|1.4s"]),
+            ]),
+            ("an upgrade that is not ready, rolled back", "", &[
+                (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Switch(Some("1.1"), Some("1.2"), None), &["1010 orders|release 1.1|release 1.2"]),
+                (Op::Stop, &["1004 orders|42|sent a Ctrl-C event|10s"]),
+                (Op::StopExit(Code(0), 2_000, Some(43)), &["1005 orders|42|exit code 0|2s", "1001 orders|43|1"]),
+                (Op::Switch(Some("1.2"), Some("1.1"), Some("release 1.2 was not ready within 1m: exited with exit code 1.")),
+                    &["2004 orders|release 1.2|release 1.1|release 1.2 was not ready within 1m: exited with exit code 1"]),
+            ]),
+            ("tend rollback to before the first upgrade", "", &[
+                (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Switch(Some("1.2"), None, Some("on request (tend rollback)")),
+                    &["2004 orders|release 1.2|the spec's command|on request (tend rollback)"]),
             ]),
             ("other stop methods: a command hook", "[stop]\ncommand = [\"C:/orders/orders.exe\", \"drain\"]", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
