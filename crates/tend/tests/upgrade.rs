@@ -215,6 +215,11 @@ verify_within = "4s"
         "the probe's last error: {err}"
     );
     assert!(err.contains("rolled back to release 2.0"), "{err}");
+    // What it is now: release 2.0's child, not 3.0's verdict.
+    assert!(
+        err.contains("; `app` is running (pid") && !err.contains("but unhealthy"),
+        "{err}"
+    );
     assert_eq!(index(&s)["current"], "2.0");
     assert_eq!(index(&s)["rolled_back"], serde_json::json!(["3.0"]));
     wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
