@@ -61,6 +61,7 @@ ensure_host_packages() {
   command -v nsenter >/dev/null || need+=(util-linux)
   command -v ip >/dev/null || need+=(iproute2)
   command -v rsyslogd >/dev/null || need+=(rsyslog) # rsyslog.sh: syslog output
+  command -v minisign >/dev/null || need+=(minisign) # upgrade_flow signs on the host
   [ ${#need[@]} -eq 0 ] && return 0
   log "installing host packages: ${need[*]}"
   mkdir -p "$E2E_CACHE"
@@ -721,6 +722,283 @@ health_flow() {
     evidence <<<"$OUT"
   fi
   check "health: the failed install left nothing behind" no_leftovers "$n" || evidence <<<"left: $LEFTOVERS"
+}
+
+# ---------------------------------------------------------------- upgrades
+#
+# upgrade_flow: `tend upgrade` and `tend rollback` of an installed service with
+# [update] and [health]. Releases are signed on the host with the real minisign (the
+# containers have none) and copied in: a good one goes live through the running
+# supervisor (a new child running the release's program, the init system none the
+# wiser); an unsigned one and one signed by another key are refused with nothing
+# changed; one that never becomes healthy is rolled back by itself; `tend rollback`
+# goes back by hand. A stopped service is switched by tend itself (root): what it
+# wrote under releases/ the service's account may read and not change, and the next
+# start runs it. A service installed without --now is upgraded before it ever ran,
+# then started and upgraded again by its supervisor.
+
+UPG_PORT=18084
+
+# upg_spec NAME: a spec for the fixture serving /healthz, with [update] and [health];
+# prints its path in the container.
+upg_spec() {
+  local n=$1 f="/root/specs/$1.toml"
+  printf '%s\n' "name = \"$n\"" 'command = "/opt/tend/tend-fixture"' \
+    "args = [\"--http-stop\", \"$UPG_PORT\", \"--hang\"]" "user = \"$n\"" \
+    '[stop]' 'timeout = "2s"' \
+    '[health]' "http = \"http://127.0.0.1:$UPG_PORT/healthz\"" 'interval = "200ms"' 'timeout = "1s"' 'retries = 2' \
+    '[update]' "public_keys = [\"$UPG_KEY\"]" 'verify_within = "5s"' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$f"
+  echo "$f"
+}
+
+# upg_release FILE VERSION [KEY]: FILE (on the host) signed by KEY (release, stranger
+# or none) with version:VERSION, both copied into /root/rel/ in the container.
+upg_release() {
+  local f=$1 v=$2 key=${3:-release} b
+  b=$(basename "$f")
+  if [ "$key" != none ]; then
+    minisign -S -s "$UPG_DIR/$key.key" -m "$f" -t "version:$v" >/dev/null 2>&1 || die "minisign -S $f failed"
+    in_ct sh -c 'mkdir -p /root/rel && cat >"$1"' _ "/root/rel/$b.minisig" <"$f.minisig" || die "cannot copy $b.minisig"
+  fi
+  in_ct sh -c 'mkdir -p /root/rel && cat >"$1" && chmod 755 "$1"' _ "/root/rel/$b" <"$f" || die "cannot copy $b"
+}
+
+# upg_exe NAME: the program the service's child runs (/proc/PID/exe).
+upg_exe() { in_ct readlink "/proc/$(sf "$1" pid)/exe" 2>/dev/null; }
+upg_healthy() { is_running_state "$1" && [ "$(sf "$1" health.state)" = healthy ]; }
+# upg_runs NAME PROGRAM: a healthy child runs PROGRAM.
+upg_runs() { upg_healthy "$1" && [ "$(upg_exe "$1")" = "$2" ]; }
+upg_index() { in_ct cat "/var/lib/tend/$1/releases/$1/index.json" 2>/dev/null; }
+# the current release in index.json ("null": the spec's command; "none": no index)
+upg_current() {
+  local i
+  i=$(upg_index "$1")
+  if [ -z "$i" ]; then echo none; else jq -r '.current // "null"' <<<"$i" 2>/dev/null; fi
+}
+# the journal (systemd) and tend's own log (OpenRC's supervise-daemon)
+upg_said() {
+  in_ct sh -c 'journalctl -u "$1.service" -o cat --no-pager 2>/dev/null; cat "/var/log/tend/$1/tend.log" 2>/dev/null' _ "$1"
+}
+# as_user NAME CMD...: CMD as the service's account (uid and gid, no other groups)
+as_user() {
+  local uid gid
+  uid=$(in_ct id -u "$1") gid=$(in_ct id -g "$1"); shift
+  in_ct setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"
+}
+# upg_root_files_ok NAME ID: every file and folder of release ID and the index belongs
+# to root; the service's account reads them all and can write none.
+upg_root_files_ok() {
+  local n=$1 d="/var/lib/tend/$1/releases/$1" f wrong=()
+  while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    [ "$(in_ct stat -c %U "$f")" = root ] || wrong+=("$f: owner $(in_ct stat -c %U "$f")")
+    as_user "$n" test -r "$f" || wrong+=("$f: not readable by $n")
+    if as_user "$n" test -w "$f"; then wrong+=("$f: writable by $n"); fi
+  done < <(in_ct find "$d/$2" "$d/$2.json" "$d/index.json")
+  UPG_BAD=${wrong[*]:-}
+  [ ${#wrong[@]} -eq 0 ] && [ -n "$(in_ct find "$d/$2" -type f)" ]
+}
+
+upgrade_flow() {
+  require_install upgrade_flow || return 1
+  command -v minisign >/dev/null || { fail "upgrade: no minisign on the host"; return 1; }
+  local n=upg spec home pid0 pid sup idx t said line v
+  UPG_DIR=$CT_STAGE/upgrade
+  mkdir -p "$UPG_DIR"
+  for v in release stranger; do
+    if ! minisign -G -W -p "$UPG_DIR/$v.pub" -s "$UPG_DIR/$v.key" >/dev/null 2>&1; then
+      fail "upgrade: minisign -G failed"; return 1
+    fi
+  done
+  UPG_KEY=$(sed -n 2p "$UPG_DIR/release.pub")
+  # releases: copies of the fixture; 3.0 runs it without serving /healthz
+  for v in 2.0 2.1 2.2 2.5 2.6; do cp "$E2E_BIN/tend-fixture" "$UPG_DIR/app-$v"; done
+  printf '#!/bin/sh\nexec /opt/tend/tend-fixture --hang\n' >"$UPG_DIR/app-3.0"
+  upg_release "$UPG_DIR/app-2.0" 2.0
+  upg_release "$UPG_DIR/app-2.1" 2.1 none
+  upg_release "$UPG_DIR/app-2.2" 2.2 stranger
+  upg_release "$UPG_DIR/app-3.0" 3.0
+  upg_release "$UPG_DIR/app-2.5" 2.5
+  upg_release "$UPG_DIR/app-2.6" 2.6
+  spec=$(upg_spec "$n")
+  home=/var/lib/tend/$n/releases/$n
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && upg_runs "$n" /opt/tend/tend-fixture; then
+    pass "upgrade: $n installed with [update] and [health], healthy on the spec's command"
+  else
+    fail "upgrade: install --now of $n (exit $RC)"; evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+    in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
+    return 1
+  fi
+  SVC_UID=$(in_ct id -u "$n")
+  pid0=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid)
+
+  tend upgrade "$n" /root/rel/app-2.0 --dry-run
+  if [ "$RC" = 0 ] && grep -qF "would switch \`$n\` from the spec's command to release 2.0" <<<"$OUT" \
+    && [ "$(sf "$n" pid)" = "$pid0" ] && [ "$(upg_current "$n")" = none ] && ! in_ct test -e "$home/2.0"; then
+    pass "upgrade --dry-run: verified, says what it would do, changes nothing"
+  else
+    fail "upgrade --dry-run (exit $RC)"; evidence <<<"$OUT"
+  fi
+
+  # a good release, through the running supervisor
+  t=$EPOCHREALTIME
+  tend upgrade "$n" /root/rel/app-2.0
+  pid=$(sf "$n" pid)
+  if [ "$RC" = 0 ] && grep -qF "upgraded from the spec's command to release 2.0: ready after" <<<"$OUT" \
+    && [ -n "$pid" ] && [ "$pid" != "$pid0" ] && [ "$(upg_exe "$n")" = "$home/2.0/tend-fixture" ]; then
+    pass "upgrade: a signed release goes live in $(_elapsed "$t")s: child $pid0 -> $pid, /proc/$pid/exe = $home/2.0/tend-fixture"
+  else
+    fail "upgrade of a signed release (exit $RC): child $pid0 -> ${pid:-?} running $(upg_exe "$n")"
+    evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+  fi
+  if [ "$(sf "$n" supervisor_pid)" = "$sup" ] && be_running "$n" && upg_healthy "$n"; then
+    pass "upgrade: the same supervisor ($sup) restarted the child; the init system still has it running; healthy"
+  else
+    fail "upgrade: supervisor $(sf "$n" supervisor_pid) (was $sup), health $(sf "$n" health.state)"; evidence <<<"$(be_describe "$n")"
+  fi
+  tend status "$n"
+  if [ "$RC" = 0 ] && grep -qE "^$n +$BE_ACTIVE +running +healthy " <<<"$OUT"; then
+    pass "upgrade: tend status $n says $BE_ACTIVE, running, healthy"
+  else
+    fail "upgrade: tend status $n (exit $RC)"; evidence <<<"$OUT"
+  fi
+  if [ "$(upg_current "$n")" = 2.0 ] && [ "$(in_ct readlink "$home/current")" = 2.0 ] \
+    && [ "$(in_ct stat -c %U "$home/2.0/tend-fixture")" = "$n" ] && ! in_ct sh -c 'ls -A "$1" | grep -q .' _ "$home/.incoming"; then
+    pass "upgrade: index.json says 2.0, current -> 2.0, the supervisor ($n) unpacked it, .incoming is empty again"
+  else
+    fail "upgrade: the release store after the upgrade"; evidence <<<"$(upg_index "$n"; in_ct ls -laR "$home" 2>&1)"
+  fi
+  # a new supervisor (the init system's restart) runs the current release
+  tend restart "$n"
+  if [ "$RC" = 0 ] && wait_until 10 upg_runs "$n" "$home/2.0/tend-fixture" && [ "$(sf "$n" supervisor_pid)" != "$sup" ]; then
+    pass "upgrade: after tend restart (a new supervisor) it still runs release 2.0"
+  else
+    fail "upgrade: after tend restart (exit $RC) it runs $(upg_exe "$n")"; evidence <<<"$OUT"
+  fi
+
+  # refused before anything changes
+  pid=$(sf "$n" pid) idx=$(upg_index "$n")
+  tend upgrade "$n" /root/rel/app-2.1
+  if [ "$RC" = 1 ] && grep -qF "cannot read the signature /root/rel/app-2.1.minisig" <<<"$OUT"; then
+    pass "upgrade: an unsigned artifact is refused: $(grep -o 'error: .*' <<<"$OUT" | head -n 1 | cut -c1-140)"
+  else
+    fail "upgrade of an unsigned artifact (exit $RC, want 1)"; evidence <<<"$OUT"
+  fi
+  tend upgrade "$n" /root/rel/app-2.2
+  if [ "$RC" = 1 ] && grep -qF "which is not in update.public_keys" <<<"$OUT" && grep -qF "nothing changed" <<<"$OUT"; then
+    pass "upgrade: an artifact signed by another key is refused: $(grep -o 'error: .*' <<<"$OUT" | head -n 1 | cut -c1-160)"
+  else
+    fail "upgrade of an artifact signed by another key (exit $RC, want 1)"; evidence <<<"$OUT"
+  fi
+  if [ "$(sf "$n" pid)" = "$pid" ] && [ "$(upg_index "$n")" = "$idx" ] && ! in_ct test -e "$home/2.1" \
+    && ! in_ct test -e "$home/2.2" && upg_runs "$n" "$home/2.0/tend-fixture"; then
+    pass "upgrade: after both refusals nothing changed (child $pid, index.json, no 2.1 or 2.2)"
+  else
+    fail "upgrade: a refusal changed something: child $pid -> $(sf "$n" pid)"; evidence <<<"$idx"$'\n'"$(upg_index "$n"; in_ct ls -la "$home")"
+  fi
+
+  # never healthy: rolled back by itself
+  t=$EPOCHREALTIME
+  tend upgrade "$n" /root/rel/app-3.0
+  if [ "$RC" = 1 ] && grep -qF "release 3.0 was not ready within 5s" <<<"$OUT" \
+    && grep -qF "GET http://127.0.0.1:$UPG_PORT/healthz: cannot connect to 127.0.0.1:$UPG_PORT" <<<"$OUT" \
+    && grep -qF "rolled back to release 2.0" <<<"$OUT" && grep -qF "; \`$n\` is running (pid" <<<"$OUT" \
+    && ! grep -qF "but unhealthy" <<<"$OUT"; then
+    pass "upgrade: a release that never becomes healthy is rolled back in $(_elapsed "$t")s: $(grep -o 'error: .*' <<<"$OUT" | head -n 1 | cut -c1-260)"
+  else
+    fail "upgrade of a never-healthy release (exit $RC, want 1, the probe's error and 'rolled back to release 2.0')"
+    evidence <<<"$OUT"
+  fi
+  if wait_until 10 upg_runs "$n" "$home/2.0/tend-fixture" && [ "$(upg_current "$n")" = 2.0 ] \
+    && [ "$(upg_index "$n" | jq -c .rolled_back)" = '["3.0"]' ] && be_running "$n"; then
+    pass "upgrade: release 2.0 runs again, healthy ($(upg_index "$n" | jq -c '{current, previous, rolled_back}'))"
+  else
+    fail "upgrade: after the rollback it runs $(upg_exe "$n")"; evidence <<<"$(upg_index "$n"; state_json "$n")"
+  fi
+
+  # by hand
+  tend rollback "$n"
+  if [ "$RC" = 0 ] && grep -qF "rolled back to the spec's command" <<<"$OUT" \
+    && wait_until 10 upg_runs "$n" /opt/tend/tend-fixture && [ "$(upg_current "$n")" = null ] && be_running "$n"; then
+    pass "upgrade: tend rollback goes back to the spec's command (/opt/tend/tend-fixture runs, healthy)"
+  else
+    fail "tend rollback (exit $RC): runs $(upg_exe "$n")"; evidence <<<"$OUT"
+  fi
+  tend rollback "$n"
+  if [ "$RC" = 1 ] && grep -qF "has no release before it" <<<"$OUT"; then
+    pass "upgrade: a second tend rollback has nothing to go back to (exit 1)"
+  else
+    fail "a second tend rollback (exit $RC, want 1)"; evidence <<<"$OUT"
+  fi
+  _upg_logged() {
+    said=$(upg_said "$n")
+    for line in "upgrading from the spec's command to release 2.0" "upgraded to release 2.0: ready after" \
+      "rolling back from release 3.0 to release 2.0: release 3.0 was not ready within 5s" \
+      "rolling back from release 2.0 to the spec's command: on request"; do
+      grep -qF "$line" <<<"$said" || return 1
+    done
+  }
+  check "upgrade: the $( [ "$BE" = systemd ] && echo journal || echo tend.log ) says 'upgrading from ... to ...', 'upgraded', 'rolling back from ... to ...' (both)" \
+    wait_until 5 _upg_logged || evidence 30 <<<"$(grep -iE 'upgrad|roll' <<<"$said")"
+
+  # stopped: tend (root) switches it; the next start runs it
+  tend stop "$n"
+  wait_until 15 be_stopped "$n"
+  tend upgrade "$n" /root/rel/app-2.5
+  if [ "$RC" = 0 ] && grep -qF "switched from the spec's command to release 2.5; it is not running" <<<"$OUT" \
+    && [ "$(upg_current "$n")" = 2.5 ] && be_stopped "$n"; then
+    pass "upgrade of a stopped service: switched by tend, still stopped"
+  else
+    fail "upgrade of a stopped service (exit $RC)"; evidence <<<"$OUT"
+  fi
+  if upg_root_files_ok "$n" 2.5; then
+    pass "upgrade: what root wrote under releases/ (2.5/, 2.5.json, index.json) is root's, readable and not writable by $n"
+  else
+    fail "upgrade: root's files under releases/: $UPG_BAD"; evidence <<<"$(in_ct ls -laR "$home" 2>&1)"
+  fi
+  tend start "$n"
+  if [ "$RC" = 0 ] && wait_until 10 upg_runs "$n" "$home/2.5/tend-fixture" && be_running "$n"; then
+    pass "upgrade: tend start runs release 2.5, healthy"
+  else
+    fail "upgrade: tend start (exit $RC) runs $(upg_exe "$n")"; evidence <<<"$OUT"
+  fi
+  # and its supervisor goes on from there
+  tend upgrade "$n" /root/rel/app-2.6
+  if [ "$RC" = 0 ] && grep -qF "upgraded from release 2.5 to release 2.6" <<<"$OUT" && upg_runs "$n" "$home/2.6/tend-fixture"; then
+    pass "upgrade: its supervisor upgrades from the release root switched to (2.5 -> 2.6)"
+  else
+    fail "upgrade 2.5 -> 2.6 by the supervisor (exit $RC)"; evidence <<<"$OUT"$'\n'"$(in_ct ls -laR "$home" 2>&1)"
+  fi
+  flow_uninstall_purge "$n"
+
+  # installed without --now, upgraded before its supervisor ever ran
+  n=upgnew home=/var/lib/tend/upgnew/releases/upgnew
+  spec=$(upg_spec "$n")
+  tend install "$spec"
+  [ "$RC" = 0 ] || { fail "upgrade: install of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  tend upgrade "$n" /root/rel/app-2.0
+  if [ "$RC" = 0 ] && [ "$(upg_current "$n")" = 2.0 ]; then
+    pass "upgrade of a service installed without --now: switched to 2.0 by tend"
+  else
+    fail "upgrade of a service that never ran (exit $RC)"; evidence <<<"$OUT"
+  fi
+  tend start "$n"
+  if [ "$RC" = 0 ] && wait_until 10 upg_runs "$n" "$home/2.0/tend-fixture"; then
+    pass "upgrade: its first start runs release 2.0"
+  else
+    fail "upgrade: first start of $n (exit $RC) runs $(upg_exe "$n")"; evidence <<<"$OUT"$'\n'"$(be_describe "$n")"
+  fi
+  tend upgrade "$n" /root/rel/app-2.5
+  if [ "$RC" = 0 ] && grep -qF "upgraded from release 2.0 to release 2.5" <<<"$OUT" && upg_runs "$n" "$home/2.5/tend-fixture"; then
+    pass "upgrade: its supervisor ($n) then stages and switches to 2.5 in the folders root made"
+  else
+    fail "upgrade of $n by its supervisor after root made its releases folder (exit $RC)"
+    evidence <<<"$OUT"$'\n'"$(in_ct ls -laR "/var/lib/tend/$n" 2>&1)"
+  fi
+  flow_uninstall_purge "$n"
 }
 
 # ---------------------------------------------------------------- what is not tend's

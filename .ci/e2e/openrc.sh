@@ -124,6 +124,7 @@ stage_opt_tend
 boot_ct openrc
 lifecycle_flow
 health_flow
+upgrade_flow
 stderr_logs_flow
 syslog_flow
 hostile_flow ""

@@ -141,6 +141,7 @@ stage_opt_tend
 boot_ct systemd
 lifecycle_flow
 health_flow
+upgrade_flow
 journal_flow
 journal_stderr_flow
 stderr_logs_flow

@@ -226,6 +226,11 @@ verify_within = "4s"
         "the probe's last error: {err}"
     );
     assert!(err.contains("rolled back to release 2.0"), "{err}");
+    // What it is now: release 2.0's child, not 3.0's verdict.
+    assert!(
+        err.contains("; `app` is running (pid") && !err.contains("but unhealthy"),
+        "{err}"
+    );
     assert_eq!(index(&s)["current"], "2.0");
     assert_eq!(index(&s)["rolled_back"], serde_json::json!(["3.0"]));
     wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
@@ -269,4 +274,128 @@ verify_within = "4s"
     ] {
         assert!(err.contains(line), "{line:?} in:\n{err}");
     }
+}
+
+/// Root upgrades a service whose supervisor runs as another account, as an installed
+/// one does: the folders root makes for the hand-over belong to the state folder's
+/// owner (else that supervisor cannot unpack a release beside them), and a dry run
+/// hands the supervisor a copy too (it cannot read root's files).
+#[test]
+fn root_hands_releases_to_a_supervisor_running_as_another_account() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: running a supervisor as another account needs root");
+        return;
+    }
+    const NOBODY: u32 = 65534;
+    let s = Scratch::new();
+    let (public, secret) = key_pair(&s, "release");
+    let port = free_port();
+    // nobody reaches the spec, the program, its state and log folders; not `private`
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    for d in [s.state_dir(), s.log_dir()] {
+        std::fs::create_dir(&d).unwrap();
+        std::os::unix::fs::chown(&d, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+    let app = s.path("app");
+    std::fs::copy(fixture_bin(), &app).unwrap();
+    let spec = s.spec(
+        "app.toml",
+        &format!(
+            r#"name = "app"
+command = {app:?}
+args = ["--http-stop", "{port}", "--hang"]
+[stop]
+timeout = "2s"
+[health]
+http = "http://127.0.0.1:{port}/healthz"
+interval = "200ms"
+retries = 2
+[update]
+public_keys = [{public:?}]
+verify_within = "10s"
+"#
+        ),
+    );
+    std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let private = s.path("private");
+    std::fs::create_dir(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let good = private.join("release-2.0");
+    std::fs::copy(fixture_bin(), &good).unwrap();
+    sign(&good, &secret, "2.0");
+    let upgrade = |extra: &[&str]| {
+        let mut args = vec!["upgrade", "app", good.to_str().unwrap()];
+        args.extend(extra);
+        let out = s.tend(&args).output().unwrap();
+        eprintln!("--- tend {args:?}: {out:?}");
+        out
+    };
+
+    // Before its supervisor ever ran: nobody to ask, but the folders are made.
+    let out = upgrade(&[]);
+    assert_eq!(code(&out), 1, "no supervisor runs app");
+    let releases = s.state_dir().join("releases");
+    for d in [
+        releases.clone(),
+        releases.join("app"),
+        releases.join("app/.incoming"),
+    ] {
+        let m = std::fs::metadata(&d).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (NOBODY, NOBODY),
+            "{} belongs to the state folder's owner",
+            d.display()
+        );
+    }
+
+    let child = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(tend_bin())
+        .args(["run", spec.to_str().unwrap()])
+        .env("TEND_STATE_DIR", s.state_dir())
+        .env("TEND_LOG_DIR", s.log_dir())
+        .env_remove("TEND_PROFILE")
+        .current_dir(s.dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("setpriv");
+    let tend = Running::from(child, "tend run app (as nobody)");
+    wait_until(15 * SECS, "the first healthy probe", || healthy(&s));
+    let first = pid(&s);
+
+    let out = upgrade(&["--dry-run"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("would switch `app` from the spec's command to release 2.0"),
+        "{out:?}"
+    );
+    assert_eq!(pid(&s), first, "a dry run changes nothing");
+
+    let out = upgrade(&[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let now = pid(&s);
+    assert_ne!(now, first);
+    assert_eq!(exe(now), releases.join("app/2.0/app"));
+    assert_eq!(
+        std::fs::metadata(releases.join("app/2.0/app"))
+            .unwrap()
+            .uid(),
+        NOBODY,
+        "its supervisor unpacked it"
+    );
+    assert_eq!(
+        std::fs::read_dir(releases.join("app/.incoming"))
+            .unwrap()
+            .count(),
+        0,
+        "the hand-over copies are gone"
+    );
+    tend.signal(libc::SIGTERM);
+    tend.wait(20 * SECS);
 }

@@ -101,13 +101,16 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
         })?;
         let source = a.artifact.clone();
         let given = local_path(&a.artifact)?;
-        // The supervisor may run as another account: it reads a copy in its own
-        // folder (not for a dry run, which changes nothing).
-        let (artifact, copy) = if a.dry_run {
+        // The supervisor may run as another account (an installed service's does):
+        // it reads a copy in its own folder, whose new folders get the owner of the
+        // state folder, so that the supervisor can unpack releases beside it. A dry
+        // run hands over a copy too where a supervisor with [update] made that folder,
+        // and creates none.
+        let incoming = store.incoming();
+        let (artifact, copy) = if a.dry_run && !incoming.is_dir() {
             (absolute(&given), None)
         } else {
-            let incoming = store.incoming();
-            std::fs::create_dir_all(&incoming).map_err(|e| {
+            supervise::sys::create_dir_all_owned_like(&incoming, &dir).map_err(|e| {
                 format!(
                     "cannot create {}: {}",
                     incoming.display(),

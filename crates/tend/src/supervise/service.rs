@@ -403,7 +403,12 @@ pub async fn run_actor<P: Procs>(
                             actor.report(State::Stopped, event);
                             Phase::Done(Outcome::Stopped)
                         }
-                        Control::Restart(_) => { let again = actor.again(); actor.start(again) }
+                        Control::Restart(_) => {
+                            // A restart asked for starts over (as in begin_stop).
+                            actor.status.unhealthy = None;
+                            let again = actor.again();
+                            actor.start(again)
+                        }
                         Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
                         Control::Announce(e) => { actor.announce(&e); Phase::Backoff { until, start } }
                     }
@@ -1384,6 +1389,76 @@ mod tests {
                         "healthy 0 probe 4 passed 0ms probe 3 failed",
                         "healthy 1 probe 5 failed 0ms probe 5 failed",
                     ]
+                );
+            })
+            .await;
+    }
+
+    /// Whether each start has come to something yet, as the state file says it.
+    struct Settled(Rc<RefCell<Vec<String>>>);
+
+    impl Observer for Settled {
+        fn changed(&mut self, status: &Status, event: &Event) {
+            if matches!(event, Event::Started { .. }) {
+                self.0.borrow_mut().push(format!(
+                    "pid {}: settled {}, unhealthy {:?}",
+                    status.pid.unwrap_or(0),
+                    status.start_settled(),
+                    status.unhealthy
+                ));
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_restart_asked_for_during_the_backoff_of_an_unhealthy_child_starts_over() {
+        // Unhealthy twice: restarted at once, then a backoff of 10s, which a restart
+        // (`tend restart`, a release switched by `tend upgrade` or `tend rollback`)
+        // cuts short. The new child is not settled before its own first probe: the
+        // one who asked waits for it, and does not hear the old child's verdict.
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let extra = format!("{HEALTH}[restart.backoff]\ninitial = \"10s\"\n");
+                let world = Rc::new(World {
+                    probes: RefCell::new([(0, false); 4].into()),
+                    ..World::default()
+                });
+                for _ in 0..3 {
+                    world.kids.borrow_mut().push_back(Kid::Serves {
+                        on_stop: Some((0, TERM)),
+                    });
+                }
+                let (tx, rx) = mpsc::unbounded_channel();
+                let seen = Rc::new(RefCell::new(Vec::new()));
+                let t0 = Instant::now();
+                let actor = tokio::task::spawn_local(run_actor(
+                    Rc::new(setup(&extra)),
+                    Fake(world.clone()),
+                    rx,
+                    vec![
+                        Box::new(Ear(world.log.clone(), Default::default())),
+                        Box::new(Settled(seen.clone())),
+                    ],
+                ));
+                sleep_until(t0 + Duration::from_millis(8_000)).await;
+                tx.send(Control::Restart(BY)).unwrap();
+                sleep_until(t0 + Duration::from_millis(9_500)).await;
+                tx.send(Control::Stop(BY)).unwrap();
+                actor.await.unwrap();
+                let log = world.log.borrow().clone();
+                assert!(
+                    log.iter().any(|l| l.ends_with("restarting in 10s")),
+                    "in its backoff when the restart came: {log:#?}"
+                );
+                assert_eq!(
+                    *seen.borrow(),
+                    [
+                        "pid 1: settled false, unhealthy None",
+                        // (its own restart: still unhealthy until a probe passes)
+                        "pid 2: settled true, unhealthy Some(\"probe 2 failed\")",
+                        "pid 3: settled false, unhealthy None",
+                    ],
+                    "{log:#?}"
                 );
             })
             .await;

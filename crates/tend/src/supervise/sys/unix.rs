@@ -372,6 +372,25 @@ pub fn point_link(link: &Path, target: &Path) -> io::Result<()> {
     })
 }
 
+/// Creates `dir` and whichever folders above it are missing; run as root, gives the
+/// folders it created the owner of `like` (a service's state folder: root making a
+/// folder there that the service's supervisor must write to, as `tend upgrade` does).
+pub fn create_dir_all_owned_like(dir: &Path, like: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let missing: Vec<&Path> = dir.ancestors().take_while(|p| !p.exists()).collect();
+    std::fs::create_dir_all(dir)?;
+    let Ok(owner) = std::fs::metadata(like) else {
+        return Ok(());
+    };
+    if euid() != 0 {
+        return Ok(());
+    }
+    for p in missing {
+        std::os::unix::fs::chown(p, Some(owner.uid()), Some(owner.gid()))?;
+    }
+    Ok(())
+}
+
 /// Makes a file executable by everyone who can read it (`chmod a+x` for those with
 /// read access).
 pub fn make_executable(path: &Path) -> io::Result<()> {

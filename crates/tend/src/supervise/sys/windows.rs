@@ -730,6 +730,12 @@ pub fn point_link(_link: &Path, _target: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates `dir` and the folders above it; they take the permissions of the folder
+/// they are in (`like`, the service's state folder, grants its account).
+pub fn create_dir_all_owned_like(dir: &Path, _like: &Path) -> io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
 /// Windows runs any file it can read as a program: nothing to do.
 pub fn make_executable(_path: &Path) -> io::Result<()> {
     Ok(())
