@@ -191,13 +191,25 @@ fn ask_or_do(
         }
     };
     match control::request_with(dir, req, &mut progress) {
-        Ok(done) => Ok(Outcome {
-            ok: done.ok,
-            service: name.to_string(),
-            release: None,
-            state: done.state,
-            message: done.message,
-        }),
+        Ok(done) => {
+            // The supervisor runs as the service's account, which cannot delete the
+            // releases root switched to while the service was stopped: root does.
+            if done.ok && !up.dry_run {
+                let keep = installed
+                    .and_then(|l| installed_update(l, name).ok())
+                    .map(|(_, u)| u.keep);
+                if let (Some(keep), Ok(index)) = (keep, store.index()) {
+                    let _ = store.prune(&index, keep);
+                }
+            }
+            Ok(Outcome {
+                ok: done.ok,
+                service: name.to_string(),
+                release: None,
+                state: done.state,
+                message: done.message,
+            })
+        }
         Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
             let layout = installed.expect("checked");
             upgrade_here(name, layout, store, up)
@@ -214,24 +226,8 @@ fn upgrade_here(
     store: &Store,
     up: Upgrade,
 ) -> Result<Outcome, String> {
-    let spec_path = layout.spec_path(name);
-    let loaded = crate::spec::load_file(&spec_path, &Default::default()).map_err(|e| {
-        format!(
-            "cannot read the installed spec {}: {e}",
-            spec_path.display()
-        )
-    })?;
-    let spec = loaded
-        .services
-        .into_iter()
-        .next()
-        .ok_or_else(|| format!("{} has no service", spec_path.display()))?;
-    let Some(update) = &spec.update else {
-        return Err(format!(
-            "`{name}` has no [update] in its spec ({}), so no release can be verified: add [update] public_keys = [\"RW...\"] and `tend install` it again",
-            spec_path.display()
-        ));
-    };
+    let (spec, update) = installed_update(layout, name)?;
+    let update = &update;
     let keys: Vec<Key> = update
         .public_keys
         .iter()
@@ -302,6 +298,32 @@ fn upgrade_here(
         state: None,
         message,
     })
+}
+
+/// The installed spec of `name` and its `[update]`.
+fn installed_update(
+    layout: &Layout,
+    name: &str,
+) -> Result<(crate::spec::Spec, crate::spec::Update), String> {
+    let spec_path = layout.spec_path(name);
+    let loaded = crate::spec::load_file(&spec_path, &Default::default()).map_err(|e| {
+        format!(
+            "cannot read the installed spec {}: {e}",
+            spec_path.display()
+        )
+    })?;
+    let spec = loaded
+        .services
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{} has no service", spec_path.display()))?;
+    let Some(update) = spec.update.clone() else {
+        return Err(format!(
+            "`{name}` has no [update] in its spec ({}), so no release can be verified: add [update] public_keys = [\"RW...\"] and `tend install` it again",
+            spec_path.display()
+        ));
+    };
+    Ok((spec, update))
 }
 
 /// Rolls back an installed service that is not running.

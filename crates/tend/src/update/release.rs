@@ -337,11 +337,18 @@ impl Store {
     }
 
     /// Deletes the releases that `keep` no longer covers (see [`to_remove`]); what it
-    /// could not delete is said in the returned messages.
+    /// could not delete is said in the returned messages. A release it has no right to
+    /// delete is left without a word: one that root switched to while the service was
+    /// stopped, which the supervisor (the service's account) cannot remove; `tend
+    /// upgrade` run by root removes it after its next switch.
     pub fn prune(&self, index: &Index, keep: u32) -> Vec<String> {
         let mut problems = Vec::new();
         for id in to_remove(index, &self.present(), keep) {
-            if let Err(e) = fs::remove_dir_all(self.release_dir(&id)) {
+            let removed = fs::remove_dir_all(self.release_dir(&id));
+            if matches!(&removed, Err(e) if e.kind() == io::ErrorKind::PermissionDenied) {
+                continue;
+            }
+            if let Err(e) = removed {
                 problems.push(format!(
                     "cannot remove old release {}: {}",
                     self.release_dir(&id).display(),
