@@ -250,10 +250,10 @@ pub fn unpack_with(
         .collect();
     let strip = single_top(&tops);
 
-    let temp = Temp::beside(into)?;
+    let mut temp = Temp::beside(into)?;
     let mut out = Writer {
         archive,
-        root: temp.0.clone(),
+        root: temp.path.clone(),
         strip,
         limits,
         done: Unpacked { files: 0, bytes: 0 },
@@ -261,16 +261,8 @@ pub fn unpack_with(
     };
     format.extract(&mut out)?;
     out.check_links()?;
-    let from = match &out.strip {
-        Some(top) => temp.0.join(top),
-        None => temp.0.clone(),
-    };
-    if !from.is_dir() {
-        // Only the stripped folder's entry, or nothing: an empty release.
-        fs::create_dir_all(&from).map_err(io("create", &from))?;
-    }
-    fs::rename(&from, into).map_err(io("rename into place", into))?;
-    drop(temp); // removes the emptied temporary folder
+    fs::rename(&temp.path, into).map_err(io("rename into place", into))?;
+    temp.kept = true;
     Ok(out.done)
 }
 
@@ -730,10 +722,6 @@ impl Writer<'_> {
             return Ok(());
         }
         let root = fs::canonicalize(&self.root).map_err(io("read", &self.root))?;
-        let root = match &self.strip {
-            Some(top) => root.join(top),
-            None => root,
-        };
         for (at, name) in &self.links {
             // A dangling link leads nowhere yet; its text was checked.
             if let Ok(real) = fs::canonicalize(at) {
@@ -790,8 +778,13 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> UnpackErro
     }
 }
 
-/// The temporary sibling folder, removed with what it holds unless renamed away.
-struct Temp(PathBuf);
+/// The temporary sibling folder (entries are written into it with the top folder
+/// already stripped), removed with what it holds unless renamed away.
+struct Temp {
+    path: PathBuf,
+    /// Renamed into place: nothing to remove.
+    kept: bool,
+}
 
 impl Temp {
     fn beside(into: &Path) -> Result<Temp, UnpackError> {
@@ -804,13 +797,15 @@ impl Temp {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = parent.join(format!(".{name}.unpacking-{}-{n}", std::process::id()));
         fs::create_dir(&path).map_err(io("create", &path))?;
-        Ok(Temp(path))
+        Ok(Temp { path, kept: false })
     }
 }
 
 impl Drop for Temp {
     fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
+        if !self.kept {
+            let _ = fs::remove_dir_all(&self.path);
+        }
     }
 }
 
