@@ -191,9 +191,9 @@ pub enum FetchError {
     },
     /// The connection closed before the whole body came.
     #[error(
-        "GET {url}: the connection closed after {received} of {} bytes; {} is kept and the \
+        "GET {url}: the connection closed after {received}{} bytes; {} is kept and the \
          next attempt resumes it",
-        expected.map_or_else(|| "the".to_string(), |n| n.to_string()), part.display()
+        expected.map_or_else(String::new, |n| format!(" of {n}")), part.display()
     )]
     Truncated {
         /// The URL.

@@ -739,21 +739,28 @@ impl Writer<'_> {
 }
 
 fn make_dir(at: &Path) -> Result<(), UnpackError> {
-    fs::create_dir(at).map_err(io("create", at))
+    fs::create_dir(at).map_err(io("create", at))?;
+    set_mode(at, 0o755).map_err(io("set the mode of", at))
 }
 
-/// A new file (never through a link: it must not exist), `0755` when `exec` on Unix.
+/// A new file (never through a link: it must not exist), `0755` when `exec` and
+/// `0644` otherwise on Unix, whatever the umask (the service's account reads it).
 fn create_new(at: &Path, exec: bool) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(if exec { 0o755 } else { 0o644 });
-    }
-    #[cfg(not(unix))]
-    let _ = exec;
-    options.open(at)
+    let file = OpenOptions::new().write(true).create_new(true).open(at)?;
+    set_mode(at, if exec { 0o755 } else { 0o644 })?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn set_mode(at: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(at, fs::Permissions::from_mode(mode))
+}
+
+/// Windows: files have no mode bits (a program is one by its name).
+#[cfg(not(unix))]
+fn set_mode(_at: &Path, _mode: u32) -> io::Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]
@@ -797,7 +804,9 @@ impl Temp {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let path = parent.join(format!(".{name}.unpacking-{}-{n}", std::process::id()));
         fs::create_dir(&path).map_err(io("create", &path))?;
-        Ok(Temp { path, kept: false })
+        let temp = Temp { path, kept: false };
+        set_mode(&temp.path, 0o755).map_err(io("set the mode of", &temp.path))?;
+        Ok(temp)
     }
 }
 
