@@ -362,6 +362,21 @@ mod fetch {
             "{msg}"
         );
         assert_eq!(std::fs::read(f::part_path(&dest)).unwrap(), body[..4096]);
+
+        // A server that accepts (the kernel does) and never answers: the head stalls.
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/a", silent.local_addr().unwrap());
+        let e = f::download(&url, &dir.path().join("b"), &Expect::default(), &o)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, FetchError::Stalled { received: 0, .. }),
+            "{e:?}"
+        );
+        assert!(
+            e.to_string().starts_with(&format!("GET {url}: stalled")),
+            "{e}"
+        );
     }
 
     #[tokio::test]
