@@ -225,8 +225,11 @@ where
     Ok(format!("GET {} answered {}", show_url(url), answer.code))
 }
 
-/// Reads up to the end of the answer's head; returns the head and what came after it.
-async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(Vec<u8>, Vec<u8>), String> {
+/// Reads up to the end of the answer's head; returns the head and what came after it
+/// (also the upgrade downloader's, [`crate::update::fetch`]).
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<(Vec<u8>, Vec<u8>), String> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
@@ -263,15 +266,22 @@ fn first_line(bytes: &[u8]) -> &str {
 
 /// What an answer's head says.
 #[derive(Debug, PartialEq, Eq)]
-struct Answer {
-    status_line: String,
-    code: u16,
-    length: Option<usize>,
-    chunked: bool,
+pub(crate) struct Answer {
+    /// The status line, as it came.
+    pub(crate) status_line: String,
+    /// The status code.
+    pub(crate) code: u16,
+    /// `Content-Length`.
+    pub(crate) length: Option<usize>,
+    /// `Transfer-Encoding: chunked`.
+    pub(crate) chunked: bool,
+    /// Every header: its name and trimmed value, in order.
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl Answer {
-    fn parse(head: &[u8]) -> Result<Answer, String> {
+    /// Reads the head (status line and headers, without the blank line).
+    pub(crate) fn parse(head: &[u8]) -> Result<Answer, String> {
         let text = String::from_utf8_lossy(head);
         let mut lines = text.split("\r\n");
         let status_line = lines.next().unwrap_or_default().to_string();
@@ -279,11 +289,13 @@ impl Answer {
             .ok_or_else(|| format!("not an HTTP response: {}", quote(status_line.as_bytes())))?;
         let mut length = None;
         let mut chunked = false;
+        let mut headers = Vec::new();
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
                 continue;
             };
             let value = value.trim();
+            headers.push((name.trim().to_string(), value.to_string()));
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.parse().ok();
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -298,7 +310,16 @@ impl Answer {
             code,
             length,
             chunked,
+            headers,
         })
+    }
+
+    /// The value of the first header named `name` (in any case).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -412,6 +433,11 @@ mod tests {
     fn answers_are_read_from_their_head() {
         let a = Answer::parse(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nX: y\r\n").unwrap();
         assert_eq!((a.code, a.length, a.chunked), (200, Some(12), false));
+        assert_eq!(
+            (a.header("x"), a.header("content-length")),
+            (Some("y"), Some("12"))
+        );
+        assert_eq!(a.header("location"), None);
         let a =
             Answer::parse(b"HTTP/1.1 503 Service Unavailable\r\ntransfer-encoding: gzip, chunked")
                 .unwrap();

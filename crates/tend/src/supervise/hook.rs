@@ -153,9 +153,9 @@ async fn exchange(url: &HttpUrl) -> Result<u16, HttpError> {
     }
 }
 
-/// Connects to the first address of `host` that accepts (the stop hook's and the
-/// health probes' connection).
-pub(super) async fn connect(host: &str, port: u16) -> Result<TcpStream, HttpError> {
+/// Connects to the first address of `host` that accepts (the stop hook's, the
+/// health probes' and the upgrade downloader's connection).
+pub(crate) async fn connect(host: &str, port: u16) -> Result<TcpStream, HttpError> {
     let addrs = tokio::net::lookup_host((host, port))
         .await
         .map_err(|source| HttpError::Resolve {
@@ -228,7 +228,7 @@ pub(super) fn parse_status(line: &str) -> Option<u16> {
 
 /// `host[:port]` as in a `Host` header: IPv6 addresses in brackets, the port left
 /// out when it is the default, 80 (443 for `https://`).
-pub(super) fn authority(url: &HttpUrl) -> String {
+pub(crate) fn authority(url: &HttpUrl) -> String {
     let host = if url.host.contains(':') {
         format!("[{}]", url.host)
     } else {
@@ -248,7 +248,7 @@ pub(super) fn show_url(url: &HttpUrl) -> String {
 }
 
 /// Some bytes of an answer, quoted and shortened for a one-line message.
-pub(super) fn quote(bytes: &[u8]) -> String {
+pub(crate) fn quote(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes);
     let mut short: String = text.chars().take(MAX_QUOTED).collect();
     if text.chars().count() > MAX_QUOTED {
