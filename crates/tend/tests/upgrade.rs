@@ -89,6 +89,49 @@ fn exe(pid: i64) -> PathBuf {
     std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default()
 }
 
+/// Serves the files of `dir` over HTTP on loopback (GET only, one connection at a
+/// time, 404 for what is not there) for the rest of the test; its base URL.
+fn serve(dir: &Path) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = first
+                .split(' ')
+                .nth(1)
+                .unwrap_or("/")
+                .trim_start_matches('/');
+            let _ = match std::fs::read(dir.join(path)) {
+                Ok(body) => conn
+                    .write_all(
+                        format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                            body.len()
+                        )
+                        .as_bytes(),
+                    )
+                    .and_then(|()| conn.write_all(&body)),
+                Err(_) => conn.write_all(
+                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                ),
+            };
+        }
+    });
+    base
+}
+
 #[test]
 fn signed_releases_go_live_when_healthy_and_bad_ones_are_refused_or_rolled_back() {
     let s = Scratch::new();
@@ -245,6 +288,38 @@ verify_within = "4s"
         stderr(&out).contains("rolled back to release 2.0"),
         "{}",
         stderr(&out)
+    );
+    wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
+
+    // From a URL, the signature beside it (ARTIFACT.minisig): downloaded, then as
+    // from a path.
+    let served = s.path("served");
+    std::fs::create_dir(&served).unwrap();
+    let by_url = served.join("app-2.5");
+    std::fs::copy(fixture_bin(), &by_url).unwrap();
+    sign(&by_url, &secret, "2.5");
+    let base = serve(&served);
+    let out = s
+        .tend(&["upgrade", "app", &format!("{base}/app-2.5")])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("to release 2.5: ready after"),
+        "{out:?}"
+    );
+    assert_eq!(exe(pid(&s)), s.state_dir().join("releases/app/2.5/app"));
+    let out = s
+        .tend(&["upgrade", "app", &format!("{base}/missing")])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+    let out = s.tend(&["rollback", "app"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rolled back to release 2.0"),
+        "{out:?}"
     );
     wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
 

@@ -19,6 +19,7 @@ use crate::platform::Layout;
 use crate::spec::ServiceName;
 use crate::supervise::control::{self, ClientError, Request, Upgrade, Verb};
 use crate::supervise::{self, event::release_name};
+use crate::update::fetch;
 use crate::update::minisign::Key;
 use crate::update::release::{Artifact, Store};
 
@@ -94,19 +95,53 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
             .signature
             .clone()
             .unwrap_or_else(|| format!("{}.minisig", a.artifact));
-        let signature = read_small(&signature_from).map_err(|e| {
+        let signature = small_file(&signature_from).map_err(|e| {
             format!(
                 "cannot read the signature {signature_from}: {e} (give it with --signature FILE)"
             )
         })?;
         let source = a.artifact.clone();
+        let incoming = store.incoming();
+        if is_url(&a.artifact) {
+            // Downloaded where the supervisor reads it (a dry run: beside the other
+            // temporary files), under a name of its URL, so that a download cut short
+            // resumes the next time.
+            let folder = if a.dry_run && !incoming.is_dir() {
+                std::env::temp_dir()
+            } else {
+                supervise::sys::create_dir_all_owned_like(&incoming, &dir).map_err(|e| {
+                    format!(
+                        "cannot create {}: {}",
+                        incoming.display(),
+                        crate::text::io_error(&e)
+                    )
+                })?;
+                incoming.clone()
+            };
+            let dest = folder.join(format!("download-{}", url_file_name(&a.artifact)));
+            let progress = if a.json {
+                fetch::Progress::None
+            } else {
+                fetch::Progress::Bar
+            };
+            download(&a.artifact, &dest, progress)?;
+            let up = Upgrade {
+                artifact: dest.clone(),
+                signature,
+                source,
+                version: a.release.clone(),
+                dry_run: a.dry_run,
+            };
+            let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
+            let _ = std::fs::remove_file(&dest);
+            return outcome;
+        }
         let given = local_path(&a.artifact)?;
         // The supervisor may run as another account (an installed service's does):
         // it reads a copy in its own folder, whose new folders get the owner of the
         // state folder, so that the supervisor can unpack releases beside it. A dry
         // run hands over a copy too where a supervisor with [update] made that folder,
         // and creates none.
-        let incoming = store.incoming();
         let (artifact, copy) = if a.dry_run && !incoming.is_dir() {
             (absolute(&given), None)
         } else {
@@ -382,23 +417,93 @@ fn finish(result: Result<Outcome, String>, name: &str, store: &Store, json: bool
     }
 }
 
-/// The local file an artifact argument names.
+/// Whether an artifact argument is a URL to download.
+fn is_url(arg: &str) -> bool {
+    arg.starts_with("http://") || arg.starts_with("https://")
+}
+
+/// The local file an artifact argument names (a path, or a `file://` URL).
 fn local_path(arg: &str) -> Result<PathBuf, String> {
-    if let Some(rest) = arg.strip_prefix("file://") {
-        return Ok(PathBuf::from(rest));
-    }
-    if arg.starts_with("http://") || arg.starts_with("https://") {
-        return Err(format!(
-            "{arg}: downloads are not supported yet: download it and give the path"
-        ));
+    if arg.starts_with("file://") {
+        return fetch::file_url_path(arg);
     }
     Ok(PathBuf::from(arg))
 }
 
-/// A small file (a signature), from a path.
-fn read_small(arg: &str) -> Result<String, String> {
-    let path = local_path(arg)?;
+/// A name for the download of `url`: its last path segment (without query), made of
+/// safe characters, else `artifact`.
+fn url_file_name(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let last = path.rsplit('/').next().unwrap_or("");
+    let safe: String = last
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if safe.trim_matches(['.', '_']).is_empty() {
+        "artifact".into()
+    } else {
+        safe
+    }
+}
+
+/// Downloads `url` to `dest` (resuming a `.part` left there), showing `progress`.
+fn download(url: &str, dest: &Path, progress: fetch::Progress) -> Result<PathBuf, String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| crate::text::io_error(&e))?;
+    let opts = fetch::Options {
+        progress,
+        ..Default::default()
+    };
+    rt.block_on(fetch::download(url, dest, &fetch::Expect::default(), &opts))
+        .map(|d| d.path)
+        .map_err(|e| e.to_string())
+}
+
+/// A small file (a signature): a path, or a URL downloaded to a temporary file.
+fn small_file(arg: &str) -> Result<String, String> {
+    let path = if is_url(arg) {
+        let dest = std::env::temp_dir().join(format!(
+            "tend-{}-{}",
+            std::process::id(),
+            url_file_name(arg)
+        ));
+        let opts = fetch::Options {
+            max_size: 8192,
+            ..Default::default()
+        };
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| crate::text::io_error(&e))?;
+        let got = rt
+            .block_on(fetch::download(
+                arg,
+                &dest,
+                &fetch::Expect::default(),
+                &opts,
+            ))
+            .map_err(|e| e.to_string());
+        let text = got.and_then(|d| std::fs::read(&d.path).map_err(|e| crate::text::io_error(&e)));
+        let _ = std::fs::remove_file(&dest);
+        let _ = std::fs::remove_file(fetch::part_path(&dest));
+        return check_small(text?);
+    } else {
+        local_path(arg)?
+    };
     let bytes = std::fs::read(&path).map_err(|e| crate::text::io_error(&e))?;
+    check_small(bytes)
+}
+
+/// A signature's bytes as text, if they can be one.
+fn check_small(bytes: Vec<u8>) -> Result<String, String> {
     if bytes.len() > 8192 {
         return Err("it is larger than a minisign signature".into());
     }
