@@ -329,6 +329,30 @@ mod fetch {
     }
 
     #[tokio::test]
+    async fn fetch_a_complete_part_is_checked_without_downloading_it_again() {
+        let body = artifact(30_000);
+        let s = Server::start(vec![("/a", vec![data(&body, true)])]);
+        let dir = tempfile::tempdir().unwrap();
+        // The size is known: no request at all.
+        let dest = dir.path().join("a");
+        std::fs::write(f::part_path(&dest), &*body).unwrap();
+        let got = f::download(&s.url("/a"), &dest, &expect(&body), &opts())
+            .await
+            .unwrap();
+        assert_eq!((got.size, got.sha256), (30_000, sha(&body)));
+        assert!(s.requests().is_empty());
+        // Unknown: the server says 416 with the same total.
+        let dest = dir.path().join("b");
+        std::fs::write(f::part_path(&dest), &*body).unwrap();
+        let got = f::download(&s.url("/a"), &dest, &Expect::default(), &opts())
+            .await
+            .unwrap();
+        assert_eq!((got.size, got.sha256), (30_000, sha(&body)));
+        assert_eq!(s.requests().len(), 1);
+        assert!(s.requests()[0].contains("Range: bytes=30000-"));
+    }
+
+    #[tokio::test]
     async fn fetch_a_stall_is_an_error_naming_the_url_and_the_bytes() {
         let body = artifact(100_000);
         let s = Server::start(vec![(

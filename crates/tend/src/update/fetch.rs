@@ -294,12 +294,52 @@ pub async fn download(
             size: Some(size),
         });
     }
-    if url.starts_with("file://") {
-        copy_local(url, &part, opts)?;
+    let got = if url.starts_with("file://") {
+        copy_local(url, &part, opts).await?
     } else {
-        fetch(url, &part, expect, opts).await?;
+        fetch(url, &part, expect, opts).await?
+    };
+    finish(url, &part, dest, expect, got)
+}
+
+/// What is in the `.part`: its size and hash (computed as the bytes come, so the
+/// thread, the supervisor's, is never held for a whole file).
+#[derive(Clone, Copy, Debug)]
+struct Hashed {
+    size: u64,
+    sha256: [u8; 32],
+}
+
+/// The hash state of a file so far and its size, read in pieces that let the other
+/// tasks of the thread run between them.
+async fn hash_part(path: &Path) -> Result<(Sha256, u64), FetchError> {
+    let io = |source| FetchError::Io {
+        action: "read".into(),
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok((hasher, size));
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+        tokio::task::yield_now().await;
     }
-    finish(url, &part, dest, expect)
+}
+
+/// [`hash_part`], finished.
+async fn hashed(path: &Path) -> Result<Hashed, FetchError> {
+    let (hasher, size) = hash_part(path).await?;
+    Ok(Hashed {
+        size,
+        sha256: hasher.finalize().into(),
+    })
 }
 
 /// `DEST.part`: where the bytes land until they are checked.
@@ -341,8 +381,15 @@ pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-/// Checks `part` against `expect` and renames it to `dest`; a mismatch removes it.
-fn finish(url: &str, part: &Path, dest: &Path, expect: &Expect) -> Result<Downloaded, FetchError> {
+/// Checks `part` (which is `got`) against `expect` and renames it to `dest`; a
+/// mismatch removes it.
+fn finish(
+    url: &str,
+    part: &Path,
+    dest: &Path,
+    expect: &Expect,
+    got: Hashed,
+) -> Result<Downloaded, FetchError> {
     let io = |action: &str, path: &Path| {
         let (action, path) = (action.to_string(), path.to_path_buf());
         move |source| FetchError::Io {
@@ -351,7 +398,7 @@ fn finish(url: &str, part: &Path, dest: &Path, expect: &Expect) -> Result<Downlo
             source,
         }
     };
-    let size = fs::metadata(part).map_err(io("read", part))?.len();
+    let Hashed { size, sha256 } = got;
     if let Some(expected) = expect.size.filter(|&e| e != size) {
         let _ = fs::remove_file(part);
         return Err(FetchError::Size {
@@ -360,7 +407,6 @@ fn finish(url: &str, part: &Path, dest: &Path, expect: &Expect) -> Result<Downlo
             got: size,
         });
     }
-    let sha256 = sha256_file(part).map_err(io("read", part))?;
     if let Some(expected) = expect.sha256.filter(|e| *e != sha256) {
         let _ = fs::remove_file(part);
         return Err(FetchError::Sha256 {
@@ -413,32 +459,57 @@ pub fn file_url_path(url: &str) -> Result<PathBuf, String> {
     Ok(PathBuf::from(text))
 }
 
-/// A `file://` URL: copies the file to `part` (no resuming: it is local).
-fn copy_local(url: &str, part: &Path, opts: &Options) -> Result<(), FetchError> {
+/// A `file://` URL: copies the file to `part` (no resuming: it is local), in pieces
+/// that let the other tasks of the thread run between them.
+async fn copy_local(url: &str, part: &Path, opts: &Options) -> Result<Hashed, FetchError> {
     let from = file_url_path(url).map_err(|why| FetchError::BadUrl {
         url: url.to_string(),
         why,
     })?;
-    let size = fs::metadata(&from)
-        .map_err(|source| FetchError::Io {
-            action: "read".into(),
-            path: from.clone(),
-            source,
-        })?
-        .len();
-    if size > opts.max_size {
-        return Err(FetchError::TooLarge {
-            url: url.to_string(),
-            max: opts.max_size,
-            size: Some(size),
-        });
-    }
-    fs::copy(&from, part).map_err(|source| FetchError::Io {
-        action: format!("copy {} to", from.display()),
+    let read = |source| FetchError::Io {
+        action: "read".into(),
+        path: from.clone(),
+        source,
+    };
+    let write = |source| FetchError::Io {
+        action: "write".into(),
         path: part.to_path_buf(),
         source,
-    })?;
-    Ok(())
+    };
+    let mut input = File::open(&from).map_err(read)?;
+    let too_large = |size| FetchError::TooLarge {
+        url: url.to_string(),
+        max: opts.max_size,
+        size,
+    };
+    let size = input.metadata().map_err(read)?.len();
+    if size > opts.max_size {
+        return Err(too_large(Some(size)));
+    }
+    let mut out = File::create(part).map_err(write)?;
+    let mut hasher = Sha256::new();
+    let mut done = 0u64;
+    let mut buf = vec![0u8; READ_SIZE];
+    loop {
+        let n = input.read(&mut buf).map_err(read)?;
+        if n == 0 {
+            break;
+        }
+        done += n as u64;
+        if done > opts.max_size {
+            drop(out);
+            let _ = fs::remove_file(part);
+            return Err(too_large(None)); // it grew while being copied
+        }
+        out.write_all(&buf[..n]).map_err(write)?;
+        hasher.update(&buf[..n]);
+        tokio::task::yield_now().await;
+    }
+    out.sync_all().map_err(write)?;
+    Ok(Hashed {
+        size: done,
+        sha256: hasher.finalize().into(),
+    })
 }
 
 /// A connection, plain or TLS.
@@ -601,7 +672,12 @@ pub fn pace(bytes: u64, rate: u64, elapsed: Duration) -> Duration {
 }
 
 /// The HTTP part of [`download`]: fills `part` (resuming it), following redirects.
-async fn fetch(url: &str, part: &Path, expect: &Expect, opts: &Options) -> Result<(), FetchError> {
+async fn fetch(
+    url: &str,
+    part: &Path,
+    expect: &Expect,
+    opts: &Options,
+) -> Result<Hashed, FetchError> {
     let first = url.to_string();
     let mut url = url.to_string();
     let mut redirects = 0;
@@ -610,7 +686,7 @@ async fn fetch(url: &str, part: &Path, expect: &Expect, opts: &Options) -> Resul
         let mut have = fs::metadata(part).map(|m| m.len()).unwrap_or(0);
         if let Some(size) = expect.size {
             if have == size {
-                return Ok(()); // complete: `finish` checks it
+                return hashed(part).await; // complete: `finish` checks it
             }
             if have > size {
                 remove(part)?;
@@ -656,7 +732,7 @@ async fn fetch(url: &str, part: &Path, expect: &Expect, opts: &Options) -> Resul
                 };
                 return body.read(&mut conn, rest).await;
             }
-            Step::Complete => return Ok(()),
+            Step::Complete => return hashed(part).await,
             Step::Restart if !restarted => {
                 remove(part)?;
                 restarted = true;
@@ -790,7 +866,7 @@ struct Body<'a> {
 
 impl Body<'_> {
     /// Reads the body (`rest` being what came with the head) into the `.part`.
-    async fn read(&self, conn: &mut Box<dyn Conn>, rest: Vec<u8>) -> Result<(), FetchError> {
+    async fn read(&self, conn: &mut Box<dyn Conn>, rest: Vec<u8>) -> Result<Hashed, FetchError> {
         let io = |action: &str| {
             let (action, path) = (action.to_string(), self.part.to_path_buf());
             move |source| FetchError::Io {
@@ -798,6 +874,12 @@ impl Body<'_> {
                 path,
                 source,
             }
+        };
+        // The bytes already there are hashed first, then each one as it comes.
+        let hasher = if self.have > 0 {
+            hash_part(self.part).await?.0
+        } else {
+            Sha256::new()
         };
         let mut file = if self.have > 0 {
             OpenOptions::new().append(true).open(self.part)
@@ -820,6 +902,7 @@ impl Body<'_> {
             this: 0,
             started: Instant::now(),
             meter: Meter::new(self.opts.progress, self.have, self.total),
+            hasher,
             body: self,
         };
         let mut decoded = Vec::new();
@@ -895,7 +978,11 @@ impl Body<'_> {
             }
         }
         sink.meter.end(sink.done);
-        sink.close()
+        sink.close()?;
+        Ok(Hashed {
+            size: sink.done,
+            sha256: sink.hasher.finalize().into(),
+        })
     }
 }
 
@@ -908,6 +995,7 @@ struct Sink<'a, 'b> {
     this: u64,
     started: Instant,
     meter: Meter,
+    hasher: Sha256,
     body: &'a Body<'b>,
 }
 
@@ -929,6 +1017,7 @@ impl Sink<'_, '_> {
                 path: self.body.part.to_path_buf(),
                 source,
             })?;
+        self.hasher.update(bytes);
         self.done = after;
         self.this += bytes.len() as u64;
         self.meter.update(self.done);

@@ -196,6 +196,9 @@ pub enum UnpackError {
 
 /// Unpacks `archive` (a [`Kind::TarGz`] or [`Kind::Zip`]) into `into`, which must not
 /// exist, within the default [`Limits`].
+///
+/// It blocks (decompressing and writing): inside the supervisor, run it with
+/// `tokio::task::spawn_blocking`.
 pub fn unpack(archive: &Path, kind: Kind, into: &Path) -> Result<Unpacked, UnpackError> {
     unpack_with(archive, kind, into, &Limits::default())
 }
