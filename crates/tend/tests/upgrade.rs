@@ -323,6 +323,47 @@ verify_within = "4s"
     );
     wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
 
+    // A .tar.gz of a folder (made by the real tar): its one top folder is stripped,
+    // the program is `app` inside it.
+    let pkg = s.path("pkg/app-2.6");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::copy(fixture_bin(), pkg.join("app")).unwrap();
+    std::fs::write(pkg.join("README"), "orders 2.6\n").unwrap();
+    let archive = s.path("app-2.6.tar.gz");
+    let tar = Command::new("tar")
+        .arg("czf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(s.path("pkg"))
+        .arg("app-2.6")
+        .status()
+        .unwrap();
+    assert!(tar.success());
+    sign(&archive, &secret, "2.6");
+    let out = upgrade(&archive, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let release = s.state_dir().join("releases/app/2.6");
+    assert_eq!(exe(pid(&s)), release.join("app"));
+    assert_eq!(
+        std::fs::read_to_string(release.join("README")).unwrap(),
+        "orders 2.6\n"
+    );
+    // keep = 3 (the default): 2.6 and the two before it (2.0, the spec's command);
+    // 2.5, rolled back, is deleted.
+    let mut kept: Vec<String> = std::fs::read_dir(s.state_dir().join("releases/app"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_type().unwrap().is_dir() && !e.file_name().to_string_lossy().starts_with('.')
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["2.0", "2.6"]);
+    let out = s.tend(&["rollback", "app"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    wait_until(10 * SECS, "healthy on 2.0 again", || healthy(&s));
+
     // By hand: back to the spec's command.
     let out = s.tend(&["rollback", "app"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));

@@ -22,8 +22,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::fetch::{self, hex};
 use super::minisign::{self, Key, Verified};
-use super::{fetch, unpack};
+use super::unpack;
 
 /// Which release runs, and what came before.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -512,11 +513,6 @@ fn release_id(artifact: &Artifact, verified: &Verified, sha: &str) -> Result<Str
     };
     check_id(&id).map_err(StageError::Id)?;
     Ok(id)
-}
-
-/// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A few names of what a folder holds, for an error message.
