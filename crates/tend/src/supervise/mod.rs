@@ -39,6 +39,7 @@ pub mod eventlog;
 pub mod health;
 pub mod hook;
 pub mod host;
+pub mod listen;
 pub mod logfile;
 pub mod metrics;
 pub mod policy;
@@ -720,9 +721,20 @@ fn prepare_all(
         .unwrap_or(0);
     let mut setups = Vec::new();
     for (i, spec) in specs.iter().enumerate() {
-        let (prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
+        let (mut prepared, warnings) = prepare::prepare(spec, &base, &env, opts.console)?;
         let hook = prepare::prepare_hook(spec, &base, &prepared)?;
         let health = prepare::prepare_probe(spec, &base, &prepared)?;
+        // Last: held from here until the supervisor ends (the hook and the probe were
+        // built without them, so they never get them).
+        prepared.listen = listen::bind_all(spec, prepared.credentials.as_ref())?;
+        for l in &prepared.listen {
+            say!(
+                "tend: {}: listening on {} ({})",
+                spec.name,
+                l.address,
+                l.name
+            );
+        }
         for w in warnings {
             say!("tend: {}: warning: {w}", spec.name);
         }

@@ -1164,6 +1164,7 @@ mod tests {
                 stop: Default::default(),
                 kill_on_close: false,
                 code_page: Default::default(),
+                listen: Vec::new(),
             },
             hook: None,
             health: spec
