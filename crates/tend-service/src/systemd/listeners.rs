@@ -250,6 +250,15 @@ pub fn listeners() -> std::io::Result<Listeners> {
     if parsed.is_empty() || TAKEN.swap(true, Ordering::SeqCst) {
         return Ok(Listeners::default());
     }
+    // std starts Winsock when it creates a socket, not when it adopts one: start it
+    // here (counted: std's own start later is another reference).
+    // SAFETY: `data` is a valid out-pointer; WSAStartup may be called many times.
+    let mut data: windows_sys::Win32::Networking::WinSock::WSADATA = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let started = unsafe { windows_sys::Win32::Networking::WinSock::WSAStartup(0x202, &mut data) };
+    if started != 0 {
+        return Err(std::io::Error::from_raw_os_error(started));
+    }
     for (h, _) in &parsed {
         // SAFETY: only the handle's inherit flag changes; an invalid value fails.
         if unsafe { SetHandleInformation(*h as HANDLE, HANDLE_FLAG_INHERIT, 0) } == 0 {
