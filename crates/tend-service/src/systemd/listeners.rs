@@ -286,12 +286,14 @@ mod tests {
         let named = |v: &[(u64, Option<&str>)]| -> Vec<(u64, Option<String>)> {
             v.iter().map(|(h, n)| (*h, n.map(str::to_owned))).collect()
         };
-        let ok: &[(
-            Option<&str>,
-            Option<&str>,
-            Option<&str>,
+        /// LISTEN_FDS, TEND_LISTEN_HANDLES, LISTEN_FDNAMES, and the sockets they name.
+        type Case<'a> = (
+            Option<&'a str>,
+            Option<&'a str>,
+            Option<&'a str>,
             Vec<(u64, Option<String>)>,
-        )] = &[
+        );
+        let ok: &[Case] = &[
             (None, None, None, vec![]),
             (Some("1"), None, Some("http"), vec![]),
             (None, Some("260"), Some("http"), vec![]),

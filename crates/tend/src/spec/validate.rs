@@ -760,8 +760,15 @@ mod tests {
                 })
                 .collect()
         };
+        /// The `[[listen]]` tables (name, address, mode), on Windows or not, the
+        /// keys with problems.
+        type Case<'a> = (
+            &'a [(&'a str, &'a str, Option<&'a str>)],
+            bool,
+            &'a [&'a str],
+        );
         #[rustfmt::skip]
-        let table: &[(&[(&str, &str, Option<&str>)], bool, &[&str])] = &[
+        let table: &[Case] = &[
             (&[("http", "127.0.0.1:8080", None), ("admin", "unix:/run/a.sock", Some("0660"))], false, &[]),
             (&[("http", "127.0.0.1:8080", None), ("http", "127.0.0.1:8081", None)], false, &["listen.1.name"]),
             (&[("a", "127.0.0.1:8080", None), ("b", "0.0.0.0:8080", None)], false, &["listen.1.address"]),
