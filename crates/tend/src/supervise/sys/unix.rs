@@ -883,6 +883,44 @@ fn kill_everything_left() {
 mod tests {
     use super::*;
 
+    /// A program that cannot be executed is still `spawn`'s error when sockets are
+    /// passed, also when std's pipe that reports it sits where a socket goes: eight
+    /// low descriptors are freed just before the spawn (std's /dev/null for the three
+    /// streams and its pipe take them) and 100 "sockets" cover every target from 3 to
+    /// 102.
+    #[test]
+    fn a_failed_exec_with_sockets_to_pass_is_reported() {
+        use crate::supervise::listen::Passed;
+        let low: Vec<std::fs::File> = (0..8)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let listen: Vec<Passed> = (0..100)
+            .map(|i| Passed {
+                name: format!("s{i}"),
+                address: crate::spec::SocketAddress::Unix(format!("/s{i}").into()),
+                socket: std::sync::Arc::new(OwnedFd::from(
+                    std::fs::File::open("/dev/null").unwrap(),
+                )),
+            })
+            .collect();
+        drop(low);
+        let p = Prepared {
+            program: "/nonexistent/tend-test-program".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            credentials: None,
+            stdout: super::super::Output::Null,
+            stderr: super::super::Output::Null,
+            stop: Default::default(),
+            kill_on_close: false,
+            code_page: Default::default(),
+            listen,
+        };
+        let e = spawn(&p).expect_err("the program does not exist");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    }
+
     /// The pid written in the forked child reads back as the number, NUL-ended, for
     /// every digit count.
     #[test]
