@@ -101,18 +101,15 @@ fn listen_child_gets_its_pid_and_the_sockets_in_order() {
         *first,
         format!("out pid={pid} LISTEN_PID={pid} LISTEN_FDS=2 LISTEN_FDNAMES=http:orders.v2")
     );
-    // tend still held both while the child ran (it had ended by now: read again
-    // with a supervisor that holds them).
+    // Which sockets these are: `listen_fds_are_the_sockets_at_the_addresses`.
     let fds: Vec<&str> = log[1..].iter().map(String::as_str).collect();
     assert_eq!(fds.len(), 3, "{log:?}");
     assert!(fds[0].starts_with("out fd3=socket:["), "{fds:?}");
     assert!(fds[1].starts_with("out fd4=socket:["), "{fds:?}");
     assert_eq!(fds[2], "out fd5=closed");
     assert!(err.contains(&format!("listening on unix:{} (orders.v2)", sock.display())));
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
-    let meta = std::fs::metadata(&sock).expect("the socket file");
-    assert!(meta.file_type().is_socket());
-    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert!(sock.parent().unwrap().is_dir(), "its folder was created");
+    assert!(!sock.exists(), "the socket file goes with the supervisor");
 }
 
 /// The same, checked against the live sockets: while the child runs, its fd 3 is the
@@ -128,7 +125,7 @@ fn listen_fds_are_the_sockets_at_the_addresses() {
         &format!(
             "name = \"sh\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", {}]\n[stop]\ntimeout = \"2s\"\n\
              [[listen]]\nname = \"http\"\naddress = \"127.0.0.1:{port}\"\n\
-             [[listen]]\nname = \"sock\"\naddress = {}\n",
+             [[listen]]\nname = \"sock\"\naddress = {}\nmode = \"0640\"\n",
             toml_str(&script),
             toml_str(&format!("unix:{}", sock.display()))
         ),
@@ -147,8 +144,13 @@ fn listen_fds_are_the_sockets_at_the_addresses() {
         log[2],
         format!("out fd4=socket:[{}]", unix_inode(&sock).expect("a socket"))
     );
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let meta = std::fs::metadata(&sock).expect("the socket file");
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o640);
     run.signal(libc::SIGTERM);
     assert_eq!(code(&run.wait(20 * SECS)), 0);
+    assert!(!sock.exists(), "the socket file goes with the supervisor");
 }
 
 /// A port nobody listens on now.

@@ -10,7 +10,9 @@
 //! gets the sockets as file descriptors 3, 4, … in the order of the `[[listen]]`
 //! tables, with systemd's `LISTEN_FDS`, `LISTEN_PID` and `LISTEN_FDNAMES` (see
 //! `sys::spawn`; on Windows, inherited handles named in `TEND_LISTEN_HANDLES`). Stop
-//! hooks and health probes never get them.
+//! hooks and health probes never get them. A Unix socket's file is removed when the
+//! supervisor ends (a killed supervisor's is replaced by the next one: nothing
+//! listens on it).
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -36,6 +38,38 @@ pub struct Passed {
     /// The socket; shared by every copy of the prepared command, closed when the last
     /// goes (when the supervisor ends).
     pub socket: Arc<HeldSocket>,
+    /// A Unix socket's file, removed when the last copy goes.
+    pub file: Option<Arc<SocketFile>>,
+}
+
+/// The file of a Unix socket tend bound: removed when the supervisor lets the socket
+/// go, if it is still that file (not one something else put at the path since).
+#[derive(Debug)]
+pub struct SocketFile {
+    path: std::path::PathBuf,
+    id: Option<u64>,
+}
+
+impl SocketFile {
+    fn new(path: &std::path::Path) -> SocketFile {
+        SocketFile {
+            path: path.to_path_buf(),
+            id: std::fs::symlink_metadata(path)
+                .ok()
+                .map(|m| sys::file_id(&m)),
+        }
+    }
+}
+
+impl Drop for SocketFile {
+    fn drop(&mut self) {
+        let now = std::fs::symlink_metadata(&self.path)
+            .ok()
+            .map(|m| sys::file_id(&m));
+        if now.is_some() && now == self.id {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// Why a `[[listen]]` socket cannot be bound.
@@ -104,7 +138,7 @@ fn bind(l: &Listen, credentials: Option<&Credentials>) -> Result<Passed, BindErr
         address: l.address.clone(),
         source,
     };
-    let (socket, address) = match &l.address {
+    let (socket, address, file) = match &l.address {
         SocketAddress::Tcp(addr) => {
             let (socket, bound) = bind_tcp(*addr).map_err(|source| {
                 if source.kind() == io::ErrorKind::AddrInUse {
@@ -117,7 +151,7 @@ fn bind(l: &Listen, credentials: Option<&Credentials>) -> Result<Passed, BindErr
                     io_error(source)
                 }
             })?;
-            (socket, SocketAddress::Tcp(bound))
+            (socket, SocketAddress::Tcp(bound), None)
         }
         SocketAddress::Unix(path) => {
             let socket =
@@ -133,13 +167,15 @@ fn bind(l: &Listen, credentials: Option<&Credentials>) -> Result<Passed, BindErr
                     },
                     sys::UnixBindError::Io(source) => io_error(source),
                 })?;
-            (socket, l.address.clone())
+            let file = Arc::new(SocketFile::new(path));
+            (socket, l.address.clone(), Some(file))
         }
     };
     Ok(Passed {
         name,
         address,
         socket: Arc::new(socket),
+        file,
     })
 }
 

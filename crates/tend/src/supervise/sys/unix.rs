@@ -901,6 +901,7 @@ mod tests {
                 socket: std::sync::Arc::new(OwnedFd::from(
                     std::fs::File::open("/dev/null").unwrap(),
                 )),
+                file: None,
             })
             .collect();
         drop(low);
