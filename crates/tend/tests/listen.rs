@@ -423,3 +423,23 @@ fn listen_spec_mistakes_at_their_lines() {
         "{err}"
     );
 }
+
+/// Two services of one file cannot hold the same socket: reported at the second
+/// one's `address`.
+#[test]
+fn listen_one_socket_per_file() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "two.toml",
+        "[[service]]\nname = \"a\"\ncommand = \"/bin/true\"\n[[service.listen]]\nname = \"http\"\naddress = \"0.0.0.0:8080\"\n\n\
+         [[service]]\nname = \"b\"\ncommand = \"/bin/true\"\n[[service.listen]]\nname = \"http\"\naddress = \"127.0.0.1:8080\"\n",
+    );
+    let out = tend(&s, &["check", spec.to_str().unwrap()]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("`127.0.0.1:8080` is also an address of service `a`")
+            && err.contains("two.toml:13:"),
+        "{err}"
+    );
+}

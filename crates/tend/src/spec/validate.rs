@@ -629,6 +629,28 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, KeyPath, String, Option<S
             ));
         }
     }
+    // A socket is held once: two services cannot both listen there.
+    for (i, s) in specs.iter().enumerate() {
+        for (j, l) in s.listen.iter().enumerate() {
+            let earlier = specs[..i].iter().find_map(|o| {
+                o.listen
+                    .iter()
+                    .any(|ol| same_place(&ol.address, &l.address))
+                    .then_some(o.name.as_str())
+            });
+            if let Some(other) = earlier {
+                let mut key = at(&["listen"]);
+                key.push(Seg::Index(j));
+                key.push(Seg::Key("address".into()));
+                out.push((
+                    i,
+                    key,
+                    format!("`{}` is also an address of service `{other}`", l.address),
+                    Some("a socket is held for one service: give each its own address".into()),
+                ));
+            }
+        }
+    }
     // One endpoint per supervisor: the file's, not a service's.
     for (i, s) in specs.iter().enumerate() {
         if s.metrics.is_some() {
