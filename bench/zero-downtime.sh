@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Zero downtime with [[listen]]: a load generator (wrk) against the example service
 # (hello-service, release build) under `tend run` while the service is restarted
-# RESTARTS times (`tend restart hello`, default 20), once with the socket held by
-# tend ([[listen]]) and once with the service binding it itself (a plain restart).
+# RESTARTS times (`tend restart hello`, default 20; ACTION changes the command), once
+# with the socket held by tend ([[listen]]) and once with the service binding it
+# itself (a plain restart).
 # Reports failed requests (non-2xx answers and socket errors: connect, read, write,
 # timeout) and the latency percentiles wrk measures.
 #
 #   bench/zero-downtime.sh                   both runs
 #   RESTARTS=20 GAP=0.5 CONNECTIONS=16 bench/zero-downtime.sh
+#   ACTION="restart hello" bench/zero-downtime.sh   what runs each time: `tend $ACTION`
 #
 # Writes bench/out/zero-downtime/summary.md (BENCH_OUT=DIR to change) and each run's
 # wrk output and tend log beside it. BENCH_TEND / BENCH_HELLO name ready binaries
@@ -25,7 +27,8 @@ RESTARTS=${RESTARTS:-20}
 GAP=${GAP:-0.5}
 CONNECTIONS=${CONNECTIONS:-16}
 THREADS=${THREADS:-2}
-REPRO="RESTARTS=$RESTARTS GAP=$GAP CONNECTIONS=$CONNECTIONS THREADS=$THREADS bench/zero-downtime.sh"
+ACTION=${ACTION:-restart hello}
+REPRO="RESTARTS=$RESTARTS GAP=$GAP CONNECTIONS=$CONNECTIONS THREADS=$THREADS ACTION=\"$ACTION\" bench/zero-downtime.sh"
 
 log() { printf '[%(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
@@ -88,7 +91,8 @@ run() {
   local t0 t1
   t0=$EPOCHREALTIME
   for ((i = 1; i <= RESTARTS; i++)); do
-    "$TEND" restart hello >/dev/null 2>>"$OUT/$mode.restart.log" || log "$mode: restart $i failed"
+    # shellcheck disable=SC2086 # ACTION is words: a verb and its arguments.
+    "$TEND" $ACTION >/dev/null 2>>"$OUT/$mode.restart.log" || log "$mode: $ACTION $i failed"
     sleep "$GAP"
   done
   t1=$EPOCHREALTIME
@@ -110,7 +114,7 @@ run() {
     }' "$OUT/$mode.wrk"
 }
 
-log "== with [[listen]]: $RESTARTS restarts under wrk -c$CONNECTIONS"
+log "== with [[listen]]: $RESTARTS x tend $ACTION under wrk -c$CONNECTIONS"
 LISTEN=$(run listen)
 log "   $LISTEN"
 log "== without [[listen]] (plain restart)"
@@ -118,15 +122,16 @@ PLAIN=$(run plain)
 log "   $PLAIN"
 
 {
-  echo "# Zero downtime: $RESTARTS \`tend restart\`s under load"
+  echo "# Zero downtime: $RESTARTS \`tend $ACTION\`s under load"
   echo
-  echo "hello-service (release) under \`tend run\`, \`wrk -t$THREADS -c$CONNECTIONS --latency\`, a restart every ${GAP}s."
+  echo "hello-service (release) under \`tend run\`, \`wrk -t$THREADS -c$CONNECTIONS --latency\`, one every ${GAP}s."
   echo "Failed = non-2xx answers + socket errors (connect/read/write/timeout)."
   echo
   echo "| | requests | failed | non-2xx | connect | read | write | timeout | p50 ms | p90 ms | p99 ms | max ms | starts |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
   for row in "with \`[[listen]]\`:$LISTEN" "plain restart:$PLAIN"; do
-    name=${row%%:*} f=(${row#*:})
+    name=${row%%:*}
+    read -ra f <<<"${row#*:}"
     echo "| $name | ${f[6]} | **${f[0]}** | ${f[1]} | ${f[2]} | ${f[3]} | ${f[4]} | ${f[5]} | ${f[7]} | ${f[8]} | ${f[9]} | ${f[10]} | ${f[12]} |"
   done
   echo
