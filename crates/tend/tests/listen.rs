@@ -443,3 +443,50 @@ fn listen_one_socket_per_file() {
         "{err}"
     );
 }
+
+/// As root, a Unix socket's file belongs to the service's `user`, with its `mode`,
+/// and the child that runs as that user gets the socket.
+#[test]
+fn listen_unix_socket_file_is_the_users() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot run a service as another user here");
+        return;
+    }
+    let s = Scratch::new();
+    let sock = s.path("u.sock");
+    let spec = s.spec(
+        "u.toml",
+        &format!(
+            "name = \"u\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", {}]\nuser = \"nobody\"\nworking_dir = \"/\"\n\
+             [stop]\ntimeout = \"2s\"\n[[listen]]\nname = \"sock\"\naddress = {}\nmode = \"0600\"\n",
+            toml_str(&format!("{REPORT}\nexec sleep 600")),
+            toml_str(&format!("unix:{}", sock.display()))
+        ),
+    );
+    let run = s.spawn(&["run", spec.to_str().unwrap()]);
+    let log_path = s.log_dir().join("u.log");
+    wait_until(20 * SECS, "the child's report", || {
+        s.lines(&log_path).len() >= 4
+    });
+    let log = s.lines(&log_path);
+    assert!(
+        log[0].contains("LISTEN_FDS=1 LISTEN_FDNAMES=sock"),
+        "{log:?}"
+    );
+    assert_eq!(
+        log[1],
+        format!("out fd3=socket:[{}]", unix_inode(&sock).expect("a socket"))
+    );
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let meta = std::fs::metadata(&sock).unwrap();
+    // SAFETY: getpwnam with a valid C string; the record is read at once.
+    let nobody = unsafe { libc::getpwnam(c"nobody".as_ptr()) };
+    assert!(!nobody.is_null());
+    // SAFETY: checked non-null just above.
+    let (uid, gid) = unsafe { ((*nobody).pw_uid, (*nobody).pw_gid) };
+    assert_eq!((meta.uid(), meta.gid()), (uid, gid));
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    run.signal(libc::SIGTERM);
+    assert_eq!(code(&run.wait(20 * SECS)), 0);
+}

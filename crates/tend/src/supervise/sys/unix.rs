@@ -92,7 +92,7 @@ pub fn bind_unix(
     credentials: Option<&Credentials>,
 ) -> Result<HeldSocket, super::UnixBindError> {
     use super::UnixBindError;
-    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::fs::FileTypeExt;
     use std::os::unix::net::{UnixListener, UnixStream};
     match std::fs::symlink_metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(path) {
@@ -111,16 +111,62 @@ pub fn bind_unix(
         Err(e) => return Err(UnixBindError::Io(e)),
     }
     let listener = UnixListener::bind(path).map_err(UnixBindError::Io)?;
-    if let Some(mode) = mode {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-            .map_err(UnixBindError::Io)?;
-    }
-    if let Some(c) = credentials {
-        std::os::unix::fs::lchown(path, Some(c.uid), Some(c.gid)).map_err(UnixBindError::Io)?;
+    if mode.is_some() || credentials.is_some() {
+        set_socket_file(path, mode, credentials).map_err(UnixBindError::Io)?;
     }
     let socket = OwnedFd::from(listener);
     set_backlog(&socket, crate::supervise::listen::BACKLOG).map_err(UnixBindError::Io)?;
     Ok(socket)
+}
+
+/// Gives the socket file just bound at `path` its `mode` and owner, through a handle
+/// of the file itself (`O_PATH | O_NOFOLLOW`, checked to be a socket): were the path
+/// swapped for a symlink meanwhile (a folder others may write to), nothing else is
+/// changed.
+fn set_socket_file(
+    path: &Path,
+    mode: Option<u32>,
+    credentials: Option<&Credentials>,
+) -> io::Result<()> {
+    use nix::fcntl::{open, OFlag};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let fd = open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the path was replaced by something other than the socket",
+        ));
+    }
+    if let Some(c) = credentials {
+        // SAFETY: plain system call on a descriptor we own; the empty path with
+        // AT_EMPTY_PATH names that descriptor's file.
+        let rc = unsafe {
+            libc::fchownat(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(mode) = mode {
+        // The handle's magic link in /proc is that very file (chmod on an O_PATH
+        // descriptor itself is refused).
+        let through = format!("/proc/self/fd/{}", file.as_raw_fd());
+        std::fs::set_permissions(through, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 /// Starts the child in its own process group, as the configured account, with
