@@ -37,6 +37,10 @@ usage: hello-service [--listen ADDR] [--shutdown-marker FILE]
                            to FILE (env HELLO_SHUTDOWN_MARKER)
   --help                   print this help
 
+A socket passed by the supervisor (tend's [[listen]], a systemd socket unit:
+LISTEN_FDS) is served instead of --listen: the one named http, else the first
+TCP one.
+
 endpoints: GET / (greeting with pid), GET /healthz (\"ok\"); others 404.
 SIGTERM/SIGINT (Ctrl-C on Windows): stop accepting, finish in-flight
 requests (up to 5 s), exit 0.

@@ -7,6 +7,11 @@
 //! in-flight requests within tend's stop timeout and exits 0. This file
 //! wires configuration, the accept loop and shutdown together.
 //!
+//! Under tend with `[[listen]]` (or a systemd socket unit) it serves on the
+//! socket the supervisor holds and passes to each start (`LISTEN_FDS`), so a
+//! restart refuses no connection: they wait in the socket's queue while the
+//! old process finishes its requests and the new one starts.
+//!
 //! On Windows it can also install itself as a native service and run under
 //! the service control manager (`winsvc.rs`, through `tend-service`): the
 //! same accept loop, with the SCM's stop request in place of Ctrl-C.
@@ -110,7 +115,7 @@ struct Hooks {
 /// code (0, or 1 when it cannot listen or write the marker).
 async fn serve(config: Config, mut shutdown: Shutdown, hooks: Hooks) -> u8 {
     let pid = std::process::id();
-    let listener = match TcpListener::bind(&config.listen).await {
+    let (listener, passed) = match listen(&config).await {
         Ok(listener) => listener,
         Err(e) => {
             log::err(format_args!(
@@ -123,8 +128,13 @@ async fn serve(config: Config, mut shutdown: Shutdown, hooks: Hooks) -> u8 {
     let addr = listener
         .local_addr()
         .map_or_else(|_| config.listen.clone(), |a| a.to_string());
+    let whose = if passed {
+        ", a socket the supervisor holds"
+    } else {
+        ""
+    };
     log::out(format_args!(
-        "hello-service listening on {addr} (pid {pid})"
+        "hello-service listening on {addr} (pid {pid}{whose})"
     ));
     if let Some(ready) = hooks.ready {
         ready();
@@ -149,6 +159,8 @@ async fn serve(config: Config, mut shutdown: Shutdown, hooks: Hooks) -> u8 {
         }
     };
 
+    // No more accepting. A socket the supervisor passed stays open in the supervisor:
+    // connections that arrive from now on wait in its queue for the next start.
     drop(listener);
     log::out(format_args!(
         "hello-service: {signal} received, finishing in-flight requests"
@@ -187,6 +199,29 @@ async fn serve(config: Config, mut shutdown: Shutdown, hooks: Hooks) -> u8 {
         }
     }
     0
+}
+
+/// The socket to serve on: the one the supervisor passed (tend's `[[listen]]` or a
+/// systemd socket unit: the one named `http`, else the first TCP one), so restarts
+/// refuse no connection; else `config.listen`, bound here. `true` when passed.
+async fn listen(config: &Config) -> io::Result<(TcpListener, bool)> {
+    #[cfg(any(target_os = "linux", windows))]
+    {
+        use tend_service::systemd::{listeners, Listener};
+        let mut passed = listeners()?;
+        let tcp = passed.take_tcp("http").or_else(|| {
+            passed.into_vec().into_iter().find_map(|(_, l)| match l {
+                Listener::Tcp(t) => Some(t),
+                #[allow(unreachable_patterns)]
+                _ => None,
+            })
+        });
+        if let Some(tcp) = tcp {
+            tcp.set_nonblocking(true)?;
+            return Ok((TcpListener::from_std(tcp)?, true));
+        }
+    }
+    Ok((TcpListener::bind(&config.listen).await?, false))
 }
 
 /// Appends `"graceful <pid>\n"` to `path`, creating it if needed.

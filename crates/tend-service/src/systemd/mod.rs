@@ -75,12 +75,16 @@
 //! ```
 
 mod listen;
+mod listeners;
 mod notify;
 mod watchdog;
 
 #[cfg(target_os = "linux")]
 pub use listen::{listen_fds, ListenFd};
 pub use listen::{parse_listen_env, LISTEN_FDS_START};
+#[cfg(any(target_os = "linux", windows))]
+pub use listeners::listeners;
+pub use listeners::{parse_listen_handles, Listener, Listeners};
 pub use notify::{
     encode, parse_socket_addr, sanitize_value, Notifier, NotifyAddr, DEFAULT_SEND_TIMEOUT,
     MAX_MESSAGE_LEN,

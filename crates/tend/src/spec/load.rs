@@ -37,6 +37,7 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "user",
     "group",
     "depends_on",
+    "listen",
     "restart",
     "stop",
     "log",

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::values::{Duration, ServiceName, Signal, Size};
+use super::values::{Duration, FdName, Mode, ServiceName, Signal, Size, SocketAddress};
 
 /// One service: the program, how it runs, restarts, stops and logs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -48,6 +48,10 @@ pub struct Spec {
     /// Other services of the same `tend.toml` that must be started first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<ServiceName>,
+    /// Sockets tend binds and holds, passed to every start of the child (systemd's
+    /// `LISTEN_FDS` convention), so a restart refuses no connection.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<Listen>,
     /// When and how quickly the child is restarted.
     #[serde(default)]
     pub restart: Restart,
@@ -75,6 +79,21 @@ pub struct Spec {
     /// manager and how its child is run.
     #[serde(default, skip_serializing_if = "Windows::is_default")]
     pub windows: Windows,
+}
+
+/// `[[listen]]`: a socket tend binds when it prepares the service and keeps open for
+/// its whole life; every start of the child gets it as a file descriptor from 3 (in
+/// the order of the `[[listen]]` tables), named in `LISTEN_FDNAMES`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// The socket's name, as the child reads it from `LISTEN_FDNAMES`, e.g. `"http"`.
+    pub name: FdName,
+    /// `"127.0.0.1:8080"`, `"[::]:443"` or `"unix:/run/orders.sock"`.
+    pub address: SocketAddress,
+    /// A Unix socket's permission bits, e.g. `"0660"` (default: 0666 less tend's umask).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Mode>,
 }
 
 /// When a Windows service starts.

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::{Health, Metrics, Spec, Update};
+use super::model::{Health, Listen, Metrics, Spec, Update};
+use super::values::SocketAddress;
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
 
@@ -292,6 +293,7 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
     if let Some(u) = &spec.update {
         out.extend(check_update(u));
     }
+    out.extend(check_listen(&spec.listen, cfg!(windows)));
     let w = &spec.windows;
     if w.account.trim().is_empty() || w.account.chars().any(char::is_control) {
         out.push((
@@ -556,6 +558,76 @@ fn check_health(h: &Health) -> Vec<Problem> {
     out
 }
 
+/// `[[listen]]`: names and addresses unique, `mode` only for a Unix socket, and on
+/// Windows (`windows`) no Unix socket (tend binds TCP sockets only there).
+fn check_listen(listen: &[Listen], windows: bool) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let key = |i: usize, k: &str| {
+        let mut p = at(&["listen"]);
+        p.push(Seg::Index(i));
+        p.push(Seg::Key(k.to_string()));
+        p
+    };
+    for (i, l) in listen.iter().enumerate() {
+        // At the second one: the first is where it belongs.
+        if let Some(first) = listen[..i].iter().position(|o| o.name == l.name) {
+            out.push((
+                key(i, "name"),
+                format!(
+                    "two `[[listen]]` sockets are named `{}` (the first is number {})",
+                    l.name,
+                    first + 1
+                ),
+                Some("the child tells its sockets apart by name: give each its own".into()),
+            ));
+        }
+        if let Some(first) = listen[..i]
+            .iter()
+            .position(|o| same_place(&o.address, &l.address))
+        {
+            out.push((
+                key(i, "address"),
+                format!(
+                    "`{}` is also the address of `[[listen]]` number {}",
+                    l.address,
+                    first + 1
+                ),
+                Some("a socket can be bound once: remove one of them".into()),
+            ));
+        }
+        match (&l.address, l.mode) {
+            (SocketAddress::Tcp(_), Some(_)) => out.push((
+                key(i, "mode"),
+                "`mode` applies to a Unix socket (`unix:/path`) only".into(),
+                Some("remove it: a TCP socket has no file".into()),
+            )),
+            (SocketAddress::Unix(_), _) if windows => out.push((
+                key(i, "address"),
+                format!("`{}`: tend holds TCP sockets only on Windows", l.address),
+                Some("listen on an IP:PORT, e.g. \"127.0.0.1:8080\"".into()),
+            )),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether two addresses would take the same socket: the same path, or the same port
+/// where one of the IPs is the other or the wildcard of its family. Port 0 (any free
+/// port) never clashes.
+fn same_place(a: &SocketAddress, b: &SocketAddress) -> bool {
+    match (a, b) {
+        (SocketAddress::Unix(a), SocketAddress::Unix(b)) => a == b,
+        (SocketAddress::Tcp(a), SocketAddress::Tcp(b)) => {
+            a.port() != 0
+                && a.port() == b.port()
+                && a.is_ipv4() == b.is_ipv4()
+                && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+        }
+        _ => false,
+    }
+}
+
 /// Whether systemd would read `text` at the end of a line as a line continuation
 /// (trailing white space is dropped from a value, so it does not protect it).
 fn ends_in_backslash(text: &str) -> bool {
@@ -611,6 +683,28 @@ pub(crate) fn check_set(specs: &[Spec]) -> Vec<(usize, KeyPath, String, Option<S
                 format!("dependency cycle: {}", cycle.join(" -> ")),
                 Some("remove one of these depends_on entries".into()),
             ));
+        }
+    }
+    // A socket is held once: two services cannot both listen there.
+    for (i, s) in specs.iter().enumerate() {
+        for (j, l) in s.listen.iter().enumerate() {
+            let earlier = specs[..i].iter().find_map(|o| {
+                o.listen
+                    .iter()
+                    .any(|ol| same_place(&ol.address, &l.address))
+                    .then_some(o.name.as_str())
+            });
+            if let Some(other) = earlier {
+                let mut key = at(&["listen"]);
+                key.push(Seg::Index(j));
+                key.push(Seg::Key("address".into()));
+                out.push((
+                    i,
+                    key,
+                    format!("`{}` is also an address of service `{other}`", l.address),
+                    Some("a socket is held for one service: give each its own address".into()),
+                ));
+            }
         }
     }
     // One endpoint per supervisor: the file's, not a service's.
@@ -715,6 +809,59 @@ fn no_local_syslog(spec: &Spec, windows: bool) -> Vec<Problem> {
 mod tests {
     use super::*;
     use crate::spec::model::LogTarget;
+
+    /// Each `[[listen]]` problem is reported at the key it is about, in the table it
+    /// is in.
+    #[test]
+    fn listen_tables() {
+        let listen = |entries: &[(&str, &str, Option<&str>)]| -> Vec<Listen> {
+            entries
+                .iter()
+                .map(|(n, a, m)| Listen {
+                    name: crate::spec::FdName::new(n).unwrap(),
+                    address: SocketAddress::parse(a).unwrap(),
+                    mode: m.map(|m| crate::spec::Mode::parse(m).unwrap()),
+                })
+                .collect()
+        };
+        let show = |problems: Vec<Problem>| -> Vec<String> {
+            problems
+                .into_iter()
+                .map(|(path, _, _)| {
+                    path.iter()
+                        .map(|p| match p {
+                            Seg::Key(k) => k.clone(),
+                            Seg::Index(i) => i.to_string(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(".")
+                })
+                .collect()
+        };
+        /// The `[[listen]]` tables (name, address, mode), on Windows or not, the
+        /// keys with problems.
+        type Case<'a> = (
+            &'a [(&'a str, &'a str, Option<&'a str>)],
+            bool,
+            &'a [&'a str],
+        );
+        #[rustfmt::skip]
+        let table: &[Case] = &[
+            (&[("http", "127.0.0.1:8080", None), ("admin", "unix:/run/a.sock", Some("0660"))], false, &[]),
+            (&[("http", "127.0.0.1:8080", None), ("http", "127.0.0.1:8081", None)], false, &["listen.1.name"]),
+            (&[("a", "127.0.0.1:8080", None), ("b", "0.0.0.0:8080", None)], false, &["listen.1.address"]),
+            (&[("a", "[::]:8080", None), ("b", "127.0.0.1:8080", None)], false, &[]),
+            (&[("a", "127.0.0.1:0", None), ("b", "127.0.0.1:0", None)], false, &[]),
+            (&[("a", "unix:/run/a.sock", None), ("b", "unix:/run/a.sock", None)], false, &["listen.1.address"]),
+            (&[("a", "127.0.0.1:8080", Some("0600"))], false, &["listen.0.mode"]),
+            (&[("a", "unix:/run/a.sock", None)], true, &["listen.0.address"]),
+            (&[("a", "127.0.0.1:8080", None)], true, &[]),
+        ];
+        for (entries, windows, want) in table {
+            let got = show(check_listen(&listen(entries), *windows));
+            assert_eq!(got, *want, "{entries:?} windows={windows}");
+        }
+    }
 
     /// Windows has no /dev/log: a stream sent to syslog needs a server there; elsewhere
     /// the local socket is the default.

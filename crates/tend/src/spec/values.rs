@@ -746,3 +746,258 @@ mod http_url_tests {
         }
     }
 }
+
+/// The name of a socket tend holds for a service (`[[listen]] name`): it reaches the
+/// child in `LISTEN_FDNAMES`, colon-separated, so it is what `sd_listen_fds_with_names`
+/// accepts: 1 to 255 ASCII letters, digits, `_`, `-` and `.`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct FdName(String);
+
+impl FdName {
+    /// Validates `name`.
+    pub fn new(name: &str) -> Result<Self, String> {
+        let hint = "use letters, digits, '_', '-' and '.', e.g. \"http\"";
+        if name.is_empty() {
+            return Err(format!("the socket name is empty: {hint}"));
+        }
+        if name.len() > 255 {
+            return Err(format!(
+                "the socket name is longer than 255 characters: {hint}"
+            ));
+        }
+        if let Some(bad) = name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
+        {
+            let why = if bad == ':' {
+                " (LISTEN_FDNAMES separates the names with ':')"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "the socket name {name:?} contains {bad:?}{why}: {hint}"
+            ));
+        }
+        Ok(FdName(name.to_string()))
+    }
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FdName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for FdName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        FdName::new(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for FdName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "FdName".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Letters, digits, '_', '-' and '.'; at most 255 characters.",
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_.-]{1,255}$"
+        })
+    }
+}
+
+/// Where a socket tend holds listens: a TCP address (`"127.0.0.1:8080"`, `"[::]:443"`,
+/// `"localhost:8080"`, port 0 for any free port) or a Unix socket (`"unix:/run/x.sock"`,
+/// an absolute path).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SocketAddress {
+    /// A TCP listener.
+    Tcp(std::net::SocketAddr),
+    /// A Unix stream socket at this absolute path.
+    Unix(std::path::PathBuf),
+}
+
+impl SocketAddress {
+    /// Parses a `[[listen]] address`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.strip_prefix("unix:") {
+            Some(path) => {
+                if path.is_empty() {
+                    return Err("it names no path: write e.g. \"unix:/run/orders.sock\"".into());
+                }
+                if path.chars().any(char::is_control) {
+                    return Err("the path contains control characters".into());
+                }
+                if !path.starts_with('/') {
+                    return Err(format!(
+                        "{path:?} is not an absolute path: write e.g. \"unix:/run/orders.sock\""
+                    ));
+                }
+                // sun_path holds 108 bytes on Linux, NUL included (104 on the BSDs).
+                if path.len() > 107 {
+                    return Err(format!(
+                        "the path is {} bytes long; a Unix socket path holds at most 107",
+                        path.len()
+                    ));
+                }
+                Ok(SocketAddress::Unix(path.into()))
+            }
+            None => parse_listen(text).map(SocketAddress::Tcp),
+        }
+    }
+}
+
+impl fmt::Display for SocketAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SocketAddress::Tcp(a) => write!(f, "{a}"),
+            SocketAddress::Unix(p) => write!(f, "unix:{}", p.display()),
+        }
+    }
+}
+
+impl Serialize for SocketAddress {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SocketAddress {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SocketAddress::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for SocketAddress {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SocketAddress".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "IP:PORT (\"127.0.0.1:8080\", \"[::]:443\", \"localhost:8080\") or a Unix socket, \"unix:/run/orders.sock\".",
+            "type": "string"
+        })
+    }
+}
+
+/// Permission bits written in octal (`"0660"`), for a Unix socket's file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mode(pub u32);
+
+impl Mode {
+    /// Parses three or four octal digits, at most `0777`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let digits = text.strip_prefix("0o").unwrap_or(text);
+        if !(3..=4).contains(&digits.len()) || !digits.chars().all(|c| ('0'..='7').contains(&c)) {
+            return Err(format!(
+                "{text:?} is not a mode: write octal permission bits, e.g. \"0660\""
+            ));
+        }
+        let mode = u32::from_str_radix(digits, 8).map_err(|e| e.to_string())?;
+        if mode > 0o777 {
+            return Err(format!(
+                "{text:?}: only permission bits (at most 0777) apply to a socket"
+            ));
+        }
+        Ok(Mode(mode))
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04o}", self.0)
+    }
+}
+
+impl Serialize for Mode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Mode::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for Mode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Mode".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Octal permission bits, e.g. \"0660\".",
+            "type": "string",
+            "pattern": "^(0o)?[0-7]{3,4}$"
+        })
+    }
+}
+
+#[cfg(test)]
+mod listen_value_tests {
+    use super::{FdName, Mode, SocketAddress};
+
+    #[test]
+    fn fd_names() {
+        for ok in ["http", "admin-2", "a.b_c", "9", &"x".repeat(255)] {
+            assert!(FdName::new(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "is empty"),
+            ("a:b", "separates the names with ':'"),
+            ("a b", "contains ' '"),
+            ("ü", "contains 'ü'"),
+            (&"x".repeat(256), "longer than 255"),
+        ] {
+            let e = FdName::new(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn socket_addresses() {
+        for (text, shown) in [
+            ("127.0.0.1:8080", "127.0.0.1:8080"),
+            ("[::]:443", "[::]:443"),
+            ("localhost:0", "127.0.0.1:0"),
+            ("unix:/run/orders.sock", "unix:/run/orders.sock"),
+        ] {
+            let a = SocketAddress::parse(text).unwrap();
+            assert_eq!(a.to_string(), shown, "{text}");
+            // What it shows reads back as itself.
+            assert_eq!(SocketAddress::parse(shown), Ok(a));
+        }
+        for (bad, why) in [
+            ("unix:", "names no path"),
+            ("unix:run/x.sock", "not an absolute path"),
+            ("unix:/a\nb", "control characters"),
+            (&format!("unix:/{}", "x".repeat(107)), "at most 107"),
+            ("8080", "names no port"),
+            ("example.org:80", "not an IP address"),
+            ("tcp://127.0.0.1:80", "brackets"),
+        ] {
+            let e = SocketAddress::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn modes() {
+        assert_eq!(Mode::parse("0660"), Ok(Mode(0o660)));
+        assert_eq!(Mode::parse("600"), Ok(Mode(0o600)));
+        assert_eq!(Mode::parse("0o666"), Ok(Mode(0o666)));
+        assert_eq!(Mode(0o660).to_string(), "0660");
+        for bad in ["", "66", "0999", "rw-rw----", "4777", "07777"] {
+            assert!(Mode::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

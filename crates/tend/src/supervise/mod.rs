@@ -39,6 +39,7 @@ pub mod eventlog;
 pub mod health;
 pub mod hook;
 pub mod host;
+pub mod listen;
 pub mod logfile;
 pub mod metrics;
 pub mod policy;
@@ -739,6 +740,17 @@ fn prepare_all(
         }
         let hook = prepare::prepare_hook(spec, &base, &prepared)?;
         let health = prepare::prepare_probe(spec, &base, &prepared)?;
+        // Last: held from here until the supervisor ends (the hook and the probe were
+        // built without them, so they never get them).
+        prepared.listen = listen::bind_all(spec, prepared.credentials.as_ref())?;
+        for l in &prepared.listen {
+            say!(
+                "tend: {}: listening on {} ({})",
+                spec.name,
+                l.address,
+                l.name
+            );
+        }
         for w in warnings {
             say!("tend: {}: warning: {w}", spec.name);
         }

@@ -163,6 +163,8 @@ pub fn prepare(
         stop: spec.windows.stop,
         kill_on_close: spec.windows.kill_on_close,
         code_page: spec.windows.code_page,
+        // Bound by the supervisor (`listen::bind_all`), not by `tend check`.
+        listen: Vec::new(),
     };
     Ok((prepared, warnings))
 }
@@ -202,6 +204,7 @@ pub fn prepare_hook(
         args: args.iter().map(OsString::from).collect(),
         stdout: Output::Inherit,
         stderr: Output::Inherit,
+        listen: Vec::new(),
         ..service.clone()
     })))
 }
@@ -236,6 +239,7 @@ pub fn prepare_probe(
                 args: args.iter().map(OsString::from).collect(),
                 stdout: Output::Null,
                 stderr: Output::Null,
+                listen: Vec::new(),
                 ..service.clone()
             })
         }

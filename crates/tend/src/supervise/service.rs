@@ -1186,6 +1186,7 @@ mod tests {
                 stop: Default::default(),
                 kill_on_close: false,
                 code_page: Default::default(),
+                listen: Vec::new(),
             }),
             releases: None,
             hook: None,

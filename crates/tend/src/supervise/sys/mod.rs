@@ -83,6 +83,17 @@ pub enum CommandError {
     },
 }
 
+/// Why a Unix socket of `[[listen]]` cannot be bound (`bind_unix`).
+#[derive(Debug)]
+pub enum UnixBindError {
+    /// A process listens on the socket at that path.
+    Listening,
+    /// Something that is not a socket is at that path.
+    NotASocket,
+    /// Any other failure (on Windows: unsupported).
+    Io(io::Error),
+}
+
 /// Where a child's stdout or stderr goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Output {
@@ -129,6 +140,9 @@ pub struct Prepared {
     pub kill_on_close: bool,
     /// How the output is decoded (Windows; Unix passes bytes through).
     pub code_page: crate::spec::CodePage,
+    /// The `[[listen]]` sockets passed to the child (the service's own command only:
+    /// never a stop hook's or a health probe's).
+    pub listen: Vec<crate::supervise::listen::Passed>,
 }
 
 /// A started child.

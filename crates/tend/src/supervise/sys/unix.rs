@@ -66,8 +66,112 @@ pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String>
     Ok(format!("sent {} to pid {}", sig.name(), tree.pid))
 }
 
+/// A `[[listen]]` socket the supervisor holds (close-on-exec: only a service's own
+/// child gets it, as a descriptor from 3, through [`spawn`]).
+pub type HeldSocket = OwnedFd;
+
+/// Sets the backlog of a listening socket (`listen(2)` again: Linux takes the new
+/// value; the kernel caps it at `net.core.somaxconn`).
+pub fn set_backlog(socket: &HeldSocket, backlog: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain system call on a descriptor we own.
+    if unsafe { libc::listen(socket.as_raw_fd(), backlog) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Binds a Unix stream socket at `path` for `[[listen]]`. A socket file already there
+/// is removed only when nothing listens on it (a connection is refused: left by a
+/// process that ended); anything else at the path is left alone. The file gets
+/// `mode`, and the account the child runs as (`credentials`) when tend switches to
+/// one. The parent folder is created when missing.
+pub fn bind_unix(
+    path: &Path,
+    mode: Option<u32>,
+    credentials: Option<&Credentials>,
+) -> Result<HeldSocket, super::UnixBindError> {
+    use super::UnixBindError;
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::net::{UnixListener, UnixStream};
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => match UnixStream::connect(path) {
+            Ok(_) => return Err(UnixBindError::Listening),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+                std::fs::remove_file(path).map_err(UnixBindError::Io)?;
+            }
+            Err(e) => return Err(UnixBindError::Io(e)),
+        },
+        Ok(_) => return Err(UnixBindError::NotASocket),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(UnixBindError::Io)?;
+            }
+        }
+        Err(e) => return Err(UnixBindError::Io(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(UnixBindError::Io)?;
+    if mode.is_some() || credentials.is_some() {
+        set_socket_file(path, mode, credentials).map_err(UnixBindError::Io)?;
+    }
+    let socket = OwnedFd::from(listener);
+    set_backlog(&socket, crate::supervise::listen::BACKLOG).map_err(UnixBindError::Io)?;
+    Ok(socket)
+}
+
+/// Gives the socket file just bound at `path` its `mode` and owner, through a handle
+/// of the file itself (`O_PATH | O_NOFOLLOW`, checked to be a socket): were the path
+/// swapped for a symlink meanwhile (a folder others may write to), nothing else is
+/// changed.
+fn set_socket_file(
+    path: &Path,
+    mode: Option<u32>,
+    credentials: Option<&Credentials>,
+) -> io::Result<()> {
+    use nix::fcntl::{open, OFlag};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let fd = open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let file = std::fs::File::from(fd);
+    if !file.metadata()?.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the path was replaced by something other than the socket",
+        ));
+    }
+    if let Some(c) = credentials {
+        // SAFETY: plain system call on a descriptor we own; the empty path with
+        // AT_EMPTY_PATH names that descriptor's file.
+        let rc = unsafe {
+            libc::fchownat(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                c.uid,
+                c.gid,
+                libc::AT_EMPTY_PATH,
+            )
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    if let Some(mode) = mode {
+        // The handle's magic link in /proc is that very file (chmod on an O_PATH
+        // descriptor itself is refused).
+        let through = format!("/proc/self/fd/{}", file.as_raw_fd());
+        std::fs::set_permissions(through, std::fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
+}
+
 /// Starts the child in its own process group, as the configured account, with
-/// `PR_SET_PDEATHSIG` so it dies with the supervisor.
+/// `PR_SET_PDEATHSIG` so it dies with the supervisor. With `[[listen]]` sockets, see
+/// [`Passing`].
 pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let mut cmd = Command::new(&p.program);
     cmd.args(&p.args)
@@ -84,10 +188,14 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let reset_policy = DEFERRING.load(Ordering::Relaxed);
     let creds = p.credentials.clone();
     let groups: Vec<libc::gid_t> = creds.as_ref().map(|c| c.groups.clone()).unwrap_or_default();
+    let mut passing = (!p.listen.is_empty())
+        .then(|| Passing::new(p))
+        .transpose()?;
     // SAFETY: the closure runs in the forked child before exec and makes only
     // async-signal-safe system calls (setgroups, setgid, setuid, sigaction,
-    // sched_setscheduler, prctl, getppid); it
-    // allocates nothing (the group list was built before the fork).
+    // sched_setscheduler, prctl, getppid, and with sockets to pass fcntl, dup2,
+    // getpid and execve); it allocates nothing (the group list, and `Passing`'s
+    // arguments, environment and descriptor lists, were built before the fork).
     unsafe {
         cmd.pre_exec(move || {
             if let Some(c) = &creds {
@@ -129,7 +237,11 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
                 // No allocation after fork: a plain errno (the parent is gone).
                 return Err(io::Error::from_raw_os_error(libc::ESRCH));
             }
-            Ok(())
+            match &mut passing {
+                // Returns only if the exec failed.
+                Some(passing) => Err(passing.exec()),
+                None => Ok(()),
+            }
         });
     }
     let mut child = cmd.spawn()?;
@@ -141,6 +253,197 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         stderr: child.stderr.take().map(OwnedFd::from),
     })
     // `child` is dropped without waiting: the reaper collects every exit status.
+}
+
+/// Passing `[[listen]]` sockets to a child the way systemd does (`sd_listen_fds(3)`):
+/// as descriptors 3, 4, … with `LISTEN_FDS=n`, `LISTEN_FDNAMES=a:b` and
+/// `LISTEN_PID=<the child's own pid>`. Readers (go-systemd's `activation.Listeners`,
+/// `sd_listen_fds`) ignore the sockets unless `LISTEN_PID` is their pid, which is
+/// known only after the fork, while `std::process::Command` builds the environment
+/// before it. So this builds the program path, the arguments and the environment
+/// (with room for the pid) before the fork, and in the child, last thing before
+/// exec (`pre_exec`), writes the pid into its slot, moves the sockets into place and
+/// calls `execve` itself. Only async-signal-safe calls happen in the child.
+///
+/// Moving the sockets: each held socket is close-on-exec in the supervisor (so no
+/// other child, hook or probe inherits it). In the child, every socket is first
+/// duplicated to a descriptor above the targets (`F_DUPFD_CLOEXEC` from 3+n), so no
+/// `dup2` onto a target can close a socket not yet moved; every descriptor already
+/// open at a target (e.g. std's close-on-exec pipe that reports a failed exec, which
+/// may have any number) is duplicated above too before `dup2` replaces it, and put
+/// back if `execve` fails, so std still reports the error. `dup2` clears
+/// close-on-exec on the targets only; the copies above close at exec.
+struct Passing {
+    /// The program, NUL-terminated.
+    program: CString,
+    /// Keeps the strings `argv` and `envp` point into.
+    _strings: Vec<CString>,
+    /// `LISTEN_PID=` and room for the digits and the NUL; `envp` points at it.
+    pid_slot: Box<[u8]>,
+    /// NULL-terminated.
+    argv: Vec<*const libc::c_char>,
+    /// NULL-terminated.
+    envp: Vec<*const libc::c_char>,
+    /// The supervisor's sockets, in `[[listen]]` order.
+    sources: Vec<libc::c_int>,
+    /// Their copies above the targets (filled in the child).
+    moved: Vec<libc::c_int>,
+    /// What was open at each target, copied above (-1: nothing), to put back.
+    saved: Vec<libc::c_int>,
+}
+
+// SAFETY: the raw pointers point into heap buffers (`_strings`, `pid_slot`) that
+// `Passing` owns and never reallocates; they are only read (and the slot written) in
+// the forked child, which has its own copy of the memory.
+unsafe impl Send for Passing {}
+// SAFETY: as above; no method takes `&self` and mutates.
+unsafe impl Sync for Passing {}
+
+/// `LISTEN_PID=`.
+const PID_PREFIX: &[u8] = b"LISTEN_PID=";
+
+impl Passing {
+    fn new(p: &Prepared) -> io::Result<Passing> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |bytes: &[u8]| {
+            CString::new(bytes).map_err(|_| {
+                io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument")
+            })
+        };
+        let program = c(p.program.as_os_str().as_bytes())?;
+        let mut strings = vec![program.clone()];
+        for a in &p.args {
+            strings.push(c(a.as_bytes())?);
+        }
+        let argc = strings.len();
+        for (k, v) in listen_env(p).iter().chain(p.env.iter()) {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            strings.push(c(&kv)?);
+        }
+        // 20 digits hold any pid; the rest of the slot stays NUL.
+        let mut pid_slot = vec![0u8; PID_PREFIX.len() + 21].into_boxed_slice();
+        pid_slot[..PID_PREFIX.len()].copy_from_slice(PID_PREFIX);
+        let mut argv: Vec<*const libc::c_char> =
+            strings[..argc].iter().map(|s| s.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        let mut envp: Vec<*const libc::c_char> = vec![pid_slot.as_ptr().cast()];
+        envp.extend(strings[argc..].iter().map(|s| s.as_ptr()));
+        envp.push(std::ptr::null());
+        let n = p.listen.len();
+        Ok(Passing {
+            program,
+            _strings: strings,
+            pid_slot,
+            argv,
+            envp,
+            sources: p.listen.iter().map(|l| l.socket.as_raw_fd()).collect(),
+            moved: vec![-1; n],
+            saved: vec![-1; n],
+        })
+    }
+
+    /// In the forked child: writes the pid, moves the sockets to 3.., and execs.
+    /// Returns the error if anything failed (with what was at 3.. put back).
+    fn exec(&mut self) -> io::Error {
+        let n = self.sources.len() as libc::c_int;
+        let first = LISTEN_FDS_START;
+        let above = first + n;
+        for (i, &src) in self.sources.iter().enumerate() {
+            // SAFETY: plain system call on a descriptor this process holds.
+            let fd = unsafe { libc::fcntl(src, libc::F_DUPFD_CLOEXEC, above) };
+            if fd < 0 {
+                return io::Error::last_os_error();
+            }
+            self.moved[i] = fd;
+        }
+        for i in 0..self.saved.len() {
+            let target = first + i as libc::c_int;
+            // SAFETY: plain system call; fails with EBADF when nothing is open there.
+            if unsafe { libc::fcntl(target, libc::F_GETFD) } >= 0 {
+                // SAFETY: as above, on an open descriptor.
+                let fd = unsafe { libc::fcntl(target, libc::F_DUPFD_CLOEXEC, above) };
+                if fd < 0 {
+                    return io::Error::last_os_error();
+                }
+                self.saved[i] = fd;
+            }
+        }
+        for (i, &fd) in self.moved.iter().enumerate() {
+            // SAFETY: plain system call; `fd` is open, the target is ours to replace
+            // (what was there is saved above).
+            if unsafe { libc::dup2(fd, first + i as libc::c_int) } < 0 {
+                let e = io::Error::last_os_error();
+                self.put_back();
+                return e;
+            }
+        }
+        write_pid(&mut self.pid_slot[PID_PREFIX.len()..]);
+        // SAFETY: `program`, `argv` and `envp` are NUL-terminated strings and
+        // NULL-terminated arrays that outlive the call.
+        unsafe {
+            libc::execve(
+                self.program.as_ptr(),
+                self.argv.as_ptr(),
+                self.envp.as_ptr(),
+            )
+        };
+        let e = io::Error::last_os_error();
+        self.put_back();
+        e
+    }
+
+    /// Puts back what was open at the targets before `exec` (std reports a failed
+    /// exec through a pipe that may be one of them).
+    fn put_back(&self) {
+        for (i, &fd) in self.saved.iter().enumerate() {
+            if fd >= 0 {
+                // SAFETY: plain system call on descriptors this process holds.
+                unsafe { libc::dup2(fd, LISTEN_FDS_START + i as libc::c_int) };
+            }
+        }
+    }
+}
+
+/// The first descriptor passed (`SD_LISTEN_FDS_START`).
+const LISTEN_FDS_START: libc::c_int = 3;
+
+/// `LISTEN_FDS` and `LISTEN_FDNAMES` for the child of `p` (`LISTEN_PID` is written in
+/// the child).
+fn listen_env(p: &Prepared) -> Vec<(OsString, OsString)> {
+    let names: Vec<&str> = p.listen.iter().map(|l| l.name.as_str()).collect();
+    vec![
+        ("LISTEN_FDS".into(), p.listen.len().to_string().into()),
+        ("LISTEN_FDNAMES".into(), names.join(":").into()),
+    ]
+}
+
+/// Writes the calling process's pid in decimal into `slot`, NUL-terminated (no
+/// allocation, no formatting machinery: it runs in a forked child).
+fn write_pid(slot: &mut [u8]) {
+    // SAFETY: plain system call.
+    let pid = unsafe { libc::getpid() };
+    write_decimal(pid as u64, slot);
+}
+
+/// `n` in decimal at the start of `slot`, then a NUL (`slot` must hold 21 bytes).
+fn write_decimal(mut n: u64, slot: &mut [u8]) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        slot[i] = digits[len - 1 - i];
+    }
+    slot[len] = 0;
 }
 
 /// Sends `sig` to one process (a negative `pid`: to that process group); a process
@@ -664,6 +967,57 @@ fn kill_everything_left() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A program that cannot be executed is still `spawn`'s error when sockets are
+    /// passed, also when std's pipe that reports it sits where a socket goes: eight
+    /// low descriptors are freed just before the spawn (std's /dev/null for the three
+    /// streams and its pipe take them) and 100 "sockets" cover every target from 3 to
+    /// 102.
+    #[test]
+    fn a_failed_exec_with_sockets_to_pass_is_reported() {
+        use crate::supervise::listen::Passed;
+        let low: Vec<std::fs::File> = (0..8)
+            .map(|_| std::fs::File::open("/dev/null").unwrap())
+            .collect();
+        let listen: Vec<Passed> = (0..100)
+            .map(|i| Passed {
+                name: format!("s{i}"),
+                address: crate::spec::SocketAddress::Unix(format!("/s{i}").into()),
+                socket: std::sync::Arc::new(OwnedFd::from(
+                    std::fs::File::open("/dev/null").unwrap(),
+                )),
+                file: None,
+            })
+            .collect();
+        drop(low);
+        let p = Prepared {
+            program: "/nonexistent/tend-test-program".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            credentials: None,
+            stdout: super::super::Output::Null,
+            stderr: super::super::Output::Null,
+            stop: Default::default(),
+            kill_on_close: false,
+            code_page: Default::default(),
+            listen,
+        };
+        let e = spawn(&p).expect_err("the program does not exist");
+        assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
+    }
+
+    /// The pid written in the forked child reads back as the number, NUL-ended, for
+    /// every digit count.
+    #[test]
+    fn pids_in_decimal() {
+        for n in [0u64, 7, 10, 42, 99_999, 4_194_304, u64::MAX] {
+            let mut slot = [0xffu8; 21];
+            write_decimal(n, &mut slot);
+            let end = slot.iter().position(|&b| b == 0).unwrap();
+            assert_eq!(std::str::from_utf8(&slot[..end]).unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn a_failed_lookup_is_not_reported_as_a_missing_name() {

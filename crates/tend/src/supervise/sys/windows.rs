@@ -196,6 +196,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     cmd.args(&p.args)
         .env_clear()
         .envs(p.env.iter().map(|(k, v)| (k, v)))
+        .envs(listen_env(p))
         .stdin(Stdio::null())
         .stdout(p.stdout.stdio())
         .stderr(p.stderr.stdio())
@@ -203,7 +204,10 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     if let Some(dir) = &p.cwd {
         cmd.current_dir(dir);
     }
-    let mut child = cmd.spawn()?;
+    let mut child = {
+        let _inheritable = Inheritable::new(p)?;
+        cmd.spawn()?
+    };
     let pid = child.id();
     let process = duplicate(child.as_raw_handle());
     // SAFETY: both handles are valid; the process has not run a single instruction.
@@ -255,6 +259,93 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         stderr,
         exit: Some(rx),
     })
+}
+
+/// A `[[listen]]` socket the supervisor holds: not inheritable, except while the
+/// service's own child is created (see [`Inheritable`]).
+pub type HeldSocket = std::os::windows::io::OwnedSocket;
+
+/// Windows keeps the backlog a socket was first given (std's, 128) when `listen` is
+/// called again, so there is nothing to set.
+pub fn set_backlog(_socket: &HeldSocket, _backlog: i32) -> io::Result<()> {
+    Ok(())
+}
+
+/// tend holds TCP sockets only on Windows (the spec check says so first).
+pub fn bind_unix(
+    _path: &Path,
+    _mode: Option<u32>,
+    _credentials: Option<&Credentials>,
+) -> Result<HeldSocket, super::UnixBindError> {
+    Err(super::UnixBindError::Io(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "tend holds TCP sockets only on Windows",
+    )))
+}
+
+/// The variables that name the `[[listen]]` sockets to the child: `LISTEN_FDS` (how
+/// many), `LISTEN_FDNAMES` (their names, `:`-separated) and `TEND_LISTEN_HANDLES`
+/// (their inherited SOCKET handle values, decimal, `:`-separated, in the same order).
+/// `LISTEN_PID` is not set: the environment is fixed before the process, and so its
+/// id, exists.
+fn listen_env(p: &Prepared) -> Vec<(String, String)> {
+    use std::os::windows::io::AsRawSocket;
+    if p.listen.is_empty() {
+        return Vec::new();
+    }
+    let join = |f: &dyn Fn(&crate::supervise::listen::Passed) -> String| {
+        p.listen.iter().map(f).collect::<Vec<_>>().join(":")
+    };
+    vec![
+        ("LISTEN_FDS".into(), p.listen.len().to_string()),
+        ("LISTEN_FDNAMES".into(), join(&|l| l.name.clone())),
+        (
+            "TEND_LISTEN_HANDLES".into(),
+            join(&|l| l.socket.as_raw_socket().to_string()),
+        ),
+    ]
+}
+
+/// Makes the `[[listen]]` sockets of `p` inheritable while it lives: std creates
+/// every child with handle inheritance on, so the child created meanwhile gets them
+/// (and keeps their values). Dropping it makes them private again, so no later
+/// child, stop hook or health probe inherits them. Children are created on the
+/// supervisor's thread only, one at a time.
+struct Inheritable<'a>(&'a [crate::supervise::listen::Passed]);
+
+impl<'a> Inheritable<'a> {
+    fn new(p: &'a Prepared) -> io::Result<Inheritable<'a>> {
+        let guard = Inheritable(&p.listen);
+        for l in guard.0 {
+            set_inherit(l, true)?;
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for Inheritable<'_> {
+    fn drop(&mut self) {
+        for l in self.0 {
+            let _ = set_inherit(l, false);
+        }
+    }
+}
+
+/// Sets or clears `HANDLE_FLAG_INHERIT` on a held socket.
+fn set_inherit(l: &crate::supervise::listen::Passed, on: bool) -> io::Result<()> {
+    use std::os::windows::io::AsRawSocket;
+    use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE_FLAG_INHERIT};
+    // SAFETY: the socket is a valid handle this process owns; only its flag changes.
+    check(
+        unsafe {
+            SetHandleInformation(
+                l.socket.as_raw_socket() as HANDLE,
+                HANDLE_FLAG_INHERIT,
+                if on { HANDLE_FLAG_INHERIT } else { 0 },
+            )
+        },
+        "SetHandleInformation",
+    )
 }
 
 /// A handle of our own to the same object.
