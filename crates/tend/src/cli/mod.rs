@@ -99,6 +99,8 @@ enum Command {
     Upgrade(upgrade::UpgradeArgs),
     /// Switch a service back to the release it ran before.
     Rollback(upgrade::RollbackArgs),
+    /// Check a service's release channel (`[update] channel`) now, or upgrade from it.
+    Update(upgrade::UpdateArgs),
     /// Show a service's output.
     Logs(logs::LogsArgs),
     /// Watch the services live; keys restart, stop, start them and follow their logs.
@@ -261,6 +263,7 @@ pub fn main() -> ExitCode {
         Command::ReopenLogs(a) => control::reopen_logs(a),
         Command::Upgrade(a) => upgrade::upgrade(a),
         Command::Rollback(a) => upgrade::rollback(a),
+        Command::Update(a) => upgrade::update(a),
         Command::Logs(a) => logs::logs(a),
         Command::Top(a) => top::top(a),
         Command::Check(a) => check::check(a),

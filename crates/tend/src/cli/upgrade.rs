@@ -63,6 +63,70 @@ pub struct RollbackArgs {
     pub state_dir: Option<PathBuf>,
 }
 
+/// Arguments of `tend update`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    #[command(subcommand)]
+    what: UpdateWhat,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UpdateWhat {
+    /// Check the service's release channel now and say what it names.
+    Check(ChannelArgs),
+    /// Check the service's release channel now and upgrade to the release it names
+    /// (with the same check and rollback as `tend upgrade`).
+    Apply(ChannelArgs),
+}
+
+/// Arguments of `tend update check|apply`.
+#[derive(Debug, Args)]
+struct ChannelArgs {
+    /// The service name.
+    name: ServiceName,
+    /// Print the outcome as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// As for `tend upgrade`.
+    #[arg(long, env = "TEND_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// `tend update check|apply NAME`: through the supervisor, whose poller checks the
+/// channel now.
+pub fn update(a: UpdateArgs) -> u8 {
+    let (verb, a) = match a.what {
+        UpdateWhat::Check(c) => (Verb::UpdateCheck, c),
+        UpdateWhat::Apply(c) => (Verb::UpdateApply, c),
+    };
+    let name = a.name.as_str().to_string();
+    let (dir, _) = state_dir_of(&name, a.state_dir.clone());
+    let store = Store::of(&dir, &name);
+    let req = Request {
+        verb,
+        service: name.clone(),
+        upgrade: None,
+    };
+    let json = a.json;
+    let result = match control::request_with(&dir, req, &mut |p| {
+        if !json {
+            errln!("tend: {p}");
+        }
+    }) {
+        Ok(done) => Ok(Outcome {
+            ok: done.ok,
+            service: name.clone(),
+            release: None,
+            state: done.state,
+            message: done.message,
+        }),
+        Err(e) => Err(format!(
+            "{e} (the channel is checked by the service's running supervisor)"
+        )),
+    };
+    finish(result, &name, &store, json)
+}
+
 /// The outcome, for people or as JSON.
 #[derive(Debug, serde::Serialize)]
 struct Outcome {

@@ -433,6 +433,16 @@ pub struct Update {
     /// `"bin/orders"` for an archive holding `bin/orders`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,
+    /// A release channel the supervisor polls: the `http://`, `https://` or `file://`
+    /// URL of a JSON manifest naming the release to run (version, url, size, sha256,
+    /// signature). None by default: upgrades come by `tend upgrade` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// How often the channel is checked (plus up to a tenth at random, so that many
+    /// devices do not poll at once).
+    pub check_every: Duration,
+    /// The most a channel's download takes, per second (it runs in the background).
+    pub max_download_rate: Size,
 }
 
 impl Default for Update {
@@ -442,6 +452,9 @@ impl Default for Update {
             keep: 3,
             verify_within: Duration::from_secs(60),
             program: None,
+            channel: None,
+            check_every: Duration::from_secs(3600),
+            max_download_rate: Size(1 << 20),
         }
     }
 }

@@ -455,6 +455,35 @@ fn check_update(u: &Update) -> Vec<Problem> {
             ),
         ));
     }
+    if let Some(c) = &u.channel {
+        let scheme_ok = ["http://", "https://", "file://"]
+            .iter()
+            .any(|s| c.starts_with(s) && c.len() > s.len());
+        if !scheme_ok || c.chars().any(char::is_whitespace) {
+            out.push((
+                at(&["update", "channel"]),
+                format!("`update.channel` {c:?} is not an http://, https:// or file:// URL"),
+                Some("e.g. channel = \"https://updates.example.com/orders/stable.json\"".into()),
+            ));
+        }
+    }
+    if u.check_every.get() < std::time::Duration::from_secs(1) {
+        out.push((
+            at(&["update", "check_every"]),
+            "`update.check_every` is shorter than a second".into(),
+            Some("e.g. check_every = \"1h\"".into()),
+        ));
+    }
+    if u.max_download_rate.0 < 1024 {
+        out.push((
+            at(&["update", "max_download_rate"]),
+            format!(
+                "`update.max_download_rate` is {} bytes a second: a download would never end",
+                u.max_download_rate.0
+            ),
+            Some("e.g. max_download_rate = \"1MiB\" (a second)".into()),
+        ));
+    }
     if let Some(p) = &u.program {
         if let Err(e) = crate::update::release::check_program_path(p) {
             out.push((

@@ -43,6 +43,10 @@ pub enum Verb {
     Upgrade,
     /// Go back to the release before the current one.
     Rollback,
+    /// Check the release channel now and say what it names.
+    UpdateCheck,
+    /// Check the release channel now and upgrade to what it names.
+    UpdateApply,
 }
 
 impl Verb {
@@ -55,6 +59,8 @@ impl Verb {
             Verb::ReopenLogs => "reopen-logs",
             Verb::Upgrade => "upgrade",
             Verb::Rollback => "rollback",
+            Verb::UpdateCheck => "update-check",
+            Verb::UpdateApply => "update-apply",
         }
     }
 }

@@ -33,6 +33,7 @@ macro_rules! say {
 }
 pub(crate) use say;
 
+mod channel;
 pub mod control;
 pub mod event;
 pub mod eventlog;
@@ -600,8 +601,13 @@ async fn supervise_locked(
         },
     );
     let mut requests = listen(extras.requests)?;
-    let (commands, channels) = open_channels(specs, opts);
+    let (commands_tx, commands, channels) = open_channels(specs, opts);
     let mut services = Services::new(specs, opts, extras.observers, reaper, setups, commands);
+    services.pollers = specs
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| channel::spawn(i, spec, &opts.state_dir, commands_tx.clone()))
+        .collect();
     services.managed = managed;
     services.metrics = metrics.as_ref().map(|(_, m)| m.clone());
     services.run(order, &mut requests).await;
@@ -676,6 +682,7 @@ fn open_channels(
     specs: &[Spec],
     opts: &Options,
 ) -> (
+    mpsc::UnboundedSender<control::Command>,
     mpsc::UnboundedReceiver<control::Command>,
     Vec<tokio::task::JoinHandle<()>>,
 ) {
@@ -703,7 +710,7 @@ fn open_channels(
             }
         })
         .collect();
-    (rx, tasks)
+    (tx, rx, tasks)
 }
 
 /// Prepares every service of `specs` (its command, stop hook and log sinks); the first
@@ -861,6 +868,8 @@ struct Services<'a> {
     /// The steps of upgrades, from their tasks (see [`upgrade`]).
     steps_tx: mpsc::UnboundedSender<upgrade::Step>,
     steps: mpsc::UnboundedReceiver<upgrade::Step>,
+    /// Each service's release channel poller (`[update] channel`).
+    pollers: Vec<Option<mpsc::UnboundedSender<channel::PollNow>>>,
 }
 
 /// Whether a pending service's dependencies let it start.
@@ -940,6 +949,7 @@ impl<'a> Services<'a> {
             upgrading: vec![false; specs.len()],
             steps_tx,
             steps,
+            pollers: vec![None; specs.len()],
         }
     }
 
@@ -1619,6 +1629,25 @@ impl<'a> Services<'a> {
                 }
             },
             Verb::Rollback => self.rollback(i, c.reply),
+            Verb::UpdateCheck | Verb::UpdateApply => match &self.pollers[i] {
+                Some(poller) => {
+                    let _ = c.reply.send(control::Answer::Accepted {
+                        accepted: true,
+                        wait_ms: 3_600_000,
+                    });
+                    let _ = poller.send(channel::PollNow {
+                        apply: c.verb == Verb::UpdateApply,
+                        reply: c.reply,
+                    });
+                }
+                None => {
+                    let _ = c.reply.send(done(
+                        false,
+                        seen.state,
+                        format!("`{name}` has no release channel: add [update] channel = \"https://...\" to its spec"),
+                    ));
+                }
+            },
             Verb::ReopenLogs => {
                 service::reopen(&self.setups[i]);
                 let _ = c.reply.send(done(

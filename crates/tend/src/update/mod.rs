@@ -6,6 +6,8 @@
 //!   size and sha256 checked).
 //! - [`unpack`]: `.tar.gz` and `.zip` archives into a release folder.
 //! - [`release`]: the releases of a service and which one is current.
+//! - [`channel`]: a release channel's manifest, and what to do with it.
+pub mod channel;
 pub mod fetch;
 pub mod minisign;
 pub mod release;

@@ -2,6 +2,8 @@
 //! fixture binary, and polling with a deadline (never a bare sleep).
 #![allow(dead_code)]
 
+pub mod releases;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
