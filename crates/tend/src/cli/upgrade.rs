@@ -195,6 +195,7 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
                 source,
                 version: a.release.clone(),
                 dry_run: a.dry_run,
+                signed_as_named: false,
             };
             let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
             let _ = std::fs::remove_file(&dest);
@@ -233,6 +234,7 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
             source,
             version: a.release.clone(),
             dry_run: a.dry_run,
+            signed_as_named: false,
         };
         let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
         if let Some(copy) = copy {
@@ -344,6 +346,7 @@ fn upgrade_here(
         signature: up.signature,
         source: up.source,
         version: up.version,
+        signed_as_named: up.signed_as_named,
     };
     let index = store.index().map_err(|e| crate::text::io_error(&e))?;
     let staged = if up.dry_run {

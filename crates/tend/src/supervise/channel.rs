@@ -262,6 +262,7 @@ impl Poller {
                 source: named.url.clone(),
                 version: Some(version.clone()),
                 dry_run: false,
+                signed_as_named: true,
             }),
             reply: tx,
         });
@@ -280,10 +281,10 @@ impl Poller {
             }
         };
         let _ = std::fs::remove_file(&dest);
-        // Refused before anything changed (its signature, its content): not fetched
-        // again while the channel names it. (A release that failed its check is in the
-        // index's rolled back list instead.)
-        if !done.ok && done.message.contains("nothing changed") {
+        // Refused for what it is (its signature, its content): not fetched again while
+        // the channel names it. (A release that failed its check is in the index's
+        // rolled back list instead.)
+        if done.refused {
             self.refused = Some((version, named.sha256));
         }
         done

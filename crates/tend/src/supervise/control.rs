@@ -93,6 +93,9 @@ pub struct Upgrade {
     /// Check only: verify, and say what would happen.
     #[serde(default)]
     pub dry_run: bool,
+    /// The signature must name `version` (a channel's release).
+    #[serde(default)]
+    pub signed_as_named: bool,
 }
 
 /// A line of the answer.
@@ -125,6 +128,10 @@ pub struct Done {
     pub state: Option<String>,
     /// What happened, for people.
     pub message: String,
+    /// An upgrade refused for what the artifact is (its signature, its name): the
+    /// same artifact would be refused again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub refused: bool,
 }
 
 impl Done {
@@ -134,6 +141,7 @@ impl Done {
             ok,
             state: state.map(str::to_string),
             message: message.into(),
+            refused: false,
         }
     }
 }

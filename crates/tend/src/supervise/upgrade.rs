@@ -157,6 +157,7 @@ impl Services<'_> {
                 signature: up.signature,
                 source: up.source,
                 version: up.version,
+                signed_as_named: up.signed_as_named,
             };
             let result = tokio::task::spawn_blocking(move || {
                 if dry_run {
@@ -219,7 +220,17 @@ impl Services<'_> {
         };
         let staged = match result {
             Ok(s) => s,
-            Err(e) => return fail(self, format!("`{name}` not upgraded: {e}; nothing changed")),
+            Err(e) => {
+                self.upgrading[i] = false;
+                let mut done = Done::new(
+                    false,
+                    Some(seen.state.as_str()),
+                    format!("`{name}` not upgraded: {e}; nothing changed"),
+                );
+                done.refused = e.refused();
+                let _ = reply.send(Answer::Done(done));
+                return;
+            }
         };
         let setup = self.setups[i].clone();
         let rel = setup

@@ -182,6 +182,9 @@ pub struct Artifact {
     /// The release id asked for (`--release`); else the signed `version:`, else the
     /// sha256's first 12 hex digits.
     pub version: Option<String>,
+    /// The signature must name `version` (`version:` in its trusted comment): what a
+    /// channel's manifest says is not trusted, the signature is.
+    pub signed_as_named: bool,
 }
 
 /// A release ready to switch to.
@@ -204,13 +207,21 @@ pub enum StageError {
     /// The release id cannot be used.
     #[error("{0}")]
     Id(String),
-    /// `--release` and the signed `version:` disagree.
-    #[error("--release {given} differs from the signed version {signed}: the signature says which release this is")]
+    /// The name asked for and the signed `version:` disagree.
+    #[error("the release is named {given} but its signature says version {signed}: the signature says which release this is")]
     VersionMismatch {
         /// `--release`.
         given: String,
         /// The trusted comment's.
         signed: String,
+    },
+    /// The signature names no version, and it must (a channel's release).
+    #[error("refused: the signature names no version (its trusted comment is {comment:?}); a channel's release must be signed with -t \"version:{given}\"")]
+    NotSignedAs {
+        /// The version the manifest names.
+        given: String,
+        /// The trusted comment.
+        comment: String,
     },
     /// A release of that id exists with other content.
     #[error("release {id} exists with another artifact (sha256 {had}, this one {has}): give another --release ID, or `tend rollback` and remove it")]
@@ -241,6 +252,23 @@ pub enum StageError {
         /// Why it failed.
         error: String,
     },
+}
+
+impl StageError {
+    /// Whether the artifact was refused for what it is (its signature, its name), not
+    /// for a passing reason (a full disk): the same artifact would be refused again.
+    pub fn refused(&self) -> bool {
+        matches!(
+            self,
+            StageError::Signature(_)
+                | StageError::VersionMismatch { .. }
+                | StageError::NotSignedAs { .. }
+                | StageError::Exists { .. }
+                | StageError::NoProgram { .. }
+                | StageError::Unpack(_)
+                | StageError::Id(_)
+        )
+    }
 }
 
 fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> StageError {
@@ -501,6 +529,12 @@ impl Store {
 /// the first 12 hex digits of its hash `sha`.
 fn release_id(artifact: &Artifact, verified: &Verified, sha: &str) -> Result<String, StageError> {
     let id = match (&artifact.version, verified.version()) {
+        (Some(given), None) if artifact.signed_as_named => {
+            return Err(StageError::NotSignedAs {
+                given: given.clone(),
+                comment: verified.trusted_comment.clone(),
+            })
+        }
         (Some(given), Some(signed)) if given != signed => {
             return Err(StageError::VersionMismatch {
                 given: given.clone(),
