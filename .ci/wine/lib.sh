@@ -110,6 +110,8 @@ need_tools() {
 }
 
 # boot_prefix: a fresh prefix with a persistent wineserver and services.exe running.
+# SERVICES_WINEDEBUG, if set, is the WINEDEBUG of services.exe and so of the services
+# it starts (their debug output goes to $LOG); the suite's own commands keep -all.
 boot_prefix() {
   local s
   echo "==> fresh prefix $WINEPREFIX, persistent wineserver"
@@ -117,8 +119,40 @@ boot_prefix() {
   timeout 180 wineboot -i >>"$LOG" 2>&1
   timeout 60 wineserver -w
   timeout 30 wineserver -p
-  timeout 120 wineboot >>"$LOG" 2>&1
+  WINEDEBUG=${SERVICES_WINEDEBUG:-$WINEDEBUG} timeout 120 wineboot >>"$LOG" 2>&1
   check "wine prefix booted, services.exe running ($(( $(date +%s) - s ))s)" wait_until 20 services_up
+}
+
+# event_log_calls: the Event Log entries the prefix's services reported, one a line:
+# "ID Kind: string|string|...". Wine stores none (its ReportEventW is a stub), but
+# with SERVICES_WINEDEBUG=-all,+eventlog,fixme+advapi it prints each call to $LOG: the
+# message ID and type (the fixme line), then each insert string (a line of the
+# eventlog channel: trace for information, warn for warnings, err for errors), all
+# from one thread, whose id starts the line. (Strings come as Wine quotes them: a
+# backslash doubled.)
+event_log_calls() {
+  tr -d '\r' <"$LOG" | awk '
+    function hex(s,   i, v) {
+      v = 0; s = tolower(substr(s, 3))
+      for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return v
+    }
+    function flush(t) { if (t in id) { print id[t] " " kind[t] ": " strs[t]; delete id[t] } }
+    /:fixme:advapi:ReportEventW \(/ {
+      t = substr($0, 1, index($0, ":") - 1); flush(t)
+      s = $0; sub(/.*ReportEventW \(/, "", s); split(s, f, ",")
+      id[t] = hex(f[4]) % 65536
+      k = hex(f[2]); kind[t] = k == 4 ? "Information" : k == 2 ? "Warning" : k == 1 ? "Error" : "type " k
+      strs[t] = ""; n[t] = 0
+      next
+    }
+    /:(trace|warn|err):eventlog:ReportEventW L"/ {
+      t = substr($0, 1, index($0, ":") - 1)
+      if (!(t in id)) next
+      s = $0; sub(/^[^"]*"/, "", s); sub(/"$/, "", s)
+      strs[t] = (n[t]++ ? strs[t] "|" : "") s
+    }
+    END { for (t in id) flush(t) }'
 }
 
 # finish: the summary line and the exit status.
