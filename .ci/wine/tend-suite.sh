@@ -481,11 +481,14 @@ release() { minisign -S -s "$KEYS/$2.key" -m "$SRC_UNIX/$1" -t "version:$3" >>"$
 cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.0.exe" && release rel-2.0.exe release 2.0
 cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.1.exe" && release rel-2.1.exe stranger 2.1
 cp "$HELLO_EXE" "$SRC_UNIX/rel-3.0.exe" && release rel-3.0.exe release 3.0
-check "three releases signed with minisign (2.0, 2.1 by another key, 3.0)" \
-  test -s "$SRC_UNIX/rel-2.0.exe.minisig" -a -s "$SRC_UNIX/rel-2.1.exe.minisig" -a -s "$SRC_UNIX/rel-3.0.exe.minisig"
+cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.2.exe" && release rel-2.2.exe release 2.2
+check "four releases signed with minisign (2.0, 2.1 by another key, 3.0, 2.2)" \
+  test -s "$SRC_UNIX/rel-2.0.exe.minisig" -a -s "$SRC_UNIX/rel-2.1.exe.minisig" -a -s "$SRC_UNIX/rel-3.0.exe.minisig" -a -s "$SRC_UNIX/rel-2.2.exe.minisig"
+# (The command without .exe, as Windows allows: a release holds tend-fixture.exe, the
+# file the command resolves to.)
 cat >"$SRC_UNIX/upg.toml" <<SPEC
 name = "upg"
-command = '$APP_WIN\\tend-fixture.exe'
+command = '$APP_WIN\\tend-fixture'
 args = ["--http-stop", "$UPORT", "--hang"]
 [stop]
 timeout = "3s"
@@ -597,15 +600,16 @@ check "tend rollback again: nothing before the spec's command (exit $rc)" \
 # runs the release (index.json decides: Windows has no `current` link).
 w sc stop upg >>"$LOG" 2>&1
 check "sc stop upg: STOPPED" wait_until 30 state_is upg STOPPED
-out=$(u "$SRC_WIN\\rel-2.0.exe"); rc=$?
-check "upgrade of the stopped service: exit 0, switched to release 2.0, runs it at its next start ($rc)" \
-  bash -c '[ "$1" = 0 ] && grep -q "switched from the spec.s command to release 2.0; it is not running" <<<"$2"' _ "$rc" "$out" \
+out=$(u "$SRC_WIN\\rel-2.2.exe"); rc=$?
+check "upgrade of the stopped service: exit 0, switched to release 2.2, runs it at its next start ($rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "switched from the spec.s command to release 2.2; it is not running" <<<"$2"' _ "$rc" "$out" \
   || echo "$out" | sed 's/^/    | /'
+check "  ... staged by tend upgrade itself as 2.2\\tend-fixture.exe" cmp -s "$REL_UNIX/2.2/tend-fixture.exe" "$FIXTURE_EXE"
 check "  ... still STOPPED, no tend-fixture.exe" bash -c '[ "$1" = STOPPED ] && [ -z "$2" ]' _ "$(svc_state_of upg)" "$(fixture_images)"
 check "sc start upg" sc_start upg
 check "  ... healthy" wait_until 20 upg_healthy
-check "  ... on release 2.0: the only tend-fixture.exe runs from ...\\2.0\\" \
-  wait_until 10 runs_from 'releases\\upg\\2\.0\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
+check "  ... on release 2.2: the only tend-fixture.exe runs from ...\\2.2\\" \
+  wait_until 10 runs_from 'releases\\upg\\2\.2\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
 
 # The Event Log: Wine stores no entries, but prints each ReportEventW call (see
 # event_log_calls in lib.sh). The upgrades' entries, in order:
