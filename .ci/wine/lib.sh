@@ -66,10 +66,17 @@ http_get() {
     printf "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" "$2" >&3; cat <&3' _ "$1" "$2" 2>/dev/null
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# free_port: a free loopback port, from a pid-dependent start.
+# port_used PORT: a TCP socket of this machine has PORT as its local port: a listener,
+# or a connection, even one in TIME_WAIT (an earlier section's server, or a client's
+# ephemeral port), which a bind without SO_REUSEADDR refuses (WSAEADDRINUSE).
+port_used() {
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$1") " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# free_port [OFFSET]: a free loopback port, from a start that depends on the pid and
+# OFFSET (so each section's is its own).
 free_port() {
   local p=$(( 20000 + ($$ + ${1:-0}) % 20000 ))
-  while port_open "$p"; do p=$((p + 1)); done
+  while port_open "$p" || port_used "$p"; do p=$((p + 1)); done
   echo "$p"
 }
 # prefix_pids PATTERN: the Linux pids of processes matching PATTERN in this prefix

@@ -22,6 +22,11 @@
 # start NAME` reach one service of a running `tend up` through its control pipe;
 # `tend logs NAME` of an installed service shows the line it wrote to stderr; and a
 # service with health checks is RUNNING once healthy, and replaced when it hangs.
+# Last, upgrades of an installed service with [update] and [health], releases signed
+# on the host with minisign: a good one goes live, one signed by another key is
+# refused, one that never becomes ready is rolled back by itself (the SCM seeing
+# RUNNING throughout), `tend rollback` by hand, a stopped service switched for its
+# next start, and the Event Log entries 1010/1011/2004 (from Wine's debug output).
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -471,7 +476,7 @@ echo "==> 18. upgrades under the SCM"
 if ! command -v minisign >/dev/null; then
   fail "minisign is missing (run .ci/wine/setup.sh)"
 else
-UPORT=$(free_port 18)
+UPORT=$(free_port 5018)  # (an offset of its own, far from 17's)
 KEYS=$WORK/keys && mkdir -p "$KEYS"
 minisign -G -W -p "$KEYS/release.pub" -s "$KEYS/release.key" >>"$LOG" 2>&1
 minisign -G -W -p "$KEYS/stranger.pub" -s "$KEYS/stranger.key" >>"$LOG" 2>&1
