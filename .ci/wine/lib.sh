@@ -66,10 +66,17 @@ http_get() {
     printf "GET %s HTTP/1.1\r\nHost: localhost\r\n\r\n" "$2" >&3; cat <&3' _ "$1" "$2" 2>/dev/null
 }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-# free_port: a free loopback port, from a pid-dependent start.
+# port_used PORT: a TCP socket of this machine has PORT as its local port: a listener,
+# or a connection, even one in TIME_WAIT (an earlier section's server, or a client's
+# ephemeral port), which a bind without SO_REUSEADDR refuses (WSAEADDRINUSE).
+port_used() {
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$1") " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+# free_port [OFFSET]: a free loopback port, from a start that depends on the pid and
+# OFFSET (so each section's is its own).
 free_port() {
   local p=$(( 20000 + ($$ + ${1:-0}) % 20000 ))
-  while port_open "$p"; do p=$((p + 1)); done
+  while port_open "$p" || port_used "$p"; do p=$((p + 1)); done
   echo "$p"
 }
 # prefix_pids PATTERN: the Linux pids of processes matching PATTERN in this prefix
@@ -110,6 +117,8 @@ need_tools() {
 }
 
 # boot_prefix: a fresh prefix with a persistent wineserver and services.exe running.
+# SERVICES_WINEDEBUG, if set, is the WINEDEBUG of services.exe and so of the services
+# it starts (their debug output goes to $LOG); the suite's own commands keep -all.
 boot_prefix() {
   local s
   echo "==> fresh prefix $WINEPREFIX, persistent wineserver"
@@ -117,8 +126,40 @@ boot_prefix() {
   timeout 180 wineboot -i >>"$LOG" 2>&1
   timeout 60 wineserver -w
   timeout 30 wineserver -p
-  timeout 120 wineboot >>"$LOG" 2>&1
+  WINEDEBUG=${SERVICES_WINEDEBUG:-$WINEDEBUG} timeout 120 wineboot >>"$LOG" 2>&1
   check "wine prefix booted, services.exe running ($(( $(date +%s) - s ))s)" wait_until 20 services_up
+}
+
+# event_log_calls: the Event Log entries the prefix's services reported, one a line:
+# "ID Kind: string|string|...". Wine stores none (its ReportEventW is a stub), but
+# with SERVICES_WINEDEBUG=-all,+eventlog,fixme+advapi it prints each call to $LOG: the
+# message ID and type (the fixme line), then each insert string (a line of the
+# eventlog channel: trace for information, warn for warnings, err for errors), all
+# from one thread, whose id starts the line. (Strings come as Wine quotes them: a
+# backslash doubled.)
+event_log_calls() {
+  tr -d '\r' <"$LOG" | awk '
+    function hex(s,   i, v) {
+      v = 0; s = tolower(substr(s, 3))
+      for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return v
+    }
+    function flush(t) { if (t in id) { print id[t] " " kind[t] ": " strs[t]; delete id[t] } }
+    /:fixme:advapi:ReportEventW \(/ {
+      t = substr($0, 1, index($0, ":") - 1); flush(t)
+      s = $0; sub(/.*ReportEventW \(/, "", s); split(s, f, ",")
+      id[t] = hex(f[4]) % 65536
+      k = hex(f[2]); kind[t] = k == 4 ? "Information" : k == 2 ? "Warning" : k == 1 ? "Error" : "type " k
+      strs[t] = ""; n[t] = 0
+      next
+    }
+    /:(trace|warn|err):eventlog:ReportEventW L"/ {
+      t = substr($0, 1, index($0, ":") - 1)
+      if (!(t in id)) next
+      s = $0; sub(/^[^"]*"/, "", s); sub(/"$/, "", s)
+      strs[t] = (n[t]++ ? strs[t] "|" : "") s
+    }
+    END { for (t in id) flush(t) }'
 }
 
 # finish: the summary line and the exit status.

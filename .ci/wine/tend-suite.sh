@@ -22,6 +22,11 @@
 # start NAME` reach one service of a running `tend up` through its control pipe;
 # `tend logs NAME` of an installed service shows the line it wrote to stderr; and a
 # service with health checks is RUNNING once healthy, and replaced when it hangs.
+# Last, upgrades of an installed service with [update] and [health], releases signed
+# on the host with minisign: a good one goes live, one signed by another key is
+# refused, one that never becomes ready is rolled back by itself (the SCM seeing
+# RUNNING throughout), `tend rollback` by hand, a stopped service switched for its
+# next start, and the Event Log entries 1010/1011/2004 (from Wine's debug output).
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -59,6 +64,8 @@ no_process() { ! in_prefix "$1"; }
 svc_present() { ! svc_absent_of "$1"; }
 count_at_least() { [ "$(prefix_pids "$1" | wc -l)" -ge "$2" ]; }
 
+# (services.exe, and the services it starts, print their Event Log calls to $LOG.)
+SERVICES_WINEDEBUG=-all,+eventlog,fixme+advapi
 boot_prefix
 
 mkdir -p "$SRC_UNIX" "$APP_UNIX"
@@ -457,5 +464,183 @@ check "install --now of a never-healthy service fails naming the probe's error (
 check "  ... and leaves nothing: no service, no spec" \
   bash -c '! [ -e "$1/hale.toml" ]' _ "$DATA_UNIX"
 check "  ... sc query knows no hale" wait_until 20 svc_absent_of hale
+
+echo "==> 18. upgrades under the SCM"
+# Releases signed on the host with the real minisign tool. A good one (a copy of the
+# fixture, signed as 2.0) goes live through the running service's control pipe: a new
+# child from ...\releases\upg\2.0\, healthy, the SCM RUNNING; one signed by another
+# key is refused with nothing changed; one that never becomes healthy (hello-service.exe
+# as the release's tend-fixture.exe: it refuses the fixture's arguments and exits) is
+# rolled back to 2.0 by itself, the SCM seeing RUNNING throughout; `tend rollback` goes
+# back to the spec's command by hand.
+if ! command -v minisign >/dev/null; then
+  fail "minisign is missing (run .ci/wine/setup.sh)"
+else
+UPORT=$(free_port 5018)  # (an offset of its own, far from 17's)
+KEYS=$WORK/keys && mkdir -p "$KEYS"
+minisign -G -W -p "$KEYS/release.pub" -s "$KEYS/release.key" >>"$LOG" 2>&1
+minisign -G -W -p "$KEYS/stranger.pub" -s "$KEYS/stranger.key" >>"$LOG" 2>&1
+PUBKEY=$(sed -n 2p "$KEYS/release.pub")
+# release FILE KEY VERSION: FILE (under C:\tend-src) signed by KEY as VERSION.
+release() { minisign -S -s "$KEYS/$2.key" -m "$SRC_UNIX/$1" -t "version:$3" >>"$LOG" 2>&1; }
+cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.0.exe" && release rel-2.0.exe release 2.0
+cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.1.exe" && release rel-2.1.exe stranger 2.1
+cp "$HELLO_EXE" "$SRC_UNIX/rel-3.0.exe" && release rel-3.0.exe release 3.0
+cp "$FIXTURE_EXE" "$SRC_UNIX/rel-2.2.exe" && release rel-2.2.exe release 2.2
+check "four releases signed with minisign (2.0, 2.1 by another key, 3.0, 2.2)" \
+  test -s "$SRC_UNIX/rel-2.0.exe.minisig" -a -s "$SRC_UNIX/rel-2.1.exe.minisig" -a -s "$SRC_UNIX/rel-3.0.exe.minisig" -a -s "$SRC_UNIX/rel-2.2.exe.minisig"
+# (The command without .exe, as Windows allows: a release holds tend-fixture.exe, the
+# file the command resolves to.)
+cat >"$SRC_UNIX/upg.toml" <<SPEC
+name = "upg"
+command = '$APP_WIN\\tend-fixture'
+args = ["--http-stop", "$UPORT", "--hang"]
+[stop]
+timeout = "3s"
+[health]
+http = "http://127.0.0.1:$UPORT/healthz"
+interval = "300ms"
+timeout = "1s"
+retries = 2
+[update]
+public_keys = ["$PUBKEY"]
+verify_within = "8s"
+[windows]
+start = "manual"
+SPEC
+REL_UNIX=$DATA_UNIX/state/upg/releases/upg
+u() { t upgrade upg "$@"; }
+upg_pid() { status_field upg pid; }
+upg_healthy() { [ "$(status_json upg | jq -r '.health.state // empty')" = healthy ]; }
+index_field() { jq -c ".$1" "$REL_UNIX/index.json" 2>/dev/null; }
+# fixture_images: the command lines of the prefix's tend-fixture.exe processes (Wine
+# shows a process's Windows command line in /proc/PID/cmdline), one a line.
+fixture_images() {
+  local p
+  for p in $(prefix_pids 'tend-fixture\.exe'); do
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null; echo
+  done
+}
+# runs_from PATTERN: exactly one tend-fixture.exe runs, and its image matches PATTERN.
+runs_from() {
+  local images; images=$(fixture_images)
+  [ "$(grep -c . <<<"$images")" = 1 ] && grep -q "$1" <<<"$images"
+}
+out=$(t install "$SRC_WIN\\upg.toml" --now); rc=$?
+check "install --now of upg (with [update] and [health]): exit 0, running" \
+  bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out" || echo "$out" | sed 's/^/    | /'
+check "  ... healthy" wait_until 15 upg_healthy
+check "  ... the supervisor made releases\\upg\\.incoming for tend upgrade" test -d "$REL_UNIX/.incoming"
+u0=$(upg_pid)
+
+out=$(u "$SRC_WIN\\rel-2.0.exe" --dry-run); rc=$?
+check "upgrade --dry-run: exit 0, would switch to release 2.0 ($rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "would switch .upg. from the spec.s command to release 2.0" <<<"$2"' _ "$rc" "$out" \
+  || echo "$out" | sed 's/^/    | /'
+check "  ... nothing changed: the same child, no index, no release folder" \
+  bash -c '[ "$1" = "$2" ] && ! [ -e "$3/index.json" ] && ! [ -e "$3/2.0" ]' _ "$(upg_pid)" "$u0" "$REL_UNIX"
+
+out=$(u "$SRC_WIN\\rel-2.0.exe"); rc=$?
+echo "$out" | sed 's/^/    | /'
+check "upgrade to the good release: exit 0, upgraded to release 2.0 ($rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "upgraded from the spec.s command to release 2.0: ready after" <<<"$2"' _ "$rc" "$out"
+check "  ... sc query: RUNNING" state_is upg RUNNING
+u2=$(upg_pid)
+check "  ... a new child ($u0 -> $u2)" bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$u2" "$u0"
+check "  ... the release is on disk: 2.0\\tend-fixture.exe, as signed" cmp -s "$REL_UNIX/2.0/tend-fixture.exe" "$FIXTURE_EXE"
+check "  ... the only tend-fixture.exe runs from state\\upg\\releases\\upg\\2.0\\" \
+  runs_from 'releases\\upg\\2\.0\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
+check "  ... index.json: current 2.0, before it the spec's command" \
+  bash -c '[ "$(jq -c "[.current, .previous]" "$1/index.json")" = "[\"2.0\",[null]]" ]' _ "$REL_UNIX"
+check "  ... tend status --json: releases.current 2.0" [ "$(status_json upg | jq -r '.releases.current')" = 2.0 ]
+check "  ... healthy" upg_healthy
+check "  ... the artifact's copy in .incoming was removed" bash -c '[ -z "$(ls -A "$1")" ]' _ "$REL_UNIX/.incoming"
+out=$(t status upg)
+check "tend status shows the release and the one before it" grep -q "release 2.0 (before: the spec's command)" <<<"$out" \
+  || echo "$out" | sed 's/^/    | /'
+
+out=$(u "$SRC_WIN\\rel-2.1.exe"); rc=$?
+check "a release signed by another key is refused: exit 1, not in update.public_keys, nothing changed ($rc)" \
+  bash -c '[ "$1" = 1 ] && grep -q "which is not in update.public_keys" <<<"$2" && grep -q "nothing changed" <<<"$2"' _ "$rc" "$out" \
+  || echo "$out" | sed 's/^/    | /'
+check "  ... the same child, still release 2.0, no 2.1 folder" \
+  bash -c '[ "$1" = "$2" ] && [ "$(jq -r .current "$3/index.json")" = 2.0 ] && ! [ -e "$3/2.1" ]' _ "$(upg_pid)" "$u2" "$REL_UNIX"
+check "  ... sc query: RUNNING" state_is upg RUNNING
+
+# The SCM's view, polled all through the failed upgrade and its rollback.
+SCM_SEEN=$WORK/upg-scm.txt
+( while [ ! -e "$WORK/upg-done" ]; do svc_state_of upg; done ) >"$SCM_SEEN" 2>/dev/null &
+scm_bg=$!
+s=$(date +%s)
+out=$(u "$SRC_WIN\\rel-3.0.exe"); rc=$?
+took=$(( $(date +%s) - s ))
+touch "$WORK/upg-done"; wait "$scm_bg"
+echo "$out" | sed 's/^/    | /'
+check "a release that never becomes healthy: exit 1 after ${took}s, not ready within 8s, rolled back to release 2.0 ($rc)" \
+  bash -c '[ "$1" = 1 ] && grep -q "release 3.0 was not ready within 8s" <<<"$2" && grep -q "rolled back to release 2.0" <<<"$2"' _ "$rc" "$out"
+check "  ... the SCM said RUNNING all along ($(sort | uniq -c <"$SCM_SEEN" | xargs))" \
+  bash -c '[ -s "$1" ] && [ "$(sort -u "$1")" = RUNNING ]' _ "$SCM_SEEN"
+check "  ... index.json: current 2.0 again, 3.0 rolled back" \
+  bash -c '[ "$(jq -c "[.current, .rolled_back]" "$1/index.json")" = "[\"2.0\",[\"3.0\"]]" ]' _ "$REL_UNIX"
+check "  ... healthy again on release 2.0" wait_until 15 upg_healthy
+check "  ... a new child, from ...\\releases\\upg\\2.0\\ again" \
+  bash -c '[ -n "$1" ] && [ "$1" != "$2" ]' _ "$(upg_pid)" "$u2"
+check "  ... the only tend-fixture.exe runs from ...\\2.0\\" \
+  runs_from 'releases\\upg\\2\.0\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
+
+out=$(t rollback upg); rc=$?
+check "tend rollback: exit 0, back to the spec's command ($rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "rolled back to the spec.s command" <<<"$2"' _ "$rc" "$out" || echo "$out" | sed 's/^/    | /'
+check "  ... healthy" wait_until 15 upg_healthy
+check "  ... the only tend-fixture.exe is the spec's command again" \
+  runs_from 'tend test\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
+check "  ... tend status --json: releases.current null, nothing before it, 3.0 and 2.0 rolled back" \
+  [ "$(status_json upg | jq -c '.releases | [.current, .previous, .rolled_back]')" = '[null,[],["3.0","2.0"]]' ]
+check "  ... sc query: RUNNING" state_is upg RUNNING
+out=$(t rollback upg); rc=$?
+check "tend rollback again: nothing before the spec's command (exit $rc)" \
+  bash -c '[ "$1" = 1 ] && grep -q "no release before it" <<<"$2"' _ "$rc" "$out" || echo "$out" | sed 's/^/    | /'
+
+# A service that is not running is switched by tend upgrade itself; its next start
+# runs the release (index.json decides: Windows has no `current` link).
+w sc stop upg >>"$LOG" 2>&1
+check "sc stop upg: STOPPED" wait_until 30 state_is upg STOPPED
+out=$(u "$SRC_WIN\\rel-2.2.exe"); rc=$?
+check "upgrade of the stopped service: exit 0, switched to release 2.2, runs it at its next start ($rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "switched from the spec.s command to release 2.2; it is not running" <<<"$2"' _ "$rc" "$out" \
+  || echo "$out" | sed 's/^/    | /'
+check "  ... staged by tend upgrade itself as 2.2\\tend-fixture.exe" cmp -s "$REL_UNIX/2.2/tend-fixture.exe" "$FIXTURE_EXE"
+check "  ... still STOPPED, no tend-fixture.exe" bash -c '[ "$1" = STOPPED ] && [ -z "$2" ]' _ "$(svc_state_of upg)" "$(fixture_images)"
+check "sc start upg" sc_start upg
+check "  ... healthy" wait_until 20 upg_healthy
+check "  ... on release 2.2: the only tend-fixture.exe runs from ...\\2.2\\" \
+  wait_until 10 runs_from 'releases\\upg\\2\.2\\tend-fixture\.exe' || fixture_images | sed 's/^/    | /'
+
+# The Event Log: Wine stores no entries, but prints each ReportEventW call (see
+# event_log_calls in lib.sh). The upgrades' entries, in order:
+events=$(event_log_calls | grep -E '^(1010|1011|2004) ' | grep -F ': upg|')
+want=("1010 Information: upg|the spec's command|release 2.0"
+  "1011 Information: upg|release 2.0|"
+  "1010 Information: upg|release 2.0|release 3.0"
+  "2004 Warning: upg|release 3.0|release 2.0|release 3.0 was not ready within 8s: "
+  "2004 Warning: upg|release 2.0|the spec's command|on request (tend rollback)")
+check "Event Log: ${#want[@]} entries 1010/1011/2004 reported for upg" [ "$(grep -c . <<<"$events")" = "${#want[@]}" ] \
+  || echo "$events" | sed 's/^/    | /'
+for i in "${!want[@]}"; do
+  check "  ... $((i + 1)): ${want[$i]}" bash -c '[[ "$1" == "$2"* ]]' _ "$(sed -n "$((i + 1))p" <<<"$events")" "${want[$i]}"
+done
+# The same lifecycle events in the supervisor's log.
+ulog=$DATA_UNIX/logs/upg/tend.log
+for line in "upg: upgrading from the spec's command to release 2.0" \
+  "upg: upgraded to release 2.0: ready after" \
+  "upg: rolling back from release 3.0 to release 2.0: release 3.0 was not ready within 8s" \
+  "upg: rolling back from release 2.0 to the spec's command: on request"; do
+  check "tend.log: $line" bash -c 'tr -d "\r" <"$1" | grep -qF "$2"' _ "$ulog" "$line"
+done
+out=$(t uninstall upg --purge); rc=$?
+check "uninstall --purge: exit 0, no state (releases included) left ($rc)" \
+  bash -c '[ "$1" = 0 ] && ! [ -e "$2/state/upg" ]' _ "$rc" "$DATA_UNIX" || echo "$out" | sed 's/^/    | /'
+check "  ... no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
+fi
 
 finish

@@ -21,7 +21,7 @@ use crate::supervise::control::{self, ClientError, Request, Upgrade, Verb};
 use crate::supervise::{self, event::release_name};
 use crate::update::fetch;
 use crate::update::minisign::Key;
-use crate::update::release::{Artifact, Store};
+use crate::update::release::{default_program, Artifact, Store};
 
 /// Arguments of `tend upgrade`.
 #[derive(Debug, Args)]
@@ -334,12 +334,21 @@ fn upgrade_here(
         .iter()
         .filter_map(|k| Key::parse(k).ok())
         .collect();
+    // As the supervisor names it: after the file the command resolves to.
     let program = update.program.clone().unwrap_or_else(|| {
-        spec.command
-            .rsplit(['/', '\\'])
-            .next()
-            .unwrap_or(&spec.command)
-            .to_string()
+        let path_var = spec
+            .env
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("PATH"))
+            .map(|(_, v)| std::ffi::OsString::from(v))
+            .or_else(|| std::env::var_os("PATH"));
+        let resolved = crate::supervise::sys::resolve_command(
+            &spec.command,
+            &crate::supervise::prepare::spec_base(&spec_path),
+            path_var.as_deref(),
+        )
+        .ok();
+        default_program(&spec.command, resolved.as_deref())
     });
     let artifact = Artifact {
         path: up.artifact,

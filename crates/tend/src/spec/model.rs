@@ -429,8 +429,9 @@ pub struct Update {
     /// `[health]`, still running 3 s, or half of this if shorter, after its start), or
     /// tend rolls back.
     pub verify_within: Duration,
-    /// The program's path inside a release (default: the file name of `command`), e.g.
-    /// `"bin/orders"` for an archive holding `bin/orders`.
+    /// The program's path inside a release (default: the file name of the program
+    /// `command` runs, e.g. `orders.exe` for `C:\apps\orders`), e.g. `"bin/orders"`
+    /// for an archive holding `bin/orders`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub program: Option<String>,
     /// A release channel the supervisor polls: the `http://`, `https://` or `file://`

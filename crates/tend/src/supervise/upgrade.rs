@@ -25,7 +25,7 @@ use super::state::State;
 use super::{Seen, Services};
 use crate::spec::Spec;
 use crate::update::minisign::Key;
-use crate::update::release::{Artifact, Index, StageError, Staged, Store};
+use crate::update::release::{default_program, Artifact, Index, StageError, Staged, Store};
 
 /// Without `[health]`, how long a new release must run to pass (or half of
 /// `verify_within`, if shorter): a program that exits at once fails the gate.
@@ -39,7 +39,7 @@ const STAGE_WITHIN: Duration = Duration::from_secs(600);
 pub(super) struct Releases {
     store: Store,
     keys: Vec<Key>,
-    /// `update.program`, or the file name of `command`.
+    /// `update.program`, or the file name of the program `command` runs.
     program: String,
     keep: u32,
     verify_within: Duration,
@@ -58,7 +58,7 @@ impl Releases {
         let program = u
             .program
             .clone()
-            .unwrap_or_else(|| program_name(&spec.command));
+            .unwrap_or_else(|| default_program(&spec.command, Some(&base)));
         Some(Releases {
             store,
             keys: u
@@ -94,16 +94,6 @@ impl Releases {
         }
         Ok((index.current, program))
     }
-}
-
-/// The file name of `command` (what a release holds by default).
-fn program_name(command: &str) -> String {
-    command
-        .rsplit(['/', '\\'])
-        .next()
-        .filter(|n| !n.is_empty())
-        .unwrap_or(command)
-        .to_string()
 }
 
 /// A step of an upgrade, from its tasks back to the loop.
@@ -685,6 +675,33 @@ mod tests {
         });
         let result = gate(rx, Some(1), has_health, within).await;
         (result, began.elapsed())
+    }
+
+    #[test]
+    fn a_release_holds_the_program_under_the_name_the_command_resolved_to() {
+        // Windows: `command` without an extension runs the `.exe` (or `.cmd`) that the
+        // lookup found; a release's copy must be that file, extension and all.
+        let dir = tempfile::tempdir().unwrap();
+        let spec = |update: &str| {
+            let text = format!(
+                "name = \"app\"\ncommand = 'C:\\app\\tend-fixture'\n[update]\npublic_keys = [\"RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3\"]\n{update}"
+            );
+            crate::spec::load_str(std::path::Path::new("app.toml"), &text, &Default::default())
+                .unwrap()
+                .services
+                .remove(0)
+        };
+        let resolved = PathBuf::from("C:/app").join("tend-fixture.exe");
+        let rel = Releases::of(&spec(""), dir.path(), resolved.clone()).unwrap();
+        assert_eq!(rel.program, "tend-fixture.exe");
+        assert_eq!(
+            rel.program_of(Some("2.0")),
+            dir.path().join("releases/app/2.0/tend-fixture.exe")
+        );
+        assert_eq!(rel.program_of(None), resolved);
+        // update.program is taken as written.
+        let rel = Releases::of(&spec("program = 'bin/app.exe'"), dir.path(), resolved).unwrap();
+        assert_eq!(rel.program, "bin/app.exe");
     }
 
     #[tokio::test(start_paused = true)]

@@ -151,6 +151,27 @@ pub fn check_program_path(p: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The program's path inside a release when `update.program` is not set: the file name
+/// of the program `command` resolved to (`resolved`), else of `command` itself. On
+/// Windows the lookup may have added an extension (`orders` runs `orders.exe`,
+/// `deploy` runs `deploy.cmd`), and the release's copy keeps it: without `.cmd` a
+/// batch file is not run at all, without `.exe` a program runs under a name that
+/// firewall rules and Task Manager do not know.
+pub fn default_program(command: &str, resolved: Option<&Path>) -> String {
+    resolved
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| {
+            command
+                .rsplit(['/', '\\'])
+                .next()
+                .filter(|n| !n.is_empty())
+                .unwrap_or(command)
+                .to_string()
+        })
+}
+
 /// Where a release came from, kept beside it (`ID.json`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
@@ -675,6 +696,29 @@ mod tests {
             &"9".repeat(65),
         ] {
             assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_default_program_keeps_the_name_the_command_resolved_to() {
+        let cases: [(&str, Option<&str>, &str); 6] = [
+            ("/opt/orders/orders", Some("/opt/orders/orders"), "orders"),
+            ("orders", Some("/usr/bin/orders"), "orders"),
+            // Windows: the extension the lookup added is kept.
+            (r"C:\app\orders", Some(r"C:\app\orders.exe"), "orders.exe"),
+            ("deploy", Some(r"C:\tools\deploy.cmd"), "deploy.cmd"),
+            // Not resolved (the CLI, when the program is missing): the command's name.
+            (r"C:\app\orders.exe", None, "orders.exe"),
+            ("orders", None, "orders"),
+        ];
+        for (command, resolved, want) in cases {
+            let resolved =
+                resolved.map(|r| PathBuf::from(r.replace('\\', std::path::MAIN_SEPARATOR_STR)));
+            assert_eq!(
+                default_program(command, resolved.as_deref()),
+                want,
+                "{command} -> {resolved:?}"
+            );
         }
     }
 
