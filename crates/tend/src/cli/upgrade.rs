@@ -344,7 +344,7 @@ fn upgrade_here(
             .or_else(|| std::env::var_os("PATH"));
         let resolved = crate::supervise::sys::resolve_command(
             &spec.command,
-            &crate::supervise::prepare::spec_base(&spec_path),
+            &crate::supervise::prepare::spec_base(&layout.spec_path(name)),
             path_var.as_deref(),
         )
         .ok();
