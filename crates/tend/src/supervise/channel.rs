@@ -153,11 +153,11 @@ impl Poller {
                     format!("release {version} was rolled back: waiting for the channel to name another"),
                 )
             }
-            Decision::Older { current } => {
+            Decision::Older { newest } => {
                 return Done::new(
                     true,
                     None,
-                    format!("the channel names release {version}, older than the current {current}: not downgraded (`tend upgrade` or `tend rollback` do it by hand)"),
+                    format!("the channel names release {version}, older than release {newest}, which `{}` has run: not downgraded (`tend upgrade` or `tend rollback` do it by hand)", self.name),
                 )
             }
             Decision::Upgrade => {}

@@ -77,6 +77,11 @@ pub fn parse(bytes: &[u8], from: &str) -> Result<Named, String> {
 
 /// `url` relative to `base` (an absolute URL stays as it is).
 pub fn resolve(base: &str, url: &str) -> Result<String, String> {
+    if url.starts_with("file://") && !base.starts_with("file://") {
+        return Err(format!(
+            "the artifact's url {url:?} is a local file, and the channel is not: a remote manifest names remote artifacts"
+        ));
+    }
     if ["http://", "https://", "file://"]
         .iter()
         .any(|s| url.starts_with(s))
@@ -112,11 +117,12 @@ pub enum Decision {
     /// It names a release that was rolled back: not tried again until the channel
     /// names another.
     RolledBack,
-    /// It names a release older than the current one (a downgrade is `tend
-    /// rollback`'s or `tend upgrade`'s, by hand).
+    /// It names a release older than the newest the service has run, the current one
+    /// or one before it (a downgrade is `tend rollback`'s or `tend upgrade`'s, by
+    /// hand): a channel cannot take a service back to an old release, signed as it is.
     Older {
-        /// The current release.
-        current: String,
+        /// The newest release it has run.
+        newest: String,
     },
     /// Upgrade to it.
     Upgrade,
@@ -131,9 +137,16 @@ pub fn decide(version: &str, index: &Index) -> Decision {
     if index.rolled_back.iter().any(|r| r == version) {
         return Decision::RolledBack;
     }
-    match &index.current {
-        Some(current) if compare_versions(version, current) == Ordering::Less => Decision::Older {
-            current: current.clone(),
+    // Ids made of a hash (`tend upgrade` of an unversioned release) have no order.
+    let newest = index
+        .current
+        .iter()
+        .chain(index.previous.iter().flatten())
+        .filter(|v| !v.starts_with("sha256-"))
+        .max_by(|a, b| compare_versions(a, b));
+    match newest {
+        Some(newest) if compare_versions(version, newest) == Ordering::Less => Decision::Older {
+            newest: newest.clone(),
         },
         _ => Decision::Upgrade,
     }
@@ -246,8 +259,26 @@ mod tests {
                 "0.9",
                 index(Some("1.0"), &[]),
                 Decision::Older {
-                    current: "1.0".into(),
+                    newest: "1.0".into(),
                 },
+            ),
+            // After a rollback to the spec's command, 2.0 having run: not 1.0.
+            (
+                "1.0",
+                Index {
+                    current: None,
+                    previous: vec![Some("2.0".into())],
+                    rolled_back: vec![],
+                },
+                Decision::Older {
+                    newest: "2.0".into(),
+                },
+            ),
+            // A hashed id has no order.
+            (
+                "1.0",
+                index(Some("sha256-0123456789ab"), &[]),
+                Decision::Upgrade,
             ),
         ];
         for (version, index, want) in cases {
@@ -266,6 +297,7 @@ mod tests {
             ("/dl/o.tgz", Ok("https://updates.example.com/dl/o.tgz")),
             ("http://cdn.example.com/o", Ok("http://cdn.example.com/o")),
             ("ftp://x/o", Err(())),
+            ("file:///dev/zero", Err(())),
             ("", Err(())),
         ];
         for (url, want) in cases {

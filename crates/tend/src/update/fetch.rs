@@ -476,6 +476,18 @@ async fn copy_local(url: &str, part: &Path, opts: &Options) -> Result<Hashed, Fe
         path: part.to_path_buf(),
         source,
     };
+    // Only a regular file: a FIFO would block the open (and the supervisor's thread),
+    // a device would never end.
+    match std::fs::metadata(&from) {
+        Ok(m) if !m.is_file() => {
+            return Err(FetchError::BadUrl {
+                url: url.to_string(),
+                why: "it is not a regular file".into(),
+            })
+        }
+        Err(e) => return Err(read(e)),
+        Ok(_) => {}
+    }
     let mut input = File::open(&from).map_err(read)?;
     let too_large = |size| FetchError::TooLarge {
         url: url.to_string(),
