@@ -159,77 +159,99 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
             .signature
             .clone()
             .unwrap_or_else(|| format!("{}.minisig", a.artifact));
-        let signature = small_file(&signature_from).map_err(|e| {
-            format!(
-                "cannot read the signature {signature_from}: {e} (give it with --signature FILE)"
-            )
-        })?;
         let source = a.artifact.clone();
+        // Where the artifact is handed over: the service's incoming folder, written as
+        // the owner of its state folder (an installed service's supervisor runs as its
+        // account: it must read the file, and root must not write through a link that
+        // account planted there). A dry run that finds no such folder (no supervisor
+        // with [update] made it) creates none: it uses a private temporary folder.
         let incoming = store.incoming();
-        if is_url(&a.artifact) {
-            // Downloaded where the supervisor reads it (a dry run: beside the other
-            // temporary files), under a name of its URL, so that a download cut short
-            // resumes the next time.
-            let folder = if a.dry_run && !incoming.is_dir() {
-                std::env::temp_dir()
-            } else {
-                supervise::sys::create_dir_all_owned_like(&incoming, &dir).map_err(|e| {
+        let private = a.dry_run && !incoming.is_dir();
+        let folder = if private {
+            private_folder()?
+        } else {
+            incoming.clone()
+        };
+        let owner = if private { folder.clone() } else { dir.clone() };
+        // Root reads local files first: they may be root's alone.
+        let mut local = match is_url(&a.artifact) {
+            true => None,
+            false => {
+                let path = local_path(&a.artifact)?;
+                let file = std::fs::File::open(&path).map_err(|e| {
                     format!(
-                        "cannot create {}: {}",
-                        incoming.display(),
+                        "cannot read {}: {}",
+                        path.display(),
                         crate::text::io_error(&e)
                     )
                 })?;
-                incoming.clone()
-            };
-            let dest = folder.join(format!("download-{}", url_file_name(&a.artifact)));
-            let progress = if a.json {
-                fetch::Progress::None
-            } else {
-                fetch::Progress::Bar
-            };
-            download(&a.artifact, &dest, progress)?;
-            let up = Upgrade {
-                artifact: dest.clone(),
-                signature,
-                source,
-                version: a.release.clone(),
-                dry_run: a.dry_run,
-                signed_as_named: false,
-            };
-            let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
-            let _ = std::fs::remove_file(&dest);
-            return outcome;
-        }
-        let given = local_path(&a.artifact)?;
-        // The supervisor may run as another account (an installed service's does):
-        // it reads a copy in its own folder, whose new folders get the owner of the
-        // state folder, so that the supervisor can unpack releases beside it. A dry
-        // run hands over a copy too where a supervisor with [update] made that folder,
-        // and creates none.
-        let (artifact, copy) = if a.dry_run && !incoming.is_dir() {
-            (absolute(&given), None)
+                Some((file, file_name(&path)))
+            }
+        };
+        let local_signature = match is_url(&signature_from) {
+            true => None,
+            false => Some(
+                small_file(&signature_from, &folder).map_err(|e| sig_error(&signature_from, e))?,
+            ),
+        };
+        let progress = if a.json {
+            fetch::Progress::None
         } else {
-            supervise::sys::create_dir_all_owned_like(&incoming, &dir).map_err(|e| {
+            fetch::Progress::Bar
+        };
+        let handed =
+            supervise::sys::as_owner_of(&owner, || -> Result<(PathBuf, String), String> {
+                std::fs::create_dir_all(&folder).map_err(|e| {
+                    format!(
+                        "cannot create {}: {}",
+                        folder.display(),
+                        crate::text::io_error(&e)
+                    )
+                })?;
+                let signature = match local_signature {
+                    Some(s) => s,
+                    None => small_file(&signature_from, &folder)
+                        .map_err(|e| sig_error(&signature_from, e))?,
+                };
+                let dest = match local.as_mut() {
+                    Some((file, base)) => {
+                        let dest = folder.join(format!("{}-{base}", unique()));
+                        supervise::sys::copy_to_new(file, &dest).map_err(|e| {
+                            format!(
+                                "cannot copy the artifact to {}: {}",
+                                dest.display(),
+                                crate::text::io_error(&e)
+                            )
+                        })?;
+                        dest
+                    }
+                    // Named after its URL, so that a download cut short resumes next time.
+                    None => {
+                        let dest = folder.join(format!("download-{}", url_file_name(&a.artifact)));
+                        download(&a.artifact, &dest, progress)?;
+                        dest
+                    }
+                };
+                Ok((dest, signature))
+            })
+            .map_err(|e| {
                 format!(
-                    "cannot create {}: {}",
-                    incoming.display(),
+                    "cannot act as the owner of {}: {}",
+                    owner.display(),
                     crate::text::io_error(&e)
                 )
             })?;
-            let copy = incoming.join(format!("{}-{}", std::process::id(), file_name(&given)));
-            std::fs::copy(&given, &copy).map_err(|e| {
-                format!(
-                    "cannot copy {} to {}: {}",
-                    given.display(),
-                    copy.display(),
-                    crate::text::io_error(&e)
-                )
-            })?;
-            (copy.clone(), Some(copy))
+        let (artifact, signature) = match handed {
+            Ok(h) => h,
+            Err(e) => {
+                if private {
+                    let _ = std::fs::remove_dir_all(&folder);
+                }
+                return Err(e);
+            }
         };
         let up = Upgrade {
-            artifact,
+            artifact: artifact.clone(),
             signature,
             source,
             version: a.release.clone(),
@@ -237,12 +259,41 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
             signed_as_named: false,
         };
         let outcome = ask_or_do(&dir, &name, installed.as_ref(), &store, up, a.json);
-        if let Some(copy) = copy {
-            let _ = std::fs::remove_file(copy);
+        let _ = std::fs::remove_file(&artifact);
+        if private {
+            let _ = std::fs::remove_dir_all(&folder);
         }
         outcome
     })();
     finish(result, &name, &store, a.json)
+}
+
+/// The error for a signature that cannot be read.
+fn sig_error(from: &str, e: String) -> String {
+    format!("cannot read the signature {from}: {e} (give it with --signature FILE)")
+}
+
+/// A name no other `tend upgrade` uses at the same time.
+fn unique() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// A new folder of this process's own in the temporary folder (one that exists, a
+/// link planted there, is an error).
+fn private_folder() -> Result<PathBuf, String> {
+    let p = std::env::temp_dir().join(format!("tend-upgrade-{}", unique()));
+    std::fs::create_dir(&p).map_err(|e| {
+        format!(
+            "cannot create {}: {}",
+            p.display(),
+            crate::text::io_error(&e)
+        )
+    })?;
+    Ok(p)
 }
 
 /// `tend rollback`.
@@ -264,7 +315,15 @@ pub fn rollback(a: RollbackArgs) -> u8 {
             message: done.message,
         }),
         Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
-            rollback_here(&name, &store)
+            supervise::sys::as_owner_of(&dir, || rollback_here(&name, &store))
+                .map_err(|e| {
+                    format!(
+                        "cannot act as the owner of {}: {}",
+                        dir.display(),
+                        crate::text::io_error(&e)
+                    )
+                })
+                .and_then(|r| r)
         }
         Err(e) => Err(e.to_string()),
     };
@@ -300,7 +359,7 @@ fn ask_or_do(
                     .and_then(|l| installed_update(l, name).ok())
                     .map(|(_, u)| u.keep);
                 if let (Some(keep), Ok(index)) = (keep, store.index()) {
-                    let _ = store.prune(&index, keep);
+                    let _ = supervise::sys::as_owner_of(dir, || store.prune(&index, keep));
                 }
             }
             Ok(Outcome {
@@ -313,7 +372,18 @@ fn ask_or_do(
         }
         Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
             let layout = installed.expect("checked");
-            upgrade_here(name, layout, store, up)
+            // As the owner of the state folder: the releases are the service's, and
+            // root writes through none of its links.
+            // (The installed spec is read first, as root: it may be root's alone.)
+            let installed = installed_update(layout, name)?;
+            supervise::sys::as_owner_of(dir, || upgrade_here(name, layout, installed, store, up))
+                .map_err(|e| {
+                    format!(
+                        "cannot act as the owner of {}: {}",
+                        dir.display(),
+                        crate::text::io_error(&e)
+                    )
+                })?
         }
         Err(e) => Err(format!("`{name}` not upgraded: {e}")),
     }
@@ -324,10 +394,10 @@ fn ask_or_do(
 fn upgrade_here(
     name: &str,
     layout: &Layout,
+    (spec, update): (crate::spec::Spec, crate::spec::Update),
     store: &Store,
     up: Upgrade,
 ) -> Result<Outcome, String> {
-    let (spec, update) = installed_update(layout, name)?;
     let update = &update;
     let keys: Vec<Key> = update
         .public_keys
@@ -543,14 +613,11 @@ fn download(url: &str, dest: &Path, progress: fetch::Progress) -> Result<PathBuf
         .map_err(|e| e.to_string())
 }
 
-/// A small file (a signature): a path, or a URL downloaded to a temporary file.
-fn small_file(arg: &str) -> Result<String, String> {
-    let path = if is_url(arg) {
-        let dest = std::env::temp_dir().join(format!(
-            "tend-{}-{}",
-            std::process::id(),
-            url_file_name(arg)
-        ));
+/// A small file (a signature): a path, or a URL downloaded into `folder` (as whoever
+/// runs this).
+fn small_file(arg: &str, folder: &Path) -> Result<String, String> {
+    if is_url(arg) {
+        let dest = folder.join(format!("signature-{}", unique()));
         let opts = fetch::Options {
             max_size: 8192,
             ..Default::default()
@@ -567,14 +634,12 @@ fn small_file(arg: &str) -> Result<String, String> {
                 &opts,
             ))
             .map_err(|e| e.to_string());
-        let text = got.and_then(|d| std::fs::read(&d.path).map_err(|e| crate::text::io_error(&e)));
+        let bytes = got.and_then(|d| std::fs::read(&d.path).map_err(|e| crate::text::io_error(&e)));
         let _ = std::fs::remove_file(&dest);
         let _ = std::fs::remove_file(fetch::part_path(&dest));
-        return check_small(text?);
-    } else {
-        local_path(arg)?
-    };
-    let bytes = std::fs::read(&path).map_err(|e| crate::text::io_error(&e))?;
+        return check_small(bytes?);
+    }
+    let bytes = std::fs::read(local_path(arg)?).map_err(|e| crate::text::io_error(&e))?;
     check_small(bytes)
 }
 
@@ -584,10 +649,6 @@ fn check_small(bytes: Vec<u8>) -> Result<String, String> {
         return Err("it is larger than a minisign signature".into());
     }
     String::from_utf8(bytes).map_err(|_| "it is not text".into())
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn file_name(p: &Path) -> String {

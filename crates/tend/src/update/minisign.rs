@@ -178,9 +178,12 @@ fn signature_key_id(signature: &str) -> Option<SignatureId> {
     })
 }
 
-/// A key id as minisign prints it: the 8 bytes as a little-endian number in hex.
+/// A key id as minisign prints it: the 8 bytes as a little-endian number in hex,
+/// without leading zeros (`%PRIX64`, as in `minisign public key 5E8B8CC9F7601DDA`).
 fn key_id(bytes: &[u8]) -> String {
-    bytes.iter().rev().map(|b| format!("{b:02X}")).collect()
+    let mut le = [0u8; 8];
+    le.copy_from_slice(&bytes[..8]);
+    format!("{:X}", u64::from_le_bytes(le))
 }
 
 /// The `version:` word of a trusted comment (minisign's own are `timestamp:...` and
@@ -260,17 +263,19 @@ mod tests {
     #[test]
     fn a_key_reads_with_its_id_as_minisign_prints_it() {
         let k = Key::parse(PUBLIC).unwrap();
-        // The 8 bytes after "Ed", little-endian (tests/upgrade.rs compares with the id
-        // in the comment of a minisign.pub that the real tool wrote).
+        // The 8 bytes after "Ed", a little-endian number in hex, no leading zeros
+        // (tests/upgrade.rs compares with the comment of a minisign.pub that the real
+        // tool wrote).
         let bin = base64(PUBLIC).unwrap();
         let expected: String = bin[2..10]
             .iter()
             .rev()
             .map(|b| format!("{b:02X}"))
             .collect();
-        assert_eq!(k.id, expected);
-        assert_eq!(k.id.len(), 16);
+        assert_eq!(k.id, expected.trim_start_matches('0'));
         assert_eq!(Key::parse(&format!("  {PUBLIC}\n")).unwrap().id, k.id);
+        assert_eq!(key_id(&[0x0a, 0, 0, 0, 0, 0, 0, 0]), "A");
+        assert_eq!(key_id(&[1, 2, 3, 4, 5, 6, 7, 0x0f]), "F07060504030201");
     }
 
     #[test]
@@ -318,7 +323,7 @@ mod tests {
         assert_eq!(
             signature_key_id(&sig),
             Some(SignatureId {
-                id: "0807060504030201".into(),
+                id: "807060504030201".into(),
                 prehashed: true
             })
         );

@@ -34,7 +34,10 @@ pub fn key_pair(s: &Scratch, name: &str) -> (String, PathBuf) {
     let comment = lines.next().unwrap();
     let line = lines.next().unwrap().to_string();
     let id = tend::update::minisign::Key::parse(&line).unwrap().id;
-    assert!(comment.ends_with(&id), "{comment} names key {id}");
+    assert!(
+        comment.ends_with(&format!(" {id}")),
+        "{comment} names key {id}"
+    );
     (line, secret)
 }
 

@@ -694,13 +694,74 @@ pub fn create_dir_all_owned_like(dir: &Path, like: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Makes a file executable by everyone who can read it (`chmod a+x` for those with
-/// read access).
+/// Gives a release's program its mode: 0755, whatever the artifact had (never
+/// writable by others, never setuid).
 pub fn make_executable(path: &Path) -> io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path)?.permissions().mode();
-    let exec = (mode & 0o444) >> 2;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode | exec))
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Copies what `from` holds into the new file `to` (0644; an existing file, or a link
+/// planted there, is an error, never written through).
+pub fn copy_to_new(from: &mut std::fs::File, to: &Path) -> io::Result<u64> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(to)?;
+    std::io::copy(from, &mut out)
+}
+
+/// Runs `f` as the owner of `dir` (its effective user and group, and that group
+/// alone) when tend runs as root and `dir` belongs to another account: what root then
+/// creates there belongs to that account, and a link that account planted in its
+/// folder leads nowhere root alone may write. Otherwise runs `f` as is. Root's own
+/// identity is restored afterwards (the process aborts if it cannot be: it must not
+/// go on as someone else).
+pub fn as_owner_of<T>(dir: &Path, f: impl FnOnce() -> T) -> io::Result<T> {
+    use std::os::unix::fs::MetadataExt;
+    if euid() != 0 {
+        return Ok(f());
+    }
+    let m = std::fs::metadata(dir)?;
+    let (uid, gid) = (m.uid(), m.gid());
+    if uid == 0 {
+        return Ok(f());
+    }
+    let groups = nix::unistd::getgroups().map_err(io::Error::from)?;
+    // SAFETY: plain system calls with plain values; one thread or many, glibc applies
+    // each to every thread of the process.
+    unsafe {
+        if libc::setgroups(1, &gid) != 0 || libc::setegid(gid) != 0 {
+            let e = io::Error::last_os_error();
+            restore_root(&groups);
+            return Err(e);
+        }
+        if libc::seteuid(uid) != 0 {
+            let e = io::Error::last_os_error();
+            restore_root(&groups);
+            return Err(e);
+        }
+    }
+    let out = f();
+    restore_root(&groups);
+    Ok(out)
+}
+
+/// Back to root (effective user, group and groups) after [`as_owner_of`].
+fn restore_root(groups: &[nix::unistd::Gid]) {
+    let raw: Vec<libc::gid_t> = groups.iter().map(|g| g.as_raw()).collect();
+    // SAFETY: plain system calls; `raw` is a valid array of `raw.len()` gids.
+    let ok = unsafe {
+        libc::seteuid(0) == 0
+            && libc::setegid(0) == 0
+            && libc::setgroups(raw.len() as _, raw.as_ptr()) == 0
+    };
+    if !ok {
+        std::process::abort();
+    }
 }
 
 /// Whether a process exists.

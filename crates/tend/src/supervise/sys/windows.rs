@@ -832,6 +832,20 @@ pub fn make_executable(_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// Copies what `from` holds into the new file `to` (an existing one is an error).
+pub fn copy_to_new(from: &mut std::fs::File, to: &Path) -> io::Result<u64> {
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)?;
+    std::io::copy(from, &mut out)
+}
+
+/// Runs `f` (Windows: files take the permissions of their folder; nothing to switch).
+pub fn as_owner_of<T>(_dir: &Path, f: impl FnOnce() -> T) -> io::Result<T> {
+    Ok(f())
+}
+
 /// Whether the process `pid` still runs (for tests and status).
 pub fn alive(pid: i32) -> bool {
     use windows_sys::Win32::System::Threading::{
