@@ -99,6 +99,9 @@ fi
 # One run: $1 = listen | plain. Prints "failed non2xx connect read write timeout
 # requests p50 p90 p99 max seconds starts actions_failed median_s max_s".
 run() {
+  # run's output is read through $(…), a subshell, which does not inherit the EXIT
+  # trap: without its own, a `die` here would leave wrk and tend running.
+  trap stop_sup EXIT
   local mode=$1 d=$W/$1 port
   port=$(free_port)
   mkdir -p "$d/state" "$d/log"
