@@ -786,15 +786,16 @@ as_user() {
   uid=$(in_ct id -u "$1") gid=$(in_ct id -g "$1"); shift
   in_ct setpriv --reuid="$uid" --regid="$gid" --clear-groups "$@"
 }
-# upg_root_files_ok NAME ID: every file and folder of release ID and the index belongs
-# to root; the service's account reads them all and can write none.
+# upg_root_files_ok NAME ID: every file and folder of release ID and the index that
+# tend (root) wrote for a stopped service belongs to the service's account (tend acts as
+# the state folder's owner there), which reads them; none is writable by others.
 upg_root_files_ok() {
   local n=$1 d="/var/lib/tend/$1/releases/$1" f wrong=()
   while IFS= read -r f; do
     [ -n "$f" ] || continue
-    [ "$(in_ct stat -c %U "$f")" = root ] || wrong+=("$f: owner $(in_ct stat -c %U "$f")")
+    [ "$(in_ct stat -c %U "$f")" = "$n" ] || wrong+=("$f: owner $(in_ct stat -c %U "$f")")
     as_user "$n" test -r "$f" || wrong+=("$f: not readable by $n")
-    if as_user "$n" test -w "$f"; then wrong+=("$f: writable by $n"); fi
+    if [ -n "$(in_ct find "$f" -maxdepth 0 -perm /022)" ]; then wrong+=("$f: writable by others"); fi
   done < <(in_ct find "$d/$2" "$d/$2.json" "$d/index.json")
   UPG_BAD=${wrong[*]:-}
   [ ${#wrong[@]} -eq 0 ] && [ -n "$(in_ct find "$d/$2" -type f)" ]
@@ -954,7 +955,7 @@ upgrade_flow() {
     fail "upgrade of a stopped service (exit $RC)"; evidence <<<"$OUT"
   fi
   if upg_root_files_ok "$n" 2.5; then
-    pass "upgrade: what root wrote under releases/ (2.5/, 2.5.json, index.json) is root's, readable and not writable by $n"
+    pass "upgrade: what tend run as root wrote under releases/ (2.5/, 2.5.json, index.json) is $n's, as the supervisor's releases are, and writable by no one else"
   else
     fail "upgrade: root's files under releases/: $UPG_BAD"; evidence <<<"$(in_ct ls -laR "$home" 2>&1)"
   fi
