@@ -98,6 +98,11 @@ verify_within = "4s"
     // A good release: the fixture itself, signed as 2.0.
     let good = s.path("release-2.0");
     std::fs::copy(fixture_bin(), &good).unwrap();
+    // Writable by everyone: the release's program is not.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&good, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
     sign(&good, &secret, "2.0");
     let out = upgrade(&good, &["--dry-run"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -123,6 +128,14 @@ verify_within = "4s"
         release_dir.join("app"),
         "it runs the release's program"
     );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(release_dir.join("app"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755);
+    }
     assert_eq!(index(&s)["current"], "2.0");
     assert_eq!(index(&s)["previous"], serde_json::json!([null]));
     assert_eq!(
@@ -440,4 +453,102 @@ verify_within = "10s"
     );
     tend.signal(libc::SIGTERM);
     tend.wait(20 * SECS);
+}
+
+/// A service whose policy does not restart it, upgraded to a release that exits: rolled
+/// back and started again (the supervisor of its only service stays up for it); a stop
+/// while a release is being checked is refused; a supervisor stopped during the check
+/// leaves the release on trial, and the next one checks it again (and rolls it back).
+#[test]
+fn checks_cut_short_or_ending_the_service_still_roll_back() {
+    let s = Scratch::new();
+    let (public, secret) = key_pair(&s, "release");
+    let port = free_port();
+    let app = s.path("app");
+    std::fs::copy(fixture_bin(), &app).unwrap();
+    let spec = s.spec(
+        "app.toml",
+        &format!(
+            r#"name = "app"
+command = {app:?}
+args = ["--http-stop", "{port}", "--hang"]
+[restart]
+policy = "never"
+[stop]
+timeout = "2s"
+[health]
+http = "http://127.0.0.1:{port}/healthz"
+interval = "200ms"
+timeout = "1s"
+retries = 2
+[update]
+public_keys = [{public:?}]
+verify_within = "6s"
+"#
+        ),
+    );
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(15 * SECS, "healthy", || healthy(&s));
+    let first = pid(&s);
+
+    // Exits at once, and the policy is `never`: the service ends; it is rolled back and
+    // started again on the spec's command.
+    let broken = script(&s, "release-2.0", "exit 3");
+    sign(&broken, &secret, "2.0");
+    let out = s
+        .tend(&["upgrade", "app", broken.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1, "{out:?}");
+    let err = stderr(&out);
+    assert!(err.contains("release 2.0 failed:"), "not a timeout: {err}");
+    assert!(err.contains("rolled back to the spec's command"), "{err}");
+    wait_until(15 * SECS, "healthy on the spec's command again", || {
+        healthy(&s) && exe(pid(&s)) == app
+    });
+    assert_ne!(pid(&s), first);
+    assert_eq!(index(&s)["current"], serde_json::Value::Null);
+
+    // Never healthy; while it is checked, a stop is refused; then the supervisor
+    // stops: the release stays on trial.
+    let deaf = script(
+        &s,
+        "release-3.0",
+        &format!("exec {:?} --hang", fixture_bin()),
+    );
+    sign(&deaf, &secret, "3.0");
+    let upgrading = s.spawn(&["upgrade", "app", deaf.to_str().unwrap()]);
+    wait_until(10 * SECS, "3.0 on trial", || index(&s)["trial"] == "3.0");
+    let out = s.tend(&["stop", "app"]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("is being switched to a release and checked"),
+        "{out:?}"
+    );
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(20 * SECS);
+    assert!(stderr(&out).contains("upgrading from the spec's command to release 3.0"));
+    let client = upgrading.wait(10 * SECS);
+    assert_eq!(code(&client), 1, "{client:?}");
+    assert_eq!(index(&s)["trial"], "3.0");
+    assert_eq!(index(&s)["current"], "3.0");
+
+    // The next supervisor checks it again, and rolls it back.
+    let tend = s.spawn(&["run", spec.to_str().unwrap()]);
+    wait_until(
+        30 * SECS,
+        "3.0 rolled back, healthy on the spec's command",
+        || index(&s)["current"].is_null() && healthy(&s) && exe(pid(&s)) == app,
+    );
+    assert_eq!(index(&s)["rolled_back"], serde_json::json!(["2.0", "3.0"]));
+    assert!(index(&s).get("trial").is_none());
+    tend.signal(libc::SIGTERM);
+    let out = tend.wait(20 * SECS);
+    let err = stderr(&out);
+    for line in [
+        "release 3.0 was on trial when its last check was cut short: checking it again",
+        "rolling back from release 3.0 to the spec's command: release 3.0 failed: unhealthy",
+    ] {
+        assert!(err.contains(line), "{line:?} in:\n{err}");
+    }
 }

@@ -732,6 +732,7 @@ mod tests {
             current: Some("2.1".into()),
             previous: vec![Some("2.0".into()), None],
             rolled_back: vec!["2.2".into()],
+            trial: None,
         });
         let lines = table(&[api], 0);
         assert_eq!(

@@ -963,13 +963,17 @@ impl<'a> Services<'a> {
         for &i in order {
             self.pending[i] = true;
         }
+        self.resume_trials();
         loop {
             let alive = self.tasks.iter().any(Option::is_some);
             match self.stopping {
                 None => {
                     self.start_ready();
                     let alive = self.tasks.iter().any(Option::is_some);
-                    if !alive && !self.held.iter().any(|&h| h) {
+                    // (An upgrade being checked keeps it too: a release that ended is
+                    // rolled back and started again.)
+                    if !alive && !self.held.iter().any(|&h| h) && !self.upgrading.iter().any(|&u| u)
+                    {
                         break;
                     }
                 }
@@ -1506,6 +1510,13 @@ impl<'a> Services<'a> {
                     ),
                 ));
             }
+            Verb::Start | Verb::Stop | Verb::Restart if self.upgrading[i] => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!("`{name}` is being switched to a release and checked (for at most update.verify_within): wait for it"),
+                ));
+            }
             Verb::Start | Verb::Restart if self.stopping.is_some() => {
                 let _ = c.reply.send(done(
                     false,
@@ -1611,6 +1622,13 @@ impl<'a> Services<'a> {
                     false,
                     seen.state,
                     "the supervisor is stopping every service".into(),
+                ));
+            }
+            Verb::Upgrade | Verb::Rollback if alive && stopping => {
+                let _ = c.reply.send(done(
+                    false,
+                    State::Stopping,
+                    format!("`{name}` is being stopped; upgrade it once it has stopped"),
                 ));
             }
             Verb::Upgrade | Verb::Rollback if self.upgrading[i] => {

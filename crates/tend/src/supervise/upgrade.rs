@@ -111,8 +111,17 @@ pub(super) enum Step {
         reply: mpsc::UnboundedSender<Answer>,
         from: Option<String>,
         to: String,
-        result: Result<Duration, String>,
+        result: Result<Duration, Failure>,
     },
+}
+
+/// Why a release did not pass its check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Failure {
+    /// In the words of the service's state: the last probe's error, how it ended.
+    pub(super) why: String,
+    /// It was not ready in time (else it gave up, or could not run, before).
+    pub(super) timed_out: bool,
 }
 
 impl Services<'_> {
@@ -285,15 +294,23 @@ impl Services<'_> {
             )));
             return;
         }
-        if let Err(e) = self.switch(i, &index.switched(&to), None) {
+        // On trial until it passes: a supervisor that starts meanwhile checks it again.
+        let mut next = index.switched(&to);
+        next.trial = Some(to.clone());
+        if let Err(e) = self.switch(i, &next, None) {
             return fail(self, format!("`{name}` not upgraded: {e}"));
         }
+        // (Stopping: to be started again, a restart's or a failed probe's; a stop for
+        // good was refused before.)
         let alive = self.tasks[i].is_some()
             && matches!(
                 seen.state,
-                State::Running | State::Backoff | State::Starting
+                State::Running | State::Backoff | State::Starting | State::Stopping
             );
         if !alive {
+            // Not running: nothing to check now; its next start runs it, unchecked.
+            next.trial = None;
+            let _ = self.switch(i, &next, None);
             self.upgrading[i] = false;
             let _ = reply.send(Answer::Done(Done::new(
                 true,
@@ -340,13 +357,64 @@ impl Services<'_> {
         });
     }
 
+    /// Releases left on trial by a supervisor that stopped during their check (or a
+    /// machine that went down): checked again from the first start, with no client
+    /// waiting (what happens goes to the log).
+    pub(super) fn resume_trials(&mut self) {
+        for i in 0..self.specs.len() {
+            let setup = self.setups[i].clone();
+            let Some(rel) = &setup.releases else { continue };
+            let Ok(index) = rel.store.index() else {
+                continue;
+            };
+            let (Some(trial), Some(current)) = (&index.trial, &index.current) else {
+                continue;
+            };
+            if trial != current {
+                continue;
+            }
+            let name = self.specs[i].name.to_string();
+            say!(
+                "tend: {name}: release {trial} was on trial when its last check was cut short: checking it again (within {})",
+                crate::supervise::event::show_duration(rel.verify_within)
+            );
+            self.upgrading[i] = true;
+            let (reply, mut answers) = mpsc::unbounded_channel();
+            tokio::task::spawn_local(async move {
+                while let Some(a) = answers.recv().await {
+                    if let Answer::Done(d) = a {
+                        say!("tend: {name}: {}", d.message);
+                    }
+                }
+            });
+            let rx = self.states[i].clone();
+            let steps = self.steps_tx.clone();
+            let has_health = self.specs[i].health.is_some();
+            let (within, from, to) = (
+                rel.verify_within,
+                index.previous.first().cloned().flatten(),
+                trial.clone(),
+            );
+            tokio::task::spawn_local(async move {
+                let result = gate(rx, None, has_health, within).await;
+                let _ = steps.send(Step::Gated {
+                    i,
+                    reply,
+                    from,
+                    to,
+                    result,
+                });
+            });
+        }
+    }
+
     fn gated(
         &mut self,
         i: usize,
         reply: mpsc::UnboundedSender<Answer>,
         from: Option<String>,
         to: String,
-        result: Result<Duration, String>,
+        result: Result<Duration, Failure>,
     ) {
         let name = self.specs[i].name.to_string();
         self.upgrading[i] = false;
@@ -355,8 +423,23 @@ impl Services<'_> {
             .releases
             .as_ref()
             .expect("gated for a service with [update]");
+        if self.stopping.is_some() {
+            // Cut short, not failed: the release stays on trial, and the next start
+            // checks it again.
+            let _ = reply.send(Answer::Done(Done::new(
+                false,
+                None,
+                format!("`{name}`: the supervisor is stopping before release {to} was found ready: its next start checks it again"),
+            )));
+            return;
+        }
         match result {
             Ok(after) => {
+                if let Ok(mut index) = rel.store.index() {
+                    if index.trial.take().is_some() {
+                        let _ = rel.store.write_index(&index);
+                    }
+                }
                 let mut message = format!(
                     "`{name}` upgraded from {} to release {to}: ready after {}",
                     release_name(from.as_deref()),
@@ -375,11 +458,15 @@ impl Services<'_> {
                     message,
                 )));
             }
-            Err(why) => {
-                let why = format!(
-                    "release {to} was not ready within {}: {why}",
-                    crate::supervise::event::show_duration(rel.verify_within)
-                );
+            Err(Failure { why, timed_out }) => {
+                let why = if timed_out {
+                    format!(
+                        "release {to} was not ready within {}: {why}",
+                        crate::supervise::event::show_duration(rel.verify_within)
+                    )
+                } else {
+                    format!("release {to} failed: {why}")
+                };
                 let back = rel.store.index().map(|index| index.rolled_back());
                 match back {
                     Ok(Some(back)) => {
@@ -392,7 +479,26 @@ impl Services<'_> {
                             )));
                             return;
                         }
-                        self.restart_on_release(i, Some(to), back_to.clone(), Some(why.clone()));
+                        if self.tasks[i].is_none() {
+                            // It ended (gave up, or exited under its policy): started
+                            // again on the release before.
+                            self.start(i);
+                            self.announce(
+                                i,
+                                Event::Switching {
+                                    from: Some(to),
+                                    to: back_to.clone(),
+                                    rollback: Some(why.clone()),
+                                },
+                            );
+                        } else {
+                            self.restart_on_release(
+                                i,
+                                Some(to),
+                                back_to.clone(),
+                                Some(why.clone()),
+                            );
+                        }
                         let rx = {
                             let mut rx = self.states[i].clone();
                             rx.borrow_and_update();
@@ -453,6 +559,16 @@ impl Services<'_> {
             );
         };
         let (from, to) = (index.current.clone(), back.current.clone());
+        if to.is_some() && !rel.program_of(to.as_deref()).is_file() {
+            return done(
+                false,
+                format!(
+                    "`{name}` not rolled back: {} is not on disk any more ({} is missing)",
+                    release_name(to.as_deref()),
+                    rel.program_of(to.as_deref()).display()
+                ),
+            );
+        }
         if let Err(e) = self.switch(i, &back, None) {
             return done(false, format!("`{name}` not rolled back: {e}"));
         }
@@ -550,8 +666,12 @@ pub(super) async fn gate(
     old_pid: Option<i32>,
     has_health: bool,
     verify_within: Duration,
-) -> Result<Duration, String> {
+) -> Result<Duration, Failure> {
     let began = Instant::now();
+    let failed = |seen: &Seen, timed_out: bool| Failure {
+        why: why_not(seen),
+        timed_out,
+    };
     let deadline = began + verify_within;
     let settle = SETTLE.min(verify_within / 2);
     // Without [health]: when the new child was seen running, and its pid.
@@ -579,7 +699,7 @@ pub(super) async fn gate(
             running_since = None;
         }
         if matches!(seen.state, State::Failed | State::Exited | State::Stopped) && new_child {
-            return Err(why_not(&seen));
+            return Err(failed(&seen, false));
         }
         let wake = match running_since {
             Some((at, _)) if !has_health => (at + settle).min(deadline),
@@ -588,13 +708,13 @@ pub(super) async fn gate(
         tokio::select! {
             changed = rx.changed() => {
                 if changed.is_err() {
-                    return Err(why_not(&rx.borrow().clone()));
+                    return Err(failed(&rx.borrow().clone(), false));
                 }
                 last = rx.borrow_and_update().clone();
             }
             () = tokio::time::sleep_until(wake) => {
                 if Instant::now() >= deadline {
-                    return Err(why_not(&last));
+                    return Err(failed(&last, true));
                 }
             }
         }
@@ -663,6 +783,15 @@ mod tests {
         within: Duration,
         changes: Vec<(u64, Seen)>,
     ) -> (Result<Duration, String>, Duration) {
+        let (result, at) = verdict_full(has_health, within, changes).await;
+        (result.map_err(|f| f.why), at)
+    }
+
+    async fn verdict_full(
+        has_health: bool,
+        within: Duration,
+        changes: Vec<(u64, Seen)>,
+    ) -> (Result<Duration, Failure>, Duration) {
         let (tx, rx) = watch::channel(seen(State::Running, 1, true));
         let began = Instant::now();
         tokio::task::spawn(async move {
@@ -762,6 +891,18 @@ mod tests {
         .await;
         assert_eq!(result, Ok(Duration::from_millis(1_200) + SETTLE));
         assert_eq!(at, Duration::from_millis(1_200) + SETTLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failure_says_whether_the_deadline_passed() {
+        let (result, _) = verdict_full(true, Duration::from_secs(5), vec![]).await;
+        assert!(result.unwrap_err().timed_out);
+        let failed = Seen {
+            message: Some("exit code 3 after 1ms; not restarting (policy never)".into()),
+            ..seen(State::Exited, 2, false)
+        };
+        let (result, _) = verdict_full(false, Duration::from_secs(60), vec![(500, failed)]).await;
+        assert!(!result.unwrap_err().timed_out);
     }
 
     #[tokio::test(start_paused = true)]

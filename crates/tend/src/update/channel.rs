@@ -249,6 +249,7 @@ mod tests {
             current: current.map(str::to_string),
             previous: vec![None],
             rolled_back: rolled.iter().map(|s| s.to_string()).collect(),
+            trial: None,
         };
         let cases = [
             ("1.0", index(None, &[]), Decision::Upgrade),
@@ -269,6 +270,7 @@ mod tests {
                     current: None,
                     previous: vec![Some("2.0".into())],
                     rolled_back: vec![],
+                    trial: None,
                 },
                 Decision::Older {
                     newest: "2.0".into(),

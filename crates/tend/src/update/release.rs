@@ -37,6 +37,11 @@ pub struct Index {
     /// Releases that failed their check or were rolled back: a pull channel does not
     /// try them again.
     pub rolled_back: Vec<String>,
+    /// The current release is on trial: switched to, not yet found ready. A supervisor
+    /// that starts with a trial pending (the last one stopped, or the machine went
+    /// down, during the check) checks it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial: Option<String>,
 }
 
 impl Index {
@@ -51,7 +56,17 @@ impl Index {
             current: Some(to.to_string()),
             previous,
             rolled_back: self.rolled_back.clone(),
+            trial: None,
         }
+    }
+
+    /// The releases before the current one, without those no longer on disk
+    /// (`present`: the ids that are; the spec's command always is).
+    pub fn trimmed(&self, present: &[String]) -> Index {
+        let mut out = self.clone();
+        out.previous
+            .retain(|p| p.as_ref().is_none_or(|id| present.contains(id)));
+        out
     }
 
     /// After a rollback: the first previous is current again, and the release left is
@@ -67,6 +82,7 @@ impl Index {
             current: back.clone(),
             previous: rest.to_vec(),
             rolled_back,
+            trial: None,
         })
     }
 
@@ -408,6 +424,16 @@ impl Store {
             }
             let _ = fs::remove_file(self.dir.join(format!("{id}.json")));
         }
+        // What is gone cannot be rolled back to.
+        let trimmed = index.trimmed(&self.present());
+        if trimmed != *index {
+            if let Err(e) = self.write_index(&trimmed) {
+                problems.push(format!(
+                    "cannot write the release index: {}",
+                    crate::text::io_error(&e)
+                ));
+            }
+        }
         problems
     }
 
@@ -602,7 +628,24 @@ mod tests {
             current: current.map(str::to_string),
             previous: previous.iter().map(|p| p.map(str::to_string)).collect(),
             rolled_back: rolled.iter().map(|s| s.to_string()).collect(),
+            trial: None,
         }
+    }
+
+    #[test]
+    fn what_is_pruned_is_no_longer_a_release_to_go_back_to() {
+        let index = idx(Some("1.3"), &[Some("1.2"), Some("1.1"), None], &[]);
+        let present = ["1.3".to_string(), "1.2".to_string()];
+        assert_eq!(
+            index.trimmed(&present),
+            idx(Some("1.3"), &[Some("1.2"), None], &[])
+        );
+        // keep = 2, upgraded 1.1 → 1.2 → 1.3: two rollbacks reach the spec's command,
+        // never the deleted 1.1.
+        let after = index.trimmed(&present);
+        let back = after.rolled_back().unwrap();
+        assert_eq!(back.current.as_deref(), Some("1.2"));
+        assert_eq!(back.rolled_back().unwrap().current, None);
     }
 
     #[test]
