@@ -497,7 +497,19 @@ impl Store {
         }
         fs::create_dir_all(&self.dir).map_err(io_err(format!("create {}", self.dir.display())))?;
         let target = self.release_dir(&id);
-        // A folder without metadata is a leftover of a stage that was cut short.
+        // A folder without metadata is a leftover of a stage that was cut short, unless
+        // the service runs it (its metadata lost): that one is not touched.
+        if target.exists()
+            && self.index().ok().and_then(|i| i.current).as_deref() == Some(id.as_str())
+        {
+            return Err(StageError::Io {
+                what: format!("replace release {id}"),
+                error: format!(
+                    "{} is the current release and its {id}.json is missing: give this artifact another --release, or restore {id}.json",
+                    target.display()
+                ),
+            });
+        }
         if target.exists() {
             fs::remove_dir_all(&target)
                 .map_err(io_err(format!("remove the leftover {}", target.display())))?;
