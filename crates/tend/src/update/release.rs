@@ -440,13 +440,12 @@ impl Store {
     /// What staging `artifact` would give, without writing anything: the signature
     /// checked, the release id decided (`--dry-run`).
     pub fn check(&self, artifact: &Artifact, keys: &[Key]) -> Result<Staged, StageError> {
-        let what = artifact.source.as_str();
-        let verified = minisign::verify_file(&artifact.path, &artifact.signature, keys, what)?;
-        let size = fs::metadata(&artifact.path)
-            .map_err(io_err(format!("read {what}")))?
-            .len();
-        let sha = hex(&fetch::sha256_file(&artifact.path).map_err(io_err(format!("read {what}")))?);
-        let id = release_id(artifact, &verified, &sha)?;
+        let Checked {
+            verified,
+            size,
+            sha,
+            id,
+        } = checked(artifact, keys)?;
         let existed = self.meta(&id).is_some_and(|m| m.sha256 == sha);
         Ok(Staged {
             meta: Meta {
@@ -473,12 +472,12 @@ impl Store {
         program: &str,
     ) -> Result<Staged, StageError> {
         let what = artifact.source.as_str();
-        let verified = minisign::verify_file(&artifact.path, &artifact.signature, keys, what)?;
-        let size = fs::metadata(&artifact.path)
-            .map_err(io_err(format!("read {what}")))?
-            .len();
-        let sha = hex(&fetch::sha256_file(&artifact.path).map_err(io_err(format!("read {what}")))?);
-        let id = release_id(artifact, &verified, &sha)?;
+        let Checked {
+            verified,
+            size,
+            sha,
+            id,
+        } = checked(artifact, keys)?;
         if let Some(had) = self.meta(&id) {
             if self.release_dir(&id).is_dir() {
                 if had.sha256 != sha {
@@ -582,6 +581,34 @@ impl Store {
             }
         }
     }
+}
+
+/// An artifact whose signature checked out.
+struct Checked {
+    verified: Verified,
+    /// Its size in bytes.
+    size: u64,
+    /// Its sha256, hex.
+    sha: String,
+    /// Its release id.
+    id: String,
+}
+
+/// Checks `artifact`'s signature against `keys` and decides its release id.
+fn checked(artifact: &Artifact, keys: &[Key]) -> Result<Checked, StageError> {
+    let what = artifact.source.as_str();
+    let verified = minisign::verify_file(&artifact.path, &artifact.signature, keys, what)?;
+    let size = fs::metadata(&artifact.path)
+        .map_err(io_err(format!("read {what}")))?
+        .len();
+    let sha = hex(&fetch::sha256_file(&artifact.path).map_err(io_err(format!("read {what}")))?);
+    let id = release_id(artifact, &verified, &sha)?;
+    Ok(Checked {
+        verified,
+        size,
+        sha,
+        id,
+    })
 }
 
 /// The id of a release: `--release`, else the signed `version:`, else `sha256-` and
