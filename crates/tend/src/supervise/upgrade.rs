@@ -297,7 +297,7 @@ impl Services<'_> {
         // On trial until it passes: a supervisor that starts meanwhile checks it again.
         let mut next = index.switched(&to);
         next.trial = Some(to.clone());
-        if let Err(e) = self.switch(i, &next, None) {
+        if let Err(e) = self.switch(i, &next) {
             return fail(self, format!("`{name}` not upgraded: {e}"));
         }
         // (Stopping: to be started again, a restart's or a failed probe's; a stop for
@@ -310,7 +310,7 @@ impl Services<'_> {
         if !alive {
             // Not running: nothing to check now; its next start runs it, unchecked.
             next.trial = None;
-            let _ = self.switch(i, &next, None);
+            let _ = self.switch(i, &next);
             self.upgrading[i] = false;
             let _ = reply.send(Answer::Done(Done::new(
                 true,
@@ -471,7 +471,7 @@ impl Services<'_> {
                 match back {
                     Ok(Some(back)) => {
                         let back_to = back.current.clone();
-                        if let Err(e) = self.switch(i, &back, None) {
+                        if let Err(e) = self.switch(i, &back) {
                             let _ = reply.send(Answer::Done(Done::new(
                                 false,
                                 None,
@@ -569,7 +569,7 @@ impl Services<'_> {
                 ),
             );
         }
-        if let Err(e) = self.switch(i, &back, None) {
+        if let Err(e) = self.switch(i, &back) {
             return done(false, format!("`{name}` not rolled back: {e}"));
         }
         let alive = self.tasks[i].is_some()
@@ -613,7 +613,7 @@ impl Services<'_> {
     }
 
     /// Writes `index` and points the service's command at its current release.
-    fn switch(&mut self, i: usize, index: &Index, _why: Option<&str>) -> Result<(), String> {
+    fn switch(&mut self, i: usize, index: &Index) -> Result<(), String> {
         let setup = self.setups[i].clone();
         let rel = setup
             .releases
