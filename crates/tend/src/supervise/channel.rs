@@ -91,6 +91,7 @@ impl Poller {
         let mut next = tokio::time::Instant::now()
             + Duration::from_secs(1)
             + manifest::jitter(self.every, seed(self.index));
+        let mut open = true;
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(next) => {
@@ -103,12 +104,13 @@ impl Poller {
                         + self.every
                         + manifest::jitter(self.every, seed(self.index));
                 }
-                p = asked.recv() => match p {
+                p = asked.recv(), if open => match p {
                     Some(PollNow { apply, reply }) => {
                         let done = self.poll_for(apply, &reply).await;
                         let _ = reply.send(Answer::Done(done));
                     }
-                    None => std::future::pending::<()>().await,
+                    // Nobody can ask any more: the timer goes on.
+                    None => open = false,
                 },
             }
         }
