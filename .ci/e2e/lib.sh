@@ -739,17 +739,31 @@ health_flow() {
 
 UPG_PORT=18084
 
-# upg_spec NAME: a spec for the fixture serving /healthz, with [update] and [health];
-# prints its path in the container.
+# upg_spec NAME [TOML...]: a spec for the fixture serving /healthz, with [update] and
+# [health], and more lines of [update]; prints its path in the container.
 upg_spec() {
   local n=$1 f="/root/specs/$1.toml"
+  shift
   printf '%s\n' "name = \"$n\"" 'command = "/opt/tend/tend-fixture"' \
     "args = [\"--http-stop\", \"$UPG_PORT\", \"--hang\"]" "user = \"$n\"" \
     '[stop]' 'timeout = "2s"' \
     '[health]' "http = \"http://127.0.0.1:$UPG_PORT/healthz\"" 'interval = "200ms"' 'timeout = "1s"' 'retries = 2' \
-    '[update]' "public_keys = [\"$UPG_KEY\"]" 'verify_within = "5s"' \
+    '[update]' "public_keys = [\"$UPG_KEY\"]" 'verify_within = "5s"' "$@" \
     | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$f"
   echo "$f"
+}
+
+# upg_keys: the key pairs release and stranger in $UPG_DIR (made once, on the host,
+# with the real minisign); UPG_KEY is release's public key.
+upg_keys() {
+  local v
+  UPG_DIR=$CT_STAGE/upgrade
+  mkdir -p "$UPG_DIR"
+  for v in release stranger; do
+    [ -s "$UPG_DIR/$v.key" ] && continue
+    minisign -G -W -p "$UPG_DIR/$v.pub" -s "$UPG_DIR/$v.key" >/dev/null 2>&1 || return 1
+  done
+  UPG_KEY=$(sed -n 2p "$UPG_DIR/release.pub")
 }
 
 # upg_release FILE VERSION [KEY]: FILE (on the host) signed by KEY (release, stranger
@@ -805,14 +819,7 @@ upgrade_flow() {
   require_install upgrade_flow || return 1
   command -v minisign >/dev/null || { fail "upgrade: no minisign on the host"; return 1; }
   local n=upg spec home pid0 pid sup idx t said line v
-  UPG_DIR=$CT_STAGE/upgrade
-  mkdir -p "$UPG_DIR"
-  for v in release stranger; do
-    if ! minisign -G -W -p "$UPG_DIR/$v.pub" -s "$UPG_DIR/$v.key" >/dev/null 2>&1; then
-      fail "upgrade: minisign -G failed"; return 1
-    fi
-  done
-  UPG_KEY=$(sed -n 2p "$UPG_DIR/release.pub")
+  upg_keys || { fail "upgrade: minisign -G failed"; return 1; }
   # releases: copies of the fixture; 3.0 runs it without serving /healthz
   for v in 2.0 2.1 2.2 2.5 2.6; do cp "$E2E_BIN/tend-fixture" "$UPG_DIR/app-$v"; done
   printf '#!/bin/sh\nexec /opt/tend/tend-fixture --hang\n' >"$UPG_DIR/app-3.0"
@@ -1000,6 +1007,151 @@ upgrade_flow() {
     evidence <<<"$OUT"$'\n'"$(in_ct ls -laR "/var/lib/tend/$n" 2>&1)"
   fi
   flow_uninstall_purge "$n"
+}
+
+# ---------------------------------------------------------------- the pull channel
+#
+# channel_flow: an installed service with [update] channel =
+# "file:///srv/channel/stable.json" (a folder of root's that the service's account
+# reads) and check_every = "1s" upgrades by itself, through its supervisor, to the
+# release the manifest names; a manifest naming a release signed by another key is
+# refused with nothing changed; one naming a release that never becomes healthy is
+# rolled back by itself and not tried again. Releases and manifests are made and signed
+# on the host (minisign, jq) and copied in, the manifest last and renamed into place.
+
+CH_DIR=/srv/channel
+CH_PORT=18085
+
+# ch_publish FILE VERSION KEY: FILE (on the host) signed by KEY with version:VERSION
+# and copied into $CH_DIR; then stable.json names it (url relative to the manifest).
+ch_publish() {
+  local f=$1 v=$2 key=$3 b m
+  b=$(basename "$f") m=$UPG_DIR/stable-$v.json
+  minisign -S -s "$UPG_DIR/$key.key" -m "$f" -t "version:$v" >/dev/null 2>&1 || return 1
+  jq -n --arg version "$v" --arg url "$b" --argjson size "$(stat -c %s "$f")" \
+    --arg sha256 "$(sha256sum "$f" | cut -d ' ' -f 1)" --rawfile signature "$f.minisig" \
+    '{version: $version, url: $url, size: $size, sha256: $sha256, signature: $signature}' >"$m" || return 1
+  in_ct sh -c 'cat >"$1/$2" && chmod 644 "$1/$2"' _ "$CH_DIR" "$b" <"$f" || return 1
+  in_ct sh -c 'cat >"$1/.stable.json.new" && chmod 644 "$1/.stable.json.new" && mv "$1/.stable.json.new" "$1/stable.json"' \
+    _ "$CH_DIR" <"$m"
+}
+# ch_said NAME: what the supervisor said: the journal (systemd), tend.log (OpenRC)
+ch_said() {
+  if [ "$BE" = systemd ]; then
+    in_ct journalctl -u "$1.service" -o cat --no-pager 2>/dev/null
+  else
+    in_ct cat "/var/log/tend/$1/tend.log" 2>/dev/null
+  fi
+}
+
+channel_flow() {
+  require_install channel_flow || return 1
+  command -v minisign >/dev/null || { fail "channel: no minisign on the host"; return 1; }
+  local n=chan spec home pid0 pid sup idx t said line v UPG_PORT=$CH_PORT
+  local url=file://$CH_DIR/stable.json
+  upg_keys || { fail "channel: minisign -G failed"; return 1; }
+  # releases: copies of the fixture; 3.0 runs it without serving /healthz
+  for v in 2.0 2.1; do cp "$E2E_BIN/tend-fixture" "$UPG_DIR/ch-$v"; done
+  printf '#!/bin/sh\nexec /opt/tend/tend-fixture --hang\n' >"$UPG_DIR/ch-3.0"
+  in_ct sh -c 'mkdir -p "$1" && chmod 755 "$1"' _ "$CH_DIR" || { fail "channel: cannot make $CH_DIR"; return 1; }
+  spec=$(upg_spec "$n" "channel = \"$url\"" 'check_every = "1s"')
+  home=/var/lib/tend/$n/releases/$n
+  tend install "$spec" --now
+  if [ "$RC" = 0 ] && upg_runs "$n" /opt/tend/tend-fixture; then
+    pass "channel: $n installed with [update] channel = \"$url\" (nothing there yet), check_every = \"1s\"; healthy on the spec's command"
+  else
+    fail "channel: install --now of $n (exit $RC)"; evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+    in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
+    return 1
+  fi
+  SVC_UID=$(in_ct id -u "$n")
+  pid0=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid)
+
+  # the channel names 2.0: upgraded by the supervisor, by itself
+  t=$EPOCHREALTIME
+  ch_publish "$UPG_DIR/ch-2.0" 2.0 release || { fail "channel: cannot publish 2.0"; flow_uninstall_purge "$n"; return 1; }
+  if as_user "$n" test -r "$CH_DIR/stable.json" && ! as_user "$n" test -w "$CH_DIR"; then
+    pass "channel: $n reads $CH_DIR/stable.json and cannot write $CH_DIR"
+  else
+    fail "channel: $n cannot read $CH_DIR/stable.json, or may write $CH_DIR"; evidence <<<"$(in_ct ls -la "$CH_DIR" 2>&1)"
+  fi
+  if wait_until 15 upg_runs "$n" "$home/2.0/tend-fixture"; then
+    pid=$(sf "$n" pid)
+    pass "channel: upgraded by itself to the release the manifest names in $(_elapsed "$t")s: child $pid0 -> $pid, /proc/$pid/exe = $home/2.0/tend-fixture"
+  else
+    fail "channel: not upgraded to 2.0 within 15 s: runs $(upg_exe "$n")"
+    evidence 30 <<<"$(state_json "$n"; upg_index "$n"; ch_said "$n" | grep -F 'channel:' | tail -n 10)"
+  fi
+  if [ "$(sf "$n" supervisor_pid)" = "$sup" ] && be_running "$n" && [ "$(sj "$n" .releases.current)" = 2.0 ] \
+    && [ "$(sj "$n" .active)" = "$BE_ACTIVE" ]; then
+    pass "channel: the same supervisor ($sup) switched; the init system says $BE_ACTIVE; tend status --json: releases.current \"2.0\""
+  else
+    fail "channel: supervisor $(sf "$n" supervisor_pid) (was $sup), status: $(sj "$n" '{active, releases}' | tr -d '\n')"
+    evidence <<<"$(be_describe "$n")"
+  fi
+  tend update check "$n"
+  if [ "$RC" = 0 ] && grep -qF "release 2.0 is current" <<<"$OUT"; then
+    pass "channel: tend update check $n says release 2.0 is current"
+  else
+    fail "channel: tend update check $n (exit $RC)"; evidence <<<"$OUT"
+  fi
+
+  # signed by another key: refused, nothing changes
+  pid=$(sf "$n" pid) idx=$(upg_index "$n")
+  ch_publish "$UPG_DIR/ch-2.1" 2.1 stranger || { fail "channel: cannot publish 2.1"; flow_uninstall_purge "$n"; return 1; }
+  _ch_refused() { tend update check "$n"; grep -qF "release 2.1 was refused: waiting for the channel to name another" <<<"$OUT"; }
+  if wait_until 15 _ch_refused; then
+    pass "channel: a release signed by another key is refused; tend update check: $(grep -o 'release 2.1 .*' <<<"$OUT" | head -n 1)"
+  else
+    fail "channel: 2.1 (signed by another key) not refused within 15 s; tend update check (exit $RC)"; evidence <<<"$OUT"
+  fi
+  if [ "$(sf "$n" pid)" = "$pid" ] && [ "$(upg_index "$n")" = "$idx" ] && ! in_ct test -e "$home/2.1" \
+    && upg_runs "$n" "$home/2.0/tend-fixture" && be_running "$n"; then
+    pass "channel: after the refusal nothing changed (child $pid, index.json, no release 2.1)"
+  else
+    fail "channel: the refusal changed something: child $pid -> $(sf "$n" pid)"; evidence <<<"$idx"$'\n'"$(upg_index "$n"; in_ct ls -la "$home")"
+  fi
+
+  # never healthy: rolled back by itself, not tried again
+  t=$EPOCHREALTIME
+  ch_publish "$UPG_DIR/ch-3.0" 3.0 release || { fail "channel: cannot publish 3.0"; flow_uninstall_purge "$n"; return 1; }
+  _ch_rolled_back() {
+    upg_index "$n" | jq -e '.rolled_back | any(. == "3.0")' >/dev/null && upg_runs "$n" "$home/2.0/tend-fixture"
+  }
+  if wait_until 25 _ch_rolled_back && [ "$(upg_current "$n")" = 2.0 ] && be_running "$n"; then
+    pass "channel: a release that never becomes healthy is rolled back by itself in $(_elapsed "$t")s; 2.0 runs again, healthy ($(upg_index "$n" | jq -c '{current, previous, rolled_back}'))"
+  else
+    fail "channel: 3.0 not rolled back within 25 s: runs $(upg_exe "$n")"
+    evidence 30 <<<"$(upg_index "$n"; state_json "$n"; ch_said "$n" | grep -F 'channel:' | tail -n 10)"
+  fi
+  tend update apply "$n"
+  if [ "$RC" = 0 ] && grep -qF "release 3.0 was rolled back: waiting for the channel to name another" <<<"$OUT" \
+    && upg_runs "$n" "$home/2.0/tend-fixture"; then
+    pass "channel: tend update apply $n does not try 3.0 again: $(grep -o 'release 3.0 .*' <<<"$OUT" | head -n 1)"
+  else
+    fail "channel: tend update apply $n (exit $RC, want 0 and 'release 3.0 was rolled back')"; evidence <<<"$OUT"
+  fi
+  _ch_logged() {
+    said=$(ch_said "$n")
+    for line in "channel: $url checked every 1s (and now)" \
+      "channel: \`$n\` upgraded from the spec's command to release 2.0: ready after" \
+      "channel: \`$n\` not upgraded: refused:" "which is not in update.public_keys" \
+      "channel: \`$n\` rolled back to release 2.0: release 3.0 was not ready within 5s" \
+      "channel: release 3.0 was rolled back: waiting for the channel to name another"; do
+      grep -qF -- "$line" <<<"$said" || return 1
+    done
+  }
+  check "channel: the $( [ "$BE" = systemd ] && echo journal || echo tend.log ) has the channel: lines (checked every, upgraded, not upgraded: refused, rolled back, waiting)" \
+    wait_until 5 _ch_logged || evidence 30 <<<"$(grep -F 'channel' <<<"$said")"
+  # by now the timer has checked the channel again more than once
+  v=$(grep -cF "upgrading from release 2.0 to release 3.0" <<<"$(ch_said "$n")")
+  if [ "$v" = 1 ]; then
+    pass "channel: release 3.0 was tried once ('upgrading from release 2.0 to release 3.0' once in the log)"
+  else
+    fail "channel: 'upgrading from release 2.0 to release 3.0' $v times in the log (want 1)"
+  fi
+  flow_uninstall_purge "$n"
+  in_ct rm -rf "$CH_DIR"
 }
 
 # ---------------------------------------------------------------- what is not tend's

@@ -125,6 +125,7 @@ boot_ct openrc
 lifecycle_flow
 health_flow
 upgrade_flow
+channel_flow
 stderr_logs_flow
 syslog_flow
 hostile_flow ""

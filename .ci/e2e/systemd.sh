@@ -142,6 +142,7 @@ boot_ct systemd
 lifecycle_flow
 health_flow
 upgrade_flow
+channel_flow
 journal_flow
 journal_stderr_flow
 stderr_logs_flow
