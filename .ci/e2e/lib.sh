@@ -1048,7 +1048,7 @@ channel_flow() {
   require_install channel_flow || return 1
   command -v minisign >/dev/null || { fail "channel: no minisign on the host"; return 1; }
   local n=chan spec home pid0 pid sup idx t said line v UPG_PORT=$CH_PORT
-  local url=file://$CH_DIR/stable.json
+  local url=file://$CH_DIR/stable.json t0=$EPOCHREALTIME
   upg_keys || { fail "channel: minisign -G failed"; return 1; }
   # releases: copies of the fixture; 3.0 runs it without serving /healthz
   for v in 2.0 2.1; do cp "$E2E_BIN/tend-fixture" "$UPG_DIR/ch-$v"; done
@@ -1152,6 +1152,7 @@ channel_flow() {
   fi
   flow_uninstall_purge "$n"
   in_ct rm -rf "$CH_DIR"
+  log "channel_flow took $(_elapsed "$t0")s"
 }
 
 # ---------------------------------------------------------------- what is not tend's
