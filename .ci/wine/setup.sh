@@ -2,10 +2,10 @@
 # Installs what the Wine suite needs on Debian, and only what is missing (a second run
 # takes well under a second): Debian's Rust with its std sources (for -Zbuild-std), the
 # MinGW-w64 linker, Wine 8, and the small tools the suite uses (jq among them; minisign
-# signs the releases of the upgrade section).
+# signs the releases of the upgrade section, curl is the client of the [[listen]] one).
 set -euo pipefail
 
-packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 wine wine64 procps coreutils minisign)
+packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64 wine wine64 procps coreutils minisign curl)
 missing=()
 for p in "${packages[@]}"; do
   if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
@@ -21,7 +21,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
     "${missing[@]}" >/dev/null
 fi
-for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc wine wineserver jq minisign; do
+for tool in /usr/bin/cargo /usr/bin/rustc x86_64-w64-mingw32-gcc wine wineserver jq minisign curl; do
   command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 

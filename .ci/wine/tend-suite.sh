@@ -22,11 +22,15 @@
 # start NAME` reach one service of a running `tend up` through its control pipe;
 # `tend logs NAME` of an installed service shows the line it wrote to stderr; and a
 # service with health checks is RUNNING once healthy, and replaced when it hangs.
-# Last, upgrades of an installed service with [update] and [health], releases signed
+# Then upgrades of an installed service with [update] and [health], releases signed
 # on the host with minisign: a good one goes live, one signed by another key is
 # refused, one that never becomes ready is rolled back by itself (the SCM seeing
 # RUNNING throughout), `tend rollback` by hand, a stopped service switched for its
 # next start, and the Event Log entries 1010/1011/2004 (from Wine's debug output).
+# Last, [[listen]]: an installed service's socket, bound and held by the supervisor and
+# inherited by each start of hello-service.exe (its environment naming the handle),
+# takes four restarts of the child (control 128) under a curl loop on the host without
+# a failed request.
 # Prints PASS:/FAIL: lines and "N passed, M failed" last; non-zero exit on failure.
 # Needs .ci/wine/setup.sh and .ci/wine/build.sh first (run-all.sh does all three).
 set -uo pipefail
@@ -642,5 +646,98 @@ check "uninstall --purge: exit 0, no state (releases included) left ($rc)" \
   bash -c '[ "$1" = 0 ] && ! [ -e "$2/state/upg" ]' _ "$rc" "$DATA_UNIX" || echo "$out" | sed 's/^/    | /'
 check "  ... no tend-fixture.exe left" wait_until 10 no_process 'tend-fixture\.exe'
 fi
+
+echo "==> 19. [[listen]]: the socket is tend's, handed to each child"
+# First tend-fixture.exe, installed with a [[listen]] socket, prints the variables that
+# name it (LISTEN_FDS, LISTEN_FDNAMES, TEND_LISTEN_HANDLES). Then an installed service
+# whose socket the supervisor binds and holds: each start of hello-service.exe inherits
+# it and serves on it instead of its own --listen address. While curl on the host
+# requests continuously, control 128 restarts the child four times (the supervisor goes
+# on, so the socket stays open and connections queue in it): no request fails, and
+# five children answered. (`tend restart` of an installed service goes through the
+# SCM: the supervisor, and the socket with it, would stop too.)
+LPORT=$(free_port 5019)   # the socket tend holds
+OPORT=$(free_port 5119)   # the child's own --listen, unused when it gets the socket
+# What a child started with [[listen]] finds in its environment (tend-fixture.exe
+# prints it; Wine shows a Windows process's environment nowhere on the host).
+EPORT=$(free_port 5219)
+cat >"$SRC_UNIX/lsnenv.toml" <<SPEC
+name = "lsnenv"
+command = '$APP_WIN\\tend-fixture.exe'
+args = ["--env", "LISTEN_FDS", "--env", "LISTEN_FDNAMES", "--env", "LISTEN_PID", "--env", "TEND_LISTEN_HANDLES", "--hang"]
+[[listen]]
+name = "http"
+address = "127.0.0.1:$EPORT"
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\lsnenv.toml" --now); rc=$?
+check "install --now of lsnenv (tend-fixture.exe with [[listen]]): exit 0 ($rc)" [ "$rc" = 0 ] || echo "$out" | sed 's/^/    | /'
+lsnenv() { tr -d '\r' <"$DATA_UNIX/logs/lsnenv/lsnenv.log" 2>/dev/null | grep -oE '(LISTEN_[A-Z]+|TEND_LISTEN_HANDLES)=.*$'; }
+lsnenv_printed() { [ "$(lsnenv | grep -c .)" = 4 ]; }
+wait_until 15 lsnenv_printed
+lenv=$(lsnenv | sort | xargs)
+check "the child's environment names the handle: LISTEN_FDS=1, LISTEN_FDNAMES=http, TEND_LISTEN_HANDLES=<SOCKET>, no LISTEN_PID ($lenv)" \
+  grep -qxE 'LISTEN_FDNAMES=http LISTEN_FDS=1 LISTEN_PID=\(unset\) TEND_LISTEN_HANDLES=[0-9]+' <<<"$lenv"
+check "  ... and the port is open while the child only hangs (the socket is tend's)" port_open "$EPORT"
+t uninstall lsnenv --purge >>"$LOG" 2>&1
+check "  ... uninstalled: port $EPORT closed" wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$EPORT"
+
+cat >"$SRC_UNIX/lsn.toml" <<SPEC
+name = "lsn"
+command = '$APP_WIN\\hello-service.exe'
+args = ["--listen", "127.0.0.1:$OPORT"]
+[[listen]]
+name = "http"
+address = "127.0.0.1:$LPORT"
+[stop]
+timeout = "5s"
+[windows]
+start = "manual"
+SPEC
+lsn_pid() { status_field lsn pid; }
+# lsn_get: GET / on the held socket; prints the pid that answered.
+lsn_get() { curl -fsS --max-time 10 "http://127.0.0.1:$LPORT/" 2>/dev/null | sed -n 's/^hello from hello-service (pid \([0-9]*\))$/\1/p' | grep .; }
+out=$(t install "$SRC_WIN\\lsn.toml" --now); rc=$?
+check "install --now of lsn (with [[listen]] http on 127.0.0.1:$LPORT): exit 0, running" \
+  bash -c '[ "$1" = 0 ] && grep -q "is running" <<<"$2"' _ "$rc" "$out" || echo "$out" | sed 's/^/    | /'
+l0=$(lsn_pid)
+check "GET / on 127.0.0.1:$LPORT is answered by the child ($l0)" \
+  bash -c '[ -n "$1" ] && [ "$(curl -fsS --max-time 10 "http://127.0.0.1:$2/")" = "hello from hello-service (pid $1)" ]' _ "$l0" "$LPORT"
+check "  ... nothing listens on its own --listen port $OPORT" bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$OPORT"
+check "  ... it says it serves a socket the supervisor holds" \
+  bash -c 'tr -d "\r" <"$1" | grep -qF "hello-service listening on 127.0.0.1:$2 (pid $3, a socket the supervisor holds)"' \
+  _ "$DATA_UNIX/logs/lsn/lsn.log" "$LPORT" "$l0" || tr -d '\r' <"$DATA_UNIX/logs/lsn/lsn.log" | tail -n 5 | sed 's/^/    | /'
+LOAD=$WORK/lsn-load.txt
+( while [ ! -e "$WORK/lsn-done" ]; do
+    if pid=$(lsn_get); then echo "ok $pid"; else echo fail; fi
+  done ) >"$LOAD" 2>/dev/null &
+load_bg=$!
+answered_by() { grep -qx "ok $1" "$LOAD"; }
+check "  ... the client loop gets answers" wait_until 15 answered_by "$l0"
+lprev=$l0
+for i in 1 2 3 4; do
+  out=$(t control lsn 128)
+  lsn_replaced() { local p; p=$(lsn_pid); [ -n "$p" ] && [ "$p" != "$lprev" ] && answered_by "$p"; }
+  if check "restart $i (control 128: $out): a new child answers the client loop" wait_until 20 lsn_replaced; then
+    lprev=$(lsn_pid)
+  else
+    status_json lsn | sed 's/^/    | /'
+  fi
+done
+touch "$WORK/lsn-done"; wait "$load_bg"
+oks=$(grep -c '^ok ' "$LOAD"); fails=$(grep -c '^fail' "$LOAD")
+pids=$(sed -n 's/^ok //p' "$LOAD" | sort -u | xargs)
+check "no failed request through 4 restarts: $oks answered, $fails failed" bash -c '[ "$1" -gt 0 ] && [ "$2" = 0 ]' _ "$oks" "$fails"
+check "  ... answered by 5 children ($pids)" [ "$(wc -w <<<"$pids")" = 5 ]
+check "  ... restarts = 4, sc query: RUNNING" \
+  bash -c '[ "$1" = 4 ] && [ "$2" = RUNNING ]' _ "$(status_field lsn restarts)" "$(svc_state_of lsn)"
+check "  ... the old children shut down gracefully" \
+  bash -c '[ "$(tr -d "\r" <"$1" | grep -c "graceful shutdown")" -ge 4 ]' _ "$DATA_UNIX/logs/lsn/lsn.log"
+out=$(t uninstall lsn --purge); rc=$?
+check "uninstall --purge of lsn: exit 0 ($rc)" [ "$rc" = 0 ] || echo "$out" | sed 's/^/    | /'
+check "  ... the socket went with the supervisor: port $LPORT closed" \
+  wait_until 10 bash -c '! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null' _ "$LPORT"
+check "  ... no hello-service.exe left" wait_until 10 no_process 'hello-service\.exe'
 
 finish
