@@ -113,13 +113,7 @@ pub fn update(a: UpdateArgs) -> u8 {
             errln!("tend: {p}");
         }
     }) {
-        Ok(done) => Ok(Outcome {
-            ok: done.ok,
-            service: name.clone(),
-            release: None,
-            state: done.state,
-            message: done.message,
-        }),
+        Ok(done) => Ok(Outcome::of(&name, done)),
         Err(e) => Err(format!(
             "{e} (the channel is checked by the service's running supervisor)"
         )),
@@ -136,6 +130,19 @@ struct Outcome {
     release: Option<String>,
     state: Option<String>,
     message: String,
+}
+
+impl Outcome {
+    /// What the supervisor answered (the release is read from the index afterwards).
+    fn of(name: &str, done: control::Done) -> Outcome {
+        Outcome {
+            ok: done.ok,
+            service: name.to_string(),
+            release: None,
+            state: done.state,
+            message: done.message,
+        }
+    }
 }
 
 /// Where service `name` keeps its state: the install's folder, else `dir` or the
@@ -228,7 +235,11 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
                     // Named after its URL, so that a download cut short resumes next time.
                     None => {
                         let dest = folder.join(format!("download-{}", url_file_name(&a.artifact)));
-                        download(&a.artifact, &dest, progress)?;
+                        let opts = fetch::Options {
+                            progress,
+                            ..Default::default()
+                        };
+                        download(&a.artifact, &dest, &opts)?;
                         dest
                     }
                 };
@@ -307,13 +318,7 @@ pub fn rollback(a: RollbackArgs) -> u8 {
         upgrade: None,
     };
     let result = match control::request_with(&dir, req, &mut |p| errln!("tend: {p}")) {
-        Ok(done) => Ok(Outcome {
-            ok: done.ok,
-            service: name.clone(),
-            release: None,
-            state: done.state,
-            message: done.message,
-        }),
+        Ok(done) => Ok(Outcome::of(&name, done)),
         Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
             supervise::sys::as_owner_of(&dir, || rollback_here(&name, &store))
                 .map_err(|e| {
@@ -362,13 +367,7 @@ fn ask_or_do(
                     let _ = supervise::sys::as_owner_of(dir, || store.prune(&index, keep));
                 }
             }
-            Ok(Outcome {
-                ok: done.ok,
-                service: name.to_string(),
-                release: None,
-                state: done.state,
-                message: done.message,
-            })
+            Ok(Outcome::of(name, done))
         }
         Err(ClientError::NotRunning { .. } | ClientError::Stale { .. }) if installed.is_some() => {
             let layout = installed.expect("checked");
@@ -598,17 +597,13 @@ fn url_file_name(url: &str) -> String {
     }
 }
 
-/// Downloads `url` to `dest` (resuming a `.part` left there), showing `progress`.
-fn download(url: &str, dest: &Path, progress: fetch::Progress) -> Result<PathBuf, String> {
+/// Downloads `url` to `dest` (resuming a `.part` left there), as `opts` say.
+fn download(url: &str, dest: &Path, opts: &fetch::Options) -> Result<PathBuf, String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| crate::text::io_error(&e))?;
-    let opts = fetch::Options {
-        progress,
-        ..Default::default()
-    };
-    rt.block_on(fetch::download(url, dest, &fetch::Expect::default(), &opts))
+    rt.block_on(fetch::download(url, dest, &fetch::Expect::default(), opts))
         .map(|d| d.path)
         .map_err(|e| e.to_string())
 }
@@ -622,19 +617,8 @@ fn small_file(arg: &str, folder: &Path) -> Result<String, String> {
             max_size: 8192,
             ..Default::default()
         };
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| crate::text::io_error(&e))?;
-        let got = rt
-            .block_on(fetch::download(
-                arg,
-                &dest,
-                &fetch::Expect::default(),
-                &opts,
-            ))
-            .map_err(|e| e.to_string());
-        let bytes = got.and_then(|d| std::fs::read(&d.path).map_err(|e| crate::text::io_error(&e)));
+        let got = download(arg, &dest, &opts);
+        let bytes = got.and_then(|p| std::fs::read(p).map_err(|e| crate::text::io_error(&e)));
         let _ = std::fs::remove_file(&dest);
         let _ = std::fs::remove_file(fetch::part_path(&dest));
         return check_small(bytes?);
