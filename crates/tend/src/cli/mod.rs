@@ -314,7 +314,12 @@ fn guard_first() -> Option<u8> {
         return None;
     }
     match crate::supervise::sys::fork_guard() {
-        Ok(()) => None,
+        Ok(containment) => {
+            if let Some(warning) = containment.warning() {
+                errln!("warning: {warning}");
+            }
+            None
+        }
         Err(e) => {
             errln!(
                 "error: cannot set up process containment: {}",

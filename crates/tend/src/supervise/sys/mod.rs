@@ -42,6 +42,35 @@ use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
 
+/// How much of tend's process containment this kernel gives (what [`fork_guard`]
+/// could set up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Containment {
+    /// Everything: on Unix the supervisor and the guard are child subreapers, so a
+    /// process that leaves its service's process group is still found and stopped;
+    /// on Windows, Job Objects.
+    Full,
+    /// Unix without `PR_SET_CHILD_SUBREAPER` (Linux before 3.4, or an emulator such as
+    /// qemu-user): each service's whole process group is still stopped, but a process
+    /// that leaves it (`setsid`) and whose parent exits is re-parented to init and
+    /// escapes.
+    ProcessGroups,
+}
+
+impl Containment {
+    /// The warning to print when containment is weaker than [`Containment::Full`].
+    pub fn warning(self) -> Option<&'static str> {
+        match self {
+            Containment::Full => None,
+            Containment::ProcessGroups => Some(
+                "this kernel cannot make tend a child subreaper (PR_SET_CHILD_SUBREAPER: Linux before 3.4, or an emulator such as qemu-user): \
+                 tend still stops each service's whole process group, but a process that leaves it (setsid) after its parent exits is not stopped with the service; \
+                 run under a service manager that contains the tree (systemd, procd with cgroups) where that matters",
+            ),
+        }
+    }
+}
+
 /// Why a spec's `command` cannot be run ([`resolve_command`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {

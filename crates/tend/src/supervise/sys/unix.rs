@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 
-use super::{Prepared, Spawned, TreeUsage};
+use super::{Containment, Prepared, Spawned, TreeUsage};
 use crate::supervise::policy::Exit;
 
 /// The account a child runs as, resolved before spawning.
@@ -462,9 +462,21 @@ pub fn signal_group(pgid: i32, sig: i32) -> io::Result<()> {
 }
 
 /// Marks this process as a child subreaper: orphaned descendants are re-parented to
-/// it instead of init.
-pub fn become_subreaper() -> io::Result<()> {
-    Ok(nix::sys::prctl::set_child_subreaper(true)?)
+/// it instead of init. [`Containment::ProcessGroups`] where the kernel does not know
+/// the call.
+pub fn become_subreaper() -> io::Result<Containment> {
+    containment_of(nix::sys::prctl::set_child_subreaper(true).map_err(io::Error::from))
+}
+
+/// What the result of `prctl(PR_SET_CHILD_SUBREAPER)` means for containment: EINVAL is
+/// a kernel (or an emulator) without the option, which weakens containment but need
+/// not stop a service on a small device; any other failure is an error.
+fn containment_of(result: io::Result<()>) -> io::Result<Containment> {
+    match result {
+        Ok(()) => Ok(Containment::Full),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Ok(Containment::ProcessGroups),
+        Err(e) => Err(e),
+    }
 }
 
 /// Collects one exited child, if any, without blocking.
@@ -791,8 +803,8 @@ pub fn alive(pid: i32) -> bool {
 ///
 /// Must be called while the process is single-threaded (before any runtime starts).
 /// Returns in the supervisor only; the guard never returns.
-pub fn fork_guard() -> io::Result<()> {
-    become_subreaper()?;
+pub fn fork_guard() -> io::Result<Containment> {
+    let containment = become_subreaper()?;
     let guard_pid = std::process::id() as libc::pid_t;
     // SAFETY: the process is single-threaded here (documented precondition), so the
     // child may run arbitrary code after fork.
@@ -825,7 +837,8 @@ pub fn fork_guard() -> io::Result<()> {
         // stop the supervisor (SIGTTOU) unless it ignores the signal. Children get the
         // default back before exec (see `spawn`).
         set_disposition(libc::SIGTTOU, libc::SIG_IGN);
-        return become_subreaper();
+        // The guard found out what the kernel gives: the same answer here.
+        return become_subreaper().map(|_| containment);
     }
     // SAFETY: plain system call with integer arguments; if the supervisor already
     // moved itself, this changes nothing.
@@ -1028,6 +1041,26 @@ fn kill_everything_left() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// EINVAL (a kernel or emulator without the option) weakens containment; any other
+    /// refusal is still an error.
+    #[test]
+    fn a_kernel_without_subreapers_gives_process_group_containment() {
+        let cases = [
+            (Ok(()), Some(Containment::Full)),
+            (Err(libc::EINVAL), Some(Containment::ProcessGroups)),
+            (Err(libc::EPERM), None),
+            (Err(libc::ENOSYS), None),
+        ];
+        for (result, want) in cases {
+            let got = containment_of(result.map_err(io::Error::from_raw_os_error)).ok();
+            assert_eq!(got, want, "{result:?}");
+        }
+        assert!(Containment::Full.warning().is_none());
+        assert!(Containment::ProcessGroups
+            .warning()
+            .is_some_and(|w| w.contains("setsid")));
+    }
 
     /// A program that cannot be executed is still `spawn`'s error when sockets are
     /// passed, also when std's pipe that reports it sits where a socket goes: eight

@@ -150,8 +150,8 @@ pub fn secrets_mode_warning(_: &Path) -> Option<String> {
 
 /// Nothing to split off: Job Objects contain the children even if the supervisor is
 /// killed (Unix splits off a guard process here).
-pub fn fork_guard() -> io::Result<()> {
-    Ok(())
+pub fn fork_guard() -> io::Result<super::Containment> {
+    Ok(super::Containment::Full)
 }
 
 /// The account the child of `spec` runs as: always the supervisor's own (the service's,
