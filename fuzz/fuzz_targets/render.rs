@@ -58,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
                     "systemd" => parse_back::check_systemd(&file.content, &m, name),
                     "openrc" => parse_back::check_openrc(&file.content, &m, name),
                     "sysv" => parse_back::check_sysv(&file.content, &m, name),
+                    "procd" => parse_back::check_procd(&file.content, &m, name),
                     "launchd" => launchd_job(&file.content)
                         .and_then(|job| parse_back::check_launchd(&job, &m, name)),
                     other => Err(format!("no read-back for {other}")),

@@ -232,6 +232,7 @@ fn round_trip(backend: &str, s: &Spec, layout: &Layout) -> Result<(), String> {
         "systemd" => parse_back::check_systemd(&text, &m, name),
         "openrc" => parse_back::check_openrc(&text, &m, name),
         "sysv" => parse_back::check_sysv(&text, &m, name),
+        "procd" => parse_back::check_procd(&text, &m, name),
         "launchd" => parse_back::check_launchd(&launchd_job(&text), &m, name),
         other => panic!("no check for {other}"),
     };
@@ -679,7 +680,8 @@ fn the_dry_run_of_every_backend_works_here_without_privileges() {
     std::fs::set_permissions(&spec, std::fs::Permissions::from_mode(0o644)).unwrap();
     // SAFETY: a plain system call without arguments.
     let root = unsafe { libc::geteuid() } == 0;
-    for backend in ["systemd", "openrc", "launchd", "sysv", "windows"] {
+    for backend in platform::BACKENDS {
+        let backend = *backend;
         for unprivileged in [false, true] {
             if unprivileged && !root {
                 continue; // already unprivileged

@@ -2,7 +2,7 @@
 //! services' output, stdout and stderr in the order tend received them, from their log
 //! files (rotated and gzipped ones included, and the separate `.out`/`.err` files of
 //! an older tend before them), or from the journal when a service logs with `inherit`
-//! under systemd.
+//! under systemd, or from logd (`logread`) when it does under procd (OpenWrt).
 //!
 //! The files are found the way the supervisor that wrote them found them: an installed
 //! service's through its installed spec; a `tend run` service's through its state file,
@@ -22,7 +22,7 @@ use clap::Args;
 
 use super::exit;
 use crate::platform::record::read_record;
-use crate::platform::Layout;
+use crate::platform::{procd, Layout};
 use crate::spec::{LogTarget, ServiceName, Spec};
 use crate::supervise::logfile::Stream;
 use crate::supervise::{self, logfile, prepare, state, sys};
@@ -113,6 +113,9 @@ enum Found {
     Files(Log),
     /// The journal (`inherit` under systemd).
     Journal,
+    /// logd, through `logread` (`inherit` under procd): tend's path as installed, whose
+    /// name procd tags the lines with.
+    Logd(PathBuf),
     /// Nothing in files: the streams wanted are discarded or go elsewhere.
     Discarded,
 }
@@ -192,6 +195,14 @@ pub fn logs(a: LogsArgs) -> u8 {
             Ok(Found::Journal) if names.len() == 1 => return journal(name.as_str(), &a, &range),
             Ok(Found::Journal) => {
                 errln!("error: `{name}` logs to the journal (`inherit` under systemd), which tend cannot merge with other services' files");
+                errln!("  = help: show it alone: `tend logs {name}`");
+                missing = true;
+            }
+            Ok(Found::Logd(bin)) if names.len() == 1 => {
+                return logd(name.as_str(), &bin, &a, &range)
+            }
+            Ok(Found::Logd(_)) => {
+                errln!("error: `{name}` logs to logd (`inherit` under procd), which tend cannot merge with other services' files");
                 errln!("  = help: show it alone: `tend logs {name}`");
                 missing = true;
             }
@@ -296,11 +307,20 @@ fn find(name: &str, want: Want, p: &Places) -> Result<Found, Missing> {
     if !inherited.is_empty() {
         let words: Vec<&str> = inherited.iter().map(|s| stream_name(*s)).collect();
         let words = words.join(" and ");
-        if installed && read_record(&p.layout, name).is_some_and(|r| r.backend == "systemd") {
+        let record = installed.then(|| read_record(&p.layout, name)).flatten();
+        let backend = record.as_ref().map(|r| r.backend.as_str());
+        if backend == Some("systemd") {
             if none_in_files {
                 return Ok(Found::Journal);
             }
             errln!("note: `{name}` writes its {words} to the journal (`inherit`): see `journalctl -u {name}`");
+        } else if let Some(r) = record.as_ref().filter(|r| r.backend == "procd") {
+            if none_in_files {
+                return Ok(Found::Logd(r.tend_bin.clone()));
+            }
+            errln!(
+                "note: `{name}` writes its {words} to logd (`inherit` under procd): see `logread`"
+            );
         } else if installed {
             let log = dir.join("tend.log");
             if none_in_files {
@@ -608,6 +628,101 @@ fn journal(name: &str, a: &LogsArgs, range: &Range) -> u8 {
             exit::ERROR
         }
     }
+}
+
+/// logd, for a service installed under procd whose output goes to the service
+/// manager: `logread -e PATTERN` (see [`procd::logread_pattern`]), the last lines of
+/// it, then with `-f` the new ones.
+fn logd(name: &str, tend_bin: &Path, a: &LogsArgs, range: &Range) -> u8 {
+    if !range.is_all() {
+        errln!("error: `{name}` logs to logd (`inherit` under procd), and `logread` cannot select lines by time");
+        errln!("  = help: leave out --since and --until (`-n N` shows the last N lines)");
+        return exit::USAGE;
+    }
+    if a.stdout || a.stderr {
+        errln!("note: logd does not say which stream a line came from: showing both");
+    }
+    let pid = crate::platform::backend("procd")
+        .and_then(|b| b.query(name).ok())
+        .and_then(|s| s.main_pid);
+    if pid.is_none() {
+        errln!("note: `{name}` is not running under procd: showing only tend's own lines about it (procd tags the program's lines with the pid of each run)");
+    }
+    let pattern = procd::logread_pattern(tend_bin, pid, name);
+    let mut out = std::io::stdout().lock();
+    match run_logread(
+        Path::new("logread"),
+        &pattern,
+        a.lines.unwrap_or(50),
+        a.follow,
+        &mut out,
+    ) {
+        Ok(true) => exit::OK,
+        Ok(false) => exit::ERROR,
+        Err(e) => {
+            errln!("error: cannot run logread: {}", io_error(&e));
+            errln!(
+                "  = help: `{name}` logs to logd; read it with logread -e {}",
+                crate::text::sh_word(&pattern)
+            );
+            exit::ERROR
+        }
+    }
+}
+
+/// The last `n` lines of `text` (each with its line break).
+fn last_lines(text: &[u8], n: usize) -> &[u8] {
+    if n == 0 {
+        return &[];
+    }
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
+    let start = body
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|(_, b)| **b == b'\n')
+        .nth(n - 1)
+        .map_or(0, |(i, _)| i + 1);
+    &text[start..]
+}
+
+/// Runs `program` (`logread`) for the lines matching `pattern`: every one logd holds,
+/// of which the last `last` are written to `out`; then, with `follow`, the new ones
+/// as they come (`logread -f` sends none of the old). `logread -l N` would count lines
+/// before the filter, hence the two runs (a line logged between them is missed).
+/// Whether `program` succeeded.
+fn run_logread(
+    program: &Path,
+    pattern: &str,
+    last: usize,
+    follow: bool,
+    out: &mut impl Write,
+) -> std::io::Result<bool> {
+    let old = std::process::Command::new(program)
+        .args(procd::logread_args(pattern, false))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    out.write_all(last_lines(&old.stdout, last))?;
+    out.flush()?;
+    if !old.status.success() || !follow {
+        return Ok(old.status.success());
+    }
+    let mut new = std::process::Command::new(program)
+        .args(procd::logread_args(pattern, true))
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    if let Some(mut pipe) = new.stdout.take() {
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = std::io::Read::read(&mut pipe, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            out.write_all(&buf[..n])?;
+            out.flush()?;
+        }
+    }
+    Ok(new.wait()?.success())
 }
 
 /// The prefix of a service's lines: `api | ` when several are shown, else nothing.
@@ -1166,6 +1281,125 @@ mod tests {
         // The file cannot be looked at: its folder's.
         assert_eq!(sys::group_of(&d.path().join("nothing/here")), None);
         assert_eq!(sys::group_of(&d.path().join("nothing")), want);
+    }
+
+    /// An installed service whose output goes to the service manager is read where
+    /// its backend puts it: the journal (systemd), logd (procd, with the tend that
+    /// procd runs), tend.log (the others).
+    #[test]
+    fn inherited_output_is_read_where_the_backend_sends_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            spec_dir: dir.path().join("etc/tend"),
+            state_root: dir.path().join("state"),
+            log_root: dir.path().join("log"),
+            tend_bin: PathBuf::new(),
+        };
+        std::fs::create_dir_all(&layout.spec_dir).unwrap();
+        std::fs::write(
+            layout.spec_path("web"),
+            "name = \"web\"\ncommand = \"/bin/sh\"\n[log]\nstdout = \"inherit\"\nstderr = \"inherit\"\n",
+        )
+        .unwrap();
+        let places = Places {
+            layout: layout.clone(),
+            state_dir: dir.path().join("state"),
+            default_dir: dir.path().join("log"),
+            forced_dir: None,
+            statuses: Vec::new(),
+        };
+        let want = Want {
+            out: true,
+            err: true,
+        };
+        for backend in ["procd", "systemd", "openrc"] {
+            let record = crate::platform::record::InstallRecord {
+                backend: backend.into(),
+                tend_bin: "/opt/tend/tend".into(),
+                ..Default::default()
+            };
+            std::fs::write(layout.record_path("web"), record.to_json()).unwrap();
+            let found = find("web", want, &places).map_err(|e| e.lines()).unwrap();
+            match (backend, found) {
+                ("procd", Found::Logd(bin)) => assert_eq!(bin, Path::new("/opt/tend/tend")),
+                ("systemd", Found::Journal) => {}
+                ("openrc", Found::Files(l)) => assert_eq!(l.stem, "tend"),
+                (b, _) => panic!("{b}: read from the wrong place"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_last_lines_of_logread() {
+        for (text, n, want) in [
+            ("a\nb\nc\n", 2, "b\nc\n"),
+            ("a\nb\nc\n", 3, "a\nb\nc\n"),
+            ("a\nb\nc\n", 9, "a\nb\nc\n"),
+            ("a\nb\nc", 1, "c"),
+            ("a\nb\nc\n", 0, ""),
+            ("", 5, ""),
+            ("\n\n", 1, "\n"),
+        ] {
+            assert_eq!(
+                String::from_utf8_lossy(last_lines(text.as_bytes(), n)),
+                want,
+                "{text:?} {n}"
+            );
+        }
+    }
+
+    /// `tend logs` of a procd service runs `logread -e PATTERN`, keeps the last lines,
+    /// then follows with `logread -f -e PATTERN`: a fake `logread` records its
+    /// arguments and answers like the real one (the old lines, then the new ones).
+    #[test]
+    fn logread_is_run_for_the_last_lines_then_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("logread");
+        let calls = dir.path().join("calls");
+        std::fs::write(
+            &fake,
+            format!(
+                "#!/bin/sh\nprintf '%s\\0' \"$#\" \"$@\" >>'{}'\nif [ \"$1\" = -f ]; then echo 'Mon Dec  1 10:00:03 2025 daemon.info tend[42]: new'; else printf 'Mon Dec  1 10:00:0%s 2025 daemon.info tend[42]: old %s\\n' 0 0 1 1 2 2; fi\n",
+                calls.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let pattern = procd::logread_pattern(Path::new("/usr/local/bin/tend"), Some(42), "web");
+        let mut out = Vec::new();
+        assert!(run_logread(&fake, &pattern, 2, true, &mut out).unwrap());
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Mon Dec  1 10:00:01 2025 daemon.info tend[42]: old 1\n\
+             Mon Dec  1 10:00:02 2025 daemon.info tend[42]: old 2\n\
+             Mon Dec  1 10:00:03 2025 daemon.info tend[42]: new\n"
+        );
+        let recorded: Vec<String> = std::fs::read(&calls)
+            .unwrap()
+            .split(|&b| b == 0)
+            .map(|w| String::from_utf8(w.to_vec()).unwrap())
+            .collect();
+        assert_eq!(
+            recorded,
+            [
+                "2",
+                "-e",
+                "^tend\\[42\\]: ",
+                "3",
+                "-f",
+                "-e",
+                "^tend\\[42\\]: ",
+                ""
+            ]
+        );
+        // Without -f, one run; a failing logread is a failure.
+        let mut out = Vec::new();
+        assert!(run_logread(&fake, &pattern, 1, false, &mut out).unwrap());
+        assert!(String::from_utf8(out).unwrap().ends_with("old 2\n"));
+        let mut out = Vec::new();
+        assert!(!run_logread(Path::new("/bin/false"), &pattern, 1, true, &mut out).unwrap());
+        assert!(run_logread(&dir.path().join("none"), &pattern, 1, false, &mut out).is_err());
     }
 
     #[test]

@@ -397,7 +397,7 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
         .map(|n| {
             matches!(
                 n.active.as_str(),
-                "active" | "activating" | "reloading" | "started"
+                "active" | "activating" | "reloading" | "started" | "running"
             )
         })
         .unwrap_or(false);

@@ -1,5 +1,5 @@
 //! Installing and uninstalling through the Unix backends (systemd, OpenRC, launchd,
-//! SysV; Windows has its own steps in [`super::windows`]): plan the steps by comparing
+//! SysV, procd; Windows has its own steps in [`super::windows`]): plan the steps by comparing
 //! what should be with what is (so a second identical install has no steps), print
 //! them for `--dry-run`, apply them, and undo what was done if a step fails.
 //!

@@ -15,6 +15,7 @@ pub mod install;
 pub mod launchd;
 pub mod openrc;
 pub mod parse_back;
+pub mod procd;
 pub mod record;
 pub mod systemd;
 pub mod sysv;
@@ -339,7 +340,7 @@ impl Verb {
 }
 
 /// The backend names, for `--backend`.
-pub const BACKENDS: &[&str] = &["systemd", "openrc", "launchd", "sysv", "windows"];
+pub const BACKENDS: &[&str] = &["systemd", "openrc", "launchd", "sysv", "procd", "windows"];
 
 /// The Unix backend called `name` (Windows has its own engine, [`windows`]).
 pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
@@ -348,6 +349,7 @@ pub fn backend(name: &str) -> Option<Box<dyn Backend>> {
         "openrc" => Some(Box::new(openrc::OpenRc)),
         "launchd" => Some(Box::new(launchd::Launchd)),
         "sysv" => Some(Box::new(sysv::SysV)),
+        "procd" => Some(Box::new(procd::Procd)),
         _ => None,
     }
 }
@@ -366,7 +368,7 @@ pub fn backend_name(flag: Option<&str>) -> Result<&'static str, InstallError> {
         return Ok(windows::BACKEND);
     }
     detect(Path::new("/")).ok_or_else(|| {
-        InstallError::Refused("no supported service manager found (looked for /run/systemd/system and /run/openrc); pass --backend".into())
+        InstallError::Refused("no supported service manager found (looked for /run/systemd/system, /run/openrc, and /sbin/procd with /etc/rc.common); pass --backend".into())
     })
 }
 
@@ -397,13 +399,16 @@ pub fn need_root(what: &'static str) -> Result<(), InstallError> {
     Ok(())
 }
 
-/// The service manager of this machine: systemd if `/run/systemd/system` exists,
-/// OpenRC if `/run/openrc` exists.
+/// The service manager of this machine (`root` is `/` but in tests): systemd if
+/// `/run/systemd/system` exists, OpenRC if `/run/openrc` exists, else procd (OpenWrt)
+/// if `/sbin/procd` and `/etc/rc.common` do.
 pub fn detect(root: &Path) -> Option<&'static str> {
     if root.join("run/systemd/system").is_dir() {
         Some("systemd")
     } else if root.join("run/openrc").is_dir() {
         Some("openrc")
+    } else if root.join("sbin/procd").is_file() && root.join("etc/rc.common").is_file() {
+        Some("procd")
     } else if cfg!(target_os = "macos") {
         Some("launchd")
     } else {

@@ -819,6 +819,73 @@ pub fn sysv(script: &str) -> Result<SysVView, String> {
     })
 }
 
+/// A procd init script written by tend, read the way `/etc/rc.common` runs it: it
+/// sources the script (with `/bin/sh`) and `start` calls `start_service`, whose
+/// `procd_set_param` calls each add one parameter of the instance, one word an
+/// element.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcdView {
+    /// The script's variables (`USE_PROCD`, `START`, `STOP`).
+    pub vars: std::collections::BTreeMap<String, String>,
+    /// The `procd_set_param` calls in order: the parameter and its words.
+    pub params: Vec<(String, Vec<String>)>,
+}
+
+impl ProcdView {
+    /// The words of the parameter `name` (the last call setting it, as procd keeps).
+    pub fn param(&self, name: &str) -> Option<&[String]> {
+        self.params
+            .iter()
+            .rev()
+            .find(|(p, _)| p == name)
+            .map(|(_, w)| w.as_slice())
+    }
+}
+
+/// Reads a procd init script: nothing in it may expand (tend's script has no
+/// expansion at all), every variable is literal, and the instance is opened once and
+/// closed once around literal `procd_set_param` calls.
+pub fn procd(script: &str) -> Result<ProcdView, String> {
+    let tokens = sh::lex(script)?;
+    if let Some((name, quoted)) = sh::expansions(&tokens).into_iter().next() {
+        return Err(format!(
+            "an expansion tend did not write: {name} (quoted: {quoted})"
+        ));
+    }
+    let commands = sh::commands(&tokens);
+    let vars = sh::assignments(&commands)?;
+    let count = |word: &str| {
+        commands
+            .iter()
+            .filter(|c| c[0].literal().as_deref() == Some(word))
+            .count()
+    };
+    for call in ["procd_open_instance", "procd_close_instance"] {
+        if count(call) != 1 {
+            return Err(format!("{call} is called {} times, not once", count(call)));
+        }
+    }
+    let mut params = Vec::new();
+    for c in &commands {
+        if c[0].literal().as_deref() != Some("procd_set_param") {
+            continue;
+        }
+        let mut words = Vec::new();
+        for w in &c[1..] {
+            words.push(
+                w.literal()
+                    .ok_or_else(|| format!("a word that expands: {w:?}"))?,
+            );
+        }
+        if words.is_empty() {
+            return Err("procd_set_param without a parameter".into());
+        }
+        let param = words.remove(0);
+        params.push((param, words));
+    }
+    Ok(ProcdView { vars, params })
+}
+
 /// What every backend's files must say about `spec` installed in `layout`, stated
 /// from the spec alone (not from the renderers), for the `check_*` functions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -837,6 +904,8 @@ pub struct Meaning {
     pub account: Option<(String, String)>,
     /// How long the manager waits for tend to stop, in seconds.
     pub stop_timeout: u64,
+    /// The spec's environment, by name (for the managers that pass it to tend too).
+    pub env: Vec<(String, String)>,
 }
 
 impl Meaning {
@@ -865,6 +934,11 @@ impl Meaning {
                 )
             }),
             stop_timeout: super::manager_stop_timeout_secs(spec),
+            env: spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         }
     }
 }
@@ -969,6 +1043,48 @@ pub fn check_sysv(script: &str, m: &Meaning, name: &str) -> Result<(), String> {
         chuid,
         m.account.as_ref().map(|(u, g)| format!("{u}:{g}")),
     )
+}
+
+/// Checks a procd init script against `m`, reading it as `rc.common` does.
+pub fn check_procd(script: &str, m: &Meaning, name: &str) -> Result<(), String> {
+    let v = procd(script)?;
+    let var = |k: &str| v.vars.get(k).map(String::as_str);
+    same("USE_PROCD", var("USE_PROCD"), Some("1"))?;
+    for k in ["START", "STOP"] {
+        if !var(k).is_some_and(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(format!("{k} is not a two-digit priority: {:?}", var(k)));
+        }
+    }
+    let word = |p: &str| v.param(p).map(<[String]>::to_vec);
+    same("command", word("command"), Some(m.run.clone()))?;
+    same(
+        "term_timeout",
+        word("term_timeout"),
+        Some(vec![m.stop_timeout.to_string()]),
+    )?;
+    same(
+        "user, group",
+        word("user").zip(word("group")),
+        m.account.clone().map(|(u, g)| (vec![u], vec![g])),
+    )?;
+    same(
+        "file",
+        word("file").and_then(|f| f.first().cloned()),
+        Some(format!("/etc/tend/{name}.toml")),
+    )?;
+    for stream in ["stdout", "stderr"] {
+        same(stream, word(stream), Some(vec!["1".to_string()]))?;
+    }
+    // procd.sh splits each `env` word at its first `=`.
+    let env: Vec<(String, String)> = word("env")
+        .unwrap_or_default()
+        .iter()
+        .map(|w| match w.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (w.clone(), String::new()),
+        })
+        .collect();
+    same("env", &env, &m.env)
 }
 
 /// A launchd job as read from its plist by a real plist parser (the caller's).
