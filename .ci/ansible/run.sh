@@ -120,11 +120,6 @@ boot_host() {
 _ansible_version() { local v; v=$("$VENV/bin/ansible-playbook" --version 2>&1); echo "${v%%$'\n'*}"; }
 # A virtualenv with ansible-core from PyPI, cached by its requirement and Python.
 ensure_venv() {
-  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
-    log "installing python3-venv"
-    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv; } \
-      >"$ANS_CACHE/apt.log" 2>&1 || die "apt-get install python3-venv failed (see $ANS_CACHE/apt.log)"
-  fi
   local key
   key=$( (echo "$ANSIBLE_CORE_REQ"; python3 -c 'import sys; print(sys.version)') | sha256sum | cut -c1-10)
   VENV=$ANS_CACHE/venv-$key
@@ -134,10 +129,19 @@ ensure_venv() {
     log "venv: reusing $VENV ($(_ansible_version))"
   else
     local t=$EPOCHREALTIME
-    # a venv's scripts name its folder, so it is built in place; the marker says done
+    # a venv's scripts name its folder, so it is built in place; the marker says done.
+    # Debian's python3 makes one only with python3-venv (ensurepip): installed if it fails.
     rm -rf "$VENV"
-    { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "$ANSIBLE_CORE_REQ"; } >"$ANS_CACHE/pip.log" 2>&1 \
+    if ! python3 -m venv "$VENV" >"$ANS_CACHE/pip.log" 2>&1; then
+      log "python3 -m venv failed: installing python3-venv"
+      rm -rf "$VENV"
+      { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv; } \
+        >"$ANS_CACHE/apt.log" 2>&1 || die "apt-get install python3-venv failed (see $ANS_CACHE/apt.log)"
+      python3 -m venv "$VENV" >"$ANS_CACHE/pip.log" 2>&1 || { evidence <"$ANS_CACHE/pip.log"; die "python3 -m venv fails"; }
+    fi
+    "$VENV/bin/pip" install -q "$ANSIBLE_CORE_REQ" >>"$ANS_CACHE/pip.log" 2>&1 \
       || { tail -20 "$ANS_CACHE/pip.log"; die "pip install $ANSIBLE_CORE_REQ failed (see $ANS_CACHE/pip.log)"; }
+    "$VENV/bin/ansible-playbook" --version >/dev/null 2>&1 || die "ansible-playbook from the new venv does not run"
     touch "$VENV/.complete"
     log "venv: ansible-core installed in $(_elapsed "$t")s: $(_ansible_version)"
   fi
@@ -203,9 +207,14 @@ changed_on() {
 log "setup"
 mkdir -p "$ANS_CACHE"
 ensure_host_packages
-if ! command -v ssh >/dev/null || ! command -v ssh-keygen >/dev/null; then
-  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends openssh-client; } \
-    >"$ANS_CACHE/apt.log" 2>&1 || die "apt-get install openssh-client failed (see $ANS_CACHE/apt.log)"
+need=()
+command -v ssh-keygen >/dev/null || need+=(openssh-client) # the controller's ssh
+command -v curl >/dev/null || need+=(curl)                 # the service, over the veth
+command -v objcopy >/dev/null || need+=(binutils)          # smaller copies to send
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing host packages: ${need[*]}"
+  { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"; } \
+    >"$ANS_CACHE/apt.log" 2>&1 || die "apt-get install ${need[*]} failed (see $ANS_CACHE/apt.log)"
 fi
 ensure_binaries
 ensure_venv
@@ -228,15 +237,21 @@ objcopy --strip-debug "$E2E_BIN/hello-service" "$WORK/hello-service" 2>/dev/null
 log "builds for the role: $DIST ($LIBC): $(tr '\n' ';' <"$DIST/SHA256SUMS" | cut -c1-200)"
 
 # the collection, built and installed as a user would
+export ANSIBLE_COLLECTIONS_PATH=$WORK/collections ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 \
+  ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_LOCAL_TEMP=$WORK/tmp ANSIBLE_PIPELINING=1 \
+  ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
 t=$EPOCHREALTIME
 "$VENV/bin/ansible-galaxy" collection build "$REPO/ansible" --output-path "$WORK" >"$WORK/galaxy.log" 2>&1 \
   && "$VENV/bin/ansible-galaxy" collection install "$WORK"/tend-tend-*.tar.gz -p "$WORK/collections" >>"$WORK/galaxy.log" 2>&1
 check "ansible-galaxy collection build + install of ansible/" test -f "$WORK/collections/ansible_collections/tend/tend/plugins/modules/tend_service.py" \
   || { evidence <"$WORK/galaxy.log"; die "the collection does not build"; }
 log "collection built and installed in $(_elapsed "$t")s"
-export ANSIBLE_COLLECTIONS_PATH=$WORK/collections ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_NOCOLOR=1 \
-  ANSIBLE_FORCE_COLOR=0 ANSIBLE_RETRY_FILES_ENABLED=0 ANSIBLE_LOCAL_TEMP=$WORK/tmp ANSIBLE_PIPELINING=1 \
-  ANSIBLE_PYTHON_INTERPRETER=/usr/bin/python3
+COLL=$WORK/collections/ansible_collections/tend/tend
+check "the TOML writer of spec_content: unit tests (tomllib reads back what it wrote)" \
+  env PYTHONPATH="$WORK/collections" "$VENV/bin/python" "$COLL/tests/unit/plugins/module_utils/test_tend_toml.py" \
+  || PYTHONPATH="$WORK/collections" "$VENV/bin/python" "$COLL/tests/unit/plugins/module_utils/test_tend_toml.py" 2>&1 | evidence 30
+check "ansible-doc reads the module's DOCUMENTATION, EXAMPLES and RETURN" \
+  "$VENV/bin/ansible-doc" -t module tend.tend.tend_service
 
 subnet_is_free || die "the test subnet $SUBNET.0/24 is routed or used here: set TEND_ANSIBLE_SUBNET to a free one"
 t=$EPOCHREALTIME
