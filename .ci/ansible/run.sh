@@ -252,6 +252,7 @@ check "the TOML writer of spec_content: unit tests (tomllib reads back what it w
   || PYTHONPATH="$WORK/collections" "$VENV/bin/python" "$COLL/tests/unit/plugins/module_utils/test_tend_toml.py" 2>&1 | evidence 30
 check "ansible-doc reads the module's DOCUMENTATION, EXAMPLES and RETURN" \
   "$VENV/bin/ansible-doc" -t module tend.tend.tend_service
+check "ansible-doc reads the role's argument specs" "$VENV/bin/ansible-doc" -t role tend.tend.tend_binary
 
 subnet_is_free || die "the test subnet $SUBNET.0/24 is routed or used here: set TEND_ANSIBLE_SUBNET to a free one"
 t=$EPOCHREALTIME

@@ -46,7 +46,7 @@ options:
         written as TOML by the module. A mapping is written with one escaper and read
         back with Python's C(tomllib) on the host (Python 3.11+), so what tend reads is
         what the playbook said; C(null) values are refused (leave the key out). Prefer
-        the mapping: no quoting to get wrong. Use absolute paths for C(command) (a
+        the mapping, which needs no quoting. Use absolute paths for C(command) (a
         relative one is taken from the folder of I(spec_dest)).
       - Mutually exclusive with I(spec).
     type: raw
@@ -84,7 +84,7 @@ options:
     default: true
   upgrade:
     description:
-      - A release to switch the service to (C(tend upgrade NAME ARTIFACT)): a program
+      - A release to switch the service to with C(tend upgrade NAME ARTIFACT), a program
         file, or a .tar.gz or .zip of a folder; a path on the host or an http(s) URL.
         The spec needs an C([update]) section with the keys that may sign it. tend
         rolls back by itself unless the new release becomes ready.
@@ -112,7 +112,7 @@ options:
 notes:
   - Supports check mode and diff mode.
   - Needs root on the host (C(become)) for anything but check mode.
-  - Idempotence comes from tend itself: a second run with the same spec finds the
+  - Idempotence comes from tend itself; a second run with the same spec finds the
     files, account and folders as they should be and reports C(changed=false).
 seealso:
   - name: tend README
