@@ -15,7 +15,8 @@
 #                        host's glibc build (the containers are Debian bookworm too)
 #
 # Playbooks (.ci/ansible/playbooks): install (a) twice, the second with changed=0 on
-# every host; check mode with diff changes nothing; a rolling restart with serial: 1
+# every host; check mode with diff changes nothing; stop and start change only when
+# tend did; a rolling restart with serial: 1
 # (c) one host at a time; removal with purge (d), then nothing is left, and a second
 # removal changes nothing. Prints PASS:/FAIL: lines and "N passed, M failed".
 # shellcheck disable=SC2317
@@ -328,6 +329,14 @@ check "check mode changed no unit and no installed spec" test "$sums_before" = "
   || evidence <<<"$sums_after"
 check "diff mode printed the unit's changed Description" grep -qE '^\+Description=hello-service, changed in check mode' "$PB_LOG" \
   || grep -E '^[-+]' "$PB_LOG" | evidence
+
+# stopped / started: changed only when tend did it
+playbook stop
+pb_ok "stopped, stopped again, started, started again: changed exactly when tend stopped or started it"
+for h in "${HOSTS[@]}"; do
+  check "$h: running and healthy again after stop and start" \
+    test "$(st "$h" hello | jq -r '.state + " " + (.health.state // "none")')" = "running healthy"
+done
 
 # ---------------------------------------------------------------- (c) rolling restart
 
