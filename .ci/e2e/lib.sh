@@ -93,6 +93,9 @@ _recipe() {
   case $1 in
     systemd) echo "bookworm minbase include=systemd,systemd-sysv,dbus,procps,curl,passwd" ;;
     openrc) echo "bookworm minbase include=sysvinit-core,procps,curl,passwd +openrc +rsyslog -getty -aptcache" ;;
+    # .ci/ansible: a base kind plus sshd, a full python3 (Ansible's modules need more
+    # than python3-minimal) and iproute2; the test's key is added at boot
+    sshd-systemd | sshd-openrc) echo "$(_recipe "${1#sshd-}") +openssh-server,python3,iproute2 +rc-update-ssh" ;;
     *) die "unknown rootfs kind $1" ;;
   esac
 }
@@ -119,6 +122,24 @@ _debootstrap() { # KIND DIR LOG
       # no /dev/ttyN in a container: gettys would respawn forever
       sed -i -E 's/^([1-6]:[0-9]+:respawn:\/sbin\/getty)/#\1/' "$dir/etc/inittab"
       ;;
+    sshd-systemd | sshd-openrc)
+      # the base kind's cached rootfs, copied, plus the packages (faster than debootstrap)
+      local base_kind=${kind#sshd-} keep=$ROOTFS
+      ensure_rootfs "$base_kind"
+      mkdir -p "$dir" && cp -a "$ROOTFS/." "$dir/" || return 1
+      ROOTFS=$keep
+      rm -f "$dir/.tend-e2e-complete"
+      cp /etc/resolv.conf "$dir/etc/resolv.conf"
+      printf '#!/bin/sh\nexit 101\n' >"$dir/usr/sbin/policy-rc.d" && chmod 755 "$dir/usr/sbin/policy-rc.d"
+      chroot "$dir" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+        sh -c 'apt-get update -q && apt-get install -y -q --no-install-recommends openssh-server python3 iproute2' \
+        >"$blog" 2>&1 || return 1
+      if [ "$base_kind" = openrc ]; then
+        chroot "$dir" rc-update add ssh default >>"$blog" 2>&1 || return 1
+      fi
+      rm -f "$dir/usr/sbin/policy-rc.d" "$dir"/var/lib/apt/lists/*_InRelease
+      : >"$dir/etc/resolv.conf"
+      ;;
   esac
   echo "tend-e2e-$kind" >"$dir/etc/hostname"
   rm -rf "$dir"/var/cache/apt/archives/*.deb "$dir"/var/cache/apt/*.bin "$dir"/var/lib/apt/lists/*_Packages
@@ -127,7 +148,7 @@ _debootstrap() { # KIND DIR LOG
 # ensure_rootfs KIND: set ROOTFS to a pristine rootfs of KIND, reusing (fastest first)
 # the extracted folder, the tarball, or else debootstrapping and caching both.
 ensure_rootfs() {
-  local kind=$1 key base t
+  local kind=$1 key base t lockfd
   key=$(_recipe "$kind" | sha256sum | cut -c1-10)
   base=$E2E_CACHE/rootfs-$kind-$key
   ROOTFS=$base
@@ -184,11 +205,13 @@ stage_opt_tend() {
   chmod 644 "$CT_STAGE"/opt/*.toml
 }
 
-# boot_ct KIND: boot a container of ROOTFS (systemd or openrc) with a throwaway overlay,
-# its own network namespace (loopback only) and /opt/tend; sets CPID when it is ready.
+# boot_ct KIND [NAME]: boot a container of ROOTFS (systemd or openrc) with a throwaway
+# overlay, its own network namespace (CT_NETWORK: loopback only by default) and
+# /opt/tend; sets CPID when it is ready.
+CT_NETWORK=(--private-network)
 boot_ct() {
   CT_KIND=$1
-  CT_NAME=tend-e2e-$CT_KIND-$$
+  CT_NAME=${2:-tend-e2e-$CT_KIND-$$}
   CT_LOG=$CT_STAGE/boot.log
   # No host systemd, so no machined: --register=no --keep-unit makes nspawn use its
   # current cgroup. Give it a private one (also lets several runs go at once).
@@ -211,7 +234,7 @@ boot_ct() {
   bash -c 'for d in "${@:2:$1}"; do echo $$ >"$d/cgroup.procs" || exit 97; done; shift $(($1 + 1)); exec systemd-nspawn "$@"' \
     nspawn "${#CT_CGDIRS[@]}" "${CT_CGDIRS[@]}" \
     -b -D "$ROOTFS" -M "$CT_NAME" --register=no --keep-unit --console=read-only \
-    --volatile=overlay --private-network --bind-ro="$CT_STAGE/opt:/opt/tend" \
+    --volatile=overlay "${CT_NETWORK[@]}" --bind-ro="$CT_STAGE/opt:/opt/tend" \
     </dev/null >"$CT_LOG" 2>&1 &
   NSPAWN_PID=$!
   _find_cpid() { CPID=$(pgrep -P "$NSPAWN_PID" -x "$init") && [ -n "$CPID" ]; }

@@ -1019,3 +1019,105 @@ fn check_says_an_empty_env_file_is_empty() {
     assert_eq!(env_file[0]["message"], "`env_file` is empty", "{v}");
     assert_eq!(env_file[0]["line"], 3, "{v}");
 }
+
+/// `tend install --dry-run --json` prints one object on stdout (the text goes to
+/// stderr): the plan's steps and the files it writes with their full text, the same
+/// text the plain dry run shows; `changed` because something would be written.
+#[cfg(unix)]
+#[test]
+fn install_json_carries_the_steps_and_the_rendered_files() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "j.toml",
+        "name = \"jsonsvc\"\ncommand = \"/bin/sleep\"\nargs = [\"1000\"]\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (backend, unit) in [
+        ("systemd", "/etc/systemd/system/jsonsvc.service"),
+        ("openrc", "/etc/init.d/jsonsvc"),
+    ] {
+        let args = ["install", "--dry-run", "--backend", backend, spec];
+        let text = s.tend(&args).output().unwrap();
+        assert_eq!(code(&text), 0, "{}", stderr(&text));
+        let text = String::from_utf8(text.stdout).unwrap();
+        let out = s.tend(&[&args[..], &["--json"]].concat()).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        // The text for people is on stderr, whole.
+        assert_eq!(stderr(&out), text, "{backend}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+        assert_eq!(v["name"], "jsonsvc");
+        assert_eq!(v["backend"], backend);
+        assert_eq!(v["dry_run"], true);
+        assert_eq!(v["changed"], true);
+        assert_eq!(v["started"], false);
+        let steps: Vec<&str> = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap())
+            .collect();
+        assert!(
+            steps.contains(&format!("write {unit} (mode 755)").as_str())
+                || steps.contains(&format!("write {unit} (mode 644)").as_str()),
+            "{backend}: {steps:?}"
+        );
+        // Each step is a line of the text (whose file contents follow it).
+        for st in &steps {
+            assert!(text.contains(&format!("  {st}")), "{backend}: {st}\n{text}");
+        }
+        let files = v["files"].as_array().unwrap();
+        let file = |p: &str| {
+            files
+                .iter()
+                .find(|f| f["path"] == p)
+                .unwrap_or_else(|| panic!("{backend}: no {p} in {files:?}"))
+        };
+        for p in [unit, "/etc/tend/jsonsvc.toml"] {
+            let content = file(p)["content"].as_str().unwrap();
+            assert!(!content.is_empty());
+            // The plain dry run shows the same text, each line behind `    | `.
+            let shown: String = content.lines().map(|l| format!("    | {l}\n")).collect();
+            assert!(
+                text.contains(&shown),
+                "{backend}: {p}:\n{content}\n---\n{text}"
+            );
+        }
+        assert!(file("/etc/tend/jsonsvc.toml")["content"]
+            .as_str()
+            .unwrap()
+            .contains("command = \"/bin/sleep\""));
+    }
+}
+
+/// `tend uninstall --json` of a service that is not installed: nothing to do is not
+/// an error there (exit 0, `changed` false, no steps), while the plain command still
+/// refuses (exit 1); a dry run says so too.
+#[cfg(unix)]
+#[test]
+fn uninstall_json_of_a_service_that_is_not_installed_changes_nothing() {
+    let s = Scratch::new();
+    let name = "tend-test-never-installed";
+    for extra in [&[][..], &["--purge"], &["--dry-run"]] {
+        let args = [&["uninstall", name, "--json"][..], extra].concat();
+        let out = s.tend(&args).output().unwrap();
+        assert_eq!(code(&out), 0, "tend {args:?}: {}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["name"], name);
+        assert_eq!(v["changed"], false, "{v}");
+        assert_eq!(v["steps"], serde_json::json!([]), "{v}");
+        assert_eq!(v["purge"], extra.contains(&"--purge"), "{v}");
+        assert_eq!(v["dry_run"], extra.contains(&"--dry-run"), "{v}");
+        assert!(
+            stderr(&out).contains("is not installed"),
+            "{}",
+            stderr(&out)
+        );
+        let plain = s
+            .tend(&args[..args.len() - extra.len() - 1])
+            .output()
+            .unwrap();
+        assert_eq!(code(&plain), 1, "{}", stderr(&plain));
+        assert!(plain.stdout.is_empty());
+    }
+}

@@ -3,6 +3,7 @@
 //! and rollback. The work is the install engine's ([`crate::platform::engine`]), the
 //! same on every OS; this file reads the arguments and reports.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -33,6 +34,9 @@ pub struct InstallArgs {
     /// Print every file and command, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what changed as JSON (steps, files, started); the text goes to stderr.
+    #[arg(long)]
+    pub json: bool,
     /// The service manager (default: detected).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(platform::BACKENDS))]
     pub backend: Option<String>,
@@ -92,12 +96,34 @@ pub struct UninstallArgs {
     /// Print what would be removed, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Print what changed as JSON; the text goes to stderr. Not installed: nothing changed.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where the text for people goes: stdout, or stderr when stdout is for `--json`.
+fn human(json: bool) -> Box<dyn std::io::Write> {
+    if json {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    }
+}
+
+/// Prints `v` as one line of JSON.
+fn print_json(v: &impl serde::Serialize) {
+    outln!("{}", serde_json::to_string(v).unwrap_or_default());
 }
 
 /// `tend install`.
 pub fn install(a: InstallArgs) -> u8 {
     match run_install(&a) {
-        Ok(()) => exit::OK,
+        Ok(outcome) => {
+            if a.json {
+                print_json(&outcome);
+            }
+            exit::OK
+        }
         Err(e) => {
             errln!("error: {e}");
             exit::ERROR
@@ -105,7 +131,7 @@ pub fn install(a: InstallArgs) -> u8 {
     }
 }
 
-fn run_install(a: &InstallArgs) -> Result<(), InstallError> {
+fn run_install(a: &InstallArgs) -> Result<engine::InstallOutcome, InstallError> {
     let loaded = match a.spec_args.load(&a.spec) {
         Ok(l) => l,
         Err(e) => {
@@ -116,22 +142,42 @@ fn run_install(a: &InstallArgs) -> Result<(), InstallError> {
         }
     };
     let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
-    engine::install(&InstallRequest {
-        spec: &spec,
-        spec_file: &loaded.path,
-        profile: a.spec_args.profile.as_deref(),
-        backend: a.backend.as_deref(),
-        dry_run: a.dry_run,
-        now: a.now,
-        restart: a.restart,
-        password_env: a.password_env.as_deref(),
-    })
+    engine::install(
+        &InstallRequest {
+            spec: &spec,
+            spec_file: &loaded.path,
+            profile: a.spec_args.profile.as_deref(),
+            backend: a.backend.as_deref(),
+            dry_run: a.dry_run,
+            now: a.now,
+            restart: a.restart,
+            password_env: a.password_env.as_deref(),
+        },
+        &mut human(a.json),
+    )
 }
 
 /// `tend uninstall`.
 pub fn uninstall(a: UninstallArgs) -> u8 {
-    match engine::uninstall(a.name.as_str(), a.purge, a.dry_run) {
-        Ok(failed) => uninstall_summary(&a, failed),
+    let mut out = human(a.json);
+    match engine::uninstall(a.name.as_str(), a.purge, a.dry_run, &mut out) {
+        Ok(outcome) => {
+            if a.json {
+                print_json(&outcome);
+            }
+            uninstall_summary(&a, outcome.failed, &mut out)
+        }
+        // Nothing to remove: what `--json` asks for (no service) is so.
+        Err(InstallError::NotInstalled(why)) if a.json => {
+            let _ = writeln!(out, "{why}; nothing to do");
+            print_json(&engine::UninstallOutcome {
+                name: a.name.to_string(),
+                dry_run: a.dry_run,
+                purge: a.purge,
+                ..Default::default()
+            });
+            exit::OK
+        }
         Err(e) => {
             errln!("error: {e}");
             exit::ERROR
@@ -140,11 +186,12 @@ pub fn uninstall(a: UninstallArgs) -> u8 {
 }
 
 /// The last words of an uninstall, and its exit code.
-pub(crate) fn uninstall_summary(a: &UninstallArgs, failed: bool) -> u8 {
+pub(crate) fn uninstall_summary(a: &UninstallArgs, failed: bool, out: &mut dyn Write) -> u8 {
     if a.dry_run {
-        outln!("(nothing was changed)");
+        let _ = writeln!(out, "(nothing was changed)");
     } else if !a.purge {
-        outln!(
+        let _ = writeln!(
+            out,
             "kept logs and state; `tend uninstall {} --purge` removes them",
             a.name
         );

@@ -325,20 +325,75 @@ pub enum Seen {
     Nothing,
 }
 
-/// `tend install`: through the backend asked for, else this machine's.
-pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
+/// What `tend install` did, or in a dry run would do: what `--json` prints.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct InstallOutcome {
+    /// The service.
+    pub name: String,
+    /// The service manager.
+    pub backend: String,
+    /// Nothing was changed: the steps and files are what an install would do.
+    pub dry_run: bool,
+    /// Something was changed (or, in a dry run, would be): a step, a start or a
+    /// restart. False is tend's "installed and up to date; nothing to do".
+    pub changed: bool,
+    /// The steps, one line each, in order.
+    pub steps: Vec<String>,
+    /// The files the steps write, with their full text (the rendered unit or script,
+    /// the installed spec).
+    pub files: Vec<OutcomeFile>,
+    /// The service was started (`--now`, and it was not running).
+    pub started: bool,
+    /// The service was restarted with the new spec (`--restart`).
+    pub restarted: bool,
+    /// It still runs the previous spec: a restart applies the new one.
+    pub restart_pending: bool,
+}
+
+/// A file an install writes.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OutcomeFile {
+    /// Where.
+    pub path: std::path::PathBuf,
+    /// Its permission bits.
+    pub mode: u32,
+    /// Its full text.
+    pub content: String,
+}
+
+impl OutcomeFile {
+    /// The file of `a`.
+    pub fn of(a: &super::Artifact) -> OutcomeFile {
+        OutcomeFile {
+            path: a.path.clone(),
+            mode: a.mode,
+            content: a.content.clone(),
+        }
+    }
+}
+
+/// `tend install`: through the backend asked for, else this machine's. What it says
+/// for people goes to `out` (stdout, or stderr under `--json`).
+pub fn install(
+    r: &InstallRequest<'_>,
+    out: &mut dyn Write,
+) -> Result<InstallOutcome, InstallError> {
     let name = super::backend_name(r.backend)?;
     if name == super::windows::BACKEND {
-        super::windows::install(r)
+        super::windows::install(r, out)
     } else {
-        unix_install(r, name)
+        unix_install(r, name, out)
     }
 }
 
 /// On Windows, the Unix backends are neither installed nor planned (their planner
 /// reads Unix accounts and files): a dry run of them works on Linux and macOS.
 #[cfg(not(unix))]
-fn unix_install(r: &InstallRequest<'_>, name: &str) -> Result<(), InstallError> {
+fn unix_install(
+    r: &InstallRequest<'_>,
+    name: &str,
+    _out: &mut dyn Write,
+) -> Result<InstallOutcome, InstallError> {
     Err(InstallError::not_here(if r.dry_run {
         format!("planning a {name} install (a dry run of it works on Linux and macOS)")
     } else {
@@ -347,7 +402,11 @@ fn unix_install(r: &InstallRequest<'_>, name: &str) -> Result<(), InstallError> 
 }
 
 #[cfg(unix)]
-fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), InstallError> {
+fn unix_install(
+    r: &InstallRequest<'_>,
+    backend_name: &str,
+    out: &mut dyn Write,
+) -> Result<InstallOutcome, InstallError> {
     use super::install::{self, start_and_wait, tend_location};
     use super::Verb;
     let backend = super::backend(backend_name)
@@ -366,10 +425,9 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
     let layout = Layout::unix(tend_bin);
     let copy_from = copy.then_some(current.as_path());
     if r.dry_run {
-        let mut out = std::io::stdout();
-        let text = preview(r, backend_name, &layout, copy_from, Seen::System)?;
+        let (text, outcome) = preview_outcome(r, backend_name, &layout, copy_from, Seen::System)?;
         let _ = out.write_all(text.as_bytes());
-        return Ok(());
+        return Ok(outcome);
     }
     let user_in_spec = r.spec.user.is_some();
     let spec = installed_spec(r.spec, &spec_base(r.spec_file), &layout);
@@ -391,7 +449,6 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
     for w in install::unreachable(&spec) {
         let _ = writeln!(err, "warning: {w}");
     }
-    let mut out = std::io::stdout();
     let active = backend
         .query(&name)
         .map(|n| {
@@ -409,7 +466,20 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
             let _ = writeln!(out, "  account: {n}");
         }
     }
-    let applied = install::apply(&plan.steps, backend.as_ref(), &name, &mut out)?;
+    let outcome = InstallOutcome {
+        name: name.clone(),
+        backend: backend.name().to_string(),
+        changed: !plan.steps.is_empty(),
+        steps: plan.steps.iter().map(|s| s.describe(false)).collect(),
+        files: plan
+            .steps
+            .iter()
+            .filter_map(install::Step::written)
+            .map(OutcomeFile::of)
+            .collect(),
+        ..InstallOutcome::default()
+    };
+    let applied = install::apply(&plan.steps, backend.as_ref(), &name, out)?;
     let start = |restart: bool| {
         let verb = if restart { Verb::Restart } else { Verb::Start };
         start_and_wait(backend.as_ref(), &name, &layout, verb, start_timeout(&spec)).map(|_| ())
@@ -426,6 +496,8 @@ fn unix_install(r: &InstallRequest<'_>, backend_name: &str) -> Result<(), Instal
         r,
         &start,
         || applied.rollback(&mut std::io::stdout()),
+        outcome,
+        out,
     )
 }
 
@@ -454,12 +526,30 @@ pub fn preview(
     copy_from: Option<&Path>,
     seen: Seen,
 ) -> Result<String, InstallError> {
+    preview_outcome(r, backend, layout, copy_from, seen).map(|(text, _)| text)
+}
+
+/// [`preview`], and the same plan as an [`InstallOutcome`] (`dry_run`; `changed` when
+/// it has a step).
+pub fn preview_outcome(
+    r: &InstallRequest<'_>,
+    backend: &str,
+    layout: &Layout,
+    copy_from: Option<&Path>,
+    seen: Seen,
+) -> Result<(String, InstallOutcome), InstallError> {
     use std::fmt::Write as _;
     let user_in_spec = r.spec.user.is_some();
     let spec = installed_spec(r.spec, &spec_base(r.spec_file), layout);
     let name = spec.name.to_string();
     let text = super::record::installed_text(&spec, r.spec_file, r.profile)?;
     let mut s = String::new();
+    let mut outcome = InstallOutcome {
+        name: name.clone(),
+        backend: backend.to_string(),
+        dry_run: true,
+        ..InstallOutcome::default()
+    };
     if backend == super::windows::BACKEND {
         let observed = match seen {
             Seen::System => super::windows::observe(&spec, layout, copy_from)?,
@@ -475,6 +565,7 @@ pub fn preview(
         }
         for st in &plan.steps {
             let _ = writeln!(s, "  {}", st.describe(true));
+            outcome.steps.push(st.describe(false));
         }
         if r.now {
             let _ = writeln!(s, "  start service {name} and wait until it runs");
@@ -490,10 +581,12 @@ pub fn preview(
             user_in_spec,
             r.now,
             seen,
+            &mut outcome,
         )?;
     }
+    outcome.changed = !outcome.steps.is_empty();
     let _ = writeln!(s, "(nothing was changed)");
-    Ok(s)
+    Ok((s, outcome))
 }
 
 #[cfg(not(unix))]
@@ -508,6 +601,7 @@ fn unix_preview(
     _user_in_spec: bool,
     _now: bool,
     _seen: Seen,
+    _outcome: &mut InstallOutcome,
 ) -> Result<(), InstallError> {
     Err(InstallError::not_here(format!(
         "planning a {backend} install (a dry run of it works on Linux and macOS)"
@@ -526,6 +620,7 @@ fn unix_preview(
     user_in_spec: bool,
     now: bool,
     seen: Seen,
+    outcome: &mut InstallOutcome,
 ) -> Result<(), InstallError> {
     use super::install;
     use std::fmt::Write as _;
@@ -576,7 +671,10 @@ fn unix_preview(
     }
     for st in &plan.steps {
         let _ = writeln!(s, "  {}", st.describe(true));
+        outcome.steps.push(st.describe(false));
+        outcome.files.extend(st.written().map(OutcomeFile::of));
     }
+    outcome.backend = backend.name().to_string();
     if now {
         let _ = writeln!(s, "  run {}", backend.control(name, super::Verb::Start));
     }
@@ -602,14 +700,16 @@ pub struct Installed<'a> {
 /// After the install steps: start it (`--now`, undoing a first install whose start
 /// fails, after showing why), restart it (`--restart`), or say that it still runs the
 /// previous spec; then where everything is. `start(restart)` starts or restarts the
-/// service and waits until it runs.
+/// service and waits until it runs. Returns `outcome` (the steps) with what happened
+/// after them.
 pub fn after_install(
     i: &Installed<'_>,
     r: &InstallRequest<'_>,
     start: &dyn Fn(bool) -> Result<(), InstallError>,
     rollback: impl FnOnce(),
-) -> Result<(), InstallError> {
-    let mut out = std::io::stdout();
+    mut outcome: InstallOutcome,
+    out: &mut dyn Write,
+) -> Result<InstallOutcome, InstallError> {
     let name = i.spec.name.as_str();
     let restart = i.existed && i.changes_service && i.active;
     if r.now && !i.active {
@@ -624,11 +724,14 @@ pub fn after_install(
             return Err(e);
         }
         let _ = writeln!(out, "`{name}` is running");
+        outcome.started = true;
     } else if restart && r.restart {
         start(true)?;
         let _ = writeln!(out, "`{name}` restarted with the new spec");
+        outcome.restarted = true;
     } else if restart {
         let _ = writeln!(out, "`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+        outcome.restart_pending = true;
     }
     if i.changed {
         let _ = writeln!(
@@ -639,7 +742,8 @@ pub fn after_install(
             i.layout.log_dir(i.spec).display()
         );
     }
-    Ok(())
+    outcome.changed |= outcome.started || outcome.restarted;
+    Ok(outcome)
 }
 
 /// Prints the last lines of the service's logs (why a first start failed).
@@ -677,19 +781,56 @@ fn log_tail_files(dir: &std::path::Path, name: &str) -> Vec<std::path::PathBuf> 
     files
 }
 
-/// `tend uninstall NAME`: prints each step (and does it, unless `dry_run`); returns
-/// whether a step failed.
+/// What `tend uninstall` did, or in a dry run would do: what `--json` prints.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct UninstallOutcome {
+    /// The service.
+    pub name: String,
+    /// Nothing was changed: the steps are what an uninstall would do.
+    pub dry_run: bool,
+    /// Something was removed (or, in a dry run, would be). False when there was
+    /// nothing of the service to remove ([`InstallError::NotInstalled`]).
+    pub changed: bool,
+    /// Logs, state and the account tend created were removed too.
+    pub purge: bool,
+    /// The steps, one line each, in order.
+    pub steps: Vec<String>,
+    /// A step failed (each says why in the text).
+    pub failed: bool,
+}
+
+/// `tend uninstall NAME`: prints each step to `out` (and does it, unless `dry_run`).
 /// (Windows services are uninstalled on Windows, the others on Unix: the service
 /// manager of an installed service is this machine's.)
-pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
+pub fn uninstall(
+    name: &str,
+    purge: bool,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<UninstallOutcome, InstallError> {
+    let mut outcome = UninstallOutcome {
+        name: name.to_string(),
+        dry_run,
+        purge,
+        ..UninstallOutcome::default()
+    };
     #[cfg(unix)]
-    return unix_uninstall(name, purge, dry_run);
+    let failed = unix_uninstall(name, purge, dry_run, out, &mut outcome.steps)?;
     #[cfg(not(unix))]
-    return super::windows::uninstall(name, purge, dry_run);
+    let failed = super::windows::uninstall(name, purge, dry_run, out, &mut outcome.steps)?;
+    outcome.failed = failed;
+    outcome.changed = !outcome.steps.is_empty();
+    Ok(outcome)
 }
 
 #[cfg(unix)]
-fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
+fn unix_uninstall(
+    name: &str,
+    purge: bool,
+    dry_run: bool,
+    out: &mut dyn Write,
+    said: &mut Vec<String>,
+) -> Result<bool, InstallError> {
     use super::install::{self, plan_uninstall};
     let layout = Layout::unix(std::path::PathBuf::new());
     let record = install::read_record(&layout, name);
@@ -702,12 +843,12 @@ fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Instal
             Some(_) if purge => {}
             None if purge && !install::stale_files(&layout, name).is_empty() => {}
             Some(_) => {
-                return Err(InstallError::Refused(format!(
+                return Err(InstallError::NotInstalled(format!(
                     "`{name}` is not installed; its account, state and logs were kept by an earlier uninstall: `tend uninstall {name} --purge` removes them"
                 )));
             }
             None => {
-                return Err(InstallError::Refused(format!(
+                return Err(InstallError::NotInstalled(format!(
                     "`{name}` is not installed (no {})",
                     layout.spec_path(name).display()
                 )));
@@ -724,7 +865,6 @@ fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Instal
     }
     let spec = installed.as_ref().and_then(|l| l.services.first());
     let steps = plan_uninstall(spec, name, &layout, backend.as_ref(), purge);
-    let mut out = std::io::stdout();
     let _ = writeln!(
         out,
         "{}uninstalling `{name}`:",
@@ -733,6 +873,10 @@ fn unix_uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Instal
     let mut failed = false;
     for s in &steps {
         let _ = writeln!(out, "  {}", s.describe());
+        // Leaving a file alone changes nothing.
+        if !matches!(s, install::UninstallStep::Keep { .. }) {
+            said.push(s.describe());
+        }
         if !dry_run {
             if let Err(e) = s.apply() {
                 // Stopping a stopped service fails harmlessly; anything else is worth saying.

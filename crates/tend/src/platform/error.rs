@@ -88,6 +88,10 @@ pub enum InstallError {
     /// The install cannot go on; the text says why and what to do.
     #[error("{0}")]
     Refused(String),
+    /// `tend uninstall` of a service that is not installed (nothing to remove; the
+    /// text says what was looked for).
+    #[error("{0}")]
+    NotInstalled(String),
     /// The service did not start (the text says what it reported).
     #[error("{0}")]
     Start(String),

@@ -84,6 +84,14 @@ pub enum Step {
 }
 
 impl Step {
+    /// The file this step writes (not the install record, tend's own bookkeeping).
+    pub fn written(&self) -> Option<&Artifact> {
+        match self {
+            Step::WriteFile { artifact, .. } => Some(artifact),
+            _ => None,
+        }
+    }
+
     /// One line for people; `full` adds file contents (for `--dry-run`).
     pub fn describe(&self, full: bool) -> String {
         let with_content = |mut s: String, artifact: &Artifact| {

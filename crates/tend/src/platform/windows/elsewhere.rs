@@ -22,8 +22,10 @@ pub fn observe(
 }
 
 /// `tend install --backend windows`: only a dry run, anywhere but Windows.
-pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
-    use std::io::Write as _;
+pub fn install(
+    r: &InstallRequest<'_>,
+    out: &mut dyn std::io::Write,
+) -> Result<super::super::engine::InstallOutcome, InstallError> {
     if !r.dry_run {
         return Err(InstallError::NotOnThisOs {
             what: "installing a Windows service".into(),
@@ -33,15 +35,15 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let current = std::env::current_exe().unwrap_or_default();
     let (tend_bin, copy) = super::tend_location(&current);
     let layout = Layout::windows(tend_bin);
-    let text = super::super::engine::preview(
+    let (text, outcome) = super::super::engine::preview_outcome(
         r,
         super::BACKEND,
         &layout,
         copy.then_some(current.as_path()),
         super::super::engine::Seen::System,
     )?;
-    let _ = std::io::stdout().write_all(text.as_bytes());
-    Ok(())
+    let _ = out.write_all(text.as_bytes());
+    Ok(outcome)
 }
 
 /// Never called: `tend control` exists only where there is a service control manager

@@ -84,7 +84,10 @@ pub fn observe(
 }
 
 /// `tend install` on Windows.
-pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
+pub fn install(
+    r: &InstallRequest<'_>,
+    out: &mut dyn Write,
+) -> Result<engine::InstallOutcome, InstallError> {
     let current = std::env::current_exe().map_err(|e| InstallError::Lookup {
         what: "tend.exe".into(),
         reason: e.to_string(),
@@ -100,10 +103,11 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let text = installed_text(&spec, r.spec_file, r.profile)?;
     let copy_from = copy.then_some(current.as_path());
     if r.dry_run {
-        let text = engine::preview(r, BACKEND, &layout, copy_from, engine::Seen::System)
-            .map_err(InstallError::admin_hint)?;
-        let _ = std::io::stdout().write_all(text.as_bytes());
-        return Ok(());
+        let (text, outcome) =
+            engine::preview_outcome(r, BACKEND, &layout, copy_from, engine::Seen::System)
+                .map_err(InstallError::admin_hint)?;
+        let _ = out.write_all(text.as_bytes());
+        return Ok(outcome);
     }
     let observed = observe(&spec, &layout, copy_from).map_err(InstallError::admin_hint)?;
     // A user account's password is asked for when the account is new to the service
@@ -128,7 +132,6 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     let active = observed.service.as_ref().is_some_and(|i| i.active);
     let plan = super::plan_install(&spec, &text, &layout, &observed, copy_from, password)
         .map_err(InstallError::admin_hint)?;
-    let mut out = std::io::stdout();
     for w in &plan.warnings {
         let _ = writeln!(std::io::stderr(), "warning: {w}");
     }
@@ -140,7 +143,14 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
     if !plan.steps.is_empty() {
         secure_root(&layout.spec_dir).map_err(InstallError::admin_hint)?;
     }
-    let applied = engine::apply(WinApply::new(&spec), Vec::new(), &plan.steps, &mut out)
+    let outcome = engine::InstallOutcome {
+        name: name.clone(),
+        backend: BACKEND.to_string(),
+        changed: !plan.steps.is_empty(),
+        steps: plan.steps.iter().map(|s| s.describe(false)).collect(),
+        ..engine::InstallOutcome::default()
+    };
+    let applied = engine::apply(WinApply::new(&spec), Vec::new(), &plan.steps, out)
         .map_err(InstallError::admin_hint)?;
     let start =
         |restart: bool| start_and_wait(&name, restart, engine::start_timeout(&spec)).map(|_| ());
@@ -156,6 +166,8 @@ pub fn install(r: &InstallRequest<'_>) -> Result<(), InstallError> {
         r,
         &start,
         || applied.rollback(&mut std::io::stdout()),
+        outcome,
+        out,
     )
 }
 
@@ -227,18 +239,23 @@ impl Drop for EchoOff {
 
 /// `tend uninstall` on Windows: prints each step (and does it, unless `dry_run`);
 /// returns whether a step failed.
-pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, InstallError> {
+pub fn uninstall(
+    name: &str,
+    purge: bool,
+    dry_run: bool,
+    out: &mut dyn Write,
+    said: &mut Vec<String>,
+) -> Result<bool, InstallError> {
     let layout = Layout::windows(PathBuf::new());
     let installed = crate::spec::load_file(&layout.spec_path(name), &Default::default()).ok();
     let spec = installed.as_ref().and_then(|l| l.services.first());
     let steps = plan_uninstall(spec, name, &layout, purge);
     if steps.is_empty() {
-        return Err(InstallError::Refused(format!(
+        return Err(InstallError::NotInstalled(format!(
             "`{name}` is not installed (no service, no {})",
             layout.spec_path(name).display()
         )));
     }
-    let mut out = std::io::stdout();
     let _ = writeln!(
         out,
         "{}uninstalling `{name}`:",
@@ -247,6 +264,7 @@ pub fn uninstall(name: &str, purge: bool, dry_run: bool) -> Result<bool, Install
     let mut failed = false;
     for s in &steps {
         let _ = writeln!(out, "  {}", s.describe());
+        said.push(s.describe());
         if !dry_run {
             match apply_uninstall(s) {
                 Ok(what) => {
