@@ -8,6 +8,9 @@
 # Writes raw CSVs and summary.md to bench/out/ (override with BENCH_OUT=DIR).
 # Environment: BENCH_TEND=/path/to/tend skips the build of tend (default: builds
 # `cargo build --release -p tend` into <repo>/target-bench and uses that binary);
+# BENCH_TEND_MUSL=/path/to/tend measures a second tend (the static musl build of
+# .ci/static/build.sh) beside the first, as `tend-musl` (memory of one `tend run`,
+# restart latency, log throughput);
 # BENCH_WORK=DIR is the scratch directory a 3 GiB tmpfs is mounted on
 # (default /tmp/tend-bench). Needs root (tmpfs mount, apt-get for missing packages).
 set -euo pipefail
@@ -33,6 +36,7 @@ W=${BENCH_WORK:-/tmp/tend-bench}
 BIN=$W/bin
 REPRO="bench/run.sh${1:+ $*}"
 [[ -n ${BENCH_TEND:-} ]] && REPRO="BENCH_TEND=$BENCH_TEND $REPRO"
+[[ -n ${BENCH_TEND_MUSL:-} ]] && REPRO="BENCH_TEND_MUSL=$BENCH_TEND_MUSL $REPRO"
 
 if ((QUICK)); then
   MEM_SAMPLES=3 LAT_SAMPLES=10 LAT_SAMPLES_SLOW=3 TP_RUNS=3
@@ -190,6 +194,8 @@ else
   TEND=$REPO/target-bench/release/tend
 fi
 [[ -x $TEND ]] || die "no tend binary at $TEND"
+TEND_MUSL=${BENCH_TEND_MUSL:-}
+[[ -z $TEND_MUSL || -x $TEND_MUSL ]] || die "no tend binary at $TEND_MUSL"
 
 # Scratch tmpfs: logs and floods never touch the disk.
 if mountpoint -q "$W"; then umount "$W" 2>/dev/null || umount -l "$W"; fi
@@ -214,6 +220,7 @@ done
   echo "kernel: $(uname -srm)"
   echo "os: $(. /etc/os-release && echo "$PRETTY_NAME") (debian_version $(cat /etc/debian_version 2>/dev/null))"
   echo "tend: $("$TEND" --version) ($TEND, $(stat -c %s "$TEND") bytes, sha256 $(sha256sum "$TEND" | cut -c1-16))"
+  [[ -z $TEND_MUSL ]] || echo "tend-musl: $("$TEND_MUSL" --version) ($TEND_MUSL, $(stat -c %s "$TEND_MUSL") bytes, sha256 $(sha256sum "$TEND_MUSL" | cut -c1-16))"
   echo "supervisord: $(supervisord --version 2>&1) (python $(/usr/bin/python3 -c 'import sys; print(sys.version.split()[0])'))"
   echo "runit: $(dpkg-query -W -f '${Version}' runit 2>/dev/null || echo unknown)"
   echo "s6: $(dpkg-query -W -f '${Version}' s6 2>/dev/null || echo unknown)"
@@ -323,8 +330,9 @@ sample_mem() {
 
 stamps_of() { local d=$1 n=$2 i; for ((i = 1; i <= n; i++)); do echo "$d/s$i/stamp"; done; }
 
-mem_tend() { # mode(run|up) n
-  local mode=$1 n=$2 d=$W/mem/tend-$1-$2 i guard sup stamps=()
+mem_tend() { # mode(run|up) n [label binary]
+  local mode=$1 n=$2 label=${3:-tend} TEND=${4:-$TEND}
+  local d=$W/mem/$label-$1-$2 i guard sup stamps=()
   mkdir -p "$d/state" "$d/log"
   for ((i = 1; i <= n; i++)); do mkdir -p "$d/s$i"; stamps+=("$d/s$i/stamp"); done
   if [[ $mode == run ]]; then
@@ -342,8 +350,8 @@ mem_tend() { # mode(run|up) n
   wait_until 30 all_exist "${stamps[@]}" || die "tend $mode $n: children did not start (see $d/tend.log)"
   sup=$(pgrep -P "$guard") || die "tend $mode $n: no supervisor process under the guard"
   [[ $(wc -w <<<"$sup") == 1 ]] || die "tend $mode $n: guard has several children: $sup"
-  sample_mem "tend-$mode" "$n" "guard:$guard" "supervisor:$sup"
-  stop_tree "tend-$mode-$n" "$guard" TERM
+  sample_mem "$label-$mode" "$n" "guard:$guard" "supervisor:$sup"
+  stop_tree "$label-$mode-$n" "$guard" TERM
 }
 
 # $1 concurrent `tend run` instances of one service each (how a service manager runs
@@ -412,6 +420,7 @@ mem_respawn() {
 log "== memory ($MEM_SAMPLES samples each)"
 mem_respawn
 mem_tend run 1
+[[ -z $TEND_MUSL ]] || mem_tend run 1 tend-musl "$TEND_MUSL"
 mem_tend up 1
 mem_tend up "$MANY"
 mem_tend_instances 5
@@ -451,15 +460,16 @@ lat_respawn() {
   stop_tree lat-respawn "$LASTPID" TERM
 }
 
-lat_tend() {
-  local d=$W/lat/tend pid
+lat_tend() { # [label binary]
+  local label=${1:-tend} TEND=${2:-$TEND}
+  local d=$W/lat/$label pid
   mkdir -p "$d/state" "$d/log"
   tend_service b1 "" always "$BIN/stamp" "$d/stamp" >"$d/spec.toml"
   start_bg "$d/tend.log" env TEND_STATE_DIR="$d/state" TEND_LOG_DIR="$d/log" "$TEND" run "$d/spec.toml"
   pid=$LASTPID
-  measure_latency tend "$LAT_SAMPLES" "$d/stamp"
-  grep -o '"restarts": *[0-9]*' "$d/state/b1.json" >"$OUT/tend-latency-state.txt" || true
-  stop_tree lat-tend "$pid" TERM
+  measure_latency "$label" "$LAT_SAMPLES" "$d/stamp"
+  grep -o '"restarts": *[0-9]*' "$d/state/b1.json" >"$OUT/$label-latency-state.txt" || true
+  stop_tree "lat-$label" "$pid" TERM
 }
 
 lat_supervisord() {
@@ -484,6 +494,7 @@ lat_scan() { # kind
 log "== restart latency ($LAT_SAMPLES samples; supervisord $LAT_SAMPLES_SLOW; pace $((PACE_NS / 1000000)) ms)"
 lat_respawn
 lat_tend
+[[ -z $TEND_MUSL ]] || lat_tend tend-musl "$TEND_MUSL"
 lat_scan runit
 lat_scan s6
 lat_supervisord
@@ -533,20 +544,21 @@ tp_wait() { # label pid prefix -> sets T1 TX
   TX=NA
 }
 
-tp_tend() {
+tp_tend() { # run [label binary]
   tp_reset
+  local label=${2:-tend} TEND=${3:-$TEND}
   local pid dropped files
   tend_service flood "" never "$BIN/flood" "$FLOOD_LINES" "$TPD/start" >"$TPD/spec.toml"
   start_bg "$TPD/tend.log" env TEND_STATE_DIR="$TPD/state" TEND_LOG_DIR="$TPD/logs" "$TEND" run "$TPD/spec.toml"
   pid=$LASTPID
   # one file for both streams, each line tagged ("out "): 4 bytes more a line
-  FLOOD_BYTES=$((FLOOD_BYTES + 4 * FLOOD_LINES)) tp_wait tend "$pid" flood.
+  FLOOD_BYTES=$((FLOOD_BYTES + 4 * FLOOD_LINES)) tp_wait "$label" "$pid" flood.
   # tend exits by itself once the child has exited and its output is drained.
-  if wait_until 120 eval '! alive '"$pid"; then TX=$("$BIN/monotime"); else log "WARNING: tend did not exit"; fi
-  stop_tree tp-tend "$pid" TERM
+  if wait_until 120 eval '! alive '"$pid"; then TX=$("$BIN/monotime"); else log "WARNING: $label did not exit"; fi
+  stop_tree "tp-$label" "$pid" TERM
   dropped=$(grep -o '"log_dropped_lines": *[0-9]*' "$TPD/state/flood.json" | grep -o '[0-9]*$' || echo NA)
   mapfile -t files < <(find "$TPD/logs" -name 'flood.2*.log' | sort)
-  NFILES=$((${#files[@]} + 1)) tp_record tend "$1" "$(cat "$TPD/start")" "$T1" "$TX" "$dropped" \
+  NFILES=$((${#files[@]} + 1)) tp_record "$label" "$1" "$(cat "$TPD/start")" "$T1" "$TX" "$dropped" \
     "${files[@]}" "$TPD/logs/flood.log"
 }
 
@@ -593,6 +605,7 @@ for ((r = 1; r <= TP_RUNS; r++)); do
   tp_direct "$r"
   tp_cat "$r"
   tp_tend "$r"
+  [[ -z $TEND_MUSL ]] || tp_tend "$r" tend-musl "$TEND_MUSL"
   tp_supervisord "$r"
   tp_s6log "$r"
 done
@@ -634,6 +647,11 @@ pass() { if awk "BEGIN{exit !($1)}"; then echo "PASS"; else echo "**FAIL**"; fi;
   row "tend run" "supervisor only" tend-run 1 supervisor
   row "tend run" "guard only" tend-run 1 guard
   row "tend run" "guard + supervisor" tend-run 1 total
+  if [[ -n $TEND_MUSL ]]; then
+    row "tend run (musl)" "supervisor only" tend-musl-run 1 supervisor
+    row "tend run (musl)" "guard only" tend-musl-run 1 guard
+    row "tend run (musl)" "guard + supervisor" tend-musl-run 1 total
+  fi
   row "tend up" "guard + supervisor" tend-up 1 total
   row "5 × tend run (sum)" "5 guards + 5 supervisors" tend-run-x5 5 all
   row "tend up" "supervisor only" tend-up "$MANY" supervisor
@@ -673,7 +691,8 @@ pass() { if awk "BEGIN{exit !($1)}"; then echo "PASS"; else echo "**FAIL**"; fi;
   echo
   echo "| supervisor | samples | median | p10 | p90 | min | max |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
-  for s in respawn tend runit s6 supervisord; do
+  for s in respawn tend tend-musl runit s6 supervisord; do
+    grep -q "^$s," "$LAT_CSV" || continue
     awk -F, -v s="$s" '$1==s {print $6/1e6}' "$LAT_CSV" | stats |
       awk -v s="$s" '{printf "| %s | %d | %.3f | %.3f | %.3f | %.3f | %.3f |\n", s, $1, $2, $3, $4, $5, $6}'
   done
@@ -684,7 +703,7 @@ pass() { if awk "BEGIN{exit !($1)}"; then echo "PASS"; else echo "**FAIL**"; fi;
   echo
   echo "| case | runs | median s | GB/s (median) | GB/s range | lines lost (max) | dup/malformed (max) | files |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for c in direct cat tend supervisord s6-log; do
+  for c in direct cat tend tend-musl supervisord s6-log; do
     grep -q "^$c," "$TP_CSV" || continue
     read -r n ms _ <<<"$(awk -F, -v c="$c" '$1==c {print $4}' "$TP_CSV" | stats)"
     read -r _ mg _ _ gmin gmax <<<"$(awk -F, -v c="$c" '$1==c {print $5}' "$TP_CSV" | stats)"
