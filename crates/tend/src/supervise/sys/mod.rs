@@ -51,9 +51,9 @@ pub enum Containment {
     /// on Windows, Job Objects.
     Full,
     /// Unix without `PR_SET_CHILD_SUBREAPER` (Linux before 3.4, or an emulator such as
-    /// qemu-user): each service's whole process group is still stopped, but a process
-    /// that leaves it (`setsid`) and whose parent exits is re-parented to init and
-    /// escapes.
+    /// qemu-user): each service's whole process group is still stopped, also by the
+    /// guard if the supervisor is killed, but a process that leaves the group
+    /// (`setsid`) is re-parented to init and escapes.
     ProcessGroups,
 }
 
@@ -64,7 +64,7 @@ impl Containment {
             Containment::Full => None,
             Containment::ProcessGroups => Some(
                 "this kernel cannot make tend a child subreaper (PR_SET_CHILD_SUBREAPER: Linux before 3.4, or an emulator such as qemu-user): \
-                 tend still stops each service's whole process group, but a process that leaves it (setsid) after its parent exits is not stopped with the service; \
+                 tend still stops each service's whole process group, also if tend itself is killed, but a process that leaves the group (setsid) is not stopped with the service; \
                  run under a service manager that contains the tree (systemd, procd with cgroups) where that matters",
             ),
         }

@@ -37,11 +37,107 @@ pub struct Credentials {
 /// The read end of a child's output pipe.
 pub type PipeReader = OwnedFd;
 
-/// A child's process tree: its process group (the child leads it).
+/// A child's process tree: its process group (the child leads it). While it lives, the
+/// group is in the table the guard reads if the supervisor dies ([`GroupTable`]).
 #[derive(Debug)]
 pub struct Tree {
     /// The child's pid, which is also the group id.
     pub pid: i32,
+}
+
+impl Tree {
+    fn new(pid: i32) -> Tree {
+        GROUPS.add(pid);
+        Tree { pid }
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        GROUPS.remove(self.pid);
+    }
+}
+
+/// The process groups of the supervisor's live children, in a page shared with the
+/// guard (mapped before the fork that splits them). If the supervisor dies, the guard
+/// kills each group: without a subreaper ([`Containment::ProcessGroups`]) the
+/// grandchildren of a killed supervisor are re-parented to init, not to the guard, and
+/// this table is how it still finds them. Slots are claimed and released with
+/// compare-and-swap; when every slot is taken (more than [`GROUP_SLOTS`] children at
+/// once), a group is simply not listed. Empty (nothing mapped) without a guard.
+struct GroupTable {
+    slots: std::sync::atomic::AtomicPtr<AtomicI32>,
+}
+
+/// How many groups the shared page holds (one page of 4-byte slots).
+const GROUP_SLOTS: usize = 1024;
+
+static GROUPS: GroupTable = GroupTable {
+    slots: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+};
+
+impl GroupTable {
+    /// Maps the shared page; before the guard's fork, once.
+    fn map(&self) -> io::Result<()> {
+        // SAFETY: an anonymous shared mapping of one page, not backed by any file.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                GROUP_SLOTS * std::mem::size_of::<AtomicI32>(),
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // The page is zeroed (every slot free) and never unmapped.
+        self.slots.store(p.cast(), Ordering::Release);
+        Ok(())
+    }
+
+    fn slots(&self) -> &[AtomicI32] {
+        let p = self.slots.load(Ordering::Acquire);
+        if p.is_null() {
+            return &[];
+        }
+        // SAFETY: `p` is the start of a mapping of GROUP_SLOTS zero-initialised
+        // AtomicI32s that lives as long as the process (never unmapped).
+        unsafe { std::slice::from_raw_parts(p, GROUP_SLOTS) }
+    }
+
+    fn add(&self, pgid: i32) {
+        for slot in self.slots() {
+            if slot
+                .compare_exchange(0, pgid, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    fn remove(&self, pgid: i32) {
+        for slot in self.slots() {
+            if slot
+                .compare_exchange(pgid, 0, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+        }
+    }
+
+    /// The listed groups (the guard reads them once the supervisor is gone).
+    fn listed(&self) -> Vec<i32> {
+        self.slots()
+            .iter()
+            .map(|s| s.load(Ordering::Acquire))
+            .filter(|&g| g > 0)
+            .collect()
+    }
 }
 
 /// Kills every process in the tree (the group; orphans are swept separately).
@@ -248,7 +344,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let pid = child.id() as i32;
     Ok(Spawned {
         pid,
-        tree: Tree { pid },
+        tree: Tree::new(pid),
         stdout: child.stdout.take().map(OwnedFd::from),
         stderr: child.stderr.take().map(OwnedFd::from),
     })
@@ -805,6 +901,7 @@ pub fn alive(pid: i32) -> bool {
 /// Returns in the supervisor only; the guard never returns.
 pub fn fork_guard() -> io::Result<Containment> {
     let containment = become_subreaper()?;
+    GROUPS.map()?;
     let guard_pid = std::process::id() as libc::pid_t;
     // SAFETY: the process is single-threaded here (documented precondition), so the
     // child may run arbitrary code after fork.
@@ -1013,12 +1110,18 @@ fn guard_main(supervisor: libc::pid_t) -> ! {
     std::process::exit(code)
 }
 
-/// After the supervisor died: everything it left is re-parented to the guard (a
-/// subreaper), including what is still being spawned. Kill every child and its
-/// process group, reap, and repeat until the guard has no child at all. Never a
+/// After the supervisor died: kill the process groups it listed ([`GroupTable`]);
+/// everything it left is re-parented to the guard (a subreaper, where the kernel has
+/// them), including what is still being spawned. Kill every child and its process
+/// group, reap, and repeat until the guard has no child at all. Never a
 /// blocking wait: an orphan re-parented after a scan may never exit on its own, so it
 /// is found by the next scan, a few milliseconds later.
 fn kill_everything_left() {
+    // The groups the supervisor listed: without a subreaper their members were
+    // re-parented to init, and this is the only way to reach them.
+    for g in GROUPS.listed() {
+        let _ = signal_group(g, libc::SIGKILL);
+    }
     let none = BTreeSet::new();
     loop {
         kill_orphans(&none);
@@ -1041,6 +1144,36 @@ fn kill_everything_left() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table the guard reads lists a group while its tree lives: added, removed,
+    /// reused, and a full table drops what does not fit rather than overwrite.
+    #[test]
+    fn the_group_table_lists_live_groups_only() {
+        let t = GroupTable {
+            slots: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+        };
+        t.add(7);
+        assert!(
+            t.listed().is_empty(),
+            "nothing is listed before the page is mapped"
+        );
+        t.map().unwrap();
+        t.add(7);
+        t.add(9);
+        assert_eq!(t.listed(), vec![7, 9]);
+        t.remove(7);
+        assert_eq!(t.listed(), vec![9]);
+        t.add(11);
+        assert_eq!(t.listed(), vec![11, 9], "the freed slot is reused");
+        for g in 100..100 + GROUP_SLOTS as i32 {
+            t.add(g);
+        }
+        let listed = t.listed();
+        assert_eq!(listed.len(), GROUP_SLOTS);
+        assert!(listed.contains(&9) && listed.contains(&11));
+        t.remove(12345);
+        assert_eq!(t.listed().len(), GROUP_SLOTS);
+    }
 
     /// EINVAL (a kernel or emulator without the option) weakens containment; any other
     /// refusal is still an error.
