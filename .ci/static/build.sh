@@ -49,5 +49,9 @@ for t in "${TARGETS[@]}"; do
   mv "$DIST/tend-$t.tmp" "$DIST/tend-$t"
   echo "    tend-$t: $(stat -c %s "$DIST/tend-$t") bytes"
 done
-(cd "$DIST" && sha256sum tend-*-linux-musl* | grep -v '\.tmp$' > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
+# The sums of this run's builds only: a binary left in DIST by an earlier run (another
+# target, an older source) must not be listed as verified.
+names=()
+for t in "${TARGETS[@]}"; do names+=("tend-$t"); done
+(cd "$DIST" && sha256sum "${names[@]}" > SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS)
 cat "$DIST/SHA256SUMS"

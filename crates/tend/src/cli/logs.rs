@@ -1351,6 +1351,7 @@ mod tests {
     /// `tend logs` of a procd service runs `logread -e PATTERN`, keeps the last lines,
     /// then follows with `logread -f -e PATTERN`: a fake `logread` records its
     /// arguments and answers like the real one (the old lines, then the new ones).
+    #[cfg(unix)]
     #[test]
     fn logread_is_run_for_the_last_lines_then_followed() {
         use std::os::unix::fs::PermissionsExt;

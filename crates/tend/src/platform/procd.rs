@@ -20,7 +20,11 @@
 //!   systemd and `supervise-daemon` is under OpenRC; restarting the program is tend's
 //!   job. procd respawns tend 2 s after it exits and gives up once tend has exited
 //!   `restart.max_restarts` times in a row, each time within `restart.window` of its
-//!   start (0: never gives up), the same limit tend applies to the program. With
+//!   start (0: never gives up), the numbers of the limit tend applies to the program.
+//!   The two limits multiply: each tend that gives up on a crash-looping program has
+//!   started it up to `max_restarts` + 1 times, so the program can be started up to
+//!   (`max_restarts` + 1)² times before procd gives up too (under systemd,
+//!   `Restart=on-failure` restarts tend without a limit). With
 //!   `restart.policy = "never"` there is no `respawn`: tend runs the program once, and
 //!   procd would otherwise start it again (procd respawns whatever the exit status).
 //! - **`term_timeout`** is [`super::manager_stop_timeout_secs`]: procd waits that long
