@@ -10,6 +10,7 @@
 # Environment (besides lib.sh's TEND_E2E_CACHE, TEND_E2E_KEEP, TEND_BIN_DIR):
 #   TEND_ANSIBLE_CACHE   the virtualenv cache (default /var/cache/tend-ansible)
 #   TEND_ANSIBLE_SUBNET  the first three octets of the test's /24 (default 10.231.77)
+#   TEND_ANSIBLE_TIMEOUT the longest a playbook may take, in seconds (default 300)
 #   TEND_ANSIBLE_DIST    a folder of static builds with SHA256SUMS (.ci/static's): the
 #                        role installs those (musl); else the suite makes one of the
 #                        host's glibc build (the containers are Debian bookworm too)
@@ -44,6 +45,9 @@ use_host() {
 _ans_exit() {
   local rc=$? h
   trap - EXIT INT TERM
+  # a container boot_ct started but that died before boot_host recorded it (no init,
+  # not ready, ...); a recorded one is shut down here or below, the second time a no-op
+  [ -n "${NSPAWN_PID:-}" ] && shutdown_ct
   for h in "${HOSTS[@]}"; do
     [ -n "${H_NSPAWN[$h]:-}" ] || continue
     use_host "$h"
@@ -78,8 +82,17 @@ trap 'fail "interrupted"; exit 130' INT TERM
 # match), with no address of the host in it: else a veth address there would cut the
 # host off its own network.
 subnet_is_free() {
-  local routes addrs
-  routes=$(ip -o route show to match "$SUBNET.0/24" | grep -v '^default' || true)
+  local routes addrs o
+  if ! [[ $SUBNET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]]; then
+    fail "TEND_ANSIBLE_SUBNET '$SUBNET' is not three octets (such as 10.231.77)"
+    return 1
+  fi
+  for o in "${BASH_REMATCH[@]:1}"; do
+    [ "$((10#$o))" -le 255 ] || { fail "TEND_ANSIBLE_SUBNET '$SUBNET': $o is not an octet"; return 1; }
+  done
+  [ "$SUBNET" != 192.0.2 ] || { fail "TEND_ANSIBLE_SUBNET 192.0.2 is the host's own link's"; return 1; }
+  # routes to the /24 or wider (but the default route), and routes inside it
+  routes=$({ ip -o route show to match "$SUBNET.0/24"; ip -o route show root "$SUBNET.0/24"; } | grep -v '^default' || true)
   addrs=$(ip -o addr show | awk '{print $4}' | grep -F "$SUBNET." || true)
   if [ -n "$routes$addrs" ]; then
     printf 'routes: %s\naddresses: %s\n' "$routes" "$addrs" | evidence
@@ -159,9 +172,10 @@ playbook() {
   shift
   PB_N=$((PB_N + 1))
   PB_LOG=$WORK/$name.$PB_N.log
-  (cd "$WORK" && "$VENV/bin/ansible-playbook" -i inventory.ini "$ANS_DIR/playbooks/$name.yml" \
+  (cd "$WORK" && timeout -k 10 "${TEND_ANSIBLE_TIMEOUT:-300}" "$VENV/bin/ansible-playbook" -i inventory.ini "$ANS_DIR/playbooks/$name.yml" \
     -e "dist=$DIST libc=$LIBC hello_bin=$WORK/hello-service restart_log=$WORK/restarts.txt" "$@") >"$PB_LOG" 2>&1
   PB_RC=$?
+  [ "$PB_RC" = 124 ] && fail "playbook $name did not end within ${TEND_ANSIBLE_TIMEOUT:-300} s (killed)"
   PB_CHANGED=() PB_FAILED=()
   local line h
   while read -r line; do
