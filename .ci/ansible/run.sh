@@ -10,15 +10,18 @@
 # Environment (besides lib.sh's TEND_E2E_CACHE, TEND_E2E_KEEP, TEND_BIN_DIR):
 #   TEND_ANSIBLE_CACHE   the virtualenv cache (default /var/cache/tend-ansible)
 #   TEND_ANSIBLE_SUBNET  the first three octets of the test's /24 (default 10.231.77)
+#   TEND_ANSIBLE_TIMEOUT the longest a playbook may take, in seconds (default 300)
 #   TEND_ANSIBLE_DIST    a folder of static builds with SHA256SUMS (.ci/static's): the
 #                        role installs those (musl); else the suite makes one of the
 #                        host's glibc build (the containers are Debian bookworm too)
 #
 # Playbooks (.ci/ansible/playbooks): install (a) twice, the second with changed=0 on
-# every host; check mode with diff changes nothing; stop and start change only when
-# tend did; a rolling restart with serial: 1
-# (c) one host at a time; removal with purge (d), then nothing is left, and a second
-# removal changes nothing. Prints PASS:/FAIL: lines and "N passed, M failed".
+# every host; check mode with diff: the same spec is no change, a changed one changes
+# nothing; apply: what check mode's diff shows is what the real run writes; stop and
+# start change only when tend did; a crash-looping service is not started again; a
+# rolling restart with serial: 1 (c) one host at a time; removal with purge (d), then
+# nothing is left, and a second removal changes nothing. Prints PASS:/FAIL: lines and
+# "N passed, M failed".
 # shellcheck disable=SC2317
 set -uo pipefail
 E2E_SUITE=ansible
@@ -44,6 +47,9 @@ use_host() {
 _ans_exit() {
   local rc=$? h
   trap - EXIT INT TERM
+  # a container boot_ct started but that died before boot_host recorded it (no init,
+  # not ready, ...); a recorded one is shut down here or below, the second time a no-op
+  [ -n "${NSPAWN_PID:-}" ] && shutdown_ct
   for h in "${HOSTS[@]}"; do
     [ -n "${H_NSPAWN[$h]:-}" ] || continue
     use_host "$h"
@@ -78,8 +84,17 @@ trap 'fail "interrupted"; exit 130' INT TERM
 # match), with no address of the host in it: else a veth address there would cut the
 # host off its own network.
 subnet_is_free() {
-  local routes addrs
-  routes=$(ip -o route show to match "$SUBNET.0/24" | grep -v '^default' || true)
+  local routes addrs o
+  if ! [[ $SUBNET =~ ^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})$ ]]; then
+    fail "TEND_ANSIBLE_SUBNET '$SUBNET' is not three octets (such as 10.231.77)"
+    return 1
+  fi
+  for o in "${BASH_REMATCH[@]:1}"; do
+    [ "$((10#$o))" -le 255 ] || { fail "TEND_ANSIBLE_SUBNET '$SUBNET': $o is not an octet"; return 1; }
+  done
+  [ "$SUBNET" != 192.0.2 ] || { fail "TEND_ANSIBLE_SUBNET 192.0.2 is the host's own link's"; return 1; }
+  # routes to the /24 or wider (but the default route), and routes inside it
+  routes=$({ ip -o route show to match "$SUBNET.0/24"; ip -o route show root "$SUBNET.0/24"; } | grep -v '^default' || true)
   addrs=$(ip -o addr show | awk '{print $4}' | grep -F "$SUBNET." || true)
   if [ -n "$routes$addrs" ]; then
     printf 'routes: %s\naddresses: %s\n' "$routes" "$addrs" | evidence
@@ -159,9 +174,10 @@ playbook() {
   shift
   PB_N=$((PB_N + 1))
   PB_LOG=$WORK/$name.$PB_N.log
-  (cd "$WORK" && "$VENV/bin/ansible-playbook" -i inventory.ini "$ANS_DIR/playbooks/$name.yml" \
+  (cd "$WORK" && timeout -k 10 "${TEND_ANSIBLE_TIMEOUT:-300}" "$VENV/bin/ansible-playbook" -i inventory.ini "$ANS_DIR/playbooks/$name.yml" \
     -e "dist=$DIST libc=$LIBC hello_bin=$WORK/hello-service restart_log=$WORK/restarts.txt" "$@") >"$PB_LOG" 2>&1
   PB_RC=$?
+  [ "$PB_RC" = 124 ] && fail "playbook $name did not end within ${TEND_ANSIBLE_TIMEOUT:-300} s (killed)"
   PB_CHANGED=() PB_FAILED=()
   local line h
   while read -r line; do
@@ -278,13 +294,15 @@ leftovers() {
   local h=$1 n=$2 p what=()
   use_host "$h"
   for p in "$(unit_of "$h" "$n")" "/etc/tend/$n.toml" "/etc/tend/$n.install.json" "/etc/tend/$n.kept.json" \
+    "/etc/tend/ansible/$n.toml" \
     "/var/lib/tend/$n" "/var/log/tend/$n" "/etc/systemd/system/multi-user.target.wants/$n.service" \
     "/etc/runlevels/default/$n"; do
     in_ct test -e "$p" && what+=("$p")
   done
   in_ct getent passwd "$n" >/dev/null && what+=("user $n")
   in_ct getent group "$n" >/dev/null && what+=("group $n")
-  in_ct pgrep -f /opt/hello/hello-service >/dev/null && what+=("a hello-service process")
+  [ "$n" = hello ] && in_ct pgrep -f /opt/hello/hello-service >/dev/null && what+=("a hello-service process")
+  in_ct pgrep -f "tend run.*/etc/tend/$n\.toml" >/dev/null && what+=("a supervisor of $n")
   echo "${what[*]:-}"
 }
 orc_unknown() { ! in_ct rc-service -e "$1" >/dev/null 2>&1; }
@@ -310,7 +328,7 @@ for h in "${HOSTS[@]}"; do
     grep -qxF "GREETING=it's \"quoted\" \$HOME %d \\ é" \
     <<<"$(in_ct sh -c 'tr "\0" "\n" </proc/$(pgrep -f /opt/hello/hello-service | head -n 1)/environ')"
 done
-sums_before=$(for h in "${HOSTS[@]}"; do use_host "$h"; in_ct sha256sum "$(unit_of "$h" hello)" /etc/tend/hello.toml; done)
+sums_before=$(for h in "${HOSTS[@]}"; do use_host "$h"; in_ct sha256sum "$(unit_of "$h" hello)" /etc/tend/hello.toml /etc/tend/ansible/hello.toml; done)
 pids_before=$(for h in "${HOSTS[@]}"; do st "$h" hello | jq -r .pid; done | tr '\n' ' ')
 
 # ---------------------------------------------------------------- (b) idempotent rerun
@@ -323,12 +341,20 @@ check "the second run left every service's child alone (pids $pids_before)" test
 
 # check mode + diff: reported, nothing written
 playbook check --check --diff
-pb_ok "check mode with a changed spec (assertions on changed, dry_run, diff)"
-sums_after=$(for h in "${HOSTS[@]}"; do use_host "$h"; in_ct sha256sum "$(unit_of "$h" hello)" /etc/tend/hello.toml; done)
+pb_ok "check mode: the same spec is no change, a changed one is (assertions on changed, dry_run, diff)"
+sums_after=$(for h in "${HOSTS[@]}"; do use_host "$h"; in_ct sha256sum "$(unit_of "$h" hello)" /etc/tend/hello.toml /etc/tend/ansible/hello.toml; done)
 check "check mode changed no unit and no installed spec" test "$sums_before" = "$sums_after" \
   || evidence <<<"$sums_after"
 check "diff mode printed the unit's changed Description" grep -qE '^\+Description=hello-service, changed in check mode' "$PB_LOG" \
   || grep -E '^[-+]' "$PB_LOG" | evidence
+
+# what check mode shows is what a real run writes
+playbook apply
+pb_ok "apply: check mode's diff of a changed spec (relative command) is what the real run then writes; no file text in the result"
+for h in "${HOSTS[@]}"; do
+  check "$h: the applied spec's description is in the unit" \
+    grep -q "hello-service, applied" <<<"$(use_host "$h"; in_ct cat "$(unit_of "$h" hello)")"
+done
 
 # stopped / started: changed only when tend did it
 playbook stop
@@ -336,6 +362,14 @@ pb_ok "stopped, stopped again, started, started again: changed exactly when tend
 for h in "${HOSTS[@]}"; do
   check "$h: running and healthy again after stop and start" \
     test "$(st "$h" hello | jq -r '.state + " " + (.health.state // "none")')" = "running healthy"
+done
+
+# a crash-looping service counts as running: started again is no change
+playbook crash
+pb_ok "crash: a service in a crash loop (backoff) is not started again; state: started reports no change"
+for h in "${HOSTS[@]}"; do
+  left=$(leftovers "$h" crashy)
+  check "$h: nothing of crashy is left" test -z "$left" || evidence <<<"left: $left"
 done
 
 # ---------------------------------------------------------------- (c) rolling restart
@@ -372,11 +406,11 @@ done
 
 # ---------------------------------------------------------------- (d) removal with purge
 
-playbook remove
+playbook remove -e removed=true
 pb_ok "remove with purge" && changed_on "remove with purge" some
 for h in "${HOSTS[@]}"; do
   left=$(leftovers "$h" hello)
-  check "$h: nothing of hello is left (unit, spec, record, account, folders, process)" test -z "$left" \
+  check "$h: nothing of hello is left (unit, spec, the module's copy, record, account, folders, process)" test -z "$left" \
     || evidence <<<"left: $left"
   use_host "$h"
   case ${H_KIND[$h]} in
@@ -385,7 +419,7 @@ for h in "${HOSTS[@]}"; do
     openrc) check "$h: OpenRC no longer knows hello" orc_unknown hello ;;
   esac
 done
-playbook remove
+playbook remove -e removed=false
 pb_ok "remove again" && changed_on "remove again (idempotent)" 0
 
 log "playbook output in $WORK (kept on failure or with TEND_E2E_KEEP=1)"

@@ -23,13 +23,20 @@ description:
     date; nothing to do" is C(changed=false)).
   - Check mode runs C(tend install --dry-run) / C(tend uninstall --dry-run). Diff mode
     shows each file tend writes (the installed spec, the rendered unit or init script)
-    before and after.
+    before and after. A changed I(spec_content) is planned from a copy that tend
+    treats as I(spec_dest) (C(--source)), so the diff shows what a real run writes.
+  - The result carries the files tend wrote (C(install.files)) with their text only in
+    diff mode, since the installed spec holds the C([env]) values. Use C(no_log) on a task
+    whose spec holds secrets (its arguments and diff carry them).
   - Linux and other Unix hosts only. Windows hosts (tend.exe under the service
     control manager, reached over WinRM) have no module here yet.
 options:
   name:
     description:
-      - The service name (the spec's C(name)).
+      - The service name (the spec's C(name)). tend's rule is letters, digits, C(-),
+        C(_) and C(.), starting with a letter or digit, at most 64 characters, not
+        C(tend). A spec file with several services installs the one of this name;
+        a spec without it is refused by tend.
     type: str
     required: true
   spec:
@@ -64,7 +71,8 @@ options:
       - C(stopped) installs it if a spec is given, and stops it if it runs.
       - C(restarted) installs it if a spec is given, then always restarts it (and
         waits, as for C(started)).
-      - C(absent) uninstalls it (see I(purge)); nothing to do when it is not installed.
+      - C(absent) uninstalls it (see I(purge)), and removes the module's own copy of
+        the spec (I(spec_dest)) if there is one; nothing to do when neither is there.
     type: str
     choices: [present, absent, started, stopped, restarted]
     default: started
@@ -89,8 +97,9 @@ options:
         The spec needs an C([update]) section with the keys that may sign it. tend
         rolls back by itself unless the new release becomes ready.
       - C(changed) when the release current afterwards differs from the one before.
-        In check mode the signature is checked (C(--dry-run)) and C(changed) is
-        assumed.
+        In check mode the signature is checked (C(--dry-run)) and C(changed) unless
+        tend says the release is current already (its message ends with
+        "nothing to do").
     type: str
   signature:
     description:
@@ -185,7 +194,8 @@ install:
       type: list
       elements: str
     files:
-      description: The files written, with C(path), C(mode) and C(content).
+      description: The files written, with C(path) and C(mode), and C(content) in
+        diff mode only (the installed spec holds the C([env]) values).
       type: list
       elements: dict
     started:
@@ -218,7 +228,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["tend install /etc/tend/ansible/orders.toml --json --now --restart"]
+  sample: ["tend install --json --name=orders --now --restart -- /etc/tend/ansible/orders.toml"]
 status:
   description: C(tend status NAME --json) after the task (null when not installed).
   returned: always
@@ -228,6 +238,7 @@ status:
 
 import json
 import os
+import re
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
@@ -243,6 +254,9 @@ class Tend(object):
         self.module = module
         self.path = path
         self.changes = []
+
+    # Every command puts its options first and `--` before its positionals (a name, a
+    # path or a URL), so no value can be read as an option.
 
     def run(self, args, check_rc=True):
         cmd = [self.path] + args
@@ -270,7 +284,7 @@ class Tend(object):
 
     def status(self, name):
         """`tend status NAME --json`, the one object; None when tend knows nothing of it."""
-        rc, out, _ = self.run(["status", name, "--json"], check_rc=False)
+        rc, out, _ = self.run(["status", "--json", "--", name], check_rc=False)
         if rc != 0:
             return None
         try:
@@ -287,8 +301,24 @@ class Tend(object):
         self.changes.append(" ".join(["tend"] + args))
 
 
+# tend's service-name rule (ServiceName::new).
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# What tend install counts as a service its manager runs (engine.rs, manager_active).
+ACTIVE = ("active", "activating", "reloading", "started", "running")
+
+
 def running(status):
-    return bool(status) and status.get("state") == "running" and status.get("supervisor_alive", True)
+    """Whether the service manager runs the service, as tend reports it: the manager's
+    state (`active` of `tend status --json`), so a supervisor that restarts a crashing
+    child (backoff) counts as running and is not started again. Without the manager's
+    view, the supervisor's state."""
+    if not status:
+        return False
+    active = status.get("active")
+    if active is not None:
+        return active in ACTIVE
+    return status.get("state") == "running" and status.get("supervisor_alive", True)
 
 
 def read_text(path):
@@ -328,10 +358,8 @@ def write_spec(module, dest, text):
     return True
 
 
-def file_diffs(before, outcome, spec_dest=None, spec_before=None, spec_after=None):
+def file_diffs(before, outcome):
     diffs = []
-    if spec_dest is not None and spec_before != spec_after:
-        diffs.append(dict(before_header=spec_dest, after_header=spec_dest, before=spec_before, after=spec_after))
     for f in outcome.get("files", []):
         diffs.append(
             dict(
@@ -342,6 +370,13 @@ def file_diffs(before, outcome, spec_dest=None, spec_before=None, spec_after=Non
             )
         )
     return diffs
+
+
+def without_content(outcome):
+    """`outcome` with its files' text left out (the installed spec holds [env] values)."""
+    out = dict(outcome)
+    out["files"] = [dict((k, v) for k, v in f.items() if k != "content") for f in outcome.get("files", [])]
+    return out
 
 
 def main():
@@ -369,6 +404,12 @@ def main():
     state = p["state"]
     check = module.check_mode
     want_diff = module._diff
+    if not NAME_RE.match(name) or name.lower() == "tend":
+        module.fail_json(
+            msg="name %r is not a service name: letters, digits, '-', '_' and '.', starting with a letter or digit, at most 64 characters, not 'tend'"
+            % name
+        )
+    dest = p["spec_dest"] or "/etc/tend/ansible/%s.toml" % name
     if p["upgrade"] and state in ("absent", "stopped"):
         module.fail_json(msg="upgrade goes with state present, started or restarted")
 
@@ -381,12 +422,13 @@ def main():
 
     # ---------------------------------------------------------------- absent
     if state == "absent":
-        args = ["uninstall", name, "--json"]
+        args = ["uninstall", "--json"]
         if p["purge"]:
             args.append("--purge")
         before_status = tend.status(name)
         if check:
             args.append("--dry-run")
+        args += ["--", name]
         outcome = tend.json(args)
         result["uninstall"] = outcome
         if outcome.get("failed"):
@@ -398,6 +440,17 @@ def main():
             spec_path = (before_status or {}).get("spec")
             if want_diff and spec_path:
                 diffs.append(dict(before_header=spec_path, after_header=spec_path, before=read_text(spec_path), after=""))
+        # The module's own copy of the spec (it may hold [env] values) goes too.
+        if os.path.exists(dest):
+            result["changed"] = True
+            result["spec_removed"] = dest
+            if want_diff:
+                diffs.append(dict(before_header=dest, after_header=dest, before=read_text(dest), after=""))
+            if not check:
+                try:
+                    os.unlink(dest)
+                except OSError as e:
+                    module.fail_json(msg="cannot remove %s: %s" % (dest, to_native(e)), **result)
         result["status"] = None if check else tend.status(name)
         if check:
             result["status"] = before_status
@@ -407,18 +460,21 @@ def main():
 
     # ---------------------------------------------------------------- the spec
     spec = p["spec"]
+    source = None
     if p["spec_content"] is not None:
-        dest = p["spec_dest"] or "/etc/tend/ansible/%s.toml" % name
         text = spec_text(module)
         old = read_text(dest) if os.path.exists(dest) else None
         if old != text:
             if want_diff:
                 diffs.append(dict(before_header=dest, after_header=dest, before=old or "", after=text))
             if check:
-                # Planned from a copy: the real file is not written in check mode.
+                # Planned from a copy (the real file is not written in check mode) that
+                # tend takes for `dest`: the header it writes and relative paths are
+                # those of a real run.
                 fd, spec = tempfile.mkstemp(dir=module.tmpdir, prefix="%s." % name, suffix=".toml")
                 os.write(fd, to_bytes(text))
                 os.close(fd)
+                source = dest
             else:
                 result["changed"] = write_spec(module, dest, text)
                 spec = dest
@@ -431,28 +487,27 @@ def main():
 
     # ---------------------------------------------------------------- install
     if spec is not None:
-        args = ["install", spec, "--json"]
+        args = ["install", "--json", "--name=%s" % name]
         if p["backend"]:
-            args += ["--backend", p["backend"]]
+            args.append("--backend=%s" % p["backend"])
         if p["profile"]:
-            args += ["--profile", p["profile"]]
+            args.append("--profile=%s" % p["profile"])
         if state in ("started", "restarted"):
             args.append("--now")
-        if p["restart_on_change"] and state in ("started", "present") and not check:
+        if p["restart_on_change"] and state in ("started", "present"):
             args.append("--restart")
         if check or want_diff:
-            preview = tend.json(args[:3] + [a for a in args[3:] if a not in ("--now", "--restart")] + ["--dry-run"])
+            # The dry run decides started/restarted as the install would (--now, --restart).
+            preview = tend.json(args + ["--dry-run"] + (["--source=%s" % source] if source else []) + ["--", spec])
             if want_diff:
                 befores = dict((f["path"], read_text(f["path"])) for f in preview.get("files", []))
                 diffs.extend(file_diffs(befores, preview))
         if check:
             outcome = preview
-            if state == "started" and not is_running:
-                outcome["started"] = True
-                outcome["changed"] = True
         else:
+            args += ["--", spec]
             outcome = tend.json(args)
-        result["install"] = outcome
+        result["install"] = outcome if want_diff else without_content(outcome)
         if outcome.get("changed"):
             result["changed"] = True
             if not check:
@@ -467,28 +522,29 @@ def main():
     if state == "started" and not is_running:
         result["changed"] = True
         if not check:
-            tend.run(["start", name])
-            tend.did(["start", name])
+            tend.run(["start", "--", name])
+            tend.did(["start", "--", name])
     elif state == "stopped" and is_running:
         result["changed"] = True
         if not check:
-            tend.run(["stop", name])
-            tend.did(["stop", name])
+            tend.run(["stop", "--", name])
+            tend.did(["stop", "--", name])
     elif state == "restarted":
         result["changed"] = True
         if not check:
-            tend.run(["restart", name])
-            tend.did(["restart", name])
+            tend.run(["restart", "--", name])
+            tend.did(["restart", "--", name])
 
     # ---------------------------------------------------------------- upgrade
     if p["upgrade"]:
-        args = ["upgrade", name, p["upgrade"], "--json"]
+        args = ["upgrade", "--json"]
         if p["signature"]:
-            args += ["--signature", p["signature"]]
+            args.append("--signature=%s" % p["signature"])
         now = tend.status(name) or {}
         before_release = (now.get("releases") or {}).get("current")
         if check:
             args.append("--dry-run")
+        args += ["--", name, p["upgrade"]]
         rc, out, err = tend.run(args, check_rc=False)
         try:
             outcome = json.loads(out)
@@ -497,7 +553,12 @@ def main():
         result["upgrade"] = outcome
         if rc != 0 or not outcome.get("ok", False):
             module.fail_json(msg="tend upgrade %s: %s" % (name, outcome.get("message", "failed")), stderr=err, **result)
-        if check or outcome.get("release") != before_release:
+        if check:
+            # tend's dry run says "... already: nothing to do" when the release is current.
+            changed = not outcome.get("message", "").endswith("nothing to do")
+        else:
+            changed = outcome.get("release") != before_release
+        if changed:
             result["changed"] = True
             if not check:
                 tend.did(args)

@@ -1121,3 +1121,96 @@ fn uninstall_json_of_a_service_that_is_not_installed_changes_nothing() {
         assert!(plain.stdout.is_empty());
     }
 }
+
+/// `tend install --dry-run --json` says what the real install would do after its
+/// steps: `--now` on a service that does not run is a start (`started`, `changed`).
+#[cfg(unix)]
+#[test]
+fn install_dry_run_json_says_it_would_start_with_now() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "n.toml",
+        "name = \"tend-test-nowsvc\"\ncommand = \"/bin/sleep\"\nargs = [\"1000\"]\n",
+    );
+    let spec = spec.to_str().unwrap();
+    for (extra, started) in [(&[][..], false), (&["--now"][..], true)] {
+        let args = [
+            &[
+                "install",
+                "--dry-run",
+                "--json",
+                "--backend",
+                "systemd",
+                spec,
+            ][..],
+            extra,
+        ]
+        .concat();
+        let out = s.tend(&args).output().unwrap();
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["started"], started, "{args:?}: {v}");
+        assert_eq!(v["restarted"], false, "{args:?}: {v}");
+        assert_eq!(v["changed"], true, "{args:?}: {v}");
+        assert_eq!(
+            stderr(&out).contains("run systemctl start"),
+            started,
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+/// `tend install --dry-run --source PATH COPY` plans COPY as if it were at PATH: the
+/// installed spec's first line names PATH and relative paths are taken from PATH's
+/// folder, so a tool planning from a copy sees what the real install will write. Only
+/// with `--dry-run`.
+#[cfg(unix)]
+#[test]
+fn install_source_plans_a_copy_as_the_file_it_will_be() {
+    let s = Scratch::new();
+    let copy = s.spec(
+        "copy.toml",
+        "name = \"tend-test-srcsvc\"\ncommand = \"../../../bin/sleep\"\nargs = [\"1000\"]\n",
+    );
+    let copy = copy.to_str().unwrap();
+    let source = "/etc/tend/ansible/tend-test-srcsvc.toml";
+    let out = s
+        .tend(&[
+            "install",
+            "--dry-run",
+            "--json",
+            "--backend",
+            "systemd",
+            "--source",
+            source,
+            copy,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let installed = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/etc/tend/tend-test-srcsvc.toml")
+        .unwrap_or_else(|| panic!("{v}"))["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        installed.starts_with(&format!("# Installed by tend from {source}.")),
+        "{installed}"
+    );
+    assert!(
+        installed.contains("command = \"/bin/sleep\""),
+        "{installed}"
+    );
+    let out = s
+        .tend(&["install", "--backend", "systemd", "--source", source, copy])
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--dry-run"), "{}", stderr(&out));
+}

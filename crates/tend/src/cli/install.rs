@@ -40,6 +40,12 @@ pub struct InstallArgs {
     /// The service manager (default: detected).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(platform::BACKENDS))]
     pub backend: Option<String>,
+    /// With `--dry-run`: plan as if the spec file were at PATH (the installed spec's
+    /// first line names it; relative paths are taken from its folder). For a tool that
+    /// plans from a copy of a spec it has not written to PATH yet (Ansible's check
+    /// mode).
+    #[arg(long, hide = true, value_name = "PATH", requires = "dry_run")]
+    pub source: Option<PathBuf>,
     /// Windows: `--password-env`, on the command line only where there is a service
     /// control manager (see [`ScmInstallArgs`]).
     #[arg(skip)]
@@ -145,7 +151,7 @@ fn run_install(a: &InstallArgs) -> Result<engine::InstallOutcome, InstallError> 
     engine::install(
         &InstallRequest {
             spec: &spec,
-            spec_file: &loaded.path,
+            spec_file: a.source.as_deref().unwrap_or(&loaded.path),
             profile: a.spec_args.profile.as_deref(),
             backend: a.backend.as_deref(),
             dry_run: a.dry_run,

@@ -449,15 +449,7 @@ fn unix_install(
     for w in install::unreachable(&spec) {
         let _ = writeln!(err, "warning: {w}");
     }
-    let active = backend
-        .query(&name)
-        .map(|n| {
-            matches!(
-                n.active.as_str(),
-                "active" | "activating" | "reloading" | "started" | "running"
-            )
-        })
-        .unwrap_or(false);
+    let active = manager_active(backend.as_ref(), &name);
     if plan.steps.is_empty() {
         let _ = writeln!(out, "`{name}` is installed and up to date; nothing to do");
     } else {
@@ -495,10 +487,25 @@ fn unix_install(
         },
         r,
         &start,
-        || applied.rollback(&mut std::io::stdout()),
+        |out| applied.rollback(out),
         outcome,
         out,
     )
+}
+
+/// Whether the service manager has `name` running (or starting): what decides whether
+/// an install starts it or restarts it.
+#[cfg(unix)]
+fn manager_active(backend: &dyn super::Backend, name: &str) -> bool {
+    backend
+        .query(name)
+        .map(|n| {
+            matches!(
+                n.active.as_str(),
+                "active" | "activating" | "reloading" | "started" | "running"
+            )
+        })
+        .unwrap_or(false)
 }
 
 use super::record::spec_base;
@@ -567,9 +574,24 @@ pub fn preview_outcome(
             let _ = writeln!(s, "  {}", st.describe(true));
             outcome.steps.push(st.describe(false));
         }
-        if r.now {
-            let _ = writeln!(s, "  start service {name} and wait until it runs");
+        let active = observed.service.as_ref().is_some_and(|i| i.active);
+        let after = after_steps(r, plan.existed, plan.changes_service, active);
+        match after {
+            AfterSteps::Start => {
+                let _ = writeln!(s, "  start service {name} and wait until it runs");
+            }
+            AfterSteps::Restart => {
+                let _ = writeln!(
+                    s,
+                    "  restart service {name} with the new spec and wait until it runs"
+                );
+            }
+            AfterSteps::RestartPending => {
+                let _ = writeln!(s, "  (it would keep running the previous spec until restarted: --restart restarts it)");
+            }
+            AfterSteps::Nothing => {}
         }
+        after.mark(&mut outcome);
     } else {
         unix_preview(
             &mut s,
@@ -579,12 +601,12 @@ pub fn preview_outcome(
             layout,
             copy_from,
             user_in_spec,
-            r.now,
+            r,
             seen,
             &mut outcome,
         )?;
     }
-    outcome.changed = !outcome.steps.is_empty();
+    outcome.changed |= !outcome.steps.is_empty();
     let _ = writeln!(s, "(nothing was changed)");
     Ok((s, outcome))
 }
@@ -599,7 +621,7 @@ fn unix_preview(
     _layout: &Layout,
     _copy_from: Option<&Path>,
     _user_in_spec: bool,
-    _now: bool,
+    _r: &InstallRequest<'_>,
     _seen: Seen,
     _outcome: &mut InstallOutcome,
 ) -> Result<(), InstallError> {
@@ -618,7 +640,7 @@ fn unix_preview(
     layout: &Layout,
     copy_from: Option<&Path>,
     user_in_spec: bool,
-    now: bool,
+    r: &InstallRequest<'_>,
     seen: Seen,
     outcome: &mut InstallOutcome,
 ) -> Result<(), InstallError> {
@@ -675,9 +697,25 @@ fn unix_preview(
         outcome.files.extend(st.written().map(OutcomeFile::of));
     }
     outcome.backend = backend.name().to_string();
-    if now {
-        let _ = writeln!(s, "  run {}", backend.control(name, super::Verb::Start));
+    let active = seen == Seen::System && manager_active(backend.as_ref(), name);
+    let after = after_steps(r, plan.existed, plan.changes_service, active);
+    match after {
+        AfterSteps::Start => {
+            let _ = writeln!(s, "  run {}", backend.control(name, super::Verb::Start));
+        }
+        AfterSteps::Restart => {
+            let _ = writeln!(
+                s,
+                "  run {} (it runs the previous spec)",
+                backend.control(name, super::Verb::Restart)
+            );
+        }
+        AfterSteps::RestartPending => {
+            let _ = writeln!(s, "  (it would keep running the previous spec until restarted: --restart restarts it)");
+        }
+        AfterSteps::Nothing => {}
     }
+    after.mark(outcome);
     Ok(())
 }
 
@@ -697,41 +735,88 @@ pub struct Installed<'a> {
     pub active: bool,
 }
 
+/// What an install does after its steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterSteps {
+    /// Nothing more.
+    Nothing,
+    /// Start it and wait until it runs (`--now`, and it was not running).
+    Start,
+    /// Restart it with the new spec (`--restart`, and the install changed what runs).
+    Restart,
+    /// It keeps running the previous spec until restarted.
+    RestartPending,
+}
+
+/// What the install `r` does after its steps, for a service that `existed` before,
+/// whose spec or registration the steps change (`changes_service`), and that the
+/// manager has `active`: the one decision of both the real install and its dry run.
+pub fn after_steps(
+    r: &InstallRequest<'_>,
+    existed: bool,
+    changes_service: bool,
+    active: bool,
+) -> AfterSteps {
+    let runs_the_old_spec = existed && changes_service && active;
+    if r.now && !active {
+        AfterSteps::Start
+    } else if runs_the_old_spec && r.restart {
+        AfterSteps::Restart
+    } else if runs_the_old_spec {
+        AfterSteps::RestartPending
+    } else {
+        AfterSteps::Nothing
+    }
+}
+
+impl AfterSteps {
+    /// Records this in `outcome` (`changed` when it starts or restarts the service).
+    pub fn mark(self, outcome: &mut InstallOutcome) {
+        outcome.started = self == AfterSteps::Start;
+        outcome.restarted = self == AfterSteps::Restart;
+        outcome.restart_pending = self == AfterSteps::RestartPending;
+        outcome.changed |= outcome.started || outcome.restarted;
+    }
+}
+
 /// After the install steps: start it (`--now`, undoing a first install whose start
 /// fails, after showing why), restart it (`--restart`), or say that it still runs the
-/// previous spec; then where everything is. `start(restart)` starts or restarts the
-/// service and waits until it runs. Returns `outcome` (the steps) with what happened
-/// after them.
+/// previous spec (see [`after_steps`]); then where everything is. `start(restart)`
+/// starts or restarts the service and waits until it runs; `rollback` undoes the
+/// steps, saying so to the writer it is given (`out`). Returns `outcome` (the steps)
+/// with what happened after them.
 pub fn after_install(
     i: &Installed<'_>,
     r: &InstallRequest<'_>,
     start: &dyn Fn(bool) -> Result<(), InstallError>,
-    rollback: impl FnOnce(),
+    rollback: impl FnOnce(&mut dyn Write),
     mut outcome: InstallOutcome,
     out: &mut dyn Write,
 ) -> Result<InstallOutcome, InstallError> {
     let name = i.spec.name.as_str();
-    let restart = i.existed && i.changes_service && i.active;
-    if r.now && !i.active {
-        if let Err(e) = start(false) {
-            let _ = writeln!(std::io::stderr(), "error: {e}");
-            // The logs go with the rollback: show them first.
-            show_log_tail(i.layout, i.spec);
-            if !i.existed {
-                rollback();
-                return Err(InstallError::Start(format!("`{name}` was not installed")));
+    let after = after_steps(r, i.existed, i.changes_service, i.active);
+    match after {
+        AfterSteps::Start => {
+            if let Err(e) = start(false) {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
+                // The logs go with the rollback: show them first.
+                show_log_tail(i.layout, i.spec);
+                if !i.existed {
+                    rollback(out);
+                    return Err(InstallError::Start(format!("`{name}` was not installed")));
+                }
+                return Err(e);
             }
-            return Err(e);
+            let _ = writeln!(out, "`{name}` is running");
         }
-        let _ = writeln!(out, "`{name}` is running");
-        outcome.started = true;
-    } else if restart && r.restart {
-        start(true)?;
-        let _ = writeln!(out, "`{name}` restarted with the new spec");
-        outcome.restarted = true;
-    } else if restart {
-        let _ = writeln!(out, "`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
-        outcome.restart_pending = true;
+        AfterSteps::Restart => {
+            start(true)?;
+            let _ = writeln!(out, "`{name}` restarted with the new spec");
+        }
+        AfterSteps::RestartPending => {
+            let _ = writeln!(out, "`{name}` is running the previous spec: restart it with `tend restart {name}` (or install with --restart)");
+        }
+        AfterSteps::Nothing => {}
     }
     if i.changed {
         let _ = writeln!(
@@ -742,7 +827,7 @@ pub fn after_install(
             i.layout.log_dir(i.spec).display()
         );
     }
-    outcome.changed |= outcome.started || outcome.restarted;
+    after.mark(&mut outcome);
     Ok(outcome)
 }
 
@@ -948,4 +1033,111 @@ fn unix_control(name: &str, verb: super::Verb) -> Result<String, InstallError> {
             e
         }
     })
+}
+
+#[cfg(test)]
+mod after_tests {
+    use super::*;
+
+    fn spec() -> Spec {
+        crate::spec::load_str(
+            Path::new("/srv/web.toml"),
+            "name = \"web\"\ncommand = \"/opt/web/web\"\n",
+            &Default::default(),
+        )
+        .unwrap()
+        .services
+        .remove(0)
+    }
+
+    fn request(spec: &Spec, now: bool, restart: bool) -> InstallRequest<'_> {
+        InstallRequest {
+            spec,
+            spec_file: Path::new("/srv/web.toml"),
+            profile: None,
+            backend: None,
+            dry_run: false,
+            now,
+            restart,
+            password_env: None,
+        }
+    }
+
+    /// One decision for the install and its dry run: start only what does not run,
+    /// restart (or say it runs the old spec) only what runs an installed spec that the
+    /// steps changed.
+    #[test]
+    fn what_follows_the_steps() {
+        use AfterSteps::*;
+        let s = spec();
+        // (now, restart, existed, changes_service, active) -> after, started, restarted, pending
+        let table = [
+            ((false, false, false, true, false), Nothing),
+            ((true, false, false, true, false), Start),
+            ((true, true, false, true, false), Start),
+            ((true, true, true, true, false), Start),
+            // running: --now does nothing more, whatever changed
+            ((true, false, true, false, true), Nothing),
+            ((true, false, true, true, true), RestartPending),
+            ((true, true, true, true, true), Restart),
+            ((false, true, true, true, true), Restart),
+            ((false, false, true, true, true), RestartPending),
+            // what runs is not what changed (only files the service does not read)
+            ((false, true, true, false, true), Nothing),
+            // a first install of a name the manager runs (not tend's): nothing to restart
+            ((false, true, false, true, true), Nothing),
+        ];
+        for ((now, restart, existed, changes, active), want) in table {
+            let got = after_steps(&request(&s, now, restart), existed, changes, active);
+            assert_eq!(
+                got, want,
+                "now {now} restart {restart} existed {existed} changes {changes} active {active}"
+            );
+            let mut o = InstallOutcome::default();
+            got.mark(&mut o);
+            assert_eq!(
+                (o.started, o.restarted, o.restart_pending, o.changed),
+                (
+                    want == Start,
+                    want == Restart,
+                    want == RestartPending,
+                    matches!(want, Start | Restart)
+                )
+            );
+        }
+    }
+
+    /// A first install whose start fails is rolled back, and the rollback is said on
+    /// the install's own writer (stderr under `--json`), never on stdout.
+    #[test]
+    fn the_rollback_speaks_on_the_installs_writer() {
+        let s = spec();
+        let d = tempfile::tempdir().unwrap();
+        let layout = Layout {
+            spec_dir: d.path().join("etc"),
+            state_root: d.path().join("lib"),
+            log_root: d.path().join("log"),
+            tend_bin: d.path().join("tend"),
+        };
+        let mut out = Vec::new();
+        let r = after_install(
+            &Installed {
+                spec: &s,
+                layout: &layout,
+                existed: false,
+                changed: true,
+                changes_service: true,
+                active: false,
+            },
+            &request(&s, true, false),
+            &|_| Err(InstallError::Start("no".into())),
+            |w| {
+                let _ = writeln!(w, "rolling back: test");
+            },
+            InstallOutcome::default(),
+            &mut out,
+        );
+        assert!(matches!(r, Err(InstallError::Start(_))), "{r:?}");
+        assert_eq!(String::from_utf8(out).unwrap(), "rolling back: test\n");
+    }
 }

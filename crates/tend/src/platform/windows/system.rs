@@ -165,7 +165,7 @@ pub fn install(
         },
         r,
         &start,
-        || applied.rollback(&mut std::io::stdout()),
+        |out| applied.rollback(out),
         outcome,
         out,
     )
