@@ -113,6 +113,19 @@ fn check_refuses_what_run_refuses() {
             true,
         ),
         ("user = \"no-such-user-here\"\n", 3, "does not exist", true),
+        // This machine has far fewer than 1024 CPUs; any machine can have that many.
+        (
+            "[resources]\nnice = 1\ncpu_affinity = [0, 1023]\n",
+            5,
+            "names CPU 1023 but this machine has",
+            true,
+        ),
+        (
+            "[resources]\nscheduling = { policy = \"rr\", priority = 0 }\n",
+            4,
+            "out of range for the realtime policy `rr` (1 to 99)",
+            false,
+        ),
     ];
     for (body, line, says, machine) in cases {
         let spec = s.spec(

@@ -1,7 +1,10 @@
 //! Spec loading: parsing, profiles and precedence, and every error message (snapshots).
 use std::path::Path;
 
-use tend::spec::{load_str, LoadOptions, LogTarget, RestartPolicy, SpecError};
+use tend::spec::{
+    load_str, IoClass, Limit, LoadOptions, LogTarget, Percent, RestartPolicy, SchedPolicy,
+    Scheduling, SpecError,
+};
 
 const ORDERS: &str = r#"
 name = "orders"
@@ -299,6 +302,40 @@ error_snapshot!(
     "[[service]]\nname = \"api\"\ncommand = \"a\"\n",
     opts(None, &["apo.env.X=1"], &[])
 );
+
+error_snapshot!(
+    err_resources_out_of_range,
+    "name = \"orders\"\ncommand = \"x\"\n[resources]\nnice = -21\noom_score_adjust = 1001\nio_class = \"idle\"\nio_priority = 3\ncpu_affinity = [0, 4096]\nscheduling = { policy = \"fifo\", priority = 100 }\n"
+);
+error_snapshot!(
+    err_resources_bad_values,
+    "name = \"orders\"\ncommand = \"x\"\n[resources]\nmemory_max = \"lots\"\ncpu_max = \"1.5\"\nio_class = \"fast\"\nscheduling = { policy = \"deadline\" }\n"
+);
+
+/// The issue's `[resources]` example loads as written, and prints back as it reads.
+#[test]
+fn resources_load_and_print_back() {
+    let text = "name = \"orders\"\ncommand = \"x\"\n[resources]\nmemory_max = \"512MiB\"\ncpu_max = \"150%\"\ncpu_weight = 100\ntasks_max = 256\nnofile = 65536\nmemlock = \"unlimited\"\ncpu_affinity = [2, 3]\nnice = -5\nio_class = \"best-effort\"\nio_priority = 2\noom_score_adjust = -500\nscheduling = { policy = \"fifo\", priority = 50 }\n";
+    let l = load(text, &LoadOptions::default()).unwrap();
+    let r = &l.services[0].resources;
+    assert_eq!(r.memory_max, Some(Limit(Some(512 << 20))));
+    assert_eq!(r.cpu_max, Some(Percent(150)));
+    assert_eq!(r.memlock, Some(Limit(None)));
+    assert_eq!(r.nofile, Some(Limit(Some(65536))));
+    assert_eq!(r.cpu_affinity, vec![2, 3]);
+    assert_eq!(r.nice, Some(-5));
+    assert_eq!(r.io_class, Some(IoClass::BestEffort));
+    assert_eq!(
+        r.scheduling,
+        Some(Scheduling {
+            policy: SchedPolicy::Fifo,
+            priority: 50
+        })
+    );
+    let back = toml::to_string(&l.services[0]).unwrap();
+    let again = load(&back, &LoadOptions::default()).unwrap();
+    assert_eq!(again.services[0].resources, *r, "{back}");
+}
 
 /// The published JSON Schema (`schema/tend.schema.json`) is what the code generates.
 /// Regenerate with `cargo run -p tend -- schema > schema/tend.schema.json`.

@@ -44,13 +44,23 @@ pub(crate) const TOP_KEYS: &[&str] = &[
     "health",
     "metrics",
     "update",
+    "resources",
     "systemd",
     "windows",
 ];
 
 /// The top-level keys that hold tables.
 const TABLE_KEYS: &[&str] = &[
-    "env", "restart", "stop", "log", "health", "metrics", "update", "systemd", "windows",
+    "env",
+    "restart",
+    "stop",
+    "log",
+    "health",
+    "metrics",
+    "update",
+    "resources",
+    "systemd",
+    "windows",
 ];
 
 /// Where the settings come from, beyond the file.
@@ -96,6 +106,18 @@ const MACHINE_KEYS: &[&str] = &[
     "group",
     "stop.command",
     "stop.http",
+    "resources.memory_max",
+    "resources.cpu_max",
+    "resources.cpu_weight",
+    "resources.tasks_max",
+    "resources.nofile",
+    "resources.memlock",
+    "resources.cpu_affinity",
+    "resources.nice",
+    "resources.io_class",
+    "resources.io_priority",
+    "resources.oom_score_adjust",
+    "resources.scheduling",
 ];
 
 /// Reads and loads the spec at `path`.

@@ -16,6 +16,6 @@ pub use load::{
 pub use model::*;
 pub use validate::start_order;
 pub use values::{
-    parse_duration, parse_host_port, parse_listen, parse_size, Duration, FdName, HttpUrl, Mode,
-    ServiceName, Signal, Size, SocketAddress,
+    parse_duration, parse_host_port, parse_listen, parse_size, Duration, FdName, HttpUrl, Limit,
+    Mode, Percent, ServiceName, Signal, Size, SocketAddress,
 };

@@ -9,7 +9,9 @@ use std::path::PathBuf;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::values::{Duration, FdName, Mode, ServiceName, Signal, Size, SocketAddress};
+use super::values::{
+    Duration, FdName, Limit, Mode, Percent, ServiceName, Signal, Size, SocketAddress,
+};
 
 /// One service: the program, how it runs, restarts, stops and logs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -72,6 +74,10 @@ pub struct Spec {
     /// with; without it, upgrades are refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update: Option<Update>,
+    /// What the child may use and how it is scheduled: memory, CPU share and cores,
+    /// open files, locked memory, niceness, I/O class, OOM score, realtime policy.
+    #[serde(default, skip_serializing_if = "Resources::is_empty")]
+    pub resources: Resources,
     /// systemd-only settings, used when installed as a systemd unit.
     #[serde(default, skip_serializing_if = "Systemd::is_empty")]
     pub systemd: Systemd,
@@ -223,6 +229,104 @@ impl Windows {
     pub fn control_action(&self, code: u8) -> Option<ControlAction> {
         self.controls.get(&code.to_string()).copied()
     }
+}
+
+/// `[resources]`: limits and scheduling of the child, applied the native way by each
+/// service manager (systemd unit keys, OpenRC's `rc_ulimit` and `rc_cgroup_*`) and by
+/// `tend run` / `tend up` in the child before it starts. Nothing is set by default.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Resources {
+    /// The most memory the service may use (a cgroup limit), e.g. `"512MiB"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<Limit>,
+    /// The most CPU time, as a share of one CPU (a cgroup limit): `"150%"` is one and
+    /// a half CPUs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_max: Option<Percent>,
+    /// The relative CPU weight against other services, 1 to 10000 (default 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_weight: Option<u32>,
+    /// The most processes and threads (a cgroup limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks_max: Option<Limit>,
+    /// The most open files (`RLIMIT_NOFILE`), e.g. `65536`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nofile: Option<Limit>,
+    /// The most memory the child may lock (`RLIMIT_MEMLOCK`), e.g. `"unlimited"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memlock: Option<Limit>,
+    /// The CPUs (numbered from 0) the child runs on, e.g. `[2, 3]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cpu_affinity: Vec<u32>,
+    /// The niceness, -20 (most favoured) to 19.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nice: Option<i32>,
+    /// The I/O scheduling class: `idle`, `best-effort` or `realtime`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_class: Option<IoClass>,
+    /// The priority within `io_class` (`best-effort`, `realtime`), 0 (highest) to 7.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub io_priority: Option<u8>,
+    /// Added to the kernel's OOM score, -1000 (never killed) to 1000 (killed first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_score_adjust: Option<i32>,
+    /// The CPU scheduling policy and, for `fifo` and `rr`, its priority (1 to 99).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduling: Option<Scheduling>,
+}
+
+impl Resources {
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Resources::default()
+    }
+}
+
+/// An I/O scheduling class (`ioprio_set(2)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IoClass {
+    /// Only when no other process needs the disk.
+    Idle,
+    /// The normal class, with a priority 0 to 7.
+    BestEffort,
+    /// Before every other class, with a priority 0 to 7 (needs root).
+    Realtime,
+}
+
+/// A CPU scheduling policy (`sched_setscheduler(2)`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SchedPolicy {
+    /// The normal time-sharing policy (default).
+    #[default]
+    Other,
+    /// For CPU-bound batch work: never preempts.
+    Batch,
+    /// Only when nothing else wants the CPU.
+    Idle,
+    /// Realtime, first in first out (needs root), with a priority 1 to 99.
+    Fifo,
+    /// Realtime, round robin (needs root), with a priority 1 to 99.
+    Rr,
+}
+
+impl SchedPolicy {
+    /// Whether it is a realtime policy, with a priority 1 to 99.
+    pub fn realtime(self) -> bool {
+        matches!(self, SchedPolicy::Fifo | SchedPolicy::Rr)
+    }
+}
+
+/// `scheduling = { policy = "fifo", priority = 50 }`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scheduling {
+    /// `other`, `batch`, `idle`, `fifo` or `rr`.
+    pub policy: SchedPolicy,
+    /// The realtime priority, 1 to 99 (`fifo`, `rr`); 0 for the other policies.
+    pub priority: u32,
 }
 
 /// Escape hatch for systemd: extra keys for the generated unit, for what tend does not
@@ -595,6 +699,8 @@ spelled_as_in_the_spec!(
     LogTarget,
     RotateEvery,
     OnUnhealthy,
+    IoClass,
+    SchedPolicy,
 );
 
 #[cfg(test)]

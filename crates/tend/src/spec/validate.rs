@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::{Health, Listen, Metrics, Spec, Update};
+use super::model::{Health, IoClass, Listen, Metrics, Resources, Spec, Update};
 use super::values::SocketAddress;
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
@@ -293,6 +293,7 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
     if let Some(u) = &spec.update {
         out.extend(check_update(u));
     }
+    out.extend(check_resources(&spec.resources));
     out.extend(check_listen(&spec.listen, cfg!(windows)));
     let w = &spec.windows;
     if w.account.trim().is_empty() || w.account.chars().any(char::is_control) {
@@ -418,6 +419,95 @@ pub(crate) fn read_top_metrics(value: &toml::Value) -> Result<Metrics, Vec<Probl
 
 /// `[update]`: keys that are minisign public keys, a release to roll back to, a
 /// program path inside the release folder.
+/// The highest CPU number a CPU set can name (`CPU_SETSIZE`, 1024 CPUs); whether this
+/// machine has the CPU is checked by `tend run` (and `tend check`) on the machine.
+pub(crate) const MAX_CPU: u32 = 1023;
+
+/// `[resources]`: each value within the range the kernel accepts.
+fn check_resources(r: &Resources) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut range = |key: &str, value: Option<i64>, lo: i64, hi: i64, help: &str| {
+        if let Some(v) = value.filter(|v| !(lo..=hi).contains(v)) {
+            out.push((
+                at(&["resources", key]),
+                format!("`resources.{key}` is {v}, out of range ({lo} to {hi})"),
+                Some(help.to_string()),
+            ));
+        }
+    };
+    range(
+        "nice",
+        r.nice.map(i64::from),
+        -20,
+        19,
+        "-20 is the most favoured, 0 the default, 19 the least",
+    );
+    range(
+        "oom_score_adjust",
+        r.oom_score_adjust.map(i64::from),
+        -1000,
+        1000,
+        "-1000 keeps the OOM killer away, 1000 makes the service its first choice",
+    );
+    range(
+        "cpu_weight",
+        r.cpu_weight.map(i64::from),
+        1,
+        10000,
+        "100 is every service's default weight",
+    );
+    range(
+        "io_priority",
+        r.io_priority.map(i64::from),
+        0,
+        7,
+        "0 is the highest priority within the class, 7 the lowest",
+    );
+    if r.io_class == Some(IoClass::Idle) && r.io_priority.is_some() {
+        out.push((
+            at(&["resources", "io_priority"]),
+            "`resources.io_priority` does not apply to `io_class = \"idle\"`".into(),
+            Some("remove io_priority, or choose io_class = \"best-effort\"".into()),
+        ));
+    }
+    if let Some(s) = r.scheduling {
+        if s.policy.realtime() && !(1..=99).contains(&s.priority) {
+            out.push((
+                at(&["resources", "scheduling", "priority"]),
+                format!(
+                    "`resources.scheduling.priority` is {}, out of range for the realtime policy `{}` (1 to 99)",
+                    s.priority, s.policy
+                ),
+                Some("e.g. scheduling = { policy = \"fifo\", priority = 50 }".into()),
+            ));
+        } else if !s.policy.realtime() && s.priority != 0 {
+            out.push((
+                at(&["resources", "scheduling", "priority"]),
+                format!(
+                    "`resources.scheduling.priority` is {}, but the policy `{}` has none",
+                    s.priority, s.policy
+                ),
+                Some("a priority (1 to 99) goes with policy = \"fifo\" or \"rr\"; use `nice` for the others".into()),
+            ));
+        }
+    }
+    for (i, cpu) in r.cpu_affinity.iter().enumerate() {
+        if *cpu > MAX_CPU {
+            let mut p = at(&["resources", "cpu_affinity"]);
+            p.push(Seg::Index(i));
+            out.push((
+                p,
+                format!(
+                    "`resources.cpu_affinity`: CPU {cpu} is beyond the {} a CPU set can name",
+                    MAX_CPU + 1
+                ),
+                Some("CPUs are numbered from 0, e.g. cpu_affinity = [2, 3]".into()),
+            ));
+        }
+    }
+    out
+}
+
 fn check_update(u: &Update) -> Vec<Problem> {
     let mut out = Vec::new();
     if u.public_keys.is_empty() {

@@ -225,6 +225,131 @@ impl JsonSchema for Size {
     }
 }
 
+/// A resource limit: a number (`65536`), a size (`"64MiB"`, for memory), or
+/// `"unlimited"` (`None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limit(pub Option<u64>);
+
+impl Limit {
+    /// Parses `"unlimited"` (or `"infinity"`), or a number or size as [`parse_size`] does.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "unlimited" | "infinity" => Ok(Limit(None)),
+            _ => parse_size(text)
+                .map(|n| Limit(Some(n)))
+                .map_err(|e| format!("{e}, or \"unlimited\"")),
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            None => f.write_str("unlimited"),
+            Some(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+impl Serialize for Limit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            None => s.serialize_str("unlimited"),
+            Some(n) => s.serialize_u64(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Limit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, a size such as \"512MiB\", or \"unlimited\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Limit, E> {
+                Limit::parse(v).map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit, E> {
+                u64::try_from(v)
+                    .map(|n| Limit(Some(n)))
+                    .map_err(|_| E::custom("a limit cannot be negative"))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
+                Ok(Limit(Some(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for Limit {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Limit".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A limit: a number, a size such as \"512MiB\", or \"unlimited\".",
+            "anyOf": [
+                {"type": "string", "pattern": "^\\s*([0-9.]+\\s*([kKmMgGtT]i?[bB]?|[bB])?|unlimited|infinity)\\s*$"},
+                {"type": "integer", "minimum": 0}
+            ]
+        })
+    }
+}
+
+/// A share of one CPU in percent, written `"150%"` (one and a half CPUs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Percent(pub u32);
+
+impl Percent {
+    /// Parses a whole number followed by `%`, above zero.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let n = text
+            .trim()
+            .strip_suffix('%')
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .ok_or_else(|| format!("{text:?} is not a percentage: write e.g. \"150%\""))?;
+        if n == 0 {
+            return Err(format!("{text:?}: the share must be above 0%"));
+        }
+        Ok(Percent(n))
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+impl Serialize for Percent {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Percent::parse(&s).map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for Percent {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Percent".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A share of one CPU, e.g. \"150%\" for one and a half.",
+            "type": "string",
+            "pattern": "^\\s*[0-9]+\\s*%\\s*$"
+        })
+    }
+}
+
 /// A stop signal, by name. The portable names are the POSIX ones; on Windows the
 /// graceful stop is a console Ctrl event instead (see the Windows backend).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -999,5 +1124,45 @@ mod listen_value_tests {
         for bad in ["", "66", "0999", "rw-rw----", "4777", "07777"] {
             assert!(Mode::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod resource_value_tests {
+    use super::{Limit, Percent};
+
+    #[test]
+    fn limits() {
+        for (text, want) in [
+            ("unlimited", Some(Limit(None))),
+            ("Infinity", Some(Limit(None))),
+            ("65536", Some(Limit(Some(65536)))),
+            ("512MiB", Some(Limit(Some(512 << 20)))),
+            ("1G", Some(Limit(Some(1 << 30)))),
+            ("lots", None),
+            ("-1", None),
+            ("", None),
+        ] {
+            assert_eq!(Limit::parse(text).ok(), want, "{text:?}");
+        }
+        assert_eq!(Limit(None).to_string(), "unlimited");
+        assert_eq!(Limit(Some(7)).to_string(), "7");
+    }
+
+    #[test]
+    fn percentages() {
+        for (text, want) in [
+            ("150%", Some(150)),
+            (" 50 % ", Some(50)),
+            ("1%", Some(1)),
+            ("0%", None),
+            ("150", None),
+            ("1.5%", None),
+            ("-5%", None),
+            ("%", None),
+        ] {
+            assert_eq!(Percent::parse(text).ok().map(|p| p.0), want, "{text:?}");
+        }
+        assert_eq!(Percent(150).to_string(), "150%");
     }
 }

@@ -46,6 +46,7 @@ pub mod metrics;
 pub mod policy;
 pub mod prepare;
 pub mod pump;
+pub mod resources;
 pub mod service;
 pub mod state;
 pub mod sys;

@@ -143,6 +143,18 @@ pub fn prepare(
             format!("working_dir {} is not a directory", cwd.display()),
         ));
     }
+    if let Some(message) =
+        super::resources::affinity_problem(&spec.resources.cpu_affinity, sys::cpu_count())
+    {
+        problems.push(problem("resources.cpu_affinity", message));
+    }
+    for (key, message) in super::resources::not_applied(
+        &spec.resources,
+        sys::APPLIED_RESOURCES,
+        super::resources::under_a_manager(env),
+    ) {
+        warnings.push(Warning { key, message });
+    }
     let Some(program) = program.filter(|_| problems.is_empty()) else {
         return Err(PrepareError(problems));
     };
@@ -165,6 +177,7 @@ pub fn prepare(
         code_page: spec.windows.code_page,
         // Bound by the supervisor (`listen::bind_all`), not by `tend check`.
         listen: Vec::new(),
+        resources: Box::new(spec.resources.clone()),
     };
     Ok((prepared, warnings))
 }
@@ -205,6 +218,7 @@ pub fn prepare_hook(
         stdout: Output::Inherit,
         stderr: Output::Inherit,
         listen: Vec::new(),
+        resources: Default::default(),
         ..service.clone()
     })))
 }
@@ -240,6 +254,7 @@ pub fn prepare_probe(
                 stdout: Output::Null,
                 stderr: Output::Null,
                 listen: Vec::new(),
+                resources: Default::default(),
                 ..service.clone()
             })
         }

@@ -1187,6 +1187,7 @@ mod tests {
                 kill_on_close: false,
                 code_page: Default::default(),
                 listen: Vec::new(),
+                resources: Default::default(),
             }),
             releases: None,
             hook: None,

@@ -172,6 +172,9 @@ pub struct Prepared {
     /// The `[[listen]]` sockets passed to the child (the service's own command only:
     /// never a stop hook's or a health probe's).
     pub listen: Vec<crate::supervise::listen::Passed>,
+    /// `[resources]` (the service's own command only): on Unix the limits and
+    /// scheduling `spawn` applies to the child before it execs ([`APPLIED_RESOURCES`]).
+    pub resources: Box<crate::spec::Resources>,
 }
 
 /// A started child.

@@ -1229,6 +1229,7 @@ mod tests {
             kill_on_close: false,
             code_page: Default::default(),
             listen,
+            resources: Default::default(),
         };
         let e = spawn(&p).expect_err("the program does not exist");
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");
@@ -1503,4 +1504,14 @@ mod usage_tests {
         }
         assert_eq!(super::tree_usage(&[pid]), [None], "the group is gone");
     }
+}
+
+/// The `[resources]` keys [`spawn`] applies to the child (the others are warned about).
+pub const APPLIED_RESOURCES: &[&str] = &[];
+
+/// The CPUs this machine has (configured, online or not), numbered from 0.
+pub fn cpu_count() -> usize {
+    // SAFETY: plain libc call.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_CONF) };
+    usize::try_from(n).unwrap_or(1).max(1)
 }

@@ -864,3 +864,12 @@ pub fn alive(pid: i32) -> bool {
     const STILL_ACTIVE: u32 = 259;
     ok != 0 && code == STILL_ACTIVE
 }
+
+/// The `[resources]` keys [`spawn`] applies to the child: none yet (each is warned
+/// about).
+pub const APPLIED_RESOURCES: &[&str] = &[];
+
+/// The CPUs this process may use, numbered from 0.
+pub fn cpu_count() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
