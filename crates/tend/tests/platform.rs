@@ -760,3 +760,103 @@ fn a_health_check_sets_the_systemd_start_timeout() {
     );
     assert!(slow.contains("\nTimeoutStartSec=176s\n"), "{slow}");
 }
+
+const RESOURCES: &str = r#"
+name = "orders"
+command = "/opt/orders/orders"
+[resources]
+memory_max = "512MiB"
+cpu_max = "150%"
+cpu_weight = 200
+tasks_max = "unlimited"
+nofile = 65536
+memlock = "1000"
+cpu_affinity = [2, 3]
+nice = -5
+io_class = "best-effort"
+io_priority = 2
+oom_score_adjust = -500
+scheduling = { policy = "fifo", priority = 50 }
+[systemd.service]
+TasksMax = "4096"
+"#;
+
+/// `[resources]` becomes the unit keys systemd reads (as its parser reads them), a
+/// `systemd.service` key replacing tend's own.
+#[test]
+fn systemd_renders_resources_as_unit_keys() {
+    let s = spec(RESOURCES);
+    let unit = content("systemd", &s, &layouts()[0]);
+    insta::assert_snapshot!("systemd_resources", unit);
+    let keys: Vec<(String, String)> = parse_back::systemd::assignments(&unit)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.section == "Service")
+        .map(|a| (a.key, a.value))
+        .collect();
+    let get = |k: &str| -> Vec<&str> {
+        keys.iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    for (k, v) in [
+        ("MemoryMax", "536870912"),
+        ("CPUQuota", "150%"),
+        ("CPUWeight", "200"),
+        ("TasksMax", "4096"),
+        ("LimitNOFILE", "65536"),
+        ("LimitMEMLOCK", "1000"),
+        ("CPUAffinity", "2 3"),
+        ("Nice", "-5"),
+        ("IOSchedulingClass", "best-effort"),
+        ("IOSchedulingPriority", "2"),
+        ("OOMScoreAdjust", "-500"),
+        ("CPUSchedulingPolicy", "fifo"),
+        ("CPUSchedulingPriority", "50"),
+    ] {
+        assert_eq!(get(k), [v], "{k}\n{unit}");
+    }
+    // None of them without [resources].
+    let plain = content("systemd", &spec(FULL), &layouts()[0]);
+    assert!(
+        !plain.contains("MemoryMax") && !plain.contains("Nice="),
+        "{plain}"
+    );
+}
+
+/// `[resources]` becomes OpenRC's `rc_ulimit` and `rc_cgroup_*`, as a real `sh`
+/// reads the script.
+#[test]
+fn openrc_renders_resources_as_rc_variables() {
+    let s = spec(RESOURCES);
+    let script = content("openrc", &s, &layouts()[0]);
+    insta::assert_snapshot!("openrc_resources", script);
+    let r = ShellRoot::new();
+    std::fs::write(r.path().join("orders.init"), &script).unwrap();
+    let out = r.sh(&format!(
+        "RC_SVCNAME=orders\n{OPENRC_RUN}\n. ./orders.init\n\
+         printf '%s\\0' \"$rc_ulimit\" \"$rc_cgroup_settings\" \"$rc_cgroup_memory\" \"$rc_cgroup_cpu\" \"$rc_cgroup_pids\" >\"$ARGV_OUT\""
+    ));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        r.argv("argv"),
+        [
+            "-n 65536 -l 1",
+            "memory.max 536870912\ncpu.max 150000 100000\ncpu.weight 200\npids.max max",
+            "memory.limit_in_bytes 536870912",
+            "cpu.cfs_period_us 100000 cpu.cfs_quota_us 150000 cpu.shares 2048",
+            "pids.max max",
+        ],
+        "{script}"
+    );
+    let plain = content("openrc", &spec(FULL), &layouts()[0]);
+    assert!(
+        !plain.contains("rc_ulimit") && !plain.contains("rc_cgroup"),
+        "{plain}"
+    );
+}

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::escape::sh_word;
 use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
-use crate::spec::Spec;
+use crate::spec::{Limit, Resources, Spec};
 
 /// The OpenRC backend.
 pub struct OpenRc;
@@ -55,6 +55,63 @@ pub fn supervise_daemon_args(spec: &Spec, layout: &Layout) -> Vec<String> {
     words
 }
 
+/// `[resources]` as OpenRC variables: `rc_ulimit` (the limits of the processes it
+/// starts: `-n` open files, `-l` locked memory in KiB) and the service's cgroup,
+/// `rc_cgroup_settings` on the unified hierarchy (cgroup v2) and `rc_cgroup_memory`,
+/// `rc_cgroup_cpu`, `rc_cgroup_pids` for v1 controllers (OpenRC uses those the host
+/// mounts). The process settings (affinity, nice, I/O class, OOM score, scheduling)
+/// are applied by `tend run` in the child.
+pub fn resource_settings(r: &Resources) -> Vec<(&'static str, String)> {
+    let mut ulimit: Vec<String> = Vec::new();
+    if let Some(n) = r.nofile {
+        ulimit.push(format!(
+            "-n {}",
+            n.0.map_or("unlimited".into(), |n| n.to_string())
+        ));
+    }
+    if let Some(m) = r.memlock {
+        let kib =
+            m.0.map_or("unlimited".into(), |b| b.div_ceil(1024).to_string());
+        ulimit.push(format!("-l {kib}"));
+    }
+    let max = |l: Limit, none: &str| l.0.map_or(none.to_string(), |n| n.to_string());
+    // cpu.max and cfs_quota_us over a period of 100 ms; cpu.shares is 1024 at the
+    // weight 100 (systemd's mapping).
+    let quota = r.cpu_max.map(|p| u64::from(p.0) * 1000);
+    let mut v2: Vec<String> = Vec::new();
+    let (mut memory, mut cpu, mut pids): (Vec<String>, Vec<String>, Vec<String>) =
+        Default::default();
+    if let Some(m) = r.memory_max {
+        v2.push(format!("memory.max {}", max(m, "max")));
+        memory.push(format!("memory.limit_in_bytes {}", max(m, "-1")));
+    }
+    if let Some(q) = quota {
+        v2.push(format!("cpu.max {q} 100000"));
+        cpu.push(format!("cpu.cfs_period_us 100000 cpu.cfs_quota_us {q}"));
+    }
+    if let Some(w) = r.cpu_weight {
+        v2.push(format!("cpu.weight {w}"));
+        cpu.push(format!("cpu.shares {}", (u64::from(w) * 1024 / 100).max(2)));
+    }
+    if let Some(t) = r.tasks_max {
+        v2.push(format!("pids.max {}", max(t, "max")));
+        pids.push(format!("pids.max {}", max(t, "max")));
+    }
+    let mut out = Vec::new();
+    for (var, words, sep) in [
+        ("rc_ulimit", ulimit, " "),
+        ("rc_cgroup_settings", v2, "\n"),
+        ("rc_cgroup_memory", memory, " "),
+        ("rc_cgroup_cpu", cpu, " "),
+        ("rc_cgroup_pids", pids, " "),
+    ] {
+        if !words.is_empty() {
+            out.push((var, words.join(sep)));
+        }
+    }
+    out
+}
+
 /// The init script text.
 pub fn render_script(spec: &Spec, layout: &Layout) -> String {
     let name = spec.name.as_str();
@@ -77,6 +134,9 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         "command={}\n",
         sh_word(&layout.tend_bin.display().to_string())
     ));
+    for (var, value) in resource_settings(&spec.resources) {
+        out.push_str(&format!("{var}={}\n", sh_word(&value)));
+    }
     out.push_str("\ndepend() {\n\tuse net\n}\n");
     out.push_str("\n# Not OpenRC's start, which passes the paths through `eval` a second time.\n");
     out.push_str("start() {\n");

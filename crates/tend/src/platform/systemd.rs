@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::escape::{systemd_dir, systemd_exec, systemd_paths, systemd_raw};
 use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
-use crate::spec::{LogTarget, Spec};
+use crate::spec::{Limit, LogTarget, Resources, Spec};
 
 /// The systemd backend.
 pub struct Systemd;
@@ -98,6 +98,56 @@ pub fn exec_argv(spec: &Spec, layout: &Layout) -> Vec<String> {
     let mut argv = layout.run_argv(spec);
     argv.insert(2, "--no-guard".into());
     argv
+}
+
+/// `[resources]` as `[Service]` keys (`systemd.resource-control(5)`, `systemd.exec(5)`),
+/// in the order of the spec. `systemd.service` keys given in the spec replace them.
+pub fn resource_keys(r: &Resources) -> Vec<(&'static str, String)> {
+    let limit = |l: Limit| {
+        l.0.map_or_else(|| "infinity".to_string(), |n| n.to_string())
+    };
+    let mut out: Vec<(&'static str, String)> = Vec::new();
+    if let Some(m) = r.memory_max {
+        out.push(("MemoryMax", limit(m)));
+    }
+    if let Some(c) = r.cpu_max {
+        out.push(("CPUQuota", c.to_string()));
+    }
+    if let Some(w) = r.cpu_weight {
+        out.push(("CPUWeight", w.to_string()));
+    }
+    if let Some(t) = r.tasks_max {
+        out.push(("TasksMax", limit(t)));
+    }
+    if let Some(n) = r.nofile {
+        out.push(("LimitNOFILE", limit(n)));
+    }
+    if let Some(m) = r.memlock {
+        out.push(("LimitMEMLOCK", limit(m)));
+    }
+    if !r.cpu_affinity.is_empty() {
+        let cpus: Vec<String> = r.cpu_affinity.iter().map(u32::to_string).collect();
+        out.push(("CPUAffinity", cpus.join(" ")));
+    }
+    if let Some(n) = r.nice {
+        out.push(("Nice", n.to_string()));
+    }
+    if let Some(c) = r.io_class {
+        out.push(("IOSchedulingClass", c.to_string()));
+    }
+    if let Some(p) = r.io_priority {
+        out.push(("IOSchedulingPriority", p.to_string()));
+    }
+    if let Some(o) = r.oom_score_adjust {
+        out.push(("OOMScoreAdjust", o.to_string()));
+    }
+    if let Some(s) = r.scheduling {
+        out.push(("CPUSchedulingPolicy", s.policy.to_string()));
+        if s.policy.realtime() {
+            out.push(("CPUSchedulingPriority", s.priority.to_string()));
+        }
+    }
+    out
 }
 
 /// The unit file text.
@@ -182,6 +232,9 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     set("ReadWritePaths", systemd_paths(&rw));
     if spec.log.stdout == LogTarget::Inherit || spec.log.stderr == LogTarget::Inherit {
         set("SyslogIdentifier", name.into());
+    }
+    for (k, v) in resource_keys(&spec.resources) {
+        service.push((k.to_string(), v));
     }
     for (k, v) in &spec.systemd.service {
         service.retain(|(key, _)| key != k);
