@@ -123,6 +123,8 @@ pub struct Launched<T> {
     pub stderr: Option<PipeReader>,
     /// Resolves with its exit status.
     pub exit: oneshot::Receiver<Exit>,
+    /// A warning for each `[resources]` setting that could not be applied to it.
+    pub not_applied: Vec<String>,
 }
 
 /// A stop hook's run: what it did, or why the stop request must be sent after all.
@@ -179,6 +181,7 @@ impl Procs for OsProcs {
             stdout: child.stdout,
             stderr: child.stderr,
             exit,
+            not_applied: child.not_applied,
         })
     }
 
@@ -600,6 +603,9 @@ impl<P: Procs> Actor<'_, P> {
         match spawned {
             Ok(child) => {
                 let started = Instant::now();
+                for w in &child.not_applied {
+                    super::say!("tend: {}: warning: {w}", setup.spec.name);
+                }
                 // What an earlier child (or its grandchildren) wrote is not this one's.
                 setup.stderr_tail.borrow_mut().clear();
                 if let (Some(fd), Some(sink)) = (child.stdout, &setup.stdout) {
@@ -1092,6 +1098,7 @@ mod tests {
                 stdout: None,
                 stderr: None,
                 exit,
+                not_applied: Vec::new(),
             })
         }
 

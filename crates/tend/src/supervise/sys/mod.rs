@@ -18,11 +18,15 @@ mod unix;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
+mod unix_resources;
+#[cfg(unix)]
 mod unix_supervisor;
 #[cfg(unix)]
 pub use unix::*;
 #[cfg(unix)]
 pub use unix_control::*;
+#[cfg(unix)]
+pub use unix_resources::APPLIED_RESOURCES;
 #[cfg(unix)]
 pub use unix_supervisor::*;
 #[cfg(windows)]
@@ -188,6 +192,8 @@ pub struct Spawned {
     pub stdout: Option<PipeReader>,
     /// Its stderr, when piped.
     pub stderr: Option<PipeReader>,
+    /// A warning for each `[resources]` setting that could not be applied to it.
+    pub not_applied: Vec<String>,
     /// Resolves with the exit status (Windows: a thread waits on the process handle;
     /// Unix: the reaper delivers it).
     #[cfg(windows)]

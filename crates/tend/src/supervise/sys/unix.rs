@@ -287,13 +287,23 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let mut passing = (!p.listen.is_empty())
         .then(|| Passing::new(p))
         .transpose()?;
+    // The settings move into the child's closure (dropped with `cmd`, which closes
+    // this end of the report pipe); the parent keeps the pipe's read end.
+    let (resources, report) = super::unix_resources::Apply::new(&p.resources)?.unzip();
+    let reset_policy = reset_policy && !resources.as_ref().is_some_and(|r| r.sets_policy());
     // SAFETY: the closure runs in the forked child before exec and makes only
-    // async-signal-safe system calls (setgroups, setgid, setuid, sigaction,
-    // sched_setscheduler, prctl, getppid, and with sockets to pass fcntl, dup2,
-    // getpid and execve); it allocates nothing (the group list, and `Passing`'s
-    // arguments, environment and descriptor lists, were built before the fork).
+    // async-signal-safe system calls (the `[resources]` ones of `Apply::apply`,
+    // setgroups, setgid, setuid, sigaction, sched_setscheduler, prctl, getppid, and
+    // with sockets to pass fcntl, dup2, getpid and execve); it allocates nothing (the
+    // group list, `Apply`, and `Passing`'s arguments, environment and descriptor
+    // lists, were built before the fork).
     unsafe {
         cmd.pre_exec(move || {
+            // Before the credential change: raising a limit, a negative niceness or
+            // a realtime policy need the privileges it drops.
+            if let Some(r) = &resources {
+                r.apply();
+            }
             if let Some(c) = &creds {
                 // SAFETY: `groups` is a valid array of `groups.len()` gids.
                 if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
@@ -341,12 +351,17 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         });
     }
     let mut child = cmd.spawn()?;
+    drop(cmd);
     let pid = child.id() as i32;
     Ok(Spawned {
         pid,
         tree: Tree::new(pid),
         stdout: child.stdout.take().map(OwnedFd::from),
         stderr: child.stderr.take().map(OwnedFd::from),
+        // The exec succeeded: every setting was tried.
+        not_applied: report
+            .map(super::unix_resources::not_applied)
+            .unwrap_or_default(),
     })
     // `child` is dropped without waiting: the reaper collects every exit status.
 }
@@ -1505,9 +1520,6 @@ mod usage_tests {
         assert_eq!(super::tree_usage(&[pid]), [None], "the group is gone");
     }
 }
-
-/// The `[resources]` keys [`spawn`] applies to the child (the others are warned about).
-pub const APPLIED_RESOURCES: &[&str] = &[];
 
 /// The CPUs this machine has (configured, online or not), numbered from 0.
 pub fn cpu_count() -> usize {

@@ -257,6 +257,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         },
         stdout,
         stderr,
+        not_applied: Vec::new(),
         exit: Some(rx),
     })
 }
