@@ -1214,3 +1214,38 @@ fn install_source_plans_a_copy_as_the_file_it_will_be() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("--dry-run"), "{}", stderr(&out));
 }
+
+/// `tend check` prints `[env]` values expanded, and an undefined one as an error at its
+/// line.
+#[test]
+fn check_shows_env_values_expanded() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "a.toml",
+        "name = \"a\"\ncommand = \"/bin/true\"\n[env]\nDATA = \"${TEND_TEST_BASE}/data\"\nPORT = \"${TEND_TEST_PORT:-8080}\"\nURL = \"http://localhost:${PORT}/\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let out = s
+        .tend(&["check", spec])
+        .env("TEND_TEST_BASE", "/srv/a")
+        .env_remove("TEND_TEST_PORT")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let resolved: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(resolved["env"]["DATA"].as_str(), Some("/srv/a/data"));
+    assert_eq!(resolved["env"]["PORT"].as_str(), Some("8080"));
+    assert_eq!(
+        resolved["env"]["URL"].as_str(),
+        Some("http://localhost:8080/")
+    );
+    let out = s
+        .tend(&["check", spec])
+        .env_remove("TEND_TEST_BASE")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("`${TEND_TEST_BASE}` is not defined"), "{err}");
+    assert!(err.contains("a.toml:4:8"), "{err}");
+}
