@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: a spec file becomes a validated [`spec::Spec`]; at run time the
 //! [`supervise`] actor turns a `Spec` into a running, restarted, logged child process.
+pub mod audit;
 pub mod cli;
 pub mod platform;
 pub mod spec;

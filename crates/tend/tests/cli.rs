@@ -1227,3 +1227,116 @@ fn install_source_plans_a_copy_as_the_file_it_will_be() {
     assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert!(stderr(&out).contains("--dry-run"), "{}", stderr(&out));
 }
+
+/// `tend check` prints `[env]` values expanded, and an undefined one as an error at its
+/// line.
+#[test]
+fn check_shows_env_values_expanded() {
+    let s = Scratch::new();
+    let spec = s.spec(
+        "a.toml",
+        "name = \"a\"\ncommand = \"/bin/true\"\n[env]\nDATA = \"${TEND_TEST_BASE}/data\"\nPORT = \"${TEND_TEST_PORT:-8080}\"\nURL = \"http://localhost:${PORT}/\"\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let out = s
+        .tend(&["check", spec])
+        .env("TEND_TEST_BASE", "/srv/a")
+        .env_remove("TEND_TEST_PORT")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let resolved: toml::Table = toml::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!(resolved["env"]["DATA"].as_str(), Some("/srv/a/data"));
+    assert_eq!(resolved["env"]["PORT"].as_str(), Some("8080"));
+    assert_eq!(
+        resolved["env"]["URL"].as_str(),
+        Some("http://localhost:8080/")
+    );
+    let out = s
+        .tend(&["check", spec])
+        .env_remove("TEND_TEST_BASE")
+        .output()
+        .unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("`${TEND_TEST_BASE}` is not defined"), "{err}");
+    assert!(err.contains("a.toml:4:8"), "{err}");
+}
+
+/// The verbs that change a service append to the audit log, failed attempts too;
+/// `tend audit` shows it, filters it by service, and `--verify` passes on the log as
+/// written and names the line after an edit.
+#[test]
+fn actions_are_audited_and_an_edit_is_found() {
+    let s = Scratch::new();
+    for (verb, name) in [("stop", "a"), ("start", "b"), ("restart", "a")] {
+        let out = s.tend(&[verb, name]).output().unwrap();
+        assert_eq!(code(&out), 1, "no supervisor: {}", stderr(&out));
+    }
+    let log = s.state_dir().join("audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["service"], "a");
+    assert_eq!(first["action"], "stop");
+    assert!(first["result"].as_str().unwrap().starts_with("error: "));
+    #[cfg(unix)]
+    assert_eq!(first["uid"], u64::from(nix::unistd::getuid().as_raw()));
+
+    let out = s.tend(&["audit"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(shown.lines().count(), 3, "{shown}");
+    assert!(
+        shown.lines().nth(1).unwrap().contains(": start b: error: "),
+        "{shown}"
+    );
+
+    let out = s.tend(&["audit", "a", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let actions: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["stop", "restart"]);
+
+    let out = s.tend(&["audit", "--verify"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 lines, chain intact"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // Someone turns the failed start of b into a success.
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let (head, _) = lines[1].split_once("\"result\":").unwrap();
+    let (_, tail) = lines[1].split_once(",\"prev\":").unwrap();
+    let forged = format!("{head}\"result\":\"ok\",\"prev\":{tail}");
+    let edited = format!("{}\n{forged}\n{}\n", lines[0], lines[2]);
+    std::fs::write(&log, edited).unwrap();
+    let out = s.tend(&["audit", "--verify"]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("line 3 does not follow line 2: line 2 was changed"),
+        "{err}"
+    );
+    let out = s.tend(&["audit", "--verify", "--json"]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["breaks"][0]["line"], 3);
+
+    // A deleted line.
+    std::fs::write(&log, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+    let out = s.tend(&["audit", "--verify"]).output().unwrap();
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("line 2 holds entry #3"),
+        "{}",
+        stderr(&out)
+    );
+}

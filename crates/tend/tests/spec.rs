@@ -570,3 +570,70 @@ fn metrics_listen_is_read_and_checked_at_its_line() {
         }
     }
 }
+
+/// `[env]` values refer to the environment and to other keys, expanded once at load.
+#[test]
+fn env_values_are_expanded_from_the_environment_and_other_keys() {
+    let text = r#"
+name = "orders"
+command = "/opt/orders/orders"
+[env]
+DATA = "${APP_HOME}/data"
+APP_HOME = "${HOME}/orders"
+PORT = "${ORDERS_PORT:-8080}"
+PATH = "/opt/orders/bin:${PATH}"
+PRICE = "5$$"
+[profile.prod.env]
+PORT = "${ORDERS_PORT:-80}"
+"#;
+    let env = [("HOME", "/home/ann"), ("PATH", "/usr/bin")];
+    let s = &load(text, &opts(None, &[], &env)).unwrap().services[0];
+    assert_eq!(s.env["DATA"], "/home/ann/orders/data");
+    assert_eq!(s.env["APP_HOME"], "/home/ann/orders");
+    assert_eq!(s.env["PORT"], "8080");
+    assert_eq!(s.env["PATH"], "/opt/orders/bin:/usr/bin");
+    assert_eq!(s.env["PRICE"], "5$");
+    let env = [("HOME", "/h"), ("PATH", "/b"), ("ORDERS_PORT", "9000")];
+    let s = &load(text, &opts(Some("prod"), &[], &env)).unwrap().services[0];
+    assert_eq!(s.env["PORT"], "9000");
+    // An override is expanded too, with the keys of the file.
+    let s = &load(text, &opts(None, &["env.URL=http://x:${PORT}/"], &env))
+        .unwrap()
+        .services[0];
+    assert_eq!(s.env["URL"], "http://x:9000/");
+}
+
+error_snapshot!(
+    err_env_undefined,
+    "name = \"orders\"\ncommand = \"x\"\n[env]\nOK = \"${HOME}\"\nDATA = \"${NO_SUCH_VAR}/data\"\n",
+    opts(None, &[], &[("HOME", "/h")])
+);
+error_snapshot!(
+    err_env_cycle,
+    "name = \"orders\"\ncommand = \"x\"\n[env]\nA = \"${B}\"\nB = \"${A}\"\n"
+);
+error_snapshot!(
+    err_env_lone_dollar,
+    "name = \"orders\"\ncommand = \"x\"\n[env]\nPASSWORD = \"abc$1\"\n"
+);
+error_snapshot!(
+    err_env_undefined_in_override,
+    "name = \"orders\"\ncommand = \"x\"\n",
+    opts(None, &["env.X=${NOPE}"], &[])
+);
+
+/// Every value in error is reported, each at its line, with the rest of the spec's.
+#[test]
+fn every_env_value_in_error_is_reported_at_its_line() {
+    let e = error(
+        "name = \"orders\"\ncommand = \"x\"\n[env]\nA = \"${NOPE}\"\nB = \"${}\"\nC = \"${A}\"\n[restart]\npolicy = \"sometimes\"\n",
+        &LoadOptions::default(),
+    );
+    assert!(e.contains("orders.toml:4:5"), "{e}");
+    assert!(e.contains("orders.toml:5:5"), "{e}");
+    assert!(
+        !e.contains("orders.toml:6:"),
+        "C only repeats A's problem: {e}"
+    );
+    assert!(e.contains("orders.toml:8:"), "{e}");
+}

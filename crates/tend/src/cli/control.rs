@@ -49,7 +49,40 @@ pub(crate) struct Failed {
 /// when `installed` (see [`engine::control`]), else through the control channel of the
 /// supervisor with state folder `dir`; `layout` is where an install was looked for.
 /// What `tend start|stop|restart NAME` and `tend top` do.
+/// Each request is appended to the audit log with its result: the system one for an
+/// installed service, else the one of `dir`.
 pub(crate) fn act(
+    name: &str,
+    verb: Verb,
+    installed: bool,
+    dir: &Path,
+    layout: &Layout,
+) -> Result<String, Failed> {
+    let (root, spec) = if installed {
+        (layout.state_root.as_path(), Some(layout.spec_path(name)))
+    } else {
+        (dir, None)
+    };
+    let before = spec.as_deref().and_then(|p| std::fs::read(p).ok());
+    let result = act_unaudited(name, verb, installed, dir, layout);
+    let word = match verb {
+        Verb::Start => "start",
+        Verb::Stop => "stop",
+        Verb::Restart => "restart",
+    };
+    super::audit::note(
+        root,
+        name,
+        word,
+        before.as_deref(),
+        spec.as_deref(),
+        result.as_ref().map(|_| ()).map_err(|f| f.error.as_str()),
+    );
+    result
+}
+
+/// [`act`] without the audit log.
+fn act_unaudited(
     name: &str,
     verb: Verb,
     installed: bool,
@@ -145,8 +178,20 @@ fn through_channel(
 
 /// `tend control NAME CODE`: a custom control code to an installed Windows service.
 pub fn send_control_code(name: &str, code: u8) -> u8 {
-    say(engine::send_control_code(name, code).map_err(|e| Failed {
+    let result = engine::send_control_code(name, code).map_err(|e| Failed {
         error: e.to_string(),
         help: None,
-    }))
+    });
+    let layout = Layout::system(PathBuf::new());
+    let spec = layout.spec_path(name);
+    let before = std::fs::read(&spec).ok();
+    super::audit::note(
+        &layout.state_root,
+        name,
+        &format!("control {code}"),
+        before.as_deref(),
+        Some(&spec),
+        result.as_ref().map(|_| ()).map_err(|f| f.error.as_str()),
+    );
+    say(result)
 }

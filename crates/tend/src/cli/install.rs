@@ -148,7 +148,10 @@ fn run_install(a: &InstallArgs) -> Result<engine::InstallOutcome, InstallError> 
         }
     };
     let spec = pick_service(&loaded, a.name.as_ref().map(ServiceName::as_str))?;
-    engine::install(
+    let layout = crate::platform::Layout::system(std::path::PathBuf::new());
+    let spec_path = layout.spec_path(spec.name.as_str());
+    let before = std::fs::read(&spec_path).ok();
+    let result = engine::install(
         &InstallRequest {
             spec: &spec,
             spec_file: a.source.as_deref().unwrap_or(&loaded.path),
@@ -160,13 +163,49 @@ fn run_install(a: &InstallArgs) -> Result<engine::InstallOutcome, InstallError> 
             password_env: a.password_env.as_deref(),
         },
         &mut human(a.json),
-    )
+    );
+    if !a.dry_run {
+        let error = result.as_ref().err().map(ToString::to_string);
+        super::audit::note(
+            &layout.state_root,
+            spec.name.as_str(),
+            "install",
+            before.as_deref(),
+            Some(&spec_path),
+            error.as_deref().map_or(Ok(()), Err),
+        );
+    }
+    result
 }
 
 /// `tend uninstall`.
 pub fn uninstall(a: UninstallArgs) -> u8 {
     let mut out = human(a.json);
-    match engine::uninstall(a.name.as_str(), a.purge, a.dry_run, &mut out) {
+    let layout = crate::platform::Layout::system(std::path::PathBuf::new());
+    let spec_path = layout.spec_path(a.name.as_str());
+    let before = std::fs::read(&spec_path).ok();
+    let result = engine::uninstall(a.name.as_str(), a.purge, a.dry_run, &mut out);
+    let error = match &result {
+        Ok(o) if o.failed => Some("not everything could be removed".to_string()),
+        Ok(_) => None,
+        Err(e) => Some(e.to_string()),
+    };
+    // Nothing was installed: nothing changed.
+    if !a.dry_run && !matches!(result, Err(InstallError::NotInstalled(_))) {
+        super::audit::note(
+            &layout.state_root,
+            a.name.as_str(),
+            if a.purge {
+                "uninstall --purge"
+            } else {
+                "uninstall"
+            },
+            before.as_deref(),
+            Some(&spec_path),
+            error.as_deref().map_or(Ok(()), Err),
+        );
+    }
+    match result {
         Ok(outcome) => {
             if a.json {
                 print_json(&outcome);

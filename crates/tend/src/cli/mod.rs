@@ -20,6 +20,7 @@ macro_rules! errln {
     }};
 }
 
+mod audit;
 mod check;
 mod complete;
 mod control;
@@ -109,6 +110,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Write a commented spec for a program.
     Init(init::InitArgs),
+    /// Show the audit trail of actions that changed services, and check it.
+    Audit(audit::AuditArgs),
     /// Print the JSON Schema of spec files (for editor completion).
     Schema,
     /// Print shell completions (a script that asks tend for the candidates as you
@@ -268,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Top(a) => top::top(a),
         Command::Check(a) => check::check(a),
         Command::Init(a) => init::init(a),
+        Command::Audit(a) => audit::audit(a),
         Command::Schema => {
             outln!(
                 "{}",

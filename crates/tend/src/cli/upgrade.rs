@@ -276,7 +276,37 @@ pub fn upgrade(a: UpgradeArgs) -> u8 {
         }
         outcome
     })();
+    if !a.dry_run {
+        audited("upgrade", &result, &name, &dir, installed.as_ref());
+    }
     finish(result, &name, &store, a.json)
+}
+
+/// Appends `action` on `name` and its result to the audit log: the system one for an
+/// installed service (`layout`), else the one of the supervisor's state folder `dir`.
+fn audited(
+    action: &str,
+    result: &Result<Outcome, String>,
+    name: &str,
+    dir: &Path,
+    layout: Option<&Layout>,
+) {
+    let error = match result {
+        Ok(o) if o.ok => None,
+        Ok(o) => Some(o.message.as_str()),
+        Err(e) => Some(e.as_str()),
+    };
+    let root = layout.map_or(dir, |l| l.state_root.as_path());
+    let spec = layout.map(|l| l.spec_path(name));
+    let before = spec.as_deref().and_then(|p| std::fs::read(p).ok());
+    super::audit::note(
+        root,
+        name,
+        action,
+        before.as_deref(),
+        spec.as_deref(),
+        error.map_or(Ok(()), Err),
+    );
 }
 
 /// The error for a signature that cannot be read.
@@ -332,6 +362,7 @@ pub fn rollback(a: RollbackArgs) -> u8 {
         }
         Err(e) => Err(e.to_string()),
     };
+    audited("rollback", &result, &name, &dir, installed.as_ref());
     finish(result, &name, &store, a.json)
 }
 

@@ -70,7 +70,8 @@ pub struct LoadOptions {
     pub profile: Option<String>,
     /// `--set key=value` overrides, in order (later wins).
     pub sets: Vec<String>,
-    /// The process environment (only `TEND_*` variables are used).
+    /// The process environment: `TEND_*` variables are settings, and `[env]` values
+    /// may refer to any variable (`${HOME}`).
     pub env: Vec<(String, String)>,
     /// Also check every profile not selected, each layered over the file alone, and
     /// report its problems at its lines (`tend check`); none is applied.
@@ -412,7 +413,7 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
         } else {
             Vec::new()
         };
-        let (merged, layer_problems) = layer_service(
+        let (mut merged, layer_problems) = layer_service(
             &prefix,
             table,
             opts.profile.as_deref(),
@@ -426,6 +427,11 @@ pub fn load_str_or_salvage(path: &Path, text: &str, opts: &LoadOptions) -> Resul
                 path: [prefix.clone(), p.clone()].concat(),
             };
             let mut d = diag_at(&sources, &doc, o, msg, help, true);
+            d.key = Some(show_path(&p));
+            diags.push(d);
+        }
+        for (p, msg, help) in expand_env_table(&mut merged.value, &opts.env) {
+            let mut d = diag_at(&sources, &doc, merged.origin_of(&p), msg, help, false);
             d.key = Some(show_path(&p));
             diags.push(d);
         }
@@ -1001,6 +1007,46 @@ fn layer_service(
         }
     }
     (merged, problems)
+}
+
+/// Expands the string values of `table`'s `[env]` (see [`super::expand`]) with the
+/// process environment `environ` (names compared without case on Windows, as there);
+/// returns the problems, each at its key.
+fn expand_env_table(table: &mut Table, environ: &[(String, String)]) -> Vec<LayerError> {
+    let Some(Value::Table(env)) = table.get_mut("env") else {
+        return Vec::new();
+    };
+    let strings: BTreeMap<String, String> = env
+        .iter()
+        .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+        .collect();
+    let lookup = |name: &str| {
+        environ
+            .iter()
+            .find(|(k, _)| {
+                if cfg!(windows) {
+                    k.eq_ignore_ascii_case(name)
+                } else {
+                    k == name
+                }
+            })
+            .map(|(_, v)| v.clone())
+    };
+    let (expanded, errors) = super::expand::expand_env(&strings, &lookup);
+    for (k, v) in expanded {
+        env.insert(k, Value::String(v));
+    }
+    errors
+        .into_iter()
+        .map(|(k, e)| {
+            let help = Some(e.help().to_string());
+            (
+                vec![Seg::Key("env".into()), Seg::Key(k)],
+                e.to_string(),
+                help,
+            )
+        })
+        .collect()
 }
 
 /// What reading one service's merged table gave: the spec (with a default in place of

@@ -2,6 +2,7 @@
 //! that point at file, line and column. Nothing here touches the operating system
 //! except [`load_file`], which reads the file.
 mod error;
+mod expand;
 mod load;
 mod model;
 mod validate;

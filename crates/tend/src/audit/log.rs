@@ -1,0 +1,201 @@
+//! Writing and reading the audit log file: `audit.jsonl` in a state root
+//! (`/var/lib/tend` for installed services and root's `tend run`; the `--state-dir`
+//! of a `tend run` / `tend up` otherwise). Created readable and writable by its owner
+//! only (root's, for the system one); each line is appended under an exclusive lock on
+//! the file, so two tends acting at once still chain. A copy of each line goes to the
+//! local syslog socket (`/dev/log`: the journal or syslog), tagged `tend-audit`.
+
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::{actor, next_line, sha256_hex, Entry};
+
+/// The file name of the audit log in a state root.
+pub const FILE: &str = "audit.jsonl";
+
+/// The audit log of state root `dir`.
+pub fn path_in(dir: &Path) -> PathBuf {
+    dir.join(FILE)
+}
+
+/// The audit log could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the audit log {}: {}", path.display(), crate::text::io_error(source))]
+pub struct AppendError {
+    /// The log.
+    pub path: PathBuf,
+    /// The error.
+    pub source: io::Error,
+}
+
+/// What was done, for [`record`].
+#[derive(Clone, Debug)]
+pub struct Action<'a> {
+    /// The service.
+    pub service: &'a str,
+    /// What: `install`, `stop`, `control 130`, ...
+    pub action: &'a str,
+    /// The installed spec before, if there was one (its SHA-256 is recorded).
+    pub spec_before: Option<&'a [u8]>,
+    /// The installed spec after, if there is one.
+    pub spec_after: Option<&'a [u8]>,
+    /// `Err(message)` when it failed.
+    pub result: Result<(), &'a str>,
+}
+
+/// Appends `what`, done by this process's user, to the audit log of state root `dir`
+/// (created if missing), and copies it to syslog. Returns the line written.
+pub fn record(dir: &Path, what: &Action<'_>) -> Result<String, AppendError> {
+    let a = actor::current();
+    let entry = Entry {
+        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        uid: a.uid,
+        user: a.user,
+        sudo_user: a.sudo_user,
+        from: a.from,
+        service: what.service.to_string(),
+        action: what.action.to_string(),
+        spec_before: what.spec_before.map(sha256_hex),
+        spec_after: what.spec_after.map(sha256_hex),
+        result: match what.result {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("error: {e}"),
+        },
+        ..Entry::default()
+    };
+    let path = path_in(dir);
+    let line = append(&path, entry).map_err(|source| AppendError {
+        path: path.clone(),
+        source,
+    })?;
+    copy_to_syslog(&line);
+    Ok(line)
+}
+
+/// Appends `entry` to the log at `path`, chained to its last line.
+pub fn append(path: &Path, entry: Entry) -> io::Result<String> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fs::create_dir_all(parent)?;
+    }
+    let mut opts = fs::OpenOptions::new();
+    opts.read(true).append(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut file = opts.open(path)?;
+    file.lock()?;
+    let (last, ended) = last_line(&mut file)?;
+    let line = next_line(last.as_deref(), entry);
+    // After a write cut short, the new line starts a line of its own.
+    let lead = if ended { "" } else { "\n" };
+    file.write_all(format!("{lead}{line}\n").as_bytes())?;
+    file.unlock()?;
+    Ok(line)
+}
+
+/// The last line of `file` (without its newline), none when it is empty, and whether
+/// the file ends with a newline (or is empty). A last line without a newline (a write
+/// cut short) still counts.
+fn last_line(file: &mut fs::File) -> io::Result<(Option<String>, bool)> {
+    // Lines are a few hundred bytes: the last 64 KiB hold the last one.
+    const TAIL: u64 = 64 * 1024;
+    let len = file.seek(SeekFrom::End(0))?;
+    let start = len.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)?;
+    let text = String::from_utf8_lossy(&buf);
+    let ended = text.is_empty() || text.ends_with('\n');
+    let last = text
+        .trim_end_matches('\n')
+        .rsplit('\n')
+        .next()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string);
+    Ok((last, ended))
+}
+
+/// Reads the log at `path`; an absent log is an empty one.
+pub fn read(path: &Path) -> io::Result<String> {
+    match fs::read_to_string(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(String::new()),
+        other => other,
+    }
+}
+
+/// Sends `line` to the local syslog socket, tagged `tend-audit`, with its hash (the
+/// `prev` of the next line): a witness outside the file. Nothing happens where there
+/// is no socket.
+fn copy_to_syslog(line: &str) {
+    #[cfg(unix)]
+    {
+        use crate::supervise::logfile::Stream;
+        use crate::supervise::syslog::{format_local, Header};
+        let hostname = String::new();
+        let h = Header {
+            stream: Stream::Out,
+            time: std::time::SystemTime::now(),
+            hostname: &hostname,
+            app: "tend-audit",
+            procid: std::process::id(),
+        };
+        let text = format!("{line} sha256={}", sha256_hex(line.as_bytes()));
+        let msg = format_local(&h, text.as_bytes(), 8192);
+        if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
+            let _ = sock.send_to(&msg, "/dev/log");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = line;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_chain_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        // In a folder that does not exist yet.
+        let path = path_in(&dir.path().join("new"));
+        for i in 0..3 {
+            append(
+                &path,
+                Entry {
+                    service: "web".into(),
+                    action: format!("a{i}"),
+                    ..Entry::default()
+                },
+            )
+            .unwrap();
+        }
+        let text = read(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert_eq!(super::super::verify(&text), []);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(read(&dir.path().join("none")).unwrap(), "");
+    }
+
+    /// A last line cut short (no newline) is chained to as it is, on a line of its own.
+    #[test]
+    fn a_line_cut_short_is_chained_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        fs::write(&path, "{\"seq\":1,\"garb").unwrap();
+        let line = append(&path, Entry::default()).unwrap();
+        assert!(line.contains(&sha256_hex(b"{\"seq\":1,\"garb")), "{line}");
+        let text = read(&path).unwrap();
+        assert_eq!(text, format!("{{\"seq\":1,\"garb\n{line}\n"));
+        let lines: Vec<usize> = super::super::verify(&text)
+            .iter()
+            .map(super::super::Break::line)
+            .collect();
+        // Only the cut line is a break: the next one chains to it as it is.
+        assert_eq!(lines, [1]);
+    }
+}
