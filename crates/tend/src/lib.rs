@@ -3,6 +3,7 @@
 //! Data flows one way: a spec file becomes a validated [`spec::Spec`]; at run time the
 //! [`supervise`] actor turns a `Spec` into a running, restarted, logged child process.
 pub mod cli;
+pub mod explain;
 pub mod platform;
 pub mod spec;
 pub mod supervise;

@@ -18,11 +18,15 @@ mod unix;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
+mod unix_doctor;
+#[cfg(unix)]
 mod unix_supervisor;
 #[cfg(unix)]
 pub use unix::*;
 #[cfg(unix)]
 pub use unix_control::*;
+#[cfg(unix)]
+pub use unix_doctor::*;
 #[cfg(unix)]
 pub use unix_supervisor::*;
 #[cfg(windows)]
@@ -30,11 +34,15 @@ mod windows;
 #[cfg(windows)]
 mod windows_control;
 #[cfg(windows)]
+mod windows_doctor;
+#[cfg(windows)]
 mod windows_supervisor;
 #[cfg(windows)]
 pub use windows::*;
 #[cfg(windows)]
 pub use windows_control::*;
+#[cfg(windows)]
+pub use windows_doctor::*;
 #[cfg(windows)]
 pub use windows_supervisor::*;
 
@@ -69,6 +77,29 @@ impl Containment {
             ),
         }
     }
+}
+
+/// A file's owner and Unix permission bits (`perm_of`; none on Windows), for `tend
+/// doctor`'s access checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perm {
+    /// The owner's user id.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
+    /// The permission bits (`0o755`).
+    pub mode: u32,
+}
+
+/// The ids of the account a service runs as (`account_ids`), for `tend doctor`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountIds {
+    /// The account's name.
+    pub name: String,
+    /// Its user id.
+    pub uid: u32,
+    /// Its groups: the primary one and the supplementary ones.
+    pub gids: Vec<u32>,
 }
 
 /// Why a spec's `command` cannot be run ([`resolve_command`]).
