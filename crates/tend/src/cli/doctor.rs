@@ -26,7 +26,7 @@ pub struct DoctorArgs {
     /// A service name (installed, or with state from `tend run`/`tend up`), or a spec
     /// file (its services, also before they ever ran); by default every service.
     #[arg(value_name = "NAME|SPEC")]
-    pub target: Option<String>,
+    pub name: Option<String>,
     /// Print JSON: an array with one object per service (see the README).
     #[arg(long)]
     pub json: bool,
@@ -260,8 +260,13 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                     .to_string(),
                 evidence,
                 fix: Some(format!(
-                    "tend logs {} (why it ends), then tend start {}",
-                    f.name, f.name
+                    "tend logs {} (why it ends), then {}",
+                    f.name,
+                    if f.installed || live {
+                        format!("tend start {}", f.name)
+                    } else {
+                        format!("tend run {spec_arg}")
+                    }
                 )),
             });
         }
@@ -610,7 +615,7 @@ pub fn doctor(a: DoctorArgs) -> u8 {
     let layout = Layout::system(PathBuf::new());
     let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
     let mut reports = Vec::new();
-    match a.target.as_deref() {
+    match a.name.as_deref() {
         Some(t) if is_spec_file(t) => {
             let path = PathBuf::from(t);
             let loaded = match crate::spec::load_file(&path, &Default::default()) {
