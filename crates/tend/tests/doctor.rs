@@ -136,6 +136,39 @@ fn a_program_that_is_not_executable() {
     assert!(!ids.contains(&"program"), "{reports:#?}");
 }
 
+/// A program in a folder its `user` may not enter (as root: another account): the
+/// folder is named, with the fix. tend itself (root) could run it; the account cannot.
+#[test]
+fn a_program_its_account_cannot_reach() {
+    // SAFETY: a plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to run a service as another account");
+        return;
+    }
+    let s = Scratch::new();
+    let opt = s.path("opt");
+    std::fs::create_dir(&opt).unwrap();
+    let prog = opt.join("app");
+    std::fs::copy(fixture_bin(), &prog).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&opt, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let spec = s.spec(
+        "a.toml",
+        &format!(
+            "name = \"a\"\ncommand = {}\nuser = \"nobody\"\nworking_dir = \"/\"\n[restart]\npolicy = \"never\"\n",
+            q(&prog)
+        ),
+    );
+    let (code, reports) = doctor(&s, spec.to_str().unwrap());
+    assert_eq!(code, 3);
+    let f = finding(&reports, "program-access");
+    assert_eq!(
+        f["summary"],
+        format!("its account nobody cannot enter {}", opt.display())
+    );
+    assert_eq!(f["fix"], format!("chmod a+x {}", opt.display()));
+}
+
 /// The `[[listen]]` port is held by another process (this test): tend run refuses to
 /// start, and the doctor names the holder.
 #[test]
