@@ -13,6 +13,8 @@
 //! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
 //! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
+//! For `tend doctor` (`*_doctor.rs`): `perm_of` a file, `account_ids`, `ldd`, `is_root`
+//! (on Windows: none yet, and the doctor says which checks it skipped).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
