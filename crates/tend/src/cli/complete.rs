@@ -21,6 +21,7 @@ const NAMED: &[&str] = &[
     "restart",
     "reopen-logs",
     "status",
+    "doctor",
     "logs",
     "uninstall",
     "forget",

@@ -24,6 +24,7 @@ mod audit;
 mod check;
 mod complete;
 mod control;
+mod doctor;
 mod forget;
 mod init;
 mod install;
@@ -70,6 +71,13 @@ enum Command {
     Up(run::UpArgs),
     /// Show the state of services: the service manager's view and the supervisor's.
     Status(status::StatusArgs),
+    /// Explain why a service is not running, or will not, and what to do.
+    ///
+    /// Each finding comes with its evidence and a fix: the last exit in words, a crash
+    /// loop, the program missing or not executable for the service's account, missing
+    /// shared libraries, a port held by another process, a failing health probe, an
+    /// installed service that drifted from its spec.
+    Doctor(doctor::DoctorArgs),
     /// Forget services that are no longer supervised: remove their state files.
     Forget(forget::ForgetArgs),
     /// Install a spec as a native service (systemd, OpenRC, a Windows service, ...).
@@ -257,6 +265,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Up(a) => run::up(a),
         Command::Status(a) => status::status(a),
+        Command::Doctor(a) => doctor::doctor(a),
         Command::Forget(a) => forget::forget(a),
         Command::Install(a) => install::install(a),
         Command::Uninstall(a) => install::uninstall(a),

@@ -43,7 +43,7 @@ pub(crate) struct Row {
     /// The service manager's view.
     pub(crate) native: Option<NativeStatus>,
     /// The installed unit differs from what the installed spec renders now.
-    drift: Option<bool>,
+    pub(crate) drift: Option<bool>,
     /// The supervisor's view (from its state file).
     pub(crate) status: Option<state::Status>,
     /// Why the state file could not be read, when it could not.
@@ -51,7 +51,7 @@ pub(crate) struct Row {
     /// The state file read (or looked for).
     pub(crate) state_file: PathBuf,
     /// The spec: the state file's, else the installed one.
-    spec: Option<PathBuf>,
+    pub(crate) spec: Option<PathBuf>,
     /// Whether the supervisor of the state file still runs: whether its lock is held,
     /// not whether its pid is (a pid may have been reused since, after a reboot).
     pub(crate) supervisor_alive: bool,

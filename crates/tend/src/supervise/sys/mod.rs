@@ -13,12 +13,16 @@
 //! called (`tend ctrl-c` parses only where there is an SCM) and keeps `cli/` free of
 //! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
+//! For `tend doctor` (`*_doctor.rs`): `perm_of` a file, `account_ids`, `ldd`, `is_root`
+//! (on Windows: none yet, and the doctor says which checks it skipped).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
 mod unix_resources;
+#[cfg(unix)]
+mod unix_doctor;
 #[cfg(unix)]
 mod unix_supervisor;
 #[cfg(unix)]
@@ -28,17 +32,23 @@ pub use unix_control::*;
 #[cfg(unix)]
 pub use unix_resources::APPLIED_RESOURCES;
 #[cfg(unix)]
+pub use unix_doctor::*;
+#[cfg(unix)]
 pub use unix_supervisor::*;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
 mod windows_control;
 #[cfg(windows)]
+mod windows_doctor;
+#[cfg(windows)]
 mod windows_supervisor;
 #[cfg(windows)]
 pub use windows::*;
 #[cfg(windows)]
 pub use windows_control::*;
+#[cfg(windows)]
+pub use windows_doctor::*;
 #[cfg(windows)]
 pub use windows_supervisor::*;
 
@@ -73,6 +83,29 @@ impl Containment {
             ),
         }
     }
+}
+
+/// A file's owner and Unix permission bits (`perm_of`; none on Windows), for `tend
+/// doctor`'s access checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Perm {
+    /// The owner's user id.
+    pub uid: u32,
+    /// The group id.
+    pub gid: u32,
+    /// The permission bits (`0o755`).
+    pub mode: u32,
+}
+
+/// The ids of the account a service runs as (`account_ids`), for `tend doctor`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountIds {
+    /// The account's name.
+    pub name: String,
+    /// Its user id.
+    pub uid: u32,
+    /// Its groups: the primary one and the supplementary ones.
+    pub gids: Vec<u32>,
 }
 
 /// Why a spec's `command` cannot be run ([`resolve_command`]).
