@@ -20,9 +20,9 @@ mod unix;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
-mod unix_resources;
-#[cfg(unix)]
 mod unix_doctor;
+#[cfg(unix)]
+mod unix_resources;
 #[cfg(unix)]
 mod unix_supervisor;
 #[cfg(unix)]
@@ -30,9 +30,9 @@ pub use unix::*;
 #[cfg(unix)]
 pub use unix_control::*;
 #[cfg(unix)]
-pub use unix_resources::APPLIED_RESOURCES;
-#[cfg(unix)]
 pub use unix_doctor::*;
+#[cfg(unix)]
+pub use unix_resources::APPLIED_RESOURCES;
 #[cfg(unix)]
 pub use unix_supervisor::*;
 #[cfg(windows)]
