@@ -184,7 +184,8 @@ fn hostile_spec(root: &str, end: &str, user: &str) -> Spec {
         arg = toml_str(HOSTILE),
         wd = toml_str(&format!("{root}/srv/{HOSTILE}{end}")),
         user = toml_str(user),
-        env = toml_str(&format!("{HOSTILE}\nline two\\")),
+        // `$$` is how a spec writes a dollar in [env] (its values expand `${NAME}`).
+        env = toml_str(&format!("{HOSTILE}\nline two\\").replace('$', "$$")),
         log = toml_str(&format!("{root}/log/{HOSTILE}{end}")),
     );
     let s = load(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));

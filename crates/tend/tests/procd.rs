@@ -56,7 +56,8 @@ fn hostile_spec(root: &str, user: &str) -> Spec {
         wd = toml_str(&format!("{root}/srv/{one_line}")),
         user = toml_str(user),
         envf = toml_str(&format!("{root}/etc/{one_line}.env")),
-        env = toml_str(&format!("{HOSTILE}\nend\\")),
+        // `$$` is how a spec writes a dollar in [env] (its values expand `${NAME}`).
+        env = toml_str(&format!("{HOSTILE}\nend\\").replace('$', "$$")),
         log = toml_str(&format!("{root}/log/{one_line}")),
     );
     let s = load_str(
