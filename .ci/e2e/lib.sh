@@ -1195,9 +1195,10 @@ ct_spec() {
 }
 
 # ct_fingerprint NAME: what an install of NAME could change (accounts, tend's and the
-# service manager's files), as one hash.
+# service manager's files), as one hash. Not the audit log, where a refused install
+# is recorded too (it exists by then: earlier installs created it).
 ct_fingerprint() {
-  in_ct sh -c 'cat /etc/passwd /etc/group /etc/shadow; ls -la --time-style=+%s.%N /etc/tend /etc/systemd/system /etc/init.d /etc/runlevels/default /var/lib/tend /var/log/tend 2>/dev/null; cat "/etc/init.d/$1" 2>/dev/null; readlink "/etc/systemd/system/$1.service"' _ "$1" | sha256sum
+  in_ct sh -c 'cat /etc/passwd /etc/group /etc/shadow; ls -la --time-style=+%s.%N --ignore=audit.jsonl /etc/tend /etc/systemd/system /etc/init.d /etc/runlevels/default /var/lib/tend /var/log/tend 2>/dev/null; cat "/etc/init.d/$1" 2>/dev/null; readlink "/etc/systemd/system/$1.service"' _ "$1" | sha256sum
 }
 
 # refused NAME SPEC WANT...: `tend install SPEC --now` fails, saying every WANT, and
@@ -1210,6 +1211,12 @@ refused() {
   if [ "$RC" = 1 ] && [ ${#missing[@]} -eq 0 ] && [ "$(ct_fingerprint "$n")" = "$before" ] \
     && ! in_ct test -e "/etc/tend/$n.install.json"; then
     pass "install of '$n' refused, changing nothing: $(grep -o 'error: .*' <<<"$OUT" | head -n 1 | cut -c1-160)"
+    # The attempt is in the audit log, with its error.
+    if in_ct tail -n 1 /var/lib/tend/audit.jsonl | jq -e --arg n "$n" '.service == $n and .action == "install" and (.result | startswith("error"))' >/dev/null; then
+      pass "the refused install of '$n' is in the audit log with its error"
+    else
+      fail "the refused install of '$n' is in the audit log with its error"; in_ct tail -n 2 /var/lib/tend/audit.jsonl | evidence
+    fi
   else
     fail "install of '$n' (exit $RC, want 1): lacks $(printf "'%s' " "${missing[@]}"), or changed something"
     evidence <<<"$OUT"

@@ -597,7 +597,8 @@ fn observe(
 
 /// The spec of service `name` in the file at `path`.
 fn load_spec(path: &Path, name: &str) -> Result<Option<Spec>, String> {
-    let loaded = crate::spec::load_file(path, &Default::default()).map_err(|e| e.to_string())?;
+    let loaded = crate::spec::load_file(path, &crate::spec::LoadOptions::with_process_env())
+        .map_err(|e| e.to_string())?;
     Ok(loaded
         .services
         .into_iter()
@@ -618,7 +619,10 @@ pub fn doctor(a: DoctorArgs) -> u8 {
     match a.name.as_deref() {
         Some(t) if is_spec_file(t) => {
             let path = PathBuf::from(t);
-            let loaded = match crate::spec::load_file(&path, &Default::default()) {
+            let loaded = match crate::spec::load_file(
+                &path,
+                &crate::spec::LoadOptions::with_process_env(),
+            ) {
                 Ok(l) => l,
                 Err(e) => return super::spec_error(&e),
             };

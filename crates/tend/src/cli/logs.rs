@@ -423,7 +423,7 @@ fn from_state(name: &str, p: &Places) -> Result<(Option<Streams>, PathBuf), Miss
         }
         Ok((None, p.default_dir.clone()))
     };
-    match crate::spec::load_file(spec_path, &Default::default()) {
+    match crate::spec::load_file(spec_path, &crate::spec::LoadOptions::with_process_env()) {
         Ok(loaded) => match loaded
             .services
             .into_iter()

@@ -230,7 +230,14 @@ pub fn installed_text(
             .map(|p| format!(" (profile {p})"))
             .unwrap_or_default()
     );
-    text.push_str(&toml::to_string(spec).map_err(|e| {
+    // `[env]` values are expanded when a spec is loaded (`${NAME}`, `$$`), and the
+    // installed copy is loaded again by `tend run`: its values, already expanded, are
+    // written with every `$` as `$$`, so they load back as they are.
+    let mut spec = spec.clone();
+    for v in spec.env.values_mut() {
+        *v = v.replace('$', "$$");
+    }
+    text.push_str(&toml::to_string(&spec).map_err(|e| {
         super::InstallError::Refused(format!("cannot write the resolved spec: {e}"))
     })?);
     Ok(text)
@@ -239,6 +246,35 @@ pub fn installed_text(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The installed copy of a spec loads back with the same `[env]` values, whatever
+    /// dollars they hold after the first expansion (`5$`, `${X}` as text, `$$`).
+    #[test]
+    fn the_installed_spec_loads_back_with_the_same_env() {
+        let original = "name = \"svc\"\ncommand = \"/bin/true\"\n[env]\nPRICE = \"5$$\"\nTEXT = \"$${X} and $$$$\"\nHOME_DIR = \"${H}/data\"\n";
+        let opts = crate::spec::LoadOptions {
+            env: vec![("H".into(), "/home/a$b".into())],
+            ..Default::default()
+        };
+        let spec = crate::spec::load_str(Path::new("/s/svc.toml"), original, &opts)
+            .unwrap()
+            .services
+            .remove(0);
+        assert_eq!(spec.env["PRICE"], "5$");
+        assert_eq!(spec.env["TEXT"], "${X} and $$");
+        assert_eq!(spec.env["HOME_DIR"], "/home/a$b/data");
+        let text = installed_text(&spec, Path::new("/s/svc.toml"), None).unwrap();
+        // Loaded again with another environment, as `tend run` does under a manager.
+        let other = crate::spec::LoadOptions {
+            env: vec![("X".into(), "no".into()), ("H".into(), "no".into())],
+            ..Default::default()
+        };
+        let again = crate::spec::load_str(Path::new("/etc/tend/svc.toml"), &text, &other)
+            .unwrap()
+            .services
+            .remove(0);
+        assert_eq!(again.env, spec.env);
+    }
 
     #[test]
     fn windows_paths_are_resolved_with_windows_rules_anywhere() {

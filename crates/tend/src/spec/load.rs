@@ -78,6 +78,17 @@ pub struct LoadOptions {
     pub every_profile: bool,
 }
 
+impl LoadOptions {
+    /// No profile and no overrides, with the process environment: a spec read as
+    /// `tend run` reads it (its `[env]` may refer to `${HOME}`).
+    pub fn with_process_env() -> LoadOptions {
+        LoadOptions {
+            env: std::env::vars().collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A loaded spec file.
 #[derive(Clone, Debug)]
 pub struct Loaded {
