@@ -81,8 +81,26 @@ pub fn append(path: &Path, entry: Entry) -> io::Result<String> {
     let mut opts = fs::OpenOptions::new();
     opts.read(true).append(true).create(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never through a link someone planted where the log goes.
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
     let mut file = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        // A log someone else created first (and could then rewrite) is not appended to.
+        use std::os::unix::fs::MetadataExt;
+        let meta = file.metadata()?;
+        let euid = crate::supervise::sys::euid();
+        if meta.uid() != euid || meta.mode() & 0o077 != 0 {
+            return Err(io::Error::other(format!(
+                "it belongs to uid {} with mode {:o}, not to uid {euid} with mode 600: check who wrote it, then fix it (chown {euid} and chmod 600) or move it away",
+                meta.uid(),
+                meta.mode() & 0o7777
+            )));
+        }
+    }
     file.lock()?;
     let (last, ended) = last_line(&mut file)?;
     let line = next_line(last.as_deref(), entry);
@@ -181,12 +199,45 @@ mod tests {
         assert_eq!(read(&dir.path().join("none")).unwrap(), "");
     }
 
+    /// A log another account could rewrite (group- or world-writable, here) or a link
+    /// planted where the log goes is not appended to.
+    #[cfg(unix)]
+    #[test]
+    fn a_log_others_could_rewrite_or_a_link_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = path_in(dir.path());
+        let entry = || Entry {
+            service: "web".into(),
+            action: "start".into(),
+            ..Entry::default()
+        };
+        append(&path, entry()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o622)).unwrap();
+        let e = append(&path, entry()).unwrap_err();
+        assert!(e.to_string().contains("mode 622"), "{e}");
+        assert_eq!(read(&path).unwrap().lines().count(), 1);
+
+        let other = dir.path().join("elsewhere");
+        fs::write(&other, "").unwrap();
+        let linked = dir.path().join("linked");
+        std::fs::create_dir(&linked).unwrap();
+        std::os::unix::fs::symlink(&other, path_in(&linked)).unwrap();
+        assert!(append(&path_in(&linked), entry()).is_err());
+        assert_eq!(fs::read_to_string(&other).unwrap(), "");
+    }
+
     /// A last line cut short (no newline) is chained to as it is, on a line of its own.
     #[test]
     fn a_line_cut_short_is_chained_to() {
         let dir = tempfile::tempdir().unwrap();
         let path = path_in(dir.path());
         fs::write(&path, "{\"seq\":1,\"garb").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let line = append(&path, Entry::default()).unwrap();
         assert!(line.contains(&sha256_hex(b"{\"seq\":1,\"garb")), "{line}");
         let text = read(&path).unwrap();
