@@ -293,9 +293,10 @@ impl Apply {
             }
         }
         if let Some((policy, priority)) = self.sched {
-            let param = libc::sched_param {
-                sched_priority: priority,
-            };
+            // SAFETY: sched_param is a plain C struct; all-zero is a valid value to fill
+            // in (musl's has more fields than glibc's; the kernel reads the priority).
+            let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+            param.sched_priority = priority;
             // SAFETY: plain system call with a valid parameter (the library's wrapper
             // is not used: musl's only returns ENOSYS).
             if unsafe { libc::syscall(libc::SYS_sched_setscheduler, 0, policy, &param) } != 0 {
