@@ -762,9 +762,6 @@ fn follow_shows_both_streams_and_filters_them() {
         let out = lines_of(child.stdout.take().unwrap());
         (out, Killed(child))
     };
-    let (all, _a) = follow(&["logs", "-f", "api"]);
-    let (errs, _e) = follow(&["logs", "-f", "--stderr", "api"]);
-    expect_line(&all, "started", "tend logs -f api");
     let dir = s.path("proj/l");
     let append = |text: &str| {
         use std::io::Write;
@@ -774,6 +771,13 @@ fn follow_shows_both_streams_and_filters_them() {
             .unwrap();
         f.write_all(text.as_bytes()).unwrap();
     };
+    // A stderr line first, so that each follower is seen to have read the log before
+    // it is rotated (the stderr-only one shows nothing else to wait for).
+    append("err e0\n");
+    let (all, _a) = follow(&["logs", "-f", "api"]);
+    let (errs, _e) = follow(&["logs", "-f", "--stderr", "api"]);
+    expect_line(&all, "e0", "tend logs -f api");
+    expect_line(&errs, "e0", "tend logs -f --stderr api");
     append("out o1\nerr e1\n");
     std::fs::rename(
         dir.join("api.log"),
