@@ -630,6 +630,31 @@ flow_stop() {
   else
     fail "tend status after stop still says running"; evidence <<<"$js"
   fi
+  audited stop "$n"
+}
+
+# audited ACTION NAME: the audit log's last line is ACTION of NAME by root, done; its
+# chain verifies; and where there is a journal, it holds the line's copy with the
+# line's hash (the witness of lines removed from the end).
+audited() {
+  local action=$1 n=$2 last hash
+  last=$(in_ct tail -n 1 /var/lib/tend/audit.jsonl 2>/dev/null)
+  if jq -e --arg n "$n" --arg a "$action" '.service == $n and .action == $a and .result == "ok" and .uid == 0 and (.prev | length) == 64' >/dev/null 2>&1 <<<"$last"; then
+    pass "the audit log's last line: '$action' of '$n' by uid 0, ok"
+  else
+    fail "the audit log's last line is not '$action' of '$n' by uid 0, ok"; evidence <<<"$last"
+  fi
+  tend audit "$n" --verify
+  if [ "$RC" = 0 ] && grep -q 'chain intact' <<<"$OUT"; then
+    pass "tend audit $n --verify: $(tail -n 1 <<<"$OUT")"
+  else
+    fail "tend audit $n --verify (exit $RC)"; evidence <<<"$OUT"
+  fi
+  if in_ct test -S /run/systemd/journal/dev-log; then
+    hash=$(printf %s "$last" | sha256sum | cut -d' ' -f1)
+    _journal_has() { in_ct journalctl -q -t tend-audit -o cat 2>/dev/null | grep -qF "sha256=$1"; }
+    check "the journal holds the audit line's copy, with its hash" wait_until 5 _journal_has "$hash"
+  fi
 }
 
 # flow_start_restart NAME PORT

@@ -127,8 +127,22 @@ check "sc query: still RUNNING" state_is hello RUNNING
 
 echo "==> 4. custom control 128 restarts the child gracefully"
 # (Wine's sc.exe has no `control`; tend control calls ControlService the same way.)
-out=$(t control hello 128)
+# (With the Event Log calls traced, so the audit entry's copy can be read back; the
+# trace lines go to $LOG.)
+WINE_TRACE='^[0-9a-f]+:(fixme|trace|warn|err):'
+out=$(WINEDEBUG=-all,+eventlog,fixme+advapi t control hello 128)
+grep -E "$WINE_TRACE" <<<"$out" >>"$LOG"
+out=$(grep -vE "$WINE_TRACE" <<<"$out")
 check "tend control hello 128: sent, action as the spec spells it ($out)" grep -q "sent control 128 to .hello. (restart)" <<<"$out"
+ev=$(event_log_calls | grep -E '^1012 ' | grep -F 'Information: hello|control 128|')
+check "  ... audited: Event Log entry 1012 with the account and its SID, the result and the line's hash" \
+  grep -qE '^1012 Information: hello\|control 128\|[^|]+ \(S-1-[0-9-]+\)\|[^|]*\|ok\|[0-9a-f]{64}$' <<<"$ev" \
+  || event_log_calls | grep -E '^1012 ' | sed 's/^/    | /'
+out=$(t audit hello --verify)
+check "  ... tend audit hello --verify: chain intact ($out)" grep -q "chain intact" <<<"$out"
+js=$(w "$SRC_WIN\\tend.exe" audit hello --json 2>/dev/null | tr -d '\r')
+check "  ... tend audit --json: the control's line names the account's SID" \
+  jq -e 'map(select(.action == "control 128")) | last | .sid | startswith("S-1-")' <<<"$js" || echo "    | $js"
 check "restarts >= 2 after control 128" wait_until 20 restarts_at_least 2
 check "the old child stopped gracefully (marker: graceful $pid2)" wait_until 10 grep -qx "graceful $pid2" "$MARKER_UNIX"
 log=$DATA_UNIX/logs/hello/tend.log

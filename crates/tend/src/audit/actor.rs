@@ -6,6 +6,8 @@
 pub struct Actor {
     /// The numeric user id (none on Windows).
     pub uid: Option<u32>,
+    /// The account's SID (Windows only).
+    pub sid: Option<String>,
     /// The user name.
     pub user: String,
     /// `SUDO_USER`, when tend runs under sudo.
@@ -37,52 +39,34 @@ pub fn describe_from(
 /// The actor of this process.
 pub fn current() -> Actor {
     let ssh = std::env::var("SSH_CONNECTION").ok();
-    imp::current(ssh.as_deref())
-}
-
-#[cfg(unix)]
-mod imp {
-    use super::{describe_from, Actor};
-
-    pub fn current(ssh: Option<&str>) -> Actor {
-        let uid = nix::unistd::getuid();
-        let user = nix::unistd::User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map_or_else(|| uid.to_string(), |u| u.name);
-        let tty = std::fs::read_link("/proc/self/fd/0")
-            .ok()
-            .map(|p| p.display().to_string())
-            .filter(|p| p.starts_with("/dev/pts/") || p.starts_with("/dev/tty"));
-        let ppid = std::os::unix::process::parent_id();
-        let comm = std::fs::read_to_string(format!("/proc/{ppid}/comm")).ok();
-        let comm = comm.as_deref().map(str::trim).filter(|c| !c.is_empty());
-        Actor {
-            uid: Some(uid.as_raw()),
-            user,
-            sudo_user: std::env::var("SUDO_USER").ok().filter(|u| !u.is_empty()),
-            from: describe_from(tty.as_deref(), Some((ppid, comm)), ssh),
-        }
+    let f = crate::supervise::sys::actor_facts();
+    let parent = f.parent.as_ref().map(|(pid, name)| (*pid, name.as_deref()));
+    Actor {
+        uid: f.uid,
+        sid: f.sid,
+        user: f.user,
+        sudo_user: f.sudo_user,
+        from: describe_from(f.terminal.as_deref(), parent, ssh.as_deref()),
     }
 }
 
-#[cfg(windows)]
-mod imp {
-    use super::{describe_from, Actor};
-
-    pub fn current(ssh: Option<&str>) -> Actor {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        let user = match (var("USERDOMAIN"), var("USERNAME")) {
-            (Some(d), Some(u)) => format!("{d}\\{u}"),
-            (None, Some(u)) => u,
-            _ => "unknown".to_string(),
-        };
-        Actor {
-            uid: None,
-            user,
-            sudo_user: None,
-            from: describe_from(var("SESSIONNAME").as_deref(), None, ssh),
-        }
+/// Who, in words, for the copies of a line (syslog, the Event Log): `root (uid 0)`,
+/// `ops (uid 1000, sudo from alice)`, `HOST\ops (S-1-5-21-…)`.
+pub fn describe_who(uid: Option<u32>, sid: Option<&str>, user: &str, sudo: Option<&str>) -> String {
+    let mut ids = Vec::new();
+    if let Some(uid) = uid {
+        ids.push(format!("uid {uid}"));
+    }
+    if let Some(sid) = sid {
+        ids.push(sid.to_string());
+    }
+    if let Some(sudo) = sudo {
+        ids.push(format!("sudo from {sudo}"));
+    }
+    if ids.is_empty() {
+        user.to_string()
+    } else {
+        format!("{user} ({})", ids.join(", "))
     }
 }
 
@@ -125,6 +109,41 @@ mod tests {
         ];
         for (tty, parent, ssh, want) in cases {
             assert_eq!(describe_from(*tty, *parent, *ssh), *want);
+        }
+    }
+
+    /// A uid, a SID, the user, `SUDO_USER`, and what they make.
+    type Who<'a> = (
+        Option<u32>,
+        Option<&'a str>,
+        &'a str,
+        Option<&'a str>,
+        &'a str,
+    );
+
+    #[test]
+    fn who_in_words() {
+        let sid = "S-1-5-21-1004336348-1177238915-682003330-1001";
+        let cases: &[Who] = &[
+            (Some(0), None, "root", None, "root (uid 0)"),
+            (
+                Some(0),
+                None,
+                "root",
+                Some("alice"),
+                "root (uid 0, sudo from alice)",
+            ),
+            (
+                None,
+                Some(sid),
+                r"HOST\ops",
+                None,
+                "HOST\\ops (S-1-5-21-1004336348-1177238915-682003330-1001)",
+            ),
+            (None, None, "unknown", None, "unknown"),
+        ];
+        for (uid, sid, user, sudo, want) in cases {
+            assert_eq!(describe_who(*uid, *sid, user, *sudo), *want);
         }
     }
 

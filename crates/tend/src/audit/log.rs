@@ -3,7 +3,10 @@
 //! of a `tend run` / `tend up` otherwise). Created readable and writable by its owner
 //! only (root's, for the system one); each line is appended under an exclusive lock on
 //! the file, so two tends acting at once still chain. A copy of each line goes to the
-//! local syslog socket (`/dev/log`: the journal or syslog), tagged `tend-audit`.
+//! local syslog socket (`/dev/log`: the journal or syslog), tagged `tend-audit`, and
+//! on Windows to the Application Event Log (event 1012 under the service's source).
+//! Opening the file (owner-only, never through a link) and sending the copies are the
+//! OS layer's (`supervise::sys`).
 
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -51,6 +54,7 @@ pub fn record(dir: &Path, what: &Action<'_>) -> Result<String, AppendError> {
     let entry = Entry {
         time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         uid: a.uid,
+        sid: a.sid,
         user: a.user,
         sudo_user: a.sudo_user,
         from: a.from,
@@ -69,7 +73,8 @@ pub fn record(dir: &Path, what: &Action<'_>) -> Result<String, AppendError> {
         path: path.clone(),
         source,
     })?;
-    copy_to_syslog(&line);
+    let (syslog, event) = copies(&line);
+    crate::supervise::sys::copy_audit_line(&syslog, &event);
     Ok(line)
 }
 
@@ -78,29 +83,7 @@ pub fn append(path: &Path, entry: Entry) -> io::Result<String> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent)?;
     }
-    let mut opts = fs::OpenOptions::new();
-    opts.read(true).append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Never through a link someone planted where the log goes.
-        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
-    }
-    let mut file = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        // A log someone else created first (and could then rewrite) is not appended to.
-        use std::os::unix::fs::MetadataExt;
-        let meta = file.metadata()?;
-        let euid = crate::supervise::sys::euid();
-        if meta.uid() != euid || meta.mode() & 0o077 != 0 {
-            return Err(io::Error::other(format!(
-                "it belongs to uid {} with mode {:o}, not to uid {euid} with mode 600: check who wrote it, then fix it (chown {euid} and chmod 600) or move it away",
-                meta.uid(),
-                meta.mode() & 0o7777
-            )));
-        }
-    }
+    let mut file = crate::supervise::sys::open_audit_log(path)?;
     file.lock()?;
     let (last, ended) = last_line(&mut file)?;
     let line = next_line(last.as_deref(), entry);
@@ -141,30 +124,32 @@ pub fn read(path: &Path) -> io::Result<String> {
     }
 }
 
-/// Sends `line` to the local syslog socket, tagged `tend-audit`, with its hash (the
-/// `prev` of the next line): a witness outside the file. Nothing happens where there
-/// is no socket.
-fn copy_to_syslog(line: &str) {
-    #[cfg(unix)]
-    {
-        use crate::supervise::logfile::Stream;
-        use crate::supervise::syslog::{format_local, Header};
-        let hostname = String::new();
-        let h = Header {
-            stream: Stream::Out,
-            time: std::time::SystemTime::now(),
-            hostname: &hostname,
-            app: "tend-audit",
-            procid: std::process::id(),
-        };
-        let text = format!("{line} sha256={}", sha256_hex(line.as_bytes()));
-        let msg = format_local(&h, text.as_bytes(), 8192);
-        if let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() {
-            let _ = sock.send_to(&msg, "/dev/log");
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = line;
+/// The copies of `line` that go outside the file, as witnesses: the syslog datagram
+/// (tagged `tend-audit`, the line and its hash: the `prev` of the next line) and the
+/// Windows Event Log entry (1012). Which one is sent is the system's choice.
+fn copies(line: &str) -> (Vec<u8>, crate::supervise::eventlog::Entry) {
+    use crate::supervise::logfile::Stream;
+    use crate::supervise::syslog::{format_local, Header};
+    let hash = sha256_hex(line.as_bytes());
+    let hostname = String::new();
+    let h = Header {
+        stream: Stream::Out,
+        time: std::time::SystemTime::now(),
+        hostname: &hostname,
+        app: "tend-audit",
+        procid: std::process::id(),
+    };
+    let syslog = format_local(&h, format!("{line} sha256={hash}").as_bytes(), 8192);
+    let e: Entry = serde_json::from_str(line).unwrap_or_default();
+    let event = crate::supervise::eventlog::Entry::Audit {
+        who: actor::describe_who(e.uid, e.sid.as_deref(), &e.user, e.sudo_user.as_deref()),
+        service: e.service,
+        action: e.action,
+        from: e.from,
+        result: e.result,
+        line_hash: hash,
+    };
+    (syslog, event)
 }
 
 #[cfg(test)]
@@ -197,6 +182,44 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(read(&dir.path().join("none")).unwrap(), "");
+    }
+
+    /// The copies carry the line and its hash: syslog's whole, the Event Log's by field.
+    #[test]
+    fn the_copies_name_the_line_and_its_hash() {
+        let line = next_line(
+            None,
+            Entry {
+                uid: Some(0),
+                user: "root".into(),
+                sudo_user: Some("alice".into()),
+                from: "/dev/pts/1".into(),
+                service: "web".into(),
+                action: "stop".into(),
+                result: "ok".into(),
+                ..Entry::default()
+            },
+        );
+        let (syslog, event) = copies(&line);
+        let hash = sha256_hex(line.as_bytes());
+        let syslog = String::from_utf8(syslog).unwrap();
+        assert!(syslog.contains("tend-audit["), "{syslog}");
+        assert!(
+            syslog.ends_with(&format!("{line} sha256={hash}")),
+            "{syslog}"
+        );
+        assert_eq!(
+            event.strings(),
+            [
+                "web",
+                "stop",
+                "root (uid 0, sudo from alice)",
+                "/dev/pts/1",
+                "ok",
+                hash.as_str()
+            ]
+        );
+        assert_eq!(event.id().code(), 1012);
     }
 
     /// A log another account could rewrite (group- or world-writable, here) or a link

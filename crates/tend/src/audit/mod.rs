@@ -30,6 +30,9 @@ pub struct Entry {
     pub time: String,
     /// Who: the numeric user id (on Windows, none: see `user`).
     pub uid: Option<u32>,
+    /// Who, on Windows: the account's SID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
     /// Who: the user name (on Windows, `DOMAIN\user`).
     pub user: String,
     /// The user who ran `sudo`, when it was sudo.

@@ -115,6 +115,9 @@ pub enum EventId {
     /// 1011: the new release was ready within `update.verify_within`: the upgrade
     /// is done.
     Upgraded,
+    /// 1012: someone acted on the service (install, stop, upgrade, ...): the copy of
+    /// a line of the audit log (`tend audit`), with the line's hash.
+    Audit,
     /// 2001: the program ended by itself with a failure (code or signal).
     ProgramFailed,
     /// 2002: the program did not stop within `stop.timeout`; its tree was ended.
@@ -134,7 +137,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every event, in code order.
-    pub const ALL: [EventId; 19] = [
+    pub const ALL: [EventId; 20] = [
         EventId::SupervisorStarted,
         EventId::ProgramStarted,
         EventId::ProgramExited,
@@ -147,6 +150,7 @@ impl EventId {
         EventId::Healthy,
         EventId::Upgrading,
         EventId::Upgraded,
+        EventId::Audit,
         EventId::ProgramFailed,
         EventId::StopTimedOut,
         EventId::Unhealthy,
@@ -171,6 +175,7 @@ impl EventId {
             EventId::Healthy => 1009,
             EventId::Upgrading => 1010,
             EventId::Upgraded => 1011,
+            EventId::Audit => 1012,
             EventId::ProgramFailed => 2001,
             EventId::StopTimedOut => 2002,
             EventId::Unhealthy => 2003,
@@ -195,7 +200,8 @@ impl EventId {
             | EventId::Killing
             | EventId::Healthy
             | EventId::Upgrading
-            | EventId::Upgraded => Kind::Information,
+            | EventId::Upgraded
+            | EventId::Audit => Kind::Information,
             EventId::ProgramFailed
             | EventId::StopTimedOut
             | EventId::Unhealthy
@@ -227,6 +233,7 @@ impl EventId {
             EventId::Unhealthy => "TEND_UNHEALTHY",
             EventId::Upgrading => "TEND_UPGRADING",
             EventId::Upgraded => "TEND_UPGRADED",
+            EventId::Audit => "TEND_AUDIT",
             EventId::RollingBack => "TEND_ROLLING_BACK",
             EventId::ProgramFailed => "TEND_PROGRAM_FAILED",
             EventId::StopTimedOut => "TEND_STOP_TIMED_OUT",
@@ -256,6 +263,7 @@ impl EventId {
             | EventId::StopRequested
             | EventId::ProgramStopped
             | EventId::ProgramFailed => 4,
+            EventId::Audit => 6,
         }
     }
 }
@@ -402,6 +410,21 @@ pub enum Entry {
         /// `%3`: how long after the switch its program was ready.
         after: String,
     },
+    /// See [`EventId::Audit`].
+    Audit {
+        /// `%1`
+        service: String,
+        /// `%2`: what: `install`, `stop`, `control 130`, ...
+        action: String,
+        /// `%3`: who: the account, with its SID on Windows (`uid` on Unix).
+        who: String,
+        /// `%4`: from where: the terminal or the calling process.
+        from: String,
+        /// `%5`: `ok`, or `error: ...`.
+        result: String,
+        /// `%6`: the SHA-256 of the audit log line (the `prev` of the next line).
+        line_hash: String,
+    },
     /// See [`EventId::RollingBack`].
     RollingBack {
         /// `%1`
@@ -452,6 +475,7 @@ impl Entry {
             Entry::Unhealthy { .. } => EventId::Unhealthy,
             Entry::Upgrading { .. } => EventId::Upgrading,
             Entry::Upgraded { .. } => EventId::Upgraded,
+            Entry::Audit { .. } => EventId::Audit,
             Entry::RollingBack { .. } => EventId::RollingBack,
         }
     }
@@ -547,6 +571,21 @@ impl Entry {
                 release,
                 after,
             } => vec![service.clone(), release.clone(), after.clone()],
+            Entry::Audit {
+                service,
+                action,
+                who,
+                from,
+                result,
+                line_hash,
+            } => vec![
+                service.clone(),
+                action.clone(),
+                who.clone(),
+                from.clone(),
+                result.clone(),
+                line_hash.clone(),
+            ],
             Entry::RollingBack {
                 service,
                 from,
@@ -1092,6 +1131,14 @@ mod tests {
                 release: "release 1.2".into(),
                 after: "1.4s".into(),
             },
+            EventId::Audit => Entry::Audit {
+                service,
+                action: "stop".into(),
+                who: r"HOST\ops (S-1-5-21-1004336348-1177238915-682003330-1001)".into(),
+                from: "Console".into(),
+                result: "ok".into(),
+                line_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
+            },
             EventId::RollingBack => Entry::RollingBack {
                 service,
                 from: "release 1.2".into(),
@@ -1192,6 +1239,7 @@ mod tests {
         ("TEND_HEALTHY", 0x400003f1),
         ("TEND_UPGRADING", 0x400003f2),
         ("TEND_UPGRADED", 0x400003f3),
+        ("TEND_AUDIT", 0x400003f4),
         ("TEND_PROGRAM_FAILED", 0x800007d1),
         ("TEND_STOP_TIMED_OUT", 0x800007d2),
         ("TEND_UNHEALTHY", 0x800007d3),
@@ -1243,6 +1291,7 @@ mod tests {
             "1009 Information: The service orders is healthy: the health probe of its program (process ID 5012) passed: GET http://127.0.0.1:8080/healthz answered 200 (3ms).",
             "1010 Information: tend is upgrading the service orders from release 1.1 to release 1.2 and restarting its program.",
             "1011 Information: The service orders has been upgraded to release 1.2: its program was ready 1.4s after the switch, within update.verify_within.",
+            r"1012 Information: Audit: stop of the service orders by HOST\ops (S-1-5-21-1004336348-1177238915-682003330-1001) from Console: ok. The audit log line's SHA-256 is 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 (tend audit orders --verify).",
             "2001 Warning: The program of the service orders (process ID 5012) failed: it ended with exit code 0xC0000005 after running for 2.5s.",
             "2002 Warning: The program of the service orders (process ID 5012) did not stop within 10s, so tend ended its process tree.",
             "2003 Warning: The service orders is unhealthy: 3 health probes in a row of its program (process ID 5012) failed; the last: GET http://127.0.0.1:8080/healthz: no answer within 2s.",

@@ -14,9 +14,13 @@
 //! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
 //! For `tend doctor` (`*_doctor.rs`): `perm_of` a file, `account_ids`, `ldd`, `is_root`
-//! (on Windows: none yet, and the doctor says which checks it skipped).
+//! (on Windows: none yet, and the doctor says which checks it skipped). For the audit
+//! trail (`*_audit.rs`): `actor_facts`, `open_audit_log`, `copy_audit_line` (syslog on
+//! Unix, the Event Log on Windows).
 #[cfg(unix)]
 mod unix;
+#[cfg(unix)]
+mod unix_audit;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
@@ -28,6 +32,8 @@ mod unix_supervisor;
 #[cfg(unix)]
 pub use unix::*;
 #[cfg(unix)]
+pub use unix_audit::*;
+#[cfg(unix)]
 pub use unix_control::*;
 #[cfg(unix)]
 pub use unix_doctor::*;
@@ -38,6 +44,8 @@ pub use unix_supervisor::*;
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+mod windows_audit;
+#[cfg(windows)]
 mod windows_control;
 #[cfg(windows)]
 mod windows_doctor;
@@ -45,6 +53,8 @@ mod windows_doctor;
 mod windows_supervisor;
 #[cfg(windows)]
 pub use windows::*;
+#[cfg(windows)]
+pub use windows_audit::*;
 #[cfg(windows)]
 pub use windows_control::*;
 #[cfg(windows)]
@@ -83,6 +93,24 @@ impl Containment {
             ),
         }
     }
+}
+
+/// Who runs this process and from where, as the system tells it ([`actor_facts`]),
+/// for the audit trail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActorFacts {
+    /// The numeric user id (none on Windows).
+    pub uid: Option<u32>,
+    /// The account's SID (Windows only).
+    pub sid: Option<String>,
+    /// The user name (`DOMAIN\user` on Windows).
+    pub user: String,
+    /// `SUDO_USER`, when tend runs under sudo.
+    pub sudo_user: Option<String>,
+    /// The terminal (`/dev/pts/3`; the session name on Windows), if any.
+    pub terminal: Option<String>,
+    /// The parent process: its pid and name, if known.
+    pub parent: Option<(u32, Option<String>)>,
 }
 
 /// A file's owner and Unix permission bits (`perm_of`; none on Windows), for `tend
