@@ -1677,6 +1677,94 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_paused_child_is_not_probed_and_a_stop_lets_it_run_first() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let world = Rc::new(World::default());
+                world.kids.borrow_mut().push_back(Kid::Serves {
+                    on_stop: Some((300, TERM)),
+                });
+                let (tx, rx) = mpsc::unbounded_channel();
+                let (answers, mut heard) = mpsc::unbounded_channel();
+                let ask = |c: fn(Reply) -> Control| c(Reply(answers.clone()));
+                let t0 = Instant::now();
+                let actor = tokio::task::spawn_local(run_actor(
+                    Rc::new(setup(HEALTH)),
+                    Fake(world.clone()),
+                    rx,
+                    vec![Box::new(Ear(world.log.clone(), Default::default()))],
+                ));
+                let mut said = Vec::new();
+                let at = |ms: u64, c: Control| {
+                    let world = world.clone();
+                    let tx = tx.clone();
+                    async move {
+                        sleep_until(t0 + Duration::from_millis(ms)).await;
+                        let probed = world.probed.get();
+                        tx.send(c).unwrap();
+                        probed
+                    }
+                };
+                // Probed at 1s (healthy); paused at 1.5s for 3.5s: no probe.
+                assert_eq!(at(1_500, ask(Control::Pause)).await, 1);
+                let probed = at(5_000, ask(Control::Continue)).await;
+                assert_eq!(probed, 1, "no probe while paused");
+                // The next probe 1s after it runs again.
+                assert_eq!(at(5_900, ask(Control::Continue)).await, 1);
+                assert_eq!(at(6_100, ask(Control::Pause)).await, 2);
+                assert_eq!(at(6_200, ask(Control::Pause)).await, 2);
+                at(7_000, Control::Stop(BY)).await;
+                assert_eq!(actor.await.unwrap(), Outcome::Stopped);
+                assert_eq!(
+                    world.probed.get(),
+                    2,
+                    "none while paused, nor after the stop"
+                );
+                while let Ok(Answer::Done(d)) = heard.try_recv() {
+                    said.push(format!(
+                        "{} {}: {}",
+                        d.ok,
+                        d.state.unwrap_or_default(),
+                        d.message
+                    ));
+                }
+                assert_eq!(
+                    said,
+                    [
+                        "true paused: paused (pid 1): froze 1",
+                        "true running: continued (pid 1): thawed 1",
+                        "true running: `app` is not paused (it is running)",
+                        "true paused: paused (pid 1): froze 1",
+                        "true paused: `app` is paused already",
+                    ]
+                );
+                assert_eq!(
+                    *world.log.borrow(),
+                    [
+                        "spawn 1",
+                        "running: started (pid 1)",
+                        "running: healthy: probe 1 passed",
+                        "pause 1",
+                        "paused: paused (pid 1): froze 1",
+                        "resume 1",
+                        "running: continued (pid 1) after 3.5s paused: thawed 1",
+                        "pause 1",
+                        "paused: paused (pid 1): froze 1",
+                        // The stop: it runs first, then hears the stop request.
+                        "resume 1",
+                        "running: continued (pid 1) after 900ms paused: thawed 1",
+                        "stop 1",
+                        "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
+                        "kill 1",
+                        "sweep",
+                        "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                    ]
+                );
+            })
+            .await;
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn event_sequences() {
         let crash = Kid::Exits {
             after: 10,
