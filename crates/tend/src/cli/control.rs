@@ -116,6 +116,36 @@ pub fn reopen_logs(a: ControlArgs) -> u8 {
     say(through_channel(&dir, name, control::Verb::ReopenLogs, None))
 }
 
+/// `tend pause|continue NAME`: freezes a running service's whole process tree, or
+/// lets it run again, through the control channel of its supervisor (installed: the
+/// install's state folder, as the service manager has no word for it). Audited.
+pub fn pause(a: ControlArgs, verb: control::Verb) -> u8 {
+    let name = a.name.as_str();
+    let layout = Layout::system(PathBuf::new());
+    let installed = read_record(&layout, name).is_some();
+    let (dir, root, spec) = if installed {
+        (
+            layout.state_dir(name),
+            layout.state_root.clone(),
+            Some(layout.spec_path(name)),
+        )
+    } else {
+        let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
+        (dir.clone(), dir, None)
+    };
+    let before = spec.as_deref().and_then(|p| std::fs::read(p).ok());
+    let result = through_channel(&dir, name, verb, (!installed).then_some(&layout));
+    super::audit::note(
+        &root,
+        name,
+        verb.as_str(),
+        before.as_deref(),
+        spec.as_deref(),
+        result.as_ref().map(|_| ()).map_err(|f| f.error.as_str()),
+    );
+    say(result)
+}
+
 /// Prints what a request gave and returns the exit code.
 fn say(result: Result<String, Failed>) -> u8 {
     match result {

@@ -100,6 +100,13 @@ enum Command {
     Restart(control::ControlArgs),
     /// Reopen the log files of a running service (after an external rotation).
     ReopenLogs(control::ControlArgs),
+    /// Freeze a running service's whole process tree until `tend continue`.
+    ///
+    /// Its health probes wait too; a stop lets it run first, then stops it
+    /// gracefully. An installed service, or one of a running `tend run` / `tend up`.
+    Pause(control::ControlArgs),
+    /// Let a paused service run again.
+    Continue(control::ControlArgs),
     /// Switch a service to a signed release, and roll back unless it becomes ready.
     ///
     /// The artifact (a program, or a .tar.gz or .zip of a folder) must be signed with
@@ -273,6 +280,8 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => control::control(a, crate::platform::Verb::Stop),
         Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
         Command::ReopenLogs(a) => control::reopen_logs(a),
+        Command::Pause(a) => control::pause(a, crate::supervise::control::Verb::Pause),
+        Command::Continue(a) => control::pause(a, crate::supervise::control::Verb::Continue),
         Command::Upgrade(a) => upgrade::upgrade(a),
         Command::Rollback(a) => upgrade::rollback(a),
         Command::Update(a) => upgrade::update(a),

@@ -47,6 +47,10 @@ pub enum Verb {
     UpdateCheck,
     /// Check the release channel now and upgrade to what it names.
     UpdateApply,
+    /// Freeze the child's whole process tree (health probes wait too).
+    Pause,
+    /// Let a paused child's tree run again.
+    Continue,
 }
 
 impl Verb {
@@ -61,6 +65,8 @@ impl Verb {
             Verb::Rollback => "rollback",
             Verb::UpdateCheck => "update-check",
             Verb::UpdateApply => "update-apply",
+            Verb::Pause => "pause",
+            Verb::Continue => "continue",
         }
     }
 }

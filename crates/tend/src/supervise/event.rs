@@ -364,6 +364,24 @@ pub enum Event {
         /// `None`: an upgrade; else a rollback, and why.
         rollback: Option<String>,
     },
+    /// The child's process tree was frozen on request (`tend pause`): `paused (pid 42):
+    /// sent SIGSTOP to process group 42`. Health probes wait until it continues.
+    Paused {
+        /// The child.
+        pid: i32,
+        /// How it was frozen, for the log.
+        how: String,
+    },
+    /// A paused child's tree was let run again (`tend continue`, or before a stop):
+    /// `continued (pid 42) after 3.2s paused: sent SIGCONT to process group 42`.
+    Continued {
+        /// The child.
+        pid: i32,
+        /// How long it was paused.
+        paused: Duration,
+        /// How it was let run, for the log.
+        how: String,
+    },
     /// A new release passed its check (`update.verify_within`): `upgraded to release
     /// 1.2: ready after 1.4s`.
     Upgraded {
@@ -515,6 +533,12 @@ impl fmt::Display for Event {
             Event::Upgraded { to, after } => {
                 write!(f, "upgraded to release {to}: ready after {}", show_duration(*after))
             }
+            Event::Paused { pid, how } => write!(f, "paused (pid {pid}): {how}"),
+            Event::Continued { pid, paused, how } => write!(
+                f,
+                "continued (pid {pid}) after {} paused: {how}",
+                show_duration(*paused)
+            ),
         }
     }
 }

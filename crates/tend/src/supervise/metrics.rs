@@ -75,6 +75,7 @@ fn probe_histogram() -> Histogram {
 /// The metric families, shared with the registry (each is a handle to its values).
 struct Families {
     up: Family<Labels, Gauge>,
+    paused: Family<Labels, Gauge>,
     health: Family<Labels, Gauge>,
     restarts: Family<Labels, Counter>,
     exits: Family<Labels, Counter>,
@@ -194,6 +195,7 @@ impl Metrics {
     pub fn new(services: impl IntoIterator<Item = Watched>) -> Metrics {
         let families = Families {
             up: Family::default(),
+            paused: Family::default(),
             health: Family::default(),
             restarts: Family::default(),
             exits: Family::default(),
@@ -221,6 +223,11 @@ impl Metrics {
             "tend_service_up",
             "1 while the service's child process runs, else 0",
             f.up.clone(),
+        );
+        registry.register(
+            "tend_service_paused",
+            "1 while the service's child is paused (`tend pause`: its process tree frozen), else 0",
+            f.paused.clone(),
         );
         registry.register(
             "tend_service_health",
@@ -283,6 +290,7 @@ impl Metrics {
                 let name = w.name.as_str();
                 let me = service(name);
                 f.up.get_or_create_owned(&me).set(0);
+                f.paused.get_or_create_owned(&me).set(0);
                 f.restarts.get_or_create_owned(&me);
                 f.start_time.get_or_create_owned(&me);
                 f.uptime.get_or_create_owned(&me);
@@ -347,6 +355,9 @@ impl Metrics {
         let (f, svc) = (&self.families, &self.services[i]);
         let me = service(&svc.name);
         f.up.get_or_create(&me).set(i64::from(status.pid.is_some()));
+        f.paused
+            .get_or_create(&me)
+            .set(i64::from(status.state == super::state::State::Paused));
         if let Event::Started { start, .. } = event {
             if !matches!(start, Start::First) {
                 f.restarts.get_or_create(&me).inc();

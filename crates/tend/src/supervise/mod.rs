@@ -1667,6 +1667,42 @@ impl<'a> Services<'a> {
                     ));
                 }
             },
+            // Under a service manager too: pausing is tend's (the manager has no word
+            // for it). The actor answers.
+            Verb::Pause | Verb::Continue if self.upgrading[i] => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!("`{name}` is being switched to a release and checked (for at most update.verify_within): wait for it"),
+                ));
+            }
+            Verb::Pause | Verb::Continue
+                if alive && !stopping && !finishing && self.stopping.is_none() =>
+            {
+                let reply = service::Reply(c.reply);
+                let request = if c.verb == Verb::Pause {
+                    Control::Pause(reply.clone())
+                } else {
+                    Control::Continue(reply.clone())
+                };
+                let sent = self.controls[i]
+                    .as_ref()
+                    .is_some_and(|tx| tx.send(request).is_ok());
+                if !sent {
+                    let _ = reply.0.send(done(
+                        false,
+                        seen.state,
+                        format!("`{name}` is not running (it is {})", seen.state.as_str()),
+                    ));
+                }
+            }
+            Verb::Pause | Verb::Continue => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!("`{name}` is not running (it is {})", seen.state.as_str()),
+                ));
+            }
             Verb::ReopenLogs => {
                 service::reopen(&self.setups[i]);
                 let _ = c.reply.send(done(

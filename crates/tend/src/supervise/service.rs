@@ -21,6 +21,7 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::spec::Spec;
 
+use super::control::{Answer, Done};
 use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRequest, Stopped};
 use super::health::{self, Prober};
 use super::hook::{self, Hook, HookError};
@@ -48,6 +49,31 @@ pub enum Control {
     /// Tell the observers of this event (the supervisor's own: a release switch); the
     /// state does not change.
     Announce(Event),
+    /// Freeze the running child's whole process tree (`tend pause`); the answer goes
+    /// to the client.
+    Pause(Reply),
+    /// Let a paused child's tree run again (`tend continue`).
+    Continue(Reply),
+}
+
+/// Where the actor answers a request it carries out itself (pause, continue): the
+/// control channel's client.
+#[derive(Clone, Debug)]
+pub struct Reply(pub mpsc::UnboundedSender<Answer>);
+
+impl PartialEq for Reply {
+    fn eq(&self, other: &Reply) -> bool {
+        self.0.same_channel(&other.0)
+    }
+}
+
+impl Reply {
+    /// Sends the final answer.
+    fn done(&self, ok: bool, state: State, message: impl Into<String>) {
+        let _ = self
+            .0
+            .send(Answer::Done(Done::new(ok, Some(state.as_str()), message)));
+    }
 }
 
 /// How a service ended.
@@ -145,6 +171,10 @@ pub trait Procs {
     fn request_stop(&self, tree: &Self::Tree, spec: &Spec) -> io::Result<String>;
     /// Kills the whole tree now.
     fn kill_tree(&self, tree: &Self::Tree);
+    /// Freezes the whole tree; what was done, for the log.
+    fn pause(&self, tree: &Self::Tree) -> io::Result<String>;
+    /// Lets a frozen tree run again; what was done, for the log.
+    fn resume(&self, tree: &Self::Tree) -> io::Result<String>;
     /// After the child exited by itself: what it left behind (Unix: its group).
     fn clean_up_after_exit(&self, tree: &Self::Tree);
     /// Kills orphans re-parented to the supervisor (when `sole`: they can only be this
@@ -191,6 +221,14 @@ impl Procs for OsProcs {
 
     fn kill_tree(&self, tree: &sys::Tree) {
         let _ = sys::kill_tree(tree);
+    }
+
+    fn pause(&self, tree: &sys::Tree) -> io::Result<String> {
+        sys::pause_tree(tree)
+    }
+
+    fn resume(&self, tree: &sys::Tree) -> io::Result<String> {
+        sys::resume_tree(tree)
     }
 
     fn clean_up_after_exit(&self, tree: &sys::Tree) {
@@ -277,6 +315,13 @@ enum Phase<T> {
         exit: oneshot::Receiver<Exit>,
         /// The next health probe (with `[health]`): it waits for its time, then runs.
         probe: Option<ProbeRun>,
+    },
+    /// The child's tree is frozen since `since` (`tend pause`): no probes, no
+    /// timers; a stop or restart lets it run first.
+    Paused {
+        child: Child<T>,
+        exit: oneshot::Receiver<Exit>,
+        since: Instant,
     },
     /// Waiting until `until`, then `start` (none: [`Actor::again`], as it is then).
     Backoff {
@@ -384,6 +429,11 @@ pub async fn run_actor<P: Procs>(
                         }
                         Control::Stop(by) => actor.begin_stop(child, exit, by, AfterStop::End),
                         Control::Restart(by) => actor.begin_stop(child, exit, by, AfterStop::Restart),
+                        Control::Pause(reply) => actor.pause(child, exit, probe, &reply),
+                        Control::Continue(reply) => {
+                            reply.done(true, State::Running, format!("`{}` is not paused (it is running)", spec.name));
+                            Phase::Running { child, exit, probe }
+                        }
                     },
                     o = async { match probe.as_mut() { Some(p) => p.await, None => std::future::pending().await } }, if probe.is_some() => {
                         match actor.after_probe(&child, o) {
@@ -391,6 +441,48 @@ pub async fn run_actor<P: Procs>(
                             None => actor.begin_stop(child, exit, StopBy::Unhealthy, AfterStop::Decide),
                         }
                     }
+                }
+            }
+            Phase::Paused {
+                child,
+                mut exit,
+                since,
+            } => {
+                tokio::select! {
+                    biased;
+                    e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
+                    c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
+                        Control::ReopenLogs => { reopen(&setup); Phase::Paused { child, exit, since } }
+                        Control::Announce(e) => { actor.announce(&e); Phase::Paused { child, exit, since } }
+                        Control::Pause(reply) => {
+                            reply.done(true, State::Paused, format!("`{}` is paused already", spec.name));
+                            Phase::Paused { child, exit, since }
+                        }
+                        Control::Continue(reply) => {
+                            let (probe, result) = actor.resume(&child, since);
+                            match result {
+                                Ok(how) => reply.done(true, State::Running, format!("continued (pid {}): {how}", child.pid)),
+                                Err(e) => reply.done(false, State::Running, e),
+                            }
+                            Phase::Running { child, exit, probe }
+                        }
+                        // Stopped gracefully: it must run to hear the request.
+                        Control::Stop(by) => {
+                            let _ = actor.resume(&child, since);
+                            actor.begin_stop(child, exit, by, AfterStop::End)
+                        }
+                        Control::Restart(by) => {
+                            let _ = actor.resume(&child, since);
+                            actor.begin_stop(child, exit, by, AfterStop::Restart)
+                        }
+                        Control::Kill(by) => {
+                            actor.procs.kill_tree(&child.tree);
+                            let _ = actor.resume(&child, since);
+                            actor.procs.sweep_orphans(setup.sole);
+                            actor.report(State::Stopping, Event::Killing { pid: child.pid, by: Some(by) });
+                            Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce(by)), after: AfterStop::End, hook: None }
+                        }
+                    },
                 }
             }
             Phase::Backoff { until, start } => {
@@ -414,6 +506,10 @@ pub async fn run_actor<P: Procs>(
                         }
                         Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
                         Control::Announce(e) => { actor.announce(&e); Phase::Backoff { until, start } }
+                        Control::Pause(reply) | Control::Continue(reply) => {
+                            reply.done(false, State::Backoff, format!("`{}` is not running (it is waiting to restart)", spec.name));
+                            Phase::Backoff { until, start }
+                        }
                     }
                 }
             }
@@ -497,6 +593,10 @@ pub async fn run_actor<P: Procs>(
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, after, hook } }
                         Some(Control::Announce(e)) => { actor.announce(&e); Phase::Stopping { child, exit, since, killed, after, hook } }
                         Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, after, hook },
+                        Some(Control::Pause(reply) | Control::Continue(reply)) => {
+                            reply.done(false, State::Stopping, format!("`{}` is being stopped", spec.name));
+                            Phase::Stopping { child, exit, since, killed, after, hook }
+                        }
                         Some(Control::Kill(by)) => {
                             actor.procs.kill_tree(&child.tree);
                             actor.procs.sweep_orphans(setup.sole);
@@ -886,6 +986,82 @@ impl<P: Procs> Actor<'_, P> {
         Some(self.next_probe(Instant::now()))
     }
 
+    /// Freezes `child`'s tree on `reply`'s request; its probe is dropped (probes wait
+    /// while it is paused). If it cannot be frozen, it runs on.
+    fn pause(
+        &mut self,
+        child: Child<P::Tree>,
+        exit: oneshot::Receiver<Exit>,
+        probe: Option<ProbeRun>,
+        reply: &Reply,
+    ) -> Phase<P::Tree> {
+        match self.procs.pause(&child.tree) {
+            Ok(how) => {
+                let event = Event::Paused {
+                    pid: child.pid,
+                    how,
+                };
+                let said = event.to_string();
+                self.status.message = Some(said.clone());
+                self.report(State::Paused, event);
+                reply.done(true, State::Paused, said);
+                drop(probe);
+                Phase::Paused {
+                    child,
+                    exit,
+                    since: Instant::now(),
+                }
+            }
+            Err(e) => {
+                reply.done(
+                    false,
+                    State::Running,
+                    format!(
+                        "cannot pause `{}`: {}",
+                        self.setup.spec.name,
+                        crate::text::io_error(&e)
+                    ),
+                );
+                Phase::Running { child, exit, probe }
+            }
+        }
+    }
+
+    /// Lets `child`'s frozen tree (paused `since`) run again and says so; gives its
+    /// next health probe (counted from now) and what was done, or why it could not.
+    fn resume(
+        &mut self,
+        child: &Child<P::Tree>,
+        since: Instant,
+    ) -> (Option<ProbeRun>, Result<String, String>) {
+        let result = self.procs.resume(&child.tree).map_err(|e| {
+            format!(
+                "cannot let `{}` run again: {}",
+                self.setup.spec.name,
+                crate::text::io_error(&e)
+            )
+        });
+        let how = match &result {
+            Ok(how) => how.clone(),
+            Err(why) => why.clone(),
+        };
+        self.status.message = None;
+        self.report(
+            State::Running,
+            Event::Continued {
+                pid: child.pid,
+                paused: since.elapsed(),
+                how,
+            },
+        );
+        let probe = self
+            .setup
+            .health
+            .is_some()
+            .then(|| self.next_probe(Instant::now()));
+        (probe, result)
+    }
+
     fn begin_stop(
         &mut self,
         child: Child<P::Tree>,
@@ -1121,6 +1297,16 @@ mod tests {
 
         fn clean_up_after_exit(&self, pid: &i32) {
             self.note(format!("clean up {pid}"));
+        }
+
+        fn pause(&self, pid: &i32) -> io::Result<String> {
+            self.note(format!("pause {pid}"));
+            Ok(format!("froze {pid}"))
+        }
+
+        fn resume(&self, pid: &i32) -> io::Result<String> {
+            self.note(format!("resume {pid}"));
+            Ok(format!("thawed {pid}"))
         }
 
         fn sweep_orphans(&self, sole: bool) {
@@ -1488,6 +1674,94 @@ mod tests {
         );
         assert_eq!(outcome, Outcome::Exited { success: false });
         assert_eq!(last.message.as_deref(), Some(end));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paused_child_is_not_probed_and_a_stop_lets_it_run_first() {
+        tokio::task::LocalSet::new()
+            .run_until(async {
+                let world = Rc::new(World::default());
+                world.kids.borrow_mut().push_back(Kid::Serves {
+                    on_stop: Some((300, TERM)),
+                });
+                let (tx, rx) = mpsc::unbounded_channel();
+                let (answers, mut heard) = mpsc::unbounded_channel();
+                let ask = |c: fn(Reply) -> Control| c(Reply(answers.clone()));
+                let t0 = Instant::now();
+                let actor = tokio::task::spawn_local(run_actor(
+                    Rc::new(setup(HEALTH)),
+                    Fake(world.clone()),
+                    rx,
+                    vec![Box::new(Ear(world.log.clone(), Default::default()))],
+                ));
+                let mut said = Vec::new();
+                let at = |ms: u64, c: Control| {
+                    let world = world.clone();
+                    let tx = tx.clone();
+                    async move {
+                        sleep_until(t0 + Duration::from_millis(ms)).await;
+                        let probed = world.probed.get();
+                        tx.send(c).unwrap();
+                        probed
+                    }
+                };
+                // Probed at 1s (healthy); paused at 1.5s for 3.5s: no probe.
+                assert_eq!(at(1_500, ask(Control::Pause)).await, 1);
+                let probed = at(5_000, ask(Control::Continue)).await;
+                assert_eq!(probed, 1, "no probe while paused");
+                // The next probe 1s after it runs again.
+                assert_eq!(at(5_900, ask(Control::Continue)).await, 1);
+                assert_eq!(at(6_100, ask(Control::Pause)).await, 2);
+                assert_eq!(at(6_200, ask(Control::Pause)).await, 2);
+                at(7_000, Control::Stop(BY)).await;
+                assert_eq!(actor.await.unwrap(), Outcome::Stopped);
+                assert_eq!(
+                    world.probed.get(),
+                    2,
+                    "none while paused, nor after the stop"
+                );
+                while let Ok(Answer::Done(d)) = heard.try_recv() {
+                    said.push(format!(
+                        "{} {}: {}",
+                        d.ok,
+                        d.state.unwrap_or_default(),
+                        d.message
+                    ));
+                }
+                assert_eq!(
+                    said,
+                    [
+                        "true paused: paused (pid 1): froze 1",
+                        "true running: continued (pid 1): thawed 1",
+                        "true running: `app` is not paused (it is running)",
+                        "true paused: paused (pid 1): froze 1",
+                        "true paused: `app` is paused already",
+                    ]
+                );
+                assert_eq!(
+                    *world.log.borrow(),
+                    [
+                        "spawn 1",
+                        "running: started (pid 1)",
+                        "running: healthy: probe 1 passed",
+                        "pause 1",
+                        "paused: paused (pid 1): froze 1",
+                        "resume 1",
+                        "running: continued (pid 1) after 3.5s paused: thawed 1",
+                        "pause 1",
+                        "paused: paused (pid 1): froze 1",
+                        // The stop: it runs first, then hears the stop request.
+                        "resume 1",
+                        "running: continued (pid 1) after 900ms paused: thawed 1",
+                        "stop 1",
+                        "stopping: stopping on SIGINT: sent SIGTERM to pid 1, waiting up to 10s",
+                        "kill 1",
+                        "sweep",
+                        "stopped: stopped gracefully in 300ms (signal SIGTERM)",
+                    ]
+                );
+            })
+            .await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -17,6 +17,8 @@ pub enum State {
     Starting,
     /// The child is running.
     Running,
+    /// The child's whole process tree is frozen (`tend pause`) until `tend continue`.
+    Paused,
     /// The child exited and will be restarted after a delay.
     Backoff,
     /// A stop was requested; waiting for the child to exit.
@@ -35,6 +37,7 @@ impl State {
         match self {
             State::Starting => "starting",
             State::Running => "running",
+            State::Paused => "paused",
             State::Backoff => "backoff",
             State::Stopping => "stopping",
             State::Stopped => "stopped",

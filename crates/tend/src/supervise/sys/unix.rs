@@ -145,6 +145,19 @@ pub fn kill_tree(tree: &Tree) -> io::Result<()> {
     signal_group(tree.pid, libc::SIGKILL)
 }
 
+/// Freezes the whole tree (`tend pause`): SIGSTOP to its process group, which no
+/// process can catch or ignore. Returns what was done, for the log.
+pub fn pause_tree(tree: &Tree) -> io::Result<String> {
+    signal_group(tree.pid, libc::SIGSTOP)?;
+    Ok(format!("sent SIGSTOP to process group {}", tree.pid))
+}
+
+/// Lets a tree frozen by [`pause_tree`] run again: SIGCONT to its process group.
+pub fn resume_tree(tree: &Tree) -> io::Result<String> {
+    signal_group(tree.pid, libc::SIGCONT)?;
+    Ok(format!("sent SIGCONT to process group {}", tree.pid))
+}
+
 /// After the child exited: kill what it left in its process group.
 pub fn clean_up_after_exit(tree: &Tree) {
     let _ = kill_tree(tree);

@@ -49,8 +49,8 @@ use windows_sys::Win32::System::JobObjects::{
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
-    OpenThread, ResumeThread, WaitForSingleObject, CREATE_NO_WINDOW, CREATE_SUSPENDED,
-    THREAD_SUSPEND_RESUME,
+    OpenThread, ResumeThread, SuspendThread, WaitForSingleObject, CREATE_NO_WINDOW,
+    CREATE_SUSPENDED, THREAD_SUSPEND_RESUME,
 };
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
@@ -454,6 +454,70 @@ pub fn kill_tree(tree: &Tree) -> io::Result<()> {
         unsafe { TerminateJobObject(tree.job.as_raw_handle() as HANDLE, 1) },
         "TerminateJobObject",
     )
+}
+
+/// Freezes the whole tree (`tend pause`, the SCM's PAUSE): suspends every thread of
+/// every process in the child's job. Returns what was done, for the log.
+pub fn pause_tree(tree: &Tree) -> io::Result<String> {
+    let pids = pids_in_job(tree.job.as_raw_handle() as HANDLE)
+        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    let threads = each_thread_of(&pids, |t| {
+        // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
+        unsafe { SuspendThread(t) != u32::MAX }
+    })?;
+    Ok(format!(
+        "suspended {threads} threads of {} processes in its job",
+        pids.len()
+    ))
+}
+
+/// Lets a tree frozen by [`pause_tree`] run again: resumes every thread of every
+/// process in the child's job.
+pub fn resume_tree(tree: &Tree) -> io::Result<String> {
+    let pids = pids_in_job(tree.job.as_raw_handle() as HANDLE)
+        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    let threads = each_thread_of(&pids, |t| {
+        // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
+        unsafe { ResumeThread(t) != u32::MAX }
+    })?;
+    Ok(format!(
+        "resumed {threads} threads of {} processes in its job",
+        pids.len()
+    ))
+}
+
+/// Calls `each` with a handle (THREAD_SUSPEND_RESUME) to every thread of the processes
+/// `pids`; returns for how many threads it returned true.
+fn each_thread_of(pids: &[u32], mut each: impl FnMut(HANDLE) -> bool) -> io::Result<usize> {
+    // SAFETY: plain call; the snapshot handle is owned below.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    if snap == INVALID_HANDLE_VALUE {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh handle that nothing else owns.
+    let snap = unsafe { OwnedHandle::from_raw_handle(snap as RawHandle) };
+    // SAFETY: an all-zero THREADENTRY32 with its size set is what Thread32First wants.
+    let mut entry: THREADENTRY32 = unsafe { std::mem::zeroed() };
+    entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
+    let mut done = 0;
+    // SAFETY: valid snapshot handle and entry.
+    let mut more = unsafe { Thread32First(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    while more {
+        if pids.contains(&entry.th32OwnerProcessID) {
+            // SAFETY: plain call; a null handle is checked, the handle owned below.
+            let t = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID) };
+            if !t.is_null() {
+                // SAFETY: a fresh handle that nothing else owns.
+                let t = unsafe { OwnedHandle::from_raw_handle(t as RawHandle) };
+                if each(t.as_raw_handle() as HANDLE) {
+                    done += 1;
+                }
+            }
+        }
+        // SAFETY: as above.
+        more = unsafe { Thread32Next(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
+    }
+    Ok(done)
 }
 
 /// After the child exited: end what it left in its job, unless the spec lets those
