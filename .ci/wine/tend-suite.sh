@@ -139,7 +139,8 @@ check "  ... audited: Event Log entry 1012 with the account and its SID, the res
   grep -qE '^1012 Information: hello\|control 128\|[^|]+ \(S-1-[0-9-]+\)\|[^|]*\|ok\|[0-9a-f]{64}$' <<<"$ev" \
   || event_log_calls | grep -E '^1012 ' | sed 's/^/    | /'
 out=$(t audit hello --verify)
-check "  ... tend audit hello --verify: chain intact ($out)" grep -q "chain intact" <<<"$out"
+check "  ... tend audit hello --verify reads %ProgramData%'s log: chain intact ($out)" \
+  grep -qE '^C:\\ProgramData\\tend\\state\\audit\.jsonl: [1-9][0-9]* lines, chain intact' <<<"$out"
 js=$(w "$SRC_WIN\\tend.exe" audit hello --json 2>/dev/null | tr -d '\r')
 check "  ... tend audit --json: the control's line names the account's SID" \
   jq -e 'map(select(.action == "control 128")) | last | .sid | startswith("S-1-")' <<<"$js" || echo "    | $js"

@@ -84,13 +84,13 @@ pub fn append(path: &Path, entry: Entry) -> io::Result<String> {
         fs::create_dir_all(parent)?;
     }
     let mut file = crate::supervise::sys::open_audit_log(path)?;
-    file.lock()?;
+    let lock = crate::supervise::sys::lock_audit_log(path, &file)?;
     let (last, ended) = last_line(&mut file)?;
     let line = next_line(last.as_deref(), entry);
     // After a write cut short, the new line starts a line of its own.
     let lead = if ended { "" } else { "\n" };
     file.write_all(format!("{lead}{line}\n").as_bytes())?;
-    file.unlock()?;
+    drop(lock);
     Ok(line)
 }
 

@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::exit;
 use crate::audit::{self, log};
+use crate::platform::Layout;
 use crate::spec::ServiceName;
 use crate::supervise;
 
@@ -23,16 +24,19 @@ pub struct AuditArgs {
     /// The entries as a JSON array (with `--verify`: an object with the breaks too).
     #[arg(long)]
     pub json: bool,
-    /// The state folder whose audit.jsonl to read (default: /var/lib/tend as root,
-    /// else ~/.local/state/tend).
+    /// The state folder whose audit.jsonl to read (default: the installed services'
+    /// log, /var/lib/tend or %ProgramData%\tend\state, when this user can read it,
+    /// else this user's own, ~/.local/state/tend).
     #[arg(long, env = "TEND_STATE_DIR")]
     pub state_dir: Option<PathBuf>,
 }
 
 /// `tend audit`.
 pub fn audit(a: AuditArgs) -> u8 {
-    let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
-    let path = log::path_in(&dir);
+    let path = match a.state_dir {
+        Some(dir) => log::path_in(&dir),
+        None => default_log(),
+    };
     let text = match log::read(&path) {
         Ok(t) => t,
         Err(e) => {
@@ -96,13 +100,23 @@ pub fn audit(a: AuditArgs) -> u8 {
     }
 }
 
+/// The audit log `tend audit` reads without `--state-dir`: the installed services' one
+/// (`/var/lib/tend`, `%ProgramData%\tend\state`) when this user can read it, else this
+/// user's own (`tend run` / `tend up` services), else the installed services' one (so
+/// that the error names it).
+fn default_log() -> PathBuf {
+    let system = log::path_in(&Layout::system(PathBuf::new()).state_root);
+    let own = log::path_in(&supervise::default_state_dir());
+    if std::fs::File::open(&system).is_ok() || !own.exists() {
+        system
+    } else {
+        own
+    }
+}
+
 /// An entry in one line: `#3 2025-01-02T03:04:05Z root (uid 0) from /dev/pts/0: stop web: ok`.
 fn one_line(e: &audit::Entry) -> String {
-    let who = match (&e.uid, &e.sudo_user) {
-        (Some(uid), Some(s)) => format!("{} (uid {uid}, sudo by {s})", e.user),
-        (Some(uid), None) => format!("{} (uid {uid})", e.user),
-        (None, _) => e.user.clone(),
-    };
+    let who = audit::actor::describe_who(e.uid, e.sid.as_deref(), &e.user, e.sudo_user.as_deref());
     let short = |h: &Option<String>| {
         h.as_deref()
             .map_or("-".to_string(), |h| h[..h.len().min(12)].to_string())

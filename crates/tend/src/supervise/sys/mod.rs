@@ -15,7 +15,8 @@
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
 //! For `tend doctor` (`*_doctor.rs`): `perm_of` a file, `account_ids`, `ldd`, `is_root`
 //! (on Windows: none yet, and the doctor says which checks it skipped). For the audit
-//! trail (`*_audit.rs`): `actor_facts`, `open_audit_log`, `copy_audit_line` (syslog on
+//! trail (`*_audit.rs`): `actor_facts`, `open_audit_log`, `lock_audit_log` (the log
+//! itself on Unix, a `.lock` file beside it on Windows), `copy_audit_line` (syslog on
 //! Unix, the Event Log on Windows).
 #[cfg(unix)]
 mod unix;

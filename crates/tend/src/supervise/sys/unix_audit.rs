@@ -59,6 +59,24 @@ pub fn open_audit_log(path: &Path) -> io::Result<fs::File> {
     Ok(file)
 }
 
+/// The exclusive lock that makes one writer at a time append to an audit log (so
+/// two tends acting at once still chain), released on drop. On Unix, an advisory
+/// `flock` of the log itself.
+pub struct AuditLock(fs::File);
+
+impl Drop for AuditLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Takes the writers' lock of the audit log at `path`, open as `log`; waits for it.
+pub fn lock_audit_log(_path: &Path, log: &fs::File) -> io::Result<AuditLock> {
+    let f = log.try_clone()?;
+    f.lock()?;
+    Ok(AuditLock(f))
+}
+
 /// Sends the copy of an audit line to the local syslog socket (`/dev/log`: the journal
 /// or syslog; `/var/run/syslog` on macOS): `syslog` is the whole datagram. Nothing happens where there is no
 /// socket. (`event` is the Windows Event Log's copy.)

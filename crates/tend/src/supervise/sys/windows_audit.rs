@@ -39,6 +39,33 @@ pub fn open_audit_log(path: &Path) -> io::Result<fs::File> {
         .open(path)
 }
 
+/// The exclusive lock that makes one writer at a time append to an audit log (so
+/// two tends acting at once still chain), released on drop. On Windows, a lock of
+/// the file `audit.jsonl.lock` beside the log: a byte-range lock is mandatory there,
+/// so a lock of the log itself would keep `tend audit` (and, under Wine, the writer's
+/// own appends) from it.
+pub struct AuditLock(fs::File);
+
+impl Drop for AuditLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// Takes the writers' lock of the audit log at `path`; waits for it.
+pub fn lock_audit_log(path: &Path, _log: &fs::File) -> io::Result<AuditLock> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let f = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(std::path::PathBuf::from(name))?;
+    f.lock()?;
+    Ok(AuditLock(f))
+}
+
 /// Reports the copy of an audit line to the Application log, under the service's
 /// event source. Nothing happens when the Event Log cannot be opened. (`syslog` is
 /// the Unix copy.)
