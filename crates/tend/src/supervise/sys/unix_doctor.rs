@@ -1,6 +1,6 @@
 //! What `tend doctor` observes of this Unix system: a file's owner and mode, an
 //! account's ids, and `ldd`'s report on a program. The decisions are the doctor's own
-//! (pure, in `cli/doctor.rs`); this only looks.
+//! (pure, in `src/doctor/`); this only looks.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -1,0 +1,160 @@
+//! What `tend doctor` observes of one service, in one place: its state (as `tend
+//! status` read it), its spec, the program's file and folders, `ldd`, the ports. The
+//! OS-specific looks are in `supervise/sys/*_doctor.rs`; the decisions are
+//! [`super::diagnose`]'s.
+
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+
+use super::{probe_address, Facts, PortFacts, ProgramFacts};
+use crate::explain::Family;
+use crate::spec::{SocketAddress, Spec};
+use crate::supervise::sys::Perm;
+use crate::supervise::{state, sys};
+
+/// What is known of a service before looking at its files: `tend status`'s view.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Known {
+    /// Installed as a native service.
+    pub(crate) installed: bool,
+    /// The supervisor's view, from its state file.
+    pub(crate) status: Option<state::Status>,
+    /// Whether the supervisor of the state file still runs.
+    pub(crate) supervisor_alive: bool,
+    /// The installed unit differs from what its spec renders now.
+    pub(crate) drift: Option<bool>,
+}
+
+/// The path and each folder above it, with owner and mode.
+fn chain(path: &Path) -> Vec<(PathBuf, Option<Perm>)> {
+    path.ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| {
+            let perm = std::fs::metadata(p).ok().as_ref().and_then(sys::perm_of);
+            (p.to_path_buf(), perm)
+        })
+        .collect()
+}
+
+/// Whether another process listens on `addr`: bound for a moment to find out (`None`
+/// when the answer is unclear: no permission for a low port, an address not here).
+fn tcp_in_use(addr: &str) -> (Option<bool>, u16) {
+    let Some(sa) = addr.to_socket_addrs().ok().and_then(|mut a| a.next()) else {
+        return (None, 0);
+    };
+    let probe = |sa: SocketAddr| match TcpListener::bind(sa) {
+        Ok(_) => Some(false),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Some(true),
+        Err(_) => None,
+    };
+    (probe(sa), sa.port())
+}
+
+/// The facts of one port.
+fn port_facts(what: String, address: String) -> PortFacts {
+    let (in_use, port) = tcp_in_use(&address);
+    let holder = in_use.filter(|u| *u).and_then(|_| sys::listener_of(port));
+    PortFacts {
+        what,
+        address,
+        in_use,
+        holder,
+    }
+}
+
+/// Observes what [`super::diagnose`] needs of service `spec` (or of a spec that could not be
+/// read), with its state where it has any.
+pub(crate) fn observe(
+    row: Option<Known>,
+    name: &str,
+    spec_path: Option<PathBuf>,
+    spec: Result<Option<Spec>, String>,
+) -> Facts {
+    let (spec, spec_error) = match spec {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e)),
+    };
+    let row = row.unwrap_or_default();
+    let live = row.supervisor_alive;
+    let base = spec_path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let program = spec.as_ref().map(|s| {
+        let path_var = s
+            .env
+            .get("PATH")
+            .map(std::ffi::OsString::from)
+            .or_else(|| std::env::var_os("PATH"));
+        let resolved =
+            sys::resolve_command(&s.command, &base, path_var.as_deref()).map_err(|e| e.to_string());
+        let (chain, ldd) = match &resolved {
+            Ok(p) => (chain(p), sys::ldd(p)),
+            Err(_) => (Vec::new(), None),
+        };
+        ProgramFacts {
+            command: s.command.clone(),
+            resolved: Some(resolved),
+            chain,
+            ldd,
+        }
+    });
+    let account = spec
+        .as_ref()
+        .map(|s| sys::account_ids(s.user.as_deref(), s.group.as_deref()));
+    let working_dir = spec
+        .as_ref()
+        .and_then(|s| s.working_dir.clone())
+        .map(|d| chain(&d))
+        .unwrap_or_default();
+    let mut ports = Vec::new();
+    if let Some(s) = &spec {
+        for l in &s.listen {
+            if let SocketAddress::Tcp(a) = &l.address {
+                let what = format!("[[listen]] {}", l.name);
+                ports.push(if live {
+                    PortFacts {
+                        what,
+                        address: a.to_string(),
+                        in_use: Some(true),
+                        holder: None,
+                    }
+                } else {
+                    port_facts(what, a.to_string())
+                });
+            }
+        }
+        if let Some(h) = &s.health {
+            if let Some(a) = probe_address(h.http.as_deref(), h.tcp.as_deref()) {
+                ports.push(port_facts("[health]".to_string(), a));
+            }
+        }
+    }
+    Facts {
+        name: name.to_string(),
+        spec_path,
+        spec_error,
+        installed: row.installed,
+        status: row.status,
+        supervisor_alive: live,
+        drift: row.drift,
+        max_restarts: spec.as_ref().map(|s| s.restart.max_restarts),
+        program,
+        account,
+        working_dir,
+        ports,
+        root: sys::is_root(),
+        family: Family::HOST,
+    }
+}
+
+/// The spec of service `name` in the file at `path`.
+pub(crate) fn load_spec(path: &Path, name: &str) -> Result<Option<Spec>, String> {
+    let loaded = crate::spec::load_file(path, &crate::spec::LoadOptions::with_process_env())
+        .map_err(|e| e.to_string())?;
+    Ok(loaded
+        .services
+        .into_iter()
+        .find(|s| s.name.as_str() == name))
+}
