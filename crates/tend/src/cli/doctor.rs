@@ -140,6 +140,7 @@ fn known(r: &Row) -> Known {
         status: r.status.clone(),
         supervisor_alive: r.supervisor_alive,
         drift: r.drift,
+        state_file: Some(r.state_file.clone()),
     }
 }
 

@@ -7,7 +7,7 @@
 //! root, not on this OS) is listed as skipped, never passed silently. `cli/doctor.rs`
 //! only picks the services and prints.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -52,6 +52,177 @@ pub(crate) struct ProgramFacts {
     pub(crate) chain: Vec<(PathBuf, Option<Perm>)>,
     /// `ldd`'s report on it, where there is `ldd`.
     pub(crate) ldd: Option<String>,
+    /// The account `ldd` ran as, when not the doctor's own (the service's, as root).
+    pub(crate) ldd_as: Option<String>,
+    /// What the program file's first bytes say it is ([`binary_kind`]).
+    pub(crate) binary: Option<Binary>,
+}
+
+/// What a program file is, by its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Binary {
+    /// An ELF file: 64-bit or not, and its `e_machine`.
+    Elf { bits64: bool, machine: u16 },
+    /// A Windows PE file and its COFF `Machine`.
+    Pe { machine: u16 },
+    /// A script (`#!`): its interpreter decides.
+    Script,
+    /// Something else (a Mach-O file, a file too short to say).
+    Other,
+}
+
+/// What a program file is, from its first bytes (at least 64, and for a PE file up to
+/// its PE header, which `e_lfanew` places: [`HEAD_LEN`] bytes are enough in practice).
+pub(crate) fn binary_kind(head: &[u8]) -> Binary {
+    let u16_at = |at: usize, big: bool| {
+        let b: [u8; 2] = head.get(at..at + 2)?.try_into().ok()?;
+        Some(if big {
+            u16::from_be_bytes(b)
+        } else {
+            u16::from_le_bytes(b)
+        })
+    };
+    if head.starts_with(b"\x7fELF") {
+        let bits64 = head.get(4) == Some(&2);
+        let big = head.get(5) == Some(&2);
+        return u16_at(18, big).map_or(Binary::Other, |machine| Binary::Elf { bits64, machine });
+    }
+    if head.starts_with(b"MZ") {
+        let pe = head
+            .get(0x3c..0x40)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .and_then(|off| usize::try_from(off).ok());
+        return match pe {
+            Some(off) if head.get(off..off + 4) == Some(b"PE\0\0") => {
+                u16_at(off + 4, false).map_or(Binary::Other, |machine| Binary::Pe { machine })
+            }
+            _ => Binary::Other,
+        };
+    }
+    if head.starts_with(b"#!") {
+        return Binary::Script;
+    }
+    Binary::Other
+}
+
+/// How many bytes of a program [`binary_kind`] reads.
+pub(crate) const HEAD_LEN: usize = 4096;
+
+/// The architecture (as Rust's `std::env::consts::ARCH` names it) of an ELF
+/// `e_machine` or a PE `Machine`, where it is one tend knows.
+pub(crate) fn machine_arch(b: Binary) -> Option<&'static str> {
+    Some(match b {
+        Binary::Elf { bits64, machine } => match (machine, bits64) {
+            (3, _) => "x86",
+            (62, _) => "x86_64",
+            (40, _) => "arm",
+            (183, _) => "aarch64",
+            (243, true) => "riscv64",
+            (243, false) => "riscv32",
+            (8, false) => "mips",
+            (8, true) => "mips64",
+            (20, _) => "powerpc",
+            (21, _) => "powerpc64",
+            (22, _) => "s390x",
+            (258, _) => "loongarch64",
+            _ => return None,
+        },
+        Binary::Pe { machine } => match machine {
+            0x14c => "x86",
+            0x8664 => "x86_64",
+            0x1c4 => "arm",
+            0xaa64 => "aarch64",
+            _ => return None,
+        },
+        Binary::Script | Binary::Other => return None,
+    })
+}
+
+/// Why a program of kind `b` cannot run on a `family` host of architecture `host`,
+/// when it cannot. A 32-bit x86 program on x86_64 is left to the loader (Windows runs
+/// it; Linux does with 32-bit libraries, which `ldd` checks).
+pub(crate) fn wrong_binary(b: Binary, family: Family, host: &str) -> Option<String> {
+    let (format, native) = match b {
+        Binary::Elf { .. } => ("an ELF (Linux/Unix) program", family == Family::Unix),
+        Binary::Pe { .. } => ("a Windows (PE) program", family == Family::Windows),
+        Binary::Script | Binary::Other => return None,
+    };
+    if !native {
+        return Some(format!("it is {format}, and this is not that system"));
+    }
+    let arch = machine_arch(b)?;
+    let ok = arch == host || (arch == "x86" && host == "x86_64");
+    (!ok).then(|| format!("it is built for {arch}, and this machine is {host}"))
+}
+
+/// A folder the service writes (its state, its logs), as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct FolderFacts {
+    /// `state folder`, `log folder`.
+    pub(crate) what: &'static str,
+    /// The folder, then each folder above it, with owner and mode (none: missing).
+    pub(crate) chain: Vec<(PathBuf, Option<Perm>)>,
+}
+
+/// The file-system sandbox of an installed systemd unit, as the unit file says it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Sandbox {
+    /// `ProtectSystem=` (empty: not set).
+    pub(crate) protect_system: String,
+    /// `ProtectHome=` (empty: not set).
+    pub(crate) protect_home: String,
+    /// `ReadWritePaths=`, unescaped.
+    pub(crate) read_write_paths: Vec<String>,
+}
+
+/// Why systemd's sandbox `sb` keeps the service from writing `path`, if it does
+/// (systemd.exec(5): `ProtectSystem=strict` makes the whole tree read-only, `full`
+/// /usr, /boot, /efi and /etc, `yes` all but /etc; `ProtectHome=yes`/`tmpfs` hides
+/// /home, /root and /run/user, `read-only` makes them read-only; `ReadWritePaths=`
+/// takes a path and everything under it back).
+pub(crate) fn sandbox_denies(sb: &Sandbox, path: &Path) -> Option<String> {
+    let yes = |v: &str| matches!(v, "yes" | "true" | "on" | "1");
+    let rw = sb
+        .read_write_paths
+        .iter()
+        .map(|p| p.trim_start_matches(['-', '+']))
+        .any(|p| path.starts_with(p));
+    let home = ["/home", "/root", "/run/user"];
+    if home.iter().any(|h| path.starts_with(h)) {
+        let ph = sb.protect_home.as_str();
+        if yes(ph) || ph == "tmpfs" {
+            return Some(format!("ProtectHome={ph} hides {}", path.display()));
+        }
+        if ph == "read-only" && !rw {
+            return Some(format!(
+                "ProtectHome=read-only makes {} read-only, and ReadWritePaths= does not list it",
+                path.display()
+            ));
+        }
+    }
+    let ps = sb.protect_system.as_str();
+    let read_only: &[&str] = match ps {
+        "strict" => &["/"],
+        "full" => &["/usr", "/boot", "/efi", "/etc"],
+        v if yes(v) => &["/usr", "/boot", "/efi"],
+        _ => &[],
+    };
+    (!rw && read_only.iter().any(|r| path.starts_with(r))).then(|| {
+        format!(
+            "ProtectSystem={ps} makes {} read-only, and ReadWritePaths= does not list it",
+            path.display()
+        )
+    })
+}
+
+/// Free space where the logs go, as observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DiskFacts {
+    /// The folder measured.
+    pub(crate) path: PathBuf,
+    /// Bytes free for an unprivileged writer.
+    pub(crate) free: u64,
 }
 
 /// A port the service needs, as observed.
@@ -88,6 +259,17 @@ pub(crate) struct Facts {
     /// The working folder and each folder above it.
     pub(crate) working_dir: Vec<(PathBuf, Option<Perm>)>,
     pub(crate) ports: Vec<PortFacts>,
+    /// The folders the service writes.
+    pub(crate) folders: Vec<FolderFacts>,
+    /// The account that writes them: the supervisor's (the service's own when
+    /// installed: the service manager starts `tend run` as it).
+    pub(crate) writer: Option<Result<AccountIds, String>>,
+    /// The installed systemd unit's sandbox, when it is one.
+    pub(crate) sandbox: Option<Sandbox>,
+    /// Free space on the log folder's file system.
+    pub(crate) log_disk: Option<DiskFacts>,
+    /// This machine's architecture (`std::env::consts::ARCH`).
+    pub(crate) host_arch: &'static str,
     /// Whether the doctor runs as root (it sees every process, may read every file).
     pub(crate) root: bool,
     pub(crate) family: Family,
@@ -108,15 +290,19 @@ pub(crate) struct Report {
 pub(crate) enum Want {
     /// Execute a file, or enter a folder.
     Exec,
+    /// Write a file, or create and remove files in a folder.
+    Write,
 }
 
 /// Whether `who` may `want` a file with `perm`, by the Unix permission bits (root may
 /// execute what has any execute bit, and enter any folder that has one).
 pub(crate) fn permits(perm: Perm, who: &AccountIds, want: Want) -> bool {
-    let Want::Exec = want;
-    let bit = 1;
+    let bit = match want {
+        Want::Exec => 1,
+        Want::Write => 2,
+    };
     if who.uid == 0 {
-        return perm.mode & 0o111 != 0;
+        return want == Want::Write || perm.mode & 0o111 != 0;
     }
     let shift = if perm.uid == who.uid {
         6
@@ -180,6 +366,155 @@ fn blocked(
 fn want_word(w: Want) -> &'static str {
     match w {
         Want::Exec => "execute",
+        Want::Write => "write in",
+    }
+}
+
+/// The first entry of a folder's `chain` that `who` cannot use to write in it: the
+/// folder itself (write and enter), or when it is missing the nearest folder above
+/// that exists (to create it), and every folder above (enter). With the entry, what
+/// is wanted of it.
+fn unwritable(
+    chain: &[(PathBuf, Option<Perm>)],
+    who: &AccountIds,
+) -> Option<(PathBuf, Perm, Want)> {
+    let first = chain.iter().position(|(_, p)| p.is_some())?;
+    chain[first..]
+        .iter()
+        .enumerate()
+        .find_map(|(i, (path, perm))| {
+            let perm = (*perm)?;
+            let wants: &[Want] = if i == 0 {
+                &[Want::Write, Want::Exec]
+            } else {
+                &[Want::Exec]
+            };
+            if i > 0 && who.uid == 0 {
+                return None;
+            }
+            wants
+                .iter()
+                .find(|w| !permits(perm, who, **w))
+                .map(|w| (path.clone(), perm, *w))
+        })
+}
+
+/// The findings on the folders the service writes: their permission bits for its
+/// account, systemd's sandbox, a full disk and dropped log lines.
+fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &mut Vec<String>) {
+    let reinstall = if f.installed {
+        format!(", or tend install {spec_arg} (it creates them)")
+    } else {
+        String::new()
+    };
+    match &f.writer {
+        Some(Ok(who)) => {
+            for d in &f.folders {
+                let Some((at, perm, want)) = unwritable(&d.chain, who) else {
+                    continue;
+                };
+                let folder = &d.chain[0].0;
+                let fix = match want {
+                    Want::Exec => format!("chmod a+x {}", at.display()),
+                    Want::Write if at == *folder => {
+                        format!("chown -R {} {}{reinstall}", who.name, at.display())
+                    }
+                    Want::Write => format!(
+                        "mkdir -p {} && chown {} {}{reinstall}",
+                        folder.display(),
+                        who.name,
+                        folder.display()
+                    ),
+                };
+                out.push(Finding {
+                    id: "folder-access",
+                    severity: Severity::Problem,
+                    summary: format!(
+                        "its account {} cannot {} its {} {}",
+                        who.name,
+                        if want == Want::Exec {
+                            "reach"
+                        } else if at == *folder {
+                            "write in"
+                        } else {
+                            "create"
+                        },
+                        d.what,
+                        folder.display()
+                    ),
+                    evidence: vec![format!(
+                        "{}: owner {}, group {}, mode {:o}; {} is uid {} and may not {} it",
+                        at.display(),
+                        perm.uid,
+                        perm.gid,
+                        perm.mode,
+                        who.name,
+                        who.uid,
+                        want_word(want)
+                    )],
+                    fix: Some(fix),
+                });
+            }
+        }
+        Some(Err(e)) => skipped.push(format!("the account's access to its folders: {e}")),
+        None => {}
+    }
+    if let Some(sb) = &f.sandbox {
+        for d in &f.folders {
+            let folder = &d.chain[0].0;
+            if let Some(why) = sandbox_denies(sb, folder) {
+                out.push(Finding {
+                    id: "sandbox",
+                    severity: Severity::Problem,
+                    summary: format!(
+                        "systemd's sandbox keeps it from writing its {} {}",
+                        d.what,
+                        folder.display()
+                    ),
+                    evidence: vec![format!("the installed unit: {why}")],
+                    fix: Some(format!(
+                        "let the unit write it (in {spec_arg}: [systemd.service] ReadWritePaths = \"{}\", or drop the override of ProtectSystem=/ReadWritePaths=), then tend install {spec_arg}",
+                        folder.display()
+                    )),
+                });
+            }
+        }
+    }
+    let dropped = f.status.as_ref().map_or(0, |s| s.log_dropped_lines);
+    let full = f.log_disk.as_ref().filter(|d| d.free == 0);
+    if dropped > 0 || full.is_some() {
+        let s = f.status.as_ref();
+        let mut evidence = Vec::new();
+        if dropped > 0 {
+            evidence.push(format!(
+                "{dropped} lines ({} bytes) of its output could not be written to its log files",
+                s.map_or(0, |s| s.log_dropped_bytes)
+            ));
+        }
+        if let Some(d) = &f.log_disk {
+            evidence.push(format!("{}: {} bytes free", d.path.display(), d.free));
+        }
+        let dir = f.log_disk.as_ref().map_or_else(
+            || "its log folder".to_string(),
+            |d| d.path.display().to_string(),
+        );
+        out.push(Finding {
+            id: "log-dropped",
+            severity: if dropped > 0 {
+                Severity::Problem
+            } else {
+                Severity::Note
+            },
+            summary: if dropped > 0 {
+                "its logs are dropping lines".to_string()
+            } else {
+                "the disk of its logs is full: lines will be dropped".to_string()
+            },
+            evidence,
+            fix: Some(format!(
+                "free space on the disk of {dir} (`df -h {dir}`), or lower [log] max_total/keep in {spec_arg}"
+            )),
+        });
     }
 }
 
@@ -355,7 +690,10 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                                 evidence: text
                                     .lines()
                                     .filter(|l| l.contains("not found"))
-                                    .map(|l| format!("ldd {}: {}", path.display(), l.trim()))
+                                    .map(|l| match &p.ldd_as {
+                                        Some(who) => format!("ldd {} (as {who}): {}", path.display(), l.trim()),
+                                        None => format!("ldd {}: {}", path.display(), l.trim()),
+                                    })
                                     .collect(),
                                 fix: Some(
                                     "install the package that provides them (`apt-file search NAME`, `dnf provides */NAME`), or set LD_LIBRARY_PATH in [env]"
@@ -365,6 +703,18 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                         }
                     }
                     None => skipped.push("shared libraries: no `ldd` here".to_string()),
+                }
+                if let Some(why) = p.binary.and_then(|b| wrong_binary(b, f.family, f.host_arch)) {
+                    out.push(Finding {
+                        id: "architecture",
+                        severity: Severity::Problem,
+                        summary: format!("its program cannot run on this machine: {why}"),
+                        evidence: vec![format!("{}: {:?}", path.display(), p.binary.unwrap_or(Binary::Other))],
+                        fix: Some(format!(
+                            "install the {} build of the program, or correct `command` in {spec_arg}",
+                            f.host_arch
+                        )),
+                    });
                 }
             }
             None => {}
@@ -432,6 +782,7 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
             _ => {}
         }
     }
+    folder_findings(f, &spec_arg, &mut out, &mut skipped);
     if f.drift == Some(true) {
         out.push(Finding {
             id: "drift",
@@ -554,8 +905,26 @@ mod tests {
             account: Some(Ok(me(1000, &[1000]))),
             working_dir: Vec::new(),
             ports: Vec::new(),
+            folders: Vec::new(),
+            writer: Some(Ok(me(1000, &[1000]))),
+            sandbox: None,
+            log_disk: None,
+            host_arch: "x86_64",
             root: false,
             family: Family::Unix,
+        }
+    }
+
+    /// A folder, then those above it, with owner, group and mode (none: missing).
+    type Entry<'a> = (&'a str, Option<(u32, u32, u32)>);
+
+    fn folder(what: &'static str, chain: &[Entry]) -> FolderFacts {
+        FolderFacts {
+            what,
+            chain: chain
+                .iter()
+                .map(|(p, m)| (PathBuf::from(p), m.map(|(u, g, m)| perm(u, g, m))))
+                .collect(),
         }
     }
 
@@ -593,6 +962,8 @@ mod tests {
                 .map(|(p, u, g, m)| (PathBuf::from(p), Some(perm(*u, *g, *m))))
                 .collect(),
             ldd: ldd.map(str::to_string),
+            ldd_as: None,
+            binary: None,
         }
     }
 
@@ -790,6 +1161,133 @@ mod tests {
                 vec![("spec", Problem)],
             ),
             (
+                "a program built for another machine",
+                Box::new(move |f| {
+                    let mut p = program(Ok("/opt/api/bin/api"), &ok_chain, Some(""));
+                    p.binary = Some(Binary::Elf {
+                        bits64: true,
+                        machine: 183,
+                    });
+                    f.program = Some(p);
+                }),
+                vec![("architecture", Problem)],
+            ),
+            (
+                "a program for this machine",
+                Box::new(move |f| {
+                    let mut p = program(Ok("/opt/api/bin/api"), &ok_chain, Some(""));
+                    p.binary = Some(Binary::Elf {
+                        bits64: true,
+                        machine: 62,
+                    });
+                    f.program = Some(p);
+                }),
+                vec![],
+            ),
+            (
+                "a log folder owned by root, 0755",
+                Box::new(|f| {
+                    f.folders = vec![folder(
+                        "log folder",
+                        &[
+                            ("/var/log/tend/api", Some((0, 0, 0o755))),
+                            ("/var/log/tend", Some((0, 0, 0o755))),
+                        ],
+                    )];
+                }),
+                vec![("folder-access", Problem)],
+            ),
+            (
+                "a log folder of its own",
+                Box::new(|f| {
+                    f.folders = vec![folder(
+                        "log folder",
+                        &[
+                            ("/var/log/tend/api", Some((1000, 1000, 0o750))),
+                            ("/var/log/tend", Some((0, 0, 0o755))),
+                        ],
+                    )];
+                }),
+                vec![],
+            ),
+            (
+                "a missing state folder it may create",
+                Box::new(|f| {
+                    f.folders = vec![folder(
+                        "state folder",
+                        &[
+                            ("/home/u/.local/state/tend", None),
+                            ("/home/u/.local/state", Some((1000, 1000, 0o700))),
+                        ],
+                    )];
+                }),
+                vec![],
+            ),
+            (
+                "a missing state folder it may not create",
+                Box::new(|f| {
+                    f.folders = vec![folder(
+                        "state folder",
+                        &[
+                            ("/var/lib/tend/api", None),
+                            ("/var/lib/tend", Some((0, 0, 0o755))),
+                        ],
+                    )];
+                }),
+                vec![("folder-access", Problem)],
+            ),
+            (
+                "a folder written by root: no finding",
+                Box::new(|f| {
+                    f.writer = Some(Ok(me(0, &[0])));
+                    f.folders = vec![folder(
+                        "log folder",
+                        &[("/var/log/tend/api", Some((1, 1, 0o700)))],
+                    )];
+                }),
+                vec![],
+            ),
+            (
+                "a log folder outside ReadWritePaths under ProtectSystem=strict",
+                Box::new(|f| {
+                    f.writer = Some(Ok(me(0, &[0])));
+                    f.sandbox = Some(Sandbox {
+                        protect_system: "strict".into(),
+                        protect_home: "yes".into(),
+                        read_write_paths: vec!["/var/lib/tend/api".into()],
+                    });
+                    f.folders = vec![
+                        folder(
+                            "state folder",
+                            &[("/var/lib/tend/api", Some((0, 0, 0o755)))],
+                        ),
+                        folder("log folder", &[("/srv/logs", Some((0, 0, 0o755)))]),
+                    ];
+                }),
+                vec![("sandbox", Problem)],
+            ),
+            (
+                "logs dropping lines",
+                Box::new(|f| {
+                    let mut s = status(state::State::Running, 0, None);
+                    s.pid = Some(9);
+                    s.log_dropped_lines = 12;
+                    f.supervisor_alive = true;
+                    f.status = Some(s);
+                }),
+                vec![("log-dropped", Problem)],
+            ),
+            (
+                "a full log disk before any line is dropped",
+                Box::new(|f| {
+                    f.log_disk = Some(DiskFacts {
+                        path: "/var/log/tend/api".into(),
+                        free: 0,
+                    });
+                }),
+                vec![("log-dropped", Note)],
+            ),
+            (
                 "a working folder the account cannot enter",
                 Box::new(|f| {
                     f.working_dir = vec![("/srv/data".into(), Some(perm(0, 0, 0o700)))];
@@ -829,6 +1327,218 @@ mod tests {
         assert!(
             !skipped.iter().any(|s| s.contains("needs root")),
             "{skipped:?}"
+        );
+    }
+
+    /// The first bytes of real programs' headers: an ELF file's `e_ident` and
+    /// `e_machine` (little- and big-endian), a PE file's `e_lfanew` and `Machine`.
+    #[test]
+    fn binary_kinds_from_headers() {
+        fn elf(class: u8, data: u8, machine: u16) -> Vec<u8> {
+            let mut h = vec![0u8; 64];
+            h[..4].copy_from_slice(b"\x7fELF");
+            h[4] = class;
+            h[5] = data;
+            let m = if data == 2 {
+                machine.to_be_bytes()
+            } else {
+                machine.to_le_bytes()
+            };
+            h[18..20].copy_from_slice(&m);
+            h
+        }
+        fn pe(at: usize, machine: u16) -> Vec<u8> {
+            let mut h = vec![0u8; at + 24];
+            h[..2].copy_from_slice(b"MZ");
+            h[0x3c..0x40].copy_from_slice(&(at as u32).to_le_bytes());
+            h[at..at + 4].copy_from_slice(b"PE\0\0");
+            h[at + 4..at + 6].copy_from_slice(&machine.to_le_bytes());
+            h
+        }
+        let cases: Vec<(Vec<u8>, Binary)> = vec![
+            (
+                elf(2, 1, 62),
+                Binary::Elf {
+                    bits64: true,
+                    machine: 62,
+                },
+            ),
+            (
+                elf(1, 1, 3),
+                Binary::Elf {
+                    bits64: false,
+                    machine: 3,
+                },
+            ),
+            (
+                elf(2, 2, 22),
+                Binary::Elf {
+                    bits64: true,
+                    machine: 22,
+                },
+            ),
+            (elf(2, 1, 62)[..19].to_vec(), Binary::Other),
+            (pe(0x80, 0x8664), Binary::Pe { machine: 0x8664 }),
+            (pe(0xe8, 0xaa64), Binary::Pe { machine: 0xaa64 }),
+            (pe(0x80, 0x8664)[..0x85].to_vec(), Binary::Other),
+            (b"MZ".to_vec(), Binary::Other),
+            (b"#!/bin/sh\n".to_vec(), Binary::Script),
+            (b"\xcf\xfa\xed\xfe".to_vec(), Binary::Other),
+            (Vec::new(), Binary::Other),
+        ];
+        for (head, want) in cases {
+            assert_eq!(binary_kind(&head), want, "{:?}", &head[..head.len().min(8)]);
+        }
+    }
+
+    #[test]
+    fn binaries_that_cannot_run_here() {
+        use Family::*;
+        let elf = |machine| Binary::Elf {
+            bits64: true,
+            machine,
+        };
+        let cases: &[(Binary, Family, &str, Option<&str>)] = &[
+            (elf(62), Unix, "x86_64", None),
+            (elf(183), Unix, "aarch64", None),
+            (
+                elf(183),
+                Unix,
+                "x86_64",
+                Some("it is built for aarch64, and this machine is x86_64"),
+            ),
+            (
+                elf(62),
+                Unix,
+                "aarch64",
+                Some("it is built for x86_64, and this machine is aarch64"),
+            ),
+            // 32-bit x86 on x86_64: left to the loader and ldd.
+            (
+                Binary::Elf {
+                    bits64: false,
+                    machine: 3,
+                },
+                Unix,
+                "x86_64",
+                None,
+            ),
+            (
+                Binary::Pe { machine: 0x8664 },
+                Unix,
+                "x86_64",
+                Some("it is a Windows (PE) program, and this is not that system"),
+            ),
+            (
+                elf(62),
+                Windows,
+                "x86_64",
+                Some("it is an ELF (Linux/Unix) program, and this is not that system"),
+            ),
+            (Binary::Pe { machine: 0x8664 }, Windows, "x86_64", None),
+            (Binary::Pe { machine: 0x14c }, Windows, "x86_64", None),
+            (
+                Binary::Pe { machine: 0xaa64 },
+                Windows,
+                "x86_64",
+                Some("it is built for aarch64, and this machine is x86_64"),
+            ),
+            // An unknown machine, a script: not judged.
+            (elf(9999), Unix, "x86_64", None),
+            (Binary::Script, Unix, "x86_64", None),
+        ];
+        for (b, fam, host, want) in cases {
+            assert_eq!(
+                wrong_binary(*b, *fam, host).as_deref(),
+                *want,
+                "{b:?} {fam:?} {host}"
+            );
+        }
+    }
+
+    #[test]
+    fn systemd_sandbox_of_a_folder() {
+        let sb = |ps: &str, ph: &str, rw: &[&str]| Sandbox {
+            protect_system: ps.into(),
+            protect_home: ph.into(),
+            read_write_paths: rw.iter().map(|s| s.to_string()).collect(),
+        };
+        let cases: &[(Sandbox, &str, bool)] = &[
+            (
+                sb("strict", "yes", &["/var/log/tend/api"]),
+                "/var/log/tend/api",
+                false,
+            ),
+            (
+                sb("strict", "yes", &["/var/log/tend"]),
+                "/var/log/tend/api",
+                false,
+            ),
+            (
+                sb("strict", "yes", &["-/var/log/tend/api"]),
+                "/var/log/tend/api",
+                false,
+            ),
+            (
+                sb("strict", "yes", &["/var/lib/tend/api"]),
+                "/var/log/tend/api",
+                true,
+            ),
+            // A path prefix that is not a parent folder does not count.
+            (sb("strict", "", &["/var/log/te"]), "/var/log/tend", true),
+            (sb("full", "", &[]), "/etc/api", true),
+            (sb("full", "", &[]), "/var/log/api", false),
+            (sb("yes", "", &[]), "/etc/api", false),
+            (sb("true", "", &[]), "/usr/local/api", true),
+            (sb("", "", &[]), "/usr/local/api", false),
+            (sb("", "yes", &["/home/u/logs"]), "/home/u/logs", true),
+            (sb("", "tmpfs", &[]), "/root/logs", true),
+            (
+                sb("", "read-only", &["/home/u/logs"]),
+                "/home/u/logs",
+                false,
+            ),
+            (sb("", "read-only", &[]), "/home/u/logs", true),
+            (sb("", "no", &[]), "/home/u/logs", false),
+        ];
+        for (s, path, denied) in cases {
+            assert_eq!(
+                sandbox_denies(s, Path::new(path)).is_some(),
+                *denied,
+                "{s:?} {path}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unwritable_folder_is_named_with_its_fix() {
+        let mut f = facts();
+        f.folders = vec![folder(
+            "log folder",
+            &[
+                ("/var/log/tend/api", Some((0, 0, 0o755))),
+                ("/var/log/tend", Some((0, 0, 0o755))),
+            ],
+        )];
+        let (findings, _) = diagnose(&f);
+        assert_eq!(
+            findings[0].summary,
+            "its account u1000 cannot write in its log folder /var/log/tend/api"
+        );
+        assert_eq!(
+            findings[0].fix.as_deref(),
+            Some("chown -R u1000 /var/log/tend/api")
+        );
+        f.installed = true;
+        f.folders[0].chain[0].1 = None;
+        let (findings, _) = diagnose(&f);
+        assert_eq!(
+            findings[0].summary,
+            "its account u1000 cannot create its log folder /var/log/tend/api"
+        );
+        assert_eq!(
+            findings[0].fix.as_deref(),
+            Some("mkdir -p /var/log/tend/api && chown u1000 /var/log/tend/api, or tend install /srv/api.toml (it creates them)")
         );
     }
 

@@ -6,8 +6,12 @@
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
-use super::{probe_address, Facts, PortFacts, ProgramFacts};
+use super::{
+    binary_kind, probe_address, DiskFacts, Facts, FolderFacts, PortFacts, ProgramFacts, Sandbox,
+    HEAD_LEN,
+};
 use crate::explain::Family;
+use crate::platform::{self, Layout};
 use crate::spec::{SocketAddress, Spec};
 use crate::supervise::sys::Perm;
 use crate::supervise::{state, sys};
@@ -23,6 +27,39 @@ pub(crate) struct Known {
     pub(crate) supervisor_alive: bool,
     /// The installed unit differs from what its spec renders now.
     pub(crate) drift: Option<bool>,
+    /// The state file read (or looked for): its folder is the service's state folder.
+    pub(crate) state_file: Option<PathBuf>,
+}
+
+/// The first bytes of a file, for [`binary_kind`].
+fn head(path: &Path) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = Vec::with_capacity(HEAD_LEN);
+    std::fs::File::open(path)
+        .ok()?
+        .take(HEAD_LEN as u64)
+        .read_to_end(&mut buf)
+        .ok()?;
+    Some(buf)
+}
+
+/// The sandbox of the systemd unit installed for `spec`, if it is installed as one.
+fn installed_sandbox(layout: &Layout, spec: &Spec) -> Option<Sandbox> {
+    let name = spec.name.as_str();
+    let rec = platform::record::read_record(layout, name)?;
+    let backend = platform::backend(&rec.backend)?;
+    let unit = backend
+        .render(spec, layout)
+        .into_iter()
+        .find(|a| a.path.extension().is_some_and(|e| e == "service"))?;
+    let text = std::fs::read_to_string(&unit.path).ok()?;
+    let view = platform::parse_back::systemd::read(&text).ok()?;
+    let key = |k: &str| view.keys.get(k).cloned().unwrap_or_default();
+    Some(Sandbox {
+        protect_system: key("Service.ProtectSystem"),
+        protect_home: key("Service.ProtectHome"),
+        read_write_paths: view.read_write_paths,
+    })
 }
 
 /// The path and each folder above it, with owner and mode.
@@ -81,6 +118,9 @@ pub(crate) fn observe(
         .and_then(|p| p.parent())
         .map(Path::to_path_buf)
         .unwrap_or_default();
+    let account = spec
+        .as_ref()
+        .map(|s| sys::account_ids(s.user.as_deref(), s.group.as_deref()));
     let program = spec.as_ref().map(|s| {
         let path_var = s
             .env
@@ -89,20 +129,29 @@ pub(crate) fn observe(
             .or_else(|| std::env::var_os("PATH"));
         let resolved =
             sys::resolve_command(&s.command, &base, path_var.as_deref()).map_err(|e| e.to_string());
-        let (chain, ldd) = match &resolved {
-            Ok(p) => (chain(p), sys::ldd(p)),
-            Err(_) => (Vec::new(), None),
+        // As the service's account where the doctor may take it (root), else as its own.
+        let who = account.as_ref().and_then(|a| a.as_ref().ok());
+        let ldd_as = who
+            .filter(|w| w.uid != 0 && sys::is_root())
+            .map(|w| w.name.clone());
+        let lib_path = s.env.get("LD_LIBRARY_PATH").map(std::ffi::OsStr::new);
+        let (chain, ldd, binary) = match &resolved {
+            Ok(p) => (
+                chain(p),
+                sys::ldd(p, who, lib_path),
+                head(p).map(|h| binary_kind(&h)),
+            ),
+            Err(_) => (Vec::new(), None, None),
         };
         ProgramFacts {
             command: s.command.clone(),
             resolved: Some(resolved),
             chain,
             ldd,
+            ldd_as,
+            binary,
         }
     });
-    let account = spec
-        .as_ref()
-        .map(|s| sys::account_ids(s.user.as_deref(), s.group.as_deref()));
     let working_dir = spec
         .as_ref()
         .and_then(|s| s.working_dir.clone())
@@ -131,6 +180,48 @@ pub(crate) fn observe(
             }
         }
     }
+    // The folders the supervisor writes, and its account: the service's own when
+    // installed (the service manager starts `tend run` as it), else whoever runs
+    // `tend run` (taken to be who runs the doctor).
+    let layout = Layout::system(PathBuf::new());
+    let mut folders = Vec::new();
+    let mut log_disk = None;
+    let mut sandbox = None;
+    let writer = spec.as_ref().map(|s| {
+        let (state_dir, log_dir) = if row.installed {
+            sandbox = installed_sandbox(&layout, s);
+            (Some(layout.state_dir(s.name.as_str())), layout.log_dir(s))
+        } else {
+            (
+                row.state_file
+                    .as_ref()
+                    .and_then(|f| f.parent())
+                    .map(Path::to_path_buf),
+                crate::supervise::logfile::log_dir(s, &base, &crate::supervise::default_log_dir()),
+            )
+        };
+        folders.extend(state_dir.map(|d| FolderFacts {
+            what: "state folder",
+            chain: chain(&d),
+        }));
+        log_disk = log_dir.ancestors().find(|d| d.exists()).and_then(|d| {
+            sys::free_bytes(d).map(|free| DiskFacts {
+                path: log_dir.clone(),
+                free,
+            })
+        });
+        folders.push(FolderFacts {
+            what: "log folder",
+            chain: chain(&log_dir),
+        });
+        if row.installed {
+            account
+                .clone()
+                .unwrap_or_else(|| sys::account_ids(None, None))
+        } else {
+            sys::account_ids(None, None)
+        }
+    });
     Facts {
         name: name.to_string(),
         spec_path,
@@ -144,6 +235,11 @@ pub(crate) fn observe(
         account,
         working_dir,
         ports,
+        folders,
+        writer,
+        sandbox,
+        log_disk,
+        host_arch: std::env::consts::ARCH,
         root: sys::is_root(),
         family: Family::HOST,
     }
