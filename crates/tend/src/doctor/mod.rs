@@ -417,7 +417,7 @@ fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &
                 let fix = match want {
                     Want::Exec => format!("chmod a+x {}", at.display()),
                     Want::Write if at == *folder => {
-                        format!("chown -R {} {}{reinstall}", who.name, at.display())
+                        format!("chown -R {} {}", who.name, at.display())
                     }
                     Want::Write => format!(
                         "mkdir -p {} && chown {} {}{reinstall}",
