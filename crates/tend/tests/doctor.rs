@@ -450,3 +450,64 @@ fn a_program_built_for_another_machine() {
         "{f:#}"
     );
 }
+
+/// Output flooded into a log folder on a 512 kB tmpfs: lines are dropped and counted
+/// in the state file, and the doctor says so, with the disk's free space and the fix.
+#[test]
+fn logs_dropping_lines_on_a_full_disk() {
+    // SAFETY: a plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to mount a small tmpfs");
+        return;
+    }
+    let s = Scratch::new();
+    let mnt = s.path("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(ok, "mount a 512k tmpfs at {}", mnt.display());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let spec = s.spec(
+        "full.toml",
+        &fixture_spec(
+            "full",
+            &["--flood", "50000"],
+            &format!(
+                "[restart]\npolicy = \"never\"\n[log]\ndir = {}\nmax_size = \"100MB\"\n",
+                q(&mnt)
+            ),
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(30 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (code, reports) = doctor(&s, "full");
+    assert_eq!(code, 3, "{reports:#?}");
+    let f = finding(&reports, "log-dropped");
+    assert_eq!(f["severity"], "problem");
+    assert_eq!(f["summary"], "its logs are dropping lines");
+    let ev = evidence(&f);
+    assert!(
+        ev.contains("of its output could not be written to its log files"),
+        "{f:#}"
+    );
+    assert!(
+        ev.contains(&format!("{}: ", mnt.display())) && ev.contains("bytes free"),
+        "{f:#}"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`df -h {}`", mnt.display())),
+        "{f:#}"
+    );
+}
