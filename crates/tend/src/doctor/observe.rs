@@ -215,9 +215,13 @@ pub(crate) fn observe(
             chain: chain(&log_dir),
         });
         if row.installed {
-            account
-                .clone()
-                .unwrap_or_else(|| sys::account_ids(None, None))
+            // Without `user` the service manager runs it as root.
+            match s.user {
+                Some(_) => account
+                    .clone()
+                    .unwrap_or_else(|| sys::account_ids(None, None)),
+                None => sys::account_ids(Some("root"), None),
+            }
         } else {
             sys::account_ids(None, None)
         }
