@@ -54,6 +54,9 @@ pub(crate) struct ProgramFacts {
     pub(crate) ldd: Option<String>,
     /// The account `ldd` ran as, when not the doctor's own (the service's, as root).
     pub(crate) ldd_as: Option<String>,
+    /// The service's account, when `ldd` should have run as it but could not (the
+    /// doctor is not root): what that account's loader finds was not checked.
+    pub(crate) ldd_not_as: Option<String>,
     /// What the program file's first bytes say it is ([`binary_kind`]).
     pub(crate) binary: Option<Binary>,
 }
@@ -704,6 +707,11 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                     }
                     None => skipped.push("shared libraries: no `ldd` here".to_string()),
                 }
+                if let (Some(_), Some(who), false) = (&p.ldd, &p.ldd_not_as, f.root) {
+                    skipped.push(format!(
+                        "shared libraries as its account {who} sees them: needs root (ldd ran as the doctor's account)"
+                    ));
+                }
                 if let Some(why) = p.binary.and_then(|b| wrong_binary(b, f.family, f.host_arch)) {
                     out.push(Finding {
                         id: "architecture",
@@ -963,6 +971,7 @@ mod tests {
                 .collect(),
             ldd: ldd.map(str::to_string),
             ldd_as: None,
+            ldd_not_as: None,
             binary: None,
         }
     }
@@ -1321,6 +1330,17 @@ mod tests {
         assert!(
             findings[0].summary.contains("run as root to name it"),
             "{findings:?}"
+        );
+        if let Some(p) = f.program.as_mut() {
+            p.ldd = Some(String::new());
+            p.ldd_not_as = Some("svc".into());
+        }
+        let (_, skipped) = diagnose(&f);
+        assert!(
+            skipped
+                .iter()
+                .any(|s| s.starts_with("shared libraries as its account svc sees them: needs root")),
+            "{skipped:?}"
         );
         f.root = true;
         let (_, skipped) = diagnose(&f);

@@ -134,6 +134,10 @@ pub(crate) fn observe(
         let ldd_as = who
             .filter(|w| w.uid != 0 && sys::is_root())
             .map(|w| w.name.clone());
+        let me = sys::account_ids(None, None).ok();
+        let ldd_not_as = who
+            .filter(|w| !sys::is_root() && me.as_ref().is_some_and(|m| m.uid != w.uid))
+            .map(|w| w.name.clone());
         let lib_path = s.env.get("LD_LIBRARY_PATH").map(std::ffi::OsStr::new);
         let (chain, ldd, binary) = match &resolved {
             Ok(p) => (
@@ -149,6 +153,7 @@ pub(crate) fn observe(
             chain,
             ldd,
             ldd_as,
+            ldd_not_as,
             binary,
         }
     });
