@@ -1535,3 +1535,120 @@ stderr_logs_flow() {
     || evidence <<<"$(in_ct cat "/var/log/tend/$n/$n.log" 2>&1)"
   flow_uninstall_purge "$n"
 }
+
+# ---------------------------------------------------------------- tend doctor
+#
+# doctor_flow: installed services broken on purpose, and what `tend doctor NAME`
+# (--json, and once as text) says of each: the cause, with its evidence, and the fix.
+# A program folder its account cannot enter, a [[listen]] port held by another process
+# (named), a crash loop, a hand-edited unit (drift), a log folder its account cannot
+# write, a shared library removed (the program built on the host with cc).
+
+# doc_spec NAME COMMAND ARGS EXTRA_LINES...: a spec in the container, run as NAME.
+doc_spec() {
+  local n=$1 cmd=$2 args=$3 f="/root/specs/$1.toml"; shift 3
+  printf 'name = "%s"\ncommand = "%s"\nargs = %s\nuser = "%s"\n%s\n' "$n" "$cmd" "$args" "$n" \
+    "$(printf '%s\n' "$@")" | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$f"
+  echo "$f"
+}
+# doc_finding NAME ID: the finding ID of `tend doctor NAME --json`, as compact JSON.
+doc_finding() {
+  in_ct "$TEND" doctor "$1" --json 2>/dev/null \
+    | jq -c --arg id "$2" '.[0].findings[] | select(.id == $id)' 2>/dev/null
+}
+# doc_says NAME ID TEXT...: that finding is there and its JSON holds each TEXT.
+doc_says() {
+  local n=$1 id=$2 f w; shift 2
+  f=$(doc_finding "$n" "$id")
+  [ -n "$f" ] || return 1
+  for w in "$@"; do grep -qF -- "$w" <<<"$f" || return 1; done
+}
+# doc_check LABEL NAME ID TEXT...: PASS (with the summary and fix) or FAIL (with the
+# text report) by doc_says, waiting up to DOC_WAIT seconds (default: none).
+doc_check() {
+  local label=$1 n=$2 id=$3; shift 3
+  if wait_until "${DOC_WAIT:-0}" doc_says "$n" "$id" "$@"; then
+    pass "doctor: $label: [$id] $(doc_finding "$n" "$id" | jq -r '.summary + " / fix: " + (.fix // "-")')"
+  else
+    fail "doctor: $label: no [$id] finding holding: $*"
+    evidence 40 <<<"$(in_ct "$TEND" doctor "$n" 2>&1)"
+  fi
+}
+doc_purge() { in_ct "$TEND" uninstall "$1" --purge >/dev/null 2>&1; }
+
+doctor_flow() {
+  require_install doctor_flow || return 1
+  local n spec pid b
+  in_ct sh -c 'mkdir -p /opt/doc/bin && cp /opt/tend/tend-fixture /opt/doc/bin/app && chmod 755 /opt/doc /opt/doc/bin /opt/doc/bin/app'
+
+  n=docperm
+  tend install "$(doc_spec $n /opt/doc/bin/app '["--hang"]')" --now
+  [ "$RC" = 0 ] || { fail "doctor: install --now of $n exited $RC"; evidence <<<"$OUT"; }
+  in_ct chmod 700 /opt/doc/bin
+  doc_check "a program folder its account cannot enter" $n program-access \
+    "its account $n cannot enter /opt/doc/bin" '"fix":"chmod a+x /opt/doc/bin"'
+  tend doctor $n
+  if [ "$RC" = 3 ] && grep -qF "fix: chmod a+x /opt/doc/bin" <<<"$OUT"; then
+    pass "doctor: the text report gives the same fix, and exits 3"
+  else
+    fail "doctor $n as text: exit $RC, want 3 and the fix"; evidence <<<"$OUT"
+  fi
+  in_ct chmod 755 /opt/doc/bin
+  # Its log folder given to root: the account (tend run runs as it) cannot write there.
+  in_ct sh -c "chown root:root /var/log/tend/$n && chmod 755 /var/log/tend/$n"
+  doc_check "a log folder its account cannot write" $n folder-access \
+    "cannot write in its log folder /var/log/tend/$n" "chown -R $n /var/log/tend/$n"
+  doc_purge $n
+
+  n=docport
+  tend install "$(doc_spec $n /opt/doc/bin/app '["--hang"]' '[[listen]]' 'name = "http"' 'address = "127.0.0.1:18090"')"
+  [ "$RC" = 0 ] || { fail "doctor: install of $n exited $RC"; evidence <<<"$OUT"; }
+  in_ct setsid -f /opt/tend/hello-service --listen 127.0.0.1:18090 >/dev/null 2>&1
+  wait_until 10 http 18090 /healthz || fail "doctor: hello-service did not take 127.0.0.1:18090"
+  doc_check "a [[listen]] port held by another process" $n port \
+    "127.0.0.1:18090 is in use by pid" "(hello-service)"
+  pid=$(in_ct pgrep -f 'hello-service --listen 127.0.0.1:18090')
+  [ -n "$pid" ] && in_ct kill "$pid"
+  doc_purge $n
+
+  n=docloop
+  tend install "$(doc_spec $n /opt/doc/bin/app '["--eprint", "cannot open /etc/docloop.conf", "--exit", "78"]' \
+    '[restart]' 'policy = "always"' 'max_restarts = 2' 'window = "1m"' '[restart.backoff]' 'initial = "10ms"')"
+  in_ct "$TEND" start $n >/dev/null 2>&1
+  # The service manager starts `tend run` again after it gave up: the doctor is asked
+  # until it catches one given up.
+  DOC_WAIT=30 doc_check "a crash loop" $n crash-loop "restart.max_restarts = 2" "tend start $n"
+  doc_check "the crash loop's last exit in words" $n last-exit \
+    "EX_CONFIG: its configuration is wrong" "cannot open /etc/docloop.conf"
+  doc_purge $n
+
+  n=docdrift
+  spec=$(doc_spec $n /opt/doc/bin/app '["--hang"]')
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "doctor: install --now of $n exited $RC"; evidence <<<"$OUT"; }
+  in_ct sh -c "echo '# edited by hand' >>'$(be_unit $n)'"
+  doc_check "a hand-edited unit" $n drift "\"fix\":\"tend install /etc/tend/$n.toml\""
+  doc_purge $n
+
+  n=doclib
+  b=$(mktemp -d)
+  printf 'int tenddoc(void) { return 0; }\n' >"$b/l.c"
+  printf '#include <unistd.h>\nint tenddoc(void);\nint main(void) { tenddoc(); for (;;) pause(); }\n' >"$b/m.c"
+  if cc -shared -fPIC -o "$b/libtenddoc.so" "$b/l.c" \
+    && cc -o "$b/needs" "$b/m.c" -L"$b" -ltenddoc -Wl,-rpath,/opt/doc/lib; then
+    in_ct sh -c 'mkdir -p /opt/doc/lib && cat >/opt/doc/lib/libtenddoc.so' <"$b/libtenddoc.so"
+    in_ct sh -c 'cat >/opt/doc/bin/needs && chmod 755 /opt/doc/bin/needs' <"$b/needs"
+    tend install "$(doc_spec $n /opt/doc/bin/needs '[]')" --now
+    [ "$RC" = 0 ] || { fail "doctor: install --now of $n exited $RC"; evidence <<<"$OUT"; }
+    in_ct rm /opt/doc/lib/libtenddoc.so
+    in_ct "$TEND" restart $n >/dev/null 2>&1
+    # ldd ran as the service's account.
+    doc_check "a shared library removed" $n library \
+      "libtenddoc.so" "(as $n): libtenddoc.so => not found"
+    doc_purge $n
+  else
+    fail "doctor: cc could not build the program that needs a library"
+  fi
+  rm -rf "$b"
+  if declare -F be_doctor_checks >/dev/null; then be_doctor_checks; fi
+}

@@ -133,6 +133,17 @@ be_hostile_checks() {
   fi
 }
 
+# be_doctor_checks: a unit whose ReadWritePaths= (a [systemd.service] override) leaves
+# out the log folder, under tend's ProtectSystem=strict: the doctor names the sandbox.
+be_doctor_checks() {
+  local n=docsb
+  tend install "$(doc_spec $n /opt/doc/bin/app '["--hang"]' '[systemd.service]' "ReadWritePaths = \"/var/lib/tend/$n\"")"
+  [ "$RC" = 0 ] || { fail "doctor: install of $n exited $RC"; evidence <<<"$OUT"; }
+  doc_check "ReadWritePaths= without the log folder" $n sandbox \
+    "ProtectSystem=strict makes /var/log/tend/$n read-only" "ReadWritePaths"
+  doc_purge $n
+}
+
 e2e_begin systemd
 ensure_host_packages
 ensure_binaries
@@ -150,3 +161,4 @@ hostile_flow --no-guard
 refusals_flow
 kept_flow
 kill_flow
+doctor_flow

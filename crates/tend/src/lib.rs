@@ -4,6 +4,7 @@
 //! [`supervise`] actor turns a `Spec` into a running, restarted, logged child process.
 pub mod audit;
 pub mod cli;
+pub mod doctor;
 pub mod explain;
 pub mod platform;
 pub mod spec;

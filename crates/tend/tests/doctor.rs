@@ -321,3 +321,193 @@ fn an_unknown_name_points_at_the_spec_file() {
         stderr(&out)
     );
 }
+
+/// A program and a shared library it needs, built in `dir`: `needs` and
+/// `libs/libtendhidden.so`, with `rpath` (else found only through LD_LIBRARY_PATH).
+fn program_with_a_library(dir: &Path, rpath: bool) {
+    std::fs::create_dir(dir.join("libs")).unwrap();
+    std::fs::write(dir.join("hidden.c"), "int hidden(void) { return 0; }\n").unwrap();
+    std::fs::write(
+        dir.join("main.c"),
+        "int hidden(void);\nint main(void) { return hidden(); }\n",
+    )
+    .unwrap();
+    gcc(
+        dir,
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            "libs/libtendhidden.so",
+            "hidden.c",
+        ],
+    );
+    let rp = format!("-Wl,-rpath,{}", dir.join("libs").display());
+    let mut args = vec!["-o", "needs", "main.c", "-Llibs", "-ltendhidden"];
+    if rpath {
+        args.push(&rp);
+    }
+    gcc(dir, &args);
+}
+
+/// The service's LD_LIBRARY_PATH is the loader's: the doctor's `ldd` uses it, and
+/// finds what the service would.
+#[test]
+fn a_library_found_through_the_spec_s_ld_library_path() {
+    if !have_gcc() {
+        eprintln!("skipped: no gcc to build a program that needs a library");
+        return;
+    }
+    let s = Scratch::new();
+    let dir = s.dir.path();
+    program_with_a_library(dir, false);
+    let spec = s.spec(
+        "m.toml",
+        &format!(
+            "name = \"m\"\ncommand = {}\n[env]\nLD_LIBRARY_PATH = {}\n[restart]\npolicy = \"never\"\n",
+            q(&dir.join("needs")),
+            q(&dir.join("libs"))
+        ),
+    );
+    let (_, reports) = doctor(&s, spec.to_str().unwrap());
+    let ids: Vec<&str> = reports[0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["id"].as_str())
+        .collect();
+    assert!(!ids.contains(&"library"), "{reports:#?}");
+}
+
+/// A library in a folder only root may enter: found by root, not by the service's
+/// account, and `ldd` runs as that account, so the doctor names it.
+#[test]
+fn a_library_its_account_cannot_read() {
+    // SAFETY: a plain getter.
+    if unsafe { libc::geteuid() } != 0 || !have_gcc() {
+        eprintln!("skipped: needs root (to run ldd as another account) and gcc");
+        return;
+    }
+    let s = Scratch::new();
+    let dir = s.dir.path();
+    program_with_a_library(dir, true);
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(dir.join("libs"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let spec = s.spec(
+        "h.toml",
+        &format!(
+            "name = \"h\"\ncommand = {}\nuser = \"nobody\"\nworking_dir = \"/\"\n[restart]\npolicy = \"never\"\n",
+            q(&dir.join("needs"))
+        ),
+    );
+    let (code, reports) = doctor(&s, spec.to_str().unwrap());
+    assert_eq!(code, 3, "{reports:#?}");
+    let f = finding(&reports, "library");
+    assert!(
+        evidence(&f).contains("(as nobody): libtendhidden.so => not found"),
+        "{f:#}"
+    );
+}
+
+/// A program for another machine (the fixture with another ELF `e_machine`): the
+/// doctor says which architecture it is for.
+#[test]
+fn a_program_built_for_another_machine() {
+    let s = Scratch::new();
+    let prog = s.path("foreign");
+    let mut bytes = std::fs::read(fixture_bin()).unwrap();
+    assert_eq!(&bytes[..4], b"\x7fELF");
+    let (machine, arch): (u16, &str) = if std::env::consts::ARCH == "aarch64" {
+        (62, "x86_64")
+    } else {
+        (183, "aarch64")
+    };
+    bytes[18..20].copy_from_slice(&machine.to_le_bytes());
+    std::fs::write(&prog, bytes).unwrap();
+    std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let spec = s.spec(
+        "f.toml",
+        &format!(
+            "name = \"f\"\ncommand = {}\n[restart]\npolicy = \"never\"\n",
+            q(&prog)
+        ),
+    );
+    let (code, reports) = doctor(&s, spec.to_str().unwrap());
+    assert_eq!(code, 3, "{reports:#?}");
+    let f = finding(&reports, "architecture");
+    assert_eq!(
+        f["summary"],
+        format!(
+            "its program cannot run on this machine: it is built for {arch}, and this machine is {}",
+            std::env::consts::ARCH
+        )
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("install the {} build", std::env::consts::ARCH)),
+        "{f:#}"
+    );
+}
+
+/// Output flooded into a log folder on a 512 kB tmpfs: lines are dropped and counted
+/// in the state file, and the doctor says so, with the disk's free space and the fix.
+#[test]
+fn logs_dropping_lines_on_a_full_disk() {
+    // SAFETY: a plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root, to mount a small tmpfs");
+        return;
+    }
+    let s = Scratch::new();
+    let mnt = s.path("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let ok = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=512k", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .is_ok_and(|st| st.success());
+    assert!(ok, "mount a 512k tmpfs at {}", mnt.display());
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(mnt.clone());
+    let spec = s.spec(
+        "full.toml",
+        &fixture_spec(
+            "full",
+            &["--flood", "50000"],
+            &format!(
+                "[restart]\npolicy = \"never\"\n[log]\ndir = {}\nmax_size = \"100MB\"\n",
+                q(&mnt)
+            ),
+        ),
+    );
+    let out = s.spawn(&["run", spec.to_str().unwrap()]).wait(30 * SECS);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (code, reports) = doctor(&s, "full");
+    assert_eq!(code, 3, "{reports:#?}");
+    let f = finding(&reports, "log-dropped");
+    assert_eq!(f["severity"], "problem");
+    assert_eq!(f["summary"], "its logs are dropping lines");
+    let ev = evidence(&f);
+    assert!(
+        ev.contains("of its output could not be written to its log files"),
+        "{f:#}"
+    );
+    assert!(
+        ev.contains(&format!("{}: ", mnt.display())) && ev.contains("bytes free"),
+        "{f:#}"
+    );
+    assert!(
+        f["fix"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("`df -h {}`", mnt.display())),
+        "{f:#}"
+    );
+}

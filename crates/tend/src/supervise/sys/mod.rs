@@ -133,7 +133,7 @@ pub struct AccountIds {
     pub name: String,
     /// Its user id.
     pub uid: u32,
-    /// Its groups: the primary one and the supplementary ones.
+    /// Its groups: the supplementary ones, then the primary one (last).
     pub gids: Vec<u32>,
 }
 

@@ -1,6 +1,7 @@
 //! What `tend doctor` observes of this Unix system: a file's owner and mode, an
-//! account's ids, and `ldd`'s report on a program. The decisions are the doctor's own
-//! (pure, in `cli/doctor.rs`); this only looks.
+//! account's ids, `ldd`'s report on a program (as the service's account), the free
+//! space of a file system. The decisions are the doctor's own
+//! (pure, in `src/doctor/`); this only looks.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -54,15 +55,59 @@ pub fn account_ids(user: Option<&str>, group: Option<&str>) -> Result<AccountIds
 }
 
 /// What `ldd PROGRAM` prints (stdout and stderr), or `None` where there is no `ldd`.
-pub fn ldd(program: &Path) -> Option<String> {
-    let out = Command::new("ldd")
-        .arg(program)
-        .stdin(Stdio::null())
-        .output()
-        .ok()?;
+/// With `who` (and this process root), `ldd` runs as that account, with its groups
+/// (the primary one last in `gids`), so that a library folder the account cannot read
+/// shows as not found, as it would to the service; `ld_library_path` is the service's
+/// `LD_LIBRARY_PATH`, which the loader would use.
+pub fn ldd(
+    program: &Path,
+    who: Option<&AccountIds>,
+    ld_library_path: Option<&std::ffi::OsStr>,
+) -> Option<String> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("ldd");
+    cmd.arg(program).stdin(Stdio::null());
+    match ld_library_path {
+        Some(p) => cmd.env("LD_LIBRARY_PATH", p),
+        None => cmd.env_remove("LD_LIBRARY_PATH"),
+    };
+    if let Some(who) = who.filter(|w| w.uid != 0 && super::euid() == 0) {
+        let groups: Vec<libc::gid_t> = who.gids.clone();
+        let gid = *groups.last()?;
+        let uid = who.uid;
+        // SAFETY: the closure runs in the forked child before exec and makes only
+        // async-signal-safe system calls (setgroups, setgid, setuid); it allocates
+        // nothing (the group list was built before the fork).
+        unsafe {
+            cmd.pre_exec(move || {
+                // SAFETY: `groups` is a valid array of `groups.len()` gids.
+                if libc::setgroups(groups.len() as _, groups.as_ptr()) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // SAFETY: plain system call.
+                if libc::setgid(gid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // SAFETY: plain system call.
+                if libc::setuid(uid) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    let out = cmd.output().ok()?;
     let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&out.stderr));
     Some(text)
+}
+
+/// Bytes free to an unprivileged writer on the file system of `path`.
+// fsblkcnt_t and c_ulong are not u64 on every target.
+#[allow(clippy::useless_conversion)]
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    let v = nix::sys::statvfs::statvfs(path).ok()?;
+    Some(u64::from(v.blocks_available()).saturating_mul(u64::from(v.fragment_size())))
 }
 
 /// Whether this process runs as root.

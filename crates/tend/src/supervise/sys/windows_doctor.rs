@@ -17,7 +17,16 @@ pub fn account_ids(_user: Option<&str>, _group: Option<&str>) -> Result<AccountI
 }
 
 /// `ldd`: none on Windows.
-pub fn ldd(_program: &Path) -> Option<String> {
+pub fn ldd(
+    _program: &Path,
+    _who: Option<&AccountIds>,
+    _ld_library_path: Option<&std::ffi::OsStr>,
+) -> Option<String> {
+    None
+}
+
+/// Free space: not measured on Windows yet.
+pub fn free_bytes(_path: &Path) -> Option<u64> {
     None
 }
 
