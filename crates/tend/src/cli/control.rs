@@ -1,4 +1,4 @@
-//! `tend start|stop|restart|reopen-logs NAME` (the same words on every service
+//! `tend start|stop|restart|reopen-logs|reload NAME` (the same words on every service
 //! manager) and `tend control NAME CODE` (a Windows service's custom control codes).
 //! An installed service goes through the install engine
 //! ([`crate::platform::engine`]); otherwise the command reaches the running `tend run`
@@ -114,6 +114,38 @@ pub fn reopen_logs(a: ControlArgs) -> u8 {
         a.state_dir.unwrap_or_else(supervise::default_state_dir)
     };
     say(through_channel(&dir, name, control::Verb::ReopenLogs, None))
+}
+
+/// `tend reload NAME`: tells the service's child to re-read its configuration, as its
+/// `[reload]` says, through the control channel of its supervisor, installed (its
+/// state folder is the install's; what `systemctl reload` and OpenRC's `reload` run)
+/// or not. Appended to the audit log.
+pub fn reload(a: ControlArgs) -> u8 {
+    let name = a.name.as_str();
+    let layout = Layout::system(PathBuf::new());
+    let installed = read_record(&layout, name).is_some();
+    let (dir, root, spec) = if installed {
+        let spec = layout.spec_path(name);
+        (
+            layout.state_dir(name),
+            layout.state_root.clone(),
+            Some(spec),
+        )
+    } else {
+        let dir = a.state_dir.unwrap_or_else(supervise::default_state_dir);
+        (dir.clone(), dir, None)
+    };
+    let before = spec.as_deref().and_then(|p| std::fs::read(p).ok());
+    let result = through_channel(&dir, name, control::Verb::Reload, None);
+    super::audit::note(
+        &root,
+        name,
+        "reload",
+        before.as_deref(),
+        spec.as_deref(),
+        result.as_ref().map(|_| ()).map_err(|f| f.error.as_str()),
+    );
+    say(result)
 }
 
 /// Prints what a request gave and returns the exit code.

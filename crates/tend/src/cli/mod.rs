@@ -100,6 +100,12 @@ enum Command {
     Restart(control::ControlArgs),
     /// Reopen the log files of a running service (after an external rotation).
     ReopenLogs(control::ControlArgs),
+    /// Tell a running service to re-read its configuration, without a restart.
+    ///
+    /// As its spec's `[reload]` says: a signal to its program (`signal = "SIGHUP"`) or
+    /// a command (`command = [...]`). An installed service, or one of a running `tend
+    /// run` / `tend up`; `systemctl reload NAME` runs this.
+    Reload(control::ControlArgs),
     /// Switch a service to a signed release, and roll back unless it becomes ready.
     ///
     /// The artifact (a program, or a .tar.gz or .zip of a folder) must be signed with
@@ -273,6 +279,7 @@ pub fn main() -> ExitCode {
         Command::Stop(a) => control::control(a, crate::platform::Verb::Stop),
         Command::Restart(a) => control::control(a, crate::platform::Verb::Restart),
         Command::ReopenLogs(a) => control::reopen_logs(a),
+        Command::Reload(a) => control::reload(a),
         Command::Upgrade(a) => upgrade::upgrade(a),
         Command::Rollback(a) => upgrade::rollback(a),
         Command::Update(a) => upgrade::update(a),

@@ -690,6 +690,8 @@ impl EventMapper {
             }),
             // The stop request entry said what is being done.
             Lifecycle::StopHookDone(_) | Lifecycle::StopHookFailed { .. } => {}
+            // No event ID of their own yet: the log file and the state file have them.
+            Lifecycle::Reloaded { .. } | Lifecycle::ReloadFailed { .. } => {}
             Lifecycle::Stopped(stopped) => {
                 out.push(Entry::ProgramStopped(program_end(status, &stopped.run)));
                 out.push(Entry::ServiceStopped { service: service() });

@@ -464,6 +464,14 @@ pub fn clean_up_after_exit(tree: &Tree) {
     }
 }
 
+/// `[reload] signal`: Windows has no signals; `[reload] command` is the way there.
+pub fn signal_child(_tree: &Tree, sig: crate::spec::Signal) -> io::Result<String> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("Windows has no signals ({sig}): give [reload] command = [...] instead"),
+    ))
+}
+
 /// Asks the child to stop the way the spec says; returns what was done, for the log.
 pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String> {
     if tree.exited() {
