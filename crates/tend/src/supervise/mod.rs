@@ -40,6 +40,7 @@ pub mod eventlog;
 pub mod health;
 pub mod hook;
 pub mod host;
+pub mod job_limits;
 pub mod listen;
 pub mod logfile;
 pub mod metrics;
