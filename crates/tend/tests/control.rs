@@ -1039,6 +1039,7 @@ fn reload_signals_the_child_or_runs_the_command() {
         running(&s, "sig") && running(&s, "cmd") && running(&s, "plain") && ready.exists()
     });
     let (sig, cmd) = (child_pid(&s, "sig"), child_pid(&s, "cmd"));
+    let since = s.state("sig").unwrap()["since_ms"].clone();
 
     for n in 1..=2 {
         let out = tend(&s, &["reload", "sig"]);
@@ -1054,6 +1055,11 @@ fn reload_signals_the_child_or_runs_the_command() {
     }
     assert_eq!(child_pid(&s, "sig"), sig, "reloaded, not restarted");
     assert_eq!(s.state("sig").unwrap()["restarts"], 0);
+    assert_eq!(
+        s.state("sig").unwrap()["since_ms"],
+        since,
+        "running since its start, not since the reload"
+    );
 
     // The command fails until `ok` exists: the answer says how it ended.
     let out = tend(&s, &["reload", "cmd"]);

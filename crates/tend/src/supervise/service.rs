@@ -650,15 +650,15 @@ impl<P: Procs> Actor<'_, P> {
         }
     }
 
-    /// A reload ended (asked `by`): tells the observers; the state does not change.
+    /// A reload ended (asked `by`): tells the observers; the state, and since when the
+    /// service has been in it, do not change.
     fn reloaded(&mut self, by: StopBy, result: Result<String, String>) {
         self.reloading = false;
-        let state = self.status.state;
         let event = match result {
             Ok(how) => Event::Reloaded { by, how },
             Err(why) => Event::ReloadFailed { by, why },
         };
-        self.report(state, event);
+        self.announce(&event);
     }
 
     /// Sets the state and tells every observer, in order.
