@@ -1652,3 +1652,45 @@ doctor_flow() {
   rm -rf "$b"
   if declare -F be_doctor_checks >/dev/null; then be_doctor_checks; fi
 }
+
+# ---------------------------------------------------------------- reload ([reload])
+#
+# An installed service whose program counts SIGHUPs (a shell trap, writing in its state
+# folder, its working directory): the service manager's reload (`be_reload NAME`:
+# `systemctl reload`, `rc-service NAME reload`) reaches the program through `tend
+# reload`, which neither restarts it nor loses the count; the audit log has each reload.
+reload_flow() {
+  require_install reload_flow || return 1
+  local n=reloader spec=/root/specs/reloader.toml dir=/var/lib/tend/reloader pid i
+  printf '%s\n' 'name = "reloader"' 'command = "/bin/sh"' \
+    "args = [\"-c\", \"trap 'echo hup >> hups' HUP; echo ready > ready; while :; do sleep 1 & wait \$!; done\"]" \
+    '[reload]' 'signal = "SIGHUP"' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  _ready() { is_running_state "$n" && in_ct test -e "$dir/ready"; }
+  check "$n runs, its trap set" wait_until 10 _ready || { be_describe "$n" | evidence; return 1; }
+  pid=$(sf "$n" pid)
+  for i in 1 2; do
+    be_reload "$n"
+    _hups() { [ "$(in_ct sh -c 'wc -l <"$1"' _ "$dir/hups" 2>/dev/null)" = "$i" ]; }
+    if [ "$RELOAD_RC" = 0 ] && wait_until 5 _hups; then
+      pass "$BE reload #$i of $n reached its program (SIGHUP $i counted)"
+    else
+      fail "$BE reload #$i of $n (exit $RELOAD_RC): the program counted $(in_ct cat "$dir/hups" 2>/dev/null | wc -l)"
+      evidence <<<"$RELOAD_OUT"; be_describe "$n" | evidence
+    fi
+  done
+  if [ "$(sf "$n" pid)" = "$pid" ] && [ "$(sf "$n" restarts)" = 0 ]; then
+    pass "reloaded, not restarted: the same pid $pid, no restart"
+  else
+    fail "after the reloads the pid is $(sf "$n" pid) (was $pid), restarts $(sf "$n" restarts)"
+  fi
+  if [ "$(in_ct cat /var/lib/tend/audit.jsonl | jq -c --arg n "$n" 'select(.service == $n and .action == "reload" and .result == "ok")' | wc -l)" = 2 ]; then
+    pass "the audit log has both reloads of $n"
+  else
+    fail "the audit log lacks the reloads of $n"; in_ct tail -n 3 /var/lib/tend/audit.jsonl | evidence
+  fi
+  flow_uninstall_purge "$n"
+}

@@ -18,6 +18,11 @@ be_unknown() {
   ! in_ct test -e "/etc/init.d/$1" && ! in_ct test -L "/etc/runlevels/default/$1" \
     && ! in_ct test -e "/run/openrc/started/$1" && ! in_ct test -e "/run/supervise-$1.pid"
 }
+# the service manager's reload (reload_flow): the script's reload()
+be_reload() {
+  RELOAD_OUT=$(in_ct rc-service "$1" reload 2>&1)
+  RELOAD_RC=$?
+}
 be_describe() {
   rc_status "$1"
   echo "--- ps"; in_ct ps -eo pid,ppid,user,args 2>&1 | grep -v ' \[' | tail -n 15
@@ -133,3 +138,4 @@ refusals_flow
 kept_flow
 kill_flow
 doctor_flow
+reload_flow

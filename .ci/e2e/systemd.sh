@@ -21,6 +21,11 @@ be_unknown() {
   [ "$(prop "$1" LoadState)" = not-found ] && [ "$(prop "$1" ActiveState)" = inactive ] \
     && ! in_ct test -e "/etc/systemd/system/multi-user.target.wants/$1.service"
 }
+# the service manager's reload (reload_flow): `systemctl reload`, which runs ExecReload=
+be_reload() {
+  RELOAD_OUT=$(in_ct systemctl reload "$1.service" 2>&1)
+  RELOAD_RC=$?
+}
 be_describe() {
   in_ct systemctl status "$1.service" --no-pager -n 10 2>&1
   echo "--- journal"; in_ct journalctl -u "$1.service" --no-pager -n 15 -o short-monotonic 2>&1
@@ -162,3 +167,4 @@ refusals_flow
 kept_flow
 kill_flow
 doctor_flow
+reload_flow

@@ -834,6 +834,11 @@ fn check_makes_every_machine_check_when_one_fails() {
             &[][..],
         ),
         (
+            "name = \"x\"\ncommand = \"/bin/true\"\n[reload]\ncommand = [\"/nonexist-reload\"]\n",
+            &["reload.command"][..],
+            &[][..],
+        ),
+        (
             "name = \"x\"\ncommand = \"/nonexist1\"\nenv_file = \"open.env\"\nworking_dir = \"/nonexist-d\"\n",
             &["command", "working_dir"][..],
             &["env_file"][..],

@@ -1006,3 +1006,105 @@ fn a_second_ctrl_c_kills_in_stop_order() {
     };
     assert!(at("api") < at("db"), "{err}");
 }
+
+/// `tend reload NAME`: `[reload] signal` reaches the child itself (which runs on, not
+/// restarted), `[reload] command` runs with the child's pid in `TEND_PID` and its exit
+/// status decides; a service without `[reload]` says how to add one.
+#[test]
+fn reload_signals_the_child_or_runs_the_command() {
+    let s = Scratch::new();
+    let (hups, ready, ran, ok) = (s.path("hups"), s.path("ready"), s.path("ran"), s.path("ok"));
+    // Counts SIGHUPs; `wait` returns at once on a trapped signal.
+    let counter = format!(
+        "trap 'echo hup >> {}' HUP; touch {}; while :; do sleep 5 & wait $!; done",
+        hups.display(),
+        ready.display()
+    );
+    let command = format!(
+        "echo \"$TEND_PID\" >> {}; test -e {}",
+        ran.display(),
+        ok.display()
+    );
+    let text = format!(
+        "[[service]]\nname = \"sig\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", {}]\n[service.reload]\nsignal = \"SIGHUP\"\n\n\
+         [[service]]\nname = \"cmd\"\ncommand = \"/bin/sh\"\nargs = [\"-c\", \"while :; do sleep 5; done\"]\n[service.reload]\ncommand = [\"/bin/sh\", \"-c\", {}]\n\n\
+         {}",
+        toml_str(&counter),
+        toml_str(&command),
+        service(&s, "plain", "")
+    );
+    let file = s.spec("tend.toml", &text);
+    let up = s.spawn(&["up", file.to_str().unwrap()]);
+    wait_until(10 * SECS, "every service running, the trap set", || {
+        running(&s, "sig") && running(&s, "cmd") && running(&s, "plain") && ready.exists()
+    });
+    let (sig, cmd) = (child_pid(&s, "sig"), child_pid(&s, "cmd"));
+    let since = s.state("sig").unwrap()["since_ms"].clone();
+
+    for n in 1..=2 {
+        let out = tend(&s, &["reload", "sig"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!("reloaded `sig`: sent SIGHUP to pid {sig}")),
+            "{}",
+            stdout(&out)
+        );
+        wait_until(5 * SECS, "the child heard it", || {
+            std::fs::read_to_string(&hups).is_ok_and(|t| t.lines().count() == n)
+        });
+    }
+    assert_eq!(child_pid(&s, "sig"), sig, "reloaded, not restarted");
+    assert_eq!(s.state("sig").unwrap()["restarts"], 0);
+    assert_eq!(
+        s.state("sig").unwrap()["since_ms"],
+        since,
+        "running since its start, not since the reload"
+    );
+
+    // The command fails until `ok` exists: the answer says how it ended.
+    let out = tend(&s, &["reload", "cmd"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("error: reload of `cmd` failed: `/bin/sh` ended with exit code 1"),
+        "{}",
+        stderr(&out)
+    );
+    std::fs::write(&ok, "").unwrap();
+    let out = tend(&s, &["reload", "cmd"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("reloaded `cmd`: `/bin/sh` succeeded"),
+        "{}",
+        stdout(&out)
+    );
+    let pids = std::fs::read_to_string(&ran).unwrap();
+    assert_eq!(pids, format!("{cmd}\n{cmd}\n"), "TEND_PID is the child's");
+    assert_eq!(child_pid(&s, "cmd"), cmd);
+
+    let out = tend(&s, &["reload", "plain"]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains(
+            "`plain` has no [reload]: add signal = \"SIGHUP\" or command = [...] to its spec"
+        ),
+        "{}",
+        stderr(&out)
+    );
+
+    up.signal(libc::SIGINT);
+    let out = up.wait(10 * SECS);
+    assert_eq!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "sig | reloaded on `tend reload`: sent SIGHUP to pid {sig}"
+        )) || err.contains(&format!(
+            "reloaded on `tend reload`: sent SIGHUP to pid {sig}"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("reload on `tend reload` failed: `/bin/sh` ended with exit code 1"),
+        "{err}"
+    );
+}

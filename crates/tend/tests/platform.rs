@@ -35,6 +35,8 @@ user = "orders"
 working_dir = "/var/lib/orders"
 [stop]
 timeout = "20s"
+[reload]
+signal = "SIGHUP"
 [log]
 stdout = "inherit"
 [systemd.unit]
@@ -178,7 +180,8 @@ fn toml_str(s: &str) -> String {
 fn hostile_spec(root: &str, end: &str, user: &str) -> Spec {
     let text = format!(
         "name = \"orders\"\ndescription = {desc}\ncommand = {cmd}\nargs = [{arg}]\n\
-         working_dir = {wd}\nuser = {user}\n[env]\nA = {env}\n[log]\ndir = {log}\n",
+         working_dir = {wd}\nuser = {user}\n[env]\nA = {env}\n[log]\ndir = {log}\n\
+         [reload]\ncommand = [{cmd}]\n",
         desc = toml_str(&format!("{HOSTILE}\tend")),
         cmd = toml_str(&format!("{root}/bin/{HOSTILE}")),
         arg = toml_str(HOSTILE),
@@ -280,6 +283,19 @@ fn the_read_back_fails_on_a_wrong_rendering() {
     let broken = script.replace("'\\''", "\\'");
     assert_ne!(script, broken);
     assert!(parse_back::check_openrc(&broken, &m, "orders").is_err());
+    // The reload command runs tend with the same path: quoting it wrong is caught too.
+    let reload = unit
+        .lines()
+        .find(|l| l.starts_with("ExecReload="))
+        .expect("an ExecReload= line");
+    let broken = unit.replace(reload, &reload.replace('"', ""));
+    assert_ne!(unit, broken);
+    assert!(parse_back::check_systemd(&broken, &m, "orders").is_err());
+    let broken = unit.replace(reload, &reload.replace("ExecReload=+", "ExecReload="));
+    assert!(parse_back::check_systemd(&broken, &m, "orders").is_err());
+    // No reload at all where the spec has one is caught.
+    let broken = unit.replace(reload, "");
+    assert!(parse_back::check_systemd(&broken, &m, "orders").is_err());
 }
 
 // ---------------------------------------------------------------- systemd (items 4-6)

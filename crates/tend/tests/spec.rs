@@ -253,6 +253,56 @@ error_snapshot!(
     "name = \"orders\"\ncommand = \"x\"\n[stop]\nhttp = \"http://127.0.0.1:8080/stop\"\ncommand = [\"x\", \"drain\"]\n"
 );
 error_snapshot!(
+    err_reload_two_ways,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignal = \"SIGHUP\"\ncommand = [\"x\", \"reload\"]\n"
+);
+error_snapshot!(
+    err_reload_no_way,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\ntimeout = \"5s\"\n"
+);
+error_snapshot!(
+    err_reload_kill,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignal = \"SIGKILL\"\n"
+);
+error_snapshot!(
+    err_reload_no_time,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\ncommand = [\"x\", \"reload\"]\ntimeout = \"0s\"\n"
+);
+error_snapshot!(
+    err_reload_typo,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignl = \"SIGHUP\"\n"
+);
+
+/// `[reload]` loads with either way, and the command's timeout defaults to 30s.
+#[test]
+fn reload_loads() {
+    let s = &load(
+        "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignal = \"SIGHUP\"\n",
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .services[0];
+    let r = s.reload.as_ref().unwrap();
+    assert_eq!(r.signal, Some(tend::spec::Signal::Hup));
+    assert!(r.command.is_empty());
+    assert_eq!(r.timeout.get().as_secs(), 30);
+    let s = &load(
+        "name = \"orders\"\ncommand = \"x\"\n[reload]\ncommand = [\"x\", \"reload\"]\n",
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .services[0];
+    assert_eq!(s.reload.as_ref().unwrap().command, ["x", "reload"]);
+    assert_eq!(s.reload.as_ref().unwrap().signal, None);
+    let s = &load(
+        "name = \"orders\"\ncommand = \"x\"\n",
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .services[0];
+    assert_eq!(s.reload, None);
+}
+error_snapshot!(
     err_multiline_description,
     "name = \"orders\"\ncommand = \"x\"\ndescription = \"\"\"two\nlines\"\"\"\n"
 );

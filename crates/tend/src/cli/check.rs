@@ -268,6 +268,9 @@ fn machine_checks(
                 if let Err(e) = prepare::prepare_hook(spec, base, &prepared) {
                     problems.extend(e.0);
                 }
+                if let Err(e) = prepare::prepare_reload(spec, base, &prepared) {
+                    problems.extend(e.0);
+                }
                 return (problems, warnings);
             }
             Err(e) => {

@@ -20,6 +20,7 @@ const NAMED: &[&str] = &[
     "stop",
     "restart",
     "reopen-logs",
+    "reload",
     "status",
     "doctor",
     "logs",

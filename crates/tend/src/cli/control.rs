@@ -1,4 +1,4 @@
-//! `tend start|stop|restart|reopen-logs NAME` (the same words on every service
+//! `tend start|stop|restart|reopen-logs|reload NAME` (the same words on every service
 //! manager) and `tend control NAME CODE` (a Windows service's custom control codes).
 //! An installed service goes through the install engine
 //! ([`crate::platform::engine`]); otherwise the command reaches the running `tend run`
@@ -120,6 +120,20 @@ pub fn reopen_logs(a: ControlArgs) -> u8 {
 /// lets it run again, through the control channel of its supervisor (installed: the
 /// install's state folder, as the service manager has no word for it). Audited.
 pub fn pause(a: ControlArgs, verb: control::Verb) -> u8 {
+    audited_request(a, verb)
+}
+
+/// `tend reload NAME`: tells the service's child to re-read its configuration, as its
+/// `[reload]` says, through the control channel of its supervisor, installed (its
+/// state folder is the install's; what `systemctl reload` and OpenRC's `reload` run)
+/// or not. Appended to the audit log.
+pub fn reload(a: ControlArgs) -> u8 {
+    audited_request(a, control::Verb::Reload)
+}
+
+/// Sends `verb` through the control channel of the service's supervisor (an installed
+/// service's is in the install's state folder) and appends it to the audit log.
+fn audited_request(a: ControlArgs, verb: control::Verb) -> u8 {
     let name = a.name.as_str();
     let layout = Layout::system(PathBuf::new());
     let installed = read_record(&layout, name).is_some();

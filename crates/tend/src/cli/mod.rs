@@ -107,6 +107,12 @@ enum Command {
     Pause(control::ControlArgs),
     /// Let a paused service run again.
     Continue(control::ControlArgs),
+    /// Tell a running service to re-read its configuration, without a restart.
+    ///
+    /// As its spec's `[reload]` says: a signal to its program (`signal = "SIGHUP"`) or
+    /// a command (`command = [...]`). An installed service, or one of a running `tend
+    /// run` / `tend up`; `systemctl reload NAME` runs this.
+    Reload(control::ControlArgs),
     /// Switch a service to a signed release, and roll back unless it becomes ready.
     ///
     /// The artifact (a program, or a .tar.gz or .zip of a folder) must be signed with
@@ -282,6 +288,7 @@ pub fn main() -> ExitCode {
         Command::ReopenLogs(a) => control::reopen_logs(a),
         Command::Pause(a) => control::pause(a, crate::supervise::control::Verb::Pause),
         Command::Continue(a) => control::pause(a, crate::supervise::control::Verb::Continue),
+        Command::Reload(a) => control::reload(a),
         Command::Upgrade(a) => upgrade::upgrade(a),
         Command::Rollback(a) => upgrade::rollback(a),
         Command::Update(a) => upgrade::update(a),

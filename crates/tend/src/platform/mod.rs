@@ -138,6 +138,22 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// What a service manager's reload runs for a spec with `[reload]`: `tend reload
+    /// --state-dir STATE NAME` (its supervisor's control channel is in STATE).
+    pub fn reload_argv(&self, spec: &Spec) -> Option<Vec<String>> {
+        spec.reload.as_ref()?;
+        let name = spec.name.as_str();
+        Some(vec![
+            self.tend_bin.display().to_string(),
+            "reload".into(),
+            "--state-dir".into(),
+            self.state_dir(name).display().to_string(),
+            name.to_string(),
+        ])
+    }
+}
+
 /// Whether `p` is an absolute Windows path (`C:\…`, `\\server\…`), whatever this OS.
 pub(crate) fn windows_style(p: &Path) -> bool {
     p.to_str().is_some_and(|s| {

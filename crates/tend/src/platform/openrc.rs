@@ -137,6 +137,10 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
     for (var, value) in resource_settings(&spec.resources) {
         out.push_str(&format!("{var}={}\n", sh_word(&value)));
     }
+    let reload = layout.reload_argv(spec);
+    if reload.is_some() {
+        out.push_str("extra_started_commands=reload\n");
+    }
     out.push_str("\ndepend() {\n\tuse net\n}\n");
     out.push_str("\n# Not OpenRC's start, which passes the paths through `eval` a second time.\n");
     out.push_str("start() {\n");
@@ -157,6 +161,20 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         "\teend $? {}\n}}\n",
         sh_word(&format!("failed to start {name}"))
     ));
+    // `rc-service NAME reload`: tend tells the program, as `[reload]` says.
+    if let Some(argv) = reload {
+        out.push_str("\nreload() {\n");
+        out.push_str(&format!(
+            "\tebegin {}\n",
+            sh_word(&format!("Reloading {name}"))
+        ));
+        let words: Vec<String> = argv.iter().map(|w| sh_word(w)).collect();
+        out.push_str(&format!("\t{}\n", words.join(" ")));
+        out.push_str(&format!(
+            "\teend $? {}\n}}\n",
+            sh_word(&format!("failed to reload {name}"))
+        ));
+    }
     out
 }
 

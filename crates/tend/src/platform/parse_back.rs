@@ -326,6 +326,9 @@ pub mod systemd {
         pub description: String,
         /// `ExecStart=`.
         pub exec: Option<Exec>,
+        /// `ExecReload=`, which tend writes with the `+` prefix (as root, outside the
+        /// sandbox).
+        pub reload: Option<Exec>,
         /// `WorkingDirectory=`.
         pub working_directory: Option<String>,
         /// `ReadWritePaths=`.
@@ -346,6 +349,10 @@ pub mod systemd {
             match (a.section.as_str(), a.key.as_str()) {
                 ("Unit", "Description") => view.description = specifiers(v)?,
                 ("Service", "ExecStart") => view.exec = Some(exec(v)?),
+                ("Service", "ExecReload") => {
+                    let v = v.strip_prefix('+').ok_or("ExecReload= without its `+`")?;
+                    view.reload = Some(exec(v)?)
+                }
                 ("Service", "WorkingDirectory") => {
                     view.working_directory = Some(working_directory(v)?)
                 }
@@ -716,6 +723,31 @@ pub struct OpenRcView {
     /// The arguments of the `supervise-daemon` command `start()` runs, `$RC_SVCNAME`
     /// being `svcname`.
     pub supervise_daemon: Vec<String>,
+    /// The command `reload()` runs (the words of the one command whose second word is
+    /// `reload`).
+    pub reload: Option<Vec<String>>,
+}
+
+/// The one command of `commands` whose second word is `reload` (what tend writes for
+/// a spec with `[reload]`: `tend reload …`), its words read with `env`.
+fn reload_command(
+    commands: &[Vec<sh::Word>],
+    env: &std::collections::BTreeMap<String, String>,
+) -> Result<Option<Vec<String>>, String> {
+    let mut found = commands
+        .iter()
+        .filter(|c| c.get(1).and_then(|w| w.literal()).as_deref() == Some("reload"));
+    let Some(c) = found.next() else {
+        return Ok(None);
+    };
+    if found.next().is_some() {
+        return Err("more than one reload command".into());
+    }
+    let mut argv = Vec::new();
+    for w in c {
+        argv.extend(w.fields(env)?);
+    }
+    Ok(Some(argv))
 }
 
 /// Reads an OpenRC script: every expansion in it must be one of tend's template
@@ -746,8 +778,10 @@ pub fn openrc(script: &str, svcname: &str) -> Result<OpenRcView, String> {
     for w in &start[1..] {
         argv.extend(w.fields(&env)?);
     }
+    let reload = reload_command(&commands, &env)?;
     Ok(OpenRcView {
         vars,
+        reload,
         supervise_daemon: argv,
     })
 }
@@ -763,6 +797,8 @@ pub struct SysVView {
     pub exec: Vec<String>,
     /// The file that shell appends the output to.
     pub log: String,
+    /// The command of the `reload` branch.
+    pub reload: Option<Vec<String>>,
 }
 
 /// Reads a SysV init script: every expansion must be one of tend's template, every
@@ -812,6 +848,7 @@ pub fn sysv(script: &str) -> Result<SysVView, String> {
     let mut exec = vec![program.clone()];
     exec.extend(args.iter().cloned());
     Ok(SysVView {
+        reload: reload_command(&commands, &vars)?,
         start: argv.clone(),
         exec,
         log: log.clone(),
@@ -829,6 +866,8 @@ pub struct ProcdView {
     pub vars: std::collections::BTreeMap<String, String>,
     /// The `procd_set_param` calls in order: the parameter and its words.
     pub params: Vec<(String, Vec<String>)>,
+    /// The command `reload_service()` runs.
+    pub reload: Option<Vec<String>>,
 }
 
 impl ProcdView {
@@ -883,7 +922,12 @@ pub fn procd(script: &str) -> Result<ProcdView, String> {
         let param = words.remove(0);
         params.push((param, words));
     }
-    Ok(ProcdView { vars, params })
+    let reload = reload_command(&commands, &vars)?;
+    Ok(ProcdView {
+        vars,
+        params,
+        reload,
+    })
 }
 
 /// What every backend's files must say about `spec` installed in `layout`, stated
@@ -906,6 +950,8 @@ pub struct Meaning {
     pub stop_timeout: u64,
     /// The spec's environment, by name (for the managers that pass it to tend too).
     pub env: Vec<(String, String)>,
+    /// With `[reload]`: `tend reload --state-dir STATE NAME`, what a reload runs.
+    pub reload: Option<Vec<String>>,
 }
 
 impl Meaning {
@@ -934,6 +980,15 @@ impl Meaning {
                 )
             }),
             stop_timeout: super::manager_stop_timeout_secs(spec),
+            reload: spec.reload.as_ref().map(|_| {
+                vec![
+                    text(&layout.tend_bin),
+                    "reload".into(),
+                    "--state-dir".into(),
+                    text(&layout.state_dir(name)),
+                    name.to_string(),
+                ]
+            }),
             env: spec
                 .env
                 .iter()
@@ -972,6 +1027,11 @@ pub fn check_systemd(unit: &str, m: &Meaning, name: &str) -> Result<(), String> 
     )?;
     same("ReadWritePaths", &v.read_write_paths, &m.writable)?;
     same("User, Group", v.user.zip(v.group), m.account.clone())?;
+    same(
+        "ExecReload argv",
+        v.reload.map(|e| e.argv),
+        m.reload.clone(),
+    )?;
     same(
         "Documentation",
         v.keys.get("Unit.Documentation").map(String::as_str),
@@ -1023,7 +1083,13 @@ pub fn check_openrc(script: &str, m: &Meaning, name: &str) -> Result<(), String>
     want.push(m.run[0].clone());
     want.push("--".into());
     want.extend(m.run[1..].iter().cloned());
-    same("supervise-daemon", &v.supervise_daemon, &want)
+    same("supervise-daemon", &v.supervise_daemon, &want)?;
+    same("reload()", &v.reload, &m.reload)?;
+    same(
+        "extra_started_commands",
+        var("extra_started_commands"),
+        m.reload.as_ref().map(|_| "reload"),
+    )
 }
 
 /// Checks a SysV init script against `m`, reading it as `/bin/sh` does.
@@ -1032,6 +1098,7 @@ pub fn check_sysv(script: &str, m: &Meaning, name: &str) -> Result<(), String> {
     same("NAME", v.vars.get("NAME").map(String::as_str), Some(name))?;
     same("exec", &v.exec, &m.run)?;
     same("log", &v.log, &m.log_file)?;
+    same("reload", &v.reload, &m.reload)?;
     let chuid = v
         .start
         .iter()
@@ -1057,6 +1124,7 @@ pub fn check_procd(script: &str, m: &Meaning, name: &str) -> Result<(), String> 
     }
     let word = |p: &str| v.param(p).map(<[String]>::to_vec);
     same("command", word("command"), Some(m.run.clone()))?;
+    same("reload_service()", &v.reload, &m.reload)?;
     same(
         "term_timeout",
         word("term_timeout"),

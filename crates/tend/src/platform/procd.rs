@@ -46,7 +46,7 @@
 
 use std::path::Path;
 
-use super::escape::sh_word;
+use super::escape::{sh_word, sh_words};
 use super::{Artifact, Backend, Cmd, InstallError, Layout, NativeStatus, Verb};
 use crate::spec::{RestartPolicy, Spec};
 
@@ -148,6 +148,15 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         out.push('\n');
     }
     out.push_str("\tprocd_close_instance\n}\n");
+    // `service NAME reload`: tend tells the program, as `[reload]` says (without it,
+    // rc.common's reload starts the service again).
+    if let Some(argv) = layout.reload_argv(spec) {
+        let words: Vec<&str> = argv.iter().map(String::as_str).collect();
+        out.push_str(&format!(
+            "\nreload_service() {{\n\t{}\n}}\n",
+            sh_words(&words)
+        ));
+    }
     out
 }
 

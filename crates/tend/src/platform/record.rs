@@ -101,7 +101,8 @@ pub fn installed_spec(spec: &Spec, base: &Path, layout: &Layout) -> Spec {
     if s.command.contains(separators) {
         s.command = abs(Path::new(&s.command)).display().to_string();
     }
-    if let Some(hook) = s.stop.command.first_mut() {
+    let reload = s.reload.as_mut().and_then(|r| r.command.first_mut());
+    for hook in s.stop.command.first_mut().into_iter().chain(reload) {
         if hook.contains(separators) {
             *hook = abs(Path::new(hook.as_str())).display().to_string();
         }

@@ -194,6 +194,13 @@ pub fn render_unit(spec: &Spec, layout: &Layout) -> String {
     set("Type", "notify".into());
     set("NotifyAccess", "all".into());
     set("ExecStart", systemd_exec(&words));
+    // `systemctl reload`: through tend (systemd's main pid is the supervisor, not the
+    // program). `+`: as root and outside the sandbox, as `tend reload` is run by hand
+    // (the control channel and the audit log are root's).
+    if let Some(reload) = layout.reload_argv(spec) {
+        let words: Vec<&str> = reload.iter().map(String::as_str).collect();
+        set("ExecReload", format!("+{}", systemd_exec(&words)));
+    }
     if let Some(u) = spec.user.as_deref().filter(|u| *u != "root") {
         set("User", systemd_raw(u));
         set("Group", systemd_raw(spec.group.as_deref().unwrap_or(u)));

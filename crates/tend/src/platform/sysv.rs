@@ -32,6 +32,11 @@ pub fn render_script(spec: &Spec, layout: &Layout) -> String {
         .unwrap_or_else(|| spec.display_name().to_string());
     let log = layout.log_dir(spec).join("tend.log").display().to_string();
     let timeout = super::manager_stop_timeout_secs(spec);
+    // `/etc/init.d/NAME reload`: tend tells the program, as `[reload]` says.
+    let reload = layout.reload_argv(spec);
+    let reload: Option<Vec<&str>> = reload
+        .as_ref()
+        .map(|a| a.iter().map(String::as_str).collect());
     let chuid = spec
         .user
         .as_deref()
@@ -70,12 +75,12 @@ case "$1" in
     ;;
   restart)
     "$0" stop; "$0" start
-    ;;
+    ;;{reload}
   status)
     start-stop-daemon --status --pidfile "$PIDFILE" && echo "$NAME is running" || {{ echo "$NAME is not running"; exit 3; }}
     ;;
   *)
-    echo "usage: $0 {{start|stop|restart|status}}" >&2; exit 2
+    echo "usage: $0 {{start|stop|restart{reload_word}|status}}" >&2; exit 2
     ;;
 esac
 "#,
@@ -87,6 +92,11 @@ esac
         log = sh_word(&log),
         script = sh_word(START_SCRIPT),
         args = sh_words(&args),
+        reload = reload
+            .as_deref()
+            .map(|w| format!("\n  reload)\n    {}\n    ;;", sh_words(w)))
+            .unwrap_or_default(),
+        reload_word = if reload.is_some() { "|reload" } else { "" },
     )
 }
 

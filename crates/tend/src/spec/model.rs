@@ -60,6 +60,10 @@ pub struct Spec {
     /// How the child is stopped.
     #[serde(default)]
     pub stop: Stop,
+    /// How the child is told to re-read its configuration without a restart (`tend
+    /// reload NAME`, `systemctl reload`); none by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reload: Option<Reload>,
     /// Where the child's output goes.
     #[serde(default)]
     pub log: Log,
@@ -152,6 +156,8 @@ pub enum ControlAction {
     Restart,
     /// Reopen the log files.
     ReopenLogs,
+    /// Tell the child to re-read its configuration (`[reload]`).
+    Reload,
 }
 
 /// Windows service settings.
@@ -190,7 +196,8 @@ pub struct Windows {
     /// How the output is decoded: `utf-8` (default) or `oem`.
     pub code_page: CodePage,
     /// Custom control codes (128–255) and what they do, e.g. `128 = "restart"`,
-    /// `129 = "reopen-logs"` (`sc control NAME 128`). `{}` maps none.
+    /// `129 = "reopen-logs"` (`sc control NAME 128`), `130 = "reload"` (`[reload]`).
+    /// `{}` maps none.
     pub controls: BTreeMap<String, ControlAction>,
 }
 
@@ -452,6 +459,33 @@ impl Default for Stop {
             timeout: Duration::from_secs(10),
             http: None,
             command: Vec::new(),
+        }
+    }
+}
+
+/// `[reload]`: how the child is told to re-read its configuration, one of `signal`
+/// or `command`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct Reload {
+    /// Send this signal to the child (Unix), e.g. `"SIGHUP"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
+    /// Run this command (program and arguments, no shell) as the service's account
+    /// with its environment, e.g. `["/opt/orders/orders", "reload"]`: the reload has
+    /// worked when it exits 0. `TEND_PID` holds the child's pid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// A command that takes longer is killed and the reload has failed.
+    pub timeout: Duration,
+}
+
+impl Default for Reload {
+    fn default() -> Self {
+        Reload {
+            signal: None,
+            command: Vec::new(),
+            timeout: Duration::from_secs(30),
         }
     }
 }
@@ -745,6 +779,7 @@ mod tests {
         check(&[
             (ControlAction::Restart, "restart"),
             (ControlAction::ReopenLogs, "reopen-logs"),
+            (ControlAction::Reload, "reload"),
         ]);
         check(&[
             (LogTarget::File, "file"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::error::did_you_mean;
 use super::load::{KeyPath, Seg};
-use super::model::{Health, IoClass, Listen, Metrics, Resources, Spec, Update};
+use super::model::{Health, IoClass, Listen, Metrics, Reload, Resources, Spec, Update};
 use super::values::SocketAddress;
 
 pub(crate) type Problem = (KeyPath, String, Option<String>);
@@ -283,6 +283,9 @@ pub(crate) fn check(spec: &Spec) -> Vec<Problem> {
                 Some("e.g. command = [\"/opt/orders/orders\", \"drain\"]".into()),
             ));
         }
+    }
+    if let Some(r) = &spec.reload {
+        out.extend(check_reload(r));
     }
     if let Some(m) = &spec.metrics {
         out.extend(check_metrics(m));
@@ -589,6 +592,47 @@ fn check_update(u: &Update) -> Vec<Problem> {
 }
 
 /// `[health]`: one probe, well-formed, with times and counts that can work.
+/// `[reload]`: one way to reload, a signal that does not end the child, a command with
+/// a program.
+fn check_reload(r: &Reload) -> Vec<Problem> {
+    let mut out = Vec::new();
+    match (r.signal, r.command.is_empty()) {
+        (None, true) => out.push((
+            at(&["reload"]),
+            "`[reload]` names no way to reload".into(),
+            Some("give signal = \"SIGHUP\" or command = [\"/opt/x/x\", \"reload\"]".into()),
+        )),
+        (Some(_), false) => out.push((
+            at(&["reload", "command"]),
+            "`reload.signal` and `reload.command` are both set".into(),
+            Some("keep one: a signal to the child, or a command".into()),
+        )),
+        (Some(super::values::Signal::Kill), true) => out.push((
+            at(&["reload", "signal"]),
+            "`reload.signal` SIGKILL ends the child instead of reloading it".into(),
+            Some("use the signal the program reloads on, usually \"SIGHUP\"".into()),
+        )),
+        _ => {}
+    }
+    if let Some(first) = r.command.first() {
+        if first.trim().is_empty() || r.command.iter().any(|a| a.contains('\0')) {
+            out.push((
+                at(&["reload", "command"]),
+                "`reload.command` needs a program and no NUL characters".into(),
+                Some("e.g. command = [\"/opt/orders/orders\", \"reload\"]".into()),
+            ));
+        }
+    }
+    if r.timeout.get().is_zero() {
+        out.push((
+            at(&["reload", "timeout"]),
+            "`reload.timeout` is zero".into(),
+            Some("give the command time to finish, e.g. timeout = \"30s\"".into()),
+        ));
+    }
+    out
+}
+
 fn check_health(h: &Health) -> Vec<Problem> {
     let mut out = Vec::new();
     let given = [h.http.is_some(), h.tcp.is_some(), !h.command.is_empty()];

@@ -1,4 +1,4 @@
-//! The control channel: how `tend start|stop|restart|reopen-logs NAME` reach the
+//! The control channel: how `tend start|stop|restart|reopen-logs|reload NAME` reach the
 //! services of a running `tend run` / `tend up`.
 //!
 //! Each supervisor opens one channel per service it runs ([`sys::ControlListener`]:
@@ -39,6 +39,8 @@ pub enum Verb {
     Restart,
     /// Reopen its log files (after an external rotation).
     ReopenLogs,
+    /// Tell its child to re-read its configuration (`[reload]`).
+    Reload,
     /// Switch to a new release (see [`Upgrade`]) and keep it if it becomes ready.
     Upgrade,
     /// Go back to the release before the current one.
@@ -61,6 +63,7 @@ impl Verb {
             Verb::Stop => "stop",
             Verb::Restart => "restart",
             Verb::ReopenLogs => "reopen-logs",
+            Verb::Reload => "reload",
             Verb::Upgrade => "upgrade",
             Verb::Rollback => "rollback",
             Verb::UpdateCheck => "update-check",

@@ -312,6 +312,22 @@ pub enum Event {
         /// The request sent instead.
         then: StopRequest,
     },
+    /// The child was told to re-read its configuration (`[reload]`): `reloaded on
+    /// `tend reload`: sent SIGHUP to pid 42`.
+    Reloaded {
+        /// Who asked.
+        by: StopBy,
+        /// What was done.
+        how: String,
+    },
+    /// A reload could not be done or its command failed: `reload on `tend reload`
+    /// failed: `/opt/x/x` ended with exit code 3`. The child runs on.
+    ReloadFailed {
+        /// Who asked.
+        by: StopBy,
+        /// Why.
+        why: String,
+    },
     /// The child did not stop within `stop.timeout`; its tree was killed.
     StopTimedOut {
         /// The child.
@@ -477,6 +493,8 @@ impl fmt::Display for Event {
             }
             Event::StopHookDone(done) => write!(f, "stop hook: {done}"),
             Event::StopHookFailed { why, then } => write!(f, "stop hook failed ({why}); {then}"),
+            Event::Reloaded { by, how } => write!(f, "reloaded on {by}: {how}"),
+            Event::ReloadFailed { by, why } => write!(f, "reload on {by} failed: {why}"),
             Event::StopTimedOut { timeout, .. } => {
                 write!(f, "did not stop within {timeout}; killed the process tree")
             }
@@ -708,6 +726,10 @@ mod tests {
             (Event::StopHookDone("`/bin/drain` succeeded".into()), "stop hook: `/bin/drain` succeeded"),
             (Event::StopHookFailed { why: "connection refused".into(), then: StopRequest::Sent("sent SIGTERM to pid 42".into()) },
                 "stop hook failed (connection refused); stopping: sent SIGTERM to pid 42"),
+            (Event::Reloaded { by: StopBy::Client("tend reload"), how: "sent SIGHUP to pid 42".into() },
+                "reloaded on `tend reload`: sent SIGHUP to pid 42"),
+            (Event::ReloadFailed { by: StopBy::ServiceManager, why: "`/bin/x` ended with exit code 3".into() },
+                "reload on the service manager's request failed: `/bin/x` ended with exit code 3"),
             (Event::StopTimedOut { pid: 42, timeout }, "did not stop within 10s; killed the process tree"),
             (Event::Killing { pid: 42, by: None }, "killing the process tree at once on a second stop request"),
             (Event::Killing { pid: 42, by: Some(StopBy::Signal("SIGINT")) }, "killing the process tree at once on a second Ctrl-C"),

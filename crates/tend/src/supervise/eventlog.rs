@@ -730,8 +730,11 @@ impl EventMapper {
             // The stop request entry said what is being done.
             Lifecycle::StopHookDone(_) | Lifecycle::StopHookFailed { .. } => {}
             // Not in the message table yet: the console, the journal and the state
-            // file say it.
-            Lifecycle::Paused { .. } | Lifecycle::Continued { .. } => {}
+            // file say them.
+            Lifecycle::Paused { .. }
+            | Lifecycle::Continued { .. }
+            | Lifecycle::Reloaded { .. }
+            | Lifecycle::ReloadFailed { .. } => {}
             Lifecycle::Stopped(stopped) => {
                 out.push(Entry::ProgramStopped(program_end(status, &stopped.run)));
                 out.push(Entry::ServiceStopped { service: service() });

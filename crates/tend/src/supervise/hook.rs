@@ -531,6 +531,31 @@ impl Hook {
     }
 }
 
+/// How `[reload]` reaches the child, ready to use.
+#[derive(Clone, Debug)]
+pub enum Reloader {
+    /// Send this signal to the child (Unix).
+    Signal(crate::spec::Signal),
+    /// Run this command (with the service's environment and account, and `TEND_PID`);
+    /// killed after `timeout`.
+    Command {
+        /// The command.
+        command: Box<super::sys::Prepared>,
+        /// `reload.timeout`.
+        timeout: Duration,
+    },
+}
+
+impl Reloader {
+    /// The command for the child `pid`: `TEND_PID` set to it.
+    pub fn command_for(command: &super::sys::Prepared, pid: i32) -> super::sys::Prepared {
+        let mut c = command.clone();
+        c.env.retain(|(k, _)| k != "TEND_PID");
+        c.env.push(("TEND_PID".into(), pid.to_string().into()));
+        c
+    }
+}
+
 /// Runs the hook, bounded by `timeout`; `Ok` says what it did, `Err` why the stop
 /// request must be sent after all (it could not connect, answered an error, the
 /// command failed).

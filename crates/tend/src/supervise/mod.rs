@@ -40,6 +40,7 @@ pub mod eventlog;
 pub mod health;
 pub mod hook;
 pub mod host;
+pub mod job_limits;
 pub mod listen;
 pub mod logfile;
 pub mod metrics;
@@ -452,6 +453,8 @@ pub enum Request {
     ReopenLogs,
     /// Restart every service's child (gracefully).
     Restart(StopBy),
+    /// Tell every service's child to re-read its configuration (`[reload]`).
+    Reload(StopBy),
     /// Something with no meaning here, reported and ignored.
     Ignored(&'static str),
 }
@@ -747,6 +750,7 @@ fn prepare_all(
             }
         }
         let hook = prepare::prepare_hook(spec, &base, &prepared)?;
+        let reload = prepare::prepare_reload(spec, &base, &prepared)?;
         let health = prepare::prepare_probe(spec, &base, &prepared)?;
         // Last: held from here until the supervisor ends (the hook and the probe were
         // built without them, so they never get them).
@@ -775,6 +779,7 @@ fn prepare_all(
             prepared: std::cell::RefCell::new(prepared),
             releases,
             hook,
+            reload,
             health,
             stdout,
             stderr,
@@ -1703,6 +1708,7 @@ impl<'a> Services<'a> {
                     format!("`{name}` is not running (it is {})", seen.state.as_str()),
                 ));
             }
+            Verb::Reload => self.reload(i, &seen, c.reply),
             Verb::ReopenLogs => {
                 service::reopen(&self.setups[i]);
                 let _ = c.reply.send(done(
@@ -1711,6 +1717,56 @@ impl<'a> Services<'a> {
                     format!("reopened the log files of `{name}`"),
                 ));
             }
+        }
+    }
+
+    /// `tend reload`: the service's actor tells the child, and the answer says how it
+    /// went.
+    fn reload(&mut self, i: usize, seen: &Seen, reply: mpsc::UnboundedSender<control::Answer>) {
+        let spec = &self.specs[i];
+        let name = spec.name.to_string();
+        let done = |ok: bool, message: String| {
+            control::Answer::Done(control::Done::new(ok, Some(seen.state.as_str()), message))
+        };
+        let Some(how) = &spec.reload else {
+            let _ = reply.send(done(
+                false,
+                format!("`{name}` has no [reload]: add signal = \"SIGHUP\" or command = [...] to its spec"),
+            ));
+            return;
+        };
+        let control = self.controls[i]
+            .as_ref()
+            .filter(|_| self.tasks[i].is_some());
+        let Some(control) = control.filter(|_| seen.state == State::Running) else {
+            let _ = reply.send(done(
+                false,
+                format!("`{name}` is not running (it is {})", seen.state.as_str()),
+            ));
+            return;
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let by = StopBy::Client("tend reload");
+        let _ = control.send(Control::Reload(by, service::ReloadReply(tx)));
+        let within = if how.command.is_empty() {
+            std::time::Duration::ZERO
+        } else {
+            how.timeout.get()
+        };
+        let _ = reply.send(control::Answer::Accepted {
+            accepted: true,
+            wait_ms: control::wait_for(within).as_millis() as u64,
+        });
+        tokio::task::spawn_local(async move {
+            let answer = match rx.recv().await {
+                Some(Ok(how)) => done_with(true, format!("reloaded `{name}`: {how}")),
+                Some(Err(why)) => done_with(false, format!("reload of `{name}` failed: {why}")),
+                None => done_with(false, format!("`{name}` ended before it was reloaded")),
+            };
+            let _ = reply.send(answer);
+        });
+        fn done_with(ok: bool, message: String) -> control::Answer {
+            control::Answer::Done(control::Done::new(ok, None, message))
         }
     }
 
@@ -1756,6 +1812,7 @@ fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {
     let c = match r {
         Request::ReopenLogs => Control::ReopenLogs,
         Request::Restart(by) => Control::Restart(by),
+        Request::Reload(by) => Control::Reload(by, service::ReloadReply::unheard()),
         Request::Stop(by) => Control::Stop(by),
         Request::Ignored(what) => {
             say!("tend: {what} ignored");

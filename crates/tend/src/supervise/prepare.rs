@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::spec::{HttpUrl, LogTarget, Spec};
 
-use super::hook::Hook;
+use super::hook::{Hook, Reloader};
 use super::sys::{self, Output, Prepared};
 
 /// Variables that belong to tend's own service manager and must not leak to the child.
@@ -198,7 +198,44 @@ pub fn prepare_hook(
         })?;
         return Ok(Some(Hook::Http(url)));
     }
-    let Some((program, args)) = spec.stop.command.split_first() else {
+    let command = side_command(spec, "stop.command", &spec.stop.command, base, service)?;
+    Ok(command.map(Hook::Command))
+}
+
+/// How `[reload]` of `spec` reaches the child, if it has one: a signal, or a command
+/// resolved like the service's own program and run with its environment and account.
+pub fn prepare_reload(
+    spec: &Spec,
+    base: &Path,
+    service: &Prepared,
+) -> Result<Option<Reloader>, PrepareError> {
+    let Some(r) = &spec.reload else {
+        return Ok(None);
+    };
+    if let Some(signal) = r.signal {
+        return Ok(Some(Reloader::Signal(signal)));
+    }
+    Ok(
+        side_command(spec, "reload.command", &r.command, base, service)?.map(|command| {
+            Reloader::Command {
+                command: Box::new(command),
+                timeout: r.timeout.get(),
+            }
+        }),
+    )
+}
+
+/// A command beside the service's own (`stop.command`, `reload.command`, at `key`):
+/// resolved like its program, run with its environment and account, with tend's own
+/// output, no `[[listen]]` sockets and no `[resources]`.
+fn side_command(
+    spec: &Spec,
+    key: &'static str,
+    argv: &[String],
+    base: &Path,
+    service: &Prepared,
+) -> Result<Option<Prepared>, PrepareError> {
+    let Some((program, args)) = argv.split_first() else {
         return Ok(None);
     };
     let path_var = service
@@ -208,11 +245,11 @@ pub fn prepare_hook(
         .map(|(_, v)| v.clone());
     let program = sys::resolve_command(program, base, path_var.as_deref()).map_err(|e| {
         PrepareError(vec![problem(
-            "stop.command",
-            format!("cannot use `stop.command` of `{}`: {e}", spec.name),
+            key,
+            format!("cannot use `{key}` of `{}`: {e}", spec.name),
         )])
     })?;
-    Ok(Some(Hook::Command(Prepared {
+    Ok(Some(Prepared {
         program,
         args: args.iter().map(OsString::from).collect(),
         stdout: Output::Inherit,
@@ -220,7 +257,7 @@ pub fn prepare_hook(
         listen: Vec::new(),
         resources: Default::default(),
         ..service.clone()
-    })))
+    }))
 }
 
 /// The health probe of `spec`, if it has `[health]`: a command is resolved like the

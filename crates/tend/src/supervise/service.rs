@@ -24,7 +24,7 @@ use crate::spec::Spec;
 use super::control::{Answer, Done};
 use super::event::{Ended, Event, Run, Start, StartError, StopBy, StopEnd, StopRequest, Stopped};
 use super::health::{self, Prober};
-use super::hook::{self, Hook, HookError};
+use super::hook::{self, Hook, HookError, Reloader};
 use super::logfile::Dropped;
 use super::policy::{signal_name, Decision, Exit, HealthChange, HealthTracker, RestartTracker};
 use super::pump::{
@@ -43,6 +43,9 @@ pub enum Control {
     Restart(StopBy),
     /// Reopen the log files (after an external rotation).
     ReopenLogs,
+    /// Tell the child to re-read its configuration (`[reload]`); how it went goes to
+    /// the reply.
+    Reload(StopBy, ReloadReply),
     /// Stop without waiting: kill the process tree now (a second stop request, by
     /// whom).
     Kill(StopBy),
@@ -73,6 +76,23 @@ impl Reply {
         let _ = self
             .0
             .send(Answer::Done(Done::new(ok, Some(state.as_str()), message)));
+    }
+}
+
+/// Where the outcome of a reload goes: what was done, or why it failed.
+#[derive(Clone, Debug)]
+pub struct ReloadReply(pub mpsc::UnboundedSender<Result<String, String>>);
+
+impl ReloadReply {
+    /// A reply nobody waits for (a control code of the service manager).
+    pub fn unheard() -> ReloadReply {
+        ReloadReply(mpsc::unbounded_channel().0)
+    }
+}
+
+impl PartialEq for ReloadReply {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.same_channel(&other.0)
     }
 }
 
@@ -119,6 +139,8 @@ pub struct ServiceSetup {
     pub(super) releases: Option<super::upgrade::Releases>,
     /// The stop hook (`stop.http`, `stop.command`), tried before the stop signal.
     pub hook: Option<Hook>,
+    /// How the child is told to reload (`[reload]`).
+    pub reload: Option<Reloader>,
     /// The health probe (`[health]`).
     pub health: Option<Prober>,
     /// Sinks for stdout and stderr (when piped).
@@ -169,6 +191,8 @@ pub trait Procs {
     fn spawn(&self, prepared: &Prepared) -> io::Result<Launched<Self::Tree>>;
     /// Asks the child to stop the way `spec` says; what was done, for the log.
     fn request_stop(&self, tree: &Self::Tree, spec: &Spec) -> io::Result<String>;
+    /// Sends `signal` to the child (`[reload]`); what was done, for the log.
+    fn signal(&self, tree: &Self::Tree, signal: crate::spec::Signal) -> io::Result<String>;
     /// Kills the whole tree now.
     fn kill_tree(&self, tree: &Self::Tree);
     /// Freezes the whole tree; what was done, for the log.
@@ -217,6 +241,10 @@ impl Procs for OsProcs {
 
     fn request_stop(&self, tree: &sys::Tree, spec: &Spec) -> io::Result<String> {
         sys::request_stop(tree, spec)
+    }
+
+    fn signal(&self, tree: &sys::Tree, signal: crate::spec::Signal) -> io::Result<String> {
+        sys::signal_child(tree, signal)
     }
 
     fn kill_tree(&self, tree: &sys::Tree) {
@@ -393,11 +421,14 @@ pub async fn run_actor<P: Procs>(
         tracker: RestartTracker::default(),
         health: None,
         sinks,
+        reloading: false,
         shown,
         observers,
     };
 
     let mut control_open = true;
+    // The outcomes of reload commands, which run beside the actor.
+    let (reload_tx, mut reloaded) = mpsc::unbounded_channel::<(StopBy, Result<String, String>)>();
     let mut phase = actor.start(Start::First);
     loop {
         phase = match phase {
@@ -420,6 +451,7 @@ pub async fn run_actor<P: Procs>(
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Running { child, exit, probe } }
+                        Control::Reload(by, reply) => { actor.reload(&child, by, reply, &reload_tx); Phase::Running { child, exit, probe } }
                         Control::Announce(e) => { actor.announce(&e); Phase::Running { child, exit, probe } }
                         Control::Kill(by) => {
                             actor.procs.kill_tree(&child.tree);
@@ -435,6 +467,7 @@ pub async fn run_actor<P: Procs>(
                             Phase::Running { child, exit, probe }
                         }
                     },
+                    Some((by, r)) = reloaded.recv() => { actor.reloaded(by, r); Phase::Running { child, exit, probe } }
                     o = async { match probe.as_mut() { Some(p) => p.await, None => std::future::pending().await } }, if probe.is_some() => {
                         match actor.after_probe(&child, o) {
                             Some(next) => Phase::Running { child, exit, probe: Some(next) },
@@ -453,6 +486,7 @@ pub async fn run_actor<P: Procs>(
                     e = &mut exit => actor.after_exit(child, e.unwrap_or(KILLED)),
                     c = control.recv() => match c.unwrap_or(Control::Stop(StopBy::Supervisor)) {
                         Control::ReopenLogs => { reopen(&setup); Phase::Paused { child, exit, since } }
+                        Control::Reload(_, reply) => { not_running(&reply, "is paused: `tend continue` it first"); Phase::Paused { child, exit, since } }
                         Control::Announce(e) => { actor.announce(&e); Phase::Paused { child, exit, since } }
                         Control::Pause(reply) => {
                             reply.done(true, State::Paused, format!("`{}` is paused already", spec.name));
@@ -483,6 +517,8 @@ pub async fn run_actor<P: Procs>(
                             Phase::Stopping { child, exit, since: Instant::now(), killed: Some(Killed::AtOnce(by)), after: AfterStop::End, hook: None }
                         }
                     },
+                    // A reload command started before the pause ends.
+                    Some((by, r)) = reloaded.recv() => { actor.reloaded(by, r); Phase::Paused { child, exit, since } }
                 }
             }
             Phase::Backoff { until, start } => {
@@ -505,12 +541,14 @@ pub async fn run_actor<P: Procs>(
                             actor.start(again)
                         }
                         Control::ReopenLogs => { reopen(&setup); Phase::Backoff { until, start } }
+                        Control::Reload(_, reply) => { not_running(&reply, "is waiting to restart"); Phase::Backoff { until, start } }
                         Control::Announce(e) => { actor.announce(&e); Phase::Backoff { until, start } }
                         Control::Pause(reply) | Control::Continue(reply) => {
                             reply.done(false, State::Backoff, format!("`{}` is not running (it is waiting to restart)", spec.name));
                             Phase::Backoff { until, start }
                         }
-                    }
+                    },
+                    Some((by, r)) = reloaded.recv() => { actor.reloaded(by, r); Phase::Backoff { until, start } }
                 }
             }
             Phase::Stopping {
@@ -579,6 +617,7 @@ pub async fn run_actor<P: Procs>(
                         }
                         Phase::Stopping { child, exit, since, killed, after, hook }
                     }
+                    Some((by, r)) = reloaded.recv() => { actor.reloaded(by, r); Phase::Stopping { child, exit, since, killed, after, hook } }
                     _ = sleep_until(since + spec.stop.timeout.get()), if killed.is_none() => {
                         // The tree, and orphans only when they can only be this service's.
                         actor.procs.kill_tree(&child.tree);
@@ -591,6 +630,7 @@ pub async fn run_actor<P: Procs>(
                         // A stop during a restart's stop: do not start it again.
                         Some(Control::Stop(_)) => Phase::Stopping { child, exit, since, killed, after: AfterStop::End, hook },
                         Some(Control::ReopenLogs) => { reopen(&setup); Phase::Stopping { child, exit, since, killed, after, hook } }
+                        Some(Control::Reload(_, reply)) => { not_running(&reply, "is being stopped"); Phase::Stopping { child, exit, since, killed, after, hook } }
                         Some(Control::Announce(e)) => { actor.announce(&e); Phase::Stopping { child, exit, since, killed, after, hook } }
                         Some(Control::Restart(_)) => Phase::Stopping { child, exit, since, killed, after, hook },
                         Some(Control::Pause(reply) | Control::Continue(reply)) => {
@@ -627,6 +667,13 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Answers a reload that came while there is no child to reload.
+fn not_running(reply: &ReloadReply, why: &str) {
+    let _ = reply
+        .0
+        .send(Err(format!("nothing to reload: the service {why}")));
+}
+
 /// Reopens the log files of a service (after an external rotation).
 pub(super) fn reopen(setup: &ServiceSetup) {
     for s in [&setup.stdout, &setup.stderr].into_iter().flatten() {
@@ -649,12 +696,74 @@ struct Actor<'a, P> {
     /// The current child's health (with `[health]`).
     health: Option<HealthTracker>,
     sinks: Vec<SharedSink>,
+    /// A reload command runs.
+    reloading: bool,
     /// The status as the observers last heard it (for the counters task).
     shown: Rc<RefCell<Status>>,
     observers: Rc<RefCell<Vec<Box<dyn Observer>>>>,
 }
 
 impl<P: Procs> Actor<'_, P> {
+    /// Tells the running `child` to reload, as `[reload]` says (asked `by`): a signal
+    /// at once; a command beside the actor, its outcome on `done`. How it went goes to
+    /// `reply` and, as an event, to the observers.
+    fn reload(
+        &mut self,
+        child: &Child<P::Tree>,
+        by: StopBy,
+        reply: ReloadReply,
+        done: &mpsc::UnboundedSender<(StopBy, Result<String, String>)>,
+    ) {
+        match &self.setup.reload {
+            None => {
+                let _ = reply.0.send(Err(format!(
+                    "`{}` has no [reload]: add signal = \"SIGHUP\" or command = [...] to its spec",
+                    self.setup.spec.name
+                )));
+            }
+            Some(Reloader::Signal(sig)) => {
+                let result = self.procs.signal(&child.tree, *sig).map_err(|e| {
+                    format!(
+                        "cannot send {sig} to pid {}: {}",
+                        child.pid,
+                        crate::text::io_error(&e)
+                    )
+                });
+                let _ = reply.0.send(result.clone());
+                self.reloaded(by, result);
+            }
+            Some(Reloader::Command { .. }) if self.reloading => {
+                let _ = reply
+                    .0
+                    .send(Err("a reload is under way: wait for it".into()));
+            }
+            Some(Reloader::Command { command, timeout }) => {
+                self.reloading = true;
+                let run = self.procs.run_hook(
+                    &Hook::Command(Reloader::command_for(command, child.pid)),
+                    *timeout,
+                );
+                let done = done.clone();
+                tokio::task::spawn_local(async move {
+                    let result = run.await.map_err(|e| e.to_string());
+                    let _ = reply.0.send(result.clone());
+                    let _ = done.send((by, result));
+                });
+            }
+        }
+    }
+
+    /// A reload ended (asked `by`): tells the observers; the state, and since when the
+    /// service has been in it, do not change.
+    fn reloaded(&mut self, by: StopBy, result: Result<String, String>) {
+        self.reloading = false;
+        let event = match result {
+            Ok(how) => Event::Reloaded { by, how },
+            Err(why) => Event::ReloadFailed { by, why },
+        };
+        self.announce(&event);
+    }
+
     /// Sets the state and tells every observer, in order.
     fn report(&mut self, state: State, event: Event) {
         let status = &mut self.status;
@@ -1319,8 +1428,38 @@ mod tests {
             self.note("sweep soon".into());
         }
 
-        fn run_hook(&self, _: &Hook, _: Duration) -> HookRun {
-            unreachable!("no stop hook in these tests")
+        fn signal(&self, pid: &i32, signal: crate::spec::Signal) -> io::Result<String> {
+            self.note(format!("signal {pid} {signal}"));
+            Ok(format!("sent {signal} to pid {pid}"))
+        }
+
+        /// Only reload commands (no stop hook in these tests): each takes 300 ms, and
+        /// succeeds when its program's name ends in `ok`.
+        fn run_hook(&self, hook: &Hook, within: Duration) -> HookRun {
+            let Hook::Command(p) = hook else {
+                unreachable!("no stop hook in these tests")
+            };
+            let pid = p
+                .env
+                .iter()
+                .find(|(k, _)| k == "TEND_PID")
+                .map(|(_, v)| v.clone());
+            self.note(format!(
+                "run {} within {within:?}, TEND_PID={pid:?}",
+                p.program.display()
+            ));
+            let program = p.program.clone();
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                if program.to_string_lossy().ends_with("ok") {
+                    Ok(format!("`{}` succeeded", program.display()))
+                } else {
+                    Err(HookError::Failed {
+                        program,
+                        exit: Exit::Code(3),
+                    })
+                }
+            })
         }
 
         fn probe(&self, _: &Prober) -> ProbeRun {
@@ -1365,25 +1504,36 @@ mod tests {
             .unwrap()
             .services
             .remove(0);
+        let prepared = Prepared {
+            program: "/srv/app".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            credentials: None,
+            stdout: Output::Null,
+            stderr: Output::Null,
+            stop: Default::default(),
+            kill_on_close: false,
+            code_page: Default::default(),
+            listen: Vec::new(),
+            resources: Default::default(),
+        };
         ServiceSetup {
             spec: spec.clone(),
             spec_path: "/srv/app.toml".into(),
-            prepared: RefCell::new(Prepared {
-                program: "/srv/app".into(),
-                args: Vec::new(),
-                env: Vec::new(),
-                cwd: None,
-                credentials: None,
-                stdout: Output::Null,
-                stderr: Output::Null,
-                stop: Default::default(),
-                kill_on_close: false,
-                code_page: Default::default(),
-                listen: Vec::new(),
-                resources: Default::default(),
-            }),
+            prepared: RefCell::new(prepared.clone()),
             releases: None,
             hook: None,
+            reload: spec.reload.as_ref().map(|r| match r.signal {
+                Some(sig) => Reloader::Signal(sig),
+                None => Reloader::Command {
+                    command: Box::new(Prepared {
+                        program: r.command[0].clone().into(),
+                        ..prepared.clone()
+                    }),
+                    timeout: r.timeout.get(),
+                },
+            }),
             health: spec
                 .health
                 .as_ref()
@@ -1450,6 +1600,95 @@ mod tests {
     }
 
     const LIMIT: &str = "[restart]\nmax_restarts = 3\nwindow = \"1m\"\n";
+
+    /// A reload reply and what it will be told.
+    fn reply() -> (ReloadReply, mpsc::UnboundedReceiver<Result<String, String>>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (ReloadReply(tx), rx)
+    }
+
+    const RELOAD_BY: StopBy = StopBy::Client("tend reload");
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_signals_the_running_child_and_waits_for_no_backoff() {
+        let serves = Kid::Serves {
+            on_stop: Some((0, TERM)),
+        };
+        let fails = Kid::Exits {
+            after: 500,
+            exit: Exit::Code(1),
+        };
+        let (running, mut told_running) = reply();
+        let (waiting, mut told_waiting) = reply();
+        let (log, outcome, last) = scenario(
+            "[reload]\nsignal = \"SIGHUP\"\n[restart]\nbackoff = { initial = \"5s\" }\n",
+            &[fails, fails, serves],
+            &[
+                // In the backoff after the second exit (at 500 ms and 1000 ms).
+                (1_200, Control::Reload(RELOAD_BY, waiting)),
+                (7_000, Control::Reload(RELOAD_BY, running)),
+                (8_000, Control::Stop(BY)),
+            ],
+        )
+        .await;
+        assert_eq!(
+            told_waiting.try_recv().unwrap(),
+            Err("nothing to reload: the service is waiting to restart".into())
+        );
+        assert_eq!(
+            told_running.try_recv().unwrap(),
+            Ok("sent SIGHUP to pid 3".into())
+        );
+        let reloads: Vec<&String> = log.iter().filter(|l| l.contains("SIGHUP")).collect();
+        assert_eq!(
+            reloads,
+            [
+                "signal 3 SIGHUP",
+                "running: reloaded on `tend reload`: sent SIGHUP to pid 3"
+            ]
+        );
+        assert_eq!(outcome, Outcome::Stopped);
+        assert_eq!(last.restarts, 2, "a reload is no restart");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_reload_command_runs_once_at_a_time_and_its_failure_is_reported() {
+        let serves = Kid::Serves {
+            on_stop: Some((0, TERM)),
+        };
+        let (first, mut told_first) = reply();
+        let (second, mut told_second) = reply();
+        let (third, mut told_third) = reply();
+        let (log, _, last) = scenario(
+            "[reload]\ncommand = [\"/srv/reload-fails\"]\ntimeout = \"5s\"\n",
+            &[serves],
+            &[
+                (1_000, Control::Reload(RELOAD_BY, first)),
+                (1_100, Control::Reload(RELOAD_BY, second)),
+                (2_000, Control::Reload(StopBy::ServiceManager, third)),
+                (3_000, Control::Stop(BY)),
+            ],
+        )
+        .await;
+        assert_eq!(
+            told_second.try_recv().unwrap(),
+            Err("a reload is under way: wait for it".into())
+        );
+        let failed = "`/srv/reload-fails` ended with exit code 3".to_string();
+        assert_eq!(told_first.try_recv().unwrap(), Err(failed.clone()));
+        assert_eq!(told_third.try_recv().unwrap(), Err(failed));
+        let reloads: Vec<&String> = log.iter().filter(|l| l.contains("reload")).collect();
+        assert_eq!(
+            reloads,
+            [
+                "run /srv/reload-fails within 5s, TEND_PID=Some(\"1\")",
+                "running: reload on `tend reload` failed: `/srv/reload-fails` ended with exit code 3",
+                "run /srv/reload-fails within 5s, TEND_PID=Some(\"1\")",
+                "running: reload on the service manager's request failed: `/srv/reload-fails` ended with exit code 3",
+            ]
+        );
+        assert_eq!(last.restarts, 0);
+    }
 
     /// Probes every second, each failing after 500 ms, unhealthy after 2 failures.
     const HEALTH: &str =

@@ -93,6 +93,7 @@ fn service_main(
                     Event::Custom(code) => match spec.windows.control_action(code) {
                         Some(ControlAction::Restart) => Request::Restart(StopBy::ServiceManager),
                         Some(ControlAction::ReopenLogs) => Request::ReopenLogs,
+                        Some(ControlAction::Reload) => Request::Reload(StopBy::ServiceManager),
                         None => {
                             say!("tend: control code {code} is not mapped in [windows.controls]; ignored");
                             continue;

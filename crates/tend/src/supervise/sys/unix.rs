@@ -175,6 +175,12 @@ pub fn request_stop(tree: &Tree, spec: &crate::spec::Spec) -> io::Result<String>
     Ok(format!("sent {} to pid {}", sig.name(), tree.pid))
 }
 
+/// Sends `sig` to the child itself (`[reload]`); returns what was done, for the log.
+pub fn signal_child(tree: &Tree, sig: crate::spec::Signal) -> io::Result<String> {
+    signal(tree.pid, sig.number())?;
+    Ok(format!("sent {} to pid {}", sig.name(), tree.pid))
+}
+
 /// A `[[listen]]` socket the supervisor holds (close-on-exec: only a service's own
 /// child gets it, as a descriptor from 3, through [`spawn`]).
 pub type HeldSocket = OwnedFd;

@@ -42,10 +42,14 @@ use windows_sys::Win32::System::Diagnostics::ToolHelp::{
 };
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, JobObjectBasicAccountingInformation,
-    JobObjectBasicProcessIdList, JobObjectExtendedLimitInformation, QueryInformationJobObject,
-    SetInformationJobObject, TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
-    JOBOBJECT_BASIC_PROCESS_ID_LIST, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JobObjectBasicProcessIdList, JobObjectCpuRateControlInformation,
+    JobObjectExtendedLimitInformation, QueryInformationJobObject, SetInformationJobObject,
+    TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_BASIC_PROCESS_ID_LIST,
+    JOBOBJECT_CPU_RATE_CONTROL_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+    JOB_OBJECT_CPU_RATE_CONTROL_ENABLE, JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP,
+    JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
+    JOB_OBJECT_LIMIT_AFFINITY, JOB_OBJECT_LIMIT_JOB_MEMORY, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOB_OBJECT_LIMIT_PRIORITY_CLASS,
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
@@ -58,6 +62,7 @@ use windows_sys::Win32::UI::WindowsAndMessaging::{
 
 use super::{Prepared, Spawned, TreeUsage};
 use crate::spec::{CodePage, WinStop};
+use crate::supervise::job_limits::{job_limits, CpuRate, JobLimits};
 use crate::supervise::policy::Exit;
 
 /// The account a child runs as. On Windows the child always runs as the supervisor's
@@ -119,8 +124,10 @@ fn check(ok: i32, what: &str) -> io::Result<()> {
     }
 }
 
-/// A new Job Object, with kill-on-close when asked.
-fn new_job(kill_on_close: bool) -> io::Result<OwnedHandle> {
+/// A new Job Object, with kill-on-close when asked and the `limits` of `[resources]`
+/// (see [`crate::supervise::job_limits`]); a warning for each limit the system refused
+/// (the job is then made without it).
+fn new_job(kill_on_close: bool, limits: &JobLimits) -> io::Result<(OwnedHandle, Vec<String>)> {
     // SAFETY: no security attributes, no name.
     let raw = unsafe { CreateJobObjectW(std::ptr::null(), std::ptr::null()) };
     if raw.is_null() {
@@ -128,10 +135,34 @@ fn new_job(kill_on_close: bool) -> io::Result<OwnedHandle> {
     }
     // SAFETY: a fresh handle that nothing else owns.
     let job = unsafe { OwnedHandle::from_raw_handle(raw as RawHandle) };
-    if kill_on_close {
+    let mut not_applied = Vec::new();
+    let set_limits = |limits: &JobLimits| -> io::Result<()> {
         // SAFETY: an all-zero limit structure is valid (no limits).
         let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-        info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        let basic = &mut info.BasicLimitInformation;
+        if kill_on_close {
+            basic.LimitFlags |= JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        }
+        if let Some(bytes) = limits.job_memory {
+            basic.LimitFlags |= JOB_OBJECT_LIMIT_JOB_MEMORY;
+            info.JobMemoryLimit = usize::try_from(bytes).unwrap_or(usize::MAX);
+        }
+        let basic = &mut info.BasicLimitInformation;
+        if let Some(n) = limits.active_processes {
+            basic.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+            basic.ActiveProcessLimit = n;
+        }
+        if let Some(mask) = limits.affinity {
+            basic.LimitFlags |= JOB_OBJECT_LIMIT_AFFINITY;
+            basic.Affinity = mask as usize;
+        }
+        if let Some(class) = limits.priority_class {
+            basic.LimitFlags |= JOB_OBJECT_LIMIT_PRIORITY_CLASS;
+            basic.PriorityClass = class;
+        }
+        if basic.LimitFlags == 0 {
+            return Ok(());
+        }
         // SAFETY: `info` is the structure this information class expects.
         check(
             unsafe {
@@ -143,9 +174,55 @@ fn new_job(kill_on_close: bool) -> io::Result<OwnedHandle> {
                 )
             },
             "SetInformationJobObject",
-        )?;
+        )
+    };
+    let process_limits = JobLimits {
+        cpu: None,
+        ..limits.clone()
+    };
+    if let Err(e) = set_limits(&process_limits) {
+        if process_limits == JobLimits::default() {
+            return Err(e);
+        }
+        not_applied.push(format!(
+            "the Job Object limits of [resources] (memory_max, tasks_max, cpu_affinity, nice) are not applied: {e}"
+        ));
+        set_limits(&JobLimits::default())?;
     }
-    Ok(job)
+    if let Some(rate) = limits.cpu {
+        // SAFETY: an all-zero structure is valid; the union member set below is the one
+        // its flags name.
+        let mut cpu: JOBOBJECT_CPU_RATE_CONTROL_INFORMATION = unsafe { std::mem::zeroed() };
+        match rate {
+            CpuRate::HardCap(r) => {
+                cpu.ControlFlags =
+                    JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP;
+                cpu.Anonymous.CpuRate = r;
+            }
+            CpuRate::Weight(w) => {
+                cpu.ControlFlags =
+                    JOB_OBJECT_CPU_RATE_CONTROL_ENABLE | JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED;
+                cpu.Anonymous.Weight = w;
+            }
+        }
+        // SAFETY: `cpu` is the structure this information class expects.
+        if let Err(e) = check(
+            unsafe {
+                SetInformationJobObject(
+                    job.as_raw_handle() as HANDLE,
+                    JobObjectCpuRateControlInformation,
+                    &cpu as *const _ as *const _,
+                    std::mem::size_of::<JOBOBJECT_CPU_RATE_CONTROL_INFORMATION>() as u32,
+                )
+            },
+            "SetInformationJobObject (CPU rate)",
+        ) {
+            not_applied.push(format!(
+                "the CPU rate control of [resources] (cpu_max, cpu_weight) is not applied: {e}"
+            ));
+        }
+    }
+    Ok((job, not_applied))
 }
 
 /// Resumes every thread of a process created suspended (there is one: its main thread).
@@ -191,7 +268,13 @@ fn resume_threads(pid: u32) -> io::Result<()> {
 /// Starts the child suspended, with a hidden console of its own, puts it in a new Job
 /// Object, then lets it run.
 pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
-    let job = new_job(p.kill_on_close)?;
+    let (limits, warned) = job_limits(&p.resources, cpu_count());
+    let (job, refused) = new_job(p.kill_on_close, &limits)?;
+    let not_applied: Vec<String> = warned
+        .into_iter()
+        .map(|(_, why)| why)
+        .chain(refused)
+        .collect();
     let mut cmd = Command::new(&p.program);
     cmd.args(&p.args)
         .env_clear()
@@ -257,7 +340,7 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         },
         stdout,
         stderr,
-        not_applied: Vec::new(),
+        not_applied,
         exit: Some(rx),
     })
 }
@@ -526,6 +609,14 @@ pub fn clean_up_after_exit(tree: &Tree) {
     if tree.kill_on_close {
         let _ = kill_tree(tree);
     }
+}
+
+/// `[reload] signal`: Windows has no signals; `[reload] command` is the way there.
+pub fn signal_child(_tree: &Tree, sig: crate::spec::Signal) -> io::Result<String> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        format!("Windows has no signals ({sig}): give [reload] command = [...] instead"),
+    ))
 }
 
 /// Asks the child to stop the way the spec says; returns what was done, for the log.
@@ -930,9 +1021,9 @@ pub fn alive(pid: i32) -> bool {
     ok != 0 && code == STILL_ACTIVE
 }
 
-/// The `[resources]` keys [`spawn`] applies to the child: none yet (each is warned
-/// about).
-pub const APPLIED_RESOURCES: &[&str] = &[];
+/// The `[resources]` keys [`spawn`] applies to the child's Job Object (the others have
+/// no Windows meaning: each is warned about).
+pub const APPLIED_RESOURCES: &[&str] = crate::supervise::job_limits::APPLIED;
 
 /// The CPUs this process may use, numbered from 0.
 pub fn cpu_count() -> usize {
