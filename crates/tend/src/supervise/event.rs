@@ -31,6 +31,9 @@ pub struct Run {
     /// The last lines it wrote to stderr (at most [`TAIL_LINES`](super::pump::TAIL_LINES)),
     /// when it exited by itself and failed; empty otherwise.
     pub stderr: Vec<String>,
+    /// Whether the OOM killer killed it (its `exit` is then SIGKILL): see
+    /// [`oom_killed`](super::resources::oom_killed).
+    pub oom_killed: bool,
 }
 
 /// Why the program could not be started.
@@ -67,6 +70,12 @@ pub enum Ended {
 impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Ended::Exited(run) if run.oom_killed => write!(
+                f,
+                "killed by the OOM killer ({}) after {}",
+                run.exit,
+                show_duration(run.ran)
+            ),
             Ended::Exited(run) => write!(f, "{} after {}", run.exit, show_duration(run.ran)),
             Ended::NotStarted(e) => e.fmt(f),
             Ended::Unhealthy { result, stopped } => write!(f, "unhealthy ({result}), {stopped}"),
@@ -559,6 +568,7 @@ mod tests {
             exit,
             ran: Duration::from_millis(ms),
             stderr: Vec::new(),
+            oom_killed: false,
         }
     }
 

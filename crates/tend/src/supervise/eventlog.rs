@@ -1395,6 +1395,7 @@ mod tests {
                 exit: x.exit(),
                 ran: Duration::from_millis(ms),
                 stderr: Vec::new(),
+                oom_killed: false,
             }
         }
 

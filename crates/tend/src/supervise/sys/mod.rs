@@ -14,9 +14,13 @@
 //! a platform `cfg`. For the metrics, `tree_usage` measures children's whole process trees
 //! (Unix: its process group, from /proc where there is one; Windows: its Job Object).
 //! For `tend doctor` (`*_doctor.rs`): `perm_of` a file, `account_ids`, `ldd`, `is_root`
-//! (on Windows: none yet, and the doctor says which checks it skipped).
+//! (on Windows: none yet, and the doctor says which checks it skipped). The cgroup
+//! limits of `[resources]` (`unix_cgroup.rs`): `cgroup_plan` at prepare time, the
+//! cgroups made at each `spawn`, and `oom_killed` after an exit (none on Windows).
 #[cfg(unix)]
 mod unix;
+#[cfg(unix)]
+mod unix_cgroup;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
@@ -27,6 +31,8 @@ mod unix_resources;
 mod unix_supervisor;
 #[cfg(unix)]
 pub use unix::*;
+#[cfg(unix)]
+pub use unix_cgroup::{cgroup_plan, CgroupPlan, CGROUP_KEYS};
 #[cfg(unix)]
 pub use unix_control::*;
 #[cfg(unix)]
@@ -212,6 +218,9 @@ pub struct Prepared {
     /// `[resources]` (the service's own command only): on Unix the limits and
     /// scheduling `spawn` applies to the child before it execs ([`APPLIED_RESOURCES`]).
     pub resources: Box<crate::spec::Resources>,
+    /// The cgroups `spawn` makes for the child's cgroup limits of `resources` (Linux,
+    /// not under a service manager: `cgroup_plan`); empty for hooks and probes.
+    pub cgroup: CgroupPlan,
 }
 
 /// A started child.
