@@ -636,6 +636,10 @@ mod tests {
     fn every_event_renders_its_line() {
         let timeout = SpecDuration::from_secs(10);
         let code1 = Ended::Exited(run(Exit::Code(1), 5));
+        let oom = Ended::Exited(Run {
+            oom_killed: true,
+            ..run(Exit::Signal(9), 2_100)
+        });
         let missing = StartError {
             program: "/srv/app".into(),
             error: "No such file or directory".into(),
@@ -666,6 +670,8 @@ mod tests {
                 "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory"),
             (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
                 "exit code 1 after 5ms; restarting in 1.6s"),
+            (Event::Restarting { ended: oom, delay: Duration::from_millis(100) },
+                "killed by the OOM killer (signal 9) after 2.1s; restarting in 100ms"),
             (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },
                 "cannot start /srv/app: No such file or directory; restarting in 100ms"),
             (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,
