@@ -172,6 +172,13 @@ fn tend_run_puts_the_child_in_a_cgroup_with_the_limits() {
         eprintln!("skipped: creating cgroups needs root");
         return;
     }
+    // A cgroup left by a killed supervisor of the same service (a pid that is not
+    // alive) goes when the next one starts.
+    let me = std::process::id() as i32;
+    let stale = cgroup_dir(me, "memory")
+        .expect("a memory controller on this host")
+        .join("tend/r-4194300");
+    std::fs::create_dir_all(&stale).unwrap();
     let s = Scratch::new();
     let (pid, run) = run_with(
         &s,
@@ -200,6 +207,7 @@ fn tend_run_puts_the_child_in_a_cgroup_with_the_limits() {
     assert_eq!(read(&tasks, "pids.max"), "64");
     // The per-process settings still hold.
     assert_eq!(nice_of(pid), 2);
+    assert!(!stale.exists(), "{} is removed", stale.display());
     run.signal(libc::SIGTERM);
     let out = run.wait(20 * SECS);
     assert!(!stderr(&out).contains("not applied"), "{}", stderr(&out));

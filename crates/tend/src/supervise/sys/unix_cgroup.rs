@@ -415,6 +415,7 @@ impl Cgroup {
         };
         let mut oom = None;
         for d in &plan.dirs {
+            remove_stale(&d.path);
             let made = (|| -> io::Result<OwnedFd> {
                 for sc in &d.subtree_control {
                     if let Some(parent) = sc.parent() {
@@ -490,6 +491,44 @@ impl Drop for Cgroup {
         for d in &self.dirs {
             remove(d);
         }
+    }
+}
+
+/// The cgroups in `entries` (a `tend` folder's) that a supervisor of service `name`
+/// left behind when it was killed: `<name>-<pid>` whose pid is not this one's and is
+/// not `alive`.
+pub fn stale(entries: &[String], name: &str, own: u32, alive: impl Fn(u32) -> bool) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| {
+            e.strip_prefix(name)
+                .and_then(|r| r.strip_prefix('-'))
+                .and_then(|pid| pid.parse::<u32>().ok())
+                .is_some_and(|pid| pid != own && !alive(pid))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Removes the cgroups beside `leaf` (`…/tend/<name>-<pid>`) that an earlier
+/// supervisor of the same service left when it was killed.
+fn remove_stale(leaf: &Path) {
+    let (Some(parent), Some(base)) = (leaf.parent(), leaf.file_name().and_then(|n| n.to_str()))
+    else {
+        return;
+    };
+    let Some((name, _)) = base.rsplit_once('-') else {
+        return;
+    };
+    let Ok(dir) = std::fs::read_dir(parent) else {
+        return;
+    };
+    let entries: Vec<String> = dir
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect();
+    let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    for e in stale(&entries, name, std::process::id(), alive) {
+        remove(&parent.join(e));
     }
 }
 
@@ -669,5 +708,24 @@ mod tests {
         };
         let (p, missing) = plan(&only_nice, "web", 7, &mounts, &[], &[]);
         assert!(p.dirs.is_empty() && missing.is_empty());
+    }
+
+    #[test]
+    fn cgroups_of_dead_supervisors_of_the_same_service_are_stale() {
+        let entries: Vec<String> = [
+            "web-10",
+            "web-11",
+            "web-12",
+            "web-api-13",
+            "web-x",
+            "db-14",
+            "web",
+        ]
+        .map(String::from)
+        .to_vec();
+        let alive = |pid| pid == 11;
+        assert_eq!(stale(&entries, "web", 12, alive), ["web-10"]);
+        assert_eq!(stale(&entries, "web-api", 12, alive), ["web-api-13"]);
+        assert!(stale(&entries, "db", 14, alive).is_empty(), "its own");
     }
 }
