@@ -177,23 +177,29 @@ fn tend_run_puts_the_child_in_a_cgroup_with_the_limits() {
     let me = std::process::id() as i32;
     let stale = cgroup_dir(me, "memory")
         .expect("a memory controller on this host")
-        .join("tend/r-4194300");
+        .join("tend/r-4194300.0");
     std::fs::create_dir_all(&stale).unwrap();
     let s = Scratch::new();
     let (pid, run) = run_with(
         &s,
         "memory_max = \"64MiB\"\ncpu_max = \"50%\"\ncpu_weight = 200\ntasks_max = 64\nnice = 2\n",
     );
-    let leaf = format!("tend/r-{}", run.pid());
+    let leaf = format!("r-{}.", run.pid());
+    let ours = |dir: &std::path::Path| {
+        dir.parent().is_some_and(|p| p.ends_with("tend"))
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&leaf))
+    };
     let mem = cgroup_dir(pid, "memory").expect("a memory controller on this host");
-    assert!(mem.ends_with(&leaf), "{}", mem.display());
+    assert!(ours(&mem), "{}", mem.display());
     if mem.join("memory.max").exists() {
         assert_eq!(read(&mem, "memory.max"), "67108864");
     } else {
         assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
     }
     let cpu = cgroup_dir(pid, "cpu").expect("a cpu controller on this host");
-    assert!(cpu.ends_with(&leaf), "{}", cpu.display());
+    assert!(ours(&cpu), "{}", cpu.display());
     if cpu.join("cpu.max").exists() {
         assert_eq!(read(&cpu, "cpu.max"), "50000 100000");
         assert_eq!(read(&cpu, "cpu.weight"), "200");
@@ -203,7 +209,7 @@ fn tend_run_puts_the_child_in_a_cgroup_with_the_limits() {
         assert_eq!(read(&cpu, "cpu.shares"), "2048");
     }
     let tasks = cgroup_dir(pid, "pids").expect("a pids controller on this host");
-    assert!(tasks.ends_with(&leaf), "{}", tasks.display());
+    assert!(ours(&tasks), "{}", tasks.display());
     assert_eq!(read(&tasks, "pids.max"), "64");
     // The per-process settings still hold.
     assert_eq!(nice_of(pid), 2);
@@ -287,4 +293,40 @@ fn a_plain_sigkill_is_not_an_oom_kill() {
     let st = s.state("k").expect("a state file");
     assert_eq!(st["last_exit"]["signal"], "SIGKILL", "{st}");
     assert!(st["last_exit"].get("oom_killed").is_none(), "{st}");
+}
+
+/// A restart: the replacement gets a cgroup of its own, with the limit, and the old
+/// child's cgroup, removed after the replacement started, takes nothing with it.
+#[test]
+fn a_restarted_child_runs_on_in_a_cgroup_of_its_own() {
+    if !root() {
+        eprintln!("skipped: creating cgroups needs root");
+        return;
+    }
+    let s = Scratch::new();
+    let (first, run) = run_with(&s, "memory_max = \"64MiB\"\n");
+    let old = cgroup_dir(first, "memory").expect("a memory controller on this host");
+    let out = s.tend(&["restart", "r"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = || s.state("r").and_then(|st| st["pid"].as_i64()).unwrap_or(0) as i32;
+    wait_until(20 * SECS, "a new child", || {
+        child() != first && child() != 0
+    });
+    let second = child();
+    wait_until(20 * SECS, "the old cgroup removed", || !old.exists());
+    assert!(
+        alive(second),
+        "the new child survives the removal of the old cgroup"
+    );
+    let new = cgroup_dir(second, "memory").unwrap();
+    assert_ne!(new, old);
+    let limit = if new.join("memory.max").exists() {
+        read(&new, "memory.max")
+    } else {
+        read(&new, "memory.limit_in_bytes")
+    };
+    assert_eq!(limit, "67108864");
+    assert_eq!(s.state("r").unwrap()["restarts"], 1);
+    run.signal(libc::SIGTERM);
+    run.wait(20 * SECS);
 }

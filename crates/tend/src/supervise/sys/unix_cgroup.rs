@@ -5,9 +5,9 @@
 //! Where: each controller where this host mounts it, cgroup v1 (its own hierarchy,
 //! e.g. /sys/fs/cgroup/memory) or v2 (the unified hierarchy, when its
 //! `cgroup.controllers` lists it). Under v1 the child's cgroup is
-//! `<mount><tend's own cgroup>/tend/<service>-<tend's pid>` (v1 has no rule against
+//! `<mount><tend's own cgroup>/tend/<service>-<tend's pid>.<n>` (v1 has no rule against
 //! processes in inner cgroups, and the limits above tend's own still hold); under v2
-//! it is `<mount>/tend/<service>-<tend's pid>`, with the controllers enabled in the
+//! it is `<mount>/tend/<service>-<tend's pid>.<n>` (`n` counts the children), with the controllers enabled in the
 //! `cgroup.subtree_control` of the root and of `tend` (v2 allows no processes in a
 //! cgroup that hands controllers down, so tend's own cgroup, where tend runs, cannot
 //! be the parent). Creating it needs root (or write access to those folders); a
@@ -414,8 +414,18 @@ impl Cgroup {
             procs: Vec::new(),
         };
         let mut oom = None;
+        // Each child its own: the previous child's tree (and cgroup) may still be
+        // dropped after its replacement started.
+        static SPAWNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SPAWNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for d in &plan.dirs {
             remove_stale(&d.path);
+            let mut leaf = d.path.clone().into_os_string();
+            leaf.push(format!(".{n}"));
+            let d = &Dir {
+                path: PathBuf::from(leaf),
+                ..d.clone()
+            };
             let made = (|| -> io::Result<OwnedFd> {
                 for sc in &d.subtree_control {
                     if let Some(parent) = sc.parent() {
@@ -495,22 +505,24 @@ impl Drop for Cgroup {
 }
 
 /// The cgroups in `entries` (a `tend` folder's) that a supervisor of service `name`
-/// left behind when it was killed: `<name>-<pid>` whose pid is not this one's and is
-/// not `alive`.
+/// left behind when it was killed: `<name>-<pid>.<n>` whose pid is not this one's
+/// and is not `alive`.
 pub fn stale(entries: &[String], name: &str, own: u32, alive: impl Fn(u32) -> bool) -> Vec<String> {
     entries
         .iter()
         .filter(|e| {
             e.strip_prefix(name)
                 .and_then(|r| r.strip_prefix('-'))
-                .and_then(|pid| pid.parse::<u32>().ok())
+                .and_then(|r| r.split_once('.'))
+                .filter(|(_, n)| n.parse::<u64>().is_ok())
+                .and_then(|(pid, _)| pid.parse::<u32>().ok())
                 .is_some_and(|pid| pid != own && !alive(pid))
         })
         .cloned()
         .collect()
 }
 
-/// Removes the cgroups beside `leaf` (`…/tend/<name>-<pid>`) that an earlier
+/// Removes the cgroups beside `leaf` (`…/tend/<name>-<pid>`, as planned) that an earlier
 /// supervisor of the same service left when it was killed.
 fn remove_stale(leaf: &Path) {
     let (Some(parent), Some(base)) = (leaf.parent(), leaf.file_name().and_then(|n| n.to_str()))
@@ -713,19 +725,20 @@ mod tests {
     #[test]
     fn cgroups_of_dead_supervisors_of_the_same_service_are_stale() {
         let entries: Vec<String> = [
+            "web-10.0",
+            "web-11.3",
+            "web-12.1",
+            "web-api-13.0",
+            "web-x.1",
             "web-10",
-            "web-11",
-            "web-12",
-            "web-api-13",
-            "web-x",
-            "db-14",
+            "db-14.2",
             "web",
         ]
         .map(String::from)
         .to_vec();
         let alive = |pid| pid == 11;
-        assert_eq!(stale(&entries, "web", 12, alive), ["web-10"]);
-        assert_eq!(stale(&entries, "web-api", 12, alive), ["web-api-13"]);
+        assert_eq!(stale(&entries, "web", 12, alive), ["web-10.0"]);
+        assert_eq!(stale(&entries, "web-api", 12, alive), ["web-api-13.0"]);
         assert!(stale(&entries, "db", 14, alive).is_empty(), "its own");
     }
 }
