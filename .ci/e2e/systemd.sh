@@ -99,6 +99,75 @@ journal_stderr_flow() {
   flow_uninstall_purge "$n"
 }
 
+# [resources] on an installed service: systemd applies the unit keys to `tend run` and
+# the child inherits them, exactly; the cgroup limits too where the container's cgroup v2
+# has the controller (not on a host whose memory, cpu and pids controllers are bound
+# to cgroup v1: then the unit's cgroup has no memory.max, and `tend run` outside systemd
+# says it cannot apply memory_max). A memory hog is reported as killed by the OOM
+# killer wherever a memory controller is there to kill it.
+resources_flow() {
+  require_install resources_flow || return 1
+  local n=limited spec=/root/specs/limited.toml pid cg
+  printf '%s\n' 'name = "limited"' 'command = "/opt/tend/tend-fixture"' 'args = ["--hang"]' \
+    'user = "limited"' '[resources]' 'memory_max = "64MiB"' 'nofile = 4096' 'memlock = "1MiB"' \
+    'cpu_affinity = [1]' 'nice = 5' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  wait_until 10 is_running_state "$n" || { fail "$n does not run"; be_describe "$n" | evidence; return 1; }
+  local kv key want got ok=1
+  for kv in MemoryMax=67108864 OOMPolicy=continue LimitNOFILE=4096 LimitMEMLOCK=1048576 \
+    CPUAffinity=1 Nice=5; do
+    key=${kv%%=*} want=${kv#*=} got=$(prop "$n" "$key")
+    [ "$got" = "$want" ] || { ok=0; fail "resources: systemctl show -p $key: '$got', want '$want'"; }
+  done
+  [ $ok = 1 ] && pass "resources: systemctl show has MemoryMax, OOMPolicy=continue, LimitNOFILE, LimitMEMLOCK, CPUAffinity, Nice"
+  pid=$(sf "$n" pid)
+  got=$(in_ct awk '/^Cpus_allowed_list:/{print $2}' "/proc/$pid/status")
+  check "resources: the child's Cpus_allowed_list is 1 (got '$got')" test "$got" = 1
+  got=$(in_ct awk '/^Max open files/{print $4, $5}' "/proc/$pid/limits")
+  check "resources: the child's open files limit is 4096 4096 (got '$got')" test "$got" = "4096 4096"
+  got=$(in_ct awk '/^Max locked memory/{print $4, $5}' "/proc/$pid/limits")
+  check "resources: the child's locked memory limit is 1048576 1048576 (got '$got')" test "$got" = "1048576 1048576"
+  got=$(in_ct sh -c 'sed "s/.*) //" "/proc/$1/stat" | cut -d" " -f17' _ "$pid")
+  check "resources: the child's niceness is 5 (got '$got')" test "$got" = 5
+  cg=/sys/fs/cgroup$(in_ct sed -n 's/^0:://p' "/proc/$pid/cgroup")
+  if in_ct test -e "$cg/memory.max"; then
+    got=$(in_ct cat "$cg/memory.max")
+    check "resources: the unit's cgroup memory.max is 67108864 (got '$got')" test "$got" = 67108864
+  else
+    log "resources: the unit's cgroup $cg has no memory controller here (controllers: '$(in_ct cat /sys/fs/cgroup/cgroup.controllers)'): memory.max not checked"
+  fi
+  if grep -q 'not applied' <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager)"; then
+    fail "resources: tend run under systemd warned of a limit not applied"
+    evidence <<<"$(in_ct journalctl -u "$n.service" -o cat --no-pager | grep 'not applied')"
+  else
+    pass "resources: tend run under systemd applies or leaves to systemd every key (no 'not applied' in the journal)"
+  fi
+  flow_uninstall_purge "$n"
+  # The same limit under `tend run` outside systemd, as root in the container: its own
+  # cgroup with memory.max and an OOM kill reported as such, or a warning naming it.
+  local hog=/root/specs/hog.toml
+  printf '%s\n' 'name = "hog"' 'command = "/opt/tend/tend-fixture"' 'args = ["--hog"]' \
+    '[restart]' 'policy = "never"' '[resources]' 'memory_max = "32MiB"' \
+    | in_ct sh -c 'cat >"$1"' _ "$hog"
+  OUT=$(in_ct env -u INVOCATION_ID TEND_STATE_DIR=/root/hogstate TEND_LOG_DIR=/root/hoglogs \
+    timeout 60 "$TEND" run --no-guard "$hog" 2>&1)
+  if grep -qw memory <<<"$(in_ct cat /sys/fs/cgroup/cgroup.controllers)"; then
+    if grep -q 'hog: killed by the OOM killer (signal SIGKILL)' <<<"$OUT" \
+      && [ "$(in_ct cat /root/hogstate/hog.json | jq -r .last_exit.oom_killed 2>/dev/null)" = true ]; then
+      pass "resources: a memory hog under tend run is reported as killed by the OOM killer (log line, state file)"
+    else
+      fail "resources: the memory hog is not reported as OOM-killed"; evidence <<<"$OUT"
+    fi
+  elif grep -q 'warning: `resources.memory_max` is not applied.*no cgroup `memory` controller' <<<"$OUT"; then
+    pass "resources: tend run without a memory controller names memory_max as not applied"
+  else
+    fail "resources: tend run without a memory controller does not name memory_max"; evidence <<<"$OUT"
+  fi
+}
+
 # ---------------------------------------------------------------- hostile paths (hostile.sh)
 . "$(dirname "$0")/hostile.sh"
 
@@ -168,3 +237,4 @@ kept_flow
 kill_flow
 doctor_flow
 reload_flow
+resources_flow

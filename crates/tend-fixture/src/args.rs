@@ -51,6 +51,8 @@ final action (last one wins, default --exit 0):
   --abort                 abort() (SIGABRT: a crash)
   --kill-self SIG         raise signal number SIG
   --hang                  wait forever
+  --hog                   allocate and touch memory, 1 MiB at a time: a memory
+                          hog for the OOM killer (exits 69 past 2 GiB)
   --help                  print this help
 
 exit codes: 64 bad usage, 69 unsupported here, 74 I/O error,
@@ -102,6 +104,8 @@ pub enum Final {
     Abort,
     KillSelf(i32),
     Hang,
+    /// Allocate and touch memory without end (until a memory limit kills it).
+    Hog,
 }
 
 /// Everything the command line asked for.
@@ -233,6 +237,7 @@ where
             "--abort" => out.final_action = Final::Abort,
             "--kill-self" => out.final_action = Final::KillSelf(number("--kill-self", value)?),
             "--hang" => out.final_action = Final::Hang,
+            "--hog" => out.final_action = Final::Hog,
             _ => return Err(ParseError::Unknown(flag.into_owned())),
         }
     }
@@ -368,6 +373,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(a.final_action, Final::Hang);
+        assert_eq!(p(&["--hang", "--hog"]).unwrap().final_action, Final::Hog);
         assert_eq!(
             a.outputs,
             vec![

@@ -167,6 +167,7 @@ fn finish(action: Final) -> ! {
             exit(128 + signal)
         }
         Final::Hang => sys::hang(),
+        Final::Hog => hog(),
     }
 }
 
@@ -195,4 +196,22 @@ fn fail(what: &str, err: io::Error) -> ! {
 /// unlike `eprintln!` this never panics).
 fn warn(msg: &str) {
     let _ = writeln!(io::stderr(), "tend-fixture: {msg}");
+}
+
+/// Allocates 1 MiB at a time and writes every page of it, so that it is resident,
+/// and keeps it all, until a memory limit kills it; past 2 GiB it gives up (exit 69),
+/// so that a test run without the limit fails instead of eating the machine.
+fn hog() -> ! {
+    let mut kept: Vec<Vec<u8>> = Vec::new();
+    loop {
+        if kept.len() >= 2048 {
+            warn("--hog: 2 GiB allocated and still alive: no memory limit holds");
+            exit(EXIT_UNSUPPORTED);
+        }
+        let mut chunk = vec![0u8; 1 << 20];
+        for page in chunk.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        kept.push(std::hint::black_box(chunk));
+    }
 }

@@ -819,6 +819,7 @@ fn systemd_renders_resources_as_unit_keys() {
     };
     for (k, v) in [
         ("MemoryMax", "536870912"),
+        ("OOMPolicy", "continue"),
         ("CPUQuota", "150%"),
         ("CPUWeight", "200"),
         ("TasksMax", "4096"),
@@ -837,7 +838,7 @@ fn systemd_renders_resources_as_unit_keys() {
     // None of them without [resources].
     let plain = content("systemd", &spec(FULL), &layouts()[0]);
     assert!(
-        !plain.contains("MemoryMax") && !plain.contains("Nice="),
+        !plain.contains("MemoryMax") && !plain.contains("Nice=") && !plain.contains("OOMPolicy"),
         "{plain}"
     );
 }

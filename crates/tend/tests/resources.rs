@@ -118,3 +118,215 @@ fn a_setting_the_kernel_refuses_is_named_and_the_child_runs() {
     );
     assert!(!err.contains("`resources.nice` not applied"), "{err}");
 }
+
+/// Whether this test runs as root (creating cgroups needs it).
+fn root() -> bool {
+    // SAFETY: plain system call.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// The folder of `pid`'s cgroup that holds `controller` (v1: its own hierarchy; v2:
+/// the unified one, when it offers the controller), from /proc.
+fn cgroup_dir(pid: i32, controller: &str) -> Option<std::path::PathBuf> {
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    for m in mounts.lines() {
+        let (left, right) = m.split_once(" - ")?;
+        let mount = left.split(' ').nth(4)?;
+        let mut r = right.split(' ');
+        let (fstype, opts) = (r.next()?, r.nth(1).unwrap_or(""));
+        let path = match fstype {
+            "cgroup" if opts.split(',').any(|o| o == controller) => own.lines().find_map(|l| {
+                let mut p = l.splitn(3, ':');
+                let (_, c, path) = (p.next()?, p.next()?, p.next()?);
+                c.split(',').any(|c| c == controller).then_some(path)
+            }),
+            "cgroup2"
+                if std::fs::read_to_string(format!("{mount}/cgroup.controllers"))
+                    .is_ok_and(|c| c.split_whitespace().any(|c| c == controller)) =>
+            {
+                own.lines().find_map(|l| l.strip_prefix("0::"))
+            }
+            _ => None,
+        };
+        if let Some(path) = path {
+            return Some(std::path::Path::new(mount).join(path.trim_start_matches('/')));
+        }
+    }
+    None
+}
+
+fn read(dir: &std::path::Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.join(file).display()))
+        .trim()
+        .to_string()
+}
+
+/// The cgroup limits: the child runs in a cgroup of its own, `tend/r-<tend's pid>`,
+/// that holds exactly the spec's memory, CPU and task limits (v1 or v2 files, as
+/// this host mounts them), and that is removed when the service ends.
+#[test]
+fn tend_run_puts_the_child_in_a_cgroup_with_the_limits() {
+    if !root() {
+        eprintln!("skipped: creating cgroups needs root");
+        return;
+    }
+    // A cgroup left by a killed supervisor of the same service (a pid that is not
+    // alive) goes when the next one starts.
+    let me = std::process::id() as i32;
+    let stale = cgroup_dir(me, "memory")
+        .expect("a memory controller on this host")
+        .join("tend/r-4194300.0");
+    std::fs::create_dir_all(&stale).unwrap();
+    let s = Scratch::new();
+    let (pid, run) = run_with(
+        &s,
+        "memory_max = \"64MiB\"\ncpu_max = \"50%\"\ncpu_weight = 200\ntasks_max = 64\nnice = 2\n",
+    );
+    let leaf = format!("r-{}.", run.pid());
+    let ours = |dir: &std::path::Path| {
+        dir.parent().is_some_and(|p| p.ends_with("tend"))
+            && dir
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&leaf))
+    };
+    let mem = cgroup_dir(pid, "memory").expect("a memory controller on this host");
+    assert!(ours(&mem), "{}", mem.display());
+    if mem.join("memory.max").exists() {
+        assert_eq!(read(&mem, "memory.max"), "67108864");
+    } else {
+        assert_eq!(read(&mem, "memory.limit_in_bytes"), "67108864");
+    }
+    let cpu = cgroup_dir(pid, "cpu").expect("a cpu controller on this host");
+    assert!(ours(&cpu), "{}", cpu.display());
+    if cpu.join("cpu.max").exists() {
+        assert_eq!(read(&cpu, "cpu.max"), "50000 100000");
+        assert_eq!(read(&cpu, "cpu.weight"), "200");
+    } else {
+        assert_eq!(read(&cpu, "cpu.cfs_quota_us"), "50000");
+        assert_eq!(read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(read(&cpu, "cpu.shares"), "2048");
+    }
+    let tasks = cgroup_dir(pid, "pids").expect("a pids controller on this host");
+    assert!(ours(&tasks), "{}", tasks.display());
+    assert_eq!(read(&tasks, "pids.max"), "64");
+    // The per-process settings still hold.
+    assert_eq!(nice_of(pid), 2);
+    assert!(!stale.exists(), "{} is removed", stale.display());
+    run.signal(libc::SIGTERM);
+    let out = run.wait(20 * SECS);
+    assert!(!stderr(&out).contains("not applied"), "{}", stderr(&out));
+    for dir in [mem, cpu, tasks] {
+        assert!(
+            !dir.exists(),
+            "{} is removed with the service",
+            dir.display()
+        );
+    }
+}
+
+/// A child the OOM killer kills (a memory hog above `memory_max`) is reported as
+/// such: in tend's log line, the state file, and `tend status` (text and JSON).
+#[test]
+fn a_memory_hog_is_reported_as_killed_by_the_oom_killer() {
+    if !root() {
+        eprintln!("skipped: creating cgroups needs root");
+        return;
+    }
+    let me = std::process::id() as i32;
+    assert!(
+        cgroup_dir(me, "memory").is_some(),
+        "this host mounts no cgroup memory controller"
+    );
+    let s = Scratch::new();
+    let spec = s.spec(
+        "hog.toml",
+        &fixture_spec(
+            "hog",
+            &["--hog"],
+            "[restart]\npolicy = \"never\"\n[resources]\nmemory_max = \"32MiB\"\n",
+        ),
+    );
+    let run = s.spawn(&["run", "--no-guard", spec.to_str().unwrap()]);
+    let out = run.wait(60 * SECS);
+    let err = stderr(&out);
+    assert!(
+        err.contains("killed by the OOM killer (signal SIGKILL)"),
+        "{err}"
+    );
+    let st = s.state("hog").expect("a state file");
+    assert_eq!(st["last_exit"]["signal"], "SIGKILL", "{st}");
+    assert_eq!(st["last_exit"]["oom_killed"], true, "{st}");
+    let text = s.tend(&["status", "hog"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("OOM-killed"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let json = s.tend(&["status", "--json", "hog"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let row = if v.is_array() { &v[0] } else { &v };
+    assert_eq!(row["last_exit"]["oom_killed"], true, "{v}");
+}
+
+/// A plain SIGKILL is not an OOM kill, even with a memory limit set.
+#[test]
+fn a_plain_sigkill_is_not_an_oom_kill() {
+    if !root() {
+        eprintln!("skipped: creating cgroups needs root");
+        return;
+    }
+    let s = Scratch::new();
+    let spec = s.spec(
+        "k.toml",
+        &fixture_spec(
+            "k",
+            &["--kill-self", "9"],
+            "[restart]\npolicy = \"never\"\n[resources]\nmemory_max = \"32MiB\"\n",
+        ),
+    );
+    let out = s
+        .spawn(&["run", "--no-guard", spec.to_str().unwrap()])
+        .wait(20 * SECS);
+    assert!(!stderr(&out).contains("OOM"), "{}", stderr(&out));
+    let st = s.state("k").expect("a state file");
+    assert_eq!(st["last_exit"]["signal"], "SIGKILL", "{st}");
+    assert!(st["last_exit"].get("oom_killed").is_none(), "{st}");
+}
+
+/// A restart: the replacement gets a cgroup of its own, with the limit, and the old
+/// child's cgroup, removed after the replacement started, takes nothing with it.
+#[test]
+fn a_restarted_child_runs_on_in_a_cgroup_of_its_own() {
+    if !root() {
+        eprintln!("skipped: creating cgroups needs root");
+        return;
+    }
+    let s = Scratch::new();
+    let (first, run) = run_with(&s, "memory_max = \"64MiB\"\n");
+    let old = cgroup_dir(first, "memory").expect("a memory controller on this host");
+    let out = s.tend(&["restart", "r"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let child = || s.state("r").and_then(|st| st["pid"].as_i64()).unwrap_or(0) as i32;
+    wait_until(20 * SECS, "a new child", || {
+        child() != first && child() != 0
+    });
+    let second = child();
+    wait_until(20 * SECS, "the old cgroup removed", || !old.exists());
+    assert!(
+        alive(second),
+        "the new child survives the removal of the old cgroup"
+    );
+    let new = cgroup_dir(second, "memory").unwrap();
+    assert_ne!(new, old);
+    let limit = if new.join("memory.max").exists() {
+        read(&new, "memory.max")
+    } else {
+        read(&new, "memory.limit_in_bytes")
+    };
+    assert_eq!(limit, "67108864");
+    assert_eq!(s.state("r").unwrap()["restarts"], 1);
+    run.signal(libc::SIGTERM);
+    run.wait(20 * SECS);
+}

@@ -284,6 +284,8 @@ struct JsonExit {
     code: Option<i32>,
     signal: Option<String>,
     at_ms: u64,
+    /// Killed by the OOM killer (`signal` is then SIGKILL).
+    oom_killed: bool,
 }
 
 impl From<&Row> for JsonRow {
@@ -313,6 +315,7 @@ impl From<&Row> for JsonRow {
                 code: e.code,
                 signal: e.signal.clone(),
                 at_ms: e.at_ms,
+                oom_killed: e.oom_killed,
             }),
             message: r
                 .unreadable
@@ -641,9 +644,13 @@ fn is_live(s: state::State) -> bool {
     )
 }
 
-/// The LAST EXIT column: `code 1, 2m 5s ago`, `SIGKILL, 340ms ago`.
+/// The LAST EXIT column: `code 1, 2m 5s ago`, `SIGKILL, 340ms ago`, `OOM-killed, 3s
+/// ago`.
 fn last_exit(e: &state::LastExit, now_ms: u64) -> String {
     let ago = show_duration(Duration::from_millis(now_ms.saturating_sub(e.at_ms)));
+    if e.oom_killed {
+        return format!("OOM-killed, {ago} ago");
+    }
     match (&e.code, &e.signal) {
         (Some(c), _) => format!("code {c}, {ago} ago"),
         (_, Some(sig)) => format!("{sig}, {ago} ago"),
@@ -940,7 +947,13 @@ mod tests {
             code,
             signal: signal.map(str::to_string),
             at_ms: 1_000_000,
+            oom_killed: false,
         };
+        let oom = state::LastExit {
+            oom_killed: true,
+            ..at(None, Some("SIGKILL"))
+        };
+        assert_eq!(last_exit(&oom, 1_003_000), "OOM-killed, 3s ago");
         for (e, now, shown) in [
             (at(Some(1), None), 1_000_340, "code 1, 340ms ago"),
             (at(Some(0), None), 1_125_000, "code 0, 2m 5s ago"),

@@ -948,6 +948,7 @@ mod tests {
                 code,
                 signal: signal.map(str::to_string),
                 at_ms: 0,
+                oom_killed: false,
             }),
             ..state::Status::new("api", st, "/srv/api.toml".into())
         }

@@ -102,6 +102,9 @@ pub fn exec_argv(spec: &Spec, layout: &Layout) -> Vec<String> {
 
 /// `[resources]` as `[Service]` keys (`systemd.resource-control(5)`, `systemd.exec(5)`),
 /// in the order of the spec. `systemd.service` keys given in the spec replace them.
+/// With `memory_max`, `OOMPolicy=continue`: systemd's default (`stop`) would stop the
+/// whole unit, tend included, when the OOM killer kills the child, so tend could
+/// neither report the kill nor apply its restart policy.
 pub fn resource_keys(r: &Resources) -> Vec<(&'static str, String)> {
     let limit = |l: Limit| {
         l.0.map_or_else(|| "infinity".to_string(), |n| n.to_string())
@@ -109,6 +112,7 @@ pub fn resource_keys(r: &Resources) -> Vec<(&'static str, String)> {
     let mut out: Vec<(&'static str, String)> = Vec::new();
     if let Some(m) = r.memory_max {
         out.push(("MemoryMax", limit(m)));
+        out.push(("OOMPolicy", "continue".into()));
     }
     if let Some(c) = r.cpu_max {
         out.push(("CPUQuota", c.to_string()));

@@ -31,6 +31,9 @@ pub struct Run {
     /// The last lines it wrote to stderr (at most [`TAIL_LINES`](super::pump::TAIL_LINES)),
     /// when it exited by itself and failed; empty otherwise.
     pub stderr: Vec<String>,
+    /// Whether the OOM killer killed it (its `exit` is then SIGKILL): see
+    /// [`oom_killed`](super::resources::oom_killed).
+    pub oom_killed: bool,
 }
 
 /// Why the program could not be started.
@@ -67,6 +70,12 @@ pub enum Ended {
 impl fmt::Display for Ended {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Ended::Exited(run) if run.oom_killed => write!(
+                f,
+                "killed by the OOM killer ({}) after {}",
+                run.exit,
+                show_duration(run.ran)
+            ),
             Ended::Exited(run) => write!(f, "{} after {}", run.exit, show_duration(run.ran)),
             Ended::NotStarted(e) => e.fmt(f),
             Ended::Unhealthy { result, stopped } => write!(f, "unhealthy ({result}), {stopped}"),
@@ -601,6 +610,7 @@ mod tests {
             exit,
             ran: Duration::from_millis(ms),
             stderr: Vec::new(),
+            oom_killed: false,
         }
     }
 
@@ -668,6 +678,10 @@ mod tests {
     fn every_event_renders_its_line() {
         let timeout = SpecDuration::from_secs(10);
         let code1 = Ended::Exited(run(Exit::Code(1), 5));
+        let oom = Ended::Exited(Run {
+            oom_killed: true,
+            ..run(Exit::Signal(9), 2_100)
+        });
         let missing = StartError {
             program: "/srv/app".into(),
             error: "No such file or directory".into(),
@@ -698,6 +712,8 @@ mod tests {
                 "stopped gracefully in 12ms (exit code 0); cannot start /srv/app: No such file or directory"),
             (Event::Restarting { ended: code1.clone(), delay: Duration::from_millis(1_600) },
                 "exit code 1 after 5ms; restarting in 1.6s"),
+            (Event::Restarting { ended: oom, delay: Duration::from_millis(100) },
+                "killed by the OOM killer (signal 9) after 2.1s; restarting in 100ms"),
             (Event::Restarting { ended: Ended::NotStarted(missing.clone()), delay: Duration::from_millis(100) },
                 "cannot start /srv/app: No such file or directory; restarting in 100ms"),
             (Event::Exited { ended: Ended::Exited(run(Exit::Code(0), 2_000)), success: true,

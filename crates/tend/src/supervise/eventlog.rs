@@ -1450,6 +1450,7 @@ mod tests {
                 exit: x.exit(),
                 ran: Duration::from_millis(ms),
                 stderr: Vec::new(),
+                oom_killed: false,
             }
         }
 

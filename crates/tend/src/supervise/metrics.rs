@@ -241,7 +241,7 @@ impl Metrics {
         );
         registry.register(
             "tend_service_exits",
-            "Ends of the service's child processes, by exit code (label code) or signal (label signal)",
+            "Ends of the service's child processes, by exit code (label code), signal (label signal) or the OOM killer (reason=\"oom-kill\")",
             f.exits.clone(),
         );
         registry.register(
@@ -364,7 +364,7 @@ impl Metrics {
             }
         }
         if let Some(run) = ended_run(event) {
-            let (key, value) = exit_label(run.exit);
+            let (key, value) = exit_label(run);
             f.exits.get_or_create(&with(&svc.name, key, &value)).inc();
         }
         if let Some(ms) = status.started_at_ms {
@@ -518,10 +518,13 @@ fn ended_run(event: &Event) -> Option<&Run> {
     }
 }
 
-/// The label of an exit in `tend_service_exits_total`: `code="1"` or
-/// `signal="SIGKILL"`.
-fn exit_label(exit: Exit) -> (&'static str, String) {
-    match exit {
+/// The label of an exit in `tend_service_exits_total`: `code="1"`,
+/// `signal="SIGKILL"`, or `reason="oom-kill"` for a child the OOM killer killed.
+fn exit_label(run: &Run) -> (&'static str, String) {
+    if run.oom_killed {
+        return ("reason", "oom-kill".to_string());
+    }
+    match run.exit {
         Exit::Code(c) => ("code", c.to_string()),
         Exit::Signal(s) => ("signal", signal_name(s)),
     }
@@ -880,6 +883,7 @@ mod tests {
             exit,
             ran: Duration::from_secs(1),
             stderr: Vec::new(),
+            oom_killed: false,
         };
         let stopped = Stopped {
             run: run(Exit::Signal(15)),
@@ -937,7 +941,11 @@ mod tests {
         for (event, want) in table {
             assert_eq!(ended_run(&event).map(|r| r.exit), want, "{event:?}");
         }
-        assert_eq!(exit_label(Exit::Code(3)), ("code", "3".to_string()));
+        assert_eq!(exit_label(&run(Exit::Code(3))), ("code", "3".to_string()));
+        let mut oom = run(Exit::Signal(9));
+        assert_eq!(exit_label(&oom), ("signal", "SIGKILL".to_string()));
+        oom.oom_killed = true;
+        assert_eq!(exit_label(&oom), ("reason", "oom-kill".to_string()));
     }
 
     fn status(pid: Option<i32>, health: Option<(HealthState, bool)>) -> Status {
@@ -1149,6 +1157,7 @@ mod tests {
             exit: Exit::Signal(9),
             ran: Duration::from_secs(5),
             stderr: Vec::new(),
+            oom_killed: false,
         });
         web.changed(
             &status(Some(second), starting),

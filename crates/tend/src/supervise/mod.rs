@@ -1863,6 +1863,7 @@ mod tests {
             exit: Exit::Code(1),
             ran: Duration::from_millis(38),
             stderr: stderr.iter().map(|l| l.to_string()).collect(),
+            oom_killed: false,
         })
     }
 

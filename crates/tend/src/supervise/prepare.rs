@@ -148,11 +148,19 @@ pub fn prepare(
     {
         problems.push(problem("resources.cpu_affinity", message));
     }
-    for (key, message) in super::resources::not_applied(
-        &spec.resources,
-        sys::APPLIED_RESOURCES,
-        super::resources::under_a_manager(env),
-    ) {
+    let managed = super::resources::under_a_manager(env);
+    let (cgroup, no_cgroup) = sys::cgroup_plan(&spec.resources, &spec.name.to_string(), managed);
+    let mut applied = sys::APPLIED_RESOURCES.to_vec();
+    applied.extend(
+        sys::CGROUP_KEYS
+            .iter()
+            .filter(|k| !no_cgroup.iter().any(|(m, _)| m == *k)),
+    );
+    for (key, message) in super::resources::not_applied(&spec.resources, &applied, managed) {
+        let message = no_cgroup
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or(message, |(_, m)| m.clone());
         warnings.push(Warning { key, message });
     }
     let Some(program) = program.filter(|_| problems.is_empty()) else {
@@ -178,6 +186,7 @@ pub fn prepare(
         // Bound by the supervisor (`listen::bind_all`), not by `tend check`.
         listen: Vec::new(),
         resources: Box::new(spec.resources.clone()),
+        cgroup,
     };
     Ok((prepared, warnings))
 }
@@ -256,6 +265,7 @@ fn side_command(
         stderr: Output::Inherit,
         listen: Vec::new(),
         resources: Default::default(),
+        cgroup: Default::default(),
         ..service.clone()
     }))
 }
@@ -292,6 +302,7 @@ pub fn prepare_probe(
                 stderr: Output::Null,
                 listen: Vec::new(),
                 resources: Default::default(),
+                cgroup: Default::default(),
                 ..service.clone()
             })
         }

@@ -93,6 +93,19 @@ pub fn affinity_problem(affinity: &[u32], cpus: usize) -> Option<String> {
     })
 }
 
+/// Whether a child that ended with `exit` was killed by the OOM killer: it died of
+/// SIGKILL and the `oom_kill` counter of the memory cgroup it ran in (its own, or the
+/// one tend runs in, where a service manager set the limit) grew while it ran. A count
+/// that cannot be read says nothing. (The counter of a cgroup shared with other
+/// processes may have grown for one of them: the SIGKILL makes that unlikely.)
+pub fn oom_killed(exit: super::policy::Exit, before: Option<u64>, after: Option<u64>) -> bool {
+    #[cfg(unix)]
+    let kill = super::policy::Exit::Signal(libc::SIGKILL);
+    #[cfg(not(unix))]
+    let kill = super::policy::Exit::Signal(9);
+    exit == kill && matches!((before, after), (Some(b), Some(a)) if a > b)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -154,5 +167,25 @@ mod tests {
         assert!(under_a_manager(&[("INVOCATION_ID", "x")]));
         assert!(under_a_manager(&[("RC_SVCNAME", "orders")]));
         assert!(!under_a_manager(&[("HOME", "/root")]));
+    }
+
+    #[test]
+    fn an_oom_kill_is_a_sigkill_while_the_counter_grew() {
+        use crate::supervise::policy::Exit;
+        for (exit, before, after, want) in [
+            (Exit::Signal(9), Some(0), Some(1), true),
+            (Exit::Signal(9), Some(4), Some(6), true),
+            (Exit::Signal(9), Some(1), Some(1), false),
+            (Exit::Signal(9), None, Some(1), false),
+            (Exit::Signal(9), Some(0), None, false),
+            (Exit::Signal(15), Some(0), Some(1), false),
+            (Exit::Code(137), Some(0), Some(1), false),
+        ] {
+            assert_eq!(
+                oom_killed(exit, before, after),
+                want,
+                "{exit:?} {before:?} {after:?}"
+            );
+        }
     }
 }

@@ -201,6 +201,11 @@ pub trait Procs {
     fn resume(&self, tree: &Self::Tree) -> io::Result<String>;
     /// After the child exited by itself: what it left behind (Unix: its group).
     fn clean_up_after_exit(&self, tree: &Self::Tree);
+    /// Whether the child of `tree`, which ended with `exit`, was killed by the OOM
+    /// killer (asked before the tree is cleaned up).
+    fn oom_killed(&self, _tree: &Self::Tree, _exit: Exit) -> bool {
+        false
+    }
     /// Kills orphans re-parented to the supervisor (when `sole`: they can only be this
     /// service's). Reads /proc: kept off the restart's critical path.
     fn sweep_orphans(&self, sole: bool);
@@ -263,6 +268,10 @@ impl Procs for OsProcs {
         sys::clean_up_after_exit(tree);
     }
 
+    fn oom_killed(&self, tree: &sys::Tree, exit: Exit) -> bool {
+        sys::oom_killed(tree, exit)
+    }
+
     fn sweep_orphans(&self, sole: bool) {
         if sole {
             sys::kill_orphans(&self.reaper.live_pids());
@@ -309,6 +318,7 @@ impl<T> Child<T> {
             exit,
             ran: self.started.elapsed(),
             stderr: Vec::new(),
+            oom_killed: false,
         }
     }
 }
@@ -797,11 +807,13 @@ impl<P: Procs> Actor<'_, P> {
                 code: Some(c),
                 signal: None,
                 at_ms: now_ms(),
+                oom_killed: false,
             },
             Exit::Signal(s) => LastExit {
                 code: None,
                 signal: Some(signal_name(s)),
                 at_ms: now_ms(),
+                oom_killed: false,
             },
         });
     }
@@ -903,6 +915,10 @@ impl<P: Procs> Actor<'_, P> {
     fn after_exit(&mut self, child: Child<P::Tree>, e: Exit) -> Phase<P::Tree> {
         self.record_exit(e);
         let mut run = child.run(e);
+        run.oom_killed = self.procs.oom_killed(&child.tree, e);
+        if let Some(last) = &mut self.status.last_exit {
+            last.oom_killed = run.oom_killed;
+        }
         // The reason a program gives for failing is usually the last thing it wrote.
         if !e.is_success(&self.setup.spec.restart) {
             if let Some(s) = &child.stderr {
@@ -1517,6 +1533,7 @@ mod tests {
             code_page: Default::default(),
             listen: Vec::new(),
             resources: Default::default(),
+            cgroup: Default::default(),
         };
         ServiceSetup {
             spec: spec.clone(),

@@ -58,6 +58,9 @@ pub struct LastExit {
     pub signal: Option<String>,
     /// When (milliseconds since the Unix epoch).
     pub at_ms: u64,
+    /// Whether the OOM killer killed it (`signal` is then SIGKILL).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oom_killed: bool,
 }
 
 /// Whether a service with `[health]` works, as its probes say.
@@ -1180,6 +1183,7 @@ mod tests {
             code: None,
             signal: Some("SIGKILL".into()),
             at_ms: 9,
+            oom_killed: true,
         });
         write_status(dir.path(), &s).unwrap();
         let all = read_all(dir.path()).unwrap();

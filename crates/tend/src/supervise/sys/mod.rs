@@ -17,11 +17,15 @@
 //! (on Windows: none yet, and the doctor says which checks it skipped). For the audit
 //! trail (`*_audit.rs`): `actor_facts`, `open_audit_log`, `lock_audit_log` (the log
 //! itself on Unix, a `.lock` file beside it on Windows), `copy_audit_line` (syslog on
-//! Unix, the Event Log on Windows).
+//! Unix, the Event Log on Windows). The cgroup limits of `[resources]`
+//! (`unix_cgroup.rs`): `cgroup_plan` at prepare time, the cgroups made at each `spawn`,
+//! and `oom_killed` after an exit (none on Windows).
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 mod unix_audit;
+#[cfg(unix)]
+mod unix_cgroup;
 #[cfg(unix)]
 mod unix_control;
 #[cfg(unix)]
@@ -34,6 +38,8 @@ mod unix_supervisor;
 pub use unix::*;
 #[cfg(unix)]
 pub use unix_audit::*;
+#[cfg(unix)]
+pub use unix_cgroup::{cgroup_plan, CgroupPlan, CGROUP_KEYS};
 #[cfg(unix)]
 pub use unix_control::*;
 #[cfg(unix)]
@@ -241,6 +247,9 @@ pub struct Prepared {
     /// `[resources]` (the service's own command only): on Unix the limits and
     /// scheduling `spawn` applies to the child before it execs ([`APPLIED_RESOURCES`]).
     pub resources: Box<crate::spec::Resources>,
+    /// The cgroups `spawn` makes for the child's cgroup limits of `resources` (Linux,
+    /// not under a service manager: `cgroup_plan`); empty for hooks and probes.
+    pub cgroup: CgroupPlan,
 }
 
 /// A started child.

@@ -10,7 +10,7 @@
 use std::collections::BTreeSet;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -43,13 +43,37 @@ pub type PipeReader = OwnedFd;
 pub struct Tree {
     /// The child's pid, which is also the group id.
     pub pid: i32,
+    /// The cgroups made for its `[resources]` limits, removed with the tree.
+    cgroup: Option<super::unix_cgroup::Cgroup>,
+    /// Where the OOM killer's kills in its memory cgroup are counted.
+    oom: Option<super::unix_cgroup::OomWatch>,
 }
 
 impl Tree {
     fn new(pid: i32) -> Tree {
         GROUPS.add(pid);
-        Tree { pid }
+        Tree {
+            pid,
+            cgroup: None,
+            oom: None,
+        }
     }
+
+    /// The cgroup folders the child was put in (none when `[resources]` sets no
+    /// cgroup limit, or a service manager applies them).
+    pub fn cgroups(&self) -> &[PathBuf] {
+        self.cgroup.as_ref().map_or(&[], |c| c.dirs())
+    }
+}
+
+/// Whether the child of `tree`, which ended with `exit`, was killed by the OOM killer
+/// (see [`crate::supervise::resources::oom_killed`]); call before the tree is dropped.
+pub fn oom_killed(tree: &Tree, exit: crate::supervise::policy::Exit) -> bool {
+    let Some(w) = &tree.oom else {
+        return false;
+    };
+    let killed = crate::supervise::policy::Exit::Signal(libc::SIGKILL);
+    exit == killed && crate::supervise::resources::oom_killed(exit, w.before, w.now())
 }
 
 impl Drop for Tree {
@@ -308,7 +332,14 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
         .transpose()?;
     // The settings move into the child's closure (dropped with `cmd`, which closes
     // this end of the report pipe); the parent keeps the pipe's read end.
-    let (resources, report) = super::unix_resources::Apply::new(&p.resources)?.unzip();
+    // The cgroups first (their limits written, their `cgroup.procs` open): the child
+    // joins them before it execs. The OOM counter is read now, before it runs.
+    let (cgroup, oom, mut not_applied) = super::unix_cgroup::Cgroup::create(&p.cgroup);
+    let oom = oom.or_else(super::unix_cgroup::own_oom_watch);
+    let procs = cgroup.as_ref().map_or_else(Vec::new, |c| {
+        c.procs.iter().map(|fd| fd.as_raw_fd()).collect()
+    });
+    let (resources, report) = super::unix_resources::Apply::new(&p.resources, procs)?.unzip();
     let reset_policy = reset_policy && !resources.as_ref().is_some_and(|r| r.sets_policy());
     // SAFETY: the closure runs in the forked child before exec and makes only
     // async-signal-safe system calls (the `[resources]` ones of `Apply::apply`,
@@ -372,15 +403,24 @@ pub fn spawn(p: &Prepared) -> io::Result<Spawned> {
     let mut child = cmd.spawn()?;
     drop(cmd);
     let pid = child.id() as i32;
-    Ok(Spawned {
-        pid,
-        tree: Tree::new(pid),
-        stdout: child.stdout.take().map(OwnedFd::from),
-        stderr: child.stderr.take().map(OwnedFd::from),
-        // The exec succeeded: every setting was tried.
-        not_applied: report
+    // The exec succeeded: every setting was tried.
+    not_applied.extend(
+        report
             .map(super::unix_resources::not_applied)
             .unwrap_or_default(),
+    );
+    let mut tree = Tree::new(pid);
+    tree.cgroup = cgroup.map(|mut c| {
+        c.procs.clear();
+        c
+    });
+    tree.oom = oom;
+    Ok(Spawned {
+        pid,
+        tree,
+        stdout: child.stdout.take().map(OwnedFd::from),
+        stderr: child.stderr.take().map(OwnedFd::from),
+        not_applied,
     })
     // `child` is dropped without waiting: the reaper collects every exit status.
 }
@@ -1264,6 +1304,7 @@ mod tests {
             code_page: Default::default(),
             listen,
             resources: Default::default(),
+            cgroup: Default::default(),
         };
         let e = spawn(&p).expect_err("the program does not exist");
         assert_eq!(e.kind(), io::ErrorKind::NotFound, "{e}");

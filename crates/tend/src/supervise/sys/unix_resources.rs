@@ -35,10 +35,11 @@ enum Step {
     Io = 4,
     Oom = 5,
     Sched = 6,
+    Cgroup = 7,
 }
 
 impl Step {
-    const ALL: [Step; 7] = [
+    const ALL: [Step; 8] = [
         Step::Nofile,
         Step::Memlock,
         Step::Affinity,
@@ -46,6 +47,7 @@ impl Step {
         Step::Io,
         Step::Oom,
         Step::Sched,
+        Step::Cgroup,
     ];
 
     /// The spec key and the call, for the warning.
@@ -58,6 +60,10 @@ impl Step {
             Step::Io => ("resources.io_class", "ioprio_set"),
             Step::Oom => ("resources.oom_score_adjust", "/proc/self/oom_score_adj"),
             Step::Sched => ("resources.scheduling", "sched_setscheduler"),
+            Step::Cgroup => (
+                "resources.memory_max`, `cpu_max`, `cpu_weight`, `tasks_max",
+                "joining the cgroup (cgroup.procs)",
+            ),
         }
     }
 }
@@ -72,6 +78,9 @@ pub struct Apply {
     /// The value's text, NUL-free.
     oom: Option<Vec<u8>>,
     sched: Option<(libc::c_int, libc::c_int)>,
+    /// The `cgroup.procs` of each of the child's cgroups, open for writing (owned by
+    /// the `unix_cgroup::Cgroup` the parent keeps).
+    cgroup: Vec<libc::c_int>,
     /// The write end of the report pipe (close-on-exec).
     report: Option<OwnedFd>,
 }
@@ -108,7 +117,7 @@ fn same(a: &libc::rlimit, b: &libc::rlimit) -> bool {
 impl Apply {
     /// Prepares `r` for the child, and the read end of its report pipe for the
     /// parent ([`not_applied`]); `None` when there is nothing to do.
-    pub fn new(r: &Resources) -> io::Result<Option<(Apply, OwnedFd)>> {
+    pub fn new(r: &Resources, cgroup: Vec<libc::c_int>) -> io::Result<Option<(Apply, OwnedFd)>> {
         let mut a = Apply {
             nofile: r.nofile.map(rlimit),
             memlock: r.memlock.map(rlimit),
@@ -127,6 +136,7 @@ impl Apply {
                 };
                 (policy, s.priority as libc::c_int)
             }),
+            cgroup,
             report: None,
         };
         if !r.cpu_affinity.is_empty() {
@@ -163,6 +173,7 @@ impl Apply {
             && self.ioprio.is_none()
             && self.oom.is_none()
             && self.sched.is_none()
+            && self.cgroup.is_empty()
     }
 
     /// Drops what the supervisor itself already has (the child would inherit it), so
@@ -249,6 +260,13 @@ impl Apply {
                 unsafe { libc::write(fd.as_raw_fd(), rec.as_ptr().cast(), rec.len()) };
             }
         };
+        // First the cgroups, so that nothing below runs unlimited: "0" is the writer.
+        for fd in &self.cgroup {
+            // SAFETY: plain write of a valid buffer to a descriptor the parent holds open.
+            if unsafe { libc::write(*fd, b"0".as_ptr().cast(), 1) } != 1 {
+                fail(Step::Cgroup);
+            }
+        }
         if let Some(r) = &self.nofile {
             // SAFETY: plain system call with a valid rlimit.
             if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, r) } != 0 {

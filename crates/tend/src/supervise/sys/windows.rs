@@ -1029,3 +1029,26 @@ pub const APPLIED_RESOURCES: &[&str] = crate::supervise::job_limits::APPLIED;
 pub fn cpu_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// The `[resources]` keys applied through a cgroup: none on Windows.
+pub const CGROUP_KEYS: &[&str] = &[];
+
+/// The cgroups of a child (none on Windows: the Job Object holds its limits).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CgroupPlan;
+
+/// No cgroups on Windows: nothing planned, nothing to warn of here (the keys not in
+/// [`APPLIED_RESOURCES`] are warned about by the caller).
+pub fn cgroup_plan(
+    _: &crate::spec::Resources,
+    _: &str,
+    _: bool,
+) -> (CgroupPlan, Vec<(&'static str, String)>) {
+    (CgroupPlan, Vec::new())
+}
+
+/// Whether the child whose tree this was was killed by the OOM killer: never on
+/// Windows (a Job Object limit is not reported this way yet).
+pub fn oom_killed(_: &Tree, _: crate::supervise::policy::Exit) -> bool {
+    false
+}
