@@ -132,3 +132,4 @@ hostile_flow ""
 refusals_flow
 kept_flow
 kill_flow
+pause_flow

@@ -150,3 +150,4 @@ hostile_flow --no-guard
 refusals_flow
 kept_flow
 kill_flow
+pause_flow
