@@ -1694,3 +1694,112 @@ reload_flow() {
   fi
   flow_uninstall_purge "$n"
 }
+
+# ---------------------------------------------------------------- pause and continue
+#
+# pause_flow: `tend pause` of an installed service reaches its supervisor through the
+# install's state folder and freezes the child's whole process group (the child and two
+# grandchildren: /proc/PID/status says `State: T` for each); the init system still has
+# it active, `tend status --json` says paused, its HTTP endpoint stops answering, and
+# the health probe waits (no restart for a frozen program). `tend continue` lets it
+# answer again; a `tend stop` while paused lets it run first so it stops gracefully
+# (the fixture's --on-term marker). Each request is in the audit log.
+PAUSE_PORT=18086
+
+# pause_group_states PGID: "PID:STATE" of every process of group PGID in the
+# container, from /proc/PID/status (one line each).
+pause_group_states() {
+  local p
+  for p in $(in_ct ps -e -o pid=,pgid= | awk -v g="$1" '$2 == g {print $1}'); do
+    printf '%s:%s\n' "$p" "$(in_ct awk '/^State:/{print $2}' "/proc/$p/status" 2>/dev/null)"
+  done
+}
+# pause_all_in STATE PGID [MIN]: at least MIN (default 3) processes in group PGID, each
+# in STATE (a `sleep` that ended may be a zombie of its stopped parent: Z is allowed).
+pause_all_in() {
+  local want=$1 states; states=$(pause_group_states "$2")
+  [ "$(grep -c ":$want\$" <<<"$states")" -ge "${3:-3}" ] && ! grep -qv -e ":$want\$" -e ':Z$' <<<"$states"
+}
+pause_flow() {
+  require_install pause_flow || return 1
+  local n=pauser spec=/root/specs/pauser.toml pid sup restarts states js t
+  printf '%s\n' "name = \"$n\"" 'command = "/opt/tend/tend-fixture"' \
+    "args = [\"--http-stop\", \"$PAUSE_PORT\", \"--on-term\", \"/var/lib/tend/$n/graceful\", \"--grandchildren\", \"2\", \"--hang\"]" \
+    "user = \"$n\"" '[stop]' 'timeout = "10s"' '[health]' \
+    "http = \"http://127.0.0.1:$PAUSE_PORT/healthz\"" 'interval = "300ms"' 'timeout = "300ms"' 'retries = 1' \
+    | in_ct sh -c 'mkdir -p /root/specs && cat >"$1"' _ "$spec"
+  tend install "$spec" --now
+  [ "$RC" = 0 ] || { fail "pause: install --now of $n exited $RC"; evidence <<<"$OUT"; return 1; }
+  SVC_UID=$(in_ct id -u "$n")
+  pid=$(sf "$n" pid) sup=$(sf "$n" supervisor_pid) restarts=$(sf "$n" restarts)
+  _three() { [ "$(pause_group_states "$pid" | wc -l)" -ge 3 ]; }
+  check "pause: child $pid runs with its two grandchildren in its process group" wait_until 10 _three \
+    || evidence <<<"$(pause_group_states "$pid")"
+
+  tend pause "$n"
+  if [ "$RC" = 0 ] && grep -qF "paused (pid $pid): sent SIGSTOP to process group $pid" <<<"$OUT"; then
+    pass "pause: tend pause $n reached the installed supervisor: $OUT"
+  else
+    fail "pause: tend pause $n (exit $RC)"; evidence <<<"$OUT"
+  fi
+  if wait_until 5 pause_all_in T "$pid"; then
+    pass "pause: every process of the tree is stopped: $(pause_group_states "$pid" | tr '\n' ' ')"
+  else
+    fail "pause: not every process of group $pid shows State: T"; evidence <<<"$(pause_group_states "$pid")"
+  fi
+  js=$(status_json "$n")
+  if [ "$(jq -r .state <<<"$js")" = paused ] && [ "$(jq -r .pid <<<"$js")" = "$pid" ] \
+    && [ "$(jq -r .active <<<"$js")" = "$BE_ACTIVE" ] && be_running "$n"; then
+    pass "pause: tend status --json says paused (pid $pid), the init system still has it $BE_ACTIVE"
+  else
+    fail "pause: status while paused: $(jq -c '{active, state, pid}' <<<"$js" 2>&1)"; evidence <<<"$(be_describe "$n")"
+  fi
+  check "pause: a frozen child does not answer HTTP" bash -c "! nsenter -t $CPID -a curl -fsS --max-time 1 http://127.0.0.1:$PAUSE_PORT/healthz"
+  audited pause "$n"
+  # Probes every 300ms, one failure is unhealthy: a probe while paused would have
+  # replaced it well within this window. (No event to wait for: nothing must happen.)
+  # (PAUSE_SINCE, not t: wait_until has a local t that a function it calls would see.)
+  PAUSE_SINCE=$EPOCHREALTIME
+  _still() { awk -v a="$PAUSE_SINCE" -v b="$EPOCHREALTIME" 'BEGIN{exit !(b - a >= 3)}'; }
+  wait_until 10 _still
+  if [ "$(sf "$n" state)" = paused ] && [ "$(sf "$n" pid)" = "$pid" ] && [ "$(sf "$n" restarts)" = "$restarts" ] \
+    && [ "$(sf "$n" health.state)" != unhealthy ] && pause_all_in T "$pid"; then
+    pass "pause: after $(_elapsed "$PAUSE_SINCE")s paused (10 probe intervals) still paused, same child, no restart, health $(sf "$n" health.state)"
+  else
+    fail "pause: while paused the health probe or a restart timer acted"; evidence <<<"$(state_json "$n")"
+  fi
+
+  tend continue "$n"
+  if [ "$RC" = 0 ] && grep -qF "continued (pid $pid)" <<<"$OUT"; then
+    pass "pause: tend continue $n: $OUT"
+  else
+    fail "pause: tend continue $n (exit $RC)"; evidence <<<"$OUT"
+  fi
+  _none_stopped() { ! pause_group_states "$pid" | grep -q ':T$'; }
+  check "pause: after continue no process of the tree is stopped" wait_until 5 _none_stopped \
+    || evidence <<<"$(pause_group_states "$pid")"
+  check "pause: it answers HTTP again" wait_until 5 http "$PAUSE_PORT" /healthz
+  check "pause: state running again, same child, same supervisor" \
+    bash -c "[ '$(sf "$n" state)' = running ] && [ '$(sf "$n" pid)' = '$pid' ] && [ '$(sf "$n" supervisor_pid)' = '$sup' ]"
+  audited continue "$n"
+
+  # A stop while paused: the tree runs first, so the child hears SIGTERM.
+  tend pause "$n"
+  wait_until 5 pause_all_in T "$pid" || fail "pause: second pause did not stop the tree"
+  t=$EPOCHREALTIME
+  tend stop "$n"
+  [ "$RC" = 0 ] || { fail "pause: tend stop while paused exited $RC"; evidence <<<"$OUT"; }
+  if wait_until 15 be_stopped "$n"; then
+    pass "pause: tend stop while paused: stopped after $(_elapsed "$t")s"
+  else
+    fail "pause: tend stop while paused: still not stopped after 15 s"; evidence <<<"$(be_describe "$n")"
+  fi
+  if [ "$(in_ct cat "/var/lib/tend/$n/graceful" 2>/dev/null)" = graceful ]; then
+    pass "pause: the child stopped gracefully (its SIGTERM handler wrote the marker)"
+  else
+    fail "pause: no graceful marker after a stop while paused"; evidence <<<"$(in_ct cat "/var/lib/tend/$n/graceful" 2>&1)"
+  fi
+  check "pause: no process of $n left after the stop" wait_until 10 no_procs_of "$SVC_UID" \
+    || evidence <<<"$(in_ct ps -o pid,stat,args -u "$SVC_UID")"
+  flow_uninstall_purge "$n"
+}

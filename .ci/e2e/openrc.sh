@@ -139,3 +139,4 @@ kept_flow
 kill_flow
 doctor_flow
 reload_flow
+pause_flow

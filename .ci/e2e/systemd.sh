@@ -238,3 +238,4 @@ kill_flow
 doctor_flow
 reload_flow
 resources_flow
+pause_flow

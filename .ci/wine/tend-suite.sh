@@ -153,7 +153,38 @@ check "  ... and the Ctrl-C that reached the supervisor too did not stop the ser
 check "answers again" wait_until 15 healthy
 pid3=$(child_pid)
 
-echo "==> 5. sc stop: Ctrl-C to the child, graceful, nothing left"
+echo "==> 4b. the SCM's PAUSE and CONTINUE, and tend pause: the child's threads suspended"
+# (Wine's sc.exe has no pause/continue: winapi-probe sends the same ControlService
+# codes. A suspended hello-service.exe does not answer /healthz: what shows it is frozen.)
+cp "$EXE_DIR/examples/winapi-probe.exe" "$SRC_UNIX/"
+probe() { w "$SRC_WIN\\winapi-probe.exe" "$@" 2>&1 | tr -d '\r'; }
+not_healthy() { ! healthy; }
+state_word() { status_field hello state; }
+out=$(probe control hello pause)
+check "SERVICE_CONTROL_PAUSE accepted by the service ($out)" grep -q "sent pause to hello" <<<"$out"
+check "sc query: PAUSED" wait_until 15 state_is hello PAUSED
+check "  ... tend status --json: paused, the same child ($pid3)" \
+  bash -c '[ "$1" = paused ] && [ "$2" = "$3" ]' _ "$(state_word)" "$(child_pid)" "$pid3"
+check "  ... its threads are suspended: GET /healthz gets no answer" not_healthy
+ev_has() { event_log_calls | grep -qE "$1"; }
+check "  ... Event Log entry 1013 (paused) with the child's pid" \
+  wait_until 10 ev_has "^1013 Information: hello\|$pid3\|suspended [0-9]+ threads of [0-9]+ processes in its job$"
+out=$(probe control hello continue)
+check "SERVICE_CONTROL_CONTINUE accepted ($out)" grep -q "sent continue to hello" <<<"$out"
+check "sc query: RUNNING again" wait_until 15 state_is hello RUNNING
+check "  ... it answers /healthz again" wait_until 15 healthy
+check "  ... tend status --json: running, the same child" \
+  bash -c '[ "$1" = running ] && [ "$2" = "$3" ]' _ "$(state_word)" "$(child_pid)" "$pid3"
+check "  ... Event Log entry 1014 (continued)" \
+  wait_until 10 ev_has "^1014 Information: hello\|$pid3\|[^|]+\|resumed [0-9]+ threads" \
+  || event_log_calls | grep -E '^101[34] ' | sed 's/^/    | /'
+out=$(t pause hello)
+check "tend pause hello: through the supervisor's channel ($out)" grep -q "paused (pid $pid3): suspended" <<<"$out"
+check "  ... and the SCM is told: sc query PAUSED" wait_until 15 state_is hello PAUSED
+check "  ... GET /healthz gets no answer" not_healthy
+# Step 5 stops it while paused: the child must be let run to get its Ctrl-C.
+
+echo "==> 5. sc stop (while paused): Ctrl-C to the child, graceful, nothing left"
 w sc stop hello >>"$LOG" 2>&1
 check "sc stop: STOPPED" wait_until 30 state_is hello STOPPED
 check "stopped cleanly: WIN32_EXIT_CODE 0" [ "$(svc_field_of hello WIN32_EXIT_CODE)" = 0 ]

@@ -18,6 +18,10 @@
 //!   installed as a service (`run-service` mode): `query`, `start`, `wait_state`, a
 //!   custom control code received by the service, `stop`, `uninstall`.
 //!
+//! `winapi-probe control NAME pause|continue` only sends `SERVICE_CONTROL_PAUSE` or
+//! `SERVICE_CONTROL_CONTINUE` to the service NAME, as `sc pause` / `sc continue` do
+//! (Wine's sc.exe has neither).
+//!
 //! Elsewhere it only says it needs Windows.
 
 #[cfg(windows)]
@@ -83,6 +87,30 @@ mod win {
         if let [mode, marker] = args.as_slice() {
             if mode == "run-service" {
                 return run_service(Path::new(marker));
+            }
+        }
+        // `control NAME pause|continue`: what `sc pause` / `sc continue` do (Wine's
+        // sc.exe has neither), for the tend.exe suite.
+        if let [mode, name, what] = args.as_slice() {
+            if mode == "control" {
+                let sent = match what.as_str() {
+                    "pause" => win::pause(name),
+                    "continue" => win::resume(name),
+                    _ => {
+                        eprintln!("winapi-probe control: pause or continue, not {what}");
+                        return ExitCode::from(2);
+                    }
+                };
+                return match sent {
+                    Ok(()) => {
+                        println!("sent {what} to {name}");
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("winapi-probe control {name} {what}: {e}");
+                        ExitCode::FAILURE
+                    }
+                };
             }
         }
         let mut p = Probe::default();

@@ -110,6 +110,8 @@ pub fn run_service(name: &str, config: Config) -> ExitCode {
                         log::out(format_args!("hello-service: control code {code} ignored"));
                         continue;
                     }
+                    // Never sent: it does not accept pause and continue.
+                    Event::Pause | Event::Continue => continue,
                 };
                 if requests.send(what).is_err() {
                     break;

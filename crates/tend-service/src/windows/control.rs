@@ -156,6 +156,20 @@ pub fn control(name: &str, code: u8) -> Result<(), Error> {
     open_installed(name, S::SERVICE_USER_DEFINED_CONTROL)?.control(code.into())
 }
 
+/// Asks the service to pause (`SERVICE_CONTROL_PAUSE`, what `sc pause` sends): a
+/// service that accepts it suspends its work and reports `SERVICE_PAUSED` (see
+/// [`wait_state`]); one that does not is refused by the SCM
+/// (`ERROR_INVALID_SERVICE_CONTROL`).
+pub fn pause(name: &str) -> Result<(), Error> {
+    open_installed(name, S::SERVICE_PAUSE_CONTINUE)?.control(S::SERVICE_CONTROL_PAUSE)
+}
+
+/// Asks a paused service to continue (`SERVICE_CONTROL_CONTINUE`, what `sc continue`
+/// sends); it reports `SERVICE_RUNNING` once it does.
+pub fn resume(name: &str) -> Result<(), Error> {
+    open_installed(name, S::SERVICE_PAUSE_CONTINUE)?.control(S::SERVICE_CONTROL_CONTINUE)
+}
+
 /// Polls the service's state until it is `want` (`Ok(true)`) or `timeout` has passed
 /// (`Ok(false)`).
 pub fn wait_state(name: &str, want: ServiceState, timeout: Duration) -> Result<bool, Error> {

@@ -94,7 +94,7 @@ use std::path::PathBuf;
 use windows_sys::Win32::Foundation::{ERROR_SERVICE_DOES_NOT_EXIST, ERROR_SUCCESS};
 
 pub use control::{
-    control, query, start, stop, wait_state, ServiceInfo, StartOutcome, StopOutcome,
+    control, pause, query, resume, start, stop, wait_state, ServiceInfo, StartOutcome, StopOutcome,
 };
 pub use def::{
     same_account, Account, FailurePolicy, RecoveryAction, ServiceDef, ServiceState, Setting,

@@ -6,7 +6,10 @@
 //! `SERVICE_START_PENDING` and calls the user's function. Stop, shutdown and preshutdown
 //! requests are answered at once with `SERVICE_STOP_PENDING` (so `sc stop` sees the
 //! service react) and passed on as [`Event`]s; the function's result becomes the final
-//! `SERVICE_STOPPED`.
+//! `SERVICE_STOPPED`. A service that calls [`StatusHandle::accept_pause_continue`] also
+//! gets PAUSE and CONTINUE (`sc pause`, `sc continue`, the services console's buttons)
+//! as [`Event::Pause`] and [`Event::Continue`], and reports [`StatusHandle::paused`] and
+//! [`StatusHandle::running`] once it has done them; others never see those events.
 //!
 //! One service per process (`SERVICE_WIN32_OWN_PROCESS`), so the state the SCM's
 //! callbacks need lives in statics. The control handler is a plain `fn`, not a closure:
@@ -17,6 +20,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -53,12 +57,17 @@ pub enum Event {
     Preshutdown,
     /// A custom control code (128–255) sent with `ControlService`, e.g. "reload".
     Custom(u8),
+    /// `sc pause`: suspend the work and report [`StatusHandle::paused`]. Only for a
+    /// service that called [`StatusHandle::accept_pause_continue`].
+    Pause,
+    /// `sc continue`: resume the paused work and report [`StatusHandle::running`].
+    Continue,
 }
 
 impl Event {
     /// Whether the event asks the service to stop.
     pub fn is_stop(self) -> bool {
-        !matches!(self, Event::Custom(_))
+        matches!(self, Event::Stop | Event::Shutdown | Event::Preshutdown)
     }
 }
 
@@ -101,6 +110,8 @@ struct StatusInner {
     handle: ServiceStatusHandle,
     /// The current state and the last checkpoint reported for it.
     state: Mutex<(ServiceState, u32)>,
+    /// Whether the service accepts PAUSE and CONTINUE while running or paused.
+    pausable: AtomicBool,
 }
 
 impl StatusHandle {
@@ -125,13 +136,58 @@ impl StatusHandle {
         *state = (ServiceState::Running, 0);
         self.report(
             ServiceState::Running,
-            ServiceControlAccept::STOP
-                | ServiceControlAccept::SHUTDOWN
-                | ServiceControlAccept::PRESHUTDOWN,
+            self.accepted(),
             ServiceExitCode::Win32(0),
             0,
             Duration::ZERO,
         )
+    }
+
+    /// From now on, accept PAUSE and CONTINUE while running or paused: the SCM then
+    /// delivers them as [`Event::Pause`] and [`Event::Continue`], and the service
+    /// answers with [`paused`](StatusHandle::paused) and
+    /// [`running`](StatusHandle::running) once done (or stays as it was when it could
+    /// not). Call it before [`running`](StatusHandle::running); if already running,
+    /// the SCM is told at once.
+    pub fn accept_pause_continue(&self) -> Result<(), Error> {
+        self.inner.pausable.store(true, Ordering::SeqCst);
+        if self.state() == ServiceState::Running {
+            return self.running();
+        }
+        Ok(())
+    }
+
+    /// Paused: reports `SERVICE_PAUSED`, accepting continue, stop, shutdown and
+    /// preshutdown. Only from running (or paused): nothing once a stop has begun, and
+    /// nothing for a service that did not [accept
+    /// pause](StatusHandle::accept_pause_continue).
+    pub fn paused(&self) -> Result<(), Error> {
+        let mut state = self.lock();
+        if !self.inner.pausable.load(Ordering::SeqCst)
+            || !matches!(state.0, ServiceState::Running | ServiceState::Paused)
+        {
+            return Ok(());
+        }
+        *state = (ServiceState::Paused, 0);
+        self.report(
+            ServiceState::Paused,
+            self.accepted(),
+            ServiceExitCode::Win32(0),
+            0,
+            Duration::ZERO,
+        )
+    }
+
+    /// What a running or paused service accepts.
+    fn accepted(&self) -> ServiceControlAccept {
+        let always = ServiceControlAccept::STOP
+            | ServiceControlAccept::SHUTDOWN
+            | ServiceControlAccept::PRESHUTDOWN;
+        if self.inner.pausable.load(Ordering::SeqCst) {
+            always | ServiceControlAccept::PAUSE_CONTINUE
+        } else {
+            always
+        }
     }
 
     /// Still stopping: reports `SERVICE_STOP_PENDING` with the next checkpoint. A stop
@@ -147,7 +203,10 @@ impl StatusHandle {
         // "stopping" once stopped (a progress thread may race with the change).
         let stale = match (state.0, kind) {
             (ServiceState::Stopped, _) => true,
-            (ServiceState::Running | ServiceState::StopPending, ServiceState::StartPending) => true,
+            (
+                ServiceState::Running | ServiceState::Paused | ServiceState::StopPending,
+                ServiceState::StartPending,
+            ) => true,
             _ => false,
         };
         if stale {
@@ -303,6 +362,7 @@ fn service_main(_arguments: Vec<OsString>) {
         inner: Arc::new(StatusInner {
             handle,
             state: Mutex::new((ServiceState::StartPending, 0)),
+            pausable: AtomicBool::new(false),
         }),
     };
     if let Some(control) = lock(&CONTROL).as_mut() {
@@ -334,6 +394,8 @@ fn handle_control(control: ServiceControl) -> ServiceControlHandlerResult {
         ServiceControl::Stop => Event::Stop,
         ServiceControl::Shutdown => Event::Shutdown,
         ServiceControl::Preshutdown => Event::Preshutdown,
+        ServiceControl::Pause => Event::Pause,
+        ServiceControl::Continue => Event::Continue,
         ServiceControl::UserEvent(code) => match u8::try_from(code.to_raw()) {
             Ok(code) => Event::Custom(code),
             Err(_) => return ServiceControlHandlerResult::NotImplemented,
@@ -345,6 +407,15 @@ fn handle_control(control: ServiceControl) -> ServiceControlHandlerResult {
         // Stopped (or not yet running): nothing to tell.
         return ServiceControlHandlerResult::Other(ERROR_SERVICE_CANNOT_ACCEPT_CTRL);
     };
+    if matches!(event, Event::Pause | Event::Continue)
+        && !control
+            .status
+            .as_ref()
+            .is_some_and(|s| s.inner.pausable.load(Ordering::SeqCst))
+    {
+        // Not accepted (the SCM should not have sent it).
+        return ServiceControlHandlerResult::NotImplemented;
+    }
     if event.is_stop() {
         if let Some(status) = &control.status {
             // Acknowledge the first stop request at once; repeats change nothing.

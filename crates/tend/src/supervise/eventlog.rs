@@ -118,6 +118,12 @@ pub enum EventId {
     /// 1012: someone acted on the service (install, stop, upgrade, ...): the copy of
     /// a line of the audit log (`tend audit`), with the line's hash.
     Audit,
+    /// 1013: the program's whole process tree was frozen (`tend pause`, the SCM's
+    /// PAUSE).
+    Paused,
+    /// 1014: a paused program's tree runs again (`tend continue`, the SCM's CONTINUE,
+    /// or before a stop).
+    Continued,
     /// 2001: the program ended by itself with a failure (code or signal).
     ProgramFailed,
     /// 2002: the program did not stop within `stop.timeout`; its tree was ended.
@@ -137,7 +143,7 @@ pub enum EventId {
 
 impl EventId {
     /// Every event, in code order.
-    pub const ALL: [EventId; 20] = [
+    pub const ALL: [EventId; 22] = [
         EventId::SupervisorStarted,
         EventId::ProgramStarted,
         EventId::ProgramExited,
@@ -151,6 +157,8 @@ impl EventId {
         EventId::Upgrading,
         EventId::Upgraded,
         EventId::Audit,
+        EventId::Paused,
+        EventId::Continued,
         EventId::ProgramFailed,
         EventId::StopTimedOut,
         EventId::Unhealthy,
@@ -176,6 +184,8 @@ impl EventId {
             EventId::Upgrading => 1010,
             EventId::Upgraded => 1011,
             EventId::Audit => 1012,
+            EventId::Paused => 1013,
+            EventId::Continued => 1014,
             EventId::ProgramFailed => 2001,
             EventId::StopTimedOut => 2002,
             EventId::Unhealthy => 2003,
@@ -201,7 +211,9 @@ impl EventId {
             | EventId::Healthy
             | EventId::Upgrading
             | EventId::Upgraded
-            | EventId::Audit => Kind::Information,
+            | EventId::Audit
+            | EventId::Paused
+            | EventId::Continued => Kind::Information,
             EventId::ProgramFailed
             | EventId::StopTimedOut
             | EventId::Unhealthy
@@ -234,6 +246,8 @@ impl EventId {
             EventId::Upgrading => "TEND_UPGRADING",
             EventId::Upgraded => "TEND_UPGRADED",
             EventId::Audit => "TEND_AUDIT",
+            EventId::Paused => "TEND_PAUSED",
+            EventId::Continued => "TEND_CONTINUED",
             EventId::RollingBack => "TEND_ROLLING_BACK",
             EventId::ProgramFailed => "TEND_PROGRAM_FAILED",
             EventId::StopTimedOut => "TEND_STOP_TIMED_OUT",
@@ -256,13 +270,15 @@ impl EventId {
             | EventId::CannotStart
             | EventId::Healthy
             | EventId::Upgrading
-            | EventId::Upgraded => 3,
+            | EventId::Upgraded
+            | EventId::Paused => 3,
             EventId::ProgramExited
             | EventId::Unhealthy
             | EventId::RollingBack
             | EventId::StopRequested
             | EventId::ProgramStopped
-            | EventId::ProgramFailed => 4,
+            | EventId::ProgramFailed
+            | EventId::Continued => 4,
             EventId::Audit => 6,
         }
     }
@@ -425,6 +441,26 @@ pub enum Entry {
         /// `%6`: the SHA-256 of the audit log line (the `prev` of the next line).
         line_hash: String,
     },
+    /// See [`EventId::Paused`].
+    Paused {
+        /// `%1`
+        service: String,
+        /// `%2`
+        pid: i32,
+        /// `%3`: how, e.g. `suspended 3 threads of 2 processes in its job`.
+        how: String,
+    },
+    /// See [`EventId::Continued`].
+    Continued {
+        /// `%1`
+        service: String,
+        /// `%2`
+        pid: i32,
+        /// `%3`: how long it was paused, e.g. `3.2s`.
+        paused: String,
+        /// `%4`: how, e.g. `resumed 3 threads of 2 processes in its job`.
+        how: String,
+    },
     /// See [`EventId::RollingBack`].
     RollingBack {
         /// `%1`
@@ -476,6 +512,8 @@ impl Entry {
             Entry::Upgrading { .. } => EventId::Upgrading,
             Entry::Upgraded { .. } => EventId::Upgraded,
             Entry::Audit { .. } => EventId::Audit,
+            Entry::Paused { .. } => EventId::Paused,
+            Entry::Continued { .. } => EventId::Continued,
             Entry::RollingBack { .. } => EventId::RollingBack,
         }
     }
@@ -585,6 +623,20 @@ impl Entry {
                 from.clone(),
                 result.clone(),
                 line_hash.clone(),
+            ],
+            Entry::Paused { service, pid, how } => {
+                vec![service.clone(), pid.to_string(), how.clone()]
+            }
+            Entry::Continued {
+                service,
+                pid,
+                paused,
+                how,
+            } => vec![
+                service.clone(),
+                pid.to_string(),
+                paused.clone(),
+                how.clone(),
             ],
             Entry::RollingBack {
                 service,
@@ -729,12 +781,20 @@ impl EventMapper {
             }),
             // The stop request entry said what is being done.
             Lifecycle::StopHookDone(_) | Lifecycle::StopHookFailed { .. } => {}
+            Lifecycle::Paused { pid, how } => out.push(Entry::Paused {
+                service: service(),
+                pid: *pid,
+                how: how.clone(),
+            }),
+            Lifecycle::Continued { pid, paused, how } => out.push(Entry::Continued {
+                service: service(),
+                pid: *pid,
+                paused: show_duration(*paused),
+                how: how.clone(),
+            }),
             // Not in the message table yet: the console, the journal and the state
             // file say them.
-            Lifecycle::Paused { .. }
-            | Lifecycle::Continued { .. }
-            | Lifecycle::Reloaded { .. }
-            | Lifecycle::ReloadFailed { .. } => {}
+            Lifecycle::Reloaded { .. } | Lifecycle::ReloadFailed { .. } => {}
             Lifecycle::Stopped(stopped) => {
                 out.push(Entry::ProgramStopped(program_end(status, &stopped.run)));
                 out.push(Entry::ServiceStopped { service: service() });
@@ -1145,6 +1205,17 @@ mod tests {
                 result: "ok".into(),
                 line_hash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into(),
             },
+            EventId::Paused => Entry::Paused {
+                service,
+                pid: 5012,
+                how: "suspended 3 threads of 2 processes in its job".into(),
+            },
+            EventId::Continued => Entry::Continued {
+                service,
+                pid: 5012,
+                paused: "3.2s".into(),
+                how: "resumed 3 threads of 2 processes in its job".into(),
+            },
             EventId::RollingBack => Entry::RollingBack {
                 service,
                 from: "release 1.2".into(),
@@ -1246,6 +1317,8 @@ mod tests {
         ("TEND_UPGRADING", 0x400003f2),
         ("TEND_UPGRADED", 0x400003f3),
         ("TEND_AUDIT", 0x400003f4),
+        ("TEND_PAUSED", 0x400003f5),
+        ("TEND_CONTINUED", 0x400003f6),
         ("TEND_PROGRAM_FAILED", 0x800007d1),
         ("TEND_STOP_TIMED_OUT", 0x800007d2),
         ("TEND_UNHEALTHY", 0x800007d3),
@@ -1298,6 +1371,8 @@ mod tests {
             "1010 Information: tend is upgrading the service orders from release 1.1 to release 1.2 and restarting its program.",
             "1011 Information: The service orders has been upgraded to release 1.2: its program was ready 1.4s after the switch, within update.verify_within.",
             r"1012 Information: Audit: stop of the service orders by HOST\ops (S-1-5-21-1004336348-1177238915-682003330-1001) from Console: ok. The audit log line's SHA-256 is 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 (tend audit orders --verify).",
+            "1013 Information: The service orders is paused: the process tree of its program (process ID 5012) is frozen (suspended 3 threads of 2 processes in its job).",
+            "1014 Information: The service orders continues: the process tree of its program (process ID 5012) runs again after 3.2s paused (resumed 3 threads of 2 processes in its job).",
             "2001 Warning: The program of the service orders (process ID 5012) failed: it ended with exit code 0xC0000005 after running for 2.5s.",
             "2002 Warning: The program of the service orders (process ID 5012) did not stop within 10s, so tend ended its process tree.",
             "2003 Warning: The service orders is unhealthy: 3 health probes in a row of its program (process ID 5012) failed; the last: GET http://127.0.0.1:8080/healthz: no answer within 2s.",
@@ -1403,6 +1478,11 @@ mod tests {
         ),
         /// The release passed its check, ready `ms` after the switch.
         Upgraded(&'static str, u64),
+        /// `tend pause` (or the SCM's PAUSE): the running child's tree was frozen.
+        Pause,
+        /// `tend continue` (or the SCM's CONTINUE, or a stop while paused): it runs
+        /// again after `ms` paused.
+        Continue(u64),
     }
 
     struct Sim {
@@ -1646,6 +1726,27 @@ mod tests {
                         },
                     )
                 }
+                Op::Pause => {
+                    let pid = self.status.pid.unwrap();
+                    self.report(
+                        State::Paused,
+                        Lifecycle::Paused {
+                            pid,
+                            how: "suspended 3 threads of 2 processes in its job".into(),
+                        },
+                    )
+                }
+                Op::Continue(ms) => {
+                    let pid = self.status.pid.unwrap();
+                    self.report(
+                        State::Running,
+                        Lifecycle::Continued {
+                            pid,
+                            paused: Duration::from_millis(ms),
+                            how: "resumed 3 threads of 2 processes in its job".into(),
+                        },
+                    )
+                }
                 Op::Upgraded(to, ms) => {
                     let state = self.status.state;
                     self.report(
@@ -1732,6 +1833,15 @@ mod tests {
         &[
             ("start, then a graceful stop", "", &[
                 (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Stop, &["1004 orders|42|sent a Ctrl-C event|10s"]),
+                (Op::StopExit(Code(0), 2_500, None), &["1005 orders|42|exit code 0|2.5s", "1006 orders"]),
+            ]),
+            ("paused, continued, paused again and stopped", "", &[
+                (Op::Start(42), &[STARTED, "1001 orders|42|0"]),
+                (Op::Pause, &["1013 orders|42|suspended 3 threads of 2 processes in its job"]),
+                (Op::Continue(3_200), &["1014 orders|42|3.2s|resumed 3 threads of 2 processes in its job"]),
+                (Op::Pause, &["1013 orders|42|suspended 3 threads of 2 processes in its job"]),
+                (Op::Continue(90_000), &["1014 orders|42|1m 30s|resumed 3 threads of 2 processes in its job"]),
                 (Op::Stop, &["1004 orders|42|sent a Ctrl-C event|10s"]),
                 (Op::StopExit(Code(0), 2_500, None), &["1005 orders|42|exit code 0|2.5s", "1006 orders"]),
             ]),

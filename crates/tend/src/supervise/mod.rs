@@ -455,6 +455,11 @@ pub enum Request {
     Restart(StopBy),
     /// Tell every service's child to re-read its configuration (`[reload]`).
     Reload(StopBy),
+    /// Freeze every running service's process tree (the SCM's PAUSE); each actor
+    /// reports it (an event), or says why not.
+    Pause,
+    /// Let every paused service's tree run again (the SCM's CONTINUE).
+    Continue,
     /// Something with no meaning here, reported and ignored.
     Ignored(&'static str),
 }
@@ -1814,6 +1819,29 @@ fn forward(controls: &[Option<mpsc::UnboundedSender<Control>>], r: Request) {
         Request::Restart(by) => Control::Restart(by),
         Request::Reload(by) => Control::Reload(by, service::ReloadReply::unheard()),
         Request::Stop(by) => Control::Stop(by),
+        Request::Pause | Request::Continue => {
+            // The actor answers pause and continue itself; a refusal ("not running")
+            // is said here, as there is no client to tell.
+            for tx in controls.iter().flatten() {
+                let (reply, mut answers) = mpsc::unbounded_channel();
+                let reply = service::Reply(reply);
+                let c = if matches!(r, Request::Pause) {
+                    Control::Pause(reply)
+                } else {
+                    Control::Continue(reply)
+                };
+                if tx.send(c).is_ok() {
+                    tokio::task::spawn_local(async move {
+                        if let Some(control::Answer::Done(d)) = answers.recv().await {
+                            if !d.ok {
+                                say!("tend: {}", d.message);
+                            }
+                        }
+                    });
+                }
+            }
+            return;
+        }
         Request::Ignored(what) => {
             say!("tend: {what} ignored");
             return;

@@ -83,6 +83,11 @@ fn service_main(
 ) -> Result<(), ExitCodeError> {
     let spec = loaded.services[0].clone();
     let phase = Arc::new(AtomicU8::new(STARTING));
+    // `sc pause` / `sc continue`: the child's tree is frozen and let run (the actor's
+    // pause, as `tend pause` does); ScmReport says PAUSED and RUNNING when it happened.
+    if let Err(e) = status.accept_pause_continue() {
+        say!("tend: error: cannot accept pause and continue: {e}");
+    }
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     {
         let phase = phase.clone();
@@ -99,6 +104,8 @@ fn service_main(
                             continue;
                         }
                     },
+                    Event::Pause => Request::Pause,
+                    Event::Continue => Request::Continue,
                     // Stop, Shutdown, Preshutdown.
                     _ => {
                         phase.store(STOPPING, Ordering::SeqCst);
@@ -134,6 +141,7 @@ fn service_main(
             let mut v: Vec<Box<dyn Observer>> = vec![Box::new(ScmReport {
                 status: observe_status.clone(),
                 phase: observe_phase.clone(),
+                paused: false,
             })];
             v.extend(eventlog_observer(spec));
             v
@@ -149,14 +157,30 @@ fn service_main(
 
 /// Tells the SCM the service runs once its child first ran (with `[health]`: passed a
 /// probe), or could not be started or turned unhealthy: the supervisor then runs,
-/// retrying with backoff, and must accept a stop.
+/// retrying with backoff, and must accept a stop. Then PAUSED while the child's tree
+/// is frozen, and RUNNING again once it runs (see [`scm_paused`]).
 struct ScmReport {
     status: StatusHandle,
     phase: Arc<AtomicU8>,
+    /// Whether PAUSED was the last pause state reported.
+    paused: bool,
 }
 
 impl Observer for ScmReport {
-    fn changed(&mut self, status: &Status, _event: &LifecycleEvent) {
+    fn changed(&mut self, status: &Status, event: &LifecycleEvent) {
+        if self.phase.load(Ordering::SeqCst) == RUNNING {
+            let report = match super::scm_paused(self.paused, status.state, event) {
+                Some(true) => self.status.paused(),
+                Some(false) => self.status.running(),
+                None => Ok(()),
+            };
+            if let Some(paused) = super::scm_paused(self.paused, status.state, event) {
+                self.paused = paused;
+            }
+            if let Err(e) = report {
+                say!("tend: error: cannot report the pause state to the service control manager: {e}");
+            }
+        }
         // Once the first start is over, whatever came of it: a service that stays
         // "start pending" cannot even be stopped. With `[health]`, over means a probe
         // passed, or the service turned unhealthy (or its child ended).

@@ -171,6 +171,12 @@ pub fn kill_tree(tree: &Tree) -> io::Result<()> {
 
 /// Freezes the whole tree (`tend pause`): SIGSTOP to its process group, which no
 /// process can catch or ignore. Returns what was done, for the log.
+///
+/// A process that left the group (`setsid`) is not frozen. Once the child has a
+/// cgroup of its own (tend run's subtree for `[resources]`), the freezer is the
+/// better tool: v2 `cgroup.freeze` = 1 (wait for `frozen 1` in `cgroup.events`), v1
+/// `freezer.state` = FROZEN (wait until it reads FROZEN, not FREEZING); the same
+/// signature, with SIGSTOP kept where there is none.
 pub fn pause_tree(tree: &Tree) -> io::Result<String> {
     signal_group(tree.pid, libc::SIGSTOP)?;
     Ok(format!("sent SIGSTOP to process group {}", tree.pid))
