@@ -268,6 +268,19 @@ fn a_memory_hog_is_reported_as_killed_by_the_oom_killer() {
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     let row = if v.is_array() { &v[0] } else { &v };
     assert_eq!(row["last_exit"]["oom_killed"], true, "{v}");
+    // tend doctor names it, with the memory to raise.
+    let doc = s.tend(&["doctor", "hog", "--json"]).output().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
+    let oom = v[0]["findings"]
+        .as_array()
+        .and_then(|f| f.iter().find(|x| x["id"] == "oom-kill"))
+        .unwrap_or_else(|| panic!("no oom-kill finding: {v}"));
+    assert!(
+        oom["fix"]
+            .as_str()
+            .is_some_and(|f| f.contains("resources.memory_max")),
+        "{oom}"
+    );
 }
 
 /// A plain SIGKILL is not an OOM kill, even with a memory limit set.

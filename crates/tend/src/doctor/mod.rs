@@ -606,6 +606,22 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                 evidence,
                 fix: bad.then(|| format!("tend logs {}", f.name)),
             });
+            if e.oom_killed {
+                out.push(Finding {
+                    id: "oom-kill",
+                    severity: Severity::Problem,
+                    summary: "its last child was killed by the OOM killer: it ran out of memory"
+                        .to_string(),
+                    evidence: vec![
+                        "it died of SIGKILL while its memory cgroup's oom_kill counter grew"
+                            .to_string(),
+                    ],
+                    fix: Some(format!(
+                        "raise resources.memory_max in its spec (or give the host more memory), or find what grows: tend top, tend logs {}",
+                        f.name
+                    )),
+                });
+            }
         }
         if let Some(h) = s.health.as_ref().filter(|_| live && s.pid.is_some()) {
             let failing = h.state == state::HealthState::Unhealthy
@@ -1017,6 +1033,17 @@ mod tests {
                     ));
                 }),
                 vec![("last-exit", Problem)],
+            ),
+            (
+                "an OOM kill: the exit, and the memory to raise",
+                Box::new(|f| {
+                    let mut s = status(state::State::Failed, 1, Some((None, Some("SIGKILL"))));
+                    if let Some(e) = s.last_exit.as_mut() {
+                        e.oom_killed = true;
+                    }
+                    f.status = Some(s);
+                }),
+                vec![("last-exit", Problem), ("oom-kill", Problem)],
             ),
             (
                 "running after a crash: a note",
