@@ -132,4 +132,5 @@ hostile_flow ""
 refusals_flow
 kept_flow
 kill_flow
+half_account_flow
 doctor_flow
