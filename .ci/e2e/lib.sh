@@ -1397,6 +1397,12 @@ _kill_stage() {
   echo "record:$rec $user files:${files:--} $enabled $running"
 }
 
+# account_whole NAME: the user has its /etc/shadow line and its primary group is NAME
+# (a useradd killed midway leaves neither).
+account_whole() {
+  in_ct grep -q "^$1:" /etc/shadow && [ "$(in_ct id -gn "$1" 2>/dev/null)" = "$1" ]
+}
+
 # no_traces NAME: no_leftovers, and no other file of NAME in tend's or the init
 # system's folders (temporary files, what an uninstall keeps).
 no_traces() {
@@ -1463,6 +1469,10 @@ kill_flow() {
         bad=$((bad + 1))
         fail "killed install ($what; left $stage): the second install --now (exit $RC) did not bring $n up"
         evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+      elif ! account_whole "$n"; then
+        bad=$((bad + 1))
+        fail "killed install ($what; left $stage): after the second install the account $n lacks its shadow line or its group"
+        evidence <<<"$OUT"$'\n'"$(in_ct sh -c 'grep "^$1:" /etc/passwd /etc/shadow /etc/group; id "$1"' _ "$n" 2>&1)"
       fi
       reinstalled=$((reinstalled + 1))
     fi
@@ -1525,9 +1535,9 @@ FAKE
 
 half_account_flow() {
   require_install half_account_flow || return 1
-  local n=$KILL_NAME stage then ok shadow_line
+  local n=$KILL_NAME stage after ok shadow_line
   for stage in passwd shadow; do
-    for then in reinstall purge; do
+    for after in reinstall purge; do
       _half_install_fake "$stage"
       tend install "$KILL_SPEC" --now
       in_ct rm -f "$HALF_FAKE"
@@ -1544,7 +1554,7 @@ half_account_flow() {
         in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
         continue
       fi
-      if [ "$then" = reinstall ]; then
+      if [ "$after" = reinstall ]; then
         tend install "$KILL_SPEC" --dry-run
         if [ "$RC" = 0 ] && grep -q "delete user $n and create it again (uid 990, .*): an interrupted install left it half made" <<<"$OUT"; then
           pass "half-made account ($stage): --dry-run says it deletes the user and creates it again"
@@ -1554,8 +1564,7 @@ half_account_flow() {
         tend install "$KILL_SPEC" --now
         ok=0
         if [ "$RC" = 0 ] && wait_until 10 is_running_state "$n" && be_running "$n" && wait_until 5 http "$KILL_PORT" /healthz \
-          && [ "$(in_ct id -u "$n")" = 990 ] && [ "$(in_ct id -gn "$n" 2>/dev/null)" = "$n" ] \
-          && in_ct grep -q "^$n:" /etc/shadow && dir_ok "/var/lib/tend/$n" "$n" && dir_ok "/var/log/tend/$n" "$n"; then
+          && [ "$(in_ct id -u "$n")" = 990 ] && account_whole "$n" && dir_ok "/var/lib/tend/$n" "$n" && dir_ok "/var/log/tend/$n" "$n"; then
           ok=1
         fi
         if [ "$ok" = 1 ]; then
@@ -1567,9 +1576,9 @@ half_account_flow() {
       fi
       tend uninstall "$n" --purge
       if [ "$RC" = 0 ] && no_traces "$n"; then
-        pass "half-made account ($stage$([ "$then" = reinstall ] && echo ', reinstalled')): uninstall --purge leaves nothing"
+        pass "half-made account ($stage$([ "$after" = reinstall ] && echo ', reinstalled')): uninstall --purge leaves nothing"
       else
-        fail "half-made account ($stage$([ "$then" = reinstall ] && echo ', reinstalled')): uninstall --purge (exit $RC) left $LEFTOVERS"
+        fail "half-made account ($stage$([ "$after" = reinstall ] && echo ', reinstalled')): uninstall --purge (exit $RC) left $LEFTOVERS"
         evidence <<<"$OUT"
         in_ct sh -c 'pkill -KILL -u "$1"; rc-service "$1" zap; systemctl disable --now "$1.service"; userdel "$1"; groupdel "$1"; rm -rf /etc/tend/"$1".* /etc/systemd/system/"$1".service /etc/init.d/"$1" /etc/runlevels/*/"$1" /var/lib/tend/"$1" /var/log/tend/"$1"' _ "$n" >/dev/null 2>&1
       fi

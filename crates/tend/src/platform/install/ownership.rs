@@ -629,8 +629,10 @@ mod tests {
                       old:*:997:997::/:/bin/false\n\
                       short:x:996\n";
         let shadow = "root:*:19000:0:99999:7:::\nwebby:!:20787::::::\n";
+        /// (the user, /etc/shadow if readable, uid, gid and whether its line is missing)
+        type Line<'a> = (&'a str, Option<&'a str>, Option<(u32, u32, bool)>);
         #[rustfmt::skip]
-        let table: Vec<(&str, Option<&str>, Option<(u32, u32, bool)>)> = vec![
+        let table: Vec<Line> = vec![
             // killed between /etc/passwd and /etc/shadow (a prefix of another name's line
             // is not its line)
             ("web", Some(shadow), Some((999, 999, true))),
