@@ -1397,6 +1397,12 @@ _kill_stage() {
   echo "record:$rec $user files:${files:--} $enabled $running"
 }
 
+# account_whole NAME: the user has its /etc/shadow line and its primary group is NAME
+# (a useradd killed midway leaves neither).
+account_whole() {
+  in_ct grep -q "^$1:" /etc/shadow && [ "$(in_ct id -gn "$1" 2>/dev/null)" = "$1" ]
+}
+
 # no_traces NAME: no_leftovers, and no other file of NAME in tend's or the init
 # system's folders (temporary files, what an uninstall keeps).
 no_traces() {
@@ -1463,6 +1469,10 @@ kill_flow() {
         bad=$((bad + 1))
         fail "killed install ($what; left $stage): the second install --now (exit $RC) did not bring $n up"
         evidence <<<"$OUT"$'\n'"$(state_json "$n")"
+      elif ! account_whole "$n"; then
+        bad=$((bad + 1))
+        fail "killed install ($what; left $stage): after the second install the account $n lacks its shadow line or its group"
+        evidence <<<"$OUT"$'\n'"$(in_ct sh -c 'grep "^$1:" /etc/passwd /etc/shadow /etc/group; id "$1"' _ "$n" 2>&1)"
       fi
       reinstalled=$((reinstalled + 1))
     fi
@@ -1494,6 +1504,86 @@ kill_flow() {
   else
     fail "the kills left only ${#stages[@]} different stages of an install (want 4 or more): $hist"
   fi
+}
+
+# ---------------------------------------------------------------- an account useradd left half made
+#
+# useradd replaces /etc/passwd, /etc/shadow, /etc/group and /etc/gshadow one after the
+# other, so an install SIGKILLed inside it (kill_flow's kill right after "create system
+# user", now and then) leaves the user without its /etc/shadow line or without its
+# group, and /etc/*.lock files naming the dead useradd. PAM's account check (OpenRC's
+# supervise-daemon --user) refuses a user without its shadow line: the service never
+# started. Here deterministically: a stand-in useradd earlier in PATH writes what the
+# real one has written at that point (PASSWD: the passwd line; SHADOW: the shadow line
+# too), leaves the lock files, and SIGKILLs tend and itself. Then a second install --now
+# must make the account again and run the service, or uninstall --purge alone must
+# leave nothing; --dry-run names the step first.
+
+HALF_FAKE=/usr/local/sbin/useradd
+
+_half_install_fake() { # STAGE (passwd | shadow)
+  in_ct sh -c 'cat >"$1" && chmod 755 "$1"' _ "$HALF_FAKE" <<FAKE
+#!/bin/sh
+# stands in for a useradd SIGKILLed after it replaced /etc/passwd ($1)
+for a; do name=\$a; done
+echo "\$name:x:990:990::/nonexistent:/usr/sbin/nologin" >>/etc/passwd
+[ "$1" = shadow ] && echo "\$name:!:20000::::::" >>/etc/shadow
+for f in passwd shadow group gshadow; do printf %s \$\$ >/etc/\$f.lock; done
+kill -KILL \$PPID \$\$
+FAKE
+}
+
+half_account_flow() {
+  require_install half_account_flow || return 1
+  local n=$KILL_NAME stage after ok shadow_line
+  for stage in passwd shadow; do
+    for after in reinstall purge; do
+      _half_install_fake "$stage"
+      tend install "$KILL_SPEC" --now
+      in_ct rm -f "$HALF_FAKE"
+      shadow_line=$(in_ct grep -c "^$n:" /etc/shadow)
+      if [ "$RC" != 0 ] \
+        && in_ct grep -q '"pending": true' "/etc/tend/$n.install.json" \
+        && in_ct grep -q "^$n:" /etc/passwd && ! in_ct getent group "$n" >/dev/null \
+        && in_ct test -e /etc/passwd.lock \
+        && { [ "$stage" = shadow ] || [ "$shadow_line" = 0 ]; }; then
+        :
+      else
+        fail "half-made account ($stage): the stand-in useradd did not leave the half-made account (exit $RC)"
+        evidence <<<"$OUT"$'\n'"$(in_ct sh -c 'grep "^$1:" /etc/passwd /etc/shadow /etc/group; ls /etc/*.lock' _ "$n" 2>&1)"
+        in_ct "$TEND" uninstall "$n" --purge >/dev/null 2>&1
+        continue
+      fi
+      if [ "$after" = reinstall ]; then
+        tend install "$KILL_SPEC" --dry-run
+        if [ "$RC" = 0 ] && grep -q "delete user $n and create it again (uid 990, .*): an interrupted install left it half made" <<<"$OUT"; then
+          pass "half-made account ($stage): --dry-run says it deletes the user and creates it again"
+        else
+          fail "half-made account ($stage): --dry-run (exit $RC) does not name the step"; evidence <<<"$OUT"
+        fi
+        tend install "$KILL_SPEC" --now
+        ok=0
+        if [ "$RC" = 0 ] && wait_until 10 is_running_state "$n" && be_running "$n" && wait_until 5 http "$KILL_PORT" /healthz \
+          && [ "$(in_ct id -u "$n")" = 990 ] && account_whole "$n" && dir_ok "/var/lib/tend/$n" "$n" && dir_ok "/var/log/tend/$n" "$n"; then
+          ok=1
+        fi
+        if [ "$ok" = 1 ]; then
+          pass "half-made account ($stage): a second install --now makes it again (uid kept, its group, its shadow line) and the service runs"
+        else
+          fail "half-made account ($stage): the second install --now (exit $RC) did not bring $n up"
+          evidence 30 <<<"$OUT"$'\n'"$(in_ct sh -c 'grep "^$1:" /etc/passwd /etc/shadow /etc/group; id "$1"' _ "$n" 2>&1)"
+        fi
+      fi
+      tend uninstall "$n" --purge
+      if [ "$RC" = 0 ] && no_traces "$n"; then
+        pass "half-made account ($stage$([ "$after" = reinstall ] && echo ', reinstalled')): uninstall --purge leaves nothing"
+      else
+        fail "half-made account ($stage$([ "$after" = reinstall ] && echo ', reinstalled')): uninstall --purge (exit $RC) left $LEFTOVERS"
+        evidence <<<"$OUT"
+        in_ct sh -c 'pkill -KILL -u "$1"; rc-service "$1" zap; systemctl disable --now "$1.service"; userdel "$1"; groupdel "$1"; rm -rf /etc/tend/"$1".* /etc/systemd/system/"$1".service /etc/init.d/"$1" /etc/runlevels/*/"$1" /var/lib/tend/"$1" /var/log/tend/"$1"' _ "$n" >/dev/null 2>&1
+      fi
+    done
+  done
 }
 
 # ---------------------------------------------------------------- both streams in `tend logs`

@@ -137,6 +137,7 @@ hostile_flow ""
 refusals_flow
 kept_flow
 kill_flow
+half_account_flow
 doctor_flow
 reload_flow
 pause_flow

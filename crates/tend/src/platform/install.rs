@@ -11,7 +11,10 @@
 //! at any point (a power cut, SIGKILL) therefore leaves a record that tells the next
 //! install what is tend's (it completes the install, re-running the enable commands)
 //! and tells `uninstall --purge` what to remove. Uninstall removes the record last
-//! for the same reason.
+//! for the same reason. A kill inside `useradd` can leave the account half made (in
+//! `/etc/passwd` but not `/etc/shadow`, or without its group): the next install deletes
+//! such an account, which the interrupted install's record names, and creates it again
+//! with the same uid ([`ownership::half_made`]).
 
 pub mod ownership;
 
@@ -21,7 +24,8 @@ use std::path::{Path, PathBuf};
 
 pub use self::ownership::PlanError;
 use self::ownership::{choose_account, foreign, observe, other_units, stale_temps};
-use self::ownership::{Account, AccountFacts, OnDisk, Origin};
+use self::ownership::{half_made, parse_local_user};
+use self::ownership::{Account, AccountFacts, HalfMade, LocalUser, OnDisk, Origin};
 pub use super::record::{
     installed_spec, kept_path, normalize, read_kept, read_record, InstallRecord,
 };
@@ -48,6 +52,18 @@ pub enum Step {
         name: String,
         /// Its primary group (created alongside when missing).
         group: String,
+    },
+    /// Delete a user an interrupted install left half made and create it again, with
+    /// the same uid (what it owns stays its), as [`Step::CreateUser`] does.
+    RecreateUser {
+        /// User name.
+        name: String,
+        /// Its primary group (created alongside when missing).
+        group: String,
+        /// Its uid, kept.
+        uid: u32,
+        /// What is missing.
+        why: HalfMade,
     },
     /// Create a directory owned by the service's account.
     CreateDir {
@@ -125,6 +141,14 @@ impl Step {
             Step::CreateUser { name, group } => {
                 format!("create system user {name} (group {group}, no login shell, no home)")
             }
+            Step::RecreateUser {
+                name,
+                group,
+                uid,
+                why,
+            } => format!(
+                "delete user {name} and create it again (uid {uid}, group {group}, no login shell, no home): an interrupted install left it half made ({why})"
+            ),
             Step::CreateDir { path, owner, mode } => match owner {
                 Some((u, g)) => format!(
                     "create directory {} ({u}:{g}, mode {mode:o})",
@@ -307,6 +331,9 @@ pub struct Observed {
     pub users: std::collections::BTreeMap<String, u32>,
     /// Groups that exist, with their gid.
     pub groups: std::collections::BTreeMap<String, u32>,
+    /// What the local account files say of the users that exist (those in
+    /// `/etc/passwd`), to find one an interrupted `useradd` left half made.
+    pub local_users: std::collections::BTreeMap<String, LocalUser>,
     /// Whether the tend binary in place is this one already.
     pub binary_current: bool,
 }
@@ -425,9 +452,31 @@ pub fn observe_system(
         name: name.to_string(),
         reason: e.to_string(),
     };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    // Unreadable (a dry run by a user): no line is known to be missing.
+    let shadow = std::fs::read_to_string("/etc/shadow").ok();
     for u in users {
         match sys::lookup_credentials(&u, None) {
             Ok(c) => {
+                if let Some((uid, gid, no_shadow)) =
+                    parse_local_user(&u, &passwd, shadow.as_deref())
+                {
+                    let gid_group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+                        .map_err(|e| PlanError::Accounts {
+                            name: name.to_string(),
+                            reason: format!("cannot look up gid {gid}: {e}"),
+                        })?
+                        .map(|g| g.name);
+                    o.local_users.insert(
+                        u.clone(),
+                        LocalUser {
+                            uid,
+                            gid,
+                            gid_group,
+                            no_shadow,
+                        },
+                    );
+                }
                 o.users.insert(u, c.uid);
             }
             Err(e) if e.is_missing() => {}
@@ -593,13 +642,22 @@ pub fn plan(
             .collect(),
         ..Default::default()
     };
-    let (mut steps, owner) = account_steps(&account);
+    // An account the interrupted install was creating, which `useradd` left half made.
+    let repair = match &account {
+        Account::User { user, .. } => o.local_users.get(user).and_then(|local| {
+            half_made(&account, pending_before, Some(local)).map(|why| (local.uid, why))
+        }),
+        Account::Root => None,
+    };
+    // Its group may come back with another gid: the folders and the spec are owned anew.
+    let reown = repair.is_some();
+    let (mut steps, owner) = account_steps(&account, repair);
     // A custom log.dir may be shared (`/var/log`): create it if missing, never take
     // over one that exists (unless tend created it: then finish it if an interrupted
     // install left it half made).
     if let Some(custom) = &spec.log.dir {
         let tends = record.created_dirs.contains(custom);
-        if !o.exists(custom) || (tends && !dir_ok(o, custom, owner.as_ref())) {
+        if !o.exists(custom) || (tends && (reown || !dir_ok(o, custom, owner.as_ref()))) {
             steps.push(Step::CreateDir {
                 path: custom.clone(),
                 owner: owner.clone(),
@@ -615,7 +673,7 @@ pub fn plan(
         spec.log.dir.is_none().then(|| layout.log_dir(spec)),
     ];
     for dir in own_dirs.into_iter().flatten() {
-        if !dir_ok(o, &dir, owner.as_ref()) {
+        if reown || !dir_ok(o, &dir, owner.as_ref()) {
             steps.push(Step::CreateDir {
                 path: dir,
                 owner: owner.clone(),
@@ -645,7 +703,7 @@ pub fn plan(
     }
     for (artifact, group) in files {
         steps.extend(remove_stale(o, &artifact.path));
-        if file_differs(o, &artifact, group.as_deref()) {
+        if file_differs(o, &artifact, group.as_deref()) || (reown && group.is_some()) {
             changes_service = true;
             steps.push(Step::WriteFile { artifact, group });
         }
@@ -681,8 +739,12 @@ pub fn stale_files(layout: &Layout, name: &str) -> Vec<PathBuf> {
 }
 
 /// The steps creating the account (the group first when `useradd --user-group` will
-/// not create it alongside), and who then owns the service's folders.
-fn account_steps(account: &Account) -> (Vec<Step>, Option<(String, String)>) {
+/// not create it alongside), or creating again a user left half made (`repair`: its
+/// uid and what is missing), and who then owns the service's folders.
+fn account_steps(
+    account: &Account,
+    repair: Option<(u32, HalfMade)>,
+) -> (Vec<Step>, Option<(String, String)>) {
     let mut steps = Vec::new();
     let Account::User {
         user,
@@ -693,10 +755,18 @@ fn account_steps(account: &Account) -> (Vec<Step>, Option<(String, String)>) {
     else {
         return (steps, None);
     };
-    if *group_origin == Origin::Create && !(*user_origin == Origin::Create && group == user) {
+    let creates_user = *user_origin == Origin::Create || repair.is_some();
+    if *group_origin == Origin::Create && !(creates_user && group == user) {
         steps.push(Step::CreateGroup(group.clone()));
     }
-    if *user_origin == Origin::Create {
+    if let Some((uid, why)) = repair {
+        steps.push(Step::RecreateUser {
+            name: user.clone(),
+            group: group.clone(),
+            uid,
+            why,
+        });
+    } else if *user_origin == Origin::Create {
         steps.push(Step::CreateUser {
             name: user.clone(),
             group: group.clone(),
@@ -902,7 +972,19 @@ fn apply_one(step: &Step, backend: &dyn Backend, name: &str) -> Result<Option<Un
             Ok(Some(Undo::DeleteGroup(g.clone())))
         }
         Step::CreateUser { name: u, group } => {
-            create_user(u, group)?;
+            create_user(u, group, None)?;
+            Ok(Some(Undo::DeleteUser(u.clone())))
+        }
+        Step::RecreateUser {
+            name: u,
+            group,
+            uid,
+            ..
+        } => {
+            // (the half-made account is not put back if the creation fails: the
+            // record still names the user, so the next install creates it)
+            delete_user(u)?;
+            create_user(u, group, Some(*uid))?;
             Ok(Some(Undo::DeleteUser(u.clone())))
         }
         Step::CreateDir { path, owner, mode } => {
@@ -1029,8 +1111,9 @@ pub fn create_group(g: &str) -> Result<(), InstallError> {
 }
 
 /// Creates a system user with no login shell and no home, in `group` (created with
-/// the same name when it does not exist).
-pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
+/// the same name when it does not exist), with `uid` if given.
+pub fn create_user(u: &str, group: &str, uid: Option<u32>) -> Result<(), InstallError> {
+    let uid = uid.map(|n| n.to_string());
     let nologin = ["/usr/sbin/nologin", "/sbin/nologin"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -1049,18 +1132,21 @@ pub fn create_user(u: &str, group: &str) -> Result<(), InstallError> {
         } else {
             args.push("--user-group");
         }
+        if let Some(uid) = &uid {
+            args.extend(["--uid", uid]);
+        }
         args.push(u);
         Cmd::new("useradd", &args).run().map(drop)
     } else {
         if !group_exists(group)? {
             create_group(group)?;
         }
-        Cmd::new(
-            "adduser",
-            &["-S", "-D", "-H", "-s", nologin, "-G", group, u],
-        )
-        .run()
-        .map(drop)
+        let mut args = vec!["-S", "-D", "-H", "-s", nologin, "-G", group];
+        if let Some(uid) = &uid {
+            args.extend(["-u", uid]);
+        }
+        args.push(u);
+        Cmd::new("adduser", &args).run().map(drop)
     }
 }
 
@@ -1834,6 +1920,118 @@ mod tests {
         assert!(
             matches!(p.steps[p.steps.len() - 2], Step::Run(_)),
             "enable just before"
+        );
+    }
+
+    #[test]
+    fn an_account_a_killed_useradd_left_half_made_is_made_again_and_everything_owned_anew() {
+        let name = "tend-test-half";
+        let f = Fixture::new(&format!("name = \"{name}\"\ncommand = \"/bin/sh\"\n"));
+        assert!(!user_exists(name));
+        let nothing = observe_system(&f.spec, &f.layout, &f.backend, None, false).unwrap();
+        let first = plan(
+            &f.spec, &f.text, &f.layout, &f.backend, &nothing, None, false,
+        )
+        .unwrap();
+        // what the first install recorded before it ran useradd, killed midway
+        let Some(Step::Record {
+            artifact,
+            pending: true,
+        }) = first.steps.first()
+        else {
+            panic!("{:?}", first.steps);
+        };
+        let pending: InstallRecord = serde_json::from_str(&artifact.content).unwrap();
+        // the service's folders made already (by an earlier install) and owned by the uid
+        let dir = |uid| FileFacts {
+            on_disk: OnDisk::Other,
+            content: None,
+            mode: 0o750,
+            uid,
+            gid: 990,
+            is_dir: true,
+        };
+        let seen = |record: &InstallRecord, local: LocalUser, groups: &[(&str, u32)]| {
+            let mut o = nothing.clone();
+            o.record = Some(record.clone());
+            o.users.insert(name.into(), local.uid);
+            o.local_users.insert(name.into(), local);
+            o.groups = groups.iter().map(|(g, id)| (g.to_string(), *id)).collect();
+            o.paths.insert(f.layout.state_dir(name), dir(990));
+            o.paths.insert(f.layout.log_dir(&f.spec), dir(990));
+            plan(&f.spec, &f.text, &f.layout, &f.backend, &o, None, false).unwrap()
+        };
+        let local = |gid_group: Option<&str>, no_shadow| LocalUser {
+            uid: 990,
+            gid: 990,
+            gid_group: gid_group.map(String::from),
+            no_shadow,
+        };
+        let account_steps = |p: &Plan| -> Vec<String> {
+            p.steps
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        Step::CreateUser { .. } | Step::RecreateUser { .. } | Step::CreateGroup(_)
+                    )
+                })
+                .map(|s| s.describe(false))
+                .collect()
+        };
+        let dirs = |p: &Plan| {
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::CreateDir { .. }))
+                .count()
+        };
+        let recreate = |why: &str| {
+            vec![format!(
+                "delete user {name} and create it again (uid 990, group {name}, no login shell, no home): an interrupted install left it half made ({why})"
+            )]
+        };
+
+        // killed after /etc/passwd: before, the plan created the group beside the user
+        // and the service never started (PAM refuses a user without its shadow line)
+        let p = seen(&pending, local(None, true), &[]);
+        assert_eq!(account_steps(&p), recreate("it has no line in /etc/shadow"));
+        assert_eq!(dirs(&p), 2, "both folders owned anew: {:?}", p.steps);
+        assert!(matches!(&p.steps[0], Step::Record { pending: true, .. }));
+        assert!(matches!(
+            p.steps.last(),
+            Some(Step::Record { pending: false, .. })
+        ));
+        assert_eq!(p.record.created_user.as_deref(), Some(name));
+        assert_eq!(p.record.created_group.as_deref(), Some(name));
+        assert!(p
+            .steps
+            .iter()
+            .any(|s| matches!(s, Step::WriteFile { group: Some(g), .. } if g == name)));
+        // killed after /etc/shadow: the group its gid names is missing
+        let p = seen(&pending, local(None, false), &[]);
+        assert_eq!(
+            account_steps(&p),
+            recreate("no group has its primary gid 990")
+        );
+        // ... and a group made since has another gid (what the install before this fix did)
+        let p = seen(&pending, local(None, false), &[(name, 989)]);
+        assert_eq!(
+            account_steps(&p),
+            recreate("no group has its primary gid 990")
+        );
+        // whole (killed after useradd finished): used as it is, nothing owned anew
+        let p = seen(&pending, local(Some(name), false), &[(name, 990)]);
+        assert_eq!(account_steps(&p), Vec::<String>::new());
+        assert_eq!(dirs(&p), 0, "{:?}", p.steps);
+        // a finished install's account is never deleted (it may be in use)
+        let done = InstallRecord {
+            pending: false,
+            ..pending.clone()
+        };
+        let p = seen(&done, local(None, true), &[]);
+        assert_eq!(
+            account_steps(&p),
+            vec![format!("create system group {name}")]
         );
     }
 

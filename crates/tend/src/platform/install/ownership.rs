@@ -269,6 +269,113 @@ pub fn choose_account(
     })
 }
 
+/// What the local account files say of an existing user: enough to tell an account
+/// `useradd` finished from one it was killed in the middle of. `useradd` replaces
+/// `/etc/passwd`, `/etc/shadow`, `/etc/group` and `/etc/gshadow` one after the other,
+/// so a kill between two of them leaves a user without its `/etc/shadow` line (PAM's
+/// account check then refuses it: OpenRC's `supervise-daemon --user` never starts the
+/// service) or without the group its gid names.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LocalUser {
+    /// Its uid.
+    pub uid: u32,
+    /// Its primary gid, as `/etc/passwd` says.
+    pub gid: u32,
+    /// The group that has that gid, if any.
+    pub gid_group: Option<String>,
+    /// Whether `/etc/passwd` keeps its password in `/etc/shadow` (`x`) and
+    /// `/etc/shadow` has no line for it (false when `/etc/shadow` cannot be read).
+    pub no_shadow: bool,
+}
+
+/// The uid, gid and whether the `/etc/shadow` line is missing, of `name` in the text
+/// of `/etc/passwd` and (if it could be read) `/etc/shadow`; `None` when `/etc/passwd`
+/// has no valid line for it (an account from elsewhere: LDAP, systemd's DynamicUser).
+pub fn parse_local_user(
+    name: &str,
+    passwd: &str,
+    shadow: Option<&str>,
+) -> Option<(u32, u32, bool)> {
+    let line = passwd.lines().find(|l| l.split(':').next() == Some(name))?;
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 7 {
+        return None;
+    }
+    let uid = f[2].parse().ok()?;
+    let gid = f[3].parse().ok()?;
+    let no_shadow = f[1] == "x"
+        && shadow.is_some_and(|s| !s.lines().any(|l| l.split(':').next() == Some(name)));
+    Some((uid, gid, no_shadow))
+}
+
+/// How an account tend was creating is half made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HalfMade {
+    /// `/etc/passwd` has it, `/etc/shadow` does not.
+    NoShadowLine,
+    /// No group has its primary gid.
+    NoPrimaryGroup {
+        /// The gid.
+        gid: u32,
+    },
+    /// Its primary gid is another group's than the service's.
+    OtherPrimaryGroup {
+        /// The gid.
+        gid: u32,
+        /// The group that has it.
+        holder: String,
+        /// The service's group.
+        group: String,
+    },
+}
+
+impl std::fmt::Display for HalfMade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HalfMade::NoShadowLine => write!(f, "it has no line in /etc/shadow"),
+            HalfMade::NoPrimaryGroup { gid } => {
+                write!(f, "no group has its primary gid {gid}")
+            }
+            HalfMade::OtherPrimaryGroup { gid, holder, group } => write!(
+                f,
+                "its primary gid {gid} is group {holder}'s, not {group}'s"
+            ),
+        }
+    }
+}
+
+/// Whether the account `account` names is one tend was creating (`pending`: the install
+/// record is the write-ahead one of an interrupted install) and `useradd` left half
+/// made (`local`: what the account files say of the user, when it exists). Only such an
+/// account is deleted and created again: one an install finished may be in use, and
+/// one tend did not create is never touched.
+pub fn half_made(account: &Account, pending: bool, local: Option<&LocalUser>) -> Option<HalfMade> {
+    let Account::User {
+        user_origin: Origin::Tends,
+        group,
+        ..
+    } = account
+    else {
+        return None;
+    };
+    let local = local.filter(|_| pending)?;
+    if local.uid == 0 {
+        return None;
+    }
+    if local.no_shadow {
+        return Some(HalfMade::NoShadowLine);
+    }
+    match &local.gid_group {
+        None => Some(HalfMade::NoPrimaryGroup { gid: local.gid }),
+        Some(holder) if holder != group => Some(HalfMade::OtherPrimaryGroup {
+            gid: local.gid,
+            holder: holder.clone(),
+            group: group.clone(),
+        }),
+        Some(_) => None,
+    }
+}
+
 /// What is at the path of a service manager file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OnDisk {
@@ -512,6 +619,98 @@ mod tests {
                 "service {name}, user {u:?}, group {g:?}, {f:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_account_files_say_uid_gid_and_a_missing_shadow_line() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      web:x:999:999::/nonexistent:/usr/sbin/nologin\n\
+                      webby:x:998:998::/nonexistent:/usr/sbin/nologin\n\
+                      old:*:997:997::/:/bin/false\n\
+                      short:x:996\n";
+        let shadow = "root:*:19000:0:99999:7:::\nwebby:!:20787::::::\n";
+        /// (the user, /etc/shadow if readable, uid, gid and whether its line is missing)
+        type Line<'a> = (&'a str, Option<&'a str>, Option<(u32, u32, bool)>);
+        #[rustfmt::skip]
+        let table: Vec<Line> = vec![
+            // killed between /etc/passwd and /etc/shadow (a prefix of another name's line
+            // is not its line)
+            ("web", Some(shadow), Some((999, 999, true))),
+            ("webby", Some(shadow), Some((998, 998, false))),
+            // /etc/shadow unreadable: nothing is known missing
+            ("web", None, Some((999, 999, false))),
+            // a password kept in /etc/passwd itself needs no shadow line
+            ("old", Some(shadow), Some((997, 997, false))),
+            // not in /etc/passwd (a directory account), or a broken line
+            ("we", Some(shadow), None),
+            ("nobody", Some(shadow), None),
+            ("short", Some(shadow), None),
+        ];
+        for (name, sh, want) in table {
+            assert_eq!(
+                parse_local_user(name, passwd, sh),
+                want,
+                "{name}, shadow {sh:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_an_account_an_interrupted_install_left_half_made_is_made_again() {
+        use Origin::*;
+        let local = |gid: u32, gid_group: Option<&str>, no_shadow: bool| LocalUser {
+            uid: 999,
+            gid,
+            gid_group: gid_group.map(String::from),
+            no_shadow,
+        };
+        let web = |uo: Origin, go: Origin| user("web", uo, "web", go).unwrap();
+        let whole = local(999, Some("web"), false);
+        #[rustfmt::skip]
+        let table: Vec<(Account, bool, Option<LocalUser>, Option<HalfMade>)> = vec![
+            // useradd killed after /etc/passwd: no shadow line (and no group)
+            (web(Tends, Create), true, Some(local(999, None, true)), Some(HalfMade::NoShadowLine)),
+            // ... after /etc/shadow: no group has its gid
+            (web(Tends, Create), true, Some(local(999, None, false)), Some(HalfMade::NoPrimaryGroup { gid: 999 })),
+            // ... and another group took its gid since (or the group came back with
+            // another gid)
+            (web(Tends, Tends), true, Some(local(999, Some("other"), false)),
+                Some(HalfMade::OtherPrimaryGroup { gid: 999, holder: "other".into(), group: "web".into() })),
+            (user("web", Tends, "webg", Existing).unwrap(), true, Some(local(999, Some("web"), false)),
+                Some(HalfMade::OtherPrimaryGroup { gid: 999, holder: "web".into(), group: "webg".into() })),
+            // whole: nothing to do
+            (web(Tends, Tends), true, Some(whole.clone()), None),
+            (user("web", Tends, "webg", Existing).unwrap(), true, Some(local(999, Some("webg"), false)), None),
+            // an install that finished: the account may be in use, never deleted
+            (web(Tends, Create), false, Some(local(999, None, true)), None),
+            // not tend's, not there, or not in /etc/passwd: never
+            (user("daemon", Existing, "daemon", Existing).unwrap(), true, Some(local(1, None, true)), None),
+            (web(Create, Create), true, None, None),
+            (web(Tends, Create), true, None, None),
+            (Account::Root, true, Some(local(0, None, true)), None),
+            // uid 0, whatever the record says
+            (web(Tends, Create), true, Some(LocalUser { uid: 0, ..local(0, None, true) }), None),
+        ];
+        for (account, pending, l, want) in table {
+            assert_eq!(
+                half_made(&account, pending, l.as_ref()),
+                want,
+                "{account:?}, pending {pending}, {l:?}"
+            );
+        }
+        assert_eq!(
+            HalfMade::NoShadowLine.to_string(),
+            "it has no line in /etc/shadow"
+        );
+        assert_eq!(
+            HalfMade::OtherPrimaryGroup {
+                gid: 7,
+                holder: "a".into(),
+                group: "b".into()
+            }
+            .to_string(),
+            "its primary gid 7 is group a's, not b's"
+        );
     }
 
     #[test]
