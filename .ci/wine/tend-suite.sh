@@ -262,7 +262,29 @@ check "it stops by itself, with the service-specific exit code 3 (WIN32_EXIT_COD
   wait_until 30 svc_stopped_with failing 1066 3 || svc_query failing | sed 's/^/    | /'
 out=$(t status failing)
 check "tend status says why: the restart limit" grep -q "giving up" <<<"$out"
+js=$(w "$SRC_WIN\\tend.exe" doctor failing --json 2>/dev/null | tr -d '\r')
+check "tend doctor failing: [crash-loop], and [last-exit] says exit code 7" \
+  jq -e '.[0].findings | (map(.id) | index("crash-loop")) and (map(select(.id == "last-exit"))[0].summary | contains("exit code 7"))' <<<"$js" \
+  || echo "    | $js"
 t uninstall failing --purge >>"$LOG" 2>&1
+
+echo "==> 10b. tend doctor names a program removed after the install"
+cp "$FIXTURE_EXE" "$APP_UNIX/doomed.exe"
+cat >"$SRC_UNIX/doomed.toml" <<SPEC
+name = "doomed"
+command = '$APP_WIN\\doomed.exe'
+args = ["--hang"]
+[windows]
+start = "manual"
+SPEC
+out=$(t install "$SRC_WIN\\doomed.toml"); rc=$?
+check "installed (exit $rc)" [ "$rc" = 0 ]
+rm -f "$APP_UNIX/doomed.exe"
+js=$(w "$SRC_WIN\\tend.exe" doctor doomed --json 2>/dev/null | tr -d '\r')
+check "tend doctor doomed: [program] names doomed.exe, with a fix" \
+  jq -e '.[0].findings | map(select(.id == "program"))[0] | (.summary + (.evidence | join(" ")) | contains("doomed.exe")) and (.fix != null)' <<<"$js" \
+  || echo "    | $js"
+t uninstall doomed --purge >>"$LOG" 2>&1
 
 echo "==> 11. a child that ignores Ctrl-C is killed with its whole tree after the timeout"
 PIDS_WIN="$SRC_WIN\\grandchildren.txt"
