@@ -243,3 +243,47 @@ fn pause_of_a_service_nobody_runs_says_so() {
         stderr(&out)
     );
 }
+
+/// A start of a paused service says to continue it; a restart lets its tree run, stops
+/// it gracefully and starts a new child; a dead supervisor's paused state is stale.
+#[test]
+fn start_and_restart_of_a_paused_service() {
+    let s = Scratch::new();
+    let graceful = s.path("graceful");
+    let text = fixture_spec(
+        "r",
+        &["--on-term", graceful.to_str().unwrap(), "--hang"],
+        "",
+    );
+    let spec = s.spec("r.toml", &text);
+    let run = s.spawn(&["run", "--no-guard", spec.to_str().unwrap()]);
+    wait_until(10 * SECS, "r running", || state_is(&s, "r", "running"));
+    let pid = s.state("r").unwrap()["pid"].as_i64().unwrap();
+    assert_eq!(code(&tend(&s, &["pause", "r"])), 0);
+    let out = tend(&s, &["start", "r"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("tend continue r"), "{}", stderr(&out));
+    assert!(state_is(&s, "r", "paused"));
+    let out = tend(&s, &["restart", "r"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let st = s.state("r").unwrap();
+    assert_eq!(st["state"], "running", "{st}");
+    assert_ne!(st["pid"], pid, "a new child: {st}");
+    assert_eq!(
+        s.lines(&graceful),
+        ["graceful"],
+        "the old one stopped gracefully"
+    );
+    // Paused, then its supervisor killed: the state file's `paused` is stale.
+    assert_eq!(code(&tend(&s, &["pause", "r"])), 0);
+    run.signal(libc::SIGKILL);
+    let _ = run.wait(10 * SECS);
+    let out = tend(&s, &["status", "r"]);
+    assert!(stdout(&out).contains("stale"), "{}", stdout(&out));
+    // (The child, frozen and without its supervisor, is not ours to clean up here.)
+    let child = s.state("r").unwrap()["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) with a pid and a signal number; no memory is involved.
+    unsafe {
+        libc::kill(child, libc::SIGKILL);
+    }
+}

@@ -265,6 +265,10 @@ error_snapshot!(
     "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignal = \"SIGKILL\"\n"
 );
 error_snapshot!(
+    err_reload_term,
+    "name = \"orders\"\ncommand = \"x\"\n[reload]\nsignal = \"SIGTERM\"\n"
+);
+error_snapshot!(
     err_reload_no_time,
     "name = \"orders\"\ncommand = \"x\"\n[reload]\ncommand = [\"x\", \"reload\"]\ntimeout = \"0s\"\n"
 );

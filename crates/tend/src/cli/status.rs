@@ -641,6 +641,7 @@ fn is_live(s: state::State) -> bool {
             | state::State::Running
             | state::State::Backoff
             | state::State::Stopping
+            | state::State::Paused
     )
 }
 

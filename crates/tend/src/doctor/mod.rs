@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::explain::{self, Family};
 use crate::supervise::state;
 use crate::supervise::sys::{AccountIds, Perm};
+use crate::text::sh_word;
 
 pub(crate) mod observe;
 
@@ -166,6 +167,9 @@ pub(crate) struct FolderFacts {
     pub(crate) what: &'static str,
     /// The folder, then each folder above it, with owner and mode (none: missing).
     pub(crate) chain: Vec<(PathBuf, Option<Perm>)>,
+    /// Whether it is the service's own (an installed service's state folder, or its
+    /// log folder where the spec names none): only then is a recursive `chown` the fix.
+    pub(crate) own: bool,
 }
 
 /// The file-system sandbox of an installed systemd unit, as the unit file says it.
@@ -402,6 +406,12 @@ fn unwritable(
         })
 }
 
+/// `path` as one word of a shell command line (quoted when it must be), for the fixes
+/// an operator pastes.
+fn path_word(path: &Path) -> String {
+    sh_word(&path.display().to_string())
+}
+
 /// The findings on the folders the service writes: their permission bits for its
 /// account, systemd's sandbox, a full disk and dropped log lines.
 fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &mut Vec<String>) {
@@ -417,16 +427,20 @@ fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &
                     continue;
                 };
                 let folder = &d.chain[0].0;
+                let account = sh_word(&who.name);
                 let fix = match want {
-                    Want::Exec => format!("chmod a+x {}", at.display()),
+                    Want::Exec => format!("chmod a+x {}", path_word(&at)),
+                    Want::Write if at == *folder && d.own => {
+                        format!("chown -R {account} {}", path_word(&at))
+                    }
+                    // A folder the spec chose may hold others' files: the folder only.
                     Want::Write if at == *folder => {
-                        format!("chown -R {} {}", who.name, at.display())
+                        format!("chown {account} {}", path_word(&at))
                     }
                     Want::Write => format!(
-                        "mkdir -p {} && chown {} {}{reinstall}",
-                        folder.display(),
-                        who.name,
-                        folder.display()
+                        "mkdir -p {} && chown {account} {}{reinstall}",
+                        path_word(folder),
+                        path_word(folder)
                     ),
                 };
                 out.push(Finding {
@@ -547,6 +561,7 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                     | state::State::Running
                     | state::State::Backoff
                     | state::State::Stopping
+                    | state::State::Paused
             )
         {
             out.push(Finding {
@@ -685,9 +700,9 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                                     who.uid
                                 )],
                                 fix: Some(if at == *path {
-                                    format!("chmod a+rx {}", at.display())
+                                    format!("chmod a+rx {}", path_word(&at))
                                 } else {
-                                    format!("chmod a+x {}", at.display())
+                                    format!("chmod a+x {}", path_word(&at))
                                 }),
                             });
                         }
@@ -759,8 +774,8 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
                 )],
                 fix: Some(format!(
                     "chmod a+x {} (or chown it to {})",
-                    at.display(),
-                    who.name
+                    path_word(&at),
+                    sh_word(&who.name)
                 )),
             });
         }
@@ -945,6 +960,7 @@ mod tests {
     fn folder(what: &'static str, chain: &[Entry]) -> FolderFacts {
         FolderFacts {
             what,
+            own: true,
             chain: chain
                 .iter()
                 .map(|(p, m)| (PathBuf::from(p), m.map(|(u, g, m)| perm(u, g, m))))
@@ -1577,6 +1593,17 @@ mod tests {
             findings[0].fix.as_deref(),
             Some("chown -R u1000 /var/log/tend/api")
         );
+        // A folder the spec chose (here /var/log itself, with a space to quote): the
+        // folder only, never what others keep in it.
+        f.folders[0].own = false;
+        f.folders[0].chain[0].0 = PathBuf::from("/var/my logs");
+        let (findings, _) = diagnose(&f);
+        assert_eq!(
+            findings[0].fix.as_deref(),
+            Some("chown u1000 '/var/my logs'")
+        );
+        f.folders[0].own = true;
+        f.folders[0].chain[0].0 = PathBuf::from("/var/log/tend/api");
         f.installed = true;
         f.folders[0].chain[0].1 = None;
         let (findings, _) = diagnose(&f);

@@ -208,6 +208,7 @@ pub(crate) fn observe(
         folders.extend(state_dir.map(|d| FolderFacts {
             what: "state folder",
             chain: chain(&d),
+            own: row.installed,
         }));
         log_disk = log_dir.ancestors().find(|d| d.exists()).and_then(|d| {
             sys::free_bytes(d).map(|free| DiskFacts {
@@ -218,6 +219,7 @@ pub(crate) fn observe(
         folders.push(FolderFacts {
             what: "log folder",
             chain: chain(&log_dir),
+            own: row.installed && s.log.dir.is_none(),
         });
         if row.installed {
             // Without `user` the service manager runs it as root.

@@ -591,7 +591,6 @@ fn check_update(u: &Update) -> Vec<Problem> {
     out
 }
 
-/// `[health]`: one probe, well-formed, with times and counts that can work.
 /// `[reload]`: one way to reload, a signal that does not end the child, a command with
 /// a program.
 fn check_reload(r: &Reload) -> Vec<Problem> {
@@ -607,10 +606,21 @@ fn check_reload(r: &Reload) -> Vec<Problem> {
             "`reload.signal` and `reload.command` are both set".into(),
             Some("keep one: a signal to the child, or a command".into()),
         )),
-        (Some(super::values::Signal::Kill), true) => out.push((
+        (
+            Some(
+                sig @ (super::values::Signal::Kill
+                | super::values::Signal::Term
+                | super::values::Signal::Int
+                | super::values::Signal::Quit),
+            ),
+            true,
+        ) => out.push((
             at(&["reload", "signal"]),
-            "`reload.signal` SIGKILL ends the child instead of reloading it".into(),
-            Some("use the signal the program reloads on, usually \"SIGHUP\"".into()),
+            format!(
+                "`reload.signal` {} ends the child instead of reloading it",
+                sig.name()
+            ),
+            Some("use the signal the program reloads on: SIGHUP, SIGUSR1 or SIGUSR2".into()),
         )),
         _ => {}
     }
@@ -633,6 +643,7 @@ fn check_reload(r: &Reload) -> Vec<Problem> {
     out
 }
 
+/// `[health]`: one probe, well-formed, with times and counts that can work.
 fn check_health(h: &Health) -> Vec<Problem> {
     let mut out = Vec::new();
     let given = [h.http.is_some(), h.tcp.is_some(), !h.command.is_empty()];

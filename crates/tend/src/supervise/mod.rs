@@ -1602,9 +1602,19 @@ impl<'a> Services<'a> {
                 let _ = c.reply.send(accepted);
                 answer_when_started(rx, c.reply, name);
             }
-            // Running (restart), or waiting to be started again: now.
+            // Paused: a start changes nothing (that is `tend continue`).
+            Verb::Start if alive && seen.state == State::Paused => {
+                let _ = c.reply.send(done(
+                    false,
+                    seen.state,
+                    format!("`{name}` is paused: `tend continue {name}` lets it run again"),
+                ));
+            }
+            // Running or paused (restart: the tree runs first, to hear the stop), or
+            // waiting to be started again: now.
             Verb::Start | Verb::Restart
-                if alive && matches!(seen.state, State::Running | State::Backoff) =>
+                if alive
+                    && matches!(seen.state, State::Running | State::Backoff | State::Paused) =>
             {
                 let mut rx = self.states[i].clone();
                 rx.borrow_and_update();

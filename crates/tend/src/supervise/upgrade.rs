@@ -301,11 +301,11 @@ impl Services<'_> {
             return fail(self, format!("`{name}` not upgraded: {e}"));
         }
         // (Stopping: to be started again, a restart's or a failed probe's; a stop for
-        // good was refused before.)
+        // good was refused before. Paused: the restart lets its tree run first.)
         let alive = self.tasks[i].is_some()
             && matches!(
                 seen.state,
-                State::Running | State::Backoff | State::Starting | State::Stopping
+                State::Running | State::Backoff | State::Starting | State::Stopping | State::Paused
             );
         if !alive {
             // Not running: nothing to check now; its next start runs it, unchecked.
@@ -575,7 +575,7 @@ impl Services<'_> {
         let alive = self.tasks[i].is_some()
             && matches!(
                 seen.state,
-                State::Running | State::Backoff | State::Starting
+                State::Running | State::Backoff | State::Starting | State::Paused
             );
         if !alive {
             return done(
