@@ -498,8 +498,13 @@ fn open_procs(path: &Path) -> io::Result<OwnedFd> {
 impl Drop for Cgroup {
     fn drop(&mut self) {
         self.procs.clear();
-        for d in &self.dirs {
-            remove(d);
+        // At once where the kernel lets it; a cgroup whose last processes are still
+        // exiting is retried on a thread of its own, off the supervisor's loop.
+        let busy: Vec<PathBuf> = self.dirs.drain(..).filter(|d| !remove_once(d)).collect();
+        if !busy.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("cgroup-rmdir".into())
+                .spawn(move || busy.iter().for_each(|d| remove(d)));
         }
     }
 }
@@ -539,9 +544,23 @@ fn remove_stale(leaf: &Path) {
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .collect();
     let alive = |pid: u32| Path::new(&format!("/proc/{pid}")).exists();
+    // Removed only when empty: nothing in them is killed (a supervisor of the same
+    // name in another pid namespace looks dead from here; the guard of a killed one
+    // has ended its tree already).
     for e in stale(&entries, name, std::process::id(), alive) {
-        remove(&parent.join(e));
+        let _ = std::fs::remove_dir(parent.join(e));
     }
+}
+
+/// Kills what is left in cgroup `dir` and removes it, once: whether it is gone (or
+/// was never there).
+fn remove_once(dir: &Path) -> bool {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+        // SAFETY: plain system call.
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    !matches!(std::fs::remove_dir(dir), Err(e) if e.raw_os_error() == Some(libc::EBUSY))
 }
 
 /// Kills what is left in cgroup `dir` (a process that left the child's process group
@@ -549,17 +568,10 @@ fn remove_stale(leaf: &Path) {
 /// exiting, so it tries for up to a second.
 fn remove(dir: &Path) {
     for _ in 0..100 {
-        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-            // SAFETY: plain system call.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+        if remove_once(dir) {
+            return;
         }
-        match std::fs::remove_dir(dir) {
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                std::thread::sleep(std::time::Duration::from_millis(10));
-            }
-            _ => return,
-        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
