@@ -1137,6 +1137,26 @@ mod tests {
             .expect("the plan writes the record")
     }
 
+    /// (what, account, observed right, previous record's account and grant, the grant
+    /// steps planned, whether the record says tend granted it)
+    type LogonRow<'a> = (
+        &'a str,
+        &'a str,
+        Option<bool>,
+        Option<(&'a str, bool)>,
+        Vec<String>,
+        bool,
+    );
+
+    /// (what, record, the other services' accounts, purge, the account purged)
+    type PurgeRow<'a> = (
+        &'a str,
+        Option<InstallRecord>,
+        &'a [String],
+        bool,
+        Option<&'a str>,
+    );
+
     /// A user or group managed account is granted "Log on as a service" unless it
     /// holds it; the record says whether tend granted it (and so owns it).
     #[test]
@@ -1147,15 +1167,7 @@ mod tests {
             )]
         };
         let user = |a: &str| spec(&format!("{WEB}[windows]\naccount = '{a}'\n"));
-        // (what, account, observed right, previous record's grant, steps, recorded)
-        let table: Vec<(
-            &str,
-            &str,
-            Option<bool>,
-            Option<(&str, bool)>,
-            Vec<String>,
-            bool,
-        )> = vec![
+        let table: Vec<LogonRow> = vec![
             (
                 "a domain user without it",
                 r"CORP\app",
@@ -1281,7 +1293,7 @@ mod tests {
         let none: &[String] = &[];
         let same = [r"corp\APP".to_string()];
         let virt = ["virtual".to_string()];
-        let table: Vec<(&str, Option<InstallRecord>, &[String], bool, Option<&str>)> = vec![
+        let table: Vec<PurgeRow> = vec![
             (
                 "granted by tend, purge",
                 Some(rec(Some(r"CORP\app"), true)),
