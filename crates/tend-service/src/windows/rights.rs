@@ -14,6 +14,15 @@
 //! and, to grant, `POLICY_CREATE_ACCOUNT`). Rights are named, not numbered; a right's
 //! name is case-sensitive for the LSA (`SeServiceLogonRight`).
 //!
+//! # Under Wine
+//!
+//! Wine 8's LSA account-rights calls are stubs (measured with a probe calling these
+//! functions): `LsaOpenPolicy` returns a dummy handle, `LsaEnumerateAccountRights`
+//! reports no rights (`STATUS_OBJECT_NAME_NOT_FOUND`: [`holds`] is `false`), and
+//! `LsaAddAccountRights` and `LsaRemoveAccountRights` succeed without keeping
+//! anything, so [`holds`] stays `false` after [`add`]. Wine's SCM starts a service
+//! as any account without asking for the right.
+//!
 //! ```no_run
 //! use tend_service::windows::{acl, rights, Account};
 //!
