@@ -20,8 +20,7 @@
 //! functions): `LsaOpenPolicy` returns a dummy handle, `LsaEnumerateAccountRights`
 //! reports no rights (`STATUS_OBJECT_NAME_NOT_FOUND`: [`holds`] is `false`), and
 //! `LsaAddAccountRights` and `LsaRemoveAccountRights` succeed without keeping
-//! anything, so [`holds`] stays `false` after [`add`]. Wine's SCM starts a service
-//! as any account without asking for the right.
+//! anything, so [`holds`] stays `false` after [`add`].
 //!
 //! ```no_run
 //! use tend_service::windows::{acl, rights, Account};
