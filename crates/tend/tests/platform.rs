@@ -166,6 +166,36 @@ dependencies = ["Tcpip"]
     }
 }
 
+/// `tend install --dry-run --backend windows` of a service running as a domain user:
+/// the account is granted "Log on as a service" before the service is registered (on
+/// a machine where nothing is installed, no account holds it).
+#[test]
+fn dry_run_windows_with_a_user_account() {
+    use tend::platform::engine::{preview, InstallRequest, Seen};
+    let file = Path::new(r"C:\srv\orders\orders.toml");
+    let spec = load_str(
+        file,
+        "name = \"orders\"\ncommand = 'bin\\orders.exe'\n[windows]\naccount = 'CORP\\orders'\npassword_env = \"ORDERS_PASSWORD\"\n",
+        &LoadOptions::default(),
+    )
+    .unwrap()
+    .services
+    .remove(0);
+    let request = InstallRequest {
+        spec: &spec,
+        spec_file: file,
+        profile: None,
+        backend: Some("windows"),
+        dry_run: true,
+        now: true,
+        restart: false,
+        password_env: None,
+    };
+    let layout = Layout::windows(PathBuf::from(r"C:\Program Files\tend\tend.exe"));
+    let text = preview(&request, "windows", &layout, None, Seen::Nothing).unwrap();
+    insta::assert_snapshot!("dry_run_windows_user", text);
+}
+
 // ---------------------------------------------------------------- hostile specs
 
 /// Text that each parser on the way treats specially.

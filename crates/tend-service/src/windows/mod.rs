@@ -31,6 +31,9 @@
 //!   locks files holding secrets down to it ([`acl::restrict`]), turning accounts into
 //!   SIDs without asking the system where it can (a virtual account's SID is computed
 //!   from the service name).
+//! - [`rights`] grants an account a right of the local security policy, such as
+//!   "Log on as a service" for a service running as a user ([`rights::add`]), and
+//!   reads ([`rights::holds`]) and takes it back ([`rights::remove`]).
 //! - [`eventlog`] registers an Application log event source ([`eventlog::register_source`])
 //!   and reports events through it ([`eventlog::EventSource`]).
 //!
@@ -83,6 +86,7 @@ mod def;
 pub mod eventlog;
 mod events;
 mod install;
+pub mod rights;
 mod scm;
 mod security;
 mod service;

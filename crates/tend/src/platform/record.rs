@@ -29,6 +29,10 @@ pub struct InstallRecord {
     /// Windows: the account (`windows.account`) the directories were granted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Windows: tend granted `account` "Log on as a service" (it did not hold it), which
+    /// `tend uninstall --purge` takes back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub granted_logon_right: bool,
     /// The tend binary the service runs.
     pub tend_bin: PathBuf,
     /// The files the backend wrote.

@@ -60,6 +60,14 @@ pub fn needs_password(spec: &Spec) -> bool {
     matches!(account(spec, None), Account::User { ref name, .. } if !name.ends_with('$'))
 }
 
+/// Whether the account of `spec` must be granted "Log on as a service"
+/// (`SeServiceLogonRight`) to run a service: a user (`DOMAIN\user`, `.\user`) or a
+/// group managed service account (`DOMAIN\name$`). The built-in and virtual accounts
+/// hold it already.
+pub fn needs_logon_right(spec: &Spec) -> bool {
+    matches!(account(spec, None), Account::User { .. })
+}
+
 /// The arguments after tend.exe in the service's command line.
 pub fn run_args(spec: &Spec, layout: &Layout) -> Vec<String> {
     let mut argv = layout.run_argv(spec);
@@ -165,6 +173,13 @@ pub enum Step {
         /// Its text.
         content: String,
     },
+    /// Grant the service's account "Log on as a service" (`SeServiceLogonRight`), which
+    /// a user or group managed account needs to run a service (without it the SCM
+    /// fails to start the service with error 1069).
+    GrantLogonRight {
+        /// The account (`windows.account`).
+        account: String,
+    },
     /// Create or update the SCM registration.
     Register {
         /// The registration.
@@ -228,6 +243,9 @@ impl Step {
                     s.pop();
                 }
                 s
+            }
+            Step::GrantLogonRight { account } => {
+                format!("grant {account} the right to log on as a service (SeServiceLogonRight)")
             }
             Step::Register {
                 def, exe, exists, ..
@@ -313,6 +331,10 @@ pub struct Observed {
     pub record: Option<InstallRecord>,
     /// The message file of the Event Log source of that name, if registered.
     pub event_source: Option<PathBuf>,
+    /// Whether the service's account, a user or group managed account
+    /// ([`needs_logon_right`]), holds "Log on as a service"; `None` when not asked
+    /// (another account, or no system to ask: a plan for a fresh machine).
+    pub logon_right: Option<bool>,
     /// tend's root folder: `None` when missing, else whether it may be used (`Err`:
     /// why not, with what to do, which the plan refuses with).
     pub root: Option<Result<(), String>>,
@@ -438,6 +460,20 @@ pub fn plan_install(
             content: text.to_string(),
         });
     }
+    // "Log on as a service" for a user or group managed account, unless it holds the
+    // right already. tend owns the right (and `uninstall --purge` takes it back) only
+    // when it granted it: now, or in an earlier install for this same account.
+    let mut granted_logon_right = false;
+    if needs_logon_right(spec) {
+        if o.logon_right == Some(true) {
+            granted_logon_right = same_account && before.granted_logon_right;
+        } else {
+            granted_logon_right = true;
+            steps.push(Step::GrantLogonRight {
+                account: spec.windows.account.clone(),
+            });
+        }
+    }
     let def = service_def(spec, layout, password);
     // What `query` cannot read back (description, recovery, dependencies) follows the
     // spec: a changed spec re-applies the registration, which writes only what differs.
@@ -467,6 +503,7 @@ pub fn plan_install(
         created_dirs,
         granted_dirs: service_dirs.clone(),
         account: Some(spec.windows.account.clone()),
+        granted_logon_right,
         tend_bin: layout.tend_bin.clone(),
         files: vec![layout.spec_path(name)],
         pending: false,
@@ -554,6 +591,8 @@ pub enum Undo {
     },
     /// Unregister the Event Log source the step registered.
     UnregisterSource(String),
+    /// Take "Log on as a service" back from the account the step granted it to.
+    RemoveLogonRight(String),
     /// Point the Event Log source back at the message file it had.
     RepointSource {
         /// The source.
@@ -589,6 +628,9 @@ impl Undo {
                 s
             }
             Undo::UnregisterSource(s) => format!("unregister the Event Log source {s}"),
+            Undo::RemoveLogonRight(a) => {
+                format!("take the right to log on as a service back from {a}")
+            }
             Undo::RepointSource { source, file } => format!(
                 "point the Event Log source {source} back at {}",
                 file.display()
@@ -692,6 +734,24 @@ pub fn apply_step(
     Ok(())
 }
 
+/// The account whose "Log on as a service" `tend uninstall --purge` takes back: the
+/// service's account, when its install record (`record`) says tend granted it the
+/// right, and no other installed tend service runs as it (`others`: the accounts of
+/// the other install records), whose service would fail to start without it. A plain
+/// uninstall keeps the right.
+pub fn purged_logon_right(
+    record: Option<&InstallRecord>,
+    others: &[String],
+    purge: bool,
+) -> Option<String> {
+    let r = record.filter(|r| purge && r.granted_logon_right)?;
+    let account = r.account.clone()?;
+    let shared = others
+        .iter()
+        .any(|o| tend_service::windows::same_account(o, &account));
+    (!shared).then_some(account)
+}
+
 /// One step of `tend uninstall`.
 #[derive(Debug)]
 pub enum UninstallStep {
@@ -699,6 +759,9 @@ pub enum UninstallStep {
     Unregister(String),
     /// Unregister the Event Log source.
     EventSource(String),
+    /// Take "Log on as a service" back from the account tend granted it to
+    /// (`--purge`).
+    RemoveLogonRight(String),
     /// Remove a file.
     RemoveFile(PathBuf),
     /// Remove a directory and everything in it (`--purge`).
@@ -719,6 +782,9 @@ impl UninstallStep {
         match self {
             UninstallStep::Unregister(n) => format!("stop and delete service {n}"),
             UninstallStep::EventSource(n) => format!("unregister the Event Log source {n}"),
+            UninstallStep::RemoveLogonRight(a) => {
+                format!("take the right to log on as a service back from {a}")
+            }
             UninstallStep::RemoveFile(p) => format!("remove {}", p.display()),
             UninstallStep::RemoveDir(p) => format!("remove {} and its contents", p.display()),
             UninstallStep::RemoveLogs { dir, name } => format!(
@@ -772,6 +838,7 @@ mod tests {
                 ..Default::default()
             }),
             event_source: Some(layout.tend_bin.clone()),
+            logon_right: None,
             root: Some(Ok(())),
             dirs: service_dirs(spec, &layout)
                 .into_iter()
@@ -1050,5 +1117,230 @@ mod tests {
         );
         assert!(is_tend_exe(Path::new(r"C:\Program Files\tend\TEND.EXE")));
         assert!(!is_tend_exe(Path::new(r"C:\Program Files\tend\other.exe")));
+    }
+
+    fn logon_steps(plan: &Plan) -> Vec<String> {
+        plan.steps
+            .iter()
+            .filter(|s| matches!(s, Step::GrantLogonRight { .. }))
+            .map(|s| s.describe(false))
+            .collect()
+    }
+
+    fn recorded(plan: &Plan) -> InstallRecord {
+        plan.steps
+            .iter()
+            .find_map(|s| match s {
+                Step::WriteRecord { content, .. } => serde_json::from_str(content).ok(),
+                _ => None,
+            })
+            .expect("the plan writes the record")
+    }
+
+    /// (what, account, observed right, previous record's account and grant, the grant
+    /// steps planned, whether the record says tend granted it)
+    type LogonRow<'a> = (
+        &'a str,
+        &'a str,
+        Option<bool>,
+        Option<(&'a str, bool)>,
+        Vec<String>,
+        bool,
+    );
+
+    /// (what, record, the other services' accounts, purge, the account purged)
+    type PurgeRow<'a> = (
+        &'a str,
+        Option<InstallRecord>,
+        &'a [String],
+        bool,
+        Option<&'a str>,
+    );
+
+    /// A user or group managed account is granted "Log on as a service" unless it
+    /// holds it; the record says whether tend granted it (and so owns it).
+    #[test]
+    fn a_user_account_is_granted_the_right_to_log_on_as_a_service() {
+        let grant = |a: &str| {
+            vec![format!(
+                "grant {a} the right to log on as a service (SeServiceLogonRight)"
+            )]
+        };
+        let user = |a: &str| spec(&format!("{WEB}[windows]\naccount = '{a}'\n"));
+        let table: Vec<LogonRow> = vec![
+            (
+                "a domain user without it",
+                r"CORP\app",
+                Some(false),
+                None,
+                grant(r"CORP\app"),
+                true,
+            ),
+            (
+                "a local user, not observed (a fresh machine)",
+                r".\app",
+                None,
+                None,
+                grant(r".\app"),
+                true,
+            ),
+            (
+                "a group managed account",
+                r"CORP\web$",
+                Some(false),
+                None,
+                grant(r"CORP\web$"),
+                true,
+            ),
+            (
+                "a user holding it already: not tend's",
+                r"CORP\app",
+                Some(true),
+                None,
+                vec![],
+                false,
+            ),
+            (
+                "tend granted it before, to the same account: still tend's",
+                r"CORP\app",
+                Some(true),
+                Some((r"CORP\app", true)),
+                vec![],
+                true,
+            ),
+            (
+                "tend granted it to another account: this one's is not tend's",
+                r"CORP\app",
+                Some(true),
+                Some((r"CORP\old", true)),
+                vec![],
+                false,
+            ),
+            (
+                "tend granted it, someone took it back: granted again",
+                r"CORP\app",
+                Some(false),
+                Some((r"CORP\app", true)),
+                grant(r"CORP\app"),
+                true,
+            ),
+            (
+                "the virtual account holds it",
+                "virtual",
+                None,
+                None,
+                vec![],
+                false,
+            ),
+            (
+                "LocalService holds it",
+                "local-service",
+                None,
+                None,
+                vec![],
+                false,
+            ),
+            (
+                "LocalSystem holds it",
+                "local-system",
+                None,
+                None,
+                vec![],
+                false,
+            ),
+        ];
+        for (what, acct, held, before, want_steps, want_recorded) in table {
+            let s = user(acct);
+            let mut seen = Observed {
+                logon_right: held,
+                ..Observed::default()
+            };
+            if let Some((prev, granted)) = before {
+                seen = Observed {
+                    record: Some(InstallRecord {
+                        backend: BACKEND.into(),
+                        account: Some(prev.into()),
+                        granted_logon_right: granted,
+                        ..Default::default()
+                    }),
+                    ..seen
+                };
+            }
+            let plan = plan_install(&s, "spec", &layout(), &seen, None, None).unwrap();
+            assert_eq!(logon_steps(&plan), want_steps, "{what}");
+            assert_eq!(recorded(&plan).granted_logon_right, want_recorded, "{what}");
+            // Granted before the service is registered.
+            if !want_steps.is_empty() {
+                let at = |f: fn(&Step) -> bool| plan.steps.iter().position(f).unwrap();
+                assert!(
+                    at(|s| matches!(s, Step::GrantLogonRight { .. }))
+                        < at(|s| matches!(s, Step::Register { .. })),
+                    "{what}"
+                );
+            }
+        }
+    }
+
+    /// `--purge` takes the right back only when tend granted it, and not from an
+    /// account another installed tend service runs as; a plain uninstall keeps it.
+    #[test]
+    fn purge_takes_the_right_back_only_when_tend_granted_it() {
+        let rec = |account: Option<&str>, granted: bool| InstallRecord {
+            account: account.map(Into::into),
+            granted_logon_right: granted,
+            ..Default::default()
+        };
+        let none: &[String] = &[];
+        let same = [r"corp\APP".to_string()];
+        let virt = ["virtual".to_string()];
+        let table: Vec<PurgeRow> = vec![
+            (
+                "granted by tend, purge",
+                Some(rec(Some(r"CORP\app"), true)),
+                none,
+                true,
+                Some(r"CORP\app"),
+            ),
+            (
+                "granted by tend, plain uninstall",
+                Some(rec(Some(r"CORP\app"), true)),
+                none,
+                false,
+                None,
+            ),
+            (
+                "held before tend",
+                Some(rec(Some(r"CORP\app"), false)),
+                none,
+                true,
+                None,
+            ),
+            ("no record", None, none, true, None),
+            (
+                "another tend service runs as it",
+                Some(rec(Some(r"CORP\app"), true)),
+                &same,
+                true,
+                None,
+            ),
+            (
+                "other services run as others",
+                Some(rec(Some(r"CORP\app"), true)),
+                &virt,
+                true,
+                Some(r"CORP\app"),
+            ),
+        ];
+        for (what, record, others, purge, want) in table {
+            assert_eq!(
+                purged_logon_right(record.as_ref(), others, purge).as_deref(),
+                want,
+                "{what}"
+            );
+        }
+        assert_eq!(
+            UninstallStep::RemoveLogonRight(r"CORP\app".into()).describe(),
+            r"take the right to log on as a service back from CORP\app"
+        );
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tend_service::windows::acl::{self, Access};
+use tend_service::windows::rights;
 use tend_service::windows::{self as scm, eventlog, Account, ServiceInfo, ServiceState, StartType};
 
 use super::super::engine::{self, Apply, InstallRequest, Installed, START_TIMEOUT};
@@ -63,6 +64,7 @@ pub fn observe(
         registration,
         record: trusted_record(layout, name),
         event_source: eventlog::source_registered(name).ok().flatten(),
+        logon_right: logon_right(spec),
         // A root that may not be used is the plan's to refuse; one that cannot be
         // read is an error here.
         root: match layout
@@ -81,6 +83,26 @@ pub fn observe(
         binary_current: copy_from
             .is_none_or(|from| super::super::record::same_content(from, &layout.tend_bin)),
     })
+}
+
+/// Whether the account of `spec`, when a user or group managed account, holds "Log
+/// on as a service"; `None` for the other accounts, and when the account cannot be
+/// looked up or the policy read (the plan then grants it: the step checks again).
+fn logon_right(spec: &Spec) -> Option<bool> {
+    if !super::needs_logon_right(spec) {
+        return None;
+    }
+    let sid = acl::account_sid(&account(spec, None), spec.name.as_str()).ok()?;
+    rights::holds(&sid, rights::SERVICE_LOGON).ok()
+}
+
+/// The SID of the user or group managed account `name`.
+fn user_sid(name: &str) -> Result<acl::Sid, InstallError> {
+    let user = Account::User {
+        name: name.into(),
+        password: None,
+    };
+    acl::account_sid(&user, "").map_err(|e| InstallError::acl(format!("look up {name}"), e))
 }
 
 /// `tend install` on Windows.
@@ -468,6 +490,7 @@ impl Apply for WinApply {
                 .map_err(|e| {
                     InstallError::event_log(format!("point the Event Log source {source} back"), e)
                 }),
+            Undo::RemoveLogonRight(a) => remove_logon_right(a).map(drop),
             Undo::DeleteService(name) => scm::uninstall(name)
                 .map(drop)
                 .map_err(scm_err(format!("delete service {name}"))),
@@ -535,6 +558,22 @@ fn apply_one(step: &Step, spec: &Spec, done: &mut Vec<Undo>) -> Result<(), Insta
         Step::WriteSpec { path, content } => {
             remember(done, path);
             write_restricted(path, content.as_bytes(), &acct, name)
+        }
+        Step::GrantLogonRight { account } => {
+            let sid = user_sid(account)?;
+            let policy = |e| {
+                InstallError::acl(
+                    format!("grant {account} the right to log on as a service"),
+                    e,
+                )
+            };
+            // Checked again: a right the account held already is not taken back by
+            // a rollback.
+            if !rights::holds(&sid, rights::SERVICE_LOGON).map_err(policy)? {
+                rights::add(&sid, rights::SERVICE_LOGON).map_err(policy)?;
+                done.push(Undo::RemoveLogonRight(account.clone()));
+            }
+            Ok(())
         }
         Step::Register { def, exe, .. } => scm::install(def, exe)
             .map(drop)
@@ -620,6 +659,17 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), InstallError> {
         .map_err(|e| InstallError::io("write", path, e))
 }
 
+/// Takes "Log on as a service" back from `account`; whether it had any rights.
+fn remove_logon_right(account: &str) -> Result<bool, InstallError> {
+    let sid = user_sid(account)?;
+    rights::remove(&sid, rights::SERVICE_LOGON).map_err(|e| {
+        InstallError::acl(
+            format!("take the right to log on as a service back from {account}"),
+            e,
+        )
+    })
+}
+
 /// Does one uninstall step; says what came of it.
 fn apply_uninstall(step: &UninstallStep) -> Result<String, InstallError> {
     match step {
@@ -638,6 +688,9 @@ fn apply_uninstall(step: &UninstallStep) -> Result<String, InstallError> {
             .map_err(|e| {
                 InstallError::event_log(format!("unregister the Event Log source {n}"), e)
             }),
+        UninstallStep::RemoveLogonRight(a) => {
+            remove_logon_right(a).map(|had| if had { "removed" } else { "did not hold it" }.into())
+        }
         UninstallStep::RemoveFile(p) => std::fs::remove_file(p)
             .map(|()| "removed".into())
             .map_err(|e| InstallError::io("remove", p, e)),
@@ -691,6 +744,16 @@ fn plan_uninstall(
         if is_tend_exe(&file) {
             steps.push(UninstallStep::EventSource(name.into()));
         }
+    }
+    // (Before the record goes: it says whether tend granted the right.)
+    let others: Vec<String> = layout
+        .installed_names()
+        .iter()
+        .filter(|n| *n != name)
+        .filter_map(|n| trusted_record(layout, n)?.account)
+        .collect();
+    if let Some(account) = super::purged_logon_right(record.as_ref(), &others, purge) {
+        steps.push(UninstallStep::RemoveLogonRight(account));
     }
     for f in [layout.spec_path(name), layout.record_path(name)] {
         if f.exists() {
