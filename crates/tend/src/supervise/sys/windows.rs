@@ -53,8 +53,8 @@ use windows_sys::Win32::System::JobObjects::{
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
-    OpenThread, ResumeThread, SuspendThread, WaitForSingleObject, CREATE_NO_WINDOW,
-    CREATE_SUSPENDED, THREAD_SUSPEND_RESUME,
+    GetProcessIdOfThread, OpenThread, ResumeThread, SuspendThread, WaitForSingleObject,
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, THREAD_QUERY_LIMITED_INFORMATION, THREAD_SUSPEND_RESUME,
 };
 use windows_sys::Win32::UI::WindowsAndMessaging::{
     EnumWindows, GetWindowThreadProcessId, PostMessageW, WM_CLOSE,
@@ -184,10 +184,55 @@ fn new_job(kill_on_close: bool, limits: &JobLimits) -> io::Result<(OwnedHandle, 
         if process_limits == JobLimits::default() {
             return Err(e);
         }
-        not_applied.push(format!(
-            "the Job Object limits of [resources] (memory_max, tasks_max, cpu_affinity, nice) are not applied: {e}"
-        ));
-        set_limits(&JobLimits::default())?;
+        // One at a time: each limit the system takes is kept, each it refuses named.
+        let none = JobLimits::default();
+        let one_by_one = [
+            (
+                "memory_max",
+                JobLimits {
+                    job_memory: process_limits.job_memory,
+                    ..none.clone()
+                },
+            ),
+            (
+                "tasks_max",
+                JobLimits {
+                    active_processes: process_limits.active_processes,
+                    ..none.clone()
+                },
+            ),
+            (
+                "cpu_affinity",
+                JobLimits {
+                    affinity: process_limits.affinity,
+                    ..none.clone()
+                },
+            ),
+            (
+                "nice",
+                JobLimits {
+                    priority_class: process_limits.priority_class,
+                    ..none.clone()
+                },
+            ),
+        ];
+        let mut kept = none.clone();
+        for (key, one) in one_by_one.into_iter().filter(|(_, l)| !l.is_empty()) {
+            let trial = JobLimits {
+                job_memory: kept.job_memory.or(one.job_memory),
+                active_processes: kept.active_processes.or(one.active_processes),
+                affinity: kept.affinity.or(one.affinity),
+                priority_class: kept.priority_class.or(one.priority_class),
+                cpu: None,
+            };
+            match set_limits(&trial) {
+                Ok(()) => kept = trial,
+                Err(e) => not_applied.push(format!(
+                    "resources.{key} is not applied (the Job Object refused it: {e})"
+                )),
+            }
+        }
+        set_limits(&kept)?;
     }
     if let Some(rate) = limits.cpu {
         // SAFETY: an all-zero structure is valid; the union member set below is the one
@@ -542,8 +587,7 @@ pub fn kill_tree(tree: &Tree) -> io::Result<()> {
 /// Freezes the whole tree (`tend pause`, the SCM's PAUSE): suspends every thread of
 /// every process in the child's job. Returns what was done, for the log.
 pub fn pause_tree(tree: &Tree) -> io::Result<String> {
-    let pids = pids_in_job(tree.job.as_raw_handle() as HANDLE)
-        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    let pids = members_of(tree)?;
     let threads = each_thread_of(&pids, |t| {
         // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
         unsafe { SuspendThread(t) != u32::MAX }
@@ -557,8 +601,7 @@ pub fn pause_tree(tree: &Tree) -> io::Result<String> {
 /// Lets a tree frozen by [`pause_tree`] run again: resumes every thread of every
 /// process in the child's job.
 pub fn resume_tree(tree: &Tree) -> io::Result<String> {
-    let pids = pids_in_job(tree.job.as_raw_handle() as HANDLE)
-        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    let pids = members_of(tree)?;
     let threads = each_thread_of(&pids, |t| {
         // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
         unsafe { ResumeThread(t) != u32::MAX }
@@ -569,8 +612,36 @@ pub fn resume_tree(tree: &Tree) -> io::Result<String> {
     ))
 }
 
+/// The processes of the tree's job, each checked to be in the job still when it is
+/// opened (a pid that ended meanwhile may name another process by now).
+fn members_of(tree: &Tree) -> io::Result<Vec<u32>> {
+    use windows_sys::Win32::System::JobObjects::IsProcessInJob;
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
+    let job = tree.job.as_raw_handle() as HANDLE;
+    let pids = pids_in_job(job)
+        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    Ok(pids
+        .into_iter()
+        .filter(|&pid| {
+            // SAFETY: plain call; a null handle is checked, the handle owned below.
+            let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+            if h.is_null() {
+                return false;
+            }
+            // SAFETY: a fresh handle that nothing else owns.
+            let h = unsafe { OwnedHandle::from_raw_handle(h as RawHandle) };
+            let mut member = 0;
+            // SAFETY: valid process and job handles, and an out-pointer to a BOOL.
+            let ok = unsafe { IsProcessInJob(h.as_raw_handle() as HANDLE, job, &mut member) };
+            ok != 0 && member != 0
+        })
+        .collect())
+}
+
 /// Calls `each` with a handle (THREAD_SUSPEND_RESUME) to every thread of the processes
-/// `pids`; returns for how many threads it returned true.
+/// `pids`, each checked to belong to its process still when opened (a thread id that
+/// ended meanwhile may name another process's thread by now); returns for how many
+/// threads it returned true.
 fn each_thread_of(pids: &[u32], mut each: impl FnMut(HANDLE) -> bool) -> io::Result<usize> {
     // SAFETY: plain call; the snapshot handle is owned below.
     let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
@@ -588,11 +659,19 @@ fn each_thread_of(pids: &[u32], mut each: impl FnMut(HANDLE) -> bool) -> io::Res
     while more {
         if pids.contains(&entry.th32OwnerProcessID) {
             // SAFETY: plain call; a null handle is checked, the handle owned below.
-            let t = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID) };
+            let t = unsafe {
+                OpenThread(
+                    THREAD_SUSPEND_RESUME | THREAD_QUERY_LIMITED_INFORMATION,
+                    0,
+                    entry.th32ThreadID,
+                )
+            };
             if !t.is_null() {
                 // SAFETY: a fresh handle that nothing else owns.
                 let t = unsafe { OwnedHandle::from_raw_handle(t as RawHandle) };
-                if each(t.as_raw_handle() as HANDLE) {
+                // SAFETY: a valid thread handle with THREAD_QUERY_LIMITED_INFORMATION.
+                let owner = unsafe { GetProcessIdOfThread(t.as_raw_handle() as HANDLE) };
+                if owner == entry.th32OwnerProcessID && each(t.as_raw_handle() as HANDLE) {
                     done += 1;
                 }
             }
