@@ -99,11 +99,8 @@ pub fn affinity_problem(affinity: &[u32], cpus: usize) -> Option<String> {
 /// that cannot be read says nothing. (The counter of a cgroup shared with other
 /// processes may have grown for one of them: the SIGKILL makes that unlikely.)
 pub fn oom_killed(exit: super::policy::Exit, before: Option<u64>, after: Option<u64>) -> bool {
-    #[cfg(unix)]
-    let kill = super::policy::Exit::Signal(libc::SIGKILL);
-    #[cfg(not(unix))]
-    let kill = super::policy::Exit::Signal(9);
-    exit == kill && matches!((before, after), (Some(b), Some(a)) if a > b)
+    // SIGKILL is 9 on every Unix (and an OOM kill is a Unix thing).
+    exit == super::policy::Exit::Signal(9) && matches!((before, after), (Some(b), Some(a)) if a > b)
 }
 
 #[cfg(test)]

@@ -72,8 +72,7 @@ pub fn oom_killed(tree: &Tree, exit: crate::supervise::policy::Exit) -> bool {
     let Some(w) = &tree.oom else {
         return false;
     };
-    let killed = crate::supervise::policy::Exit::Signal(libc::SIGKILL);
-    exit == killed && crate::supervise::resources::oom_killed(exit, w.before, w.now())
+    crate::supervise::resources::oom_killed(exit, w.before, w.now())
 }
 
 impl Drop for Tree {

@@ -618,8 +618,8 @@ fn members_of(tree: &Tree) -> io::Result<Vec<u32>> {
     use windows_sys::Win32::System::JobObjects::IsProcessInJob;
     use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
     let job = tree.job.as_raw_handle() as HANDLE;
-    let pids = pids_in_job(job)
-        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
+    let pids =
+        pids_in_job(job).ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
     Ok(pids
         .into_iter()
         .filter(|&pid| {
