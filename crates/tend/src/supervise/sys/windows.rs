@@ -612,30 +612,10 @@ pub fn resume_tree(tree: &Tree) -> io::Result<String> {
     ))
 }
 
-/// The processes of the tree's job, each checked to be in the job still when it is
-/// opened (a pid that ended meanwhile may name another process by now).
+/// The processes of the tree's job.
 fn members_of(tree: &Tree) -> io::Result<Vec<u32>> {
-    use windows_sys::Win32::System::JobObjects::IsProcessInJob;
-    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION};
-    let job = tree.job.as_raw_handle() as HANDLE;
-    let pids =
-        pids_in_job(job).ok_or_else(|| io::Error::other("cannot list the processes of the job"))?;
-    Ok(pids
-        .into_iter()
-        .filter(|&pid| {
-            // SAFETY: plain call; a null handle is checked, the handle owned below.
-            let h = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
-            if h.is_null() {
-                return false;
-            }
-            // SAFETY: a fresh handle that nothing else owns.
-            let h = unsafe { OwnedHandle::from_raw_handle(h as RawHandle) };
-            let mut member = 0;
-            // SAFETY: valid process and job handles, and an out-pointer to a BOOL.
-            let ok = unsafe { IsProcessInJob(h.as_raw_handle() as HANDLE, job, &mut member) };
-            ok != 0 && member != 0
-        })
-        .collect())
+    pids_in_job(tree.job.as_raw_handle() as HANDLE)
+        .ok_or_else(|| io::Error::other("cannot list the processes of the job"))
 }
 
 /// Calls `each` with a handle (THREAD_SUSPEND_RESUME) to every thread of the processes
@@ -671,7 +651,9 @@ fn each_thread_of(pids: &[u32], mut each: impl FnMut(HANDLE) -> bool) -> io::Res
                 let t = unsafe { OwnedHandle::from_raw_handle(t as RawHandle) };
                 // SAFETY: a valid thread handle with THREAD_QUERY_LIMITED_INFORMATION.
                 let owner = unsafe { GetProcessIdOfThread(t.as_raw_handle() as HANDLE) };
-                if owner == entry.th32OwnerProcessID && each(t.as_raw_handle() as HANDLE) {
+                // (0: it cannot tell, as under Wine: the snapshot's word stands.)
+                let same = owner == 0 || owner == entry.th32OwnerProcessID;
+                if same && each(t.as_raw_handle() as HANDLE) {
                     done += 1;
                 }
             }
