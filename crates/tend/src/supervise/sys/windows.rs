@@ -272,36 +272,10 @@ fn new_job(kill_on_close: bool, limits: &JobLimits) -> io::Result<(OwnedHandle, 
 
 /// Resumes every thread of a process created suspended (there is one: its main thread).
 fn resume_threads(pid: u32) -> io::Result<()> {
-    // SAFETY: plain call; the snapshot handle is closed below.
-    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
-    if snap == INVALID_HANDLE_VALUE {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh handle that nothing else owns.
-    let snap = unsafe { OwnedHandle::from_raw_handle(snap as RawHandle) };
-    // SAFETY: an all-zero THREADENTRY32 with its size set is what Thread32First wants.
-    let mut entry: THREADENTRY32 = unsafe { std::mem::zeroed() };
-    entry.dwSize = std::mem::size_of::<THREADENTRY32>() as u32;
-    let mut resumed = 0;
-    // SAFETY: valid snapshot handle and entry.
-    let mut more = unsafe { Thread32First(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
-    while more {
-        if entry.th32OwnerProcessID == pid {
-            // SAFETY: plain call; the handle is closed right after use.
-            let t = unsafe { OpenThread(THREAD_SUSPEND_RESUME, 0, entry.th32ThreadID) };
-            if !t.is_null() {
-                // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
-                unsafe {
-                    if ResumeThread(t) != u32::MAX {
-                        resumed += 1;
-                    }
-                    CloseHandle(t);
-                }
-            }
-        }
-        // SAFETY: as above.
-        more = unsafe { Thread32Next(snap.as_raw_handle() as HANDLE, &mut entry) } != 0;
-    }
+    let resumed = each_thread_of(&[pid], |t| {
+        // SAFETY: a valid thread handle with THREAD_SUSPEND_RESUME.
+        unsafe { ResumeThread(t) != u32::MAX }
+    })?;
     if resumed == 0 {
         return Err(io::Error::other(
             "no thread of the new process could be resumed",
