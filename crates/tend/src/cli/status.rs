@@ -69,7 +69,7 @@ impl Row {
             return Some("unreadable");
         }
         self.status.as_ref().map(|s| {
-            if self.supervisor_alive || !is_live(s.state) {
+            if self.supervisor_alive || !s.state.is_live() {
                 s.state.as_str()
             } else {
                 "stale"
@@ -507,7 +507,7 @@ fn table(rows: &[Row], now: u64) -> Vec<String> {
             out.push(format!("{indent}{e}"));
         }
         if let Some(s) = &r.status {
-            if !r.supervisor_alive && is_live(s.state) {
+            if !r.supervisor_alive && s.state.is_live() {
                 out.push(format!(
                     "{indent}(its supervisor, pid {}, has ended; this is its last word)",
                     s.supervisor_pid
@@ -632,17 +632,6 @@ pub(super) fn show_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn is_live(s: state::State) -> bool {
-    matches!(
-        s,
-        state::State::Starting
-            | state::State::Running
-            | state::State::Backoff
-            | state::State::Stopping
-            | state::State::Paused
-    )
 }
 
 /// The LAST EXIT column: `code 1, 2m 5s ago`, `SIGKILL, 340ms ago`, `OOM-killed, 3s

@@ -490,8 +490,8 @@ fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &
                     ),
                     evidence: vec![format!("the installed unit: {why}")],
                     fix: Some(format!(
-                        "let the unit write it (in {spec_arg}: [systemd.service] ReadWritePaths = \"{}\", or drop the override of ProtectSystem=/ReadWritePaths=), then tend install {spec_arg}",
-                        folder.display()
+                        "let the unit write it (in {spec_arg}: [systemd.service] ReadWritePaths = {}, or drop the override of ProtectSystem=/ReadWritePaths=), then tend install {spec_arg}",
+                        toml::Value::String(folder.display().to_string())
                     )),
                 });
             }
@@ -511,9 +511,15 @@ fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &
         if let Some(d) = &f.log_disk {
             evidence.push(format!("{}: {} bytes free", d.path.display(), d.free));
         }
-        let dir = f.log_disk.as_ref().map_or_else(
-            || "its log folder".to_string(),
-            |d| d.path.display().to_string(),
+        let disk = f.log_disk.as_ref().map_or_else(
+            || "free space on the disk of its log folder".to_string(),
+            |d| {
+                format!(
+                    "free space on the disk of {} (`df -h {}`)",
+                    d.path.display(),
+                    path_word(&d.path)
+                )
+            },
         );
         out.push(Finding {
             id: "log-dropped",
@@ -529,7 +535,7 @@ fn folder_findings(f: &Facts, spec_arg: &str, out: &mut Vec<Finding>, skipped: &
             },
             evidence,
             fix: Some(format!(
-                "free space on the disk of {dir} (`df -h {dir}`), or lower [log] max_total/keep in {spec_arg}"
+                "{disk}, or lower [log] max_total/keep in {spec_arg}"
             )),
         });
     }
@@ -542,7 +548,7 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
     let spec_arg = f
         .spec_path
         .as_ref()
-        .map_or_else(|| "SPEC".to_string(), |p| p.display().to_string());
+        .map_or_else(|| "SPEC".to_string(), |p| path_word(p));
     if let Some(e) = &f.spec_error {
         out.push(Finding {
             id: "spec",
@@ -554,16 +560,7 @@ pub(crate) fn diagnose(f: &Facts) -> (Vec<Finding>, Vec<String>) {
     }
     let live = f.supervisor_alive;
     if let Some(s) = &f.status {
-        if !live
-            && matches!(
-                s.state,
-                state::State::Starting
-                    | state::State::Running
-                    | state::State::Backoff
-                    | state::State::Stopping
-                    | state::State::Paused
-            )
-        {
+        if !live && s.state.is_live() {
             out.push(Finding {
                 id: "stale",
                 severity: Severity::Problem,
@@ -1572,6 +1569,19 @@ mod tests {
                 "{s:?} {path}"
             );
         }
+    }
+
+    /// A fix is pasted into a shell: the spec's path is one word, whatever it holds.
+    #[test]
+    fn fixes_quote_the_spec_path() {
+        let mut f = facts();
+        f.spec_path = Some("/srv/my api/$(reboot).toml".into());
+        f.spec_error = Some("bad".into());
+        let (findings, _) = diagnose(&f);
+        assert_eq!(
+            findings[0].fix.as_deref(),
+            Some("tend check '/srv/my api/$(reboot).toml'")
+        );
     }
 
     #[test]

@@ -32,6 +32,16 @@ pub enum State {
 }
 
 impl State {
+    /// Whether a supervisor is at work on a service in this state (starting it,
+    /// running or pausing its child, waiting to restart it, stopping it): a state file
+    /// that says so without a live supervisor is stale.
+    pub fn is_live(self) -> bool {
+        matches!(
+            self,
+            State::Starting | State::Running | State::Paused | State::Backoff | State::Stopping
+        )
+    }
+
     /// The state as shown to people.
     pub fn as_str(self) -> &'static str {
         match self {
