@@ -69,11 +69,11 @@ pub fn record(dir: &Path, what: &Action<'_>) -> Result<String, AppendError> {
         ..Entry::default()
     };
     let path = path_in(dir);
-    let line = append(&path, entry).map_err(|source| AppendError {
+    let line = append(&path, entry.clone()).map_err(|source| AppendError {
         path: path.clone(),
         source,
     })?;
-    let (syslog, event) = copies(&line);
+    let (syslog, event) = copies(&line, entry);
     crate::supervise::sys::copy_audit_line(&syslog, &event);
     Ok(line)
 }
@@ -124,10 +124,10 @@ pub fn read(path: &Path) -> io::Result<String> {
     }
 }
 
-/// The copies of `line` that go outside the file, as witnesses: the syslog datagram
+/// The copies of `line` (written for `e`) that go outside the file, as witnesses: the syslog datagram
 /// (tagged `tend-audit`, the line and its hash: the `prev` of the next line) and the
 /// Windows Event Log entry (1012). Which one is sent is the system's choice.
-fn copies(line: &str) -> (Vec<u8>, crate::supervise::eventlog::Entry) {
+fn copies(line: &str, e: Entry) -> (Vec<u8>, crate::supervise::eventlog::Entry) {
     use crate::supervise::logfile::Stream;
     use crate::supervise::syslog::{format_local, Header};
     let hash = sha256_hex(line.as_bytes());
@@ -140,7 +140,6 @@ fn copies(line: &str) -> (Vec<u8>, crate::supervise::eventlog::Entry) {
         procid: std::process::id(),
     };
     let syslog = format_local(&h, format!("{line} sha256={hash}").as_bytes(), 8192);
-    let e: Entry = serde_json::from_str(line).unwrap_or_default();
     let event = crate::supervise::eventlog::Entry::Audit {
         who: actor::describe_who(e.uid, e.sid.as_deref(), &e.user, e.sudo_user.as_deref()),
         service: e.service,
@@ -187,20 +186,18 @@ mod tests {
     /// The copies carry the line and its hash: syslog's whole, the Event Log's by field.
     #[test]
     fn the_copies_name_the_line_and_its_hash() {
-        let line = next_line(
-            None,
-            Entry {
-                uid: Some(0),
-                user: "root".into(),
-                sudo_user: Some("alice".into()),
-                from: "/dev/pts/1".into(),
-                service: "web".into(),
-                action: "stop".into(),
-                result: "ok".into(),
-                ..Entry::default()
-            },
-        );
-        let (syslog, event) = copies(&line);
+        let entry = Entry {
+            uid: Some(0),
+            user: "root".into(),
+            sudo_user: Some("alice".into()),
+            from: "/dev/pts/1".into(),
+            service: "web".into(),
+            action: "stop".into(),
+            result: "ok".into(),
+            ..Entry::default()
+        };
+        let line = next_line(None, entry.clone());
+        let (syslog, event) = copies(&line, entry);
         let hash = sha256_hex(line.as_bytes());
         let syslog = String::from_utf8(syslog).unwrap();
         assert!(syslog.contains("tend-audit["), "{syslog}");
