@@ -6,7 +6,6 @@ mod common;
 
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -31,23 +30,6 @@ fn child_pid(s: &Scratch, name: &str) -> i32 {
     s.state(name)
         .and_then(|st| st["pid"].as_i64())
         .expect("a child pid") as i32
-}
-
-/// `tend ARGS` in scratch `s`, run to its end.
-fn tend(s: &Scratch, args: &[&str]) -> Output {
-    let out = s.tend(args).output().expect("run tend");
-    eprintln!(
-        "--- tend {}: {:?}\n{}{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[test]

@@ -24,19 +24,6 @@ const SECS: Duration = Duration::from_secs(1);
 const REPORT: &str = r#"echo "pid=$$ LISTEN_PID=${LISTEN_PID-unset} LISTEN_FDS=${LISTEN_FDS-unset} LISTEN_FDNAMES=${LISTEN_FDNAMES-unset}"
 for fd in 3 4 5; do printf 'fd%s=' $fd; readlink /proc/$$/fd/$fd 2>/dev/null || echo closed; done"#;
 
-/// The `tend` command's output, shown when a test fails.
-fn tend(s: &Scratch, args: &[&str]) -> Output {
-    let out = s.tend(args).output().expect("run tend");
-    eprintln!(
-        "--- tend {}: {:?}\n{}{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 /// The inode of the socket listening on TCP `port` (/proc/net/tcp: local address
 /// `HEXIP:HEXPORT`, state `0A`, inode in the tenth column).
 fn tcp_inode(port: u16) -> Option<u64> {

@@ -6,29 +6,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use common::*;
 
 const SECS: Duration = Duration::from_secs(1);
-
-/// `tend ARGS` in scratch `s`, run to its end.
-fn tend(s: &Scratch, args: &[&str]) -> Output {
-    let out = s.tend(args).output().expect("run tend");
-    eprintln!(
-        "--- tend {}: {:?}\n{}{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 fn state_is(s: &Scratch, name: &str, state: &str) -> bool {
     s.state(name).is_some_and(|st| st["state"] == state)

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Output;
 use std::time::Duration;
 
 use common::*;
@@ -41,10 +40,6 @@ const KEYS: &[&str] = &[
     "log_dropped_lines",
     "log_dropped_bytes",
 ];
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// `tend status ARGS --json`, parsed: always an array whose objects have every key.
 fn status_json(s: &Scratch, names: &[&str]) -> Vec<serde_json::Value> {

@@ -205,6 +205,24 @@ pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
 
+/// `tend ARGS` in scratch `s`, run to its end; what it said goes to the test's output.
+pub fn tend(s: &Scratch, args: &[&str]) -> Output {
+    let out = s.tend(args).output().expect("run tend");
+    eprintln!(
+        "--- tend {}: {:?}\n{}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// What a finished tend printed on stdout.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).to_string()
 }
